@@ -1,0 +1,50 @@
+// What a unit did over time, as contiguous segments from time 0. Every instant
+// of a unit is one Activity; a stall's cause is decided when the stall ends:
+// a wait on a buffer-free semaphore is a stall for scratchpad space, a wait on
+// a data-ready semaphore takes the causes of what its producer did meanwhile
+// (moving memory is a memory stall, computing a dependency stall, and the
+// producer's own stalls keep their causes). So a vector unit waiting on a
+// matrix unit that waits on memory is itself waiting on memory.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+namespace npusim::arch {
+
+enum class Activity : uint8_t { Busy, StallMemory, StallDependency, StallSpmSpace, Idle };
+inline constexpr std::size_t kActivities = 5;
+
+struct Segment {
+  uint64_t start_ps;
+  uint64_t end_ps;
+  Activity activity;
+};
+
+class ActivityLog {
+ public:
+  // Appends [max(start, end()), end) as `activity`, merging with the last
+  // segment when it has the same activity. Times before end() are already
+  // accounted for and are ignored.
+  void append(uint64_t start_ps, uint64_t end_ps, Activity activity);
+
+  // The segments covering [from, to), clipped; what this log does not cover
+  // yet is returned as one Idle segment.
+  [[nodiscard]] std::vector<Segment> slice(uint64_t from_ps, uint64_t to_ps) const;
+
+  // Drops segments that end at or before `before_ps`; totals keep them.
+  void prune(uint64_t before_ps);
+
+  [[nodiscard]] uint64_t end() const { return end_ps_; }
+  [[nodiscard]] const std::array<uint64_t, kActivities>& totals_ps() const { return totals_; }
+
+ private:
+  std::deque<Segment> segments_;
+  uint64_t end_ps_ = 0;
+  std::array<uint64_t, kActivities> totals_{};
+};
+
+}  // namespace npusim::arch

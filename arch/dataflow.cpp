@@ -1,0 +1,55 @@
+#include "arch/dataflow.h"
+
+#include <map>
+
+namespace npusim::arch {
+namespace {
+std::map<int, DataflowInfo>& table() {
+  static std::map<int, DataflowInfo> entries;
+  return entries;
+}
+uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+}  // namespace
+
+bool DataflowRegistry::add(DataflowInfo info) {
+  const int key = static_cast<int>(info.dataflow);
+  return table().emplace(key, std::move(info)).second;
+}
+
+const DataflowInfo* DataflowRegistry::find(Dataflow dataflow) {
+  auto it = table().find(static_cast<int>(dataflow));
+  return it == table().end() ? nullptr : &it->second;
+}
+
+const DataflowInfo* DataflowRegistry::find(const std::string& name) {
+  for (const auto& [key, info] : table()) {
+    if (info.name == name) return &info;
+  }
+  return nullptr;
+}
+
+std::vector<const DataflowInfo*> DataflowRegistry::all() {
+  std::vector<const DataflowInfo*> out;
+  for (const auto& [key, info] : table()) out.push_back(&info);
+  return out;
+}
+
+GemmTiming gemm_timing(const DataflowInfo& dataflow, const ArrayShape& array,
+                       const GemmShape& gemm) {
+  const DataflowMapping map = dataflow.map(gemm);
+  const uint64_t row_folds = ceil_div(map.spatial_rows, array.rows);
+  const uint64_t col_folds = ceil_div(map.spatial_cols, array.cols);
+  GemmTiming t;
+  t.folds = row_folds * col_folds;
+  const uint64_t per_fold =
+      (map.preload ? array.rows : 0) + array.rows + array.cols + map.temporal - 2;
+  t.cycles = t.folds * per_fold - 1;
+  t.macs = gemm.m * gemm.k * gemm.n;
+  t.mapping_efficiency = static_cast<double>(map.spatial_rows * map.spatial_cols) /
+                         static_cast<double>(t.folds * array.rows * array.cols);
+  t.utilization =
+      static_cast<double>(t.macs) / static_cast<double>(array.rows * array.cols * t.cycles);
+  return t;
+}
+
+}  // namespace npusim::arch

@@ -1,0 +1,73 @@
+// Systolic-array dataflows. Each dataflow lives in its own file and registers
+// how it maps a GEMM onto the array; the cycle count is the SCALE-Sim v2
+// closed form shared by all of them (see ../shared/reference/hardware.md):
+//
+//   folds  = ceil(Sr / rows) * ceil(Sc / cols)
+//   cycles = folds * (preload * rows + rows + cols + T - 2) - 1
+//
+// where (Sr, Sc, T) is the dataflow's mapping of (M, N, K) and `preload` is 1
+// when the stationary operand is loaded into the array before each fold.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "arch/isa.pb.h"
+
+namespace npusim::arch {
+
+struct GemmShape {
+  uint64_t m = 0;  // rows of the input / output
+  uint64_t k = 0;  // reduction dimension
+  uint64_t n = 0;  // columns of the weight / output
+};
+
+struct ArrayShape {
+  uint64_t rows = 0;
+  uint64_t cols = 0;
+};
+
+// How a dataflow lays a GEMM onto the array.
+struct DataflowMapping {
+  uint64_t spatial_rows = 0;  // Sr: the dimension spread over array rows
+  uint64_t spatial_cols = 0;  // Sc: the dimension spread over array columns
+  uint64_t temporal = 0;      // T: the dimension streamed through in time
+  bool preload = false;       // stationary operand loaded before each fold
+};
+
+struct DataflowInfo {
+  std::string name;   // short name: "os", "ws", "is"
+  Dataflow dataflow;  // ISA enum
+  DataflowMapping (*map)(const GemmShape&);
+};
+
+struct GemmTiming {
+  uint64_t folds = 0;
+  uint64_t cycles = 0;
+  uint64_t macs = 0;
+  // Share of the PEs holding useful work, averaged over folds (SCALE-Sim's
+  // mapping efficiency).
+  double mapping_efficiency = 0.0;
+  // macs / (rows * cols * cycles)
+  double utilization = 0.0;
+};
+
+class DataflowRegistry {
+ public:
+  static bool add(DataflowInfo info);
+  // nullptr when not registered.
+  [[nodiscard]] static const DataflowInfo* find(Dataflow dataflow);
+  [[nodiscard]] static const DataflowInfo* find(const std::string& name);
+  [[nodiscard]] static std::vector<const DataflowInfo*> all();
+};
+
+// Compute cycles of one GEMM on one array, stall free.
+[[nodiscard]] GemmTiming gemm_timing(const DataflowInfo& dataflow, const ArrayShape& array,
+                                     const GemmShape& gemm);
+
+}  // namespace npusim::arch
+
+#define NPUSIM_REGISTER_DATAFLOW(NAME, ...)                            \
+  [[maybe_unused]] static const bool npusim_dataflow_registered_##NAME = \
+      ::npusim::arch::DataflowRegistry::add(__VA_ARGS__)

@@ -1,0 +1,105 @@
+#include "arch/engine.h"
+
+#include <fmt/format.h>
+
+namespace npusim::arch {
+
+Engine::Engine(const sc_core::sc_module_name& name, Queue queue, const Instructions& program,
+               CoreContext& context)
+    : sc_core::sc_module(name),
+      context_(context),
+      queue_(queue),
+      program_(program),
+      clock_ps_(context.clock.value()) {
+  SC_THREAD(run);
+  SC_METHOD(fire_completions);
+  sensitive << completion_event_;
+  dont_initialize();
+}
+
+void Engine::wait_until(uint64_t time_ps) {
+  const uint64_t now = now_ps();
+  if (time_ps > now) sc_core::wait(sc_core::sc_time::from_value(time_ps - now));
+}
+
+void Engine::run() {
+  for (const auto& instruction : program_) {
+    for (const auto& op : instruction.wait()) acquire(op);
+    execute(instruction);
+    if (++executed_ % 4096 == 0 && context_.prune) context_.prune();
+  }
+  // Everything is issued; the unit finishes when its last work completes.
+  wait_until(std::max(last_completion_ps_, log_.end()));
+  finish_ps_ = now_ps();
+  finished_ = true;
+}
+
+void Engine::acquire(const SemOp& op) {
+  SemaphoreBank& bank = *context_.semaphores;
+  if (bank.count(op.sem()) < op.count()) {
+    const uint64_t from = now_ps();
+    waiting_since_ps_ = from;
+    waiting_on_ = &op;
+    while (bank.count(op.sem()) < op.count()) sc_core::wait(bank.changed(op.sem()));
+    attribute_wait(bank.info(op.sem()), from, now_ps());
+    waiting_since_ps_ = UINT64_MAX;
+    waiting_on_ = nullptr;
+  }
+  bank.take(op);
+}
+
+void Engine::attribute_wait(const Semaphore& sem, uint64_t from_ps, uint64_t to_ps) {
+  // Work issued before the wait keeps the unit busy for part of it.
+  from_ps = std::max(from_ps, log_.end());
+  if (to_ps <= from_ps) return;
+  if (sem.kind() == BUFFER_FREE) {
+    log_.append(from_ps, to_ps, Activity::StallSpmSpace);
+    return;
+  }
+  const Engine* producer = context_.engine(sem.producer());
+  if (producer == nullptr || producer == this) {
+    log_.append(from_ps, to_ps, Activity::StallDependency);
+    return;
+  }
+  const Activity producer_busy =
+      producer->queue() == DMA ? Activity::StallMemory : Activity::StallDependency;
+  for (const Segment& s : producer->log().slice(from_ps, to_ps)) {
+    Activity cause = s.activity;
+    if (cause == Activity::Busy) cause = producer_busy;
+    if (cause == Activity::Idle) cause = Activity::StallDependency;
+    log_.append(s.start_ps, s.end_ps, cause);
+  }
+}
+
+void Engine::complete_at(uint64_t time_ps, const Instruction& instruction) {
+  last_completion_ps_ = std::max(last_completion_ps_, time_ps);
+  if (instruction.signal_size() == 0) return;
+  pending_.push({time_ps, seq_++, &instruction});
+  completion_event_.notify(sc_core::sc_time::from_value(time_ps - now_ps()));
+}
+
+void Engine::fire_completions() {
+  const uint64_t now = now_ps();
+  while (!pending_.empty() && pending_.top().time_ps <= now) {
+    for (const auto& op : pending_.top().instruction->signal()) context_.semaphores->give(op);
+    pending_.pop();
+  }
+  if (!pending_.empty()) {
+    completion_event_.notify(sc_core::sc_time::from_value(pending_.top().time_ps - now));
+  }
+}
+
+uint64_t Engine::horizon_ps() const { return std::min(waiting_since_ps_, now_ps()); }
+
+std::string Engine::where() const {
+  if (finished_) return "finished";
+  if (waiting_on_ != nullptr) {
+    const auto& sem = context_.semaphores->info(waiting_on_->sem());
+    return fmt::format("instruction {} waits for semaphore {} '{}' (count {}, needs {})",
+                       executed_, sem.id(), sem.name(), context_.semaphores->count(sem.id()),
+                       waiting_on_->count());
+  }
+  return fmt::format("at instruction {} of {}", executed_, program_.size());
+}
+
+}  // namespace npusim::arch

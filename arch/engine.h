@@ -1,0 +1,96 @@
+// One in-order instruction queue of a core (DMA, matrix or vector) and the
+// unit that executes it. The queue's thread performs each instruction's
+// semaphore waits, then hands it to the unit (execute()), which issues the
+// work, records when the unit is busy and says when the work completes; the
+// signals are raised at that completion time while the queue moves on.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <queue>
+#include <string>
+#include <systemc>
+#include <vector>
+
+#include "arch/activity.h"
+#include "arch/isa.pb.h"
+#include "arch/semaphores.h"
+
+namespace npusim::arch {
+
+class Engine;
+
+// What the engines of one core share.
+struct CoreContext {
+  SemaphoreBank* semaphores = nullptr;
+  sc_core::sc_time clock;  // NPU clock period
+  std::function<const Engine*(Queue)> engine;  // the engine running a queue
+  std::function<void()> prune;  // drops log segments no queue can still query
+};
+
+using Instructions = google::protobuf::RepeatedPtrField<Instruction>;
+
+class Engine : public sc_core::sc_module {
+ public:
+  Engine(const sc_core::sc_module_name& name, Queue queue, const Instructions& program,
+         CoreContext& context);
+
+  [[nodiscard]] Queue queue() const { return queue_; }
+  [[nodiscard]] const ActivityLog& log() const { return log_; }
+  [[nodiscard]] ActivityLog& log() { return log_; }
+  [[nodiscard]] bool finished() const { return finished_; }
+  // When the last of this queue's work completed, ps.
+  [[nodiscard]] uint64_t finish_ps() const { return finish_ps_; }
+  [[nodiscard]] size_t executed() const { return executed_; }
+  [[nodiscard]] size_t size() const { return static_cast<size_t>(program_.size()); }
+  // Where the queue is stuck, for deadlock reports.
+  [[nodiscard]] std::string where() const;
+  // Earliest time this queue may still query another queue's log, ps.
+  [[nodiscard]] uint64_t horizon_ps() const;
+
+ protected:
+  SC_HAS_PROCESS(Engine);
+
+  // Issues one instruction's work. Calls busy() for the time the unit works
+  // and complete_at() once with the completion time; may wait().
+  virtual void execute(const Instruction& instruction) = 0;
+
+  void busy(uint64_t start_ps, uint64_t end_ps) { log_.append(start_ps, end_ps, Activity::Busy); }
+  void complete_at(uint64_t time_ps, const Instruction& instruction);
+  [[nodiscard]] static uint64_t now_ps() { return sc_core::sc_time_stamp().value(); }
+  [[nodiscard]] uint64_t cycles_ps(uint64_t cycles) const { return cycles * clock_ps_; }
+  static void wait_until(uint64_t time_ps);
+
+  CoreContext& context_;
+
+ private:
+  void run();
+  void fire_completions();
+  void acquire(const SemOp& op);
+  void attribute_wait(const Semaphore& sem, uint64_t from_ps, uint64_t to_ps);
+
+  struct Pending {
+    uint64_t time_ps;
+    uint64_t seq;
+    const Instruction* instruction;
+    bool operator>(const Pending& o) const {
+      return time_ps != o.time_ps ? time_ps > o.time_ps : seq > o.seq;
+    }
+  };
+
+  Queue queue_;
+  const Instructions& program_;
+  uint64_t clock_ps_;
+  ActivityLog log_;
+  std::priority_queue<Pending, std::vector<Pending>, std::greater<>> pending_;
+  uint64_t seq_ = 0;
+  sc_core::sc_event completion_event_;
+  size_t executed_ = 0;
+  bool finished_ = false;
+  uint64_t finish_ps_ = 0;
+  uint64_t last_completion_ps_ = 0;
+  uint64_t waiting_since_ps_ = UINT64_MAX;  // start of the current wait
+  const SemOp* waiting_on_ = nullptr;
+};
+
+}  // namespace npusim::arch

@@ -1,0 +1,36 @@
+#include "arch/matrix_unit.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace npusim::arch {
+
+MatrixUnit::MatrixUnit(const sc_core::sc_module_name& name, const Instructions& queue,
+                       CoreContext& context, const MatrixConfig& config)
+    : Engine(name, MATRIX, queue, context), config_(config), free_at_ps_(config.count, 0) {
+  stats_.array_cycles.assign(config.count, 0);
+}
+
+void MatrixUnit::execute(const Instruction& instruction) {
+  const MatrixOp& op = instruction.matrix();
+  const Dataflow df = op.dataflow() == DATAFLOW_UNSPECIFIED ? config_.dataflow : op.dataflow();
+  const DataflowInfo* info = DataflowRegistry::find(df);
+  if (info == nullptr) throw std::logic_error("matrix op with unregistered dataflow");
+  const GemmTiming timing = gemm_timing(*info, config_.array, {op.m(), op.k(), op.n()});
+
+  const auto array = static_cast<size_t>(
+      std::min_element(free_at_ps_.begin(), free_at_ps_.end()) - free_at_ps_.begin());
+  const uint64_t start = std::max(now_ps(), free_at_ps_[array]);
+  wait_until(start);  // every array busy: the queue waits for one to free
+  const uint64_t end = start + cycles_ps(timing.cycles);
+  free_at_ps_[array] = end;
+  busy(start, end);
+  complete_at(end, instruction);
+
+  ++stats_.tiles;
+  stats_.tile_cycles += timing.cycles;
+  stats_.macs += timing.macs;
+  stats_.array_cycles[array] += timing.cycles;
+}
+
+}  // namespace npusim::arch

@@ -1,0 +1,44 @@
+// The matrix unit: `count` systolic arrays of rows x cols fed by one in-order
+// queue. Each tile instruction goes to the array that frees first and takes
+// the dataflow's closed-form cycles (dataflow.h).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "arch/dataflow.h"
+#include "arch/engine.h"
+
+namespace npusim::arch {
+
+struct MatrixConfig {
+  ArrayShape array{128, 128};
+  uint32_t count = 1;
+  Dataflow dataflow = WEIGHT_STATIONARY;  // for tiles that do not name one
+};
+
+struct MatrixStats {
+  uint64_t tiles = 0;
+  uint64_t tile_cycles = 0;  // summed closed-form cycles of all tiles
+  uint64_t macs = 0;
+  std::vector<uint64_t> array_cycles;  // summed tile cycles per array
+};
+
+class MatrixUnit : public Engine {
+ public:
+  MatrixUnit(const sc_core::sc_module_name& name, const Instructions& queue,
+             CoreContext& context, const MatrixConfig& config);
+
+  [[nodiscard]] const MatrixStats& stats() const { return stats_; }
+  [[nodiscard]] const MatrixConfig& config() const { return config_; }
+
+ protected:
+  void execute(const Instruction& instruction) override;
+
+ private:
+  MatrixConfig config_;
+  MatrixStats stats_;
+  std::vector<uint64_t> free_at_ps_;  // per array
+};
+
+}  // namespace npusim::arch

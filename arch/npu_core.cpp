@@ -1,0 +1,47 @@
+#include "arch/npu_core.h"
+
+#include <algorithm>
+
+namespace npusim::arch {
+
+NpuCore::NpuCore(const sc_core::sc_module_name& name, const Program& program,
+                 const CoreConfig& config)
+    : sc_core::sc_module(name), semaphores_(program) {
+  context_.semaphores = &semaphores_;
+  context_.clock = config.clock;
+  context_.engine = [this](Queue q) { return engine(q); };
+  const auto& core = program.cores(0);
+  dma_ = std::make_unique<DmaEngine>("dma", program, core.dma(), context_, config.dma);
+  matrix_ = std::make_unique<MatrixUnit>("matrix", core.matrix(), context_, config.matrix);
+  vector_ = std::make_unique<VectorUnit>("vector", core.vector(), context_, config.vector_lanes);
+  context_.prune = [this] {
+    uint64_t horizon = UINT64_MAX;
+    for (Engine* e : {static_cast<Engine*>(dma_.get()), static_cast<Engine*>(matrix_.get()),
+                      static_cast<Engine*>(vector_.get())}) {
+      horizon = std::min(horizon, e->horizon_ps());
+    }
+    for (Engine* e : {static_cast<Engine*>(dma_.get()), static_cast<Engine*>(matrix_.get()),
+                      static_cast<Engine*>(vector_.get())}) {
+      e->log().prune(horizon);
+    }
+  };
+}
+
+const Engine* NpuCore::engine(Queue queue) const {
+  switch (queue) {
+    case DMA: return dma_.get();
+    case MATRIX: return matrix_.get();
+    case VECTOR: return vector_.get();
+    default: return nullptr;
+  }
+}
+
+bool NpuCore::finished() const {
+  return dma_->finished() && matrix_->finished() && vector_->finished();
+}
+
+uint64_t NpuCore::finish_ps() const {
+  return std::max({dma_->finish_ps(), matrix_->finish_ps(), vector_->finish_ps()});
+}
+
+}  // namespace npusim::arch

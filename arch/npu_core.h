@@ -1,0 +1,44 @@
+// One NPU core: the three queues (DMA, matrix, vector) over one program,
+// sharing the program's semaphores. Bind `dma().socket` to a memory model.
+#pragma once
+
+#include <memory>
+#include <systemc>
+
+#include "arch/dma_engine.h"
+#include "arch/isa.pb.h"
+#include "arch/matrix_unit.h"
+#include "arch/semaphores.h"
+#include "arch/vector_unit.h"
+
+namespace npusim::arch {
+
+struct CoreConfig {
+  sc_core::sc_time clock;
+  DmaConfig dma;
+  MatrixConfig matrix;
+  uint32_t vector_lanes = 128;
+};
+
+class NpuCore : public sc_core::sc_module {
+ public:
+  NpuCore(const sc_core::sc_module_name& name, const Program& program, const CoreConfig& config);
+
+  [[nodiscard]] DmaEngine& dma() { return *dma_; }
+  [[nodiscard]] const DmaEngine& dma() const { return *dma_; }
+  [[nodiscard]] const MatrixUnit& matrix() const { return *matrix_; }
+  [[nodiscard]] const VectorUnit& vector() const { return *vector_; }
+  [[nodiscard]] const Engine* engine(Queue queue) const;
+  [[nodiscard]] bool finished() const;
+  // When the last unit finished, ps.
+  [[nodiscard]] uint64_t finish_ps() const;
+
+ private:
+  SemaphoreBank semaphores_;
+  CoreContext context_;
+  std::unique_ptr<DmaEngine> dma_;
+  std::unique_ptr<MatrixUnit> matrix_;
+  std::unique_ptr<VectorUnit> vector_;
+};
+
+}  // namespace npusim::arch

@@ -1,0 +1,129 @@
+#include "arch/program_check.h"
+
+#include <fmt/format.h>
+
+#include "arch/dataflow.h"
+#include "arch/vector_costs.h"
+#include "common/dtype.h"
+#include "common/error.h"
+
+namespace npusim::arch {
+namespace {
+
+class Checker {
+ public:
+  Checker(const Program& program, const CoreLimits& limits, const std::string& where)
+      : program_(program), limits_(limits), where_(where) {}
+
+  ProgramFacts run() {
+    for (int i = 0; i < program_.semaphores_size(); ++i) {
+      const auto& sem = program_.semaphores(i);
+      const std::string path = fmt::format("semaphores[{}]", i);
+      require(sem.id() == static_cast<uint32_t>(i), where_, path + ".id", "must equal its index");
+      require(sem.producer() != QUEUE_UNSPECIFIED, where_, path + ".producer", "must be set");
+      require(sem.kind() != SEMAPHORE_KIND_UNSPECIFIED, where_, path + ".kind", "must be set");
+    }
+    require(program_.cores_size() == 1, where_, "cores",
+            fmt::format("this NPU has 1 core; the program has {}", program_.cores_size()));
+    const auto& core = program_.cores(0);
+    queue("cores[0].dma", DMA, core.dma());
+    queue("cores[0].matrix", MATRIX, core.matrix());
+    queue("cores[0].vector", VECTOR, core.vector());
+    return facts_;
+  }
+
+ private:
+  void queue(const std::string& name, Queue q,
+             const google::protobuf::RepeatedPtrField<Instruction>& instructions) {
+    for (int i = 0; i < instructions.size(); ++i) {
+      const auto& ins = instructions.Get(i);
+      path_ = fmt::format("{}[{}]", name, i);
+      for (const auto& w : ins.wait()) sem_op(w, q, false);
+      for (const auto& s : ins.signal()) sem_op(s, q, true);
+      if (q == DMA) {
+        require(ins.has_dma(), where_, path_, "a DMA queue holds only dma instructions");
+        dma(ins.dma());
+      } else if (q == MATRIX) {
+        require(ins.has_matrix(), where_, path_, "a matrix queue holds only matrix instructions");
+        matrix(ins.matrix());
+      } else {
+        require(ins.has_vector(), where_, path_, "a vector queue holds only vector instructions");
+        vector(ins.vector());
+      }
+    }
+  }
+
+  void sem_op(const SemOp& op, Queue q, bool signal) {
+    const std::string f = path_ + (signal ? ".signal" : ".wait");
+    require(op.sem() < static_cast<uint32_t>(program_.semaphores_size()), where_, f + ".sem",
+            fmt::format("semaphore {} does not exist", op.sem()));
+    require(op.count() >= 1, where_, f + ".count", "must be >= 1");
+    const auto& sem = program_.semaphores(static_cast<int>(op.sem()));
+    if (signal) {
+      require(sem.producer() == q, where_, f + ".sem",
+              fmt::format("semaphore '{}' is produced by queue {}", sem.name(),
+                          Queue_Name(sem.producer())));
+    } else {
+      require(sem.producer() != q, where_, f + ".sem",
+              fmt::format("a queue cannot wait for its own semaphore '{}'", sem.name()));
+    }
+  }
+
+  void spm(const std::string& field, uint64_t addr, uint64_t bytes) {
+    require(addr + bytes <= limits_.spm_capacity_bytes, where_, path_ + "." + field,
+            fmt::format("range [{}, {}) exceeds the scratchpad capacity {} "
+                        "(core.scratchpad.capacity_bytes)",
+                        addr, addr + bytes, limits_.spm_capacity_bytes));
+    facts_.spm_peak_bytes = std::max(facts_.spm_peak_bytes, addr + bytes);
+  }
+
+  void dma(const DmaOp& op) {
+    require(op.direction() != DmaOp::DIRECTION_UNSPECIFIED, where_, path_ + ".dma.direction",
+            "must be LOAD or STORE");
+    require(op.rows() >= 1 && op.row_bytes() >= 1, where_, path_ + ".dma.rows",
+            "rows and row_bytes must be >= 1");
+    require(op.rows() == 1 || op.dram_stride() >= op.row_bytes(), where_,
+            path_ + ".dma.dram_stride", "must be >= row_bytes when rows > 1");
+    require(op.tensor() < static_cast<uint32_t>(program_.tensors_size()), where_,
+            path_ + ".dma.tensor", "no such tensor");
+    require(op.tensor_class() != TENSOR_CLASS_UNSPECIFIED, where_, path_ + ".dma.tensor_class",
+            "must be set");
+    spm("dma.spm_addr", op.spm_addr(), op.rows() * op.row_bytes());
+  }
+
+  void matrix(const MatrixOp& op) {
+    require(op.m() >= 1 && op.k() >= 1 && op.n() >= 1, where_, path_ + ".matrix",
+            "m, k and n must be >= 1");
+    require(op.dataflow() == DATAFLOW_UNSPECIFIED || DataflowRegistry::find(op.dataflow()),
+            where_, path_ + ".matrix.dataflow", "not a registered dataflow");
+    require(dtype_bits(op.dtype()) > 0, where_, path_ + ".matrix.dtype", "must be set");
+    spm("matrix.spm_a", op.spm_a(), dtype_bytes(op.dtype(), uint64_t{op.m()} * op.k()));
+    spm("matrix.spm_b", op.spm_b(), dtype_bytes(op.dtype(), uint64_t{op.k()} * op.n()));
+    spm("matrix.spm_out", op.spm_out(), dtype_bytes(FP32, uint64_t{op.m()} * op.n()));
+  }
+
+  void vector(const VectorOp& op) {
+    require(vector_cost(op.kind()) != nullptr, where_, path_ + ".vector.kind",
+            "not a vector operation");
+    require(op.length() >= 1, where_, path_ + ".vector.length", "must be >= 1");
+    require(dtype_bits(op.dtype()) > 0, where_, path_ + ".vector.dtype", "must be set");
+    const uint64_t bytes = dtype_bytes(op.dtype(), op.length());
+    spm("vector.spm_in", op.spm_in(), bytes);
+    spm("vector.spm_out", op.spm_out(), bytes);
+  }
+
+  const Program& program_;
+  const CoreLimits& limits_;
+  const std::string& where_;
+  std::string path_;
+  ProgramFacts facts_;
+};
+
+}  // namespace
+
+ProgramFacts check_program(const Program& program, const CoreLimits& limits,
+                           const std::string& where) {
+  return Checker(program, limits, where).run();
+}
+
+}  // namespace npusim::arch

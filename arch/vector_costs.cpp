@@ -1,0 +1,48 @@
+#include "arch/vector_costs.h"
+
+#include <map>
+
+namespace npusim::arch {
+namespace {
+// Assumptions, not measurements: a lane does one multiply-add per cycle and a
+// special-function (exp) in the same pass; costs follow the op's arithmetic.
+const std::map<VectorKind, VectorCost>& table() {
+  static const std::map<VectorKind, VectorCost> costs = {
+      {ADD, {1, 0, 0, 4}},
+      {MUL, {1, 0, 0, 4}},
+      {COPY, {1, 0, 0, 4}},
+      {REDUCE_SUM, {1, 1, 0, 4}},
+      {REDUCE_MAX, {1, 1, 0, 4}},
+      {EXP, {2, 0, 0, 8}},
+      {SILU, {3, 0, 0, 8}},        // x * 1 / (1 + exp(-x))
+      {GELU, {4, 0, 0, 8}},        // tanh approximation
+      {SWIGLU, {4, 0, 0, 8}},      // silu(gate) * up
+      {ROPE, {3, 0, 0, 4}},        // x * cos + rotate(x) * sin
+      {SOFTMAX, {4, 2, 8, 8}},     // max, exp(x - max), sum, scale; 1 division per row
+      {RMSNORM, {2, 1, 8, 8}},     // sum of squares, scale; 1 rsqrt per row
+      {LAYERNORM, {4, 2, 8, 8}},   // mean, variance, scale and shift; 1 rsqrt per row
+  };
+  return costs;
+}
+
+uint32_t log2_ceil(uint32_t v) {
+  uint32_t r = 0;
+  while ((1u << r) < v) ++r;
+  return r;
+}
+}  // namespace
+
+const VectorCost* vector_cost(VectorKind kind) {
+  auto it = table().find(kind);
+  return it == table().end() ? nullptr : &it->second;
+}
+
+uint64_t vector_cycles(const VectorCost& cost, uint64_t length, uint64_t row_length,
+                       uint32_t lanes) {
+  const uint64_t row = row_length == 0 ? length : row_length;
+  const uint64_t rows = row == 0 ? 0 : (length + row - 1) / row;
+  const uint64_t sweeps = (length + lanes - 1) / lanes;
+  return cost.latency + cost.passes * sweeps + rows * (cost.trees * log2_ceil(lanes) + cost.per_row);
+}
+
+}  // namespace npusim::arch

@@ -1,0 +1,30 @@
+// Cycle cost of vector-unit operations. A vector op over `length` elements in
+// rows of `row_length` costs
+//
+//   latency + passes * ceil(length / lanes) + rows * (trees * log2(lanes) + per_row)
+//
+// where a pass streams every element through the lanes once, a tree is a
+// cross-lane reduction, and per_row is fixed scalar work per row (rsqrt,
+// division). The numbers per kind are in vector_costs.cpp.
+#pragma once
+
+#include <cstdint>
+
+#include "arch/isa.pb.h"
+
+namespace npusim::arch {
+
+struct VectorCost {
+  uint32_t passes = 1;   // full sweeps over the data
+  uint32_t trees = 0;    // cross-lane reductions per row
+  uint32_t per_row = 0;  // fixed scalar cycles per row
+  uint32_t latency = 4;  // pipeline fill, once per instruction
+};
+
+// nullptr when the kind has no cost entry.
+[[nodiscard]] const VectorCost* vector_cost(VectorKind kind);
+
+[[nodiscard]] uint64_t vector_cycles(const VectorCost& cost, uint64_t length, uint64_t row_length,
+                                     uint32_t lanes);
+
+}  // namespace npusim::arch

@@ -1,0 +1,31 @@
+// The vector unit: `lanes` elements per cycle per pass, one instruction at a
+// time, costs from vector_costs.h.
+#pragma once
+
+#include <cstdint>
+
+#include "arch/engine.h"
+
+namespace npusim::arch {
+
+struct VectorStats {
+  uint64_t ops = 0;
+  uint64_t cycles = 0;
+};
+
+class VectorUnit : public Engine {
+ public:
+  VectorUnit(const sc_core::sc_module_name& name, const Instructions& queue,
+             CoreContext& context, uint32_t lanes);
+
+  [[nodiscard]] const VectorStats& stats() const { return stats_; }
+
+ protected:
+  void execute(const Instruction& instruction) override;
+
+ private:
+  uint32_t lanes_;
+  VectorStats stats_;
+};
+
+}  // namespace npusim::arch

@@ -1,0 +1,50 @@
+#include "memory/ideal_memory.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/error.h"
+#include "memory/registry.h"
+
+namespace npusim::memory {
+
+IdealMemory::IdealMemory(const sc_core::sc_module_name& name, const IdealMemoryConfig& config)
+    : MemoryModel(name),
+      bandwidth_gbps_(config.bandwidth_gbps()),
+      ps_per_byte_(1e3 / config.bandwidth_gbps()),  // 1 GB/s = 1 byte/ns
+      latency_ps_(config.latency_ns() * 1e3) {}
+
+void IdealMemory::b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
+  const double now_ps = sc_core::sc_time_stamp().to_seconds() * 1e12;
+  const double arrival_ps = now_ps + delay.to_seconds() * 1e12;
+  const double start_ps = std::max(arrival_ps, bus_free_ps_);
+  // Time is kept in double picoseconds so that rounding never accumulates.
+  bus_free_ps_ = start_ps + trans.get_data_length() * ps_per_byte_;
+  const double done_ps = bus_free_ps_ + latency_ps_;
+  delay = sc_core::sc_time(std::ceil(done_ps - now_ps), sc_core::SC_PS);
+  count(trans);
+  trans.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+namespace {
+void validate(const MemoryConfig& config, const std::string& where, const std::string& path) {
+  const auto& ideal = config.ideal();
+  require(std::isfinite(ideal.bandwidth_gbps()) && ideal.bandwidth_gbps() > 0, where,
+          path + ".ideal.bandwidth_gbps", "must be > 0 (GB/s)");
+  require(std::isfinite(ideal.latency_ns()) && ideal.latency_ns() >= 0, where,
+          path + ".ideal.latency_ns", "must be >= 0 (ns)");
+}
+}  // namespace
+
+NPUSIM_REGISTER_MEMORY(ideal, (MemoryModelEntry{
+                                  validate,
+                                  [](const sc_core::sc_module_name& name,
+                                     const MemoryConfig& config) -> std::unique_ptr<MemoryModel> {
+                                    return std::make_unique<IdealMemory>(name, config.ideal());
+                                  },
+                                  [](const MemoryConfig& config) {
+                                    return config.ideal().bandwidth_gbps();
+                                  },
+                              }));
+
+}  // namespace npusim::memory

@@ -1,0 +1,25 @@
+// Ideal memory: a fixed latency and one shared bandwidth, no banks or rows.
+// A transfer of B bytes arriving at t starts at max(t, end of the previous
+// transfer) and completes latency + B / bandwidth after it starts.
+#pragma once
+
+#include "memory/memory.pb.h"
+#include "memory/memory_model.h"
+
+namespace npusim::memory {
+
+class IdealMemory : public MemoryModel {
+ public:
+  IdealMemory(const sc_core::sc_module_name& name, const IdealMemoryConfig& config);
+
+  void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) override;
+  [[nodiscard]] double peak_bandwidth_gbps() const override { return bandwidth_gbps_; }
+
+ private:
+  double bandwidth_gbps_;
+  double ps_per_byte_;
+  double latency_ps_;
+  double bus_free_ps_ = 0.0;  // when the data bus finishes its last transfer
+};
+
+}  // namespace npusim::memory
