@@ -1,6 +1,8 @@
 #include "arch/dma_engine.h"
 
 #include <algorithm>
+#include <fmt/format.h>
+#include <stdexcept>
 
 namespace npusim::arch {
 
@@ -24,13 +26,7 @@ void DmaEngine::execute(const Instruction& instruction) {
   const size_t cls = static_cast<size_t>(op.tensor_class());
   const uint64_t now = now_ps();
   uint64_t local = now;  // this engine's local time (temporal decoupling)
-  if (op.fence()) {
-    // Everything issued so far must complete before this transfer starts.
-    while (!in_flight_.empty()) {
-      local = std::max(local, in_flight_.top());
-      in_flight_.pop();
-    }
-  }
+  if (op.fence()) local = std::max(local, stores_done_ps_);
   if (load && op.tensor() < tensor_read_.size() && !tensor_read_[op.tensor()]) {
     tensor_read_[op.tensor()] = true;
     stats_.unique_read_bytes[cls] += program_.tensors(static_cast<int>(op.tensor())).bytes();
@@ -51,10 +47,16 @@ void DmaEngine::execute(const Instruction& instruction) {
       payload_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
       sc_core::sc_time delay = sc_core::sc_time::from_value(local - now);
       socket->b_transport(payload_, delay);
+      if (payload_.is_response_error()) {
+        throw std::runtime_error(fmt::format("memory refused {} of {} bytes at 0x{:x}: {}",
+                                             load ? "read" : "write", bytes, base + offset,
+                                             payload_.get_response_string()));
+      }
       const uint64_t done = now + delay.value();
       in_flight_.push(done);
       busy(local, done);
       done_max = std::max(done_max, done);
+      if (!load) stores_done_ps_ = std::max(stores_done_ps_, done);
       ++stats_.transactions;
       (load ? stats_.read_bytes : stats_.written_bytes)[cls] += bytes;
     }

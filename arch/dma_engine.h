@@ -48,6 +48,7 @@ class DmaEngine : public Engine {
   DmaConfig config_;
   DmaStats stats_;
   std::vector<bool> tensor_read_;
+  uint64_t stores_done_ps_ = 0;  // completion of the latest store issued
   std::priority_queue<uint64_t, std::vector<uint64_t>, std::greater<>> in_flight_;
   tlm::tlm_generic_payload payload_;
   std::vector<unsigned char> data_;  // timing-only model: contents unused

@@ -72,7 +72,10 @@ void Engine::attribute_wait(const Semaphore& sem, uint64_t from_ps, uint64_t to_
 }
 
 void Engine::complete_at(uint64_t time_ps, const Instruction& instruction) {
-  last_completion_ps_ = std::max(last_completion_ps_, time_ps);
+  // Instructions retire in order: one signals when it and every earlier
+  // instruction of the queue have completed.
+  time_ps = std::max(time_ps, last_completion_ps_);
+  last_completion_ps_ = time_ps;
   if (instruction.signal_size() == 0) return;
   pending_.push({time_ps, seq_++, &instruction});
   completion_event_.notify(sc_core::sc_time::from_value(time_ps - now_ps()));

@@ -3,6 +3,8 @@
 // semaphore waits, then hands it to the unit (execute()), which issues the
 // work, records when the unit is busy and says when the work completes; the
 // signals are raised at that completion time while the queue moves on.
+// Instructions retire in order: work that finishes early (on another array,
+// or a short transfer) signals no earlier than the instructions before it.
 #pragma once
 
 #include <cstdint>

@@ -1,0 +1,30 @@
+#include "compiler/compile.h"
+
+#include <fmt/format.h>
+
+#include "common/error.h"
+
+namespace npusim::compiler {
+
+Program lower(const Graph& graph, const Target& target) {
+  TensorIndex tensors(graph);
+  for (const Tensor& t : graph.tensors()) {
+    if (!t.has_address()) {
+      throw UserError("graph: tensor '" + t.name() + "' has no address; run placement first");
+    }
+  }
+  ProgramBuilder builder(graph.name(), default_spm_layout(target.spm_capacity_bytes, target.arrays));
+  LoweringContext ctx{graph, tensors, target, builder};
+  for (const Node& node : graph.nodes()) {
+    const LowerFn* fn = LoweringRegistry::find(node.op());
+    if (fn == nullptr) {
+      throw UserError(fmt::format("graph: node '{}': op {} has no lowering to the NPU", node.name(),
+                                  OpType_Name(node.op())));
+    }
+    builder.set_node(node.name());
+    (*fn)(node, ctx);
+  }
+  return builder.finish();
+}
+
+}  // namespace npusim::compiler

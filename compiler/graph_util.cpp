@@ -1,0 +1,60 @@
+#include "compiler/graph_util.h"
+
+#include "common/dtype.h"
+#include "common/error.h"
+
+namespace npusim::compiler {
+
+uint64_t num_elements(const Tensor& tensor) {
+  uint64_t n = 1;
+  for (int64_t d : tensor.shape()) n *= static_cast<uint64_t>(d);
+  return n;
+}
+
+Tensor& add_tensor(Graph& graph, const std::string& name, std::vector<int64_t> shape, DType dtype,
+                   TensorClass cls, bool is_parameter) {
+  Tensor& t = *graph.add_tensors();
+  t.set_name(name);
+  for (int64_t d : shape) t.add_shape(d);
+  t.set_dtype(dtype);
+  t.set_tensor_class(cls);
+  t.set_is_parameter(is_parameter);
+  t.set_size_bytes(dtype_bytes(dtype, num_elements(t)));
+  return t;
+}
+
+Node& add_node(Graph& graph, const std::string& name, OpType op, std::vector<std::string> inputs,
+               std::vector<std::string> outputs) {
+  Node& n = *graph.add_nodes();
+  n.set_name(name);
+  n.set_op(op);
+  for (auto& i : inputs) n.add_inputs(i);
+  for (auto& o : outputs) n.add_outputs(o);
+  return n;
+}
+
+void set_attr(Node& node, const std::string& key, int64_t value) {
+  (*node.mutable_attrs())[key].set_i(value);
+}
+
+int64_t attr_int(const Node& node, const std::string& key, int64_t fallback) {
+  auto it = node.attrs().find(key);
+  return it == node.attrs().end() ? fallback : it->second.i();
+}
+
+TensorIndex::TensorIndex(const Graph& graph) : graph_(graph) {
+  for (int i = 0; i < graph.tensors_size(); ++i) index_[graph.tensors(i).name()] = i;
+}
+
+const Tensor& TensorIndex::at(const std::string& name, const std::string& node) const {
+  const int i = index(name);
+  if (i < 0) throw UserError("graph: node '" + node + "': tensor '" + name + "' is not defined");
+  return graph_.tensors(i);
+}
+
+int TensorIndex::index(const std::string& name) const {
+  auto it = index_.find(name);
+  return it == index_.end() ? -1 : it->second;
+}
+
+}  // namespace npusim::compiler

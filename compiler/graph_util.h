@@ -1,0 +1,38 @@
+// Small helpers for building and reading npusim.Graph.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "compiler/graph.pb.h"
+
+namespace npusim::compiler {
+
+[[nodiscard]] uint64_t num_elements(const Tensor& tensor);
+
+// Adds a tensor with its size computed from shape and dtype.
+Tensor& add_tensor(Graph& graph, const std::string& name, std::vector<int64_t> shape, DType dtype,
+                   TensorClass cls, bool is_parameter);
+
+Node& add_node(Graph& graph, const std::string& name, OpType op, std::vector<std::string> inputs,
+               std::vector<std::string> outputs);
+
+void set_attr(Node& node, const std::string& key, int64_t value);
+[[nodiscard]] int64_t attr_int(const Node& node, const std::string& key, int64_t fallback);
+
+// Name -> index of the graph's tensors.
+class TensorIndex {
+ public:
+  explicit TensorIndex(const Graph& graph);
+  // Throws UserError naming the node when the tensor does not exist.
+  [[nodiscard]] const Tensor& at(const std::string& name, const std::string& node) const;
+  [[nodiscard]] int index(const std::string& name) const;
+
+ private:
+  const Graph& graph_;
+  std::unordered_map<std::string, int> index_;
+};
+
+}  // namespace npusim::compiler

@@ -1,0 +1,120 @@
+#include "compiler/lowering/gemm.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "common/dtype.h"
+
+namespace npusim::compiler {
+namespace {
+
+uint64_t b_tile_offset(const GemmSpec& s, uint64_t k0, uint64_t tk, uint64_t n0, uint64_t tn) {
+  switch (s.b_layout) {
+    case BLayout::Tiled: return n0 * s.k + k0 * tn;
+    case BLayout::KN: return k0 * s.n + n0;
+    case BLayout::NK: return n0 * s.k + k0;
+  }
+  (void)tk;
+  return 0;
+}
+
+}  // namespace
+
+void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
+  ProgramBuilder& b = ctx.builder;
+  const DType ad = s.a.dtype, bd = s.b.dtype, od = s.out.dtype;
+  const uint64_t mt = (s.m + t.tm - 1) / t.tm;
+  const uint64_t kt = (s.k + t.tk - 1) / t.tk;
+
+  Buffer a_all{}, out_all{};
+  if (t.a_whole) {
+    a_all = b.acquire(Ring::MatIn, /*pinned=*/true);
+    b.load(a_all, s.a.tensor, s.a.address, dtype_bytes(ad, s.batch * s.m * s.k));
+  }
+  if (t.out_whole) out_all = b.acquire(Ring::MatOut, /*pinned=*/true);
+
+  for (uint64_t p = 0; p < s.batch; ++p) {
+    const uint64_t a_base = p * s.m * s.k;
+    const uint64_t out_base = p * s.m * s.n;
+    const uint64_t b_addr = s.b.address + dtype_bytes(bd, p * s.b_batch_stride);
+    std::vector<Buffer> resident(t.a_resident && !t.a_whole ? mt * kt : 0);
+    std::vector<bool> loaded(resident.size(), false);
+    std::vector<Buffer> outs(mt);
+
+    auto load_a = [&](const Buffer& buf, uint64_t m0, uint64_t rows, uint64_t k0, uint64_t cols) {
+      b.load(buf, s.a.tensor, s.a.address + dtype_bytes(ad, a_base + m0 * s.k + k0),
+             dtype_bytes(ad, cols), rows, dtype_bytes(ad, s.k));
+    };
+
+    for (uint64_t n0 = 0; n0 < s.n; n0 += t.tn) {
+      const uint64_t tn = std::min(t.tn, s.n - n0);
+      for (uint64_t k0 = 0; k0 < s.k; k0 += t.tk) {
+        const uint64_t tk = std::min(t.tk, s.k - k0);
+        const Buffer w = b.acquire(Ring::Weight);
+        const uint64_t w_addr = b_addr + dtype_bytes(bd, b_tile_offset(s, k0, tk, n0, tn));
+        switch (s.b_layout) {
+          case BLayout::Tiled: b.load(w, s.b.tensor, w_addr, dtype_bytes(bd, tk * tn)); break;
+          case BLayout::KN:
+            b.load(w, s.b.tensor, w_addr, dtype_bytes(bd, tn), tk, dtype_bytes(bd, s.n));
+            break;
+          case BLayout::NK:
+            b.load(w, s.b.tensor, w_addr, dtype_bytes(bd, tk), tn, dtype_bytes(bd, s.k));
+            break;
+        }
+        for (uint64_t m0 = 0; m0 < s.m; m0 += t.tm) {
+          const uint64_t tm = std::min(t.tm, s.m - m0);
+          const uint64_t mi = m0 / t.tm;
+          Buffer a{};
+          if (t.a_whole) {
+            a = a_all;
+            a.spm_addr += dtype_bytes(ad, a_base + m0 * s.k + k0);  // the tile inside A
+          } else if (t.a_resident) {
+            const size_t slot = mi * kt + k0 / t.tk;
+            if (!loaded[slot]) {
+              resident[slot] = b.acquire(Ring::MatIn, /*pinned=*/true);
+              load_a(resident[slot], m0, tm, k0, tk);
+              loaded[slot] = true;
+            }
+            a = resident[slot];
+          } else {
+            a = b.acquire(Ring::MatIn);
+            load_a(a, m0, tm, k0, tk);
+          }
+          Buffer out{};
+          if (t.out_whole) {
+            out = out_all;
+            out.spm_addr += dtype_bytes(FP32, out_base + m0 * s.n + n0);
+          } else {
+            if (k0 == 0) outs[mi] = b.acquire(Ring::MatOut, /*pinned=*/kt > 1);
+            out = outs[mi];
+          }
+          MatrixOp op;
+          op.set_m(static_cast<uint32_t>(t.transposed ? tn : tm));
+          op.set_k(static_cast<uint32_t>(tk));
+          op.set_n(static_cast<uint32_t>(t.transposed ? tm : tn));
+          op.set_dataflow(ctx.target.dataflow);
+          op.set_accumulate(k0 != 0);
+          op.set_dtype(bd);
+          op.set_spm_a(t.transposed ? w.spm_addr : a.spm_addr);
+          op.set_spm_b(t.transposed ? a.spm_addr : w.spm_addr);
+          op.set_spm_out(out.spm_addr);
+          b.matrix(op, {a, w}, out);
+          if (!t.out_whole && k0 + tk == s.k) {
+            b.unpin(out);
+            b.store(out, s.out.tensor,
+                    s.out.address + dtype_bytes(od, out_base + m0 * s.n + n0),
+                    dtype_bytes(od, tn), tm, dtype_bytes(od, s.n));
+          }
+        }
+      }
+    }
+    for (const Buffer& r : resident) b.unpin(r);
+  }
+  if (t.a_whole) b.unpin(a_all);
+  if (t.out_whole) {
+    b.unpin(out_all);
+    b.store(out_all, s.out.tensor, s.out.address, dtype_bytes(od, s.batch * s.m * s.n));
+  }
+}
+
+}  // namespace npusim::compiler

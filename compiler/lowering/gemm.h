@@ -1,0 +1,60 @@
+// Tiled GEMM lowering shared by MatMul and attention:
+//   for each of `batch` problems: out[M x N] = A[M x K] * B[K x N]
+// with B (weights or a KV-cache block) streamed through the weight ring
+// exactly once, A kept in the scratchpad when it fits (else re-read once per
+// column block of B, visible as activation re-reads), and the outputs of all
+// problems collected in one buffer and stored once when they fit.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "compiler/lowering/lowering.h"
+
+namespace npusim::compiler {
+
+// How B lies in memory.
+enum class BLayout {
+  KN,     // row-major K x N
+  NK,     // row-major N x K (B transposed in memory, e.g. a K cache [L, d])
+  Tiled,  // packed by the compiler in the order tiles are consumed
+};
+
+struct GemmOperand {
+  uint32_t tensor = 0;   // program tensor index
+  uint64_t address = 0;  // of element (0, 0) of the first problem
+  DType dtype = FP16;
+};
+
+struct GemmSpec {
+  std::string node;  // for errors
+  uint64_t batch = 1;
+  uint64_t m = 0, k = 0, n = 0;
+  GemmOperand a;    // M x K row-major; problem i starts i * M * K elements on
+  GemmOperand b;    // K x N in `b_layout`; problem i starts i * b_batch_stride on
+  BLayout b_layout = BLayout::KN;
+  uint64_t b_batch_stride = 0;  // elements
+  GemmOperand out;  // M x N row-major; problem i starts i * M * N elements on
+};
+
+struct GemmTiling {
+  uint64_t tm = 0, tk = 0, tn = 0;
+  bool transposed = false;  // array computes out^T = B^T A^T (m and n swap roles)
+  // A stays in the scratchpad for a whole problem: all problems' A in one
+  // slot (a_whole), else one slot per tile (a_resident only).
+  bool a_resident = false;
+  bool a_whole = false;
+  // All problems' outputs accumulate in one slot and are stored once.
+  bool out_whole = false;
+  double cost_cycles = 0;  // the cost model's estimate
+};
+
+// Chooses tile sizes and orientation for the target; UserError when the
+// scratchpad cannot hold the smallest tile.
+[[nodiscard]] GemmTiling choose_gemm_tiling(const GemmSpec& spec, const Target& target,
+                                            const SpmLayout& layout);
+
+// Emits the tiled GEMM into the builder.
+void lower_gemm(const GemmSpec& spec, const GemmTiling& tiling, LoweringContext& ctx);
+
+}  // namespace npusim::compiler

@@ -1,0 +1,115 @@
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <limits>
+#include <vector>
+
+#include "common/dtype.h"
+#include "common/error.h"
+#include "compiler/lowering/gemm.h"
+
+namespace npusim::compiler {
+namespace {
+
+// Fixed cycles charged per tile instruction so that the search prefers fewer,
+// larger tiles when the estimate is otherwise equal.
+constexpr double kPerTileOverhead = 16.0;
+
+std::vector<uint64_t> candidates(uint64_t dim, uint64_t smallest) {
+  std::vector<uint64_t> out{dim};
+  for (uint64_t t = smallest; t < dim; t *= 2) out.push_back(t);
+  return out;
+}
+
+struct Split {
+  uint64_t full, size, rest;  // `full` tiles of `size`, then one of `rest` (0: none)
+};
+Split split(uint64_t dim, uint64_t tile) { return {dim / tile, tile, dim % tile}; }
+
+// Summed closed-form cycles of every tile of the GEMM.
+double compute_cycles(const GemmSpec& s, uint64_t tm, uint64_t tk, uint64_t tn, bool transposed,
+                      const arch::DataflowInfo& df, const Target& t) {
+  double total = 0;
+  const Split m = split(s.m, tm), k = split(s.k, tk), n = split(s.n, tn);
+  for (int mi = 0; mi < 2; ++mi) {
+    for (int ki = 0; ki < 2; ++ki) {
+      for (int ni = 0; ni < 2; ++ni) {
+        const uint64_t count = (mi ? (m.rest ? 1 : 0) : m.full) * (ki ? (k.rest ? 1 : 0) : k.full) *
+                               (ni ? (n.rest ? 1 : 0) : n.full);
+        if (count == 0) continue;
+        const uint64_t gm = mi ? m.rest : m.size;
+        const uint64_t gk = ki ? k.rest : k.size;
+        const uint64_t gn = ni ? n.rest : n.size;
+        const arch::GemmShape shape =
+            transposed ? arch::GemmShape{gn, gk, gm} : arch::GemmShape{gm, gk, gn};
+        total += static_cast<double>(count) *
+                 static_cast<double>(arch::gemm_timing(df, t.array, shape).cycles);
+      }
+    }
+  }
+  return total;
+}
+
+uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayout& layout) {
+  const arch::DataflowInfo* df = arch::DataflowRegistry::find(t.dataflow);
+  if (df == nullptr) throw std::logic_error("target dataflow is not registered");
+  const uint64_t w_slot = layout[Ring::Weight].slot_bytes;
+  const uint64_t a_slot = layout[Ring::MatIn].slot_bytes;
+  const uint64_t o_slot = layout[Ring::MatOut].slot_bytes;
+  const uint32_t a_slots = layout[Ring::MatIn].slots;
+  const uint32_t o_slots = layout[Ring::MatOut].slots;
+
+  GemmTiling best;
+  best.cost_cycles = std::numeric_limits<double>::infinity();
+  for (uint64_t tk : candidates(s.k, 16)) {
+    for (uint64_t tn : candidates(s.n, 16)) {
+      if (dtype_bytes(s.b.dtype, tk * tn) > w_slot) continue;
+      for (uint64_t tm : candidates(s.m, 1)) {
+        if (dtype_bytes(s.a.dtype, tm * tk) > a_slot) continue;
+        if (dtype_bytes(FP32, tm * tn) > o_slot) continue;  // fp32 accumulators
+        const uint64_t mt = ceil_div(s.m, tm), kt = ceil_div(s.k, tk), nt = ceil_div(s.n, tn);
+        if (kt > 1 && mt > o_slots) continue;  // outputs accumulate across the K loop
+        const bool whole = dtype_bytes(s.a.dtype, s.batch * s.m * s.k) <= a_slot;
+        const bool resident = whole || mt * kt <= a_slots;
+        const bool out_whole = dtype_bytes(FP32, s.batch * s.m * s.n) <= o_slot;
+        const double bytes =
+            static_cast<double>(s.batch) *
+            (static_cast<double>(dtype_bytes(s.b.dtype, s.k * s.n)) +
+             static_cast<double>(dtype_bytes(s.a.dtype, s.m * s.k)) * (resident ? 1 : nt) +
+             static_cast<double>(dtype_bytes(s.out.dtype, s.m * s.n)));
+        const double memory = bytes / t.memory_bytes_per_cycle;
+        const uint64_t tiles = s.batch * mt * kt * nt;
+        // Tiles run on the arrays in parallel, at most one per weight slot.
+        const double parallel = static_cast<double>(
+            std::min<uint64_t>({t.arrays, layout[Ring::Weight].slots - 1, tiles}));
+        // The first tile's load and the last tile's compute do not overlap.
+        const double fill = static_cast<double>(dtype_bytes(s.b.dtype, tk * tn)) /
+                            t.memory_bytes_per_cycle;
+        for (bool transposed : {false, true}) {
+          const double compute =
+              static_cast<double>(s.batch) * compute_cycles(s, tm, tk, tn, transposed, *df, t);
+          const double cost = std::max(compute / parallel, memory) + fill +
+                              compute / static_cast<double>(tiles) +
+                              kPerTileOverhead * static_cast<double>(tiles);
+          if (cost < best.cost_cycles) {
+            best = {tm, tk, tn, transposed, resident, whole, out_whole, cost};
+          }
+        }
+      }
+    }
+  }
+  if (best.tm == 0) {
+    throw UserError(fmt::format(
+        "{}: core.scratchpad.capacity_bytes: {} bytes is too small for the smallest tile of "
+        "node '{}' (M={}, K={}, N={}): a weight slot of {} bytes, an input slot of {} and an "
+        "output slot of {} hold no 16x16 tile",
+        t.where, t.spm_capacity_bytes, s.node, s.m, s.k, s.n, w_slot, a_slot, o_slot));
+  }
+  return best;
+}
+
+}  // namespace npusim::compiler

@@ -1,0 +1,64 @@
+// KV_APPEND: writes the new token's keys or values [B, kv_heads * d] into the
+// cache [B, kv_heads, L, d] at `position`. The vector unit converts the rows
+// to the cache's precision; each sequence is one strided store.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "common/dtype.h"
+#include "common/error.h"
+#include "compiler/lowering/lowering.h"
+
+namespace npusim::compiler {
+namespace {
+
+void lower_kv_append(const Node& node, LoweringContext& ctx) {
+  const std::string where = "node '" + node.name() + "'";
+  require(node.inputs_size() == 2 && node.outputs_size() == 1, "graph", where,
+          "KV_APPEND takes (new rows, cache) and gives the cache");
+  const Tensor& x = ctx.tensors.at(node.inputs(0), node.name());
+  const Tensor& cache = ctx.tensors.at(node.inputs(1), node.name());
+  require(cache.shape_size() == 4, "graph", where, "the cache must be [batch, kv_heads, L, d]");
+  const auto batch = static_cast<uint64_t>(cache.shape(0));
+  const auto kv_heads = static_cast<uint64_t>(cache.shape(1));
+  const auto len = static_cast<uint64_t>(cache.shape(2));
+  const auto d = static_cast<uint64_t>(cache.shape(3));
+  const auto pos = static_cast<uint64_t>(attr_int(node, "position", 0));
+  require(pos < len, "graph", where + ".attrs.position", "must be inside the cache");
+  const uint64_t row = kv_heads * d;
+  require(num_elements(x) == batch * row, "graph", where, "new rows do not match the cache");
+
+  ProgramBuilder& b = ctx.builder;
+  const uint64_t slot = std::min(b.layout()[Ring::VecIn].slot_bytes,
+                                 b.layout()[Ring::VecOut].slot_bytes);
+  const uint64_t row_bytes = std::max(dtype_bytes(x.dtype(), row), dtype_bytes(cache.dtype(), row));
+  require(row_bytes <= slot, ctx.target.where, "core.scratchpad.capacity_bytes",
+          fmt::format("{} bytes is too small for node '{}': one row needs {} bytes",
+                      ctx.target.spm_capacity_bytes, node.name(), row_bytes));
+  const uint64_t rows_per_tile = slot / row_bytes;
+  const uint32_t xt = ctx.tensor(x), ct = ctx.tensor(cache);
+  for (uint64_t b0 = 0; b0 < batch; b0 += rows_per_tile) {
+    const uint64_t rows = std::min(rows_per_tile, batch - b0);
+    const Buffer in = b.acquire(Ring::VecIn);
+    b.load(in, xt, x.address() + dtype_bytes(x.dtype(), b0 * row),
+           dtype_bytes(x.dtype(), rows * row));
+    const Buffer out = b.acquire(Ring::VecOut);
+    VectorOp op;
+    op.set_kind(COPY);
+    op.set_length(rows * row);
+    op.set_dtype(cache.dtype());
+    op.set_spm_in(in.spm_addr);
+    op.set_spm_out(out.spm_addr);
+    b.vector(op, {in}, out);
+    for (uint64_t s = b0; s < b0 + rows; ++s) {
+      b.store(out, ct, cache.address() + dtype_bytes(cache.dtype(), (s * kv_heads * len + pos) * d),
+              dtype_bytes(cache.dtype(), d), kv_heads, dtype_bytes(cache.dtype(), len * d));
+    }
+  }
+}
+
+}  // namespace
+
+NPUSIM_REGISTER_LOWERING(KV_APPEND, lower_kv_append);
+
+}  // namespace npusim::compiler

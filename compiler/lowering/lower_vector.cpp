@@ -1,0 +1,111 @@
+// Row-wise and elementwise ops on the vector unit. The input is viewed as
+// rows of its last dimension; tiles of whole rows stream through the vector
+// rings (load, compute, store). A norm's gain vector is loaded once per op.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "common/dtype.h"
+#include "common/error.h"
+#include "compiler/lowering/lowering.h"
+
+namespace npusim::compiler {
+namespace {
+
+struct VectorSpec {
+  VectorKind kind;
+  int data_inputs;  // activations read (1 or 2)
+  bool gain;        // one more input: a parameter vector of the row length
+  bool row_wise;    // needs whole rows (norms, softmax)
+  const char* row_attr = nullptr;  // node attribute with the row length, if not the last dim
+};
+
+void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
+  const std::string where = "node '" + node.name() + "'";
+  const int inputs = v.data_inputs + (v.gain ? 1 : 0);
+  require(node.inputs_size() == inputs && node.outputs_size() == 1, "graph", where,
+          fmt::format("{} takes {} inputs and gives one output", OpType_Name(node.op()), inputs));
+  const Tensor& x = ctx.tensors.at(node.inputs(0), node.name());
+  const Tensor& y = ctx.tensors.at(node.outputs(0), node.name());
+  require(x.shape_size() >= 1, "graph", where, "the input needs a shape");
+  uint64_t row = static_cast<uint64_t>(x.shape(x.shape_size() - 1));
+  if (v.row_attr != nullptr) row = static_cast<uint64_t>(attr_int(node, v.row_attr, row));
+  const uint64_t elements = num_elements(x);
+  require(row > 0 && elements % row == 0, "graph", where, "rows must divide the input");
+  const Tensor* x2 = v.data_inputs == 2 ? &ctx.tensors.at(node.inputs(1), node.name()) : nullptr;
+  if (x2 != nullptr) {
+    require(num_elements(*x2) == elements, "graph", where, "inputs differ in size");
+  }
+  const DType dt = x.dtype();
+  ProgramBuilder& b = ctx.builder;
+  const uint64_t slot = std::min(b.layout()[Ring::VecIn].slot_bytes,
+                                 b.layout()[Ring::VecOut].slot_bytes);
+  // Elementwise ops may split a row that does not fit; row-wise ops may not.
+  uint64_t chunk = elements;
+  if (dtype_bytes(dt, row) <= slot) {
+    chunk = std::min(elements, slot * 8 / dtype_bits(dt) / row * row);
+  } else {
+    require(!v.row_wise, ctx.target.where, "core.scratchpad.capacity_bytes",
+            fmt::format("{} bytes is too small for node '{}': one row of {} elements needs {} "
+                        "bytes in a vector slot of {}",
+                        ctx.target.spm_capacity_bytes, node.name(), row, dtype_bytes(dt, row),
+                        slot));
+    chunk = slot * 8 / dtype_bits(dt);
+    require(chunk > 0, ctx.target.where, "core.scratchpad.capacity_bytes", "no vector slot");
+  }
+  const uint32_t xt = ctx.tensor(x), yt = ctx.tensor(y);
+  const uint32_t x2t = x2 != nullptr ? ctx.tensor(*x2) : 0;
+  Buffer gain{};
+  if (v.gain) {
+    const Tensor& g = ctx.tensors.at(node.inputs(inputs - 1), node.name());
+    require(num_elements(g) == row, "graph", where, "the gain must have the row length");
+    gain = b.acquire(Ring::VecIn, /*pinned=*/true);
+    b.load(gain, ctx.tensor(g), g.address(), g.size_bytes());
+  }
+  for (uint64_t e0 = 0; e0 < elements; e0 += chunk) {
+    const uint64_t n = std::min(chunk, elements - e0);
+    const Buffer in = b.acquire(Ring::VecIn);
+    b.load(in, xt, x.address() + dtype_bytes(dt, e0), dtype_bytes(dt, n));
+    Buffer in2 = in;
+    if (x2 != nullptr) {
+      in2 = b.acquire(Ring::VecIn);
+      b.load(in2, x2t, x2->address() + dtype_bytes(dt, e0), dtype_bytes(dt, n));
+    }
+    const Buffer out = b.acquire(Ring::VecOut);
+    VectorOp op;
+    op.set_kind(v.kind);
+    op.set_length(n);
+    op.set_row_length(std::min(row, n));
+    op.set_dtype(dt);
+    op.set_spm_in(in.spm_addr);
+    op.set_spm_in2(x2 != nullptr ? in2.spm_addr : (v.gain ? gain.spm_addr : 0));
+    op.set_spm_out(out.spm_addr);
+    if (x2 != nullptr) {
+      b.vector(op, {in, in2}, out);
+    } else if (v.gain) {
+      b.vector(op, {in, gain}, out);
+    } else {
+      b.vector(op, {in}, out);
+    }
+    b.store(out, yt, y.address() + dtype_bytes(y.dtype(), e0), dtype_bytes(y.dtype(), n));
+  }
+  if (v.gain) b.unpin(gain);
+}
+
+#define NPUSIM_VECTOR_LOWERING(OP, ...)                               \
+  NPUSIM_REGISTER_LOWERING(OP, [](const Node& n, LoweringContext& c) { \
+    lower_vector(n, c, VectorSpec{__VA_ARGS__});                       \
+  })
+
+NPUSIM_VECTOR_LOWERING(RMS_NORM, RMSNORM, 1, true, true);
+NPUSIM_VECTOR_LOWERING(LAYER_NORM, LAYERNORM, 1, true, true);
+NPUSIM_VECTOR_LOWERING(SOFTMAX_OP, SOFTMAX, 1, false, true);
+NPUSIM_VECTOR_LOWERING(ROTARY, ROPE, 1, false, false, "head_dim");
+NPUSIM_VECTOR_LOWERING(ADD_OP, ADD, 2, false, false);
+NPUSIM_VECTOR_LOWERING(MUL_OP, MUL, 2, false, false);
+NPUSIM_VECTOR_LOWERING(SILU_OP, SILU, 1, false, false);
+NPUSIM_VECTOR_LOWERING(GELU_OP, GELU, 1, false, false);
+NPUSIM_VECTOR_LOWERING(SWIGLU_OP, SWIGLU, 2, false, false);
+
+}  // namespace
+}  // namespace npusim::compiler

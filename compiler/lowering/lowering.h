@@ -1,0 +1,54 @@
+// Lowering of graph nodes to instructions, one op kind per file; each file
+// registers its ops with NPUSIM_REGISTER_LOWERING. An op without a lowering
+// is an error naming the node and the op.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "arch/dataflow.h"
+#include "compiler/graph.pb.h"
+#include "compiler/graph_util.h"
+#include "compiler/program_builder.h"
+
+namespace npusim::compiler {
+
+// What the compiler knows of the machine.
+struct Target {
+  arch::ArrayShape array{128, 128};
+  uint32_t arrays = 1;
+  Dataflow dataflow = WEIGHT_STATIONARY;
+  uint32_t vector_lanes = 128;
+  uint64_t spm_capacity_bytes = 16u << 20;
+  double memory_bytes_per_cycle = 1000.0;  // peak memory bandwidth / core clock
+  std::string where = "system";             // named in errors (the system file)
+};
+
+struct LoweringContext {
+  const Graph& graph;
+  const TensorIndex& tensors;
+  const Target& target;
+  ProgramBuilder& builder;
+
+  // Registers a graph tensor with the builder; returns its program index.
+  uint32_t tensor(const Tensor& t) const {
+    return builder.tensor(t.name(), t.tensor_class(), t.size_bytes(), t.address());
+  }
+};
+
+using LowerFn = std::function<void(const Node&, LoweringContext&)>;
+
+class LoweringRegistry {
+ public:
+  static bool add(OpType op, LowerFn fn);
+  // nullptr when `op` has no lowering.
+  [[nodiscard]] static const LowerFn* find(OpType op);
+  [[nodiscard]] static std::vector<OpType> ops();
+};
+
+}  // namespace npusim::compiler
+
+#define NPUSIM_REGISTER_LOWERING(OP, FN)                                \
+  [[maybe_unused]] static const bool npusim_lowering_registered_##OP = \
+      ::npusim::compiler::LoweringRegistry::add(OP, FN)

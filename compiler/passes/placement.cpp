@@ -1,0 +1,26 @@
+#include "compiler/passes/placement.h"
+
+#include <fmt/format.h>
+
+#include "common/error.h"
+
+namespace npusim::compiler {
+
+uint64_t place(Graph& graph, const PlacementOptions& options) {
+  uint64_t next = 0;
+  for (auto& t : *graph.mutable_tensors()) {
+    next = (next + options.alignment - 1) / options.alignment * options.alignment;
+    t.set_address(next);
+    next += t.size_bytes();
+  }
+  if (options.capacity_bytes != 0 && next > options.capacity_bytes) {
+    throw UserError(fmt::format(
+        "{}: the model needs {} bytes ({:.2f} GiB) but the memory holds {} ({:.2f} GiB): "
+        "{} bytes too many",
+        options.capacity_field, next, next / 1073741824.0, options.capacity_bytes,
+        options.capacity_bytes / 1073741824.0, next - options.capacity_bytes));
+  }
+  return next;
+}
+
+}  // namespace npusim::compiler

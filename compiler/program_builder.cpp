@@ -1,0 +1,296 @@
+#include "compiler/program_builder.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <queue>
+#include <stdexcept>
+
+namespace npusim::compiler {
+namespace {
+
+struct RingRole {
+  const char* name;
+  Queue producer;
+  Queue consumer;
+};
+
+constexpr std::array<RingRole, kRings> kRoles = {{
+    {"weight", DMA, MATRIX},
+    {"mat_in", DMA, MATRIX},
+    {"mat_out", MATRIX, DMA},
+    {"vec_in", DMA, VECTOR},
+    {"vec_out", VECTOR, DMA},
+}};
+
+const RingRole& role(Ring r) { return kRoles[static_cast<size_t>(r)]; }
+
+}  // namespace
+
+SpmLayout default_spm_layout(uint64_t capacity_bytes, uint32_t arrays) {
+  SpmLayout layout;
+  constexpr uint64_t kAlign = 64;
+  auto down = [](uint64_t v) { return v / kAlign * kAlign; };
+  const uint32_t weight_slots = std::max<uint32_t>(4, 2 * arrays);
+  const uint64_t weight_slot = down(capacity_bytes / 2 / weight_slots);
+  const uint64_t other_slot = down(capacity_bytes / 32);
+  uint64_t base = 0;
+  for (size_t r = 0; r < kRings; ++r) {
+    RingLayout& ring = layout.rings[r];
+    ring.base = base;
+    ring.slots = r == 0 ? weight_slots : 4;
+    ring.slot_bytes = r == 0 ? weight_slot : other_slot;
+    base += ring.slots * ring.slot_bytes;
+  }
+  return layout;
+}
+
+ProgramBuilder::ProgramBuilder(std::string name, const SpmLayout& layout) : layout_(layout) {
+  program_.set_name(std::move(name));
+  program_.add_cores();
+  uint32_t id = 0;
+  for (size_t r = 0; r < kRings; ++r) {
+    sem_base_[r] = id;
+    last_occupancy_[r].assign(layout_.rings[r].slots, -1);
+    pinned_[r].assign(layout_.rings[r].slots, false);
+    for (uint32_t s = 0; s < layout_.rings[r].slots; ++s) {
+      Semaphore* full = program_.add_semaphores();
+      full->set_id(id++);
+      full->set_name(fmt::format("{}[{}].full", kRoles[r].name, s));
+      full->set_producer(kRoles[r].producer);
+      full->set_kind(DATA_READY);
+      Semaphore* empty = program_.add_semaphores();
+      empty->set_id(id++);
+      empty->set_name(fmt::format("{}[{}].free", kRoles[r].name, s));
+      empty->set_producer(kRoles[r].consumer);
+      empty->set_kind(BUFFER_FREE);
+      empty->set_initial(1);
+    }
+  }
+}
+
+uint32_t ProgramBuilder::full_sem(Ring ring, uint32_t slot) const {
+  return sem_base_[static_cast<size_t>(ring)] + 2 * slot;
+}
+uint32_t ProgramBuilder::empty_sem(Ring ring, uint32_t slot) const {
+  return full_sem(ring, slot) + 1;
+}
+
+uint32_t ProgramBuilder::tensor(const std::string& name, TensorClass cls, uint64_t bytes,
+                                uint64_t address) {
+  auto [it, inserted] =
+      tensor_index_.emplace(name, static_cast<uint32_t>(program_.tensors_size()));
+  if (inserted) {
+    TensorRef* t = program_.add_tensors();
+    t->set_name(name);
+    t->set_tensor_class(cls);
+    t->set_bytes(bytes);
+    t->set_dram_addr(address);
+  }
+  return it->second;
+}
+
+void ProgramBuilder::set_node(const std::string& name) {
+  auto [it, inserted] = node_index_.emplace(name, static_cast<uint32_t>(program_.nodes_size()));
+  if (inserted) program_.add_nodes(name);
+  node_ = it->second;
+}
+
+Buffer ProgramBuilder::acquire(Ring ring, bool pinned) {
+  const size_t r = static_cast<size_t>(ring);
+  const uint32_t slots = layout_.rings[r].slots;
+  uint32_t slot = 0;
+  for (uint32_t tries = 0;; ++tries) {
+    if (tries == slots) {
+      throw std::logic_error(fmt::format("program builder: every {} slot is pinned", kRoles[r].name));
+    }
+    slot = static_cast<uint32_t>(acquired_[r]++ % slots);
+    if (!pinned_[r][slot]) break;
+  }
+  pinned_[r][slot] = pinned;
+  const auto occ = static_cast<uint32_t>(occupancies_.size());
+  occupancies_.push_back({ring, slot, last_occupancy_[r][slot], {}, {}});
+  last_occupancy_[r][slot] = occ;
+  return {ring, occ, layout_.rings[r].base + slot * layout_.rings[r].slot_bytes};
+}
+
+void ProgramBuilder::unpin(const Buffer& buffer) {
+  const Occupancy& occ = occupancies_[buffer.occupancy];
+  pinned_[static_cast<size_t>(occ.ring)][occ.slot] = false;
+}
+
+uint32_t ProgramBuilder::add(Queue queue, Instruction ins) {
+  const auto id = static_cast<uint32_t>(nodes_.size());
+  ins.set_node(node_);
+  nodes_.push_back({queue, std::move(ins), {}, static_cast<int64_t>(id)});
+  return id;
+}
+
+void ProgramBuilder::dma(const Buffer& buf, DmaOp::Direction dir, uint32_t tensor,
+                         uint64_t dram_addr, uint64_t row_bytes, uint64_t rows,
+                         uint64_t dram_stride) {
+  if (rows > 1 && dram_stride == row_bytes) {  // contiguous rows: one 1-D transfer
+    row_bytes *= rows;
+    rows = 1;
+  }
+  Instruction ins;
+  DmaOp* op = ins.mutable_dma();
+  op->set_direction(dir);
+  op->set_dram_addr(dram_addr);
+  op->set_spm_addr(buf.spm_addr);
+  op->set_row_bytes(row_bytes);
+  op->set_rows(rows);
+  op->set_dram_stride(rows > 1 ? dram_stride : 0);
+  op->set_tensor(tensor);
+  op->set_tensor_class(program_.tensors(static_cast<int>(tensor)).tensor_class());
+  const uint32_t id = add(DMA, std::move(ins));
+  Occupancy& occ = occupancies_[buf.occupancy];
+  if (dir == DmaOp::LOAD) {
+    occ.writers.push_back(id);
+    auto it = stores_of_.find(tensor);
+    if (it != stores_of_.end()) nodes_[id].deps = it->second;  // read after write
+    if (buf.ring == Ring::Weight) nodes_[id].priority -= int64_t{1} << 40;  // stream ahead
+  } else {
+    occ.readers.push_back(id);
+    stores_of_[tensor].push_back(id);
+    // Stores go out as soon as their data is ready: a store stuck behind
+    // prefetches would hold its buffer, and the compute that needs it, back.
+    nodes_[id].priority -= int64_t{1} << 41;
+  }
+}
+
+void ProgramBuilder::load(const Buffer& dst, uint32_t tensor, uint64_t dram_addr,
+                          uint64_t row_bytes, uint64_t rows, uint64_t dram_stride) {
+  dma(dst, DmaOp::LOAD, tensor, dram_addr, row_bytes, rows, dram_stride);
+}
+
+void ProgramBuilder::store(const Buffer& src, uint32_t tensor, uint64_t dram_addr,
+                           uint64_t row_bytes, uint64_t rows, uint64_t dram_stride) {
+  dma(src, DmaOp::STORE, tensor, dram_addr, row_bytes, rows, dram_stride);
+}
+
+void ProgramBuilder::matrix(const MatrixOp& op, std::initializer_list<Buffer> reads,
+                            const Buffer& out) {
+  Instruction ins;
+  *ins.mutable_matrix() = op;
+  const uint32_t id = add(MATRIX, std::move(ins));
+  for (const Buffer& b : reads) occupancies_[b.occupancy].readers.push_back(id);
+  occupancies_[out.occupancy].writers.push_back(id);
+}
+
+void ProgramBuilder::vector(const VectorOp& op, std::initializer_list<Buffer> reads,
+                            const Buffer& out) {
+  Instruction ins;
+  *ins.mutable_vector() = op;
+  const uint32_t id = add(VECTOR, std::move(ins));
+  for (const Buffer& b : reads) occupancies_[b.occupancy].readers.push_back(id);
+  occupancies_[out.occupancy].writers.push_back(id);
+}
+
+std::vector<uint32_t> ProgramBuilder::order() const {
+  const size_t n = nodes_.size();
+  std::vector<std::vector<uint32_t>> users(n);
+  std::vector<uint32_t> pending(n, 0);
+  for (uint32_t i = 0; i < n; ++i) {
+    for (uint32_t d : nodes_[i].deps) {
+      users[d].push_back(i);
+      ++pending[i];
+    }
+  }
+  using Key = std::pair<int64_t, uint32_t>;
+  std::priority_queue<Key, std::vector<Key>, std::greater<>> ready;
+  for (uint32_t i = 0; i < n; ++i) {
+    if (pending[i] == 0) ready.push({nodes_[i].priority, i});
+  }
+  std::vector<uint32_t> out;
+  out.reserve(n);
+  while (!ready.empty()) {
+    const uint32_t i = ready.top().second;
+    ready.pop();
+    out.push_back(i);
+    for (uint32_t u : users[i]) {
+      if (--pending[u] == 0) ready.push({nodes_[u].priority, u});
+    }
+  }
+  if (out.size() != n) {
+    throw std::logic_error(fmt::format(
+        "program builder: dependency cycle ({} of {} instructions ordered); a lowering "
+        "holds more buffers of one ring at once than the ring has slots",
+        out.size(), n));
+  }
+  return out;
+}
+
+Program ProgramBuilder::finish() {
+  // Synchronisation of every buffer occupancy.
+  for (const Occupancy& occ : occupancies_) {
+    if (occ.writers.empty() || occ.readers.empty()) {
+      throw std::logic_error(fmt::format("program builder: a {} buffer is never {}",
+                                         role(occ.ring).name,
+                                         occ.writers.empty() ? "written" : "read"));
+    }
+    for (size_t i = 1; i < occ.writers.size(); ++i) {
+      nodes_[occ.writers[i]].deps.push_back(occ.writers[i - 1]);
+    }
+    for (size_t i = 1; i < occ.readers.size(); ++i) {
+      nodes_[occ.readers[i]].deps.push_back(occ.readers[i - 1]);
+    }
+    Node& first_writer = nodes_[occ.writers.front()];
+    Node& last_writer = nodes_[occ.writers.back()];
+    Node& first_reader = nodes_[occ.readers.front()];
+    Node& last_reader = nodes_[occ.readers.back()];
+    if (occ.previous >= 0) {
+      first_writer.deps.push_back(occupancies_[static_cast<size_t>(occ.previous)].readers.back());
+    }
+    SemOp* w = first_writer.ins.add_wait();
+    w->set_sem(empty_sem(occ.ring, occ.slot));
+    w->set_count(1);
+    SemOp* s = last_writer.ins.add_signal();
+    s->set_sem(full_sem(occ.ring, occ.slot));
+    s->set_count(1);
+    first_reader.deps.push_back(occ.writers.back());
+    w = first_reader.ins.add_wait();
+    w->set_sem(full_sem(occ.ring, occ.slot));
+    w->set_count(1);
+    s = last_reader.ins.add_signal();
+    s->set_sem(empty_sem(occ.ring, occ.slot));
+    s->set_count(1);
+  }
+  // Compute queues execute in the order lowering emitted them.
+  std::array<int64_t, 4> last{-1, -1, -1, -1};
+  for (uint32_t i = 0; i < nodes_.size(); ++i) {
+    const Queue q = nodes_[i].queue;
+    if (q == DMA) continue;
+    if (last[q] >= 0) nodes_[i].deps.push_back(static_cast<uint32_t>(last[q]));
+    last[q] = i;
+  }
+
+  CoreProgram& core = *program_.mutable_cores(0);
+  std::vector<bool> dirty(static_cast<size_t>(program_.tensors_size()), false);
+  bool any_dirty = false;
+  for (uint32_t i : order()) {
+    Node& node = nodes_[i];
+    switch (node.queue) {
+      case DMA: {
+        DmaOp* op = node.ins.mutable_dma();
+        if (op->direction() == DmaOp::STORE) {
+          dirty[op->tensor()] = true;
+          any_dirty = true;
+        } else if (any_dirty && dirty[op->tensor()]) {
+          op->set_fence(true);  // waits for every earlier store
+          std::fill(dirty.begin(), dirty.end(), false);
+          any_dirty = false;
+        }
+        *core.add_dma() = std::move(node.ins);
+        break;
+      }
+      case MATRIX: *core.add_matrix() = std::move(node.ins); break;
+      default: *core.add_vector() = std::move(node.ins); break;
+    }
+  }
+  nodes_.clear();
+  occupancies_.clear();
+  return std::move(program_);
+}
+
+}  // namespace npusim::compiler

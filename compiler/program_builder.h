@@ -1,0 +1,118 @@
+// Turns the lowering's instructions into a Program: scratchpad buffers,
+// the semaphores between queues, and the order of each queue.
+//
+// The scratchpad is split into rings of equal-size slots, one ring per
+// (producer queue, consumer queue) pair. Lowering acquires a slot, fills it
+// (a DMA load or a compute op's output), reads it, and the builder derives
+// the synchronisation: the first writer of a slot waits for the slot's
+// previous reader to release it (BUFFER_FREE), the first reader waits for the
+// last writer (DATA_READY). Every such edge, plus read-after-write through
+// memory and the in-order compute queues, forms a graph; one priority
+// topological order of it (weight loads as early as their slot allows, so
+// DMA streams ahead of compute) gives each queue its order. Any topological
+// order projected onto in-order queues cannot deadlock.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "arch/isa.pb.h"
+
+namespace npusim::compiler {
+
+enum class Ring : uint8_t { Weight, MatIn, MatOut, VecIn, VecOut };
+inline constexpr size_t kRings = 5;
+
+struct RingLayout {
+  uint64_t base = 0;
+  uint64_t slot_bytes = 0;
+  uint32_t slots = 0;
+};
+
+struct SpmLayout {
+  std::array<RingLayout, kRings> rings;
+  [[nodiscard]] const RingLayout& operator[](Ring r) const {
+    return rings[static_cast<size_t>(r)];
+  }
+};
+
+// Half of the scratchpad streams weights, in two slots per systolic array (at
+// least four) so that every array can compute on one tile while the next one
+// loads; the rest is split evenly between matrix inputs, matrix outputs,
+// vector inputs and vector outputs (four slots each).
+[[nodiscard]] SpmLayout default_spm_layout(uint64_t capacity_bytes, uint32_t arrays);
+
+struct Buffer {
+  Ring ring;
+  uint32_t occupancy;  // index into the builder's occupancies
+  uint64_t spm_addr;
+};
+
+class ProgramBuilder {
+ public:
+  ProgramBuilder(std::string name, const SpmLayout& layout);
+
+  [[nodiscard]] const SpmLayout& layout() const { return layout_; }
+
+  // Registers a tensor the program moves (once per name); returns its index.
+  uint32_t tensor(const std::string& name, TensorClass cls, uint64_t bytes, uint64_t address);
+  // The graph node the following instructions implement.
+  void set_node(const std::string& name);
+
+  // The next slot of `ring` (round robin over slots that are not pinned); its
+  // previous contents are released first. A pinned buffer keeps its slot
+  // until unpin(), so later acquires in the same op skip it.
+  [[nodiscard]] Buffer acquire(Ring ring, bool pinned = false);
+  void unpin(const Buffer& buffer);
+
+  void load(const Buffer& dst, uint32_t tensor, uint64_t dram_addr, uint64_t row_bytes,
+            uint64_t rows = 1, uint64_t dram_stride = 0);
+  void store(const Buffer& src, uint32_t tensor, uint64_t dram_addr, uint64_t row_bytes,
+             uint64_t rows = 1, uint64_t dram_stride = 0);
+  void matrix(const MatrixOp& op, std::initializer_list<Buffer> reads, const Buffer& out);
+  void vector(const VectorOp& op, std::initializer_list<Buffer> reads, const Buffer& out);
+
+  [[nodiscard]] size_t instructions() const { return nodes_.size(); }
+  [[nodiscard]] Program finish();
+
+ private:
+  struct Node {
+    Queue queue;
+    Instruction ins;
+    std::vector<uint32_t> deps;
+    int64_t priority;
+  };
+  struct Occupancy {
+    Ring ring;
+    uint32_t slot;
+    int64_t previous;  // earlier occupancy of the same slot, or -1
+    std::vector<uint32_t> writers;
+    std::vector<uint32_t> readers;
+  };
+
+  uint32_t add(Queue queue, Instruction ins);
+  void dma(const Buffer& buf, DmaOp::Direction dir, uint32_t tensor, uint64_t dram_addr,
+           uint64_t row_bytes, uint64_t rows, uint64_t dram_stride);
+  [[nodiscard]] uint32_t full_sem(Ring ring, uint32_t slot) const;
+  [[nodiscard]] uint32_t empty_sem(Ring ring, uint32_t slot) const;
+  [[nodiscard]] std::vector<uint32_t> order() const;
+
+  Program program_;
+  SpmLayout layout_;
+  std::array<uint32_t, kRings> sem_base_{};
+  std::array<uint64_t, kRings> acquired_{};
+  std::array<std::vector<int64_t>, kRings> last_occupancy_;
+  std::array<std::vector<bool>, kRings> pinned_;
+  std::vector<Node> nodes_;
+  std::vector<Occupancy> occupancies_;
+  std::unordered_map<std::string, uint32_t> tensor_index_;
+  std::unordered_map<uint32_t, std::vector<uint32_t>> stores_of_;  // tensor -> store nodes
+  std::unordered_map<std::string, uint32_t> node_index_;
+  uint32_t node_ = 0;
+};
+
+}  // namespace npusim::compiler

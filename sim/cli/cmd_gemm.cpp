@@ -1,0 +1,54 @@
+// npusim gemm: one GEMM on one systolic array, compute only (SCALE-Sim style).
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "arch/dataflow.h"
+#include "common/error.h"
+#include "sim/cli/command.h"
+
+namespace npusim::cli {
+namespace {
+
+uint64_t dim(const std::string& text, const char* name) {
+  uint64_t v = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, v);
+  if (ec != std::errc() || ptr != end || v == 0) {
+    throw UserError(fmt::format("npusim gemm: {}: '{}' must be a positive integer", name, text));
+  }
+  return v;
+}
+
+int gemm(const std::vector<std::string>& argv) {
+  Args args("gemm", argv);
+  std::string array = "128x128", dataflow = "ws";
+  std::vector<std::string> mkn;
+  args.option("array", &array, "array shape ROWSxCOLS (default 128x128)");
+  args.option("dataflow", &dataflow, "os, ws or is (default ws)");
+  args.positional("M K N", &mkn, 3, 3, "GEMM: [M x K] times [K x N]");
+  if (!args.parse()) return 0;
+  const auto x = array.find('x');
+  if (x == std::string::npos) throw UserError("npusim gemm: --array: expected ROWSxCOLS");
+  const arch::ArrayShape shape{dim(array.substr(0, x), "--array rows"),
+                               dim(array.substr(x + 1), "--array cols")};
+  const arch::DataflowInfo* df = arch::DataflowRegistry::find(dataflow);
+  if (df == nullptr) {
+    throw UserError("npusim gemm: --dataflow: '" + dataflow + "' is not one of os, ws, is");
+  }
+  const arch::GemmShape g{dim(mkn[0], "M"), dim(mkn[1], "K"), dim(mkn[2], "N")};
+  const arch::GemmTiming t = arch::gemm_timing(*df, shape, g);
+  fmt::print("array {}x{} {}  M={} K={} N={}\n", shape.rows, shape.cols, df->name, g.m, g.k, g.n);
+  fmt::print("compute cycles      {}\n", t.cycles);
+  fmt::print("folds               {}\n", t.folds);
+  fmt::print("MACs                {}\n", t.macs);
+  fmt::print("mapping efficiency  {:.2f}%\n", 100.0 * t.mapping_efficiency);
+  fmt::print("utilisation         {:.2f}%\n", 100.0 * t.utilization);
+  return 0;
+}
+
+}  // namespace
+
+NPUSIM_REGISTER_COMMAND(gemm, "compute cycles of one GEMM on one systolic array", gemm);
+
+}  // namespace npusim::cli

@@ -1,0 +1,62 @@
+// The npusim command line: one file per subcommand, each registering itself
+// with NPUSIM_REGISTER_COMMAND, and a small option parser whose errors are
+// UserErrors (exit status 2).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace npusim::cli {
+
+class Args {
+ public:
+  Args(std::string command, std::vector<std::string> argv);
+
+  // Declarations; call before parse().
+  void option(const std::string& name, std::string* value, const std::string& help);
+  void option(const std::string& name, uint64_t* value, const std::string& help);
+  void repeated(const std::string& name, std::vector<std::string>* values, const std::string& help);
+  void flag(const std::string& name, bool* value, const std::string& help);
+  void positional(const std::string& name, std::vector<std::string>* values, size_t min,
+                  size_t max, const std::string& help);
+
+  // Parses argv; returns false when --help was given (usage printed).
+  [[nodiscard]] bool parse();
+  [[nodiscard]] std::string usage() const;
+
+ private:
+  struct Spec {
+    std::function<void(const std::string&)> set;
+    bool takes_value;
+    std::string help;
+  };
+  std::string command_;
+  std::vector<std::string> argv_;
+  std::map<std::string, Spec> specs_;
+  std::vector<std::string>* positional_ = nullptr;
+  std::string positional_name_;
+  std::string positional_help_;
+  size_t pos_min_ = 0, pos_max_ = 0;
+};
+
+struct Command {
+  std::string name;
+  std::string summary;
+  std::function<int(const std::vector<std::string>&)> run;
+};
+
+class CommandRegistry {
+ public:
+  static bool add(Command command);
+  [[nodiscard]] static const Command* find(const std::string& name);
+  [[nodiscard]] static std::vector<const Command*> all();
+};
+
+}  // namespace npusim::cli
+
+#define NPUSIM_REGISTER_COMMAND(NAME, SUMMARY, FN)                            \
+  [[maybe_unused]] static const bool npusim_command_registered_##NAME = \
+      ::npusim::cli::CommandRegistry::add({#NAME, SUMMARY, FN})

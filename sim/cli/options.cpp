@@ -1,0 +1,47 @@
+#include "sim/cli/options.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "common/error.h"
+#include "sim/config.h"
+
+namespace npusim::cli {
+
+void add_system_options(Args& args, SystemOptions& o) {
+  args.option("system", &o.system, "system description (.textproto), e.g. examples/hw/*.textproto");
+  args.repeated("set", &o.sets, "override a system field: --set core.array.rows=256 (repeatable)");
+}
+
+void add_workload_options(Args& args, sim::WorkloadOptions& o) {
+  args.option("layer", &o.layer,
+              "decoder layer: llama2-7b, llama2-13b, llama2-70b, llama3-8b, mistral-7b, tiny, or "
+              "hidden=..,heads=..,kv_heads=..,intermediate=.. (default llama2-7b)");
+  args.option("phase", &o.phase, "decode (default)");
+  args.option("batch", &o.batch, "sequences decoded together (default 1)");
+  args.option("kv-len", &o.kv_len, "KV-cache positions attended to, new token included (default 128)");
+  args.option("layers", &o.layers, "decoder layers in sequence (default 1)");
+  args.option("dtype", &o.dtype, "weight precision: fp32, fp16, bf16, fp8, int8, int4 (default fp16)");
+}
+
+System load_system(const SystemOptions& o) {
+  if (o.system.empty()) throw UserError("--system: a system file is required");
+  return sim::load_system(o.system, o.sets);
+}
+
+void load_program(const std::string& path, Program* program) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UserError(path + ": cannot open file");
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  const bool text = path.size() > 9 && (path.rfind(".textproto") == path.size() - 10 ||
+                                        path.rfind(".txtpb") == path.size() - 6 ||
+                                        path.rfind(".pbtxt") == path.size() - 6);
+  if (text) {
+    sim::parse_textproto(bytes.str(), path, program);
+  } else if (!program->ParseFromString(bytes.str())) {
+    throw UserError(path + ": not a valid binary npusim.Program (truncated or corrupt)");
+  }
+}
+
+}  // namespace npusim::cli

@@ -1,0 +1,127 @@
+#include "sim/config.h"
+
+#include <fmt/format.h>
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "arch/dataflow.h"
+#include "common/error.h"
+#include "memory/registry.h"
+
+namespace npusim::sim {
+namespace {
+
+class Collector : public google::protobuf::io::ErrorCollector {
+ public:
+  explicit Collector(std::string where) : where_(std::move(where)) {}
+  void AddError(int line, google::protobuf::io::ColumnNumber column,
+                const std::string& message) override {
+    if (first_.empty()) first_ = fmt::format("{}:{}:{}: {}", where_, line + 1, column + 1, message);
+  }
+  void AddWarning(int, google::protobuf::io::ColumnNumber, const std::string&) override {}
+  [[nodiscard]] const std::string& first() const { return first_; }
+
+ private:
+  std::string where_;
+  std::string first_;
+};
+
+}  // namespace
+
+void parse_textproto(const std::string& text, const std::string& where,
+                     google::protobuf::Message* message) {
+  Collector errors(where);
+  google::protobuf::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(text, message)) {
+    throw UserError(errors.first().empty() ? where + ": malformed text proto" : errors.first());
+  }
+}
+
+void load_textproto(const std::string& path, google::protobuf::Message* message) {
+  std::ifstream in(path);
+  if (!in) throw UserError(path + ": cannot open file");
+  std::stringstream text;
+  text << in.rdbuf();
+  parse_textproto(text.str(), path, message);
+}
+
+void apply_override(const std::string& assignment, google::protobuf::Message* message) {
+  const auto eq = assignment.find('=');
+  const std::string where = fmt::format("--set {}", assignment);
+  if (eq == std::string::npos || eq == 0) {
+    throw UserError(where + ": expected field.path=value");
+  }
+  const std::string path = assignment.substr(0, eq);
+  const std::string value = assignment.substr(eq + 1);
+  // "a.b.c=v" becomes the text proto "a { b { c: v } }", merged into the
+  // message, so typing and unknown-field errors are the parser's.
+  std::string text;
+  std::string closing;
+  size_t start = 0;
+  for (size_t dot; (dot = path.find('.', start)) != std::string::npos; start = dot + 1) {
+    text += path.substr(start, dot - start) + " { ";
+    closing += " }";
+  }
+  text += path.substr(start) + ": " + value + closing;
+  Collector errors(where);
+  google::protobuf::TextFormat::Parser parser;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.MergeFromString(text, message)) {
+    throw UserError(errors.first().empty() ? where + ": invalid override" : errors.first());
+  }
+}
+
+void apply_defaults(System& s) {
+  if (!s.has_core_clock_ghz()) s.set_core_clock_ghz(1.0);
+  auto* array = s.mutable_core()->mutable_array();
+  if (!array->has_rows()) array->set_rows(128);
+  if (!array->has_cols()) array->set_cols(128);
+  if (!array->has_count()) array->set_count(1);
+  if (array->dataflow() == DATAFLOW_UNSPECIFIED) array->set_dataflow(WEIGHT_STATIONARY);
+  auto* spm = s.mutable_core()->mutable_scratchpad();
+  if (!spm->has_capacity_bytes()) spm->set_capacity_bytes(16u << 20);
+  if (!spm->has_banks()) spm->set_banks(32);
+  auto* vec = s.mutable_core()->mutable_vector();
+  if (!vec->has_lanes()) vec->set_lanes(128);
+  auto* dma = s.mutable_core()->mutable_dma();
+  if (!dma->has_outstanding()) dma->set_outstanding(64);
+  if (!dma->has_max_request_bytes()) dma->set_max_request_bytes(2048);
+}
+
+void validate(const System& s, const std::string& where) {
+  require(std::isfinite(s.core_clock_ghz()) && s.core_clock_ghz() > 0, where, "core_clock_ghz",
+          "must be > 0 (GHz)");
+  const auto& a = s.core().array();
+  require(a.rows() >= 1, where, "core.array.rows", "must be >= 1");
+  require(a.cols() >= 1, where, "core.array.cols", "must be >= 1");
+  require(a.count() >= 1, where, "core.array.count", "must be >= 1");
+  require(arch::DataflowRegistry::find(a.dataflow()) != nullptr, where, "core.array.dataflow",
+          "not a registered dataflow");
+  const auto& spm = s.core().scratchpad();
+  require(spm.capacity_bytes() >= 1, where, "core.scratchpad.capacity_bytes", "must be >= 1");
+  require(spm.banks() >= 1, where, "core.scratchpad.banks", "must be >= 1");
+  require(spm.capacity_bytes() % spm.banks() == 0, where, "core.scratchpad.banks",
+          fmt::format("must divide capacity_bytes ({})", spm.capacity_bytes()));
+  require(s.core().vector().lanes() >= 1, where, "core.vector.lanes", "must be >= 1");
+  require(s.core().dma().outstanding() >= 1, where, "core.dma.outstanding", "must be >= 1");
+  require(s.core().dma().max_request_bytes() >= 1, where, "core.dma.max_request_bytes",
+          "must be >= 1");
+  require(s.has_memory(), where, "memory", "a memory model is required");
+  memory::MemoryRegistry::lookup(s.memory(), where, "memory").validate(s.memory(), where, "memory");
+}
+
+System load_system(const std::string& path, const std::vector<std::string>& sets) {
+  System s;
+  load_textproto(path, &s);
+  for (const auto& set : sets) apply_override(set, &s);
+  apply_defaults(s);
+  validate(s, path);
+  return s;
+}
+
+}  // namespace npusim::sim

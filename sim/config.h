@@ -1,0 +1,30 @@
+// Loading, overriding, defaulting and validating system configurations.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "sim/system.pb.h"
+
+namespace npusim::sim {
+
+// Parses a text-format message; UserError "FILE:LINE:COL: message" on errors
+// (unknown fields included).
+void parse_textproto(const std::string& text, const std::string& where,
+                     google::protobuf::Message* message);
+void load_textproto(const std::string& path, google::protobuf::Message* message);
+
+// Applies "a.b.c=value" to `message` (any field, through nested messages and
+// oneofs). UserError naming the override when the path or value is invalid.
+void apply_override(const std::string& assignment, google::protobuf::Message* message);
+
+// Fills absent optional fields with their documented defaults (system.proto).
+void apply_defaults(System& system);
+
+// Checks every constraint; UserError naming `where` and the field path.
+void validate(const System& system, const std::string& where);
+
+// Load + overrides + defaults + validate.
+[[nodiscard]] System load_system(const std::string& path, const std::vector<std::string>& sets);
+
+}  // namespace npusim::sim

@@ -1,0 +1,36 @@
+// npusim: the command line. Exit status 0 on success, 2 on bad input, 1 on an
+// internal error (a bug in npusim).
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "sim/cli/command.h"
+
+int main(int argc, char** argv) {
+  using npusim::cli::CommandRegistry;
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    fmt::print("npusim: a cycle-approximate NPU simulator for the memory wall\n\ncommands:\n");
+    for (const auto* c : CommandRegistry::all()) fmt::print("  {:<10}{}\n", c->name, c->summary);
+    fmt::print("\nnpusim COMMAND --help shows a command's options.\n");
+    return args.empty() ? 2 : 0;
+  }
+  const auto* command = CommandRegistry::find(args[0]);
+  if (command == nullptr) {
+    fmt::print(stderr, "npusim: unknown command '{}' (npusim --help lists them)\n", args[0]);
+    return 2;
+  }
+  try {
+    return command->run({args.begin() + 1, args.end()});
+  } catch (const npusim::UserError& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "internal error (a bug in npusim, please report): {}\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,84 @@
+#include "sim/report_io.h"
+
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <fstream>
+
+#include "common/error.h"
+
+namespace npusim::sim {
+
+std::string to_json(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.always_print_primitive_fields = true;
+  options.preserve_proto_field_names = true;
+  std::string out;
+  const auto status = google::protobuf::util::MessageToJsonString(message, &out, options);
+  if (!status.ok()) throw std::runtime_error("cannot write JSON: " + status.ToString());
+  return out;
+}
+
+void write_json(const google::protobuf::Message& message, const std::string& path) {
+  std::ofstream out(path);
+  if (!out) throw UserError(path + ": cannot write file");
+  out << to_json(message);
+  if (!out) throw UserError(path + ": write failed");
+}
+
+namespace {
+std::string si(double v, const char* unit) {
+  const char* prefixes[] = {"", "K", "M", "G", "T", "P"};
+  int i = 0;
+  while (v >= 1000.0 && i < 5) {
+    v /= 1000.0;
+    ++i;
+  }
+  return fmt::format("{:.3f} {}{}", v, prefixes[i], unit);
+}
+double pct(uint64_t part, uint64_t whole) {
+  return whole == 0 ? 0.0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole);
+}
+}  // namespace
+
+void print_table(const Report& r, std::ostream& out) {
+  const auto& w = r.workload();
+  const auto& t = r.traffic();
+  fmt::print(out, "system    {}\n", r.system());
+  fmt::print(out, "workload  {} {} batch {} kv_len {} ({} layer{})\n", w.model(), w.phase(),
+             w.batch(), w.kv_len(), w.layers(), w.layers() == 1 ? "" : "s");
+  fmt::print(out, "\n");
+  fmt::print(out, "{:<28}{:>20}\n", "cycles", r.cycles());
+  fmt::print(out, "{:<28}{:>20}\n", "time", si(r.seconds(), "s"));
+  fmt::print(out, "{:<28}{:>20}\n", "bytes read", si(static_cast<double>(t.read().total()), "B"));
+  fmt::print(out, "{:<28}{:>20}\n", "  weights", si(static_cast<double>(t.read().weight()), "B"));
+  fmt::print(out, "{:<28}{:>20}\n", "  kv cache", si(static_cast<double>(t.read().kv_cache()), "B"));
+  fmt::print(out, "{:<28}{:>20}\n", "  activations",
+             si(static_cast<double>(t.read().activation()), "B"));
+  fmt::print(out, "{:<28}{:>20}\n", "  activation re-reads",
+             si(static_cast<double>(t.read().activation() - t.unique_read().activation()), "B"));
+  fmt::print(out, "{:<28}{:>20}\n", "bytes written",
+             si(static_cast<double>(t.written().total()), "B"));
+  fmt::print(out, "{:<28}{:>20}\n", "achieved bandwidth", si(t.achieved_bandwidth_gbps() * 1e9, "B/s"));
+  fmt::print(out, "{:<28}{:>19.1f}%\n", "  of peak",
+             t.peak_bandwidth_gbps() > 0 ? 100.0 * t.achieved_bandwidth_gbps() / t.peak_bandwidth_gbps()
+                                         : 0.0);
+  fmt::print(out, "{:<28}{:>19.2f}%\n", "array utilisation",
+             100.0 * r.compute().array_utilization());
+  fmt::print(out, "{:<28}{:>20}\n", "matrix tiles", r.compute().matrix_tiles());
+  fmt::print(out, "{:<28}{:>20}\n", "vector ops", r.compute().vector_ops());
+  fmt::print(out, "\n{:<8}{:>14}{:>14}{:>14}{:>14}{:>14}\n", "unit", "busy", "stall:memory",
+             "stall:depend", "stall:spm", "idle");
+  for (const auto& u : r.units()) {
+    fmt::print(out, "{:<8}{:>13.1f}%{:>13.1f}%{:>13.1f}%{:>13.1f}%{:>13.1f}%\n", u.unit(),
+               pct(u.busy_cycles(), r.cycles()), pct(u.stall_memory_cycles(), r.cycles()),
+               pct(u.stall_dependency_cycles(), r.cycles()),
+               pct(u.stall_spm_space_cycles(), r.cycles()), pct(u.idle_cycles(), r.cycles()));
+  }
+  fmt::print(out, "stall cycles by cause: memory {}, dependency {}, scratchpad space {}\n",
+             r.stall_memory_cycles(), r.stall_dependency_cycles(), r.stall_spm_space_cycles());
+}
+
+}  // namespace npusim::sim

@@ -1,0 +1,151 @@
+#include "sim/simulator.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <memory>
+#include <systemc>
+
+#include "arch/npu_core.h"
+#include "arch/program_check.h"
+#include "common/error.h"
+#include "memory/registry.h"
+
+namespace npusim::sim {
+namespace {
+
+// A private SystemC kernel for one simulation; the previous one is restored
+// (and this one deleted) on scope exit.
+class ScopedSimContext {
+ public:
+  ScopedSimContext() : previous_(sc_core::sc_curr_simcontext) {
+    setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
+    context_ = new sc_core::sc_simcontext;
+    sc_core::sc_curr_simcontext = context_;
+    sc_core::sc_default_global_context = context_;
+  }
+  ~ScopedSimContext() {
+    sc_core::sc_curr_simcontext = previous_;
+    sc_core::sc_default_global_context = previous_;
+    delete context_;
+  }
+  ScopedSimContext(const ScopedSimContext&) = delete;
+  ScopedSimContext& operator=(const ScopedSimContext&) = delete;
+
+ private:
+  sc_core::sc_simcontext* previous_;
+  sc_core::sc_simcontext* context_;
+};
+
+arch::CoreConfig core_config(const System& s) {
+  arch::CoreConfig c;
+  c.clock = sc_core::sc_time(1.0 / s.core_clock_ghz(), sc_core::SC_NS);
+  c.dma.outstanding = s.core().dma().outstanding();
+  c.dma.max_request_bytes = s.core().dma().max_request_bytes();
+  c.matrix.array = {s.core().array().rows(), s.core().array().cols()};
+  c.matrix.count = s.core().array().count();
+  c.matrix.dataflow = s.core().array().dataflow();
+  c.vector_lanes = s.core().vector().lanes();
+  return c;
+}
+
+uint64_t to_cycles(uint64_t ps, uint64_t clock_ps) { return (ps + clock_ps / 2) / clock_ps; }
+
+void fill_unit(UnitStats* u, const char* name, const arch::Engine& e, uint64_t clock_ps,
+               uint64_t total_cycles) {
+  const auto& t = e.log().totals_ps();
+  u->set_unit(name);
+  u->set_busy_cycles(to_cycles(t[0], clock_ps));
+  u->set_stall_memory_cycles(to_cycles(t[1], clock_ps));
+  u->set_stall_dependency_cycles(to_cycles(t[2], clock_ps));
+  u->set_stall_spm_space_cycles(to_cycles(t[3], clock_ps));
+  const uint64_t accounted = u->busy_cycles() + u->stall_memory_cycles() +
+                             u->stall_dependency_cycles() + u->stall_spm_space_cycles();
+  u->set_idle_cycles(total_cycles > accounted ? total_cycles - accounted : 0);
+  u->set_instructions(e.executed());
+}
+
+void fill_bytes(ClassBytes* out, const std::array<uint64_t, 4>& by_class) {
+  out->set_weight(by_class[WEIGHT]);
+  out->set_kv_cache(by_class[KV_CACHE]);
+  out->set_activation(by_class[ACTIVATION]);
+  out->set_total(by_class[WEIGHT] + by_class[KV_CACHE] + by_class[ACTIVATION]);
+}
+
+}  // namespace
+
+double memory_peak_gbps(const System& system) {
+  return memory::MemoryRegistry::lookup(system.memory(), "system", "memory")
+      .peak_bandwidth_gbps(system.memory());
+}
+
+Report simulate(const SimulationInput& in) {
+  const System& sys = *in.system;
+  const Program& program = *in.program;
+  const arch::ProgramFacts facts = arch::check_program(
+      program, {sys.core().scratchpad().capacity_bytes()}, in.program_where);
+
+  ScopedSimContext context;
+  const auto& entry = memory::MemoryRegistry::lookup(sys.memory(), in.system_where, "memory");
+  std::unique_ptr<memory::MemoryModel> mem = entry.create("memory", sys.memory());
+  const arch::CoreConfig config = core_config(sys);
+  auto core = std::make_unique<arch::NpuCore>("core0", program, config);
+  core->dma().socket.bind(mem->socket);
+  sc_core::sc_start();
+
+  if (!core->finished()) {
+    std::string where;
+    for (Queue q : {DMA, MATRIX, VECTOR}) {
+      where += fmt::format("\n  {}: {}", Queue_Name(q), core->engine(q)->where());
+    }
+    throw UserError(fmt::format("{}: the program deadlocked:{}", in.program_where, where));
+  }
+
+  const uint64_t clock_ps = config.clock.value();
+  const uint64_t end_ps = core->finish_ps();
+  const uint64_t cycles = (end_ps + clock_ps - 1) / clock_ps;
+  Report r;
+  r.set_system(sys.name());
+  r.set_cycles(cycles);
+  r.set_seconds(static_cast<double>(end_ps) * 1e-12);
+  r.set_core_clock_ghz(sys.core_clock_ghz());
+
+  const auto& dma = core->dma().stats();
+  TrafficStats* traffic = r.mutable_traffic();
+  fill_bytes(traffic->mutable_read(), dma.read_bytes);
+  fill_bytes(traffic->mutable_written(), dma.written_bytes);
+  fill_bytes(traffic->mutable_unique_read(), dma.unique_read_bytes);
+  traffic->set_transactions(dma.transactions);
+  const double bytes =
+      static_cast<double>(traffic->read().total() + traffic->written().total());
+  traffic->set_achieved_bandwidth_gbps(r.seconds() > 0 ? bytes / r.seconds() / 1e9 : 0.0);
+  traffic->set_peak_bandwidth_gbps(mem->peak_bandwidth_gbps());
+
+  const auto& mx = core->matrix().stats();
+  ComputeStats* compute = r.mutable_compute();
+  compute->set_matrix_tiles(mx.tiles);
+  compute->set_matrix_tile_cycles(mx.tile_cycles);
+  compute->set_macs(mx.macs);
+  const auto& a = sys.core().array();
+  const double peak_macs = static_cast<double>(a.count()) * a.rows() * a.cols() * cycles;
+  compute->set_array_utilization(peak_macs > 0 ? static_cast<double>(mx.macs) / peak_macs : 0.0);
+  compute->set_vector_ops(core->vector().stats().ops);
+  compute->set_vector_cycles(core->vector().stats().cycles);
+  compute->set_spm_peak_bytes(facts.spm_peak_bytes);
+
+  const std::pair<const char*, Queue> units[] = {
+      {"dma", DMA}, {"matrix", MATRIX}, {"vector", VECTOR}};
+  for (const auto& [name, q] : units) {
+    UnitStats* u = r.add_units();
+    fill_unit(u, name, *core->engine(q), clock_ps, cycles);
+    r.set_stall_memory_cycles(r.stall_memory_cycles() + u->stall_memory_cycles());
+    r.set_stall_dependency_cycles(r.stall_dependency_cycles() + u->stall_dependency_cycles());
+    r.set_stall_spm_space_cycles(r.stall_spm_space_cycles() + u->stall_spm_space_cycles());
+  }
+  core.reset();
+  mem.reset();
+  return r;
+}
+
+}  // namespace npusim::sim

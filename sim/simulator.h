@@ -1,0 +1,27 @@
+// Assembles the SystemC top (NPU core + memory model) for a system and a
+// program, runs it to completion and returns the report. Each call runs in a
+// fresh SystemC context, so one process can simulate many times (sweeps,
+// tests).
+#pragma once
+
+#include <string>
+
+#include "arch/isa.pb.h"
+#include "sim/report.pb.h"
+#include "sim/system.pb.h"
+
+namespace npusim::sim {
+
+struct SimulationInput {
+  const System* system = nullptr;  // defaulted and validated
+  const Program* program = nullptr;
+  std::string system_where = "system";    // file names, for errors
+  std::string program_where = "program";
+};
+
+[[nodiscard]] Report simulate(const SimulationInput& input);
+
+// Peak bandwidth of the system's memory, GB/s.
+[[nodiscard]] double memory_peak_gbps(const System& system);
+
+}  // namespace npusim::sim

@@ -1,0 +1,63 @@
+#include "sim/workload.h"
+
+#include <fmt/format.h>
+
+#include <boost/algorithm/string/case_conv.hpp>
+
+#include "common/error.h"
+#include "compiler/compile.h"
+#include "sim/simulator.h"
+
+namespace npusim::sim {
+
+compiler::Target target_for(const System& s, const std::string& where) {
+  compiler::Target t;
+  t.array = {s.core().array().rows(), s.core().array().cols()};
+  t.arrays = s.core().array().count();
+  t.dataflow = s.core().array().dataflow();
+  t.vector_lanes = s.core().vector().lanes();
+  t.spm_capacity_bytes = s.core().scratchpad().capacity_bytes();
+  t.memory_bytes_per_cycle = memory_peak_gbps(s) / s.core_clock_ghz();
+  t.where = where;
+  return t;
+}
+
+Graph build_graph(const WorkloadOptions& o) {
+  require(o.phase == "decode", "--phase", o.phase,
+          "only decode is lowered so far (choices: decode)");
+  require(o.batch >= 1, "--batch", std::to_string(o.batch), "must be >= 1");
+  require(o.kv_len >= 1, "--kv-len", std::to_string(o.kv_len), "must be >= 1");
+  require(o.layers >= 1 && o.layers <= 100000, "--layers", std::to_string(o.layers),
+          "must be between 1 and 100000");
+  DType dt = DTYPE_UNSPECIFIED;
+  const std::string upper = boost::algorithm::to_upper_copy(o.dtype);
+  require(DType_Parse(upper, &dt) && dt != DTYPE_UNSPECIFIED, "--dtype", o.dtype,
+          "one of fp32, fp16, bf16, fp8, int8, int4");
+  const compiler::LayerDims dims = compiler::parse_layer(o.layer, "--layer");
+  compiler::DecodeShape shape;
+  shape.batch = o.batch;
+  shape.kv_len = o.kv_len;
+  shape.weight_dtype = dt;
+  shape.activation_dtype = dt == INT4 || dt == INT8 || dt == FP8 ? FP16 : dt;
+  shape.kv_dtype = shape.activation_dtype;
+  return compiler::build_decoder_layers(dims, shape, static_cast<uint32_t>(o.layers));
+}
+
+Compiled compile_workload(const System& system, const std::string& where,
+                          const WorkloadOptions& options) {
+  Compiled c;
+  c.graph = build_graph(options);
+  compiler::PlacementOptions placement;
+  placement.capacity_bytes = system.memory().capacity_bytes();
+  placement.capacity_field = where + ": memory.capacity_bytes";
+  compiler::place(c.graph, placement);
+  c.program = compiler::lower(c.graph, target_for(system, where));
+  c.workload.set_model(options.layer);
+  c.workload.set_phase(options.phase);
+  c.workload.set_batch(static_cast<uint32_t>(options.batch));
+  c.workload.set_kv_len(options.kv_len);
+  c.workload.set_layers(static_cast<uint32_t>(options.layers));
+  return c;
+}
+
+}  // namespace npusim::sim

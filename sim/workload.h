@@ -1,0 +1,41 @@
+// From command-line workload options to a placed graph and a program.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "arch/isa.pb.h"
+#include "compiler/frontends/decoder_layer.h"
+#include "compiler/graph.pb.h"
+#include "compiler/lowering/lowering.h"
+#include "sim/report.pb.h"
+#include "sim/system.pb.h"
+
+namespace npusim::sim {
+
+struct WorkloadOptions {
+  std::string layer = "llama2-7b";
+  std::string phase = "decode";
+  uint64_t batch = 1;
+  uint64_t kv_len = 128;
+  uint64_t layers = 1;
+  std::string dtype = "fp16";  // weights, activations and KV cache
+};
+
+struct Compiled {
+  Graph graph;  // placed
+  Program program;
+  Workload workload;
+};
+
+// The compiler's view of the machine.
+[[nodiscard]] compiler::Target target_for(const System& system, const std::string& where);
+
+// The graph of the workload, unplaced. UserError on bad options.
+[[nodiscard]] Graph build_graph(const WorkloadOptions& options);
+
+// Builds, places and lowers the workload for `system`.
+[[nodiscard]] Compiled compile_workload(const System& system, const std::string& where,
+                                        const WorkloadOptions& options);
+
+}  // namespace npusim::sim
