@@ -1,5 +1,6 @@
 #include "arch/vector_costs.h"
 
+#include <algorithm>
 #include <map>
 
 namespace npusim::arch {
@@ -42,7 +43,11 @@ uint64_t vector_cycles(const VectorCost& cost, uint64_t length, uint64_t row_len
   const uint64_t row = row_length == 0 ? length : row_length;
   const uint64_t rows = row == 0 ? 0 : (length + row - 1) / row;
   const uint64_t sweeps = (length + lanes - 1) / lanes;
-  return cost.latency + cost.passes * sweeps + rows * (cost.trees * log2_ceil(lanes) + cost.per_row);
+  // Rows shorter than the lanes are reduced side by side (segmented trees).
+  const uint64_t side_by_side = std::max<uint64_t>(1, lanes / std::max<uint64_t>(row, 1));
+  const uint64_t row_groups = (rows + side_by_side - 1) / side_by_side;
+  const uint32_t depth = log2_ceil(static_cast<uint32_t>(std::min<uint64_t>(row, lanes)));
+  return cost.latency + cost.passes * sweeps + row_groups * (cost.trees * depth + cost.per_row);
 }
 
 }  // namespace npusim::arch

@@ -1,11 +1,14 @@
 // Cycle cost of vector-unit operations. A vector op over `length` elements in
 // rows of `row_length` costs
 //
-//   latency + passes * ceil(length / lanes) + rows * (trees * log2(lanes) + per_row)
+//   latency + passes * ceil(length / lanes)
+//           + row_groups * (trees * log2(min(row_length, lanes)) + per_row)
 //
 // where a pass streams every element through the lanes once, a tree is a
-// cross-lane reduction, and per_row is fixed scalar work per row (rsqrt,
-// division). The numbers per kind are in vector_costs.cpp.
+// cross-lane reduction, per_row is fixed scalar work per row (rsqrt,
+// division), and rows shorter than the lanes are reduced side by side
+// (row_groups = rows / max(1, lanes / row_length), rounded up). The numbers
+// per kind are in vector_costs.cpp.
 #pragma once
 
 #include <cstdint>

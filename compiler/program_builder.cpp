@@ -28,18 +28,23 @@ const RingRole& role(Ring r) { return kRoles[static_cast<size_t>(r)]; }
 }  // namespace
 
 SpmLayout default_spm_layout(uint64_t capacity_bytes, uint32_t arrays) {
-  SpmLayout layout;
+  // Share of the capacity (in 1/16) and slot count of each ring, in Ring order.
+  const uint32_t per_array = std::max<uint32_t>(4, 2 * arrays);
+  const std::array<std::pair<uint64_t, uint32_t>, kRings> shares = {{
+      {8, per_array},  // weight: half, two slots per array
+      {4, per_array},  // mat_in
+      {2, per_array},  // mat_out
+      {1, 4},          // vec_in
+      {1, 4},          // vec_out
+  }};
   constexpr uint64_t kAlign = 64;
-  auto down = [](uint64_t v) { return v / kAlign * kAlign; };
-  const uint32_t weight_slots = std::max<uint32_t>(4, 2 * arrays);
-  const uint64_t weight_slot = down(capacity_bytes / 2 / weight_slots);
-  const uint64_t other_slot = down(capacity_bytes / 32);
+  SpmLayout layout;
   uint64_t base = 0;
   for (size_t r = 0; r < kRings; ++r) {
     RingLayout& ring = layout.rings[r];
     ring.base = base;
-    ring.slots = r == 0 ? weight_slots : 4;
-    ring.slot_bytes = r == 0 ? weight_slot : other_slot;
+    ring.slots = shares[r].second;
+    ring.slot_bytes = capacity_bytes * shares[r].first / 16 / ring.slots / kAlign * kAlign;
     base += ring.slots * ring.slot_bytes;
   }
   return layout;
@@ -149,7 +154,9 @@ void ProgramBuilder::dma(const Buffer& buf, DmaOp::Direction dir, uint32_t tenso
     occ.writers.push_back(id);
     auto it = stores_of_.find(tensor);
     if (it != stores_of_.end()) nodes_[id].deps = it->second;  // read after write
-    if (buf.ring == Ring::Weight) nodes_[id].priority -= int64_t{1} << 40;  // stream ahead
+    // Loads go out as early as their slot allows, in the order compute needs
+    // them, so DMA streams ahead of compute.
+    nodes_[id].priority -= int64_t{1} << 40;
   } else {
     occ.readers.push_back(id);
     stores_of_[tensor].push_back(id);

@@ -40,10 +40,10 @@ struct SpmLayout {
   }
 };
 
-// Half of the scratchpad streams weights, in two slots per systolic array (at
-// least four) so that every array can compute on one tile while the next one
-// loads; the rest is split evenly between matrix inputs, matrix outputs,
-// vector inputs and vector outputs (four slots each).
+// Half of the scratchpad streams weights, a quarter holds matrix inputs and an
+// eighth matrix outputs, each in two slots per systolic array (at least four)
+// so that every array can compute on one tile while the next one loads; the
+// vector unit's inputs and outputs get a sixteenth each, in four slots.
 [[nodiscard]] SpmLayout default_spm_layout(uint64_t capacity_bytes, uint32_t arrays);
 
 struct Buffer {

@@ -13,7 +13,7 @@ namespace {
 
 // Fixed cycles charged per tile instruction so that the search prefers fewer,
 // larger tiles when the estimate is otherwise equal.
-constexpr double kPerTileOverhead = 16.0;
+constexpr double kPerTileOverhead = 2.0;
 
 std::vector<uint64_t> candidates(uint64_t dim, uint64_t smallest) {
   std::vector<uint64_t> out{dim};
