@@ -15,13 +15,16 @@ IdealMemory::IdealMemory(const sc_core::sc_module_name& name, const IdealMemoryC
       latency_ps_(config.latency_ns() * 1e3) {}
 
 void IdealMemory::b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
-  const double now_ps = sc_core::sc_time_stamp().to_seconds() * 1e12;
-  const double arrival_ps = now_ps + delay.to_seconds() * 1e12;
+  // Simulation time is in ps (the kernel's resolution); the bus is tracked in
+  // fractional ps so that rounding never accumulates over a stream.
+  const uint64_t now_ps = sc_core::sc_time_stamp().value();
+  const double arrival_ps = static_cast<double>(now_ps + delay.value());
   const double start_ps = std::max(arrival_ps, bus_free_ps_);
-  // Time is kept in double picoseconds so that rounding never accumulates.
   bus_free_ps_ = start_ps + trans.get_data_length() * ps_per_byte_;
   const double done_ps = bus_free_ps_ + latency_ps_;
-  delay = sc_core::sc_time(std::ceil(done_ps - now_ps), sc_core::SC_PS);
+  // Completion at the next whole ps (tolerating float noise below 1e-6 ps).
+  const auto done = static_cast<uint64_t>(std::ceil(done_ps - 1e-6));
+  delay = sc_core::sc_time::from_value(done - now_ps);
   count(trans);
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
 }

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 #include <fmt/ostream.h>
-#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/descriptor.h>
+
+#include <nlohmann/json.hpp>
 
 #include <fstream>
 
@@ -10,15 +12,68 @@
 
 namespace npusim::sim {
 
-std::string to_json(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  options.always_print_primitive_fields = true;
-  options.preserve_proto_field_names = true;
-  std::string out;
-  const auto status = google::protobuf::util::MessageToJsonString(message, &out, options);
-  if (!status.ok()) throw std::runtime_error("cannot write JSON: " + status.ToString());
+namespace {
+
+using google::protobuf::FieldDescriptor;
+
+nlohmann::ordered_json field_value(const google::protobuf::Message& m, const FieldDescriptor* f,
+                                   int index);
+
+// Every field, defaults included, named as in the .proto; 64-bit integers are
+// JSON numbers (not strings, as the canonical proto3 mapping has them), so
+// that pandas and jq read them as numbers.
+nlohmann::ordered_json message_json(const google::protobuf::Message& m) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  const auto* d = m.GetDescriptor();
+  const auto* r = m.GetReflection();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    if (f->is_repeated()) {
+      nlohmann::ordered_json list = nlohmann::ordered_json::array();
+      for (int j = 0; j < r->FieldSize(m, f); ++j) list.push_back(field_value(m, f, j));
+      out[f->name()] = std::move(list);
+    } else if (f->containing_oneof() != nullptr && !r->HasField(m, f)) {
+      continue;  // an unselected oneof member
+    } else {
+      out[f->name()] = field_value(m, f, -1);
+    }
+  }
   return out;
+}
+
+nlohmann::ordered_json field_value(const google::protobuf::Message& m, const FieldDescriptor* f,
+                                   int index) {
+  const auto* r = m.GetReflection();
+  const bool rep = index >= 0;
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+      return rep ? r->GetRepeatedInt32(m, f, index) : r->GetInt32(m, f);
+    case FieldDescriptor::CPPTYPE_INT64:
+      return rep ? r->GetRepeatedInt64(m, f, index) : r->GetInt64(m, f);
+    case FieldDescriptor::CPPTYPE_UINT32:
+      return rep ? r->GetRepeatedUInt32(m, f, index) : r->GetUInt32(m, f);
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return rep ? r->GetRepeatedUInt64(m, f, index) : r->GetUInt64(m, f);
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      return rep ? r->GetRepeatedDouble(m, f, index) : r->GetDouble(m, f);
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      return rep ? r->GetRepeatedFloat(m, f, index) : r->GetFloat(m, f);
+    case FieldDescriptor::CPPTYPE_BOOL:
+      return rep ? r->GetRepeatedBool(m, f, index) : r->GetBool(m, f);
+    case FieldDescriptor::CPPTYPE_ENUM:
+      return (rep ? r->GetRepeatedEnum(m, f, index) : r->GetEnum(m, f))->name();
+    case FieldDescriptor::CPPTYPE_STRING:
+      return rep ? r->GetRepeatedString(m, f, index) : r->GetString(m, f);
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      return message_json(rep ? r->GetRepeatedMessage(m, f, index) : r->GetMessage(m, f));
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::string to_json(const google::protobuf::Message& message) {
+  return message_json(message).dump(2) + "\n";
 }
 
 void write_json(const google::protobuf::Message& message, const std::string& path) {

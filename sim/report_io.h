@@ -1,4 +1,5 @@
-// Writing reports: JSON with the proto field names, and a terminal table.
+// Writing reports: JSON with the proto field names (every field, 64-bit
+// integers as numbers), and a terminal table.
 #pragma once
 
 #include <ostream>

@@ -1,0 +1,142 @@
+// Compiler passes on small graphs.
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+#include "compiler/compile.h"
+#include "compiler/frontends/decoder_layer.h"
+#include "compiler/graph_util.h"
+#include "sim/workload.h"
+#include "test_util.h"
+
+namespace npusim::compiler {
+namespace {
+
+Graph tiny(uint64_t batch = 2, uint64_t kv_len = 16) {
+  DecodeShape s;
+  s.batch = batch;
+  s.kv_len = kv_len;
+  return build_decoder_layers(parse_layer("tiny", "test"), s, 1);
+}
+
+TEST(Placement, TensorsAreAlignedAndDisjoint) {
+  Graph g = tiny();
+  const uint64_t used = place(g, {});
+  uint64_t end = 0;
+  for (const auto& t : g.tensors()) {
+    ASSERT_TRUE(t.has_address());
+    EXPECT_EQ(t.address() % 4096, 0u);
+    EXPECT_GE(t.address(), end) << t.name();
+    end = t.address() + t.size_bytes();
+  }
+  EXPECT_EQ(used, end);
+}
+
+TEST(Placement, AModelLargerThanMemorySaysByHowMuch) {
+  Graph g = tiny();
+  PlacementOptions o;
+  o.capacity_bytes = 1000;
+  try {
+    place(g, o);
+    FAIL();
+  } catch (const UserError& e) {
+    Graph h = tiny();
+    const uint64_t need = place(h, {});
+    EXPECT_NE(std::string(e.what()).find(std::to_string(need - 1000) + " bytes too many"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(DecoderLayerGraph, LlamaShapesAndGroupedQueryAttention) {
+  DecodeShape s;
+  s.batch = 3;
+  s.kv_len = 100;
+  const Graph g = build_decoder_layers(parse_layer("llama2-70b", "test"), s, 1);
+  TensorIndex idx(g);
+  EXPECT_EQ(idx.at("layers.0.wk", "t").shape(1), 8 * 128);  // 8 KV heads
+  EXPECT_EQ(idx.at("layers.0.wq", "t").shape(1), 64 * 128);
+  const Tensor& kc = idx.at("layers.0.k_cache", "t");
+  EXPECT_EQ(kc.size_bytes(), 3u * 8 * 100 * 128 * 2);
+  EXPECT_EQ(idx.at("layers.0.w_down", "t").size_bytes(), 28672u * 8192 * 2);
+  EXPECT_THROW(parse_layer("hidden=4096,heads=30,kv_heads=8,intermediate=10", "t"), UserError);
+  EXPECT_EQ(parse_layer("hidden=512,heads=8,intermediate=1024", "t").head_dim, 64u);
+}
+
+TEST(Lowering, AnOpWithoutLoweringNamesTheNodeAndOp) {
+  Graph g = tiny();
+  Node& n = *g.add_nodes();
+  n.set_name("lookup");
+  n.set_op(EMBEDDING);
+  place(g, {});
+  try {
+    (void)lower(g, Target{});
+    FAIL();
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("node 'lookup': op EMBEDDING has no lowering"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Lowering, WeightsStreamAheadOfCompute) {
+  // Loads go out in the order compute needs them, as early as their buffer
+  // allows: the first matmul's weights are fetched while the norm before it
+  // still runs, before the norm's output is stored.
+  Graph g = tiny(1, 16);
+  place(g, {});
+  const Program p = lower(g, Target{});
+  const auto& dma = p.cores(0).dma();
+  auto first = [&](const std::string& tensor) {
+    for (int i = 0; i < dma.size(); ++i) {
+      if (p.tensors(static_cast<int>(dma.Get(i).dma().tensor())).name() == tensor) return i;
+    }
+    return -1;
+  };
+  ASSERT_GE(first("layers.0.wq"), 0);
+  EXPECT_LT(first("input"), first("layers.0.wq"));
+  EXPECT_LT(first("layers.0.wq"), first("layers.0.attn_norm"));
+  EXPECT_EQ(dma.Get(first("layers.0.attn_norm")).dma().direction(), DmaOp::STORE);
+}
+
+TEST(Lowering, ResidentInputsAreReadOnceAndTilesFitTheScratchpad) {
+  Graph g = tiny(1, 16);
+  place(g, {});
+  Target t;
+  t.spm_capacity_bytes = 1 << 20;
+  const Program p = lower(g, t);
+  const SpmLayout layout = default_spm_layout(t.spm_capacity_bytes, t.arrays);
+  uint64_t spm_end = 0;
+  for (const auto& r : layout.rings) spm_end = std::max(spm_end, r.base + r.slots * r.slot_bytes);
+  EXPECT_LE(spm_end, t.spm_capacity_bytes);
+  // Every weight byte is loaded exactly once.
+  std::map<uint32_t, uint64_t> loaded;
+  for (const auto& ins : p.cores(0).dma()) {
+    if (ins.dma().direction() == DmaOp::LOAD) {
+      loaded[ins.dma().tensor()] += ins.dma().rows() * ins.dma().row_bytes();
+    }
+  }
+  for (int i = 0; i < p.tensors_size(); ++i) {
+    if (p.tensors(i).tensor_class() == WEIGHT) {
+      EXPECT_EQ(loaded[static_cast<uint32_t>(i)], p.tensors(i).bytes()) << p.tensors(i).name();
+    }
+  }
+}
+
+TEST(Lowering, SmallestTileThatDoesNotFitIsAnError) {
+  Graph g = tiny();
+  place(g, {});
+  Target t;
+  t.spm_capacity_bytes = 2048;
+  t.where = "sys.textproto";
+  try {
+    (void)lower(g, t);
+    FAIL();
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("sys.textproto: core.scratchpad.capacity_bytes"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace npusim::compiler

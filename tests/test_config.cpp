@@ -1,0 +1,60 @@
+// System configs: defaults, overrides, and errors that name the file and field.
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+#include "sim/config.h"
+#include "test_util.h"
+
+namespace npusim::sim {
+namespace {
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(Config, DefaultsFillOnlyAbsentFields) {
+  System s;
+  parse_textproto("memory { ideal { bandwidth_gbps: 10 } }", "x", &s);
+  apply_defaults(s);
+  EXPECT_EQ(s.core().array().rows(), 128u);
+  EXPECT_EQ(s.core().array().dataflow(), WEIGHT_STATIONARY);
+  EXPECT_EQ(s.core().dma().outstanding(), 64u);
+  EXPECT_DOUBLE_EQ(s.core_clock_ghz(), 1.0);
+  EXPECT_NO_THROW(validate(s, "x"));
+}
+
+TEST(Config, OverridesReachAnyField) {
+  System s = test::preset({"core.array.rows=256", "memory.ideal.latency_ns=7",
+                           "core.array.dataflow=OUTPUT_STATIONARY", "name=\"swept\""});
+  EXPECT_EQ(s.core().array().rows(), 256u);
+  EXPECT_DOUBLE_EQ(s.memory().ideal().latency_ns(), 7.0);
+  EXPECT_EQ(s.core().array().dataflow(), OUTPUT_STATIONARY);
+  EXPECT_EQ(s.name(), "swept");
+}
+
+TEST(Config, ErrorsNameTheFileAndField) {
+  EXPECT_NE(error_of([] {
+              System s;
+              parse_textproto("core { array { rowz: 1 } }", "a.textproto", &s);
+            }).find("a.textproto:1:20: Message type \"npusim.ArrayConfig\" has no field named \"rowz\""),
+            std::string::npos);
+  EXPECT_EQ(error_of([] { (void)test::preset({"core.array.cols=0"}); })
+                .find(test::source_path("examples/hw/npu-128x128-ideal.textproto") +
+                      ": core.array.cols: must be >= 1"),
+            0u);
+  EXPECT_NE(error_of([] { (void)test::preset({"core.scratchpad.banks=3"}); })
+                .find("core.scratchpad.banks: must divide capacity_bytes"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { (void)test::preset({"core.array.rows=-1"}); }).find("--set"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { (void)test::preset({"core_clock_ghz=0"}); }).find("core_clock_ghz"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace npusim::sim

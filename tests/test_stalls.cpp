@@ -1,0 +1,111 @@
+// Every cycle of every unit is busy, stalled for a named cause, or idle, and
+// each stall is blamed on what it waited for.
+#include <gtest/gtest.h>
+
+#include "common/error.h"
+#include "test_util.h"
+
+namespace npusim {
+namespace {
+
+using test::ProgramMaker;
+
+const UnitStats& unit(const Report& r, const std::string& name) {
+  for (const auto& u : r.units()) {
+    if (u.unit() == name) return u;
+  }
+  throw std::runtime_error("no unit " + name);
+}
+
+void expect_accounted(const Report& r) {
+  for (const auto& u : r.units()) {
+    EXPECT_EQ(u.busy_cycles() + u.stall_memory_cycles() + u.stall_dependency_cycles() +
+                  u.stall_spm_space_cycles() + u.idle_cycles(),
+              r.cycles())
+        << u.unit();
+  }
+}
+
+// 1 MiB at 1 TB/s after 100 ns: 1148.576 ns; a 128^3 WS tile: 509 cycles.
+constexpr uint64_t kLoadCycles = 1149;
+constexpr uint64_t kTileCycles = 509;
+
+TEST(Stalls, ComputeWaitingForALoadIsAMemoryStall) {
+  ProgramMaker p;
+  const uint32_t ready = p.sem(DMA, DATA_READY);
+  ProgramMaker::signal(p.load(p.tensor(WEIGHT, 1 << 20), 1 << 20), ready);
+  ProgramMaker::wait(p.gemm(128, 128, 128), ready);
+  const Report r = test::run(test::preset(), p.program());
+  EXPECT_EQ(r.cycles(), kLoadCycles + kTileCycles);
+  EXPECT_EQ(unit(r, "matrix").stall_memory_cycles(), kLoadCycles);
+  EXPECT_EQ(unit(r, "matrix").busy_cycles(), kTileCycles);
+  EXPECT_EQ(unit(r, "dma").busy_cycles(), kLoadCycles);
+  EXPECT_EQ(unit(r, "dma").idle_cycles(), kTileCycles);
+  expect_accounted(r);
+}
+
+TEST(Stalls, WaitingOnAUnitThatWaitsOnMemoryIsAMemoryStall) {
+  ProgramMaker p;
+  const uint32_t loaded = p.sem(DMA, DATA_READY);
+  const uint32_t computed = p.sem(MATRIX, DATA_READY);
+  ProgramMaker::signal(p.load(p.tensor(WEIGHT, 1 << 20), 1 << 20), loaded);
+  Instruction& g = p.gemm(128, 128, 128);
+  ProgramMaker::wait(g, loaded);
+  ProgramMaker::signal(g, computed);
+  ProgramMaker::wait(p.vec(ADD, 128), computed);
+  const Report r = test::run(test::preset(), p.program());
+  // The vector unit waited through the load (memory) and the tile (compute).
+  EXPECT_EQ(unit(r, "vector").stall_memory_cycles(), kLoadCycles);
+  EXPECT_EQ(unit(r, "vector").stall_dependency_cycles(), kTileCycles);
+  expect_accounted(r);
+}
+
+TEST(Stalls, WaitingForABufferToBeFreedIsAScratchpadStall) {
+  ProgramMaker p;
+  const uint32_t loaded = p.sem(DMA, DATA_READY);
+  const uint32_t freed = p.sem(MATRIX, BUFFER_FREE);
+  const uint32_t tensor = p.tensor(WEIGHT, 2048);
+  ProgramMaker::signal(p.load(tensor, 2048), loaded);
+  Instruction& g = p.gemm(128, 128, 128);
+  ProgramMaker::wait(g, loaded);
+  ProgramMaker::signal(g, freed);
+  ProgramMaker::wait(p.load(tensor, 2048), freed);  // reuses the buffer
+  const Report r = test::run(test::preset(), p.program());
+  EXPECT_EQ(unit(r, "dma").stall_spm_space_cycles(), kTileCycles);
+  EXPECT_EQ(r.stall_spm_space_cycles(), kTileCycles);
+  expect_accounted(r);
+}
+
+TEST(Stalls, AProgramThatCannotFinishIsReportedAsADeadlock) {
+  ProgramMaker p;
+  const uint32_t never = p.sem(DMA, DATA_READY);
+  ProgramMaker::wait(p.gemm(16, 16, 16), never);
+  try {
+    (void)test::run(test::preset(), p.program());
+    FAIL() << "expected a deadlock error";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("deadlocked"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("MATRIX: instruction 0 waits for semaphore 0"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Stalls, ProgramsAreCheckedBeforeTheyRun) {
+  ProgramMaker p;
+  const uint32_t s = p.sem(MATRIX, DATA_READY);
+  ProgramMaker::signal(p.load(p.tensor(WEIGHT, 64), 64), s);  // DMA signals MATRIX's semaphore
+  EXPECT_THROW((void)test::run(test::preset(), p.program()), UserError);
+
+  ProgramMaker big;
+  big.load(big.tensor(WEIGHT, 64 << 20), 64 << 20);  // larger than the 16 MiB scratchpad
+  try {
+    (void)test::run(test::preset(), big.program());
+    FAIL();
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("core.scratchpad.capacity_bytes"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace npusim

@@ -1,0 +1,92 @@
+// Helpers shared by the tests.
+#pragma once
+
+#include <string>
+
+#include "sim/config.h"
+#include "sim/simulator.h"
+#include "sim/system.pb.h"
+
+namespace npusim::test {
+
+inline std::string source_path(const std::string& relative) {
+  return std::string(NPUSIM_SOURCE_DIR) + "/" + relative;
+}
+
+// The teaching preset, with overrides.
+inline System preset(const std::vector<std::string>& sets = {}) {
+  return sim::load_system(source_path("examples/hw/npu-128x128-ideal.textproto"), sets);
+}
+
+inline Report run(const System& system, const Program& program) {
+  sim::SimulationInput in;
+  in.system = &system;
+  in.program = &program;
+  return sim::simulate(in);
+}
+
+// A program with one core and the given semaphores.
+class ProgramMaker {
+ public:
+  ProgramMaker() { p_.add_cores(); }
+  uint32_t sem(Queue producer, SemaphoreKind kind, uint32_t initial = 0) {
+    auto* s = p_.add_semaphores();
+    s->set_id(static_cast<uint32_t>(p_.semaphores_size() - 1));
+    s->set_name("s" + std::to_string(s->id()));
+    s->set_producer(producer);
+    s->set_kind(kind);
+    s->set_initial(initial);
+    return s->id();
+  }
+  uint32_t tensor(TensorClass cls, uint64_t bytes) {
+    auto* t = p_.add_tensors();
+    t->set_name("t" + std::to_string(p_.tensors_size()));
+    t->set_tensor_class(cls);
+    t->set_bytes(bytes);
+    return static_cast<uint32_t>(p_.tensors_size() - 1);
+  }
+  Instruction& load(uint32_t tensor, uint64_t bytes, uint64_t dram_addr = 0) {
+    Instruction& i = *p_.mutable_cores(0)->add_dma();
+    auto* d = i.mutable_dma();
+    d->set_direction(DmaOp::LOAD);
+    d->set_dram_addr(dram_addr);
+    d->set_row_bytes(bytes);
+    d->set_rows(1);
+    d->set_tensor(tensor);
+    d->set_tensor_class(p_.tensors(static_cast<int>(tensor)).tensor_class());
+    return i;
+  }
+  Instruction& gemm(uint32_t m, uint32_t k, uint32_t n) {
+    Instruction& i = *p_.mutable_cores(0)->add_matrix();
+    auto* g = i.mutable_matrix();
+    g->set_m(m);
+    g->set_k(k);
+    g->set_n(n);
+    g->set_dtype(FP16);
+    return i;
+  }
+  Instruction& vec(VectorKind kind, uint64_t length) {
+    Instruction& i = *p_.mutable_cores(0)->add_vector();
+    auto* v = i.mutable_vector();
+    v->set_kind(kind);
+    v->set_length(length);
+    v->set_dtype(FP16);
+    return i;
+  }
+  static void wait(Instruction& i, uint32_t sem) {
+    auto* w = i.add_wait();
+    w->set_sem(sem);
+    w->set_count(1);
+  }
+  static void signal(Instruction& i, uint32_t sem) {
+    auto* s = i.add_signal();
+    s->set_sem(sem);
+    s->set_count(1);
+  }
+  [[nodiscard]] const Program& program() const { return p_; }
+
+ private:
+  Program p_;
+};
+
+}  // namespace npusim::test
