@@ -8,7 +8,9 @@ std::map<int, DataflowInfo>& table() {
   static std::map<int, DataflowInfo> entries;
   return entries;
 }
-uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+uint64_t ceil_div(uint64_t a, uint64_t b) {
+  return (a + b - 1) / b;
+}
 }  // namespace
 
 bool DataflowRegistry::add(DataflowInfo info) {

@@ -68,6 +68,6 @@ class DataflowRegistry {
 
 }  // namespace npusim::arch
 
-#define NPUSIM_REGISTER_DATAFLOW(NAME, ...)                            \
+#define NPUSIM_REGISTER_DATAFLOW(NAME, ...)                              \
   [[maybe_unused]] static const bool npusim_dataflow_registered_##NAME = \
       ::npusim::arch::DataflowRegistry::add(__VA_ARGS__)

@@ -1,7 +1,7 @@
 #include "arch/dma_engine.h"
 
-#include <algorithm>
 #include <fmt/format.h>
+#include <algorithm>
 #include <stdexcept>
 
 namespace npusim::arch {

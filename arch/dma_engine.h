@@ -7,11 +7,11 @@
 // synchronises with the kernel once per instruction.
 #pragma once
 
+#include <tlm_utils/simple_initiator_socket.h>
 #include <array>
 #include <cstdint>
 #include <queue>
 #include <tlm>
-#include <tlm_utils/simple_initiator_socket.h>
 #include <vector>
 
 #include "arch/engine.h"
@@ -35,8 +35,8 @@ class DmaEngine : public Engine {
  public:
   tlm_utils::simple_initiator_socket<DmaEngine> socket;
 
-  DmaEngine(const sc_core::sc_module_name& name, const Program& program,
-            const Instructions& queue, CoreContext& context, const DmaConfig& config);
+  DmaEngine(const sc_core::sc_module_name& name, const Program& program, const Instructions& queue,
+            CoreContext& context, const DmaConfig& config);
 
   [[nodiscard]] const DmaStats& stats() const { return stats_; }
 

@@ -92,14 +92,16 @@ void Engine::fire_completions() {
   }
 }
 
-uint64_t Engine::horizon_ps() const { return std::min(waiting_since_ps_, now_ps()); }
+uint64_t Engine::horizon_ps() const {
+  return std::min(waiting_since_ps_, now_ps());
+}
 
 std::string Engine::where() const {
   if (finished_) return "finished";
   if (waiting_on_ != nullptr) {
     const auto& sem = context_.semaphores->info(waiting_on_->sem());
-    return fmt::format("instruction {} waits for semaphore {} '{}' (count {}, needs {})",
-                       executed_, sem.id(), sem.name(), context_.semaphores->count(sem.id()),
+    return fmt::format("instruction {} waits for semaphore {} '{}' (count {}, needs {})", executed_,
+                       sem.id(), sem.name(), context_.semaphores->count(sem.id()),
                        waiting_on_->count());
   }
   return fmt::format("at instruction {} of {}", executed_, program_.size());

@@ -25,9 +25,9 @@ class Engine;
 // What the engines of one core share.
 struct CoreContext {
   SemaphoreBank* semaphores = nullptr;
-  sc_core::sc_time clock;  // NPU clock period
+  sc_core::sc_time clock;                      // NPU clock period
   std::function<const Engine*(Queue)> engine;  // the engine running a queue
-  std::function<void()> prune;  // drops log segments no queue can still query
+  std::function<void()> prune;                 // drops log segments no queue can still query
 };
 
 using Instructions = google::protobuf::RepeatedPtrField<Instruction>;

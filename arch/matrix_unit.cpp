@@ -18,8 +18,8 @@ void MatrixUnit::execute(const Instruction& instruction) {
   if (info == nullptr) throw std::logic_error("matrix op with unregistered dataflow");
   const GemmTiming timing = gemm_timing(*info, config_.array, {op.m(), op.k(), op.n()});
 
-  const auto array = static_cast<size_t>(
-      std::min_element(free_at_ps_.begin(), free_at_ps_.end()) - free_at_ps_.begin());
+  const auto array = static_cast<size_t>(std::min_element(free_at_ps_.begin(), free_at_ps_.end()) -
+                                         free_at_ps_.begin());
   const uint64_t start = std::max(now_ps(), free_at_ps_[array]);
   wait_until(start);  // every array busy: the queue waits for one to free
   const uint64_t end = start + cycles_ps(timing.cycles);

@@ -26,8 +26,8 @@ struct MatrixStats {
 
 class MatrixUnit : public Engine {
  public:
-  MatrixUnit(const sc_core::sc_module_name& name, const Instructions& queue,
-             CoreContext& context, const MatrixConfig& config);
+  MatrixUnit(const sc_core::sc_module_name& name, const Instructions& queue, CoreContext& context,
+             const MatrixConfig& config);
 
   [[nodiscard]] const MatrixStats& stats() const { return stats_; }
   [[nodiscard]] const MatrixConfig& config() const { return config_; }

@@ -29,10 +29,14 @@ NpuCore::NpuCore(const sc_core::sc_module_name& name, const Program& program,
 
 const Engine* NpuCore::engine(Queue queue) const {
   switch (queue) {
-    case DMA: return dma_.get();
-    case MATRIX: return matrix_.get();
-    case VECTOR: return vector_.get();
-    default: return nullptr;
+    case DMA:
+      return dma_.get();
+    case MATRIX:
+      return matrix_.get();
+    case VECTOR:
+      return vector_.get();
+    default:
+      return nullptr;
   }
 }
 

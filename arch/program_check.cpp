@@ -94,8 +94,8 @@ class Checker {
   void matrix(const MatrixOp& op) {
     require(op.m() >= 1 && op.k() >= 1 && op.n() >= 1, where_, path_ + ".matrix",
             "m, k and n must be >= 1");
-    require(op.dataflow() == DATAFLOW_UNSPECIFIED || DataflowRegistry::find(op.dataflow()),
-            where_, path_ + ".matrix.dataflow", "not a registered dataflow");
+    require(op.dataflow() == DATAFLOW_UNSPECIFIED || DataflowRegistry::find(op.dataflow()), where_,
+            path_ + ".matrix.dataflow", "not a registered dataflow");
     require(dtype_bits(op.dtype()) > 0, where_, path_ + ".matrix.dtype", "must be set");
     spm("matrix.spm_a", op.spm_a(), dtype_bytes(op.dtype(), uint64_t{op.m()} * op.k()));
     spm("matrix.spm_b", op.spm_b(), dtype_bytes(op.dtype(), uint64_t{op.k()} * op.n()));

@@ -15,8 +15,8 @@ struct VectorStats {
 
 class VectorUnit : public Engine {
  public:
-  VectorUnit(const sc_core::sc_module_name& name, const Instructions& queue,
-             CoreContext& context, uint32_t lanes);
+  VectorUnit(const sc_core::sc_module_name& name, const Instructions& queue, CoreContext& context,
+             uint32_t lanes);
 
   [[nodiscard]] const VectorStats& stats() const { return stats_; }
 

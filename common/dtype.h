@@ -11,13 +11,18 @@ namespace npusim {
 // Bits per element; 0 for DTYPE_UNSPECIFIED.
 [[nodiscard]] inline uint32_t dtype_bits(DType dtype) {
   switch (dtype) {
-    case FP32: return 32;
+    case FP32:
+      return 32;
     case FP16:
-    case BF16: return 16;
+    case BF16:
+      return 16;
     case FP8:
-    case INT8: return 8;
-    case INT4: return 4;
-    default: return 0;
+    case INT8:
+      return 8;
+    case INT4:
+      return 4;
+    default:
+      return 0;
   }
 }
 

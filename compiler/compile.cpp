@@ -13,7 +13,8 @@ Program lower(const Graph& graph, const Target& target) {
       throw UserError("graph: tensor '" + t.name() + "' has no address; run placement first");
     }
   }
-  ProgramBuilder builder(graph.name(), default_spm_layout(target.spm_capacity_bytes, target.arrays));
+  ProgramBuilder builder(graph.name(),
+                         default_spm_layout(target.spm_capacity_bytes, target.arrays));
   LoweringContext ctx{graph, tensors, target, builder};
   for (const Node& node : graph.nodes()) {
     const LowerFn* fn = LoweringRegistry::find(node.op());

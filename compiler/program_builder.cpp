@@ -23,7 +23,9 @@ constexpr std::array<RingRole, kRings> kRoles = {{
     {"vec_out", VECTOR, DMA},
 }};
 
-const RingRole& role(Ring r) { return kRoles[static_cast<size_t>(r)]; }
+const RingRole& role(Ring r) {
+  return kRoles[static_cast<size_t>(r)];
+}
 
 }  // namespace
 
@@ -83,8 +85,7 @@ uint32_t ProgramBuilder::empty_sem(Ring ring, uint32_t slot) const {
 
 uint32_t ProgramBuilder::tensor(const std::string& name, TensorClass cls, uint64_t bytes,
                                 uint64_t address) {
-  auto [it, inserted] =
-      tensor_index_.emplace(name, static_cast<uint32_t>(program_.tensors_size()));
+  auto [it, inserted] = tensor_index_.emplace(name, static_cast<uint32_t>(program_.tensors_size()));
   if (inserted) {
     TensorRef* t = program_.add_tensors();
     t->set_name(name);
@@ -107,7 +108,8 @@ Buffer ProgramBuilder::acquire(Ring ring, bool pinned) {
   uint32_t slot = 0;
   for (uint32_t tries = 0;; ++tries) {
     if (tries == slots) {
-      throw std::logic_error(fmt::format("program builder: every {} slot is pinned", kRoles[r].name));
+      throw std::logic_error(
+          fmt::format("program builder: every {} slot is pinned", kRoles[r].name));
     }
     slot = static_cast<uint32_t>(acquired_[r]++ % slots);
     if (!pinned_[r][slot]) break;
@@ -220,10 +222,10 @@ std::vector<uint32_t> ProgramBuilder::order() const {
     }
   }
   if (out.size() != n) {
-    throw std::logic_error(fmt::format(
-        "program builder: dependency cycle ({} of {} instructions ordered); a lowering "
-        "holds more buffers of one ring at once than the ring has slots",
-        out.size(), n));
+    throw std::logic_error(
+        fmt::format("program builder: dependency cycle ({} of {} instructions ordered); a lowering "
+                    "holds more buffers of one ring at once than the ring has slots",
+                    out.size(), n));
   }
   return out;
 }
@@ -291,8 +293,12 @@ Program ProgramBuilder::finish() {
         *core.add_dma() = std::move(node.ins);
         break;
       }
-      case MATRIX: *core.add_matrix() = std::move(node.ins); break;
-      default: *core.add_vector() = std::move(node.ins); break;
+      case MATRIX:
+        *core.add_matrix() = std::move(node.ins);
+        break;
+      default:
+        *core.add_vector() = std::move(node.ins);
+        break;
     }
   }
   nodes_.clear();

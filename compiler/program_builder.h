@@ -35,9 +35,7 @@ struct RingLayout {
 
 struct SpmLayout {
   std::array<RingLayout, kRings> rings;
-  [[nodiscard]] const RingLayout& operator[](Ring r) const {
-    return rings[static_cast<size_t>(r)];
-  }
+  [[nodiscard]] const RingLayout& operator[](Ring r) const { return rings[static_cast<size_t>(r)]; }
 };
 
 // Half of the scratchpad streams weights, a quarter holds matrix inputs and an

@@ -3,10 +3,10 @@
 // created through the registry (registry.h) from a MemoryConfig.
 #pragma once
 
+#include <tlm_utils/simple_target_socket.h>
 #include <cstdint>
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/simple_target_socket.h>
 
 namespace npusim::memory {
 

@@ -23,8 +23,7 @@ std::vector<std::string> MemoryRegistry::names() {
   return out;
 }
 
-const MemoryModelEntry& MemoryRegistry::lookup(const MemoryConfig& config,
-                                               const std::string& where,
+const MemoryModelEntry& MemoryRegistry::lookup(const MemoryConfig& config, const std::string& where,
                                                const std::string& path) {
   const auto* oneof = MemoryConfig::descriptor()->FindOneofByName("model");
   const auto* field = config.GetReflection()->GetOneofFieldDescriptor(config, oneof);

@@ -18,8 +18,7 @@ struct MemoryModelEntry {
   // Throws UserError naming `where` and the field path below `path`.
   std::function<void(const MemoryConfig&, const std::string& where, const std::string& path)>
       validate;
-  std::function<std::unique_ptr<MemoryModel>(const sc_core::sc_module_name&,
-                                             const MemoryConfig&)>
+  std::function<std::unique_ptr<MemoryModel>(const sc_core::sc_module_name&, const MemoryConfig&)>
       create;
   std::function<double(const MemoryConfig&)> peak_bandwidth_gbps;
 };
@@ -37,6 +36,6 @@ class MemoryRegistry {
 
 }  // namespace npusim::memory
 
-#define NPUSIM_REGISTER_MEMORY(NAME, ENTRY) \
+#define NPUSIM_REGISTER_MEMORY(NAME, ENTRY)                            \
   [[maybe_unused]] static const bool npusim_memory_registered_##NAME = \
       ::npusim::memory::MemoryRegistry::add(#NAME, ENTRY)

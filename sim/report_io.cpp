@@ -93,6 +93,11 @@ std::string si(double v, const char* unit) {
   }
   return fmt::format("{:.3f} {}{}", v, prefixes[i], unit);
 }
+std::string duration(double seconds) {
+  if (seconds < 1e-3) return fmt::format("{:.3f} us", seconds * 1e6);
+  if (seconds < 1.0) return fmt::format("{:.3f} ms", seconds * 1e3);
+  return fmt::format("{:.3f} s", seconds);
+}
 double pct(uint64_t part, uint64_t whole) {
   return whole == 0 ? 0.0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole);
 }
@@ -106,22 +111,26 @@ void print_table(const Report& r, std::ostream& out) {
              w.batch(), w.kv_len(), w.layers(), w.layers() == 1 ? "" : "s");
   fmt::print(out, "\n");
   fmt::print(out, "{:<28}{:>20}\n", "cycles", r.cycles());
-  fmt::print(out, "{:<28}{:>20}\n", "time", si(r.seconds(), "s"));
+  fmt::print(out, "{:<28}{:>20}\n", "time", duration(r.seconds()));
   fmt::print(out, "{:<28}{:>20}\n", "bytes read", si(static_cast<double>(t.read().total()), "B"));
   fmt::print(out, "{:<28}{:>20}\n", "  weights", si(static_cast<double>(t.read().weight()), "B"));
-  fmt::print(out, "{:<28}{:>20}\n", "  kv cache", si(static_cast<double>(t.read().kv_cache()), "B"));
+  fmt::print(out, "{:<28}{:>20}\n", "  kv cache",
+             si(static_cast<double>(t.read().kv_cache()), "B"));
   fmt::print(out, "{:<28}{:>20}\n", "  activations",
              si(static_cast<double>(t.read().activation()), "B"));
   fmt::print(out, "{:<28}{:>20}\n", "  activation re-reads",
              si(static_cast<double>(t.read().activation() - t.unique_read().activation()), "B"));
   fmt::print(out, "{:<28}{:>20}\n", "bytes written",
              si(static_cast<double>(t.written().total()), "B"));
-  fmt::print(out, "{:<28}{:>20}\n", "achieved bandwidth", si(t.achieved_bandwidth_gbps() * 1e9, "B/s"));
+  fmt::print(out, "{:<28}{:>20}\n", "achieved bandwidth",
+             si(t.achieved_bandwidth_gbps() * 1e9, "B/s"));
   fmt::print(out, "{:<28}{:>19.1f}%\n", "  of peak",
-             t.peak_bandwidth_gbps() > 0 ? 100.0 * t.achieved_bandwidth_gbps() / t.peak_bandwidth_gbps()
-                                         : 0.0);
+             t.peak_bandwidth_gbps() > 0
+                 ? 100.0 * t.achieved_bandwidth_gbps() / t.peak_bandwidth_gbps()
+                 : 0.0);
   fmt::print(out, "{:<28}{:>19.2f}%\n", "array utilisation",
              100.0 * r.compute().array_utilization());
+  fmt::print(out, "{:<28}{:>19.2f}%\n", "array occupancy", 100.0 * r.compute().array_occupancy());
   fmt::print(out, "{:<28}{:>20}\n", "matrix tiles", r.compute().matrix_tiles());
   fmt::print(out, "{:<28}{:>20}\n", "vector ops", r.compute().vector_ops());
   fmt::print(out, "\n{:<8}{:>14}{:>14}{:>14}{:>14}{:>14}\n", "unit", "busy", "stall:memory",

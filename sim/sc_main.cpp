@@ -3,4 +3,6 @@
 // called. It exists because the SystemC library refers to it.
 #include <systemc>
 
-int sc_main(int, char*[]) { return 1; }
+int sc_main(int, char*[]) {
+  return 1;
+}

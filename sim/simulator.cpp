@@ -50,7 +50,9 @@ arch::CoreConfig core_config(const System& s) {
   return c;
 }
 
-uint64_t to_cycles(uint64_t ps, uint64_t clock_ps) { return (ps + clock_ps / 2) / clock_ps; }
+uint64_t to_cycles(uint64_t ps, uint64_t clock_ps) {
+  return (ps + clock_ps / 2) / clock_ps;
+}
 
 void fill_unit(UnitStats* u, const char* name, const arch::Engine& e, uint64_t clock_ps,
                uint64_t total_cycles) {
@@ -83,8 +85,8 @@ double memory_peak_gbps(const System& system) {
 Report simulate(const SimulationInput& in) {
   const System& sys = *in.system;
   const Program& program = *in.program;
-  const arch::ProgramFacts facts = arch::check_program(
-      program, {sys.core().scratchpad().capacity_bytes()}, in.program_where);
+  const arch::ProgramFacts facts =
+      arch::check_program(program, {sys.core().scratchpad().capacity_bytes()}, in.program_where);
 
   ScopedSimContext context;
   const auto& entry = memory::MemoryRegistry::lookup(sys.memory(), in.system_where, "memory");
@@ -117,8 +119,7 @@ Report simulate(const SimulationInput& in) {
   fill_bytes(traffic->mutable_written(), dma.written_bytes);
   fill_bytes(traffic->mutable_unique_read(), dma.unique_read_bytes);
   traffic->set_transactions(dma.transactions);
-  const double bytes =
-      static_cast<double>(traffic->read().total() + traffic->written().total());
+  const double bytes = static_cast<double>(traffic->read().total() + traffic->written().total());
   traffic->set_achieved_bandwidth_gbps(r.seconds() > 0 ? bytes / r.seconds() / 1e9 : 0.0);
   traffic->set_peak_bandwidth_gbps(mem->peak_bandwidth_gbps());
 
@@ -130,6 +131,9 @@ Report simulate(const SimulationInput& in) {
   const auto& a = sys.core().array();
   const double peak_macs = static_cast<double>(a.count()) * a.rows() * a.cols() * cycles;
   compute->set_array_utilization(peak_macs > 0 ? static_cast<double>(mx.macs) / peak_macs : 0.0);
+  compute->set_array_occupancy(cycles > 0 ? static_cast<double>(mx.tile_cycles) /
+                                                (static_cast<double>(a.count()) * cycles)
+                                          : 0.0);
   compute->set_vector_ops(core->vector().stats().ops);
   compute->set_vector_cycles(core->vector().stats().cycles);
   compute->set_spm_peak_bytes(facts.spm_peak_bytes);

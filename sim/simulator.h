@@ -15,7 +15,7 @@ namespace npusim::sim {
 struct SimulationInput {
   const System* system = nullptr;  // defaulted and validated
   const Program* program = nullptr;
-  std::string system_where = "system";    // file names, for errors
+  std::string system_where = "system";  // file names, for errors
   std::string program_where = "program";
 };
 

@@ -38,17 +38,19 @@ TEST(Config, OverridesReachAnyField) {
 }
 
 TEST(Config, ErrorsNameTheFileAndField) {
-  EXPECT_NE(error_of([] {
-              System s;
-              parse_textproto("core { array { rowz: 1 } }", "a.textproto", &s);
-            }).find("a.textproto:1:20: Message type \"npusim.ArrayConfig\" has no field named \"rowz\""),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([] {
+        System s;
+        parse_textproto("core { array { rowz: 1 } }", "a.textproto", &s);
+      }).find("a.textproto:1:20: Message type \"npusim.ArrayConfig\" has no field named \"rowz\""),
+      std::string::npos);
   EXPECT_EQ(error_of([] { (void)test::preset({"core.array.cols=0"}); })
                 .find(test::source_path("examples/hw/npu-128x128-ideal.textproto") +
                       ": core.array.cols: must be >= 1"),
             0u);
-  EXPECT_NE(error_of([] { (void)test::preset({"core.scratchpad.banks=3"}); })
-                .find("core.scratchpad.banks: must divide capacity_bytes"),
+  EXPECT_NE(error_of([] {
+              (void)test::preset({"core.scratchpad.banks=3"});
+            }).find("core.scratchpad.banks: must divide capacity_bytes"),
             std::string::npos);
   EXPECT_NE(error_of([] { (void)test::preset({"core.array.rows=-1"}); }).find("--set"),
             std::string::npos);

@@ -7,8 +7,7 @@
 namespace npusim::arch {
 namespace {
 
-uint64_t cycles(const char* df, uint64_t rows, uint64_t cols, uint64_t m, uint64_t n,
-                uint64_t k) {
+uint64_t cycles(const char* df, uint64_t rows, uint64_t cols, uint64_t m, uint64_t n, uint64_t k) {
   const DataflowInfo* info = DataflowRegistry::find(df);
   EXPECT_NE(info, nullptr) << df;
   return gemm_timing(*info, {rows, cols}, {m, k, n}).cycles;
@@ -26,8 +25,8 @@ TEST(Dataflow, MatchesPublishedScaleSimTable) {
       {128, 1, 1024, 1024, 24511, 10223, 11247},
   };
   for (const Row& r : table) {
-    SCOPED_TRACE(::testing::Message() << r.array << "x" << r.array << " M=" << r.m << " N=" << r.n
-                                      << " K=" << r.k);
+    SCOPED_TRACE(::testing::Message()
+                 << r.array << "x" << r.array << " M=" << r.m << " N=" << r.n << " K=" << r.k);
     EXPECT_EQ(cycles("ws", r.array, r.array, r.m, r.n, r.k), r.ws);
     EXPECT_EQ(cycles("os", r.array, r.array, r.m, r.n, r.k), r.os);
     EXPECT_EQ(cycles("is", r.array, r.array, r.m, r.n, r.k), r.is);

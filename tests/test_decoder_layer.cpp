@@ -37,8 +37,8 @@ uint64_t bytes_of(const Graph& g, TensorClass cls) {
 TEST(DecoderLayer, Llama2_7bBatch1IsMemoryBound) {
   const LayerRun run = layer(1, 128);
   const Report& r = run.report;
-  const double bytes = static_cast<double>(r.traffic().read().total() +
-                                           r.traffic().written().total());
+  const double bytes =
+      static_cast<double>(r.traffic().read().total() + r.traffic().written().total());
   const double memory_cycles = bytes / 1000.0;  // 1000 GB/s at 1 GHz: 1000 B per cycle
   EXPECT_LT(static_cast<double>(r.cycles()), 1.05 * memory_cycles);
   EXPECT_GT(static_cast<double>(r.cycles()), memory_cycles);

@@ -41,9 +41,10 @@ LayerDims parse_layer(const std::string& text, const std::string& where) {
   if (text.find('=') == std::string::npos) {
     std::vector<std::string> names;
     for (const auto& p : layer_presets()) names.push_back(p.name);
-    throw UserError(fmt::format("{}: unknown layer '{}'; use one of {} or hidden=..,heads=..,"
-                                "kv_heads=..,intermediate=..[,head_dim=..]",
-                                where, text, fmt::join(names, ", ")));
+    throw UserError(
+        fmt::format("{}: unknown layer '{}'; use one of {} or hidden=..,heads=..,"
+                    "kv_heads=..,intermediate=..[,head_dim=..]",
+                    where, text, fmt::join(names, ", ")));
   }
   LayerDims d;
   d.name = "custom";
@@ -65,9 +66,10 @@ LayerDims parse_layer(const std::string& text, const std::string& where) {
     } else if (key == "intermediate") {
       d.intermediate = v;
     } else {
-      throw UserError(fmt::format("{}: {}: unknown layer dimension (hidden, heads, kv_heads, "
-                                  "head_dim, intermediate)",
-                                  where, key));
+      throw UserError(
+          fmt::format("{}: {}: unknown layer dimension (hidden, heads, kv_heads, "
+                      "head_dim, intermediate)",
+                      where, key));
     }
   }
   if (d.kv_heads == 0) d.kv_heads = d.heads;

@@ -10,9 +10,12 @@ namespace {
 
 uint64_t b_tile_offset(const GemmSpec& s, uint64_t k0, uint64_t tk, uint64_t n0, uint64_t tn) {
   switch (s.b_layout) {
-    case BLayout::Tiled: return n0 * s.k + k0 * tn;
-    case BLayout::KN: return k0 * s.n + n0;
-    case BLayout::NK: return n0 * s.k + k0;
+    case BLayout::Tiled:
+      return n0 * s.k + k0 * tn;
+    case BLayout::KN:
+      return k0 * s.n + n0;
+    case BLayout::NK:
+      return n0 * s.k + k0;
   }
   (void)tk;
   return 0;
@@ -53,7 +56,9 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
         const Buffer w = b.acquire(Ring::Weight);
         const uint64_t w_addr = b_addr + dtype_bytes(bd, b_tile_offset(s, k0, tk, n0, tn));
         switch (s.b_layout) {
-          case BLayout::Tiled: b.load(w, s.b.tensor, w_addr, dtype_bytes(bd, tk * tn)); break;
+          case BLayout::Tiled:
+            b.load(w, s.b.tensor, w_addr, dtype_bytes(bd, tk * tn));
+            break;
           case BLayout::KN:
             b.load(w, s.b.tensor, w_addr, dtype_bytes(bd, tn), tk, dtype_bytes(bd, s.n));
             break;
@@ -101,8 +106,7 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
           b.matrix(op, {a, w}, out);
           if (!t.out_whole && k0 + tk == s.k) {
             b.unpin(out);
-            b.store(out, s.out.tensor,
-                    s.out.address + dtype_bytes(od, out_base + m0 * s.n + n0),
+            b.store(out, s.out.tensor, s.out.address + dtype_bytes(od, out_base + m0 * s.n + n0),
                     dtype_bytes(od, tn), tm, dtype_bytes(od, s.n));
           }
         }

@@ -30,11 +30,11 @@ struct GemmSpec {
   std::string node;  // for errors
   uint64_t batch = 1;
   uint64_t m = 0, k = 0, n = 0;
-  GemmOperand a;    // M x K row-major; problem i starts i * M * K elements on
-  GemmOperand b;    // K x N in `b_layout`; problem i starts i * b_batch_stride on
+  GemmOperand a;  // M x K row-major; problem i starts i * M * K elements on
+  GemmOperand b;  // K x N in `b_layout`; problem i starts i * b_batch_stride on
   BLayout b_layout = BLayout::KN;
   uint64_t b_batch_stride = 0;  // elements
-  GemmOperand out;  // M x N row-major; problem i starts i * M * N elements on
+  GemmOperand out;              // M x N row-major; problem i starts i * M * N elements on
 };
 
 struct GemmTiling {

@@ -24,7 +24,9 @@ std::vector<uint64_t> candidates(uint64_t dim, uint64_t smallest) {
 struct Split {
   uint64_t full, size, rest;  // `full` tiles of `size`, then one of `rest` (0: none)
 };
-Split split(uint64_t dim, uint64_t tile) { return {dim / tile, tile, dim % tile}; }
+Split split(uint64_t dim, uint64_t tile) {
+  return {dim / tile, tile, dim % tile};
+}
 
 // Summed closed-form cycles of every tile of the GEMM.
 double compute_cycles(const GemmSpec& s, uint64_t tm, uint64_t tk, uint64_t tn, bool transposed,
@@ -50,7 +52,9 @@ double compute_cycles(const GemmSpec& s, uint64_t tm, uint64_t tk, uint64_t tn, 
   return total;
 }
 
-uint64_t ceil_div(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+uint64_t ceil_div(uint64_t a, uint64_t b) {
+  return (a + b - 1) / b;
+}
 
 }  // namespace
 
@@ -87,8 +91,8 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
         const double parallel = static_cast<double>(
             std::min<uint64_t>({t.arrays, layout[Ring::Weight].slots - 1, tiles}));
         // The first tile's load and the last tile's compute do not overlap.
-        const double fill = static_cast<double>(dtype_bytes(s.b.dtype, tk * tn)) /
-                            t.memory_bytes_per_cycle;
+        const double fill =
+            static_cast<double>(dtype_bytes(s.b.dtype, tk * tn)) / t.memory_bytes_per_cycle;
         for (bool transposed : {false, true}) {
           const double compute =
               static_cast<double>(s.batch) * compute_cycles(s, tm, tk, tn, transposed, *df, t);

@@ -55,11 +55,9 @@ void lower_attention(const Node& node, LoweringContext& ctx, bool score) {
 
 }  // namespace
 
-NPUSIM_REGISTER_LOWERING(ATTENTION_SCORE, [](const Node& n, LoweringContext& c) {
-  lower_attention(n, c, true);
-});
-NPUSIM_REGISTER_LOWERING(ATTENTION_CONTEXT, [](const Node& n, LoweringContext& c) {
-  lower_attention(n, c, false);
-});
+NPUSIM_REGISTER_LOWERING(ATTENTION_SCORE,
+                         [](const Node& n, LoweringContext& c) { lower_attention(n, c, true); });
+NPUSIM_REGISTER_LOWERING(ATTENTION_CONTEXT,
+                         [](const Node& n, LoweringContext& c) { lower_attention(n, c, false); });
 
 }  // namespace npusim::compiler

@@ -29,8 +29,8 @@ void lower_kv_append(const Node& node, LoweringContext& ctx) {
   require(num_elements(x) == batch * row, "graph", where, "new rows do not match the cache");
 
   ProgramBuilder& b = ctx.builder;
-  const uint64_t slot = std::min(b.layout()[Ring::VecIn].slot_bytes,
-                                 b.layout()[Ring::VecOut].slot_bytes);
+  const uint64_t slot =
+      std::min(b.layout()[Ring::VecIn].slot_bytes, b.layout()[Ring::VecOut].slot_bytes);
   const uint64_t row_bytes = std::max(dtype_bytes(x.dtype(), row), dtype_bytes(cache.dtype(), row));
   require(row_bytes <= slot, ctx.target.where, "core.scratchpad.capacity_bytes",
           fmt::format("{} bytes is too small for node '{}': one row needs {} bytes",

@@ -14,9 +14,9 @@ namespace {
 
 struct VectorSpec {
   VectorKind kind;
-  int data_inputs;  // activations read (1 or 2)
-  bool gain;        // one more input: a parameter vector of the row length
-  bool row_wise;    // needs whole rows (norms, softmax)
+  int data_inputs;                 // activations read (1 or 2)
+  bool gain;                       // one more input: a parameter vector of the row length
+  bool row_wise;                   // needs whole rows (norms, softmax)
   const char* row_attr = nullptr;  // node attribute with the row length, if not the last dim
 };
 
@@ -38,18 +38,18 @@ void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
   }
   const DType dt = x.dtype();
   ProgramBuilder& b = ctx.builder;
-  const uint64_t slot = std::min(b.layout()[Ring::VecIn].slot_bytes,
-                                 b.layout()[Ring::VecOut].slot_bytes);
+  const uint64_t slot =
+      std::min(b.layout()[Ring::VecIn].slot_bytes, b.layout()[Ring::VecOut].slot_bytes);
   // Elementwise ops may split a row that does not fit; row-wise ops may not.
   uint64_t chunk = elements;
   if (dtype_bytes(dt, row) <= slot) {
     chunk = std::min(elements, slot * 8 / dtype_bits(dt) / row * row);
   } else {
-    require(!v.row_wise, ctx.target.where, "core.scratchpad.capacity_bytes",
-            fmt::format("{} bytes is too small for node '{}': one row of {} elements needs {} "
-                        "bytes in a vector slot of {}",
-                        ctx.target.spm_capacity_bytes, node.name(), row, dtype_bytes(dt, row),
-                        slot));
+    require(
+        !v.row_wise, ctx.target.where, "core.scratchpad.capacity_bytes",
+        fmt::format("{} bytes is too small for node '{}': one row of {} elements needs {} "
+                    "bytes in a vector slot of {}",
+                    ctx.target.spm_capacity_bytes, node.name(), row, dtype_bytes(dt, row), slot));
     chunk = slot * 8 / dtype_bits(dt);
     require(chunk > 0, ctx.target.where, "core.scratchpad.capacity_bytes", "no vector slot");
   }
@@ -92,10 +92,9 @@ void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
   if (v.gain) b.unpin(gain);
 }
 
-#define NPUSIM_VECTOR_LOWERING(OP, ...)                               \
-  NPUSIM_REGISTER_LOWERING(OP, [](const Node& n, LoweringContext& c) { \
-    lower_vector(n, c, VectorSpec{__VA_ARGS__});                       \
-  })
+#define NPUSIM_VECTOR_LOWERING(OP, ...) \
+  NPUSIM_REGISTER_LOWERING(             \
+      OP, [](const Node& n, LoweringContext& c) { lower_vector(n, c, VectorSpec{__VA_ARGS__}); })
 
 NPUSIM_VECTOR_LOWERING(RMS_NORM, RMSNORM, 1, true, true);
 NPUSIM_VECTOR_LOWERING(LAYER_NORM, LAYERNORM, 1, true, true);

@@ -22,7 +22,7 @@ struct Target {
   uint32_t vector_lanes = 128;
   uint64_t spm_capacity_bytes = 16u << 20;
   double memory_bytes_per_cycle = 1000.0;  // peak memory bandwidth / core clock
-  std::string where = "system";             // named in errors (the system file)
+  std::string where = "system";            // named in errors (the system file)
 };
 
 struct LoweringContext {
@@ -49,6 +49,6 @@ class LoweringRegistry {
 
 }  // namespace npusim::compiler
 
-#define NPUSIM_REGISTER_LOWERING(OP, FN)                                \
+#define NPUSIM_REGISTER_LOWERING(OP, FN)                               \
   [[maybe_unused]] static const bool npusim_lowering_registered_##OP = \
       ::npusim::compiler::LoweringRegistry::add(OP, FN)

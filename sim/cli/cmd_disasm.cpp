@@ -23,10 +23,9 @@ std::string body(const Program& p, const Instruction& ins) {
     const std::string tensor = d.tensor() < static_cast<uint32_t>(p.tensors_size())
                                    ? p.tensors(static_cast<int>(d.tensor())).name()
                                    : "?";
-    const std::string shape = d.rows() == 1
-                                  ? fmt::format("{} B", d.row_bytes())
-                                  : fmt::format("{} x {} B stride {}", d.rows(), d.row_bytes(),
-                                                d.dram_stride());
+    const std::string shape = d.rows() == 1 ? fmt::format("{} B", d.row_bytes())
+                                            : fmt::format("{} x {} B stride {}", d.rows(),
+                                                          d.row_bytes(), d.dram_stride());
     return fmt::format("{:<5} {:<10} {} {} 0x{:x} {} spm 0x{:x}  {}{}",
                        d.direction() == DmaOp::LOAD ? "load" : "store",
                        TensorClass_Name(d.tensor_class()), tensor,

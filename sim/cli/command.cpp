@@ -20,9 +20,10 @@ void Args::option(const std::string& name, uint64_t* value, const std::string& h
                     const char* end = v.data() + v.size();
                     auto [ptr, ec] = std::from_chars(v.data(), end, *value);
                     if (ec != std::errc() || ptr != end) {
-                      throw UserError(fmt::format("npusim {}: --{}: '{}' is not a non-negative "
-                                                  "integer",
-                                                  command_, name, v));
+                      throw UserError(
+                          fmt::format("npusim {}: --{}: '{}' is not a non-negative "
+                                      "integer",
+                                      command_, name, v));
                     }
                   },
                   true, help};
@@ -68,8 +69,8 @@ bool Args::parse() {
     }
     auto it = specs_.find(name);
     if (it == specs_.end()) {
-      throw UserError(fmt::format("npusim {}: unknown option --{} (see npusim {} --help)",
-                                  command_, name, command_));
+      throw UserError(fmt::format("npusim {}: unknown option --{} (see npusim {} --help)", command_,
+                                  name, command_));
     }
     if (it->second.takes_value && !has_value) {
       if (i + 1 >= argv_.size()) {
@@ -97,7 +98,8 @@ bool Args::parse() {
 std::string Args::usage() const {
   std::string out = fmt::format("usage: npusim {} [options]{}\n", command_,
                                 positional_ ? " " + positional_name_ : "");
-  if (positional_ != nullptr) out += fmt::format("  {:<22}{}\n", positional_name_, positional_help_);
+  if (positional_ != nullptr)
+    out += fmt::format("  {:<22}{}\n", positional_name_, positional_help_);
   for (const auto& [name, spec] : specs_) {
     out += fmt::format("  --{:<20}{}\n", name + (spec.takes_value ? " X" : ""), spec.help);
   }

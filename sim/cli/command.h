@@ -20,8 +20,8 @@ class Args {
   void option(const std::string& name, uint64_t* value, const std::string& help);
   void repeated(const std::string& name, std::vector<std::string>* values, const std::string& help);
   void flag(const std::string& name, bool* value, const std::string& help);
-  void positional(const std::string& name, std::vector<std::string>* values, size_t min,
-                  size_t max, const std::string& help);
+  void positional(const std::string& name, std::vector<std::string>* values, size_t min, size_t max,
+                  const std::string& help);
 
   // Parses argv; returns false when --help was given (usage printed).
   [[nodiscard]] bool parse();
@@ -57,6 +57,6 @@ class CommandRegistry {
 
 }  // namespace npusim::cli
 
-#define NPUSIM_REGISTER_COMMAND(NAME, SUMMARY, FN)                            \
+#define NPUSIM_REGISTER_COMMAND(NAME, SUMMARY, FN)                      \
   [[maybe_unused]] static const bool npusim_command_registered_##NAME = \
       ::npusim::cli::CommandRegistry::add({#NAME, SUMMARY, FN})

@@ -19,9 +19,11 @@ void add_workload_options(Args& args, sim::WorkloadOptions& o) {
               "hidden=..,heads=..,kv_heads=..,intermediate=.. (default llama2-7b)");
   args.option("phase", &o.phase, "decode (default)");
   args.option("batch", &o.batch, "sequences decoded together (default 1)");
-  args.option("kv-len", &o.kv_len, "KV-cache positions attended to, new token included (default 128)");
+  args.option("kv-len", &o.kv_len,
+              "KV-cache positions attended to, new token included (default 128)");
   args.option("layers", &o.layers, "decoder layers in sequence (default 1)");
-  args.option("dtype", &o.dtype, "weight precision: fp32, fp16, bf16, fp8, int8, int4 (default fp16)");
+  args.option("dtype", &o.dtype,
+              "weight precision: fp32, fp16, bf16, fp8, int8, int4 (default fp16)");
 }
 
 System load_system(const SystemOptions& o) {
