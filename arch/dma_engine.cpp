@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 namespace npusim::arch {
@@ -13,6 +14,8 @@ DmaEngine::DmaEngine(const sc_core::sc_module_name& name, const Program& program
       program_(program),
       config_(config),
       tensor_read_(static_cast<size_t>(program.tensors_size()), false),
+      spm_ps_per_byte_(static_cast<double>(context.clock.value()) /
+                       static_cast<double>(config.spm_bytes_per_cycle)),
       data_(config.max_request_bytes) {
   payload_.set_data_ptr(data_.data());
   payload_.set_streaming_width(config.max_request_bytes);
@@ -42,6 +45,10 @@ void DmaEngine::execute(const Instruction& instruction) {
         local = std::max(local, in_flight_.top());
         in_flight_.pop();
       }
+      // The scratchpad port serialises requests at its bandwidth.
+      local = std::max(local, static_cast<uint64_t>(std::ceil(spm_port_free_ps_ - 1e-6)));
+      spm_port_free_ps_ =
+          std::max(spm_port_free_ps_, static_cast<double>(local)) + bytes * spm_ps_per_byte_;
       payload_.set_address(base + offset);
       payload_.set_data_length(bytes);
       payload_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);

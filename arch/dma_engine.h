@@ -4,7 +4,8 @@
 // boundaries, so the next descriptor starts while the last one drains.
 // Timing is loosely timed: requests carry their issue time as the TLM delay
 // and the memory answers with their completion time; the queue thread
-// synchronises with the kernel once per instruction.
+// synchronises with the kernel once per instruction. Requests also pass
+// through the scratchpad's DMA port, which moves spm_bytes_per_cycle.
 #pragma once
 
 #include <tlm_utils/simple_initiator_socket.h>
@@ -21,6 +22,7 @@ namespace npusim::arch {
 struct DmaConfig {
   uint32_t outstanding = 64;
   uint32_t max_request_bytes = 2048;
+  uint64_t spm_bytes_per_cycle = 2048;  // the scratchpad's DMA port
 };
 
 struct DmaStats {
@@ -49,6 +51,8 @@ class DmaEngine : public Engine {
   DmaStats stats_;
   std::vector<bool> tensor_read_;
   uint64_t stores_done_ps_ = 0;  // completion of the latest store issued
+  double spm_port_free_ps_ = 0;  // when the scratchpad port can take the next request
+  double spm_ps_per_byte_;
   std::priority_queue<uint64_t, std::vector<uint64_t>, std::greater<>> in_flight_;
   tlm::tlm_generic_payload payload_;
   std::vector<unsigned char> data_;  // timing-only model: contents unused

@@ -86,6 +86,7 @@ void apply_defaults(System& s) {
   auto* spm = s.mutable_core()->mutable_scratchpad();
   if (!spm->has_capacity_bytes()) spm->set_capacity_bytes(16u << 20);
   if (!spm->has_banks()) spm->set_banks(32);
+  if (!spm->has_bank_width_bytes()) spm->set_bank_width_bytes(64);
   auto* vec = s.mutable_core()->mutable_vector();
   if (!vec->has_lanes()) vec->set_lanes(128);
   auto* dma = s.mutable_core()->mutable_dma();
@@ -107,6 +108,7 @@ void validate(const System& s, const std::string& where) {
   require(spm.banks() >= 1, where, "core.scratchpad.banks", "must be >= 1");
   require(spm.capacity_bytes() % spm.banks() == 0, where, "core.scratchpad.banks",
           fmt::format("must divide capacity_bytes ({})", spm.capacity_bytes()));
+  require(spm.bank_width_bytes() >= 1, where, "core.scratchpad.bank_width_bytes", "must be >= 1");
   require(s.core().vector().lanes() >= 1, where, "core.vector.lanes", "must be >= 1");
   require(s.core().dma().outstanding() >= 1, where, "core.dma.outstanding", "must be >= 1");
   require(s.core().dma().max_request_bytes() >= 1, where, "core.dma.max_request_bytes",

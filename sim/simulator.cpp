@@ -43,6 +43,8 @@ arch::CoreConfig core_config(const System& s) {
   c.clock = sc_core::sc_time(1.0 / s.core_clock_ghz(), sc_core::SC_NS);
   c.dma.outstanding = s.core().dma().outstanding();
   c.dma.max_request_bytes = s.core().dma().max_request_bytes();
+  c.dma.spm_bytes_per_cycle =
+      uint64_t{s.core().scratchpad().banks()} * s.core().scratchpad().bank_width_bytes();
   c.matrix.array = {s.core().array().rows(), s.core().array().cols()};
   c.matrix.count = s.core().array().count();
   c.matrix.dataflow = s.core().array().dataflow();

@@ -44,3 +44,15 @@ TEST(IdealMemory, AchievedBandwidthApproachesPeakForLongStreams) {
 
 }  // namespace
 }  // namespace npusim
+
+namespace npusim {
+namespace {
+
+TEST(ScratchpadPort, NarrowScratchpadLimitsTheDma) {
+  // 8 banks x 64 B per 1 ns cycle = 512 GB/s, below the memory's 1000 GB/s.
+  const Report r = load_only(8 << 20, {"core.scratchpad.banks=8"});
+  EXPECT_NEAR(r.traffic().achieved_bandwidth_gbps(), 512.0, 512.0 * 0.01);
+}
+
+}  // namespace
+}  // namespace npusim
