@@ -42,6 +42,13 @@ int64_t attr_int(const Node& node, const std::string& key, int64_t fallback) {
   return it == node.attrs().end() ? fallback : it->second.i();
 }
 
+CacheShape cache_shape(const Tensor& cache, const std::string& node) {
+  require(cache.shape_size() == 4, "graph", "node '" + node + "'",
+          "the cache '" + cache.name() + "' must be [batch, kv_heads, L, d]");
+  return {static_cast<uint64_t>(cache.shape(0)), static_cast<uint64_t>(cache.shape(1)),
+          static_cast<uint64_t>(cache.shape(2)), static_cast<uint64_t>(cache.shape(3))};
+}
+
 TensorIndex::TensorIndex(const Graph& graph) : graph_(graph) {
   for (int i = 0; i < graph.tensors_size(); ++i) index_[graph.tensors(i).name()] = i;
 }

@@ -22,6 +22,13 @@ Node& add_node(Graph& graph, const std::string& name, OpType op, std::vector<std
 void set_attr(Node& node, const std::string& key, int64_t value);
 [[nodiscard]] int64_t attr_int(const Node& node, const std::string& key, int64_t fallback);
 
+// The dimensions of a KV cache tensor [batch, kv_heads, L, d]; UserError
+// naming `node` when it has another rank.
+struct CacheShape {
+  uint64_t batch, kv_heads, len, head_dim;
+};
+[[nodiscard]] CacheShape cache_shape(const Tensor& cache, const std::string& node);
+
 // Name -> index of the graph's tensors.
 class TensorIndex {
  public:

@@ -178,22 +178,25 @@ void ProgramBuilder::store(const Buffer& src, uint32_t tensor, uint64_t dram_add
   dma(src, DmaOp::STORE, tensor, dram_addr, row_bytes, rows, dram_stride);
 }
 
+void ProgramBuilder::compute(Queue queue, Instruction ins, std::initializer_list<Buffer> reads,
+                             const Buffer& out) {
+  const uint32_t id = add(queue, std::move(ins));
+  for (const Buffer& b : reads) occupancies_[b.occupancy].readers.push_back(id);
+  occupancies_[out.occupancy].writers.push_back(id);
+}
+
 void ProgramBuilder::matrix(const MatrixOp& op, std::initializer_list<Buffer> reads,
                             const Buffer& out) {
   Instruction ins;
   *ins.mutable_matrix() = op;
-  const uint32_t id = add(MATRIX, std::move(ins));
-  for (const Buffer& b : reads) occupancies_[b.occupancy].readers.push_back(id);
-  occupancies_[out.occupancy].writers.push_back(id);
+  compute(MATRIX, std::move(ins), reads, out);
 }
 
 void ProgramBuilder::vector(const VectorOp& op, std::initializer_list<Buffer> reads,
                             const Buffer& out) {
   Instruction ins;
   *ins.mutable_vector() = op;
-  const uint32_t id = add(VECTOR, std::move(ins));
-  for (const Buffer& b : reads) occupancies_[b.occupancy].readers.push_back(id);
-  occupancies_[out.occupancy].writers.push_back(id);
+  compute(VECTOR, std::move(ins), reads, out);
 }
 
 std::vector<uint32_t> ProgramBuilder::order() const {

@@ -93,6 +93,8 @@ class ProgramBuilder {
   };
 
   uint32_t add(Queue queue, Instruction ins);
+  void compute(Queue queue, Instruction ins, std::initializer_list<Buffer> reads,
+               const Buffer& out);
   void dma(const Buffer& buf, DmaOp::Direction dir, uint32_t tensor, uint64_t dram_addr,
            uint64_t row_bytes, uint64_t rows, uint64_t dram_stride);
   [[nodiscard]] uint32_t full_sem(Ring ring, uint32_t slot) const;

@@ -18,11 +18,7 @@ void lower_attention(const Node& node, LoweringContext& ctx, bool score) {
   const Tensor& in = ctx.tensors.at(node.inputs(0), node.name());
   const Tensor& cache = ctx.tensors.at(node.inputs(1), node.name());
   const Tensor& out = ctx.tensors.at(node.outputs(0), node.name());
-  require(cache.shape_size() == 4, "graph", where, "the cache must be [batch, kv_heads, L, d]");
-  const auto batch = static_cast<uint64_t>(cache.shape(0));
-  const auto kv_heads = static_cast<uint64_t>(cache.shape(1));
-  const auto len = static_cast<uint64_t>(cache.shape(2));
-  const auto d = static_cast<uint64_t>(cache.shape(3));
+  const auto [batch, kv_heads, len, d] = cache_shape(cache, node.name());
   const auto heads = static_cast<uint64_t>(attr_int(node, "heads", 0));
   require(heads > 0 && heads % kv_heads == 0, "graph", where + ".attrs.heads",
           "must be a positive multiple of the cache's kv heads");

@@ -18,11 +18,7 @@ void lower_kv_append(const Node& node, LoweringContext& ctx) {
           "KV_APPEND takes (new rows, cache) and gives the cache");
   const Tensor& x = ctx.tensors.at(node.inputs(0), node.name());
   const Tensor& cache = ctx.tensors.at(node.inputs(1), node.name());
-  require(cache.shape_size() == 4, "graph", where, "the cache must be [batch, kv_heads, L, d]");
-  const auto batch = static_cast<uint64_t>(cache.shape(0));
-  const auto kv_heads = static_cast<uint64_t>(cache.shape(1));
-  const auto len = static_cast<uint64_t>(cache.shape(2));
-  const auto d = static_cast<uint64_t>(cache.shape(3));
+  const auto [batch, kv_heads, len, d] = cache_shape(cache, node.name());
   const auto pos = static_cast<uint64_t>(attr_int(node, "position", 0));
   require(pos < len, "graph", where + ".attrs.position", "must be inside the cache");
   const uint64_t row = kv_heads * d;
