@@ -32,8 +32,26 @@ std::vector<Segment> ActivityLog::slice(uint64_t from_ps, uint64_t to_ps) const 
     if (b > a) out.push_back({a, b, it->activity});
     covered = b;
   }
+  if (open_ && covered < to_ps && open_start_ps_ < to_ps) {
+    if (covered < open_start_ps_) out.push_back({covered, open_start_ps_, Activity::Idle});
+    covered = std::max(covered, open_start_ps_);
+    out.push_back({covered, to_ps, open_activity_});
+    covered = to_ps;
+  }
   if (covered < to_ps) out.push_back({covered, to_ps, Activity::Idle});
   return out;
+}
+
+void ActivityLog::open(uint64_t start_ps, Activity activity) {
+  if (start_ps > end_ps_) append(end_ps_, start_ps, Activity::Idle);
+  open_ = true;
+  open_start_ps_ = std::max(start_ps, end_ps_);
+  open_activity_ = activity;
+}
+
+void ActivityLog::close(uint64_t end_ps) {
+  open_ = false;
+  append(open_start_ps_, end_ps, open_activity_);
 }
 
 void ActivityLog::prune(uint64_t before_ps) {

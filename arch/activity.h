@@ -31,8 +31,14 @@ class ActivityLog {
   // accounted for and are ignored.
   void append(uint64_t start_ps, uint64_t end_ps, Activity activity);
 
-  // The segments covering [from, to), clipped; what this log does not cover
-  // yet is returned as one Idle segment.
+  // Starts an activity whose end is not known yet (a DMA engine is busy while
+  // any of its requests is in flight); close() ends it.
+  void open(uint64_t start_ps, Activity activity);
+  void close(uint64_t end_ps);
+  [[nodiscard]] bool is_open() const { return open_; }
+
+  // The segments covering [from, to), clipped (an open activity extends to
+  // `to`); what this log does not cover yet is returned as Idle.
   [[nodiscard]] std::vector<Segment> slice(uint64_t from_ps, uint64_t to_ps) const;
 
   // Drops segments that end at or before `before_ps`; totals keep them.
@@ -45,6 +51,9 @@ class ActivityLog {
   std::deque<Segment> segments_;
   uint64_t end_ps_ = 0;
   std::array<uint64_t, kActivities> totals_{};
+  bool open_ = false;
+  uint64_t open_start_ps_ = 0;
+  Activity open_activity_ = Activity::Busy;
 };
 
 }  // namespace npusim::arch

@@ -1,6 +1,7 @@
 #include "arch/dma_engine.h"
 
 #include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -17,59 +18,109 @@ DmaEngine::DmaEngine(const sc_core::sc_module_name& name, const Program& program
       spm_ps_per_byte_(static_cast<double>(context.clock.value()) /
                        static_cast<double>(config.spm_bytes_per_cycle)),
       data_(config.max_request_bytes) {
-  payload_.set_data_ptr(data_.data());
-  payload_.set_streaming_width(config.max_request_bytes);
-  payload_.set_byte_enable_ptr(nullptr);
-  payload_.set_dmi_allowed(false);
+  socket.register_nb_transport_bw(this, &DmaEngine::nb_transport_bw);
+  for (uint32_t i = 0; i < config.outstanding; ++i) {
+    auto slot = std::make_unique<Slot>();
+    slot->payload.set_data_ptr(data_.data());
+    slot->payload.set_byte_enable_ptr(nullptr);
+    slot->payload.set_dmi_allowed(false);
+    free_.push_back(slot.get());
+    slots_.push_back(std::move(slot));
+  }
 }
 
 void DmaEngine::execute(const Instruction& instruction) {
   const DmaOp& op = instruction.dma();
-  const bool load = op.direction() == DmaOp::LOAD;
-  const size_t cls = static_cast<size_t>(op.tensor_class());
-  const uint64_t now = now_ps();
-  uint64_t local = now;  // this engine's local time (temporal decoupling)
-  if (op.fence()) local = std::max(local, stores_done_ps_);
-  if (load && op.tensor() < tensor_read_.size() && !tensor_read_[op.tensor()]) {
-    tensor_read_[op.tensor()] = true;
-    stats_.unique_read_bytes[cls] += program_.tensors(static_cast<int>(op.tensor())).bytes();
+  if (op.fence()) {
+    // Every earlier store must complete first (read after write through memory).
+    while (stores_in_flight_ > 0) sc_core::wait(response_event_);
   }
-  payload_.set_command(load ? tlm::TLM_READ_COMMAND : tlm::TLM_WRITE_COMMAND);
-  uint64_t done_max = local;
+  if (op.direction() == DmaOp::LOAD && op.tensor() < tensor_read_.size() &&
+      !tensor_read_[op.tensor()]) {
+    tensor_read_[op.tensor()] = true;
+    stats_.unique_read_bytes[op.tensor_class()] +=
+        program_.tensors(static_cast<int>(op.tensor())).bytes();
+  }
+  transfers_.push_back({&instruction, 0, false});
   for (uint64_t row = 0; row < op.rows(); ++row) {
     const uint64_t base = op.dram_addr() + row * op.dram_stride();
     for (uint64_t offset = 0; offset < op.row_bytes(); offset += config_.max_request_bytes) {
-      const auto bytes = static_cast<unsigned>(
-          std::min<uint64_t>(config_.max_request_bytes, op.row_bytes() - offset));
-      if (in_flight_.size() >= config_.outstanding) {
-        local = std::max(local, in_flight_.top());
-        in_flight_.pop();
-      }
-      // The scratchpad port serialises requests at its bandwidth.
-      local = std::max(local, static_cast<uint64_t>(std::ceil(spm_port_free_ps_ - 1e-6)));
-      spm_port_free_ps_ =
-          std::max(spm_port_free_ps_, static_cast<double>(local)) + bytes * spm_ps_per_byte_;
-      payload_.set_address(base + offset);
-      payload_.set_data_length(bytes);
-      payload_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-      sc_core::sc_time delay = sc_core::sc_time::from_value(local - now);
-      socket->b_transport(payload_, delay);
-      if (payload_.is_response_error()) {
-        throw std::runtime_error(fmt::format("memory refused {} of {} bytes at 0x{:x}: {}",
-                                             load ? "read" : "write", bytes, base + offset,
-                                             payload_.get_response_string()));
-      }
-      const uint64_t done = now + delay.value();
-      in_flight_.push(done);
-      busy(local, done);
-      done_max = std::max(done_max, done);
-      if (!load) stores_done_ps_ = std::max(stores_done_ps_, done);
-      ++stats_.transactions;
-      (load ? stats_.read_bytes : stats_.written_bytes)[cls] += bytes;
+      send(op, base + offset,
+           static_cast<unsigned>(std::min<uint64_t>(config_.max_request_bytes,
+                                                    op.row_bytes() - offset)));
     }
   }
-  complete_at(done_max, instruction);
-  wait_until(local);
+  transfers_.back().issued = true;
+  retire();
+}
+
+void DmaEngine::send(const DmaOp& op, uint64_t address, unsigned bytes) {
+  while (free_.empty()) sc_core::wait(response_event_);
+  // The scratchpad port serialises requests at its bandwidth.
+  const auto port = static_cast<uint64_t>(std::ceil(spm_port_free_ps_ - 1e-6));
+  wait_until(port);
+  const uint64_t now = now_ps();
+  spm_port_free_ps_ = std::max(spm_port_free_ps_, static_cast<double>(now)) + bytes * spm_ps_per_byte_;
+
+  const bool load = op.direction() == DmaOp::LOAD;
+  Slot* slot = free_.back();
+  free_.pop_back();
+  slot->transfer = first_transfer_ + transfers_.size() - 1;
+  slot->store = !load;
+  tlm::tlm_generic_payload& p = slot->payload;
+  p.set_command(load ? tlm::TLM_READ_COMMAND : tlm::TLM_WRITE_COMMAND);
+  p.set_address(address);
+  p.set_data_length(bytes);
+  p.set_streaming_width(bytes);
+  p.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  if (in_flight_++ == 0) log().open(now, Activity::Busy);
+  if (!load) ++stores_in_flight_;
+  ++transfers_.back().outstanding;
+  ++stats_.transactions;
+  (load ? stats_.read_bytes : stats_.written_bytes)[op.tensor_class()] += bytes;
+
+  tlm::tlm_phase phase = tlm::BEGIN_REQ;
+  sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+  const tlm::tlm_sync_enum status = socket->nb_transport_fw(p, phase, delay);
+  if (status != tlm::TLM_ACCEPTED) {
+    throw std::runtime_error(fmt::format("memory did not accept a request at 0x{:x}", address));
+  }
+}
+
+tlm::tlm_sync_enum DmaEngine::nb_transport_bw(tlm::tlm_generic_payload& trans,
+                                              tlm::tlm_phase& phase, sc_core::sc_time&) {
+  if (phase != tlm::BEGIN_RESP) throw std::logic_error("dma: unexpected TLM phase");
+  if (trans.is_response_error()) {
+    throw std::runtime_error(fmt::format("memory refused {} bytes at 0x{:x}: {}",
+                                         trans.get_data_length(), trans.get_address(),
+                                         trans.get_response_string()));
+  }
+  Slot* slot = nullptr;
+  for (auto& s : slots_) {
+    if (&s->payload == &trans) slot = s.get();
+  }
+  if (slot == nullptr) throw std::logic_error("dma: response for an unknown request");
+  --transfers_[slot->transfer - first_transfer_].outstanding;
+  if (slot->store) --stores_in_flight_;
+  if (--in_flight_ == 0) log().close(now_ps());
+  free_.push_back(slot);
+  retire();
+  response_event_.notify(sc_core::SC_ZERO_TIME);
+  return tlm::TLM_COMPLETED;
+}
+
+void DmaEngine::retire() {
+  while (!transfers_.empty() && transfers_.front().issued &&
+         transfers_.front().outstanding == 0) {
+    complete_at(now_ps(), *transfers_.front().instruction);
+    transfers_.pop_front();
+    ++first_transfer_;
+  }
+}
+
+void DmaEngine::drain() {
+  while (in_flight_ > 0) sc_core::wait(response_event_);
+  Engine::drain();
 }
 
 }  // namespace npusim::arch

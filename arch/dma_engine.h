@@ -1,18 +1,19 @@
-// The DMA engine: a TLM-2.0 initiator. Each transfer is split into memory
-// transactions of at most `max_request_bytes` (never crossing a row of the
-// 2-D pattern); up to `outstanding` are in flight at once, across instruction
-// boundaries, so the next descriptor starts while the last one drains.
-// Timing is loosely timed: requests carry their issue time as the TLM delay
-// and the memory answers with their completion time; the queue thread
-// synchronises with the kernel once per instruction. Requests also pass
-// through the scratchpad's DMA port, which moves spm_bytes_per_cycle.
+// The DMA engine: a TLM-2.0 initiator on the non-blocking protocol. Each
+// transfer is split into memory transactions of at most `max_request_bytes`
+// (never crossing a row of the 2-D pattern); up to `outstanding` are in
+// flight at once, across instruction boundaries, so the next descriptor
+// starts while the last one drains. Requests also pass through the
+// scratchpad's DMA port (spm_bytes_per_cycle). Instructions retire in order
+// when their last response has arrived. The engine is busy while any request
+// is in flight.
 #pragma once
 
-#include <tlm_utils/simple_initiator_socket.h>
 #include <array>
 #include <cstdint>
-#include <queue>
+#include <deque>
+#include <memory>
 #include <tlm>
+#include <tlm_utils/simple_initiator_socket.h>
 #include <vector>
 
 #include "arch/engine.h"
@@ -37,24 +38,45 @@ class DmaEngine : public Engine {
  public:
   tlm_utils::simple_initiator_socket<DmaEngine> socket;
 
-  DmaEngine(const sc_core::sc_module_name& name, const Program& program, const Instructions& queue,
-            CoreContext& context, const DmaConfig& config);
+  DmaEngine(const sc_core::sc_module_name& name, const Program& program,
+            const Instructions& queue, CoreContext& context, const DmaConfig& config);
 
   [[nodiscard]] const DmaStats& stats() const { return stats_; }
 
  protected:
   void execute(const Instruction& instruction) override;
+  void drain() override;
 
  private:
+  struct Transfer {  // one instruction in flight
+    const Instruction* instruction;
+    uint32_t outstanding = 0;
+    bool issued = false;
+  };
+  struct Slot {  // one request in flight
+    tlm::tlm_generic_payload payload;
+    uint64_t transfer = 0;  // sequence number of its Transfer
+    bool store = false;
+  };
+
+  tlm::tlm_sync_enum nb_transport_bw(tlm::tlm_generic_payload& trans, tlm::tlm_phase& phase,
+                                     sc_core::sc_time& delay);
+  void send(const DmaOp& op, uint64_t address, unsigned bytes);
+  void retire();
+
   const Program& program_;
   DmaConfig config_;
   DmaStats stats_;
   std::vector<bool> tensor_read_;
-  uint64_t stores_done_ps_ = 0;  // completion of the latest store issued
-  double spm_port_free_ps_ = 0;  // when the scratchpad port can take the next request
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<Slot*> free_;
+  std::deque<Transfer> transfers_;  // unretired, in program order
+  uint64_t first_transfer_ = 0;      // sequence number of transfers_.front()
+  uint32_t in_flight_ = 0;
+  uint32_t stores_in_flight_ = 0;
+  double spm_port_free_ps_ = 0;  // when the scratchpad port takes the next request
   double spm_ps_per_byte_;
-  std::priority_queue<uint64_t, std::vector<uint64_t>, std::greater<>> in_flight_;
-  tlm::tlm_generic_payload payload_;
+  sc_core::sc_event response_event_;
   std::vector<unsigned char> data_;  // timing-only model: contents unused
 };
 

@@ -29,10 +29,12 @@ void Engine::run() {
     if (++executed_ % 4096 == 0 && context_.prune) context_.prune();
   }
   // Everything is issued; the unit finishes when its last work completes.
-  wait_until(std::max(last_completion_ps_, log_.end()));
+  drain();
   finish_ps_ = now_ps();
   finished_ = true;
 }
+
+void Engine::drain() { wait_until(std::max(last_completion_ps_, log_.end())); }
 
 void Engine::acquire(const SemOp& op) {
   SemaphoreBank& bank = *context_.semaphores;
@@ -50,6 +52,7 @@ void Engine::acquire(const SemOp& op) {
 
 void Engine::attribute_wait(const Semaphore& sem, uint64_t from_ps, uint64_t to_ps) {
   // Work issued before the wait keeps the unit busy for part of it.
+  if (log_.is_open()) return;
   from_ps = std::max(from_ps, log_.end());
   if (to_ps <= from_ps) return;
   if (sem.kind() == BUFFER_FREE) {

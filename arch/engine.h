@@ -44,6 +44,7 @@ class Engine : public sc_core::sc_module {
   // When the last of this queue's work completed, ps.
   [[nodiscard]] uint64_t finish_ps() const { return finish_ps_; }
   [[nodiscard]] size_t executed() const { return executed_; }
+  [[nodiscard]] uint64_t last_completion_ps() const { return last_completion_ps_; }
   [[nodiscard]] size_t size() const { return static_cast<size_t>(program_.size()); }
   // Where the queue is stuck, for deadlock reports.
   [[nodiscard]] std::string where() const;
@@ -54,8 +55,11 @@ class Engine : public sc_core::sc_module {
   SC_HAS_PROCESS(Engine);
 
   // Issues one instruction's work. Calls busy() for the time the unit works
-  // and complete_at() once with the completion time; may wait().
+  // (or opens and closes its activity log) and complete_at() once with the
+  // completion time; may wait().
   virtual void execute(const Instruction& instruction) = 0;
+  // Waits until all issued work has completed.
+  virtual void drain();
 
   void busy(uint64_t start_ps, uint64_t end_ps) { log_.append(start_ps, end_ps, Activity::Busy); }
   void complete_at(uint64_t time_ps, const Instruction& instruction);

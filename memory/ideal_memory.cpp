@@ -14,19 +14,13 @@ IdealMemory::IdealMemory(const sc_core::sc_module_name& name, const IdealMemoryC
       ps_per_byte_(1e3 / config.bandwidth_gbps()),  // 1 GB/s = 1 byte/ns
       latency_ps_(config.latency_ns() * 1e3) {}
 
-void IdealMemory::b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
-  // Simulation time is in ps (the kernel's resolution); the bus is tracked in
-  // fractional ps so that rounding never accumulates over a stream.
-  const uint64_t now_ps = sc_core::sc_time_stamp().value();
-  const double arrival_ps = static_cast<double>(now_ps + delay.value());
-  const double start_ps = std::max(arrival_ps, bus_free_ps_);
+void IdealMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
+  // The bus is tracked in fractional ps so that rounding never accumulates
+  // over a stream.
+  const double start_ps = std::max(static_cast<double>(arrival_ps), bus_free_ps_);
   bus_free_ps_ = start_ps + trans.get_data_length() * ps_per_byte_;
-  const double done_ps = bus_free_ps_ + latency_ps_;
   // Completion at the next whole ps (tolerating float noise below 1e-6 ps).
-  const auto done = static_cast<uint64_t>(std::ceil(done_ps - 1e-6));
-  delay = sc_core::sc_time::from_value(done - now_ps);
-  count(trans);
-  trans.set_response_status(tlm::TLM_OK_RESPONSE);
+  respond(trans, static_cast<uint64_t>(std::ceil(bus_free_ps_ + latency_ps_ - 1e-6)));
 }
 
 namespace {
@@ -47,6 +41,9 @@ NPUSIM_REGISTER_MEMORY(ideal, (MemoryModelEntry{
                                   },
                                   [](const MemoryConfig& config) {
                                     return config.ideal().bandwidth_gbps();
+                                  },
+                                  [](const MemoryConfig& config) {
+                                    return config.capacity_bytes();
                                   },
                               }));
 

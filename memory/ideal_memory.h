@@ -12,8 +12,10 @@ class IdealMemory : public MemoryModel {
  public:
   IdealMemory(const sc_core::sc_module_name& name, const IdealMemoryConfig& config);
 
-  void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) override;
   [[nodiscard]] double peak_bandwidth_gbps() const override { return bandwidth_gbps_; }
+
+ protected:
+  void accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) override;
 
  private:
   double bandwidth_gbps_;

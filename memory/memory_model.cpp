@@ -1,18 +1,47 @@
 #include "memory/memory_model.h"
 
+#include <stdexcept>
+
 namespace npusim::memory {
 
 MemoryModel::MemoryModel(const sc_core::sc_module_name& name)
     : sc_core::sc_module(name), socket("socket") {
-  socket.register_b_transport(this, &MemoryModel::dispatch);
+  socket.register_nb_transport_fw(this, &MemoryModel::nb_transport_fw);
+  SC_METHOD(send_responses);
+  sensitive << response_event_;
+  dont_initialize();
 }
 
-void MemoryModel::count(const tlm::tlm_generic_payload& trans) {
+tlm::tlm_sync_enum MemoryModel::nb_transport_fw(tlm::tlm_generic_payload& trans,
+                                                tlm::tlm_phase& phase, sc_core::sc_time& delay) {
+  if (phase != tlm::BEGIN_REQ) throw std::logic_error("memory: unexpected TLM phase");
   ++stats_.transactions;
-  if (trans.is_read()) {
-    stats_.read_bytes += trans.get_data_length();
-  } else {
-    stats_.write_bytes += trans.get_data_length();
+  (trans.is_read() ? stats_.read_bytes : stats_.write_bytes) += trans.get_data_length();
+  accept(trans, now_ps() + delay.value());
+  return tlm::TLM_ACCEPTED;
+}
+
+void MemoryModel::respond(tlm::tlm_generic_payload& trans, uint64_t time_ps) {
+  const uint64_t now = now_ps();
+  if (time_ps < now) time_ps = now;
+  responses_.push({time_ps, seq_++, &trans});
+  response_event_.notify(sc_core::sc_time::from_value(time_ps - now));
+}
+
+void MemoryModel::send_responses() {
+  const uint64_t now = now_ps();
+  while (!responses_.empty() && responses_.top().time_ps <= now) {
+    tlm::tlm_generic_payload* trans = responses_.top().trans;
+    responses_.pop();
+    if (trans->get_response_status() == tlm::TLM_INCOMPLETE_RESPONSE) {
+      trans->set_response_status(tlm::TLM_OK_RESPONSE);
+    }
+    tlm::tlm_phase phase = tlm::BEGIN_RESP;
+    sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+    socket->nb_transport_bw(*trans, phase, delay);
+  }
+  if (!responses_.empty()) {
+    response_event_.notify(sc_core::sc_time::from_value(responses_.top().time_ps - now));
   }
 }
 

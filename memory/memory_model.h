@@ -1,12 +1,18 @@
-// The memory subsystem as the NPU sees it: one TLM-2.0 target socket.
-// Every model (ideal, DRAM, PIM, tiers) derives from MemoryModel and is
-// created through the registry (registry.h) from a MemoryConfig.
+// The memory subsystem as the NPU sees it: one TLM-2.0 target socket using
+// the non-blocking protocol. An initiator sends BEGIN_REQ with the request's
+// arrival as the annotated delay; the model answers TLM_ACCEPTED and later
+// sends BEGIN_RESP on the backward path at the moment the transfer completes
+// (the initiator answers TLM_COMPLETED). Every model (ideal, DRAM, PIM,
+// tiers) derives from MemoryModel and is created through the registry
+// (registry.h) from a MemoryConfig.
 #pragma once
 
-#include <tlm_utils/simple_target_socket.h>
 #include <cstdint>
+#include <queue>
 #include <systemc>
 #include <tlm>
+#include <tlm_utils/simple_target_socket.h>
+#include <vector>
 
 namespace npusim::memory {
 
@@ -23,21 +29,35 @@ class MemoryModel : public sc_core::sc_module {
   explicit MemoryModel(const sc_core::sc_module_name& name);
   ~MemoryModel() override = default;
 
-  // Loosely timed access: on entry `delay` is the initiator's local time
-  // offset at which the request arrives; on return it is the offset at which
-  // the transaction completes.
-  virtual void b_transport(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) = 0;
-
   [[nodiscard]] virtual double peak_bandwidth_gbps() const = 0;
   [[nodiscard]] const MemoryStats& stats() const { return stats_; }
 
  protected:
-  void count(const tlm::tlm_generic_payload& trans);
+  SC_HAS_PROCESS(MemoryModel);
+
+  // A request arrives at `arrival_ps` (>= now). The model must eventually
+  // call respond() for it.
+  virtual void accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) = 0;
+  // Sends the response for `trans` at `time_ps` (>= now).
+  void respond(tlm::tlm_generic_payload& trans, uint64_t time_ps);
+  [[nodiscard]] static uint64_t now_ps() { return sc_core::sc_time_stamp().value(); }
 
  private:
-  void dispatch(tlm::tlm_generic_payload& trans, sc_core::sc_time& delay) {
-    b_transport(trans, delay);
-  }
+  tlm::tlm_sync_enum nb_transport_fw(tlm::tlm_generic_payload& trans, tlm::tlm_phase& phase,
+                                     sc_core::sc_time& delay);
+  void send_responses();
+
+  struct Response {
+    uint64_t time_ps;
+    uint64_t seq;
+    tlm::tlm_generic_payload* trans;
+    bool operator>(const Response& o) const {
+      return time_ps != o.time_ps ? time_ps > o.time_ps : seq > o.seq;
+    }
+  };
+  std::priority_queue<Response, std::vector<Response>, std::greater<>> responses_;
+  uint64_t seq_ = 0;
+  sc_core::sc_event response_event_;
   MemoryStats stats_;
 };
 

@@ -21,6 +21,8 @@ struct MemoryModelEntry {
   std::function<std::unique_ptr<MemoryModel>(const sc_core::sc_module_name&, const MemoryConfig&)>
       create;
   std::function<double(const MemoryConfig&)> peak_bandwidth_gbps;
+  // Bytes the compiler may place (0: unlimited).
+  std::function<uint64_t(const MemoryConfig&)> capacity_bytes;
 };
 
 class MemoryRegistry {

@@ -1,0 +1,100 @@
+#include "memory/dram/address_mapping.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <sstream>
+
+#include "common/error.h"
+
+namespace npusim::memory::dram {
+namespace {
+uint32_t log2_exact(uint64_t v) {
+  uint32_t b = 0;
+  while ((uint64_t{1} << b) < v) ++b;
+  return b;
+}
+}  // namespace
+
+AddressMapping::AddressMapping(const DramSpec& s, const std::string& where,
+                               const std::string& field)
+    : burst_bytes_(s.burst_bytes()),
+      channels_per_stack_(s.channels),
+      banks_per_group_(s.banks_per_group),
+      capacity_(s.capacity_bytes()) {
+  static const std::array<const char*, kFields> names = {"ro", "ba", "bg", "co", "ch", "st"};
+  const std::array<uint64_t, kFields> counts = {s.rows,    s.banks_per_group, s.bank_groups,
+                                                s.columns, s.channels,        s.stacks};
+  struct Token {
+    Field field;
+    int bits;  // -1: the whole field
+  };
+  std::vector<Token> tokens;
+  std::istringstream in(s.mapping);
+  for (std::string word; in >> word;) {
+    const auto colon = word.find(':');
+    const std::string name = word.substr(0, colon);
+    int f = 0;
+    while (f < kFields && name != names[f]) ++f;
+    require(f < kFields, where, field,
+            fmt::format("unknown field '{}' (use ro, ba, bg, co, ch, st)", name));
+    int bits = -1;
+    if (colon != std::string::npos) {
+      try {
+        bits = std::stoi(word.substr(colon + 1));
+      } catch (const std::exception&) {
+        bits = -2;
+      }
+      require(bits >= 0, where, field, fmt::format("'{}': expected field:bits", word));
+      require(f != Stack, where, field, "the stack field cannot be split");
+    }
+    tokens.push_back({static_cast<Field>(f), bits});
+  }
+  // Assign digits from the least significant end.
+  std::array<uint32_t, kFields> used{};
+  std::array<bool, kFields> seen{};
+  for (auto it = tokens.rbegin(); it != tokens.rend(); ++it) {
+    const Field f = it->field;
+    if (f == Stack) {
+      require(!seen[f], where, field, "'st' appears twice");
+      digits_.push_back({f, counts[f], 0});
+      seen[f] = true;
+      continue;
+    }
+    const uint32_t total = log2_exact(counts[f]);
+    const uint32_t bits = it->bits < 0 ? total - used[f] : static_cast<uint32_t>(it->bits);
+    require(used[f] + bits <= total, where, field,
+            fmt::format("'{}' takes more than its {} bits", names[f], total));
+    if (bits > 0) digits_.push_back({f, uint64_t{1} << bits, used[f]});
+    used[f] += bits;
+    seen[f] = true;
+  }
+  for (int f = 0; f < kFields; ++f) {
+    if (f == Stack) {
+      require(seen[f] || counts[f] == 1, where, field,
+              fmt::format("'st' is missing and there are {} stacks", counts[f]));
+      continue;
+    }
+    require(used[f] == log2_exact(counts[f]), where, field,
+            fmt::format("'{}' covers {} of its {} bits: the mapping does not cover the capacity",
+                        names[f], used[f], log2_exact(counts[f])));
+  }
+}
+
+DramAddress AddressMapping::decode(uint64_t address) const {
+  uint64_t x = address / burst_bytes_;
+  std::array<uint64_t, kFields> v{};
+  for (const Digit& d : digits_) {
+    v[d.field] |= (x % d.radix) << d.shift;
+    x /= d.radix;
+  }
+  DramAddress a;
+  a.channel = static_cast<uint32_t>(v[Stack] * channels_per_stack_ + v[Channel]);
+  a.bank_group = static_cast<uint32_t>(v[Group]);
+  a.bank = static_cast<uint32_t>(v[Group] * banks_per_group_ + v[Bank]);
+  a.row = static_cast<uint32_t>(v[Row]);
+  a.column = static_cast<uint32_t>(v[Column]);
+  return a;
+}
+
+}  // namespace npusim::memory::dram

@@ -1,0 +1,47 @@
+// Address mapping: which bits of a byte address select the stack, channel,
+// bank group, bank, row and column. The mapping is a list of fields, most
+// significant first (e.g. "ro ba co:3 bg st ch co:2"); an address is decoded
+// from the least significant end as mixed-radix digits, so the stack count
+// need not be a power of two. The burst offset is always the lowest digits.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "memory/dram/spec.h"
+
+namespace npusim::memory::dram {
+
+struct DramAddress {
+  uint32_t channel = 0;  // global: stack * channels + channel
+  uint32_t bank = 0;     // flat: bank_group * banks_per_group + bank
+  uint32_t bank_group = 0;
+  uint32_t row = 0;
+  uint32_t column = 0;  // burst index within the row
+};
+
+class AddressMapping {
+ public:
+  // UserError naming `where`/`field` unless every field is fully covered.
+  AddressMapping(const DramSpec& spec, const std::string& where, const std::string& field);
+
+  [[nodiscard]] DramAddress decode(uint64_t address) const;
+  // Bytes the mapping addresses (= the devices' capacity).
+  [[nodiscard]] uint64_t capacity_bytes() const { return capacity_; }
+
+ private:
+  enum Field : uint8_t { Row, Bank, Group, Column, Channel, Stack, kFields };
+  struct Digit {
+    Field field;
+    uint64_t radix;  // values this digit takes
+    uint32_t shift;  // bits of the field below this digit
+  };
+  std::vector<Digit> digits_;  // least significant first
+  uint64_t burst_bytes_;
+  uint32_t channels_per_stack_;
+  uint32_t banks_per_group_;
+  uint64_t capacity_;
+};
+
+}  // namespace npusim::memory::dram

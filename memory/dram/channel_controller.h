@@ -1,0 +1,78 @@
+// The memory controller of one DRAM channel: read and write queues, FR-FCFS
+// scheduling (ready row hits first, then the oldest request's next command),
+// open- or closed-page policy, write drain between two watermarks, and
+// all-bank or per-bank refresh. It is event driven: step(now) issues at most
+// one command and returns the next clock at which it has anything to do, so
+// idle clocks cost nothing.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "memory/dram/channel_timing.h"
+#include "memory/dram/spec.h"
+
+namespace npusim::memory::dram {
+
+inline constexpr uint64_t kNever = UINT64_MAX;
+
+struct Burst {
+  uint64_t arrival = 0;  // clock the request reached the controller
+  uint32_t bank = 0, row = 0, column = 0;
+  uint32_t request = 0;  // the owner's id, passed back on completion
+  bool write = false;
+  uint8_t outcome = 0;  // 0 row hit, 1 miss (bank closed), 2 conflict (other row open)
+};
+
+struct ChannelStats {
+  std::array<uint64_t, kCommands> commands{};
+  uint64_t row_hits = 0, row_misses = 0, row_conflicts = 0;
+  uint64_t read_bytes = 0, write_bytes = 0;
+  uint64_t data_cycles = 0;       // clocks the data bus carried data
+  uint64_t refresh_cycles = 0;    // clocks banks were blocked by refresh (per-bank / banks)
+  uint64_t occupancy_sum = 0;     // queued bursts summed over clocks (time-weighted)
+  uint32_t occupancy_max = 0;
+  uint64_t last_clock = 0;        // last clock the occupancy was accounted to
+  std::vector<uint64_t> read_latency;  // histogram: clocks from arrival to data end
+};
+
+class ChannelController {
+ public:
+  // `done(request, clock)` is called when a burst's data transfer ends.
+  using Done = std::function<void(uint32_t request, uint64_t clock)>;
+  ChannelController(const DramSpec& spec, Done done);
+
+  [[nodiscard]] bool can_accept(bool write) const {
+    return write ? writes_.size() < spec_.write_queue : reads_.size() < spec_.read_queue;
+  }
+  void enqueue(const Burst& burst, uint64_t now);
+  // Issues at most one command at `now`; returns the next clock to call it
+  // (now + 1 after a command), or kNever when idle with nothing queued.
+  uint64_t step(uint64_t now);
+  [[nodiscard]] bool idle() const { return reads_.empty() && writes_.empty(); }
+
+  [[nodiscard]] const ChannelStats& stats() const { return stats_; }
+  [[nodiscard]] const ChannelTiming& timing() const { return timing_; }
+
+ private:
+  bool refresh(uint64_t now, uint64_t& wake);
+  bool schedule(std::vector<Burst>& queue, uint64_t now, uint64_t& wake);
+  void issue(Command c, uint32_t bank, uint64_t now, uint32_t row = 0);
+  void account(uint64_t now);
+  [[nodiscard]] bool row_wanted(uint32_t bank, uint32_t row) const;
+
+  const DramSpec& spec_;
+  Done done_;
+  ChannelTiming timing_;
+  std::vector<Burst> reads_, writes_;
+  bool draining_ = false;
+  std::vector<bool> close_pending_;  // closed page: precharge when ready
+  uint64_t refresh_due_;
+  uint32_t refresh_bank_ = 0;
+  bool refresh_pending_ = false;
+  ChannelStats stats_;
+};
+
+}  // namespace npusim::memory::dram

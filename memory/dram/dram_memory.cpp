@@ -1,0 +1,154 @@
+#include "memory/dram/dram_memory.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "common/error.h"
+#include "memory/registry.h"
+
+namespace npusim::memory::dram {
+
+DramMemory::DramMemory(const sc_core::sc_module_name& name, const DramSpec& spec)
+    : MemoryModel(name),
+      spec_(spec),
+      mapping_(spec_, "dram", "address_mapping"),
+      waiting_(spec_.total_channels()),
+      wake_at_(spec_.total_channels(), kNever) {
+  for (uint32_t c = 0; c < spec_.total_channels(); ++c) {
+    channels_.push_back(std::make_unique<ChannelController>(
+        spec_, [this](uint32_t request, uint64_t clock) { done(request, clock); }));
+    if (spec_.refresh != DramConfig::NO_REFRESH) wake(c, 0);  // refresh runs when idle too
+  }
+  SC_METHOD(run);
+  sensitive << event_;
+  dont_initialize();
+}
+
+uint64_t DramMemory::clock_of(uint64_t ps) const {
+  return static_cast<uint64_t>(std::ceil(static_cast<double>(ps) / spec_.tck_ps - 1e-9));
+}
+
+uint64_t DramMemory::ps_of(uint64_t clock) const {
+  return static_cast<uint64_t>(std::ceil(static_cast<double>(clock) * spec_.tck_ps - 1e-6));
+}
+
+void DramMemory::wake(uint32_t channel, uint64_t clock) {
+  if (clock >= wake_at_[channel]) return;
+  wake_at_[channel] = clock;
+  wakes_.push({clock, channel});
+  if (clock < event_clock_) {
+    event_clock_ = clock;
+    const uint64_t at = ps_of(clock), now = now_ps();
+    event_.notify(sc_core::sc_time::from_value(at > now ? at - now : 0));
+  }
+}
+
+void DramMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
+  const uint64_t first = trans.get_address();
+  const uint64_t bytes = trans.get_data_length();
+  const uint64_t bb = spec_.burst_bytes();
+  if (first + bytes > mapping_.capacity_bytes()) {
+    trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    respond(trans, arrival_ps);
+    return;
+  }
+  uint32_t id;
+  if (free_requests_.empty()) {
+    id = static_cast<uint32_t>(requests_.size());
+    requests_.emplace_back();
+  } else {
+    id = free_requests_.back();
+    free_requests_.pop_back();
+  }
+  const uint64_t arrival = clock_of(arrival_ps);
+  Request& r = requests_[id];
+  r.trans = &trans;
+  r.done_clock = arrival;
+  r.bursts_left = 0;
+  const bool write = trans.is_write();
+  for (uint64_t a = first / bb * bb; a < first + bytes; a += bb) {
+    const DramAddress d = mapping_.decode(a);
+    waiting_[d.channel].push_back({arrival, d.bank, d.row, d.column, id, write, 0});
+    ++r.bursts_left;
+    admit(d.channel, arrival);
+  }
+}
+
+// Moves waiting bursts into the controller's queue while it has room.
+void DramMemory::admit(uint32_t channel, uint64_t now) {
+  auto& wait = waiting_[channel];
+  ChannelController& c = *channels_[channel];
+  bool added = false;
+  while (!wait.empty() && c.can_accept(wait.front().write)) {
+    Burst b = wait.front();
+    wait.pop_front();
+    b.arrival = std::max(b.arrival, now);
+    c.enqueue(b, now);
+    added = true;
+  }
+  if (added) wake(channel, now);
+}
+
+void DramMemory::done(uint32_t request, uint64_t clock) {
+  Request& r = requests_[request];
+  r.done_clock = std::max(r.done_clock, clock);
+  if (--r.bursts_left == 0) {
+    respond(*r.trans, ps_of(r.done_clock));
+    free_requests_.push_back(request);
+  }
+}
+
+void DramMemory::run() {
+  const uint64_t now = clock_of(now_ps());
+  event_clock_ = kNever;
+  while (!wakes_.empty() && wakes_.top().first <= now) {
+    const auto [clock, channel] = wakes_.top();
+    wakes_.pop();
+    if (clock != wake_at_[channel]) continue;  // superseded by an earlier wake
+    wake_at_[channel] = kNever;
+    const uint64_t next = channels_[channel]->step(now);
+    admit(channel, now);
+    if (next != kNever) wake(channel, next);
+  }
+  if (!wakes_.empty()) {
+    // Drop superseded entries so the notification is for a live wake.
+    while (!wakes_.empty() && wakes_.top().first != wake_at_[wakes_.top().second]) wakes_.pop();
+    if (!wakes_.empty()) {
+      event_clock_ = wakes_.top().first;
+      const uint64_t at = ps_of(event_clock_), ps = now_ps();
+      event_.notify(sc_core::sc_time::from_value(at > ps ? at - ps : 0));
+    }
+  }
+}
+
+namespace {
+
+MemoryModelEntry entry() {
+  MemoryModelEntry e;
+  e.validate = [](const MemoryConfig& config, const std::string& where, const std::string& path) {
+    const DramSpec spec = resolve_spec(config.dram(), where, path + ".dram");
+    const AddressMapping mapping(spec, where, path + ".dram.address_mapping");
+    require(config.capacity_bytes() <= mapping.capacity_bytes(), where, path + ".capacity_bytes",
+            fmt::format("{} bytes exceed the devices' {} bytes", config.capacity_bytes(),
+                        mapping.capacity_bytes()));
+  };
+  e.create = [](const sc_core::sc_module_name& name,
+                const MemoryConfig& config) -> std::unique_ptr<MemoryModel> {
+    return std::make_unique<DramMemory>(name, resolve_spec(config.dram(), "dram", "memory.dram"));
+  };
+  e.peak_bandwidth_gbps = [](const MemoryConfig& config) {
+    return resolve_spec(config.dram(), "dram", "memory.dram").peak_gbps();
+  };
+  e.capacity_bytes = [](const MemoryConfig& config) {
+    const uint64_t devices = resolve_spec(config.dram(), "dram", "memory.dram").capacity_bytes();
+    return config.capacity_bytes() != 0 ? config.capacity_bytes() : devices;
+  };
+  return e;
+}
+
+}  // namespace
+
+NPUSIM_REGISTER_MEMORY(dram, entry());
+
+}  // namespace npusim::memory::dram

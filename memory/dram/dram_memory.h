@@ -1,0 +1,61 @@
+// DRAM behind the memory socket: an address mapping spreads each request's
+// bursts over the channels; every channel has its own controller
+// (channel_controller.h). One SystemC method drives all controllers, waking
+// only at the clocks some controller asked for. A request is answered when
+// its last burst's data has moved.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <queue>
+#include <vector>
+
+#include "memory/dram/address_mapping.h"
+#include "memory/dram/channel_controller.h"
+#include "memory/dram/spec.h"
+#include "memory/memory_model.h"
+
+namespace npusim::memory::dram {
+
+class DramMemory : public MemoryModel {
+ public:
+  DramMemory(const sc_core::sc_module_name& name, const DramSpec& spec);
+
+  [[nodiscard]] double peak_bandwidth_gbps() const override { return spec_.peak_gbps(); }
+  [[nodiscard]] const DramSpec& spec() const { return spec_; }
+  [[nodiscard]] const AddressMapping& mapping() const { return mapping_; }
+  [[nodiscard]] size_t channels() const { return channels_.size(); }
+  [[nodiscard]] const ChannelController& channel(size_t i) const { return *channels_[i]; }
+
+ protected:
+  SC_HAS_PROCESS(DramMemory);
+  void accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) override;
+
+ private:
+  struct Request {
+    tlm::tlm_generic_payload* trans = nullptr;
+    uint32_t bursts_left = 0;
+    uint64_t done_clock = 0;
+  };
+  void run();
+  void done(uint32_t request, uint64_t clock);
+  void wake(uint32_t channel, uint64_t clock);
+  void admit(uint32_t channel, uint64_t now);
+  [[nodiscard]] uint64_t clock_of(uint64_t ps) const;
+  [[nodiscard]] uint64_t ps_of(uint64_t clock) const;
+
+  DramSpec spec_;
+  AddressMapping mapping_;
+  std::vector<std::unique_ptr<ChannelController>> channels_;
+  std::vector<std::deque<Burst>> waiting_;  // bursts that found the channel's queue full
+  std::vector<uint64_t> wake_at_;           // per channel: clock it asked to be stepped
+  using Wake = std::pair<uint64_t, uint32_t>;
+  std::priority_queue<Wake, std::vector<Wake>, std::greater<>> wakes_;
+  std::vector<Request> requests_;
+  std::vector<uint32_t> free_requests_;
+  sc_core::sc_event event_;
+  uint64_t event_clock_ = kNever;  // clock the pending notification is for
+};
+
+}  // namespace npusim::memory::dram
