@@ -24,6 +24,9 @@ DmaEngine::DmaEngine(const sc_core::sc_module_name& name, const Program& program
     slot->payload.set_data_ptr(data_.data());
     slot->payload.set_byte_enable_ptr(nullptr);
     slot->payload.set_dmi_allowed(false);
+    auto* tag = new SlotTag;  // owned and freed by the payload
+    tag->slot = slot.get();
+    slot->payload.set_extension(tag);
     free_.push_back(slot.get());
     slots_.push_back(std::move(slot));
   }
@@ -42,25 +45,38 @@ void DmaEngine::execute(const Instruction& instruction) {
         program_.tensors(static_cast<int>(op.tensor())).bytes();
   }
   transfers_.push_back({&instruction, 0, false});
-  for (uint64_t row = 0; row < op.rows(); ++row) {
-    const uint64_t base = op.dram_addr() + row * op.dram_stride();
-    for (uint64_t offset = 0; offset < op.row_bytes(); offset += config_.max_request_bytes) {
-      send(op, base + offset,
-           static_cast<unsigned>(std::min<uint64_t>(config_.max_request_bytes,
-                                                    op.row_bytes() - offset)));
+  current_ = &op;
+  row_ = offset_ = 0;
+  pump();
+  while (current_ != nullptr) sc_core::wait(issued_event_);
+}
+
+void DmaEngine::pump() {
+  while (current_ != nullptr && !free_.empty()) {
+    const DmaOp& op = *current_;
+    const auto bytes = static_cast<unsigned>(
+        std::min<uint64_t>(config_.max_request_bytes, op.row_bytes() - offset_));
+    send(op, op.dram_addr() + row_ * op.dram_stride() + offset_, bytes);
+    offset_ += bytes;
+    if (offset_ == op.row_bytes()) {
+      offset_ = 0;
+      if (++row_ == op.rows()) {
+        current_ = nullptr;
+        transfers_.back().issued = true;
+        retire();
+        issued_event_.notify(sc_core::SC_ZERO_TIME);
+      }
     }
   }
-  transfers_.back().issued = true;
-  retire();
 }
 
 void DmaEngine::send(const DmaOp& op, uint64_t address, unsigned bytes) {
-  while (free_.empty()) sc_core::wait(response_event_);
-  // The scratchpad port serialises requests at its bandwidth.
-  const auto port = static_cast<uint64_t>(std::ceil(spm_port_free_ps_ - 1e-6));
-  wait_until(port);
+  // The scratchpad port serialises requests at its bandwidth: a request
+  // enters memory when the port has taken it.
   const uint64_t now = now_ps();
-  spm_port_free_ps_ = std::max(spm_port_free_ps_, static_cast<double>(now)) + bytes * spm_ps_per_byte_;
+  const double start = std::max(spm_port_free_ps_, static_cast<double>(now));
+  spm_port_free_ps_ = start + bytes * spm_ps_per_byte_;
+  const auto arrival = static_cast<uint64_t>(std::ceil(start - 1e-6));
 
   const bool load = op.direction() == DmaOp::LOAD;
   Slot* slot = free_.back();
@@ -73,14 +89,14 @@ void DmaEngine::send(const DmaOp& op, uint64_t address, unsigned bytes) {
   p.set_data_length(bytes);
   p.set_streaming_width(bytes);
   p.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-  if (in_flight_++ == 0) log().open(now, Activity::Busy);
+  if (in_flight_++ == 0) log().open(arrival, Activity::Busy);
   if (!load) ++stores_in_flight_;
   ++transfers_.back().outstanding;
   ++stats_.transactions;
   (load ? stats_.read_bytes : stats_.written_bytes)[op.tensor_class()] += bytes;
 
   tlm::tlm_phase phase = tlm::BEGIN_REQ;
-  sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+  sc_core::sc_time delay = sc_core::sc_time::from_value(arrival - now);
   const tlm::tlm_sync_enum status = socket->nb_transport_fw(p, phase, delay);
   if (status != tlm::TLM_ACCEPTED) {
     throw std::runtime_error(fmt::format("memory did not accept a request at 0x{:x}", address));
@@ -95,23 +111,21 @@ tlm::tlm_sync_enum DmaEngine::nb_transport_bw(tlm::tlm_generic_payload& trans,
                                          trans.get_data_length(), trans.get_address(),
                                          trans.get_response_string()));
   }
-  Slot* slot = nullptr;
-  for (auto& s : slots_) {
-    if (&s->payload == &trans) slot = s.get();
-  }
-  if (slot == nullptr) throw std::logic_error("dma: response for an unknown request");
+  const SlotTag* tag = trans.get_extension<SlotTag>();
+  if (tag == nullptr) throw std::logic_error("dma: response for an unknown request");
+  Slot* slot = tag->slot;
   --transfers_[slot->transfer - first_transfer_].outstanding;
   if (slot->store) --stores_in_flight_;
   if (--in_flight_ == 0) log().close(now_ps());
   free_.push_back(slot);
   retire();
+  pump();
   response_event_.notify(sc_core::SC_ZERO_TIME);
   return tlm::TLM_COMPLETED;
 }
 
 void DmaEngine::retire() {
-  while (!transfers_.empty() && transfers_.front().issued &&
-         transfers_.front().outstanding == 0) {
+  while (!transfers_.empty() && transfers_.front().issued && transfers_.front().outstanding == 0) {
     complete_at(now_ps(), *transfers_.front().instruction);
     transfers_.pop_front();
     ++first_transfer_;

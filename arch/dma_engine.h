@@ -8,12 +8,12 @@
 // is in flight.
 #pragma once
 
+#include <tlm_utils/simple_initiator_socket.h>
 #include <array>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <tlm>
-#include <tlm_utils/simple_initiator_socket.h>
 #include <vector>
 
 #include "arch/engine.h"
@@ -38,8 +38,8 @@ class DmaEngine : public Engine {
  public:
   tlm_utils::simple_initiator_socket<DmaEngine> socket;
 
-  DmaEngine(const sc_core::sc_module_name& name, const Program& program,
-            const Instructions& queue, CoreContext& context, const DmaConfig& config);
+  DmaEngine(const sc_core::sc_module_name& name, const Program& program, const Instructions& queue,
+            CoreContext& context, const DmaConfig& config);
 
   [[nodiscard]] const DmaStats& stats() const { return stats_; }
 
@@ -58,9 +58,21 @@ class DmaEngine : public Engine {
     uint64_t transfer = 0;  // sequence number of its Transfer
     bool store = false;
   };
+  // Finds a response's slot without a search.
+  struct SlotTag : tlm::tlm_extension<SlotTag> {
+    Slot* slot = nullptr;
+    [[nodiscard]] tlm::tlm_extension_base* clone() const override { return new SlotTag(*this); }
+    void copy_from(const tlm::tlm_extension_base& other) override {
+      slot = static_cast<const SlotTag&>(other).slot;
+    }
+  };
 
   tlm::tlm_sync_enum nb_transport_bw(tlm::tlm_generic_payload& trans, tlm::tlm_phase& phase,
                                      sc_core::sc_time& delay);
+  // Issues the current transfer's next requests while slots are free; called
+  // by the queue thread and from each response, so that a saturated stream
+  // costs no thread switch per request.
+  void pump();
   void send(const DmaOp& op, uint64_t address, unsigned bytes);
   void retire();
 
@@ -71,7 +83,11 @@ class DmaEngine : public Engine {
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<Slot*> free_;
   std::deque<Transfer> transfers_;  // unretired, in program order
-  uint64_t first_transfer_ = 0;      // sequence number of transfers_.front()
+  uint64_t first_transfer_ = 0;     // sequence number of transfers_.front()
+  // The transfer being issued: the next row and offset within it.
+  const DmaOp* current_ = nullptr;
+  uint64_t row_ = 0, offset_ = 0;
+  sc_core::sc_event issued_event_;  // the current transfer is fully issued
   uint32_t in_flight_ = 0;
   uint32_t stores_in_flight_ = 0;
   double spm_port_free_ps_ = 0;  // when the scratchpad port takes the next request

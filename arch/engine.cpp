@@ -34,7 +34,9 @@ void Engine::run() {
   finished_ = true;
 }
 
-void Engine::drain() { wait_until(std::max(last_completion_ps_, log_.end())); }
+void Engine::drain() {
+  wait_until(std::max(last_completion_ps_, log_.end()));
+}
 
 void Engine::acquire(const SemOp& op) {
   SemaphoreBank& bank = *context_.semaphores;
@@ -81,17 +83,22 @@ void Engine::complete_at(uint64_t time_ps, const Instruction& instruction) {
   last_completion_ps_ = time_ps;
   if (instruction.signal_size() == 0) return;
   pending_.push({time_ps, seq_++, &instruction});
-  completion_event_.notify(sc_core::sc_time::from_value(time_ps - now_ps()));
+  if (time_ps < notified_ps_) {  // one pending kernel notification, the earliest
+    notified_ps_ = time_ps;
+    completion_event_.notify(sc_core::sc_time::from_value(time_ps - now_ps()));
+  }
 }
 
 void Engine::fire_completions() {
   const uint64_t now = now_ps();
+  notified_ps_ = UINT64_MAX;
   while (!pending_.empty() && pending_.top().time_ps <= now) {
     for (const auto& op : pending_.top().instruction->signal()) context_.semaphores->give(op);
     pending_.pop();
   }
   if (!pending_.empty()) {
-    completion_event_.notify(sc_core::sc_time::from_value(pending_.top().time_ps - now));
+    notified_ps_ = pending_.top().time_ps;
+    completion_event_.notify(sc_core::sc_time::from_value(notified_ps_ - now));
   }
 }
 

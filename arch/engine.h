@@ -91,6 +91,7 @@ class Engine : public sc_core::sc_module {
   std::priority_queue<Pending, std::vector<Pending>, std::greater<>> pending_;
   uint64_t seq_ = 0;
   sc_core::sc_event completion_event_;
+  uint64_t notified_ps_ = UINT64_MAX;  // time of the pending notification
   size_t executed_ = 0;
   bool finished_ = false;
   uint64_t finish_ps_ = 0;

@@ -33,18 +33,15 @@ void validate(const MemoryConfig& config, const std::string& where, const std::s
 }
 }  // namespace
 
-NPUSIM_REGISTER_MEMORY(ideal, (MemoryModelEntry{
-                                  validate,
-                                  [](const sc_core::sc_module_name& name,
-                                     const MemoryConfig& config) -> std::unique_ptr<MemoryModel> {
-                                    return std::make_unique<IdealMemory>(name, config.ideal());
-                                  },
-                                  [](const MemoryConfig& config) {
-                                    return config.ideal().bandwidth_gbps();
-                                  },
-                                  [](const MemoryConfig& config) {
-                                    return config.capacity_bytes();
-                                  },
-                              }));
+NPUSIM_REGISTER_MEMORY(
+    ideal, (MemoryModelEntry{
+               validate,
+               [](const sc_core::sc_module_name& name,
+                  const MemoryConfig& config) -> std::unique_ptr<MemoryModel> {
+                 return std::make_unique<IdealMemory>(name, config.ideal());
+               },
+               [](const MemoryConfig& config) { return config.ideal().bandwidth_gbps(); },
+               [](const MemoryConfig& config) { return config.capacity_bytes(); },
+           }));
 
 }  // namespace npusim::memory

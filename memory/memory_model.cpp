@@ -25,11 +25,16 @@ void MemoryModel::respond(tlm::tlm_generic_payload& trans, uint64_t time_ps) {
   const uint64_t now = now_ps();
   if (time_ps < now) time_ps = now;
   responses_.push({time_ps, seq_++, &trans});
-  response_event_.notify(sc_core::sc_time::from_value(time_ps - now));
+  // One pending kernel notification at a time, for the earliest response.
+  if (time_ps < notified_ps_) {
+    notified_ps_ = time_ps;
+    response_event_.notify(sc_core::sc_time::from_value(time_ps - now));
+  }
 }
 
 void MemoryModel::send_responses() {
   const uint64_t now = now_ps();
+  notified_ps_ = UINT64_MAX;
   while (!responses_.empty() && responses_.top().time_ps <= now) {
     tlm::tlm_generic_payload* trans = responses_.top().trans;
     responses_.pop();
@@ -40,8 +45,9 @@ void MemoryModel::send_responses() {
     sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
     socket->nb_transport_bw(*trans, phase, delay);
   }
-  if (!responses_.empty()) {
-    response_event_.notify(sc_core::sc_time::from_value(responses_.top().time_ps - now));
+  if (!responses_.empty() && responses_.top().time_ps < notified_ps_) {
+    notified_ps_ = responses_.top().time_ps;
+    response_event_.notify(sc_core::sc_time::from_value(notified_ps_ - now));
   }
 }
 

@@ -7,11 +7,11 @@
 // (registry.h) from a MemoryConfig.
 #pragma once
 
+#include <tlm_utils/simple_target_socket.h>
 #include <cstdint>
 #include <queue>
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/simple_target_socket.h>
 #include <vector>
 
 namespace npusim::memory {
@@ -58,6 +58,7 @@ class MemoryModel : public sc_core::sc_module {
   std::priority_queue<Response, std::vector<Response>, std::greater<>> responses_;
   uint64_t seq_ = 0;
   sc_core::sc_event response_event_;
+  uint64_t notified_ps_ = UINT64_MAX;  // time of the pending notification
   MemoryStats stats_;
 };
 

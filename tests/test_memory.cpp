@@ -24,7 +24,7 @@ Report load_only(uint64_t bytes, const std::vector<std::string>& sets) {
 TEST(IdealMemory, TransferTakesLatencyPlusBytesOverBandwidth) {
   // 1 MiB at 1000 GB/s after 100 ns: 100 ns + 1048.576 ns, with enough
   // requests in flight (64 x 2 KiB covers 100 ns x 1 TB/s).
-  const Report r = load_only(1 << 20, {});
+  const Report r = load_only(1 << 20, {"core.dma.max_request_bytes=2048"});
   EXPECT_NEAR(r.seconds(), 100e-9 + (1 << 20) / 1000e9, 1e-12);
   EXPECT_EQ(r.traffic().read().weight(), 1u << 20);
   EXPECT_EQ(r.traffic().transactions(), (1u << 20) / 2048);
@@ -32,7 +32,8 @@ TEST(IdealMemory, TransferTakesLatencyPlusBytesOverBandwidth) {
 
 TEST(IdealMemory, OneRequestInFlightPaysLatencyPerRequest) {
   // With one request outstanding each 2 KiB pays the 100 ns latency.
-  const Report r = load_only(16 * 2048, {"core.dma.outstanding=1"});
+  const Report r =
+      load_only(16 * 2048, {"core.dma.outstanding=1", "core.dma.max_request_bytes=2048"});
   EXPECT_NEAR(r.seconds(), 16 * (100e-9 + 2048 / 1000e9), 1e-12);
 }
 

@@ -111,7 +111,9 @@ bool ChannelController::schedule(std::vector<Burst>& q, uint64_t now, uint64_t& 
     const uint64_t end = now + (b.write ? spec_.CWL : spec_.CL) + spec_.burst_cycles;
     stats_.data_cycles += spec_.burst_cycles;
     (b.write ? stats_.write_bytes : stats_.read_bytes) += spec_.burst_bytes();
-    (b.outcome == 0 ? stats_.row_hits : b.outcome == 1 ? stats_.row_misses : stats_.row_conflicts)++;
+    (b.outcome == 0   ? stats_.row_hits
+     : b.outcome == 1 ? stats_.row_misses
+                      : stats_.row_conflicts)++;
     if (!b.write) {
       stats_.read_latency[std::min<uint64_t>(end - b.arrival, kLatencyBuckets - 1)]++;
     }
@@ -160,8 +162,8 @@ uint64_t ChannelController::step(uint64_t now) {
   // Write drain between the watermarks; reads otherwise.
   if (!draining_ && (writes_.size() >= spec_.write_high || (reads_.empty() && !writes_.empty()))) {
     draining_ = true;
-  } else if (draining_ && (writes_.empty() ||
-                           (writes_.size() <= spec_.write_low && !reads_.empty()))) {
+  } else if (draining_ &&
+             (writes_.empty() || (writes_.size() <= spec_.write_low && !reads_.empty()))) {
     draining_ = false;
   }
   if (schedule(draining_ ? writes_ : reads_, now, wake)) return now + 1;

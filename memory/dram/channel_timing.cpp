@@ -22,12 +22,18 @@ uint64_t ChannelTiming::earliest(Command c, uint32_t bank) const {
       if (acts_ >= 4) t = std::max(t, faw_[faw_next_] + s_.FAW);  // the 4th-last ACT
       return t;
     }
-    case Command::PRE: return b.pre;
-    case Command::RD: return std::max({b.rd, g.rd, rd_});
-    case Command::WR: return std::max({b.wr, g.wr, wr_});
-    case Command::REFab: return ref_;
-    case Command::REFpb: return b.act;
-    default: throw std::logic_error("no such DRAM command");
+    case Command::PRE:
+      return b.pre;
+    case Command::RD:
+      return std::max({b.rd, g.rd, rd_});
+    case Command::WR:
+      return std::max({b.wr, g.wr, wr_});
+    case Command::REFab:
+      return ref_;
+    case Command::REFpb:
+      return b.act;
+    default:
+      throw std::logic_error("no such DRAM command");
   }
 }
 
@@ -80,7 +86,8 @@ void ChannelTiming::issue(Command c, uint32_t bank, uint64_t t, uint32_t row) {
     case Command::REFpb:
       b.act = std::max(b.act, t + s_.RFCpb);
       break;
-    default: throw std::logic_error("no such DRAM command");
+    default:
+      throw std::logic_error("no such DRAM command");
   }
 }
 

@@ -47,7 +47,7 @@ class ChannelTiming {
   std::vector<Bank> banks_;
   std::vector<Group> groups_;
   uint64_t act_ = 0, rd_ = 0, wr_ = 0, ref_ = 0;  // channel-wide
-  std::array<uint64_t, 4> faw_{};                  // the last four ACTs
+  std::array<uint64_t, 4> faw_{};                 // the last four ACTs
   size_t faw_next_ = 0;
   uint32_t acts_ = 0;
   uint32_t open_banks_ = 0;

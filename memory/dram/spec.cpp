@@ -38,7 +38,9 @@ DramConfig resolve_config(const DramConfig& config, const std::string& where,
 
 namespace {
 
-bool power_of_two(uint64_t v) { return v != 0 && (v & (v - 1)) == 0; }
+bool power_of_two(uint64_t v) {
+  return v != 0 && (v & (v - 1)) == 0;
+}
 
 class Reader {
  public:
@@ -48,7 +50,8 @@ class Reader {
     const std::string f = path_ + ".organization." + field;
     require(has, where_, f, "is required (or name a preset)");
     require(value >= 1, where_, f, "must be >= 1");
-    if (pow2) require(power_of_two(value), where_, f, fmt::format("{} is not a power of two", value));
+    if (pow2)
+      require(power_of_two(value), where_, f, fmt::format("{} is not a power of two", value));
     return value;
   }
   uint32_t cycles(bool has, uint32_t value, const char* field) const {
@@ -82,7 +85,8 @@ DramSpec resolve_spec(const DramConfig& raw, const std::string& where, const std
   r.check(s.stacks >= 1, "stacks", "must be >= 1");
   s.channels = r.count(o.has_channels(), o.channels(), "channels", true);
   s.bank_groups = r.count(o.has_bank_groups(), o.bank_groups(), "bank_groups", true);
-  s.banks_per_group = r.count(o.has_banks_per_group(), o.banks_per_group(), "banks_per_group", true);
+  s.banks_per_group =
+      r.count(o.has_banks_per_group(), o.banks_per_group(), "banks_per_group", true);
   s.rows = r.count(o.has_rows(), o.rows(), "rows", true);
   s.columns = r.count(o.has_columns(), o.columns(), "columns", true);
   s.width_bits = r.count(o.has_width_bits(), o.width_bits(), "width_bits", false);
@@ -123,8 +127,7 @@ DramSpec resolve_spec(const DramConfig& raw, const std::string& where, const std
   r.check(s.CCD_L >= s.CCD_S, "timing.nCCD_L", "must be >= nCCD_S");
   r.check(s.RRD_L >= s.RRD_S, "timing.nRRD_L", "must be >= nRRD_S");
   r.check(s.WTR_L >= s.WTR_S, "timing.nWTR_L", "must be >= nWTR_S");
-  r.check(s.RCD_RD >= 1 && s.RP >= 1 && s.RAS >= 1, "timing",
-          "nRCD_RD, nRP and nRAS must be >= 1");
+  r.check(s.RCD_RD >= 1 && s.RP >= 1 && s.RAS >= 1, "timing", "nRCD_RD, nRP and nRAS must be >= 1");
   r.check(s.REFI > s.RFC, "timing.tREFI_ns", "must exceed tRFC_ns");
 
   s.page_policy = c.page_policy() == DramConfig::PAGE_POLICY_UNSPECIFIED ? DramConfig::OPEN_PAGE
