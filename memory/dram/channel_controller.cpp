@@ -27,10 +27,43 @@ void ChannelController::account(uint64_t now) {
 }
 
 void ChannelController::enqueue(const Burst& burst, uint64_t now) {
+  if (idle() && !refresh_pending_) catch_up(now);
   account(now);
   (burst.write ? writes_ : reads_).push_back(burst);
   stats_.occupancy_max =
       std::max(stats_.occupancy_max, static_cast<uint32_t>(reads_.size() + writes_.size()));
+}
+
+void ChannelController::refreshed() {
+  refresh_pending_ = false;
+  if (spec_.refresh == DramConfig::ALL_BANK) {
+    refresh_due_ += spec_.REFI;
+  } else {
+    refresh_due_ += spec_.REFI / spec_.banks();
+    refresh_bank_ = (refresh_bank_ + 1) % timing_.banks();
+  }
+}
+
+void ChannelController::catch_up(uint64_t now) {
+  if (spec_.refresh == DramConfig::NO_REFRESH) return;
+  const bool all = spec_.refresh == DramConfig::ALL_BANK;
+  while (refresh_due_ <= now) {
+    // What the controller would have done at the due clock: close the banks
+    // the refresh needs, then refresh.
+    const uint64_t due = refresh_due_;
+    const uint32_t first = all ? 0 : refresh_bank_;
+    const uint32_t last = all ? timing_.banks() : refresh_bank_ + 1;
+    for (uint32_t b = first; b < last; ++b) {
+      if (timing_.open_row(b) != kClosed) {
+        issue(Command::PRE, b, std::max(due, timing_.earliest(Command::PRE, b)));
+        close_pending_[b] = false;
+      }
+    }
+    const Command ref = all ? Command::REFab : Command::REFpb;
+    issue(ref, refresh_bank_, std::max(due, timing_.earliest(ref, refresh_bank_)));
+    stats_.refresh_cycles += all ? spec_.RFC : spec_.RFCpb / spec_.banks();
+    refreshed();
+  }
 }
 
 void ChannelController::issue(Command c, uint32_t bank, uint64_t now, uint32_t row) {
@@ -78,13 +111,7 @@ bool ChannelController::refresh(uint64_t now, uint64_t& wake) {
   }
   issue(ref, refresh_bank_, now);
   stats_.refresh_cycles += all ? spec_.RFC : spec_.RFCpb / spec_.banks();
-  refresh_pending_ = false;
-  if (all) {
-    refresh_due_ += spec_.REFI;
-  } else {
-    refresh_due_ += spec_.REFI / spec_.banks();
-    refresh_bank_ = (refresh_bank_ + 1) % timing_.banks();
-  }
+  refreshed();
   return true;
 }
 
@@ -156,6 +183,10 @@ bool ChannelController::schedule(std::vector<Burst>& q, uint64_t now, uint64_t& 
 uint64_t ChannelController::step(uint64_t now) {
   account(now);
   uint64_t wake = kNever;
+  if (idle() && !refresh_pending_) {
+    catch_up(now);
+    return kNever;
+  }
   if (refresh(now, wake)) return now + 1;
   if (refresh_pending_ && spec_.refresh == DramConfig::ALL_BANK) return std::max(wake, now + 1);
 
@@ -181,7 +212,7 @@ uint64_t ChannelController::step(uint64_t now) {
       wake = std::min(wake, t);
     }
   }
-  if (idle() && !refresh_pending_ && spec_.refresh == DramConfig::NO_REFRESH) return kNever;
+  if (idle() && !refresh_pending_) return kNever;  // refresh catches up on the next request
   return std::max(wake, now + 1);
 }
 

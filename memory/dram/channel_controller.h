@@ -3,7 +3,8 @@
 // open- or closed-page policy, write drain between two watermarks, and
 // all-bank or per-bank refresh. It is event driven: step(now) issues at most
 // one command and returns the next clock at which it has anything to do, so
-// idle clocks cost nothing.
+// idle clocks cost nothing; refreshes that fall due while the channel has
+// nothing queued are replayed when the next request arrives.
 #pragma once
 
 #include <array>
@@ -47,6 +48,8 @@ class ChannelController {
   [[nodiscard]] bool can_accept(bool write) const {
     return write ? writes_.size() < spec_.write_queue : reads_.size() < spec_.read_queue;
   }
+  // A channel that had nothing queued first replays the refreshes that fell
+  // due while it slept (at their due clocks), so idle time costs no events.
   void enqueue(const Burst& burst, uint64_t now);
   // Issues at most one command at `now`; returns the next clock to call it
   // (now + 1 after a command), or kNever when idle with nothing queued.
@@ -58,6 +61,8 @@ class ChannelController {
 
  private:
   bool refresh(uint64_t now, uint64_t& wake);
+  void catch_up(uint64_t now);
+  void refreshed();
   bool schedule(std::vector<Burst>& queue, uint64_t now, uint64_t& wake);
   void issue(Command c, uint32_t bank, uint64_t now, uint32_t row = 0);
   void account(uint64_t now);

@@ -16,9 +16,9 @@ DramMemory::DramMemory(const sc_core::sc_module_name& name, const DramSpec& spec
       waiting_(spec_.total_channels()),
       wake_at_(spec_.total_channels(), kNever) {
   for (uint32_t c = 0; c < spec_.total_channels(); ++c) {
+    (void)c;
     channels_.push_back(std::make_unique<ChannelController>(
         spec_, [this](uint32_t request, uint64_t clock) { done(request, clock); }));
-    if (spec_.refresh != DramConfig::NO_REFRESH) wake(c, 0);  // refresh runs when idle too
   }
   SC_METHOD(run);
   sensitive << event_;
