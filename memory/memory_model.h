@@ -14,6 +14,8 @@
 #include <tlm>
 #include <vector>
 
+#include "memory/memory.pb.h"
+
 namespace npusim::memory {
 
 struct MemoryStats {
@@ -31,6 +33,8 @@ class MemoryModel : public sc_core::sc_module {
 
   [[nodiscard]] virtual double peak_bandwidth_gbps() const = 0;
   [[nodiscard]] const MemoryStats& stats() const { return stats_; }
+  // The model's own counters (DRAM commands, row hits, ...), if it has any.
+  virtual void report(MemoryReport* out) const { (void)out; }
 
  protected:
   SC_HAS_PROCESS(MemoryModel);

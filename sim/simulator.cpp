@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <memory>
 #include <systemc>
 
@@ -11,32 +10,10 @@
 #include "arch/program_check.h"
 #include "common/error.h"
 #include "memory/registry.h"
+#include "sim/sim_context.h"
 
 namespace npusim::sim {
 namespace {
-
-// A private SystemC kernel for one simulation; the previous one is restored
-// (and this one deleted) on scope exit.
-class ScopedSimContext {
- public:
-  ScopedSimContext() : previous_(sc_core::sc_curr_simcontext) {
-    setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
-    context_ = new sc_core::sc_simcontext;
-    sc_core::sc_curr_simcontext = context_;
-    sc_core::sc_default_global_context = context_;
-  }
-  ~ScopedSimContext() {
-    sc_core::sc_curr_simcontext = previous_;
-    sc_core::sc_default_global_context = previous_;
-    delete context_;
-  }
-  ScopedSimContext(const ScopedSimContext&) = delete;
-  ScopedSimContext& operator=(const ScopedSimContext&) = delete;
-
- private:
-  sc_core::sc_simcontext* previous_;
-  sc_core::sc_simcontext* context_;
-};
 
 arch::CoreConfig core_config(const System& s) {
   arch::CoreConfig c;
@@ -149,6 +126,7 @@ Report simulate(const SimulationInput& in) {
     r.set_stall_dependency_cycles(r.stall_dependency_cycles() + u->stall_dependency_cycles());
     r.set_stall_spm_space_cycles(r.stall_spm_space_cycles() + u->stall_spm_space_cycles());
   }
+  mem->report(r.mutable_memory());
   core.reset();
   mem.reset();
   return r;

@@ -57,7 +57,7 @@ AddressMapping::AddressMapping(const DramSpec& s, const std::string& where,
     const Field f = it->field;
     if (f == Stack) {
       require(!seen[f], where, field, "'st' appears twice");
-      digits_.push_back({f, counts[f], 0});
+      digits_.push_back({f, counts[f], 0, 0});
       seen[f] = true;
       continue;
     }
@@ -65,7 +65,7 @@ AddressMapping::AddressMapping(const DramSpec& s, const std::string& where,
     const uint32_t bits = it->bits < 0 ? total - used[f] : static_cast<uint32_t>(it->bits);
     require(used[f] + bits <= total, where, field,
             fmt::format("'{}' takes more than its {} bits", names[f], total));
-    if (bits > 0) digits_.push_back({f, uint64_t{1} << bits, used[f]});
+    if (bits > 0) digits_.push_back({f, uint64_t{1} << bits, used[f], bits});
     used[f] += bits;
     seen[f] = true;
   }
@@ -85,8 +85,13 @@ DramAddress AddressMapping::decode(uint64_t address) const {
   uint64_t x = address / burst_bytes_;
   std::array<uint64_t, kFields> v{};
   for (const Digit& d : digits_) {
-    v[d.field] |= (x % d.radix) << d.shift;
-    x /= d.radix;
+    if (d.bits > 0) {  // a power of two: mask and shift
+      v[d.field] |= (x & (d.radix - 1)) << d.shift;
+      x >>= d.bits;
+    } else {
+      v[d.field] |= (x % d.radix) << d.shift;
+      x /= d.radix;
+    }
   }
   DramAddress a;
   a.channel = static_cast<uint32_t>(v[Stack] * channels_per_stack_ + v[Channel]);

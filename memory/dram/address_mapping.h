@@ -36,6 +36,7 @@ class AddressMapping {
     Field field;
     uint64_t radix;  // values this digit takes
     uint32_t shift;  // bits of the field below this digit
+    uint32_t bits;   // log2(radix) when radix is a power of two, else 0
   };
   std::vector<Digit> digits_;  // least significant first
   uint64_t burst_bytes_;

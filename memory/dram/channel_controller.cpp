@@ -13,6 +13,7 @@ ChannelController::ChannelController(const DramSpec& spec, Done done)
       done_(std::move(done)),
       timing_(spec),
       close_pending_(spec.banks(), false),
+      seen_(spec.banks(), 0),
       refresh_due_(spec.refresh == DramConfig::ALL_BANK   ? spec.REFI
                    : spec.refresh == DramConfig::PER_BANK ? spec.REFI / spec.banks()
                                                           : kNever) {
@@ -120,14 +121,21 @@ bool ChannelController::schedule(std::vector<Burst>& q, uint64_t now, uint64_t& 
   auto blocked = [&](uint32_t bank) {
     return refresh_pending_ && (!blocked_bank_valid || bank == refresh_bank_);
   };
-  // First ready: the oldest row hit whose column command can issue now.
-  for (size_t i = 0; i < q.size(); ++i) {
+  // First ready: the oldest row hit whose column command can issue now. A
+  // bank whose oldest hit cannot issue is not checked again in this scan, and
+  // nothing is checked while the channel's data bus rules out any column
+  // command.
+  const bool writes = &q == &writes_;
+  const uint64_t floor = timing_.channel_floor(writes ? Command::WR : Command::RD);
+  ++scan_;
+  for (size_t i = 0; floor <= now && i < q.size(); ++i) {
     Burst& b = q[i];
     if (b.arrival > now) {
       wake = std::min(wake, b.arrival);
       continue;
     }
-    if (timing_.open_row(b.bank) != b.row || blocked(b.bank)) continue;
+    if (seen_[b.bank] == scan_ || timing_.open_row(b.bank) != b.row || blocked(b.bank)) continue;
+    seen_[b.bank] = scan_;
     const Command c = b.write ? Command::WR : Command::RD;
     const uint64_t t = timing_.earliest(c, b.bank);
     if (t > now) {
@@ -151,8 +159,10 @@ bool ChannelController::schedule(std::vector<Burst>& q, uint64_t now, uint64_t& 
       close_pending_[served.bank] = true;
     }
     done_(served.request, end);
+    column_issued_ = true;
     return true;
   }
+  if (floor > now) wake = std::min(wake, floor);
   // Then the oldest request's next row command (ACT, or PRE on a conflict
   // that no queued request still hits).
   for (Burst& b : q) {
@@ -197,7 +207,23 @@ uint64_t ChannelController::step(uint64_t now) {
              (writes_.empty() || (writes_.size() <= spec_.write_low && !reads_.empty()))) {
     draining_ = false;
   }
-  if (schedule(draining_ ? writes_ : reads_, now, wake)) return now + 1;
+  column_issued_ = false;
+  if (schedule(draining_ ? writes_ : reads_, now, wake)) {
+    // After a column command, when every queued burst of the active queue
+    // hits an open row, nothing can issue before the data bus allows the
+    // next column command: sleep until then instead of polling each clock.
+    std::vector<Burst>& q = draining_ ? writes_ : reads_;
+    if (column_issued_ && !refresh_pending_ && refresh_due_ > now + 1 &&
+        std::all_of(q.begin(), q.end(),
+                    [&](const Burst& b) {
+                      return b.arrival <= now && timing_.open_row(b.bank) == b.row;
+                    }) &&
+        (draining_ ? reads_.empty() : writes_.size() + 1 < spec_.write_high)) {
+      const uint64_t floor = timing_.channel_floor(draining_ ? Command::WR : Command::RD);
+      return std::max(now + 1, std::min(floor, refresh_due_));
+    }
+    return now + 1;
+  }
 
   // Closed page: precharge banks whose last queued access has been served.
   if (spec_.page_policy == DramConfig::CLOSED_PAGE) {

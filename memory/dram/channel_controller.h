@@ -74,9 +74,12 @@ class ChannelController {
   std::vector<Burst> reads_, writes_;
   bool draining_ = false;
   std::vector<bool> close_pending_;  // closed page: precharge when ready
+  std::vector<uint64_t> seen_;       // per bank: scan in which it was last checked
+  uint64_t scan_ = 0;
   uint64_t refresh_due_;
   uint32_t refresh_bank_ = 0;
   bool refresh_pending_ = false;
+  bool column_issued_ = false;  // the last schedule() issued RD or WR
   ChannelStats stats_;
 };
 

@@ -25,6 +25,10 @@ class ChannelTiming {
   // Earliest clock `command` may issue to `bank` (ignores whether the bank's
   // row state allows it: RD/WR need the row open, ACT/REF a closed bank).
   [[nodiscard]] uint64_t earliest(Command command, uint32_t bank) const;
+  // The channel-wide part of earliest(): no bank can take `command` before.
+  [[nodiscard]] uint64_t channel_floor(Command command) const {
+    return command == Command::RD ? rd_ : command == Command::WR ? wr_ : 0;
+  }
   [[nodiscard]] bool ready(Command command, uint32_t bank, uint64_t clock) const {
     return earliest(command, bank) <= clock;
   }

@@ -27,6 +27,7 @@ class DramMemory : public MemoryModel {
   [[nodiscard]] const AddressMapping& mapping() const { return mapping_; }
   [[nodiscard]] size_t channels() const { return channels_.size(); }
   [[nodiscard]] const ChannelController& channel(size_t i) const { return *channels_[i]; }
+  void report(MemoryReport* out) const override;
 
  protected:
   SC_HAS_PROCESS(DramMemory);

@@ -133,10 +133,6 @@ DramSpec resolve_spec(const DramConfig& raw, const std::string& where, const std
   s.page_policy = c.page_policy() == DramConfig::PAGE_POLICY_UNSPECIFIED ? DramConfig::OPEN_PAGE
                                                                          : c.page_policy();
   s.refresh = c.refresh() == DramConfig::REFRESH_UNSPECIFIED ? DramConfig::ALL_BANK : c.refresh();
-  if (s.refresh == DramConfig::PER_BANK) {
-    r.check(s.REFI / s.banks() > s.RFCpb, "timing.tRFCpb_ns",
-            "per-bank refresh needs tREFI / banks > tRFCpb");
-  }
   s.read_queue = c.has_read_queue() ? c.read_queue() : 32;
   s.write_queue = c.has_write_queue() ? c.write_queue() : 32;
   r.check(s.read_queue >= 1, "read_queue", "must be >= 1");

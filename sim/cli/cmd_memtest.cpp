@@ -1,0 +1,94 @@
+// npusim memtest: drive a memory alone with a pattern or a trace.
+#include <fmt/format.h>
+
+#include <charconv>
+#include <iostream>
+
+#include "common/error.h"
+#include "memory/dram/spec.h"
+#include "sim/cli/options.h"
+#include "sim/config.h"
+#include "sim/memtest.h"
+#include "sim/report_io.h"
+
+namespace npusim::cli {
+namespace {
+
+void print(const MemtestReport& r) {
+  fmt::print("memory              {}\n", r.memory());
+  fmt::print("pattern             {} ({} requests of {} B, {} outstanding, {:.0f}% reads)\n",
+             r.pattern(), r.requests(), r.request_bytes(), r.outstanding(),
+             100.0 * r.read_fraction());
+  fmt::print("peak bandwidth      {:.1f} GB/s\n", r.peak_bandwidth_gbps());
+  fmt::print("achieved bandwidth  {:.1f} GB/s\n", r.achieved_bandwidth_gbps());
+  fmt::print("efficiency          {:.1f}%\n", 100.0 * r.efficiency());
+  fmt::print("latency             mean {:.1f} ns, p50 {:.1f} ns, p99 {:.1f} ns, max {:.1f} ns\n",
+             r.latency().mean_ns(), r.latency().p50_ns(), r.latency().p99_ns(),
+             r.latency().max_ns());
+  if (r.memory_stats().has_dram()) {
+    const auto& d = r.memory_stats().dram();
+    const auto& t = d.total();
+    fmt::print("row-hit rate        {:.1f}% (hits {}, misses {}, conflicts {})\n",
+               100.0 * d.row_hit_rate(), t.row_hits(), t.row_misses(), t.row_conflicts());
+    fmt::print("refresh overhead    {:.2f}% of channel time\n", 100.0 * d.refresh_overhead());
+    fmt::print("data bus busy       {:.1f}%\n", 100.0 * d.data_bus_utilization());
+    fmt::print("commands            ACT {}  PRE {}  RD {}  WR {}  REF {}\n", t.act(), t.pre(),
+               t.rd(), t.wr(), t.ref());
+  }
+  fmt::print("simulated           {:.3f} us\n", r.seconds() * 1e6);
+}
+
+int memtest(const std::vector<std::string>& argv) {
+  Args args("memtest", argv);
+  SystemOptions sys;
+  sim::MemtestOptions o;
+  std::string dram, report, read_fraction = "1";
+  bool list = false;
+  add_system_options(args, sys);
+  args.option("dram", &dram, "a DRAM preset instead of --system (see --list-presets)");
+  args.flag("list-presets", &list, "print the built-in DRAM presets");
+  args.option("pattern", &o.pattern, "sequential (default), random or strided");
+  args.option("trace", &o.trace, "trace file: lines of 'time_ns R|W address bytes'");
+  args.option("requests", &o.requests, "requests to issue (default 100000)");
+  args.option("request-bytes", &o.request_bytes, "bytes per request (default 64)");
+  args.option("stride", &o.stride, "strided: bytes between requests (default 4 x request)");
+  args.option("read-fraction", &read_fraction, "share of reads, 0 to 1 (default 1)");
+  args.option("outstanding", &o.outstanding, "requests in flight (default 64)");
+  args.option("seed", &o.seed, "random seed (default 1)");
+  args.option("footprint", &o.footprint, "bytes the pattern covers (default: all memory)");
+  args.option("report", &report, "write the report as JSON to this file");
+  if (!args.parse()) return 0;
+  if (list) {
+    for (const auto& name : memory::dram::preset_names()) fmt::print("{}\n", name);
+    return 0;
+  }
+  {
+    const char* end = read_fraction.data() + read_fraction.size();
+    auto [ptr, ec] = std::from_chars(read_fraction.data(), end, o.read_fraction);
+    if (ec != std::errc() || ptr != end) {
+      throw UserError("--read-fraction: '" + read_fraction + "' is not a number");
+    }
+  }
+  System system;
+  if (!dram.empty()) {
+    if (!sys.system.empty()) throw UserError("npusim memtest: give --system or --dram, not both");
+    sim::parse_textproto(fmt::format("memory {{ dram {{ preset: \"{}\" }} }}", dram), "--dram",
+                         &system);
+    for (const auto& set : sys.sets) sim::apply_override(set, &system);
+    sim::apply_defaults(system);
+    sim::validate(system, "--dram " + dram);
+  } else {
+    system = load_system(sys);
+  }
+  const MemtestReport r = sim::run_memtest(system, o);
+  print(r);
+  if (!report.empty()) sim::write_json(r, report);
+  return 0;
+}
+
+}  // namespace
+
+NPUSIM_REGISTER_COMMAND(memtest, "drive the memory alone: bandwidth, latency, row hits, refresh",
+                        memtest);
+
+}  // namespace npusim::cli

@@ -1,0 +1,77 @@
+#include "sim/memtest.h"
+
+#include <fmt/format.h>
+
+#include "common/error.h"
+#include "memory/latency.h"
+#include "memory/registry.h"
+#include "memory/traffic_generator.h"
+#include "sim/sim_context.h"
+
+namespace npusim::sim {
+
+MemtestReport run_memtest(const System& system, const MemtestOptions& o) {
+  const auto& entry = memory::MemoryRegistry::lookup(system.memory(), "memtest", "memory");
+  uint64_t capacity = entry.capacity_bytes(system.memory());
+  if (capacity == 0) capacity = uint64_t{1} << 30;  // unlimited ideal memory: 1 GiB
+  MemtestReport r;
+  std::unique_ptr<memory::TrafficSource> source;
+  if (!o.trace.empty()) {
+    source = memory::load_trace(o.trace);
+    r.set_pattern(o.trace);
+  } else {
+    memory::PatternConfig p;
+    if (o.pattern == "sequential") {
+      p.kind = memory::PatternConfig::Sequential;
+    } else if (o.pattern == "random") {
+      p.kind = memory::PatternConfig::Random;
+    } else if (o.pattern == "strided") {
+      p.kind = memory::PatternConfig::Strided;
+    } else {
+      throw UserError("--pattern: '" + o.pattern + "' is not one of sequential, random, strided");
+    }
+    require(o.request_bytes >= 1 && o.request_bytes <= (64u << 20), "--request-bytes",
+            std::to_string(o.request_bytes), "must be between 1 and 64 MiB");
+    require(o.read_fraction >= 0 && o.read_fraction <= 1, "--read-fraction",
+            std::to_string(o.read_fraction), "must be between 0 and 1");
+    require(o.requests >= 1, "--requests", std::to_string(o.requests), "must be >= 1");
+    p.requests = o.requests;
+    p.bytes = static_cast<uint32_t>(o.request_bytes);
+    p.stride = o.stride != 0 ? o.stride : 4 * o.request_bytes;
+    p.read_fraction = o.read_fraction;
+    p.seed = o.seed;
+    p.footprint = o.footprint != 0 ? o.footprint : capacity;
+    require(p.footprint <= capacity, "--footprint", std::to_string(p.footprint),
+            fmt::format("exceeds the memory's {} bytes", capacity));
+    require(p.footprint >= p.bytes, "--footprint", std::to_string(p.footprint),
+            "must hold one request");
+    source = memory::make_pattern(p);
+    r.set_pattern(o.pattern);
+  }
+  require(o.outstanding >= 1 && o.outstanding <= 65536, "--outstanding",
+          std::to_string(o.outstanding), "must be between 1 and 65536");
+
+  ScopedSimContext context;
+  auto mem = entry.create("memory", system.memory());
+  memory::TrafficGenerator gen("memtest", std::move(source), static_cast<uint32_t>(o.outstanding));
+  gen.socket.bind(mem->socket);
+  sc_core::sc_start();
+  if (gen.error()) std::rethrow_exception(gen.error());
+
+  r.set_memory(system.memory().has_dram() ? system.memory().dram().preset() : "ideal");
+  r.set_requests(gen.requests());
+  r.set_request_bytes(static_cast<uint32_t>(o.request_bytes));
+  r.set_outstanding(static_cast<uint32_t>(o.outstanding));
+  r.set_read_fraction(o.read_fraction);
+  const uint64_t span = gen.requests() == 0 ? 0 : gen.last_response_ps() - gen.first_issue_ps();
+  r.set_seconds(static_cast<double>(span) * 1e-12);
+  r.set_peak_bandwidth_gbps(mem->peak_bandwidth_gbps());
+  r.set_achieved_bandwidth_gbps(span > 0 ? static_cast<double>(gen.bytes()) / r.seconds() / 1e9
+                                         : 0.0);
+  r.set_efficiency(r.achieved_bandwidth_gbps() / r.peak_bandwidth_gbps());
+  *r.mutable_latency() = memory::latency_from_samples(gen.latencies_ns());
+  mem->report(r.mutable_memory_stats());
+  return r;
+}
+
+}  // namespace npusim::sim

@@ -1,0 +1,32 @@
+// A private SystemC kernel for one simulation. SystemC keeps its kernel in a
+// global; each simulation makes a fresh one and restores the previous one
+// (deleting its own) on scope exit, so a process can simulate many times.
+#pragma once
+
+#include <cstdlib>
+#include <systemc>
+
+namespace npusim::sim {
+
+class ScopedSimContext {
+ public:
+  ScopedSimContext() : previous_(sc_core::sc_curr_simcontext) {
+    setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
+    context_ = new sc_core::sc_simcontext;
+    sc_core::sc_curr_simcontext = context_;
+    sc_core::sc_default_global_context = context_;
+  }
+  ~ScopedSimContext() {
+    sc_core::sc_curr_simcontext = previous_;
+    sc_core::sc_default_global_context = previous_;
+    delete context_;
+  }
+  ScopedSimContext(const ScopedSimContext&) = delete;
+  ScopedSimContext& operator=(const ScopedSimContext&) = delete;
+
+ private:
+  sc_core::sc_simcontext* previous_;
+  sc_core::sc_simcontext* context_;
+};
+
+}  // namespace npusim::sim

@@ -1,0 +1,225 @@
+// DRAM: JEDEC constraints at their boundaries, preset arithmetic, latency,
+// bandwidth of access patterns, refresh, and config errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "common/error.h"
+#include "memory/dram/address_mapping.h"
+#include "memory/dram/channel_timing.h"
+#include "memory/dram/spec.h"
+#include "sim/config.h"
+#include "sim/memtest.h"
+#include "test_util.h"
+
+namespace npusim::memory::dram {
+namespace {
+
+DramSpec preset(const std::string& name) {
+  DramConfig c;
+  c.set_preset(name);
+  return resolve_spec(c, "test", "dram");
+}
+
+System dram_system(const std::string& name, const std::vector<std::string>& sets = {}) {
+  System s;
+  sim::parse_textproto("memory { dram { preset: \"" + name + "\" } }", "test", &s);
+  for (const auto& set : sets) sim::apply_override(set, &s);
+  sim::apply_defaults(s);
+  sim::validate(s, "test");
+  return s;
+}
+
+// Refused one clock before `t`, allowed at `t`.
+void expect_boundary(const ChannelTiming& ch, Command c, uint32_t bank, uint64_t t) {
+  EXPECT_FALSE(ch.ready(c, bank, t - 1)) << command_name(c) << " at " << t - 1;
+  EXPECT_TRUE(ch.ready(c, bank, t)) << command_name(c) << " at " << t;
+}
+
+class Hbm3Timing : public ::testing::Test {
+ protected:
+  DramSpec s = preset("HBM3-6400");
+  ChannelTiming ch{s};
+  // Flat bank index of bank `b` in bank group `g`.
+  uint32_t bank(uint32_t g, uint32_t b) const { return g * s.banks_per_group + b; }
+};
+
+TEST_F(Hbm3Timing, ActivateToColumnIsTrcd) {
+  ch.issue(Command::ACT, bank(0, 0), 100, 7);
+  expect_boundary(ch, Command::RD, bank(0, 0), 100 + s.RCD_RD);
+  expect_boundary(ch, Command::WR, bank(0, 0), 100 + s.RCD_WR);
+}
+
+TEST_F(Hbm3Timing, ActivateToPrechargeIsTrasAndPrechargeToActivateIsTrp) {
+  ch.issue(Command::ACT, bank(0, 0), 100, 7);
+  expect_boundary(ch, Command::PRE, bank(0, 0), 100 + s.RAS);
+  ch.issue(Command::PRE, bank(0, 0), 100 + s.RAS);
+  // tRP after the PRE, and tRC after the first ACT: the later of the two.
+  expect_boundary(ch, Command::ACT, bank(0, 0), std::max(100 + s.RAS + s.RP, 100 + s.RC));
+}
+
+TEST_F(Hbm3Timing, ColumnToColumnIsTccdShortAcrossGroupsAndLongWithin) {
+  ch.issue(Command::ACT, bank(0, 0), 0, 1);
+  ch.issue(Command::ACT, bank(0, 1), s.RRD_L, 1);
+  ch.issue(Command::ACT, bank(1, 0), s.RRD_L + s.RRD_S, 1);
+  const uint64_t t = 200;
+  ch.issue(Command::RD, bank(0, 0), t);
+  expect_boundary(ch, Command::RD, bank(1, 0), t + s.CCD_S);
+  expect_boundary(ch, Command::RD, bank(0, 1), t + s.CCD_L);
+}
+
+TEST_F(Hbm3Timing, ActivateToActivateIsTrrdAndFourFitInTfaw) {
+  ch.issue(Command::ACT, bank(0, 0), 1000, 1);
+  expect_boundary(ch, Command::ACT, bank(1, 0), 1000 + s.RRD_S);
+  expect_boundary(ch, Command::ACT, bank(0, 1), 1000 + s.RRD_L);
+  ch.issue(Command::ACT, bank(1, 0), 1000 + s.RRD_S, 1);
+  ch.issue(Command::ACT, bank(2, 0), 1000 + 2 * s.RRD_S, 1);
+  ch.issue(Command::ACT, bank(3, 0), 1000 + 3 * s.RRD_S, 1);
+  // A fifth ACT waits until the first leaves the four-activate window.
+  ASSERT_GT(1000 + s.FAW, 1000 + 4 * s.RRD_S);
+  expect_boundary(ch, Command::ACT, bank(0, 2), 1000 + s.FAW);
+}
+
+TEST_F(Hbm3Timing, WriteToReadIsTwtr) {
+  ch.issue(Command::ACT, bank(0, 0), 0, 1);
+  ch.issue(Command::ACT, bank(1, 0), s.RRD_S, 1);
+  const uint64_t t = 200;
+  ch.issue(Command::WR, bank(0, 0), t);
+  const uint64_t data_end = t + s.CWL + s.burst_cycles;
+  expect_boundary(ch, Command::RD, bank(1, 0), data_end + s.WTR_S);
+  expect_boundary(ch, Command::RD, bank(0, 0), data_end + s.WTR_L);
+}
+
+TEST_F(Hbm3Timing, RefreshBlocksActivatesForTrfc) {
+  ch.issue(Command::REFab, 0, 500);
+  expect_boundary(ch, Command::ACT, bank(2, 3), 500 + s.RFC);
+  ch.issue(Command::REFpb, bank(1, 1), 500 + s.RFC);
+  expect_boundary(ch, Command::ACT, bank(1, 1), 500 + s.RFC + s.RFCpb);
+  EXPECT_TRUE(ch.ready(Command::ACT, bank(1, 2), 500 + s.RFC));
+}
+
+TEST(DramPresets, PeakBandwidthIsTheJedecArithmetic) {
+  const std::pair<const char*, double> expected[] = {
+      {"HBM2E-3200", 409.6},     {"HBM3-6400", 819.2},      {"HBM3E-9600", 1228.8},
+      {"HBM4-8000", 2048.0},     {"LPDDR5-6400", 51.2},     {"LPDDR5X-8533", 68.264},
+      {"LPDDR5X-9600", 76.8},    {"SOCAMM2-192GB", 153.6},  {"SOCAMM2-256GB", 153.6},
+      {"DDR5-4800-RDIMM", 38.4}, {"DDR5-6400-RDIMM", 51.2},
+  };
+  EXPECT_EQ(preset_names().size(), std::size(expected));
+  for (const auto& [name, gbps] : expected) {
+    EXPECT_NEAR(preset(name).peak_gbps(), gbps, 0.01) << name;
+    // Every preset's mapping covers its capacity.
+    const DramSpec s = preset(name);
+    EXPECT_NO_THROW(AddressMapping(s, name, "address_mapping")) << name;
+  }
+  DramConfig five;
+  five.set_preset("HBM3-6400");
+  five.set_stacks(5);
+  EXPECT_NEAR(resolve_spec(five, "t", "d").peak_gbps(), 4096.0, 1e-6);
+  EXPECT_EQ(resolve_spec(five, "t", "d").capacity_bytes(), 5 * (16ull << 30));
+}
+
+TEST(DramMapping, StacksNeedNotBeAPowerOfTwo) {
+  DramConfig c;
+  c.set_preset("HBM3-6400");
+  c.set_stacks(5);
+  const DramSpec s = resolve_spec(c, "t", "d");
+  const AddressMapping m(s, "t", "m");
+  // Consecutive bursts walk the 32 pseudo-channels, then the 5 stacks.
+  EXPECT_EQ(m.decode(0).channel, 0u);
+  EXPECT_EQ(m.decode(32).channel, 1u);
+  EXPECT_EQ(m.decode(32 * 32).channel, 32u);     // stack 1, channel 0
+  EXPECT_EQ(m.decode(5 * 32 * 32).channel, 0u);  // back to stack 0
+  EXPECT_EQ(m.decode(5 * 32 * 32).bank_group, 1u);
+  EXPECT_EQ(m.decode(s.capacity_bytes() - 32).row, s.rows - 1);
+}
+
+TEST(DramLatency, UnloadedReadLatencyFollowsTheTimings) {
+  const DramSpec s = preset("HBM3-6400");
+  const double tck = s.tck_ps * 1e-3;
+  const double burst = s.burst_cycles * tck;
+  // Address 0 and 4096 share channel, bank and row (next column); 1 MiB on
+  // is the next row of the same bank.
+  const std::string path = ::testing::TempDir() + "/latency.trace";
+  struct Case {
+    std::string trace;
+    double expected;
+    bool second_is_shorter;  // the second request is the one measured
+  };
+  const Case cases[] = {
+      {"0 R 0 32\n", (s.RCD_RD + s.CL) * tck + burst, false},    // closed bank: ACT, RD
+      {"0 R 0 32\n1000 R 4096 32\n", s.CL * tck + burst, true},  // row hit: RD only
+      {"0 R 0 32\n1000 R 1048576 32\n", (s.RP + s.RCD_RD + s.CL) * tck + burst,
+       false},  // row conflict: PRE, ACT, RD
+  };
+  for (const Case& c : cases) {
+    std::ofstream(path) << c.trace;
+    sim::MemtestOptions o;
+    o.trace = path;
+    o.outstanding = 1;
+    const MemtestReport r =
+        sim::run_memtest(dram_system("HBM3-6400", {"memory.dram.refresh=NO_REFRESH"}), o);
+    // With one or two samples, p50 is the shorter latency and max the longer.
+    const double measured = c.second_is_shorter ? r.latency().p50_ns() : r.latency().max_ns();
+    EXPECT_NEAR(measured, c.expected, 0.01) << c.trace;
+  }
+}
+
+double stream(const std::string& dram, const std::string& pattern,
+              const std::vector<std::string>& sets = {}) {
+  sim::MemtestOptions o;
+  o.pattern = pattern;
+  o.requests = 60000;
+  o.request_bytes = 64;
+  o.outstanding = 1024;
+  return sim::run_memtest(dram_system(dram, sets), o).efficiency();
+}
+
+TEST(DramBandwidth, SequentialReadsReachNinetyPercentOfPeak) {
+  EXPECT_GE(stream("HBM3-6400", "sequential"), 0.90);
+  EXPECT_GE(stream("HBM4-8000", "sequential"), 0.90);
+}
+
+TEST(DramBandwidth, RandomReadsReachFarLess) {
+  const double random = stream("HBM3-6400", "random");
+  EXPECT_LT(random, 0.5);  // row conflicts: ACT/PRE per burst, tRC and tFAW bound
+  EXPECT_LT(random, 0.6 * stream("HBM3-6400", "sequential"));
+  std::cout << "HBM3 random 64 B reads: " << 100 * random << "% of peak\n";
+}
+
+TEST(DramRefresh, AllBankRefreshCostsAboutTrfcOverTrefi) {
+  const DramSpec s = preset("HBM3-6400");
+  const double off = stream("HBM3-6400", "sequential", {"memory.dram.refresh=NO_REFRESH"});
+  const double on = stream("HBM3-6400", "sequential", {"memory.dram.refresh=ALL_BANK"});
+  const double expected = static_cast<double>(s.RFC) / s.REFI;
+  EXPECT_NEAR((off - on) / off, expected, 0.02);
+}
+
+std::string error_of(const std::vector<std::string>& sets) {
+  try {
+    (void)dram_system("HBM3-6400", sets);
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(DramConfig, BadConfigsNameTheField) {
+  EXPECT_NE(error_of({"memory.dram.organization.banks_per_group=0"})
+                .find("memory.dram.organization.banks_per_group: must be >= 1"),
+            std::string::npos);
+  EXPECT_NE(error_of({"memory.dram.timing.nRC=10"}).find("memory.dram.timing.nRC: nRC 10 must be"),
+            std::string::npos);
+  EXPECT_NE(error_of({"memory.dram.address_mapping=\"ro ba co bg\""})
+                .find("memory.dram.address_mapping: 'ch' covers 0 of its 5 bits"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of({"memory.dram.preset=\"HBM9\""}).find("memory.dram.preset: unknown DRAM preset"),
+      std::string::npos);
+  EXPECT_NE(error_of({"memory.capacity_bytes=99999999999999"}).find("memory.capacity_bytes"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace npusim::memory::dram
