@@ -14,6 +14,7 @@ ChannelController::ChannelController(const DramSpec& spec, Done done)
       timing_(spec),
       close_pending_(spec.banks(), false),
       seen_(spec.banks(), 0),
+      wanted_(spec.banks(), 0),
       refresh_due_(spec.refresh == DramConfig::ALL_BANK   ? spec.REFI
                    : spec.refresh == DramConfig::PER_BANK ? spec.REFI / spec.banks()
                                                           : kNever) {
@@ -22,7 +23,7 @@ ChannelController::ChannelController(const DramSpec& spec, Done done)
 
 void ChannelController::account(uint64_t now) {
   if (now > stats_.last_clock) {
-    stats_.occupancy_sum += (now - stats_.last_clock) * (reads_.size() + writes_.size());
+    stats_.occupancy_sum += (now - stats_.last_clock) * (read_bursts_ + write_bursts_);
     stats_.last_clock = now;
   }
 }
@@ -31,8 +32,10 @@ void ChannelController::enqueue(const Burst& burst, uint64_t now) {
   if (idle() && !refresh_pending_) catch_up(now);
   account(now);
   (burst.write ? writes_ : reads_).push_back(burst);
+  if (timing_.open_row(burst.bank) == burst.row) ++wanted_[burst.bank];
+  (burst.write ? write_bursts_ : read_bursts_) += burst.count;
   stats_.occupancy_max =
-      std::max(stats_.occupancy_max, static_cast<uint32_t>(reads_.size() + writes_.size()));
+      std::max(stats_.occupancy_max, static_cast<uint32_t>(read_bursts_ + write_bursts_));
 }
 
 void ChannelController::refreshed() {
@@ -70,14 +73,18 @@ void ChannelController::catch_up(uint64_t now) {
 void ChannelController::issue(Command c, uint32_t bank, uint64_t now, uint32_t row) {
   timing_.issue(c, bank, now, row);
   ++stats_.commands[static_cast<size_t>(c)];
+  if (c == Command::PRE) wanted_[bank] = 0;
+  if (c == Command::ACT) {
+    uint32_t n = 0;
+    for (const auto* q : {&reads_, &writes_}) {
+      for (const Burst& b : *q) n += b.bank == bank && b.row == row;
+    }
+    wanted_[bank] = n;
+  }
 }
 
-bool ChannelController::row_wanted(uint32_t bank, uint32_t row) const {
-  auto hits = [&](const std::vector<Burst>& q) {
-    return std::any_of(q.begin(), q.end(),
-                       [&](const Burst& b) { return b.bank == bank && b.row == row; });
-  };
-  return hits(reads_) || hits(writes_);
+void ChannelController::removed(const Burst& b) {
+  if (timing_.open_row(b.bank) == b.row) --wanted_[b.bank];
 }
 
 // Refresh takes priority: close the banks it needs, then refresh. Returns
@@ -142,24 +149,21 @@ bool ChannelController::schedule(std::vector<Burst>& q, uint64_t now, uint64_t& 
       wake = std::min(wake, t);
       continue;
     }
-    issue(c, b.bank, now);
-    const uint64_t end = now + (b.write ? spec_.CWL : spec_.CL) + spec_.burst_cycles;
-    stats_.data_cycles += spec_.burst_cycles;
-    (b.write ? stats_.write_bytes : stats_.read_bytes) += spec_.burst_bytes();
-    (b.outcome == 0   ? stats_.row_hits
-     : b.outcome == 1 ? stats_.row_misses
-                      : stats_.row_conflicts)++;
-    if (!b.write) {
-      stats_.read_latency[std::min<uint64_t>(end - b.arrival, kLatencyBuckets - 1)]++;
-    }
-    const Burst served = b;
-    account(now);
-    q.erase(q.begin() + static_cast<std::ptrdiff_t>(i));
-    if (spec_.page_policy == DramConfig::CLOSED_PAGE && !row_wanted(served.bank, served.row)) {
-      close_pending_[served.bank] = true;
-    }
-    done_(served.request, end);
     column_issued_ = true;
+    if (b.count > 1) {
+      serve_runs(q, i, now);
+      return true;
+    }
+    issue(c, b.bank, now);
+    account(now);
+    served(b, now, 1);
+    const Burst done = b;
+    removed(done);
+    q.erase(q.begin() + static_cast<std::ptrdiff_t>(i));
+    if (spec_.page_policy == DramConfig::CLOSED_PAGE && !row_wanted(done.bank)) {
+      close_pending_[done.bank] = true;
+    }
+    done_(done.request, 1, now + (done.write ? spec_.CWL : spec_.CL) + spec_.burst_cycles);
     return true;
   }
   if (floor > now) wake = std::min(wake, floor);
@@ -170,7 +174,7 @@ bool ChannelController::schedule(std::vector<Burst>& q, uint64_t now, uint64_t& 
     const uint32_t open = timing_.open_row(b.bank);
     if (open == b.row) continue;  // a hit waiting for its column timing
     const Command c = open == kClosed ? Command::ACT : Command::PRE;
-    if (c == Command::PRE && row_wanted(b.bank, open)) continue;
+    if (c == Command::PRE && row_wanted(b.bank)) continue;
     const uint64_t t = timing_.earliest(c, b.bank);
     if (t > now) {
       wake = std::min(wake, t);
@@ -190,7 +194,124 @@ bool ChannelController::schedule(std::vector<Burst>& q, uint64_t now, uint64_t& 
   return false;
 }
 
+// Counts `bursts` column commands of `b`, the last at `clock`.
+void ChannelController::served(Burst& b, uint64_t clock, uint32_t bursts) {
+  (b.write ? write_bursts_ : read_bursts_) -= bursts;
+  const uint64_t end = clock + (b.write ? spec_.CWL : spec_.CL) + spec_.burst_cycles;
+  stats_.data_cycles += uint64_t{bursts} * spec_.burst_cycles;
+  (b.write ? stats_.write_bytes : stats_.read_bytes) += bursts * spec_.burst_bytes();
+  // The entry's first burst carries its miss or conflict; the rest hit.
+  (b.outcome == 0 ? stats_.row_hits : b.outcome == 1 ? stats_.row_misses : stats_.row_conflicts)++;
+  stats_.row_hits += bursts - 1;
+  b.outcome = 0;
+  if (!b.write) {
+    stats_.read_latency[std::min<uint64_t>(end - b.arrival, kLatencyBuckets - 1)] += bursts;
+  }
+  if (bursts > 1) {
+    stats_.commands[static_cast<size_t>(b.write ? Command::WR : Command::RD)] += bursts - 1;
+  }
+}
+
+void ChannelController::serve_runs(std::vector<Burst>& q, size_t first, uint64_t now) {
+  const Command c = q[first].write ? Command::WR : Command::RD;
+  auto group = [&](const Burst& b) { return uint64_t{1} << (b.bank / spec_.banks_per_group); };
+  // Row commands the burst-level path would interleave with these columns:
+  // open (and if need be close) the rows of the queued entries, at their
+  // earliest clocks.
+  // The bank a per-bank refresh will take next is left alone: the refresh
+  // comes first, as on the burst-level path.
+  const bool per_bank = spec_.refresh == DramConfig::PER_BANK;
+  for (Burst& b : q) {
+    if (b.arrival > now || b.bank == q[first].bank || (per_bank && b.bank == refresh_bank_) ||
+        (refresh_pending_ && !per_bank)) {
+      continue;
+    }
+    const uint32_t open = timing_.open_row(b.bank);
+    if (open == b.row) continue;
+    if (open != kClosed) {
+      if (row_wanted(b.bank)) continue;
+      issue(Command::PRE, b.bank, std::max(now, timing_.earliest(Command::PRE, b.bank)));
+      close_pending_[b.bank] = false;
+      for (Burst& o : q) {
+        if (o.bank == b.bank && o.outcome == 0) o.outcome = 2;
+      }
+    }
+    issue(Command::ACT, b.bank, std::max(now, timing_.earliest(Command::ACT, b.bank)), b.row);
+    if (b.outcome == 0) b.outcome = 1;
+  }
+  // The batch: this run and the oldest ready whole-row run of every other
+  // bank group. Runs whose rows open later bound how long the batch runs,
+  // so that they join the next one.
+  std::vector<size_t>& batch = batch_;
+  batch.assign(1, first);
+  uint64_t groups = group(q[first]);
+  auto candidate = [&](size_t j) {
+    const Burst& b = q[j];
+    return j != first && b.count > 1 && b.arrival <= now && b.write == q[first].write &&
+           timing_.open_row(b.bank) == b.row && !(per_bank && b.bank == refresh_bank_);
+  };
+  for (size_t j = 0; j < q.size(); ++j) {
+    if (candidate(j) && !(groups & group(q[j])) && timing_.earliest(c, q[j].bank) <= now) {
+      batch.push_back(j);
+      groups |= group(q[j]);
+    }
+  }
+  // While the batch cannot yet fill the data bus (tCCD_L within a group),
+  // it ends when a row of another bank group becomes ready to join.
+  uint64_t join = kNever;
+  if (batch.size() * spec_.CCD_S < spec_.CCD_L) {
+    for (size_t j = 0; j < q.size(); ++j) {
+      if (candidate(j) && !(groups & group(q[j]))) {
+        join = std::min(join, timing_.earliest(c, q[j].bank));
+      }
+    }
+  }
+  // First round, exactly: one column command per clock at the earliest.
+  std::vector<uint64_t>& start = start_;
+  start.resize(batch.size());
+  uint64_t t = now;
+  uint32_t rounds = UINT32_MAX;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Burst& b = q[batch[i]];
+    t = std::max(i == 0 ? now : t + 1, timing_.earliest(c, b.bank));
+    issue(c, b.bank, t);
+    start[i] = t;
+    rounds = std::min(rounds, b.count);
+  }
+  const uint64_t k = batch.size();
+  const uint64_t period =
+      std::max({k * spec_.CCD_S, uint64_t{spec_.CCD_L}, k * spec_.burst_cycles});
+  // Stop before a refresh that needs one of these banks falls due (all-bank,
+  // or the per-bank refresh's next bank is in the batch; another bank's
+  // refresh is issued when the batch ends), or another row becomes ready.
+  bool refresh_hits = !per_bank;
+  for (size_t i : batch) refresh_hits |= q[i].bank == refresh_bank_;
+  const uint64_t until = std::min(refresh_hits ? refresh_due_ : kNever, join);
+  if (until != kNever && rounds > 1) {
+    const uint64_t room = until > start[0] ? (until - start[0]) / period + 1 : 1;
+    rounds = static_cast<uint32_t>(std::min<uint64_t>(rounds, room));
+  }
+  account(now);
+  uint64_t last = t;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Burst& b = q[batch[i]];
+    const uint64_t at = start[i] + (rounds - 1) * period;
+    if (rounds > 1) timing_.issue(c, b.bank, at);  // counted by served()
+    last = std::max(last, at);
+    served(b, at, rounds);
+    b.count -= rounds;
+    b.column += rounds;
+    done_(b.request, rounds, at + (b.write ? spec_.CWL : spec_.CL) + spec_.burst_cycles);
+  }
+  for (const Burst& b : q) {
+    if (b.count == 0) removed(b);
+  }
+  q.erase(std::remove_if(q.begin(), q.end(), [](const Burst& b) { return b.count == 0; }), q.end());
+  busy_until_ = last;
+}
+
 uint64_t ChannelController::step(uint64_t now) {
+  if (now <= busy_until_ && busy_until_ != 0) return busy_until_ + 1;  // planned commands
   account(now);
   uint64_t wake = kNever;
   if (idle() && !refresh_pending_) {

@@ -5,6 +5,14 @@
 // one command and returns the next clock at which it has anything to do, so
 // idle clocks cost nothing; refreshes that fall due while the channel has
 // nothing queued are replayed when the next request arrives.
+//
+// Row-granular fast path: an entry covering a whole row is served together
+// with the ready whole-row entries of the other bank groups. The first
+// column of each is issued exactly; the remaining columns follow in rounds
+// at the steady period max(k * tCCD_S, tCCD_L, k * burst) and only the last
+// column of each row is recorded in the timing state (later constraints
+// follow from it). Row commands the queue needs meanwhile are issued at
+// their earliest clocks, as the burst-level path would interleave them.
 #pragma once
 
 #include <array>
@@ -19,12 +27,15 @@ namespace npusim::memory::dram {
 
 inline constexpr uint64_t kNever = UINT64_MAX;
 
+// One burst, or (row-granular fast path) `count` bursts to consecutive
+// columns of one row, served as a unit.
 struct Burst {
   uint64_t arrival = 0;  // clock the request reached the controller
   uint32_t bank = 0, row = 0, column = 0;
   uint32_t request = 0;  // the owner's id, passed back on completion
   bool write = false;
   uint8_t outcome = 0;  // 0 row hit, 1 miss (bank closed), 2 conflict (other row open)
+  uint32_t count = 1;   // bursts in this entry
 };
 
 struct ChannelStats {
@@ -41,10 +52,11 @@ struct ChannelStats {
 
 class ChannelController {
  public:
-  // `done(request, clock)` is called when a burst's data transfer ends.
-  using Done = std::function<void(uint32_t request, uint64_t clock)>;
+  // `done(request, bursts, clock)` is called when an entry's data transfer ends.
+  using Done = std::function<void(uint32_t request, uint32_t bursts, uint64_t clock)>;
   ChannelController(const DramSpec& spec, Done done);
 
+  // Queue capacity counts entries: a burst, or a whole row on the fast path.
   [[nodiscard]] bool can_accept(bool write) const {
     return write ? writes_.size() < spec_.write_queue : reads_.size() < spec_.read_queue;
   }
@@ -61,25 +73,34 @@ class ChannelController {
 
  private:
   bool refresh(uint64_t now, uint64_t& wake);
+  void serve_runs(std::vector<Burst>& q, size_t first, uint64_t now);
+  void served(Burst& b, uint64_t clock, uint32_t bursts);
   void catch_up(uint64_t now);
   void refreshed();
   bool schedule(std::vector<Burst>& queue, uint64_t now, uint64_t& wake);
   void issue(Command c, uint32_t bank, uint64_t now, uint32_t row = 0);
   void account(uint64_t now);
-  [[nodiscard]] bool row_wanted(uint32_t bank, uint32_t row) const;
+  // Whether a queued entry still targets `bank`'s open row.
+  [[nodiscard]] bool row_wanted(uint32_t bank) const { return wanted_[bank] > 0; }
+  void removed(const Burst& b);
 
   const DramSpec& spec_;
   Done done_;
   ChannelTiming timing_;
   std::vector<Burst> reads_, writes_;
+  uint64_t read_bursts_ = 0, write_bursts_ = 0;  // bursts queued
   bool draining_ = false;
   std::vector<bool> close_pending_;  // closed page: precharge when ready
   std::vector<uint64_t> seen_;       // per bank: scan in which it was last checked
+  std::vector<uint32_t> wanted_;     // per bank: queued entries for its open row
   uint64_t scan_ = 0;
   uint64_t refresh_due_;
   uint32_t refresh_bank_ = 0;
   bool refresh_pending_ = false;
   bool column_issued_ = false;  // the last schedule() issued RD or WR
+  uint64_t busy_until_ = 0;     // row runs have planned commands up to this clock
+  std::vector<size_t> batch_;   // scratch for serve_runs()
+  std::vector<uint64_t> start_;
   ChannelStats stats_;
 };
 

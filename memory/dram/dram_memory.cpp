@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <unordered_map>
 
 #include "common/error.h"
 #include "memory/latency.h"
@@ -15,11 +16,14 @@ DramMemory::DramMemory(const sc_core::sc_module_name& name, const DramSpec& spec
       spec_(spec),
       mapping_(spec_, "dram", "address_mapping"),
       waiting_(spec_.total_channels()),
-      wake_at_(spec_.total_channels(), kNever) {
+      wake_at_(spec_.total_channels(), kNever),
+      run_slots_(size_t{spec_.total_channels()} * spec_.banks()) {
   for (uint32_t c = 0; c < spec_.total_channels(); ++c) {
     (void)c;
     channels_.push_back(std::make_unique<ChannelController>(
-        spec_, [this](uint32_t request, uint64_t clock) { done(request, clock); }));
+        spec_, [this](uint32_t request, uint32_t bursts, uint64_t clock) {
+          done(request, bursts, clock);
+        }));
   }
   SC_METHOD(run);
   sensitive << event_;
@@ -66,14 +70,54 @@ void DramMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
   Request& r = requests_[id];
   r.trans = &trans;
   r.done_clock = arrival;
-  r.bursts_left = 0;
   const bool write = trans.is_write();
-  for (uint64_t a = first / bb * bb; a < first + bytes; a += bb) {
-    const DramAddress d = mapping_.decode(a);
-    waiting_[d.channel].push_back({arrival, d.bank, d.row, d.column, id, write, 0});
-    ++r.bursts_left;
-    admit(d.channel, arrival);
+  const uint64_t begin = first / bb * bb;
+  r.bursts_left = static_cast<uint32_t>((first + bytes - begin + bb - 1) / bb);
+  if (!spec_.row_granular || bytes < spec_.row_bytes()) {
+    for (uint64_t a = begin; a < first + bytes; a += bb) {
+      const DramAddress d = mapping_.decode(a);
+      enqueue_on(d.channel, {arrival, d.bank, d.row, d.column, id, write, 0, 1});
+    }
+    return;
   }
+  // Fast path: group the bursts by (channel, bank, row); a group that covers
+  // a whole row becomes one entry, the others stay single bursts.
+  runs_.clear();
+  run_channels_.clear();
+  ++epoch_;
+  for (uint64_t a = begin; a < first + bytes; a += bb) {
+    const DramAddress d = mapping_.decode(a);
+    // The run this request is building in the bank, if any (direct mapped).
+    Slot& slot = run_slots_[size_t{d.channel} * spec_.banks() + d.bank];
+    if (slot.epoch == epoch_) {
+      Burst& run = runs_[slot.run];
+      if (run.row == d.row && run.column + run.count == d.column) {
+        ++run.count;
+        continue;
+      }
+    }
+    slot = {epoch_, runs_.size()};
+    runs_.push_back({arrival, d.bank, d.row, d.column, id, write, 0, 1});
+    run_channels_.push_back(d.channel);
+  }
+  for (size_t i = 0; i < runs_.size(); ++i) {
+    const Burst& run = runs_[i];
+    if (run.count == spec_.columns) {
+      enqueue_on(run_channels_[i], run);
+      continue;
+    }
+    for (uint32_t k = 0; k < run.count; ++k) {
+      Burst one = run;
+      one.column = run.column + k;
+      one.count = 1;
+      enqueue_on(run_channels_[i], one);
+    }
+  }
+}
+
+void DramMemory::enqueue_on(uint32_t channel, const Burst& burst) {
+  waiting_[channel].push_back(burst);
+  admit(channel, burst.arrival);
 }
 
 // Moves waiting bursts into the controller's queue while it has room.
@@ -91,10 +135,11 @@ void DramMemory::admit(uint32_t channel, uint64_t now) {
   if (added) wake(channel, now);
 }
 
-void DramMemory::done(uint32_t request, uint64_t clock) {
+void DramMemory::done(uint32_t request, uint32_t bursts, uint64_t clock) {
   Request& r = requests_[request];
   r.done_clock = std::max(r.done_clock, clock);
-  if (--r.bursts_left == 0) {
+  r.bursts_left -= bursts;
+  if (r.bursts_left == 0) {
     respond(*r.trans, ps_of(r.done_clock));
     free_requests_.push_back(request);
   }

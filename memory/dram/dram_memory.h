@@ -9,6 +9,7 @@
 #include <deque>
 #include <memory>
 #include <queue>
+#include <unordered_map>
 #include <vector>
 
 #include "memory/dram/address_mapping.h"
@@ -40,7 +41,8 @@ class DramMemory : public MemoryModel {
     uint64_t done_clock = 0;
   };
   void run();
-  void done(uint32_t request, uint64_t clock);
+  void done(uint32_t request, uint32_t bursts, uint64_t clock);
+  void enqueue_on(uint32_t channel, const Burst& burst);
   void wake(uint32_t channel, uint64_t clock);
   void admit(uint32_t channel, uint64_t now);
   [[nodiscard]] uint64_t clock_of(uint64_t ps) const;
@@ -55,6 +57,15 @@ class DramMemory : public MemoryModel {
   std::priority_queue<Wake, std::vector<Wake>, std::greater<>> wakes_;
   std::vector<Request> requests_;
   std::vector<uint32_t> free_requests_;
+  // Scratch for accept(): a request's bursts grouped by channel, bank and row.
+  std::vector<Burst> runs_;
+  std::vector<uint32_t> run_channels_;
+  struct Slot {  // per (channel, bank): the run the current request builds there
+    uint64_t epoch = 0;
+    size_t run = 0;
+  };
+  std::vector<Slot> run_slots_;
+  uint64_t epoch_ = 0;
   sc_core::sc_event event_;
   uint64_t event_clock_ = kNever;  // clock the pending notification is for
 };

@@ -133,8 +133,8 @@ DramSpec resolve_spec(const DramConfig& raw, const std::string& where, const std
   s.page_policy = c.page_policy() == DramConfig::PAGE_POLICY_UNSPECIFIED ? DramConfig::OPEN_PAGE
                                                                          : c.page_policy();
   s.refresh = c.refresh() == DramConfig::REFRESH_UNSPECIFIED ? DramConfig::ALL_BANK : c.refresh();
-  s.read_queue = c.has_read_queue() ? c.read_queue() : 32;
-  s.write_queue = c.has_write_queue() ? c.write_queue() : 32;
+  s.read_queue = c.has_read_queue() ? c.read_queue() : 64;
+  s.write_queue = c.has_write_queue() ? c.write_queue() : 64;
   r.check(s.read_queue >= 1, "read_queue", "must be >= 1");
   r.check(s.write_queue >= 1, "write_queue", "must be >= 1");
   s.write_high = c.has_write_high() ? c.write_high() : std::max(1u, s.write_queue * 3 / 4);

@@ -29,7 +29,7 @@ struct DramSpec {
 
   DramConfig::PagePolicy page_policy = DramConfig::OPEN_PAGE;
   DramConfig::Refresh refresh = DramConfig::ALL_BANK;
-  uint32_t read_queue = 32, write_queue = 32, write_high = 24, write_low = 8;
+  uint32_t read_queue = 64, write_queue = 64, write_high = 48, write_low = 16;
   bool row_granular = true;
   std::string mapping;
   std::string name;
