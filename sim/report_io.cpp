@@ -143,6 +143,18 @@ void print_table(const Report& r, std::ostream& out) {
   }
   fmt::print(out, "stall cycles by cause: memory {}, dependency {}, scratchpad space {}\n",
              r.stall_memory_cycles(), r.stall_dependency_cycles(), r.stall_spm_space_cycles());
+  if (r.memory().has_dram()) {
+    const auto& d = r.memory().dram();
+    const auto& dt = d.total();
+    fmt::print(out,
+               "\ndram {}: {} channels, row hits {:.1f}%, data bus busy {:.1f}%, refresh "
+               "{:.2f}%, read latency mean {:.1f} ns p99 {:.1f} ns\n",
+               d.preset(), d.channels_size(), 100.0 * d.row_hit_rate(),
+               100.0 * d.data_bus_utilization(), 100.0 * d.refresh_overhead(),
+               dt.read_latency().mean_ns(), dt.read_latency().p99_ns());
+    fmt::print(out, "dram commands: ACT {} PRE {} RD {} WR {} REF {}\n", dt.act(), dt.pre(),
+               dt.rd(), dt.wr(), dt.ref());
+  }
 }
 
 }  // namespace npusim::sim

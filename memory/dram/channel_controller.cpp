@@ -12,7 +12,6 @@ ChannelController::ChannelController(const DramSpec& spec, Done done)
     : spec_(spec),
       done_(std::move(done)),
       timing_(spec),
-      close_pending_(spec.banks(), false),
       seen_(spec.banks(), 0),
       wanted_(spec.banks(), 0),
       refresh_due_(spec.refresh == DramConfig::ALL_BANK   ? spec.REFI
@@ -60,7 +59,6 @@ void ChannelController::catch_up(uint64_t now) {
     for (uint32_t b = first; b < last; ++b) {
       if (timing_.open_row(b) != kClosed) {
         issue(Command::PRE, b, std::max(due, timing_.earliest(Command::PRE, b)));
-        close_pending_[b] = false;
       }
     }
     const Command ref = all ? Command::REFab : Command::REFpb;
@@ -81,6 +79,13 @@ void ChannelController::issue(Command c, uint32_t bank, uint64_t now, uint32_t r
     }
     wanted_[bank] = n;
   }
+}
+
+// Closed page: a column command to a row no queued entry still wants closes
+// it (auto-precharge, RDA/WRA): the PRE issues at its earliest clock.
+void ChannelController::auto_precharge(uint32_t bank, uint64_t now) {
+  if (spec_.page_policy != DramConfig::CLOSED_PAGE || row_wanted(bank)) return;
+  issue(Command::PRE, bank, std::max(now, timing_.earliest(Command::PRE, bank)));
 }
 
 void ChannelController::removed(const Burst& b) {
@@ -105,7 +110,6 @@ bool ChannelController::refresh(uint64_t now, uint64_t& wake) {
     const uint64_t t = timing_.earliest(Command::PRE, b);
     if (t <= now) {
       issue(Command::PRE, b, now);
-      close_pending_[b] = false;
       return true;
     }
     wake = std::min(wake, t);
@@ -160,9 +164,7 @@ bool ChannelController::schedule(std::vector<Burst>& q, uint64_t now, uint64_t& 
     const Burst done = b;
     removed(done);
     q.erase(q.begin() + static_cast<std::ptrdiff_t>(i));
-    if (spec_.page_policy == DramConfig::CLOSED_PAGE && !row_wanted(done.bank)) {
-      close_pending_[done.bank] = true;
-    }
+    auto_precharge(done.bank, now);
     done_(done.request, 1, now + (done.write ? spec_.CWL : spec_.CL) + spec_.burst_cycles);
     return true;
   }
@@ -182,7 +184,6 @@ bool ChannelController::schedule(std::vector<Burst>& q, uint64_t now, uint64_t& 
     }
     issue(c, b.bank, now, b.row);
     if (c == Command::PRE) {
-      close_pending_[b.bank] = false;
       for (Burst& o : q) {
         if (o.bank == b.bank && o.outcome == 0) o.outcome = 2;
       }
@@ -216,22 +217,22 @@ void ChannelController::serve_runs(std::vector<Burst>& q, size_t first, uint64_t
   const Command c = q[first].write ? Command::WR : Command::RD;
   auto group = [&](const Burst& b) { return uint64_t{1} << (b.bank / spec_.banks_per_group); };
   // Row commands the burst-level path would interleave with these columns:
-  // open (and if need be close) the rows of the queued entries, at their
-  // earliest clocks.
-  // The bank a per-bank refresh will take next is left alone: the refresh
-  // comes first, as on the burst-level path.
+  // open (and if need be close) the row of the oldest queued entry of each
+  // bank group, at the earliest clock (not the banks a pending refresh
+  // needs: the refresh comes first, as on the burst-level path).
   const bool per_bank = spec_.refresh == DramConfig::PER_BANK;
+  uint64_t visited = 0;
   for (Burst& b : q) {
-    if (b.arrival > now || b.bank == q[first].bank || (per_bank && b.bank == refresh_bank_) ||
-        (refresh_pending_ && !per_bank)) {
+    if (b.arrival > now || b.bank == q[first].bank || (visited & group(b)) ||
+        (refresh_pending_ && (!per_bank || b.bank == refresh_bank_))) {
       continue;
     }
+    visited |= group(b);
     const uint32_t open = timing_.open_row(b.bank);
     if (open == b.row) continue;
     if (open != kClosed) {
       if (row_wanted(b.bank)) continue;
       issue(Command::PRE, b.bank, std::max(now, timing_.earliest(Command::PRE, b.bank)));
-      close_pending_[b.bank] = false;
       for (Burst& o : q) {
         if (o.bank == b.bank && o.outcome == 0) o.outcome = 2;
       }
@@ -306,6 +307,9 @@ void ChannelController::serve_runs(std::vector<Burst>& q, size_t first, uint64_t
   for (const Burst& b : q) {
     if (b.count == 0) removed(b);
   }
+  for (size_t i : batch) {
+    if (q[i].count == 0) auto_precharge(q[i].bank, now);
+  }
   q.erase(std::remove_if(q.begin(), q.end(), [](const Burst& b) { return b.count == 0; }), q.end());
   busy_until_ = last;
 }
@@ -346,19 +350,6 @@ uint64_t ChannelController::step(uint64_t now) {
     return now + 1;
   }
 
-  // Closed page: precharge banks whose last queued access has been served.
-  if (spec_.page_policy == DramConfig::CLOSED_PAGE) {
-    for (uint32_t bank = 0; bank < close_pending_.size(); ++bank) {
-      if (!close_pending_[bank]) continue;
-      const uint64_t t = timing_.earliest(Command::PRE, bank);
-      if (t <= now) {
-        issue(Command::PRE, bank, now);
-        close_pending_[bank] = false;
-        return now + 1;
-      }
-      wake = std::min(wake, t);
-    }
-  }
   if (idle() && !refresh_pending_) return kNever;  // refresh catches up on the next request
   return std::max(wake, now + 1);
 }

@@ -83,6 +83,7 @@ class ChannelController {
   // Whether a queued entry still targets `bank`'s open row.
   [[nodiscard]] bool row_wanted(uint32_t bank) const { return wanted_[bank] > 0; }
   void removed(const Burst& b);
+  void auto_precharge(uint32_t bank, uint64_t now);
 
   const DramSpec& spec_;
   Done done_;
@@ -90,9 +91,8 @@ class ChannelController {
   std::vector<Burst> reads_, writes_;
   uint64_t read_bursts_ = 0, write_bursts_ = 0;  // bursts queued
   bool draining_ = false;
-  std::vector<bool> close_pending_;  // closed page: precharge when ready
-  std::vector<uint64_t> seen_;       // per bank: scan in which it was last checked
-  std::vector<uint32_t> wanted_;     // per bank: queued entries for its open row
+  std::vector<uint64_t> seen_;    // per bank: scan in which it was last checked
+  std::vector<uint32_t> wanted_;  // per bank: queued entries for its open row
   uint64_t scan_ = 0;
   uint64_t refresh_due_;
   uint32_t refresh_bank_ = 0;

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <chrono>
 #include <iostream>
 
 #include "common/error.h"
@@ -80,8 +81,13 @@ int memtest(const std::vector<std::string>& argv) {
   } else {
     system = load_system(sys);
   }
+  const auto t0 = std::chrono::steady_clock::now();
   const MemtestReport r = sim::run_memtest(system, o);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   print(r);
+  // Simulation speed (wall clock; not part of the report, which is deterministic).
+  fmt::print("wall time           {:.3f} s ({:.2f} M requests/s simulated)\n", wall,
+             static_cast<double>(r.requests()) / wall / 1e6);
   if (!report.empty()) sim::write_json(r, report);
   return 0;
 }
