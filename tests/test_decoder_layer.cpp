@@ -2,6 +2,7 @@
 // bound at batch 256, bytes counted per tensor class from the transactions.
 #include <gtest/gtest.h>
 
+#include "sim/memtest.h"
 #include "sim/report_io.h"
 #include "sim/workload.h"
 #include "test_util.h"
@@ -86,6 +87,42 @@ TEST(DecoderLayer, ActivationRereadsFromTilingAreVisible) {
 
 TEST(DecoderLayer, TwoRunsGiveIdenticalReports) {
   EXPECT_EQ(sim::to_json(layer(4, 256).report), sim::to_json(layer(4, 256).report));
+}
+
+}  // namespace
+}  // namespace npusim
+
+namespace npusim {
+namespace {
+
+TEST(DecoderLayerOnDram, Llama2_7bBatch1OnFiveHbm3StacksIsMemoryBound) {
+  const System system = sim::load_system(test::source_path("examples/hw/npu-hbm3.textproto"), {});
+  sim::WorkloadOptions w;
+  w.batch = 1;
+  w.kv_len = 2048;
+  const sim::Compiled c = sim::compile_workload(system, "npu-hbm3", w);
+  const Report r = test::run(system, c.program);
+  EXPECT_LT(r.compute().array_utilization(), 0.05);
+  const uint64_t stalls =
+      r.stall_memory_cycles() + r.stall_dependency_cycles() + r.stall_spm_space_cycles();
+  EXPECT_GT(r.stall_memory_cycles(), stalls / 2);
+  ASSERT_TRUE(r.memory().has_dram());
+  EXPECT_EQ(r.memory().dram().channels_size(), 5 * 32);
+
+  // What the same memory sustains on a sequential stream of the DMA's requests.
+  sim::MemtestOptions o;
+  o.pattern = "sequential";
+  o.request_bytes = system.core().dma().max_request_bytes();
+  o.outstanding = system.core().dma().outstanding();
+  o.requests = 20000;
+  const MemtestReport m = sim::run_memtest(system, o);
+  EXPECT_GT(m.efficiency(), 0.90);
+  // The layer streams weights and the KV cache between op boundaries, where
+  // its chain of small dependent transfers leaves the memory partly idle:
+  // today it sustains ~85% of the sequential figure (issue 3 asks for 95%).
+  EXPECT_GT(r.traffic().achieved_bandwidth_gbps(), 0.80 * m.achieved_bandwidth_gbps());
+  std::cout << "layer " << r.traffic().achieved_bandwidth_gbps() << " GB/s, memtest sequential "
+            << m.achieved_bandwidth_gbps() << " GB/s\n";
 }
 
 }  // namespace
