@@ -18,6 +18,8 @@ ChannelController::ChannelController(const DramSpec& spec, Done done)
                    : spec.refresh == DramConfig::PER_BANK ? spec.REFI / spec.banks()
                                                           : kNever) {
   stats_.read_latency.assign(kLatencyBuckets, 0);
+  refreshed_.assign(spec.banks(), false);
+  last_used_.assign(spec.banks(), 0);
 }
 
 void ChannelController::account(uint64_t now) {
@@ -43,8 +45,32 @@ void ChannelController::refreshed() {
     refresh_due_ += spec_.REFI;
   } else {
     refresh_due_ += spec_.REFI / spec_.banks();
-    refresh_bank_ = (refresh_bank_ + 1) % timing_.banks();
+    refreshed_[refresh_bank_] = true;
+    if (++refreshed_count_ == timing_.banks()) {  // a new round: every bank once per tREFI
+      std::fill(refreshed_.begin(), refreshed_.end(), false);
+      refreshed_count_ = 0;
+    }
   }
+}
+
+// Per-bank refresh: within a round every bank is refreshed once, in any
+// order. Take a bank nothing queued is waiting for, the one used most
+// recently (a streaming sweep needs it last), so that the refresh hides
+// behind the traffic.
+uint32_t ChannelController::pick_refresh_bank() const {
+  std::vector<uint32_t> queued(timing_.banks(), 0);
+  for (const auto* q : {&reads_, &writes_}) {
+    for (const Burst& b : *q) ++queued[b.bank];
+  }
+  uint32_t best = kClosed;
+  for (uint32_t b = 0; b < timing_.banks(); ++b) {
+    if (refreshed_[b]) continue;
+    if (best == kClosed || (queued[b] == 0) > (queued[best] == 0) ||
+        ((queued[b] == 0) == (queued[best] == 0) && last_used_[b] > last_used_[best])) {
+      best = b;
+    }
+  }
+  return best;
 }
 
 void ChannelController::catch_up(uint64_t now) {
@@ -54,6 +80,7 @@ void ChannelController::catch_up(uint64_t now) {
     // What the controller would have done at the due clock: close the banks
     // the refresh needs, then refresh.
     const uint64_t due = refresh_due_;
+    if (!all) refresh_bank_ = pick_refresh_bank();
     const uint32_t first = all ? 0 : refresh_bank_;
     const uint32_t last = all ? timing_.banks() : refresh_bank_ + 1;
     for (uint32_t b = first; b < last; ++b) {
@@ -70,6 +97,7 @@ void ChannelController::catch_up(uint64_t now) {
 
 void ChannelController::issue(Command c, uint32_t bank, uint64_t now, uint32_t row) {
   timing_.issue(c, bank, now, row);
+  if (c == Command::RD || c == Command::WR) last_used_[bank] = now;
   ++stats_.commands[static_cast<size_t>(c)];
   if (c == Command::PRE) wanted_[bank] = 0;
   if (c == Command::ACT) {
@@ -101,6 +129,7 @@ bool ChannelController::refresh(uint64_t now, uint64_t& wake) {
       return false;
     }
     refresh_pending_ = true;
+    if (spec_.refresh == DramConfig::PER_BANK) refresh_bank_ = pick_refresh_bank();
   }
   const bool all = spec_.refresh == DramConfig::ALL_BANK;
   const uint32_t first = all ? 0 : refresh_bank_;
@@ -298,6 +327,7 @@ void ChannelController::serve_runs(std::vector<Burst>& q, size_t first, uint64_t
     Burst& b = q[batch[i]];
     const uint64_t at = start[i] + (rounds - 1) * period;
     if (rounds > 1) timing_.issue(c, b.bank, at);  // counted by served()
+    last_used_[b.bank] = at;
     last = std::max(last, at);
     served(b, at, rounds);
     b.count -= rounds;

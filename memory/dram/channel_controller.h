@@ -76,6 +76,7 @@ class ChannelController {
   void serve_runs(std::vector<Burst>& q, size_t first, uint64_t now);
   void served(Burst& b, uint64_t clock, uint32_t bursts);
   void catch_up(uint64_t now);
+  [[nodiscard]] uint32_t pick_refresh_bank() const;
   void refreshed();
   bool schedule(std::vector<Burst>& queue, uint64_t now, uint64_t& wake);
   void issue(Command c, uint32_t bank, uint64_t now, uint32_t row = 0);
@@ -96,6 +97,9 @@ class ChannelController {
   uint64_t scan_ = 0;
   uint64_t refresh_due_;
   uint32_t refresh_bank_ = 0;
+  std::vector<bool> refreshed_;  // per bank: refreshed in the current round
+  uint32_t refreshed_count_ = 0;
+  std::vector<uint64_t> last_used_;  // per bank: clock of its last column command
   bool refresh_pending_ = false;
   bool column_issued_ = false;  // the last schedule() issued RD or WR
   uint64_t busy_until_ = 0;     // row runs have planned commands up to this clock

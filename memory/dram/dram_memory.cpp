@@ -34,6 +34,12 @@ uint64_t DramMemory::clock_of(uint64_t ps) const {
   return static_cast<uint64_t>(std::ceil(static_cast<double>(ps) / spec_.tck_ps - 1e-9));
 }
 
+uint64_t DramMemory::current_clock() const {
+  // The clock whose edge is the latest at or before now. ps_of() rounds an
+  // edge up to whole ps, so now may sit just after its edge: floor, not ceil.
+  return static_cast<uint64_t>(std::floor(static_cast<double>(now_ps()) / spec_.tck_ps + 1e-9));
+}
+
 uint64_t DramMemory::ps_of(uint64_t clock) const {
   return static_cast<uint64_t>(std::ceil(static_cast<double>(clock) * spec_.tck_ps - 1e-6));
 }
@@ -146,7 +152,7 @@ void DramMemory::done(uint32_t request, uint32_t bursts, uint64_t clock) {
 }
 
 void DramMemory::run() {
-  const uint64_t now = clock_of(now_ps());
+  const uint64_t now = current_clock();
   event_clock_ = kNever;
   while (!wakes_.empty() && wakes_.top().first <= now) {
     const auto [clock, channel] = wakes_.top();
@@ -172,7 +178,7 @@ void DramMemory::report(MemoryReport* out) const {
   DramStats* d = out->mutable_dram();
   d->set_preset(spec_.name);
   d->set_tck_ns(spec_.tck_ps * 1e-3);
-  const uint64_t cycles = clock_of(now_ps());
+  const uint64_t cycles = current_clock();
   d->set_cycles(cycles);
   DramChannelStats* total = d->mutable_total();
   std::vector<uint64_t> all_latency;

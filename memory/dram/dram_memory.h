@@ -45,7 +45,8 @@ class DramMemory : public MemoryModel {
   void enqueue_on(uint32_t channel, const Burst& burst);
   void wake(uint32_t channel, uint64_t clock);
   void admit(uint32_t channel, uint64_t now);
-  [[nodiscard]] uint64_t clock_of(uint64_t ps) const;
+  [[nodiscard]] uint64_t clock_of(uint64_t ps) const;  // first clock at or after ps
+  [[nodiscard]] uint64_t current_clock() const;
   [[nodiscard]] uint64_t ps_of(uint64_t clock) const;
 
   DramSpec spec_;
