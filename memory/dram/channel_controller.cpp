@@ -54,19 +54,23 @@ void ChannelController::refreshed() {
 }
 
 // Per-bank refresh: within a round every bank is refreshed once, in any
-// order. Take a bank nothing queued is waiting for, the one used most
-// recently (a streaming sweep needs it last), so that the refresh hides
-// behind the traffic.
+// order. Take the bank the queue needs last (an idle one if any), and among
+// equals the one used most recently (a streaming sweep needs it last), so
+// that the refresh hides behind the traffic.
 uint32_t ChannelController::pick_refresh_bank() const {
-  std::vector<uint32_t> queued(timing_.banks(), 0);
+  constexpr size_t kIdle = SIZE_MAX;
+  std::vector<size_t> needed(timing_.banks(), kIdle);  // queue position of its oldest entry
   for (const auto* q : {&reads_, &writes_}) {
-    for (const Burst& b : *q) ++queued[b.bank];
+    for (size_t i = 0; i < q->size(); ++i) {
+      size_t& n = needed[(*q)[i].bank];
+      n = std::min(n, i);
+    }
   }
   uint32_t best = kClosed;
   for (uint32_t b = 0; b < timing_.banks(); ++b) {
     if (refreshed_[b]) continue;
-    if (best == kClosed || (queued[b] == 0) > (queued[best] == 0) ||
-        ((queued[b] == 0) == (queued[best] == 0) && last_used_[b] > last_used_[best])) {
+    if (best == kClosed || needed[b] > needed[best] ||
+        (needed[b] == needed[best] && last_used_[b] > last_used_[best])) {
       best = b;
     }
   }
@@ -278,7 +282,7 @@ void ChannelController::serve_runs(std::vector<Burst>& q, size_t first, uint64_t
   auto candidate = [&](size_t j) {
     const Burst& b = q[j];
     return j != first && b.count > 1 && b.arrival <= now && b.write == q[first].write &&
-           timing_.open_row(b.bank) == b.row && !(per_bank && b.bank == refresh_bank_);
+           timing_.open_row(b.bank) == b.row && !(refresh_pending_ && b.bank == refresh_bank_);
   };
   for (size_t j = 0; j < q.size(); ++j) {
     if (candidate(j) && !(groups & group(q[j])) && timing_.earliest(c, q[j].bank) <= now) {
@@ -314,8 +318,10 @@ void ChannelController::serve_runs(std::vector<Burst>& q, size_t first, uint64_t
   // Stop before a refresh that needs one of these banks falls due (all-bank,
   // or the per-bank refresh's next bank is in the batch; another bank's
   // refresh is issued when the batch ends), or another row becomes ready.
+  // (A per-bank refresh takes an idle bank when it falls due, so only a
+  // pending one can need a bank of the batch.)
   bool refresh_hits = !per_bank;
-  for (size_t i : batch) refresh_hits |= q[i].bank == refresh_bank_;
+  for (size_t i : batch) refresh_hits |= refresh_pending_ && q[i].bank == refresh_bank_;
   const uint64_t until = std::min(refresh_hits ? refresh_due_ : kNever, join);
   if (until != kNever && rounds > 1) {
     const uint64_t room = until > start[0] ? (until - start[0]) / period + 1 : 1;
