@@ -174,67 +174,73 @@ void DramMemory::run() {
   }
 }
 
+namespace {
+
+// Counters of `s` into `c`; the mean queue occupancy divides by `channels`
+// when `s` sums that many channels.
+void fill(DramChannelStats* c, const ChannelStats& s, uint64_t cycles, double ns_per_clock,
+          size_t channels) {
+  c->set_act(s.commands[static_cast<size_t>(Command::ACT)]);
+  c->set_pre(s.commands[static_cast<size_t>(Command::PRE)]);
+  c->set_rd(s.commands[static_cast<size_t>(Command::RD)]);
+  c->set_wr(s.commands[static_cast<size_t>(Command::WR)]);
+  c->set_ref(s.commands[static_cast<size_t>(Command::REFab)] +
+             s.commands[static_cast<size_t>(Command::REFpb)]);
+  c->set_row_hits(s.row_hits);
+  c->set_row_misses(s.row_misses);
+  c->set_row_conflicts(s.row_conflicts);
+  c->set_read_bytes(s.read_bytes);
+  c->set_write_bytes(s.write_bytes);
+  c->set_data_cycles(s.data_cycles);
+  c->set_refresh_cycles(s.refresh_cycles);
+  c->set_mean_queue_occupancy(cycles > 0 ? static_cast<double>(s.occupancy_sum) /
+                                               static_cast<double>(cycles * channels)
+                                         : 0.0);
+  c->set_max_queue_occupancy(s.occupancy_max);
+  *c->mutable_read_latency() = latency_from_histogram(s.read_latency, ns_per_clock);
+}
+
+void add(ChannelStats& sum, const ChannelStats& s) {
+  for (size_t i = 0; i < kCommands; ++i) sum.commands[i] += s.commands[i];
+  sum.row_hits += s.row_hits;
+  sum.row_misses += s.row_misses;
+  sum.row_conflicts += s.row_conflicts;
+  sum.read_bytes += s.read_bytes;
+  sum.write_bytes += s.write_bytes;
+  sum.data_cycles += s.data_cycles;
+  sum.refresh_cycles += s.refresh_cycles;
+  sum.occupancy_sum += s.occupancy_sum;
+  sum.occupancy_max = std::max(sum.occupancy_max, s.occupancy_max);
+  sum.read_latency.resize(s.read_latency.size(), 0);
+  for (size_t b = 0; b < s.read_latency.size(); ++b) sum.read_latency[b] += s.read_latency[b];
+}
+
+}  // namespace
+
 void DramMemory::report(MemoryReport* out) const {
   DramStats* d = out->mutable_dram();
   d->set_preset(spec_.name);
   d->set_tck_ns(spec_.tck_ps * 1e-3);
   const uint64_t cycles = current_clock();
   d->set_cycles(cycles);
-  DramChannelStats* total = d->mutable_total();
-  std::vector<uint64_t> all_latency;
-  double occupancy = 0;
+  const double ns_per_clock = spec_.tck_ps * 1e-3;
+  ChannelStats sum;
   for (size_t i = 0; i < channels_.size(); ++i) {
-    const ChannelStats& s = channels_[i]->stats();
     DramChannelStats* c = d->add_channels();
     c->set_channel(static_cast<uint32_t>(i));
-    c->set_act(s.commands[static_cast<size_t>(Command::ACT)]);
-    c->set_pre(s.commands[static_cast<size_t>(Command::PRE)]);
-    c->set_rd(s.commands[static_cast<size_t>(Command::RD)]);
-    c->set_wr(s.commands[static_cast<size_t>(Command::WR)]);
-    c->set_ref(s.commands[static_cast<size_t>(Command::REFab)] +
-               s.commands[static_cast<size_t>(Command::REFpb)]);
-    c->set_row_hits(s.row_hits);
-    c->set_row_misses(s.row_misses);
-    c->set_row_conflicts(s.row_conflicts);
-    c->set_read_bytes(s.read_bytes);
-    c->set_write_bytes(s.write_bytes);
-    c->set_data_cycles(s.data_cycles);
-    c->set_refresh_cycles(s.refresh_cycles);
-    c->set_mean_queue_occupancy(
-        cycles > 0 ? static_cast<double>(s.occupancy_sum) / static_cast<double>(cycles) : 0.0);
-    c->set_max_queue_occupancy(s.occupancy_max);
-    *c->mutable_read_latency() = latency_from_histogram(s.read_latency, spec_.tck_ps * 1e-3);
-    if (all_latency.empty()) all_latency.assign(s.read_latency.size(), 0);
-    for (size_t b = 0; b < s.read_latency.size(); ++b) all_latency[b] += s.read_latency[b];
-    occupancy += c->mean_queue_occupancy();
-
-    total->set_act(total->act() + c->act());
-    total->set_pre(total->pre() + c->pre());
-    total->set_rd(total->rd() + c->rd());
-    total->set_wr(total->wr() + c->wr());
-    total->set_ref(total->ref() + c->ref());
-    total->set_row_hits(total->row_hits() + c->row_hits());
-    total->set_row_misses(total->row_misses() + c->row_misses());
-    total->set_row_conflicts(total->row_conflicts() + c->row_conflicts());
-    total->set_read_bytes(total->read_bytes() + c->read_bytes());
-    total->set_write_bytes(total->write_bytes() + c->write_bytes());
-    total->set_data_cycles(total->data_cycles() + c->data_cycles());
-    total->set_refresh_cycles(total->refresh_cycles() + c->refresh_cycles());
-    total->set_max_queue_occupancy(
-        std::max(total->max_queue_occupancy(), c->max_queue_occupancy()));
+    fill(c, channels_[i]->stats(), cycles, ns_per_clock, 1);
+    add(sum, channels_[i]->stats());
   }
-  const auto n = static_cast<double>(channels_.size());
+  DramChannelStats* total = d->mutable_total();
+  fill(total, sum, cycles, ns_per_clock, channels_.size());
   total->set_channel(static_cast<uint32_t>(channels_.size()));
-  total->set_mean_queue_occupancy(occupancy / n);
-  *total->mutable_read_latency() = latency_from_histogram(all_latency, spec_.tck_ps * 1e-3);
-  const uint64_t bursts = total->row_hits() + total->row_misses() + total->row_conflicts();
-  d->set_row_hit_rate(
-      bursts > 0 ? static_cast<double>(total->row_hits()) / static_cast<double>(bursts) : 0.0);
+  const uint64_t bursts = sum.row_hits + sum.row_misses + sum.row_conflicts;
+  d->set_row_hit_rate(bursts > 0 ? static_cast<double>(sum.row_hits) / static_cast<double>(bursts)
+                                 : 0.0);
   if (cycles > 0) {
-    d->set_refresh_overhead(static_cast<double>(total->refresh_cycles()) / n /
-                            static_cast<double>(cycles));
-    d->set_data_bus_utilization(static_cast<double>(total->data_cycles()) / n /
-                                static_cast<double>(cycles));
+    const double channel_cycles = static_cast<double>(channels_.size()) * cycles;
+    d->set_refresh_overhead(static_cast<double>(sum.refresh_cycles) / channel_cycles);
+    d->set_data_bus_utilization(static_cast<double>(sum.data_cycles) / channel_cycles);
   }
 }
 
