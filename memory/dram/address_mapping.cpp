@@ -69,6 +69,10 @@ AddressMapping::AddressMapping(const DramSpec& s, const std::string& where,
     used[f] += bits;
     seen[f] = true;
   }
+  for (const Digit& d : digits_) {  // least significant first
+    if (d.field != Column) break;
+    column_run_ *= d.radix;
+  }
   for (int f = 0; f < kFields; ++f) {
     if (f == Stack) {
       require(seen[f] || counts[f] == 1, where, field,

@@ -27,6 +27,11 @@ class AddressMapping {
   AddressMapping(const DramSpec& spec, const std::string& where, const std::string& field);
 
   [[nodiscard]] DramAddress decode(uint64_t address) const;
+  // Bursts in a row of the address space that share channel, bank and row
+  // (consecutive columns): the mapping's lowest column digits, 1 when a
+  // channel or bank digit is lowest. Aligned runs of this many bursts decode
+  // once.
+  [[nodiscard]] uint64_t column_run() const { return column_run_; }
   // Bytes the mapping addresses (= the devices' capacity).
   [[nodiscard]] uint64_t capacity_bytes() const { return capacity_; }
 
@@ -43,6 +48,7 @@ class AddressMapping {
   uint32_t channels_per_stack_;
   uint32_t banks_per_group_;
   uint64_t capacity_;
+  uint64_t column_run_ = 1;
 };
 
 }  // namespace npusim::memory::dram

@@ -91,19 +91,24 @@ void DramMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
   runs_.clear();
   run_channels_.clear();
   ++epoch_;
-  for (uint64_t a = begin; a < first + bytes; a += bb) {
+  const uint64_t run_bytes = mapping_.column_run() * bb;
+  for (uint64_t a = begin; a < first + bytes;) {
     const DramAddress d = mapping_.decode(a);
+    // Bursts up to the next run boundary share channel, bank and row.
+    const uint64_t step = std::min((a / run_bytes + 1) * run_bytes, first + bytes) - a;
+    const auto n = static_cast<uint32_t>((step + bb - 1) / bb);
+    a += n * bb;
     // The run this request is building in the bank, if any (direct mapped).
     Slot& slot = run_slots_[size_t{d.channel} * spec_.banks() + d.bank];
     if (slot.epoch == epoch_) {
       Burst& run = runs_[slot.run];
       if (run.row == d.row && run.column + run.count == d.column) {
-        ++run.count;
+        run.count += n;
         continue;
       }
     }
     slot = {epoch_, runs_.size()};
-    runs_.push_back({arrival, d.bank, d.row, d.column, id, write, 0, 1});
+    runs_.push_back({arrival, d.bank, d.row, d.column, id, write, 0, n});
     run_channels_.push_back(d.channel);
   }
   for (size_t i = 0; i < runs_.size(); ++i) {
