@@ -16,7 +16,7 @@ DramMemory::DramMemory(const sc_core::sc_module_name& name, const DramSpec& spec
       spec_(spec),
       mapping_(spec_, "dram", "address_mapping"),
       waiting_(spec_.total_channels()),
-      wake_at_(spec_.total_channels(), kNever),
+      wakes_(spec_.total_channels()),
       run_slots_(size_t{spec_.total_channels()} * spec_.banks()) {
   for (uint32_t c = 0; c < spec_.total_channels(); ++c) {
     (void)c;
@@ -45,9 +45,8 @@ uint64_t DramMemory::ps_of(uint64_t clock) const {
 }
 
 void DramMemory::wake(uint32_t channel, uint64_t clock) {
-  if (clock >= wake_at_[channel]) return;
-  wake_at_[channel] = clock;
-  wakes_.push({clock, channel});
+  if (clock >= wakes_.clock(channel)) return;
+  wakes_.set(channel, clock);
   if (clock < event_clock_) {
     event_clock_ = clock;
     const uint64_t at = ps_of(clock), now = now_ps();
@@ -128,11 +127,12 @@ void DramMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
 
 void DramMemory::enqueue_on(uint32_t channel, const Burst& burst) {
   waiting_[channel].push_back(burst);
-  admit(channel, burst.arrival);
+  admit(channel, burst.arrival, burst.arrival);
 }
 
-// Moves waiting bursts into the controller's queue while it has room.
-void DramMemory::admit(uint32_t channel, uint64_t now) {
+// Moves waiting bursts into the controller's queue while it has room; the
+// controller then looks at them at `look` at the latest.
+void DramMemory::admit(uint32_t channel, uint64_t now, uint64_t look) {
   auto& wait = waiting_[channel];
   ChannelController& c = *channels_[channel];
   bool added = false;
@@ -143,7 +143,7 @@ void DramMemory::admit(uint32_t channel, uint64_t now) {
     c.enqueue(b, now);
     added = true;
   }
-  if (added) wake(channel, now);
+  if (added) wake(channel, look);
 }
 
 void DramMemory::done(uint32_t request, uint32_t bursts, uint64_t clock) {
@@ -159,23 +159,16 @@ void DramMemory::done(uint32_t request, uint32_t bursts, uint64_t clock) {
 void DramMemory::run() {
   const uint64_t now = current_clock();
   event_clock_ = kNever;
-  while (!wakes_.empty() && wakes_.top().first <= now) {
-    const auto [clock, channel] = wakes_.top();
-    wakes_.pop();
-    if (clock != wake_at_[channel]) continue;  // superseded by an earlier wake
-    wake_at_[channel] = kNever;
+  while (wakes_.top_clock() <= now) {
+    const uint32_t channel = wakes_.top();
     const uint64_t next = channels_[channel]->step(now);
-    admit(channel, now);
-    if (next != kNever) wake(channel, next);
+    wakes_.set(channel, next);
+    admit(channel, now, now + 1);  // this clock's command slot is used
   }
   if (!wakes_.empty()) {
-    // Drop superseded entries so the notification is for a live wake.
-    while (!wakes_.empty() && wakes_.top().first != wake_at_[wakes_.top().second]) wakes_.pop();
-    if (!wakes_.empty()) {
-      event_clock_ = wakes_.top().first;
-      const uint64_t at = ps_of(event_clock_), ps = now_ps();
-      event_.notify(sc_core::sc_time::from_value(at > ps ? at - ps : 0));
-    }
+    event_clock_ = wakes_.top_clock();
+    const uint64_t at = ps_of(event_clock_), ps = now_ps();
+    event_.notify(sc_core::sc_time::from_value(at > ps ? at - ps : 0));
   }
 }
 

@@ -15,6 +15,7 @@
 #include "memory/dram/address_mapping.h"
 #include "memory/dram/channel_controller.h"
 #include "memory/dram/spec.h"
+#include "memory/dram/wake_queue.h"
 #include "memory/memory_model.h"
 
 namespace npusim::memory::dram {
@@ -44,7 +45,7 @@ class DramMemory : public MemoryModel {
   void done(uint32_t request, uint32_t bursts, uint64_t clock);
   void enqueue_on(uint32_t channel, const Burst& burst);
   void wake(uint32_t channel, uint64_t clock);
-  void admit(uint32_t channel, uint64_t now);
+  void admit(uint32_t channel, uint64_t now, uint64_t look);
   [[nodiscard]] uint64_t clock_of(uint64_t ps) const;  // first clock at or after ps
   [[nodiscard]] uint64_t current_clock() const;
   [[nodiscard]] uint64_t ps_of(uint64_t clock) const;
@@ -53,9 +54,7 @@ class DramMemory : public MemoryModel {
   AddressMapping mapping_;
   std::vector<std::unique_ptr<ChannelController>> channels_;
   std::vector<std::deque<Burst>> waiting_;  // bursts that found the channel's queue full
-  std::vector<uint64_t> wake_at_;           // per channel: clock it asked to be stepped
-  using Wake = std::pair<uint64_t, uint32_t>;
-  std::priority_queue<Wake, std::vector<Wake>, std::greater<>> wakes_;
+  WakeQueue wakes_;                         // per channel: the clock it asked to be stepped at
   std::vector<Request> requests_;
   std::vector<uint32_t> free_requests_;
   // Scratch for accept(): a request's bursts grouped by channel, bank and row.
