@@ -133,6 +133,14 @@ TEST(DramMapping, StacksNeedNotBeAPowerOfTwo) {
   EXPECT_EQ(m.decode(5 * 32 * 32).channel, 0u);  // back to stack 0
   EXPECT_EQ(m.decode(5 * 32 * 32).bank_group, 1u);
   EXPECT_EQ(m.decode(s.capacity_bytes() - 32).row, s.rows - 1);
+  // Walking bursts with a cursor decodes the same as decoding each.
+  AddressMapping::Cursor cursor(m, 7 * 4096 + 96);
+  for (uint64_t a = 7 * 4096 + 96; a < 7 * 4096 + 96 + 200000 * 32; a += 32, cursor.next()) {
+    const DramAddress x = cursor.address(), y = m.decode(a);
+    ASSERT_TRUE(x.channel == y.channel && x.bank == y.bank && x.row == y.row &&
+                x.column == y.column)
+        << a;
+  }
 }
 
 TEST(DramLatency, UnloadedReadLatencyFollowsTheTimings) {

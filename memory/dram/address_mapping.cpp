@@ -85,6 +85,39 @@ AddressMapping::AddressMapping(const DramSpec& s, const std::string& where,
   }
 }
 
+AddressMapping::Cursor::Cursor(const AddressMapping& m, uint64_t address)
+    : m_(m), digit_(m.digits_.size()) {
+  uint64_t x = address / m.burst_bytes_;
+  for (size_t i = 0; i < m.digits_.size(); ++i) {
+    const Digit& d = m.digits_[i];
+    digit_[i] = x % d.radix;
+    x /= d.radix;
+    field_[d.field] |= digit_[i] << d.shift;
+  }
+}
+
+void AddressMapping::Cursor::next() {
+  for (size_t i = 0; i < digit_.size(); ++i) {
+    const Digit& d = m_.digits_[i];
+    if (++digit_[i] < d.radix) {
+      field_[d.field] += uint64_t{1} << d.shift;
+      return;
+    }
+    field_[d.field] -= (d.radix - 1) << d.shift;  // wraps to 0, carry on
+    digit_[i] = 0;
+  }
+}
+
+DramAddress AddressMapping::Cursor::address() const {
+  DramAddress a;
+  a.channel = static_cast<uint32_t>(field_[Stack] * m_.channels_per_stack_ + field_[Channel]);
+  a.bank_group = static_cast<uint32_t>(field_[Group]);
+  a.bank = static_cast<uint32_t>(field_[Group] * m_.banks_per_group_ + field_[Bank]);
+  a.row = static_cast<uint32_t>(field_[Row]);
+  a.column = static_cast<uint32_t>(field_[Column]);
+  return a;
+}
+
 DramAddress AddressMapping::decode(uint64_t address) const {
   uint64_t x = address / burst_bytes_;
   std::array<uint64_t, kFields> v{};

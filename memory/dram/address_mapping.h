@@ -5,6 +5,7 @@
 // need not be a power of two. The burst offset is always the lowest digits.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -27,6 +28,20 @@ class AddressMapping {
   AddressMapping(const DramSpec& spec, const std::string& where, const std::string& field);
 
   [[nodiscard]] DramAddress decode(uint64_t address) const;
+
+  // Walks consecutive bursts from an address, updating the decoded fields
+  // like an odometer instead of decoding every burst.
+  class Cursor {
+   public:
+    Cursor(const AddressMapping& mapping, uint64_t address);
+    [[nodiscard]] DramAddress address() const;
+    void next();  // the following burst
+
+   private:
+    const AddressMapping& m_;
+    std::vector<uint64_t> digit_;  // value of each digit, least significant first
+    std::array<uint64_t, 6> field_{};
+  };
   // Bursts in a row of the address space that share channel, bank and row
   // (consecutive columns): the mapping's lowest column digits, 1 when a
   // channel or bank digit is lowest. Aligned runs of this many bursts decode

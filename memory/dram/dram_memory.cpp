@@ -91,12 +91,14 @@ void DramMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
   run_channels_.clear();
   ++epoch_;
   const uint64_t run_bytes = mapping_.column_run() * bb;
+  AddressMapping::Cursor cursor(mapping_, begin);
   for (uint64_t a = begin; a < first + bytes;) {
-    const DramAddress d = mapping_.decode(a);
+    const DramAddress d = cursor.address();
     // Bursts up to the next run boundary share channel, bank and row.
     const uint64_t step = std::min((a / run_bytes + 1) * run_bytes, first + bytes) - a;
     const auto n = static_cast<uint32_t>((step + bb - 1) / bb);
     a += n * bb;
+    for (uint32_t k = 0; k < n; ++k) cursor.next();
     // The run this request is building in the bank, if any (direct mapped).
     Slot& slot = run_slots_[size_t{d.channel} * spec_.banks() + d.bank];
     if (slot.epoch == epoch_) {
