@@ -178,7 +178,7 @@ void ProgramBuilder::store(const Buffer& src, uint32_t tensor, uint64_t dram_add
   dma(src, DmaOp::STORE, tensor, dram_addr, row_bytes, rows, dram_stride);
 }
 
-void ProgramBuilder::compute(Queue queue, Instruction ins, std::initializer_list<Buffer> reads,
+void ProgramBuilder::compute(Queue queue, Instruction ins, const std::vector<Buffer>& reads,
                              const Buffer& out) {
   const uint32_t id = add(queue, std::move(ins));
   for (const Buffer& b : reads) occupancies_[b.occupancy].readers.push_back(id);
@@ -189,10 +189,10 @@ void ProgramBuilder::matrix(const MatrixOp& op, std::initializer_list<Buffer> re
                             const Buffer& out) {
   Instruction ins;
   *ins.mutable_matrix() = op;
-  compute(MATRIX, std::move(ins), reads, out);
+  compute(MATRIX, std::move(ins), std::vector<Buffer>(reads), out);
 }
 
-void ProgramBuilder::vector(const VectorOp& op, std::initializer_list<Buffer> reads,
+void ProgramBuilder::vector(const VectorOp& op, const std::vector<Buffer>& reads,
                             const Buffer& out) {
   Instruction ins;
   *ins.mutable_vector() = op;

@@ -72,7 +72,7 @@ class ProgramBuilder {
   void store(const Buffer& src, uint32_t tensor, uint64_t dram_addr, uint64_t row_bytes,
              uint64_t rows = 1, uint64_t dram_stride = 0);
   void matrix(const MatrixOp& op, std::initializer_list<Buffer> reads, const Buffer& out);
-  void vector(const VectorOp& op, std::initializer_list<Buffer> reads, const Buffer& out);
+  void vector(const VectorOp& op, const std::vector<Buffer>& reads, const Buffer& out);
 
   [[nodiscard]] size_t instructions() const { return nodes_.size(); }
   [[nodiscard]] Program finish();
@@ -93,8 +93,7 @@ class ProgramBuilder {
   };
 
   uint32_t add(Queue queue, Instruction ins);
-  void compute(Queue queue, Instruction ins, std::initializer_list<Buffer> reads,
-               const Buffer& out);
+  void compute(Queue queue, Instruction ins, const std::vector<Buffer>& reads, const Buffer& out);
   void dma(const Buffer& buf, DmaOp::Direction dir, uint32_t tensor, uint64_t dram_addr,
            uint64_t row_bytes, uint64_t rows, uint64_t dram_stride);
   [[nodiscard]] uint32_t full_sem(Ring ring, uint32_t slot) const;

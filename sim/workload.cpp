@@ -33,7 +33,7 @@ Graph build_graph(const WorkloadOptions& o) {
   const std::string upper = boost::algorithm::to_upper_copy(o.dtype);
   require(DType_Parse(upper, &dt) && dt != DTYPE_UNSPECIFIED, "--dtype", o.dtype,
           "one of fp32, fp16, bf16, fp8, int8, int4");
-  const compiler::LayerDims dims = compiler::parse_layer(o.layer, "--layer");
+  const compiler::ModelSpec dims = compiler::parse_layer(o.layer, "--layer");
   compiler::DecodeShape shape;
   shape.batch = o.batch;
   shape.kv_len = o.kv_len;

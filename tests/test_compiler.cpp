@@ -53,11 +53,11 @@ TEST(DecoderLayerGraph, LlamaShapesAndGroupedQueryAttention) {
   s.kv_len = 100;
   const Graph g = build_decoder_layers(parse_layer("llama2-70b", "test"), s, 1);
   TensorIndex idx(g);
-  EXPECT_EQ(idx.at("layers.0.wk", "t").shape(1), 8 * 128);  // 8 KV heads
-  EXPECT_EQ(idx.at("layers.0.wq", "t").shape(1), 64 * 128);
+  EXPECT_EQ(idx.at("layers.0.k_proj.weight", "t").shape(1), 8 * 128);  // 8 KV heads
+  EXPECT_EQ(idx.at("layers.0.q_proj.weight", "t").shape(1), 64 * 128);
   const Tensor& kc = idx.at("layers.0.k_cache", "t");
   EXPECT_EQ(kc.size_bytes(), 3u * 8 * 100 * 128 * 2);
-  EXPECT_EQ(idx.at("layers.0.w_down", "t").size_bytes(), 28672u * 8192 * 2);
+  EXPECT_EQ(idx.at("layers.0.down_proj.weight", "t").size_bytes(), 28672u * 8192 * 2);
   EXPECT_THROW(parse_layer("hidden=4096,heads=30,kv_heads=8,intermediate=10", "t"), UserError);
   EXPECT_EQ(parse_layer("hidden=512,heads=8,intermediate=1024", "t").head_dim, 64u);
 }
@@ -92,9 +92,9 @@ TEST(Lowering, WeightsStreamAheadOfCompute) {
     }
     return -1;
   };
-  ASSERT_GE(first("layers.0.wq"), 0);
-  EXPECT_LT(first("input"), first("layers.0.wq"));
-  EXPECT_LT(first("layers.0.wq"), first("layers.0.attn_norm"));
+  ASSERT_GE(first("layers.0.q_proj.weight"), 0);
+  EXPECT_LT(first("input"), first("layers.0.q_proj.weight"));
+  EXPECT_LT(first("layers.0.q_proj.weight"), first("layers.0.attn_norm"));
   EXPECT_EQ(dma.Get(first("layers.0.attn_norm")).dma().direction(), DmaOp::STORE);
 }
 

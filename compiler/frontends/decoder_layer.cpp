@@ -10,15 +10,30 @@
 
 namespace npusim::compiler {
 
-const std::vector<LayerDims>& layer_presets() {
+namespace {
+ModelSpec llama_layer(const char* name, uint64_t hidden, uint64_t heads, uint64_t kv_heads,
+                      uint64_t intermediate) {
+  ModelSpec s;
+  s.name = name;
+  s.family = "llama";
+  s.hidden = hidden;
+  s.heads = heads;
+  s.kv_heads = kv_heads;
+  s.head_dim = hidden / heads;
+  s.intermediate = intermediate;
+  return s;
+}
+}  // namespace
+
+const std::vector<ModelSpec>& layer_presets() {
   // Public model configurations (../shared/reference/hardware.md).
-  static const std::vector<LayerDims> presets = {
-      {"llama2-7b", 4096, 32, 32, 128, 11008},
-      {"llama2-13b", 5120, 40, 40, 128, 13824},
-      {"llama2-70b", 8192, 64, 8, 128, 28672},
-      {"llama3-8b", 4096, 32, 8, 128, 14336},
-      {"mistral-7b", 4096, 32, 8, 128, 14336},
-      {"tiny", 256, 4, 2, 64, 688},  // for examples and tests that run in milliseconds
+  static const std::vector<ModelSpec> presets = {
+      llama_layer("llama2-7b", 4096, 32, 32, 11008),
+      llama_layer("llama2-13b", 5120, 40, 40, 13824),
+      llama_layer("llama2-70b", 8192, 64, 8, 28672),
+      llama_layer("llama3-8b", 4096, 32, 8, 14336),
+      llama_layer("mistral-7b", 4096, 32, 8, 14336),
+      llama_layer("tiny", 256, 4, 2, 688),  // for examples and tests that run in milliseconds
   };
   return presets;
 }
@@ -34,7 +49,7 @@ uint64_t parse_uint(const std::string& value, const std::string& where, const st
 }
 }  // namespace
 
-LayerDims parse_layer(const std::string& text, const std::string& where) {
+ModelSpec parse_layer(const std::string& text, const std::string& where) {
   for (const auto& p : layer_presets()) {
     if (p.name == text) return p;
   }
@@ -46,8 +61,9 @@ LayerDims parse_layer(const std::string& text, const std::string& where) {
                     "kv_heads=..,intermediate=..[,head_dim=..]",
                     where, text, fmt::join(names, ", ")));
   }
-  LayerDims d;
+  ModelSpec d;
   d.name = "custom";
+  d.family = "llama";
   std::vector<std::string> parts;
   boost::split(parts, text, boost::is_any_of(","));
   for (const auto& part : parts) {
@@ -84,7 +100,7 @@ LayerDims parse_layer(const std::string& text, const std::string& where) {
   return d;
 }
 
-std::string add_decoder_layer(Graph& g, const LayerDims& d, const DecodeShape& s,
+std::string add_decoder_layer(Graph& g, const ModelSpec& d, const DecodeShape& s,
                               const std::string& p, const std::string& input) {
   const auto B = static_cast<int64_t>(s.batch);
   const auto H = static_cast<int64_t>(d.hidden);
@@ -99,7 +115,9 @@ std::string add_decoder_layer(Graph& g, const LayerDims& d, const DecodeShape& s
     add_tensor(g, p + n, std::move(shape), at, ACTIVATION, false);
     return p + n;
   };
-  auto weight = [&](const std::string& n, std::vector<int64_t> shape, DType dt) {
+  // Norm gains and biases stay in the activation precision; matrices take
+  // the weight precision.
+  auto param = [&](const std::string& n, std::vector<int64_t> shape, DType dt) {
     add_tensor(g, p + n, std::move(shape), dt, WEIGHT, true);
     return p + n;
   };
@@ -107,73 +125,82 @@ std::string add_decoder_layer(Graph& g, const LayerDims& d, const DecodeShape& s
                   std::vector<std::string> out) -> Node& {
     return add_node(g, p + n, op, std::move(in), std::move(out));
   };
+  auto norm = [&](const std::string& n, const std::string& x) {
+    const auto out = act(n, {B, H});
+    if (d.norm == NormKind::Rms) {
+      node(n, RMS_NORM, {x, param(n + ".weight", {H}, at)}, {out});
+    } else {
+      node(n, LAYER_NORM, {x, param(n + ".weight", {H}, at), param(n + ".bias", {H}, at)}, {out});
+    }
+    return out;
+  };
+  // A projection with an optional bias.
+  auto linear = [&](const std::string& n, const std::string& x, int64_t in, int64_t out_dim,
+                    bool bias) {
+    const auto y = act(n, {B, out_dim});
+    node(n, MATMUL, {x, param(n + ".weight", {in, out_dim}, wt)}, {bias ? y + ".raw" : y});
+    if (bias) {
+      add_tensor(g, y + ".raw", {B, out_dim}, at, ACTIVATION, false);
+      node(n + ".bias_add", BIAS_ADD, {y + ".raw", param(n + ".bias", {out_dim}, at)}, {y});
+    }
+    return y;
+  };
 
-  // Norm gains stay in the activation precision; matrices take the weight dtype.
-  const auto g1 = weight("attn_norm.weight", {H}, at);
-  const auto wq = weight("wq", {H, nh * hd}, wt);
-  const auto wk = weight("wk", {H, nkv * hd}, wt);
-  const auto wv = weight("wv", {H, nkv * hd}, wt);
-  const auto wo = weight("wo", {nh * hd, H}, wt);
-  const auto g2 = weight("mlp_norm.weight", {H}, at);
-  const auto wg = weight("w_gate", {H, I}, wt);
-  const auto wu = weight("w_up", {H, I}, wt);
-  const auto wd = weight("w_down", {I, H}, wt);
   add_tensor(g, p + "k_cache", {B, nkv, L, hd}, s.kv_dtype, KV_CACHE, false);
   add_tensor(g, p + "v_cache", {B, nkv, L, hd}, s.kv_dtype, KV_CACHE, false);
   const auto kc = p + "k_cache";
   const auto vc = p + "v_cache";
 
-  const auto n1 = act("attn_norm", {B, H});
-  node("attn_norm", RMS_NORM, {input, g1}, {n1});
-  const auto q = act("q", {B, nh * hd});
-  const auto k = act("k", {B, nkv * hd});
-  const auto v = act("v", {B, nkv * hd});
-  node("q_proj", MATMUL, {n1, wq}, {q});
-  node("k_proj", MATMUL, {n1, wk}, {k});
-  node("v_proj", MATMUL, {n1, wv}, {v});
-  const auto qr = act("q_rot", {B, nh * hd});
-  const auto kr = act("k_rot", {B, nkv * hd});
-  set_attr(node("q_rope", ROTARY, {q}, {qr}), "head_dim", hd);
-  set_attr(node("k_rope", ROTARY, {k}, {kr}), "head_dim", hd);
+  const auto n1 = norm("attn_norm", input);
+  const auto q = linear("q_proj", n1, H, nh * hd, d.attention_bias);
+  const auto k = linear("k_proj", n1, H, nkv * hd, d.attention_bias);
+  const auto v = linear("v_proj", n1, H, nkv * hd, d.attention_bias);
+  std::string qr = q, kr = k;
+  if (!d.learned_positions) {
+    qr = act("q_rot", {B, nh * hd});
+    kr = act("k_rot", {B, nkv * hd});
+    set_attr(node("q_rope", ROTARY, {q}, {qr}), "head_dim", hd);
+    set_attr(node("k_rope", ROTARY, {k}, {kr}), "head_dim", hd);
+  }
   set_attr(node("k_append", KV_APPEND, {kr, kc}, {kc}), "position", L - 1);
   set_attr(node("v_append", KV_APPEND, {v, vc}, {vc}), "position", L - 1);
   const auto sc = act("scores", {B, nh, L});
-  Node& score = node("attn_score", ATTENTION_SCORE, {qr, kc}, {sc});
-  set_attr(score, "heads", nh);
-  set_attr(score, "kv_heads", nkv);
+  set_attr(node("attn_score", ATTENTION_SCORE, {qr, kc}, {sc}), "heads", nh);
   const auto pr = act("probs", {B, nh, L});
   node("softmax", SOFTMAX_OP, {sc}, {pr});
   const auto cx = act("context", {B, nh * hd});
-  Node& ctx = node("attn_context", ATTENTION_CONTEXT, {pr, vc}, {cx});
-  set_attr(ctx, "heads", nh);
-  set_attr(ctx, "kv_heads", nkv);
-  const auto o = act("attn_out", {B, H});
-  node("o_proj", MATMUL, {cx, wo}, {o});
+  set_attr(node("attn_context", ATTENTION_CONTEXT, {pr, vc}, {cx}), "heads", nh);
+  const auto o = linear("o_proj", cx, nh * hd, H, d.output_bias);
   const auto h = act("residual1", {B, H});
   node("residual1", ADD_OP, {input, o}, {h});
-  const auto n2 = act("mlp_norm", {B, H});
-  node("mlp_norm", RMS_NORM, {h, g2}, {n2});
-  const auto gate = act("gate", {B, I});
-  const auto up = act("up", {B, I});
-  node("gate_proj", MATMUL, {n2, wg}, {gate});
-  node("up_proj", MATMUL, {n2, wu}, {up});
-  const auto a = act("swiglu", {B, I});
-  node("swiglu", SWIGLU_OP, {gate, up}, {a});
-  const auto dn = act("down", {B, H});
-  node("down_proj", MATMUL, {a, wd}, {dn});
+
+  const auto n2 = norm("mlp_norm", h);
+  std::string dn;
+  if (d.mlp == MlpKind::GatedSilu) {
+    const auto gate = linear("gate_proj", n2, H, I, d.mlp_bias);
+    const auto up = linear("up_proj", n2, H, I, d.mlp_bias);
+    const auto a = act("swiglu", {B, I});
+    node("swiglu", SWIGLU_OP, {gate, up}, {a});
+    dn = linear("down_proj", a, I, H, d.mlp_bias);
+  } else {
+    const auto up = linear("up_proj", n2, H, I, d.mlp_bias);
+    const auto a = act("activation", {B, I});
+    node("activation", d.mlp == MlpKind::Gelu ? GELU_OP : RELU_OP, {up}, {a});
+    dn = linear("down_proj", a, I, H, d.mlp_bias);
+  }
   const auto y = act("out", {B, H});
   node("residual2", ADD_OP, {h, dn}, {y});
   return y;
 }
 
-Graph build_decoder_layers(const LayerDims& dims, const DecodeShape& shape, uint32_t layers) {
+Graph build_decoder_layers(const ModelSpec& spec, const DecodeShape& shape, uint32_t layers) {
   Graph g;
-  g.set_name(fmt::format("{} x{} decode b{} L{}", dims.name, layers, shape.batch, shape.kv_len));
+  g.set_name(fmt::format("{} x{} decode b{} L{}", spec.name, layers, shape.batch, shape.kv_len));
   std::string x = "input";
-  add_tensor(g, x, {static_cast<int64_t>(shape.batch), static_cast<int64_t>(dims.hidden)},
+  add_tensor(g, x, {static_cast<int64_t>(shape.batch), static_cast<int64_t>(spec.hidden)},
              shape.activation_dtype, ACTIVATION, false);
   for (uint32_t l = 0; l < layers; ++l) {
-    x = add_decoder_layer(g, dims, shape, fmt::format("layers.{}.", l), x);
+    x = add_decoder_layer(g, spec, shape, fmt::format("layers.{}.", l), x);
   }
   return g;
 }

@@ -1,9 +1,11 @@
 // Row-wise and elementwise ops on the vector unit. The input is viewed as
 // rows of its last dimension; tiles of whole rows stream through the vector
-// rings (load, compute, store). A norm's gain vector is loaded once per op.
+// rings (load, compute, store). Parameter vectors (a norm's gain and bias, a
+// bias) are loaded once per op.
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "common/dtype.h"
 #include "common/error.h"
@@ -14,15 +16,15 @@ namespace {
 
 struct VectorSpec {
   VectorKind kind;
-  int data_inputs;                 // activations read (1 or 2)
-  bool gain;                       // one more input: a parameter vector of the row length
-  bool row_wise;                   // needs whole rows (norms, softmax)
+  int data_inputs;  // activations read (1 or 2)
+  int params;       // then parameter vectors of the row length (gain, bias), loaded once
+  bool row_wise;    // needs whole rows (norms, softmax)
   const char* row_attr = nullptr;  // node attribute with the row length, if not the last dim
 };
 
 void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
   const std::string where = "node '" + node.name() + "'";
-  const int inputs = v.data_inputs + (v.gain ? 1 : 0);
+  const int inputs = v.data_inputs + v.params;
   require(node.inputs_size() == inputs && node.outputs_size() == 1, "graph", where,
           fmt::format("{} takes {} inputs and gives one output", OpType_Name(node.op()), inputs));
   const Tensor& x = ctx.tensors.at(node.inputs(0), node.name());
@@ -55,12 +57,13 @@ void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
   }
   const uint32_t xt = ctx.tensor(x), yt = ctx.tensor(y);
   const uint32_t x2t = x2 != nullptr ? ctx.tensor(*x2) : 0;
-  Buffer gain{};
-  if (v.gain) {
-    const Tensor& g = ctx.tensors.at(node.inputs(inputs - 1), node.name());
-    require(num_elements(g) == row, "graph", where, "the gain must have the row length");
-    gain = b.acquire(Ring::VecIn, /*pinned=*/true);
-    b.load(gain, ctx.tensor(g), g.address(), g.size_bytes());
+  std::vector<Buffer> params;
+  for (int i = v.data_inputs; i < inputs; ++i) {
+    const Tensor& g = ctx.tensors.at(node.inputs(i), node.name());
+    require(num_elements(g) == row, "graph", where,
+            fmt::format("parameter '{}' must have the row length {}", g.name(), row));
+    params.push_back(b.acquire(Ring::VecIn, /*pinned=*/true));
+    b.load(params.back(), ctx.tensor(g), g.address(), g.size_bytes());
   }
   for (uint64_t e0 = 0; e0 < elements; e0 += chunk) {
     const uint64_t n = std::min(chunk, elements - e0);
@@ -78,33 +81,32 @@ void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
     op.set_row_length(std::min(row, n));
     op.set_dtype(dt);
     op.set_spm_in(in.spm_addr);
-    op.set_spm_in2(x2 != nullptr ? in2.spm_addr : (v.gain ? gain.spm_addr : 0));
+    op.set_spm_in2(x2 != nullptr ? in2.spm_addr : (!params.empty() ? params[0].spm_addr : 0));
     op.set_spm_out(out.spm_addr);
-    if (x2 != nullptr) {
-      b.vector(op, {in, in2}, out);
-    } else if (v.gain) {
-      b.vector(op, {in, gain}, out);
-    } else {
-      b.vector(op, {in}, out);
-    }
+    std::vector<Buffer> reads{in};
+    if (x2 != nullptr) reads.push_back(in2);
+    reads.insert(reads.end(), params.begin(), params.end());
+    b.vector(op, reads, out);
     b.store(out, yt, y.address() + dtype_bytes(y.dtype(), e0), dtype_bytes(y.dtype(), n));
   }
-  if (v.gain) b.unpin(gain);
+  for (const Buffer& param : params) b.unpin(param);
 }
 
 #define NPUSIM_VECTOR_LOWERING(OP, ...) \
   NPUSIM_REGISTER_LOWERING(             \
       OP, [](const Node& n, LoweringContext& c) { lower_vector(n, c, VectorSpec{__VA_ARGS__}); })
 
-NPUSIM_VECTOR_LOWERING(RMS_NORM, RMSNORM, 1, true, true);
-NPUSIM_VECTOR_LOWERING(LAYER_NORM, LAYERNORM, 1, true, true);
-NPUSIM_VECTOR_LOWERING(SOFTMAX_OP, SOFTMAX, 1, false, true);
-NPUSIM_VECTOR_LOWERING(ROTARY, ROPE, 1, false, false, "head_dim");
-NPUSIM_VECTOR_LOWERING(ADD_OP, ADD, 2, false, false);
-NPUSIM_VECTOR_LOWERING(MUL_OP, MUL, 2, false, false);
-NPUSIM_VECTOR_LOWERING(SILU_OP, SILU, 1, false, false);
-NPUSIM_VECTOR_LOWERING(GELU_OP, GELU, 1, false, false);
-NPUSIM_VECTOR_LOWERING(SWIGLU_OP, SWIGLU, 2, false, false);
+NPUSIM_VECTOR_LOWERING(RMS_NORM, RMSNORM, 1, 1, true);
+NPUSIM_VECTOR_LOWERING(LAYER_NORM, LAYERNORM, 1, 2, true);
+NPUSIM_VECTOR_LOWERING(SOFTMAX_OP, SOFTMAX, 1, 0, true);
+NPUSIM_VECTOR_LOWERING(ROTARY, ROPE, 1, 0, false, "head_dim");
+NPUSIM_VECTOR_LOWERING(ADD_OP, ADD, 2, 0, false);
+NPUSIM_VECTOR_LOWERING(MUL_OP, MUL, 2, 0, false);
+NPUSIM_VECTOR_LOWERING(BIAS_ADD, ADD, 1, 1, false);
+NPUSIM_VECTOR_LOWERING(SILU_OP, SILU, 1, 0, false);
+NPUSIM_VECTOR_LOWERING(GELU_OP, GELU, 1, 0, false);
+NPUSIM_VECTOR_LOWERING(RELU_OP, RELU, 1, 0, false);
+NPUSIM_VECTOR_LOWERING(SWIGLU_OP, SWIGLU, 2, 0, false);
 
 }  // namespace
 }  // namespace npusim::compiler
