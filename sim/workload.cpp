@@ -6,6 +6,8 @@
 
 #include "common/error.h"
 #include "compiler/compile.h"
+#include "compiler/frontends/hf_config.h"
+#include "compiler/frontends/model_graph.h"
 #include "sim/simulator.h"
 
 namespace npusim::sim {
@@ -27,20 +29,24 @@ Graph build_graph(const WorkloadOptions& o) {
           "only decode is lowered so far (choices: decode)");
   require(o.batch >= 1, "--batch", std::to_string(o.batch), "must be >= 1");
   require(o.kv_len >= 1, "--kv-len", std::to_string(o.kv_len), "must be >= 1");
-  require(o.layers >= 1 && o.layers <= 100000, "--layers", std::to_string(o.layers),
-          "must be between 1 and 100000");
+  require(o.layers <= 100000, "--layers", std::to_string(o.layers), "must be at most 100000");
   DType dt = DTYPE_UNSPECIFIED;
   const std::string upper = boost::algorithm::to_upper_copy(o.dtype);
   require(DType_Parse(upper, &dt) && dt != DTYPE_UNSPECIFIED, "--dtype", o.dtype,
           "one of fp32, fp16, bf16, fp8, int8, int4");
-  const compiler::ModelSpec dims = compiler::parse_layer(o.layer, "--layer");
   compiler::DecodeShape shape;
   shape.batch = o.batch;
   shape.kv_len = o.kv_len;
   shape.weight_dtype = dt;
   shape.activation_dtype = dt == INT4 || dt == INT8 || dt == FP8 ? FP16 : dt;
   shape.kv_dtype = shape.activation_dtype;
-  return compiler::build_decoder_layers(dims, shape, static_cast<uint32_t>(o.layers));
+  shape.seed = o.seed;
+  if (!o.model.empty()) {
+    return compiler::build_model(compiler::load_hf_config(o.model), shape, o.layers);
+  }
+  const compiler::ModelSpec dims = compiler::parse_layer(o.layer, "--layer");
+  return compiler::build_decoder_layers(dims, shape,
+                                        static_cast<uint32_t>(o.layers == 0 ? 1 : o.layers));
 }
 
 Compiled compile_workload(const System& system, const std::string& where,
@@ -52,11 +58,13 @@ Compiled compile_workload(const System& system, const std::string& where,
   placement.capacity_field = where + ": memory.capacity_bytes";
   compiler::place(c.graph, placement);
   c.program = compiler::lower(c.graph, target_for(system, where));
-  c.workload.set_model(options.layer);
+  c.workload.set_model(options.model.empty() ? options.layer : options.model);
   c.workload.set_phase(options.phase);
   c.workload.set_batch(static_cast<uint32_t>(options.batch));
   c.workload.set_kv_len(options.kv_len);
-  c.workload.set_layers(static_cast<uint32_t>(options.layers));
+  uint32_t layers = 0;
+  for (const auto& node : c.graph.nodes()) layers += node.op() == ATTENTION_SCORE ? 1 : 0;
+  c.workload.set_layers(layers);
   return c;
 }
 

@@ -14,11 +14,13 @@
 namespace npusim::sim {
 
 struct WorkloadOptions {
-  std::string layer = "llama2-7b";
+  std::string model;                // a Hugging Face style config.json: the whole model
+  std::string layer = "llama2-7b";  // else: decoder layers of these dimensions
   std::string phase = "decode";
   uint64_t batch = 1;
   uint64_t kv_len = 128;
-  uint64_t layers = 1;
+  uint64_t layers = 0;         // decoder layers (0: the model's, or 1 for --layer)
+  uint64_t seed = 0;           // token ids and MoE routing
   std::string dtype = "fp16";  // weights, activations and KV cache
 };
 

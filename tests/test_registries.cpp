@@ -41,8 +41,9 @@ TEST(Registries, EveryMemoryModelInTheSchemaHasAFactory) {
 }
 
 TEST(Registries, EveryOpOfTheDecoderLayerHasALowering) {
-  for (OpType op : {MATMUL, RMS_NORM, LAYER_NORM, ROTARY, SOFTMAX_OP, ADD_OP, MUL_OP, SILU_OP,
-                    GELU_OP, SWIGLU_OP, KV_APPEND, ATTENTION_SCORE, ATTENTION_CONTEXT}) {
+  for (OpType op :
+       {MATMUL, RMS_NORM, LAYER_NORM, ROTARY, SOFTMAX_OP, ADD_OP, MUL_OP, SILU_OP, GELU_OP,
+        SWIGLU_OP, KV_APPEND, ATTENTION_SCORE, ATTENTION_CONTEXT, EMBEDDING, BIAS_ADD, RELU_OP}) {
     EXPECT_NE(compiler::LoweringRegistry::find(op), nullptr) << OpType_Name(op);
   }
 }

@@ -22,8 +22,9 @@ struct ModelSpec {
   uint64_t kv_heads = 0;
   uint64_t head_dim = 0;
   uint64_t intermediate = 0;
-  uint64_t vocab = 0;          // 0: no embedding or LM head (a bare layer)
-  uint64_t max_positions = 0;  // learned position embeddings (GPT-2, OPT)
+  uint64_t vocab = 0;            // 0: no embedding or LM head (a bare layer)
+  uint64_t max_positions = 0;    // learned position embeddings (GPT-2, OPT)
+  uint64_t position_offset = 0;  // rows before position 0 in that table (OPT: 2)
   NormKind norm = NormKind::Rms;
   MlpKind mlp = MlpKind::GatedSilu;
   bool attention_bias = false;  // biases on Q, K, V (and O for GPT-2/OPT)

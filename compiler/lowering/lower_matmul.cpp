@@ -1,5 +1,6 @@
 // MATMUL: out[.., M, N] = in[.., M, K] x weight[K, N]. Weights are packed in
-// tile order by the compiler, so every weight tile is one contiguous transfer.
+// tile order by the compiler, so every weight tile is one contiguous transfer;
+// a weight shared with an embedding table is read as stored, [N, K].
 #include <fmt/format.h>
 
 #include "common/error.h"
@@ -16,8 +17,10 @@ void lower_matmul(const Node& node, LoweringContext& ctx) {
   const Tensor& y = ctx.tensors.at(node.outputs(0), node.name());
   require(w.shape_size() == 2 && x.shape_size() >= 1, "graph", "node '" + node.name() + "'",
           "MATMUL needs a 2-D weight");
-  const auto k = static_cast<uint64_t>(w.shape(0));
-  const auto n = static_cast<uint64_t>(w.shape(1));
+  // A weight stored [N, K] (an LM head tied to the embedding table).
+  const bool transposed = attr_int(node, "weight_transposed", 0) != 0;
+  const auto k = static_cast<uint64_t>(w.shape(transposed ? 1 : 0));
+  const auto n = static_cast<uint64_t>(w.shape(transposed ? 0 : 1));
   require(static_cast<uint64_t>(x.shape(x.shape_size() - 1)) == k, "graph",
           "node '" + node.name() + "'",
           fmt::format("input's last dimension {} differs from the weight's rows {}",
@@ -29,7 +32,7 @@ void lower_matmul(const Node& node, LoweringContext& ctx) {
   spec.n = n;
   spec.a = {ctx.tensor(x), x.address(), x.dtype()};
   spec.b = {ctx.tensor(w), w.address(), w.dtype()};
-  spec.b_layout = BLayout::Tiled;
+  spec.b_layout = transposed ? BLayout::NK : BLayout::Tiled;
   spec.out = {ctx.tensor(y), y.address(), y.dtype()};
   lower_gemm(spec, choose_gemm_tiling(spec, ctx.target, ctx.builder.layout()), ctx);
 }

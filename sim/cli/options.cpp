@@ -21,7 +21,10 @@ void add_workload_options(Args& args, sim::WorkloadOptions& o) {
   args.option("batch", &o.batch, "sequences decoded together (default 1)");
   args.option("kv-len", &o.kv_len,
               "KV-cache positions attended to, new token included (default 128)");
-  args.option("layers", &o.layers, "decoder layers in sequence (default 1)");
+  args.option("model", &o.model,
+              "a Hugging Face style config.json (examples/models/): the whole model");
+  args.option("layers", &o.layers, "decoder layers (default: all of --model's, or 1 with --layer)");
+  args.option("seed", &o.seed, "seed for token ids and MoE routing (default 0)");
   args.option("dtype", &o.dtype,
               "weight precision: fp32, fp16, bf16, fp8, int8, int4 (default fp16)");
 }

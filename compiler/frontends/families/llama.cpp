@@ -1,0 +1,52 @@
+// Llama (1/2/3), Mistral, Mixtral and Qwen2: RMSNorm, RoPE, SwiGLU MLP,
+// grouped-query attention; Mixtral replaces the MLP by top-k experts; Qwen2
+// has biases on Q, K and V.
+#include "common/error.h"
+#include "compiler/frontends/hf_config.h"
+
+namespace npusim::compiler {
+namespace {
+
+ModelSpec llama_like(const ConfigReader& r) {
+  ModelSpec s;
+  s.hidden = r.count("hidden_size");
+  s.layers = r.count("num_hidden_layers");
+  s.heads = r.count("num_attention_heads");
+  s.kv_heads = r.count_or("num_key_value_heads", s.heads);
+  s.head_dim = r.count_or("head_dim", 0);
+  s.intermediate = r.count("intermediate_size");
+  s.vocab = r.count("vocab_size");
+  s.tied_embeddings = r.flag_or("tie_word_embeddings", false);
+  s.attention_bias = r.flag_or("attention_bias", false);
+  s.mlp_bias = r.flag_or("mlp_bias", false);
+  const std::string act = r.text_or("hidden_act", "silu");
+  require(act == "silu", r.where(), "hidden_act",
+          "'" + act + "': this family's gated MLP is lowered with SiLU only");
+  s.norm = NormKind::Rms;
+  s.mlp = MlpKind::GatedSilu;
+  return s;
+}
+
+ModelSpec mixtral(const ConfigReader& r) {
+  ModelSpec s = llama_like(r);
+  s.experts = static_cast<uint32_t>(r.count("num_local_experts"));
+  s.top_k = static_cast<uint32_t>(r.count("num_experts_per_tok"));
+  require(s.top_k <= s.experts, r.where(), "num_experts_per_tok",
+          "must not exceed num_local_experts");
+  return s;
+}
+
+ModelSpec qwen2(const ConfigReader& r) {
+  ModelSpec s = llama_like(r);
+  s.attention_bias = true;  // Qwen2 always has Q, K, V biases
+  return s;
+}
+
+}  // namespace
+
+NPUSIM_REGISTER_FAMILY(llama, llama_like);
+NPUSIM_REGISTER_FAMILY(mistral, llama_like);
+NPUSIM_REGISTER_FAMILY(mixtral, mixtral);
+NPUSIM_REGISTER_FAMILY(qwen2, qwen2);
+
+}  // namespace npusim::compiler

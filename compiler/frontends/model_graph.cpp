@@ -1,0 +1,69 @@
+#include "compiler/frontends/model_graph.h"
+
+#include <fmt/format.h>
+
+#include "common/error.h"
+#include "compiler/frontends/decoder_layer.h"
+#include "compiler/graph_util.h"
+
+namespace npusim::compiler {
+
+Graph build_model(const ModelSpec& m, const DecodeShape& s, uint64_t layers) {
+  require(m.vocab > 0, m.name, "vocab_size", "a whole model needs a vocabulary");
+  require(m.experts == 0, m.name, "num_local_experts",
+          "mixture-of-experts layers are not lowered yet");
+  if (m.learned_positions) {
+    require(s.kv_len <= m.max_positions, m.name, "max_position_embeddings",
+            fmt::format("--kv-len {} exceeds the model's {} positions", s.kv_len, m.max_positions));
+  }
+  const uint64_t n = layers == 0 ? m.layers : std::min(layers, m.layers);
+  const auto B = static_cast<int64_t>(s.batch);
+  const auto H = static_cast<int64_t>(m.hidden);
+  const auto V = static_cast<int64_t>(m.vocab);
+  const DType at = s.activation_dtype;
+  Graph g;
+  g.set_name(
+      fmt::format("{} ({} of {} layers) decode b{} L{}", m.name, n, m.layers, s.batch, s.kv_len));
+
+  const std::string table = "embed_tokens.weight";
+  add_tensor(g, table, {V, H}, s.weight_dtype, WEIGHT, true);
+  add_tensor(g, "embeddings", {B, H}, at, ACTIVATION, false);
+  set_attr(add_node(g, "embed_tokens", EMBEDDING, {table}, {"embeddings"}), "seed",
+           static_cast<int64_t>(s.seed));
+  std::string x = "embeddings";
+  if (m.learned_positions) {
+    add_tensor(g, "embed_positions.weight",
+               {static_cast<int64_t>(m.max_positions + m.position_offset), H}, s.weight_dtype,
+               WEIGHT, true);
+    add_tensor(g, "positions", {B, H}, at, ACTIVATION, false);
+    set_attr(add_node(g, "embed_positions", EMBEDDING, {"embed_positions.weight"}, {"positions"}),
+             "row", static_cast<int64_t>(m.position_offset + s.kv_len - 1));
+    add_tensor(g, "input", {B, H}, at, ACTIVATION, false);
+    add_node(g, "add_positions", ADD_OP, {x, "positions"}, {"input"});
+    x = "input";
+  }
+  for (uint64_t l = 0; l < n; ++l) {
+    x = add_decoder_layer(g, m, s, fmt::format("layers.{}.", l), x);
+  }
+  add_tensor(g, "final_norm.weight", {H}, at, WEIGHT, true);
+  add_tensor(g, "final_norm", {B, H}, at, ACTIVATION, false);
+  if (m.norm == NormKind::Rms) {
+    add_node(g, "final_norm", RMS_NORM, {x, "final_norm.weight"}, {"final_norm"});
+  } else {
+    add_tensor(g, "final_norm.bias", {H}, at, WEIGHT, true);
+    add_node(g, "final_norm", LAYER_NORM, {x, "final_norm.weight", "final_norm.bias"},
+             {"final_norm"});
+  }
+  add_tensor(g, "logits", {B, V}, at, ACTIVATION, false);
+  if (m.tied_embeddings) {
+    // The LM head reads the embedding table [vocab, hidden] as its weight.
+    set_attr(add_node(g, "lm_head", MATMUL, {"final_norm", table}, {"logits"}), "weight_transposed",
+             1);
+  } else {
+    add_tensor(g, "lm_head.weight", {H, V}, s.weight_dtype, WEIGHT, true);
+    add_node(g, "lm_head", MATMUL, {"final_norm", "lm_head.weight"}, {"logits"});
+  }
+  return g;
+}
+
+}  // namespace npusim::compiler

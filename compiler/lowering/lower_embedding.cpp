@@ -1,0 +1,74 @@
+// EMBEDDING: out[b, :] = table[row(b), :]. The row is the node's "row"
+// attribute (a position), or a token id drawn from its "seed" (npusim moves
+// no data; ids only decide which rows are read). Rows are gathered by one
+// DMA each, converted by the vector unit and stored.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "common/dtype.h"
+#include "common/error.h"
+#include "compiler/lowering/lowering.h"
+
+namespace npusim::compiler {
+namespace {
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+void lower_embedding(const Node& node, LoweringContext& ctx) {
+  const std::string where = "node '" + node.name() + "'";
+  require(node.inputs_size() == 1 && node.outputs_size() == 1, "graph", where,
+          "EMBEDDING takes (table) and gives one output");
+  const Tensor& table = ctx.tensors.at(node.inputs(0), node.name());
+  const Tensor& out = ctx.tensors.at(node.outputs(0), node.name());
+  require(table.shape_size() == 2, "graph", where, "the table must be [rows, width]");
+  const auto rows = static_cast<uint64_t>(table.shape(0));
+  const auto width = static_cast<uint64_t>(table.shape(1));
+  require(num_elements(out) % width == 0, "graph", where, "output rows must match the table width");
+  const uint64_t batch = num_elements(out) / width;
+  const int64_t fixed = attr_int(node, "row", -1);
+  require(fixed < static_cast<int64_t>(rows), "graph", where + ".attrs.row", "past the table");
+  const auto seed = static_cast<uint64_t>(attr_int(node, "seed", 0));
+
+  ProgramBuilder& b = ctx.builder;
+  const uint64_t row_in = dtype_bytes(table.dtype(), width);
+  const uint64_t row_out = dtype_bytes(out.dtype(), width);
+  const uint64_t slot =
+      std::min(b.layout()[Ring::VecIn].slot_bytes, b.layout()[Ring::VecOut].slot_bytes);
+  require(std::max(row_in, row_out) <= slot, ctx.target.where, "core.scratchpad.capacity_bytes",
+          fmt::format("{} bytes is too small for node '{}': one row needs {} bytes",
+                      ctx.target.spm_capacity_bytes, node.name(), std::max(row_in, row_out)));
+  const uint64_t per_tile = slot / std::max(row_in, row_out);
+  const uint32_t tt = ctx.tensor(table), ot = ctx.tensor(out);
+  for (uint64_t b0 = 0; b0 < batch; b0 += per_tile) {
+    const uint64_t n = std::min(per_tile, batch - b0);
+    const Buffer in = b.acquire(Ring::VecIn);
+    for (uint64_t i = 0; i < n; ++i) {
+      const uint64_t row =
+          fixed >= 0 ? static_cast<uint64_t>(fixed) : splitmix64(seed * 1000003 + b0 + i) % rows;
+      Buffer at = in;
+      at.spm_addr += i * row_in;
+      b.load(at, tt, table.address() + row * row_in, row_in);
+    }
+    const Buffer o = b.acquire(Ring::VecOut);
+    VectorOp op;
+    op.set_kind(COPY);
+    op.set_length(n * width);
+    op.set_dtype(out.dtype());
+    op.set_spm_in(in.spm_addr);
+    op.set_spm_out(o.spm_addr);
+    b.vector(op, {in}, o);
+    b.store(o, ot, out.address() + b0 * row_out, n * row_out);
+  }
+}
+
+}  // namespace
+
+NPUSIM_REGISTER_LOWERING(EMBEDDING, lower_embedding);
+
+}  // namespace npusim::compiler

@@ -1,0 +1,139 @@
+// Whole models from Hugging Face style config.json files.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "common/error.h"
+#include "compiler/frontends/hf_config.h"
+#include "compiler/frontends/model_graph.h"
+#include "compiler/graph_util.h"
+#include "sim/workload.h"
+#include "test_util.h"
+
+namespace npusim::compiler {
+namespace {
+
+ModelSpec model(const std::string& name) {
+  return load_hf_config(test::source_path("examples/models/" + name + ".json"));
+}
+
+uint64_t parameters(const Graph& g) {
+  uint64_t n = 0;
+  for (const auto& t : g.tensors()) n += t.is_parameter() ? num_elements(t) : 0;
+  return n;
+}
+
+TEST(HfConfig, ShippedConfigsHaveThePublishedShapes) {
+  const ModelSpec l7 = model("llama2-7b");
+  EXPECT_EQ(l7.family, "llama");
+  EXPECT_EQ(l7.hidden, 4096u);
+  EXPECT_EQ(l7.layers, 32u);
+  EXPECT_EQ(l7.kv_heads, 32u);
+  EXPECT_EQ(l7.intermediate, 11008u);
+  EXPECT_EQ(model("llama2-70b").kv_heads, 8u);
+  EXPECT_EQ(model("llama3-8b").vocab, 128256u);
+  EXPECT_EQ(model("opt-1.3b").intermediate, 8192u);
+  EXPECT_EQ(model("opt-1.3b").mlp, MlpKind::Relu);
+  EXPECT_EQ(model("gpt2").intermediate, 4 * 768u);
+  EXPECT_TRUE(model("gpt2").tied_embeddings);
+  EXPECT_EQ(model("mixtral-8x7b").experts, 8u);
+  EXPECT_EQ(model("mixtral-8x7b").top_k, 2u);
+  EXPECT_TRUE(model("qwen2-0.5b").attention_bias);
+  EXPECT_EQ(model("qwen2-0.5b").head_dim, 64u);
+}
+
+TEST(HfConfig, EveryFamilyFileRegistersItsFamilies) {
+  size_t files = 0;
+  for (const auto& e :
+       std::filesystem::directory_iterator(test::source_path("compiler/frontends/families"))) {
+    files += e.path().extension() == ".cpp";
+  }
+  EXPECT_EQ(files, 3u);  // gpt2, llama (llama, mistral, mixtral, qwen2), opt
+  for (const char* f : {"llama", "mistral", "mixtral", "qwen2", "gpt2", "opt"}) {
+    EXPECT_NE(FamilyRegistry::find(f), nullptr) << f;
+  }
+}
+
+TEST(HfConfig, BadConfigsNameTheField) {
+  auto error = [](const std::string& json) {
+    try {
+      (void)parse_hf_config(json, "c.json");
+    } catch (const UserError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  const std::string base =
+      R"("model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "vocab_size": 100, )";
+  EXPECT_EQ(error("{" + base + R"("num_attention_heads": 4})"),
+            "c.json: intermediate_size: is missing");
+  EXPECT_EQ(error("{" + base + R"("num_attention_heads": -4, "intermediate_size": 8})"),
+            "c.json: num_attention_heads: must be > 0, not -4");
+  EXPECT_EQ(error("{" + base +
+                  R"("num_attention_heads": 4, "num_key_value_heads": 3, "intermediate_size": 8})"),
+            "c.json: num_key_value_heads: 3 must divide the 4 attention heads");
+  EXPECT_NE(error(R"({"model_type": "t5"})").find("unknown model family 't5'"), std::string::npos);
+  EXPECT_NE(error("{").find("not valid JSON"), std::string::npos);
+}
+
+TEST(ModelGraph, ParameterCountsMatchThePublishedModels) {
+  DecodeShape s;
+  EXPECT_EQ(parameters(build_model(model("gpt2"), s)), 124439808u);        // GPT-2 small
+  EXPECT_EQ(parameters(build_model(model("llama2-7b"), s)), 6738415616u);  // Llama-2-7B
+  EXPECT_EQ(parameters(build_model(model("opt-1.3b"), s)), 1315758080u);   // OPT-1.3B
+}
+
+TEST(ModelGraph, LearnedPositionsBoundTheKvLength) {
+  DecodeShape s;
+  s.kv_len = 1025;
+  EXPECT_THROW((void)build_model(model("gpt2"), s), UserError);
+}
+
+// One decode token of a whole model on the ideal-memory preset.
+Report decode(const std::string& name, uint64_t batch, uint64_t kv_len, const std::string& dtype,
+              Graph* graph = nullptr) {
+  const System system = test::preset();
+  sim::WorkloadOptions w;
+  w.model = test::source_path("examples/models/" + name + ".json");
+  w.batch = batch;
+  w.kv_len = kv_len;
+  w.dtype = dtype;
+  sim::Compiled c = sim::compile_workload(system, "preset", w);
+  if (graph != nullptr) *graph = c.graph;
+  return test::run(system, c.program);
+}
+
+TEST(WholeModel, Llama2_7bDecodeReadsEveryWeightOnceAndTheKvCache) {
+  Graph g;
+  const uint64_t L = 2048;
+  const Report r = decode("llama2-7b", 1, L, "fp16", &g);
+  const uint64_t embedding_table = 32000ull * 4096 * 2;
+  // Every parameter but the embedding table is read once; of the table only
+  // the token's row.
+  EXPECT_EQ(r.traffic().read().weight(), 6738415616ull * 2 - embedding_table + 4096 * 2);
+  EXPECT_EQ(r.traffic().read().kv_cache(), 2ull * 32 * 32 * 128 * L * 2);
+  EXPECT_EQ(r.workload().layers(), 0u);  // filled by the CLI, not by simulate()
+  // Memory bound: within 5% of bytes / bandwidth on ideal memory.
+  const double bytes =
+      static_cast<double>(r.traffic().read().total() + r.traffic().written().total());
+  EXPECT_LT(static_cast<double>(r.cycles()), 1.05 * bytes / 1000.0);
+}
+
+TEST(WholeModel, Int8AndInt4WeightsHalveAndQuarterTheWeightBytes) {
+  Graph g;
+  const uint64_t fp16 = decode("gpt2", 1, 64, "fp16", &g).traffic().read().weight();
+  const uint64_t int8 = decode("gpt2", 1, 64, "int8").traffic().read().weight();
+  const uint64_t int4 = decode("gpt2", 1, 64, "int4").traffic().read().weight();
+  // Norm gains and biases (the 1-D parameters) stay in fp16, the activation
+  // precision; every matrix byte read halves in int8 and quarters in int4.
+  uint64_t vectors = 0;
+  for (const auto& t : g.tensors()) {
+    if (t.is_parameter() && t.shape_size() == 1) vectors += t.size_bytes();
+  }
+  const uint64_t matrices = fp16 - vectors;
+  EXPECT_EQ(int8, vectors + matrices / 2);
+  EXPECT_EQ(int4, vectors + matrices / 4);
+}
+
+}  // namespace
+}  // namespace npusim::compiler
