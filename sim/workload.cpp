@@ -8,6 +8,7 @@
 #include "compiler/compile.h"
 #include "compiler/frontends/hf_config.h"
 #include "compiler/frontends/model_graph.h"
+#include "memory/registry.h"
 #include "sim/simulator.h"
 
 namespace npusim::sim {
@@ -54,7 +55,8 @@ Compiled compile_workload(const System& system, const std::string& where,
   Compiled c;
   c.graph = build_graph(options);
   compiler::PlacementOptions placement;
-  placement.capacity_bytes = system.memory().capacity_bytes();
+  placement.capacity_bytes = memory::MemoryRegistry::lookup(system.memory(), where, "memory")
+                                .capacity_bytes(system.memory());
   placement.capacity_field = where + ": memory.capacity_bytes";
   compiler::place(c.graph, placement);
   c.program = compiler::lower(c.graph, target_for(system, where));
