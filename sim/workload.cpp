@@ -56,7 +56,7 @@ Compiled compile_workload(const System& system, const std::string& where,
   c.graph = build_graph(options);
   compiler::PlacementOptions placement;
   placement.capacity_bytes = memory::MemoryRegistry::lookup(system.memory(), where, "memory")
-                                .capacity_bytes(system.memory());
+                                 .capacity_bytes(system.memory());
   placement.capacity_field = where + ": memory.capacity_bytes";
   compiler::place(c.graph, placement);
   c.program = compiler::lower(c.graph, target_for(system, where));

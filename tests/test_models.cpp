@@ -1,6 +1,8 @@
 // Whole models from Hugging Face style config.json files.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <filesystem>
 
 #include "common/error.h"
@@ -133,6 +135,78 @@ TEST(WholeModel, Int8AndInt4WeightsHalveAndQuarterTheWeightBytes) {
   const uint64_t matrices = fp16 - vectors;
   EXPECT_EQ(int8, vectors + matrices / 2);
   EXPECT_EQ(int4, vectors + matrices / 4);
+}
+
+}  // namespace
+}  // namespace npusim::compiler
+
+#include <set>
+
+#include "compiler/frontends/moe_routing.h"
+
+namespace npusim::compiler {
+namespace {
+
+// Weight bytes one Mixtral decode step reads, and the experts it uses.
+struct MoeRun {
+  uint64_t weight_read = 0;
+  std::set<std::string> experts;  // "layers.L.experts.E." used by some node
+  Graph graph;
+};
+
+MoeRun mixtral(uint64_t batch, uint64_t seed) {
+  System system = test::preset({"memory.capacity_bytes=0"});  // 93 GB does not fit 64 GiB
+  sim::WorkloadOptions w;
+  w.model = test::source_path("examples/models/mixtral-8x7b.json");
+  w.layers = 2;
+  w.batch = batch;
+  w.kv_len = 128;
+  w.seed = seed;
+  sim::Compiled c = sim::compile_workload(system, "preset", w);
+  MoeRun r;
+  r.weight_read = test::run(system, c.program).traffic().read().weight();
+  for (const auto& node : c.graph.nodes()) {
+    const auto at = node.name().find("experts.");
+    if (at != std::string::npos) {
+      r.experts.insert(node.name().substr(0, node.name().find('.', at + 8) + 1));
+    }
+  }
+  r.graph = std::move(c.graph);
+  return r;
+}
+
+std::set<std::string> expected_experts(uint64_t batch, uint64_t seed) {
+  std::set<std::string> out;
+  for (uint64_t layer = 0; layer < 2; ++layer) {
+    for (const auto& token : moe_routing(seed, layer, batch, 8, 2)) {
+      for (uint32_t e : token) out.insert(fmt::format("layers.{}.experts.{}.", layer, e));
+    }
+  }
+  return out;
+}
+
+TEST(Moe, DecodeReadsOnlyTheExpertsTheRouterChose) {
+  const uint64_t expert_bytes = 3ull * 4096 * 14336 * 2;
+  for (uint64_t batch : {1, 32}) {
+    const MoeRun a = mixtral(batch, 7);
+    const auto chosen = expected_experts(batch, 7);
+    EXPECT_EQ(a.experts, chosen) << "batch " << batch;
+    if (batch == 1) {
+      EXPECT_EQ(chosen.size(), 4u);  // two experts in each of two layers
+    }
+    // The same run with every expert chosen would read this much more.
+    uint64_t dense = 0;
+    for (const auto& t : a.graph.tensors()) {
+      if (t.is_parameter() && t.name().find("experts.") == std::string::npos &&
+          t.name() != "embed_tokens.weight") {
+        dense += t.size_bytes();
+      }
+    }
+    EXPECT_EQ(a.weight_read, dense + chosen.size() * expert_bytes + batch * 4096 * 2) << batch;
+  }
+  // Same seed, same choice; another seed, (here) another.
+  EXPECT_EQ(mixtral(4, 7).weight_read, mixtral(4, 7).weight_read);
+  EXPECT_NE(expected_experts(4, 7), expected_experts(4, 8));
 }
 
 }  // namespace

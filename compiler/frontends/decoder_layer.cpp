@@ -6,6 +6,7 @@
 #include <charconv>
 
 #include "common/error.h"
+#include "compiler/frontends/moe_routing.h"
 #include "compiler/graph_util.h"
 
 namespace npusim::compiler {
@@ -101,7 +102,7 @@ ModelSpec parse_layer(const std::string& text, const std::string& where) {
 }
 
 std::string add_decoder_layer(Graph& g, const ModelSpec& d, const DecodeShape& s,
-                              const std::string& p, const std::string& input) {
+                              const std::string& p, const std::string& input, uint64_t layer) {
   const auto B = static_cast<int64_t>(s.batch);
   const auto H = static_cast<int64_t>(d.hidden);
   const auto nh = static_cast<int64_t>(d.heads);
@@ -134,17 +135,19 @@ std::string add_decoder_layer(Graph& g, const ModelSpec& d, const DecodeShape& s
     }
     return out;
   };
-  // A projection with an optional bias.
-  auto linear = [&](const std::string& n, const std::string& x, int64_t in, int64_t out_dim,
-                    bool bias) {
-    const auto y = act(n, {B, out_dim});
+  // A projection of `rows` rows with an optional bias.
+  auto linear_rows = [&](const std::string& n, const std::string& x, int64_t rows, int64_t in,
+                         int64_t out_dim, bool bias) {
+    const auto y = act(n, {rows, out_dim});
     node(n, MATMUL, {x, param(n + ".weight", {in, out_dim}, wt)}, {bias ? y + ".raw" : y});
     if (bias) {
-      add_tensor(g, y + ".raw", {B, out_dim}, at, ACTIVATION, false);
+      add_tensor(g, y + ".raw", {rows, out_dim}, at, ACTIVATION, false);
       node(n + ".bias_add", BIAS_ADD, {y + ".raw", param(n + ".bias", {out_dim}, at)}, {y});
     }
     return y;
   };
+  auto linear = [&](const std::string& n, const std::string& x, int64_t in, int64_t out_dim,
+                    bool bias) { return linear_rows(n, x, B, in, out_dim, bias); };
 
   add_tensor(g, p + "k_cache", {B, nkv, L, hd}, s.kv_dtype, KV_CACHE, false);
   add_tensor(g, p + "v_cache", {B, nkv, L, hd}, s.kv_dtype, KV_CACHE, false);
@@ -176,7 +179,44 @@ std::string add_decoder_layer(Graph& g, const ModelSpec& d, const DecodeShape& s
 
   const auto n2 = norm("mlp_norm", h);
   std::string dn;
-  if (d.mlp == MlpKind::GatedSilu) {
+  if (d.experts > 0) {
+    // Router, then each chosen expert on the tokens routed to it; the
+    // experts no token chose are placed in memory but never read.
+    const auto E = static_cast<int64_t>(d.experts);
+    const auto logits = linear("router", n2, H, E, false);
+    const auto probs = act("router_probs", {B, E});
+    node("router_softmax", SOFTMAX_OP, {logits}, {probs});
+    std::vector<std::vector<int64_t>> tokens(d.experts);
+    const auto routing = moe_routing(s.seed, layer, s.batch, d.experts, d.top_k);
+    for (uint64_t b = 0; b < s.batch; ++b) {
+      for (uint32_t e : routing[b]) tokens[e].push_back(static_cast<int64_t>(b));
+    }
+    std::string acc;
+    for (uint32_t e = 0; e < d.experts; ++e) {
+      const std::string x = fmt::format("experts.{}.", e);
+      if (tokens[e].empty()) {
+        param(x + "gate_proj.weight", {H, I}, wt);
+        param(x + "up_proj.weight", {H, I}, wt);
+        param(x + "down_proj.weight", {I, H}, wt);
+        continue;
+      }
+      const auto n = static_cast<int64_t>(tokens[e].size());
+      const std::string rows = fmt::format("{}", fmt::join(tokens[e], ","));
+      const auto in = act(x + "input", {n, H});
+      (*node(x + "dispatch", GATHER_ROWS, {n2}, {in}).mutable_attrs())["rows"].set_s(rows);
+      const auto gate = linear_rows(x + "gate_proj", in, n, H, I, false);
+      const auto up = linear_rows(x + "up_proj", in, n, H, I, false);
+      const auto a = act(x + "swiglu", {n, I});
+      node(x + "swiglu", SWIGLU_OP, {gate, up}, {a});
+      const auto down = linear_rows(x + "down_proj", a, n, I, H, false);
+      const auto out = act(x + "combined", {B, H});
+      std::vector<std::string> parts{down};
+      if (!acc.empty()) parts.push_back(acc);
+      (*node(x + "combine", SCATTER_ADD, parts, {out}).mutable_attrs())["rows"].set_s(rows);
+      acc = out;
+    }
+    dn = acc;
+  } else if (d.mlp == MlpKind::GatedSilu) {
     const auto gate = linear("gate_proj", n2, H, I, d.mlp_bias);
     const auto up = linear("up_proj", n2, H, I, d.mlp_bias);
     const auto a = act("swiglu", {B, I});
@@ -200,7 +240,7 @@ Graph build_decoder_layers(const ModelSpec& spec, const DecodeShape& shape, uint
   add_tensor(g, x, {static_cast<int64_t>(shape.batch), static_cast<int64_t>(spec.hidden)},
              shape.activation_dtype, ACTIVATION, false);
   for (uint32_t l = 0; l < layers; ++l) {
-    x = add_decoder_layer(g, spec, shape, fmt::format("layers.{}.", l), x);
+    x = add_decoder_layer(g, spec, shape, fmt::format("layers.{}.", l), x, l);
   }
   return g;
 }

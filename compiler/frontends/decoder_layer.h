@@ -20,10 +20,12 @@ namespace npusim::compiler {
 // (head_dim optional); UserError naming `where` on bad input.
 [[nodiscard]] ModelSpec parse_layer(const std::string& text, const std::string& where);
 
-// Appends one decoder layer to `graph`: its input is `input`, its output is
-// returned. Tensor and node names are prefixed with `prefix`.
+// Appends decoder layer number `layer` to `graph`: its input is `input`, its
+// output is returned. Tensor and node names are prefixed with `prefix`. An
+// MoE layer routes tokens with moe_routing(shape.seed, layer, ...).
 std::string add_decoder_layer(Graph& graph, const ModelSpec& spec, const DecodeShape& shape,
-                              const std::string& prefix, const std::string& input);
+                              const std::string& prefix, const std::string& input,
+                              uint64_t layer = 0);
 
 // A graph of `layers` decoder layers (no embedding or LM head).
 [[nodiscard]] Graph build_decoder_layers(const ModelSpec& spec, const DecodeShape& shape,

@@ -10,8 +10,6 @@ namespace npusim::compiler {
 
 Graph build_model(const ModelSpec& m, const DecodeShape& s, uint64_t layers) {
   require(m.vocab > 0, m.name, "vocab_size", "a whole model needs a vocabulary");
-  require(m.experts == 0, m.name, "num_local_experts",
-          "mixture-of-experts layers are not lowered yet");
   if (m.learned_positions) {
     require(s.kv_len <= m.max_positions, m.name, "max_position_embeddings",
             fmt::format("--kv-len {} exceeds the model's {} positions", s.kv_len, m.max_positions));
@@ -43,7 +41,7 @@ Graph build_model(const ModelSpec& m, const DecodeShape& s, uint64_t layers) {
     x = "input";
   }
   for (uint64_t l = 0; l < n; ++l) {
-    x = add_decoder_layer(g, m, s, fmt::format("layers.{}.", l), x);
+    x = add_decoder_layer(g, m, s, fmt::format("layers.{}.", l), x, l);
   }
   add_tensor(g, "final_norm.weight", {H}, at, WEIGHT, true);
   add_tensor(g, "final_norm", {B, H}, at, ACTIVATION, false);

@@ -1,0 +1,133 @@
+// Moving tokens to and from mixture-of-experts experts:
+//   GATHER_ROWS:  out[i, :] = x[rows[i], :]            (dispatch)
+//   SCATTER_ADD:  out = acc; out[rows[i], :] += part[i, :]   (combine)
+// Rows move one DMA each through the vector unit's buffers.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "common/dtype.h"
+#include "common/error.h"
+#include "compiler/lowering/lowering.h"
+
+namespace npusim::compiler {
+namespace {
+
+std::vector<uint64_t> rows_of(const Node& node, uint64_t limit) {
+  auto it = node.attrs().find("rows");
+  require(it != node.attrs().end(), "graph", "node '" + node.name() + "'.attrs.rows", "is missing");
+  std::vector<uint64_t> rows;
+  std::stringstream in(it->second.s());
+  for (std::string item; std::getline(in, item, ',');) {
+    uint64_t r = 0;
+    try {
+      r = std::stoull(item);
+    } catch (const std::exception&) {
+      r = limit;
+    }
+    require(r < limit, "graph", "node '" + node.name() + "'.attrs.rows",
+            fmt::format("'{}' is not a row below {}", item, limit));
+    rows.push_back(r);
+  }
+  return rows;
+}
+
+uint64_t rows_per_slot(const LoweringContext& ctx, const Node& node, uint64_t row_bytes) {
+  const auto& l = ctx.builder.layout();
+  const uint64_t slot = std::min(l[Ring::VecIn].slot_bytes, l[Ring::VecOut].slot_bytes);
+  require(row_bytes <= slot, ctx.target.where, "core.scratchpad.capacity_bytes",
+          fmt::format("{} bytes is too small for node '{}': one row needs {} bytes",
+                      ctx.target.spm_capacity_bytes, node.name(), row_bytes));
+  return slot / row_bytes;
+}
+
+VectorOp op_of(VectorKind kind, uint64_t length, DType dt, const Buffer& in, const Buffer& out) {
+  VectorOp op;
+  op.set_kind(kind);
+  op.set_length(length);
+  op.set_dtype(dt);
+  op.set_spm_in(in.spm_addr);
+  op.set_spm_out(out.spm_addr);
+  return op;
+}
+
+void lower_gather(const Node& node, LoweringContext& ctx) {
+  require(node.inputs_size() == 1 && node.outputs_size() == 1, "graph",
+          "node '" + node.name() + "'", "GATHER_ROWS takes (x) and gives one output");
+  const Tensor& x = ctx.tensors.at(node.inputs(0), node.name());
+  const Tensor& out = ctx.tensors.at(node.outputs(0), node.name());
+  const auto width = static_cast<uint64_t>(x.shape(x.shape_size() - 1));
+  const auto rows = rows_of(node, num_elements(x) / width);
+  require(rows.size() * width == num_elements(out), "graph", "node '" + node.name() + "'",
+          "the output must hold one row per listed row");
+  const uint64_t row_bytes = dtype_bytes(x.dtype(), width);
+  const uint64_t per = rows_per_slot(ctx, node, row_bytes);
+  ProgramBuilder& b = ctx.builder;
+  const uint32_t xt = ctx.tensor(x), ot = ctx.tensor(out);
+  for (size_t i0 = 0; i0 < rows.size(); i0 += per) {
+    const size_t n = std::min<size_t>(per, rows.size() - i0);
+    const Buffer in = b.acquire(Ring::VecIn);
+    for (size_t i = 0; i < n; ++i) {
+      Buffer at = in;
+      at.spm_addr += i * row_bytes;
+      b.load(at, xt, x.address() + rows[i0 + i] * row_bytes, row_bytes);
+    }
+    const Buffer o = b.acquire(Ring::VecOut);
+    b.vector(op_of(COPY, n * width, out.dtype(), in, o), {in}, o);
+    b.store(o, ot, out.address() + i0 * row_bytes, n * row_bytes);
+  }
+}
+
+void lower_scatter_add(const Node& node, LoweringContext& ctx) {
+  require((node.inputs_size() == 1 || node.inputs_size() == 2) && node.outputs_size() == 1, "graph",
+          "node '" + node.name() + "'", "SCATTER_ADD takes (part[, acc]) and gives one output");
+  const Tensor& part = ctx.tensors.at(node.inputs(0), node.name());
+  const Tensor* acc =
+      node.inputs_size() == 2 ? &ctx.tensors.at(node.inputs(1), node.name()) : nullptr;
+  const Tensor& out = ctx.tensors.at(node.outputs(0), node.name());
+  const auto width = static_cast<uint64_t>(out.shape(out.shape_size() - 1));
+  const uint64_t total_rows = num_elements(out) / width;
+  const auto rows = rows_of(node, total_rows);
+  require(rows.size() * width == num_elements(part), "graph", "node '" + node.name() + "'",
+          "the part must hold one row per listed row");
+  const uint64_t row_bytes = dtype_bytes(out.dtype(), width);
+  const uint64_t per = rows_per_slot(ctx, node, row_bytes);
+  ProgramBuilder& b = ctx.builder;
+  const uint32_t pt = ctx.tensor(part), ot = ctx.tensor(out);
+  const uint32_t at_t = acc != nullptr ? ctx.tensor(*acc) : 0;
+  // Output rows in chunks: the accumulator's rows, plus the part rows landing there.
+  for (uint64_t r0 = 0; r0 < total_rows; r0 += per) {
+    const uint64_t n = std::min(per, total_rows - r0);
+    std::vector<Buffer> reads;
+    if (acc != nullptr) {
+      reads.push_back(b.acquire(Ring::VecIn));
+      b.load(reads.back(), at_t, acc->address() + r0 * row_bytes, n * row_bytes);
+    }
+    Buffer parts{};
+    uint64_t landed = 0;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (rows[i] < r0 || rows[i] >= r0 + n) continue;
+      if (landed == 0) parts = b.acquire(Ring::VecIn);
+      Buffer at = parts;
+      at.spm_addr += landed * row_bytes;
+      b.load(at, pt, part.address() + i * row_bytes, row_bytes);
+      ++landed;
+    }
+    if (landed > 0) reads.push_back(parts);
+    // With neither an accumulator nor a landing row the chunk is zeros: the
+    // vector unit writes them from no input.
+    const Buffer o = b.acquire(Ring::VecOut);
+    VectorOp op = op_of(reads.empty() ? COPY : ADD, n * width, out.dtype(), o, o);
+    if (!reads.empty()) op.set_spm_in(reads.front().spm_addr);
+    b.vector(op, reads, o);
+    b.store(o, ot, out.address() + r0 * row_bytes, n * row_bytes);
+  }
+}
+
+}  // namespace
+
+NPUSIM_REGISTER_LOWERING(GATHER_ROWS, lower_gather);
+NPUSIM_REGISTER_LOWERING(SCATTER_ADD, lower_scatter_add);
+
+}  // namespace npusim::compiler
