@@ -37,16 +37,16 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
   if (t.out_whole) out_all = b.acquire(Ring::MatOut, /*pinned=*/true);
 
   for (uint64_t p = 0; p < s.batch; ++p) {
-    const uint64_t a_base = p * s.m * s.k;
-    const uint64_t out_base = p * s.m * s.n;
-    const uint64_t b_addr = s.b.address + dtype_bytes(bd, p * s.b_batch_stride);
+    const uint64_t a_base = p * s.a_step();
+    const uint64_t out_base = p * s.out_step();
+    const uint64_t b_addr = s.b.address + dtype_bytes(bd, p / s.b_group * s.b_batch_stride);
     std::vector<Buffer> resident(t.a_resident && !t.a_whole ? mt * kt : 0);
     std::vector<bool> loaded(resident.size(), false);
     std::vector<Buffer> outs(mt);
 
     auto load_a = [&](const Buffer& buf, uint64_t m0, uint64_t rows, uint64_t k0, uint64_t cols) {
-      b.load(buf, s.a.tensor, s.a.address + dtype_bytes(ad, a_base + m0 * s.k + k0),
-             dtype_bytes(ad, cols), rows, dtype_bytes(ad, s.k));
+      b.load(buf, s.a.tensor, s.a.address + dtype_bytes(ad, a_base + m0 * s.lda() + k0),
+             dtype_bytes(ad, cols), rows, dtype_bytes(ad, s.lda()));
     };
 
     for (uint64_t n0 = 0; n0 < s.n; n0 += t.tn) {
@@ -106,8 +106,9 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
           b.matrix(op, {a, w}, out);
           if (!t.out_whole && k0 + tk == s.k) {
             b.unpin(out);
-            b.store(out, s.out.tensor, s.out.address + dtype_bytes(od, out_base + m0 * s.n + n0),
-                    dtype_bytes(od, tn), tm, dtype_bytes(od, s.n));
+            b.store(out, s.out.tensor,
+                    s.out.address + dtype_bytes(od, out_base + m0 * s.ldo() + n0),
+                    dtype_bytes(od, tn), tm, dtype_bytes(od, s.ldo()));
           }
         }
       }

@@ -30,11 +30,27 @@ struct GemmSpec {
   std::string node;  // for errors
   uint64_t batch = 1;
   uint64_t m = 0, k = 0, n = 0;
-  GemmOperand a;  // M x K row-major; problem i starts i * M * K elements on
-  GemmOperand b;  // K x N in `b_layout`; problem i starts i * b_batch_stride on
+  // Strides in elements; 0 means the contiguous default.
+  GemmOperand a;  // M x K; rows a_row_stride (K) apart, problems a_batch_stride (M * K)
+  uint64_t a_row_stride = 0, a_batch_stride = 0;
+  // K x N in `b_layout`; problem i uses block i / b_group, blocks b_batch_stride
+  // apart (grouped-query attention: b_group query heads share a KV head).
+  GemmOperand b;
   BLayout b_layout = BLayout::KN;
-  uint64_t b_batch_stride = 0;  // elements
-  GemmOperand out;              // M x N row-major; problem i starts i * M * N elements on
+  uint64_t b_batch_stride = 0;
+  uint64_t b_group = 1;
+  GemmOperand out;  // M x N; rows out_row_stride (N) apart, problems out_batch_stride (M * N)
+  uint64_t out_row_stride = 0, out_batch_stride = 0;
+
+  [[nodiscard]] uint64_t lda() const { return a_row_stride != 0 ? a_row_stride : k; }
+  [[nodiscard]] uint64_t a_step() const { return a_batch_stride != 0 ? a_batch_stride : m * k; }
+  [[nodiscard]] uint64_t ldo() const { return out_row_stride != 0 ? out_row_stride : n; }
+  [[nodiscard]] uint64_t out_step() const {
+    return out_batch_stride != 0 ? out_batch_stride : m * n;
+  }
+  // A (or out) of all problems is one contiguous block.
+  [[nodiscard]] bool a_contiguous() const { return lda() == k && a_step() == m * k; }
+  [[nodiscard]] bool out_contiguous() const { return ldo() == n && out_step() == m * n; }
 };
 
 struct GemmTiling {
