@@ -26,8 +26,10 @@ compiler::Target target_for(const System& s, const std::string& where) {
 }
 
 Graph build_graph(const WorkloadOptions& o) {
-  require(o.phase == "decode", "--phase", o.phase,
-          "only decode is lowered so far (choices: decode)");
+  require(o.phase == "decode" || o.phase == "prefill", "--phase", o.phase,
+          "choices: decode, prefill");
+  require(o.phase == "decode" || o.prompt_len >= 1, "--prompt-len", std::to_string(o.prompt_len),
+          "must be >= 1");
   require(o.batch >= 1, "--batch", std::to_string(o.batch), "must be >= 1");
   require(o.kv_len >= 1, "--kv-len", std::to_string(o.kv_len), "must be >= 1");
   require(o.layers <= 100000, "--layers", std::to_string(o.layers), "must be at most 100000");
@@ -37,7 +39,8 @@ Graph build_graph(const WorkloadOptions& o) {
           "one of fp32, fp16, bf16, fp8, int8, int4");
   compiler::DecodeShape shape;
   shape.batch = o.batch;
-  shape.kv_len = o.kv_len;
+  shape.tokens = o.phase == "prefill" ? o.prompt_len : 1;
+  shape.kv_len = o.phase == "prefill" ? o.prompt_len : o.kv_len;
   shape.weight_dtype = dt;
   shape.activation_dtype = dt == INT4 || dt == INT8 || dt == FP8 ? FP16 : dt;
   shape.kv_dtype = shape.activation_dtype;
@@ -63,7 +66,7 @@ Compiled compile_workload(const System& system, const std::string& where,
   c.workload.set_model(options.model.empty() ? options.layer : options.model);
   c.workload.set_phase(options.phase);
   c.workload.set_batch(static_cast<uint32_t>(options.batch));
-  c.workload.set_kv_len(options.kv_len);
+  c.workload.set_kv_len(options.phase == "prefill" ? options.prompt_len : options.kv_len);
   uint32_t layers = 0;
   for (const auto& node : c.graph.nodes()) layers += node.op() == ATTENTION_SCORE ? 1 : 0;
   c.workload.set_layers(layers);

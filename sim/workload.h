@@ -18,7 +18,8 @@ struct WorkloadOptions {
   std::string layer = "llama2-7b";  // else: decoder layers of these dimensions
   std::string phase = "decode";
   uint64_t batch = 1;
-  uint64_t kv_len = 128;
+  uint64_t kv_len = 128;       // decode: positions attended to
+  uint64_t prompt_len = 2048;  // prefill: tokens in the prompt
   uint64_t layers = 0;         // decoder layers (0: the model's, or 1 for --layer)
   uint64_t seed = 0;           // token ids and MoE routing
   std::string dtype = "fp16";  // weights, activations and KV cache

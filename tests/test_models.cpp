@@ -211,3 +211,29 @@ TEST(Moe, DecodeReadsOnlyTheExpertsTheRouterChose) {
 
 }  // namespace
 }  // namespace npusim::compiler
+
+namespace npusim::compiler {
+namespace {
+
+TEST(Prefill, WritesTheWholePromptToTheCacheAndReadsEachWeightOnce) {
+  const System system = test::preset();
+  sim::WorkloadOptions w;
+  w.model = test::source_path("examples/models/gpt2.json");
+  w.phase = "prefill";
+  w.prompt_len = 256;
+  w.layers = 2;
+  sim::Compiled c = sim::compile_workload(system, "preset", w);
+  const Report r = test::run(system, c.program);
+  // Keys and values of all 256 prompt tokens, 12 heads of 64, two layers.
+  EXPECT_EQ(r.traffic().written().kv_cache(), 2ull * 2 * 256 * 768 * 2);
+  uint64_t weights = 0;
+  for (const auto& t : c.graph.tensors()) {
+    if (t.is_parameter() && t.name().rfind("embed_", 0) != 0) weights += t.size_bytes();
+  }
+  // Every weight once; the tied LM head reads the whole token table, and the
+  // embeddings read 256 rows of each table (tokens and positions).
+  EXPECT_EQ(r.traffic().read().weight(), weights + 50257ull * 768 * 2 + 2 * 256 * 768 * 2);
+}
+
+}  // namespace
+}  // namespace npusim::compiler

@@ -4,6 +4,7 @@
 
 #include <boost/algorithm/string.hpp>
 #include <charconv>
+#include <tuple>
 
 #include "common/error.h"
 #include "compiler/frontends/moe_routing.h"
@@ -103,7 +104,9 @@ ModelSpec parse_layer(const std::string& text, const std::string& where) {
 
 std::string add_decoder_layer(Graph& g, const ModelSpec& d, const DecodeShape& s,
                               const std::string& p, const std::string& input, uint64_t layer) {
-  const auto B = static_cast<int64_t>(s.batch);
+  const auto B = static_cast<int64_t>(s.batch * s.tokens);  // activation rows
+  const auto seqs = static_cast<int64_t>(s.batch);
+  const auto T = static_cast<int64_t>(s.tokens);
   const auto H = static_cast<int64_t>(d.hidden);
   const auto nh = static_cast<int64_t>(d.heads);
   const auto nkv = static_cast<int64_t>(d.kv_heads);
@@ -149,8 +152,8 @@ std::string add_decoder_layer(Graph& g, const ModelSpec& d, const DecodeShape& s
   auto linear = [&](const std::string& n, const std::string& x, int64_t in, int64_t out_dim,
                     bool bias) { return linear_rows(n, x, B, in, out_dim, bias); };
 
-  add_tensor(g, p + "k_cache", {B, nkv, L, hd}, s.kv_dtype, KV_CACHE, false);
-  add_tensor(g, p + "v_cache", {B, nkv, L, hd}, s.kv_dtype, KV_CACHE, false);
+  add_tensor(g, p + "k_cache", {seqs, nkv, L, hd}, s.kv_dtype, KV_CACHE, false);
+  add_tensor(g, p + "v_cache", {seqs, nkv, L, hd}, s.kv_dtype, KV_CACHE, false);
   const auto kc = p + "k_cache";
   const auto vc = p + "v_cache";
 
@@ -165,14 +168,24 @@ std::string add_decoder_layer(Graph& g, const ModelSpec& d, const DecodeShape& s
     set_attr(node("q_rope", ROTARY, {q}, {qr}), "head_dim", hd);
     set_attr(node("k_rope", ROTARY, {k}, {kr}), "head_dim", hd);
   }
-  set_attr(node("k_append", KV_APPEND, {kr, kc}, {kc}), "position", L - 1);
-  set_attr(node("v_append", KV_APPEND, {v, vc}, {vc}), "position", L - 1);
-  const auto sc = act("scores", {B, nh, L});
-  set_attr(node("attn_score", ATTENTION_SCORE, {qr, kc}, {sc}), "heads", nh);
-  const auto pr = act("probs", {B, nh, L});
+  // The new tokens' keys and values go to positions L - T .. L - 1.
+  for (const auto& [name, in, cache] : {std::tuple{"k_append", kr, kc}, {"v_append", v, vc}}) {
+    Node& n = node(name, KV_APPEND, {in, cache}, {cache});
+    set_attr(n, "position", L - T);
+    set_attr(n, "tokens", T);
+  }
+  // Prefill attention is computed for every query row against all L keys
+  // (the causal mask's zeros are not skipped).
+  const auto sc = act("scores", {seqs, nh, T, L});
+  Node& score = node("attn_score", ATTENTION_SCORE, {qr, kc}, {sc});
+  set_attr(score, "heads", nh);
+  set_attr(score, "tokens", T);
+  const auto pr = act("probs", {seqs, nh, T, L});
   node("softmax", SOFTMAX_OP, {sc}, {pr});
   const auto cx = act("context", {B, nh * hd});
-  set_attr(node("attn_context", ATTENTION_CONTEXT, {pr, vc}, {cx}), "heads", nh);
+  Node& context = node("attn_context", ATTENTION_CONTEXT, {pr, vc}, {cx});
+  set_attr(context, "heads", nh);
+  set_attr(context, "tokens", T);
   const auto o = linear("o_proj", cx, nh * hd, H, d.output_bias);
   const auto h = act("residual1", {B, H});
   node("residual1", ADD_OP, {input, o}, {h});
@@ -187,8 +200,8 @@ std::string add_decoder_layer(Graph& g, const ModelSpec& d, const DecodeShape& s
     const auto probs = act("router_probs", {B, E});
     node("router_softmax", SOFTMAX_OP, {logits}, {probs});
     std::vector<std::vector<int64_t>> tokens(d.experts);
-    const auto routing = moe_routing(s.seed, layer, s.batch, d.experts, d.top_k);
-    for (uint64_t b = 0; b < s.batch; ++b) {
+    const auto routing = moe_routing(s.seed, layer, s.batch * s.tokens, d.experts, d.top_k);
+    for (uint64_t b = 0; b < s.batch * s.tokens; ++b) {
       for (uint32_t e : routing[b]) tokens[e].push_back(static_cast<int64_t>(b));
     }
     std::string acc;
@@ -235,9 +248,13 @@ std::string add_decoder_layer(Graph& g, const ModelSpec& d, const DecodeShape& s
 
 Graph build_decoder_layers(const ModelSpec& spec, const DecodeShape& shape, uint32_t layers) {
   Graph g;
-  g.set_name(fmt::format("{} x{} decode b{} L{}", spec.name, layers, shape.batch, shape.kv_len));
+  g.set_name(
+      shape.tokens == 1
+          ? fmt::format("{} x{} decode b{} L{}", spec.name, layers, shape.batch, shape.kv_len)
+          : fmt::format("{} x{} prefill b{} S{}", spec.name, layers, shape.batch, shape.tokens));
   std::string x = "input";
-  add_tensor(g, x, {static_cast<int64_t>(shape.batch), static_cast<int64_t>(spec.hidden)},
+  add_tensor(g, x,
+             {static_cast<int64_t>(shape.batch * shape.tokens), static_cast<int64_t>(spec.hidden)},
              shape.activation_dtype, ACTIVATION, false);
   for (uint32_t l = 0; l < layers; ++l) {
     x = add_decoder_layer(g, spec, shape, fmt::format("layers.{}.", l), x, l);

@@ -15,7 +15,7 @@ Graph build_model(const ModelSpec& m, const DecodeShape& s, uint64_t layers) {
             fmt::format("--kv-len {} exceeds the model's {} positions", s.kv_len, m.max_positions));
   }
   const uint64_t n = layers == 0 ? m.layers : std::min(layers, m.layers);
-  const auto B = static_cast<int64_t>(s.batch);
+  const auto B = static_cast<int64_t>(s.batch * s.tokens);  // token rows
   const auto H = static_cast<int64_t>(m.hidden);
   const auto V = static_cast<int64_t>(m.vocab);
   const DType at = s.activation_dtype;
@@ -34,8 +34,11 @@ Graph build_model(const ModelSpec& m, const DecodeShape& s, uint64_t layers) {
                {static_cast<int64_t>(m.max_positions + m.position_offset), H}, s.weight_dtype,
                WEIGHT, true);
     add_tensor(g, "positions", {B, H}, at, ACTIVATION, false);
-    set_attr(add_node(g, "embed_positions", EMBEDDING, {"embed_positions.weight"}, {"positions"}),
-             "row", static_cast<int64_t>(m.position_offset + s.kv_len - 1));
+    Node& pos =
+        add_node(g, "embed_positions", EMBEDDING, {"embed_positions.weight"}, {"positions"});
+    // Token t of each sequence is at position L - T + t.
+    set_attr(pos, "row", static_cast<int64_t>(m.position_offset + s.kv_len - s.tokens));
+    set_attr(pos, "tokens", static_cast<int64_t>(s.tokens));
     add_tensor(g, "input", {B, H}, at, ACTIVATION, false);
     add_node(g, "add_positions", ADD_OP, {x, "positions"}, {"input"});
     x = "input";
@@ -43,8 +46,20 @@ Graph build_model(const ModelSpec& m, const DecodeShape& s, uint64_t layers) {
   for (uint64_t l = 0; l < n; ++l) {
     x = add_decoder_layer(g, m, s, fmt::format("layers.{}.", l), x, l);
   }
+  const auto seqs = static_cast<int64_t>(s.batch);
+  if (s.tokens > 1) {
+    // Only each sequence's last token goes on to the LM head.
+    std::string rows;
+    for (uint64_t b = 0; b < s.batch; ++b) {
+      rows += fmt::format("{}{}", b == 0 ? "" : ",", (b + 1) * s.tokens - 1);
+    }
+    add_tensor(g, "last_tokens", {seqs, H}, at, ACTIVATION, false);
+    (*add_node(g, "last_tokens", GATHER_ROWS, {x}, {"last_tokens"}).mutable_attrs())["rows"].set_s(
+        rows);
+    x = "last_tokens";
+  }
   add_tensor(g, "final_norm.weight", {H}, at, WEIGHT, true);
-  add_tensor(g, "final_norm", {B, H}, at, ACTIVATION, false);
+  add_tensor(g, "final_norm", {seqs, H}, at, ACTIVATION, false);
   if (m.norm == NormKind::Rms) {
     add_node(g, "final_norm", RMS_NORM, {x, "final_norm.weight"}, {"final_norm"});
   } else {
@@ -52,7 +67,7 @@ Graph build_model(const ModelSpec& m, const DecodeShape& s, uint64_t layers) {
     add_node(g, "final_norm", LAYER_NORM, {x, "final_norm.weight", "final_norm.bias"},
              {"final_norm"});
   }
-  add_tensor(g, "logits", {B, V}, at, ACTIVATION, false);
+  add_tensor(g, "logits", {seqs, V}, at, ACTIVATION, false);
   if (m.tied_embeddings) {
     // The LM head reads the embedding table [vocab, hidden] as its weight.
     set_attr(add_node(g, "lm_head", MATMUL, {"final_norm", table}, {"logits"}), "weight_transposed",

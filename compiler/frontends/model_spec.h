@@ -36,10 +36,12 @@ struct ModelSpec {
   uint32_t top_k = 0;              // MoE: experts each token uses
 };
 
-// Shape of one decode step: B sequences, each attending to L positions (the
-// new token's included), and the precision of each tensor class.
+// Shape of one step: B sequences each adding `tokens` new tokens (1: decode;
+// S: prefill of an S-token prompt) and attending to L positions (the new
+// tokens included), and the precision of each tensor class.
 struct DecodeShape {
   uint64_t batch = 1;
+  uint64_t tokens = 1;
   uint64_t kv_len = 1;
   DType weight_dtype = FP16;
   DType activation_dtype = FP16;

@@ -77,7 +77,8 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
         if (dtype_bytes(FP32, tm * tn) > o_slot) continue;  // fp32 accumulators
         const uint64_t mt = ceil_div(s.m, tm), kt = ceil_div(s.k, tk), nt = ceil_div(s.n, tn);
         if (kt > 1 && mt > o_slots) continue;  // outputs accumulate across the K loop
-        const bool whole = s.a_contiguous() && dtype_bytes(s.a.dtype, s.batch * s.m * s.k) <= a_slot;
+        const bool whole =
+            s.a_contiguous() && dtype_bytes(s.a.dtype, s.batch * s.m * s.k) <= a_slot;
         const bool resident = whole || mt * kt <= a_slots;
         const bool out_whole =
             s.out_contiguous() && dtype_bytes(FP32, s.batch * s.m * s.n) <= o_slot;

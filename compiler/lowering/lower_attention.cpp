@@ -1,7 +1,8 @@
-// Decode attention with grouped-query heads, per sequence b and KV head g:
-//   ATTENTION_SCORE:   scores[b, group, L] = q[b, group, d] x K_cache[b, g]^T
-//   ATTENTION_CONTEXT: context[b, group, d] = probs[b, group, L] x V_cache[b, g]
-// where `group` = heads / kv_heads query heads share one cache block [L, d].
+// Attention with grouped-query heads, per sequence b and KV head g:
+//   ATTENTION_SCORE:   scores[b, h, t, L] = q[b, t, h, d] x K_cache[b, g]^T
+//   ATTENTION_CONTEXT: context[b, t, h, d] = probs[b, h, t, L] x V_cache[b, g]
+// where `group` = heads / kv_heads query heads h share one cache block [L, d]
+// and t runs over the step's new tokens (1 in decode).
 #include <fmt/format.h>
 
 #include "common/dtype.h"
@@ -24,27 +25,49 @@ void lower_attention(const Node& node, LoweringContext& ctx, bool score) {
           "must be a positive multiple of the cache's kv heads");
   const uint64_t group = heads / kv_heads;
 
+  const auto tokens = static_cast<uint64_t>(attr_int(node, "tokens", 1));
+  require(tokens >= 1 && tokens <= len, "graph", where + ".attrs.tokens",
+          "must be between 1 and the cache length");
+
   GemmSpec spec;
   spec.node = node.name();
-  spec.m = group;
   spec.k = score ? d : len;
   spec.n = score ? len : d;
   spec.b_layout = score ? BLayout::NK : BLayout::KN;
-  // One batched GEMM per sequence: its kv_heads problems share the q (or
-  // probs) rows of the sequence and write one block of outputs.
-  spec.batch = kv_heads;
   spec.b_batch_stride = len * d;
+  if (tokens == 1) {
+    // Decode: one batched GEMM per sequence whose kv_heads problems each
+    // take the `group` query heads sharing a KV head (contiguous rows).
+    spec.m = group;
+    spec.batch = kv_heads;
+  } else {
+    // Prefill: per sequence, one problem per query head of `tokens` rows;
+    // `group` heads share each KV block. Q and the context are [tokens,
+    // heads * d]: a head's rows are heads * d apart.
+    spec.m = tokens;
+    spec.batch = heads;
+    spec.b_group = group;
+    if (score) {
+      spec.a_row_stride = heads * d;
+      spec.a_batch_stride = d;
+    } else {
+      spec.out_row_stride = heads * d;
+      spec.out_batch_stride = d;
+    }
+  }
   spec.a.dtype = in.dtype();
   spec.b.dtype = cache.dtype();
   spec.out.dtype = out.dtype();
   const GemmTiling tiling = choose_gemm_tiling(spec, ctx.target, ctx.builder.layout());
   const uint32_t in_t = ctx.tensor(in), cache_t = ctx.tensor(cache), out_t = ctx.tensor(out);
+  // Elements of one sequence in the activation operand and in the output.
+  const uint64_t in_per_seq = num_elements(in) / batch;
+  const uint64_t out_per_seq = num_elements(out) / batch;
   for (uint64_t b = 0; b < batch; ++b) {
-    const uint64_t head0 = b * heads;  // first query head of the sequence
-    spec.a = {in_t, in.address() + dtype_bytes(in.dtype(), head0 * spec.k), in.dtype()};
+    spec.a = {in_t, in.address() + dtype_bytes(in.dtype(), b * in_per_seq), in.dtype()};
     spec.b = {cache_t, cache.address() + dtype_bytes(cache.dtype(), b * kv_heads * len * d),
               cache.dtype()};
-    spec.out = {out_t, out.address() + dtype_bytes(out.dtype(), head0 * spec.n), out.dtype()};
+    spec.out = {out_t, out.address() + dtype_bytes(out.dtype(), b * out_per_seq), out.dtype()};
     lower_gemm(spec, tiling, ctx);
   }
 }

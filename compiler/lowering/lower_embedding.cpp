@@ -32,7 +32,11 @@ void lower_embedding(const Node& node, LoweringContext& ctx) {
   require(num_elements(out) % width == 0, "graph", where, "output rows must match the table width");
   const uint64_t batch = num_elements(out) / width;
   const int64_t fixed = attr_int(node, "row", -1);
-  require(fixed < static_cast<int64_t>(rows), "graph", where + ".attrs.row", "past the table");
+  // With a fixed row, output row r of a step of `tokens` tokens reads row
+  // fixed + r % tokens (consecutive positions).
+  const auto tokens = static_cast<uint64_t>(attr_int(node, "tokens", 1));
+  require(fixed < 0 || static_cast<uint64_t>(fixed) + tokens <= rows, "graph", where + ".attrs.row",
+          "past the table");
   const auto seed = static_cast<uint64_t>(attr_int(node, "seed", 0));
 
   ProgramBuilder& b = ctx.builder;
@@ -49,8 +53,8 @@ void lower_embedding(const Node& node, LoweringContext& ctx) {
     const uint64_t n = std::min(per_tile, batch - b0);
     const Buffer in = b.acquire(Ring::VecIn);
     for (uint64_t i = 0; i < n; ++i) {
-      const uint64_t row =
-          fixed >= 0 ? static_cast<uint64_t>(fixed) : splitmix64(seed * 1000003 + b0 + i) % rows;
+      const uint64_t row = fixed >= 0 ? static_cast<uint64_t>(fixed) + (b0 + i) % tokens
+                                      : splitmix64(seed * 1000003 + b0 + i) % rows;
       Buffer at = in;
       at.spm_addr += i * row_in;
       b.load(at, tt, table.address() + row * row_in, row_in);

@@ -1,5 +1,5 @@
-// KV_APPEND: writes the new token's keys or values [B, kv_heads * d] into the
-// cache [B, kv_heads, L, d] at `position`. The vector unit converts the rows
+// KV_APPEND: writes the new tokens' keys or values [B * tokens, kv_heads * d]
+// into the cache [B, kv_heads, L, d] at `position` onwards. The vector unit converts the rows
 // to the cache's precision; each sequence is one strided store.
 #include <fmt/format.h>
 
@@ -20,9 +20,12 @@ void lower_kv_append(const Node& node, LoweringContext& ctx) {
   const Tensor& cache = ctx.tensors.at(node.inputs(1), node.name());
   const auto [batch, kv_heads, len, d] = cache_shape(cache, node.name());
   const auto pos = static_cast<uint64_t>(attr_int(node, "position", 0));
-  require(pos < len, "graph", where + ".attrs.position", "must be inside the cache");
+  const auto tokens = static_cast<uint64_t>(attr_int(node, "tokens", 1));
+  require(tokens >= 1 && pos + tokens <= len, "graph", where + ".attrs.position",
+          "the new tokens must fit inside the cache");
   const uint64_t row = kv_heads * d;
-  require(num_elements(x) == batch * row, "graph", where, "new rows do not match the cache");
+  require(num_elements(x) == batch * tokens * row, "graph", where,
+          "new rows do not match the cache");
 
   ProgramBuilder& b = ctx.builder;
   const uint64_t slot =
@@ -33,8 +36,9 @@ void lower_kv_append(const Node& node, LoweringContext& ctx) {
                       ctx.target.spm_capacity_bytes, node.name(), row_bytes));
   const uint64_t rows_per_tile = slot / row_bytes;
   const uint32_t xt = ctx.tensor(x), ct = ctx.tensor(cache);
-  for (uint64_t b0 = 0; b0 < batch; b0 += rows_per_tile) {
-    const uint64_t rows = std::min(rows_per_tile, batch - b0);
+  const uint64_t total = batch * tokens;  // rows: token t of sequence b is row b * tokens + t
+  for (uint64_t b0 = 0; b0 < total; b0 += rows_per_tile) {
+    const uint64_t rows = std::min(rows_per_tile, total - b0);
     const Buffer in = b.acquire(Ring::VecIn);
     b.load(in, xt, x.address() + dtype_bytes(x.dtype(), b0 * row),
            dtype_bytes(x.dtype(), rows * row));
@@ -46,8 +50,10 @@ void lower_kv_append(const Node& node, LoweringContext& ctx) {
     op.set_spm_in(in.spm_addr);
     op.set_spm_out(out.spm_addr);
     b.vector(op, {in}, out);
-    for (uint64_t s = b0; s < b0 + rows; ++s) {
-      b.store(out, ct, cache.address() + dtype_bytes(cache.dtype(), (s * kv_heads * len + pos) * d),
+    for (uint64_t r = b0; r < b0 + rows; ++r) {
+      const uint64_t seq = r / tokens, at = pos + r % tokens;
+      b.store(out, ct,
+              cache.address() + dtype_bytes(cache.dtype(), (seq * kv_heads * len + at) * d),
               dtype_bytes(cache.dtype(), d), kv_heads, dtype_bytes(cache.dtype(), len * d));
     }
   }

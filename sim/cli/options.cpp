@@ -17,7 +17,8 @@ void add_workload_options(Args& args, sim::WorkloadOptions& o) {
   args.option("layer", &o.layer,
               "decoder layer: llama2-7b, llama2-13b, llama2-70b, llama3-8b, mistral-7b, tiny, or "
               "hidden=..,heads=..,kv_heads=..,intermediate=.. (default llama2-7b)");
-  args.option("phase", &o.phase, "decode (default)");
+  args.option("phase", &o.phase, "decode (default) or prefill");
+  args.option("prompt-len", &o.prompt_len, "prefill: tokens in the prompt (default 2048)");
   args.option("batch", &o.batch, "sequences decoded together (default 1)");
   args.option("kv-len", &o.kv_len,
               "KV-cache positions attended to, new token included (default 128)");
