@@ -40,10 +40,14 @@ uint64_t vector_cycles(const VectorCost& cost, uint64_t length, uint64_t row_len
   const uint64_t rows = row == 0 ? 0 : (length + row - 1) / row;
   const uint64_t sweeps = (length + lanes - 1) / lanes;
   // Rows shorter than the lanes are reduced side by side (segmented trees).
+  // The reduction trees and the scalar unit are pipelined: each group of
+  // rows enters them one cycle after the last, and their depth is paid once.
   const uint64_t side_by_side = std::max<uint64_t>(1, lanes / std::max<uint64_t>(row, 1));
   const uint64_t row_groups = (rows + side_by_side - 1) / side_by_side;
   const uint32_t depth = log2_ceil(static_cast<uint32_t>(std::min<uint64_t>(row, lanes)));
-  return cost.latency + cost.passes * sweeps + row_groups * (cost.trees * depth + cost.per_row);
+  const uint64_t reductions = cost.trees > 0 || cost.per_row > 0 ? row_groups : 0;
+  return cost.latency + cost.passes * sweeps + reductions +
+         (rows > 0 ? cost.trees * depth + cost.per_row : 0);
 }
 
 }  // namespace npusim::arch

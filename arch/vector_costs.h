@@ -1,14 +1,15 @@
 // Cycle cost of vector-unit operations. A vector op over `length` elements in
 // rows of `row_length` costs
 //
-//   latency + passes * ceil(length / lanes)
-//           + row_groups * (trees * log2(min(row_length, lanes)) + per_row)
+//   latency + passes * ceil(length / lanes) + row_groups
+//           + trees * log2(min(row_length, lanes)) + per_row
 //
 // where a pass streams every element through the lanes once, a tree is a
-// cross-lane reduction, per_row is fixed scalar work per row (rsqrt,
-// division), and rows shorter than the lanes are reduced side by side
-// (row_groups = rows / max(1, lanes / row_length), rounded up). The numbers
-// per kind are in vector_costs.cpp.
+// cross-lane reduction, per_row is scalar work per row (rsqrt, division),
+// and rows shorter than the lanes are reduced side by side (row_groups =
+// rows / max(1, lanes / row_length), rounded up). Trees and the scalar unit
+// are pipelined: a row group enters them each cycle and their depth is paid
+// once per instruction. The numbers per kind are in vector_costs.cpp.
 #pragma once
 
 #include <cstdint>

@@ -6,6 +6,16 @@
 
 namespace npusim::compiler {
 
+namespace {
+// Whether the step multiplies many rows (prefill).
+bool many_rows(const Graph& graph) {
+  for (const Node& node : graph.nodes()) {
+    if (node.op() == ATTENTION_SCORE && attr_int(node, "tokens", 1) > 1) return true;
+  }
+  return false;
+}
+}  // namespace
+
 Program lower(const Graph& graph, const Target& target) {
   TensorIndex tensors(graph);
   for (const Tensor& t : graph.tensors()) {
@@ -13,8 +23,8 @@ Program lower(const Graph& graph, const Target& target) {
       throw UserError("graph: tensor '" + t.name() + "' has no address; run placement first");
     }
   }
-  ProgramBuilder builder(graph.name(),
-                         default_spm_layout(target.spm_capacity_bytes, target.arrays));
+  ProgramBuilder builder(graph.name(), default_spm_layout(target.spm_capacity_bytes, target.arrays,
+                                                          many_rows(graph) ? 6 : 2));
   LoweringContext ctx{graph, tensors, target, builder};
   for (const Node& node : graph.nodes()) {
     const LowerFn* fn = LoweringRegistry::find(node.op());

@@ -29,15 +29,16 @@ const RingRole& role(Ring r) {
 
 }  // namespace
 
-SpmLayout default_spm_layout(uint64_t capacity_bytes, uint32_t arrays) {
+SpmLayout default_spm_layout(uint64_t capacity_bytes, uint32_t arrays, uint64_t out_share) {
   // Share of the capacity (in 1/16) and slot count of each ring, in Ring order.
   const uint32_t per_array = std::max<uint32_t>(4, 2 * arrays);
+  const uint64_t weight = 14 - 4 - out_share;
   const std::array<std::pair<uint64_t, uint32_t>, kRings> shares = {{
-      {8, per_array},  // weight: half, two slots per array
-      {4, per_array},  // mat_in
-      {2, per_array},  // mat_out
-      {1, 4},          // vec_in
-      {1, 4},          // vec_out
+      {weight, per_array},
+      {4, per_array},          // mat_in
+      {out_share, per_array},  // mat_out
+      {1, 4},                  // vec_in
+      {1, 4},                  // vec_out
   }};
   constexpr uint64_t kAlign = 64;
   SpmLayout layout;

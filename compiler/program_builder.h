@@ -42,7 +42,11 @@ struct SpmLayout {
 // eighth matrix outputs, each in two slots per systolic array (at least four)
 // so that every array can compute on one tile while the next one loads; the
 // vector unit's inputs and outputs get a sixteenth each, in four slots.
-[[nodiscard]] SpmLayout default_spm_layout(uint64_t capacity_bytes, uint32_t arrays);
+// `out_share` sixteenths hold matrix outputs (default 2; the weights get
+// what the others leave): a tile streams as many rows as its fp32
+// accumulators hold, so steps with many rows (prefill) want more.
+[[nodiscard]] SpmLayout default_spm_layout(uint64_t capacity_bytes, uint32_t arrays,
+                                           uint64_t out_share = 2);
 
 struct Buffer {
   Ring ring;

@@ -48,24 +48,73 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
       b.load(buf, s.a.tensor, s.a.address + dtype_bytes(ad, a_base + m0 * s.lda() + k0),
              dtype_bytes(ad, cols), rows, dtype_bytes(ad, s.lda()));
     };
+    // Loads B's (k0, n0) tile into a fresh weight buffer.
+    auto load_b = [&](uint64_t k0, uint64_t tk, uint64_t n0, uint64_t tn) {
+      const Buffer w = b.acquire(Ring::Weight);
+      const uint64_t w_addr = b_addr + dtype_bytes(bd, b_tile_offset(s, k0, tk, n0, tn));
+      switch (s.b_layout) {
+        case BLayout::Tiled:
+          b.load(w, s.b.tensor, w_addr, dtype_bytes(bd, tk * tn));
+          break;
+        case BLayout::KN:
+          b.load(w, s.b.tensor, w_addr, dtype_bytes(bd, tn), tk, dtype_bytes(bd, s.n));
+          break;
+        case BLayout::NK:
+          b.load(w, s.b.tensor, w_addr, dtype_bytes(bd, tk), tn, dtype_bytes(bd, s.k));
+          break;
+      }
+      return w;
+    };
+    // One tile on the arrays: out (+)= a x w.
+    auto multiply = [&](const Buffer& a, const Buffer& w, const Buffer& out, uint64_t tm,
+                        uint64_t tk, uint64_t tn, bool accumulate) {
+      MatrixOp op;
+      op.set_m(static_cast<uint32_t>(t.transposed ? tn : tm));
+      op.set_k(static_cast<uint32_t>(tk));
+      op.set_n(static_cast<uint32_t>(t.transposed ? tm : tn));
+      op.set_dataflow(ctx.target.dataflow);
+      op.set_accumulate(accumulate);
+      op.set_dtype(bd);
+      op.set_spm_a(t.transposed ? w.spm_addr : a.spm_addr);
+      op.set_spm_b(t.transposed ? a.spm_addr : w.spm_addr);
+      op.set_spm_out(out.spm_addr);
+      b.matrix(op, {a, w}, out);
+    };
+    auto store_out = [&](const Buffer& out, uint64_t m0, uint64_t tm, uint64_t n0, uint64_t tn) {
+      b.store(out, s.out.tensor, s.out.address + dtype_bytes(od, out_base + m0 * s.ldo() + n0),
+              dtype_bytes(od, tn), tm, dtype_bytes(od, s.ldo()));
+    };
+
+    if (t.rows_outer) {
+      // Each row block of A stays resident while every column block of B
+      // streams past it.
+      for (uint64_t m0 = 0; m0 < s.m; m0 += t.tm) {
+        const uint64_t tm = std::min(t.tm, s.m - m0);
+        std::vector<Buffer> row;
+        for (uint64_t k0 = 0; k0 < s.k; k0 += t.tk) {
+          row.push_back(b.acquire(Ring::MatIn, /*pinned=*/true));
+          load_a(row.back(), m0, tm, k0, std::min(t.tk, s.k - k0));
+        }
+        for (uint64_t n0 = 0; n0 < s.n; n0 += t.tn) {
+          const uint64_t tn = std::min(t.tn, s.n - n0);
+          const Buffer out = b.acquire(Ring::MatOut, /*pinned=*/true);
+          for (uint64_t k0 = 0; k0 < s.k; k0 += t.tk) {
+            const uint64_t tk = std::min(t.tk, s.k - k0);
+            multiply(row[k0 / t.tk], load_b(k0, tk, n0, tn), out, tm, tk, tn, k0 != 0);
+          }
+          b.unpin(out);
+          store_out(out, m0, tm, n0, tn);
+        }
+        for (const Buffer& r : row) b.unpin(r);
+      }
+      continue;
+    }
 
     for (uint64_t n0 = 0; n0 < s.n; n0 += t.tn) {
       const uint64_t tn = std::min(t.tn, s.n - n0);
       for (uint64_t k0 = 0; k0 < s.k; k0 += t.tk) {
         const uint64_t tk = std::min(t.tk, s.k - k0);
-        const Buffer w = b.acquire(Ring::Weight);
-        const uint64_t w_addr = b_addr + dtype_bytes(bd, b_tile_offset(s, k0, tk, n0, tn));
-        switch (s.b_layout) {
-          case BLayout::Tiled:
-            b.load(w, s.b.tensor, w_addr, dtype_bytes(bd, tk * tn));
-            break;
-          case BLayout::KN:
-            b.load(w, s.b.tensor, w_addr, dtype_bytes(bd, tn), tk, dtype_bytes(bd, s.n));
-            break;
-          case BLayout::NK:
-            b.load(w, s.b.tensor, w_addr, dtype_bytes(bd, tk), tn, dtype_bytes(bd, s.k));
-            break;
-        }
+        const Buffer w = load_b(k0, tk, n0, tn);
         for (uint64_t m0 = 0; m0 < s.m; m0 += t.tm) {
           const uint64_t tm = std::min(t.tm, s.m - m0);
           const uint64_t mi = m0 / t.tm;
@@ -93,22 +142,10 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
             if (k0 == 0) outs[mi] = b.acquire(Ring::MatOut, /*pinned=*/kt > 1);
             out = outs[mi];
           }
-          MatrixOp op;
-          op.set_m(static_cast<uint32_t>(t.transposed ? tn : tm));
-          op.set_k(static_cast<uint32_t>(tk));
-          op.set_n(static_cast<uint32_t>(t.transposed ? tm : tn));
-          op.set_dataflow(ctx.target.dataflow);
-          op.set_accumulate(k0 != 0);
-          op.set_dtype(bd);
-          op.set_spm_a(t.transposed ? w.spm_addr : a.spm_addr);
-          op.set_spm_b(t.transposed ? a.spm_addr : w.spm_addr);
-          op.set_spm_out(out.spm_addr);
-          b.matrix(op, {a, w}, out);
+          multiply(a, w, out, tm, tk, tn, k0 != 0);
           if (!t.out_whole && k0 + tk == s.k) {
             b.unpin(out);
-            b.store(out, s.out.tensor,
-                    s.out.address + dtype_bytes(od, out_base + m0 * s.ldo() + n0),
-                    dtype_bytes(od, tn), tm, dtype_bytes(od, s.ldo()));
+            store_out(out, m0, tm, n0, tn);
           }
         }
       }

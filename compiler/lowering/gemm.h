@@ -62,6 +62,9 @@ struct GemmTiling {
   bool a_whole = false;
   // All problems' outputs accumulate in one slot and are stored once.
   bool out_whole = false;
+  // Loop order: A's row blocks outermost (each resident while B streams
+  // past it; B is read once per row block) instead of B outermost.
+  bool rows_outer = false;
   double cost_cycles = 0;  // the cost model's estimate
 };
 

@@ -76,18 +76,13 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
         if (dtype_bytes(s.a.dtype, tm * tk) > a_slot) continue;
         if (dtype_bytes(FP32, tm * tn) > o_slot) continue;  // fp32 accumulators
         const uint64_t mt = ceil_div(s.m, tm), kt = ceil_div(s.k, tk), nt = ceil_div(s.n, tn);
-        if (kt > 1 && mt > o_slots) continue;  // outputs accumulate across the K loop
         const bool whole =
             s.a_contiguous() && dtype_bytes(s.a.dtype, s.batch * s.m * s.k) <= a_slot;
-        const bool resident = whole || mt * kt <= a_slots;
         const bool out_whole =
             s.out_contiguous() && dtype_bytes(FP32, s.batch * s.m * s.n) <= o_slot;
-        const double bytes =
-            static_cast<double>(s.batch) *
-            (static_cast<double>(dtype_bytes(s.b.dtype, s.k * s.n)) +
-             static_cast<double>(dtype_bytes(s.a.dtype, s.m * s.k)) * (resident ? 1 : nt) +
-             static_cast<double>(dtype_bytes(s.out.dtype, s.m * s.n)));
-        const double memory = bytes / t.memory_bytes_per_cycle;
+        const double b_bytes = static_cast<double>(dtype_bytes(s.b.dtype, s.k * s.n));
+        const double a_bytes = static_cast<double>(dtype_bytes(s.a.dtype, s.m * s.k));
+        const double o_bytes = static_cast<double>(dtype_bytes(s.out.dtype, s.m * s.n));
         const uint64_t tiles = s.batch * mt * kt * nt;
         // Tiles run on the arrays in parallel, at most one per weight slot.
         const double parallel = static_cast<double>(
@@ -95,14 +90,38 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
         // The first tile's load and the last tile's compute do not overlap.
         const double fill =
             static_cast<double>(dtype_bytes(s.b.dtype, tk * tn)) / t.memory_bytes_per_cycle;
-        for (bool transposed : {false, true}) {
-          const double compute =
-              static_cast<double>(s.batch) * compute_cycles(s, tm, tk, tn, transposed, *df, t);
-          const double cost = std::max(compute / parallel, memory) + fill +
-                              compute / static_cast<double>(tiles) +
-                              kPerTileOverhead * static_cast<double>(tiles);
-          if (cost < best.cost_cycles) {
-            best = {tm, tk, tn, transposed, resident, whole, out_whole, cost};
+        // Loop orders: B (weights) outermost, read once, A re-read per column
+        // block unless it stays resident; or A's row blocks outermost, each
+        // resident while B streams past it once per row block.
+        for (bool rows_outer : {false, true}) {
+          bool resident = whole || mt * kt <= a_slots;
+          double bytes = 0;
+          if (!rows_outer) {
+            if (kt > 1 && mt > o_slots) continue;  // outputs accumulate across the K loop
+            bytes = b_bytes + a_bytes * (resident ? 1 : static_cast<double>(nt)) + o_bytes;
+          } else {
+            if (mt == 1 || kt > a_slots) continue;  // one row block's tiles stay resident
+            resident = false;
+            bytes = b_bytes * static_cast<double>(mt) + a_bytes + o_bytes;
+          }
+          const double memory = static_cast<double>(s.batch) * bytes / t.memory_bytes_per_cycle;
+          for (bool transposed : {false, true}) {
+            const double compute =
+                static_cast<double>(s.batch) * compute_cycles(s, tm, tk, tn, transposed, *df, t);
+            const double cost = std::max(compute / parallel, memory) + fill +
+                                compute / static_cast<double>(tiles) +
+                                kPerTileOverhead * static_cast<double>(tiles);
+            if (cost < best.cost_cycles) {
+              best = {tm,
+                      tk,
+                      tn,
+                      transposed,
+                      resident && !rows_outer,
+                      whole && !rows_outer,
+                      out_whole && !rows_outer,
+                      rows_outer,
+                      cost};
+            }
           }
         }
       }
