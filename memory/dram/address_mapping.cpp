@@ -96,15 +96,15 @@ AddressMapping::Cursor::Cursor(const AddressMapping& m, uint64_t address)
   }
 }
 
-void AddressMapping::Cursor::next() {
-  for (size_t i = 0; i < digit_.size(); ++i) {
+void AddressMapping::Cursor::advance(uint64_t bursts) {
+  // Mixed-radix addition, carrying into the higher digits.
+  for (size_t i = 0; i < digit_.size() && bursts > 0; ++i) {
     const Digit& d = m_.digits_[i];
-    if (++digit_[i] < d.radix) {
-      field_[d.field] += uint64_t{1} << d.shift;
-      return;
-    }
-    field_[d.field] -= (d.radix - 1) << d.shift;  // wraps to 0, carry on
-    digit_[i] = 0;
+    const uint64_t sum = digit_[i] + bursts;
+    const uint64_t value = sum % d.radix;
+    field_[d.field] = field_[d.field] - (digit_[i] << d.shift) + (value << d.shift);
+    digit_[i] = value;
+    bursts = sum / d.radix;
   }
 }
 

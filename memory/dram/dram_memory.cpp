@@ -98,7 +98,7 @@ void DramMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
     const uint64_t step = std::min((a / run_bytes + 1) * run_bytes, first + bytes) - a;
     const auto n = static_cast<uint32_t>((step + bb - 1) / bb);
     a += n * bb;
-    for (uint32_t k = 0; k < n; ++k) cursor.next();
+    cursor.advance(n);
     // The run this request is building in the bank, if any (direct mapped).
     Slot& slot = run_slots_[size_t{d.channel} * spec_.banks() + d.bank];
     if (slot.epoch == epoch_) {
