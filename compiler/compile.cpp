@@ -16,7 +16,7 @@ bool many_rows(const Graph& graph) {
 }
 }  // namespace
 
-Program lower(const Graph& graph, const Target& target) {
+Program lower(const Graph& graph, const Target& target, Graph* tiled) {
   TensorIndex tensors(graph);
   for (const Tensor& t : graph.tensors()) {
     if (!t.has_address()) {
@@ -26,7 +26,10 @@ Program lower(const Graph& graph, const Target& target) {
   ProgramBuilder builder(graph.name(), default_spm_layout(target.spm_capacity_bytes, target.arrays,
                                                           many_rows(graph) ? 6 : 2));
   LoweringContext ctx{graph, tensors, target, builder};
-  for (const Node& node : graph.nodes()) {
+  if (tiled != nullptr) *tiled = graph;
+  for (int i = 0; i < graph.nodes_size(); ++i) {
+    const Node& node = graph.nodes(i);
+    ctx.record = tiled != nullptr ? tiled->mutable_nodes(i) : nullptr;
     const LowerFn* fn = LoweringRegistry::find(node.op());
     if (fn == nullptr) {
       throw UserError(fmt::format("graph: node '{}': op {} has no lowering to the NPU", node.name(),

@@ -8,7 +8,9 @@
 
 namespace npusim::compiler {
 
-// Lowers a placed graph (every tensor has an address) to a program.
-[[nodiscard]] Program lower(const Graph& graph, const Target& target);
+// Lowers a placed graph (every tensor has an address) to a program. With
+// `tiled`, also returns the graph with each node's lowering decisions (tile
+// sizes, orientation, loop order) as attributes.
+[[nodiscard]] Program lower(const Graph& graph, const Target& target, Graph* tiled = nullptr);
 
 }  // namespace npusim::compiler

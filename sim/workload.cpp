@@ -62,7 +62,7 @@ Compiled compile_workload(const System& system, const std::string& where,
                                  .capacity_bytes(system.memory());
   placement.capacity_field = where + ": memory.capacity_bytes";
   compiler::place(c.graph, placement);
-  c.program = compiler::lower(c.graph, target_for(system, where));
+  c.program = compiler::lower(c.graph, target_for(system, where), &c.tiled);
   c.workload.set_model(options.model.empty() ? options.layer : options.model);
   c.workload.set_phase(options.phase);
   c.workload.set_batch(static_cast<uint32_t>(options.batch));

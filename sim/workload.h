@@ -27,6 +27,7 @@ struct WorkloadOptions {
 
 struct Compiled {
   Graph graph;  // placed
+  Graph tiled;  // placed, with the lowering's decisions on each node
   Program program;
   Workload workload;
 };

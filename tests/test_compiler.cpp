@@ -140,3 +140,27 @@ TEST(Lowering, SmallestTileThatDoesNotFitIsAnError) {
 
 }  // namespace
 }  // namespace npusim::compiler
+
+namespace npusim::compiler {
+namespace {
+
+TEST(Lowering, TheTiledStageRecordsEachGemmsTiling) {
+  Graph g = tiny(4, 32);
+  place(g, {});
+  Graph tiled;
+  (void)lower(g, Target{}, &tiled);
+  ASSERT_EQ(tiled.nodes_size(), g.nodes_size());
+  int gemms = 0;
+  for (const Node& n : tiled.nodes()) {
+    const bool gemm = n.op() == MATMUL || n.op() == ATTENTION_SCORE || n.op() == ATTENTION_CONTEXT;
+    EXPECT_EQ(n.attrs().count("tile.m") == 1, gemm) << n.name();
+    if (!gemm) continue;
+    ++gemms;
+    EXPECT_GE(n.attrs().at("tile.k").i(), 1);
+    EXPECT_GT(n.attrs().at("tile.estimated_cycles").i(), 0);
+  }
+  EXPECT_EQ(gemms, 9);  // q, k, v, o, gate, up, down, score, context
+}
+
+}  // namespace
+}  // namespace npusim::compiler

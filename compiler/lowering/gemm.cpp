@@ -23,6 +23,18 @@ uint64_t b_tile_offset(const GemmSpec& s, uint64_t k0, uint64_t tk, uint64_t n0,
 
 }  // namespace
 
+void note_tiling(const GemmTiling& t, LoweringContext& ctx) {
+  ctx.note("tile.m", static_cast<int64_t>(t.tm));
+  ctx.note("tile.k", static_cast<int64_t>(t.tk));
+  ctx.note("tile.n", static_cast<int64_t>(t.tn));
+  ctx.note("tile.transposed", t.transposed);
+  ctx.note("tile.a_resident", t.a_resident);
+  ctx.note("tile.a_whole", t.a_whole);
+  ctx.note("tile.out_whole", t.out_whole);
+  ctx.note("tile.rows_outer", t.rows_outer);
+  ctx.note("tile.estimated_cycles", static_cast<int64_t>(t.cost_cycles));
+}
+
 void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
   ProgramBuilder& b = ctx.builder;
   const DType ad = s.a.dtype, bd = s.b.dtype, od = s.out.dtype;

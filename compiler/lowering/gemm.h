@@ -73,6 +73,9 @@ struct GemmTiling {
 [[nodiscard]] GemmTiling choose_gemm_tiling(const GemmSpec& spec, const Target& target,
                                             const SpmLayout& layout);
 
+// Records a tiling on the node being lowered (tile.m, tile.k, tile.n, ...).
+void note_tiling(const GemmTiling& tiling, LoweringContext& ctx);
+
 // Emits the tiled GEMM into the builder.
 void lower_gemm(const GemmSpec& spec, const GemmTiling& tiling, LoweringContext& ctx);
 

@@ -59,6 +59,7 @@ void lower_attention(const Node& node, LoweringContext& ctx, bool score) {
   spec.b.dtype = cache.dtype();
   spec.out.dtype = out.dtype();
   const GemmTiling tiling = choose_gemm_tiling(spec, ctx.target, ctx.builder.layout());
+  note_tiling(tiling, ctx);
   const uint32_t in_t = ctx.tensor(in), cache_t = ctx.tensor(cache), out_t = ctx.tensor(out);
   // Elements of one sequence in the activation operand and in the output.
   const uint64_t in_per_seq = num_elements(in) / batch;

@@ -34,7 +34,9 @@ void lower_matmul(const Node& node, LoweringContext& ctx) {
   spec.b = {ctx.tensor(w), w.address(), w.dtype()};
   spec.b_layout = transposed ? BLayout::NK : BLayout::Tiled;
   spec.out = {ctx.tensor(y), y.address(), y.dtype()};
-  lower_gemm(spec, choose_gemm_tiling(spec, ctx.target, ctx.builder.layout()), ctx);
+  const GemmTiling tiling = choose_gemm_tiling(spec, ctx.target, ctx.builder.layout());
+  note_tiling(tiling, ctx);
+  lower_gemm(spec, tiling, ctx);
 }
 
 }  // namespace

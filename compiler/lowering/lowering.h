@@ -30,6 +30,14 @@ struct LoweringContext {
   const TensorIndex& tensors;
   const Target& target;
   ProgramBuilder& builder;
+  // Where lowering records its decisions (tile sizes, ...) on the node being
+  // lowered, for `compile --emit=tiled`; may be null.
+  Node* record = nullptr;
+
+  // Records an integer decision on the node being lowered.
+  void note(const std::string& key, int64_t value) const {
+    if (record != nullptr) (*record->mutable_attrs())[key].set_i(value);
+  }
 
   // Registers a graph tensor with the builder; returns its program index.
   uint32_t tensor(const Tensor& t) const {

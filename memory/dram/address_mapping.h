@@ -35,7 +35,7 @@ class AddressMapping {
    public:
     Cursor(const AddressMapping& mapping, uint64_t address);
     [[nodiscard]] DramAddress address() const;
-    void next() { advance(1); }  // the following burst
+    void next() { advance(1); }     // the following burst
     void advance(uint64_t bursts);  // `bursts` bursts on
 
    private:

@@ -20,11 +20,14 @@ int compile(const std::vector<std::string>& argv) {
   std::string emit = "isa", output;
   add_system_options(args, sys);
   add_workload_options(args, work);
-  args.option("emit", &emit, "what to write: graph (as built), placed (with addresses), isa");
+  args.option("emit", &emit,
+              "what to write: graph (as built), placed (with addresses), tiled (with the "
+              "tiling chosen per node), isa (the program)");
   args.option("output", &output, "file to write (default: standard output)");
   if (!args.parse()) return 0;
-  if (emit != "graph" && emit != "placed" && emit != "isa") {
-    throw UserError("npusim compile: --emit: '" + emit + "' is not one of graph, placed, isa");
+  if (emit != "graph" && emit != "placed" && emit != "tiled" && emit != "isa") {
+    throw UserError("npusim compile: --emit: '" + emit +
+                    "' is not one of graph, placed, tiled, isa");
   }
 
   google::protobuf::Message* message = nullptr;
@@ -36,8 +39,13 @@ int compile(const std::vector<std::string>& argv) {
   } else {
     const System system = load_system(sys);
     compiled = sim::compile_workload(system, sys.system, work);
-    message = emit == "placed" ? static_cast<google::protobuf::Message*>(&compiled.graph)
-                               : &compiled.program;
+    if (emit == "placed") {
+      message = &compiled.graph;
+    } else if (emit == "tiled") {
+      message = &compiled.tiled;
+    } else {
+      message = &compiled.program;
+    }
   }
   std::string text;
   google::protobuf::TextFormat::PrintToString(*message, &text);
