@@ -39,8 +39,44 @@ void lower_matmul(const Node& node, LoweringContext& ctx) {
   lower_gemm(spec, tiling, ctx);
 }
 
+// BATCH_MATMUL: out[.., M, N] = a[.., M, K] x b[.., K, N], both computed at
+// run time (attention written as plain matmuls, as ONNX exports it); the
+// leading dimensions are a batch of independent problems.
+void lower_batch_matmul(const Node& node, LoweringContext& ctx) {
+  const std::string where = "node '" + node.name() + "'";
+  require(node.inputs_size() == 2 && node.outputs_size() == 1, "graph", where,
+          "BATCH_MATMUL takes (a, b) and gives one output");
+  const Tensor& a = ctx.tensors.at(node.inputs(0), node.name());
+  const Tensor& bt = ctx.tensors.at(node.inputs(1), node.name());
+  const Tensor& y = ctx.tensors.at(node.outputs(0), node.name());
+  require(a.shape_size() >= 2 && bt.shape_size() >= 2, "graph", where,
+          "both operands need at least two dimensions");
+  GemmSpec spec;
+  spec.node = node.name();
+  spec.m = static_cast<uint64_t>(a.shape(a.shape_size() - 2));
+  spec.k = static_cast<uint64_t>(a.shape(a.shape_size() - 1));
+  spec.n = static_cast<uint64_t>(bt.shape(bt.shape_size() - 1));
+  require(static_cast<uint64_t>(bt.shape(bt.shape_size() - 2)) == spec.k, "graph", where,
+          "the inner dimensions differ");
+  spec.batch = num_elements(a) / (spec.m * spec.k);
+  const uint64_t b_batch = num_elements(bt) / (spec.k * spec.n);
+  require(b_batch == spec.batch || b_batch == 1, "graph", where,
+          "b must have a's batch or none (broadcast)");
+  require(num_elements(y) == spec.batch * spec.m * spec.n, "graph", where,
+          "the output does not match");
+  spec.a = {ctx.tensor(a), a.address(), a.dtype()};
+  spec.b = {ctx.tensor(bt), bt.address(), bt.dtype()};
+  spec.b_layout = BLayout::KN;
+  spec.b_batch_stride = b_batch == 1 ? 0 : spec.k * spec.n;
+  spec.out = {ctx.tensor(y), y.address(), y.dtype()};
+  const GemmTiling tiling = choose_gemm_tiling(spec, ctx.target, ctx.builder.layout());
+  note_tiling(tiling, ctx);
+  lower_gemm(spec, tiling, ctx);
+}
+
 }  // namespace
 
 NPUSIM_REGISTER_LOWERING(MATMUL, lower_matmul);
+NPUSIM_REGISTER_LOWERING(BATCH_MATMUL, lower_batch_matmul);
 
 }  // namespace npusim::compiler

@@ -20,6 +20,7 @@ struct VectorSpec {
   int params;       // then parameter vectors of the row length (gain, bias), loaded once
   bool row_wise;    // needs whole rows (norms, softmax)
   const char* row_attr = nullptr;  // node attribute with the row length, if not the last dim
+  bool reduces = false;            // one output element per row
 };
 
 void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
@@ -87,9 +88,34 @@ void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
     if (x2 != nullptr) reads.push_back(in2);
     reads.insert(reads.end(), params.begin(), params.end());
     b.vector(op, reads, out);
-    b.store(out, yt, y.address() + dtype_bytes(y.dtype(), e0), dtype_bytes(y.dtype(), n));
+    const uint64_t out_first = v.reduces ? e0 / row : e0;
+    const uint64_t out_count = v.reduces ? std::max<uint64_t>(1, n / row) : n;
+    b.store(out, yt, y.address() + dtype_bytes(y.dtype(), out_first),
+            dtype_bytes(y.dtype(), out_count));
   }
   for (const Buffer& param : params) b.unpin(param);
+}
+
+// ELEMENTWISE: the op's `kind` attribute names the vector operation; a
+// second input of the first's size is read alongside it, one of the row's
+// length is a parameter loaded once (a bias), and none means a scalar
+// constant folded into the operation.
+void lower_elementwise(const Node& node, LoweringContext& ctx) {
+  const std::string where = "node '" + node.name() + "'";
+  auto it = node.attrs().find("kind");
+  VectorKind kind = VECTOR_KIND_UNSPECIFIED;
+  require(it != node.attrs().end() && VectorKind_Parse(it->second.s(), &kind), "graph",
+          where + ".attrs.kind", "must name a vector operation");
+  require(node.inputs_size() == 1 || node.inputs_size() == 2, "graph", where,
+          "ELEMENTWISE takes one or two inputs");
+  if (node.inputs_size() == 1) {
+    lower_vector(node, ctx, VectorSpec{kind, 1, 0, false});
+    return;
+  }
+  const Tensor& x = ctx.tensors.at(node.inputs(0), node.name());
+  const Tensor& y = ctx.tensors.at(node.inputs(1), node.name());
+  const bool same = num_elements(y) == num_elements(x);
+  lower_vector(node, ctx, VectorSpec{kind, same ? 2 : 1, same ? 0 : 1, false});
 }
 
 #define NPUSIM_VECTOR_LOWERING(OP, ...) \
@@ -107,6 +133,8 @@ NPUSIM_VECTOR_LOWERING(SILU_OP, SILU, 1, 0, false);
 NPUSIM_VECTOR_LOWERING(GELU_OP, GELU, 1, 0, false);
 NPUSIM_VECTOR_LOWERING(RELU_OP, RELU, 1, 0, false);
 NPUSIM_VECTOR_LOWERING(SWIGLU_OP, SWIGLU, 2, 0, false);
+NPUSIM_VECTOR_LOWERING(REDUCE_MEAN, REDUCE_MEAN, 1, 0, true, nullptr, true);
+NPUSIM_REGISTER_LOWERING(ELEMENTWISE, lower_elementwise);
 
 }  // namespace
 }  // namespace npusim::compiler

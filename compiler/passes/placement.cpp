@@ -2,15 +2,27 @@
 
 #include <fmt/format.h>
 
+#include <unordered_map>
+
 #include "common/error.h"
 
 namespace npusim::compiler {
 
 uint64_t place(Graph& graph, const PlacementOptions& options) {
   uint64_t next = 0;
+  std::unordered_map<std::string, uint64_t> placed;
   for (auto& t : *graph.mutable_tensors()) {
+    if (!t.alias_of().empty()) {  // a view of an earlier tensor
+      auto it = placed.find(t.alias_of());
+      require(it != placed.end(), "graph", "tensor '" + t.name() + "'.alias_of",
+              "'" + t.alias_of() + "' must be an earlier tensor");
+      t.set_address(it->second);
+      placed[t.name()] = it->second;
+      continue;
+    }
     next = (next + options.alignment - 1) / options.alignment * options.alignment;
     t.set_address(next);
+    placed[t.name()] = next;
     next += t.size_bytes();
   }
   if (options.capacity_bytes != 0 && next > options.capacity_bytes) {
