@@ -13,6 +13,7 @@ packages=(
   libboost-dev
   libgtest-dev libgmock-dev
   nlohmann-json3-dev
+  libonnx-dev
 )
 
 missing=()

@@ -8,6 +8,7 @@
 #include "compiler/compile.h"
 #include "compiler/frontends/hf_config.h"
 #include "compiler/frontends/model_graph.h"
+#include "compiler/frontends/onnx_import.h"
 #include "memory/registry.h"
 #include "sim/simulator.h"
 
@@ -46,6 +47,8 @@ Graph build_graph(const WorkloadOptions& o) {
   shape.kv_dtype = shape.activation_dtype;
   shape.seed = o.seed;
   if (!o.model.empty()) {
+    const bool onnx = o.model.size() > 5 && o.model.compare(o.model.size() - 5, 5, ".onnx") == 0;
+    if (onnx) return compiler::import_onnx(o.model, shape);
     return compiler::build_model(compiler::load_hf_config(o.model), shape, o.layers);
   }
   const compiler::ModelSpec dims = compiler::parse_layer(o.layer, "--layer");

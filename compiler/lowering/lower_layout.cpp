@@ -12,7 +12,9 @@
 namespace npusim::compiler {
 namespace {
 
-uint64_t last_dim(const Tensor& t) { return static_cast<uint64_t>(t.shape(t.shape_size() - 1)); }
+uint64_t last_dim(const Tensor& t) {
+  return static_cast<uint64_t>(t.shape(t.shape_size() - 1));
+}
 
 // Rows of `row_bytes` that fit one vector buffer.
 uint64_t rows_per_slot(const LoweringContext& ctx, const Node& node, uint64_t row_bytes) {

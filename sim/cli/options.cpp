@@ -23,7 +23,8 @@ void add_workload_options(Args& args, sim::WorkloadOptions& o) {
   args.option("kv-len", &o.kv_len,
               "KV-cache positions attended to, new token included (default 128)");
   args.option("model", &o.model,
-              "a Hugging Face style config.json (examples/models/): the whole model");
+              "a Hugging Face style config.json (examples/models/): the whole model; or an "
+              "ONNX model (.onnx) with static shapes");
   args.option("layers", &o.layers, "decoder layers (default: all of --model's, or 1 with --layer)");
   args.option("seed", &o.seed, "seed for token ids and MoE routing (default 0)");
   args.option("dtype", &o.dtype,

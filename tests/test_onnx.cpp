@@ -1,0 +1,216 @@
+// ONNX import: a GPT-2 style block written with the ONNX protobuf API, as
+// PyTorch exports it (attention as plain MatMuls, GELU as Erf arithmetic),
+// compiles, runs, and does the same matrix work as the block built from
+// its dimensions.
+#include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "common/error.h"
+#include "compiler/compile.h"
+#include "compiler/frontends/decoder_layer.h"
+#include "compiler/frontends/onnx_import.h"
+#include "compiler/graph_util.h"
+#include "sim/workload.h"
+#include "test_util.h"
+
+namespace npusim {
+namespace {
+
+constexpr int64_t S = 64, H = 128, kHeads = 4, D = 32, I = 512;
+
+class Block {
+ public:
+  Block() {
+    model_.set_ir_version(8);
+    model_.add_opset_import()->set_version(17);
+    g_ = model_.mutable_graph();
+    g_->set_name("gpt2_block");
+    input("x", {S, H});
+  }
+  void input(const std::string& name, std::vector<int64_t> dims) {
+    auto* in = g_->add_input();
+    in->set_name(name);
+    auto* t = in->mutable_type()->mutable_tensor_type();
+    t->set_elem_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
+  }
+  void weight(const std::string& name, std::vector<int64_t> dims) {
+    auto* t = g_->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    int64_t n = 1;
+    for (int64_t d : dims) {
+      t->add_dims(d);
+      n *= d;
+    }
+    t->mutable_float_data()->Resize(static_cast<int>(n), 0.0f);
+  }
+  void ints(const std::string& name, std::vector<int64_t> values) {
+    auto* t = g_->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::INT64);
+    t->add_dims(static_cast<int64_t>(values.size()));
+    for (int64_t v : values) t->add_int64_data(v);
+  }
+  void scalar(const std::string& name, float v) {
+    auto* t = g_->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    t->add_float_data(v);
+  }
+  onnx::NodeProto& node(const std::string& op, std::vector<std::string> in,
+                        const std::string& out) {
+    auto* n = g_->add_node();
+    n->set_op_type(op);
+    n->set_name(out);
+    for (auto& i : in) n->add_input(i);
+    n->add_output(out);
+    return *n;
+  }
+  static void perm(onnx::NodeProto& n, std::vector<int64_t> p) {
+    auto* a = n.add_attribute();
+    a->set_name("perm");
+    a->set_type(onnx::AttributeProto::INTS);
+    for (int64_t v : p) a->add_ints(v);
+  }
+  std::string linear(const std::string& name, const std::string& x, int64_t in, int64_t out) {
+    weight(name + ".w", {in, out});
+    weight(name + ".b", {out});
+    node("MatMul", {x, name + ".w"}, name + ".mm");
+    node("Add", {name + ".mm", name + ".b"}, name);
+    return name;
+  }
+  std::string layer_norm(const std::string& name, const std::string& x) {
+    weight(name + ".g", {H});
+    weight(name + ".b", {H});
+    node("LayerNormalization", {x, name + ".g", name + ".b"}, name);
+    return name;
+  }
+  std::string write() {
+    auto* out = g_->add_output();
+    out->set_name("y");
+    const std::string path = ::testing::TempDir() + "/block.onnx";
+    std::ofstream(path, std::ios::binary) << model_.SerializeAsString();
+    return path;
+  }
+  onnx::GraphProto* g_;
+
+ private:
+  onnx::ModelProto model_;
+};
+
+std::string gpt2_block_onnx() {
+  Block b;
+  b.ints("heads_shape", {S, kHeads, D});
+  b.ints("flat_shape", {S, H});
+  b.scalar("scale", std::sqrt(static_cast<float>(D)));
+  b.scalar("half", 0.5f);
+  b.scalar("one", 1.0f);
+  b.scalar("sqrt2", std::sqrt(2.0f));
+  const auto ln1 = b.layer_norm("ln1", "x");
+  for (const char* p : {"q", "k", "v"}) {
+    b.linear(p, ln1, H, H);
+    b.node("Reshape", {p, "heads_shape"}, std::string(p) + ".heads");
+  }
+  Block::perm(b.node("Transpose", {"q.heads"}, "qt"), {1, 0, 2});  // [h, S, d]
+  Block::perm(b.node("Transpose", {"k.heads"}, "kt"), {1, 2, 0});  // [h, d, S]
+  Block::perm(b.node("Transpose", {"v.heads"}, "vt"), {1, 0, 2});  // [h, S, d]
+  b.node("MatMul", {"qt", "kt"}, "scores");
+  b.node("Div", {"scores", "scale"}, "scaled");
+  b.node("Softmax", {"scaled"}, "probs");
+  b.node("MatMul", {"probs", "vt"}, "ctx.heads");
+  Block::perm(b.node("Transpose", {"ctx.heads"}, "ctx.t"), {1, 0, 2});
+  b.node("Reshape", {"ctx.t", "flat_shape"}, "ctx");
+  b.linear("o", "ctx", H, H);
+  b.node("Add", {"x", "o"}, "h");
+  const auto ln2 = b.layer_norm("ln2", "h");
+  b.linear("fc", ln2, H, I);
+  b.node("Div", {"fc", "sqrt2"}, "fc.scaled");  // GELU, as exported: x/2 (1 + erf(x/sqrt 2))
+  b.node("Erf", {"fc.scaled"}, "fc.erf");
+  b.node("Add", {"fc.erf", "one"}, "fc.erf1");
+  b.node("Mul", {"fc", "fc.erf1"}, "fc.mul");
+  b.node("Mul", {"fc.mul", "half"}, "gelu");
+  b.linear("proj", "gelu", I, H);
+  b.node("Add", {"h", "proj"}, "y");
+  return b.write();
+}
+
+Report run(const std::string& model_or_layer, bool onnx) {
+  const System system = test::preset();
+  sim::WorkloadOptions w;
+  if (onnx) {
+    w.model = model_or_layer;
+  } else {
+    w.layer = model_or_layer;
+  }
+  w.phase = "prefill";
+  w.prompt_len = S;
+  sim::Compiled c = sim::compile_workload(system, "preset", w);
+  return test::run(system, c.program);
+}
+
+// The same GPT-2 style block built from its dimensions, prefilling S tokens.
+Report block_from_dimensions() {
+  compiler::ModelSpec m;
+  m.name = "gpt2-block";
+  m.hidden = H;
+  m.heads = m.kv_heads = kHeads;
+  m.head_dim = D;
+  m.intermediate = I;
+  m.norm = compiler::NormKind::Layer;
+  m.mlp = compiler::MlpKind::Gelu;
+  m.attention_bias = m.output_bias = m.mlp_bias = true;
+  m.learned_positions = true;
+  compiler::DecodeShape shape;
+  shape.tokens = S;
+  shape.kv_len = S;
+  Graph g = compiler::build_decoder_layers(m, shape, 1);
+  compiler::place(g, {});
+  const System system = test::preset();
+  const Program p = compiler::lower(g, sim::target_for(system, "preset"));
+  return test::run(system, p);
+}
+
+TEST(Onnx, ATransformerBlockDoesTheWorkOfTheBlockBuiltFromDimensions) {
+  const Report onnx = run(gpt2_block_onnx(), true);
+  const Report dims = block_from_dimensions();
+  EXPECT_EQ(onnx.compute().macs(), dims.compute().macs());
+  const uint64_t projections = 4ull * S * H * H + 2ull * S * H * I;
+  const uint64_t attention = 2ull * kHeads * S * S * D;
+  EXPECT_EQ(onnx.compute().macs(), projections + attention);
+  EXPECT_GT(onnx.cycles(), 0u);
+  // Every weight of the block is read once.
+  const uint64_t params = 4 * (H * H + H) + (H * I + I) + (I * H + H) + 4 * H;
+  EXPECT_EQ(onnx.traffic().read().weight(), params * 2);
+}
+
+TEST(Onnx, AnUnsupportedOpNamesTheNodeAndTheOp) {
+  Block b;
+  b.node("Cos", {"x"}, "y");
+  const std::string path = b.write();
+  try {
+    compiler::DecodeShape s;
+    (void)compiler::import_onnx(path, s);
+    FAIL();
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("node 'y' (Cos): this op has no lowering"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Onnx, ATruncatedFileIsAnError) {
+  const std::string full = gpt2_block_onnx();
+  std::ifstream in(full, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string cut = ::testing::TempDir() + "/cut.onnx";
+  std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() / 3);
+  compiler::DecodeShape s;
+  EXPECT_THROW((void)compiler::import_onnx(cut, s), UserError);
+}
+
+}  // namespace
+}  // namespace npusim
