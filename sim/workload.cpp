@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <boost/algorithm/string/case_conv.hpp>
+#include <fstream>
+#include <sstream>
 
 #include "common/error.h"
 #include "compiler/compile.h"
@@ -10,6 +12,7 @@
 #include "compiler/frontends/model_graph.h"
 #include "compiler/frontends/onnx_import.h"
 #include "memory/registry.h"
+#include "sim/config.h"
 #include "sim/simulator.h"
 
 namespace npusim::sim {
@@ -26,6 +29,25 @@ compiler::Target target_for(const System& s, const std::string& where) {
   return t;
 }
 
+Graph load_graph(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UserError(path + ": cannot open file");
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  Graph g;
+  if (path.size() > 3 && path.compare(path.size() - 3, 3, ".pb") == 0) {
+    if (!g.ParseFromString(bytes.str())) {
+      throw UserError(path + ": not a valid binary npusim.Graph (truncated or corrupt)");
+    }
+  } else {
+    parse_textproto(bytes.str(), path, &g);
+  }
+  for (const Tensor& t : g.tensors()) {  // placement assigns addresses afresh
+    require(!t.name().empty(), path, "tensors.name", "every tensor needs a name");
+  }
+  return g;
+}
+
 Graph build_graph(const WorkloadOptions& o) {
   require(o.phase == "decode" || o.phase == "prefill", "--phase", o.phase,
           "choices: decode, prefill");
@@ -34,21 +56,34 @@ Graph build_graph(const WorkloadOptions& o) {
   require(o.batch >= 1, "--batch", std::to_string(o.batch), "must be >= 1");
   require(o.kv_len >= 1, "--kv-len", std::to_string(o.kv_len), "must be >= 1");
   require(o.layers <= 100000, "--layers", std::to_string(o.layers), "must be at most 100000");
-  DType dt = DTYPE_UNSPECIFIED;
-  const std::string upper = boost::algorithm::to_upper_copy(o.dtype);
-  require(DType_Parse(upper, &dt) && dt != DTYPE_UNSPECIFIED, "--dtype", o.dtype,
-          "one of fp32, fp16, bf16, fp8, int8, int4");
+  auto dtype = [](const std::string& flag, const std::string& text) {
+    DType dt = DTYPE_UNSPECIFIED;
+    require(DType_Parse(boost::algorithm::to_upper_copy(text), &dt) && dt != DTYPE_UNSPECIFIED,
+            flag, text, "one of fp32, fp16, bf16, fp8, int8, int4");
+    return dt;
+  };
+  const DType dt = dtype("--dtype", o.dtype);
   compiler::DecodeShape shape;
   shape.batch = o.batch;
   shape.tokens = o.phase == "prefill" ? o.prompt_len : 1;
   shape.kv_len = o.phase == "prefill" ? o.prompt_len : o.kv_len;
+  // --dtype sets the weights; activations and the KV cache follow it unless
+  // it is an integer or fp8 format (then fp16), or their own flags say.
   shape.weight_dtype = dt;
-  shape.activation_dtype = dt == INT4 || dt == INT8 || dt == FP8 ? FP16 : dt;
-  shape.kv_dtype = shape.activation_dtype;
+  shape.activation_dtype = o.activation_dtype.empty()
+                               ? (dt == INT4 || dt == INT8 || dt == FP8 ? FP16 : dt)
+                               : dtype("--activation-dtype", o.activation_dtype);
+  shape.kv_dtype = o.kv_dtype.empty() ? shape.activation_dtype : dtype("--kv-dtype", o.kv_dtype);
   shape.seed = o.seed;
   if (!o.model.empty()) {
-    const bool onnx = o.model.size() > 5 && o.model.compare(o.model.size() - 5, 5, ".onnx") == 0;
-    if (onnx) return compiler::import_onnx(o.model, shape);
+    auto ends = [&](const std::string& suffix) {
+      return o.model.size() > suffix.size() &&
+             o.model.compare(o.model.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    if (ends(".onnx")) return compiler::import_onnx(o.model, shape);
+    if (ends(".pb") || ends(".textproto") || ends(".pbtxt") || ends(".txtpb")) {
+      return load_graph(o.model);  // npusim's own graph, already specialised
+    }
     return compiler::build_model(compiler::load_hf_config(o.model), shape, o.layers);
   }
   const compiler::ModelSpec dims = compiler::parse_layer(o.layer, "--layer");

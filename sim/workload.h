@@ -18,11 +18,13 @@ struct WorkloadOptions {
   std::string layer = "llama2-7b";  // else: decoder layers of these dimensions
   std::string phase = "decode";
   uint64_t batch = 1;
-  uint64_t kv_len = 128;       // decode: positions attended to
-  uint64_t prompt_len = 2048;  // prefill: tokens in the prompt
-  uint64_t layers = 0;         // decoder layers (0: the model's, or 1 for --layer)
-  uint64_t seed = 0;           // token ids and MoE routing
-  std::string dtype = "fp16";  // weights, activations and KV cache
+  uint64_t kv_len = 128;         // decode: positions attended to
+  uint64_t prompt_len = 2048;    // prefill: tokens in the prompt
+  uint64_t layers = 0;           // decoder layers (0: the model's, or 1 for --layer)
+  uint64_t seed = 0;             // token ids and MoE routing
+  std::string dtype = "fp16";    // weights (and activations, KV cache unless set)
+  std::string activation_dtype;  // empty: fp16 for integer/fp8 weights, else as --dtype
+  std::string kv_dtype;          // empty: as the activations
 };
 
 struct Compiled {
@@ -34,6 +36,9 @@ struct Compiled {
 
 // The compiler's view of the machine.
 [[nodiscard]] compiler::Target target_for(const System& system, const std::string& where);
+
+// Reads npusim's own graph (binary .pb or text); UserError on bad input.
+[[nodiscard]] Graph load_graph(const std::string& path);
 
 // The graph of the workload, unplaced. UserError on bad options.
 [[nodiscard]] Graph build_graph(const WorkloadOptions& options);

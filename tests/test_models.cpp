@@ -3,7 +3,10 @@
 
 #include <fmt/format.h>
 
+#include <google/protobuf/text_format.h>
+
 #include <filesystem>
+#include <fstream>
 
 #include "common/error.h"
 #include "compiler/frontends/hf_config.h"
@@ -233,6 +236,59 @@ TEST(Prefill, WritesTheWholePromptToTheCacheAndReadsEachWeightOnce) {
   // Every weight once; the tied LM head reads the whole token table, and the
   // embeddings read 256 rows of each table (tokens and positions).
   EXPECT_EQ(r.traffic().read().weight(), weights + 50257ull * 768 * 2 + 2 * 256 * 768 * 2);
+}
+
+}  // namespace
+}  // namespace npusim::compiler
+
+namespace npusim::compiler {
+namespace {
+
+Report run_workload(const sim::WorkloadOptions& w) {
+  const System system = test::preset();
+  return test::run(system, sim::compile_workload(system, "preset", w).program);
+}
+
+TEST(GraphInput, OwnGraphsRoundTripAsTextAndBinary) {
+  sim::WorkloadOptions w;
+  w.layer = "tiny";
+  w.batch = 2;
+  const Graph g = sim::build_graph(w);
+  const std::string text = ::testing::TempDir() + "/g.textproto";
+  const std::string binary = ::testing::TempDir() + "/g.pb";
+  {
+    std::string s;
+    google::protobuf::TextFormat::PrintToString(g, &s);
+    std::ofstream(text) << s;
+    std::ofstream(binary, std::ios::binary) << g.SerializeAsString();
+  }
+  const uint64_t cycles = run_workload(w).cycles();
+  for (const auto& path : {text, binary}) {
+    sim::WorkloadOptions from_file;
+    from_file.model = path;
+    EXPECT_EQ(run_workload(from_file).cycles(), cycles) << path;
+  }
+  const std::string cut = ::testing::TempDir() + "/cut.pb";
+  std::ofstream(cut, std::ios::binary) << g.SerializeAsString().substr(0, 100);
+  EXPECT_THROW((void)sim::load_graph(cut), UserError);
+}
+
+TEST(Precision, EachTensorClassHasItsOwnPrecision) {
+  sim::WorkloadOptions w;
+  w.layer = "tiny";
+  w.kv_len = 256;
+  const Report fp16 = run_workload(w);
+  w.kv_dtype = "fp8";
+  const Report kv8 = run_workload(w);
+  EXPECT_EQ(kv8.traffic().read().kv_cache() * 2, fp16.traffic().read().kv_cache());
+  EXPECT_EQ(kv8.traffic().read().weight(), fp16.traffic().read().weight());
+  w.kv_dtype.clear();
+  w.activation_dtype = "fp32";
+  const Report act32 = run_workload(w);
+  EXPECT_GT(act32.traffic().read().activation(), fp16.traffic().read().activation());
+  EXPECT_EQ(act32.traffic().read().kv_cache(), 2 * fp16.traffic().read().kv_cache());
+  w.dtype = "fp4";
+  EXPECT_THROW((void)run_workload(w), UserError);
 }
 
 }  // namespace

@@ -23,10 +23,13 @@ void add_workload_options(Args& args, sim::WorkloadOptions& o) {
   args.option("kv-len", &o.kv_len,
               "KV-cache positions attended to, new token included (default 128)");
   args.option("model", &o.model,
-              "a Hugging Face style config.json (examples/models/): the whole model; or an "
-              "ONNX model (.onnx) with static shapes");
+              "a Hugging Face style config.json (examples/models/): the whole model; an ONNX "
+              "model (.onnx) with static shapes; or an npusim graph (.pb, .textproto)");
   args.option("layers", &o.layers, "decoder layers (default: all of --model's, or 1 with --layer)");
   args.option("seed", &o.seed, "seed for token ids and MoE routing (default 0)");
+  args.option("activation-dtype", &o.activation_dtype,
+              "activation precision (default: fp16 for int8/int4/fp8 weights, else --dtype)");
+  args.option("kv-dtype", &o.kv_dtype, "KV-cache precision (default: the activations')");
   args.option("dtype", &o.dtype,
               "weight precision: fp32, fp16, bf16, fp8, int8, int4 (default fp16)");
 }
