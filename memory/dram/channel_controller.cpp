@@ -13,7 +13,7 @@ ChannelController::ChannelController(const DramSpec& spec, Done done)
       done_(std::move(done)),
       timing_(spec),
       seen_(spec.banks(), 0),
-      wanted_(spec.banks(), 0),
+      wanted_{std::vector<uint32_t>(spec.banks(), 0), std::vector<uint32_t>(spec.banks(), 0)},
       refresh_due_(spec.refresh == DramConfig::ALL_BANK   ? spec.REFI
                    : spec.refresh == DramConfig::PER_BANK ? spec.REFI / spec.banks()
                                                           : kNever) {
@@ -33,7 +33,7 @@ void ChannelController::enqueue(const Burst& burst, uint64_t now) {
   if (idle() && !refresh_pending_) catch_up(now);
   account(now);
   (burst.write ? writes_ : reads_).push_back(burst);
-  if (timing_.open_row(burst.bank) == burst.row) ++wanted_[burst.bank];
+  if (timing_.open_row(burst.bank) == burst.row) ++wanted_[burst.write][burst.bank];
   (burst.write ? write_bursts_ : read_bursts_) += burst.count;
   stats_.occupancy_max =
       std::max(stats_.occupancy_max, static_cast<uint32_t>(read_bursts_ + write_bursts_));
@@ -103,25 +103,28 @@ void ChannelController::issue(Command c, uint32_t bank, uint64_t now, uint32_t r
   timing_.issue(c, bank, now, row);
   if (c == Command::RD || c == Command::WR) last_used_[bank] = now;
   ++stats_.commands[static_cast<size_t>(c)];
-  if (c == Command::PRE) wanted_[bank] = 0;
+  if (c == Command::PRE) wanted_[0][bank] = wanted_[1][bank] = 0;
   if (c == Command::ACT) {
-    uint32_t n = 0;
     for (const auto* q : {&reads_, &writes_}) {
+      uint32_t n = 0;
       for (const Burst& b : *q) n += b.bank == bank && b.row == row;
+      wanted_[q == &writes_][bank] = n;
     }
-    wanted_[bank] = n;
   }
 }
 
 // Closed page: a column command to a row no queued entry still wants closes
 // it (auto-precharge, RDA/WRA): the PRE issues at its earliest clock.
 void ChannelController::auto_precharge(uint32_t bank, uint64_t now) {
-  if (spec_.page_policy != DramConfig::CLOSED_PAGE || row_wanted(bank)) return;
+  if (spec_.page_policy != DramConfig::CLOSED_PAGE || row_wanted(reads_, bank) ||
+      row_wanted(writes_, bank)) {
+    return;
+  }
   issue(Command::PRE, bank, std::max(now, timing_.earliest(Command::PRE, bank)));
 }
 
 void ChannelController::removed(const Burst& b) {
-  if (timing_.open_row(b.bank) == b.row) --wanted_[b.bank];
+  if (timing_.open_row(b.bank) == b.row) --wanted_[b.write][b.bank];
 }
 
 // Refresh takes priority: close the banks it needs, then refresh. Returns
@@ -209,7 +212,7 @@ bool ChannelController::schedule(std::vector<Burst>& q, uint64_t now, uint64_t& 
     const uint32_t open = timing_.open_row(b.bank);
     if (open == b.row) continue;  // a hit waiting for its column timing
     const Command c = open == kClosed ? Command::ACT : Command::PRE;
-    if (c == Command::PRE && row_wanted(b.bank)) continue;
+    if (c == Command::PRE && row_wanted(q, b.bank)) continue;
     const uint64_t t = timing_.earliest(c, b.bank);
     if (t > now) {
       wake = std::min(wake, t);
@@ -264,7 +267,7 @@ void ChannelController::serve_runs(std::vector<Burst>& q, size_t first, uint64_t
     const uint32_t open = timing_.open_row(b.bank);
     if (open == b.row) continue;
     if (open != kClosed) {
-      if (row_wanted(b.bank)) continue;
+      if (row_wanted(q, b.bank)) continue;
       issue(Command::PRE, b.bank, std::max(now, timing_.earliest(Command::PRE, b.bank)));
       for (Burst& o : q) {
         if (o.bank == b.bank && o.outcome == 0) o.outcome = 2;

@@ -82,7 +82,12 @@ class ChannelController {
   void issue(Command c, uint32_t bank, uint64_t now, uint32_t row = 0);
   void account(uint64_t now);
   // Whether a queued entry still targets `bank`'s open row.
-  [[nodiscard]] bool row_wanted(uint32_t bank) const { return wanted_[bank] > 0; }
+  // Whether an entry of `q` (the queue being served) still targets `bank`'s
+  // open row. Only that queue counts: a row the other queue wants must not
+  // block this one's precharge while that queue is not being served.
+  [[nodiscard]] bool row_wanted(const std::vector<Burst>& q, uint32_t bank) const {
+    return wanted_[&q == &writes_][bank] > 0;
+  }
   void removed(const Burst& b);
   void auto_precharge(uint32_t bank, uint64_t now);
 
@@ -92,8 +97,9 @@ class ChannelController {
   std::vector<Burst> reads_, writes_;
   uint64_t read_bursts_ = 0, write_bursts_ = 0;  // bursts queued
   bool draining_ = false;
-  std::vector<uint64_t> seen_;    // per bank: scan in which it was last checked
-  std::vector<uint32_t> wanted_;  // per bank: queued entries for its open row
+  std::vector<uint64_t> seen_;  // per bank: scan in which it was last checked
+  // Per queue (reads, writes), per bank: queued entries for its open row.
+  std::array<std::vector<uint32_t>, 2> wanted_;
   uint64_t scan_ = 0;
   uint64_t refresh_due_;
   uint32_t refresh_bank_ = 0;

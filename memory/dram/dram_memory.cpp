@@ -164,6 +164,10 @@ void DramMemory::run() {
   while (wakes_.top_clock() <= now) {
     const uint32_t channel = wakes_.top();
     const uint64_t next = channels_[channel]->step(now);
+    if (next == kNever && !channels_[channel]->idle()) {
+      throw std::logic_error(fmt::format(
+          "DRAM channel {} went to sleep with requests queued at clock {}", channel, now));
+    }
     wakes_.set(channel, next);
     admit(channel, now, now + 1);  // this clock's command slot is used
   }
