@@ -9,6 +9,7 @@
 #include "common/dtype.h"
 #include "common/error.h"
 #include "compiler/lowering/lowering.h"
+#include "compiler/lowering/vector_rows.h"
 
 namespace npusim::compiler {
 namespace {
@@ -42,12 +43,7 @@ void lower_embedding(const Node& node, LoweringContext& ctx) {
   ProgramBuilder& b = ctx.builder;
   const uint64_t row_in = dtype_bytes(table.dtype(), width);
   const uint64_t row_out = dtype_bytes(out.dtype(), width);
-  const uint64_t slot =
-      std::min(b.layout()[Ring::VecIn].slot_bytes, b.layout()[Ring::VecOut].slot_bytes);
-  require(std::max(row_in, row_out) <= slot, ctx.target.where, "core.scratchpad.capacity_bytes",
-          fmt::format("{} bytes is too small for node '{}': one row needs {} bytes",
-                      ctx.target.spm_capacity_bytes, node.name(), std::max(row_in, row_out)));
-  const uint64_t per_tile = slot / std::max(row_in, row_out);
+  const uint64_t per_tile = rows_per_slot(ctx, node, std::max(row_in, row_out));
   const uint32_t tt = ctx.tensor(table), ot = ctx.tensor(out);
   for (uint64_t b0 = 0; b0 < batch; b0 += per_tile) {
     const uint64_t n = std::min(per_tile, batch - b0);
@@ -60,13 +56,7 @@ void lower_embedding(const Node& node, LoweringContext& ctx) {
       b.load(at, tt, table.address() + row * row_in, row_in);
     }
     const Buffer o = b.acquire(Ring::VecOut);
-    VectorOp op;
-    op.set_kind(COPY);
-    op.set_length(n * width);
-    op.set_dtype(out.dtype());
-    op.set_spm_in(in.spm_addr);
-    op.set_spm_out(o.spm_addr);
-    b.vector(op, {in}, o);
+    b.vector(vector_op(COPY, n * width, out.dtype(), in, o), {in}, o);
     b.store(o, ot, out.address() + b0 * row_out, n * row_out);
   }
 }

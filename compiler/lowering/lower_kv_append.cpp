@@ -8,6 +8,7 @@
 #include "common/dtype.h"
 #include "common/error.h"
 #include "compiler/lowering/lowering.h"
+#include "compiler/lowering/vector_rows.h"
 
 namespace npusim::compiler {
 namespace {
@@ -28,13 +29,8 @@ void lower_kv_append(const Node& node, LoweringContext& ctx) {
           "new rows do not match the cache");
 
   ProgramBuilder& b = ctx.builder;
-  const uint64_t slot =
-      std::min(b.layout()[Ring::VecIn].slot_bytes, b.layout()[Ring::VecOut].slot_bytes);
   const uint64_t row_bytes = std::max(dtype_bytes(x.dtype(), row), dtype_bytes(cache.dtype(), row));
-  require(row_bytes <= slot, ctx.target.where, "core.scratchpad.capacity_bytes",
-          fmt::format("{} bytes is too small for node '{}': one row needs {} bytes",
-                      ctx.target.spm_capacity_bytes, node.name(), row_bytes));
-  const uint64_t rows_per_tile = slot / row_bytes;
+  const uint64_t rows_per_tile = rows_per_slot(ctx, node, row_bytes);
   const uint32_t xt = ctx.tensor(x), ct = ctx.tensor(cache);
   const uint64_t total = batch * tokens;  // rows: token t of sequence b is row b * tokens + t
   for (uint64_t b0 = 0; b0 < total; b0 += rows_per_tile) {
@@ -43,13 +39,7 @@ void lower_kv_append(const Node& node, LoweringContext& ctx) {
     b.load(in, xt, x.address() + dtype_bytes(x.dtype(), b0 * row),
            dtype_bytes(x.dtype(), rows * row));
     const Buffer out = b.acquire(Ring::VecOut);
-    VectorOp op;
-    op.set_kind(COPY);
-    op.set_length(rows * row);
-    op.set_dtype(cache.dtype());
-    op.set_spm_in(in.spm_addr);
-    op.set_spm_out(out.spm_addr);
-    b.vector(op, {in}, out);
+    b.vector(vector_op(COPY, rows * row, cache.dtype(), in, out), {in}, out);
     for (uint64_t r = b0; r < b0 + rows; ++r) {
       const uint64_t seq = r / tokens, at = pos + r % tokens;
       b.store(out, ct,

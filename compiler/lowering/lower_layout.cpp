@@ -8,32 +8,13 @@
 #include "common/dtype.h"
 #include "common/error.h"
 #include "compiler/lowering/lowering.h"
+#include "compiler/lowering/vector_rows.h"
 
 namespace npusim::compiler {
 namespace {
 
 uint64_t last_dim(const Tensor& t) {
   return static_cast<uint64_t>(t.shape(t.shape_size() - 1));
-}
-
-// Rows of `row_bytes` that fit one vector buffer.
-uint64_t rows_per_slot(const LoweringContext& ctx, const Node& node, uint64_t row_bytes) {
-  const auto& l = ctx.builder.layout();
-  const uint64_t slot = std::min(l[Ring::VecIn].slot_bytes, l[Ring::VecOut].slot_bytes);
-  require(row_bytes <= slot, ctx.target.where, "core.scratchpad.capacity_bytes",
-          fmt::format("{} bytes is too small for node '{}': one row needs {} bytes",
-                      ctx.target.spm_capacity_bytes, node.name(), row_bytes));
-  return slot / row_bytes;
-}
-
-VectorOp copy(uint64_t length, DType dt, const Buffer& in, const Buffer& out) {
-  VectorOp op;
-  op.set_kind(COPY);
-  op.set_length(length);
-  op.set_dtype(dt);
-  op.set_spm_in(in.spm_addr);
-  op.set_spm_out(out.spm_addr);
-  return op;
 }
 
 void lower_slice(const Node& node, LoweringContext& ctx) {
@@ -56,7 +37,7 @@ void lower_slice(const Node& node, LoweringContext& ctx) {
     b.load(in, xt, x.address() + dtype_bytes(x.dtype(), r0 * full + offset), row_bytes, n,
            dtype_bytes(x.dtype(), full));
     const Buffer out = b.acquire(Ring::VecOut);
-    b.vector(copy(n * width, y.dtype(), in, out), {in}, out);
+    b.vector(vector_op(COPY, n * width, y.dtype(), in, out), {in}, out);
     b.store(out, yt, y.address() + r0 * row_bytes, n * row_bytes);
   }
 }
@@ -83,7 +64,7 @@ void lower_concat(const Node& node, LoweringContext& ctx) {
       const Buffer in = b.acquire(Ring::VecIn);
       b.load(in, xt, x.address() + r0 * row_bytes, n * row_bytes);
       const Buffer out = b.acquire(Ring::VecOut);
-      b.vector(copy(n * width, y.dtype(), in, out), {in}, out);
+      b.vector(vector_op(COPY, n * width, y.dtype(), in, out), {in}, out);
       b.store(out, yt, y.address() + dtype_bytes(y.dtype(), r0 * full + offset),
               dtype_bytes(y.dtype(), width), n, dtype_bytes(y.dtype(), full));
     }

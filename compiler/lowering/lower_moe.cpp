@@ -10,6 +10,7 @@
 #include "common/dtype.h"
 #include "common/error.h"
 #include "compiler/lowering/lowering.h"
+#include "compiler/lowering/vector_rows.h"
 
 namespace npusim::compiler {
 namespace {
@@ -31,25 +32,6 @@ std::vector<uint64_t> rows_of(const Node& node, uint64_t limit) {
     rows.push_back(r);
   }
   return rows;
-}
-
-uint64_t rows_per_slot(const LoweringContext& ctx, const Node& node, uint64_t row_bytes) {
-  const auto& l = ctx.builder.layout();
-  const uint64_t slot = std::min(l[Ring::VecIn].slot_bytes, l[Ring::VecOut].slot_bytes);
-  require(row_bytes <= slot, ctx.target.where, "core.scratchpad.capacity_bytes",
-          fmt::format("{} bytes is too small for node '{}': one row needs {} bytes",
-                      ctx.target.spm_capacity_bytes, node.name(), row_bytes));
-  return slot / row_bytes;
-}
-
-VectorOp op_of(VectorKind kind, uint64_t length, DType dt, const Buffer& in, const Buffer& out) {
-  VectorOp op;
-  op.set_kind(kind);
-  op.set_length(length);
-  op.set_dtype(dt);
-  op.set_spm_in(in.spm_addr);
-  op.set_spm_out(out.spm_addr);
-  return op;
 }
 
 void lower_gather(const Node& node, LoweringContext& ctx) {
@@ -74,7 +56,7 @@ void lower_gather(const Node& node, LoweringContext& ctx) {
       b.load(at, xt, x.address() + rows[i0 + i] * row_bytes, row_bytes);
     }
     const Buffer o = b.acquire(Ring::VecOut);
-    b.vector(op_of(COPY, n * width, out.dtype(), in, o), {in}, o);
+    b.vector(vector_op(COPY, n * width, out.dtype(), in, o), {in}, o);
     b.store(o, ot, out.address() + i0 * row_bytes, n * row_bytes);
   }
 }
@@ -118,7 +100,7 @@ void lower_scatter_add(const Node& node, LoweringContext& ctx) {
     // With neither an accumulator nor a landing row the chunk is zeros: the
     // vector unit writes them from no input.
     const Buffer o = b.acquire(Ring::VecOut);
-    VectorOp op = op_of(reads.empty() ? COPY : ADD, n * width, out.dtype(), o, o);
+    VectorOp op = vector_op(reads.empty() ? COPY : ADD, n * width, out.dtype(), o, o);
     if (!reads.empty()) op.set_spm_in(reads.front().spm_addr);
     b.vector(op, reads, o);
     b.store(o, ot, out.address() + r0 * row_bytes, n * row_bytes);

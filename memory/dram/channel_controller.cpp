@@ -373,6 +373,7 @@ uint64_t ChannelController::step(uint64_t now) {
   }
   column_issued_ = false;
   if (schedule(draining_ ? writes_ : reads_, now, wake)) {
+    if (busy_until_ > now) return busy_until_ + 1;  // a row batch planned its commands
     // After a column command, when every queued burst of the active queue
     // hits an open row, nothing can issue before the data bus allows the
     // next column command: sleep until then instead of polling each clock.
