@@ -153,16 +153,22 @@ void ProgramBuilder::dma(const Buffer& buf, DmaOp::Direction dir, uint32_t tenso
   op->set_tensor_class(program_.tensors(static_cast<int>(tensor)).tensor_class());
   const uint32_t id = add(DMA, std::move(ins));
   Occupancy& occ = occupancies_[buf.occupancy];
+  // The bytes the transfer touches, as one range (rows with gaps included).
+  const uint64_t begin = dram_addr, end = dram_addr + (rows - 1) * dram_stride + row_bytes;
   if (dir == DmaOp::LOAD) {
     occ.writers.push_back(id);
     auto it = stores_of_.find(tensor);
-    if (it != stores_of_.end()) nodes_[id].deps = it->second;  // read after write
+    if (it != stores_of_.end()) {  // read after write: the stores this load overlaps
+      for (const StoredRange& st : it->second) {
+        if (st.begin < end && begin < st.end) nodes_[id].deps.push_back(st.node);
+      }
+    }
     // Loads go out as early as their slot allows, in the order compute needs
     // them, so DMA streams ahead of compute.
     nodes_[id].priority -= int64_t{1} << 40;
   } else {
     occ.readers.push_back(id);
-    stores_of_[tensor].push_back(id);
+    stores_of_[tensor].push_back({begin, end, id});
     // Stores go out as soon as their data is ready: a store stuck behind
     // prefetches would hold its buffer, and the compute that needs it, back.
     nodes_[id].priority -= int64_t{1} << 41;

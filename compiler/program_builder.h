@@ -7,7 +7,8 @@
 // the synchronisation: the first writer of a slot waits for the slot's
 // previous reader to release it (BUFFER_FREE), the first reader waits for the
 // last writer (DATA_READY). Every such edge, plus read-after-write through
-// memory and the in-order compute queues, forms a graph; one priority
+// memory (a load after the stores whose bytes it overlaps) and the in-order
+// compute queues, forms a graph; one priority
 // topological order of it (weight loads as early as their slot allows, so
 // DMA streams ahead of compute) gives each queue its order. Any topological
 // order projected onto in-order queues cannot deadlock.
@@ -113,7 +114,13 @@ class ProgramBuilder {
   std::vector<Node> nodes_;
   std::vector<Occupancy> occupancies_;
   std::unordered_map<std::string, uint32_t> tensor_index_;
-  std::unordered_map<uint32_t, std::vector<uint32_t>> stores_of_;  // tensor -> store nodes
+  struct StoredRange {
+    uint64_t begin, end;  // bytes in memory
+    uint32_t node;
+  };
+  // Per tensor, the stores so far: a load depends on those it overlaps, so
+  // a consumer can start on the part of a tensor already written.
+  std::unordered_map<uint32_t, std::vector<StoredRange>> stores_of_;
   std::unordered_map<std::string, uint32_t> node_index_;
   uint32_t node_ = 0;
 };
