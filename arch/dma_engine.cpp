@@ -14,7 +14,7 @@ DmaEngine::DmaEngine(const sc_core::sc_module_name& name, const Program& program
       socket("socket"),
       program_(program),
       config_(config),
-      tensor_read_(static_cast<size_t>(program.tensors_size()), false),
+      tensor_read_(static_cast<size_t>(program.tensors_size()), 0),
       spm_ps_per_byte_(static_cast<double>(context.clock.value()) /
                        static_cast<double>(config.spm_bytes_per_cycle)),
       data_(config.max_request_bytes) {
@@ -38,11 +38,14 @@ void DmaEngine::execute(const Instruction& instruction) {
     // Every earlier store must complete first (read after write through memory).
     while (stores_in_flight_ > 0) sc_core::wait(response_event_);
   }
-  if (op.direction() == DmaOp::LOAD && op.tensor() < tensor_read_.size() &&
-      !tensor_read_[op.tensor()]) {
-    tensor_read_[op.tensor()] = true;
-    stats_.unique_read_bytes[op.tensor_class()] +=
-        program_.tensors(static_cast<int>(op.tensor())).bytes();
+  if (op.direction() == DmaOp::LOAD) {
+    // Bytes of a tensor read beyond its size are re-reads; a tensor read in
+    // part (an embedding table) counts the part.
+    uint64_t& read = tensor_read_[op.tensor()];
+    const uint64_t size = program_.tensors(static_cast<int>(op.tensor())).bytes();
+    const uint64_t before = std::min(read, size);
+    read += op.rows() * op.row_bytes();
+    stats_.unique_read_bytes[op.tensor_class()] += std::min(read, size) - before;
   }
   transfers_.push_back({&instruction, 0, false});
   current_ = &op;

@@ -30,6 +30,7 @@ struct DmaStats {
   // Indexed by TensorClass.
   std::array<uint64_t, 4> read_bytes{};
   std::array<uint64_t, 4> written_bytes{};
+  // Per tensor, its bytes read up to its size: read - unique_read are re-reads.
   std::array<uint64_t, 4> unique_read_bytes{};
   uint64_t transactions = 0;
 };
@@ -79,7 +80,7 @@ class DmaEngine : public Engine {
   const Program& program_;
   DmaConfig config_;
   DmaStats stats_;
-  std::vector<bool> tensor_read_;
+  std::vector<uint64_t> tensor_read_;  // per program tensor: bytes loaded so far
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<Slot*> free_;
   std::deque<Transfer> transfers_;  // unretired, in program order
