@@ -223,8 +223,11 @@ bool ChannelController::schedule(std::vector<Burst>& q, uint64_t now, uint64_t& 
       for (Burst& o : q) {
         if (o.bank == b.bank && o.outcome == 0) o.outcome = 2;
       }
-    } else if (b.outcome == 0) {
-      b.outcome = 1;
+    } else {
+      if (b.outcome == 0) b.outcome = 1;
+      // Whole-row entries (fast path): open the other bank groups' rows now
+      // too, at the clocks the burst-level path would.
+      if (b.count > 1) open_rows(q, now + 1, b.bank);
     }
     return true;
   }
@@ -249,17 +252,17 @@ void ChannelController::served(Burst& b, uint64_t clock, uint32_t bursts) {
   }
 }
 
-void ChannelController::serve_runs(std::vector<Burst>& q, size_t first, uint64_t now) {
-  const Command c = q[first].write ? Command::WR : Command::RD;
+// Row commands the burst-level path would interleave with a row batch's
+// columns: open (and if need be close) the row of the oldest queued entry of
+// each bank group, at the earliest clock from `from` (not `skip`, nor the
+// banks a pending refresh needs: the refresh comes first, as on the
+// burst-level path).
+void ChannelController::open_rows(std::vector<Burst>& q, uint64_t from, uint32_t skip) {
   auto group = [&](const Burst& b) { return uint64_t{1} << (b.bank / spec_.banks_per_group); };
-  // Row commands the burst-level path would interleave with these columns:
-  // open (and if need be close) the row of the oldest queued entry of each
-  // bank group, at the earliest clock (not the banks a pending refresh
-  // needs: the refresh comes first, as on the burst-level path).
   const bool per_bank = spec_.refresh == DramConfig::PER_BANK;
   uint64_t visited = 0;
   for (Burst& b : q) {
-    if (b.arrival > now || b.bank == q[first].bank || (visited & group(b)) ||
+    if (b.arrival > from || b.bank == skip || (visited & group(b)) ||
         (refresh_pending_ && (!per_bank || b.bank == refresh_bank_))) {
       continue;
     }
@@ -268,14 +271,21 @@ void ChannelController::serve_runs(std::vector<Burst>& q, size_t first, uint64_t
     if (open == b.row) continue;
     if (open != kClosed) {
       if (row_wanted(q, b.bank)) continue;
-      issue(Command::PRE, b.bank, std::max(now, timing_.earliest(Command::PRE, b.bank)));
+      issue(Command::PRE, b.bank, std::max(from, timing_.earliest(Command::PRE, b.bank)));
       for (Burst& o : q) {
         if (o.bank == b.bank && o.outcome == 0) o.outcome = 2;
       }
     }
-    issue(Command::ACT, b.bank, std::max(now, timing_.earliest(Command::ACT, b.bank)), b.row);
+    issue(Command::ACT, b.bank, std::max(from, timing_.earliest(Command::ACT, b.bank)), b.row);
     if (b.outcome == 0) b.outcome = 1;
   }
+}
+
+void ChannelController::serve_runs(std::vector<Burst>& q, size_t first, uint64_t now) {
+  const Command c = q[first].write ? Command::WR : Command::RD;
+  auto group = [&](const Burst& b) { return uint64_t{1} << (b.bank / spec_.banks_per_group); };
+  open_rows(q, now, q[first].bank);
+  const bool per_bank = spec_.refresh == DramConfig::PER_BANK;
   // The batch: this run and the oldest ready whole-row run of every other
   // bank group. Runs whose rows open later bound how long the batch runs,
   // so that they join the next one.

@@ -74,6 +74,7 @@ class ChannelController {
  private:
   bool refresh(uint64_t now, uint64_t& wake);
   void serve_runs(std::vector<Burst>& q, size_t first, uint64_t now);
+  void open_rows(std::vector<Burst>& q, uint64_t from, uint32_t skip);
   void served(Burst& b, uint64_t clock, uint32_t bursts);
   void catch_up(uint64_t now);
   [[nodiscard]] uint32_t pick_refresh_bank() const;
