@@ -147,6 +147,7 @@ void TrafficGenerator::issue() {
     first_issue_ps_ = std::min(first_issue_ps_, now);
     ++in_flight_;
     bytes_ += pending_.bytes;
+    reads_ += pending_.write ? 0 : 1;
     tlm::tlm_phase phase = tlm::BEGIN_REQ;
     sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
     if (socket->nb_transport_fw(p, phase, delay) != tlm::TLM_ACCEPTED) {

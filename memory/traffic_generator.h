@@ -53,6 +53,7 @@ class TrafficGenerator : public sc_core::sc_module {
 
   [[nodiscard]] uint64_t requests() const { return latencies_ns_.size(); }
   [[nodiscard]] uint64_t bytes() const { return bytes_; }
+  [[nodiscard]] uint64_t reads() const { return reads_; }
   [[nodiscard]] uint64_t first_issue_ps() const { return first_issue_ps_; }
   [[nodiscard]] uint64_t last_response_ps() const { return last_response_ps_; }
   [[nodiscard]] std::vector<double>& latencies_ns() { return latencies_ns_; }
@@ -87,6 +88,7 @@ class TrafficGenerator : public sc_core::sc_module {
   bool exhausted_ = false;
   uint32_t in_flight_ = 0;
   uint64_t bytes_ = 0;
+  uint64_t reads_ = 0;
   uint64_t first_issue_ps_ = UINT64_MAX;
   uint64_t last_response_ps_ = 0;
   std::vector<double> latencies_ns_;

@@ -60,9 +60,11 @@ MemtestReport run_memtest(const System& system, const MemtestOptions& o) {
 
   r.set_memory(system.memory().has_dram() ? system.memory().dram().preset() : "ideal");
   r.set_requests(gen.requests());
-  r.set_request_bytes(static_cast<uint32_t>(o.request_bytes));
+  r.set_request_bytes(o.trace.empty() ? static_cast<uint32_t>(o.request_bytes) : 0);
   r.set_outstanding(static_cast<uint32_t>(o.outstanding));
-  r.set_read_fraction(o.read_fraction);
+  r.set_read_fraction(gen.requests() > 0
+                          ? static_cast<double>(gen.reads()) / static_cast<double>(gen.requests())
+                          : 0.0);
   const uint64_t span = gen.requests() == 0 ? 0 : gen.last_response_ps() - gen.first_issue_ps();
   r.set_seconds(static_cast<double>(span) * 1e-12);
   r.set_peak_bandwidth_gbps(mem->peak_bandwidth_gbps());

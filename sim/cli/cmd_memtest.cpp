@@ -17,9 +17,9 @@ namespace {
 
 void print(const MemtestReport& r) {
   fmt::print("memory              {}\n", r.memory());
-  fmt::print("pattern             {} ({} requests of {} B, {} outstanding, {:.0f}% reads)\n",
-             r.pattern(), r.requests(), r.request_bytes(), r.outstanding(),
-             100.0 * r.read_fraction());
+  fmt::print("pattern             {} ({} requests{}, {} outstanding, {:.0f}% reads)\n", r.pattern(),
+             r.requests(), r.request_bytes() > 0 ? fmt::format(" of {} B", r.request_bytes()) : "",
+             r.outstanding(), 100.0 * r.read_fraction());
   fmt::print("peak bandwidth      {:.1f} GB/s\n", r.peak_bandwidth_gbps());
   fmt::print("achieved bandwidth  {:.1f} GB/s\n", r.achieved_bandwidth_gbps());
   fmt::print("efficiency          {:.1f}%\n", 100.0 * r.efficiency());
