@@ -248,10 +248,7 @@ std::string add_decoder_layer(Graph& g, const ModelSpec& d, const DecodeShape& s
 
 Graph build_decoder_layers(const ModelSpec& spec, const DecodeShape& shape, uint32_t layers) {
   Graph g;
-  g.set_name(
-      shape.tokens == 1
-          ? fmt::format("{} x{} decode b{} L{}", spec.name, layers, shape.batch, shape.kv_len)
-          : fmt::format("{} x{} prefill b{} S{}", spec.name, layers, shape.batch, shape.tokens));
+  g.set_name(fmt::format("{} x{} {}", spec.name, layers, shape.label()));
   std::string x = "input";
   add_tensor(g, x,
              {static_cast<int64_t>(shape.batch * shape.tokens), static_cast<int64_t>(spec.hidden)},

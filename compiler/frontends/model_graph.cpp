@@ -21,7 +21,7 @@ Graph build_model(const ModelSpec& m, const DecodeShape& s, uint64_t layers) {
   const DType at = s.activation_dtype;
   Graph g;
   g.set_name(
-      fmt::format("{} ({} of {} layers) decode b{} L{}", m.name, n, m.layers, s.batch, s.kv_len));
+      fmt::format("{} ({} of {} layers) {}", m.name, n, m.layers, s.label()));
 
   const std::string table = "embed_tokens.weight";
   add_tensor(g, table, {V, H}, s.weight_dtype, WEIGHT, true);

@@ -47,6 +47,12 @@ struct DecodeShape {
   DType activation_dtype = FP16;
   DType kv_dtype = FP16;
   uint64_t seed = 0;  // token ids and MoE routing are drawn from it
+
+  // "decode b1 L2048" or "prefill b1 S2048", for graph names and reports.
+  [[nodiscard]] std::string label() const {
+    return tokens == 1 ? "decode b" + std::to_string(batch) + " L" + std::to_string(kv_len)
+                       : "prefill b" + std::to_string(batch) + " S" + std::to_string(tokens);
+  }
 };
 
 }  // namespace npusim::compiler
