@@ -7,6 +7,10 @@
 //
 // where (Sr, Sc, T) is the dataflow's mapping of (M, N, K) and `preload` is 1
 // when the stationary operand is loaded into the array before each fold.
+// With a double-buffered array, a fold's preload (rows cycles) overlaps the
+// previous fold, which lasts at least rows + cols + T - 2 >= rows cycles:
+//
+//   cycles = rows + folds * (rows + cols + T - 2) - 1
 #pragma once
 
 #include <cstdint>
@@ -26,6 +30,11 @@ struct GemmShape {
 struct ArrayShape {
   uint64_t rows = 0;
   uint64_t cols = 0;
+  // The PEs hold a second (shadow) copy of the stationary operand, so the
+  // next fold's operand shifts in while the current fold computes, as in the
+  // TPU's matrix unit ("weights are double-buffered", Jouppi et al., ISCA
+  // 2017). Only the first fold of a tile waits for its preload.
+  bool double_buffered = false;
 };
 
 // How a dataflow lays a GEMM onto the array.

@@ -16,21 +16,30 @@ void MatrixUnit::execute(const Instruction& instruction) {
   const Dataflow df = op.dataflow() == DATAFLOW_UNSPECIFIED ? config_.dataflow : op.dataflow();
   const DataflowInfo* info = DataflowRegistry::find(df);
   if (info == nullptr) throw std::logic_error("matrix op with unregistered dataflow");
-  const GemmTiming timing = gemm_timing(*info, config_.array, {op.m(), op.k(), op.n()});
+  const GemmShape shape{op.m(), op.k(), op.n()};
+  const GemmTiming timing = gemm_timing(*info, config_.array, shape);
 
   const auto array = static_cast<size_t>(std::min_element(free_at_ps_.begin(), free_at_ps_.end()) -
                                          free_at_ps_.begin());
-  const uint64_t start = std::max(now_ps(), free_at_ps_[array]);
+  const uint64_t ready = now_ps();  // operands in the scratchpad, semaphores taken
+  const uint64_t start = std::max(ready, free_at_ps_[array]);
   wait_until(start);  // every array busy: the queue waits for one to free
-  const uint64_t end = start + cycles_ps(timing.cycles);
+  // A double-buffered array shifts this tile's first stationary operand into
+  // its shadow registers during the previous tile's last fold (at least
+  // `rows` cycles long), from when the operand is ready.
+  uint64_t cycles = timing.cycles;
+  if (config_.array.double_buffered && info->map(shape).preload && free_at_ps_[array] > ready) {
+    cycles -= std::min<uint64_t>(config_.array.rows, (free_at_ps_[array] - ready) / cycles_ps(1));
+  }
+  const uint64_t end = start + cycles_ps(cycles);
   free_at_ps_[array] = end;
   busy(start, end);
   complete_at(end, instruction);
 
   ++stats_.tiles;
-  stats_.tile_cycles += timing.cycles;
+  stats_.tile_cycles += cycles;
   stats_.macs += timing.macs;
-  stats_.array_cycles[array] += timing.cycles;
+  stats_.array_cycles[array] += cycles;
 }
 
 }  // namespace npusim::arch

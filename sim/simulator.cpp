@@ -22,7 +22,8 @@ arch::CoreConfig core_config(const System& s) {
   c.dma.max_request_bytes = s.core().dma().max_request_bytes();
   c.dma.spm_bytes_per_cycle =
       uint64_t{s.core().scratchpad().banks()} * s.core().scratchpad().bank_width_bytes();
-  c.matrix.array = {s.core().array().rows(), s.core().array().cols()};
+  c.matrix.array = {s.core().array().rows(), s.core().array().cols(),
+                    s.core().array().double_buffered()};
   c.matrix.count = s.core().array().count();
   c.matrix.dataflow = s.core().array().dataflow();
   c.vector_lanes = s.core().vector().lanes();

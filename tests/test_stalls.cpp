@@ -44,6 +44,31 @@ TEST(Stalls, ComputeWaitingForALoadIsAMemoryStall) {
   expect_accounted(r);
 }
 
+TEST(Stalls, ADoubleBufferedArrayPreloadsTheNextTileUnderThisOne) {
+  // Two independent 128^3 WS tiles on one array: the second one's weights
+  // shift in during the first one's fold, saving its 128-cycle preload.
+  for (const bool shadow : {false, true}) {
+    ProgramMaker p;
+    p.gemm(128, 128, 128);
+    p.gemm(128, 128, 128);
+    const Report r =
+        test::run(test::preset({"core.array.count=1", std::string("core.array.double_buffered=") +
+                                                          (shadow ? "true" : "false")}),
+                  p.program());
+    EXPECT_EQ(r.cycles(), 2 * kTileCycles - (shadow ? 128 : 0)) << shadow;
+    EXPECT_EQ(unit(r, "matrix").busy_cycles(), r.cycles());
+  }
+  // A tile whose weights arrive only when the array frees cannot preload early.
+  ProgramMaker p;
+  const uint32_t ready = p.sem(DMA, DATA_READY);
+  ProgramMaker::signal(p.load(p.tensor(WEIGHT, 1 << 20), 1 << 20), ready);
+  p.gemm(128, 128, 128);
+  ProgramMaker::wait(p.gemm(128, 128, 128), ready);
+  const Report r = test::run(
+      test::preset({"core.array.count=1", "core.array.double_buffered=true"}), p.program());
+  EXPECT_EQ(r.cycles(), kLoadCycles + kTileCycles);
+}
+
 TEST(Stalls, WaitingOnAUnitThatWaitsOnMemoryIsAMemoryStall) {
   ProgramMaker p;
   const uint32_t loaded = p.sem(DMA, DATA_READY);

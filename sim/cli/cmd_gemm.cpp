@@ -26,12 +26,15 @@ int gemm(const std::vector<std::string>& argv) {
   std::vector<std::string> mkn;
   args.option("array", &array, "array shape ROWSxCOLS (default 128x128)");
   args.option("dataflow", &dataflow, "os, ws or is (default ws)");
+  bool double_buffered = false;
+  args.flag("double-buffered", &double_buffered,
+            "the stationary operand of the next fold loads while this one computes");
   args.positional("M K N", &mkn, 3, 3, "GEMM: [M x K] times [K x N]");
   if (!args.parse()) return 0;
   const auto x = array.find('x');
   if (x == std::string::npos) throw UserError("npusim gemm: --array: expected ROWSxCOLS");
   const arch::ArrayShape shape{dim(array.substr(0, x), "--array rows"),
-                               dim(array.substr(x + 1), "--array cols")};
+                               dim(array.substr(x + 1), "--array cols"), double_buffered};
   const arch::DataflowInfo* df = arch::DataflowRegistry::find(dataflow);
   if (df == nullptr) {
     throw UserError("npusim gemm: --dataflow: '" + dataflow + "' is not one of os, ws, is");
