@@ -42,6 +42,7 @@ NPUSIM_REGISTER_MEMORY(
                },
                [](const MemoryConfig& config) { return config.ideal().bandwidth_gbps(); },
                [](const MemoryConfig& config) { return config.capacity_bytes(); },
+               [](const MemoryConfig& config) { return config.ideal().latency_ns(); },
            }));
 
 }  // namespace npusim::memory

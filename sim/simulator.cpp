@@ -62,6 +62,11 @@ double memory_peak_gbps(const System& system) {
       .peak_bandwidth_gbps(system.memory());
 }
 
+double memory_read_latency_ns(const System& system) {
+  return memory::MemoryRegistry::lookup(system.memory(), "system", "memory")
+      .read_latency_ns(system.memory());
+}
+
 Report simulate(const SimulationInput& in) {
   const System& sys = *in.system;
   const Program& program = *in.program;

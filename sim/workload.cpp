@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/algorithm/string/case_conv.hpp>
 #include <fstream>
 #include <sstream>
@@ -24,7 +25,14 @@ compiler::Target target_for(const System& s, const std::string& where) {
   t.dataflow = s.core().array().dataflow();
   t.vector_lanes = s.core().vector().lanes();
   t.spm_capacity_bytes = s.core().scratchpad().capacity_bytes();
-  t.memory_bytes_per_cycle = memory_peak_gbps(s) / s.core_clock_ghz();
+  // What the DMA can move per cycle: the memory's peak, unless the
+  // scratchpad's port (banks x width) takes less.
+  const double spm_port = static_cast<double>(uint64_t{s.core().scratchpad().banks()} *
+                                              s.core().scratchpad().bank_width_bytes());
+  t.memory_bytes_per_cycle = std::min(memory_peak_gbps(s) / s.core_clock_ghz(), spm_port);
+  t.memory_latency_cycles = memory_read_latency_ns(s) * s.core_clock_ghz();
+  t.dma_outstanding = s.core().dma().outstanding();
+  t.dma_max_request_bytes = s.core().dma().max_request_bytes();
   t.where = where;
   return t;
 }

@@ -5,6 +5,7 @@
 #include "compiler/compile.h"
 #include "compiler/frontends/decoder_layer.h"
 #include "compiler/graph_util.h"
+#include "compiler/lowering/gemm.h"
 #include "sim/workload.h"
 #include "test_util.h"
 
@@ -120,6 +121,36 @@ TEST(Lowering, ResidentInputsAreReadOnceAndTilesFitTheScratchpad) {
       EXPECT_EQ(loaded[static_cast<uint32_t>(i)], p.tensors(i).bytes()) << p.tensors(i).name();
     }
   }
+}
+
+TEST(Lowering, TilingWeighsTheDmaRateOfShortRows) {
+  // The teaching preset: 1000 B/cycle, 100 cycles of latency, 64 requests
+  // of at most 4 KiB in flight.
+  Target t;
+  t.arrays = 8;
+  t.memory_latency_cycles = 100;
+  // Little's law: 64 x 512 B / 100 cycles; long rows reach the peak.
+  EXPECT_DOUBLE_EQ(t.stream_bytes_per_cycle(512), 327.68);
+  EXPECT_DOUBLE_EQ(t.stream_bytes_per_cycle(8192), 1000.0);
+  t.memory_latency_cycles = 0;
+  EXPECT_DOUBLE_EQ(t.stream_bytes_per_cycle(512), 1000.0);
+
+  // A prefill projection, 2048 x 4096 x 4096: its input tiles are read in
+  // rows of tk elements, so re-reading the input once per column block
+  // would run at a third of the peak. With the latency known, the tiler
+  // keeps a row block resident and streams the (packed) weights past it.
+  GemmSpec s;
+  s.node = "q_proj";
+  s.m = 2048;
+  s.k = 4096;
+  s.n = 4096;
+  s.b_layout = BLayout::Tiled;
+  const SpmLayout layout = default_spm_layout(t.spm_capacity_bytes, t.arrays, 6);
+  const GemmTiling fast = choose_gemm_tiling(s, t, layout);
+  t.memory_latency_cycles = 100;
+  const GemmTiling slow = choose_gemm_tiling(s, t, layout);
+  EXPECT_TRUE(slow.rows_outer || slow.a_resident);
+  EXPECT_GE(slow.cost_cycles, fast.cost_cycles);
 }
 
 TEST(Lowering, SmallestTileThatDoesNotFitIsAnError) {

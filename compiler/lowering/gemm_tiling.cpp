@@ -80,31 +80,48 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
             s.a_contiguous() && dtype_bytes(s.a.dtype, s.batch * s.m * s.k) <= a_slot;
         const bool out_whole =
             s.out_contiguous() && dtype_bytes(FP32, s.batch * s.m * s.n) <= o_slot;
-        const double b_bytes = static_cast<double>(dtype_bytes(s.b.dtype, s.k * s.n));
-        const double a_bytes = static_cast<double>(dtype_bytes(s.a.dtype, s.m * s.k));
-        const double o_bytes = static_cast<double>(dtype_bytes(s.out.dtype, s.m * s.n));
+        // Cycles to stream each operand once, at the rate its rows allow
+        // (one DMA request per strided row; see Target::stream_bytes_per_cycle).
+        // Rows that lie back to back in memory go as one transfer.
+        const uint64_t b_row =
+            dtype_bytes(s.b.dtype, s.b_layout == BLayout::Tiled ? tk * tn
+                                   : s.b_layout == BLayout::KN  ? (tn == s.n ? tk * tn : tn)
+                                                                : (tk == s.k ? tk * tn : tk));
+        const uint64_t a_row = dtype_bytes(s.a.dtype, whole           ? s.batch * s.m * s.k
+                                                      : tk == s.lda() ? tm * tk
+                                                                      : tk);
+        const uint64_t o_row = dtype_bytes(s.out.dtype, out_whole       ? s.batch * s.m * s.n
+                                                        : tn == s.ldo() ? tm * tn
+                                                                        : tn);
+        const double b_time = static_cast<double>(dtype_bytes(s.b.dtype, s.k * s.n)) /
+                              t.stream_bytes_per_cycle(b_row);
+        const double a_time = static_cast<double>(dtype_bytes(s.a.dtype, s.m * s.k)) /
+                              t.stream_bytes_per_cycle(a_row);
+        const double o_time = static_cast<double>(dtype_bytes(s.out.dtype, s.m * s.n)) /
+                              t.stream_bytes_per_cycle(o_row);
         const uint64_t tiles = s.batch * mt * kt * nt;
         // Tiles run on the arrays in parallel, at most one per weight slot.
         const double parallel = static_cast<double>(
             std::min<uint64_t>({t.arrays, layout[Ring::Weight].slots - 1, tiles}));
         // The first tile's load and the last tile's compute do not overlap.
         const double fill =
-            static_cast<double>(dtype_bytes(s.b.dtype, tk * tn)) / t.memory_bytes_per_cycle;
+            t.memory_latency_cycles +
+            static_cast<double>(dtype_bytes(s.b.dtype, tk * tn)) / t.stream_bytes_per_cycle(b_row);
         // Loop orders: B (weights) outermost, read once, A re-read per column
         // block unless it stays resident; or A's row blocks outermost, each
         // resident while B streams past it once per row block.
         for (bool rows_outer : {false, true}) {
           bool resident = whole || mt * kt <= a_slots;
-          double bytes = 0;
+          double stream = 0;
           if (!rows_outer) {
             if (kt > 1 && mt > o_slots) continue;  // outputs accumulate across the K loop
-            bytes = b_bytes + a_bytes * (resident ? 1 : static_cast<double>(nt)) + o_bytes;
+            stream = b_time + a_time * (resident ? 1 : static_cast<double>(nt)) + o_time;
           } else {
             if (mt == 1 || kt > a_slots) continue;  // one row block's tiles stay resident
             resident = false;
-            bytes = b_bytes * static_cast<double>(mt) + a_bytes + o_bytes;
+            stream = b_time * static_cast<double>(mt) + a_time + o_time;
           }
-          const double memory = static_cast<double>(s.batch) * bytes / t.memory_bytes_per_cycle;
+          const double memory = static_cast<double>(s.batch) * stream;
           for (bool transposed : {false, true}) {
             const double compute =
                 static_cast<double>(s.batch) * compute_cycles(s, tm, tk, tn, transposed, *df, t);

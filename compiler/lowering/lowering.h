@@ -3,6 +3,7 @@
 // is an error naming the node and the op.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -22,7 +23,20 @@ struct Target {
   uint32_t vector_lanes = 128;
   uint64_t spm_capacity_bytes = 16u << 20;
   double memory_bytes_per_cycle = 1000.0;  // peak memory bandwidth / core clock
+  double memory_latency_cycles = 0;        // unloaded read latency (0: not limiting)
+  uint32_t dma_outstanding = 64;           // requests the DMA keeps in flight
+  uint64_t dma_max_request_bytes = 4096;   // longest request; a strided row is one each
   std::string where = "system";            // named in errors (the system file)
+
+  // Bytes per cycle a transfer made of `row_bytes` rows can stream: the
+  // peak, unless too few requests are in flight to cover the latency
+  // (Little's law: outstanding x request bytes / latency).
+  [[nodiscard]] double stream_bytes_per_cycle(uint64_t row_bytes) const {
+    if (memory_latency_cycles <= 0 || row_bytes == 0) return memory_bytes_per_cycle;
+    const double request = static_cast<double>(std::min(row_bytes, dma_max_request_bytes));
+    const double in_flight = static_cast<double>(dma_outstanding) * request;
+    return std::min(memory_bytes_per_cycle, in_flight / memory_latency_cycles);
+  }
 };
 
 struct LoweringContext {

@@ -270,6 +270,11 @@ MemoryModelEntry entry() {
     const uint64_t devices = resolve_spec(config.dram(), "dram", "memory.dram").capacity_bytes();
     return config.capacity_bytes() != 0 ? config.capacity_bytes() : devices;
   };
+  e.read_latency_ns = [](const MemoryConfig& config) {
+    // A read from a closed bank: ACT, RD after tRCD, data after tCL, burst.
+    const DramSpec spec = resolve_spec(config.dram(), "dram", "memory.dram");
+    return (spec.RCD_RD + spec.CL + spec.burst_cycles) * spec.tck_ps * 1e-3;
+  };
   return e;
 }
 
