@@ -9,6 +9,7 @@
 #include "memory/dram/address_mapping.h"
 #include "memory/dram/channel_timing.h"
 #include "memory/dram/spec.h"
+#include "memory/registry.h"
 #include "sim/config.h"
 #include "sim/memtest.h"
 #include "test_util.h"
@@ -118,6 +119,31 @@ TEST(DramPresets, PeakBandwidthIsTheJedecArithmetic) {
   five.set_stacks(5);
   EXPECT_NEAR(resolve_spec(five, "t", "d").peak_gbps(), 4096.0, 1e-6);
   EXPECT_EQ(resolve_spec(five, "t", "d").capacity_bytes(), 5 * (16ull << 30));
+}
+
+TEST(DramPresets, TheCompilersLatencyEstimateMatchesMemtestOnShortStreams) {
+  // (tRCD + tCL + the mapping's run of columns x burst) x tCK, against the
+  // mean latency of 128 sequential 256 B reads in flight on five stacks:
+  // bursts interleaved over channels (the preset's mapping), and whole 1 KiB
+  // rows per channel (examples/hw/npu-hbm3.textproto's).
+  const struct {
+    std::string mapping;
+    double estimate_ns;
+  } cases[] = {{"", (31 + 20 + 1 * 2) * 0.625}, {"ro ba bg st ch co", (31 + 20 + 32 * 2) * 0.625}};
+  for (const auto& c : cases) {
+    std::vector<std::string> sets{"memory.dram.stacks=5"};
+    if (!c.mapping.empty()) sets.push_back("memory.dram.address_mapping=\"" + c.mapping + "\"");
+    const System sys = dram_system("HBM3-6400", sets);
+    const double estimate =
+        MemoryRegistry::lookup(sys.memory(), "t", "memory").read_latency_ns(sys.memory());
+    EXPECT_DOUBLE_EQ(estimate, c.estimate_ns) << c.mapping;
+    sim::MemtestOptions o;
+    o.outstanding = 128;
+    o.request_bytes = 256;
+    o.requests = 20000;
+    const double measured = sim::run_memtest(sys, o).latency().mean_ns();
+    EXPECT_NEAR(measured, estimate, 0.25 * estimate) << c.mapping;
+  }
 }
 
 TEST(DramMapping, StacksNeedNotBeAPowerOfTwo) {

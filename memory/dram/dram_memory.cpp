@@ -271,9 +271,14 @@ MemoryModelEntry entry() {
     return config.capacity_bytes() != 0 ? config.capacity_bytes() : devices;
   };
   e.read_latency_ns = [](const MemoryConfig& config) {
-    // A read from a closed bank: ACT, RD after tRCD, data after tCL, burst.
+    // What a request of a stream of short ones sees: a row miss (ACT, RD
+    // after tRCD, data after tCL) and the bursts ahead of it in its row on
+    // the same channel (the mapping's run of consecutive columns). An
+    // estimate for the compiler, checked against memtest in test_dram.cpp.
     const DramSpec spec = resolve_spec(config.dram(), "dram", "memory.dram");
-    return (spec.RCD_RD + spec.CL + spec.burst_cycles) * spec.tck_ps * 1e-3;
+    const AddressMapping mapping(spec, "dram", "memory.dram.address_mapping");
+    return static_cast<double>(spec.RCD_RD + spec.CL + mapping.column_run() * spec.burst_cycles) *
+           spec.tck_ps * 1e-3;
   };
   return e;
 }
