@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <map>
 
 #include "common/error.h"
 #include "compiler/compile.h"
@@ -185,6 +186,83 @@ TEST(Onnx, ATransformerBlockDoesTheWorkOfTheBlockBuiltFromDimensions) {
   // Every weight of the block is read once.
   const uint64_t params = 4 * (H * H + H) + (H * I + I) + (I * H + H) + 4 * H;
   EXPECT_EQ(onnx.traffic().read().weight(), params * 2);
+}
+
+// Ops of the graph imported from `b`, by name ("ELEMENTWISE:MUL" for
+// elementwise ones), counted.
+std::map<std::string, int> imported_ops(Block& b) {
+  compiler::DecodeShape shape;
+  const Graph g = compiler::import_onnx(b.write(), shape);
+  std::map<std::string, int> ops;
+  for (const Node& n : g.nodes()) {
+    std::string name = OpType_Name(n.op());
+    if (auto it = n.attrs().find("kind"); it != n.attrs().end()) name += ":" + it->second.s();
+    ++ops[name];
+  }
+  return ops;
+}
+
+TEST(Onnx, ExportedGeluAndSiluArithmeticBecomesOneVectorOp) {
+  {  // The block's erf GELU: one GELU_OP, no Erf arithmetic left.
+    compiler::DecodeShape shape;
+    const Graph g = compiler::import_onnx(gpt2_block_onnx(), shape);
+    int gelu = 0, erf = 0;
+    for (const Node& n : g.nodes()) {
+      gelu += n.op() == GELU_OP;
+      erf += n.attrs().count("kind") != 0 && n.attrs().at("kind").s() == "ERF";
+    }
+    EXPECT_EQ(gelu, 1);
+    EXPECT_EQ(erf, 0);
+  }
+  {  // GPT-2's gelu_new, 0.5 * x first: x*0.5 * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+    Block b;
+    b.scalar("three", 3.0f);
+    b.scalar("c", 0.044715f);
+    b.scalar("k", std::sqrt(2.0f / static_cast<float>(M_PI)));
+    b.scalar("one", 1.0f);
+    b.scalar("half", 0.5f);
+    b.node("Mul", {"x", "half"}, "xh");
+    b.node("Pow", {"x", "three"}, "x3");
+    b.node("Mul", {"c", "x3"}, "cx3");
+    b.node("Add", {"x", "cx3"}, "inner");
+    b.node("Mul", {"inner", "k"}, "scaled");
+    b.node("Tanh", {"scaled"}, "t");
+    b.node("Add", {"one", "t"}, "t1");
+    b.node("Mul", {"xh", "t1"}, "y");
+    EXPECT_EQ(imported_ops(b), (std::map<std::string, int>{{"GELU_OP", 1}}));
+  }
+  {  // SiLU, as torch.nn.functional.silu exports it.
+    Block b;
+    b.node("Sigmoid", {"x"}, "s");
+    b.node("Mul", {"s", "x"}, "y");
+    EXPECT_EQ(imported_ops(b), (std::map<std::string, int>{{"SILU_OP", 1}}));
+  }
+}
+
+TEST(Onnx, ArithmeticThatOnlyLooksLikeAnActivationStaysOpByOp) {
+  {  // 0.6 is not GELU's 0.5.
+    Block b;
+    b.scalar("sqrt2", std::sqrt(2.0f));
+    b.scalar("one", 1.0f);
+    b.scalar("c", 0.6f);
+    b.node("Div", {"x", "sqrt2"}, "a");
+    b.node("Erf", {"a"}, "e");
+    b.node("Add", {"e", "one"}, "e1");
+    b.node("Mul", {"x", "e1"}, "m");
+    b.node("Mul", {"m", "c"}, "y");
+    const auto ops = imported_ops(b);
+    EXPECT_EQ(ops.count("GELU_OP"), 0u);
+    EXPECT_EQ(ops.at("ELEMENTWISE:ERF"), 1);
+  }
+  {  // The sigmoid is used again: x * sigmoid(x) must not swallow it.
+    Block b;
+    b.node("Sigmoid", {"x"}, "s");
+    b.node("Mul", {"s", "x"}, "m");
+    b.node("Add", {"m", "s"}, "y");
+    const auto ops = imported_ops(b);
+    EXPECT_EQ(ops.count("SILU_OP"), 0u);
+    EXPECT_EQ(ops.at("ELEMENTWISE:SIGMOID"), 1);
+  }
 }
 
 TEST(Onnx, AnUnsupportedOpNamesTheNodeAndTheOp) {

@@ -4,10 +4,14 @@
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
+#include <set>
 #include <sstream>
 #include <unordered_map>
 
@@ -37,7 +41,18 @@ class Importer {
       shapes_[in.name()] = dims(in, in.name());
       activation(in.name(), in.name());
     }
-    for (const auto& node : g.node()) lower(node);
+    find_activation_patterns(g);
+    for (int i = 0; i < g.node_size(); ++i) {
+      if (auto it = fused_.find(i); it != fused_.end()) {
+        // The last node of a GELU or SiLU pattern: one vector op for all.
+        const onnx::NodeProto& last = g.node(i);
+        const Value& x = value(last, it->second.input);
+        if (x.kind != Kind::Activation) fail(last, "the activation's input must be computed");
+        emit(last, it->second.op, {x.tensor}, {out(last)});
+      } else if (!absorbed_.count(i)) {
+        lower(g.node(i));
+      }
+    }
     return std::move(graph_);
   }
 
@@ -75,6 +90,158 @@ class Importer {
     uint64_t n = 1;
     for (int64_t v : d) n *= static_cast<uint64_t>(v);
     return n;
+  }
+
+  // Value of a one-element float tensor, if `t` is one.
+  static std::optional<double> float_scalar(const onnx::TensorProto& t) {
+    int64_t n = 1;
+    for (int64_t d : t.dims()) n *= d;
+    if (n != 1 || t.data_type() != onnx::TensorProto::FLOAT) return std::nullopt;
+    if (t.float_data_size() == 1) return t.float_data(0);
+    if (t.raw_data().size() == 4) {
+      float v = 0;
+      std::memcpy(&v, t.raw_data().data(), 4);
+      return v;
+    }
+    return std::nullopt;
+  }
+
+  // PyTorch exports GELU and SiLU as elementwise arithmetic around an Erf,
+  // Tanh or Sigmoid. Each such pattern (whose intermediate values have no
+  // other use) becomes one GELU_OP or SILU_OP, as the hardware's vector
+  // unit computes it in one pass:
+  //   SiLU:       x * Sigmoid(x)
+  //   GELU (erf): x * (Erf(x / sqrt 2) + 1) * 0.5   (or x * 0.5 first)
+  //   GELU (tanh, GPT-2's gelu_new):
+  //               x * 0.5 * (Tanh((x + Pow(x, 3) * 0.044715) * sqrt(2/pi)) + 1)
+  void find_activation_patterns(const onnx::GraphProto& g) {
+    for (int i = 0; i < g.node_size(); ++i) {
+      for (const auto& o : g.node(i).output()) producer_[o] = i;
+      for (const auto& in : g.node(i).input()) ++uses_[in];
+      if (g.node(i).op_type() == "Constant") {
+        for (const auto& a : g.node(i).attribute()) {
+          if (a.has_t()) {
+            if (auto v = float_scalar(a.t())) scalars_[g.node(i).output(0)] = *v;
+          }
+        }
+      }
+    }
+    for (const auto& o : g.output()) ++uses_[o.name()];
+    for (const auto& t : g.initializer()) {
+      if (auto v = float_scalar(t)) scalars_[t.name()] = *v;
+    }
+    for (int i = 0; i < g.node_size(); ++i) {
+      const std::string& op = g.node(i).op_type();
+      if (op == "Sigmoid") match_silu(g, i);
+      if (op == "Erf" || op == "Tanh") match_gelu(g, i);
+    }
+  }
+
+  [[nodiscard]] bool near(const std::string& name, double want) const {
+    auto it = scalars_.find(name);
+    return it != scalars_.end() && std::abs(it->second - want) <= 1e-3 * std::abs(want);
+  }
+  // The node producing `name` if it is an `op` whose output has one use.
+  const onnx::NodeProto* only(const onnx::GraphProto& g, const std::string& name,
+                              const std::string& op) const {
+    auto it = producer_.find(name);
+    if (it == producer_.end() || uses_.at(name) != 1) return nullptr;
+    const onnx::NodeProto& n = g.node(it->second);
+    return n.op_type() == op && n.input_size() == 2 ? &n : nullptr;
+  }
+  // The one node consuming `name` (an `op` with two inputs), and its other input.
+  std::pair<int, std::string> user(const onnx::GraphProto& g, const std::string& name,
+                                   const std::string& op) const {
+    auto u = uses_.find(name);
+    if (u == uses_.end() || u->second != 1) return {-1, ""};
+    for (int i = 0; i < g.node_size(); ++i) {
+      const onnx::NodeProto& n = g.node(i);
+      if (n.op_type() != op || n.input_size() != 2) continue;
+      if (n.input(0) == name) return {i, n.input(1)};
+      if (n.input(1) == name) return {i, n.input(0)};
+    }
+    return {-1, ""};
+  }
+  // The other input of binary `n` when one of them is `name`, else "".
+  static std::string other(const onnx::NodeProto& n, const std::string& name) {
+    if (n.input(0) == name) return n.input(1);
+    if (n.input(1) == name) return n.input(0);
+    return "";
+  }
+  // Index of a node found by only() (the producer of its output).
+  [[nodiscard]] int index(const onnx::NodeProto* n) const { return producer_.at(n->output(0)); }
+  void fuse(std::vector<int> members, OpType op, const std::string& x) {
+    std::sort(members.begin(), members.end());
+    for (int m : members) {
+      if (absorbed_.count(m) || fused_.count(m)) return;  // overlaps another pattern
+    }
+    fused_[members.back()] = {op, x};
+    members.pop_back();
+    absorbed_.insert(members.begin(), members.end());
+  }
+
+  void match_silu(const onnx::GraphProto& g, int sig) {
+    const std::string& x = g.node(sig).input(0);
+    auto [mul, second] = user(g, g.node(sig).output(0), "Mul");
+    if (mul >= 0 && second == x) fuse({sig, mul}, SILU_OP, x);
+  }
+
+  void match_gelu(const onnx::GraphProto& g, int f) {
+    const onnx::NodeProto& fn = g.node(f);
+    std::vector<int> members{f};
+    std::string x;
+    if (fn.op_type() == "Erf") {  // Erf(x / sqrt 2) or Erf(x * (1 / sqrt 2))
+      const onnx::NodeProto* div = only(g, fn.input(0), "Div");
+      const onnx::NodeProto* mul = only(g, fn.input(0), "Mul");
+      if (div != nullptr && near(div->input(1), std::sqrt(2.0))) {
+        x = div->input(0);
+        members.push_back(index(div));
+      } else if (mul != nullptr) {
+        for (int k = 0; k < 2; ++k) {
+          if (near(mul->input(1 - k), 1.0 / std::sqrt(2.0))) x = mul->input(k);
+        }
+        members.push_back(index(mul));
+      }
+    } else {  // Tanh(s), s = (x + Pow(x, 3) * 0.044715) * sqrt(2/pi)
+      const onnx::NodeProto* s = only(g, fn.input(0), "Mul");
+      if (s == nullptr) return;
+      std::string r;
+      for (int k = 0; k < 2; ++k) {
+        if (near(s->input(1 - k), std::sqrt(2.0 / M_PI))) r = s->input(k);
+      }
+      const onnx::NodeProto* add = only(g, r, "Add");
+      if (add == nullptr) return;
+      for (int k = 0; k < 2 && x.empty(); ++k) {
+        const onnx::NodeProto* cube_mul = only(g, add->input(1 - k), "Mul");
+        if (cube_mul == nullptr) continue;
+        for (int j = 0; j < 2; ++j) {
+          if (!near(cube_mul->input(1 - j), 0.044715)) continue;
+          const onnx::NodeProto* pow = only(g, cube_mul->input(j), "Pow");
+          if (pow != nullptr && pow->input(0) == add->input(k) && near(pow->input(1), 3.0)) {
+            x = add->input(k);
+            members.insert(members.end(), {index(s), index(add), index(cube_mul), index(pow)});
+          }
+        }
+      }
+    }
+    if (x.empty()) return;
+    // ... + 1, then times x and 0.5 in either order.
+    auto [plus, one] = user(g, fn.output(0), "Add");
+    if (plus < 0 || !near(one, 1.0)) return;
+    members.push_back(plus);
+    auto [m1, m1_other] = user(g, g.node(plus).output(0), "Mul");
+    if (m1 < 0) return;
+    members.push_back(m1);
+    if (m1_other == x) {  // (x * (1 + f)) * 0.5
+      auto [m2, half] = user(g, g.node(m1).output(0), "Mul");
+      if (m2 < 0 || !near(half, 0.5)) return;
+      members.push_back(m2);
+    } else {  // (x * 0.5) * (1 + f)
+      const onnx::NodeProto* xh = only(g, m1_other, "Mul");
+      if (xh == nullptr || other(*xh, x).empty() || !near(other(*xh, x), 0.5)) return;
+      members.push_back(index(xh));
+    }
+    fuse(members, GELU_OP, x);
   }
 
   void initializer(const onnx::TensorProto& t) {
@@ -302,6 +469,16 @@ class Importer {
   Graph graph_;
   std::unordered_map<std::string, Dims> shapes_;
   std::unordered_map<std::string, Value> known_;
+  // Activation patterns: the last node of each, and the nodes it absorbs.
+  struct Fused {
+    OpType op;
+    std::string input;
+  };
+  std::map<int, Fused> fused_;
+  std::set<int> absorbed_;
+  std::unordered_map<std::string, int> producer_;  // value -> node index
+  std::unordered_map<std::string, int> uses_;      // value -> consumers (graph outputs count)
+  std::unordered_map<std::string, double> scalars_;
 };
 
 }  // namespace
