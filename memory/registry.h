@@ -23,9 +23,9 @@ struct MemoryModelEntry {
   std::function<double(const MemoryConfig&)> peak_bandwidth_gbps;
   // Bytes the compiler may place (0: unlimited).
   std::function<uint64_t(const MemoryConfig&)> capacity_bytes;
-  // Unloaded read latency, ns: with the DMA's outstanding requests it bounds
-  // the bandwidth a stream of small requests can reach (Little's law), which
-  // the compiler's tiling weighs.
+  // Latency a read of a stream of short requests sees, ns (an estimate):
+  // with the DMA's outstanding requests it bounds the bandwidth such a
+  // stream can reach (Little's law), which the compiler's tiling weighs.
   std::function<double(const MemoryConfig&)> read_latency_ns;
 };
 

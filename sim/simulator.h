@@ -23,7 +23,7 @@ struct SimulationInput {
 
 // Peak bandwidth of the system's memory, GB/s.
 [[nodiscard]] double memory_peak_gbps(const System& system);
-// Unloaded read latency of the system's memory, ns.
+// The system memory's read-latency estimate for short requests, ns.
 [[nodiscard]] double memory_read_latency_ns(const System& system);
 
 }  // namespace npusim::sim

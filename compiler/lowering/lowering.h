@@ -23,7 +23,7 @@ struct Target {
   uint32_t vector_lanes = 128;
   uint64_t spm_capacity_bytes = 16u << 20;
   double memory_bytes_per_cycle = 1000.0;  // peak memory bandwidth / core clock
-  double memory_latency_cycles = 0;        // unloaded read latency (0: not limiting)
+  double memory_latency_cycles = 0;        // read-latency estimate (0: not limiting)
   uint32_t dma_outstanding = 64;           // requests the DMA keeps in flight
   uint64_t dma_max_request_bytes = 4096;   // longest request; a strided row is one each
   std::string where = "system";            // named in errors (the system file)
