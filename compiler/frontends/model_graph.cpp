@@ -20,8 +20,7 @@ Graph build_model(const ModelSpec& m, const DecodeShape& s, uint64_t layers) {
   const auto V = static_cast<int64_t>(m.vocab);
   const DType at = s.activation_dtype;
   Graph g;
-  g.set_name(
-      fmt::format("{} ({} of {} layers) {}", m.name, n, m.layers, s.label()));
+  g.set_name(fmt::format("{} ({} of {} layers) {}", m.name, n, m.layers, s.label()));
 
   const std::string table = "embed_tokens.weight";
   add_tensor(g, table, {V, H}, s.weight_dtype, WEIGHT, true);
