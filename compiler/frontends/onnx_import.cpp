@@ -117,7 +117,10 @@ class Importer {
   void find_activation_patterns(const onnx::GraphProto& g) {
     for (int i = 0; i < g.node_size(); ++i) {
       for (const auto& o : g.node(i).output()) producer_[o] = i;
-      for (const auto& in : g.node(i).input()) ++uses_[in];
+      for (const auto& in : g.node(i).input()) {
+        ++uses_[in];
+        consumer_[in] = i;
+      }
       if (g.node(i).op_type() == "Constant") {
         for (const auto& a : g.node(i).attribute()) {
           if (a.has_t()) {
@@ -153,14 +156,12 @@ class Importer {
   std::pair<int, std::string> user(const onnx::GraphProto& g, const std::string& name,
                                    const std::string& op) const {
     auto u = uses_.find(name);
-    if (u == uses_.end() || u->second != 1) return {-1, ""};
-    for (int i = 0; i < g.node_size(); ++i) {
-      const onnx::NodeProto& n = g.node(i);
-      if (n.op_type() != op || n.input_size() != 2) continue;
-      if (n.input(0) == name) return {i, n.input(1)};
-      if (n.input(1) == name) return {i, n.input(0)};
-    }
-    return {-1, ""};
+    if (u == uses_.end() || u->second != 1 || !consumer_.count(name)) return {-1, ""};
+    const int i = consumer_.at(name);
+    const onnx::NodeProto& n = g.node(i);
+    if (n.op_type() != op || n.input_size() != 2) return {-1, ""};
+    const std::string second = other(n, name);
+    return second.empty() ? std::pair<int, std::string>{-1, ""} : std::pair{i, second};
   }
   // The other input of binary `n` when one of them is `name`, else "".
   static std::string other(const onnx::NodeProto& n, const std::string& name) {
@@ -478,6 +479,8 @@ class Importer {
   std::set<int> absorbed_;
   std::unordered_map<std::string, int> producer_;  // value -> node index
   std::unordered_map<std::string, int> uses_;      // value -> consumers (graph outputs count)
+  std::unordered_map<std::string, int>
+      consumer_;  // value -> a node consuming it (the one when uses_ is 1)
   std::unordered_map<std::string, double> scalars_;
 };
 
