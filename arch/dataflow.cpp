@@ -43,10 +43,10 @@ GemmTiming gemm_timing(const DataflowInfo& dataflow, const ArrayShape& array,
   const uint64_t col_folds = ceil_div(map.spatial_cols, array.cols);
   GemmTiming t;
   t.folds = row_folds * col_folds;
-  const bool hidden = map.preload && array.double_buffered;  // preload under the previous fold
-  const uint64_t per_fold =
-      (map.preload && !hidden ? array.rows : 0) + array.rows + array.cols + map.temporal - 2;
-  t.cycles = (hidden ? array.rows : 0) + t.folds * per_fold - 1;
+  t.hidden_preload = map.preload && array.double_buffered;
+  const uint64_t per_fold = (map.preload && !t.hidden_preload ? array.rows : 0) + array.rows +
+                            array.cols + map.temporal - 2;
+  t.cycles = (t.hidden_preload ? array.rows : 0) + t.folds * per_fold - 1;
   t.macs = gemm.m * gemm.k * gemm.n;
   t.mapping_efficiency = static_cast<double>(map.spatial_rows * map.spatial_cols) /
                          static_cast<double>(t.folds * array.rows * array.cols);

@@ -55,6 +55,9 @@ struct GemmTiming {
   uint64_t folds = 0;
   uint64_t cycles = 0;
   uint64_t macs = 0;
+  // A double-buffered array loads each fold's stationary operand under the
+  // previous fold; only the first preload (array rows cycles) is exposed.
+  bool hidden_preload = false;
   // Share of the PEs holding useful work, averaged over folds (SCALE-Sim's
   // mapping efficiency).
   double mapping_efficiency = 0.0;

@@ -44,8 +44,6 @@ class Engine : public sc_core::sc_module {
   // When the last of this queue's work completed, ps.
   [[nodiscard]] uint64_t finish_ps() const { return finish_ps_; }
   [[nodiscard]] size_t executed() const { return executed_; }
-  [[nodiscard]] uint64_t last_completion_ps() const { return last_completion_ps_; }
-  [[nodiscard]] size_t size() const { return static_cast<size_t>(program_.size()); }
   // Where the queue is stuck, for deadlock reports.
   [[nodiscard]] std::string where() const;
   // Earliest time this queue may still query another queue's log, ps.

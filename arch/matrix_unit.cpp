@@ -7,17 +7,14 @@ namespace npusim::arch {
 
 MatrixUnit::MatrixUnit(const sc_core::sc_module_name& name, const Instructions& queue,
                        CoreContext& context, const MatrixConfig& config)
-    : Engine(name, MATRIX, queue, context), config_(config), free_at_ps_(config.count, 0) {
-  stats_.array_cycles.assign(config.count, 0);
-}
+    : Engine(name, MATRIX, queue, context), config_(config), free_at_ps_(config.count, 0) {}
 
 void MatrixUnit::execute(const Instruction& instruction) {
   const MatrixOp& op = instruction.matrix();
   const Dataflow df = op.dataflow() == DATAFLOW_UNSPECIFIED ? config_.dataflow : op.dataflow();
   const DataflowInfo* info = DataflowRegistry::find(df);
   if (info == nullptr) throw std::logic_error("matrix op with unregistered dataflow");
-  const GemmShape shape{op.m(), op.k(), op.n()};
-  const GemmTiming timing = gemm_timing(*info, config_.array, shape);
+  const GemmTiming timing = gemm_timing(*info, config_.array, {op.m(), op.k(), op.n()});
 
   const auto array = static_cast<size_t>(std::min_element(free_at_ps_.begin(), free_at_ps_.end()) -
                                          free_at_ps_.begin());
@@ -28,7 +25,7 @@ void MatrixUnit::execute(const Instruction& instruction) {
   // its shadow registers during the previous tile's last fold (at least
   // `rows` cycles long), from when the operand is ready.
   uint64_t cycles = timing.cycles;
-  if (config_.array.double_buffered && info->map(shape).preload && free_at_ps_[array] > ready) {
+  if (timing.hidden_preload && free_at_ps_[array] > ready) {
     cycles -= std::min<uint64_t>(config_.array.rows, (free_at_ps_[array] - ready) / cycles_ps(1));
   }
   const uint64_t end = start + cycles_ps(cycles);
@@ -39,7 +36,6 @@ void MatrixUnit::execute(const Instruction& instruction) {
   ++stats_.tiles;
   stats_.tile_cycles += cycles;
   stats_.macs += timing.macs;
-  stats_.array_cycles[array] += cycles;
 }
 
 }  // namespace npusim::arch

@@ -21,7 +21,6 @@ struct MatrixStats {
   uint64_t tiles = 0;
   uint64_t tile_cycles = 0;  // summed closed-form cycles of all tiles
   uint64_t macs = 0;
-  std::vector<uint64_t> array_cycles;  // summed tile cycles per array
 };
 
 class MatrixUnit : public Engine {
@@ -30,7 +29,6 @@ class MatrixUnit : public Engine {
              const MatrixConfig& config);
 
   [[nodiscard]] const MatrixStats& stats() const { return stats_; }
-  [[nodiscard]] const MatrixConfig& config() const { return config_; }
 
  protected:
   void execute(const Instruction& instruction) override;

@@ -25,7 +25,6 @@ class NpuCore : public sc_core::sc_module {
   NpuCore(const sc_core::sc_module_name& name, const Program& program, const CoreConfig& config);
 
   [[nodiscard]] DmaEngine& dma() { return *dma_; }
-  [[nodiscard]] const DmaEngine& dma() const { return *dma_; }
   [[nodiscard]] const MatrixUnit& matrix() const { return *matrix_; }
   [[nodiscard]] const VectorUnit& vector() const { return *vector_; }
   [[nodiscard]] const Engine* engine(Queue queue) const;

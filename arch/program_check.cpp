@@ -20,8 +20,10 @@ class Checker {
       const auto& sem = program_.semaphores(i);
       const std::string path = fmt::format("semaphores[{}]", i);
       require(sem.id() == static_cast<uint32_t>(i), where_, path + ".id", "must equal its index");
-      require(sem.producer() != QUEUE_UNSPECIFIED, where_, path + ".producer", "must be set");
-      require(sem.kind() != SEMAPHORE_KIND_UNSPECIFIED, where_, path + ".kind", "must be set");
+      require(sem.producer() != QUEUE_UNSPECIFIED && Queue_IsValid(sem.producer()), where_,
+              path + ".producer", "must be DMA, MATRIX or VECTOR");
+      require(sem.kind() != SEMAPHORE_KIND_UNSPECIFIED && SemaphoreKind_IsValid(sem.kind()), where_,
+              path + ".kind", "must be DATA_READY or BUFFER_FREE");
     }
     require(program_.cores_size() == 1, where_, "cores",
             fmt::format("this NPU has 1 core; the program has {}", program_.cores_size()));
@@ -78,16 +80,17 @@ class Checker {
   }
 
   void dma(const DmaOp& op) {
-    require(op.direction() != DmaOp::DIRECTION_UNSPECIFIED, where_, path_ + ".dma.direction",
-            "must be LOAD or STORE");
+    require(
+        op.direction() != DmaOp::DIRECTION_UNSPECIFIED && DmaOp::Direction_IsValid(op.direction()),
+        where_, path_ + ".dma.direction", "must be LOAD or STORE");
     require(op.rows() >= 1 && op.row_bytes() >= 1, where_, path_ + ".dma.rows",
             "rows and row_bytes must be >= 1");
     require(op.rows() == 1 || op.dram_stride() >= op.row_bytes(), where_,
             path_ + ".dma.dram_stride", "must be >= row_bytes when rows > 1");
     require(op.tensor() < static_cast<uint32_t>(program_.tensors_size()), where_,
             path_ + ".dma.tensor", "no such tensor");
-    require(op.tensor_class() != TENSOR_CLASS_UNSPECIFIED, where_, path_ + ".dma.tensor_class",
-            "must be set");
+    require(op.tensor_class() != TENSOR_CLASS_UNSPECIFIED && TensorClass_IsValid(op.tensor_class()),
+            where_, path_ + ".dma.tensor_class", "must be WEIGHT, KV_CACHE or ACTIVATION");
     spm("dma.spm_addr", op.spm_addr(), op.rows() * op.row_bytes());
   }
 

@@ -17,7 +17,6 @@ class SemaphoreBank {
   [[nodiscard]] const Semaphore& info(uint32_t id) const { return *infos_[id]; }
   [[nodiscard]] uint32_t count(uint32_t id) const { return counts_[id]; }
   [[nodiscard]] sc_core::sc_event& changed(uint32_t id) { return events_[id]; }
-  [[nodiscard]] size_t size() const { return counts_.size(); }
 
   void take(const SemOp& op) { counts_[op.sem()] -= op.count(); }
   void give(const SemOp& op) {
