@@ -5,6 +5,30 @@
 
 namespace npusim::memory {
 
+namespace {
+constexpr unsigned kSubBits = 6;                 // 64 buckets per power of two
+constexpr uint64_t kLinear = uint64_t{1} << 10;  // exact below this
+constexpr unsigned kLinearBits = 10;
+}  // namespace
+
+size_t latency_bucket(uint64_t v) {
+  if (v < kLinear) return static_cast<size_t>(v);
+  unsigned e = 63;
+  while (((v >> e) & 1) == 0) --e;  // e >= kLinearBits
+  const uint64_t sub = (v >> (e - kSubBits)) & ((uint64_t{1} << kSubBits) - 1);
+  return static_cast<size_t>(kLinear + (e - kLinearBits) * (uint64_t{1} << kSubBits) + sub);
+}
+
+double latency_bucket_value(size_t b) {
+  if (b < kLinear) return static_cast<double>(b);
+  const uint64_t i = b - kLinear;
+  const unsigned e = kLinearBits + static_cast<unsigned>(i >> kSubBits);
+  const uint64_t sub = i & ((uint64_t{1} << kSubBits) - 1);
+  const uint64_t width = uint64_t{1} << (e - kSubBits);
+  return static_cast<double>((((uint64_t{1} << kSubBits) + sub) * width)) +
+         static_cast<double>(width - 1) / 2;
+}
+
 LatencyStats latency_from_histogram(const std::vector<uint64_t>& h, double ns_per_unit) {
   LatencyStats out;
   uint64_t count = 0;
@@ -12,22 +36,22 @@ LatencyStats latency_from_histogram(const std::vector<uint64_t>& h, double ns_pe
   size_t max = 0;
   for (size_t i = 0; i < h.size(); ++i) {
     count += h[i];
-    sum += static_cast<double>(h[i]) * static_cast<double>(i);
+    sum += static_cast<double>(h[i]) * latency_bucket_value(i);
     if (h[i] > 0) max = i;
   }
   out.set_count(count);
   if (count == 0) return out;
   out.set_mean_ns(sum / static_cast<double>(count) * ns_per_unit);
-  out.set_max_ns(static_cast<double>(max) * ns_per_unit);
+  out.set_max_ns(latency_bucket_value(max) * ns_per_unit);
   // Nearest-rank percentiles.
   auto percentile = [&](double p) {
     const auto rank = static_cast<uint64_t>(std::ceil(p * static_cast<double>(count)));
     uint64_t seen = 0;
     for (size_t i = 0; i < h.size(); ++i) {
       seen += h[i];
-      if (seen >= rank) return static_cast<double>(i) * ns_per_unit;
+      if (seen >= rank) return latency_bucket_value(i) * ns_per_unit;
     }
-    return static_cast<double>(max) * ns_per_unit;
+    return latency_bucket_value(max) * ns_per_unit;
   };
   out.set_p50_ns(percentile(0.50));
   out.set_p99_ns(percentile(0.99));

@@ -8,7 +8,16 @@
 
 namespace npusim::memory {
 
-// From a histogram whose bucket i holds samples of i units of `ns_per_unit`.
+// A log-linear latency histogram (as HdrHistogram): values below 1024 units
+// have a bucket each; above, every power of two is split into 64 buckets, so
+// a value is known to 1/64 (1.6%) of itself and any uint64 fits in
+// kLatencyBuckets buckets.
+inline constexpr size_t kLatencyBuckets = 1024 + 54 * 64;
+[[nodiscard]] size_t latency_bucket(uint64_t units);
+// The middle of the values bucket `b` holds (exact below 1024).
+[[nodiscard]] double latency_bucket_value(size_t b);
+
+// From a histogram of latency_bucket()s, in units of `ns_per_unit`.
 [[nodiscard]] LatencyStats latency_from_histogram(const std::vector<uint64_t>& histogram,
                                                   double ns_per_unit);
 // From samples in ns (reordered in place).

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "memory/latency.h"
 #include "test_util.h"
 
 namespace npusim {
@@ -19,6 +20,26 @@ Report load_only(uint64_t bytes, const std::vector<std::string>& sets) {
     p.load(t, std::min<uint64_t>(1 << 20, bytes - off), off);
   }
   return test::run(test::preset(sets), p.program());
+}
+
+TEST(LatencyHistogram, ExactBelow1024AndWithin1Point6PercentAbove) {
+  using memory::latency_bucket;
+  using memory::latency_bucket_value;
+  for (uint64_t v : {0ull, 1ull, 517ull, 1023ull})
+    EXPECT_EQ(latency_bucket_value(latency_bucket(v)), v);
+  size_t last = 0;
+  for (uint64_t v = 1024; v < (uint64_t{1} << 40); v = v * 17 / 16 + 1) {
+    const size_t b = latency_bucket(v);
+    EXPECT_GE(b, last);  // monotone
+    EXPECT_LT(b, memory::kLatencyBuckets);
+    EXPECT_NEAR(latency_bucket_value(b), static_cast<double>(v), static_cast<double>(v) / 64);
+    last = b;
+  }
+  EXPECT_LT(latency_bucket(UINT64_MAX), memory::kLatencyBuckets);
+  // A 500 us queueing latency (1.2 M DDR5 clocks) is no longer clipped.
+  std::vector<uint64_t> h(memory::kLatencyBuckets, 0);
+  h[latency_bucket(1200000)] = 3;
+  EXPECT_NEAR(memory::latency_from_histogram(h, 1.0).p50_ns(), 1.2e6, 1.2e6 / 64);
 }
 
 TEST(IdealMemory, TransferTakesLatencyPlusBytesOverBandwidth) {

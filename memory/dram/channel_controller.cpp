@@ -1,12 +1,10 @@
 #include "memory/dram/channel_controller.h"
 
+#include "memory/latency.h"
+
 #include <algorithm>
 
 namespace npusim::memory::dram {
-
-namespace {
-constexpr size_t kLatencyBuckets = 4096;  // clocks; longer latencies land in the last
-}
 
 ChannelController::ChannelController(const DramSpec& spec, Done done)
     : spec_(spec),
@@ -245,7 +243,7 @@ void ChannelController::served(Burst& b, uint64_t clock, uint32_t bursts) {
   stats_.row_hits += bursts - 1;
   b.outcome = 0;
   if (!b.write) {
-    stats_.read_latency[std::min<uint64_t>(end - b.arrival, kLatencyBuckets - 1)] += bursts;
+    stats_.read_latency[latency_bucket(end - b.arrival)] += bursts;
   }
   if (bursts > 1) {
     stats_.commands[static_cast<size_t>(b.write ? Command::WR : Command::RD)] += bursts - 1;

@@ -46,8 +46,9 @@ struct ChannelStats {
   uint64_t refresh_cycles = 0;  // clocks banks were blocked by refresh (per-bank / banks)
   uint64_t occupancy_sum = 0;   // queued bursts summed over clocks (time-weighted)
   uint32_t occupancy_max = 0;
-  uint64_t last_clock = 0;             // last clock the occupancy was accounted to
-  std::vector<uint64_t> read_latency;  // histogram: clocks from arrival to data end
+  uint64_t last_clock = 0;  // last clock the occupancy was accounted to
+  std::vector<uint64_t>
+      read_latency;  // latency_bucket() histogram: clocks from arrival to data end
 };
 
 class ChannelController {

@@ -215,7 +215,7 @@ void add(ChannelStats& sum, const ChannelStats& s) {
   sum.refresh_cycles += s.refresh_cycles;
   sum.occupancy_sum += s.occupancy_sum;
   sum.occupancy_max = std::max(sum.occupancy_max, s.occupancy_max);
-  sum.read_latency.resize(s.read_latency.size(), 0);
+  sum.read_latency.resize(std::max(sum.read_latency.size(), s.read_latency.size()), 0);
   for (size_t b = 0; b < s.read_latency.size(); ++b) sum.read_latency[b] += s.read_latency[b];
 }
 
