@@ -265,6 +265,28 @@ TEST(Onnx, ArithmeticThatOnlyLooksLikeAnActivationStaysOpByOp) {
   }
 }
 
+TEST(Onnx, ConstantNodesReadRawInt64DataAsPyTorchWritesIt) {
+  // ReduceMean over axis 0, its axes from a Constant node in raw_data: the
+  // axis must be seen (and refused), not read as empty and defaulted.
+  Block b;
+  onnx::NodeProto& c = b.node("Constant", {}, "axes");
+  auto* a = c.add_attribute();
+  a->set_name("value");
+  a->set_type(onnx::AttributeProto::TENSOR);
+  a->mutable_t()->set_data_type(onnx::TensorProto::INT64);
+  a->mutable_t()->add_dims(1);
+  const int64_t axis = 0;
+  a->mutable_t()->set_raw_data(std::string(reinterpret_cast<const char*>(&axis), 8));
+  b.node("ReduceMean", {"x", "axes"}, "y");
+  compiler::DecodeShape shape;
+  try {
+    (void)compiler::import_onnx(b.write(), shape);
+    FAIL() << "axis 0 accepted";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("axis 0"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Onnx, AnUnsupportedOpNamesTheNodeAndTheOp) {
   Block b;
   b.node("Cos", {"x"}, "y");

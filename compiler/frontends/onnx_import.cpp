@@ -63,7 +63,7 @@ class Importer {
     Kind kind;
     std::string tensor;  // graph tensor name (activations and parameters)
     Dims shape;
-    std::vector<int64_t> ints;  // constant integer data (Reshape shapes, Split sizes)
+    std::vector<int64_t> ints;  // constant integer data (ReduceMean axes)
   };
 
   [[noreturn]] void fail(const onnx::NodeProto& node, const std::string& what) const {
@@ -90,6 +90,18 @@ class Importer {
     uint64_t n = 1;
     for (int64_t v : d) n *= static_cast<uint64_t>(v);
     return n;
+  }
+
+  // The data of an INT64 tensor, from int64_data or (as PyTorch writes it)
+  // raw_data; empty for other types.
+  static std::vector<int64_t> int64s(const onnx::TensorProto& t) {
+    if (t.data_type() != onnx::TensorProto::INT64) return {};
+    std::vector<int64_t> out(t.int64_data().begin(), t.int64_data().end());
+    if (out.empty() && !t.raw_data().empty()) {
+      out.resize(t.raw_data().size() / 8);
+      std::memcpy(out.data(), t.raw_data().data(), out.size() * 8);
+    }
+    return out;
   }
 
   // Value of a one-element float tensor, if `t` is one.
@@ -251,13 +263,7 @@ class Importer {
         t.data_type() == onnx::TensorProto::INT64 || t.data_type() == onnx::TensorProto::INT32;
     if (integer || count(shape) <= 1) {  // shapes, axes and scalars: folded constants
       Value v{Kind::Constant, "", shape, {}};
-      if (t.data_type() == onnx::TensorProto::INT64) {
-        v.ints.assign(t.int64_data().begin(), t.int64_data().end());
-        if (v.ints.empty() && !t.raw_data().empty()) {
-          v.ints.resize(t.raw_data().size() / 8);
-          std::memcpy(v.ints.data(), t.raw_data().data(), v.ints.size() * 8);
-        }
-      }
+      v.ints = int64s(t);
       known_[t.name()] = v;
       return;
     }
@@ -355,7 +361,7 @@ class Importer {
       for (const auto& a : node.attribute()) {
         if (a.has_t()) {
           v.shape.assign(a.t().dims().begin(), a.t().dims().end());
-          v.ints.assign(a.t().int64_data().begin(), a.t().int64_data().end());
+          v.ints = int64s(a.t());
         }
       }
       known_[node.output(0)] = v;
