@@ -40,25 +40,12 @@ void lower_embedding(const Node& node, LoweringContext& ctx) {
           "past the table");
   const auto seed = static_cast<uint64_t>(attr_int(node, "seed", 0));
 
-  ProgramBuilder& b = ctx.builder;
-  const uint64_t row_in = dtype_bytes(table.dtype(), width);
-  const uint64_t row_out = dtype_bytes(out.dtype(), width);
-  const uint64_t per_tile = rows_per_slot(ctx, node, std::max(row_in, row_out));
-  const uint32_t tt = ctx.tensor(table), ot = ctx.tensor(out);
-  for (uint64_t b0 = 0; b0 < batch; b0 += per_tile) {
-    const uint64_t n = std::min(per_tile, batch - b0);
-    const Buffer in = b.acquire(Ring::VecIn);
-    for (uint64_t i = 0; i < n; ++i) {
-      const uint64_t row = fixed >= 0 ? static_cast<uint64_t>(fixed) + (b0 + i) % tokens
-                                      : splitmix64(seed * 1000003 + b0 + i) % rows;
-      Buffer at = in;
-      at.spm_addr += i * row_in;
-      b.load(at, tt, table.address() + row * row_in, row_in);
-    }
-    const Buffer o = b.acquire(Ring::VecOut);
-    b.vector(vector_op(COPY, n * width, out.dtype(), in, o), {in}, o);
-    b.store(o, ot, out.address() + b0 * row_out, n * row_out);
+  std::vector<uint64_t> src(batch);
+  for (uint64_t i = 0; i < batch; ++i) {
+    src[i] = fixed >= 0 ? static_cast<uint64_t>(fixed) + i % tokens
+                        : splitmix64(seed * 1000003 + i) % rows;
   }
+  gather_rows(ctx, node, table, src, out, width);
 }
 
 }  // namespace

@@ -26,20 +26,7 @@ void lower_slice(const Node& node, LoweringContext& ctx) {
   const auto offset = static_cast<uint64_t>(attr_int(node, "offset", 0));
   require(offset + width <= full, "graph", "node '" + node.name() + "'.attrs.offset",
           "the slice must lie inside the input");
-  const uint64_t rows = num_elements(y) / width;
-  const uint64_t row_bytes = dtype_bytes(x.dtype(), width);
-  const uint64_t per = rows_per_slot(ctx, node, row_bytes);
-  ProgramBuilder& b = ctx.builder;
-  const uint32_t xt = ctx.tensor(x), yt = ctx.tensor(y);
-  for (uint64_t r0 = 0; r0 < rows; r0 += per) {
-    const uint64_t n = std::min(per, rows - r0);
-    const Buffer in = b.acquire(Ring::VecIn);
-    b.load(in, xt, x.address() + dtype_bytes(x.dtype(), r0 * full + offset), row_bytes, n,
-           dtype_bytes(x.dtype(), full));
-    const Buffer out = b.acquire(Ring::VecOut);
-    b.vector(vector_op(COPY, n * width, y.dtype(), in, out), {in}, out);
-    b.store(out, yt, y.address() + r0 * row_bytes, n * row_bytes);
-  }
+  copy_rows(ctx, node, x, offset, full, y, 0, width, num_elements(y) / width, width);
 }
 
 void lower_concat(const Node& node, LoweringContext& ctx) {
@@ -48,26 +35,13 @@ void lower_concat(const Node& node, LoweringContext& ctx) {
   const Tensor& y = ctx.tensors.at(node.outputs(0), node.name());
   const uint64_t full = last_dim(y);
   const uint64_t rows = num_elements(y) / full;
-  ProgramBuilder& b = ctx.builder;
-  const uint32_t yt = ctx.tensor(y);
   uint64_t offset = 0;
   for (const auto& name : node.inputs()) {
     const Tensor& x = ctx.tensors.at(name, node.name());
     const uint64_t width = last_dim(x);
     require(num_elements(x) == rows * width, "graph", "node '" + node.name() + "'",
             "input '" + name + "' does not have the output's rows");
-    const uint64_t row_bytes = dtype_bytes(x.dtype(), width);
-    const uint64_t per = rows_per_slot(ctx, node, row_bytes);
-    const uint32_t xt = ctx.tensor(x);
-    for (uint64_t r0 = 0; r0 < rows; r0 += per) {
-      const uint64_t n = std::min(per, rows - r0);
-      const Buffer in = b.acquire(Ring::VecIn);
-      b.load(in, xt, x.address() + r0 * row_bytes, n * row_bytes);
-      const Buffer out = b.acquire(Ring::VecOut);
-      b.vector(vector_op(COPY, n * width, y.dtype(), in, out), {in}, out);
-      b.store(out, yt, y.address() + dtype_bytes(y.dtype(), r0 * full + offset),
-              dtype_bytes(y.dtype(), width), n, dtype_bytes(y.dtype(), full));
-    }
+    copy_rows(ctx, node, x, 0, width, y, offset, full, rows, width);
     offset += width;
   }
   require(offset == full, "graph", "node '" + node.name() + "'",

@@ -43,22 +43,7 @@ void lower_gather(const Node& node, LoweringContext& ctx) {
   const auto rows = rows_of(node, num_elements(x) / width);
   require(rows.size() * width == num_elements(out), "graph", "node '" + node.name() + "'",
           "the output must hold one row per listed row");
-  const uint64_t row_bytes = dtype_bytes(x.dtype(), width);
-  const uint64_t per = rows_per_slot(ctx, node, row_bytes);
-  ProgramBuilder& b = ctx.builder;
-  const uint32_t xt = ctx.tensor(x), ot = ctx.tensor(out);
-  for (size_t i0 = 0; i0 < rows.size(); i0 += per) {
-    const size_t n = std::min<size_t>(per, rows.size() - i0);
-    const Buffer in = b.acquire(Ring::VecIn);
-    for (size_t i = 0; i < n; ++i) {
-      Buffer at = in;
-      at.spm_addr += i * row_bytes;
-      b.load(at, xt, x.address() + rows[i0 + i] * row_bytes, row_bytes);
-    }
-    const Buffer o = b.acquire(Ring::VecOut);
-    b.vector(vector_op(COPY, n * width, out.dtype(), in, o), {in}, o);
-    b.store(o, ot, out.address() + i0 * row_bytes, n * row_bytes);
-  }
+  gather_rows(ctx, node, x, rows, out, width);
 }
 
 void lower_scatter_add(const Node& node, LoweringContext& ctx) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/dtype.h"
 #include "common/error.h"
 
 namespace npusim::compiler {
@@ -26,6 +27,45 @@ VectorOp vector_op(VectorKind kind, uint64_t length, DType dtype, const Buffer& 
   op.set_spm_in(in.spm_addr);
   op.set_spm_out(out.spm_addr);
   return op;
+}
+
+void copy_rows(LoweringContext& ctx, const Node& node, const Tensor& x, uint64_t x_col,
+               uint64_t x_ld, const Tensor& y, uint64_t y_col, uint64_t y_ld, uint64_t rows,
+               uint64_t width) {
+  const uint64_t row_in = dtype_bytes(x.dtype(), width), row_out = dtype_bytes(y.dtype(), width);
+  const uint64_t per = rows_per_slot(ctx, node, std::max(row_in, row_out));
+  ProgramBuilder& b = ctx.builder;
+  const uint32_t xt = ctx.tensor(x), yt = ctx.tensor(y);
+  for (uint64_t r0 = 0; r0 < rows; r0 += per) {
+    const uint64_t n = std::min(per, rows - r0);
+    const Buffer in = b.acquire(Ring::VecIn);
+    b.load(in, xt, x.address() + dtype_bytes(x.dtype(), x_col + r0 * x_ld), row_in, n,
+           dtype_bytes(x.dtype(), x_ld));
+    const Buffer out = b.acquire(Ring::VecOut);
+    b.vector(vector_op(COPY, n * width, y.dtype(), in, out), {in}, out);
+    b.store(out, yt, y.address() + dtype_bytes(y.dtype(), y_col + r0 * y_ld), row_out, n,
+            dtype_bytes(y.dtype(), y_ld));
+  }
+}
+
+void gather_rows(LoweringContext& ctx, const Node& node, const Tensor& x,
+                 const std::vector<uint64_t>& src, const Tensor& y, uint64_t width) {
+  const uint64_t row_in = dtype_bytes(x.dtype(), width), row_out = dtype_bytes(y.dtype(), width);
+  const uint64_t per = rows_per_slot(ctx, node, std::max(row_in, row_out));
+  ProgramBuilder& b = ctx.builder;
+  const uint32_t xt = ctx.tensor(x), yt = ctx.tensor(y);
+  for (size_t i0 = 0; i0 < src.size(); i0 += per) {
+    const size_t n = std::min<size_t>(per, src.size() - i0);
+    const Buffer in = b.acquire(Ring::VecIn);
+    for (size_t i = 0; i < n; ++i) {
+      Buffer at = in;
+      at.spm_addr += i * row_in;
+      b.load(at, xt, x.address() + src[i0 + i] * row_in, row_in);
+    }
+    const Buffer out = b.acquire(Ring::VecOut);
+    b.vector(vector_op(COPY, n * width, y.dtype(), in, out), {in}, out);
+    b.store(out, yt, y.address() + i0 * row_out, n * row_out);
+  }
 }
 
 }  // namespace npusim::compiler
