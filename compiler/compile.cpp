@@ -7,12 +7,24 @@
 namespace npusim::compiler {
 
 namespace {
-// Whether the step multiplies many rows (prefill).
-bool many_rows(const Graph& graph) {
+// The scratchpad layout: the default one, or with a larger share for matrix
+// outputs when some matmul has more rows (prefill tokens, or a large batch)
+// than the default's accumulator slot holds for one array-wide tile.
+SpmLayout layout_for(const Graph& graph, const TensorIndex& tensors, const Target& target) {
+  const SpmLayout fallback = default_spm_layout(target.spm_capacity_bytes, target.arrays);
+  const uint64_t slot_rows = fallback[Ring::MatOut].slot_bytes / (4 * target.array.cols);
   for (const Node& node : graph.nodes()) {
-    if (node.op() == ATTENTION_SCORE && attr_int(node, "tokens", 1) > 1) return true;
+    const bool matmul = node.op() == MATMUL || node.op() == BATCH_MATMUL ||
+                        node.op() == ATTENTION_SCORE || node.op() == ATTENTION_CONTEXT;
+    if (!matmul || node.inputs_size() == 0) continue;
+    const Tensor& a = tensors.at(node.inputs(0), node.name());
+    const auto k = static_cast<uint64_t>(a.shape(a.shape_size() - 1));
+    const uint64_t rows = node.op() == MATMUL   ? num_elements(a) / k
+                          : a.shape_size() >= 2 ? static_cast<uint64_t>(a.shape(a.shape_size() - 2))
+                                                : 1;
+    if (rows > slot_rows) return default_spm_layout(target.spm_capacity_bytes, target.arrays, 6);
   }
-  return false;
+  return fallback;
 }
 }  // namespace
 
@@ -23,8 +35,7 @@ Program lower(const Graph& graph, const Target& target, Graph* tiled) {
       throw UserError("graph: tensor '" + t.name() + "' has no address; run placement first");
     }
   }
-  ProgramBuilder builder(graph.name(), default_spm_layout(target.spm_capacity_bytes, target.arrays,
-                                                          many_rows(graph) ? 6 : 2));
+  ProgramBuilder builder(graph.name(), layout_for(graph, tensors, target));
   LoweringContext ctx{graph, tensors, target, builder};
   if (tiled != nullptr) *tiled = graph;
   for (int i = 0; i < graph.nodes_size(); ++i) {
