@@ -1,5 +1,5 @@
 // The compiler driver: graph -> placed graph -> program, with every stage
-// available for inspection (npusim compile --emit=graph|placed|isa).
+// available for inspection (npusim compile --emit=graph|placed|tiled|isa).
 #pragma once
 
 #include "compiler/graph.pb.h"

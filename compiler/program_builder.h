@@ -79,7 +79,6 @@ class ProgramBuilder {
   void matrix(const MatrixOp& op, std::initializer_list<Buffer> reads, const Buffer& out);
   void vector(const VectorOp& op, const std::vector<Buffer>& reads, const Buffer& out);
 
-  [[nodiscard]] size_t instructions() const { return nodes_.size(); }
   [[nodiscard]] Program finish();
 
  private:

@@ -1,7 +1,7 @@
 // Builds decoder layers (norm, Q/K/V/O with grouped-query attention, RoPE or
 // learned positions, softmax over a KV cache, a SwiGLU or GELU/ReLU MLP,
-// residual adds, optional biases) from a ModelSpec, specialised for decode
-// at batch B and KV length L.
+// residual adds, optional biases) from a ModelSpec, specialised for one
+// step: decode at batch B and KV length L, or prefill of `tokens` tokens.
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,5 @@
-// The graph of a whole decoder-only model for one decode step: token
+// The graph of a whole decoder-only model for one step (decode, or prefill
+// of a prompt): token
 // embedding (and learned positions), the decoder layers, the final norm and
 // the LM head.
 #pragma once
@@ -11,7 +12,7 @@
 namespace npusim::compiler {
 
 // `layers` limits the decoder layers built (0: all of the model's). UserError
-// when the spec cannot be built (MoE, or a KV length past the positions).
+// when the spec cannot be built (a KV length past the model's positions).
 [[nodiscard]] Graph build_model(const ModelSpec& spec, const DecodeShape& shape,
                                 uint64_t layers = 0);
 

@@ -27,7 +27,7 @@ struct ModelSpec {
   uint64_t position_offset = 0;  // rows before position 0 in that table (OPT: 2)
   NormKind norm = NormKind::Rms;
   MlpKind mlp = MlpKind::GatedSilu;
-  bool attention_bias = false;  // biases on Q, K, V (and O for GPT-2/OPT)
+  bool attention_bias = false;  // biases on Q, K and V
   bool output_bias = false;     // bias on the attention output projection
   bool mlp_bias = false;
   bool learned_positions = false;  // absolute position embeddings instead of RoPE

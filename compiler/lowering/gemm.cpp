@@ -6,22 +6,6 @@
 #include "common/dtype.h"
 
 namespace npusim::compiler {
-namespace {
-
-uint64_t b_tile_offset(const GemmSpec& s, uint64_t k0, uint64_t tk, uint64_t n0, uint64_t tn) {
-  switch (s.b_layout) {
-    case BLayout::Tiled:
-      return n0 * s.k + k0 * tn;
-    case BLayout::KN:
-      return k0 * s.n + n0;
-    case BLayout::NK:
-      return n0 * s.k + k0;
-  }
-  (void)tk;
-  return 0;
-}
-
-}  // namespace
 
 void note_tiling(const GemmTiling& t, LoweringContext& ctx) {
   ctx.note("tile.m", static_cast<int64_t>(t.tm));
@@ -63,16 +47,18 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
     // Loads B's (k0, n0) tile into a fresh weight buffer.
     auto load_b = [&](uint64_t k0, uint64_t tk, uint64_t n0, uint64_t tn) {
       const Buffer w = b.acquire(Ring::Weight);
-      const uint64_t w_addr = b_addr + dtype_bytes(bd, b_tile_offset(s, k0, tk, n0, tn));
       switch (s.b_layout) {
-        case BLayout::Tiled:
-          b.load(w, s.b.tensor, w_addr, dtype_bytes(bd, tk * tn));
+        case BLayout::Tiled:  // column block n0 holds K x tn, its k0 tile tk x tn
+          b.load(w, s.b.tensor, b_addr + dtype_bytes(bd, n0 * s.k + k0 * tn),
+                 dtype_bytes(bd, tk * tn));
           break;
         case BLayout::KN:
-          b.load(w, s.b.tensor, w_addr, dtype_bytes(bd, tn), tk, dtype_bytes(bd, s.n));
+          b.load(w, s.b.tensor, b_addr + dtype_bytes(bd, k0 * s.n + n0), dtype_bytes(bd, tn), tk,
+                 dtype_bytes(bd, s.n));
           break;
         case BLayout::NK:
-          b.load(w, s.b.tensor, w_addr, dtype_bytes(bd, tk), tn, dtype_bytes(bd, s.k));
+          b.load(w, s.b.tensor, b_addr + dtype_bytes(bd, n0 * s.k + k0), dtype_bytes(bd, tk), tn,
+                 dtype_bytes(bd, s.k));
           break;
       }
       return w;

@@ -1,9 +1,11 @@
 // Tiled GEMM lowering shared by MatMul and attention:
 //   for each of `batch` problems: out[M x N] = A[M x K] * B[K x N]
-// with B (weights or a KV-cache block) streamed through the weight ring
-// exactly once, A kept in the scratchpad when it fits (else re-read once per
-// column block of B, visible as activation re-reads), and the outputs of all
-// problems collected in one buffer and stored once when they fit.
+// with B (weights or a KV-cache block) streamed through the weight ring, once
+// per problem (grouped-query heads sharing a KV block each stream it) and,
+// with A's row blocks outermost, once per row block; A kept in the
+// scratchpad when it fits (else re-read once per column block of B, visible
+// as activation re-reads); and the outputs of all problems collected in one
+// buffer and stored once when they fit.
 #pragma once
 
 #include <cstdint>

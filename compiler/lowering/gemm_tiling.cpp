@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <limits>
 #include <vector>
 
@@ -67,6 +68,8 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
   const uint32_t a_slots = layout[Ring::MatIn].slots;
   const uint32_t o_slots = layout[Ring::MatOut].slots;
 
+  const bool whole = s.a_contiguous() && dtype_bytes(s.a.dtype, s.batch * s.m * s.k) <= a_slot;
+  const bool out_whole = s.out_contiguous() && dtype_bytes(FP32, s.batch * s.m * s.n) <= o_slot;
   GemmTiling best;
   best.cost_cycles = std::numeric_limits<double>::infinity();
   for (uint64_t tk : candidates(s.k, 16)) {
@@ -76,10 +79,6 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
         if (dtype_bytes(s.a.dtype, tm * tk) > a_slot) continue;
         if (dtype_bytes(FP32, tm * tn) > o_slot) continue;  // fp32 accumulators
         const uint64_t mt = ceil_div(s.m, tm), kt = ceil_div(s.k, tk), nt = ceil_div(s.n, tn);
-        const bool whole =
-            s.a_contiguous() && dtype_bytes(s.a.dtype, s.batch * s.m * s.k) <= a_slot;
-        const bool out_whole =
-            s.out_contiguous() && dtype_bytes(FP32, s.batch * s.m * s.n) <= o_slot;
         // Cycles to stream each operand once, at the rate its rows allow
         // (one DMA request per strided row; see Target::stream_bytes_per_cycle).
         // Rows that lie back to back in memory go as one transfer.
@@ -110,6 +109,9 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
         // Loop orders: B (weights) outermost, read once, A re-read per column
         // block unless it stays resident; or A's row blocks outermost, each
         // resident while B streams past it once per row block.
+        const double batch = static_cast<double>(s.batch);
+        const std::array<double, 2> compute = {batch * compute_cycles(s, tm, tk, tn, false, *df, t),
+                                               batch * compute_cycles(s, tm, tk, tn, true, *df, t)};
         for (bool rows_outer : {false, true}) {
           bool resident = whole || mt * kt <= a_slots;
           double stream = 0;
@@ -121,12 +123,11 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
             resident = false;
             stream = b_time * static_cast<double>(mt) + a_time + o_time;
           }
-          const double memory = static_cast<double>(s.batch) * stream;
+          const double memory = batch * stream;
           for (bool transposed : {false, true}) {
-            const double compute =
-                static_cast<double>(s.batch) * compute_cycles(s, tm, tk, tn, transposed, *df, t);
-            const double cost = std::max(compute / parallel, memory) + fill +
-                                compute / static_cast<double>(tiles) +
+            const double c = compute[transposed ? 1 : 0];
+            const double cost = std::max(c / parallel, memory) + fill +
+                                c / static_cast<double>(tiles) +
                                 kPerTileOverhead * static_cast<double>(tiles);
             if (cost < best.cost_cycles) {
               best = {tm,

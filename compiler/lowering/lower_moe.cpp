@@ -64,6 +64,8 @@ void lower_scatter_add(const Node& node, LoweringContext& ctx) {
   const uint32_t pt = ctx.tensor(part), ot = ctx.tensor(out);
   const uint32_t at_t = acc != nullptr ? ctx.tensor(*acc) : 0;
   // Output rows in chunks: the accumulator's rows, plus the part rows landing there.
+  std::vector<std::vector<size_t>> landing((total_rows + per - 1) / per);
+  for (size_t i = 0; i < rows.size(); ++i) landing[rows[i] / per].push_back(i);
   for (uint64_t r0 = 0; r0 < total_rows; r0 += per) {
     const uint64_t n = std::min(per, total_rows - r0);
     std::vector<Buffer> reads;
@@ -73,8 +75,7 @@ void lower_scatter_add(const Node& node, LoweringContext& ctx) {
     }
     Buffer parts{};
     uint64_t landed = 0;
-    for (size_t i = 0; i < rows.size(); ++i) {
-      if (rows[i] < r0 || rows[i] >= r0 + n) continue;
+    for (size_t i : landing[r0 / per]) {
       if (landed == 0) parts = b.acquire(Ring::VecIn);
       Buffer at = parts;
       at.spm_addr += landed * row_bytes;

@@ -19,10 +19,4 @@ const LowerFn* LoweringRegistry::find(OpType op) {
   return it == table().end() ? nullptr : &it->second;
 }
 
-std::vector<OpType> LoweringRegistry::ops() {
-  std::vector<OpType> out;
-  for (const auto& [op, fn] : table()) out.push_back(op);
-  return out;
-}
-
 }  // namespace npusim::compiler

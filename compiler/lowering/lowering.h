@@ -66,7 +66,6 @@ class LoweringRegistry {
   static bool add(OpType op, LowerFn fn);
   // nullptr when `op` has no lowering.
   [[nodiscard]] static const LowerFn* find(OpType op);
-  [[nodiscard]] static std::vector<OpType> ops();
 };
 
 }  // namespace npusim::compiler
