@@ -50,6 +50,26 @@ void load_textproto(const std::string& path, google::protobuf::Message* message)
   parse_textproto(text.str(), path, message);
 }
 
+bool has_suffix(const std::string& path, const std::string& suffix) {
+  return path.size() > suffix.size() &&
+         path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+void load_message(const std::string& path, google::protobuf::Message* message) {
+  if (!has_suffix(path, ".pb") && !has_suffix(path, ".binpb")) {
+    load_textproto(path, message);
+    return;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UserError(path + ": cannot open file");
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  if (!message->ParseFromString(bytes.str())) {
+    throw UserError(fmt::format("{}: not a valid binary {} (truncated or corrupt)", path,
+                                message->GetTypeName()));
+  }
+}
+
 void apply_override(const std::string& assignment, google::protobuf::Message* message) {
   const auto eq = assignment.find('=');
   const std::string where = fmt::format("--set {}", assignment);

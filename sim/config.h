@@ -14,6 +14,11 @@ void parse_textproto(const std::string& text, const std::string& where,
                      google::protobuf::Message* message);
 void load_textproto(const std::string& path, google::protobuf::Message* message);
 
+[[nodiscard]] bool has_suffix(const std::string& path, const std::string& suffix);
+// A message from a file: binary protobuf when the name ends in .pb or
+// .binpb, text format otherwise. UserError naming the file on bad input.
+void load_message(const std::string& path, google::protobuf::Message* message);
+
 // Applies "a.b.c=value" to `message` (any field, through nested messages and
 // oneofs). UserError naming the override when the path or value is invalid.
 void apply_override(const std::string& assignment, google::protobuf::Message* message);

@@ -38,18 +38,8 @@ compiler::Target target_for(const System& s, const std::string& where) {
 }
 
 Graph load_graph(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UserError(path + ": cannot open file");
-  std::stringstream bytes;
-  bytes << in.rdbuf();
   Graph g;
-  if (path.size() > 3 && path.compare(path.size() - 3, 3, ".pb") == 0) {
-    if (!g.ParseFromString(bytes.str())) {
-      throw UserError(path + ": not a valid binary npusim.Graph (truncated or corrupt)");
-    }
-  } else {
-    parse_textproto(bytes.str(), path, &g);
-  }
+  load_message(path, &g);
   for (const Tensor& t : g.tensors()) {  // placement assigns addresses afresh
     require(!t.name().empty(), path, "tensors.name", "every tensor needs a name");
   }
@@ -84,12 +74,9 @@ Graph build_graph(const WorkloadOptions& o) {
   shape.kv_dtype = o.kv_dtype.empty() ? shape.activation_dtype : dtype("--kv-dtype", o.kv_dtype);
   shape.seed = o.seed;
   if (!o.model.empty()) {
-    auto ends = [&](const std::string& suffix) {
-      return o.model.size() > suffix.size() &&
-             o.model.compare(o.model.size() - suffix.size(), suffix.size(), suffix) == 0;
-    };
+    auto ends = [&](const std::string& suffix) { return has_suffix(o.model, suffix); };
     if (ends(".onnx")) return compiler::import_onnx(o.model, shape);
-    if (ends(".pb") || ends(".textproto") || ends(".pbtxt") || ends(".txtpb")) {
+    if (ends(".pb") || ends(".binpb") || ends(".textproto") || ends(".pbtxt") || ends(".txtpb")) {
       return load_graph(o.model);  // npusim's own graph, already specialised
     }
     return compiler::build_model(compiler::load_hf_config(o.model), shape, o.layers);

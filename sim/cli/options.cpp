@@ -40,18 +40,7 @@ System load_system(const SystemOptions& o) {
 }
 
 void load_program(const std::string& path, Program* program) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UserError(path + ": cannot open file");
-  std::stringstream bytes;
-  bytes << in.rdbuf();
-  const bool text = path.size() > 9 && (path.rfind(".textproto") == path.size() - 10 ||
-                                        path.rfind(".txtpb") == path.size() - 6 ||
-                                        path.rfind(".pbtxt") == path.size() - 6);
-  if (text) {
-    sim::parse_textproto(bytes.str(), path, program);
-  } else if (!program->ParseFromString(bytes.str())) {
-    throw UserError(path + ": not a valid binary npusim.Program (truncated or corrupt)");
-  }
+  sim::load_message(path, program);
 }
 
 }  // namespace npusim::cli
