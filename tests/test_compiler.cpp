@@ -249,7 +249,7 @@ TEST(ProgramBuilder, RingSlotsBecomeSemaphoresAndQueuesStayDeadlockFree) {
   const auto& core = p.cores(0);
   EXPECT_EQ(core.matrix_size(), 4);
   EXPECT_EQ(core.dma_size(), 12);
-  // Each weight load after the first two waits for its slot's release.
+  // Every load waits on its ring slot's BUFFER_FREE (initially 1 per slot).
   int waits_on_free = 0;
   for (const auto& ins : core.dma()) {
     for (const auto& wop : ins.wait()) {

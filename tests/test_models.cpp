@@ -208,8 +208,7 @@ TEST(Moe, DecodeReadsOnlyTheExpertsTheRouterChose) {
     }
     EXPECT_EQ(a.weight_read, dense + chosen.size() * expert_bytes + batch * 4096 * 2) << batch;
   }
-  // Same seed, same choice; another seed, (here) another.
-  EXPECT_EQ(mixtral(4, 7).weight_read, mixtral(4, 7).weight_read);
+  // The routing depends on the seed (determinism: DecoderLayer.TwoRunsGiveIdenticalReports).
   EXPECT_NE(expected_experts(4, 7), expected_experts(4, 8));
 }
 
