@@ -4,7 +4,7 @@
 # requests on the row-granular fast path versus burst by burst.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-[ -x "$here/build/npusim" ] || "$here/scripts/setup.sh"
+"$here/scripts/setup.sh"
 run() { echo "== npusim memtest $*"; "$here/build/npusim" memtest "$@" | grep -E "efficiency|wall time"; }
 run --dram HBM3-6400 --pattern sequential --requests 2000000 --request-bytes 64 --outstanding 1024
 run --dram HBM3-6400 --pattern random --requests 500000 --request-bytes 64 --outstanding 1024

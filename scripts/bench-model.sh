@@ -4,7 +4,7 @@
 # stacks with DRAM timing.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-[ -x "$here/build/npusim" ] || "$here/scripts/setup.sh"
+"$here/scripts/setup.sh"
 for hw in npu-128x128-ideal npu-hbm3; do
   echo "== $hw"
   "$here/build/npusim" bench --system "$here/examples/hw/$hw.textproto" \

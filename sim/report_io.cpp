@@ -107,8 +107,12 @@ void print_table(const Report& r, std::ostream& out) {
   const auto& w = r.workload();
   const auto& t = r.traffic();
   fmt::print(out, "system    {}\n", r.system());
-  fmt::print(out, "workload  {} {} batch {} kv_len {} ({} layer{})\n", w.model(), w.phase(),
-             w.batch(), w.kv_len(), w.layers(), w.layers() == 1 ? "" : "s");
+  if (w.phase().empty()) {  // a program given as is (run --program)
+    fmt::print(out, "program   {}\n", w.model());
+  } else {
+    fmt::print(out, "workload  {} {} batch {} kv_len {} ({} layer{})\n", w.model(), w.phase(),
+               w.batch(), w.kv_len(), w.layers(), w.layers() == 1 ? "" : "s");
+  }
   fmt::print(out, "\n");
   fmt::print(out, "{:<28}{:>20}\n", "cycles", r.cycles());
   fmt::print(out, "{:<28}{:>20}\n", "time", duration(r.seconds()));

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <vector>
 
+#include "common/error.h"
 #include "sim/cli/options.h"
 #include "sim/simulator.h"
 
@@ -25,13 +26,14 @@ int bench(const std::vector<std::string>& argv) {
   add_workload_options(args, work);
   args.option("repeat", &repeat, "runs to time (default 5); the median is reported");
   if (!args.parse()) return 0;
-  if (repeat == 0) repeat = 1;
+  require(repeat >= 1, "npusim bench", "--repeat", "must be >= 1");
 
   const System system = load_system(sys);
   using clock = std::chrono::steady_clock;
   std::vector<double> compile_ms, simulate_ms;
   Report report;
   uint64_t instructions = 0;
+  std::string workload;
   for (uint64_t i = 0; i < repeat; ++i) {
     const auto t0 = clock::now();
     sim::Compiled c = sim::compile_workload(system, sys.system, work);
@@ -39,15 +41,16 @@ int bench(const std::vector<std::string>& argv) {
     sim::SimulationInput in;
     in.system = &system;
     in.program = &c.program;
+    in.system_where = sys.system;
     report = sim::simulate(in);
     const auto t2 = clock::now();
     compile_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
     simulate_ms.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
+    workload = c.graph.name();
     const auto& core = c.program.cores(0);
     instructions = static_cast<uint64_t>(core.dma_size() + core.matrix_size() + core.vector_size());
   }
-  fmt::print("workload       {} {} batch {} kv_len {} layers {} on {}\n", work.layer, work.phase,
-             work.batch, work.kv_len, work.layers, sys.system);
+  fmt::print("workload       {} on {}\n", workload, sys.system);
   fmt::print("instructions   {}\n", instructions);
   fmt::print("transactions   {}\n", report.traffic().transactions());
   fmt::print("simulated      {} cycles ({:.3f} ms)\n", report.cycles(), report.seconds() * 1e3);

@@ -86,8 +86,9 @@ int memtest(const std::vector<std::string>& argv) {
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   print(r);
   // Simulation speed (wall clock; not part of the report, which is deterministic).
-  fmt::print("wall time           {:.3f} s ({:.2f} M requests/s simulated)\n", wall,
-             static_cast<double>(r.requests()) / wall / 1e6);
+  fmt::print("wall time           {:.3f} s ({:.3g} M requests/s, {:.3g} GB simulated per s)\n",
+             wall, static_cast<double>(r.requests()) / wall / 1e6,
+             r.achieved_bandwidth_gbps() * r.seconds() / wall);
   if (!report.empty()) sim::write_json(r, report);
   return 0;
 }
