@@ -1,5 +1,5 @@
 // Systolic tile cycles against the published SCALE-Sim table
-// (../shared/reference/hardware.md) and the closed forms.
+// (SCALE-Sim v2, Samajdar et al.: its code and paper's published values) and the closed forms.
 #include <gtest/gtest.h>
 
 #include "arch/dataflow.h"
