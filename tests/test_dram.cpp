@@ -121,6 +121,16 @@ TEST(DramPresets, PeakBandwidthIsTheJedecArithmetic) {
   EXPECT_EQ(resolve_spec(five, "t", "d").capacity_bytes(), 5 * (16ull << 30));
 }
 
+TEST(DramPresets, Socamm2ModulesHoldTheirNominalCapacity) {
+  // The 192 GB module is organised like the 256 GiB one; usable_bytes limits it.
+  for (const auto& [name, gib] : {std::pair{"SOCAMM2-192GB", 192ull}, {"SOCAMM2-256GB", 256ull}}) {
+    const System sys = dram_system(name);
+    EXPECT_EQ(MemoryRegistry::lookup(sys.memory(), "t", "memory").capacity_bytes(sys.memory()),
+              gib << 30)
+        << name;
+  }
+}
+
 TEST(DramPresets, TheCompilersLatencyEstimateMatchesMemtestOnShortStreams) {
   // (tRCD + tCL + the mapping's run of columns x burst) x tCK, against the
   // mean latency of 128 sequential 256 B reads in flight on five stacks:

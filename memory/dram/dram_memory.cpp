@@ -250,14 +250,26 @@ void DramMemory::report(MemoryReport* out) const {
 
 namespace {
 
+// Bytes of the devices that hold data: usable_bytes, or all they address.
+uint64_t device_bytes(const MemoryConfig& config, const std::string& where,
+                      const std::string& path) {
+  const DramConfig dram = resolve_config(config.dram(), where, path + ".dram");
+  return dram.has_usable_bytes()
+             ? dram.usable_bytes()
+             : resolve_spec(config.dram(), where, path + ".dram").capacity_bytes();
+}
+
 MemoryModelEntry entry() {
   MemoryModelEntry e;
   e.validate = [](const MemoryConfig& config, const std::string& where, const std::string& path) {
     const DramSpec spec = resolve_spec(config.dram(), where, path + ".dram");
     const AddressMapping mapping(spec, where, path + ".dram.address_mapping");
-    require(config.capacity_bytes() <= mapping.capacity_bytes(), where, path + ".capacity_bytes",
-            fmt::format("{} bytes exceed the devices' {} bytes", config.capacity_bytes(),
+    const uint64_t devices = device_bytes(config, where, path);
+    require(devices <= mapping.capacity_bytes(), where, path + ".dram.usable_bytes",
+            fmt::format("{} bytes exceed the {} bytes the organisation addresses", devices,
                         mapping.capacity_bytes()));
+    require(config.capacity_bytes() <= devices, where, path + ".capacity_bytes",
+            fmt::format("{} bytes exceed the devices' {} bytes", config.capacity_bytes(), devices));
   };
   e.create = [](const sc_core::sc_module_name& name,
                 const MemoryConfig& config) -> std::unique_ptr<MemoryModel> {
@@ -267,8 +279,8 @@ MemoryModelEntry entry() {
     return resolve_spec(config.dram(), "dram", "memory.dram").peak_gbps();
   };
   e.capacity_bytes = [](const MemoryConfig& config) {
-    const uint64_t devices = resolve_spec(config.dram(), "dram", "memory.dram").capacity_bytes();
-    return config.capacity_bytes() != 0 ? config.capacity_bytes() : devices;
+    return config.capacity_bytes() != 0 ? config.capacity_bytes()
+                                        : device_bytes(config, "dram", "memory");
   };
   e.read_latency_ns = [](const MemoryConfig& config) {
     // What a request of a stream of short ones sees: a row miss (ACT, RD
