@@ -92,7 +92,7 @@ void ChannelController::catch_up(uint64_t now) {
     }
     const Command ref = all ? Command::REFab : Command::REFpb;
     issue(ref, refresh_bank_, std::max(due, timing_.earliest(ref, refresh_bank_)));
-    stats_.refresh_cycles += all ? spec_.RFC : spec_.RFCpb / spec_.banks();
+    stats_.refresh_bank_cycles += all ? uint64_t{spec_.RFC} * spec_.banks() : spec_.RFCpb;
     refreshed();
   }
 }
@@ -156,7 +156,7 @@ bool ChannelController::refresh(uint64_t now, uint64_t& wake) {
     return false;
   }
   issue(ref, refresh_bank_, now);
-  stats_.refresh_cycles += all ? spec_.RFC : spec_.RFCpb / spec_.banks();
+  stats_.refresh_bank_cycles += all ? uint64_t{spec_.RFC} * spec_.banks() : spec_.RFCpb;
   refreshed();
   return true;
 }

@@ -42,9 +42,9 @@ struct ChannelStats {
   std::array<uint64_t, kCommands> commands{};
   uint64_t row_hits = 0, row_misses = 0, row_conflicts = 0;
   uint64_t read_bytes = 0, write_bytes = 0;
-  uint64_t data_cycles = 0;     // clocks the data bus carried data
-  uint64_t refresh_cycles = 0;  // clocks banks were blocked by refresh (per-bank / banks)
-  uint64_t occupancy_sum = 0;   // queued bursts summed over clocks (time-weighted)
+  uint64_t data_cycles = 0;          // clocks the data bus carried data
+  uint64_t refresh_bank_cycles = 0;  // bank-clocks blocked by refresh (REFab blocks every bank)
+  uint64_t occupancy_sum = 0;        // queued bursts summed over clocks (time-weighted)
   uint32_t occupancy_max = 0;
   uint64_t last_clock = 0;  // last clock the occupancy was accounted to
   std::vector<uint64_t>

@@ -183,7 +183,7 @@ namespace {
 // Counters of `s` into `c`; the mean queue occupancy divides by `channels`
 // when `s` sums that many channels.
 void fill(DramChannelStats* c, const ChannelStats& s, uint64_t cycles, double ns_per_clock,
-          size_t channels) {
+          size_t channels, uint32_t banks) {
   c->set_act(s.commands[static_cast<size_t>(Command::ACT)]);
   c->set_pre(s.commands[static_cast<size_t>(Command::PRE)]);
   c->set_rd(s.commands[static_cast<size_t>(Command::RD)]);
@@ -196,7 +196,7 @@ void fill(DramChannelStats* c, const ChannelStats& s, uint64_t cycles, double ns
   c->set_read_bytes(s.read_bytes);
   c->set_write_bytes(s.write_bytes);
   c->set_data_cycles(s.data_cycles);
-  c->set_refresh_cycles(s.refresh_cycles);
+  c->set_refresh_cycles(s.refresh_bank_cycles / banks);
   c->set_mean_queue_occupancy(cycles > 0 ? static_cast<double>(s.occupancy_sum) /
                                                static_cast<double>(cycles * channels)
                                          : 0.0);
@@ -212,7 +212,7 @@ void add(ChannelStats& sum, const ChannelStats& s) {
   sum.read_bytes += s.read_bytes;
   sum.write_bytes += s.write_bytes;
   sum.data_cycles += s.data_cycles;
-  sum.refresh_cycles += s.refresh_cycles;
+  sum.refresh_bank_cycles += s.refresh_bank_cycles;
   sum.occupancy_sum += s.occupancy_sum;
   sum.occupancy_max = std::max(sum.occupancy_max, s.occupancy_max);
   sum.read_latency.resize(std::max(sum.read_latency.size(), s.read_latency.size()), 0);
@@ -232,18 +232,19 @@ void DramMemory::report(MemoryReport* out) const {
   for (size_t i = 0; i < channels_.size(); ++i) {
     DramChannelStats* c = d->add_channels();
     c->set_channel(static_cast<uint32_t>(i));
-    fill(c, channels_[i]->stats(), cycles, ns_per_clock, 1);
+    fill(c, channels_[i]->stats(), cycles, ns_per_clock, 1, spec_.banks());
     add(sum, channels_[i]->stats());
   }
   DramChannelStats* total = d->mutable_total();
-  fill(total, sum, cycles, ns_per_clock, channels_.size());
+  fill(total, sum, cycles, ns_per_clock, channels_.size(), spec_.banks());
   total->set_channel(static_cast<uint32_t>(channels_.size()));
   const uint64_t bursts = sum.row_hits + sum.row_misses + sum.row_conflicts;
   d->set_row_hit_rate(bursts > 0 ? static_cast<double>(sum.row_hits) / static_cast<double>(bursts)
                                  : 0.0);
   if (cycles > 0) {
     const double channel_cycles = static_cast<double>(channels_.size()) * cycles;
-    d->set_refresh_overhead(static_cast<double>(sum.refresh_cycles) / channel_cycles);
+    d->set_refresh_overhead(static_cast<double>(sum.refresh_bank_cycles) / spec_.banks() /
+                            channel_cycles);
     d->set_data_bus_utilization(static_cast<double>(sum.data_cycles) / channel_cycles);
   }
 }
