@@ -2,9 +2,8 @@
 // the non-blocking protocol. An initiator sends BEGIN_REQ with the request's
 // arrival as the annotated delay; the model answers TLM_ACCEPTED and later
 // sends BEGIN_RESP on the backward path at the moment the transfer completes
-// (the initiator answers TLM_COMPLETED). Every model (ideal, DRAM, PIM,
-// tiers) derives from MemoryModel and is created through the registry
-// (registry.h) from a MemoryConfig.
+// (the initiator answers TLM_COMPLETED). Every model (ideal, DRAM) derives from MemoryModel and is
+// created through the registry (registry.h) from a MemoryConfig.
 #pragma once
 
 #include <tlm_utils/simple_target_socket.h>
@@ -18,12 +17,6 @@
 
 namespace npusim::memory {
 
-struct MemoryStats {
-  uint64_t read_bytes = 0;
-  uint64_t write_bytes = 0;
-  uint64_t transactions = 0;
-};
-
 class MemoryModel : public sc_core::sc_module {
  public:
   tlm_utils::simple_target_socket<MemoryModel> socket;
@@ -32,7 +25,6 @@ class MemoryModel : public sc_core::sc_module {
   ~MemoryModel() override = default;
 
   [[nodiscard]] virtual double peak_bandwidth_gbps() const = 0;
-  [[nodiscard]] const MemoryStats& stats() const { return stats_; }
   // The model's own counters (DRAM commands, row hits, ...), if it has any.
   virtual void report(MemoryReport* out) const { (void)out; }
 
@@ -63,7 +55,6 @@ class MemoryModel : public sc_core::sc_module {
   uint64_t seq_ = 0;
   sc_core::sc_event response_event_;
   uint64_t notified_ps_ = UINT64_MAX;  // time of the pending notification
-  MemoryStats stats_;
 };
 
 }  // namespace npusim::memory

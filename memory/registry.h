@@ -1,7 +1,7 @@
 // Registry of memory models, keyed by the name of their field in the
 // MemoryConfig `model` oneof. A model registers itself from its own file:
 //
-//   NPUSIM_REGISTER_MEMORY(ideal, IdealMemory::validate, IdealMemory::create);
+//   NPUSIM_REGISTER_MEMORY(ideal, (MemoryModelEntry{validate, create, peak, capacity, latency}));
 #pragma once
 
 #include <functional>

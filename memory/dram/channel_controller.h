@@ -1,9 +1,9 @@
 // The memory controller of one DRAM channel: read and write queues, FR-FCFS
 // scheduling (ready row hits first, then the oldest request's next command),
 // open- or closed-page policy, write drain between two watermarks, and
-// all-bank or per-bank refresh. It is event driven: step(now) issues at most
-// one command and returns the next clock at which it has anything to do, so
-// idle clocks cost nothing; refreshes that fall due while the channel has
+// all-bank or per-bank refresh. It is event driven: step(now) issues one
+// command (or plans a row-granular batch of them) and returns the next clock at which it has
+// anything to do, so idle clocks cost nothing; refreshes that fall due while the channel has
 // nothing queued are replayed when the next request arrives.
 //
 // Row-granular fast path: an entry covering a whole row is served together
@@ -64,13 +64,14 @@ class ChannelController {
   // A channel that had nothing queued first replays the refreshes that fell
   // due while it slept (at their due clocks), so idle time costs no events.
   void enqueue(const Burst& burst, uint64_t now);
-  // Issues at most one command at `now`; returns the next clock to call it
-  // (now + 1 after a command), or kNever when idle with nothing queued.
+  // Issues one command at `now`, or plans a row batch's commands up to a later
+  // clock; returns the next clock to call it (now + 1 after a single command,
+  // the batch's end, or when the data bus next allows a column command), or
+  // kNever when idle with nothing queued.
   uint64_t step(uint64_t now);
   [[nodiscard]] bool idle() const { return reads_.empty() && writes_.empty(); }
 
   [[nodiscard]] const ChannelStats& stats() const { return stats_; }
-  [[nodiscard]] const ChannelTiming& timing() const { return timing_; }
 
  private:
   bool refresh(uint64_t now, uint64_t& wake);
@@ -83,7 +84,6 @@ class ChannelController {
   bool schedule(std::vector<Burst>& queue, uint64_t now, uint64_t& wake);
   void issue(Command c, uint32_t bank, uint64_t now, uint32_t row = 0);
   void account(uint64_t now);
-  // Whether a queued entry still targets `bank`'s open row.
   // Whether an entry of `q` (the queue being served) still targets `bank`'s
   // open row. Only that queue counts: a row the other queue wants must not
   // block this one's precharge while that queue is not being served.

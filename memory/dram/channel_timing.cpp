@@ -42,7 +42,6 @@ void ChannelTiming::issue(Command c, uint32_t bank, uint64_t t, uint32_t row) {
   Group& g = groups_[bank / s_.banks_per_group];
   switch (c) {
     case Command::ACT:
-      if (b.open_row == kClosed) ++open_banks_;
       b.open_row = row;
       b.rd = t + s_.RCD_RD;
       b.wr = t + s_.RCD_WR;
@@ -56,7 +55,6 @@ void ChannelTiming::issue(Command c, uint32_t bank, uint64_t t, uint32_t row) {
       ref_ = std::max(ref_, t + s_.RC);
       break;
     case Command::PRE:
-      if (b.open_row != kClosed) --open_banks_;
       b.open_row = kClosed;
       b.act = std::max(b.act, t + s_.RP);
       ref_ = std::max(ref_, t + s_.RP);

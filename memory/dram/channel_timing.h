@@ -36,7 +36,6 @@ class ChannelTiming {
   void issue(Command command, uint32_t bank, uint64_t clock, uint32_t row = 0);
 
   [[nodiscard]] uint32_t open_row(uint32_t bank) const { return banks_[bank].open_row; }
-  [[nodiscard]] bool all_closed() const { return open_banks_ == 0; }
   [[nodiscard]] uint32_t banks() const { return static_cast<uint32_t>(banks_.size()); }
 
  private:
@@ -54,7 +53,6 @@ class ChannelTiming {
   std::array<uint64_t, 4> faw_{};                 // the last four ACTs
   size_t faw_next_ = 0;
   uint32_t acts_ = 0;
-  uint32_t open_banks_ = 0;
 };
 
 }  // namespace npusim::memory::dram

@@ -8,8 +8,6 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <queue>
-#include <unordered_map>
 #include <vector>
 
 #include "memory/dram/address_mapping.h"
@@ -25,10 +23,6 @@ class DramMemory : public MemoryModel {
   DramMemory(const sc_core::sc_module_name& name, const DramSpec& spec);
 
   [[nodiscard]] double peak_bandwidth_gbps() const override { return spec_.peak_gbps(); }
-  [[nodiscard]] const DramSpec& spec() const { return spec_; }
-  [[nodiscard]] const AddressMapping& mapping() const { return mapping_; }
-  [[nodiscard]] size_t channels() const { return channels_.size(); }
-  [[nodiscard]] const ChannelController& channel(size_t i) const { return *channels_[i]; }
   void report(MemoryReport* out) const override;
 
  protected:
