@@ -57,7 +57,8 @@ void ChannelController::refreshed() {
 // that the refresh hides behind the traffic.
 uint32_t ChannelController::pick_refresh_bank() const {
   constexpr size_t kIdle = SIZE_MAX;
-  std::vector<size_t> needed(timing_.banks(), kIdle);  // queue position of its oldest entry
+  std::vector<size_t>& needed = needed_;  // per bank: queue position of its oldest entry
+  needed.assign(timing_.banks(), kIdle);
   for (const auto* q : {&reads_, &writes_}) {
     for (size_t i = 0; i < q->size(); ++i) {
       size_t& n = needed[(*q)[i].bank];
@@ -387,11 +388,10 @@ uint64_t ChannelController::step(uint64_t now) {
     // next column command: sleep until then instead of polling each clock.
     std::vector<Burst>& q = draining_ ? writes_ : reads_;
     if (column_issued_ && !refresh_pending_ && refresh_due_ > now + 1 &&
-        std::all_of(q.begin(), q.end(),
-                    [&](const Burst& b) {
-                      return b.arrival <= now && timing_.open_row(b.bank) == b.row;
-                    }) &&
-        (draining_ ? reads_.empty() : writes_.size() + 1 < spec_.write_high)) {
+        (draining_ ? reads_.empty() : writes_.size() + 1 < spec_.write_high) &&
+        std::all_of(q.begin(), q.end(), [&](const Burst& b) {
+          return b.arrival <= now && timing_.open_row(b.bank) == b.row;
+        })) {
       const uint64_t floor = timing_.channel_floor(draining_ ? Command::WR : Command::RD);
       return std::max(now + 1, std::min(floor, refresh_due_));
     }

@@ -113,6 +113,7 @@ class ChannelController {
   uint64_t busy_until_ = 0;     // row runs have planned commands up to this clock
   std::vector<size_t> batch_;   // scratch for serve_runs()
   std::vector<uint64_t> start_;
+  mutable std::vector<size_t> needed_;  // scratch for pick_refresh_bank()
   ChannelStats stats_;
 };
 
