@@ -123,7 +123,10 @@ tlm::tlm_sync_enum DmaEngine::nb_transport_bw(tlm::tlm_generic_payload& trans,
   free_.push_back(slot);
   retire();
   pump();
-  response_event_.notify(sc_core::SC_ZERO_TIME);
+  // Only a fence (waiting for the stores) and drain() (for everything) wait.
+  if (in_flight_ == 0 || (slot->store && stores_in_flight_ == 0)) {
+    response_event_.notify(sc_core::SC_ZERO_TIME);
+  }
   return tlm::TLM_COMPLETED;
 }
 
