@@ -72,7 +72,8 @@ class Checker {
   }
 
   void spm(const std::string& field, uint64_t addr, uint64_t bytes) {
-    require(addr + bytes <= limits_.spm_capacity_bytes, where_, path_ + "." + field,
+    require(bytes <= limits_.spm_capacity_bytes && addr <= limits_.spm_capacity_bytes - bytes,
+            where_, path_ + "." + field,
             fmt::format("range [{}, {}) exceeds the scratchpad capacity {} "
                         "(core.scratchpad.capacity_bytes)",
                         addr, addr + bytes, limits_.spm_capacity_bytes));
@@ -113,6 +114,11 @@ class Checker {
     const uint64_t bytes = dtype_bytes(op.dtype(), op.length());
     spm("vector.spm_in", op.spm_in(), bytes);
     spm("vector.spm_out", op.spm_out(), bytes);
+    // A second operand: at least one row (a parameter vector is one row).
+    if (op.spm_in2() != 0) {
+      spm("vector.spm_in2", op.spm_in2(),
+          dtype_bytes(op.dtype(), op.row_length() != 0 ? op.row_length() : op.length()));
+    }
   }
 
   const Program& program_;
