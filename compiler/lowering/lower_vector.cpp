@@ -1,7 +1,7 @@
 // Row-wise and elementwise ops on the vector unit. The input is viewed as
 // rows of its last dimension; tiles of rows (elementwise ops may split a
-// row) stream through the vector rings (load, compute, store). Parameter vectors (a norm's gain and bias, a
-// bias) are loaded once per op.
+// row) stream through the vector rings (load, compute, store). Parameter vectors (a norm's gain and
+// bias, a bias) are loaded once per op.
 #include <fmt/format.h>
 
 #include <algorithm>
