@@ -1,5 +1,7 @@
 #include "arch/dataflow.h"
 
+#include <algorithm>
+
 #include <map>
 
 namespace npusim::arch {
@@ -44,9 +46,17 @@ GemmTiming gemm_timing(const DataflowInfo& dataflow, const ArrayShape& array,
   GemmTiming t;
   t.folds = row_folds * col_folds;
   t.hidden_preload = map.preload && array.double_buffered;
-  const uint64_t per_fold = (map.preload && !t.hidden_preload ? array.rows : 0) + array.rows +
-                            array.cols + map.temporal - 2;
-  t.cycles = (t.hidden_preload ? array.rows : 0) + t.folds * per_fold - 1;
+  // One fold: (preload) + fill + T streamed + drain, SCALE-Sim's closed form.
+  const uint64_t fold = (map.preload ? array.rows : 0) + array.rows + array.cols + map.temporal - 2;
+  if (t.hidden_preload) {
+    // Folds follow each other through the pipeline: the next fold's operand
+    // shifts into the shadow registers (rows cycles) while this fold's T rows
+    // enter, so a fold starts max(T, rows) after the previous one; the array
+    // fills and drains once per tile.
+    t.cycles = fold + (t.folds - 1) * std::max(map.temporal, array.rows) - 1;
+  } else {
+    t.cycles = t.folds * fold - 1;
+  }
   t.macs = gemm.m * gemm.k * gemm.n;
   t.mapping_efficiency = static_cast<double>(map.spatial_rows * map.spatial_cols) /
                          static_cast<double>(t.folds * array.rows * array.cols);

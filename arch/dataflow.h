@@ -7,10 +7,15 @@
 //
 // where (Sr, Sc, T) is the dataflow's mapping of (M, N, K) and `preload` is 1
 // when the stationary operand is loaded into the array before each fold.
-// With a double-buffered array, a fold's preload (rows cycles) overlaps the
-// previous fold, which lasts at least rows + cols + T - 2 >= rows cycles:
+// With a double-buffered array the next fold's stationary operand shifts into
+// shadow registers (rows cycles) while the current fold's T rows stream in,
+// and the switch follows the data wavefront diagonally through the PEs, so
+// folds pipeline: a fold starts max(T, rows) cycles after the previous one
+// and the array fills and drains once per tile:
 //
-//   cycles = rows + folds * (rows + cols + T - 2) - 1
+//   cycles = (2 * rows + cols + T - 2) + (folds - 1) * max(T, rows) - 1
+//
+// (equal to the serial form for one fold).
 #pragma once
 
 #include <cstdint>
@@ -33,7 +38,9 @@ struct ArrayShape {
   // The PEs hold a second (shadow) copy of the stationary operand, so the
   // next fold's operand shifts in while the current fold computes, as in the
   // TPU's matrix unit ("weights are double-buffered", Jouppi et al., ISCA
-  // 2017). Only the first fold of a tile waits for its preload.
+  // 2017). Folds pipeline; only the first fold of a tile waits for its
+  // preload, and it too hides under the previous tile when its operand is
+  // ready early (MatrixUnit).
   bool double_buffered = false;
 };
 
@@ -56,7 +63,8 @@ struct GemmTiming {
   uint64_t cycles = 0;
   uint64_t macs = 0;
   // A double-buffered array loads each fold's stationary operand under the
-  // previous fold; only the first preload (array rows cycles) is exposed.
+  // previous fold; only the first preload (array rows cycles) is exposed, and
+  // the matrix unit may hide that one under the array's previous tile.
   bool hidden_preload = false;
   // Share of the PEs holding useful work, averaged over folds (SCALE-Sim's
   // mapping efficiency).
