@@ -117,9 +117,10 @@ TEST(DecoderLayerOnDram, Llama2_7bBatch1OnFiveHbm3StacksIsMemoryBound) {
   const MemtestReport m = sim::run_memtest(system, o);
   EXPECT_GT(m.efficiency(), 0.90);
   // The layer streams weights and the KV cache between op boundaries, where
-  // its chain of small dependent transfers leaves the memory partly idle:
-  // today it sustains ~85% of the sequential figure (issue 3 asks for 95%).
-  EXPECT_GT(r.traffic().achieved_bandwidth_gbps(), 0.80 * m.achieved_bandwidth_gbps());
+  // its chain of small dependent transfers (store, vector op, reload) leaves
+  // the memory idle for 1-2 us each: today it sustains ~89% of the
+  // sequential figure (issue 3 asks for 95%).
+  EXPECT_GT(r.traffic().achieved_bandwidth_gbps(), 0.86 * m.achieved_bandwidth_gbps());
   std::cout << "layer " << r.traffic().achieved_bandwidth_gbps() << " GB/s, memtest sequential "
             << m.achieved_bandwidth_gbps() << " GB/s\n";
 }
