@@ -1,7 +1,6 @@
 #include "arch/dataflow.h"
 
 #include <algorithm>
-
 #include <map>
 
 namespace npusim::arch {

@@ -218,14 +218,18 @@ TEST(Moe, DecodeReadsOnlyTheExpertsTheRouterChose) {
 namespace npusim::compiler {
 namespace {
 
+sim::WorkloadOptions prefill(const std::string& model, uint64_t prompt_len, uint64_t layers) {
+  sim::WorkloadOptions w;
+  w.model = test::source_path("examples/models/" + model + ".json");
+  w.phase = "prefill";
+  w.prompt_len = prompt_len;
+  w.layers = layers;
+  return w;
+}
+
 TEST(Prefill, WritesTheWholePromptToTheCacheAndReadsEachWeightOnce) {
   const System system = test::preset();
-  sim::WorkloadOptions w;
-  w.model = test::source_path("examples/models/gpt2.json");
-  w.phase = "prefill";
-  w.prompt_len = 256;
-  w.layers = 2;
-  sim::Compiled c = sim::compile_workload(system, "preset", w);
+  sim::Compiled c = sim::compile_workload(system, "preset", prefill("gpt2", 256, 2));
   const Report r = test::run(system, c.program);
   // Keys and values of all 256 prompt tokens, 12 heads of 64, two layers.
   EXPECT_EQ(r.traffic().written().kv_cache(), 2ull * 2 * 256 * 768 * 2);
@@ -242,12 +246,8 @@ TEST(Prefill, Llama2_7bPromptOf2048TokensIsComputeBound) {
   // One layer and the LM head on the teaching NPU (8 double-buffered 128x128
   // arrays, 1 TB/s).
   const System system = test::preset();
-  sim::WorkloadOptions w;
-  w.model = test::source_path("examples/models/llama2-7b.json");
-  w.phase = "prefill";
-  w.prompt_len = 2048;
-  w.layers = 1;
-  const Report r = test::run(system, sim::compile_workload(system, "preset", w).program);
+  const Report r = test::run(
+      system, sim::compile_workload(system, "preset", prefill("llama2-7b", 2048, 1)).program);
   // Issue 4's bar; measured 50.4% (41% with serial folds).
   EXPECT_GT(r.compute().array_utilization(), 0.50);
 }
