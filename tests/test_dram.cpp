@@ -9,6 +9,7 @@
 #include "memory/dram/address_mapping.h"
 #include "memory/dram/channel_timing.h"
 #include "memory/dram/spec.h"
+#include "memory/dram/wake_queue.h"
 #include "memory/registry.h"
 #include "sim/config.h"
 #include "sim/memtest.h"
@@ -98,6 +99,33 @@ TEST_F(Hbm3Timing, RefreshBlocksActivatesForTrfc) {
   ch.issue(Command::REFpb, bank(1, 1), 500 + s.RFC);
   expect_boundary(ch, Command::ACT, bank(1, 1), 500 + s.RFC + s.RFCpb);
   EXPECT_TRUE(ch.ready(Command::ACT, bank(1, 2), 500 + s.RFC));
+}
+
+// The channels' wake-ups come out in clock order, a moved wake-up only at
+// its new clock, far ones (beyond the wheel's window) too, and a clock in
+// the past counts as due now.
+TEST(DramWakeQueue, TakesChannelsInClockOrderAndDropsMovedWakeUps) {
+  WakeQueue q(4);
+  EXPECT_EQ(q.top_clock(), WakeQueue::kNone);
+  q.set(0, 30);
+  q.set(1, 10);
+  q.set(2, 1'000'000);  // beyond the window
+  q.set(3, 20);
+  q.set(3, 5);   // moved earlier: its entry at 20 goes stale
+  q.set(1, 40);  // moved later
+  q.set(1, 40);  // twice: one live wake-up still
+  std::vector<std::pair<uint64_t, uint32_t>> order;
+  bool again = true;
+  for (uint64_t t; (t = q.top_clock()) != WakeQueue::kNone;) {
+    const uint32_t c = q.take(t);
+    EXPECT_EQ(q.clock(c), WakeQueue::kNone);
+    order.emplace_back(t, c);
+    if (c == 0 && again) q.set(0, 3);  // in the past: due at once
+    again = again && c != 0;
+  }
+  const std::vector<std::pair<uint64_t, uint32_t>> want = {
+      {5, 3}, {30, 0}, {30, 0}, {40, 1}, {1'000'000, 2}};
+  EXPECT_EQ(order, want);
 }
 
 TEST(DramPresets, PeakBandwidthIsTheJedecArithmetic) {

@@ -160,8 +160,8 @@ void DramMemory::done(uint32_t request, uint32_t bursts, uint64_t clock) {
 void DramMemory::run() {
   const uint64_t now = current_clock();
   event_clock_ = kNever;
-  while (wakes_.top_clock() <= now) {
-    const uint32_t channel = wakes_.top();
+  for (uint64_t t; (t = wakes_.top_clock()) <= now;) {
+    const uint32_t channel = wakes_.take(t);
     const uint64_t next = channels_[channel]->step(now);
     if (next == kNever && !channels_[channel]->idle()) {
       throw std::logic_error(fmt::format(
@@ -170,8 +170,8 @@ void DramMemory::run() {
     wakes_.set(channel, next);
     admit(channel, now, now + 1);  // this clock's command slot is used
   }
-  if (!wakes_.empty()) {
-    event_clock_ = wakes_.top_clock();
+  if (const uint64_t next = wakes_.top_clock(); next != WakeQueue::kNone) {
+    event_clock_ = next;
     const uint64_t at = ps_of(event_clock_), ps = now_ps();
     event_.notify(sc_core::sc_time::from_value(at > ps ? at - ps : 0));
   }
