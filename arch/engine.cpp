@@ -53,27 +53,42 @@ void Engine::acquire(const SemOp& op) {
 }
 
 void Engine::attribute_wait(const Semaphore& sem, uint64_t from_ps, uint64_t to_ps) {
-  // Work issued before the wait keeps the unit busy for part of it.
-  if (log_.is_open()) return;
-  from_ps = std::max(from_ps, log_.end());
   if (to_ps <= from_ps) return;
-  if (sem.kind() == BUFFER_FREE) {
-    log_.append(from_ps, to_ps, Activity::StallSpmSpace);
-    return;
+  // Work issued before the wait keeps the unit busy for part of it: that
+  // part is recorded as blocked, the rest is the unit's own stall.
+  const uint64_t busy_until = log_.is_open() ? to_ps : std::max(from_ps, log_.end());
+  for (const Segment& s : wait_causes(sem, from_ps, to_ps)) {
+    if (s.start_ps < busy_until) {
+      blocked_.append(s.start_ps, std::min(s.end_ps, busy_until), s.activity);
+    }
+    if (s.end_ps > busy_until) log_.append(std::max(s.start_ps, busy_until), s.end_ps, s.activity);
   }
+}
+
+std::vector<Segment> Engine::wait_causes(const Semaphore& sem, uint64_t from_ps,
+                                         uint64_t to_ps) const {
+  if (sem.kind() == BUFFER_FREE) return {{from_ps, to_ps, Activity::StallSpmSpace}};
   const Engine* producer = context_.engine(sem.producer());
   if (producer == nullptr || producer == this) {
-    log_.append(from_ps, to_ps, Activity::StallDependency);
-    return;
+    return {{from_ps, to_ps, Activity::StallDependency}};
   }
   const Activity producer_busy =
       producer->queue() == DMA ? Activity::StallMemory : Activity::StallDependency;
+  std::vector<Segment> out;
   for (const Segment& s : producer->log().slice(from_ps, to_ps)) {
-    Activity cause = s.activity;
-    if (cause == Activity::Busy) cause = producer_busy;
-    if (cause == Activity::Idle) cause = Activity::StallDependency;
-    log_.append(s.start_ps, s.end_ps, cause);
+    if (s.activity != Activity::Busy) {
+      out.push_back({s.start_ps, s.end_ps,
+                     s.activity == Activity::Idle ? Activity::StallDependency : s.activity});
+      continue;
+    }
+    // Busy: with its own next instruction waiting meanwhile, the producer
+    // passes that wait's cause on.
+    for (const Segment& b : producer->blocked().slice(s.start_ps, s.end_ps)) {
+      out.push_back(
+          {b.start_ps, b.end_ps, b.activity == Activity::Idle ? producer_busy : b.activity});
+    }
   }
+  return out;
 }
 
 void Engine::complete_at(uint64_t time_ps, const Instruction& instruction) {

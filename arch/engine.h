@@ -40,6 +40,12 @@ class Engine : public sc_core::sc_module {
   [[nodiscard]] Queue queue() const { return queue_; }
   [[nodiscard]] const ActivityLog& log() const { return log_; }
   [[nodiscard]] ActivityLog& log() { return log_; }
+  // While busy with earlier work, the times its next instruction waited and
+  // why (Idle: not waiting). A unit waiting on this one inherits these
+  // causes: a matrix unit still computing earlier tiles while its next tile
+  // waits for weights holds its consumers up on memory.
+  [[nodiscard]] const ActivityLog& blocked() const { return blocked_; }
+  [[nodiscard]] ActivityLog& blocked() { return blocked_; }
   [[nodiscard]] bool finished() const { return finished_; }
   // When the last of this queue's work completed, ps.
   [[nodiscard]] uint64_t finish_ps() const { return finish_ps_; }
@@ -72,6 +78,9 @@ class Engine : public sc_core::sc_module {
   void fire_completions();
   void acquire(const SemOp& op);
   void attribute_wait(const Semaphore& sem, uint64_t from_ps, uint64_t to_ps);
+  // Why a wait on `sem` over [from, to) lasted: what its producer did meanwhile.
+  [[nodiscard]] std::vector<Segment> wait_causes(const Semaphore& sem, uint64_t from_ps,
+                                                 uint64_t to_ps) const;
 
   struct Pending {
     uint64_t time_ps;
@@ -86,6 +95,7 @@ class Engine : public sc_core::sc_module {
   const Instructions& program_;
   uint64_t clock_ps_;
   ActivityLog log_;
+  ActivityLog blocked_;
   std::priority_queue<Pending, std::vector<Pending>, std::greater<>> pending_;
   uint64_t seq_ = 0;
   sc_core::sc_event completion_event_;

@@ -23,6 +23,7 @@ NpuCore::NpuCore(const sc_core::sc_module_name& name, const Program& program,
     for (Engine* e : {static_cast<Engine*>(dma_.get()), static_cast<Engine*>(matrix_.get()),
                       static_cast<Engine*>(vector_.get())}) {
       e->log().prune(horizon);
+      e->blocked().prune(horizon);
     }
   };
 }

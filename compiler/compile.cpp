@@ -10,8 +10,10 @@ namespace {
 // The scratchpad layout: the default one, or with a larger share for matrix
 // outputs when some matmul has more rows (prefill tokens, or a large batch)
 // than the default's accumulator slot holds for one array-wide tile.
-SpmLayout layout_for(const Graph& graph, const TensorIndex& tensors, const Target& target) {
-  const SpmLayout fallback = default_spm_layout(target.spm_capacity_bytes, target.arrays);
+SpmLayout layout_for(const Graph& graph, const TensorIndex& tensors, const Target& target,
+                     const OnChipRings& on_chip) {
+  const SpmLayout fallback =
+      default_spm_layout(target.spm_capacity_bytes, target.arrays, 2, on_chip);
   const uint64_t slot_rows = fallback[Ring::MatOut].slot_bytes / (4 * target.array.cols);
   for (const Node& node : graph.nodes()) {
     const bool matmul = node.op() == MATMUL || node.op() == BATCH_MATMUL ||
@@ -22,7 +24,9 @@ SpmLayout layout_for(const Graph& graph, const TensorIndex& tensors, const Targe
     const uint64_t rows = node.op() == MATMUL   ? num_elements(a) / k
                           : a.shape_size() >= 2 ? static_cast<uint64_t>(a.shape(a.shape_size() - 2))
                                                 : 1;
-    if (rows > slot_rows) return default_spm_layout(target.spm_capacity_bytes, target.arrays, 6);
+    if (rows > slot_rows) {
+      return default_spm_layout(target.spm_capacity_bytes, target.arrays, 6, on_chip);
+    }
   }
   return fallback;
 }
@@ -35,8 +39,16 @@ Program lower(const Graph& graph, const Target& target, Graph* tiled) {
       throw UserError("graph: tensor '" + t.name() + "' has no address; run placement first");
     }
   }
-  ProgramBuilder builder(graph.name(), layout_for(graph, tensors, target));
+  // Activations forwarded between ops: planned with room for them, then
+  // the scratchpad is laid out with the rings the plan uses, the rest going
+  // to the weights.
+  OnChip on_chip(graph, tensors,
+                 layout_for(graph, tensors, target,
+                            target.forward_activations ? OnChip::room(target.spm_capacity_bytes)
+                                                       : OnChipRings{}));
+  ProgramBuilder builder(graph.name(), layout_for(graph, tensors, target, on_chip.rings()));
   LoweringContext ctx{graph, tensors, target, builder};
+  ctx.on_chip = &on_chip;
   if (tiled != nullptr) *tiled = graph;
   for (int i = 0; i < graph.nodes_size(); ++i) {
     const Node& node = graph.nodes(i);
@@ -48,6 +60,7 @@ Program lower(const Graph& graph, const Target& target, Graph* tiled) {
     }
     builder.set_node(node.name());
     (*fn)(node, ctx);
+    on_chip.lowered(i, builder);
   }
   return builder.finish();
 }

@@ -21,7 +21,17 @@ constexpr std::array<RingRole, kRings> kRoles = {{
     {"mat_out", MATRIX, DMA},
     {"vec_in", DMA, VECTOR},
     {"vec_out", VECTOR, DMA},
+    {"mat_to_mat", MATRIX, MATRIX},
+    {"mat_to_vec", MATRIX, VECTOR},
+    {"vec_to_mat", VECTOR, MATRIX},
+    {"vec_to_vec", VECTOR, VECTOR},
 }};
+
+// A ring whose producer and consumer are one in-order queue needs no
+// semaphores: the queue's order is the synchronisation.
+bool same_queue(size_t r) {
+  return kRoles[r].producer == kRoles[r].consumer;
+}
 
 const RingRole& role(Ring r) {
   return kRoles[static_cast<size_t>(r)];
@@ -29,11 +39,13 @@ const RingRole& role(Ring r) {
 
 }  // namespace
 
-SpmLayout default_spm_layout(uint64_t capacity_bytes, uint32_t arrays, uint64_t out_share) {
-  // Share of the capacity (in 1/16) and slot count of each ring, in Ring order.
+SpmLayout default_spm_layout(uint64_t capacity_bytes, uint32_t arrays, uint64_t out_share,
+                             const OnChipRings& on_chip) {
+  // Share of the capacity (in 1/16) and slot count of each ring, in Ring
+  // order; the forwarded activations' rings take weight slots.
   const uint32_t per_array = std::max<uint32_t>(4, 2 * arrays);
   const uint64_t weight = 14 - 4 - out_share;
-  const std::array<std::pair<uint64_t, uint32_t>, kRings> shares = {{
+  const std::array<std::pair<uint64_t, uint32_t>, kFirstOnChipRing> shares = {{
       {weight, per_array},
       {4, per_array},          // mat_in
       {out_share, per_array},  // mat_out
@@ -41,13 +53,25 @@ SpmLayout default_spm_layout(uint64_t capacity_bytes, uint32_t arrays, uint64_t 
       {1, 4},                  // vec_out
   }};
   constexpr uint64_t kAlign = 64;
+  uint64_t on_chip_bytes = 0;
+  for (const RingLayout& r : on_chip) on_chip_bytes += r.slots * r.slot_bytes;
   SpmLayout layout;
   uint64_t base = 0;
   for (size_t r = 0; r < kRings; ++r) {
     RingLayout& ring = layout.rings[r];
+    if (r >= kFirstOnChipRing) {
+      ring = on_chip[r - kFirstOnChipRing];
+    } else {
+      ring.slots = shares[r].second;
+      ring.slot_bytes = capacity_bytes * shares[r].first / 16 / ring.slots / kAlign * kAlign;
+      if (r == static_cast<size_t>(Ring::Weight) && on_chip_bytes > 0 && ring.slot_bytes > 0) {
+        // Whole weight slots make the room, so that the tiles that fit a
+        // weight slot stay the same.
+        const uint64_t given = (on_chip_bytes + ring.slot_bytes - 1) / ring.slot_bytes;
+        ring.slots -= static_cast<uint32_t>(std::min<uint64_t>(given, ring.slots - 2));
+      }
+    }
     ring.base = base;
-    ring.slots = shares[r].second;
-    ring.slot_bytes = capacity_bytes * shares[r].first / 16 / ring.slots / kAlign * kAlign;
     base += ring.slots * ring.slot_bytes;
   }
   return layout;
@@ -61,6 +85,7 @@ ProgramBuilder::ProgramBuilder(std::string name, const SpmLayout& layout) : layo
     sem_base_[r] = id;
     last_occupancy_[r].assign(layout_.rings[r].slots, -1);
     pinned_[r].assign(layout_.rings[r].slots, false);
+    if (same_queue(r)) continue;
     for (uint32_t s = 0; s < layout_.rings[r].slots; ++s) {
       Semaphore* full = program_.add_semaphores();
       full->set_id(id++);
@@ -261,13 +286,14 @@ Program ProgramBuilder::finish() {
     if (occ.previous >= 0) {
       first_writer.deps.push_back(occupancies_[static_cast<size_t>(occ.previous)].readers.back());
     }
+    first_reader.deps.push_back(occ.writers.back());
+    if (same_queue(static_cast<size_t>(occ.ring))) continue;
     SemOp* w = first_writer.ins.add_wait();
     w->set_sem(empty_sem(occ.ring, occ.slot));
     w->set_count(1);
     SemOp* s = last_writer.ins.add_signal();
     s->set_sem(full_sem(occ.ring, occ.slot));
     s->set_count(1);
-    first_reader.deps.push_back(occ.writers.back());
     w = first_reader.ins.add_wait();
     w->set_sem(full_sem(occ.ring, occ.slot));
     w->set_count(1);

@@ -25,8 +25,20 @@
 
 namespace npusim::compiler {
 
-enum class Ring : uint8_t { Weight, MatIn, MatOut, VecIn, VecOut };
-inline constexpr size_t kRings = 5;
+// The last four hold activations forwarded on chip from one op to the next
+// (see compiler/lowering/on_chip.h), named by producer and consumer queue.
+enum class Ring : uint8_t {
+  Weight,
+  MatIn,
+  MatOut,
+  VecIn,
+  VecOut,
+  MatToMat,
+  MatToVec,
+  VecToMat,
+  VecToVec
+};
+inline constexpr size_t kRings = 9;
 
 struct RingLayout {
   uint64_t base = 0;
@@ -46,8 +58,15 @@ struct SpmLayout {
 // `out_share` sixteenths hold matrix outputs (default 2; the weights get
 // what the others leave): a tile streams as many rows as its fp32
 // accumulators hold, so steps with many rows (prefill) want more.
+// The four rings of forwarded activations (Ring::MatToMat on) take the
+// slots `on_chip` gives them (default none) in place of as many whole weight
+// slots as they need (at most a sixteenth of the scratchpad: at most an
+// eighth of the weight slots).
+inline constexpr size_t kOnChipRings = 4;
+inline constexpr size_t kFirstOnChipRing = static_cast<size_t>(Ring::MatToMat);
+using OnChipRings = std::array<RingLayout, kOnChipRings>;  // base is ignored
 [[nodiscard]] SpmLayout default_spm_layout(uint64_t capacity_bytes, uint32_t arrays,
-                                           uint64_t out_share = 2);
+                                           uint64_t out_share = 2, const OnChipRings& on_chip = {});
 
 struct Buffer {
   Ring ring;

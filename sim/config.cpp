@@ -107,6 +107,7 @@ void apply_defaults(System& s) {
   if (!spm->has_capacity_bytes()) spm->set_capacity_bytes(16u << 20);
   if (!spm->has_banks()) spm->set_banks(32);
   if (!spm->has_bank_width_bytes()) spm->set_bank_width_bytes(64);
+  if (!spm->has_forward_activations()) spm->set_forward_activations(true);
   auto* vec = s.mutable_core()->mutable_vector();
   if (!vec->has_lanes()) vec->set_lanes(128);
   auto* dma = s.mutable_core()->mutable_dma();

@@ -25,6 +25,7 @@ compiler::Target target_for(const System& s, const std::string& where) {
   t.dataflow = s.core().array().dataflow();
   t.vector_lanes = s.core().vector().lanes();
   t.spm_capacity_bytes = s.core().scratchpad().capacity_bytes();
+  t.forward_activations = s.core().scratchpad().forward_activations();
   // What the DMA can move per cycle: the memory's peak, unless the
   // scratchpad's port (banks x width) takes less.
   const double spm_port = static_cast<double>(uint64_t{s.core().scratchpad().banks()} *

@@ -6,6 +6,7 @@
 #include "compiler/frontends/decoder_layer.h"
 #include "compiler/graph_util.h"
 #include "compiler/lowering/gemm.h"
+#include "compiler/lowering/on_chip.h"
 #include "sim/workload.h"
 #include "test_util.h"
 
@@ -79,24 +80,79 @@ TEST(Lowering, AnOpWithoutLoweringNamesTheNodeAndOp) {
   }
 }
 
+// Index of the first DMA of `tensor` in `p`'s DMA queue, or -1.
+int first_dma(const Program& p, const std::string& tensor) {
+  const auto& dma = p.cores(0).dma();
+  for (int i = 0; i < dma.size(); ++i) {
+    if (p.tensors(static_cast<int>(dma.Get(i).dma().tensor())).name() == tensor) return i;
+  }
+  return -1;
+}
+
 TEST(Lowering, WeightsStreamAheadOfCompute) {
   // Loads go out in the order compute needs them, as early as their buffer
-  // allows: the first matmul's weights are fetched while the norm before it
-  // still runs, before the norm's output is stored.
+  // allows: with activations going through memory, the first matmul's
+  // weights are fetched while the norm before it still runs, before the
+  // norm's output is stored.
+  Graph g = tiny(1, 16);
+  place(g, {});
+  Target t;
+  t.forward_activations = false;
+  const Program p = lower(g, t);
+  ASSERT_GE(first_dma(p, "layers.0.q_proj.weight"), 0);
+  EXPECT_LT(first_dma(p, "input"), first_dma(p, "layers.0.q_proj.weight"));
+  EXPECT_LT(first_dma(p, "layers.0.q_proj.weight"), first_dma(p, "layers.0.attn_norm"));
+  EXPECT_EQ(p.cores(0).dma(first_dma(p, "layers.0.attn_norm")).dma().direction(), DmaOp::STORE);
+}
+
+TEST(Lowering, ActivationsBetweenOpsStayOnChip) {
+  // Decode's activations are a few KiB: each one an op leaves for the next
+  // stays in the scratchpad, so the DMA moves only the layer's input and
+  // output, the weights, the KV cache and the appended keys and values.
   Graph g = tiny(1, 16);
   place(g, {});
   const Program p = lower(g, Target{});
-  const auto& dma = p.cores(0).dma();
-  auto first = [&](const std::string& tensor) {
-    for (int i = 0; i < dma.size(); ++i) {
-      if (p.tensors(static_cast<int>(dma.Get(i).dma().tensor())).name() == tensor) return i;
+  for (const auto& ins : p.cores(0).dma()) {
+    const TensorRef& t = p.tensors(static_cast<int>(ins.dma().tensor()));
+    if (t.tensor_class() == ACTIVATION) {
+      EXPECT_EQ(t.name(), ins.dma().direction() == DmaOp::LOAD ? "input" : "layers.0.out");
     }
-    return -1;
-  };
-  ASSERT_GE(first("layers.0.q_proj.weight"), 0);
-  EXPECT_LT(first("input"), first("layers.0.q_proj.weight"));
-  EXPECT_LT(first("layers.0.q_proj.weight"), first("layers.0.attn_norm"));
-  EXPECT_EQ(dma.Get(first("layers.0.attn_norm")).dma().direction(), DmaOp::STORE);
+  }
+  // Through memory instead, every one of them is stored and loaded again.
+  Target off;
+  off.forward_activations = false;
+  const Program q = lower(g, off);
+  for (const char* name : {"layers.0.attn_norm", "layers.0.q_proj", "layers.0.scores",
+                           "layers.0.context", "layers.0.residual1", "layers.0.swiglu"}) {
+    EXPECT_GE(first_dma(q, name), 0) << name;
+    EXPECT_EQ(first_dma(p, name), -1) << name;
+  }
+  // The program still runs and synchronises: the forwarded tensors' rings
+  // between different queues have semaphores, within one queue none.
+  bool vec_to_mat = false, vec_to_vec = false;
+  for (const auto& sem : p.semaphores()) {
+    vec_to_mat |= sem.name().rfind("vec_to_mat", 0) == 0;
+    vec_to_vec |= sem.name().rfind("vec_to_vec", 0) == 0;
+  }
+  EXPECT_TRUE(vec_to_mat);
+  EXPECT_FALSE(vec_to_vec);
+}
+
+TEST(Lowering, ForwardingHoldsNoMoreTensorsThanARingHasSlots) {
+  // q, k and v leave the matrix unit for the vector unit together; with
+  // room for one such tensor at a time, only some are forwarded and the
+  // rest go through memory.
+  Graph g = tiny(1, 16);
+  place(g, {});
+  TensorIndex idx(g);
+  OnChipRings one = OnChip::room(16u << 20);
+  for (RingLayout& r : one) r.slots = 1;
+  const OnChip planned(g, idx, default_spm_layout(16u << 20, 1, 2, one));
+  EXPECT_FALSE(planned.empty());
+  for (const RingLayout& r : planned.rings()) EXPECT_LE(r.slots, 1u);
+  const OnChip roomy(g, idx, default_spm_layout(16u << 20, 1, 2, OnChip::room(16u << 20)));
+  EXPECT_GT(roomy.forwarded().size(), planned.forwarded().size());
+  EXPECT_EQ(roomy.rings()[static_cast<size_t>(Ring::MatToVec) - kFirstOnChipRing].slots, 3u);
 }
 
 TEST(Lowering, ResidentInputsAreReadOnceAndTilesFitTheScratchpad) {

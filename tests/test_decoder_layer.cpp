@@ -77,11 +77,12 @@ TEST(DecoderLayer, ActivationRereadsFromTilingAreVisible) {
   const auto& t = run.report.traffic();
   EXPECT_GT(t.read().activation(), t.unique_read().activation());
   EXPECT_EQ(t.read().weight(), t.unique_read().weight());
-  // At batch 1 every activation fits and is read once... except the inputs
-  // that two ops read (the residual stream), which are counted once as unique.
+  // At batch 1 every activation passed between ops stays on chip: memory
+  // holds only the layer's input, which both ops that use it (the norm and
+  // the residual add) read.
   const LayerRun small = layer(1, 128);
-  EXPECT_LT(small.report.traffic().read().activation(),
-            2 * small.report.traffic().unique_read().activation());
+  EXPECT_EQ(small.report.traffic().unique_read().activation(), 4096u * 2);
+  EXPECT_EQ(small.report.traffic().read().activation(), 2u * 4096 * 2);
 }
 
 TEST(DecoderLayer, TwoRunsGiveIdenticalReports) {
@@ -116,11 +117,10 @@ TEST(DecoderLayerOnDram, Llama2_7bBatch1OnFiveHbm3StacksIsMemoryBound) {
   o.requests = 20000;
   const MemtestReport m = sim::run_memtest(system, o);
   EXPECT_GT(m.efficiency(), 0.90);
-  // The layer streams weights and the KV cache between op boundaries, where
-  // its chain of small dependent transfers (store, vector op, reload) leaves
-  // the memory idle for 1-2 us each: today it sustains ~89% of the
-  // sequential figure (issue 3 asks for 95%).
-  EXPECT_GT(r.traffic().achieved_bandwidth_gbps(), 0.86 * m.achieved_bandwidth_gbps());
+  // Issue 3: within 5% of the sequential figure (measured 96%: the
+  // activations between ops stay on chip, so the weight stream does not
+  // wait on round trips through memory at op boundaries).
+  EXPECT_GT(r.traffic().achieved_bandwidth_gbps(), 0.95 * m.achieved_bandwidth_gbps());
   std::cout << "layer " << r.traffic().achieved_bandwidth_gbps() << " GB/s, memtest sequential "
             << m.achieved_bandwidth_gbps() << " GB/s\n";
 }

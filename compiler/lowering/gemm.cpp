@@ -26,11 +26,11 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
   const uint64_t kt = (s.k + t.tk - 1) / t.tk;
 
   Buffer a_all{}, out_all{};
-  if (t.a_whole) {
+  if (t.a_whole && !s.a.on_chip) {
     a_all = b.acquire(Ring::MatIn, /*pinned=*/true);
     b.load(a_all, s.a.tensor, s.a.address, dtype_bytes(ad, s.batch * s.m * s.k));
   }
-  if (t.out_whole) out_all = b.acquire(Ring::MatOut, /*pinned=*/true);
+  if (t.out_whole && !s.out.on_chip) out_all = b.acquire(Ring::MatOut, /*pinned=*/true);
 
   for (uint64_t p = 0; p < s.batch; ++p) {
     const uint64_t a_base = p * s.a_step();
@@ -117,7 +117,9 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
           const uint64_t tm = std::min(t.tm, s.m - m0);
           const uint64_t mi = m0 / t.tm;
           Buffer a{};
-          if (t.a_whole) {
+          if (s.a.on_chip) {
+            a = s.a.on_chip->at(a_base + m0 * s.lda() + k0);  // the tile, where it lies
+          } else if (t.a_whole) {
             a = a_all;
             a.spm_addr += dtype_bytes(ad, a_base + m0 * s.k + k0);  // the tile inside A
           } else if (t.a_resident) {
@@ -133,7 +135,9 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
             load_a(a, m0, tm, k0, tk);
           }
           Buffer out{};
-          if (t.out_whole) {
+          if (s.out.on_chip) {
+            out = s.out.on_chip->at(out_base + m0 * s.ldo() + n0);
+          } else if (t.out_whole) {
             out = out_all;
             out.spm_addr += dtype_bytes(FP32, out_base + m0 * s.n + n0);
           } else {
@@ -150,8 +154,8 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
     }
     for (const Buffer& r : resident) b.unpin(r);
   }
-  if (t.a_whole) b.unpin(a_all);
-  if (t.out_whole) {
+  if (t.a_whole && !s.a.on_chip) b.unpin(a_all);
+  if (t.out_whole && !s.out.on_chip) {
     b.unpin(out_all);
     b.store(out_all, s.out.tensor, s.out.address, dtype_bytes(od, s.batch * s.m * s.n));
   }

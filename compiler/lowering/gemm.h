@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "compiler/lowering/lowering.h"
@@ -26,6 +27,10 @@ struct GemmOperand {
   uint32_t tensor = 0;   // program tensor index
   uint64_t address = 0;  // of element (0, 0) of the first problem
   DType dtype = FP16;
+  // A (the activations) or out forwarded on chip (compiler/lowering/on_chip.h):
+  // read from, or left in, this buffer (from element (0, 0) of the first
+  // problem on) instead of DRAM.
+  std::optional<OnChipTensor> on_chip;
 };
 
 struct GemmSpec {
@@ -71,7 +76,8 @@ struct GemmTiling {
 };
 
 // Chooses tile sizes and orientation for the target; UserError when the
-// scratchpad cannot hold the smallest tile.
+// scratchpad cannot hold the smallest tile. An operand on chip is whole
+// there (a_whole, out_whole) and the loop order is B outermost.
 [[nodiscard]] GemmTiling choose_gemm_tiling(const GemmSpec& spec, const Target& target,
                                             const SpmLayout& layout);
 

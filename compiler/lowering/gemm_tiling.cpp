@@ -68,8 +68,12 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
   const uint32_t a_slots = layout[Ring::MatIn].slots;
   const uint32_t o_slots = layout[Ring::MatOut].slots;
 
-  const bool whole = s.a_contiguous() && dtype_bytes(s.a.dtype, s.batch * s.m * s.k) <= a_slot;
-  const bool out_whole = s.out_contiguous() && dtype_bytes(FP32, s.batch * s.m * s.n) <= o_slot;
+  // An operand forwarded on chip is there whole and costs no transfer.
+  const bool a_on_chip = s.a.on_chip.has_value(), out_on_chip = s.out.on_chip.has_value();
+  const bool whole =
+      a_on_chip || (s.a_contiguous() && dtype_bytes(s.a.dtype, s.batch * s.m * s.k) <= a_slot);
+  const bool out_whole =
+      out_on_chip || (s.out_contiguous() && dtype_bytes(FP32, s.batch * s.m * s.n) <= o_slot);
   GemmTiling best;
   best.cost_cycles = std::numeric_limits<double>::infinity();
   for (uint64_t tk : candidates(s.k, 16)) {
@@ -94,10 +98,13 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
                                                                         : tn);
         const double b_time = static_cast<double>(dtype_bytes(s.b.dtype, s.k * s.n)) /
                               t.stream_bytes_per_cycle(b_row);
-        const double a_time = static_cast<double>(dtype_bytes(s.a.dtype, s.m * s.k)) /
-                              t.stream_bytes_per_cycle(a_row);
-        const double o_time = static_cast<double>(dtype_bytes(s.out.dtype, s.m * s.n)) /
-                              t.stream_bytes_per_cycle(o_row);
+        const double a_time = a_on_chip ? 0.0
+                                        : static_cast<double>(dtype_bytes(s.a.dtype, s.m * s.k)) /
+                                              t.stream_bytes_per_cycle(a_row);
+        const double o_time = out_on_chip
+                                  ? 0.0
+                                  : static_cast<double>(dtype_bytes(s.out.dtype, s.m * s.n)) /
+                                        t.stream_bytes_per_cycle(o_row);
         const uint64_t tiles = s.batch * mt * kt * nt;
         // Tiles run on the arrays in parallel, at most one per weight slot.
         const double parallel = static_cast<double>(
@@ -115,8 +122,10 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
         for (bool rows_outer : {false, true}) {
           bool resident = whole || mt * kt <= a_slots;
           double stream = 0;
+          if (rows_outer && (a_on_chip || out_on_chip)) continue;
           if (!rows_outer) {
-            if (kt > 1 && mt > o_slots) continue;  // outputs accumulate across the K loop
+            // Outputs accumulate across the K loop, a slot per row block.
+            if (kt > 1 && mt > o_slots && !out_on_chip) continue;
             stream = b_time + a_time * (resident ? 1 : static_cast<double>(nt)) + o_time;
           } else {
             if (mt == 1 || kt > a_slots) continue;  // one row block's tiles stay resident

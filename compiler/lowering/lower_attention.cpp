@@ -58,6 +58,10 @@ void lower_attention(const Node& node, LoweringContext& ctx, bool score) {
   spec.a.dtype = in.dtype();
   spec.b.dtype = cache.dtype();
   spec.out.dtype = out.dtype();
+  const std::optional<OnChipTensor> in_on_chip = ctx.on_chip_input(in);
+  const std::optional<OnChipTensor> out_on_chip = ctx.on_chip_output(out);
+  spec.a.on_chip = in_on_chip;
+  spec.out.on_chip = out_on_chip;
   const GemmTiling tiling = choose_gemm_tiling(spec, ctx.target, ctx.builder.layout());
   note_tiling(tiling, ctx);
   const uint32_t in_t = ctx.tensor(in), cache_t = ctx.tensor(cache), out_t = ctx.tensor(out);
@@ -65,19 +69,27 @@ void lower_attention(const Node& node, LoweringContext& ctx, bool score) {
   const uint64_t in_per_seq = num_elements(in) / batch;
   const uint64_t out_per_seq = num_elements(out) / batch;
   for (uint64_t b = 0; b < batch; ++b) {
-    spec.a = {in_t, in.address() + dtype_bytes(in.dtype(), b * in_per_seq), in.dtype()};
+    spec.a = {in_t, in.address() + dtype_bytes(in.dtype(), b * in_per_seq), in.dtype(),
+              std::nullopt};
     spec.b = {cache_t, cache.address() + dtype_bytes(cache.dtype(), b * kv_heads * len * d),
-              cache.dtype()};
-    spec.out = {out_t, out.address() + dtype_bytes(out.dtype(), b * out_per_seq), out.dtype()};
+              cache.dtype(), std::nullopt};
+    spec.out = {out_t, out.address() + dtype_bytes(out.dtype(), b * out_per_seq), out.dtype(),
+                std::nullopt};
+    if (in_on_chip) spec.a.on_chip = in_on_chip->from(b * in_per_seq);
+    if (out_on_chip) spec.out.on_chip = out_on_chip->from(b * out_per_seq);
     lower_gemm(spec, tiling, ctx);
   }
 }
 
 }  // namespace
 
-NPUSIM_REGISTER_LOWERING(ATTENTION_SCORE,
-                         [](const Node& n, LoweringContext& c) { lower_attention(n, c, true); });
-NPUSIM_REGISTER_LOWERING(ATTENTION_CONTEXT,
-                         [](const Node& n, LoweringContext& c) { lower_attention(n, c, false); });
+// The activations (input 0) and the output may stay on chip; the cache
+// streams from memory.
+NPUSIM_REGISTER_LOWERING_ON_CHIP(
+    ATTENTION_SCORE, [](const Node& n, LoweringContext& c) { lower_attention(n, c, true); },
+    (OnChipOperands{MATRIX, 1, true}));
+NPUSIM_REGISTER_LOWERING_ON_CHIP(
+    ATTENTION_CONTEXT, [](const Node& n, LoweringContext& c) { lower_attention(n, c, false); },
+    (OnChipOperands{MATRIX, 1, true}));
 
 }  // namespace npusim::compiler

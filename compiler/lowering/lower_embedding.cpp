@@ -50,6 +50,7 @@ void lower_embedding(const Node& node, LoweringContext& ctx) {
 
 }  // namespace
 
-NPUSIM_REGISTER_LOWERING(EMBEDDING, lower_embedding);
+// The gathered rows may stay on chip for the first layer.
+NPUSIM_REGISTER_LOWERING_ON_CHIP(EMBEDDING, lower_embedding, (OnChipOperands{VECTOR, 0, true}));
 
 }  // namespace npusim::compiler

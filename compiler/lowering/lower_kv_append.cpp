@@ -33,11 +33,17 @@ void lower_kv_append(const Node& node, LoweringContext& ctx) {
   const uint64_t rows_per_tile = rows_per_slot(ctx, node, row_bytes);
   const uint32_t xt = ctx.tensor(x), ct = ctx.tensor(cache);
   const uint64_t total = batch * tokens;  // rows: token t of sequence b is row b * tokens + t
+  const std::optional<OnChipTensor> x_on_chip = ctx.on_chip_input(x);
   for (uint64_t b0 = 0; b0 < total; b0 += rows_per_tile) {
     const uint64_t rows = std::min(rows_per_tile, total - b0);
-    const Buffer in = b.acquire(Ring::VecIn);
-    b.load(in, xt, x.address() + dtype_bytes(x.dtype(), b0 * row),
-           dtype_bytes(x.dtype(), rows * row));
+    Buffer in{};
+    if (x_on_chip) {
+      in = x_on_chip->at(b0 * row);
+    } else {
+      in = b.acquire(Ring::VecIn);
+      b.load(in, xt, x.address() + dtype_bytes(x.dtype(), b0 * row),
+             dtype_bytes(x.dtype(), rows * row));
+    }
     const Buffer out = b.acquire(Ring::VecOut);
     b.vector(vector_op(COPY, rows * row, cache.dtype(), in, out), {in}, out);
     for (uint64_t r = b0; r < b0 + rows; ++r) {
@@ -51,6 +57,7 @@ void lower_kv_append(const Node& node, LoweringContext& ctx) {
 
 }  // namespace
 
-NPUSIM_REGISTER_LOWERING(KV_APPEND, lower_kv_append);
+// The new rows (input 0) may come from the scratchpad.
+NPUSIM_REGISTER_LOWERING_ON_CHIP(KV_APPEND, lower_kv_append, (OnChipOperands{VECTOR, 1, false}));
 
 }  // namespace npusim::compiler

@@ -30,10 +30,12 @@ void lower_matmul(const Node& node, LoweringContext& ctx) {
   spec.m = num_elements(x) / k;
   spec.k = k;
   spec.n = n;
-  spec.a = {ctx.tensor(x), x.address(), x.dtype()};
-  spec.b = {ctx.tensor(w), w.address(), w.dtype()};
+  spec.a = {ctx.tensor(x), x.address(), x.dtype(), std::nullopt};
+  spec.b = {ctx.tensor(w), w.address(), w.dtype(), std::nullopt};
   spec.b_layout = transposed ? BLayout::NK : BLayout::Tiled;
-  spec.out = {ctx.tensor(y), y.address(), y.dtype()};
+  spec.out = {ctx.tensor(y), y.address(), y.dtype(), std::nullopt};
+  spec.a.on_chip = ctx.on_chip_input(x);
+  spec.out.on_chip = ctx.on_chip_output(y);
   const GemmTiling tiling = choose_gemm_tiling(spec, ctx.target, ctx.builder.layout());
   note_tiling(tiling, ctx);
   lower_gemm(spec, tiling, ctx);
@@ -64,11 +66,13 @@ void lower_batch_matmul(const Node& node, LoweringContext& ctx) {
           "b must have a's batch or none (broadcast)");
   require(num_elements(y) == spec.batch * spec.m * spec.n, "graph", where,
           "the output does not match");
-  spec.a = {ctx.tensor(a), a.address(), a.dtype()};
-  spec.b = {ctx.tensor(bt), bt.address(), bt.dtype()};
+  spec.a = {ctx.tensor(a), a.address(), a.dtype(), std::nullopt};
+  spec.b = {ctx.tensor(bt), bt.address(), bt.dtype(), std::nullopt};
   spec.b_layout = BLayout::KN;
   spec.b_batch_stride = b_batch == 1 ? 0 : spec.k * spec.n;
-  spec.out = {ctx.tensor(y), y.address(), y.dtype()};
+  spec.out = {ctx.tensor(y), y.address(), y.dtype(), std::nullopt};
+  spec.a.on_chip = ctx.on_chip_input(a);
+  spec.out.on_chip = ctx.on_chip_output(y);
   const GemmTiling tiling = choose_gemm_tiling(spec, ctx.target, ctx.builder.layout());
   note_tiling(tiling, ctx);
   lower_gemm(spec, tiling, ctx);
@@ -76,7 +80,10 @@ void lower_batch_matmul(const Node& node, LoweringContext& ctx) {
 
 }  // namespace
 
-NPUSIM_REGISTER_LOWERING(MATMUL, lower_matmul);
-NPUSIM_REGISTER_LOWERING(BATCH_MATMUL, lower_batch_matmul);
+// Both take the activations (input 0) from, and leave the output in, the
+// scratchpad when the producer and consumers forward them.
+NPUSIM_REGISTER_LOWERING_ON_CHIP(MATMUL, lower_matmul, (OnChipOperands{MATRIX, 1, true}));
+NPUSIM_REGISTER_LOWERING_ON_CHIP(BATCH_MATMUL, lower_batch_matmul,
+                                 (OnChipOperands{MATRIX, 1, true}));
 
 }  // namespace npusim::compiler

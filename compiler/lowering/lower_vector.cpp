@@ -66,16 +66,25 @@ void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
     params.push_back(b.acquire(Ring::VecIn, /*pinned=*/true));
     b.load(params.back(), ctx.tensor(g), g.address(), g.size_bytes());
   }
+  // Activations forwarded on chip are read, or left, where they are.
+  const std::optional<OnChipTensor> x_on_chip = ctx.on_chip_input(x);
+  const std::optional<OnChipTensor> x2_on_chip =
+      x2 != nullptr ? ctx.on_chip_input(*x2) : std::nullopt;
+  const std::optional<OnChipTensor> y_on_chip = ctx.on_chip_output(y);
+  auto input = [&](const std::optional<OnChipTensor>& on_chip, uint32_t tensor, const Tensor& from,
+                   uint64_t e0, uint64_t n) {
+    if (on_chip) return on_chip->at(e0);
+    const Buffer in = b.acquire(Ring::VecIn);
+    b.load(in, tensor, from.address() + dtype_bytes(dt, e0), dtype_bytes(dt, n));
+    return in;
+  };
   for (uint64_t e0 = 0; e0 < elements; e0 += chunk) {
     const uint64_t n = std::min(chunk, elements - e0);
-    const Buffer in = b.acquire(Ring::VecIn);
-    b.load(in, xt, x.address() + dtype_bytes(dt, e0), dtype_bytes(dt, n));
-    Buffer in2 = in;
-    if (x2 != nullptr) {
-      in2 = b.acquire(Ring::VecIn);
-      b.load(in2, x2t, x2->address() + dtype_bytes(dt, e0), dtype_bytes(dt, n));
-    }
-    const Buffer out = b.acquire(Ring::VecOut);
+    const Buffer in = input(x_on_chip, xt, x, e0, n);
+    const Buffer in2 = x2 != nullptr ? input(x2_on_chip, x2t, *x2, e0, n) : in;
+    const uint64_t out_first = v.reduces ? e0 / row : e0;
+    const uint64_t out_count = v.reduces ? std::max<uint64_t>(1, n / row) : n;
+    const Buffer out = y_on_chip ? y_on_chip->at(out_first) : b.acquire(Ring::VecOut);
     VectorOp op;
     op.set_kind(v.kind);
     op.set_length(n);
@@ -88,8 +97,7 @@ void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
     if (x2 != nullptr) reads.push_back(in2);
     reads.insert(reads.end(), params.begin(), params.end());
     b.vector(op, reads, out);
-    const uint64_t out_first = v.reduces ? e0 / row : e0;
-    const uint64_t out_count = v.reduces ? std::max<uint64_t>(1, n / row) : n;
+    if (y_on_chip) continue;
     b.store(out, yt, y.address() + dtype_bytes(y.dtype(), out_first),
             dtype_bytes(y.dtype(), out_count));
   }
@@ -118,9 +126,16 @@ void lower_elementwise(const Node& node, LoweringContext& ctx) {
   lower_vector(node, ctx, VectorSpec{kind, same ? 2 : 1, same ? 0 : 1, false});
 }
 
-#define NPUSIM_VECTOR_LOWERING(OP, ...) \
-  NPUSIM_REGISTER_LOWERING(             \
-      OP, [](const Node& n, LoweringContext& c) { lower_vector(n, c, VectorSpec{__VA_ARGS__}); })
+// A vector op reads its activations (not its parameters) from, and leaves
+// its output in, the scratchpad when they are forwarded.
+OnChipOperands on_chip_operands(const VectorSpec& v) {
+  return {VECTOR, v.data_inputs == 2 ? 3u : 1u, true};
+}
+
+#define NPUSIM_VECTOR_LOWERING(OP, ...)                                                           \
+  NPUSIM_REGISTER_LOWERING_ON_CHIP(                                                               \
+      OP, [](const Node& n, LoweringContext& c) { lower_vector(n, c, VectorSpec{__VA_ARGS__}); }, \
+      on_chip_operands(VectorSpec{__VA_ARGS__}))
 
 NPUSIM_VECTOR_LOWERING(RMS_NORM, RMSNORM, 1, 1, true);
 NPUSIM_VECTOR_LOWERING(LAYER_NORM, LAYERNORM, 1, 2, true);
@@ -134,7 +149,8 @@ NPUSIM_VECTOR_LOWERING(GELU_OP, GELU, 1, 0, false);
 NPUSIM_VECTOR_LOWERING(RELU_OP, RELU, 1, 0, false);
 NPUSIM_VECTOR_LOWERING(SWIGLU_OP, SWIGLU, 2, 0, false);
 NPUSIM_VECTOR_LOWERING(REDUCE_MEAN_OP, REDUCE_MEAN, 1, 0, true, nullptr, true);
-NPUSIM_REGISTER_LOWERING(ELEMENTWISE, lower_elementwise);
+// Its second input may be a parameter: only the first is taken on chip.
+NPUSIM_REGISTER_LOWERING_ON_CHIP(ELEMENTWISE, lower_elementwise, (OnChipOperands{VECTOR, 1, true}));
 
 }  // namespace
 }  // namespace npusim::compiler

@@ -4,19 +4,28 @@
 
 namespace npusim::compiler {
 namespace {
-std::map<OpType, LowerFn>& table() {
-  static std::map<OpType, LowerFn> entries;
+struct Entry {
+  LowerFn fn;
+  OnChipOperands on_chip;
+};
+std::map<OpType, Entry>& table() {
+  static std::map<OpType, Entry> entries;
   return entries;
 }
 }  // namespace
 
-bool LoweringRegistry::add(OpType op, LowerFn fn) {
-  return table().emplace(op, std::move(fn)).second;
+bool LoweringRegistry::add(OpType op, LowerFn fn, OnChipOperands on_chip) {
+  return table().emplace(op, Entry{std::move(fn), on_chip}).second;
 }
 
 const LowerFn* LoweringRegistry::find(OpType op) {
   auto it = table().find(op);
-  return it == table().end() ? nullptr : &it->second;
+  return it == table().end() ? nullptr : &it->second.fn;
+}
+
+const OnChipOperands* LoweringRegistry::on_chip(OpType op) {
+  auto it = table().find(op);
+  return it == table().end() ? nullptr : &it->second.on_chip;
 }
 
 }  // namespace npusim::compiler

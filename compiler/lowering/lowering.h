@@ -11,6 +11,7 @@
 #include "arch/dataflow.h"
 #include "compiler/graph.pb.h"
 #include "compiler/graph_util.h"
+#include "compiler/lowering/on_chip.h"
 #include "compiler/program_builder.h"
 
 namespace npusim::compiler {
@@ -22,6 +23,7 @@ struct Target {
   Dataflow dataflow = WEIGHT_STATIONARY;
   uint32_t vector_lanes = 128;
   uint64_t spm_capacity_bytes = 16u << 20;
+  bool forward_activations = true;         // keep activations between ops on chip (on_chip.h)
   double memory_bytes_per_cycle = 1000.0;  // peak memory bandwidth / core clock
   double memory_latency_cycles = 0;        // read-latency estimate (0: not limiting)
   uint32_t dma_outstanding = 64;           // requests the DMA keeps in flight
@@ -47,6 +49,8 @@ struct LoweringContext {
   // Where lowering records its decisions (tile sizes, ...) on the node being
   // lowered, for `compile --emit=tiled`; may be null.
   Node* record = nullptr;
+  // Activations forwarded on chip between ops; may be null (none are).
+  OnChip* on_chip = nullptr;
 
   // Records an integer decision on the node being lowered.
   void note(const std::string& key, int64_t value) const {
@@ -57,15 +61,28 @@ struct LoweringContext {
   uint32_t tensor(const Tensor& t) const {
     return builder.tensor(t.name(), t.tensor_class(), t.size_bytes(), t.address());
   }
+
+  // Where an input is on chip, when its producer left it there.
+  [[nodiscard]] std::optional<OnChipTensor> on_chip_input(const Tensor& t) const {
+    return on_chip != nullptr ? on_chip->input(t) : std::nullopt;
+  }
+  // A buffer to leave the output in instead of storing it, when the plan
+  // forwards it.
+  [[nodiscard]] std::optional<OnChipTensor> on_chip_output(const Tensor& t) const {
+    return on_chip != nullptr ? on_chip->output(t, builder) : std::nullopt;
+  }
 };
 
 using LowerFn = std::function<void(const Node&, LoweringContext&)>;
 
 class LoweringRegistry {
  public:
-  static bool add(OpType op, LowerFn fn);
+  // `on_chip`: the operands the lowering can take from, or leave in, the
+  // scratchpad (activation forwarding); none by default.
+  static bool add(OpType op, LowerFn fn, OnChipOperands on_chip = {});
   // nullptr when `op` has no lowering.
   [[nodiscard]] static const LowerFn* find(OpType op);
+  [[nodiscard]] static const OnChipOperands* on_chip(OpType op);
 };
 
 }  // namespace npusim::compiler
@@ -73,3 +90,8 @@ class LoweringRegistry {
 #define NPUSIM_REGISTER_LOWERING(OP, FN)                               \
   [[maybe_unused]] static const bool npusim_lowering_registered_##OP = \
       ::npusim::compiler::LoweringRegistry::add(OP, FN)
+// A lowering that can read the inputs, or leave the output, that
+// `ON_CHIP` (an OnChipOperands) names in the scratchpad.
+#define NPUSIM_REGISTER_LOWERING_ON_CHIP(OP, FN, ON_CHIP)              \
+  [[maybe_unused]] static const bool npusim_lowering_registered_##OP = \
+      ::npusim::compiler::LoweringRegistry::add(OP, FN, ON_CHIP)

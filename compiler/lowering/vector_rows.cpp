@@ -54,6 +54,7 @@ void gather_rows(LoweringContext& ctx, const Node& node, const Tensor& x,
   const uint64_t per = rows_per_slot(ctx, node, std::max(row_in, row_out));
   ProgramBuilder& b = ctx.builder;
   const uint32_t xt = ctx.tensor(x), yt = ctx.tensor(y);
+  const std::optional<OnChipTensor> y_on_chip = ctx.on_chip_output(y);
   for (size_t i0 = 0; i0 < src.size(); i0 += per) {
     const size_t n = std::min<size_t>(per, src.size() - i0);
     const Buffer in = b.acquire(Ring::VecIn);
@@ -62,9 +63,9 @@ void gather_rows(LoweringContext& ctx, const Node& node, const Tensor& x,
       at.spm_addr += i * row_in;
       b.load(at, xt, x.address() + src[i0 + i] * row_in, row_in);
     }
-    const Buffer out = b.acquire(Ring::VecOut);
+    const Buffer out = y_on_chip ? y_on_chip->at(i0 * width) : b.acquire(Ring::VecOut);
     b.vector(vector_op(COPY, n * width, y.dtype(), in, out), {in}, out);
-    b.store(out, yt, y.address() + i0 * row_out, n * row_out);
+    if (!y_on_chip) b.store(out, yt, y.address() + i0 * row_out, n * row_out);
   }
 }
 

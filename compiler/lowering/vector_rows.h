@@ -25,7 +25,8 @@ void copy_rows(LoweringContext& ctx, const Node& node, const Tensor& x, uint64_t
                uint64_t width);
 
 // Row i of y (rows of `width` elements, back to back) is row src[i] of x:
-// one DMA per row into the vector unit's buffers, then a copy out.
+// one DMA per row into the vector unit's buffers, then a copy out (left on
+// chip when y is forwarded).
 void gather_rows(LoweringContext& ctx, const Node& node, const Tensor& x,
                  const std::vector<uint64_t>& src, const Tensor& y, uint64_t width);
 
