@@ -111,7 +111,15 @@ TEST(Lowering, ActivationsBetweenOpsStayOnChip) {
   // output, the weights, the KV cache and the appended keys and values.
   Graph g = tiny(1, 16);
   place(g, {});
-  const Program p = lower(g, Target{});
+  Graph tiled;
+  const Program p = lower(g, Target{}, &tiled);
+  // The tiled stage records it on both ends: the norm leaves its output on
+  // chip, q_proj reads it there.
+  for (const Node& n : tiled.nodes()) {
+    if (n.name() == "layers.0.attn_norm" || n.name() == "layers.0.q_proj") {
+      EXPECT_EQ(n.attrs().at("on_chip.layers.0.attn_norm").i(), 1) << n.name();
+    }
+  }
   for (const auto& ins : p.cores(0).dma()) {
     const TensorRef& t = p.tensors(static_cast<int>(ins.dma().tensor()));
     if (t.tensor_class() == ACTIVATION) {

@@ -62,14 +62,20 @@ struct LoweringContext {
     return builder.tensor(t.name(), t.tensor_class(), t.size_bytes(), t.address());
   }
 
-  // Where an input is on chip, when its producer left it there.
+  // Where an input is on chip, when its producer left it there (recorded
+  // on the node as on_chip.<tensor>).
   [[nodiscard]] std::optional<OnChipTensor> on_chip_input(const Tensor& t) const {
-    return on_chip != nullptr ? on_chip->input(t) : std::nullopt;
+    std::optional<OnChipTensor> in = on_chip != nullptr ? on_chip->input(t) : std::nullopt;
+    if (in) note("on_chip." + t.name(), 1);
+    return in;
   }
   // A buffer to leave the output in instead of storing it, when the plan
-  // forwards it.
+  // forwards it (recorded as on_chip.<tensor>).
   [[nodiscard]] std::optional<OnChipTensor> on_chip_output(const Tensor& t) const {
-    return on_chip != nullptr ? on_chip->output(t, builder) : std::nullopt;
+    std::optional<OnChipTensor> out =
+        on_chip != nullptr ? on_chip->output(t, builder) : std::nullopt;
+    if (out) note("on_chip." + t.name(), 1);
+    return out;
   }
 };
 
