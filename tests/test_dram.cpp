@@ -239,10 +239,10 @@ TEST(DramLatency, UnloadedReadLatencyFollowsTheTimings) {
 }
 
 double stream(const std::string& dram, const std::string& pattern,
-              const std::vector<std::string>& sets = {}) {
+              const std::vector<std::string>& sets = {}, uint64_t requests = 60000) {
   sim::MemtestOptions o;
   o.pattern = pattern;
-  o.requests = 60000;
+  o.requests = requests;
   o.request_bytes = 64;
   // Little's law: 2048 x 64 B in flight covers HBM4's 2 TB/s at ~60 ns.
   o.outstanding = 2048;
@@ -263,8 +263,11 @@ TEST(DramBandwidth, RandomReadsReachFarLess) {
 
 TEST(DramRefresh, AllBankRefreshCostsAboutTrfcOverTrefi) {
   const DramSpec s = preset("HBM3-6400");
-  const double off = stream("HBM3-6400", "sequential", {"memory.dram.refresh=NO_REFRESH"});
-  const double on = stream("HBM3-6400", "sequential", {"memory.dram.refresh=ALL_BANK"});
+  // 30 us of traffic: about 8 tREFI, so that whole refresh intervals count.
+  const uint64_t requests = 400000;
+  const double off =
+      stream("HBM3-6400", "sequential", {"memory.dram.refresh=NO_REFRESH"}, requests);
+  const double on = stream("HBM3-6400", "sequential", {"memory.dram.refresh=ALL_BANK"}, requests);
   const double expected = static_cast<double>(s.RFC) / s.REFI;
   EXPECT_NEAR((off - on) / off, expected, 0.02);
 }

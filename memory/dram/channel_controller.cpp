@@ -28,7 +28,7 @@ void ChannelController::account(uint64_t now) {
 }
 
 void ChannelController::enqueue(const Burst& burst, uint64_t now) {
-  if (idle() && !refresh_pending_) catch_up(now);
+  if (idle()) catch_up(now);
   account(now);
   (burst.write ? writes_ : reads_).push_back(burst);
   if (timing_.open_row(burst.bank) == burst.row) ++wanted_[burst.write][burst.bank];
@@ -38,7 +38,6 @@ void ChannelController::enqueue(const Burst& burst, uint64_t now) {
 }
 
 void ChannelController::refreshed() {
-  refresh_pending_ = false;
   if (spec_.refresh == DramConfig::ALL_BANK) {
     refresh_due_ += spec_.REFI;
   } else {
@@ -126,47 +125,7 @@ void ChannelController::removed(const Burst& b) {
   if (timing_.open_row(b.bank) == b.row) --wanted_[b.write][b.bank];
 }
 
-// Refresh takes priority: close the banks it needs, then refresh. Returns
-// true when it issued a command; lowers `wake` to when it next can act.
-bool ChannelController::refresh(uint64_t now, uint64_t& wake) {
-  if (!refresh_pending_) {
-    if (now < refresh_due_) {
-      wake = std::min(wake, refresh_due_);
-      return false;
-    }
-    refresh_pending_ = true;
-    if (spec_.refresh == DramConfig::PER_BANK) refresh_bank_ = pick_refresh_bank();
-  }
-  const bool all = spec_.refresh == DramConfig::ALL_BANK;
-  const uint32_t first = all ? 0 : refresh_bank_;
-  const uint32_t last = all ? timing_.banks() : refresh_bank_ + 1;
-  for (uint32_t b = first; b < last; ++b) {
-    if (timing_.open_row(b) == kClosed) continue;
-    const uint64_t t = timing_.earliest(Command::PRE, b);
-    if (t <= now) {
-      issue(Command::PRE, b, now);
-      return true;
-    }
-    wake = std::min(wake, t);
-    return false;
-  }
-  const Command ref = all ? Command::REFab : Command::REFpb;
-  const uint64_t t = timing_.earliest(ref, refresh_bank_);
-  if (t > now) {
-    wake = std::min(wake, t);
-    return false;
-  }
-  issue(ref, refresh_bank_, now);
-  stats_.refresh_bank_cycles += all ? uint64_t{spec_.RFC} * spec_.banks() : spec_.RFCpb;
-  refreshed();
-  return true;
-}
-
 bool ChannelController::schedule(std::vector<Burst>& q, uint64_t now, uint64_t& wake) {
-  const bool blocked_bank_valid = refresh_pending_ && spec_.refresh == DramConfig::PER_BANK;
-  auto blocked = [&](uint32_t bank) {
-    return refresh_pending_ && (!blocked_bank_valid || bank == refresh_bank_);
-  };
   // First ready: the oldest row hit whose column command can issue now. A
   // bank whose oldest hit cannot issue is not checked again in this scan, and
   // nothing is checked while the channel's data bus rules out any column
@@ -180,7 +139,7 @@ bool ChannelController::schedule(std::vector<Burst>& q, uint64_t now, uint64_t& 
       wake = std::min(wake, b.arrival);
       continue;
     }
-    if (seen_[b.bank] == scan_ || timing_.open_row(b.bank) != b.row || blocked(b.bank)) continue;
+    if (seen_[b.bank] == scan_ || timing_.open_row(b.bank) != b.row) continue;
     seen_[b.bank] = scan_;
     const Command c = b.write ? Command::WR : Command::RD;
     const uint64_t t = timing_.earliest(c, b.bank);
@@ -207,7 +166,7 @@ bool ChannelController::schedule(std::vector<Burst>& q, uint64_t now, uint64_t& 
   // Then the oldest request's next row command (ACT, or PRE on a conflict
   // that no queued request still hits).
   for (Burst& b : q) {
-    if (b.arrival > now || blocked(b.bank)) continue;
+    if (b.arrival > now) continue;
     const uint32_t open = timing_.open_row(b.bank);
     if (open == b.row) continue;  // a hit waiting for its column timing
     const Command c = open == kClosed ? Command::ACT : Command::PRE;
@@ -253,18 +212,12 @@ void ChannelController::served(Burst& b, uint64_t clock, uint32_t bursts) {
 
 // Row commands the burst-level path would interleave with a row batch's
 // columns: open (and if need be close) the row of the oldest queued entry of
-// each bank group, at the earliest clock from `from` (not `skip`, nor the
-// banks a pending refresh needs: the refresh comes first, as on the
-// burst-level path).
+// each bank group, at the earliest clock from `from` (not `skip`).
 void ChannelController::open_rows(std::vector<Burst>& q, uint64_t from, uint32_t skip) {
   auto group = [&](const Burst& b) { return uint64_t{1} << (b.bank / spec_.banks_per_group); };
-  const bool per_bank = spec_.refresh == DramConfig::PER_BANK;
   uint64_t visited = 0;
   for (Burst& b : q) {
-    if (b.arrival > from || b.bank == skip || (visited & group(b)) ||
-        (refresh_pending_ && (!per_bank || b.bank == refresh_bank_))) {
-      continue;
-    }
+    if (b.arrival > from || b.bank == skip || (visited & group(b))) continue;
     visited |= group(b);
     const uint32_t open = timing_.open_row(b.bank);
     if (open == b.row) continue;
@@ -294,7 +247,7 @@ void ChannelController::serve_runs(std::vector<Burst>& q, size_t first, uint64_t
   auto candidate = [&](size_t j) {
     const Burst& b = q[j];
     return j != first && b.count > 1 && b.arrival <= now && b.write == q[first].write &&
-           timing_.open_row(b.bank) == b.row && !(refresh_pending_ && b.bank == refresh_bank_);
+           timing_.open_row(b.bank) == b.row;
   };
   for (size_t j = 0; j < q.size(); ++j) {
     if (candidate(j) && !(groups & group(q[j])) && timing_.earliest(c, q[j].bank) <= now) {
@@ -327,14 +280,11 @@ void ChannelController::serve_runs(std::vector<Burst>& q, size_t first, uint64_t
   const uint64_t k = batch.size();
   const uint64_t period =
       std::max({k * spec_.CCD_S, uint64_t{spec_.CCD_L}, k * spec_.burst_cycles});
-  // Stop before a refresh that needs one of these banks falls due (all-bank,
-  // or the per-bank refresh's next bank is in the batch; another bank's
-  // refresh is issued when the batch ends), or another row becomes ready.
-  // (A per-bank refresh takes an idle bank when it falls due, so only a
-  // pending one can need a bank of the batch.)
-  bool refresh_hits = !per_bank;
-  for (size_t i : batch) refresh_hits |= refresh_pending_ && q[i].bank == refresh_bank_;
-  const uint64_t until = std::min(refresh_hits ? refresh_due_ : kNever, join);
+  // Stop before an all-bank refresh falls due, or when another row becomes
+  // ready. (A per-bank refresh that falls due meanwhile takes a bank the
+  // batch does not use, and is planned when the batch ends, at its due
+  // clock.)
+  const uint64_t until = std::min(per_bank ? kNever : refresh_due_, join);
   if (until != kNever && rounds > 1) {
     const uint64_t room = until > start[0] ? (until - start[0]) / period + 1 : 1;
     rounds = static_cast<uint32_t>(std::min<uint64_t>(rounds, room));
@@ -366,12 +316,11 @@ uint64_t ChannelController::step(uint64_t now) {
   if (now <= busy_until_ && busy_until_ != 0) return busy_until_ + 1;  // planned commands
   account(now);
   uint64_t wake = kNever;
-  if (idle() && !refresh_pending_) {
-    catch_up(now);
-    return kNever;
-  }
-  if (refresh(now, wake)) return now + 1;
-  if (refresh_pending_ && spec_.refresh == DramConfig::ALL_BANK) return std::max(wake, now + 1);
+  // Refreshes that fell due are planned at their due clocks: the banks they
+  // need close at their earliest, then the refresh; other banks go on.
+  catch_up(now);
+  if (idle()) return kNever;
+  if (refresh_due_ != kNever) wake = refresh_due_;
 
   // Write drain between the watermarks; reads otherwise.
   if (!draining_ && (writes_.size() >= spec_.write_high || (reads_.empty() && !writes_.empty()))) {
@@ -387,7 +336,7 @@ uint64_t ChannelController::step(uint64_t now) {
     // hits an open row, nothing can issue before the data bus allows the
     // next column command: sleep until then instead of polling each clock.
     std::vector<Burst>& q = draining_ ? writes_ : reads_;
-    if (column_issued_ && !refresh_pending_ && refresh_due_ > now + 1 &&
+    if (column_issued_ && refresh_due_ > now + 1 &&
         (draining_ ? reads_.empty() : writes_.size() + 1 < spec_.write_high) &&
         std::all_of(q.begin(), q.end(), [&](const Burst& b) {
           return b.arrival <= now && timing_.open_row(b.bank) == b.row;
@@ -398,7 +347,7 @@ uint64_t ChannelController::step(uint64_t now) {
     return now + 1;
   }
 
-  if (idle() && !refresh_pending_) return kNever;  // refresh catches up on the next request
+  if (idle()) return kNever;  // refresh catches up on the next request
   return std::max(wake, now + 1);
 }
 

@@ -2,9 +2,13 @@
 // scheduling (ready row hits first, then the oldest request's next command),
 // open- or closed-page policy, write drain between two watermarks, and
 // all-bank or per-bank refresh. It is event driven: step(now) issues one
-// command (or plans a row-granular batch of them) and returns the next clock at which it has
-// anything to do, so idle clocks cost nothing; refreshes that fall due while the channel has
-// nothing queued are replayed when the next request arrives.
+// command (or plans a row-granular batch of them) and returns the next clock
+// at which it has anything to do, so idle clocks cost nothing. A refresh is
+// planned whole once it falls due (the PREs its banks need, then REF, each at
+// its earliest clock, as the burst-level controller would issue them; a
+// refresh blocks its banks through the timing state, so other banks go on);
+// refreshes that fall due while the channel has nothing queued are replayed
+// when the next request arrives.
 //
 // Row-granular fast path: an entry covering a whole row is served together
 // with the ready whole-row entries of the other bank groups. The first
@@ -74,10 +78,10 @@ class ChannelController {
   [[nodiscard]] const ChannelStats& stats() const { return stats_; }
 
  private:
-  bool refresh(uint64_t now, uint64_t& wake);
   void serve_runs(std::vector<Burst>& q, size_t first, uint64_t now);
   void open_rows(std::vector<Burst>& q, uint64_t from, uint32_t skip);
   void served(Burst& b, uint64_t clock, uint32_t bursts);
+  // Plans every refresh due by `now`, at its due clock.
   void catch_up(uint64_t now);
   [[nodiscard]] uint32_t pick_refresh_bank() const;
   void refreshed();
@@ -108,10 +112,9 @@ class ChannelController {
   std::vector<bool> refreshed_;  // per bank: refreshed in the current round
   uint32_t refreshed_count_ = 0;
   std::vector<uint64_t> last_used_;  // per bank: clock of its last column command
-  bool refresh_pending_ = false;
-  bool column_issued_ = false;  // the last schedule() issued RD or WR
-  uint64_t busy_until_ = 0;     // row runs have planned commands up to this clock
-  std::vector<size_t> batch_;   // scratch for serve_runs()
+  bool column_issued_ = false;       // the last schedule() issued RD or WR
+  uint64_t busy_until_ = 0;          // row runs have planned commands up to this clock
+  std::vector<size_t> batch_;        // scratch for serve_runs()
   std::vector<uint64_t> start_;
   mutable std::vector<size_t> needed_;  // scratch for pick_refresh_bank()
   ChannelStats stats_;
