@@ -74,6 +74,8 @@ class ChannelController {
   // kNever when idle with nothing queued.
   uint64_t step(uint64_t now);
   [[nodiscard]] bool idle() const { return reads_.empty() && writes_.empty(); }
+  // The first clock a step can act at: after the commands a row batch planned.
+  [[nodiscard]] uint64_t ready_at() const { return busy_until_ != 0 ? busy_until_ + 1 : 0; }
 
   [[nodiscard]] const ChannelStats& stats() const { return stats_; }
 

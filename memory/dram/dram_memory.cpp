@@ -144,7 +144,7 @@ void DramMemory::admit(uint32_t channel, uint64_t now, uint64_t look) {
     c.enqueue(b, now);
     added = true;
   }
-  if (added) wake(channel, look);
+  if (added) wake(channel, std::max(look, c.ready_at()));
 }
 
 void DramMemory::done(uint32_t request, uint32_t bursts, uint64_t clock) {
