@@ -7,14 +7,13 @@ namespace npusim::memory {
 
 namespace {
 constexpr unsigned kSubBits = 6;                 // 64 buckets per power of two
-constexpr uint64_t kLinear = uint64_t{1} << 10;  // exact below this
-constexpr unsigned kLinearBits = 10;
+constexpr uint64_t kLinear = uint64_t{1} << 8;  // exact below this
+constexpr unsigned kLinearBits = 8;
 }  // namespace
 
 size_t latency_bucket(uint64_t v) {
   if (v < kLinear) return static_cast<size_t>(v);
-  unsigned e = 63;
-  while (((v >> e) & 1) == 0) --e;  // e >= kLinearBits
+  const auto e = static_cast<unsigned>(63 - __builtin_clzll(v));  // e >= kLinearBits
   const uint64_t sub = (v >> (e - kSubBits)) & ((uint64_t{1} << kSubBits) - 1);
   return static_cast<size_t>(kLinear + (e - kLinearBits) * (uint64_t{1} << kSubBits) + sub);
 }

@@ -8,11 +8,12 @@
 
 namespace npusim::memory {
 
-// A log-linear latency histogram (as HdrHistogram): values below 1024 units
+// A log-linear latency histogram (as HdrHistogram): values below 256 units
 // have a bucket each; above, every power of two is split into 64 buckets, so
 // a value is known to 1/64 (1.6%) of itself and any uint64 fits in
-// kLatencyBuckets buckets.
-inline constexpr size_t kLatencyBuckets = 1024 + 54 * 64;
+// kLatencyBuckets buckets. (Loaded DRAM latencies of a few hundred clocks
+// then fall in a few hundred buckets, which stay in cache for every channel.)
+inline constexpr size_t kLatencyBuckets = 256 + 56 * 64;
 [[nodiscard]] size_t latency_bucket(uint64_t units);
 // The middle of the values bucket `b` holds (exact below 1024).
 [[nodiscard]] double latency_bucket_value(size_t b);
