@@ -22,7 +22,7 @@ tlm::tlm_sync_enum MemoryModel::nb_transport_fw(tlm::tlm_generic_payload& trans,
 void MemoryModel::respond(tlm::tlm_generic_payload& trans, uint64_t time_ps) {
   const uint64_t now = now_ps();
   if (time_ps < now) time_ps = now;
-  responses_.push({time_ps, seq_++, &trans});
+  responses_.push(time_ps, &trans);
   // One pending kernel notification at a time, for the earliest response.
   if (time_ps < notified_ps_) {
     notified_ps_ = time_ps;
@@ -33,9 +33,8 @@ void MemoryModel::respond(tlm::tlm_generic_payload& trans, uint64_t time_ps) {
 void MemoryModel::send_responses() {
   const uint64_t now = now_ps();
   notified_ps_ = UINT64_MAX;
-  while (!responses_.empty() && responses_.top().time_ps <= now) {
-    tlm::tlm_generic_payload* trans = responses_.top().trans;
-    responses_.pop();
+  while (!responses_.empty() && responses_.top_key() <= now) {
+    tlm::tlm_generic_payload* trans = responses_.pop();
     if (trans->get_response_status() == tlm::TLM_INCOMPLETE_RESPONSE) {
       trans->set_response_status(tlm::TLM_OK_RESPONSE);
     }
@@ -43,8 +42,8 @@ void MemoryModel::send_responses() {
     sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
     socket->nb_transport_bw(*trans, phase, delay);
   }
-  if (!responses_.empty() && responses_.top().time_ps < notified_ps_) {
-    notified_ps_ = responses_.top().time_ps;
+  if (!responses_.empty() && responses_.top_key() < notified_ps_) {
+    notified_ps_ = responses_.top_key();
     response_event_.notify(sc_core::sc_time::from_value(notified_ps_ - now));
   }
 }

@@ -8,11 +8,11 @@
 
 #include <tlm_utils/simple_target_socket.h>
 #include <cstdint>
-#include <queue>
 #include <systemc>
 #include <tlm>
 #include <vector>
 
+#include "common/radix_heap.h"
 #include "memory/memory.pb.h"
 
 namespace npusim::memory {
@@ -43,16 +43,7 @@ class MemoryModel : public sc_core::sc_module {
                                      sc_core::sc_time& delay);
   void send_responses();
 
-  struct Response {
-    uint64_t time_ps;
-    uint64_t seq;
-    tlm::tlm_generic_payload* trans;
-    bool operator>(const Response& o) const {
-      return time_ps != o.time_ps ? time_ps > o.time_ps : seq > o.seq;
-    }
-  };
-  std::priority_queue<Response, std::vector<Response>, std::greater<>> responses_;
-  uint64_t seq_ = 0;
+  RadixHeap<tlm::tlm_generic_payload*> responses_;  // by time, ps
   sc_core::sc_event response_event_;
   uint64_t notified_ps_ = UINT64_MAX;  // time of the pending notification
 };

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/radix_heap.h"
 #include "memory/latency.h"
 #include "test_util.h"
 
@@ -20,6 +21,28 @@ Report load_only(uint64_t bytes, const std::vector<std::string>& sets) {
     p.load(t, std::min<uint64_t>(1 << 20, bytes - off), off);
   }
   return test::run(test::preset(sets), p.program());
+}
+
+// Event times come out in order, equal times in the order they went in,
+// and looking at the earliest does not stop an earlier one being pushed.
+TEST(RadixHeap, PopsInKeyOrderAndEqualKeysInPushOrder) {
+  RadixHeap<int> h;
+  h.push(50, 1);
+  h.push(7, 2);
+  h.push(1000, 3);
+  h.push(7, 4);
+  EXPECT_EQ(h.top_key(), 7u);
+  EXPECT_EQ(h.pop(), 2);
+  EXPECT_EQ(h.top_key(), 7u);
+  EXPECT_EQ(h.pop(), 4);
+  EXPECT_EQ(h.top_key(), 50u);
+  h.push(9, 5);  // after the peek at 50, still above the last pop (7)
+  EXPECT_EQ(h.top_key(), 9u);
+  EXPECT_EQ(h.pop(), 5);
+  EXPECT_EQ(h.pop(), 1);
+  EXPECT_THROW(h.push(49, 6), std::logic_error);
+  EXPECT_EQ(h.pop(), 3);
+  EXPECT_TRUE(h.empty());
 }
 
 TEST(LatencyHistogram, ExactBelow256AndWithin1Point6PercentAbove) {
