@@ -31,7 +31,11 @@ void ChannelController::enqueue(const Burst& burst, uint64_t now) {
   if (idle()) catch_up(now);
   account(now);
   (burst.write ? writes_ : reads_).push_back(burst);
-  if (timing_.open_row(burst.bank) == burst.row) ++wanted_[burst.write][burst.bank];
+  if (timing_.open_row(burst.bank) == burst.row) {
+    ++wanted_[burst.write][burst.bank];
+    ++hits_[burst.write];
+  }
+  latest_arrival_ = std::max(latest_arrival_, burst.arrival);
   (burst.write ? write_bursts_ : read_bursts_) += burst.count;
   stats_.occupancy_max =
       std::max(stats_.occupancy_max, static_cast<uint32_t>(read_bursts_ + write_bursts_));
@@ -101,12 +105,19 @@ void ChannelController::issue(Command c, uint32_t bank, uint64_t now, uint32_t r
   timing_.issue(c, bank, now, row);
   if (c == Command::RD || c == Command::WR) last_used_[bank] = now;
   ++stats_.commands[static_cast<size_t>(c)];
-  if (c == Command::PRE) wanted_[0][bank] = wanted_[1][bank] = 0;
+  if (c == Command::PRE) {
+    for (size_t w = 0; w < 2; ++w) {
+      hits_[w] -= wanted_[w][bank];
+      wanted_[w][bank] = 0;
+    }
+  }
   if (c == Command::ACT) {
     for (const auto* q : {&reads_, &writes_}) {
       uint32_t n = 0;
       for (const Burst& b : *q) n += b.bank == bank && b.row == row;
-      wanted_[q == &writes_][bank] = n;
+      const size_t w = q == &writes_;
+      hits_[w] += n - wanted_[w][bank];
+      wanted_[w][bank] = n;
     }
   }
 }
@@ -122,7 +133,10 @@ void ChannelController::auto_precharge(uint32_t bank, uint64_t now) {
 }
 
 void ChannelController::removed(const Burst& b) {
-  if (timing_.open_row(b.bank) == b.row) --wanted_[b.write][b.bank];
+  if (timing_.open_row(b.bank) == b.row) {
+    --wanted_[b.write][b.bank];
+    --hits_[b.write];
+  }
 }
 
 bool ChannelController::schedule(std::vector<Burst>& q, uint64_t now, uint64_t& wake) {
@@ -338,9 +352,7 @@ uint64_t ChannelController::step(uint64_t now) {
     std::vector<Burst>& q = draining_ ? writes_ : reads_;
     if (column_issued_ && refresh_due_ > now + 1 &&
         (draining_ ? reads_.empty() : writes_.size() + 1 < spec_.write_high) &&
-        std::all_of(q.begin(), q.end(), [&](const Burst& b) {
-          return b.arrival <= now && timing_.open_row(b.bank) == b.row;
-        })) {
+        latest_arrival_ <= now && hits_[draining_] == q.size()) {
       const uint64_t floor = timing_.channel_floor(draining_ ? Command::WR : Command::RD);
       return std::max(now + 1, std::min(floor, refresh_due_));
     }

@@ -108,6 +108,8 @@ class ChannelController {
   std::vector<uint64_t> seen_;  // per bank: scan in which it was last checked
   // Per queue (reads, writes), per bank: queued entries for its open row.
   std::array<std::vector<uint32_t>, 2> wanted_;
+  std::array<uint64_t, 2> hits_{};  // per queue: entries for open rows (wanted_ summed)
+  uint64_t latest_arrival_ = 0;     // latest arrival clock of anything queued so far
   uint64_t scan_ = 0;
   uint64_t refresh_due_;
   uint32_t refresh_bank_ = 0;
