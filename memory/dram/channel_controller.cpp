@@ -139,7 +139,7 @@ void ChannelController::removed(const Burst& b) {
   }
 }
 
-bool ChannelController::schedule(std::vector<Burst>& q, uint64_t now, uint64_t& wake) {
+bool ChannelController::schedule(BurstQueue& q, uint64_t now, uint64_t& wake) {
   // First ready: the oldest row hit whose column command can issue now. A
   // bank whose oldest hit cannot issue is not checked again in this scan, and
   // nothing is checked while the channel's data bus rules out any column
@@ -171,7 +171,7 @@ bool ChannelController::schedule(std::vector<Burst>& q, uint64_t now, uint64_t& 
     served(b, now, 1);
     const Burst done = b;
     removed(done);
-    q.erase(q.begin() + static_cast<std::ptrdiff_t>(i));
+    q.erase(i);
     auto_precharge(done.bank, now);
     done_(done.request, 1, now + (done.write ? spec_.CWL : spec_.CL) + spec_.burst_cycles);
     return true;
@@ -227,7 +227,7 @@ void ChannelController::served(Burst& b, uint64_t clock, uint32_t bursts) {
 // Row commands the burst-level path would interleave with a row batch's
 // columns: open (and if need be close) the row of the oldest queued entry of
 // each bank group, at the earliest clock from `from` (not `skip`).
-void ChannelController::open_rows(std::vector<Burst>& q, uint64_t from, uint32_t skip) {
+void ChannelController::open_rows(BurstQueue& q, uint64_t from, uint32_t skip) {
   auto group = [&](const Burst& b) { return uint64_t{1} << (b.bank / spec_.banks_per_group); };
   uint64_t visited = 0;
   for (Burst& b : q) {
@@ -247,7 +247,7 @@ void ChannelController::open_rows(std::vector<Burst>& q, uint64_t from, uint32_t
   }
 }
 
-void ChannelController::serve_runs(std::vector<Burst>& q, size_t first, uint64_t now) {
+void ChannelController::serve_runs(BurstQueue& q, size_t first, uint64_t now) {
   const Command c = q[first].write ? Command::WR : Command::RD;
   auto group = [&](const Burst& b) { return uint64_t{1} << (b.bank / spec_.banks_per_group); };
   open_rows(q, now, q[first].bank);
@@ -322,7 +322,7 @@ void ChannelController::serve_runs(std::vector<Burst>& q, size_t first, uint64_t
   for (size_t i : batch) {
     if (q[i].count == 0) auto_precharge(q[i].bank, now);
   }
-  q.erase(std::remove_if(q.begin(), q.end(), [](const Burst& b) { return b.count == 0; }), q.end());
+  q.remove_finished();
   busy_until_ = last;
 }
 
@@ -349,7 +349,7 @@ uint64_t ChannelController::step(uint64_t now) {
     // After a column command, when every queued burst of the active queue
     // hits an open row, nothing can issue before the data bus allows the
     // next column command: sleep until then instead of polling each clock.
-    std::vector<Burst>& q = draining_ ? writes_ : reads_;
+    BurstQueue& q = draining_ ? writes_ : reads_;
     if (column_issued_ && refresh_due_ > now + 1 &&
         (draining_ ? reads_.empty() : writes_.size() + 1 < spec_.write_high) &&
         latest_arrival_ <= now && hits_[draining_] == q.size()) {

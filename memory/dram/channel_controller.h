@@ -19,6 +19,7 @@
 // their earliest clocks, as the burst-level path would interleave them.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -40,6 +41,51 @@ struct Burst {
   bool write = false;
   uint8_t outcome = 0;  // 0 row hit, 1 miss (bank closed), 2 conflict (other row open)
   uint32_t count = 1;   // bursts in this entry
+};
+
+// A controller queue, oldest first. Entries mostly leave near the front
+// (the oldest row hit): the shorter side moves, and the front is an offset
+// into the storage, compacted once half of it is gone, so a queue of tens of
+// bursts is not shifted for every column command.
+class BurstQueue {
+ public:
+  [[nodiscard]] Burst* begin() { return v_.data() + head_; }
+  [[nodiscard]] Burst* end() { return v_.data() + v_.size(); }
+  [[nodiscard]] const Burst* begin() const { return v_.data() + head_; }
+  [[nodiscard]] const Burst* end() const { return v_.data() + v_.size(); }
+  [[nodiscard]] size_t size() const { return v_.size() - head_; }
+  [[nodiscard]] bool empty() const { return size() == 0; }
+  [[nodiscard]] Burst& operator[](size_t i) { return v_[head_ + i]; }
+  [[nodiscard]] const Burst& operator[](size_t i) const { return v_[head_ + i]; }
+  void push_back(const Burst& b) { v_.push_back(b); }
+  // Removes entry `i`, keeping the order of the others.
+  void erase(size_t i) {
+    const auto at = static_cast<std::ptrdiff_t>(head_ + i);
+    if (i < size() / 2) {
+      std::move_backward(v_.begin() + static_cast<std::ptrdiff_t>(head_), v_.begin() + at,
+                         v_.begin() + at + 1);
+      ++head_;
+    } else {
+      v_.erase(v_.begin() + at);
+    }
+    if (head_ == v_.size()) {
+      v_.clear();
+      head_ = 0;
+    } else if (head_ >= 64 && 2 * head_ >= v_.size()) {
+      v_.erase(v_.begin(), v_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+  }
+  // Removes the entries with nothing left to serve.
+  void remove_finished() {
+    v_.erase(std::remove_if(v_.begin() + static_cast<std::ptrdiff_t>(head_), v_.end(),
+                            [](const Burst& b) { return b.count == 0; }),
+             v_.end());
+  }
+
+ private:
+  std::vector<Burst> v_;
+  size_t head_ = 0;
 };
 
 struct ChannelStats {
@@ -80,20 +126,20 @@ class ChannelController {
   [[nodiscard]] const ChannelStats& stats() const { return stats_; }
 
  private:
-  void serve_runs(std::vector<Burst>& q, size_t first, uint64_t now);
-  void open_rows(std::vector<Burst>& q, uint64_t from, uint32_t skip);
+  void serve_runs(BurstQueue& q, size_t first, uint64_t now);
+  void open_rows(BurstQueue& q, uint64_t from, uint32_t skip);
   void served(Burst& b, uint64_t clock, uint32_t bursts);
   // Plans every refresh due by `now`, at its due clock.
   void catch_up(uint64_t now);
   [[nodiscard]] uint32_t pick_refresh_bank() const;
   void refreshed();
-  bool schedule(std::vector<Burst>& queue, uint64_t now, uint64_t& wake);
+  bool schedule(BurstQueue& queue, uint64_t now, uint64_t& wake);
   void issue(Command c, uint32_t bank, uint64_t now, uint32_t row = 0);
   void account(uint64_t now);
   // Whether an entry of `q` (the queue being served) still targets `bank`'s
   // open row. Only that queue counts: a row the other queue wants must not
   // block this one's precharge while that queue is not being served.
-  [[nodiscard]] bool row_wanted(const std::vector<Burst>& q, uint32_t bank) const {
+  [[nodiscard]] bool row_wanted(const BurstQueue& q, uint32_t bank) const {
     return wanted_[&q == &writes_][bank] > 0;
   }
   void removed(const Burst& b);
@@ -102,7 +148,7 @@ class ChannelController {
   const DramSpec& spec_;
   Done done_;
   ChannelTiming timing_;
-  std::vector<Burst> reads_, writes_;
+  BurstQueue reads_, writes_;
   uint64_t read_bursts_ = 0, write_bursts_ = 0;  // bursts queued
   bool draining_ = false;
   std::vector<uint64_t> seen_;  // per bank: scan in which it was last checked
