@@ -127,6 +127,12 @@ void DramMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
 }
 
 void DramMemory::enqueue_on(uint32_t channel, const Burst& burst) {
+  ChannelController& c = *channels_[channel];
+  if (waiting_[channel].empty() && c.can_accept(burst.write)) {  // straight in
+    c.enqueue(burst, burst.arrival);
+    wake(channel, std::max(burst.arrival, c.ready_at()));
+    return;
+  }
   waiting_[channel].push_back(burst);
   admit(channel, burst.arrival, burst.arrival);
 }
