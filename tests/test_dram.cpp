@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <fstream>
+#include <map>
+#include <tuple>
 
 #include "common/error.h"
 #include "memory/dram/address_mapping.h"
@@ -181,6 +183,43 @@ TEST(DramPresets, TheCompilersLatencyEstimateMatchesMemtestOnShortStreams) {
     o.requests = 20000;
     const double measured = sim::run_memtest(sys, o).latency().mean_ns();
     EXPECT_NEAR(measured, estimate, 0.25 * estimate) << c.mapping;
+  }
+}
+
+// An aligned block of row_block() bursts holds whole rows and nothing else:
+// every burst of the block falls in one of its rows, each row once per
+// column (the fast path queues the rows of such blocks without walking them).
+TEST(DramMapping, AlignedRowBlocksHoldWholeRows) {
+  for (const char* mapping :
+       {"ro ba co bg st ch", "ro ba bg st ch co", "ro co:3 ba bg co:2 st ch"}) {
+    DramConfig c;
+    c.set_preset("HBM3-6400");
+    c.set_stacks(5);
+    c.set_address_mapping(mapping);
+    const DramSpec s = resolve_spec(c, "t", "d");
+    const AddressMapping m(s, "t", "m");
+    const uint64_t block = m.row_block(), rows = block / s.columns;
+    ASSERT_EQ(block % s.columns, 0u) << mapping;
+    const uint64_t base = 3 * block * s.burst_bytes();
+    std::map<std::tuple<uint32_t, uint32_t, uint32_t>, uint64_t> first;  // row -> its index
+    for (uint64_t r = 0; r < rows; ++r) {
+      const DramAddress d = m.decode(base + m.row_in_block(r) * s.burst_bytes());
+      EXPECT_EQ(d.column, 0u) << mapping;
+      EXPECT_TRUE(first.emplace(std::make_tuple(d.channel, d.bank, d.row), r).second) << mapping;
+      if (r > 0) {
+        EXPECT_GT(m.row_in_block(r), m.row_in_block(r - 1)) << mapping;
+      }
+    }
+    std::map<std::tuple<uint32_t, uint32_t, uint32_t>, uint64_t> bursts;
+    for (uint64_t b = 0; b < block; ++b) {
+      const DramAddress d = m.decode(base + b * s.burst_bytes());
+      ++bursts[std::make_tuple(d.channel, d.bank, d.row)];
+    }
+    EXPECT_EQ(bursts.size(), rows) << mapping;
+    for (const auto& [row, n] : bursts) {
+      EXPECT_EQ(n, s.columns) << mapping;
+      EXPECT_EQ(first.count(row), 1u) << mapping;
+    }
   }
 }
 

@@ -73,6 +73,14 @@ AddressMapping::AddressMapping(const DramSpec& s, const std::string& where,
     if (d.field != Column) break;
     column_run_ *= d.radix;
   }
+  size_t top_column = 0;
+  for (size_t i = 0; i < digits_.size(); ++i) {
+    if (digits_[i].field == Column) top_column = i;
+  }
+  for (size_t i = 0; i <= top_column && i < digits_.size(); ++i) {
+    if (digits_[i].field != Column) row_digits_.push_back({digits_[i].radix, row_block_});
+    row_block_ *= digits_[i].radix;
+  }
   for (int f = 0; f < kFields; ++f) {
     if (f == Stack) {
       require(seen[f] || counts[f] == 1, where, field,
@@ -116,6 +124,15 @@ DramAddress AddressMapping::Cursor::address() const {
   a.row = static_cast<uint32_t>(field_[Row]);
   a.column = static_cast<uint32_t>(field_[Column]);
   return a;
+}
+
+uint64_t AddressMapping::row_in_block(uint64_t r) const {
+  uint64_t at = 0;
+  for (const Place& p : row_digits_) {  // r's mixed-radix digits, least significant first
+    at += (r % p.radix) * p.weight;
+    r /= p.radix;
+  }
+  return at;
 }
 
 DramAddress AddressMapping::decode(uint64_t address) const {

@@ -48,6 +48,13 @@ class AddressMapping {
   // channel or bank digit is lowest. Aligned runs of this many bursts decode
   // once.
   [[nodiscard]] uint64_t column_run() const { return column_run_; }
+  // Bursts in the smallest aligned block of the address space that holds
+  // whole rows: every digit up to the most significant column digit. An
+  // aligned block holds row_block() / columns rows, each entirely.
+  [[nodiscard]] uint64_t row_block() const { return row_block_; }
+  // Where row `r` (0 .. rows in a block) of an aligned block starts, in
+  // bursts from the block's start; rows are numbered in address order.
+  [[nodiscard]] uint64_t row_in_block(uint64_t r) const;
   // Bytes the mapping addresses (= the devices' capacity).
   [[nodiscard]] uint64_t capacity_bytes() const { return capacity_; }
 
@@ -65,6 +72,12 @@ class AddressMapping {
   uint32_t banks_per_group_;
   uint64_t capacity_;
   uint64_t column_run_ = 1;
+  uint64_t row_block_ = 1;
+  struct Place {
+    uint64_t radix;
+    uint64_t weight;  // bursts one step of this digit moves
+  };
+  std::vector<Place> row_digits_;  // the non-column digits inside a row block
 };
 
 }  // namespace npusim::memory::dram

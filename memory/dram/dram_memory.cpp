@@ -84,17 +84,40 @@ void DramMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
     }
     return;
   }
-  // Fast path: group the bursts by (channel, bank, row); a group that covers
-  // a whole row becomes one entry, the others stay single bursts.
+  // Fast path: aligned blocks of the mapping's row_block() hold whole rows
+  // only, which go in as one entry each; in the partial blocks at either end,
+  // the bursts are grouped by (channel, bank, row), and a group that covers
+  // a whole row becomes one entry while the others stay single bursts.
+  const uint64_t end = first + bytes;
+  const uint64_t block = mapping_.row_block() * bb;
+  const uint64_t mid_begin = std::min((begin + block - 1) / block * block, end);
+  const uint64_t mid_end = std::max(mid_begin, end / block * block);
+  group_bursts(begin, mid_begin, {arrival, 0, 0, 0, id, write, 0, 1});
+  const uint64_t rows = mapping_.row_block() / spec_.columns;
+  for (uint64_t b0 = mid_begin; b0 < mid_end; b0 += block) {
+    for (uint64_t k = 0; k < rows; ++k) {
+      const DramAddress d = mapping_.decode(b0 + mapping_.row_in_block(k) * bb);
+      enqueue_on(d.channel, {arrival, d.bank, d.row, 0, id, write, 0, spec_.columns});
+    }
+  }
+  group_bursts(mid_end, end, {arrival, 0, 0, 0, id, write, 0, 1});
+}
+
+// Queues the bursts of [from, to) (burst aligned at `from`) as entries like
+// `proto`: bursts grouped by (channel, bank, row), a group covering a whole
+// row as one entry, the others as single bursts, in address order.
+void DramMemory::group_bursts(uint64_t from, uint64_t to, const Burst& proto) {
+  if (from >= to) return;
+  const uint64_t bb = spec_.burst_bytes();
   runs_.clear();
   run_channels_.clear();
   ++epoch_;
   const uint64_t run_bytes = mapping_.column_run() * bb;
-  AddressMapping::Cursor cursor(mapping_, begin);
-  for (uint64_t a = begin; a < first + bytes;) {
+  AddressMapping::Cursor cursor(mapping_, from);
+  for (uint64_t a = from; a < to;) {
     const DramAddress d = cursor.address();
     // Bursts up to the next run boundary share channel, bank and row.
-    const uint64_t step = std::min((a / run_bytes + 1) * run_bytes, first + bytes) - a;
+    const uint64_t step = std::min((a / run_bytes + 1) * run_bytes, to) - a;
     const auto n = static_cast<uint32_t>((step + bb - 1) / bb);
     a += n * bb;
     cursor.advance(n);
@@ -108,7 +131,12 @@ void DramMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
       }
     }
     slot = {epoch_, runs_.size()};
-    runs_.push_back({arrival, d.bank, d.row, d.column, id, write, 0, n});
+    Burst run = proto;
+    run.bank = d.bank;
+    run.row = d.row;
+    run.column = d.column;
+    run.count = n;
+    runs_.push_back(run);
     run_channels_.push_back(d.channel);
   }
   for (size_t i = 0; i < runs_.size(); ++i) {

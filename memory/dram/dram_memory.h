@@ -38,6 +38,7 @@ class DramMemory : public MemoryModel {
   void run();
   void done(uint32_t request, uint32_t bursts, uint64_t clock);
   void enqueue_on(uint32_t channel, const Burst& burst);
+  void group_bursts(uint64_t from, uint64_t to, const Burst& proto);
   void wake(uint32_t channel, uint64_t clock);
   void admit(uint32_t channel, uint64_t now, uint64_t look);
   [[nodiscard]] uint64_t clock_of(uint64_t ps) const;  // first clock at or after ps
