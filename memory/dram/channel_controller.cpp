@@ -178,9 +178,12 @@ bool ChannelController::schedule(BurstQueue& q, uint64_t now, uint64_t& wake) {
   }
   if (floor > now) wake = std::min(wake, floor);
   // Then the oldest request's next row command (ACT, or PRE on a conflict
-  // that no queued request still hits).
+  // that no queued request still hits). A bank's oldest entry decides its
+  // row command, so each bank is checked once.
+  ++scan_;
   for (Burst& b : q) {
-    if (b.arrival > now) continue;
+    if (b.arrival > now || seen_[b.bank] == scan_) continue;
+    seen_[b.bank] = scan_;
     const uint32_t open = timing_.open_row(b.bank);
     if (open == b.row) continue;  // a hit waiting for its column timing
     const Command c = open == kClosed ? Command::ACT : Command::PRE;
