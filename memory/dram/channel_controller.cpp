@@ -59,6 +59,22 @@ void ChannelController::refreshed() {
 // equals the one used most recently (a streaming sweep needs it last), so
 // that the refresh hides behind the traffic.
 uint32_t ChannelController::pick_refresh_bank() const {
+  if (timing_.banks() <= 64) {
+    // Banks as bits: most often an unrefreshed bank has nothing queued.
+    uint64_t queued = 0, left = 0;
+    for (const auto* q : {&reads_, &writes_}) {
+      for (const Burst& b : *q) queued |= uint64_t{1} << b.bank;
+    }
+    for (uint32_t b = 0; b < timing_.banks(); ++b) left |= uint64_t{!refreshed_[b]} << b;
+    if (const uint64_t idle = left & ~queued; idle != 0) {
+      uint32_t best = kClosed;
+      for (uint64_t m = idle; m != 0; m &= m - 1) {
+        const auto b = static_cast<uint32_t>(__builtin_ctzll(m));
+        if (best == kClosed || last_used_[b] > last_used_[best]) best = b;
+      }
+      return best;
+    }
+  }
   constexpr size_t kIdle = SIZE_MAX;
   std::vector<size_t>& needed = needed_;  // per bank: queue position of its oldest entry
   needed.assign(timing_.banks(), kIdle);
