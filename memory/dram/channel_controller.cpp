@@ -18,13 +18,34 @@ ChannelController::ChannelController(const DramSpec& spec, Done done)
   stats_.read_latency.assign(kLatencyBuckets, 0);
   refreshed_.assign(spec.banks(), false);
   last_used_.assign(spec.banks(), 0);
+  slot_ = std::max<uint64_t>({1, spec.CCD_S, spec.burst_cycles});
+  const uint64_t lanes = std::max<uint64_t>(1, (spec.CCD_L + slot_ - 1) / slot_);
+  lanes_.resize(lanes);
+  period_ = lanes * slot_;
+  group_free_.assign(spec.bank_groups, 0);
 }
 
 void ChannelController::account(uint64_t now) {
-  if (now > stats_.last_clock) {
-    stats_.occupancy_sum += (now - stats_.last_clock) * (read_bursts_ + write_bursts_);
-    stats_.last_clock = now;
+  if (now <= stats_.last_clock) return;
+  // Planned rows occupy the queue until their last column (planned_ is in
+  // the order of those clocks).
+  size_t gone = 0;
+  for (; gone < planned_.size() && planned_[gone].last <= now; ++gone) {
+    const Planned& p = planned_[gone];
+    if (p.last > stats_.last_clock) {
+      stats_.occupancy_sum += (p.last - stats_.last_clock) * (read_bursts_ + write_bursts_);
+      stats_.last_clock = p.last;
+    }
+    (p.write ? write_bursts_ : read_bursts_) -= p.bursts;
+    --in_flight_[p.write];
   }
+  planned_.erase(planned_.begin(), planned_.begin() + static_cast<std::ptrdiff_t>(gone));
+  stats_.occupancy_sum += (now - stats_.last_clock) * (read_bursts_ + write_bursts_);
+  stats_.last_clock = now;
+}
+
+void ChannelController::retire(uint64_t now) {
+  account(now);
 }
 
 void ChannelController::enqueue(const Burst& burst, uint64_t now) {
@@ -37,6 +58,7 @@ void ChannelController::enqueue(const Burst& burst, uint64_t now) {
   }
   latest_arrival_ = std::max(latest_arrival_, burst.arrival);
   (burst.write ? write_bursts_ : read_bursts_) += burst.count;
+  queued_[burst.write] += burst.count;
   stats_.occupancy_max =
       std::max(stats_.occupancy_max, static_cast<uint32_t>(read_bursts_ + write_bursts_));
 }
@@ -169,6 +191,7 @@ bool ChannelController::schedule(BurstQueue& q, uint64_t now, uint64_t& wake) {
       wake = std::min(wake, b.arrival);
       continue;
     }
+    if (b.count > 1) continue;  // a whole row: plan_rows() serves it
     if (seen_[b.bank] == scan_ || timing_.open_row(b.bank) != b.row) continue;
     seen_[b.bank] = scan_;
     const Command c = b.write ? Command::WR : Command::RD;
@@ -178,13 +201,12 @@ bool ChannelController::schedule(BurstQueue& q, uint64_t now, uint64_t& wake) {
       continue;
     }
     column_issued_ = true;
-    if (b.count > 1) {
-      serve_runs(q, i, now);
-      return true;
-    }
     issue(c, b.bank, now);
+    bus_free_ = std::max(bus_free_, now + spec_.CCD_S);
     account(now);
     served(b, now, 1);
+    (b.write ? write_bursts_ : read_bursts_) -= 1;
+    queued_[b.write] -= 1;
     const Burst done = b;
     removed(done);
     q.erase(i);
@@ -198,7 +220,7 @@ bool ChannelController::schedule(BurstQueue& q, uint64_t now, uint64_t& wake) {
   // row command, so each bank is checked once.
   ++scan_;
   for (Burst& b : q) {
-    if (b.arrival > now || seen_[b.bank] == scan_) continue;
+    if (b.arrival > now || b.count > 1 || seen_[b.bank] == scan_) continue;
     seen_[b.bank] = scan_;
     const uint32_t open = timing_.open_row(b.bank);
     if (open == b.row) continue;  // a hit waiting for its column timing
@@ -214,11 +236,8 @@ bool ChannelController::schedule(BurstQueue& q, uint64_t now, uint64_t& wake) {
       for (Burst& o : q) {
         if (o.bank == b.bank && o.outcome == 0) o.outcome = 2;
       }
-    } else {
-      if (b.outcome == 0) b.outcome = 1;
-      // Whole-row entries (fast path): open the other bank groups' rows now
-      // too, at the clocks the burst-level path would.
-      if (b.count > 1) open_rows(q, now + 1, b.bank);
+    } else if (b.outcome == 0) {
+      b.outcome = 1;
     }
     return true;
   }
@@ -227,7 +246,6 @@ bool ChannelController::schedule(BurstQueue& q, uint64_t now, uint64_t& wake) {
 
 // Counts `bursts` column commands of `b`, the last at `clock`.
 void ChannelController::served(Burst& b, uint64_t clock, uint32_t bursts) {
-  (b.write ? write_bursts_ : read_bursts_) -= bursts;
   const uint64_t end = clock + (b.write ? spec_.CWL : spec_.CL) + spec_.burst_cycles;
   stats_.data_cycles += uint64_t{bursts} * spec_.burst_cycles;
   (b.write ? stats_.write_bytes : stats_.read_bytes) += bursts * spec_.burst_bytes();
@@ -243,134 +261,153 @@ void ChannelController::served(Burst& b, uint64_t clock, uint32_t bursts) {
   }
 }
 
-// Row commands the burst-level path would interleave with a row batch's
-// columns: open (and if need be close) the row of the oldest queued entry of
-// each bank group, at the earliest clock from `from` (not `skip`).
-void ChannelController::open_rows(BurstQueue& q, uint64_t from, uint32_t skip) {
-  auto group = [&](const Burst& b) { return uint64_t{1} << (b.bank / spec_.banks_per_group); };
-  uint64_t visited = 0;
-  for (Burst& b : q) {
-    if (b.arrival > from || b.bank == skip || (visited & group(b))) continue;
-    visited |= group(b);
-    const uint32_t open = timing_.open_row(b.bank);
-    if (open == b.row) continue;
+bool ChannelController::drain_flips() const {
+  return draining_ ? writes_.empty() || (queued_[1] <= spec_.write_low && !reads_.empty())
+                   : queued_[1] >= spec_.write_high || (reads_.empty() && !writes_.empty());
+}
+
+ChannelController::Placement ChannelController::place(const Burst& b, uint64_t now) const {
+  const bool write = b.write;
+  Placement p;
+  uint64_t ready;
+  const uint32_t open = timing_.open_row(b.bank);
+  if (open == b.row) {
+    ready = timing_.bank_floor(write ? Command::WR : Command::RD, b.bank);
+  } else {
+    uint64_t after_pre = 0;
     if (open != kClosed) {
-      if (row_wanted(q, b.bank)) continue;
-      issue(Command::PRE, b.bank, std::max(from, timing_.earliest(Command::PRE, b.bank)));
+      p.pre = std::max(now, timing_.earliest(Command::PRE, b.bank));
+      after_pre = p.pre + spec_.RP;
+    }
+    p.act = std::max({now, timing_.earliest(Command::ACT, b.bank), after_pre});
+    ready = p.act + (write ? spec_.RCD_WR : spec_.RCD_RD);
+  }
+  const uint64_t floor = std::max(
+      {ready, now, group_free_[b.bank / spec_.banks_per_group], dir_free_[write], bus_free_});
+  for (size_t j = 0; j < lanes_.size(); ++j) {
+    // The first slot of lane j at or after the floor and the lane's next.
+    const uint64_t from = std::max(floor, lanes_[j].next);
+    const uint64_t phase = j * slot_;
+    const uint64_t start =
+        from + (phase + period_ - from % period_) % period_;  // next clock = phase (mod period)
+    if (start < p.start) {
+      p.start = start;
+      p.lane = j;
+    }
+  }
+  return p;
+}
+
+void ChannelController::plan_rows(BurstQueue& q, uint64_t now, uint64_t& wake) {
+  const bool write = &q == &writes_;
+  const Command c = write ? Command::WR : Command::RD;
+  for (size_t i = 0; i < q.size();) {
+    Burst& b = q[i];
+    if (b.count == 1) return;  // an older single burst goes first, burst by burst
+    if (b.arrival > now) {
+      wake = std::min(wake, b.arrival);
+      ++i;
+      continue;
+    }
+    // A queued entry still hits this bank's open row: FR-FCFS serves it first.
+    const uint32_t open = timing_.open_row(b.bank);
+    if (open != kClosed && open != b.row && row_wanted(q, b.bank)) {
+      ++i;
+      continue;
+    }
+    const Placement p = place(b, now);
+    if (p.start > now + kPlanWindow) {
+      wake = std::min(wake, p.start - kPlanWindow);
+      ++i;
+      continue;
+    }
+    // An all-bank refresh stops every bank when it falls due: the columns
+    // up to then are served, and the rest of the row waits for it (and a
+    // new ACT), as burst by burst.
+    uint32_t bursts = b.count;
+    if (spec_.refresh == DramConfig::ALL_BANK) {
+      if (p.start >= refresh_due_) {
+        wake = std::min(wake, refresh_due_);
+        return;
+      }
+      bursts =
+          static_cast<uint32_t>(std::min<uint64_t>(bursts, (refresh_due_ - p.start) / period_ + 1));
+    }
+    if (p.pre != kNever) {
+      issue(Command::PRE, b.bank, p.pre);
       for (Burst& o : q) {
         if (o.bank == b.bank && o.outcome == 0) o.outcome = 2;
       }
     }
-    issue(Command::ACT, b.bank, std::max(from, timing_.earliest(Command::ACT, b.bank)), b.row);
-    if (b.outcome == 0) b.outcome = 1;
-  }
-}
-
-void ChannelController::serve_runs(BurstQueue& q, size_t first, uint64_t now) {
-  const Command c = q[first].write ? Command::WR : Command::RD;
-  auto group = [&](const Burst& b) { return uint64_t{1} << (b.bank / spec_.banks_per_group); };
-  open_rows(q, now, q[first].bank);
-  const bool per_bank = spec_.refresh == DramConfig::PER_BANK;
-  // The batch: this run and the oldest ready whole-row run of every other
-  // bank group. Runs whose rows open later bound how long the batch runs,
-  // so that they join the next one.
-  std::vector<size_t>& batch = batch_;
-  batch.assign(1, first);
-  uint64_t groups = group(q[first]);
-  auto candidate = [&](size_t j) {
-    const Burst& b = q[j];
-    return j != first && b.count > 1 && b.arrival <= now && b.write == q[first].write &&
-           timing_.open_row(b.bank) == b.row;
-  };
-  for (size_t j = 0; j < q.size(); ++j) {
-    if (candidate(j) && !(groups & group(q[j])) && timing_.earliest(c, q[j].bank) <= now) {
-      batch.push_back(j);
-      groups |= group(q[j]);
+    if (p.act != kNever) {
+      issue(Command::ACT, b.bank, p.act, b.row);
+      if (b.outcome == 0) b.outcome = 1;
+    }
+    // Columns every period_ clocks in the lane; the last one stands for
+    // them all in the timing state.
+    const uint64_t last = p.start + (bursts - 1) * period_;
+    lanes_[p.lane].next = last + period_;
+    uint64_t& group = group_free_[b.bank / spec_.banks_per_group];
+    group = std::max(group, last + spec_.CCD_L);
+    if (write) {
+      dir_free_[0] = std::max(dir_free_[0], last + spec_.CWL + spec_.burst_cycles + spec_.WTR_L);
+    } else {
+      dir_free_[1] = std::max(dir_free_[1], last + spec_.CL + spec_.burst_cycles + spec_.RTW -
+                                                std::min(spec_.CWL, spec_.CL));
+    }
+    issue(c, b.bank, last);
+    account(now);
+    served(b, last, bursts);
+    queued_[write] -= bursts;
+    done_(b.request, bursts, last + (write ? spec_.CWL : spec_.CL) + spec_.burst_cycles);
+    const Planned planned{last, bursts, write};
+    planned_.insert(
+        std::upper_bound(planned_.begin(), planned_.end(), planned,
+                         [](const Planned& x, const Planned& y) { return x.last < y.last; }),
+        planned);
+    ++in_flight_[write];
+    if (bursts < b.count) {  // the rest after the refresh
+      b.count -= bursts;
+      b.column += bursts;
+      wake = std::min(wake, refresh_due_);
+      return;
+    }
+    const uint32_t bank = b.bank;
+    removed(b);
+    q.erase(i);
+    auto_precharge(bank, now);
+    if (drain_flips()) {  // the other queue's turn: step() switches, one clock on
+      wake = std::min(wake, now + 1);
+      return;
     }
   }
-  // While the batch cannot yet fill the data bus (tCCD_L within a group),
-  // it ends when a row of another bank group becomes ready to join.
-  uint64_t join = kNever;
-  if (batch.size() * spec_.CCD_S < spec_.CCD_L) {
-    for (size_t j = 0; j < q.size(); ++j) {
-      if (candidate(j) && !(groups & group(q[j]))) {
-        join = std::min(join, timing_.earliest(c, q[j].bank));
-      }
-    }
-  }
-  // First round, exactly: one column command per clock at the earliest.
-  std::vector<uint64_t>& start = start_;
-  start.resize(batch.size());
-  uint64_t t = now;
-  uint32_t rounds = UINT32_MAX;
-  for (size_t i = 0; i < batch.size(); ++i) {
-    Burst& b = q[batch[i]];
-    t = std::max(i == 0 ? now : t + 1, timing_.earliest(c, b.bank));
-    issue(c, b.bank, t);
-    start[i] = t;
-    rounds = std::min(rounds, b.count);
-  }
-  const uint64_t k = batch.size();
-  const uint64_t period =
-      std::max({k * spec_.CCD_S, uint64_t{spec_.CCD_L}, k * spec_.burst_cycles});
-  // Stop before an all-bank refresh falls due, or when another row becomes
-  // ready. (A per-bank refresh that falls due meanwhile takes a bank the
-  // batch does not use, and is planned when the batch ends, at its due
-  // clock.)
-  const uint64_t until = std::min(per_bank ? kNever : refresh_due_, join);
-  if (until != kNever && rounds > 1) {
-    const uint64_t room = until > start[0] ? (until - start[0]) / period + 1 : 1;
-    rounds = static_cast<uint32_t>(std::min<uint64_t>(rounds, room));
-  }
-  account(now);
-  uint64_t last = t;
-  for (size_t i = 0; i < batch.size(); ++i) {
-    Burst& b = q[batch[i]];
-    const uint64_t at = start[i] + (rounds - 1) * period;
-    if (rounds > 1) timing_.issue(c, b.bank, at);  // counted by served()
-    last_used_[b.bank] = at;
-    last = std::max(last, at);
-    served(b, at, rounds);
-    b.count -= rounds;
-    b.column += rounds;
-    done_(b.request, rounds, at + (b.write ? spec_.CWL : spec_.CL) + spec_.burst_cycles);
-  }
-  for (const Burst& b : q) {
-    if (b.count == 0) removed(b);
-  }
-  for (size_t i : batch) {
-    if (q[i].count == 0) auto_precharge(q[i].bank, now);
-  }
-  q.remove_finished();
-  busy_until_ = last;
 }
 
 uint64_t ChannelController::step(uint64_t now) {
-  if (now <= busy_until_ && busy_until_ != 0) return busy_until_ + 1;  // planned commands
   account(now);
   uint64_t wake = kNever;
+  // A queue held full by planned rows has room again after the first of them.
+  if (!planned_.empty() && (reads_.size() + in_flight_[0] >= spec_.read_queue ||
+                            writes_.size() + in_flight_[1] >= spec_.write_queue)) {
+    wake = planned_.front().last + 1;
+  }
   // Refreshes that fell due are planned at their due clocks: the banks they
   // need close at their earliest, then the refresh; other banks go on.
   catch_up(now);
-  if (idle()) return kNever;
-  if (refresh_due_ != kNever) wake = refresh_due_;
+  if (idle()) return wake;
+  if (refresh_due_ != kNever) wake = std::min(wake, refresh_due_);
 
   // Write drain between the watermarks; reads otherwise.
-  if (!draining_ && (writes_.size() >= spec_.write_high || (reads_.empty() && !writes_.empty()))) {
-    draining_ = true;
-  } else if (draining_ &&
-             (writes_.empty() || (writes_.size() <= spec_.write_low && !reads_.empty()))) {
-    draining_ = false;
-  }
+  if (drain_flips()) draining_ = !draining_;
   column_issued_ = false;
-  if (schedule(draining_ ? writes_ : reads_, now, wake)) {
-    if (busy_until_ > now) return busy_until_ + 1;  // a row batch planned its commands
-    // After a column command, when every queued burst of the active queue
+  if (spec_.row_granular) plan_rows(draining_ ? writes_ : reads_, now, wake);
+  if (schedule(draining_ ? writes_ : reads_, now,
+               wake)) {  // After a column command, when every queued burst of the active queue
     // hits an open row, nothing can issue before the data bus allows the
     // next column command: sleep until then instead of polling each clock.
     BurstQueue& q = draining_ ? writes_ : reads_;
     if (column_issued_ && refresh_due_ > now + 1 &&
-        (draining_ ? reads_.empty() : writes_.size() + 1 < spec_.write_high) &&
+        (draining_ ? reads_.empty() : queued_[1] + 1 < spec_.write_high) &&
         latest_arrival_ <= now && hits_[draining_] == q.size()) {
       const uint64_t floor = timing_.channel_floor(draining_ ? Command::WR : Command::RD);
       return std::max(now + 1, std::min(floor, refresh_due_));
@@ -378,7 +415,7 @@ uint64_t ChannelController::step(uint64_t now) {
     return now + 1;
   }
 
-  if (idle()) return kNever;  // refresh catches up on the next request
+  if (idle()) return wake;  // refresh catches up on the next request
   return std::max(wake, now + 1);
 }
 

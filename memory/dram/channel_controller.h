@@ -10,13 +10,20 @@
 // refreshes that fall due while the channel has nothing queued are replayed
 // when the next request arrives.
 //
-// Row-granular fast path: an entry covering a whole row is served together
-// with the ready whole-row entries of the other bank groups. The first
-// column of each is issued exactly; the remaining columns follow in rounds
-// at the steady period max(k * tCCD_S, tCCD_L, k * burst) and only the last
-// column of each row is recorded in the timing state (later constraints
-// follow from it). Row commands the queue needs meanwhile are issued at
-// their earliest clocks, as the burst-level path would interleave them.
+// Row-granular fast path: an entry covering a whole row is planned whole, in
+// one step: its PRE and ACT at their earliest clocks (the timing state
+// enforces every JEDEC constraint on them), and its column commands in a
+// lane of the data bus. The bus is split into L = ceil(tCCD_L / slot) lanes,
+// a slot being max(tCCD_S, burst) clocks: lane j owns the slots j, j + L,
+// ..., so a row in a lane gets a column every tCCD_L or so, and L rows of
+// different bank groups interleave to fill the bus, as FR-FCFS interleaves
+// the oldest ready rows burst by burst. A row takes the lane where it can
+// start first, after its tRCD, its bank group's last column (tCCD_L) and the
+// read/write turnaround; it is planned once it would start within
+// kPlanWindow clocks, oldest first (younger ones go first when an older one
+// cannot start within the window, as ready requests do under FR-FCFS). Only
+// its last column is recorded in the timing state (later constraints follow
+// from it); a planned row holds its queue slot until that column.
 #pragma once
 
 #include <algorithm>
@@ -107,27 +114,46 @@ class ChannelController {
   using Done = std::function<void(uint32_t request, uint32_t bursts, uint64_t clock)>;
   ChannelController(const DramSpec& spec, Done done);
 
-  // Queue capacity counts entries: a burst, or a whole row on the fast path.
-  [[nodiscard]] bool can_accept(bool write) const {
-    return write ? writes_.size() < spec_.write_queue : reads_.size() < spec_.read_queue;
+  // Queue capacity counts entries: a burst, or a whole row on the fast path
+  // (queued, or planned and not yet through its last column at `now`).
+  [[nodiscard]] bool can_accept(bool write, uint64_t now) {
+    retire(now);
+    return write ? writes_.size() + in_flight_[1] < spec_.write_queue
+                 : reads_.size() + in_flight_[0] < spec_.read_queue;
   }
   // A channel that had nothing queued first replays the refreshes that fell
   // due while it slept (at their due clocks), so idle time costs no events.
   void enqueue(const Burst& burst, uint64_t now);
-  // Issues one command at `now`, or plans a row batch's commands up to a later
-  // clock; returns the next clock to call it (now + 1 after a single command,
-  // the batch's end, or when the data bus next allows a column command), or
-  // kNever when idle with nothing queued.
+  // Plans the whole rows it can and issues one burst-level command at `now`;
+  // returns the next clock to call it (now + 1 after a single command, when
+  // the data bus next allows a column command, or when a row can be
+  // planned), or kNever when idle with nothing queued.
   uint64_t step(uint64_t now);
   [[nodiscard]] bool idle() const { return reads_.empty() && writes_.empty(); }
-  // The first clock a step can act at: after the commands a row batch planned.
-  [[nodiscard]] uint64_t ready_at() const { return busy_until_ != 0 ? busy_until_ + 1 : 0; }
+
+  // How far ahead of a column a whole row is planned (its ACT is committed).
+  static constexpr uint64_t kPlanWindow = 2048;
 
   [[nodiscard]] const ChannelStats& stats() const { return stats_; }
 
  private:
-  void serve_runs(BurstQueue& q, size_t first, uint64_t now);
-  void open_rows(BurstQueue& q, uint64_t from, uint32_t skip);
+  // Plans the whole rows of `q` that can start within the window; lowers
+  // `wake` to when the next one can be planned.
+  void plan_rows(BurstQueue& q, uint64_t now, uint64_t& wake);
+  // Where row `b` would start (its first column) and in which lane, given
+  // its bank's state and the lanes'; `act` is when its ACT can issue (with
+  // a PRE first when another row is open), kNever when none is needed.
+  struct Placement {
+    uint64_t start = kNever;
+    size_t lane = 0;
+    uint64_t act = kNever;
+    uint64_t pre = kNever;
+  };
+  [[nodiscard]] Placement place(const Burst& b, uint64_t now) const;
+  // Whether the write drain starts or stops (between the watermarks).
+  [[nodiscard]] bool drain_flips() const;
+  // Counts planned rows whose last column is at or before `now` as done.
+  void retire(uint64_t now);
   void served(Burst& b, uint64_t clock, uint32_t bursts);
   // Plans every refresh due by `now`, at its due clock.
   void catch_up(uint64_t now);
@@ -149,7 +175,8 @@ class ChannelController {
   Done done_;
   ChannelTiming timing_;
   BurstQueue reads_, writes_;
-  uint64_t read_bursts_ = 0, write_bursts_ = 0;  // bursts queued
+  uint64_t read_bursts_ = 0, write_bursts_ = 0;  // bursts queued or planned, not yet issued
+  std::array<uint64_t, 2> queued_{};  // per queue: bursts waiting to be planned or issued
   bool draining_ = false;
   std::vector<uint64_t> seen_;  // per bank: scan in which it was last checked
   // Per queue (reads, writes), per bank: queued entries for its open row.
@@ -163,10 +190,23 @@ class ChannelController {
   uint32_t refreshed_count_ = 0;
   std::vector<uint64_t> last_used_;  // per bank: clock of its last column command
   bool column_issued_ = false;       // the last schedule() issued RD or WR
-  uint64_t busy_until_ = 0;          // row runs have planned commands up to this clock
-  std::vector<size_t> batch_;        // scratch for serve_runs()
-  std::vector<uint64_t> start_;
-  mutable std::vector<size_t> needed_;  // scratch for pick_refresh_bank()
+  // Fast path: the data bus's lanes and what constrains the next planned row.
+  struct Lane {
+    uint64_t next = 0;  // first clock a new row may start in it
+  };
+  std::vector<Lane> lanes_;
+  uint64_t slot_ = 1, period_ = 1;      // clocks per bus slot; per lane round (L slots)
+  std::vector<uint64_t> group_free_;    // per bank group: first clock of its next column (tCCD_L)
+  std::array<uint64_t, 2> dir_free_{};  // per direction: first column clock (turnaround)
+  uint64_t bus_free_ = 0;               // first clock after burst-level columns (tCCD_S)
+  struct Planned {
+    uint64_t last;  // its last column's clock
+    uint32_t bursts;
+    bool write;
+  };
+  std::vector<Planned> planned_;         // planned rows not yet through their last column
+  std::array<uint32_t, 2> in_flight_{};  // planned_ per direction
+  mutable std::vector<size_t> needed_;   // scratch for pick_refresh_bank()
   ChannelStats stats_;
 };
 

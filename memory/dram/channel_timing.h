@@ -29,6 +29,12 @@ class ChannelTiming {
   [[nodiscard]] uint64_t channel_floor(Command command) const {
     return command == Command::RD ? rd_ : command == Command::WR ? wr_ : 0;
   }
+  // The bank's own part of earliest() for RD or WR (tRCD after its ACT,
+  // and what its earlier columns require), without the channel's and the
+  // bank group's.
+  [[nodiscard]] uint64_t bank_floor(Command command, uint32_t bank) const {
+    return command == Command::RD ? banks_[bank].rd : banks_[bank].wr;
+  }
   [[nodiscard]] bool ready(Command command, uint32_t bank, uint64_t clock) const {
     return earliest(command, bank) <= clock;
   }

@@ -156,9 +156,9 @@ void DramMemory::group_bursts(uint64_t from, uint64_t to, const Burst& proto) {
 
 void DramMemory::enqueue_on(uint32_t channel, const Burst& burst) {
   ChannelController& c = *channels_[channel];
-  if (waiting_[channel].empty() && c.can_accept(burst.write)) {  // straight in
+  if (waiting_[channel].empty() && c.can_accept(burst.write, burst.arrival)) {  // straight in
     c.enqueue(burst, burst.arrival);
-    wake(channel, std::max(burst.arrival, c.ready_at()));
+    wake(channel, burst.arrival);
     return;
   }
   waiting_[channel].push_back(burst);
@@ -171,14 +171,14 @@ void DramMemory::admit(uint32_t channel, uint64_t now, uint64_t look) {
   auto& wait = waiting_[channel];
   ChannelController& c = *channels_[channel];
   bool added = false;
-  while (!wait.empty() && c.can_accept(wait.front().write)) {
+  while (!wait.empty() && c.can_accept(wait.front().write, now)) {
     Burst b = wait.front();
     wait.pop_front();
     b.arrival = std::max(b.arrival, now);
     c.enqueue(b, now);
     added = true;
   }
-  if (added) wake(channel, std::max(look, c.ready_at()));
+  if (added) wake(channel, look);
 }
 
 void DramMemory::done(uint32_t request, uint32_t bursts, uint64_t clock) {
