@@ -12,6 +12,7 @@ ChannelController::ChannelController(const DramSpec& spec, Done done)
       timing_(spec),
       seen_(spec.banks(), 0),
       wanted_{std::vector<uint32_t>(spec.banks(), 0), std::vector<uint32_t>(spec.banks(), 0)},
+      entries_{std::vector<uint32_t>(spec.banks(), 0), std::vector<uint32_t>(spec.banks(), 0)},
       refresh_due_(spec.refresh == DramConfig::ALL_BANK   ? spec.REFI
                    : spec.refresh == DramConfig::PER_BANK ? spec.REFI / spec.banks()
                                                           : kNever) {
@@ -52,6 +53,8 @@ void ChannelController::enqueue(const Burst& burst, uint64_t now) {
   if (idle()) catch_up(now);
   account(now);
   (burst.write ? writes_ : reads_).push_back(burst);
+  ++entries_[burst.write][burst.bank];
+  singles_[burst.write] += !burst.whole_row;
   if (timing_.open_row(burst.bank) == burst.row) {
     ++wanted_[burst.write][burst.bank];
     ++hits_[burst.write];
@@ -84,10 +87,10 @@ uint32_t ChannelController::pick_refresh_bank() const {
   if (timing_.banks() <= 64) {
     // Banks as bits: most often an unrefreshed bank has nothing queued.
     uint64_t queued = 0, left = 0;
-    for (const auto* q : {&reads_, &writes_}) {
-      for (const Burst& b : *q) queued |= uint64_t{1} << b.bank;
+    for (uint32_t b = 0; b < timing_.banks(); ++b) {
+      queued |= uint64_t{entries_[0][b] + entries_[1][b] > 0} << b;
+      left |= uint64_t{!refreshed_[b]} << b;
     }
-    for (uint32_t b = 0; b < timing_.banks(); ++b) left |= uint64_t{!refreshed_[b]} << b;
     if (const uint64_t idle = left & ~queued; idle != 0) {
       uint32_t best = kClosed;
       for (uint64_t m = idle; m != 0; m &= m - 1) {
@@ -171,6 +174,8 @@ void ChannelController::auto_precharge(uint32_t bank, uint64_t now) {
 }
 
 void ChannelController::removed(const Burst& b) {
+  --entries_[b.write][b.bank];
+  singles_[b.write] -= !b.whole_row;
   if (timing_.open_row(b.bank) == b.row) {
     --wanted_[b.write][b.bank];
     --hits_[b.write];
@@ -191,7 +196,7 @@ bool ChannelController::schedule(BurstQueue& q, uint64_t now, uint64_t& wake) {
       wake = std::min(wake, b.arrival);
       continue;
     }
-    if (b.count > 1) continue;  // a whole row: plan_rows() serves it
+    if (b.whole_row) continue;  // plan_rows() serves it
     if (seen_[b.bank] == scan_ || timing_.open_row(b.bank) != b.row) continue;
     seen_[b.bank] = scan_;
     const Command c = b.write ? Command::WR : Command::RD;
@@ -220,7 +225,7 @@ bool ChannelController::schedule(BurstQueue& q, uint64_t now, uint64_t& wake) {
   // row command, so each bank is checked once.
   ++scan_;
   for (Burst& b : q) {
-    if (b.arrival > now || b.count > 1 || seen_[b.bank] == scan_) continue;
+    if (b.arrival > now || b.whole_row || seen_[b.bank] == scan_) continue;
     seen_[b.bank] = scan_;
     const uint32_t open = timing_.open_row(b.bank);
     if (open == b.row) continue;  // a hit waiting for its column timing
@@ -303,7 +308,7 @@ void ChannelController::plan_rows(BurstQueue& q, uint64_t now, uint64_t& wake) {
   const Command c = write ? Command::WR : Command::RD;
   for (size_t i = 0; i < q.size();) {
     Burst& b = q[i];
-    if (b.count == 1) return;  // an older single burst goes first, burst by burst
+    if (!b.whole_row) return;  // an older single burst goes first, burst by burst
     if (b.arrival > now) {
       wake = std::min(wake, b.arrival);
       ++i;
@@ -400,12 +405,13 @@ uint64_t ChannelController::step(uint64_t now) {
   // Write drain between the watermarks; reads otherwise.
   if (drain_flips()) draining_ = !draining_;
   column_issued_ = false;
-  if (spec_.row_granular) plan_rows(draining_ ? writes_ : reads_, now, wake);
-  if (schedule(draining_ ? writes_ : reads_, now,
-               wake)) {  // After a column command, when every queued burst of the active queue
+  BurstQueue& q = draining_ ? writes_ : reads_;
+  if (spec_.row_granular) plan_rows(q, now, wake);
+  // Single bursts go burst by burst (whole rows wait for plan_rows()).
+  if (singles_[draining_] > 0 && schedule(q, now, wake)) {
+    // After a column command, when every queued burst of the active queue
     // hits an open row, nothing can issue before the data bus allows the
     // next column command: sleep until then instead of polling each clock.
-    BurstQueue& q = draining_ ? writes_ : reads_;
     if (column_issued_ && refresh_due_ > now + 1 &&
         (draining_ ? reads_.empty() : queued_[1] + 1 < spec_.write_high) &&
         latest_arrival_ <= now && hits_[draining_] == q.size()) {

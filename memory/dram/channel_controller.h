@@ -46,8 +46,9 @@ struct Burst {
   uint32_t bank = 0, row = 0, column = 0;
   uint32_t request = 0;  // the owner's id, passed back on completion
   bool write = false;
-  uint8_t outcome = 0;  // 0 row hit, 1 miss (bank closed), 2 conflict (other row open)
-  uint32_t count = 1;   // bursts in this entry
+  uint8_t outcome = 0;     // 0 row hit, 1 miss (bank closed), 2 conflict (other row open)
+  uint32_t count = 1;      // bursts in this entry
+  bool whole_row = false;  // the fast path's whole-row entry (however much of it is left)
 };
 
 // A controller queue, oldest first. Entries mostly leave near the front
@@ -181,6 +182,8 @@ class ChannelController {
   std::vector<uint64_t> seen_;  // per bank: scan in which it was last checked
   // Per queue (reads, writes), per bank: queued entries for its open row.
   std::array<std::vector<uint32_t>, 2> wanted_;
+  std::array<std::vector<uint32_t>, 2> entries_;  // per queue, per bank: queued entries
+  std::array<uint64_t, 2> singles_{};             // per queue: queued single bursts
   std::array<uint64_t, 2> hits_{};  // per queue: entries for open rows (wanted_ summed)
   uint64_t latest_arrival_ = 0;     // latest arrival clock of anything queued so far
   uint64_t scan_ = 0;

@@ -80,7 +80,7 @@ void DramMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
   if (!spec_.row_granular || bytes < spec_.row_bytes()) {
     for (uint64_t a = begin; a < first + bytes; a += bb) {
       const DramAddress d = mapping_.decode(a);
-      enqueue_on(d.channel, {arrival, d.bank, d.row, d.column, id, write, 0, 1});
+      enqueue_on(d.channel, {arrival, d.bank, d.row, d.column, id, write, 0, 1, false});
     }
     return;
   }
@@ -92,15 +92,15 @@ void DramMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
   const uint64_t block = mapping_.row_block() * bb;
   const uint64_t mid_begin = std::min((begin + block - 1) / block * block, end);
   const uint64_t mid_end = std::max(mid_begin, end / block * block);
-  group_bursts(begin, mid_begin, {arrival, 0, 0, 0, id, write, 0, 1});
+  group_bursts(begin, mid_begin, {arrival, 0, 0, 0, id, write, 0, 1, false});
   const uint64_t rows = mapping_.row_block() / spec_.columns;
   for (uint64_t b0 = mid_begin; b0 < mid_end; b0 += block) {
     for (uint64_t k = 0; k < rows; ++k) {
       const DramAddress d = mapping_.decode(b0 + mapping_.row_in_block(k) * bb);
-      enqueue_on(d.channel, {arrival, d.bank, d.row, 0, id, write, 0, spec_.columns});
+      enqueue_on(d.channel, {arrival, d.bank, d.row, 0, id, write, 0, spec_.columns, true});
     }
   }
-  group_bursts(mid_end, end, {arrival, 0, 0, 0, id, write, 0, 1});
+  group_bursts(mid_end, end, {arrival, 0, 0, 0, id, write, 0, 1, false});
 }
 
 // Queues the bursts of [from, to) (burst aligned at `from`) as entries like
@@ -142,7 +142,9 @@ void DramMemory::group_bursts(uint64_t from, uint64_t to, const Burst& proto) {
   for (size_t i = 0; i < runs_.size(); ++i) {
     const Burst& run = runs_[i];
     if (run.count == spec_.columns) {
-      enqueue_on(run_channels_[i], run);
+      Burst row = run;
+      row.whole_row = true;
+      enqueue_on(run_channels_[i], row);
       continue;
     }
     for (uint32_t k = 0; k < run.count; ++k) {
