@@ -18,6 +18,7 @@ ChannelController::ChannelController(const DramSpec& spec, Done done)
                                                           : kNever) {
   stats_.read_latency.assign(kLatencyBuckets, 0);
   refreshed_.assign(spec.banks(), false);
+  unrefreshed_mask_ = all_banks_mask();
   last_used_.assign(spec.banks(), 0);
   slot_ = std::max<uint64_t>({1, spec.CCD_S, spec.burst_cycles});
   const uint64_t lanes = std::max<uint64_t>(1, (spec.CCD_L + slot_ - 1) / slot_);
@@ -30,7 +31,7 @@ void ChannelController::account(uint64_t now) {
   if (now <= stats_.last_clock) return;
   // Planned rows occupy the queue until their last column (planned_ is in
   // the order of those clocks).
-  size_t gone = 0;
+  size_t gone = planned_head_;
   for (; gone < planned_.size() && planned_[gone].last <= now; ++gone) {
     const Planned& p = planned_[gone];
     if (p.last > stats_.last_clock) {
@@ -40,7 +41,14 @@ void ChannelController::account(uint64_t now) {
     (p.write ? write_bursts_ : read_bursts_) -= p.bursts;
     --in_flight_[p.write];
   }
-  planned_.erase(planned_.begin(), planned_.begin() + static_cast<std::ptrdiff_t>(gone));
+  planned_head_ = gone;
+  if (planned_head_ == planned_.size()) {
+    planned_.clear();
+    planned_head_ = 0;
+  } else if (planned_head_ >= 64 && 2 * planned_head_ >= planned_.size()) {
+    planned_.erase(planned_.begin(), planned_.begin() + static_cast<std::ptrdiff_t>(planned_head_));
+    planned_head_ = 0;
+  }
   stats_.occupancy_sum += (now - stats_.last_clock) * (read_bursts_ + write_bursts_);
   stats_.last_clock = now;
 }
@@ -54,6 +62,7 @@ void ChannelController::enqueue(const Burst& burst, uint64_t now) {
   account(now);
   (burst.write ? writes_ : reads_).push_back(burst);
   ++entries_[burst.write][burst.bank];
+  queued_mask_ |= bank_bit(burst.bank);
   singles_[burst.write] += !burst.whole_row;
   if (timing_.open_row(burst.bank) == burst.row) {
     ++wanted_[burst.write][burst.bank];
@@ -72,8 +81,10 @@ void ChannelController::refreshed() {
   } else {
     refresh_due_ += spec_.REFI / spec_.banks();
     refreshed_[refresh_bank_] = true;
+    unrefreshed_mask_ &= ~bank_bit(refresh_bank_);
     if (++refreshed_count_ == timing_.banks()) {  // a new round: every bank once per tREFI
       std::fill(refreshed_.begin(), refreshed_.end(), false);
+      unrefreshed_mask_ = all_banks_mask();
       refreshed_count_ = 0;
     }
   }
@@ -86,12 +97,7 @@ void ChannelController::refreshed() {
 uint32_t ChannelController::pick_refresh_bank() const {
   if (timing_.banks() <= 64) {
     // Banks as bits: most often an unrefreshed bank has nothing queued.
-    uint64_t queued = 0, left = 0;
-    for (uint32_t b = 0; b < timing_.banks(); ++b) {
-      queued |= uint64_t{entries_[0][b] + entries_[1][b] > 0} << b;
-      left |= uint64_t{!refreshed_[b]} << b;
-    }
-    if (const uint64_t idle = left & ~queued; idle != 0) {
+    if (const uint64_t idle = unrefreshed_mask_ & ~queued_mask_; idle != 0) {
       uint32_t best = kClosed;
       for (uint64_t m = idle; m != 0; m &= m - 1) {
         const auto b = static_cast<uint32_t>(__builtin_ctzll(m));
@@ -174,7 +180,9 @@ void ChannelController::auto_precharge(uint32_t bank, uint64_t now) {
 }
 
 void ChannelController::removed(const Burst& b) {
-  --entries_[b.write][b.bank];
+  if (--entries_[b.write][b.bank] == 0 && entries_[!b.write][b.bank] == 0) {
+    queued_mask_ &= ~bank_bit(b.bank);
+  }
   singles_[b.write] -= !b.whole_row;
   if (timing_.open_row(b.bank) == b.row) {
     --wanted_[b.write][b.bank];
@@ -367,7 +375,8 @@ void ChannelController::plan_rows(BurstQueue& q, uint64_t now, uint64_t& wake) {
     done_(b.request, bursts, last + (write ? spec_.CWL : spec_.CL) + spec_.burst_cycles);
     const Planned planned{last, bursts, write};
     planned_.insert(
-        std::upper_bound(planned_.begin(), planned_.end(), planned,
+        std::upper_bound(planned_.begin() + static_cast<std::ptrdiff_t>(planned_head_),
+                         planned_.end(), planned,
                          [](const Planned& x, const Planned& y) { return x.last < y.last; }),
         planned);
     ++in_flight_[write];
@@ -392,9 +401,9 @@ uint64_t ChannelController::step(uint64_t now) {
   account(now);
   uint64_t wake = kNever;
   // A queue held full by planned rows has room again after the first of them.
-  if (!planned_.empty() && (reads_.size() + in_flight_[0] >= spec_.read_queue ||
-                            writes_.size() + in_flight_[1] >= spec_.write_queue)) {
-    wake = planned_.front().last + 1;
+  if (planned_head_ < planned_.size() && (reads_.size() + in_flight_[0] >= spec_.read_queue ||
+                                          writes_.size() + in_flight_[1] >= spec_.write_queue)) {
+    wake = planned_[planned_head_].last + 1;
   }
   // Refreshes that fell due are planned at their due clocks: the banks they
   // need close at their earliest, then the refresh; other banks go on.

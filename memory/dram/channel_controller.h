@@ -184,6 +184,15 @@ class ChannelController {
   std::array<std::vector<uint32_t>, 2> wanted_;
   std::array<std::vector<uint32_t>, 2> entries_;  // per queue, per bank: queued entries
   std::array<uint64_t, 2> singles_{};             // per queue: queued single bursts
+  // Up to 64 banks as bits (more: 0, unused): banks with queued entries, and
+  // banks not yet refreshed in this round.
+  [[nodiscard]] uint64_t bank_bit(uint32_t bank) const {
+    return bank < 64 ? uint64_t{1} << bank : 0;
+  }
+  [[nodiscard]] uint64_t all_banks_mask() const {
+    return timing_.banks() >= 64 ? ~uint64_t{0} : (uint64_t{1} << timing_.banks()) - 1;
+  }
+  uint64_t queued_mask_ = 0, unrefreshed_mask_ = 0;
   std::array<uint64_t, 2> hits_{};  // per queue: entries for open rows (wanted_ summed)
   uint64_t latest_arrival_ = 0;     // latest arrival clock of anything queued so far
   uint64_t scan_ = 0;
@@ -207,7 +216,8 @@ class ChannelController {
     uint32_t bursts;
     bool write;
   };
-  std::vector<Planned> planned_;         // planned rows not yet through their last column
+  std::vector<Planned> planned_;  // from planned_head_: rows not yet through their last column
+  size_t planned_head_ = 0;
   std::array<uint32_t, 2> in_flight_{};  // planned_ per direction
   mutable std::vector<size_t> needed_;   // scratch for pick_refresh_bank()
   ChannelStats stats_;
