@@ -409,7 +409,8 @@ uint64_t ChannelController::step(uint64_t now) {
   // need close at their earliest, then the refresh; other banks go on.
   catch_up(now);
   if (idle()) return wake;
-  if (refresh_due_ != kNever) wake = std::min(wake, refresh_due_);
+  // (A refresh that falls due before the next step is planned then, at its
+  // due clock: no step is needed for it.)
 
   // Write drain between the watermarks; reads otherwise.
   if (drain_flips()) draining_ = !draining_;
