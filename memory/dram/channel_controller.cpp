@@ -10,16 +10,12 @@ ChannelController::ChannelController(const DramSpec& spec, Done done)
     : spec_(spec),
       done_(std::move(done)),
       timing_(spec),
-      seen_(spec.banks(), 0),
-      wanted_{std::vector<uint32_t>(spec.banks(), 0), std::vector<uint32_t>(spec.banks(), 0)},
-      entries_{std::vector<uint32_t>(spec.banks(), 0), std::vector<uint32_t>(spec.banks(), 0)},
+      bank_(spec.banks()),
       refresh_due_(spec.refresh == DramConfig::ALL_BANK   ? spec.REFI
                    : spec.refresh == DramConfig::PER_BANK ? spec.REFI / spec.banks()
                                                           : kNever) {
   stats_.read_latency.assign(kLatencyBuckets, 0);
-  refreshed_.assign(spec.banks(), false);
   unrefreshed_mask_ = all_banks_mask();
-  last_used_.assign(spec.banks(), 0);
   slot_ = std::max<uint64_t>({1, spec.CCD_S, spec.burst_cycles});
   const uint64_t lanes = std::max<uint64_t>(1, (spec.CCD_L + slot_ - 1) / slot_);
   lanes_.resize(lanes);
@@ -61,11 +57,11 @@ void ChannelController::enqueue(const Burst& burst, uint64_t now) {
   if (idle()) catch_up(now);
   account(now);
   (burst.write ? writes_ : reads_).push_back(burst);
-  ++entries_[burst.write][burst.bank];
+  ++bank_[burst.bank].entries[burst.write];
   queued_mask_ |= bank_bit(burst.bank);
   singles_[burst.write] += !burst.whole_row;
   if (timing_.open_row(burst.bank) == burst.row) {
-    ++wanted_[burst.write][burst.bank];
+    ++bank_[burst.bank].wanted[burst.write];
     ++hits_[burst.write];
   }
   latest_arrival_ = std::max(latest_arrival_, burst.arrival);
@@ -80,10 +76,10 @@ void ChannelController::refreshed() {
     refresh_due_ += spec_.REFI;
   } else {
     refresh_due_ += spec_.REFI / spec_.banks();
-    refreshed_[refresh_bank_] = true;
+    bank_[refresh_bank_].refreshed = true;
     unrefreshed_mask_ &= ~bank_bit(refresh_bank_);
     if (++refreshed_count_ == timing_.banks()) {  // a new round: every bank once per tREFI
-      std::fill(refreshed_.begin(), refreshed_.end(), false);
+      for (BankState& b : bank_) b.refreshed = false;
       unrefreshed_mask_ = all_banks_mask();
       refreshed_count_ = 0;
     }
@@ -101,7 +97,7 @@ uint32_t ChannelController::pick_refresh_bank() const {
       uint32_t best = kClosed;
       for (uint64_t m = idle; m != 0; m &= m - 1) {
         const auto b = static_cast<uint32_t>(__builtin_ctzll(m));
-        if (best == kClosed || last_used_[b] > last_used_[best]) best = b;
+        if (best == kClosed || bank_[b].last_used > bank_[best].last_used) best = b;
       }
       return best;
     }
@@ -117,9 +113,9 @@ uint32_t ChannelController::pick_refresh_bank() const {
   }
   uint32_t best = kClosed;
   for (uint32_t b = 0; b < timing_.banks(); ++b) {
-    if (refreshed_[b]) continue;
+    if (bank_[b].refreshed) continue;
     if (best == kClosed || needed[b] > needed[best] ||
-        (needed[b] == needed[best] && last_used_[b] > last_used_[best])) {
+        (needed[b] == needed[best] && bank_[b].last_used > bank_[best].last_used)) {
       best = b;
     }
   }
@@ -150,12 +146,12 @@ void ChannelController::catch_up(uint64_t now) {
 
 void ChannelController::issue(Command c, uint32_t bank, uint64_t now, uint32_t row) {
   timing_.issue(c, bank, now, row);
-  if (c == Command::RD || c == Command::WR) last_used_[bank] = now;
+  if (c == Command::RD || c == Command::WR) bank_[bank].last_used = now;
   ++stats_.commands[static_cast<size_t>(c)];
   if (c == Command::PRE) {
     for (size_t w = 0; w < 2; ++w) {
-      hits_[w] -= wanted_[w][bank];
-      wanted_[w][bank] = 0;
+      hits_[w] -= bank_[bank].wanted[w];
+      bank_[bank].wanted[w] = 0;
     }
   }
   if (c == Command::ACT) {
@@ -163,8 +159,8 @@ void ChannelController::issue(Command c, uint32_t bank, uint64_t now, uint32_t r
       uint32_t n = 0;
       for (const Burst& b : *q) n += b.bank == bank && b.row == row;
       const size_t w = q == &writes_;
-      hits_[w] += n - wanted_[w][bank];
-      wanted_[w][bank] = n;
+      hits_[w] += n - bank_[bank].wanted[w];
+      bank_[bank].wanted[w] = n;
     }
   }
 }
@@ -180,12 +176,12 @@ void ChannelController::auto_precharge(uint32_t bank, uint64_t now) {
 }
 
 void ChannelController::removed(const Burst& b) {
-  if (--entries_[b.write][b.bank] == 0 && entries_[!b.write][b.bank] == 0) {
+  if (--bank_[b.bank].entries[b.write] == 0 && bank_[b.bank].entries[!b.write] == 0) {
     queued_mask_ &= ~bank_bit(b.bank);
   }
   singles_[b.write] -= !b.whole_row;
   if (timing_.open_row(b.bank) == b.row) {
-    --wanted_[b.write][b.bank];
+    --bank_[b.bank].wanted[b.write];
     --hits_[b.write];
   }
 }
@@ -205,8 +201,8 @@ bool ChannelController::schedule(BurstQueue& q, uint64_t now, uint64_t& wake) {
       continue;
     }
     if (b.whole_row) continue;  // plan_rows() serves it
-    if (seen_[b.bank] == scan_ || timing_.open_row(b.bank) != b.row) continue;
-    seen_[b.bank] = scan_;
+    if (bank_[b.bank].seen == scan_ || timing_.open_row(b.bank) != b.row) continue;
+    bank_[b.bank].seen = scan_;
     const Command c = b.write ? Command::WR : Command::RD;
     const uint64_t t = timing_.earliest(c, b.bank);
     if (t > now) {
@@ -233,8 +229,8 @@ bool ChannelController::schedule(BurstQueue& q, uint64_t now, uint64_t& wake) {
   // row command, so each bank is checked once.
   ++scan_;
   for (Burst& b : q) {
-    if (b.arrival > now || b.whole_row || seen_[b.bank] == scan_) continue;
-    seen_[b.bank] = scan_;
+    if (b.arrival > now || b.whole_row || bank_[b.bank].seen == scan_) continue;
+    bank_[b.bank].seen = scan_;
     const uint32_t open = timing_.open_row(b.bank);
     if (open == b.row) continue;  // a hit waiting for its column timing
     const Command c = open == kClosed ? Command::ACT : Command::PRE;

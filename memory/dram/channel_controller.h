@@ -167,7 +167,7 @@ class ChannelController {
   // open row. Only that queue counts: a row the other queue wants must not
   // block this one's precharge while that queue is not being served.
   [[nodiscard]] bool row_wanted(const BurstQueue& q, uint32_t bank) const {
-    return wanted_[&q == &writes_][bank] > 0;
+    return bank_[bank].wanted[&q == &writes_] > 0;
   }
   void removed(const Burst& b);
   void auto_precharge(uint32_t bank, uint64_t now);
@@ -179,11 +179,17 @@ class ChannelController {
   uint64_t read_bursts_ = 0, write_bursts_ = 0;  // bursts queued or planned, not yet issued
   std::array<uint64_t, 2> queued_{};  // per queue: bursts waiting to be planned or issued
   bool draining_ = false;
-  std::vector<uint64_t> seen_;  // per bank: scan in which it was last checked
-  // Per queue (reads, writes), per bank: queued entries for its open row.
-  std::array<std::vector<uint32_t>, 2> wanted_;
-  std::array<std::vector<uint32_t>, 2> entries_;  // per queue, per bank: queued entries
-  std::array<uint64_t, 2> singles_{};             // per queue: queued single bursts
+  // What the controller keeps per bank, together (one cache line). Queues
+  // are indexed reads 0, writes 1.
+  struct BankState {
+    std::array<uint32_t, 2> wanted{};   // per queue: entries for its open row
+    std::array<uint32_t, 2> entries{};  // per queue: entries queued for it
+    uint64_t seen = 0;                  // scan in which it was last checked
+    uint64_t last_used = 0;             // clock of its last column command
+    bool refreshed = false;             // refreshed in the current round
+  };
+  std::vector<BankState> bank_;
+  std::array<uint64_t, 2> singles_{};  // per queue: queued single bursts
   // Up to 64 banks as bits (more: 0, unused): banks with queued entries, and
   // banks not yet refreshed in this round.
   [[nodiscard]] uint64_t bank_bit(uint32_t bank) const {
@@ -193,15 +199,13 @@ class ChannelController {
     return timing_.banks() >= 64 ? ~uint64_t{0} : (uint64_t{1} << timing_.banks()) - 1;
   }
   uint64_t queued_mask_ = 0, unrefreshed_mask_ = 0;
-  std::array<uint64_t, 2> hits_{};  // per queue: entries for open rows (wanted_ summed)
+  std::array<uint64_t, 2> hits_{};  // per queue: entries for open rows (BankState::wanted summed)
   uint64_t latest_arrival_ = 0;     // latest arrival clock of anything queued so far
   uint64_t scan_ = 0;
   uint64_t refresh_due_;
   uint32_t refresh_bank_ = 0;
-  std::vector<bool> refreshed_;  // per bank: refreshed in the current round
   uint32_t refreshed_count_ = 0;
-  std::vector<uint64_t> last_used_;  // per bank: clock of its last column command
-  bool column_issued_ = false;       // the last schedule() issued RD or WR
+  bool column_issued_ = false;  // the last schedule() issued RD or WR
   // Fast path: the data bus's lanes and what constrains the next planned row.
   struct Lane {
     uint64_t next = 0;  // first clock a new row may start in it
