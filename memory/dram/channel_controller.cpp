@@ -20,6 +20,8 @@ ChannelController::ChannelController(const DramSpec& spec, Done done)
   const uint64_t lanes = std::max<uint64_t>(1, (spec.CCD_L + slot_ - 1) / slot_);
   lanes_.resize(lanes);
   period_ = lanes * slot_;
+  period_pow2_ = (period_ & (period_ - 1)) == 0;
+  last_used_.assign(spec.banks(), 0);
   group_free_.assign(spec.bank_groups, 0);
 }
 
@@ -97,7 +99,7 @@ uint32_t ChannelController::pick_refresh_bank() const {
       uint32_t best = kClosed;
       for (uint64_t m = idle; m != 0; m &= m - 1) {
         const auto b = static_cast<uint32_t>(__builtin_ctzll(m));
-        if (best == kClosed || bank_[b].last_used > bank_[best].last_used) best = b;
+        if (best == kClosed || last_used_[b] > last_used_[best]) best = b;
       }
       return best;
     }
@@ -115,7 +117,7 @@ uint32_t ChannelController::pick_refresh_bank() const {
   for (uint32_t b = 0; b < timing_.banks(); ++b) {
     if (bank_[b].refreshed) continue;
     if (best == kClosed || needed[b] > needed[best] ||
-        (needed[b] == needed[best] && bank_[b].last_used > bank_[best].last_used)) {
+        (needed[b] == needed[best] && last_used_[b] > last_used_[best])) {
       best = b;
     }
   }
@@ -146,7 +148,7 @@ void ChannelController::catch_up(uint64_t now) {
 
 void ChannelController::issue(Command c, uint32_t bank, uint64_t now, uint32_t row) {
   timing_.issue(c, bank, now, row);
-  if (c == Command::RD || c == Command::WR) bank_[bank].last_used = now;
+  if (c == Command::RD || c == Command::WR) last_used_[bank] = now;
   ++stats_.commands[static_cast<size_t>(c)];
   if (c == Command::PRE) {
     for (size_t w = 0; w < 2; ++w) {
@@ -297,8 +299,8 @@ ChannelController::Placement ChannelController::place(const Burst& b, uint64_t n
     // The first slot of lane j at or after the floor and the lane's next.
     const uint64_t from = std::max(floor, lanes_[j].next);
     const uint64_t phase = j * slot_;
-    const uint64_t start =
-        from + (phase + period_ - from % period_) % period_;  // next clock = phase (mod period)
+    const uint64_t r = period_pow2_ ? from & (period_ - 1) : from % period_;
+    const uint64_t start = from + (phase >= r ? phase - r : phase + period_ - r);
     if (start < p.start) {
       p.start = start;
       p.lane = j;

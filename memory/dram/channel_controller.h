@@ -185,10 +185,11 @@ class ChannelController {
     std::array<uint32_t, 2> wanted{};   // per queue: entries for its open row
     std::array<uint32_t, 2> entries{};  // per queue: entries queued for it
     uint64_t seen = 0;                  // scan in which it was last checked
-    uint64_t last_used = 0;             // clock of its last column command
     bool refreshed = false;             // refreshed in the current round
   };
   std::vector<BankState> bank_;
+  std::vector<uint64_t> last_used_;    // per bank: its last column's clock (dense: the
+                                       // refresh pick compares them all)
   std::array<uint64_t, 2> singles_{};  // per queue: queued single bursts
   // Up to 64 banks as bits (more: 0, unused): banks with queued entries, and
   // banks not yet refreshed in this round.
@@ -211,7 +212,8 @@ class ChannelController {
     uint64_t next = 0;  // first clock a new row may start in it
   };
   std::vector<Lane> lanes_;
-  uint64_t slot_ = 1, period_ = 1;      // clocks per bus slot; per lane round (L slots)
+  uint64_t slot_ = 1, period_ = 1;
+  bool period_pow2_ = true;             // clocks per bus slot; per lane round (L slots)
   std::vector<uint64_t> group_free_;    // per bank group: first clock of its next column (tCCD_L)
   std::array<uint64_t, 2> dir_free_{};  // per direction: first column clock (turnaround)
   uint64_t bus_free_ = 0;               // first clock after burst-level columns (tCCD_S)
