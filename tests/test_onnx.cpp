@@ -93,7 +93,10 @@ class Block {
   std::string write() {
     auto* out = g_->add_output();
     out->set_name("y");
-    const std::string path = ::testing::TempDir() + "/block.onnx";
+    // One file per test: ctest runs tests in parallel processes.
+    const std::string path = ::testing::TempDir() + "/" +
+                             ::testing::UnitTest::GetInstance()->current_test_info()->name() +
+                             ".onnx";
     std::ofstream(path, std::ios::binary) << model_.SerializeAsString();
     return path;
   }
