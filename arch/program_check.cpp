@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <type_traits>
+
 #include "arch/dataflow.h"
 #include "arch/vector_costs.h"
 #include "common/dtype.h"
@@ -39,84 +41,100 @@ class Checker {
              const google::protobuf::RepeatedPtrField<Instruction>& instructions) {
     for (int i = 0; i < instructions.size(); ++i) {
       const auto& ins = instructions.Get(i);
-      path_ = fmt::format("{}[{}]", name, i);
+      queue_ = &name;
+      index_ = i;
       for (const auto& w : ins.wait()) sem_op(w, q, false);
       for (const auto& s : ins.signal()) sem_op(s, q, true);
       if (q == DMA) {
-        require(ins.has_dma(), where_, path_, "a DMA queue holds only dma instructions");
+        ensure(ins.has_dma(), "", "a DMA queue holds only dma instructions");
         dma(ins.dma());
       } else if (q == MATRIX) {
-        require(ins.has_matrix(), where_, path_, "a matrix queue holds only matrix instructions");
+        ensure(ins.has_matrix(), "", "a matrix queue holds only matrix instructions");
         matrix(ins.matrix());
       } else {
-        require(ins.has_vector(), where_, path_, "a vector queue holds only vector instructions");
+        ensure(ins.has_vector(), "", "a vector queue holds only vector instructions");
         vector(ins.vector());
       }
     }
   }
 
-  void sem_op(const SemOp& op, Queue q, bool signal) {
-    const std::string f = path_ + (signal ? ".signal" : ".wait");
-    require(op.sem() < static_cast<uint32_t>(program_.semaphores_size()), where_, f + ".sem",
-            fmt::format("semaphore {} does not exist", op.sem()));
-    require(op.count() >= 1, where_, f + ".count", "must be >= 1");
-    const auto& sem = program_.semaphores(static_cast<int>(op.sem()));
-    if (signal) {
-      require(sem.producer() == q, where_, f + ".sem",
-              fmt::format("semaphore '{}' is produced by queue {}", sem.name(),
-                          Queue_Name(sem.producer())));
+  // Fails unless `ok`, naming the instruction's `field` (".dma.rows"); the
+  // path and the message (a string, or a function making one) are built only
+  // then: a program has hundreds of thousands of instructions to check.
+  template <typename Message>
+  void ensure(bool ok, const char* field, Message&& message) {
+    if (ok) return;
+    const std::string path = fmt::format("{}[{}]{}", *queue_, index_, field);
+    if constexpr (std::is_invocable_v<Message>) {
+      require(false, where_, path, message());
     } else {
-      require(sem.producer() != q, where_, f + ".sem",
-              fmt::format("a queue cannot wait for its own semaphore '{}'", sem.name()));
+      require(false, where_, path, message);
     }
   }
 
-  void spm(const std::string& field, uint64_t addr, uint64_t bytes) {
-    require(bytes <= limits_.spm_capacity_bytes && addr <= limits_.spm_capacity_bytes - bytes,
-            where_, path_ + "." + field,
-            fmt::format("range [{}, {}) exceeds the scratchpad capacity {} "
-                        "(core.scratchpad.capacity_bytes)",
-                        addr, addr + bytes, limits_.spm_capacity_bytes));
+  void sem_op(const SemOp& op, Queue q, bool signal) {
+    const char* sem_field = signal ? ".signal.sem" : ".wait.sem";
+    ensure(op.sem() < static_cast<uint32_t>(program_.semaphores_size()), sem_field,
+           [&] { return fmt::format("semaphore {} does not exist", op.sem()); });
+    ensure(op.count() >= 1, signal ? ".signal.count" : ".wait.count", "must be >= 1");
+    const auto& sem = program_.semaphores(static_cast<int>(op.sem()));
+    if (signal) {
+      ensure(sem.producer() == q, sem_field, [&] {
+        return fmt::format("semaphore '{}' is produced by queue {}", sem.name(),
+                           Queue_Name(sem.producer()));
+      });
+    } else {
+      ensure(sem.producer() != q, sem_field, [&] {
+        return fmt::format("a queue cannot wait for its own semaphore '{}'", sem.name());
+      });
+    }
+  }
+
+  void spm(const char* field, uint64_t addr, uint64_t bytes) {
+    ensure(bytes <= limits_.spm_capacity_bytes && addr <= limits_.spm_capacity_bytes - bytes, field,
+           [&] {
+             return fmt::format(
+                 "range [{}, {}) exceeds the scratchpad capacity {} "
+                 "(core.scratchpad.capacity_bytes)",
+                 addr, addr + bytes, limits_.spm_capacity_bytes);
+           });
     facts_.spm_peak_bytes = std::max(facts_.spm_peak_bytes, addr + bytes);
   }
 
   void dma(const DmaOp& op) {
-    require(
+    ensure(
         op.direction() != DmaOp::DIRECTION_UNSPECIFIED && DmaOp::Direction_IsValid(op.direction()),
-        where_, path_ + ".dma.direction", "must be LOAD or STORE");
-    require(op.rows() >= 1 && op.row_bytes() >= 1, where_, path_ + ".dma.rows",
-            "rows and row_bytes must be >= 1");
-    require(op.rows() == 1 || op.dram_stride() >= op.row_bytes(), where_,
-            path_ + ".dma.dram_stride", "must be >= row_bytes when rows > 1");
-    require(op.tensor() < static_cast<uint32_t>(program_.tensors_size()), where_,
-            path_ + ".dma.tensor", "no such tensor");
-    require(op.tensor_class() != TENSOR_CLASS_UNSPECIFIED && TensorClass_IsValid(op.tensor_class()),
-            where_, path_ + ".dma.tensor_class", "must be WEIGHT, KV_CACHE or ACTIVATION");
-    spm("dma.spm_addr", op.spm_addr(), op.rows() * op.row_bytes());
+        ".dma.direction", "must be LOAD or STORE");
+    ensure(op.rows() >= 1 && op.row_bytes() >= 1, ".dma.rows", "rows and row_bytes must be >= 1");
+    ensure(op.rows() == 1 || op.dram_stride() >= op.row_bytes(), ".dma.dram_stride",
+           "must be >= row_bytes when rows > 1");
+    ensure(op.tensor() < static_cast<uint32_t>(program_.tensors_size()), ".dma.tensor",
+           "no such tensor");
+    ensure(op.tensor_class() != TENSOR_CLASS_UNSPECIFIED && TensorClass_IsValid(op.tensor_class()),
+           ".dma.tensor_class", "must be WEIGHT, KV_CACHE or ACTIVATION");
+    spm(".dma.spm_addr", op.spm_addr(), op.rows() * op.row_bytes());
   }
 
   void matrix(const MatrixOp& op) {
-    require(op.m() >= 1 && op.k() >= 1 && op.n() >= 1, where_, path_ + ".matrix",
-            "m, k and n must be >= 1");
-    require(op.dataflow() == DATAFLOW_UNSPECIFIED || DataflowRegistry::find(op.dataflow()), where_,
-            path_ + ".matrix.dataflow", "not a registered dataflow");
-    require(dtype_bits(op.dtype()) > 0, where_, path_ + ".matrix.dtype", "must be set");
-    spm("matrix.spm_a", op.spm_a(), dtype_bytes(op.dtype(), uint64_t{op.m()} * op.k()));
-    spm("matrix.spm_b", op.spm_b(), dtype_bytes(op.dtype(), uint64_t{op.k()} * op.n()));
-    spm("matrix.spm_out", op.spm_out(), dtype_bytes(FP32, uint64_t{op.m()} * op.n()));
+    ensure(op.m() >= 1 && op.k() >= 1 && op.n() >= 1, ".matrix", "m, k and n must be >= 1");
+    ensure(op.dataflow() == DATAFLOW_UNSPECIFIED || DataflowRegistry::find(op.dataflow()),
+           ".matrix.dataflow", "not a registered dataflow");
+    ensure(dtype_bits(op.dtype()) > 0, ".matrix.dtype", "must be set");
+    spm(".matrix.spm_a", op.spm_a(), dtype_bytes(op.dtype(), uint64_t{op.m()} * op.k()));
+    spm(".matrix.spm_b", op.spm_b(), dtype_bytes(op.dtype(), uint64_t{op.k()} * op.n()));
+    spm(".matrix.spm_out", op.spm_out(), dtype_bytes(FP32, uint64_t{op.m()} * op.n()));
   }
 
   void vector(const VectorOp& op) {
-    require(vector_cost(op.kind()) != nullptr, where_, path_ + ".vector.kind",
-            "not a vector operation");
-    require(op.length() >= 1, where_, path_ + ".vector.length", "must be >= 1");
-    require(dtype_bits(op.dtype()) > 0, where_, path_ + ".vector.dtype", "must be set");
+    ensure(vector_cost(op.kind()) != nullptr, ".vector.kind", "not a vector operation");
+    ensure(op.length() >= 1, ".vector.length", "must be >= 1");
+    ensure(dtype_bits(op.dtype()) > 0, ".vector.dtype", "must be set");
     const uint64_t bytes = dtype_bytes(op.dtype(), op.length());
-    spm("vector.spm_in", op.spm_in(), bytes);
-    spm("vector.spm_out", op.spm_out(), bytes);
+    spm(".vector.spm_in", op.spm_in(), bytes);
+    spm(".vector.spm_out", op.spm_out(), bytes);
     // A second operand: at least one row (a parameter vector is one row).
     if (op.spm_in2() != 0) {
-      spm("vector.spm_in2", op.spm_in2(),
+      spm(".vector.spm_in2", op.spm_in2(),
           dtype_bytes(op.dtype(), op.row_length() != 0 ? op.row_length() : op.length()));
     }
   }
@@ -124,7 +142,8 @@ class Checker {
   const Program& program_;
   const CoreLimits& limits_;
   const std::string& where_;
-  std::string path_;
+  const std::string* queue_ = nullptr;  // the instruction being checked: queue and index
+  int index_ = 0;
   ProgramFacts facts_;
 };
 

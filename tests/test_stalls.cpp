@@ -120,15 +120,28 @@ TEST(Stalls, ProgramsAreCheckedBeforeTheyRun) {
   ProgramMaker p;
   const uint32_t s = p.sem(MATRIX, DATA_READY);
   ProgramMaker::signal(p.load(p.tensor(WEIGHT, 64), 64), s);  // DMA signals MATRIX's semaphore
-  EXPECT_THROW((void)test::run(test::preset(), p.program()), UserError);
+  try {
+    (void)test::run(test::preset(), p.program());
+    FAIL();
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("cores[0].dma[0].signal.sem: semaphore 's0' is "
+                                         "produced by queue MATRIX"),
+              std::string::npos)
+        << e.what();
+  }
 
   ProgramMaker big;
+  big.load(big.tensor(WEIGHT, 64), 64);
   big.load(big.tensor(WEIGHT, 64 << 20), 64 << 20);  // larger than the 16 MiB scratchpad
   try {
     (void)test::run(test::preset(), big.program());
     FAIL();
   } catch (const UserError& e) {
-    EXPECT_NE(std::string(e.what()).find("core.scratchpad.capacity_bytes"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("cores[0].dma[1].dma.spm_addr: range [0, 67108864) "
+                                         "exceeds the scratchpad capacity 16777216 "
+                                         "(core.scratchpad.capacity_bytes)"),
+              std::string::npos)
+        << e.what();
   }
 }
 
