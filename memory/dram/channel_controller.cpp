@@ -313,6 +313,13 @@ void ChannelController::plan_rows(BurstQueue& q, uint64_t now, uint64_t& wake) {
   const bool write = &q == &writes_;
   const Command c = write ? Command::WR : Command::RD;
   for (size_t i = 0; i < q.size();) {
+    // No row, however ready its bank, starts before a lane is free.
+    uint64_t lane_free = kNever;
+    for (const Lane& l : lanes_) lane_free = std::min(lane_free, l.next);
+    if (lane_free > now + kPlanWindow) {
+      wake = std::min(wake, lane_free - kPlanWindow);
+      return;
+    }
     Burst& b = q[i];
     if (!b.whole_row) return;  // an older single burst goes first, burst by burst
     if (b.arrival > now) {
@@ -414,7 +421,7 @@ uint64_t ChannelController::step(uint64_t now) {
   if (drain_flips()) draining_ = !draining_;
   column_issued_ = false;
   BurstQueue& q = draining_ ? writes_ : reads_;
-  if (spec_.row_granular) plan_rows(q, now, wake);
+  if (q.size() > singles_[draining_]) plan_rows(q, now, wake);  // whole rows queued
   // Single bursts go burst by burst (whole rows wait for plan_rows()).
   if (singles_[draining_] > 0 && schedule(q, now, wake)) {
     // After a column command, when every queued burst of the active queue
