@@ -351,6 +351,21 @@ MemtestReport big_stream(const std::vector<std::string>& sets) {
   return sim::run_memtest(dram_system("HBM3-6400", sets), o);
 }
 
+// With every row in one bank group, consecutive columns are tCCD_L apart:
+// the data bus carries burst / tCCD_L of its peak (2 of 4 clocks on HBM3),
+// burst by burst and on the fast path alike; spread over the bank groups,
+// rows interleave and fill it.
+TEST(DramFastPath, OneBankGroupGetsBurstOverTccdLOfTheBus) {
+  for (const char* granular : {"true", "false"}) {
+    const std::string g = std::string("memory.dram.row_granular=") + granular;
+    const MemtestReport one = big_stream(
+        {"memory.dram.address_mapping=\"bg ro ba co st ch\"", "memory.dram.refresh=NO_REFRESH", g});
+    EXPECT_NEAR(one.efficiency(), 2.0 / 4.0, 0.005) << granular;
+    const MemtestReport all = big_stream({"memory.dram.refresh=NO_REFRESH", g});
+    EXPECT_GT(all.efficiency(), 0.99) << granular;
+  }
+}
+
 TEST(DramFastPath, RowGranularSchedulingAgreesWithBurstLevel) {
   for (const char* refresh : {"PER_BANK", "ALL_BANK", "NO_REFRESH"}) {
     const std::string r = std::string("memory.dram.refresh=") + refresh;
