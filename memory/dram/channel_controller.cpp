@@ -25,7 +25,8 @@ ChannelController::ChannelController(const DramSpec& spec, Done done)
   group_free_.assign(spec.bank_groups, 0);
 }
 
-void ChannelController::account(uint64_t now) {
+// inline (like removed()): per burst, and only called in this file.
+inline void ChannelController::account(uint64_t now) {
   if (now <= stats_.last_clock) return;
   // Planned rows occupy the queue until their last column (planned_ is in
   // the order of those clocks).
@@ -177,7 +178,7 @@ void ChannelController::auto_precharge(uint32_t bank, uint64_t now) {
   issue(Command::PRE, bank, std::max(now, timing_.earliest(Command::PRE, bank)));
 }
 
-void ChannelController::removed(const Burst& b) {
+inline void ChannelController::removed(const Burst& b) {
   if (--bank_[b.bank].entries[b.write] == 0 && bank_[b.bank].entries[!b.write] == 0) {
     queued_mask_ &= ~bank_bit(b.bank);
   }
