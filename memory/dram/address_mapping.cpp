@@ -22,6 +22,9 @@ AddressMapping::AddressMapping(const DramSpec& s, const std::string& where,
       channels_per_stack_(s.channels),
       banks_per_group_(s.banks_per_group),
       capacity_(s.capacity_bytes()) {
+  if (burst_bytes_ > 0 && (burst_bytes_ & (burst_bytes_ - 1)) == 0) {
+    burst_shift_ = __builtin_ctzll(burst_bytes_);
+  }
   static const std::array<const char*, kFields> names = {"ro", "ba", "bg", "co", "ch", "st"};
   const std::array<uint64_t, kFields> counts = {s.rows,    s.banks_per_group, s.bank_groups,
                                                 s.columns, s.channels,        s.stacks};
@@ -136,7 +139,7 @@ uint64_t AddressMapping::row_in_block(uint64_t r) const {
 }
 
 DramAddress AddressMapping::decode(uint64_t address) const {
-  uint64_t x = address / burst_bytes_;
+  uint64_t x = burst_shift_ >= 0 ? address >> burst_shift_ : address / burst_bytes_;
   std::array<uint64_t, kFields> v{};
   for (const Digit& d : digits_) {
     if (d.bits > 0) {  // a power of two: mask and shift

@@ -68,6 +68,7 @@ class AddressMapping {
   };
   std::vector<Digit> digits_;  // least significant first
   uint64_t burst_bytes_;
+  int burst_shift_ = -1;  // log2(burst_bytes_) when a power of two
   uint32_t channels_per_stack_;
   uint32_t banks_per_group_;
   uint64_t capacity_;

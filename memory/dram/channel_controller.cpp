@@ -229,7 +229,9 @@ bool ChannelController::schedule(BurstQueue& q, uint64_t now, uint64_t& wake) {
   if (floor > now) wake = std::min(wake, floor);
   // Then the oldest request's next row command (ACT, or PRE on a conflict
   // that no queued request still hits). A bank's oldest entry decides its
-  // row command, so each bank is checked once.
+  // row command, so each bank is checked once; when every entry hits an
+  // open row, none is needed.
+  if (hits_[writes] == q.size()) return false;
   ++scan_;
   for (Burst& b : q) {
     if (b.arrival > now || b.whole_row || bank_[b.bank].seen == scan_) continue;
