@@ -202,7 +202,7 @@ void DramMemory::done(uint32_t request, uint32_t bursts, uint64_t clock) {
 
 void DramMemory::run() {
   const uint64_t now = current_clock();
-  event_clock_ = kNever;
+  event_clock_ = 0;  // no notifications while stepping: one at the end
   for (uint64_t t; (t = wakes_.top_clock()) <= now;) {
     const uint32_t channel = wakes_.take(t);
     const uint64_t next = channels_[channel]->step(now);
@@ -213,6 +213,7 @@ void DramMemory::run() {
     wakes_.set(channel, next);
     admit(channel, now, now + 1);  // this clock's command slot is used
   }
+  event_clock_ = kNever;
   if (const uint64_t next = wakes_.top_clock(); next != WakeQueue::kNone) {
     event_clock_ = next;
     const uint64_t at = ps_of(event_clock_), ps = now_ps();
