@@ -41,13 +41,7 @@ inline void ChannelController::account(uint64_t now) {
     --in_flight_[p.write];
   }
   planned_head_ = gone;
-  if (planned_head_ == planned_.size()) {
-    planned_.clear();
-    planned_head_ = 0;
-  } else if (planned_head_ >= 64 && 2 * planned_head_ >= planned_.size()) {
-    planned_.erase(planned_.begin(), planned_.begin() + static_cast<std::ptrdiff_t>(planned_head_));
-    planned_head_ = 0;
-  }
+  compact_front(planned_, planned_head_);
   stats_.occupancy_sum += (now - stats_.last_clock) * (read_bursts_ + write_bursts_);
   stats_.last_clock = now;
 }

@@ -51,6 +51,19 @@ struct Burst {
   bool whole_row = false;  // the fast path's whole-row entry (however much of it is left)
 };
 
+// A vector consumed from the front through an offset `head`: drops the
+// consumed elements once they are all of it, or half of it (and 64 or more).
+template <typename T>
+void compact_front(std::vector<T>& v, size_t& head) {
+  if (head == v.size()) {
+    v.clear();
+    head = 0;
+  } else if (head >= 64 && 2 * head >= v.size()) {
+    v.erase(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(head));
+    head = 0;
+  }
+}
+
 // A controller queue, oldest first. Entries mostly leave near the front
 // (the oldest row hit): the shorter side moves, and the front is an offset
 // into the storage, compacted once half of it is gone, so a queue of tens of
@@ -76,13 +89,7 @@ class BurstQueue {
     } else {
       v_.erase(v_.begin() + at);
     }
-    if (head_ == v_.size()) {
-      v_.clear();
-      head_ = 0;
-    } else if (head_ >= 64 && 2 * head_ >= v_.size()) {
-      v_.erase(v_.begin(), v_.begin() + static_cast<std::ptrdiff_t>(head_));
-      head_ = 0;
-    }
+    compact_front(v_, head_);
   }
   // Removes the entries with nothing left to serve.
   void remove_finished() {
