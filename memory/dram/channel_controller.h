@@ -1,9 +1,10 @@
 // The memory controller of one DRAM channel: read and write queues, FR-FCFS
 // scheduling (ready row hits first, then the oldest request's next command),
 // open- or closed-page policy, write drain between two watermarks, and
-// all-bank or per-bank refresh. It is event driven: step(now) issues one
-// command (or plans a row-granular batch of them) and returns the next clock
-// at which it has anything to do, so idle clocks cost nothing. A refresh is
+// all-bank or per-bank refresh. It is event driven: step(now) plans the
+// whole rows it can (fast path, below), issues one burst-level command, and
+// returns the next clock at which it has anything to do, so idle clocks
+// cost nothing. A refresh is
 // planned whole once it falls due (the PREs its banks need, then REF, each at
 // its earliest clock, as the burst-level controller would issue them; a
 // refresh blocks its banks through the timing state, so other banks go on);
@@ -23,13 +24,14 @@
 // kPlanWindow clocks, oldest first (younger ones go first when an older one
 // cannot start within the window, as ready requests do under FR-FCFS). Only
 // its last column is recorded in the timing state (later constraints follow
-// from it); a planned row holds its queue slot until that column.
+// from it); a planned row holds its queue slot until that column. An
+// all-bank refresh falling due stops a row there; the rest waits for it and
+// a new ACT, as burst by burst.
 #pragma once
 
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <functional>
 #include <vector>
 
 #include "memory/dram/channel_timing.h"
