@@ -22,7 +22,6 @@ ChannelController::ChannelController(const DramSpec& spec, Done done)
   period_ = lanes * slot_;
   period_pow2_ = (period_ & (period_ - 1)) == 0;
   last_used_.assign(spec.banks(), 0);
-  group_free_.assign(spec.bank_groups, 0);
 }
 
 // inline (like removed()): per burst, and only called in this file.
@@ -208,7 +207,10 @@ bool ChannelController::schedule(BurstQueue& q, uint64_t now, uint64_t& wake) {
     }
     column_issued_ = true;
     issue(c, b.bank, now);
+    // What it leaves for the fast path's next row: the bus (tCCD_S) and the
+    // other direction (turnaround); its bank group's tCCD_L is in the timing.
     bus_free_ = std::max(bus_free_, now + spec_.CCD_S);
+    turnaround(b.write, now);
     account(now);
     served(b, now, 1);
     (b.write ? write_bursts_ : read_bursts_) -= 1;
@@ -269,6 +271,15 @@ void ChannelController::served(Burst& b, uint64_t clock, uint32_t bursts) {
   }
 }
 
+void ChannelController::turnaround(bool write, uint64_t column) {
+  if (write) {  // the data must be written, then tWTR (the long one: any bank group)
+    dir_free_[0] = std::max(dir_free_[0], column + spec_.CWL + spec_.burst_cycles + spec_.WTR_L);
+  } else {  // the read data must leave the bus, then the bus turns around
+    dir_free_[1] = std::max(dir_free_[1], column + spec_.CL + spec_.burst_cycles + spec_.RTW -
+                                              std::min(spec_.CWL, spec_.CL));
+  }
+}
+
 bool ChannelController::drain_flips() const {
   return draining_ ? writes_.empty() || (queued_[1] <= spec_.write_low && !reads_.empty())
                    : queued_[1] >= spec_.write_high || (reads_.empty() && !writes_.empty());
@@ -290,8 +301,9 @@ ChannelController::Placement ChannelController::place(const Burst& b, uint64_t n
     p.act = std::max({now, timing_.earliest(Command::ACT, b.bank), after_pre});
     ready = p.act + (write ? spec_.RCD_WR : spec_.RCD_RD);
   }
-  const uint64_t floor = std::max(
-      {ready, now, group_free_[b.bank / spec_.banks_per_group], dir_free_[write], bus_free_});
+  const uint64_t floor =
+      std::max({ready, now, timing_.group_floor(write ? Command::WR : Command::RD, b.bank),
+                dir_free_[write], bus_free_});
   for (size_t j = 0; j < lanes_.size(); ++j) {
     // The first slot of lane j at or after the floor and the lane's next.
     const uint64_t from = std::max(floor, lanes_[j].next);
@@ -362,14 +374,7 @@ void ChannelController::plan_rows(BurstQueue& q, uint64_t now, uint64_t& wake) {
     // them all in the timing state.
     const uint64_t last = p.start + (bursts - 1) * period_;
     lanes_[p.lane].next = last + period_;
-    uint64_t& group = group_free_[b.bank / spec_.banks_per_group];
-    group = std::max(group, last + spec_.CCD_L);
-    if (write) {
-      dir_free_[0] = std::max(dir_free_[0], last + spec_.CWL + spec_.burst_cycles + spec_.WTR_L);
-    } else {
-      dir_free_[1] = std::max(dir_free_[1], last + spec_.CL + spec_.burst_cycles + spec_.RTW -
-                                                std::min(spec_.CWL, spec_.CL));
-    }
+    turnaround(write, last);
     issue(c, b.bank, last);
     account(now);
     served(b, last, bursts);

@@ -19,8 +19,8 @@
 // ..., so a row in a lane gets a column every tCCD_L or so, and L rows of
 // different bank groups interleave to fill the bus, as FR-FCFS interleaves
 // the oldest ready rows burst by burst. A row takes the lane where it can
-// start first, after its tRCD, its bank group's last column (tCCD_L) and the
-// read/write turnaround; it is planned once it would start within
+// start first, after its tRCD, its bank group's last column (tCCD_L, or
+// tWTR_L after a write) and the read/write turnaround; it is planned once it would start within
 // kPlanWindow clocks, oldest first (younger ones go first when an older one
 // cannot start within the window, as ready requests do under FR-FCFS). Only
 // its last column is recorded in the timing state (later constraints follow
@@ -160,6 +160,9 @@ class ChannelController {
     uint64_t pre = kNever;
   };
   [[nodiscard]] Placement place(const Burst& b, uint64_t now) const;
+  // The first clock of a column of the other direction after a column of
+  // direction `write` at `column` (fast path's dir_free_).
+  void turnaround(bool write, uint64_t column);
   // Whether the write drain starts or stops (between the watermarks).
   [[nodiscard]] bool drain_flips() const;
   // Counts planned rows whose last column is at or before `now` as done.
@@ -223,7 +226,6 @@ class ChannelController {
   std::vector<Lane> lanes_;
   uint64_t slot_ = 1, period_ = 1;
   bool period_pow2_ = true;             // clocks per bus slot; per lane round (L slots)
-  std::vector<uint64_t> group_free_;    // per bank group: first clock of its next column (tCCD_L)
   std::array<uint64_t, 2> dir_free_{};  // per direction: first column clock (turnaround)
   uint64_t bus_free_ = 0;               // first clock after burst-level columns (tCCD_S)
   struct Planned {

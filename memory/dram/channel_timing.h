@@ -35,6 +35,12 @@ class ChannelTiming {
   [[nodiscard]] uint64_t bank_floor(Command command, uint32_t bank) const {
     return command == Command::RD ? banks_[bank].rd : banks_[bank].wr;
   }
+  // The bank group's part of earliest() for RD or WR (tCCD_L after the
+  // group's last column of that kind; tWTR_L before a read).
+  [[nodiscard]] uint64_t group_floor(Command command, uint32_t bank) const {
+    const Group& g = groups_[bank / s_.banks_per_group];
+    return command == Command::RD ? g.rd : g.wr;
+  }
   [[nodiscard]] bool ready(Command command, uint32_t bank, uint64_t clock) const {
     return earliest(command, bank) <= clock;
   }
