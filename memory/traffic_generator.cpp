@@ -12,24 +12,25 @@ namespace {
 
 class Pattern : public TrafficSource {
  public:
-  explicit Pattern(const PatternConfig& c) : c_(c), rng_(c.seed) {}
+  explicit Pattern(const PatternConfig& c)
+      : c_(c), rng_(c.seed), slots_(c.footprint / c.bytes), pick_(0, slots_ - 1) {}
   bool next(TrafficRequest* out) override {
     if (issued_ == c_.requests) return false;
-    const uint64_t slots = c_.footprint / c_.bytes;
     uint64_t offset = 0;
     switch (c_.kind) {
-      case PatternConfig::Sequential:
-        offset = (issued_ % slots) * c_.bytes;
+      case PatternConfig::Sequential:  // slot after slot, wrapping around the footprint
+        offset = next_slot_ * c_.bytes;
+        if (++next_slot_ == slots_) next_slot_ = 0;
         break;
       case PatternConfig::Strided:
-        offset = (issued_ * c_.stride) % (slots * c_.bytes);
+        offset = (issued_ * c_.stride) % (slots_ * c_.bytes) / c_.bytes * c_.bytes;
         break;
       case PatternConfig::Random:
-        offset = std::uniform_int_distribution<uint64_t>(0, slots - 1)(rng_) * c_.bytes;
+        offset = pick_(rng_) * c_.bytes;
         break;
     }
     out->time_ps = 0;
-    out->address = offset / c_.bytes * c_.bytes;
+    out->address = offset;
     out->bytes = c_.bytes;
     out->write = c_.read_fraction < 1.0 && unit_(rng_) >= c_.read_fraction;
     ++issued_;
@@ -39,8 +40,11 @@ class Pattern : public TrafficSource {
  private:
   PatternConfig c_;
   std::mt19937_64 rng_;
+  uint64_t slots_;  // request-sized slots in the footprint
+  std::uniform_int_distribution<uint64_t> pick_;
   std::uniform_real_distribution<double> unit_{0.0, 1.0};
   uint64_t issued_ = 0;
+  uint64_t next_slot_ = 0;
 };
 
 class Trace : public TrafficSource {
