@@ -12,6 +12,14 @@ void ActivityLog::append(uint64_t start_ps, uint64_t end_ps, Activity activity) 
     append(end_ps_, start_ps, Activity::Idle);
   }
   totals_[static_cast<size_t>(activity)] += end_ps - start_ps;
+  if (on_final_) {
+    if (pending_.activity == activity && pending_.end_ps == start_ps) {
+      pending_.end_ps = end_ps;
+    } else {
+      if (pending_.activity != Activity::Idle) on_final_(pending_);
+      pending_ = {start_ps, end_ps, activity};
+    }
+  }
   if (!segments_.empty() && segments_.back().activity == activity) {
     segments_.back().end_ps = end_ps;
   } else {
@@ -52,6 +60,13 @@ void ActivityLog::open(uint64_t start_ps, Activity activity) {
 void ActivityLog::close(uint64_t end_ps) {
   open_ = false;
   append(open_start_ps_, end_ps, open_activity_);
+}
+
+void ActivityLog::finish() {
+  if (on_final_ && pending_.activity != Activity::Idle && pending_.end_ps > pending_.start_ps) {
+    on_final_(pending_);
+  }
+  pending_ = {end_ps_, end_ps_, Activity::Idle};
 }
 
 void ActivityLog::prune(uint64_t before_ps) {

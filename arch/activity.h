@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <vector>
 
 namespace npusim::arch {
@@ -44,6 +45,12 @@ class ActivityLog {
   // Drops segments that end at or before `before_ps`; totals keep them.
   void prune(uint64_t before_ps);
 
+  // Calls `on_final` with each span once it can grow no more (the next one
+  // differs, or finish() is called); Idle spans are not passed on.
+  void observe(std::function<void(const Segment&)> on_final) { on_final_ = std::move(on_final); }
+  // Passes on the last span (the run is over).
+  void finish();
+
   [[nodiscard]] uint64_t end() const { return end_ps_; }
   [[nodiscard]] const std::array<uint64_t, kActivities>& totals_ps() const { return totals_; }
 
@@ -52,6 +59,8 @@ class ActivityLog {
   uint64_t end_ps_ = 0;
   std::array<uint64_t, kActivities> totals_{};
   bool open_ = false;
+  std::function<void(const Segment&)> on_final_;
+  Segment pending_{0, 0, Activity::Idle};  // the span on_final_ gets next
   uint64_t open_start_ps_ = 0;
   Activity open_activity_ = Activity::Busy;
 };

@@ -25,6 +25,7 @@ void Engine::wait_until(uint64_t time_ps) {
 void Engine::run() {
   for (const auto& instruction : program_) {
     for (const auto& op : instruction.wait()) acquire(op);
+    if (trace_ != nullptr) issued_ps_[&instruction] = now_ps();
     execute(instruction);
     if (++executed_ % 4096 == 0 && context_.prune) context_.prune();
   }
@@ -32,6 +33,7 @@ void Engine::run() {
   drain();
   finish_ps_ = now_ps();
   finished_ = true;
+  if (trace_ != nullptr) log_.finish();
 }
 
 void Engine::drain() {
@@ -91,7 +93,21 @@ std::vector<Segment> Engine::wait_causes(const Semaphore& sem, uint64_t from_ps,
   return out;
 }
 
+void Engine::set_trace(TraceSink* sink) {
+  trace_ = sink;
+  if (sink == nullptr) {
+    log_.observe(nullptr);
+    return;
+  }
+  log_.observe([this](const Segment& span) { trace_->activity(queue_, span); });
+}
+
 void Engine::complete_at(uint64_t time_ps, const Instruction& instruction) {
+  if (trace_ != nullptr) {
+    auto it = issued_ps_.find(&instruction);
+    trace_->instruction(queue_, instruction, it->second, std::max(time_ps, it->second));
+    issued_ps_.erase(it);
+  }
   // Instructions retire in order: one signals when it and every earlier
   // instruction of the queue have completed.
   time_ps = std::max(time_ps, last_completion_ps_);

@@ -12,11 +12,13 @@
 #include <queue>
 #include <string>
 #include <systemc>
+#include <unordered_map>
 #include <vector>
 
 #include "arch/activity.h"
 #include "arch/isa.pb.h"
 #include "arch/semaphores.h"
+#include "arch/trace_sink.h"
 
 namespace npusim::arch {
 
@@ -54,6 +56,8 @@ class Engine : public sc_core::sc_module {
   [[nodiscard]] std::string where() const;
   // Earliest time this queue may still query another queue's log, ps.
   [[nodiscard]] uint64_t horizon_ps() const;
+  // Reports the unit's activity and instructions to `sink` (null: none).
+  void set_trace(TraceSink* sink);
 
  protected:
   SC_HAS_PROCESS(Engine);
@@ -106,6 +110,8 @@ class Engine : public sc_core::sc_module {
   uint64_t last_completion_ps_ = 0;
   uint64_t waiting_since_ps_ = UINT64_MAX;  // start of the current wait
   const SemOp* waiting_on_ = nullptr;
+  TraceSink* trace_ = nullptr;
+  std::unordered_map<const Instruction*, uint64_t> issued_ps_;  // traced: when each was issued
 };
 
 }  // namespace npusim::arch

@@ -28,6 +28,12 @@ NpuCore::NpuCore(const sc_core::sc_module_name& name, const Program& program,
   };
 }
 
+void NpuCore::set_trace(TraceSink* sink) {
+  dma_->set_trace(sink);
+  matrix_->set_trace(sink);
+  vector_->set_trace(sink);
+}
+
 const Engine* NpuCore::engine(Queue queue) const {
   switch (queue) {
     case DMA:

@@ -28,6 +28,8 @@ class NpuCore : public sc_core::sc_module {
   [[nodiscard]] const MatrixUnit& matrix() const { return *matrix_; }
   [[nodiscard]] const VectorUnit& vector() const { return *vector_; }
   [[nodiscard]] const Engine* engine(Queue queue) const;
+  // Reports every unit's activity and instructions to `sink`.
+  void set_trace(TraceSink* sink);
   [[nodiscard]] bool finished() const;
   // When the last unit finished, ps.
   [[nodiscard]] uint64_t finish_ps() const;

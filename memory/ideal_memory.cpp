@@ -20,7 +20,9 @@ void IdealMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
   const double start_ps = std::max(static_cast<double>(arrival_ps), bus_free_ps_);
   bus_free_ps_ = start_ps + trans.get_data_length() * ps_per_byte_;
   // Completion at the next whole ps (tolerating float noise below 1e-6 ps).
-  respond(trans, static_cast<uint64_t>(std::ceil(bus_free_ps_ + latency_ps_ - 1e-6)));
+  const auto end = static_cast<uint64_t>(std::ceil(bus_free_ps_ + latency_ps_ - 1e-6));
+  if (traffic_sink_ != nullptr) traffic_sink_->transferred(0, end, trans.get_data_length());
+  respond(trans, end);
 }
 
 namespace {

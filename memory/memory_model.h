@@ -8,6 +8,7 @@
 
 #include <tlm_utils/simple_target_socket.h>
 #include <cstdint>
+#include <string>
 #include <systemc>
 #include <tlm>
 #include <vector>
@@ -16,6 +17,14 @@
 #include "memory/memory.pb.h"
 
 namespace npusim::memory {
+
+// Where a memory model reports the bytes it moves, for a timeline trace:
+// `bytes` finished moving at `end_ps` on `lane` (a stack, or the memory).
+class TrafficSink {
+ public:
+  virtual ~TrafficSink() = default;
+  virtual void transferred(uint32_t lane, uint64_t end_ps, uint64_t bytes) = 0;
+};
 
 class MemoryModel : public sc_core::sc_module {
  public:
@@ -27,9 +36,13 @@ class MemoryModel : public sc_core::sc_module {
   [[nodiscard]] virtual double peak_bandwidth_gbps() const = 0;
   // The model's own counters (DRAM commands, row hits, ...), if it has any.
   virtual void report(MemoryReport* out) const { (void)out; }
+  // The lanes it reports traffic on (TrafficSink), and where to report it.
+  [[nodiscard]] virtual std::vector<std::string> trace_lanes() const { return {"memory"}; }
+  void set_trace(TrafficSink* sink) { traffic_sink_ = sink; }
 
  protected:
   SC_HAS_PROCESS(MemoryModel);
+  TrafficSink* traffic_sink_ = nullptr;
 
   // A request arrives at `arrival_ps` (>= now). The model must eventually
   // call respond() for it.

@@ -79,7 +79,14 @@ Report simulate(const SimulationInput& in) {
   const arch::CoreConfig config = core_config(sys);
   auto core = std::make_unique<arch::NpuCore>("core0", program, config);
   core->dma().socket.bind(mem->socket);
+  std::unique_ptr<TraceWriter> trace;
+  if (in.trace != nullptr) {
+    trace = std::make_unique<TraceWriter>(*in.trace, program, mem->trace_lanes());
+    core->set_trace(trace.get());
+    mem->set_trace(trace.get());
+  }
   sc_core::sc_start();
+  if (trace != nullptr) trace->finish(core->finish_ps());
 
   if (!core->finished()) {
     std::string where;

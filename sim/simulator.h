@@ -9,6 +9,7 @@
 #include "arch/isa.pb.h"
 #include "sim/report.pb.h"
 #include "sim/system.pb.h"
+#include "sim/trace_writer.h"
 
 namespace npusim::sim {
 
@@ -17,6 +18,7 @@ struct SimulationInput {
   const Program* program = nullptr;
   std::string system_where = "system";  // file names, for errors
   std::string program_where = "program";
+  const TraceOptions* trace = nullptr;  // write a timeline (sim/trace_writer.h)
 };
 
 [[nodiscard]] Report simulate(const SimulationInput& input);

@@ -18,9 +18,12 @@ DramMemory::DramMemory(const sc_core::sc_module_name& name, const DramSpec& spec
       wakes_(spec_.total_channels()),
       run_slots_(size_t{spec_.total_channels()} * spec_.banks()) {
   for (uint32_t c = 0; c < spec_.total_channels(); ++c) {
-    (void)c;
     channels_.push_back(std::make_unique<ChannelController>(
-        spec_, [this](uint32_t request, uint32_t bursts, uint64_t clock) {
+        spec_, [this, c](uint32_t request, uint32_t bursts, uint64_t clock) {
+          if (traffic_sink_ != nullptr) {
+            traffic_sink_->transferred(c / spec_.channels, ps_of(clock),
+                                       uint64_t{bursts} * spec_.burst_bytes());
+          }
           done(request, bursts, clock);
         }));
   }
@@ -263,6 +266,12 @@ void add(ChannelStats& sum, const ChannelStats& s) {
 }
 
 }  // namespace
+
+std::vector<std::string> DramMemory::trace_lanes() const {
+  std::vector<std::string> lanes;
+  for (uint32_t s = 0; s < spec_.stacks; ++s) lanes.push_back(fmt::format("stack {}", s));
+  return lanes;
+}
 
 void DramMemory::report(MemoryReport* out) const {
   DramStats* d = out->mutable_dram();

@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "common/error.h"
 #include "sim/cli/options.h"
 #include "sim/report_io.h"
 #include "sim/simulator.h"
@@ -21,7 +22,46 @@ int run(const std::vector<std::string>& argv) {
   args.option("program", &program_path, "simulate this program instead of compiling a workload");
   args.option("report", &report_path, "write the report as JSON to this file");
   args.flag("quiet", &quiet, "print no table");
+  std::string trace_path, trace_layers;
+  uint64_t trace_from_us = 0, trace_to_us = 0, trace_window_ns = 1000;
+  args.option("trace", &trace_path,
+              "write a timeline as Chrome/Perfetto trace JSON to this file (ui.perfetto.dev)");
+  args.option("trace-from-us", &trace_from_us, "trace: from this simulated time, us (default 0)");
+  args.option("trace-to-us", &trace_to_us,
+              "trace: up to this simulated time, us (default: the end)");
+  args.option("trace-layers", &trace_layers,
+              "trace: instructions of these decoder layers only: N or FIRST-LAST");
+  args.option("trace-bandwidth-ns", &trace_window_ns,
+              "trace: bandwidth counter resolution, ns (default 1000)");
   if (!args.parse()) return 0;
+
+  sim::TraceOptions trace;
+  trace.path = trace_path;
+  trace.from_ps = trace_from_us * 1000000;
+  if (trace_to_us != 0) trace.to_ps = trace_to_us * 1000000;
+  if (trace.to_ps <= trace.from_ps) {
+    throw UserError(fmt::format("--trace-to-us: {} must be after --trace-from-us {}", trace_to_us,
+                                trace_from_us));
+  }
+  if (trace_window_ns == 0) throw UserError("--trace-bandwidth-ns: must be >= 1");
+  trace.counter_window_ps = trace_window_ns * 1000;
+  if (!trace_layers.empty()) {
+    const size_t dash = trace_layers.find('-');
+    try {
+      size_t used = 0;
+      trace.first_layer = std::stoi(trace_layers, &used);
+      trace.last_layer = dash == std::string::npos
+                             ? trace.first_layer
+                             : std::stoi(trace_layers.substr(dash + 1), nullptr);
+      if (dash == std::string::npos && used != trace_layers.size()) throw std::invalid_argument("");
+    } catch (const std::exception&) {
+      throw UserError("--trace-layers: '" + trace_layers + "' is not N or FIRST-LAST");
+    }
+    if (trace.first_layer < 0 || trace.last_layer < trace.first_layer) {
+      throw UserError("--trace-layers: '" + trace_layers +
+                      "' must be N or FIRST-LAST, FIRST <= LAST");
+    }
+  }
 
   const System system = load_system(sys);
   sim::SimulationInput input;
@@ -39,6 +79,7 @@ int run(const std::vector<std::string>& argv) {
     input.program_where = program_path;
   }
   input.program = &program;
+  if (!trace_path.empty()) input.trace = &trace;
   Report report = sim::simulate(input);
   *report.mutable_workload() = workload;
   if (!quiet) sim::print_table(report, std::cout);

@@ -1,0 +1,170 @@
+#include "sim/trace_writer.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <string_view>
+#include <systemc>
+
+#include "common/error.h"
+
+namespace npusim::sim {
+namespace {
+
+// Trace-event times are microseconds; ps as an exact decimal.
+std::string us(uint64_t ps) {
+  return fmt::format("{}.{:06}", ps / 1000000, ps % 1000000);
+}
+
+std::string quoted(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) >= 0x20) out += c;
+  }
+  return out + "\"";
+}
+
+const char* activity_name(arch::Activity a) {
+  switch (a) {
+    case arch::Activity::Busy:
+      return "busy";
+    case arch::Activity::StallMemory:
+      return "stall: memory";
+    case arch::Activity::StallDependency:
+      return "stall: dependency";
+    case arch::Activity::StallSpmSpace:
+      return "stall: scratchpad space";
+    default:
+      return "idle";
+  }
+}
+
+const char* queue_name(Queue q) {
+  return q == DMA ? "dma" : q == MATRIX ? "matrix" : "vector";
+}
+
+// The decoder layer a node belongs to ("layers.<n>.<...>"), or -1.
+int layer_of(const std::string& node) {
+  constexpr std::string_view kPrefix = "layers.";
+  if (node.compare(0, kPrefix.size(), kPrefix) != 0) return -1;
+  int n = 0;
+  size_t i = kPrefix.size();
+  if (i >= node.size() || node[i] < '0' || node[i] > '9') return -1;
+  for (; i < node.size() && node[i] >= '0' && node[i] <= '9'; ++i) n = n * 10 + (node[i] - '0');
+  return n;
+}
+
+std::string describe(const Instruction& ins) {
+  if (ins.has_dma()) {
+    const DmaOp& d = ins.dma();
+    return fmt::format("{} {} B", d.direction() == DmaOp::LOAD ? "load" : "store",
+                       d.rows() * d.row_bytes());
+  }
+  if (ins.has_matrix()) {
+    const MatrixOp& m = ins.matrix();
+    return fmt::format("tile {}x{}x{}", m.m(), m.k(), m.n());
+  }
+  return VectorKind_Name(ins.vector().kind());
+}
+
+}  // namespace
+
+TraceWriter::TraceWriter(const TraceOptions& options, const Program& program,
+                         std::vector<std::string> memory_lanes)
+    : options_(options), program_(program), lanes_(std::move(memory_lanes)), out_(options.path) {
+  if (!out_) throw UserError(options.path + ": --trace: cannot write the file");
+  for (const std::string& node : program.nodes()) node_layer_.push_back(layer_of(node));
+  out_ << "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n";
+  event(R"({"ph":"M","pid":1,"name":"process_name","args":{"name":"core0"}})");
+  event(R"({"ph":"M","pid":2,"name":"process_name","args":{"name":"memory"}})");
+  for (Queue q : {DMA, MATRIX, VECTOR}) {
+    event(
+        fmt::format(R"({{"ph":"M","pid":1,"tid":{},"name":"thread_name","args":{{"name":"{}"}}}})",
+                    static_cast<int>(q), queue_name(q)));
+  }
+}
+
+TraceWriter::~TraceWriter() {
+  if (!finished_) {
+    out_ << "\n]}\n";
+  }
+}
+
+void TraceWriter::event(const std::string& json) {
+  if (!first_) out_ << ",\n";
+  first_ = false;
+  out_ << json;
+}
+
+void TraceWriter::activity(Queue queue, const arch::Segment& span) {
+  const uint64_t start = std::max(span.start_ps, options_.from_ps);
+  const uint64_t end = std::min(span.end_ps, options_.to_ps);
+  if (end <= start) return;
+  event(fmt::format(R"({{"ph":"X","pid":1,"tid":{},"cat":"unit","name":"{}","ts":{},"dur":{}}})",
+                    static_cast<int>(queue), activity_name(span.activity), us(start),
+                    us(end - start)));
+}
+
+bool TraceWriter::in_layers(const Instruction& instruction) const {
+  if (options_.first_layer < 0) return true;
+  const int layer = instruction.node() < node_layer_.size() ? node_layer_[instruction.node()] : -1;
+  return layer >= options_.first_layer && layer <= options_.last_layer;
+}
+
+void TraceWriter::instruction(Queue queue, const Instruction& instruction, uint64_t start_ps,
+                              uint64_t end_ps) {
+  if (end_ps <= options_.from_ps || start_ps >= options_.to_ps || !in_layers(instruction)) return;
+  const std::string node = instruction.node() < static_cast<uint32_t>(program_.nodes_size())
+                               ? program_.nodes(static_cast<int>(instruction.node()))
+                               : std::string();
+  const std::string name =
+      quoted(node.empty() ? describe(instruction) : node + ": " + describe(instruction));
+  const uint64_t id = next_id_++;
+  const char* cat = queue == DMA      ? "dma instructions"
+                    : queue == MATRIX ? "matrix instructions"
+                                      : "vector instructions";
+  event(fmt::format(R"({{"ph":"b","pid":1,"cat":"{}","id":{},"name":{},"ts":{}}})", cat, id, name,
+                    us(start_ps)));
+  event(fmt::format(R"({{"ph":"e","pid":1,"cat":"{}","id":{},"name":{},"ts":{}}})", cat, id, name,
+                    us(end_ps)));
+}
+
+void TraceWriter::transferred(uint32_t lane, uint64_t end_ps, uint64_t bytes) {
+  auto& window = windows_[end_ps / options_.counter_window_ps];
+  window.resize(lanes_.size(), 0);
+  if (lane < window.size()) window[lane] += bytes;
+  // Transfers end at or after the current time: earlier windows are final.
+  flush_windows(sc_core::sc_time_stamp().value());
+}
+
+void TraceWriter::flush_windows(uint64_t before_ps) {
+  const uint64_t w = options_.counter_window_ps;
+  const uint64_t complete = before_ps / w;  // windows [0, complete) are final
+  for (; written_windows_ < complete; ++written_windows_) {
+    const uint64_t start = written_windows_ * w;
+    auto it = windows_.find(written_windows_);
+    if (start + w > options_.from_ps && start < options_.to_ps) {
+      std::string args;
+      for (size_t lane = 0; lane < lanes_.size(); ++lane) {
+        const uint64_t bytes = it != windows_.end() ? it->second[lane] : 0;
+        // bytes per ps is TB/s: x 1000 for GB/s.
+        args += fmt::format("{}{}:{:.3f}", lane == 0 ? "" : ",", quoted(lanes_[lane]),
+                            static_cast<double>(bytes) * 1000.0 / static_cast<double>(w));
+      }
+      event(fmt::format(R"({{"ph":"C","pid":2,"name":"bandwidth GB/s","ts":{},"args":{{{}}}}})",
+                        us(start), args));
+    }
+    if (it != windows_.end()) windows_.erase(it);
+  }
+}
+
+void TraceWriter::finish(uint64_t end_ps) {
+  flush_windows(end_ps + options_.counter_window_ps);
+  out_ << "\n]}\n";
+  out_.close();
+  finished_ = true;
+  if (!out_) throw UserError(options_.path + ": --trace: writing the file failed");
+}
+
+}  // namespace npusim::sim

@@ -1,0 +1,73 @@
+// A timeline of a run as Chrome/Perfetto trace-event JSON (open it in
+// ui.perfetto.dev or chrome://tracing), written while the simulation runs:
+// the writer keeps only the bandwidth windows whose transfers may still
+// arrive, so memory stays flat however long the run.
+//
+// Tracks:
+// - per queue (DMA, matrix, vector) of core0: the unit's activity, one slice
+//   per span of one kind: "busy", or "stall: memory" / "stall: dependency" /
+//   "stall: scratchpad space". Slices of a track never overlap; their sums
+//   are the report's busy and stall cycles.
+// - per queue, "<queue> instructions": one slice per instruction, from issue
+//   to completion, named after its graph node (async slices: a DMA keeps many
+//   transfers in flight, the arrays many tiles).
+// - memory: bandwidth (GB/s) per stack (DRAM) or of the memory, per window.
+#pragma once
+
+#include <cstdint>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "arch/isa.pb.h"
+#include "arch/trace_sink.h"
+#include "memory/memory_model.h"
+
+namespace npusim::sim {
+
+struct TraceOptions {
+  std::string path;      // the JSON file
+  uint64_t from_ps = 0;  // only what happens in [from, to)
+  uint64_t to_ps = UINT64_MAX;
+  int first_layer = -1;                  // instructions of decoder layers first..last only
+  int last_layer = -1;                   // (-1: every instruction)
+  uint64_t counter_window_ps = 1000000;  // bandwidth resolution, 1 us
+};
+
+class TraceWriter : public arch::TraceSink, public memory::TrafficSink {
+ public:
+  // UserError naming the option when the file cannot be written.
+  TraceWriter(const TraceOptions& options, const Program& program,
+              std::vector<std::string> memory_lanes);
+  ~TraceWriter() override;
+  TraceWriter(const TraceWriter&) = delete;
+  TraceWriter& operator=(const TraceWriter&) = delete;
+
+  void activity(Queue queue, const arch::Segment& span) override;
+  void instruction(Queue queue, const Instruction& instruction, uint64_t start_ps,
+                   uint64_t end_ps) override;
+  void transferred(uint32_t lane, uint64_t end_ps, uint64_t bytes) override;
+  // The run ended at `end_ps`: writes the remaining bandwidth windows and
+  // closes the JSON.
+  void finish(uint64_t end_ps);
+
+ private:
+  void event(const std::string& json);
+  void flush_windows(uint64_t before_ps);
+  [[nodiscard]] bool in_layers(const Instruction& instruction) const;
+
+  TraceOptions options_;
+  const Program& program_;
+  std::vector<std::string> lanes_;
+  std::vector<int> node_layer_;  // per graph node: its decoder layer, or -1
+  std::ofstream out_;
+  bool first_ = true;
+  bool finished_ = false;
+  uint64_t next_id_ = 0;
+  // Bandwidth windows not yet written, by index: bytes per lane.
+  std::map<uint64_t, std::vector<uint64_t>> windows_;
+  uint64_t written_windows_ = 0;  // windows before this index are written
+};
+
+}  // namespace npusim::sim

@@ -1,0 +1,131 @@
+// The timeline trace: valid trace-event JSON whose unit tracks account for
+// every busy and stall cycle of the report, bandwidth counters that carry
+// the bytes moved, and the time and layer filters.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "sim/workload.h"
+#include "test_util.h"
+
+namespace npusim {
+namespace {
+
+struct Traced {
+  Report report;
+  nlohmann::json trace;
+};
+
+Traced traced(const System& system, const sim::WorkloadOptions& w, sim::TraceOptions options) {
+  options.path = ::testing::TempDir() + "/" +
+                 ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".json";
+  const sim::Compiled c = sim::compile_workload(system, "test", w);
+  sim::SimulationInput in;
+  in.system = &system;
+  in.program = &c.program;
+  in.trace = &options;
+  Traced t;
+  t.report = sim::simulate(in);
+  std::ifstream f(options.path);
+  t.trace = nlohmann::json::parse(f);  // throws unless valid JSON
+  return t;
+}
+
+sim::WorkloadOptions tiny_layer() {
+  sim::WorkloadOptions w;
+  w.layer = "tiny";
+  w.batch = 2;
+  w.kv_len = 64;
+  return w;
+}
+
+uint64_t ps(const nlohmann::json& us) {
+  return static_cast<uint64_t>(std::llround(us.get<double>() * 1e6));
+}
+
+TEST(Trace, UnitTracksDoNotOverlapAndSumToTheReportsCycles) {
+  const System system = test::preset();
+  const Traced t = traced(system, tiny_layer(), {});
+  // Per unit track (tid 1 dma, 2 matrix, 3 vector): spans by name, in ps.
+  std::map<int, std::vector<std::pair<uint64_t, uint64_t>>> spans;
+  std::map<int, std::map<std::string, uint64_t>> sums;
+  size_t instructions = 0;
+  for (const auto& e : t.trace["traceEvents"]) {
+    if (e["ph"] == "b") ++instructions;
+    if (e["ph"] != "X") continue;
+    const int tid = e["tid"];
+    const uint64_t start = ps(e["ts"]), dur = ps(e["dur"]);
+    spans[tid].emplace_back(start, start + dur);
+    sums[tid][e["name"]] += dur;
+  }
+  const uint64_t clock_ps = 1000;  // 1 GHz
+  const std::map<std::string, int> tid = {{"dma", DMA}, {"matrix", MATRIX}, {"vector", VECTOR}};
+  for (const UnitStats& u : t.report.units()) {
+    const int q = tid.at(u.unit());
+    auto& s = spans[q];
+    std::sort(s.begin(), s.end());
+    for (size_t i = 1; i < s.size(); ++i) EXPECT_LE(s[i - 1].second, s[i].first) << u.unit();
+    auto cycles = [&](const char* name) { return (sums[q][name] + clock_ps / 2) / clock_ps; };
+    EXPECT_EQ(cycles("busy"), u.busy_cycles()) << u.unit();
+    EXPECT_EQ(cycles("stall: memory"), u.stall_memory_cycles()) << u.unit();
+    EXPECT_EQ(cycles("stall: dependency"), u.stall_dependency_cycles()) << u.unit();
+    EXPECT_EQ(cycles("stall: scratchpad space"), u.stall_spm_space_cycles()) << u.unit();
+  }
+  // One slice per instruction.
+  uint64_t executed = 0;
+  for (const UnitStats& u : t.report.units()) executed += u.instructions();
+  EXPECT_EQ(instructions, executed);
+}
+
+TEST(Trace, BandwidthCountersCarryTheBytesMovedPerStack) {
+  const System system = sim::load_system(test::source_path("examples/hw/npu-hbm3.textproto"), {});
+  sim::TraceOptions o;
+  o.counter_window_ps = 100000;  // 100 ns
+  const Traced t = traced(system, tiny_layer(), o);
+  double bytes = 0;
+  std::set<std::string> lanes;
+  for (const auto& e : t.trace["traceEvents"]) {
+    if (e["ph"] != "C") continue;
+    for (const auto& [lane, gbps] : e["args"].items()) {
+      lanes.insert(lane);
+      bytes += gbps.get<double>() * 100e-9 * 1e9;  // GB/s over 100 ns
+    }
+  }
+  EXPECT_EQ(lanes, (std::set<std::string>{"stack 0", "stack 1", "stack 2", "stack 3", "stack 4"}));
+  const double moved =
+      static_cast<double>(t.report.traffic().read().total() + t.report.traffic().written().total());
+  EXPECT_NEAR(bytes, moved, 0.001 * moved);
+}
+
+TEST(Trace, CanBeLimitedToAWindowOfTimeAndToLayers) {
+  const System system = test::preset();
+  sim::WorkloadOptions w = tiny_layer();
+  w.layers = 2;
+  sim::TraceOptions o;
+  o.from_ps = 4000000;  // 4 us: within layer 1 (the run takes ~10 us)
+  o.to_ps = 8000000;    // 8 us
+  o.first_layer = o.last_layer = 1;
+  const Traced t = traced(system, w, o);
+  size_t slices = 0, instructions = 0;
+  for (const auto& e : t.trace["traceEvents"]) {
+    if (e["ph"] == "X") {
+      ++slices;
+      EXPECT_GE(ps(e["ts"]), o.from_ps);
+      EXPECT_LE(ps(e["ts"]) + ps(e["dur"]), o.to_ps);
+    }
+    if (e["ph"] == "b") {
+      ++instructions;
+      EXPECT_EQ(e["name"].get<std::string>().rfind("layers.1.", 0), 0u) << e["name"];
+    }
+  }
+  EXPECT_GT(slices, 0u);
+  EXPECT_GT(instructions, 0u);
+}
+
+}  // namespace
+}  // namespace npusim
