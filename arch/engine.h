@@ -24,12 +24,24 @@ namespace npusim::arch {
 
 class Engine;
 
+// What the instructions of one graph node did (the report's per-op table).
+struct NodeProfile {
+  uint64_t first_issue_ps = UINT64_MAX;
+  uint64_t last_completion_ps = 0;
+  uint64_t macs = 0;             // matrix tiles: m x k x n
+  uint64_t vector_elements = 0;  // vector ops: elements x passes over them
+  uint64_t bytes_read = 0;       // DMA loads
+  uint64_t bytes_written = 0;    // DMA stores
+  uint64_t instructions = 0;
+};
+
 // What the engines of one core share.
 struct CoreContext {
   SemaphoreBank* semaphores = nullptr;
-  sc_core::sc_time clock;                      // NPU clock period
-  std::function<const Engine*(Queue)> engine;  // the engine running a queue
-  std::function<void()> prune;                 // drops log segments no queue can still query
+  sc_core::sc_time clock;                       // NPU clock period
+  std::function<const Engine*(Queue)> engine;   // the engine running a queue
+  std::function<void()> prune;                  // drops log segments no queue can still query
+  std::vector<NodeProfile>* profile = nullptr;  // per program node, if kept
 };
 
 using Instructions = google::protobuf::RepeatedPtrField<Instruction>;
@@ -82,6 +94,7 @@ class Engine : public sc_core::sc_module {
   void fire_completions();
   void acquire(const SemOp& op);
   void attribute_wait(const Semaphore& sem, uint64_t from_ps, uint64_t to_ps);
+  void profile_issue(const Instruction& instruction);
   // Why a wait on `sem` over [from, to) lasted: what its producer did meanwhile.
   [[nodiscard]] std::vector<Segment> wait_causes(const Semaphore& sem, uint64_t from_ps,
                                                  uint64_t to_ps) const;

@@ -8,6 +8,8 @@ NpuCore::NpuCore(const sc_core::sc_module_name& name, const Program& program,
                  const CoreConfig& config)
     : sc_core::sc_module(name), semaphores_(program) {
   context_.semaphores = &semaphores_;
+  profile_.resize(static_cast<size_t>(program.nodes_size()));
+  context_.profile = &profile_;
   context_.clock = config.clock;
   context_.engine = [this](Queue q) { return engine(q); };
   const auto& core = program.cores(0);

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <systemc>
+#include <vector>
 
 #include "arch/dma_engine.h"
 #include "arch/isa.pb.h"
@@ -30,12 +31,15 @@ class NpuCore : public sc_core::sc_module {
   [[nodiscard]] const Engine* engine(Queue queue) const;
   // Reports every unit's activity and instructions to `sink`.
   void set_trace(TraceSink* sink);
+  // Per program node: what its instructions did (complete after the run).
+  [[nodiscard]] const std::vector<NodeProfile>& profile() const { return profile_; }
   [[nodiscard]] bool finished() const;
   // When the last unit finished, ps.
   [[nodiscard]] uint64_t finish_ps() const;
 
  private:
   SemaphoreBank semaphores_;
+  std::vector<NodeProfile> profile_;
   CoreContext context_;
   std::unique_ptr<DmaEngine> dma_;
   std::unique_ptr<MatrixUnit> matrix_;

@@ -58,7 +58,7 @@ Program lower(const Graph& graph, const Target& target, Graph* tiled) {
       throw UserError(fmt::format("graph: node '{}': op {} has no lowering to the NPU", node.name(),
                                   OpType_Name(node.op())));
     }
-    builder.set_node(node.name());
+    builder.set_node(node.name(), OpType_Name(node.op()));
     (*fn)(node, ctx);
     on_chip.lowered(i, builder);
   }

@@ -122,9 +122,12 @@ uint32_t ProgramBuilder::tensor(const std::string& name, TensorClass cls, uint64
   return it->second;
 }
 
-void ProgramBuilder::set_node(const std::string& name) {
+void ProgramBuilder::set_node(const std::string& name, const std::string& op) {
   auto [it, inserted] = node_index_.emplace(name, static_cast<uint32_t>(program_.nodes_size()));
-  if (inserted) program_.add_nodes(name);
+  if (inserted) {
+    program_.add_nodes(name);
+    program_.add_node_ops(op);
+  }
   node_ = it->second;
 }
 

@@ -83,7 +83,7 @@ class ProgramBuilder {
   // Registers a tensor the program moves (once per name); returns its index.
   uint32_t tensor(const std::string& name, TensorClass cls, uint64_t bytes, uint64_t address);
   // The graph node the following instructions implement.
-  void set_node(const std::string& name);
+  void set_node(const std::string& name, const std::string& op = "");
 
   // The next slot of `ring` (round robin over slots that are not pinned); its
   // previous contents are released first. A pinned buffer keeps its slot

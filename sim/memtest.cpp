@@ -76,4 +76,14 @@ MemtestReport run_memtest(const System& system, const MemtestOptions& o) {
   return r;
 }
 
+double sustained_bandwidth_gbps(const System& system) {
+  MemtestOptions o;
+  o.pattern = "sequential";
+  o.request_bytes = system.core().dma().max_request_bytes();
+  o.outstanding = system.core().dma().outstanding();
+  // Enough requests to fill every channel many times over.
+  o.requests = std::max<uint64_t>(4000, 32 * o.outstanding);
+  return run_memtest(system, o).achieved_bandwidth_gbps();
+}
+
 }  // namespace npusim::sim

@@ -24,4 +24,8 @@ struct MemtestOptions {
 // UserError on bad options.
 [[nodiscard]] MemtestReport run_memtest(const System& system, const MemtestOptions& options);
 
+// What the system's memory sustains on a sequential stream of the DMA's
+// requests (its request size, as many in flight): the roofline's memory roof.
+[[nodiscard]] double sustained_bandwidth_gbps(const System& system);
+
 }  // namespace npusim::sim

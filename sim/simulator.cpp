@@ -10,6 +10,7 @@
 #include "arch/program_check.h"
 #include "common/error.h"
 #include "memory/registry.h"
+#include "sim/roofline.h"
 #include "sim/sim_context.h"
 
 namespace npusim::sim {
@@ -140,6 +141,7 @@ Report simulate(const SimulationInput& in) {
     r.set_stall_spm_space_cycles(r.stall_spm_space_cycles() + u->stall_spm_space_cycles());
   }
   mem->report(r.mutable_memory());
+  fill_roofline(sys, program, core->profile(), in.memory_roof_gbps, &r);
   core.reset();
   mem.reset();
   return r;

@@ -19,6 +19,7 @@ struct SimulationInput {
   std::string system_where = "system";  // file names, for errors
   std::string program_where = "program";
   const TraceOptions* trace = nullptr;  // write a timeline (sim/trace_writer.h)
+  double memory_roof_gbps = 0;          // the roofline's memory roof (0: the peak)
 };
 
 [[nodiscard]] Report simulate(const SimulationInput& input);

@@ -3,10 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <string_view>
 #include <systemc>
 
 #include "common/error.h"
+#include "sim/roofline.h"
 
 namespace npusim::sim {
 namespace {
@@ -44,17 +44,6 @@ const char* queue_name(Queue q) {
   return q == DMA ? "dma" : q == MATRIX ? "matrix" : "vector";
 }
 
-// The decoder layer a node belongs to ("layers.<n>.<...>"), or -1.
-int layer_of(const std::string& node) {
-  constexpr std::string_view kPrefix = "layers.";
-  if (node.compare(0, kPrefix.size(), kPrefix) != 0) return -1;
-  int n = 0;
-  size_t i = kPrefix.size();
-  if (i >= node.size() || node[i] < '0' || node[i] > '9') return -1;
-  for (; i < node.size() && node[i] >= '0' && node[i] <= '9'; ++i) n = n * 10 + (node[i] - '0');
-  return n;
-}
-
 std::string describe(const Instruction& ins) {
   if (ins.has_dma()) {
     const DmaOp& d = ins.dma();
@@ -74,7 +63,7 @@ TraceWriter::TraceWriter(const TraceOptions& options, const Program& program,
                          std::vector<std::string> memory_lanes)
     : options_(options), program_(program), lanes_(std::move(memory_lanes)), out_(options.path) {
   if (!out_) throw UserError(options.path + ": --trace: cannot write the file");
-  for (const std::string& node : program.nodes()) node_layer_.push_back(layer_of(node));
+  for (const std::string& node : program.nodes()) node_layer_.push_back(decoder_layer(node));
   out_ << "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n";
   event(R"({"ph":"M","pid":1,"name":"process_name","args":{"name":"core0"}})");
   event(R"({"ph":"M","pid":2,"name":"process_name","args":{"name":"memory"}})");

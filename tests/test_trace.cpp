@@ -129,3 +129,57 @@ TEST(Trace, CanBeLimitedToAWindowOfTimeAndToLayers) {
 
 }  // namespace
 }  // namespace npusim
+
+namespace npusim {
+namespace {
+
+Report simulate(const System& system, const sim::WorkloadOptions& w) {
+  const sim::Compiled c = sim::compile_workload(system, "test", w);
+  return test::run(system, c.program);
+}
+
+TEST(Roofline, DecodeAtBatch1SitsUnderTheMemoryRoof) {
+  sim::WorkloadOptions w;  // one Llama-2-7B layer, batch 1, KV 2048
+  w.kv_len = 2048;
+  const Report r = simulate(test::preset(), w);
+  const Roofline& roof = r.roofline();
+  EXPECT_DOUBLE_EQ(roof.compute_roof_gflops(), 2.0 * 8 * 128 * 128 * 1.0);  // 8 arrays, 1 GHz
+  EXPECT_LT(roof.intensity(), roof.ridge_intensity());
+  EXPECT_LT(roof.intensity(), 2.0);  // a weight byte feeds one MAC (fp16: 2 FLOP per 2 B)
+  size_t matmuls = 0;
+  double seconds = 0;
+  for (const OpStats& o : r.ops()) {
+    seconds += o.seconds();
+    if (o.op() != "MATMUL") continue;
+    ++matmuls;
+    EXPECT_EQ(o.bound(), "memory") << o.node();
+    EXPECT_GT(o.achieved_gbps(), 0.8 * roof.memory_roof_gbps()) << o.node();
+  }
+  EXPECT_EQ(matmuls, 7u);                    // q, k, v, o, gate, up, down
+  EXPECT_NEAR(seconds, r.seconds(), 1e-12);  // time attributed by completion adds up
+  double share = 0;
+  for (const Breakdown& b : r.classes()) share += b.share();
+  EXPECT_NEAR(share, 1.0, 1e-9);
+}
+
+TEST(Roofline, PrefillOfALongPromptReachesTheComputeRoof) {
+  // A 1024-token prompt through one Llama-2-7B layer, with a scratchpad that
+  // holds the prompt's activations (so the tiles reuse them): every weight
+  // matmul is over the ridge and runs near the compute roof. (With 16 MiB
+  // the activations are re-read per column block of the weights and the
+  // intensity stays near the tile width, 128 FLOP/B: below the ridge.)
+  sim::WorkloadOptions w;
+  w.phase = "prefill";
+  w.prompt_len = 1024;
+  const Report r = simulate(test::preset({"core.scratchpad.capacity_bytes=67108864"}), w);
+  const Roofline& roof = r.roofline();
+  EXPECT_GT(roof.intensity(), roof.ridge_intensity());
+  for (const OpStats& o : r.ops()) {
+    if (o.op() != "MATMUL") continue;
+    EXPECT_EQ(o.bound(), "compute") << o.node();
+    EXPECT_GT(o.achieved_gflops(), 0.8 * roof.compute_roof_gflops()) << o.node();
+  }
+}
+
+}  // namespace
+}  // namespace npusim

@@ -5,7 +5,9 @@
 
 #include "common/error.h"
 #include "sim/cli/options.h"
+#include "sim/memtest.h"
 #include "sim/report_io.h"
+#include "sim/roofline.h"
 #include "sim/simulator.h"
 
 namespace npusim::cli {
@@ -33,6 +35,12 @@ int run(const std::vector<std::string>& argv) {
               "trace: instructions of these decoder layers only: N or FIRST-LAST");
   args.option("trace-bandwidth-ns", &trace_window_ns,
               "trace: bandwidth counter resolution, ns (default 1000)");
+  bool roofline = false;
+  std::string roofline_csv;
+  args.flag("roofline", &roofline,
+            "print the roofline: time, FLOPs, bytes and intensity per op class, layer and op, "
+            "against the compute roof and the memory roof memtest sustains");
+  args.option("roofline-csv", &roofline_csv, "write the per-op table as CSV to this file");
   if (!args.parse()) return 0;
 
   sim::TraceOptions trace;
@@ -80,9 +88,12 @@ int run(const std::vector<std::string>& argv) {
   }
   input.program = &program;
   if (!trace_path.empty()) input.trace = &trace;
+  if (roofline) input.memory_roof_gbps = sim::sustained_bandwidth_gbps(system);
   Report report = sim::simulate(input);
   *report.mutable_workload() = workload;
   if (!quiet) sim::print_table(report, std::cout);
+  if (!quiet && roofline) sim::print_roofline(report, std::cout);
+  if (!roofline_csv.empty()) sim::write_ops_csv(report, roofline_csv);
   if (!report_path.empty()) sim::write_json(report, report_path);
   return 0;
 }

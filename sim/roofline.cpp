@@ -1,0 +1,201 @@
+#include "sim/roofline.h"
+
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <numeric>
+
+#include "common/error.h"
+
+namespace npusim::sim {
+namespace {
+
+bool contains(const std::string& s, const char* part) {
+  return s.find(part) != std::string::npos;
+}
+
+double ratio(double a, double b) {
+  return b > 0 ? a / b : 0.0;
+}
+
+void fill_breakdown(Breakdown* b, double flops, uint64_t bytes, double seconds, double total) {
+  b->set_flops(flops);
+  b->set_bytes(bytes);
+  b->set_seconds(seconds);
+  b->set_share(ratio(seconds, total));
+  b->set_intensity(ratio(flops, static_cast<double>(bytes)));
+  b->set_achieved_gflops(ratio(flops, seconds) * 1e-9);
+  b->set_achieved_gbps(ratio(static_cast<double>(bytes), seconds) * 1e-9);
+}
+
+std::string si(double v, const char* unit) {
+  const char* prefixes[] = {"", "k", "M", "G", "T", "P"};
+  size_t i = 0;
+  while (v >= 1000 && i + 1 < std::size(prefixes)) {
+    v /= 1000;
+    ++i;
+  }
+  return fmt::format("{:.2f} {}{}", v, prefixes[i], unit);
+}
+
+}  // namespace
+
+int decoder_layer(const std::string& node) {
+  const std::string prefix = "layers.";
+  if (node.rfind(prefix, 0) != 0) return -1;
+  int n = -1;
+  for (size_t i = prefix.size(); i < node.size() && node[i] >= '0' && node[i] <= '9'; ++i) {
+    n = (n < 0 ? 0 : 10 * n) + (node[i] - '0');
+  }
+  return n;
+}
+
+std::string op_class(const std::string& node, const std::string& op) {
+  if (op == "RMS_NORM" || op == "LAYER_NORM" || contains(node, "norm")) return "norm";
+  if (op == "ATTENTION_SCORE" || op == "ATTENTION_CONTEXT" || op == "SOFTMAX_OP" ||
+      op == "ROTARY" || op == "KV_APPEND" || contains(node, "attn") || contains(node, "q_proj") ||
+      contains(node, "k_proj") || contains(node, "v_proj") || contains(node, "o_proj") ||
+      contains(node, "qkv") || contains(node, "rope") || contains(node, "_append")) {
+    return "attention";
+  }
+  if (op == "EMBEDDING" || contains(node, "embed")) return "embedding";
+  if (contains(node, "lm_head") || contains(node, "logits")) return "lm_head";
+  if (contains(node, "mlp") || contains(node, "gate") || contains(node, "up_proj") ||
+      contains(node, "down_proj") || contains(node, "fc") || contains(node, "expert") ||
+      contains(node, "router") || contains(node, "swiglu") || op == "SWIGLU_OP" ||
+      op == "GELU_OP" || op == "SILU_OP") {
+    return "mlp";
+  }
+  return "other";
+}
+
+void fill_roofline(const System& system, const Program& program,
+                   const std::vector<arch::NodeProfile>& profile, double memory_roof_gbps,
+                   Report* report) {
+  const double total = report->seconds();
+  // Ops in the order of their last completion; each gets the time since the
+  // one before.
+  std::vector<size_t> done;
+  for (size_t i = 0; i < profile.size(); ++i) {
+    if (profile[i].instructions > 0) done.push_back(i);
+  }
+  std::stable_sort(done.begin(), done.end(), [&](size_t a, size_t b) {
+    return profile[a].last_completion_ps < profile[b].last_completion_ps;
+  });
+  std::vector<double> seconds(profile.size(), 0.0);
+  uint64_t previous = 0;
+  for (size_t i : done) {
+    const uint64_t end = std::max(previous, profile[i].last_completion_ps);
+    seconds[i] = static_cast<double>(end - previous) * 1e-12;
+    previous = end;
+  }
+
+  const auto& a = system.core().array();
+  Roofline* roof = report->mutable_roofline();
+  roof->set_compute_roof_gflops(2.0 * a.count() * a.rows() * a.cols() * system.core_clock_ghz());
+  roof->set_peak_memory_gbps(report->traffic().peak_bandwidth_gbps());
+  roof->set_memory_roof_gbps(memory_roof_gbps > 0 ? memory_roof_gbps
+                                                  : report->traffic().peak_bandwidth_gbps());
+  roof->set_ridge_intensity(ratio(roof->compute_roof_gflops(), roof->memory_roof_gbps()));
+
+  struct Sum {
+    double flops = 0, seconds = 0;
+    uint64_t bytes = 0;
+  };
+  std::map<std::string, Sum> classes;
+  std::map<int, Sum> layers;
+  Sum all;
+  for (size_t i : done) {
+    const arch::NodeProfile& p = profile[i];
+    OpStats* o = report->add_ops();
+    o->set_node(program.nodes(static_cast<int>(i)));
+    o->set_op(static_cast<int>(i) < program.node_ops_size() ? program.node_ops(static_cast<int>(i))
+                                                            : "");
+    o->set_op_class(op_class(o->node(), o->op()));
+    o->set_layer(decoder_layer(o->node()));
+    o->set_flops(2.0 * static_cast<double>(p.macs) + static_cast<double>(p.vector_elements));
+    o->set_bytes_read(p.bytes_read);
+    o->set_bytes_written(p.bytes_written);
+    o->set_seconds(seconds[i]);
+    const uint64_t bytes = p.bytes_read + p.bytes_written;
+    o->set_intensity(ratio(o->flops(), static_cast<double>(bytes)));
+    o->set_achieved_gflops(ratio(o->flops(), o->seconds()) * 1e-9);
+    o->set_achieved_gbps(ratio(static_cast<double>(bytes), o->seconds()) * 1e-9);
+    o->set_bound(bytes > 0 && o->intensity() < roof->ridge_intensity() ? "memory" : "compute");
+    for (Sum* s : {&classes[o->op_class()], &layers[o->layer()], &all}) {
+      s->flops += o->flops();
+      s->bytes += bytes;
+      s->seconds += o->seconds();
+    }
+  }
+  // Ops in program order in the report (the graph's).
+  std::map<std::string, size_t> index;
+  for (int i = 0; i < program.nodes_size(); ++i) index[program.nodes(i)] = static_cast<size_t>(i);
+  std::sort(report->mutable_ops()->begin(), report->mutable_ops()->end(),
+            [&](const OpStats& x, const OpStats& y) { return index[x.node()] < index[y.node()]; });
+
+  for (const auto& [name, s] : classes) {
+    fill_breakdown(report->add_classes(), s.flops, s.bytes, s.seconds, total);
+    report->mutable_classes()->rbegin()->set_name(name);
+  }
+  for (const auto& [layer, s] : layers) {
+    if (layer < 0) continue;
+    fill_breakdown(report->add_layers(), s.flops, s.bytes, s.seconds, total);
+    report->mutable_layers()->rbegin()->set_name(fmt::format("layer {}", layer));
+  }
+  roof->set_intensity(ratio(all.flops, static_cast<double>(all.bytes)));
+  roof->set_achieved_gflops(ratio(all.flops, total) * 1e-9);
+  roof->set_achieved_gbps(ratio(static_cast<double>(all.bytes), total) * 1e-9);
+}
+
+void print_roofline(const Report& r, std::ostream& out, size_t top) {
+  const Roofline& roof = r.roofline();
+  fmt::print(out,
+             "\nroofline: compute roof {}, memory roof {} ({} peak), ridge {:.1f} FLOP/B; "
+             "the run: {:.2f} FLOP/B, {}, {}\n",
+             si(roof.compute_roof_gflops() * 1e9, "FLOP/s"),
+             si(roof.memory_roof_gbps() * 1e9, "B/s"), si(roof.peak_memory_gbps() * 1e9, "B/s"),
+             roof.ridge_intensity(), roof.intensity(), si(roof.achieved_gflops() * 1e9, "FLOP/s"),
+             si(roof.achieved_gbps() * 1e9, "B/s"));
+  auto table = [&](const char* title, const google::protobuf::RepeatedPtrField<Breakdown>& rows) {
+    fmt::print(out, "\n{:<14}{:>9}{:>13}{:>13}{:>11}{:>16}{:>14}\n", title, "time", "FLOPs",
+               "bytes", "FLOP/B", "FLOP/s", "B/s");
+    for (const Breakdown& b : rows) {
+      fmt::print(out, "{:<14}{:>8.1f}%{:>13}{:>13}{:>11.2f}{:>16}{:>14}\n", b.name(),
+                 100.0 * b.share(), si(b.flops(), ""), si(static_cast<double>(b.bytes()), "B"),
+                 b.intensity(), si(b.achieved_gflops() * 1e9, ""), si(b.achieved_gbps() * 1e9, ""));
+    }
+  };
+  table("class", r.classes());
+  if (r.layers_size() > 0 && r.layers_size() <= 8) table("layer", r.layers());
+  std::vector<const OpStats*> ops;
+  for (const OpStats& o : r.ops()) ops.push_back(&o);
+  std::stable_sort(ops.begin(), ops.end(),
+                   [](const OpStats* a, const OpStats* b) { return a->seconds() > b->seconds(); });
+  fmt::print(out, "\n{:<32}{:>10}{:>11}{:>16}{:>14}{:>9}\n", "op (most time first)", "time",
+             "FLOP/B", "FLOP/s", "B/s", "bound");
+  for (size_t i = 0; i < std::min(top, ops.size()); ++i) {
+    const OpStats& o = *ops[i];
+    fmt::print(out, "{:<32}{:>9.1f}%{:>11.2f}{:>16}{:>14}{:>9}\n", o.node(),
+               100.0 * ratio(o.seconds(), r.seconds()), o.intensity(),
+               si(o.achieved_gflops() * 1e9, ""), si(o.achieved_gbps() * 1e9, ""), o.bound());
+  }
+}
+
+void write_ops_csv(const Report& r, const std::string& path) {
+  std::ofstream f(path);
+  if (!f) throw UserError(path + ": --roofline-csv: cannot write the file");
+  f << "node,op,op_class,layer,flops,bytes_read,bytes_written,seconds,intensity,achieved_gflops,"
+       "achieved_gbps,bound\n";
+  for (const OpStats& o : r.ops()) {
+    f << fmt::format("{},{},{},{},{:.6g},{},{},{:.9g},{:.6g},{:.6g},{:.6g},{}\n", o.node(), o.op(),
+                     o.op_class(), o.layer(), o.flops(), o.bytes_read(), o.bytes_written(),
+                     o.seconds(), o.intensity(), o.achieved_gflops(), o.achieved_gbps(), o.bound());
+  }
+  if (!f) throw UserError(path + ": --roofline-csv: writing the file failed");
+}
+
+}  // namespace npusim::sim
