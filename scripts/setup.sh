@@ -14,6 +14,7 @@ packages=(
   libgtest-dev libgmock-dev
   nlohmann-json3-dev
   libonnx-dev
+  python3-matplotlib
 )
 
 missing=()
