@@ -30,7 +30,10 @@ void Engine::run() {
     if (trace_ != nullptr) issued_ps_[&instruction] = now_ps();
     if (context_.profile != nullptr) profile_issue(instruction);
     execute(instruction);
-    if (++executed_ % 4096 == 0 && context_.prune) context_.prune();
+    if (++executed_ % 1024 == 0) {
+      if (executed_ % 4096 == 0 && context_.prune) context_.prune();
+      if (context_.progress) context_.progress();
+    }
   }
   // Everything is issued; the unit finishes when its last work completes.
   drain();

@@ -42,6 +42,7 @@ struct CoreContext {
   std::function<const Engine*(Queue)> engine;   // the engine running a queue
   std::function<void()> prune;                  // drops log segments no queue can still query
   std::vector<NodeProfile>* profile = nullptr;  // per program node, if kept
+  std::function<void()> progress;               // called every 1024 instructions of a queue
 };
 
 using Instructions = google::protobuf::RepeatedPtrField<Instruction>;

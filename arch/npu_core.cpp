@@ -9,6 +9,10 @@ NpuCore::NpuCore(const sc_core::sc_module_name& name, const Program& program,
     : sc_core::sc_module(name), semaphores_(program) {
   context_.semaphores = &semaphores_;
   profile_.resize(static_cast<size_t>(program.nodes_size()));
+  for (const auto& core : program.cores()) {
+    instructions_ +=
+        static_cast<uint64_t>(core.dma_size() + core.matrix_size() + core.vector_size());
+  }
   context_.profile = &profile_;
   context_.clock = config.clock;
   context_.engine = [this](Queue q) { return engine(q); };
@@ -28,6 +32,10 @@ NpuCore::NpuCore(const sc_core::sc_module_name& name, const Program& program,
       e->blocked().prune(horizon);
     }
   };
+}
+
+uint64_t NpuCore::instructions_issued() const {
+  return dma_->executed() + matrix_->executed() + vector_->executed();
 }
 
 void NpuCore::set_trace(TraceSink* sink) {

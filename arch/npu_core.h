@@ -31,6 +31,12 @@ class NpuCore : public sc_core::sc_module {
   [[nodiscard]] const Engine* engine(Queue queue) const;
   // Reports every unit's activity and instructions to `sink`.
   void set_trace(TraceSink* sink);
+  // Calls `report` now and then while running (every 1024 instructions of a
+  // queue), for a progress display.
+  void set_progress(std::function<void()> report) { context_.progress = std::move(report); }
+  // Instructions the queues have issued so far, and in all.
+  [[nodiscard]] uint64_t instructions_issued() const;
+  [[nodiscard]] uint64_t instructions() const { return instructions_; }
   // Per program node: what its instructions did (complete after the run).
   [[nodiscard]] const std::vector<NodeProfile>& profile() const { return profile_; }
   [[nodiscard]] bool finished() const;
@@ -40,6 +46,7 @@ class NpuCore : public sc_core::sc_module {
  private:
   SemaphoreBank semaphores_;
   std::vector<NodeProfile> profile_;
+  uint64_t instructions_ = 0;
   CoreContext context_;
   std::unique_ptr<DmaEngine> dma_;
   std::unique_ptr<MatrixUnit> matrix_;

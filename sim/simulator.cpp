@@ -86,6 +86,12 @@ Report simulate(const SimulationInput& in) {
     core->set_trace(trace.get());
     mem->set_trace(trace.get());
   }
+  if (in.progress) {
+    arch::NpuCore* c = core.get();
+    core->set_progress([c, &in] {
+      in.progress(c->instructions_issued(), c->instructions(), sc_core::sc_time_stamp().value());
+    });
+  }
   sc_core::sc_start();
   if (trace != nullptr) trace->finish(core->finish_ps());
 

@@ -4,6 +4,7 @@
 // tests).
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "arch/isa.pb.h"
@@ -20,6 +21,9 @@ struct SimulationInput {
   std::string program_where = "program";
   const TraceOptions* trace = nullptr;  // write a timeline (sim/trace_writer.h)
   double memory_roof_gbps = 0;          // the roofline's memory roof (0: the peak)
+  // Called now and then while the simulation runs: instructions issued, in
+  // all, and the simulated time (ps).
+  std::function<void(uint64_t done, uint64_t total, uint64_t simulated_ps)> progress;
 };
 
 [[nodiscard]] Report simulate(const SimulationInput& input);

@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "sim/cli/options.h"
+#include "sim/cli/progress.h"
 #include "sim/memtest.h"
 #include "sim/report_io.h"
 #include "sim/roofline.h"
@@ -23,7 +24,7 @@ int run(const std::vector<std::string>& argv) {
   add_workload_options(args, work);
   args.option("program", &program_path, "simulate this program instead of compiling a workload");
   args.option("report", &report_path, "write the report as JSON to this file");
-  args.flag("quiet", &quiet, "print no table");
+  args.flag("quiet", &quiet, "print no table and no progress");
   std::string trace_path, trace_layers;
   uint64_t trace_from_us = 0, trace_to_us = 0, trace_window_ns = 1000;
   args.option("trace", &trace_path,
@@ -89,7 +90,14 @@ int run(const std::vector<std::string>& argv) {
   input.program = &program;
   if (!trace_path.empty()) input.trace = &trace;
   if (roofline) input.memory_roof_gbps = sim::sustained_bandwidth_gbps(system);
-  Report report = sim::simulate(input);
+  Report report;
+  {
+    Progress progress(!quiet);
+    input.progress = [&progress](uint64_t done, uint64_t total, uint64_t ps) {
+      progress.update(done, total, ps);
+    };
+    report = sim::simulate(input);
+  }
   *report.mutable_workload() = workload;
   if (!quiet) sim::print_table(report, std::cout);
   if (!quiet && roofline) sim::print_roofline(report, std::cout);
