@@ -42,6 +42,12 @@ void NpuCore::set_trace(TraceSink* sink) {
   dma_->set_trace(sink);
   matrix_->set_trace(sink);
   vector_->set_trace(sink);
+  if (sink == nullptr) {
+    semaphores_.observe_occupancy(nullptr);
+  } else {
+    semaphores_.observe_occupancy(
+        [sink](uint64_t bytes) { sink->scratchpad(sc_core::sc_time_stamp().value(), bytes); });
+  }
 }
 
 const Engine* NpuCore::engine(Queue queue) const {

@@ -1,8 +1,10 @@
 // The counting semaphores of one core's program.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <systemc>
 #include <vector>
 
@@ -18,16 +20,33 @@ class SemaphoreBank {
   [[nodiscard]] uint32_t count(uint32_t id) const { return counts_[id]; }
   [[nodiscard]] sc_core::sc_event& changed(uint32_t id) { return events_[id]; }
 
-  void take(const SemOp& op) { counts_[op.sem()] -= op.count(); }
+  void take(const SemOp& op) {
+    counts_[op.sem()] -= op.count();
+    if (on_occupancy_ && infos_[op.sem()]->bytes() > 0) {
+      in_use_bytes_ += infos_[op.sem()]->bytes() * op.count();
+      on_occupancy_(in_use_bytes_);
+    }
+  }
   void give(const SemOp& op) {
     counts_[op.sem()] += op.count();
     events_[op.sem()].notify(sc_core::SC_ZERO_TIME);
+    if (on_occupancy_ && infos_[op.sem()]->bytes() > 0) {
+      in_use_bytes_ -= std::min(in_use_bytes_, infos_[op.sem()]->bytes() * op.count());
+      on_occupancy_(in_use_bytes_);
+    }
+  }
+  // Calls `report` with the scratchpad bytes in use (buffers whose
+  // BUFFER_FREE semaphore is taken) whenever that changes.
+  void observe_occupancy(std::function<void(uint64_t)> report) {
+    on_occupancy_ = std::move(report);
   }
 
  private:
   std::vector<const Semaphore*> infos_;
   std::vector<uint32_t> counts_;
   std::deque<sc_core::sc_event> events_;  // sc_event is not movable
+  std::function<void(uint64_t)> on_occupancy_;
+  uint64_t in_use_bytes_ = 0;
 };
 
 }  // namespace npusim::arch

@@ -22,6 +22,9 @@ class TraceSink {
   // tiles on different arrays).
   virtual void instruction(Queue queue, const Instruction& instruction, uint64_t start_ps,
                            uint64_t end_ps) = 0;
+  // From `time_ps` on, `bytes` of the scratchpad are in use (buffers taken
+  // by a writer and not yet released by their last reader).
+  virtual void scratchpad(uint64_t time_ps, uint64_t bytes) = 0;
 };
 
 }  // namespace npusim::arch

@@ -97,6 +97,7 @@ ProgramBuilder::ProgramBuilder(std::string name, const SpmLayout& layout) : layo
       empty->set_name(fmt::format("{}[{}].free", kRoles[r].name, s));
       empty->set_producer(kRoles[r].consumer);
       empty->set_kind(BUFFER_FREE);
+      empty->set_bytes(layout_.rings[r].slot_bytes);
       empty->set_initial(1);
     }
   }

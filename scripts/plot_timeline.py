@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Bandwidth and utilisation over time from an npusim timeline
-(npusim run --trace t.json): memory bandwidth per stack (GB/s) and each unit's
-busy and stalled share per window. Uses Debian's python3-matplotlib.
+(npusim run --trace t.json): memory bandwidth per stack (GB/s), each unit's
+busy and stalled share per window, and the scratchpad in use (MiB). Uses
+Debian's python3-matplotlib.
 
   scripts/plot_timeline.py t.json -o timeline.png [--window-us 1]
 """
@@ -27,7 +28,8 @@ def main():
     with open(args.trace) as f:
         events = json.load(f)["traceEvents"]
 
-    counters = [e for e in events if e.get("ph") == "C"]
+    counters = [e for e in events if e.get("ph") == "C" and e.get("name") == "bandwidth GB/s"]
+    spm = [e for e in events if e.get("ph") == "C" and e.get("name") == "scratchpad MiB"]
     slices = [e for e in events if e.get("ph") == "X"]
     if not counters and not slices:
         sys.exit(f"{args.trace}: no counters or unit slices")
@@ -35,7 +37,7 @@ def main():
     window = args.window_us if args.window_us > 0 else end / 200
     bins = int(end / window) + 1
 
-    fig, (ax_bw, ax_unit) = plt.subplots(2, 1, figsize=(9, 6), sharex=True)
+    fig, (ax_bw, ax_unit, ax_spm) = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
     lanes = sorted({k for e in counters for k in e["args"]})
     for lane in lanes:
         ts = [e["ts"] for e in counters]
@@ -68,10 +70,14 @@ def main():
         ax_unit.step(xs, [100 * v / window for v in stalled], where="post", linestyle=":",
                      color=line[0].get_color(), label=f"{unit} stalled", linewidth=1)
     ax_unit.set_ylabel(f"share of each {window:.3g} us (%)")
-    ax_unit.set_xlabel("simulated time (us)")
     ax_unit.legend(fontsize=7, ncol=3)
     ax_unit.grid(True, alpha=0.3)
-    fig.suptitle("Memory bandwidth and unit activity over time")
+    ax_spm.step([e["ts"] for e in spm], [e["args"]["in use"] for e in spm], where="post",
+                color="tab:purple", linewidth=1)
+    ax_spm.set_ylabel("scratchpad in use (MiB)")
+    ax_spm.set_xlabel("simulated time (us)")
+    ax_spm.grid(True, alpha=0.3)
+    fig.suptitle("Memory bandwidth, unit activity and scratchpad over time")
     fig.tight_layout()
     fig.savefig(args.output, dpi=120)
     print(f"wrote {args.output}")

@@ -127,6 +127,13 @@ void TraceWriter::transferred(uint32_t lane, uint64_t end_ps, uint64_t bytes) {
   flush_windows(sc_core::sc_time_stamp().value());
 }
 
+void TraceWriter::scratchpad(uint64_t time_ps, uint64_t bytes) {
+  SpmWindow& w = spm_[time_ps / options_.counter_window_ps];
+  w.peak = std::max(w.peak, bytes);
+  w.last = bytes;
+  flush_windows(time_ps);
+}
+
 void TraceWriter::flush_windows(uint64_t before_ps) {
   const uint64_t w = options_.counter_window_ps;
   const uint64_t complete = before_ps / w;  // windows [0, complete) are final
@@ -145,6 +152,19 @@ void TraceWriter::flush_windows(uint64_t before_ps) {
                         us(start), args));
     }
     if (it != windows_.end()) windows_.erase(it);
+    // Scratchpad: the most in use in the window (what it started with, or
+    // more).
+    uint64_t in_use = spm_carry_;
+    if (auto spm = spm_.find(written_windows_); spm != spm_.end()) {
+      in_use = std::max(in_use, spm->second.peak);
+      spm_carry_ = spm->second.last;
+      spm_.erase(spm);
+    }
+    if (start + w > options_.from_ps && start < options_.to_ps) {
+      event(fmt::format(
+          R"({{"ph":"C","pid":1,"name":"scratchpad MiB","ts":{},"args":{{"in use":{:.3f}}}}})",
+          us(start), static_cast<double>(in_use) / (1 << 20)));
+    }
   }
 }
 

@@ -12,6 +12,9 @@
 //   to completion, named after its graph node (async slices: a DMA keeps many
 //   transfers in flight, the arrays many tiles).
 // - memory: bandwidth (GB/s) per stack (DRAM) or of the memory, per window.
+// - core0 "scratchpad MiB": the most scratchpad in use in each window
+//   (buffers between their first writer and their last reader; activations
+//   forwarded on chip within one queue are not counted).
 #pragma once
 
 #include <cstdint>
@@ -48,6 +51,7 @@ class TraceWriter : public arch::TraceSink, public memory::TrafficSink {
   void instruction(Queue queue, const Instruction& instruction, uint64_t start_ps,
                    uint64_t end_ps) override;
   void transferred(uint32_t lane, uint64_t end_ps, uint64_t bytes) override;
+  void scratchpad(uint64_t time_ps, uint64_t bytes) override;
   // The run ended at `end_ps`: writes the remaining bandwidth windows and
   // closes the JSON.
   void finish(uint64_t end_ps);
@@ -68,6 +72,14 @@ class TraceWriter : public arch::TraceSink, public memory::TrafficSink {
   // Bandwidth windows not yet written, by index: bytes per lane.
   std::map<uint64_t, std::vector<uint64_t>> windows_;
   uint64_t written_windows_ = 0;  // windows before this index are written
+  // Scratchpad bytes in use, per window not yet written: the most, and the
+  // last figure (what the next window starts with).
+  struct SpmWindow {
+    uint64_t peak = 0;
+    uint64_t last = 0;
+  };
+  std::map<uint64_t, SpmWindow> spm_;
+  uint64_t spm_carry_ = 0;  // in use at the start of the next window to write
 };
 
 }  // namespace npusim::sim

@@ -89,8 +89,13 @@ TEST(Trace, BandwidthCountersCarryTheBytesMovedPerStack) {
   const Traced t = traced(system, tiny_layer(), o);
   double bytes = 0;
   std::set<std::string> lanes;
+  double spm_peak_mib = 0;
   for (const auto& e : t.trace["traceEvents"]) {
     if (e["ph"] != "C") continue;
+    if (e["name"] == "scratchpad MiB") {
+      spm_peak_mib = std::max(spm_peak_mib, e["args"]["in use"].get<double>());
+      continue;
+    }
     for (const auto& [lane, gbps] : e["args"].items()) {
       lanes.insert(lane);
       bytes += gbps.get<double>() * 100e-9 * 1e9;  // GB/s over 100 ns
@@ -100,6 +105,9 @@ TEST(Trace, BandwidthCountersCarryTheBytesMovedPerStack) {
   const double moved =
       static_cast<double>(t.report.traffic().read().total() + t.report.traffic().written().total());
   EXPECT_NEAR(bytes, moved, 0.001 * moved);
+  // The scratchpad in use over time: buffers were taken, never more than it holds.
+  EXPECT_GT(spm_peak_mib, 0.0);
+  EXPECT_LE(spm_peak_mib, 64.0);  // npu-hbm3: 64 MiB
 }
 
 TEST(Trace, CanBeLimitedToAWindowOfTimeAndToLayers) {
