@@ -33,6 +33,8 @@ def main():
         with open(path) as f:
             reports.append(json.load(f))
     labels = args.labels.split(",") if args.labels else [r.get("system", "?") for r in reports]
+    if len(labels) != len(reports):
+        ap.error(f"--labels: {len(labels)} names for {len(reports)} reports")
 
     per_s = [tokens(r) / r["seconds"] if r.get("seconds") else 0.0 for r in reports]
     bw = [100 * r["traffic"].get("achieved_bandwidth_gbps", 0) /

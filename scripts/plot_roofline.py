@@ -26,7 +26,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("reports", nargs="+", help="npusim run --report JSON files")
     ap.add_argument("-o", "--output", default="roofline.png", help="PNG to write")
+    ap.add_argument("--labels", default="", help="comma-separated names (default: the systems)")
     args = ap.parse_args()
+    labels = args.labels.split(",") if args.labels else []
+    if labels and len(labels) != len(args.reports):
+        ap.error(f"--labels: {len(labels)} names for {len(args.reports)} reports")
 
     fig, ax = plt.subplots(figsize=(8, 5.5))
     xs_all = []
@@ -44,7 +48,7 @@ def main():
         xs = [o["intensity"] for o in ops]
         xs_all += xs
         marker = MARKERS[i % len(MARKERS)]
-        name = r.get("system", path)
+        name = labels[i] if labels else r.get("system", path)
         for cls in sorted({o.get("op_class", "other") for o in ops}):
             pts = [o for o in ops if o.get("op_class", "other") == cls]
             ax.scatter([o["intensity"] for o in pts], [o["achieved_gflops"] for o in pts],
