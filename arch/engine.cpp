@@ -132,9 +132,10 @@ void Engine::complete_at(uint64_t time_ps, const Instruction& instruction) {
     p.last_completion_ps = std::max(p.last_completion_ps, time_ps);
   }
   if (trace_ != nullptr) {
-    auto it = issued_ps_.find(&instruction);
-    trace_->instruction(queue_, instruction, it->second, std::max(time_ps, it->second));
-    issued_ps_.erase(it);
+    if (auto it = issued_ps_.find(&instruction); it != issued_ps_.end()) {
+      trace_->instruction(queue_, instruction, it->second, std::max(time_ps, it->second));
+      issued_ps_.erase(it);
+    }
   }
   // Instructions retire in order: one signals when it and every earlier
   // instruction of the queue have completed.
