@@ -57,7 +57,7 @@ void ChannelController::enqueue(const Burst& burst, uint64_t now) {
   (burst.write ? writes_ : reads_).push_back(burst);
   ++bank_[burst.bank].entries[burst.write];
   queued_mask_ |= bank_bit(burst.bank);
-  singles_[burst.write] += !burst.whole_row;
+  singles_[burst.write] += !burst.as_unit;
   if (timing_.open_row(burst.bank) == burst.row) {
     ++bank_[burst.bank].wanted[burst.write];
     ++hits_[burst.write];
@@ -177,7 +177,7 @@ inline void ChannelController::removed(const Burst& b) {
   if (--bank_[b.bank].entries[b.write] == 0 && bank_[b.bank].entries[!b.write] == 0) {
     queued_mask_ &= ~bank_bit(b.bank);
   }
-  singles_[b.write] -= !b.whole_row;
+  singles_[b.write] -= !b.as_unit;
   if (timing_.open_row(b.bank) == b.row) {
     --bank_[b.bank].wanted[b.write];
     --hits_[b.write];
@@ -198,7 +198,7 @@ bool ChannelController::schedule(BurstQueue& q, uint64_t now, uint64_t& wake) {
       wake = std::min(wake, b.arrival);
       continue;
     }
-    if (b.whole_row) continue;  // plan_rows() serves it
+    if (b.as_unit) continue;  // plan_rows() serves it
     if (bank_[b.bank].seen == scan_ || timing_.open_row(b.bank) != b.row) continue;
     bank_[b.bank].seen = scan_;
     const Command c = b.write ? Command::WR : Command::RD;
@@ -232,7 +232,7 @@ bool ChannelController::schedule(BurstQueue& q, uint64_t now, uint64_t& wake) {
   if (hits_[writes] == q.size()) return false;
   ++scan_;
   for (Burst& b : q) {
-    if (b.arrival > now || b.whole_row || bank_[b.bank].seen == scan_) continue;
+    if (b.arrival > now || b.as_unit || bank_[b.bank].seen == scan_) continue;
     bank_[b.bank].seen = scan_;
     const uint32_t open = timing_.open_row(b.bank);
     if (open == b.row) continue;  // a hit waiting for its column timing
@@ -332,7 +332,7 @@ void ChannelController::plan_rows(BurstQueue& q, uint64_t now, uint64_t& wake) {
       return;
     }
     Burst& b = q[i];
-    if (!b.whole_row) return;  // an older single burst goes first, burst by burst
+    if (!b.as_unit) return;  // an older single burst goes first, burst by burst
     if (b.arrival > now) {
       wake = std::min(wake, b.arrival);
       ++i;

@@ -11,22 +11,23 @@
 // refreshes that fall due while the channel has nothing queued are replayed
 // when the next request arrives.
 //
-// Row-granular fast path: an entry covering a whole row is planned whole, in
-// one step: its PRE and ACT at their earliest clocks (the timing state
-// enforces every JEDEC constraint on them), and its column commands in a
-// lane of the data bus. The bus is split into L = ceil(tCCD_L / slot) lanes,
-// a slot being max(tCCD_S, burst) clocks: lane j owns the slots j, j + L,
-// ..., so a row in a lane gets a column every tCCD_L or so, and L rows of
-// different bank groups interleave to fill the bus, as FR-FCFS interleaves
-// the oldest ready rows burst by burst. A row takes the lane where it can
-// start first, after its tRCD, its bank group's last column (tCCD_L, or
-// tWTR_L after a write) and the read/write turnaround; it is planned once it would start within
-// kPlanWindow clocks, oldest first (younger ones go first when an older one
-// cannot start within the window, as ready requests do under FR-FCFS). Only
-// its last column is recorded in the timing state (later constraints follow
-// from it); a planned row holds its queue slot until that column. An
-// all-bank refresh falling due stops a row there; the rest waits for it and
-// a new ACT, as burst by burst.
+// Row-granular fast path: an entry covering a whole row (or the run of its
+// columns a request covers) is planned whole, in one step: its PRE and ACT
+// at their earliest clocks (the timing state enforces every JEDEC
+// constraint on them), and its column commands in a lane of the data bus.
+// The bus is split into L = ceil(tCCD_L / slot) lanes, a slot being
+// max(tCCD_S, burst) clocks: lane j owns the slots j, j + L, ..., so a row
+// in a lane gets a column every tCCD_L or so, and L rows of different bank
+// groups interleave to fill the bus, as FR-FCFS interleaves the oldest
+// ready rows burst by burst. A row takes the lane where it can start first,
+// after its tRCD, its bank group's last column (tCCD_L, or tWTR_L after a
+// write) and the read/write turnaround; it is planned once it would start
+// within kPlanWindow clocks, oldest first (younger ones go first when an
+// older one cannot start within the window, as ready requests do under
+// FR-FCFS). Only its last column is recorded in the timing state (later
+// constraints follow from it); a planned row holds its queue slot until
+// that column. An all-bank refresh falling due stops a row there; the rest
+// waits for it and a new ACT, as burst by burst.
 #pragma once
 
 #include <algorithm>
@@ -48,9 +49,11 @@ struct Burst {
   uint32_t bank = 0, row = 0, column = 0;
   uint32_t request = 0;  // the owner's id, passed back on completion
   bool write = false;
-  uint8_t outcome = 0;     // 0 row hit, 1 miss (bank closed), 2 conflict (other row open)
-  uint32_t count = 1;      // bursts in this entry
-  bool whole_row = false;  // the fast path's whole-row entry (however much of it is left)
+  uint8_t outcome = 0;  // 0 row hit, 1 miss (bank closed), 2 conflict (other row open)
+  uint32_t count = 1;   // bursts in this entry
+  // Row-granular fast path: planned as a unit (plan_rows), a whole row or the
+  // part of one a request covers; else burst by burst.
+  bool as_unit = false;
 };
 
 // A vector consumed from the front through an offset `head`: drops the

@@ -89,8 +89,9 @@ void DramMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
   }
   // Fast path: aligned blocks of the mapping's row_block() hold whole rows
   // only, which go in as one entry each; in the partial blocks at either end,
-  // the bursts are grouped by (channel, bank, row), and a group that covers
-  // a whole row becomes one entry while the others stay single bursts.
+  // the bursts are grouped by (channel, bank, row) into runs of consecutive
+  // columns, each one entry that the controller plans as a unit too (a row
+  // split into single bursts would wait behind every planned row).
   const uint64_t end = first + bytes;
   const uint64_t block = mapping_.row_block() * bb;
   const uint64_t mid_begin = std::min((begin + block - 1) / block * block, end);
@@ -107,8 +108,8 @@ void DramMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
 }
 
 // Queues the bursts of [from, to) (burst aligned at `from`) as entries like
-// `proto`: bursts grouped by (channel, bank, row), a group covering a whole
-// row as one entry, the others as single bursts, in address order.
+// `proto`: bursts grouped by (channel, bank, row) into runs of consecutive
+// columns, one entry each, planned as a unit, in address order.
 void DramMemory::group_bursts(uint64_t from, uint64_t to, const Burst& proto) {
   if (from >= to) return;
   const uint64_t bb = spec_.burst_bytes();
@@ -143,19 +144,9 @@ void DramMemory::group_bursts(uint64_t from, uint64_t to, const Burst& proto) {
     run_channels_.push_back(d.channel);
   }
   for (size_t i = 0; i < runs_.size(); ++i) {
-    const Burst& run = runs_[i];
-    if (run.count == spec_.columns) {
-      Burst row = run;
-      row.whole_row = true;
-      enqueue_on(run_channels_[i], row);
-      continue;
-    }
-    for (uint32_t k = 0; k < run.count; ++k) {
-      Burst one = run;
-      one.column = run.column + k;
-      one.count = 1;
-      enqueue_on(run_channels_[i], one);
-    }
+    Burst run = runs_[i];
+    run.as_unit = true;  // planned as a unit, like a whole row
+    enqueue_on(run_channels_[i], run);
   }
 }
 
@@ -163,7 +154,7 @@ void DramMemory::enqueue_on(uint32_t channel, const Burst& burst) {
   ChannelController& c = *channels_[channel];
   if (waiting_[channel].empty() && c.can_accept(burst.write, burst.arrival)) {  // straight in
     c.enqueue(burst, burst.arrival);
-    if (burst.whole_row && wakes_.clock(channel) > burst.arrival) {
+    if (burst.as_unit && wakes_.clock(channel) > burst.arrival) {
       // Nothing of this channel is due before the row arrives: plan it now
       // rather than through the event loop (the step it would get).
       const uint64_t next = c.step(burst.arrival);
