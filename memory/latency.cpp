@@ -6,7 +6,7 @@
 namespace npusim::memory {
 
 namespace {
-constexpr unsigned kSubBits = 6;                 // 64 buckets per power of two
+constexpr unsigned kSubBits = 6;                // 64 buckets per power of two
 constexpr uint64_t kLinear = uint64_t{1} << 8;  // exact below this
 constexpr unsigned kLinearBits = 8;
 }  // namespace
