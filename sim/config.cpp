@@ -138,13 +138,24 @@ void validate(const System& s, const std::string& where) {
   memory::MemoryRegistry::lookup(s.memory(), where, "memory").validate(s.memory(), where, "memory");
 }
 
+System complete_system(System s, const std::string& where, const std::vector<std::string>& sets) {
+  for (const auto& set : sets) apply_override(set, &s);
+  apply_defaults(s);
+  validate(s, where);
+  return s;
+}
+
 System load_system(const std::string& path, const std::vector<std::string>& sets) {
   System s;
   load_textproto(path, &s);
-  for (const auto& set : sets) apply_override(set, &s);
-  apply_defaults(s);
-  validate(s, path);
-  return s;
+  return complete_system(std::move(s), path, sets);
+}
+
+System dram_preset_system(const std::string& preset, const std::string& where,
+                          const std::vector<std::string>& sets) {
+  System s;
+  parse_textproto(fmt::format("memory {{ dram {{ preset: \"{}\" }} }}", preset), where, &s);
+  return complete_system(std::move(s), where, sets);
 }
 
 }  // namespace npusim::sim

@@ -29,7 +29,14 @@ void apply_defaults(System& system);
 // Checks every constraint; UserError naming `where` and the field path.
 void validate(const System& system, const std::string& where);
 
-// Load + overrides + defaults + validate.
+// Overrides + defaults + validate, errors naming `where`.
+[[nodiscard]] System complete_system(System system, const std::string& where,
+                                     const std::vector<std::string>& sets);
+// Load + complete_system.
 [[nodiscard]] System load_system(const std::string& path, const std::vector<std::string>& sets);
+// A system holding only a DRAM preset's memory (memtest --dram): parse +
+// complete_system.
+[[nodiscard]] System dram_preset_system(const std::string& preset, const std::string& where,
+                                        const std::vector<std::string>& sets);
 
 }  // namespace npusim::sim

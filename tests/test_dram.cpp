@@ -27,12 +27,7 @@ DramSpec preset(const std::string& name) {
 }
 
 System dram_system(const std::string& name, const std::vector<std::string>& sets = {}) {
-  System s;
-  sim::parse_textproto("memory { dram { preset: \"" + name + "\" } }", "test", &s);
-  for (const auto& set : sets) sim::apply_override(set, &s);
-  sim::apply_defaults(s);
-  sim::validate(s, "test");
-  return s;
+  return sim::dram_preset_system(name, "test", sets);
 }
 
 // Refused one clock before `t`, allowed at `t`.

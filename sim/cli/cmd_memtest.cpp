@@ -73,11 +73,7 @@ int memtest(const std::vector<std::string>& argv) {
   System system;
   if (!dram.empty()) {
     if (!sys.system.empty()) throw UserError("npusim memtest: give --system or --dram, not both");
-    sim::parse_textproto(fmt::format("memory {{ dram {{ preset: \"{}\" }} }}", dram), "--dram",
-                         &system);
-    for (const auto& set : sys.sets) sim::apply_override(set, &system);
-    sim::apply_defaults(system);
-    sim::validate(system, "--dram " + dram);
+    system = sim::dram_preset_system(dram, "--dram " + dram, sys.sets);
   } else {
     system = load_system(sys);
   }
