@@ -43,7 +43,7 @@ int memtest(const std::vector<std::string>& argv) {
   Args args("memtest", argv);
   SystemOptions sys;
   sim::MemtestOptions o;
-  std::string dram, report, read_fraction = "1";
+  std::string dram, report;
   bool list = false;
   add_system_options(args, sys);
   args.option("dram", &dram, "a DRAM preset instead of --system (see --list-presets)");
@@ -53,7 +53,7 @@ int memtest(const std::vector<std::string>& argv) {
   args.option("requests", &o.requests, "requests to issue (default 100000)");
   args.option("request-bytes", &o.request_bytes, "bytes per request (default 64)");
   args.option("stride", &o.stride, "strided: bytes between requests (default 4 x request)");
-  args.option("read-fraction", &read_fraction, "share of reads, 0 to 1 (default 1)");
+  args.option("read-fraction", &o.read_fraction, "share of reads, 0 to 1 (default 1)");
   args.option("outstanding", &o.outstanding, "requests in flight (default 64)");
   args.option("seed", &o.seed, "random seed (default 1)");
   args.option("footprint", &o.footprint, "bytes the pattern covers (default: all memory)");
@@ -62,13 +62,6 @@ int memtest(const std::vector<std::string>& argv) {
   if (list) {
     for (const auto& name : memory::dram::preset_names()) fmt::print("{}\n", name);
     return 0;
-  }
-  {
-    const char* end = read_fraction.data() + read_fraction.size();
-    auto [ptr, ec] = std::from_chars(read_fraction.data(), end, o.read_fraction);
-    if (ec != std::errc() || ptr != end) {
-      throw UserError("--read-fraction: '" + read_fraction + "' is not a number");
-    }
   }
   System system;
   if (!dram.empty()) {

@@ -29,6 +29,18 @@ void Args::option(const std::string& name, uint64_t* value, const std::string& h
                   true, help};
 }
 
+void Args::option(const std::string& name, double* value, const std::string& help) {
+  specs_[name] = {
+      [this, name, value](const std::string& v) {
+        const char* end = v.data() + v.size();
+        auto [ptr, ec] = std::from_chars(v.data(), end, *value);
+        if (ec != std::errc() || ptr != end) {
+          throw UserError(fmt::format("npusim {}: --{}: '{}' is not a number", command_, name, v));
+        }
+      },
+      true, help};
+}
+
 void Args::repeated(const std::string& name, std::vector<std::string>* values,
                     const std::string& help) {
   specs_[name] = {[values](const std::string& v) { values->push_back(v); }, true, help};

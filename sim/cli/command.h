@@ -18,6 +18,7 @@ class Args {
   // Declarations; call before parse().
   void option(const std::string& name, std::string* value, const std::string& help);
   void option(const std::string& name, uint64_t* value, const std::string& help);
+  void option(const std::string& name, double* value, const std::string& help);
   void repeated(const std::string& name, std::vector<std::string>* values, const std::string& help);
   void flag(const std::string& name, bool* value, const std::string& help);
   void positional(const std::string& name, std::vector<std::string>* values, size_t min, size_t max,
