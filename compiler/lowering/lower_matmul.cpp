@@ -9,6 +9,18 @@
 namespace npusim::compiler {
 namespace {
 
+// Takes the operands from the tensors (the activations `a` read on chip,
+// and the output left there, when they are forwarded), then tiles and lowers.
+void lower_with(GemmSpec& spec, const Tensor& a, const Tensor& b, const Tensor& y,
+                LoweringContext& ctx) {
+  spec.a = {ctx.tensor(a), a.address(), a.dtype(), ctx.on_chip_input(a)};
+  spec.b = {ctx.tensor(b), b.address(), b.dtype(), std::nullopt};
+  spec.out = {ctx.tensor(y), y.address(), y.dtype(), ctx.on_chip_output(y)};
+  const GemmTiling tiling = choose_gemm_tiling(spec, ctx.target, ctx.builder.layout());
+  note_tiling(tiling, ctx);
+  lower_gemm(spec, tiling, ctx);
+}
+
 void lower_matmul(const Node& node, LoweringContext& ctx) {
   require(node.inputs_size() == 2 && node.outputs_size() == 1, "graph",
           "node '" + node.name() + "'", "MATMUL takes (input, weight) and gives one output");
@@ -30,15 +42,8 @@ void lower_matmul(const Node& node, LoweringContext& ctx) {
   spec.m = num_elements(x) / k;
   spec.k = k;
   spec.n = n;
-  spec.a = {ctx.tensor(x), x.address(), x.dtype(), std::nullopt};
-  spec.b = {ctx.tensor(w), w.address(), w.dtype(), std::nullopt};
   spec.b_layout = transposed ? BLayout::NK : BLayout::Tiled;
-  spec.out = {ctx.tensor(y), y.address(), y.dtype(), std::nullopt};
-  spec.a.on_chip = ctx.on_chip_input(x);
-  spec.out.on_chip = ctx.on_chip_output(y);
-  const GemmTiling tiling = choose_gemm_tiling(spec, ctx.target, ctx.builder.layout());
-  note_tiling(tiling, ctx);
-  lower_gemm(spec, tiling, ctx);
+  lower_with(spec, x, w, y, ctx);
 }
 
 // BATCH_MATMUL: out[.., M, N] = a[.., M, K] x b[.., K, N], both computed at
@@ -66,16 +71,9 @@ void lower_batch_matmul(const Node& node, LoweringContext& ctx) {
           "b must have a's batch or none (broadcast)");
   require(num_elements(y) == spec.batch * spec.m * spec.n, "graph", where,
           "the output does not match");
-  spec.a = {ctx.tensor(a), a.address(), a.dtype(), std::nullopt};
-  spec.b = {ctx.tensor(bt), bt.address(), bt.dtype(), std::nullopt};
   spec.b_layout = BLayout::KN;
   spec.b_batch_stride = b_batch == 1 ? 0 : spec.k * spec.n;
-  spec.out = {ctx.tensor(y), y.address(), y.dtype(), std::nullopt};
-  spec.a.on_chip = ctx.on_chip_input(a);
-  spec.out.on_chip = ctx.on_chip_output(y);
-  const GemmTiling tiling = choose_gemm_tiling(spec, ctx.target, ctx.builder.layout());
-  note_tiling(tiling, ctx);
-  lower_gemm(spec, tiling, ctx);
+  lower_with(spec, a, bt, y, ctx);
 }
 
 }  // namespace
