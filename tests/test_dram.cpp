@@ -375,6 +375,13 @@ TEST(DramFastPath, RowGranularSchedulingAgreesWithBurstLevel) {
     EXPECT_EQ(f.read_bytes(), 32u << 20) << refresh;
     EXPECT_NEAR(static_cast<double>(f.act()), static_cast<double>(s.act()), 0.05 * s.act())
         << refresh;
+    // One miss or conflict per activation, the row's other bursts hits.
+    EXPECT_NEAR(static_cast<double>(f.row_hits()), static_cast<double>(s.row_hits()),
+                0.01 * s.row_hits())
+        << refresh;
+    // (A row a refresh closed before its first burst is opened twice.)
+    EXPECT_LE(s.row_misses() + s.row_conflicts(), s.act()) << refresh;
+    EXPECT_GE(s.row_misses() + s.row_conflicts(), 0.95 * s.act()) << refresh;
   }
 }
 

@@ -244,10 +244,11 @@ bool ChannelController::schedule(BurstQueue& q, uint64_t now, uint64_t& wake) {
       continue;
     }
     issue(c, b.bank, now, b.row);
+    // The entry that closes another row meets a conflict, the one that opens
+    // a closed bank a miss; the entries after it in the same row then hit
+    // (one outcome per activation, not per queued burst).
     if (c == Command::PRE) {
-      for (Burst& o : q) {
-        if (o.bank == b.bank && o.outcome == 0) o.outcome = 2;
-      }
+      if (b.outcome == 0) b.outcome = 2;
     } else if (b.outcome == 0) {
       b.outcome = 1;
     }
@@ -364,9 +365,7 @@ void ChannelController::plan_rows(BurstQueue& q, uint64_t now, uint64_t& wake) {
     }
     if (p.pre != kNever) {
       issue(Command::PRE, b.bank, p.pre);
-      for (Burst& o : q) {
-        if (o.bank == b.bank && o.outcome == 0) o.outcome = 2;
-      }
+      if (b.outcome == 0) b.outcome = 2;
     }
     if (p.act != kNever) {
       issue(Command::ACT, b.bank, p.act, b.row);
