@@ -40,6 +40,7 @@ void Engine::run() {
   finish_ps_ = now_ps();
   finished_ = true;
   if (trace_ != nullptr) log_.finish();
+  if (context_.finished != nullptr) context_.finished->notify();
 }
 
 void Engine::drain() {

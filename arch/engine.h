@@ -43,6 +43,7 @@ struct CoreContext {
   std::function<void()> prune;                  // drops log segments no queue can still query
   std::vector<NodeProfile>* profile = nullptr;  // per program node, if kept
   std::function<void()> progress;               // called every 1024 instructions of a queue
+  sc_core::sc_event* finished = nullptr;        // notified as each queue finishes
 };
 
 using Instructions = google::protobuf::RepeatedPtrField<Instruction>;

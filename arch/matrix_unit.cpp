@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "common/dtype.h"
+
 namespace npusim::arch {
 
 MatrixUnit::MatrixUnit(const sc_core::sc_module_name& name, const Instructions& queue,
@@ -36,6 +38,11 @@ void MatrixUnit::execute(const Instruction& instruction) {
   ++stats_.tiles;
   stats_.tile_cycles += cycles;
   stats_.macs += timing.macs;
+  stats_.macs_by_dtype[compute_dtype(op)] += timing.macs;
+  const uint64_t out = dtype_bytes(FP32, uint64_t{op.m()} * op.n());
+  stats_.spm_bytes += dtype_bytes(a_dtype(op), uint64_t{op.m()} * op.k()) +
+                      dtype_bytes(op.dtype(), uint64_t{op.k()} * op.n()) +
+                      (op.accumulate() ? 2 : 1) * out;
 }
 
 }  // namespace npusim::arch

@@ -3,6 +3,7 @@
 // the dataflow's closed-form cycles (dataflow.h).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -21,6 +22,11 @@ struct MatrixStats {
   uint64_t tiles = 0;
   uint64_t tile_cycles = 0;  // summed closed-form cycles of all tiles
   uint64_t macs = 0;
+  // The same by the type the arrays compute in (indexed by DType).
+  std::array<uint64_t, DType_ARRAYSIZE> macs_by_dtype{};
+  // Scratchpad traffic: A and B read once per tile, the fp32 output written
+  // (and read first when the tile accumulates into it).
+  uint64_t spm_bytes = 0;
 };
 
 class MatrixUnit : public Engine {

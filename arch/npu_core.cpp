@@ -14,6 +14,7 @@ NpuCore::NpuCore(const sc_core::sc_module_name& name, const Program& program,
         static_cast<uint64_t>(core.dma_size() + core.matrix_size() + core.vector_size());
   }
   context_.profile = &profile_;
+  context_.finished = &queue_finished_;
   context_.clock = config.clock;
   context_.engine = [this](Queue q) { return engine(q); };
   const auto& core = program.cores(0);

@@ -26,6 +26,7 @@ class NpuCore : public sc_core::sc_module {
   NpuCore(const sc_core::sc_module_name& name, const Program& program, const CoreConfig& config);
 
   [[nodiscard]] DmaEngine& dma() { return *dma_; }
+  [[nodiscard]] const DmaEngine& dma() const { return *dma_; }
   [[nodiscard]] const MatrixUnit& matrix() const { return *matrix_; }
   [[nodiscard]] const VectorUnit& vector() const { return *vector_; }
   [[nodiscard]] const Engine* engine(Queue queue) const;
@@ -40,6 +41,8 @@ class NpuCore : public sc_core::sc_module {
   // Per program node: what its instructions did (complete after the run).
   [[nodiscard]] const std::vector<NodeProfile>& profile() const { return profile_; }
   [[nodiscard]] bool finished() const;
+  // Notified as each queue finishes (finished() says whether all have).
+  [[nodiscard]] const sc_core::sc_event& queue_finished() const { return queue_finished_; }
   // When the last unit finished, ps.
   [[nodiscard]] uint64_t finish_ps() const;
 
@@ -48,6 +51,7 @@ class NpuCore : public sc_core::sc_module {
   std::vector<NodeProfile> profile_;
   uint64_t instructions_ = 0;
   CoreContext context_;
+  sc_core::sc_event queue_finished_;
   std::unique_ptr<DmaEngine> dma_;
   std::unique_ptr<MatrixUnit> matrix_;
   std::unique_ptr<VectorUnit> vector_;

@@ -120,7 +120,9 @@ class Checker {
     ensure(op.dataflow() == DATAFLOW_UNSPECIFIED || DataflowRegistry::find(op.dataflow()),
            ".matrix.dataflow", "not a registered dataflow");
     ensure(dtype_bits(op.dtype()) > 0, ".matrix.dtype", "must be set");
-    spm(".matrix.spm_a", op.spm_a(), dtype_bytes(op.dtype(), uint64_t{op.m()} * op.k()));
+    ensure(op.a_dtype() == DTYPE_UNSPECIFIED || dtype_bits(op.a_dtype()) > 0, ".matrix.a_dtype",
+           "not an element type");
+    spm(".matrix.spm_a", op.spm_a(), dtype_bytes(a_dtype(op), uint64_t{op.m()} * op.k()));
     spm(".matrix.spm_b", op.spm_b(), dtype_bytes(op.dtype(), uint64_t{op.k()} * op.n()));
     spm(".matrix.spm_out", op.spm_out(), dtype_bytes(FP32, uint64_t{op.m()} * op.n()));
   }

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "arch/vector_costs.h"
+#include "common/dtype.h"
 
 namespace npusim::arch {
 
@@ -21,6 +22,17 @@ void VectorUnit::execute(const Instruction& instruction) {
   complete_at(end, instruction);
   ++stats_.ops;
   stats_.cycles += cycles;
+  stats_.element_passes += op.length() * cost->passes;
+  // Each element processed reads one element of each input (a parameter row
+  // is read again for every row) and writes one result (one per row when
+  // the op reduces rows).
+  const uint64_t row = op.row_length() != 0 ? op.row_length() : op.length();
+  const bool reduces =
+      op.kind() == REDUCE_SUM || op.kind() == REDUCE_MAX || op.kind() == REDUCE_MEAN;
+  const uint64_t inputs = op.spm_in2() != 0 ? 2 : 1;
+  stats_.spm_bytes +=
+      dtype_bytes(op.dtype(), inputs * op.length()) +
+      dtype_bytes(op.dtype(), reduces ? (op.length() + row - 1) / row : op.length());
   wait_until(end);
 }
 

@@ -11,6 +11,10 @@ namespace npusim::arch {
 struct VectorStats {
   uint64_t ops = 0;
   uint64_t cycles = 0;
+  uint64_t element_passes = 0;  // elements x passes over them (the energy's events)
+  // Scratchpad traffic: inputs read and the output written once per
+  // instruction; its passes work on data held in the unit (assumed).
+  uint64_t spm_bytes = 0;
 };
 
 class VectorUnit : public Engine {

@@ -31,4 +31,13 @@ namespace npusim {
   return (elements * dtype_bits(dtype) + 7) / 8;
 }
 
+// A matrix tile's operand types: A's, and the one its arrays compute in (the
+// wider of A's and B's).
+[[nodiscard]] inline DType a_dtype(const MatrixOp& op) {
+  return op.a_dtype() == DTYPE_UNSPECIFIED ? op.dtype() : op.a_dtype();
+}
+[[nodiscard]] inline DType compute_dtype(const MatrixOp& op) {
+  return dtype_bits(a_dtype(op)) > dtype_bits(op.dtype()) ? a_dtype(op) : op.dtype();
+}
+
 }  // namespace npusim

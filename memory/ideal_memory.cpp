@@ -12,13 +12,21 @@ IdealMemory::IdealMemory(const sc_core::sc_module_name& name, const IdealMemoryC
     : MemoryModel(name),
       bandwidth_gbps_(config.bandwidth_gbps()),
       ps_per_byte_(1e3 / config.bandwidth_gbps()),  // 1 GB/s = 1 byte/ns
-      latency_ps_(config.latency_ns() * 1e3) {}
+      latency_ps_(config.latency_ns() * 1e3),
+      pj_per_bit_(config.has_pj_per_bit() ? config.pj_per_bit() : 3.9) {}
+
+void IdealMemory::energy(double seconds, MemoryEnergy* out) const {
+  (void)seconds;
+  out->set_read_write(static_cast<double>(bytes_) * 8 * pj_per_bit_ * 1e-12);
+  out->set_total(out->read_write());
+}
 
 void IdealMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
   // The bus is tracked in fractional ps so that rounding never accumulates
   // over a stream.
   const double start_ps = std::max(static_cast<double>(arrival_ps), bus_free_ps_);
   bus_free_ps_ = start_ps + trans.get_data_length() * ps_per_byte_;
+  bytes_ += trans.get_data_length();
   // Completion at the next whole ps (tolerating float noise below 1e-6 ps).
   const auto end = static_cast<uint64_t>(std::ceil(bus_free_ps_ + latency_ps_ - 1e-6));
   if (traffic_sink_ != nullptr) traffic_sink_->transferred(0, end, trans.get_data_length());

@@ -13,6 +13,8 @@ class IdealMemory : public MemoryModel {
   IdealMemory(const sc_core::sc_module_name& name, const IdealMemoryConfig& config);
 
   [[nodiscard]] double peak_bandwidth_gbps() const override { return bandwidth_gbps_; }
+  // Every bit moved costs pj_per_bit (all of it counted as read/write).
+  void energy(double seconds, MemoryEnergy* out) const override;
 
  protected:
   void accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) override;
@@ -22,6 +24,8 @@ class IdealMemory : public MemoryModel {
   double ps_per_byte_;
   double latency_ps_;
   double bus_free_ps_ = 0.0;  // when the data bus finishes its last transfer
+  double pj_per_bit_;
+  uint64_t bytes_ = 0;  // moved so far
 };
 
 }  // namespace npusim::memory

@@ -36,6 +36,11 @@ class MemoryModel : public sc_core::sc_module {
   [[nodiscard]] virtual double peak_bandwidth_gbps() const = 0;
   // The model's own counters (DRAM commands, row hits, ...), if it has any.
   virtual void report(MemoryReport* out) const { (void)out; }
+  // The energy it spent over a run of `seconds`, from its own counters.
+  virtual void energy(double seconds, MemoryEnergy* out) const {
+    (void)seconds;
+    (void)out;
+  }
   // The lanes it reports traffic on (TrafficSink), and where to report it.
   [[nodiscard]] virtual std::vector<std::string> trace_lanes() const { return {"memory"}; }
   void set_trace(TrafficSink* sink) { traffic_sink_ = sink; }

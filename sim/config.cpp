@@ -113,11 +113,47 @@ void apply_defaults(System& s) {
   auto* dma = s.mutable_core()->mutable_dma();
   if (!dma->has_outstanding()) dma->set_outstanding(64);
   if (!dma->has_max_request_bytes()) dma->set_max_request_bytes(2048);
+  auto* e = s.mutable_core()->mutable_energy();
+  if (!e->has_mac_fp32_pj()) e->set_mac_fp32_pj(1.69);
+  if (!e->has_mac_16bit_pj()) e->set_mac_16bit_pj(0.59);
+  if (!e->has_mac_fp8_pj()) e->set_mac_fp8_pj(0.30);
+  if (!e->has_mac_int8_pj()) e->set_mac_int8_pj(0.10);
+  if (!e->has_mac_int4_pj()) e->set_mac_int4_pj(0.05);
+  if (!e->has_sram_pj_per_byte()) e->set_sram_pj_per_byte(1.25);
+  if (!e->has_vector_pj_per_element()) e->set_vector_pj_per_element(0.59);
+  if (!e->has_array_static_uw_per_pe()) e->set_array_static_uw_per_pe(30);
+  if (!e->has_vector_static_mw_per_lane()) e->set_vector_static_mw_per_lane(1);
+  if (!e->has_spm_static_mw_per_mib()) e->set_spm_static_mw_per_mib(15);
+  if (!e->has_other_static_w()) e->set_other_static_w(0);
+  if (s.memory().has_ideal() && !s.memory().ideal().has_pj_per_bit()) {
+    s.mutable_memory()->mutable_ideal()->set_pj_per_bit(3.9);
+  }
 }
 
 void validate(const System& s, const std::string& where) {
   require(std::isfinite(s.core_clock_ghz()) && s.core_clock_ghz() > 0, where, "core_clock_ghz",
           "must be > 0 (GHz)");
+  const auto& e = s.core().energy();
+  const std::pair<const char*, double> energies[] = {
+      {"mac_fp32_pj", e.mac_fp32_pj()},
+      {"mac_16bit_pj", e.mac_16bit_pj()},
+      {"mac_fp8_pj", e.mac_fp8_pj()},
+      {"mac_int8_pj", e.mac_int8_pj()},
+      {"mac_int4_pj", e.mac_int4_pj()},
+      {"sram_pj_per_byte", e.sram_pj_per_byte()},
+      {"vector_pj_per_element", e.vector_pj_per_element()},
+      {"array_static_uw_per_pe", e.array_static_uw_per_pe()},
+      {"vector_static_mw_per_lane", e.vector_static_mw_per_lane()},
+      {"spm_static_mw_per_mib", e.spm_static_mw_per_mib()},
+      {"other_static_w", e.other_static_w()}};
+  for (const auto& [field, value] : energies) {
+    require(std::isfinite(value) && value >= 0, where, std::string("core.energy.") + field,
+            "must be >= 0");
+  }
+  if (s.memory().has_ideal()) {
+    require(std::isfinite(s.memory().ideal().pj_per_bit()) && s.memory().ideal().pj_per_bit() >= 0,
+            where, "memory.ideal.pj_per_bit", "must be >= 0");
+  }
   const auto& a = s.core().array();
   require(a.rows() >= 1, where, "core.array.rows", "must be >= 1");
   require(a.cols() >= 1, where, "core.array.cols", "must be >= 1");

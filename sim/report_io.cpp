@@ -98,6 +98,12 @@ std::string duration(double seconds) {
   if (seconds < 1.0) return fmt::format("{:.3f} ms", seconds * 1e3);
   return fmt::format("{:.3f} s", seconds);
 }
+// Joules with a prefix that keeps three significant digits (uJ .. kJ).
+std::string joules(double j) {
+  if (j < 1e-3) return fmt::format("{:.3f} uJ", j * 1e6);
+  if (j < 1.0) return fmt::format("{:.3f} mJ", j * 1e3);
+  return si(j, "J");
+}
 double pct(uint64_t part, uint64_t whole) {
   return whole == 0 ? 0.0 : 100.0 * static_cast<double>(part) / static_cast<double>(whole);
 }
@@ -158,6 +164,20 @@ void print_table(const Report& r, std::ostream& out) {
                dt.read_latency().mean_ns(), dt.read_latency().p99_ns());
     fmt::print(out, "dram commands: ACT {} PRE {} RD {} WR {} REF {}\n", dt.act(), dt.pre(),
                dt.rd(), dt.wr(), dt.ref());
+  }
+  if (r.has_energy()) {
+    const Energy& e = r.energy();
+    fmt::print(out, "\n{:<28}{:>20}\n", "energy", joules(e.joules()));
+    if (e.tokens_per_joule() > 0) {
+      fmt::print(out, "{:<28}{:>20}\n", "  per token", joules(e.joules_per_token()));
+      fmt::print(out, "{:<28}{:>20.2f}\n", "  tokens per joule", e.tokens_per_joule());
+    }
+    fmt::print(out, "{:<28}{:>18.2f} W\n", "power, average", e.average_w());
+    fmt::print(out, "{:<28}{:>18.2f} W\n", fmt::format("power, peak ({:g} us)", e.window_us()),
+               e.peak_w());
+    for (const auto& c : e.components()) {
+      fmt::print(out, "  {:<26}{:>20}{:>8.1f}%\n", c.name(), joules(c.joules()), 100.0 * c.share());
+    }
   }
 }
 

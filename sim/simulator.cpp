@@ -10,6 +10,7 @@
 #include "arch/program_check.h"
 #include "common/error.h"
 #include "memory/registry.h"
+#include "sim/energy.h"
 #include "sim/roofline.h"
 #include "sim/sim_context.h"
 
@@ -86,6 +87,8 @@ Report simulate(const SimulationInput& in) {
     core->set_trace(trace.get());
     mem->set_trace(trace.get());
   }
+  const EnergyCounter energy(sys, *core, *mem);
+  PowerMeter power("power", energy, *core, sc_core::sc_time(in.power_window_us, sc_core::SC_US));
   if (in.progress) {
     arch::NpuCore* c = core.get();
     core->set_progress([c, &in] {
@@ -147,6 +150,9 @@ Report simulate(const SimulationInput& in) {
     r.set_stall_spm_space_cycles(r.stall_spm_space_cycles() + u->stall_spm_space_cycles());
   }
   mem->report(r.mutable_memory());
+  mem->energy(r.seconds(), r.mutable_memory()->mutable_energy());
+  fill_energy(energy, r.seconds(), power.peak_w(r.seconds()), in.power_window_us, in.tokens,
+              r.mutable_energy());
   fill_roofline(sys, program, core->profile(), in.memory_roof_gbps, &r);
   core.reset();
   mem.reset();

@@ -21,6 +21,8 @@ struct SimulationInput {
   std::string program_where = "program";
   const TraceOptions* trace = nullptr;  // write a timeline (sim/trace_writer.h)
   double memory_roof_gbps = 0;          // the roofline's memory roof (0: the peak)
+  uint64_t tokens = 0;                  // the workload's tokens, for energy per token
+  double power_window_us = 1.0;         // the peak power's window
   // Called now and then while the simulation runs: instructions issued, in
   // all, and the simulated time (ps).
   std::function<void(uint64_t done, uint64_t total, uint64_t simulated_ps)> progress;

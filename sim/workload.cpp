@@ -101,6 +101,7 @@ Compiled compile_workload(const System& system, const std::string& where,
   c.workload.set_phase(options.phase);
   c.workload.set_batch(static_cast<uint32_t>(options.batch));
   c.workload.set_kv_len(options.phase == "prefill" ? options.prompt_len : options.kv_len);
+  c.workload.set_tokens(options.batch * (options.phase == "prefill" ? options.prompt_len : 1));
   uint32_t layers = 0;
   for (const auto& node : c.graph.nodes()) layers += node.op() == ATTENTION_SCORE ? 1 : 0;
   c.workload.set_layers(layers);

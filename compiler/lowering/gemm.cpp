@@ -72,7 +72,8 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
       op.set_n(static_cast<uint32_t>(t.transposed ? tm : tn));
       op.set_dataflow(ctx.target.dataflow);
       op.set_accumulate(accumulate);
-      op.set_dtype(bd);
+      op.set_dtype(t.transposed ? ad : bd);
+      if (ad != bd) op.set_a_dtype(t.transposed ? bd : ad);
       op.set_spm_a(t.transposed ? w.spm_addr : a.spm_addr);
       op.set_spm_b(t.transposed ? a.spm_addr : w.spm_addr);
       op.set_spm_out(out.spm_addr);

@@ -258,6 +258,30 @@ void add(ChannelStats& sum, const ChannelStats& s) {
 
 }  // namespace
 
+void DramMemory::energy(double seconds, MemoryEnergy* out) const {
+  // Only the counters energy needs: this runs at every power sample.
+  std::array<double, kCommands> commands{};
+  double read_bits = 0, write_bits = 0;
+  for (const auto& c : channels_) {
+    const ChannelStats& s = c->stats();
+    for (size_t i = 0; i < kCommands; ++i) commands[i] += static_cast<double>(s.commands[i]);
+    read_bits += static_cast<double>(s.read_bytes) * 8;
+    write_bits += static_cast<double>(s.write_bytes) * 8;
+  }
+  const DramEnergy& e = spec_.energy;
+  const auto count = [&](Command c) { return commands[static_cast<size_t>(c)]; };
+  out->set_activate(count(Command::ACT) * e.act_nj() * 1e-9);
+  out->set_read_write((read_bits * e.read_pj_per_bit() + write_bits * e.write_pj_per_bit()) *
+                      1e-12);
+  out->set_io((read_bits + write_bits) * e.io_pj_per_bit() * 1e-12);
+  // A per-bank refresh does one bank's share of an all-bank one.
+  out->set_refresh((count(Command::REFab) + count(Command::REFpb) / spec_.banks()) *
+                   e.refresh_nj() * 1e-9);
+  out->set_background(e.background_mw() * 1e-3 * spec_.total_channels() * seconds);
+  out->set_total(out->activate() + out->read_write() + out->io() + out->refresh() +
+                 out->background());
+}
+
 std::vector<std::string> DramMemory::trace_lanes() const {
   std::vector<std::string> lanes;
   for (uint32_t s = 0; s < spec_.stacks; ++s) lanes.push_back(fmt::format("stack {}", s));

@@ -24,6 +24,7 @@ class DramMemory : public MemoryModel {
 
   [[nodiscard]] double peak_bandwidth_gbps() const override { return spec_.peak_gbps(); }
   void report(MemoryReport* out) const override;
+  void energy(double seconds, MemoryEnergy* out) const override;
   [[nodiscard]] std::vector<std::string> trace_lanes() const override;  // one per stack
 
  protected:

@@ -142,6 +142,16 @@ DramSpec resolve_spec(const DramConfig& raw, const std::string& where, const std
   r.check(s.write_high <= s.write_queue, "write_high", "must be <= write_queue");
   r.check(s.write_low < s.write_high, "write_low", "must be < write_high");
   s.row_granular = c.has_row_granular() ? c.row_granular() : true;
+  s.energy = c.energy();
+  const auto& e = s.energy;
+  for (const auto& [field, value] : {std::pair<const char*, double>{"energy.act_nj", e.act_nj()},
+                                     {"energy.read_pj_per_bit", e.read_pj_per_bit()},
+                                     {"energy.write_pj_per_bit", e.write_pj_per_bit()},
+                                     {"energy.io_pj_per_bit", e.io_pj_per_bit()},
+                                     {"energy.refresh_nj", e.refresh_nj()},
+                                     {"energy.background_mw", e.background_mw()}}) {
+    r.check(std::isfinite(value) && value >= 0, field, "must be >= 0");
+  }
   s.mapping = c.address_mapping();
   r.check(!s.mapping.empty(), "address_mapping", "is required (or name a preset)");
   return s;

@@ -31,6 +31,7 @@ struct DramSpec {
   DramConfig::Refresh refresh = DramConfig::ALL_BANK;
   uint32_t read_queue = 64, write_queue = 64, write_high = 48, write_low = 16;
   bool row_granular = true;
+  DramEnergy energy;  // per event (memory.proto); absent fields cost nothing
   std::string mapping;
   std::string name;
 

@@ -42,7 +42,14 @@ int run(const std::vector<std::string>& argv) {
             "print the roofline: time, FLOPs, bytes and intensity per op class, layer and op, "
             "against the compute roof and the memory roof memtest sustains");
   args.option("roofline-csv", &roofline_csv, "write the per-op table as CSV to this file");
+  double power_window_us = 1.0;
+  args.option("power-window-us", &power_window_us,
+              "the window the peak power is taken over, us (default 1)");
   if (!args.parse()) return 0;
+  if (!(power_window_us >= 0.001 && power_window_us <= 1e6)) {
+    throw UserError(
+        fmt::format("--power-window-us: {} must be between 0.001 and 1e6 (us)", power_window_us));
+  }
 
   sim::TraceOptions trace;
   trace.path = trace_path;
@@ -88,6 +95,8 @@ int run(const std::vector<std::string>& argv) {
     input.program_where = program_path;
   }
   input.program = &program;
+  input.tokens = workload.tokens();
+  input.power_window_us = power_window_us;
   if (!trace_path.empty()) input.trace = &trace;
   if (roofline) input.memory_roof_gbps = sim::sustained_bandwidth_gbps(system);
   Report report;

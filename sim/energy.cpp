@@ -1,0 +1,133 @@
+#include "sim/energy.h"
+
+#include <algorithm>
+
+namespace npusim::sim {
+namespace {
+
+double mac_pj(const EnergyConfig& e, DType dtype) {
+  switch (dtype) {
+    case FP32:
+      return e.mac_fp32_pj();
+    case FP16:
+    case BF16:
+      return e.mac_16bit_pj();
+    case FP8:
+      return e.mac_fp8_pj();
+    case INT8:
+      return e.mac_int8_pj();
+    case INT4:
+      return e.mac_int4_pj();
+    default:
+      return 0.0;
+  }
+}
+
+EnergyComponent component(const char* name, double joules) {
+  EnergyComponent c;
+  c.set_name(name);
+  c.set_joules(joules);
+  return c;
+}
+
+}  // namespace
+
+EnergyCounter::EnergyCounter(const System& system, const arch::NpuCore& core,
+                             const memory::MemoryModel& memory)
+    : config_(system.core().energy()), core_(core), memory_(memory) {
+  const auto& a = system.core().array();
+  array_static_w_ = static_cast<double>(a.count()) * a.rows() * a.cols() *
+                    config_.array_static_uw_per_pe() * 1e-6;
+  vector_static_w_ = system.core().vector().lanes() * config_.vector_static_mw_per_lane() * 1e-3;
+  spm_static_w_ = static_cast<double>(system.core().scratchpad().capacity_bytes()) /
+                  (1024.0 * 1024.0) * config_.spm_static_mw_per_mib() * 1e-3;
+}
+
+std::vector<EnergyComponent> EnergyCounter::components(double seconds) const {
+  const auto& mx = core_.matrix().stats();
+  double mac_joules = 0;
+  for (size_t d = 0; d < mx.macs_by_dtype.size(); ++d) {
+    mac_joules +=
+        static_cast<double>(mx.macs_by_dtype[d]) * mac_pj(config_, static_cast<DType>(d)) * 1e-12;
+  }
+  const auto& vx = core_.vector().stats();
+  const auto& dma = core_.dma().stats();
+  double dma_bytes = 0;
+  for (size_t c = 0; c < dma.read_bytes.size(); ++c) {
+    dma_bytes += static_cast<double>(dma.read_bytes[c] + dma.written_bytes[c]);
+  }
+  // Every byte a unit reads or writes in the scratchpad, and every byte the
+  // DMA puts there or takes from it.
+  const double sram_bytes = static_cast<double>(mx.spm_bytes + vx.spm_bytes) + dma_bytes;
+  MemoryEnergy m;
+  memory_.energy(seconds, &m);
+  return {component("arrays.mac", mac_joules),
+          component("arrays.static", array_static_w_ * seconds),
+          component("vector.ops", static_cast<double>(vx.element_passes) *
+                                      config_.vector_pj_per_element() * 1e-12),
+          component("vector.static", vector_static_w_ * seconds),
+          component("sram.access", sram_bytes * config_.sram_pj_per_byte() * 1e-12),
+          component("sram.static", spm_static_w_ * seconds),
+          component("other.static", config_.other_static_w() * seconds),
+          component("memory.activate", m.activate()),
+          component("memory.read_write", m.read_write()),
+          component("memory.io", m.io()),
+          component("memory.refresh", m.refresh()),
+          component("memory.background", m.background())};
+}
+
+double EnergyCounter::total(double seconds) const {
+  double sum = 0;
+  for (const auto& c : components(seconds)) sum += c.joules();
+  return sum;
+}
+
+PowerMeter::PowerMeter(const sc_core::sc_module_name& name, const EnergyCounter& counter,
+                       const arch::NpuCore& core, sc_core::sc_time window)
+    : sc_core::sc_module(name), counter_(counter), core_(core), window_(window) {
+  SC_THREAD(run);
+}
+
+void PowerMeter::run() {
+  sc_core::sc_time next = window_;
+  for (;;) {
+    wait(next - sc_core::sc_time_stamp(), core_.queue_finished());
+    // Done (so the run ends where it would without the meter), or nothing
+    // else is left to happen: a deadlock.
+    if (core_.finished() || !sc_core::sc_pending_activity()) return;
+    if (sc_core::sc_time_stamp() < next) continue;  // one queue finished
+    const double now = sc_core::sc_time_stamp().to_seconds();
+    const double joules = counter_.total(now);
+    peak_w_ = std::max(peak_w_, (joules - last_joules_) / (now - last_seconds_));
+    last_seconds_ = now;
+    last_joules_ = joules;
+    next += window_;
+  }
+}
+
+double PowerMeter::peak_w(double end_seconds) const {
+  const double rest = end_seconds - last_seconds_;
+  if (rest < window_.to_seconds() / 2 && last_seconds_ > 0) return peak_w_;
+  if (rest <= 0) return peak_w_;
+  return std::max(peak_w_, (counter_.total(end_seconds) - last_joules_) / rest);
+}
+
+void fill_energy(const EnergyCounter& counter, double seconds, double peak_w, double window_us,
+                 uint64_t tokens, Energy* out) {
+  double joules = 0;
+  for (EnergyComponent& c : counter.components(seconds)) {
+    joules += c.joules();
+    *out->add_components() = std::move(c);
+  }
+  for (auto& c : *out->mutable_components()) c.set_share(joules > 0 ? c.joules() / joules : 0.0);
+  out->set_joules(joules);
+  out->set_average_w(seconds > 0 ? joules / seconds : 0.0);
+  out->set_peak_w(std::max(peak_w, out->average_w()));
+  out->set_window_us(window_us);
+  if (tokens > 0 && joules > 0) {
+    out->set_joules_per_token(joules / static_cast<double>(tokens));
+    out->set_tokens_per_joule(static_cast<double>(tokens) / joules);
+  }
+}
+
+}  // namespace npusim::sim

@@ -1,0 +1,60 @@
+// Energy and power of a run: per-event energies (core.energy in the system,
+// the memory preset's energy) times the events the units and the memory
+// counted while it ran, plus static power for the time. A PowerMeter samples
+// the total as the simulation runs, for the peak power over short windows.
+#pragma once
+
+#include <cstdint>
+#include <systemc>
+#include <vector>
+
+#include "arch/npu_core.h"
+#include "memory/memory_model.h"
+#include "sim/report.pb.h"
+#include "sim/system.pb.h"
+
+namespace npusim::sim {
+
+// What the run has spent up to some time, by component.
+class EnergyCounter {
+ public:
+  EnergyCounter(const System& system, const arch::NpuCore& core, const memory::MemoryModel& memory);
+
+  // The components after `seconds` of the run (names fixed, order fixed).
+  [[nodiscard]] std::vector<EnergyComponent> components(double seconds) const;
+  [[nodiscard]] double total(double seconds) const;
+
+ private:
+  const EnergyConfig& config_;
+  const arch::NpuCore& core_;
+  const memory::MemoryModel& memory_;
+  double array_static_w_, vector_static_w_, spm_static_w_;
+};
+
+// Samples the energy every `window` while the core runs and keeps the
+// highest power of a window. Stops when the core has finished or nothing
+// else is left to happen (a deadlock, reported by the caller).
+class PowerMeter : public sc_core::sc_module {
+ public:
+  PowerMeter(const sc_core::sc_module_name& name, const EnergyCounter& counter,
+             const arch::NpuCore& core, sc_core::sc_time window);
+
+  // The peak power, W, with the run's last window ending at `end_seconds`
+  // (a remainder shorter than half a window counts toward no window).
+  [[nodiscard]] double peak_w(double end_seconds) const;
+
+ private:
+  SC_HAS_PROCESS(PowerMeter);
+  void run();
+
+  const EnergyCounter& counter_;
+  const arch::NpuCore& core_;
+  sc_core::sc_time window_;
+  double last_seconds_ = 0, last_joules_ = 0, peak_w_ = 0;
+};
+
+// The report's energy: components, total, average and peak power, per token.
+void fill_energy(const EnergyCounter& counter, double seconds, double peak_w, double window_us,
+                 uint64_t tokens, Energy* out);
+
+}  // namespace npusim::sim
