@@ -73,6 +73,7 @@ MemtestReport run_memtest(const System& system, const MemtestOptions& o) {
   r.set_efficiency(r.achieved_bandwidth_gbps() / r.peak_bandwidth_gbps());
   *r.mutable_latency() = memory::latency_from_samples(gen.latencies_ns());
   mem->report(r.mutable_memory_stats());
+  mem->energy(r.seconds(), r.mutable_memory_stats()->mutable_energy());
   return r;
 }
 

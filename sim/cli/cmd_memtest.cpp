@@ -36,6 +36,16 @@ void print(const MemtestReport& r) {
     fmt::print("commands            ACT {}  PRE {}  RD {}  WR {}  REF {}\n", t.act(), t.pre(),
                t.rd(), t.wr(), t.ref());
   }
+  const MemoryEnergy& e = r.memory_stats().energy();
+  const double bits = r.achieved_bandwidth_gbps() * 1e9 * r.seconds() * 8;
+  if (e.total() > 0 && bits > 0) {
+    fmt::print(
+        "energy              {:.3f} uJ, {:.2f} pJ/bit (activate {:.2f}, read/write {:.2f}, "
+        "io {:.2f}, refresh {:.2f}, background {:.2f})\n",
+        e.total() * 1e6, e.total() / bits * 1e12, e.activate() / bits * 1e12,
+        e.read_write() / bits * 1e12, e.io() / bits * 1e12, e.refresh() / bits * 1e12,
+        e.background() / bits * 1e12);
+  }
   fmt::print("simulated           {:.3f} us\n", r.seconds() * 1e6);
 }
 
