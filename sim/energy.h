@@ -32,7 +32,7 @@ class EnergyCounter {
 };
 
 // Samples the energy every `window` while the core runs and keeps the
-// highest power of a window. Stops when the core has finished or nothing
+// highest power of a window (see SimulationInput::power_window_us). Stops when the core has finished or nothing
 // else is left to happen (a deadlock, reported by the caller).
 class PowerMeter : public sc_core::sc_module {
  public:

@@ -42,9 +42,9 @@ int run(const std::vector<std::string>& argv) {
             "print the roofline: time, FLOPs, bytes and intensity per op class, layer and op, "
             "against the compute roof and the memory roof memtest sustains");
   args.option("roofline-csv", &roofline_csv, "write the per-op table as CSV to this file");
-  double power_window_us = 1.0;
+  double power_window_us = 10.0;
   args.option("power-window-us", &power_window_us,
-              "the window the peak power is taken over, us (default 1)");
+              "the window the peak power is taken over, us (default 10)");
   if (!args.parse()) return 0;
   if (!(power_window_us >= 0.001 && power_window_us <= 1e6)) {
     throw UserError(
