@@ -16,6 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 def tokens(r):
     w = r.get("workload", {})
+    if w.get("tokens"):
+        return w["tokens"]
     batch = w.get("batch", 1) or 1
     if w.get("phase") == "prefill":
         return batch * (w.get("kv_len", 0) or 1)
@@ -42,6 +44,7 @@ def main():
     util = [100 * r.get("compute", {}).get("array_utilization", 0) for r in reports]
     per_j = [tokens(r) / r["energy"]["joules"] if r.get("energy", {}).get("joules") else None
              for r in reports]
+    per_j = [r.get("energy", {}).get("tokens_per_joule") or v for r, v in zip(reports, per_j)]
     panels = [("tokens per second", per_s), ("memory bandwidth used (% of peak)", bw),
               ("array utilisation (%)", util)]
     if any(v is not None for v in per_j):

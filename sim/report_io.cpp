@@ -175,7 +175,8 @@ void print_table(const Report& r, std::ostream& out) {
     fmt::print(out, "{:<28}{:>18.2f} W\n", "power, average", e.average_w());
     fmt::print(out, "{:<28}{:>18.2f} W\n", fmt::format("power, peak ({:g} us)", e.window_us()),
                e.peak_w());
-    for (const auto& c : e.components()) {
+    for (const auto& c : e.components()) {  // the JSON has every one
+      if (c.joules() == 0) continue;
       fmt::print(out, "  {:<26}{:>20}{:>8.1f}%\n", c.name(), joules(c.joules()), 100.0 * c.share());
     }
   }

@@ -36,14 +36,25 @@ def bound(r):
 
 def row(label, r, tokens):
     t = r["traffic"]
+    e = r["energy"]
     return (f"{label:<34}{r['seconds'] * 1e6:>10.1f}{tokens / r['seconds']:>12.0f}"
+            f"{1e3 * e['joules'] / tokens:>10.3f}{tokens / e['joules']:>10.0f}{e['average_w']:>8.0f}"
             f"{100 * t['achieved_bandwidth_gbps'] / t['peak_bandwidth_gbps']:>9.1f}%"
             f"{100 * r['compute']['array_utilization']:>9.2f}%"
             f"{r['roofline']['intensity']:>10.1f}{bound(r):>9}")
 
 
-HEADER = (f"{'':<34}{'time us':>10}{'tokens/s':>12}{'memory':>10}{'arrays':>10}"
-          f"{'FLOP/B':>10}{'bound':>9}")
+HEADER = (f"{'':<34}{'time us':>10}{'tokens/s':>12}{'mJ/token':>10}{'tokens/J':>10}{'W':>8}"
+          f"{'memory':>10}{'arrays':>10}{'FLOP/B':>10}{'bound':>9}")
+
+
+def memory_share(r):
+    return sum(c["share"] for c in r["energy"]["components"] if c["name"].startswith("memory."))
+
+
+def per_second_share(r):
+    return sum(c["share"] for c in r["energy"]["components"]
+               if c["name"].endswith(".static") or c["name"] in ("memory.background", "memory.refresh"))
 
 
 def classes(r):
@@ -80,7 +91,9 @@ def main():
     print(f"   Each weight byte now serves {b} tokens: the MLP reaches {mlp['intensity']:.0f} FLOP/B at "
           f"batch {b}, near the ridge\n   ({r['roofline']['ridge_intensity']:.0f} FLOP/B) where the "
           "arrays would become the limit. Attention does not follow: each\n   sequence reads its "
-          "own KV cache, so its FLOP/B stays low and decode stays memory bound.\n")
+          "own KV cache, so its FLOP/B stays low and decode stays memory bound.\n   Energy "
+          "follows the bytes too: the weights' DRAM energy is shared by the batch, so\n   "
+          "a token costs less the more tokens share each byte.\n")
 
     print("2. The same decode (batch 1) on other memories")
     print(HEADER)
@@ -96,11 +109,19 @@ def main():
             extra += ["--set", s_]
         path, r = npusim(args, args.out, f"decode-memory-{i}", extra)
         memory_reports.append(path)
+        first = first if i else r
+        last = r
         print(row(label, r, 1))
     print("   With HBM3 and LPDDR5X the time is the bytes over the bandwidth. HBM4 doubles the\n"
           "   bandwidth, yet the token takes as long: the scratchpad's port (64 banks x 64 B a\n"
           "   cycle = 4.1 TB/s) caps what the DMA can write. Double it and the wall moves back\n"
           "   toward the memory.\n")
+    print(f"   Energy: on HBM3, memory is {100 * memory_share(first):.0f}% of a token's energy, "
+          "almost all of it moving bits.\n   On LPDDR5X the token takes "
+          f"{last['seconds'] / first['seconds']:.1f}x as long, and what is paid per second (the "
+          "NPU's static power,\n   DRAM background and refresh) becomes "
+          f"{100 * per_second_share(last):.0f}% of the energy: 32 arrays idle behind a "
+          "614 GB/s memory.\n")
 
     print("3. Prefill of a 512-token prompt against decoding one token")
     print(HEADER)
