@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Bandwidth and utilisation over time from an npusim timeline
 (npusim run --trace t.json): memory bandwidth per stack (GB/s), each unit's
-busy and stalled share per window, and the scratchpad in use (MiB). Uses
+busy and stalled share per window, the scratchpad in use (MiB) and the
+power of the core and the memory (W, per power window). Uses
 Debian's python3-matplotlib.
 
   scripts/plot_timeline.py t.json -o timeline.png [--window-us 1]
@@ -30,6 +31,7 @@ def main():
 
     counters = [e for e in events if e.get("ph") == "C" and e.get("name") == "bandwidth GB/s"]
     spm = [e for e in events if e.get("ph") == "C" and e.get("name") == "scratchpad MiB"]
+    power = [e for e in events if e.get("ph") == "C" and e.get("name") == "power W"]
     slices = [e for e in events if e.get("ph") == "X"]
     if not counters and not slices:
         sys.exit(f"{args.trace}: no counters or unit slices")
@@ -37,7 +39,8 @@ def main():
     window = args.window_us if args.window_us > 0 else end / 200
     bins = int(end / window) + 1
 
-    fig, (ax_bw, ax_unit, ax_spm) = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
+    fig, axes = plt.subplots(4 if power else 3, 1, figsize=(9, 10.5 if power else 8), sharex=True)
+    ax_bw, ax_unit, ax_spm = axes[:3]
     lanes = sorted({k for e in counters for k in e["args"]})
     for lane in lanes:
         ts = [e["ts"] for e in counters]
@@ -75,9 +78,21 @@ def main():
     ax_spm.step([e["ts"] for e in spm], [e["args"]["in use"] for e in spm], where="post",
                 color="tab:purple", linewidth=1)
     ax_spm.set_ylabel("scratchpad in use (MiB)")
-    ax_spm.set_xlabel("simulated time (us)")
     ax_spm.grid(True, alpha=0.3)
-    fig.suptitle("Memory bandwidth, unit activity and scratchpad over time")
+    if power:
+        ax_w = axes[3]
+        ts = [e["ts"] for e in power]
+        core = [e["args"]["core"] for e in power]
+        memory = [e["args"]["memory"] for e in power]
+        ax_w.step(ts, core, where="post", label="core", linewidth=1)
+        ax_w.step(ts, memory, where="post", label="memory", linewidth=1)
+        ax_w.step(ts, [c + m for c, m in zip(core, memory)], where="post", label="total",
+                  color="black", linewidth=1.5)
+        ax_w.set_ylabel("power (W)")
+        ax_w.legend(fontsize=7, ncol=3)
+        ax_w.grid(True, alpha=0.3)
+    axes[-1].set_xlabel("simulated time (us)")
+    fig.suptitle("Memory bandwidth, unit activity, scratchpad and power over time")
     fig.tight_layout()
     fig.savefig(args.output, dpi=120)
     print(f"wrote {args.output}")

@@ -1,6 +1,7 @@
 #include "sim/energy.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace npusim::sim {
 namespace {
@@ -77,9 +78,16 @@ std::vector<EnergyComponent> EnergyCounter::components(double seconds) const {
 }
 
 double EnergyCounter::total(double seconds) const {
-  double sum = 0;
-  for (const auto& c : components(seconds)) sum += c.joules();
-  return sum;
+  const Split s = split(seconds);
+  return s.core + s.memory;
+}
+
+EnergyCounter::Split EnergyCounter::split(double seconds) const {
+  Split s;
+  for (const auto& c : components(seconds)) {
+    (c.name().rfind("memory.", 0) == 0 ? s.memory : s.core) += c.joules();
+  }
+  return s;
 }
 
 PowerMeter::PowerMeter(const sc_core::sc_module_name& name, const EnergyCounter& counter,
@@ -96,20 +104,36 @@ void PowerMeter::run() {
     // else is left to happen: a deadlock.
     if (core_.finished() || !sc_core::sc_pending_activity()) return;
     if (sc_core::sc_time_stamp() < next) continue;  // one queue finished
-    const double now = sc_core::sc_time_stamp().to_seconds();
-    const double joules = counter_.total(now);
-    peak_w_ = std::max(peak_w_, (joules - last_joules_) / (now - last_seconds_));
-    last_seconds_ = now;
-    last_joules_ = joules;
+    sample(sc_core::sc_time_stamp().to_seconds());
     next += window_;
   }
 }
 
-double PowerMeter::peak_w(double end_seconds) const {
+void PowerMeter::sample(double now) {
+  const EnergyCounter::Split e = counter_.split(now);
+  const double span = now - last_seconds_;
+  const double core_w = (e.core - last_.core) / span, memory_w = (e.memory - last_.memory) / span;
+  peak_w_ = std::max(peak_w_, core_w + memory_w);
+  if (observer_) {
+    observer_(static_cast<uint64_t>(std::llround(last_seconds_ * 1e12)),
+              static_cast<uint64_t>(std::llround(now * 1e12)), core_w, memory_w);
+  }
+  last_seconds_ = now;
+  last_ = e;
+}
+
+double PowerMeter::finish(double end_seconds) {
   const double rest = end_seconds - last_seconds_;
-  if (rest < window_.to_seconds() / 2 && last_seconds_ > 0) return peak_w_;
   if (rest <= 0) return peak_w_;
-  return std::max(peak_w_, (counter_.total(end_seconds) - last_joules_) / rest);
+  if (rest < window_.to_seconds() / 2 && last_seconds_ > 0) {
+    // Too short to stand for a window: reported, but not a peak.
+    const double peak = peak_w_;
+    sample(end_seconds);
+    peak_w_ = peak;
+    return peak_w_;
+  }
+  sample(end_seconds);
+  return peak_w_;
 }
 
 void fill_energy(const EnergyCounter& counter, double seconds, double peak_w, double window_us,

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <systemc>
 #include <vector>
 
@@ -23,6 +24,11 @@ class EnergyCounter {
   // The components after `seconds` of the run (names fixed, order fixed).
   [[nodiscard]] std::vector<EnergyComponent> components(double seconds) const;
   [[nodiscard]] double total(double seconds) const;
+  // The same split in two: the memory's components ("memory.*") and the rest.
+  struct Split {
+    double core = 0, memory = 0;
+  };
+  [[nodiscard]] Split split(double seconds) const;
 
  private:
   const EnergyConfig& config_;
@@ -32,25 +38,35 @@ class EnergyCounter {
 };
 
 // Samples the energy every `window` while the core runs and keeps the
-// highest power of a window (see SimulationInput::power_window_us). Stops when the core has finished or nothing
-// else is left to happen (a deadlock, reported by the caller).
+// highest power of a window (see SimulationInput::power_window_us). Stops when the core has
+// finished or nothing else is left to happen (a deadlock, reported by the caller).
 class PowerMeter : public sc_core::sc_module {
  public:
   PowerMeter(const sc_core::sc_module_name& name, const EnergyCounter& counter,
              const arch::NpuCore& core, sc_core::sc_time window);
 
-  // The peak power, W, with the run's last window ending at `end_seconds`
-  // (a remainder shorter than half a window counts toward no window).
-  [[nodiscard]] double peak_w(double end_seconds) const;
+  // Called with each window's power, W, of the core and of the memory.
+  using Observer =
+      std::function<void(uint64_t from_ps, uint64_t to_ps, double core_w, double memory_w)>;
+  void observe(Observer observer) { observer_ = std::move(observer); }
+
+  // Ends the run at `end_seconds` (the last window is the remainder; one
+  // shorter than half a window counts toward no peak) and returns the peak
+  // power, W.
+  double finish(double end_seconds);
 
  private:
+  void sample(double now);
+
   SC_HAS_PROCESS(PowerMeter);
   void run();
 
   const EnergyCounter& counter_;
   const arch::NpuCore& core_;
   sc_core::sc_time window_;
-  double last_seconds_ = 0, last_joules_ = 0, peak_w_ = 0;
+  Observer observer_;
+  double last_seconds_ = 0, peak_w_ = 0;
+  EnergyCounter::Split last_;
 };
 
 // The report's energy: components, total, average and peak power, per token.

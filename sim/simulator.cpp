@@ -89,6 +89,12 @@ Report simulate(const SimulationInput& in) {
   }
   const EnergyCounter energy(sys, *core, *mem);
   PowerMeter power("power", energy, *core, sc_core::sc_time(in.power_window_us, sc_core::SC_US));
+  if (trace != nullptr) {
+    TraceWriter* t = trace.get();
+    power.observe([t](uint64_t from_ps, uint64_t to_ps, double core_w, double memory_w) {
+      t->power(from_ps, to_ps, core_w, memory_w);
+    });
+  }
   if (in.progress) {
     arch::NpuCore* c = core.get();
     core->set_progress([c, &in] {
@@ -96,6 +102,7 @@ Report simulate(const SimulationInput& in) {
     });
   }
   sc_core::sc_start();
+  const double peak_w = power.finish(static_cast<double>(core->finish_ps()) * 1e-12);
   if (trace != nullptr) trace->finish(core->finish_ps());
 
   if (!core->finished()) {
@@ -151,8 +158,7 @@ Report simulate(const SimulationInput& in) {
   }
   mem->report(r.mutable_memory());
   mem->energy(r.seconds(), r.mutable_memory()->mutable_energy());
-  fill_energy(energy, r.seconds(), power.peak_w(r.seconds()), in.power_window_us, in.tokens,
-              r.mutable_energy());
+  fill_energy(energy, r.seconds(), peak_w, in.power_window_us, in.tokens, r.mutable_energy());
   fill_roofline(sys, program, core->profile(), in.memory_roof_gbps, &r);
   core.reset();
   mem.reset();

@@ -168,6 +168,13 @@ void TraceWriter::flush_windows(uint64_t before_ps) {
   }
 }
 
+void TraceWriter::power(uint64_t from_ps, uint64_t to_ps, double core_w, double memory_w) {
+  if (to_ps <= options_.from_ps || from_ps >= options_.to_ps) return;
+  event(fmt::format(
+      R"({{"ph":"C","pid":1,"name":"power W","ts":{},"args":{{"core":{:.3f},"memory":{:.3f}}}}})",
+      us(from_ps), core_w, memory_w));
+}
+
 void TraceWriter::finish(uint64_t end_ps) {
   flush_windows(end_ps + options_.counter_window_ps);
   out_ << "\n]}\n";

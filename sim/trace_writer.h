@@ -12,6 +12,8 @@
 //   to completion, named after its graph node (async slices: a DMA keeps many
 //   transfers in flight, the arrays many tiles).
 // - memory: bandwidth (GB/s) per stack (DRAM) or of the memory, per window.
+// - "power W": the core's and the memory's power per power window
+//   (--power-window-us), from the energy counted in it.
 // - core0 "scratchpad MiB": the most scratchpad in use in each window
 //   (buffers between their first writer and their last reader; activations
 //   forwarded on chip within one queue are not counted).
@@ -52,6 +54,8 @@ class TraceWriter : public arch::TraceSink, public memory::TrafficSink {
                    uint64_t end_ps) override;
   void transferred(uint32_t lane, uint64_t end_ps, uint64_t bytes) override;
   void scratchpad(uint64_t time_ps, uint64_t bytes) override;
+  // The power drawn over [from, to), W (sim/energy.h's PowerMeter).
+  void power(uint64_t from_ps, uint64_t to_ps, double core_w, double memory_w);
   // The run ended at `end_ps`: writes the remaining bandwidth windows and
   // closes the JSON.
   void finish(uint64_t end_ps);

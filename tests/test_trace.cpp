@@ -21,7 +21,8 @@ struct Traced {
   nlohmann::json trace;
 };
 
-Traced traced(const System& system, const sim::WorkloadOptions& w, sim::TraceOptions options) {
+Traced traced(const System& system, const sim::WorkloadOptions& w, sim::TraceOptions options,
+              double power_window_us = 10) {
   options.path = ::testing::TempDir() + "/" +
                  ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".json";
   const sim::Compiled c = sim::compile_workload(system, "test", w);
@@ -29,6 +30,7 @@ Traced traced(const System& system, const sim::WorkloadOptions& w, sim::TraceOpt
   in.system = &system;
   in.program = &c.program;
   in.trace = &options;
+  in.power_window_us = power_window_us;
   Traced t;
   t.report = sim::simulate(in);
   std::ifstream f(options.path);
@@ -94,8 +96,8 @@ TEST(Trace, BandwidthCountersCarryTheBytesMovedPerStack) {
     if (e["ph"] != "C") continue;
     if (e["name"] == "scratchpad MiB") {
       spm_peak_mib = std::max(spm_peak_mib, e["args"]["in use"].get<double>());
-      continue;
     }
+    if (e["name"] != "bandwidth GB/s") continue;
     for (const auto& [lane, gbps] : e["args"].items()) {
       lanes.insert(lane);
       bytes += gbps.get<double>() * 100e-9 * 1e9;  // GB/s over 100 ns
@@ -108,6 +110,27 @@ TEST(Trace, BandwidthCountersCarryTheBytesMovedPerStack) {
   // The scratchpad in use over time: buffers were taken, never more than it holds.
   EXPECT_GT(spm_peak_mib, 0.0);
   EXPECT_LE(spm_peak_mib, 64.0);  // npu-hbm3: 64 MiB
+}
+
+TEST(Trace, PowerCountersAddUpToTheReportsEnergy) {
+  const System system = sim::load_system(test::source_path("examples/hw/npu-hbm3.textproto"), {});
+  const Traced t = traced(system, tiny_layer(), {}, /*power_window_us=*/0.5);
+  std::vector<std::pair<double, double>> samples;  // (from, watts), s and W
+  for (const auto& e : t.trace["traceEvents"]) {
+    if (e["ph"] != "C" || e["name"] != "power W") continue;
+    samples.emplace_back(e["ts"].get<double>() * 1e-6,
+                         e["args"]["core"].get<double>() + e["args"]["memory"].get<double>());
+  }
+  ASSERT_GT(samples.size(), 4u);
+  double joules = 0, peak = 0;
+  for (size_t i = 0; i < samples.size(); ++i) {
+    const double to = i + 1 < samples.size() ? samples[i + 1].first : t.report.seconds();
+    joules += samples[i].second * (to - samples[i].first);
+    if (to - samples[i].first >= 0.25e-6) peak = std::max(peak, samples[i].second);
+  }
+  // Watts are written to 1 mW: about 1e-5 of the figure.
+  EXPECT_NEAR(joules, t.report.energy().joules(), 1e-4 * t.report.energy().joules());
+  EXPECT_NEAR(peak, t.report.energy().peak_w(), 0.01);  // ts carries 1 ps (6 decimals)
 }
 
 TEST(Trace, CanBeLimitedToAWindowOfTimeAndToLayers) {
