@@ -8,15 +8,6 @@
 namespace npusim::sim {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 TEST(Config, DefaultsFillOnlyAbsentFields) {
   System s;
   parse_textproto("memory { ideal { bandwidth_gbps: 10 } }", "x", &s);
@@ -39,22 +30,22 @@ TEST(Config, OverridesReachAnyField) {
 
 TEST(Config, ErrorsNameTheFileAndField) {
   EXPECT_NE(
-      error_of([] {
+      test::error_of([] {
         System s;
         parse_textproto("core { array { rowz: 1 } }", "a.textproto", &s);
       }).find("a.textproto:1:20: Message type \"npusim.ArrayConfig\" has no field named \"rowz\""),
       std::string::npos);
-  EXPECT_EQ(error_of([] { (void)test::preset({"core.array.cols=0"}); })
+  EXPECT_EQ(test::error_of([] { (void)test::preset({"core.array.cols=0"}); })
                 .find(test::source_path("examples/hw/npu-128x128-ideal.textproto") +
                       ": core.array.cols: must be >= 1"),
             0u);
-  EXPECT_NE(error_of([] {
+  EXPECT_NE(test::error_of([] {
               (void)test::preset({"core.scratchpad.banks=3"});
             }).find("core.scratchpad.banks: must divide capacity_bytes"),
             std::string::npos);
-  EXPECT_NE(error_of([] { (void)test::preset({"core.array.rows=-1"}); }).find("--set"),
+  EXPECT_NE(test::error_of([] { (void)test::preset({"core.array.rows=-1"}); }).find("--set"),
             std::string::npos);
-  EXPECT_NE(error_of([] { (void)test::preset({"core_clock_ghz=0"}); }).find("core_clock_ghz"),
+  EXPECT_NE(test::error_of([] { (void)test::preset({"core_clock_ghz=0"}); }).find("core_clock_ghz"),
             std::string::npos);
 }
 

@@ -307,12 +307,7 @@ TEST(DramRefresh, AllBankRefreshCostsAboutTrfcOverTrefi) {
 }
 
 std::string error_of(const std::vector<std::string>& sets) {
-  try {
-    (void)dram_system("HBM3-6400", sets);
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "(no error)";
+  return test::error_of([&] { (void)dram_system("HBM3-6400", sets); });
 }
 
 TEST(DramConfig, BadConfigsNameTheField) {

@@ -3,7 +3,6 @@
 // add up, and config errors that name the field.
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <map>
 
 #include "common/error.h"
@@ -150,21 +149,12 @@ TEST(Energy, PeakPowerIsTheAverageWhenTheRunFitsOneWindow) {
   EXPECT_GT(narrow.energy().peak_w(), 1.05 * narrow.energy().average_w());
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const UserError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 TEST(Energy, NegativeEnergiesAreRefusedByName) {
-  EXPECT_NE(error_of([] {
+  EXPECT_NE(test::error_of([] {
               (void)test::preset({"core.energy.mac_int8_pj=-1"});
             }).find("core.energy.mac_int8_pj: must be >= 0"),
             std::string::npos);
-  EXPECT_NE(error_of([] {
+  EXPECT_NE(test::error_of([] {
               (void)sim::dram_preset_system("HBM3-6400", "test", {"memory.dram.energy.act_nj=-2"});
             }).find("energy.act_nj: must be >= 0"),
             std::string::npos);

@@ -1,7 +1,10 @@
 // Helpers shared by the tests.
 #pragma once
 
+#include <functional>
 #include <string>
+
+#include "common/error.h"
 
 #include "sim/config.h"
 #include "sim/simulator.h"
@@ -16,6 +19,16 @@ inline std::string source_path(const std::string& relative) {
 // The teaching preset, with overrides.
 inline System preset(const std::vector<std::string>& sets = {}) {
   return sim::load_system(source_path("examples/hw/npu-128x128-ideal.textproto"), sets);
+}
+
+// The message of the UserError that `f` throws, or "(no error)".
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const UserError& e) {
+    return e.what();
+  }
+  return "(no error)";
 }
 
 inline Report run(const System& system, const Program& program) {
