@@ -40,6 +40,8 @@ void validate(const MemoryConfig& config, const std::string& where, const std::s
           path + ".ideal.bandwidth_gbps", "must be > 0 (GB/s)");
   require(std::isfinite(ideal.latency_ns()) && ideal.latency_ns() >= 0, where,
           path + ".ideal.latency_ns", "must be >= 0 (ns)");
+  require(std::isfinite(ideal.pj_per_bit()) && ideal.pj_per_bit() >= 0, where,
+          path + ".ideal.pj_per_bit", "must be >= 0 (pJ)");
 }
 }  // namespace
 

@@ -125,9 +125,6 @@ void apply_defaults(System& s) {
   if (!e->has_vector_static_mw_per_lane()) e->set_vector_static_mw_per_lane(1);
   if (!e->has_spm_static_mw_per_mib()) e->set_spm_static_mw_per_mib(15);
   if (!e->has_other_static_w()) e->set_other_static_w(0);
-  if (s.memory().has_ideal() && !s.memory().ideal().has_pj_per_bit()) {
-    s.mutable_memory()->mutable_ideal()->set_pj_per_bit(3.9);
-  }
 }
 
 void validate(const System& s, const std::string& where) {
@@ -149,10 +146,6 @@ void validate(const System& s, const std::string& where) {
   for (const auto& [field, value] : energies) {
     require(std::isfinite(value) && value >= 0, where, std::string("core.energy.") + field,
             "must be >= 0");
-  }
-  if (s.memory().has_ideal()) {
-    require(std::isfinite(s.memory().ideal().pj_per_bit()) && s.memory().ideal().pj_per_bit() >= 0,
-            where, "memory.ideal.pj_per_bit", "must be >= 0");
   }
   const auto& a = s.core().array();
   require(a.rows() >= 1, where, "core.array.rows", "must be >= 1");

@@ -158,6 +158,10 @@ TEST(Energy, NegativeEnergiesAreRefusedByName) {
               (void)sim::dram_preset_system("HBM3-6400", "test", {"memory.dram.energy.act_nj=-2"});
             }).find("energy.act_nj: must be >= 0"),
             std::string::npos);
+  EXPECT_NE(test::error_of([] {
+              (void)test::preset({"memory.ideal.pj_per_bit=-0.5"});
+            }).find("memory.ideal.pj_per_bit: must be >= 0"),
+            std::string::npos);
 }
 
 }  // namespace
