@@ -24,6 +24,8 @@ class Args {
   void positional(const std::string& name, std::vector<std::string>* values, size_t min, size_t max,
                   const std::string& help);
 
+  [[nodiscard]] bool has_option(const std::string& name) const { return specs_.count(name) > 0; }
+
   // Parses argv; returns false when --help was given (usage printed).
   [[nodiscard]] bool parse();
   [[nodiscard]] std::string usage() const;

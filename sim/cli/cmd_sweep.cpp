@@ -1,0 +1,217 @@
+// npusim sweep: one run per point of a grid of system fields and workload
+// options; a table on stdout and a CSV row per point.
+#include <fmt/format.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include "common/error.h"
+#include "sim/cli/options.h"
+#include "sim/report_io.h"
+#include "sim/sweep.h"
+
+namespace npusim::cli {
+namespace {
+
+// What one point runs: the system with its overrides and the workload.
+struct Point {
+  std::string label;  // field=value, ...
+  System system;
+  sim::WorkloadOptions workload;
+};
+
+std::vector<Point> build_points(const SystemOptions& sys, const sim::WorkloadOptions& work,
+                                const std::vector<sim::SweepAxis>& axes,
+                                const std::vector<std::vector<std::string>>& grid) {
+  sim::WorkloadOptions probe;
+  Args workload_args("sweep", {});
+  add_workload_options(workload_args, probe);
+  std::vector<Point> points;
+  for (const auto& values : grid) {
+    Point p;
+    p.workload = work;
+    SystemOptions s = sys;
+    std::vector<std::string> workload_argv;
+    for (size_t a = 0; a < axes.size(); ++a) {
+      p.label += fmt::format("{}{}={}", a == 0 ? "" : " ", axes[a].field, values[a]);
+      if (workload_args.has_option(axes[a].field)) {
+        workload_argv.push_back("--" + axes[a].field);
+        workload_argv.push_back(values[a]);
+      } else {
+        s.sets.push_back(axes[a].field + "=" + values[a]);
+      }
+    }
+    // A bad value fails here, before any point runs.
+    try {
+      Args args("sweep", workload_argv);
+      add_workload_options(args, p.workload);
+      (void)args.parse();
+      p.system = load_system(s);
+    } catch (const UserError& e) {
+      throw UserError(fmt::format("--vary: the point {}: {}", p.label, e.what()));
+    }
+    points.push_back(std::move(p));
+  }
+  return points;
+}
+
+Report run_point(const Point& p, const std::string& where) {
+  try {
+    return sim::run_workload(p.system, where, p.workload);
+  } catch (const UserError& e) {
+    throw UserError(fmt::format("the point {}: {}", p.label, e.what()));
+  }
+}
+
+// Runs the points in up to `jobs` child processes at once (SystemC runs one
+// simulation per process at a time); each child hands its report back in a
+// file.
+std::vector<Report> run_parallel(const std::vector<Point>& points, const std::string& where,
+                                 uint64_t jobs, const std::function<void(size_t)>& done) {
+  std::vector<Report> reports(points.size());
+  char dir_template[] = "/tmp/npusim-sweep-XXXXXX";
+  if (mkdtemp(dir_template) == nullptr) throw UserError("--jobs: cannot create a temporary folder");
+  const std::filesystem::path dir = dir_template;
+  auto file = [&](size_t i, const char* ext) { return dir / fmt::format("{}.{}", i, ext); };
+  std::map<pid_t, size_t> running;
+  size_t next = 0;
+  std::string failure;
+  while ((next < points.size() && failure.empty()) || !running.empty()) {
+    while (running.size() < jobs && next < points.size() && failure.empty()) {
+      std::cout.flush();
+      std::fflush(nullptr);
+      const pid_t pid = fork();
+      if (pid < 0) throw UserError("--jobs: fork failed");
+      if (pid == 0) {
+        int status = 0;
+        try {
+          const Report r = run_point(points[next], where);
+          std::ofstream out(file(next, "pb"), std::ios::binary);
+          if (!r.SerializeToOstream(&out)) status = 3;
+        } catch (const std::exception& e) {
+          std::ofstream(file(next, "err")) << e.what();
+          status = 2;
+        }
+        std::_Exit(status);
+      }
+      running[pid] = next++;
+    }
+    int status = 0;
+    const pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0) break;
+    const size_t i = running.at(pid);
+    running.erase(pid);
+    std::ifstream in(file(i, "pb"), std::ios::binary);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && reports[i].ParseFromIstream(&in)) {
+      done(i);
+    } else if (failure.empty()) {
+      std::ifstream err(file(i, "err"));
+      std::getline(err, failure);
+      if (failure.empty()) failure = fmt::format("the point {}: the run failed", points[i].label);
+    }
+  }
+  std::filesystem::remove_all(dir);
+  if (!failure.empty()) throw UserError(failure);
+  return reports;
+}
+
+int sweep(const std::vector<std::string>& argv) {
+  Args args("sweep", argv);
+  SystemOptions sys;
+  sim::WorkloadOptions work;
+  std::vector<std::string> vary;
+  std::string csv_path, reports_dir;
+  uint64_t jobs = 1;
+  bool quiet = false;
+  add_system_options(args, sys);
+  add_workload_options(args, work);
+  args.repeated("vary", &vary,
+                "a system field or workload option and its values: --vary batch=1,4,16 or "
+                "--vary core.array.count=1,2 (repeatable; every combination runs)");
+  args.option("csv", &csv_path, "write one row per point to this CSV file");
+  args.option("reports", &reports_dir, "write each point's JSON report into this folder");
+  args.option("jobs", &jobs, "points simulated at once, each in its own process (default 1)");
+  args.flag("quiet", &quiet, "print no table");
+  if (!args.parse()) return 0;
+  if (vary.empty()) throw UserError("npusim sweep: --vary: give at least one field=v1,v2,...");
+  if (jobs < 1 || jobs > 256) throw UserError("--jobs: must be between 1 and 256");
+
+  std::vector<sim::SweepAxis> axes;
+  for (const std::string& v : vary) {
+    axes.push_back(sim::parse_sweep_axis(v));
+    for (size_t a = 0; a + 1 < axes.size(); ++a) {
+      if (axes[a].field == axes.back().field) {
+        throw UserError(fmt::format("--vary {}: {} is varied twice", v, axes.back().field));
+      }
+    }
+  }
+  const auto grid = sim::sweep_grid(axes);
+  const std::vector<Point> points = build_points(sys, work, axes, grid);
+  std::ofstream csv;
+  if (!csv_path.empty()) {
+    csv.open(csv_path);
+    if (!csv) throw UserError(csv_path + ": --csv: cannot write the file");
+  }
+  if (!reports_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(reports_dir, ec);
+    if (ec) throw UserError(reports_dir + ": --reports: cannot create the folder");
+  }
+
+  size_t finished = 0;
+  auto done = [&](size_t i) {
+    ++finished;
+    if (!quiet) std::cerr << fmt::format("[{}/{}] {}\n", finished, points.size(), points[i].label);
+  };
+  std::vector<Report> reports;
+  if (jobs == 1) {
+    for (size_t i = 0; i < points.size(); ++i) {
+      reports.push_back(run_point(points[i], sys.system));
+      done(i);
+    }
+  } else {
+    reports = run_parallel(points, sys.system, jobs, done);
+  }
+
+  if (!quiet) {
+    fmt::print("{:<40}{:>12}{:>12}{:>10}{:>10}{:>10}{:>9}\n", "point", "time us", "tokens/s",
+               "mJ/token", "memory", "arrays", "bound");
+    for (size_t i = 0; i < points.size(); ++i) {
+      const Report& r = reports[i];
+      const auto& t = r.traffic();
+      const auto& roof = r.roofline();
+      fmt::print("{:<40}{:>12.2f}{:>12.0f}{:>10.3f}{:>9.1f}%{:>9.2f}%{:>9}\n", points[i].label,
+                 r.seconds() * 1e6, static_cast<double>(r.workload().tokens()) / r.seconds(),
+                 r.energy().joules_per_token() * 1e3,
+                 100.0 * t.achieved_bandwidth_gbps() / t.peak_bandwidth_gbps(),
+                 100.0 * r.compute().array_utilization(),
+                 roof.intensity() >= roof.ridge_intensity() ? "compute" : "memory");
+    }
+  }
+  if (csv.is_open()) {
+    sim::write_sweep_csv(csv, axes, grid, reports);
+    if (!csv) throw UserError(csv_path + ": --csv: writing the file failed");
+  }
+  if (!reports_dir.empty()) {
+    for (size_t i = 0; i < reports.size(); ++i) {
+      sim::write_json(reports[i],
+                      (std::filesystem::path(reports_dir) / fmt::format("{}.json", i)).string());
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+NPUSIM_REGISTER_COMMAND(sweep,
+                        "run every combination of values of system fields and workload options; "
+                        "a table and a CSV row per point",
+                        sweep);
+
+}  // namespace npusim::cli
