@@ -13,7 +13,11 @@ hw="$src/examples/hw/npu-128x128-ideal.textproto"
 /usr/bin/python3 "$src/scripts/plot_timeline.py" "$out/t.json" -o "$out/timeline.png"
 /usr/bin/python3 "$src/scripts/plot_compare.py" "$out/a.json" "$out/b.json" -o "$out/compare.png" \
   --labels "batch 2,batch 8"
-for png in roofline timeline compare; do
+"$npusim" sweep --system "$hw" --layer tiny --kv-len 64 --vary batch=1,4,16 \
+  --vary core.array.count=1,2 --quiet --csv "$out/s.csv"
+/usr/bin/python3 "$src/scripts/plot_sweep.py" "$out/s.csv" --x batch --y tokens_per_s \
+  --series core.array.count --logx -o "$out/sweep.png"
+for png in roofline timeline compare sweep; do
   test -s "$out/$png.png" || { echo "$png.png is empty" >&2; exit 1; }
   head -c 8 "$out/$png.png" | od -An -c | grep -q "P   N   G" || { echo "$png.png is no PNG" >&2; exit 1; }
 done
