@@ -26,4 +26,14 @@ assert abs(float(rows[3]["joules"]) - direct["energy"]["joules"]) <= 1e-9 * dire
 # Batch 4 makes more tokens per second than batch 1 on the same machine.
 assert float(rows[2]["tokens_per_s"]) > 2 * float(rows[0]["tokens_per_s"])
 PY
+# The system file itself can be an axis.
+"$npusim" sweep --layer tiny --quiet --csv "$out/systems.csv" \
+  --vary "system=$hw,$src/examples/hw/edge-npu-32x32.textproto"
+/usr/bin/python3 - "$out/systems.csv" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+assert [r["system"].rsplit("/", 1)[1] for r in rows] == [
+    "npu-128x128-ideal.textproto", "edge-npu-32x32.textproto"], rows
+assert float(rows[1]["seconds"]) > float(rows[0]["seconds"])  # 51 GB/s against 1 TB/s
+PY
 echo "sweep ok"

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -23,6 +24,7 @@ namespace {
 struct Point {
   std::string label;  // field=value, ...
   System system;
+  std::string where;  // its file, for errors
   sim::WorkloadOptions workload;
 };
 
@@ -40,7 +42,9 @@ std::vector<Point> build_points(const SystemOptions& sys, const sim::WorkloadOpt
     std::vector<std::string> workload_argv;
     for (size_t a = 0; a < axes.size(); ++a) {
       p.label += fmt::format("{}{}={}", a == 0 ? "" : " ", axes[a].field, values[a]);
-      if (workload_args.has_option(axes[a].field)) {
+      if (axes[a].field == "system") {  // a system file of its own
+        s.system = values[a];
+      } else if (workload_args.has_option(axes[a].field)) {
         workload_argv.push_back("--" + axes[a].field);
         workload_argv.push_back(values[a]);
       } else {
@@ -53,6 +57,7 @@ std::vector<Point> build_points(const SystemOptions& sys, const sim::WorkloadOpt
       add_workload_options(args, p.workload);
       (void)args.parse();
       p.system = load_system(s);
+      p.where = s.system;
     } catch (const UserError& e) {
       throw UserError(fmt::format("--vary: the point {}: {}", p.label, e.what()));
     }
@@ -61,9 +66,9 @@ std::vector<Point> build_points(const SystemOptions& sys, const sim::WorkloadOpt
   return points;
 }
 
-Report run_point(const Point& p, const std::string& where) {
+Report run_point(const Point& p) {
   try {
-    return sim::run_workload(p.system, where, p.workload);
+    return sim::run_workload(p.system, p.where, p.workload);
   } catch (const UserError& e) {
     throw UserError(fmt::format("the point {}: {}", p.label, e.what()));
   }
@@ -72,8 +77,8 @@ Report run_point(const Point& p, const std::string& where) {
 // Runs the points in up to `jobs` child processes at once (SystemC runs one
 // simulation per process at a time); each child hands its report back in a
 // file.
-std::vector<Report> run_parallel(const std::vector<Point>& points, const std::string& where,
-                                 uint64_t jobs, const std::function<void(size_t)>& done) {
+std::vector<Report> run_parallel(const std::vector<Point>& points, uint64_t jobs,
+                                 const std::function<void(size_t)>& done) {
   std::vector<Report> reports(points.size());
   char dir_template[] = "/tmp/npusim-sweep-XXXXXX";
   if (mkdtemp(dir_template) == nullptr) throw UserError("--jobs: cannot create a temporary folder");
@@ -91,7 +96,7 @@ std::vector<Report> run_parallel(const std::vector<Point>& points, const std::st
       if (pid == 0) {
         int status = 0;
         try {
-          const Report r = run_point(points[next], where);
+          const Report r = run_point(points[next]);
           std::ofstream out(file(next, "pb"), std::ios::binary);
           if (!r.SerializeToOstream(&out)) status = 3;
         } catch (const std::exception& e) {
@@ -132,8 +137,9 @@ int sweep(const std::vector<std::string>& argv) {
   add_system_options(args, sys);
   add_workload_options(args, work);
   args.repeated("vary", &vary,
-                "a system field or workload option and its values: --vary batch=1,4,16 or "
-                "--vary core.array.count=1,2 (repeatable; every combination runs)");
+                "a system field, a workload option or the system file and its values: --vary "
+                "batch=1,4,16, --vary core.array.count=1,2, --vary system=a.textproto,b.textproto "
+                "(repeatable; every combination runs)");
   args.option("csv", &csv_path, "write one row per point to this CSV file");
   args.option("reports", &reports_dir, "write each point's JSON report into this folder");
   args.option("jobs", &jobs, "points simulated at once, each in its own process (default 1)");
@@ -172,22 +178,24 @@ int sweep(const std::vector<std::string>& argv) {
   std::vector<Report> reports;
   if (jobs == 1) {
     for (size_t i = 0; i < points.size(); ++i) {
-      reports.push_back(run_point(points[i], sys.system));
+      reports.push_back(run_point(points[i]));
       done(i);
     }
   } else {
-    reports = run_parallel(points, sys.system, jobs, done);
+    reports = run_parallel(points, jobs, done);
   }
 
   if (!quiet) {
-    fmt::print("{:<40}{:>12}{:>12}{:>10}{:>10}{:>10}{:>9}\n", "point", "time us", "tokens/s",
+    size_t width = 8;
+    for (const Point& p : points) width = std::max(width, p.label.size() + 2);
+    fmt::print("{:<{}}{:>12}{:>12}{:>10}{:>10}{:>10}{:>9}\n", "point", width, "time us", "tokens/s",
                "mJ/token", "memory", "arrays", "bound");
     for (size_t i = 0; i < points.size(); ++i) {
       const Report& r = reports[i];
       const auto& t = r.traffic();
       const auto& roof = r.roofline();
-      fmt::print("{:<40}{:>12.2f}{:>12.0f}{:>10.3f}{:>9.1f}%{:>9.2f}%{:>9}\n", points[i].label,
-                 r.seconds() * 1e6, static_cast<double>(r.workload().tokens()) / r.seconds(),
+      fmt::print("{:<{}}{:>12.2f}{:>12.0f}{:>10.3f}{:>9.1f}%{:>9.2f}%{:>9}\n", points[i].label,
+                 width, r.seconds() * 1e6, static_cast<double>(r.workload().tokens()) / r.seconds(),
                  r.energy().joules_per_token() * 1e3,
                  100.0 * t.achieved_bandwidth_gbps() / t.peak_bandwidth_gbps(),
                  100.0 * r.compute().array_utilization(),
