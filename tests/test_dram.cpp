@@ -1,5 +1,6 @@
 // DRAM: JEDEC constraints at their boundaries, preset arithmetic, latency,
 // bandwidth of access patterns, refresh, and config errors.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -354,6 +355,39 @@ TEST(DramFastPath, OneBankGroupGetsBurstOverTccdLOfTheBus) {
     const MemtestReport all = big_stream({"memory.dram.refresh=NO_REFRESH", g});
     EXPECT_GT(all.efficiency(), 0.99) << granular;
   }
+}
+
+// A row passed over because a later queued row hits its bank's open row
+// must be planned once that hit has gone (it was left queued for ever, and
+// the channel slept with it).
+TEST(DramFastPath, ARowWaitingForAHitOnItsBankIsPlannedAfterIt) {
+  // "ro ba bg st ch co": 1 KiB rows, then 32 channels, 4 bank groups, 8 banks.
+  auto at = [](uint64_t row, uint64_t bank, uint64_t group) {
+    return (row << 20) | (bank << 17) | (group << 15);
+  };
+  std::string trace = fmt::format("0 R {} 1024\n", at(1, 0, 0));  // opens row 1 of bank 0
+  // 48 rows of the other bank groups fill the fast path's planning window,
+  // so that what follows waits in the queue.
+  for (uint64_t row = 1; row <= 2; ++row) {
+    for (uint64_t g = 1; g < 4; ++g) {
+      for (uint64_t bank = 0; bank < 8; ++bank)
+        trace += fmt::format("1 R {} 1024\n", at(row, bank, g));
+    }
+  }
+  trace += fmt::format("1 R {} 1024\n", at(2, 0, 0));  // a conflict on bank 0 ...
+  trace += fmt::format("1 R {} 1024\n", at(1, 0, 0));  // ... queued before a hit on it
+  const std::string path = ::testing::TempDir() + "/wait_for_hit.trace";
+  std::ofstream(path) << trace;
+  sim::MemtestOptions o;
+  o.trace = path;
+  const MemtestReport r = sim::run_memtest(
+      dram_system("HBM3-6400", {"memory.dram.address_mapping=\"ro ba bg st ch co\"",
+                                "memory.dram.refresh=NO_REFRESH"}),
+      o);
+  EXPECT_EQ(r.requests(), 51u);
+  const auto& t = r.memory_stats().dram().total();
+  EXPECT_EQ(t.act(), 50u);  // every row once; the hit on bank 0's row 1 needs none
+  EXPECT_EQ(t.rd(), 51u * 32);
 }
 
 TEST(DramFastPath, RowGranularSchedulingAgreesWithBurstLevel) {

@@ -324,6 +324,8 @@ ChannelController::Placement ChannelController::place(const Burst& b, uint64_t n
 void ChannelController::plan_rows(BurstQueue& q, uint64_t now, uint64_t& wake) {
   const bool write = &q == &writes_;
   const Command c = write ? Command::WR : Command::RD;
+  bool behind_single = false;
+  bool waits_for_hit = false;  // a row passed over for a later hit on its bank
   for (size_t i = 0; i < q.size();) {
     // No row, however ready its bank, starts before a lane is free.
     uint64_t lane_free = kNever;
@@ -333,7 +335,18 @@ void ChannelController::plan_rows(BurstQueue& q, uint64_t now, uint64_t& wake) {
       return;
     }
     Burst& b = q[i];
-    if (!b.as_unit) return;  // an older single burst goes first, burst by burst
+    // An older single burst goes first, burst by burst (schedule()); only
+    // rows that hit their bank's open row pass it, as FR-FCFS lets hits
+    // pass. (The single may be waiting for such a row to close its bank.)
+    if (!b.as_unit) {
+      behind_single = true;
+      ++i;
+      continue;
+    }
+    if (behind_single && timing_.open_row(b.bank) != b.row) {
+      ++i;
+      continue;
+    }
     if (b.arrival > now) {
       wake = std::min(wake, b.arrival);
       ++i;
@@ -342,6 +355,7 @@ void ChannelController::plan_rows(BurstQueue& q, uint64_t now, uint64_t& wake) {
     // A queued entry still hits this bank's open row: FR-FCFS serves it first.
     const uint32_t open = timing_.open_row(b.bank);
     if (open != kClosed && open != b.row && row_wanted(q, b.bank)) {
+      waits_for_hit = true;
       ++i;
       continue;
     }
@@ -398,6 +412,10 @@ void ChannelController::plan_rows(BurstQueue& q, uint64_t now, uint64_t& wake) {
     removed(b);
     q.erase(i);
     auto_precharge(bank, now);
+    if (waits_for_hit) {  // that hit may have been this row: look again from the start
+      waits_for_hit = behind_single = false;
+      i = 0;
+    }
     if (drain_flips()) {  // the other queue's turn: step() switches, one clock on
       wake = std::min(wake, now + 1);
       return;
