@@ -16,6 +16,7 @@ const std::map<VectorKind, VectorCost>& table() {
       {SQRT, {2, 0, 0, 8}},        {ERF, {3, 0, 0, 8}},      // polynomial approximation
       {TANH, {3, 0, 0, 8}},        {SIGMOID, {3, 0, 0, 8}},  // 1 / (1 + exp(-x))
       {REDUCE_MEAN, {1, 1, 4, 4}},                           // sum, one scale per row
+      {ROW_SCALE_ADD, {1, 0, 0, 4}},                         // one multiply-add per element
       {REDUCE_SUM, {1, 1, 0, 4}},  {REDUCE_MAX, {1, 1, 0, 4}},
       {EXP, {2, 0, 0, 8}},         {SILU, {3, 0, 0, 8}},  // x * 1 / (1 + exp(-x))
       {GELU, {4, 0, 0, 8}},                               // tanh approximation

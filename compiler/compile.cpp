@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "common/error.h"
 
 namespace npusim::compiler {
@@ -46,7 +48,25 @@ Program lower(const Graph& graph, const Target& target, Graph* tiled) {
                  layout_for(graph, tensors, target,
                             target.forward_activations ? OnChip::room(target.spm_capacity_bytes)
                                                        : OnChipRings{}));
-  ProgramBuilder builder(graph.name(), layout_for(graph, tensors, target, on_chip.rings()));
+  // Lowerings that keep intermediates on chip (fused attention) get slots
+  // of their own beside the forwarded activations': the most any node asks.
+  OnChipRings own{};
+  for (const Node& node : graph.nodes()) {
+    const RingsFn* rings = LoweringRegistry::rings(node.op());
+    if (rings == nullptr) continue;
+    const OnChipRings need = (*rings)(node, tensors, target);
+    for (size_t r = 0; r < kOnChipRings; ++r) {
+      own[r].slots = std::max(own[r].slots, need[r].slots);
+      own[r].slot_bytes = std::max(own[r].slot_bytes, need[r].slot_bytes);
+    }
+  }
+  OnChipRings rings = on_chip.rings();
+  for (size_t r = 0; r < kOnChipRings; ++r) {
+    if (own[r].slots == 0) continue;
+    rings[r].slots += own[r].slots;
+    rings[r].slot_bytes = std::max(rings[r].slot_bytes, own[r].slot_bytes);
+  }
+  ProgramBuilder builder(graph.name(), layout_for(graph, tensors, target, rings));
   LoweringContext ctx{graph, tensors, target, builder};
   ctx.on_chip = &on_chip;
   if (tiled != nullptr) *tiled = graph;

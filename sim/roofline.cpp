@@ -55,10 +55,11 @@ int decoder_layer(const std::string& node) {
 
 std::string op_class(const std::string& node, const std::string& op) {
   if (op == "RMS_NORM" || op == "LAYER_NORM" || contains(node, "norm")) return "norm";
-  if (op == "ATTENTION_SCORE" || op == "ATTENTION_CONTEXT" || op == "SOFTMAX_OP" ||
-      op == "ROTARY" || op == "KV_APPEND" || contains(node, "attn") || contains(node, "q_proj") ||
-      contains(node, "k_proj") || contains(node, "v_proj") || contains(node, "o_proj") ||
-      contains(node, "qkv") || contains(node, "rope") || contains(node, "_append")) {
+  if (op == "ATTENTION" || op == "ATTENTION_SCORE" || op == "ATTENTION_CONTEXT" ||
+      op == "SOFTMAX_OP" || op == "ROTARY" || op == "KV_APPEND" || contains(node, "attn") ||
+      contains(node, "q_proj") || contains(node, "k_proj") || contains(node, "v_proj") ||
+      contains(node, "o_proj") || contains(node, "qkv") || contains(node, "rope") ||
+      contains(node, "_append")) {
     return "attention";
   }
   if (op == "EMBEDDING" || contains(node, "embed")) return "embedding";

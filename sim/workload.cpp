@@ -12,6 +12,7 @@
 #include "compiler/frontends/hf_config.h"
 #include "compiler/frontends/model_graph.h"
 #include "compiler/frontends/onnx_import.h"
+#include "compiler/passes/fuse_attention.h"
 #include "memory/registry.h"
 #include "sim/config.h"
 #include "sim/simulator.h"
@@ -91,6 +92,14 @@ Compiled compile_workload(const System& system, const std::string& where,
                           const WorkloadOptions& options) {
   Compiled c;
   c.graph = build_graph(options);
+  require(
+      options.attention == "auto" || options.attention == "fused" || options.attention == "unfused",
+      "--attention", options.attention, "choices: auto, fused, unfused");
+  if (options.attention != "unfused") {
+    compiler::FuseAttentionOptions fuse;
+    fuse.prefill_only = options.attention == "auto";
+    compiler::fuse_attention(c.graph, fuse);
+  }
   compiler::PlacementOptions placement;
   placement.capacity_bytes = memory::MemoryRegistry::lookup(system.memory(), where, "memory")
                                  .capacity_bytes(system.memory());
@@ -103,7 +112,8 @@ Compiled compile_workload(const System& system, const std::string& where,
   c.workload.set_kv_len(options.phase == "prefill" ? options.prompt_len : options.kv_len);
   c.workload.set_tokens(options.batch * (options.phase == "prefill" ? options.prompt_len : 1));
   uint32_t layers = 0;
-  for (const auto& node : c.graph.nodes()) layers += node.op() == ATTENTION_SCORE ? 1 : 0;
+  for (const auto& node : c.graph.nodes())
+    layers += node.op() == ATTENTION_SCORE || node.op() == ATTENTION ? 1 : 0;
   c.workload.set_layers(layers);
   return c;
 }

@@ -25,6 +25,9 @@ struct WorkloadOptions {
   std::string dtype = "fp16";    // weights (and activations, KV cache unless set)
   std::string activation_dtype;  // empty: fp16 for integer/fp8 weights, else as --dtype
   std::string kv_dtype;          // empty: as the activations
+  // Fused (flash) attention: "auto" fuses prefill's (compiler/passes/
+  // fuse_attention.h), "fused" every step's, "unfused" none.
+  std::string attention = "auto";
 };
 
 struct Compiled {

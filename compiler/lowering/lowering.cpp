@@ -7,6 +7,7 @@ namespace {
 struct Entry {
   LowerFn fn;
   OnChipOperands on_chip;
+  RingsFn rings;
 };
 std::map<OpType, Entry>& table() {
   static std::map<OpType, Entry> entries;
@@ -14,8 +15,13 @@ std::map<OpType, Entry>& table() {
 }
 }  // namespace
 
-bool LoweringRegistry::add(OpType op, LowerFn fn, OnChipOperands on_chip) {
-  return table().emplace(op, Entry{std::move(fn), on_chip}).second;
+bool LoweringRegistry::add(OpType op, LowerFn fn, OnChipOperands on_chip, RingsFn rings) {
+  return table().emplace(op, Entry{std::move(fn), on_chip, std::move(rings)}).second;
+}
+
+const RingsFn* LoweringRegistry::rings(OpType op) {
+  auto it = table().find(op);
+  return it == table().end() || !it->second.rings ? nullptr : &it->second.rings;
 }
 
 const LowerFn* LoweringRegistry::find(OpType op) {

@@ -80,15 +80,21 @@ struct LoweringContext {
 };
 
 using LowerFn = std::function<void(const Node&, LoweringContext&)>;
+// The on-chip rings (Ring::MatToMat on) a lowering keeps its own
+// intermediates in, beyond the forwarded activations': the scratchpad is
+// laid out with room for the most any node asks.
+using RingsFn = std::function<OnChipRings(const Node&, const TensorIndex&, const Target&)>;
 
 class LoweringRegistry {
  public:
   // `on_chip`: the operands the lowering can take from, or leave in, the
   // scratchpad (activation forwarding); none by default.
-  static bool add(OpType op, LowerFn fn, OnChipOperands on_chip = {});
+  static bool add(OpType op, LowerFn fn, OnChipOperands on_chip = {}, RingsFn rings = nullptr);
   // nullptr when `op` has no lowering.
   [[nodiscard]] static const LowerFn* find(OpType op);
   [[nodiscard]] static const OnChipOperands* on_chip(OpType op);
+  // nullptr when `op`'s lowering keeps nothing of its own on chip.
+  [[nodiscard]] static const RingsFn* rings(OpType op);
 };
 
 }  // namespace npusim::compiler
@@ -101,3 +107,8 @@ class LoweringRegistry {
 #define NPUSIM_REGISTER_LOWERING_ON_CHIP(OP, FN, ON_CHIP)              \
   [[maybe_unused]] static const bool npusim_lowering_registered_##OP = \
       ::npusim::compiler::LoweringRegistry::add(OP, FN, ON_CHIP)
+// A lowering with intermediates of its own in the on-chip rings that
+// `RINGS` (a RingsFn) asks for.
+#define NPUSIM_REGISTER_LOWERING_WITH_RINGS(OP, FN, RINGS)             \
+  [[maybe_unused]] static const bool npusim_lowering_registered_##OP = \
+      ::npusim::compiler::LoweringRegistry::add(OP, FN, {}, RINGS)

@@ -30,6 +30,9 @@ void add_workload_options(Args& args, sim::WorkloadOptions& o) {
   args.option("activation-dtype", &o.activation_dtype,
               "activation precision (default: fp16 for int8/int4/fp8 weights, else --dtype)");
   args.option("kv-dtype", &o.kv_dtype, "KV-cache precision (default: the activations')");
+  args.option("attention", &o.attention,
+              "auto (default: fused flash attention in prefill), fused (every step), or unfused "
+              "(scores and probabilities through memory)");
   args.option("dtype", &o.dtype,
               "weight precision: fp32, fp16, bf16, fp8, int8, int4 (default fp16)");
 }

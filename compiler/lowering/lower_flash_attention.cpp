@@ -1,0 +1,263 @@
+// Fused attention (ATTENTION, flash style). Per sequence, KV head and block
+// of query rows (the `group` query heads sharing a KV head stacked, tq rows
+// each), the keys and values stream past in blocks of tk positions:
+//
+//   S   = Q . K_j^T              matrix, into mat_to_vec (fp32)
+//   P   = online softmax(S)      vector: running row max and sum, exp
+//   O_j = P . V_j                matrix, into mat_to_vec
+//   O   = O * alpha + O_j        vector (ROW_SCALE_ADD; a copy for j = 0)
+//
+// then the context rows are O / l, stored per head. The scores and
+// probabilities never leave the chip; only K and V are re-read, once per
+// query block. With `causal`, key blocks after a query block's last position
+// are skipped (the partly masked ones are computed whole).
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "common/dtype.h"
+#include "common/error.h"
+#include "compiler/lowering/lowering.h"
+#include "compiler/lowering/on_chip.h"
+#include "compiler/lowering/vector_rows.h"
+
+namespace npusim::compiler {
+namespace {
+
+constexpr uint64_t kMaxRows = 256;  // rows of a block (see tiling_of)
+
+struct FlashShape {
+  uint64_t batch, kv_heads, len, d, heads, group, tokens;
+  bool causal;
+};
+
+struct FlashTiling {
+  uint64_t tq;      // query rows per head in a block
+  uint64_t tk;      // key positions per block
+  uint64_t rows;    // group x tq: the rows of one block's tiles
+  uint64_t chains;  // blocks of query rows in flight at once, on as many arrays
+};
+
+FlashShape shape_of(const Node& node, const TensorIndex& tensors) {
+  const std::string where = "node '" + node.name() + "'";
+  require(node.inputs_size() == 3 && node.outputs_size() == 1, "graph", where,
+          "fused attention takes (q, K cache, V cache) and gives one output");
+  const Tensor& k = tensors.at(node.inputs(1), node.name());
+  const Tensor& v = tensors.at(node.inputs(2), node.name());
+  const auto [batch, kv_heads, len, d] = cache_shape(k, node.name());
+  const CacheShape vs = cache_shape(v, node.name());
+  require(vs.batch == batch && vs.kv_heads == kv_heads && vs.len == len && vs.head_dim == d,
+          "graph", where, "the K and V caches differ in shape");
+  const auto heads = static_cast<uint64_t>(attr_int(node, "heads", 0));
+  require(heads > 0 && heads % kv_heads == 0, "graph", where + ".attrs.heads",
+          "must be a positive multiple of the cache's kv heads");
+  const auto tokens = static_cast<uint64_t>(attr_int(node, "tokens", 1));
+  require(tokens >= 1 && tokens <= len, "graph", where + ".attrs.tokens",
+          "must be between 1 and the cache length");
+  return {batch, kv_heads,         len,    d,
+          heads, heads / kv_heads, tokens, attr_int(node, "causal", 0) != 0};
+}
+
+// Ring slots per chain: S and O_j of two steps in mat_to_vec (fp32), P of two
+// in vec_to_mat, and O (fp32) of this group of chains and the next in vec_to_vec.
+constexpr uint32_t kMatToVec = 4, kVecToMat = 2, kVecToVec = 2;
+
+uint64_t bytes_per_row(const FlashShape& s, uint64_t tk, DType act) {
+  return kMatToVec * 4 * std::max(tk, s.d) + kVecToMat * dtype_bytes(act, tk) + kVecToVec * 4 * s.d;
+}
+
+// What the block's rings may take: the weight slots the layout can give
+// (all but two, in the layout with the largest matrix-output share, less the
+// forwarded activations' room), at most an eighth of the scratchpad.
+uint64_t ring_budget(const Target& t) {
+  const RingLayout w = default_spm_layout(t.spm_capacity_bytes, t.arrays, 6)[Ring::Weight];
+  uint64_t room = 0;
+  if (t.forward_activations) {
+    for (const RingLayout& r : OnChip::room(t.spm_capacity_bytes)) room += r.slots * r.slot_bytes;
+  }
+  const uint64_t spare = w.slots > 2 ? (w.slots - 2) * w.slot_bytes : 0;
+  return std::min(t.spm_capacity_bytes / 8, spare > room ? spare - room : 0);
+}
+
+// Rows per block: the most, up to 256, for which one chain's rings fit the
+// budget; then as many chains as fit, one per array at most. A block of r
+// rows keeps an array busy for about R + C + r cycles of which r are
+// useful, while K and V are read again for every block of query rows: 256
+// measured best against 512, 128 and 64 (Llama-2-7B prefill of 2048 tokens
+// on npu-hbm3, and on npu-128x128-ideal, where 512 leaves room for 1 chain).
+FlashTiling tiling_of(const Node& node, const FlashShape& s, const Target& t, DType act) {
+  const uint64_t tk = std::min<uint64_t>(t.array.cols, s.len);
+  const SpmLayout l = default_spm_layout(t.spm_capacity_bytes, t.arrays);
+  const uint64_t row = dtype_bytes(act, s.d);
+  const uint64_t budget = ring_budget(t), per_row = bytes_per_row(s, tk, act);
+  uint64_t rows = std::min({kMaxRows, s.group * s.tokens, l[Ring::MatIn].slot_bytes / row,
+                            l[Ring::VecOut].slot_bytes / row});
+  rows = rows / s.group * s.group;
+  while (rows > s.group && budget < rows * per_row)
+    rows = std::max(s.group, rows / 2 / s.group * s.group);
+  require(rows >= s.group && budget >= rows * per_row, t.where, "core.scratchpad.capacity_bytes",
+          fmt::format("{} bytes is too small for fused attention node '{}': a block of its {} "
+                      "query heads sharing a KV head needs {} bytes of rings (try --attention "
+                      "unfused)",
+                      t.spm_capacity_bytes, node.name(), s.group, s.group * per_row));
+  const uint64_t tq = rows / s.group;
+  const uint64_t blocks = s.batch * s.kv_heads * ((s.tokens + tq - 1) / tq);
+  const uint64_t chains = std::min({budget / (rows * per_row), uint64_t{t.arrays}, blocks});
+  return {tq, tk, rows, chains};
+}
+
+OnChipRings rings_of(const Node& node, const TensorIndex& tensors, const Target& target) {
+  const FlashShape s = shape_of(node, tensors);
+  const DType act = tensors.at(node.inputs(0), node.name()).dtype();
+  const FlashTiling t = tiling_of(node, s, target, act);
+  const auto slots = [&](uint32_t per_chain) {
+    return static_cast<uint32_t>(per_chain * t.chains);
+  };
+  OnChipRings r{};
+  r[static_cast<size_t>(Ring::MatToVec) - kFirstOnChipRing] = {0, t.rows * 4 * std::max(t.tk, s.d),
+                                                               slots(kMatToVec)};
+  r[static_cast<size_t>(Ring::VecToMat) - kFirstOnChipRing] = {0, t.rows * dtype_bytes(act, t.tk),
+                                                               slots(kVecToMat)};
+  r[static_cast<size_t>(Ring::VecToVec) - kFirstOnChipRing] = {0, t.rows * 4 * s.d,
+                                                               slots(kVecToVec)};
+  return r;
+}
+
+MatrixOp tile(uint64_t m, uint64_t k, uint64_t n, DType a, DType b, const Target& target,
+              const Buffer& in_a, const Buffer& in_b, const Buffer& out) {
+  MatrixOp op;
+  op.set_m(static_cast<uint32_t>(m));
+  op.set_k(static_cast<uint32_t>(k));
+  op.set_n(static_cast<uint32_t>(n));
+  op.set_dataflow(target.dataflow);
+  op.set_dtype(b);
+  if (a != b) op.set_a_dtype(a);
+  op.set_spm_a(in_a.spm_addr);
+  op.set_spm_b(in_b.spm_addr);
+  op.set_spm_out(out.spm_addr);
+  return op;
+}
+
+Buffer offset(Buffer b, uint64_t bytes) {
+  b.spm_addr += bytes;
+  return b;
+}
+
+// One block of query rows: the group's heads of sequence `seq` and KV head
+// `g`, tokens t0 .. t0 + nt - 1, and what it holds while its keys stream.
+struct Chain {
+  uint64_t seq, g, t0, nt;
+  uint64_t keys;  // key positions it attends to
+  Buffer q, o;
+  Buffer p[2];  // the probabilities of even and odd steps, for their context tiles
+};
+
+void lower_flash_attention(const Node& node, LoweringContext& ctx) {
+  const FlashShape s = shape_of(node, ctx.tensors);
+  const Tensor& q = ctx.tensors.at(node.inputs(0), node.name());
+  const Tensor& kc = ctx.tensors.at(node.inputs(1), node.name());
+  const Tensor& vc = ctx.tensors.at(node.inputs(2), node.name());
+  const Tensor& out = ctx.tensors.at(node.outputs(0), node.name());
+  const DType act = q.dtype(), kv = kc.dtype(), od = out.dtype();
+  const FlashTiling t = tiling_of(node, s, ctx.target, act);
+  ctx.note("flash.tq", static_cast<int64_t>(t.tq));
+  ctx.note("flash.tk", static_cast<int64_t>(t.tk));
+  ctx.note("flash.chains", static_cast<int64_t>(t.chains));
+  ProgramBuilder& b = ctx.builder;
+  const uint32_t q_t = ctx.tensor(q), k_t = ctx.tensor(kc), v_t = ctx.tensor(vc),
+                 out_t = ctx.tensor(out);
+  const uint64_t ld = s.heads * s.d;  // elements between a token's rows of q and of the output
+  const uint64_t head_row = dtype_bytes(act, s.d);
+  auto cache = [&](const Chain& c) { return (c.seq * s.kv_heads + c.g) * s.len * s.d; };
+  // Step j of a chain: its score tile and softmax.
+  auto score = [&](Chain& c, uint64_t k0) {
+    const uint64_t nk = std::min(t.tk, c.keys - k0), rows = s.group * c.nt;
+    const Buffer kb = b.acquire(Ring::Weight);
+    b.load(kb, k_t, kc.address() + dtype_bytes(kv, cache(c) + k0 * s.d), dtype_bytes(kv, nk * s.d));
+    const Buffer sb = b.acquire(Ring::MatToVec);
+    b.matrix(tile(rows, s.d, nk, act, kv, ctx.target, c.q, kb, sb), {c.q, kb}, sb);
+    const Buffer& p = c.p[k0 / t.tk % 2] = b.acquire(Ring::VecToMat);
+    VectorOp softmax = vector_op(SOFTMAX, rows * nk, act, sb, p);  // online: running max, sum
+    softmax.set_row_length(nk);
+    b.vector(softmax, {sb}, p);
+  };
+  // ... and its context tile, merged into the running output.
+  auto context = [&](Chain& c, uint64_t k0) {
+    const uint64_t nk = std::min(t.tk, c.keys - k0), rows = s.group * c.nt;
+    const Buffer vb = b.acquire(Ring::Weight);
+    b.load(vb, v_t, vc.address() + dtype_bytes(kv, cache(c) + k0 * s.d), dtype_bytes(kv, nk * s.d));
+    const Buffer ob = b.acquire(Ring::MatToVec);
+    const Buffer& p = c.p[k0 / t.tk % 2];
+    b.matrix(tile(rows, nk, s.d, act, kv, ctx.target, p, vb, ob), {p, vb}, ob);
+    if (k0 == 0) {
+      b.vector(vector_op(COPY, rows * s.d, act, ob, c.o), {ob}, c.o);
+    } else {
+      VectorOp merge = vector_op(ROW_SCALE_ADD, rows * s.d, act, c.o, c.o);
+      merge.set_row_length(s.d);
+      merge.set_spm_in2(ob.spm_addr);
+      // Like a matrix tile accumulating into its output: o's writers are
+      // the copy and the merges, its reader the final scale.
+      b.vector(merge, {ob}, c.o);
+    }
+  };
+
+  std::vector<Chain> all;
+  for (uint64_t seq = 0; seq < s.batch; ++seq) {
+    for (uint64_t g = 0; g < s.kv_heads; ++g) {
+      for (uint64_t t0 = 0; t0 < s.tokens; t0 += t.tq) {
+        const uint64_t nt = std::min(t.tq, s.tokens - t0);
+        // Keys up to the block's last query position (causal), else all.
+        const uint64_t keys = s.causal ? s.len - s.tokens + t0 + nt : s.len;
+        all.push_back({seq, g, t0, nt, keys, {}, {}, {{}, {}}});
+      }
+    }
+  }
+  for (size_t first = 0; first < all.size(); first += t.chains) {
+    const size_t end = std::min(all.size(), first + t.chains);
+    uint64_t steps = 0;
+    for (size_t i = first; i < end; ++i) {
+      Chain& c = all[i];
+      c.q = b.acquire(Ring::MatIn, /*pinned=*/true);  // the group's heads stacked, nt rows each
+      for (uint64_t h = 0; h < s.group; ++h) {
+        b.load(offset(c.q, h * c.nt * head_row), q_t,
+               q.address() +
+                   dtype_bytes(act, (c.seq * s.tokens + c.t0) * ld + (c.g * s.group + h) * s.d),
+               head_row, c.nt, dtype_bytes(act, ld));
+      }
+      c.o = b.acquire(Ring::VecToVec, /*pinned=*/true);
+      steps = std::max(steps, (c.keys + t.tk - 1) / t.tk);
+    }
+    // Software-pipelined: the chains' scores of step j go to the arrays
+    // while the vector unit works on step j - 1's softmaxes.
+    for (uint64_t j = 0; j <= steps; ++j) {
+      for (size_t i = first; i < end; ++i) {
+        if (j * t.tk < all[i].keys) score(all[i], j * t.tk);
+      }
+      for (size_t i = first; j > 0 && i < end; ++i) {
+        if ((j - 1) * t.tk < all[i].keys) context(all[i], (j - 1) * t.tk);
+      }
+    }
+    for (size_t i = first; i < end; ++i) {  // the context rows: O / l, per head to its columns
+      const Chain& c = all[i];
+      const uint64_t rows = s.group * c.nt;
+      const Buffer res = b.acquire(Ring::VecOut);
+      VectorOp scale = vector_op(MUL, rows * s.d, od, c.o, res);
+      scale.set_row_length(s.d);
+      b.vector(scale, {c.o}, res);
+      for (uint64_t h = 0; h < s.group; ++h) {
+        b.store(offset(res, h * c.nt * dtype_bytes(od, s.d)), out_t,
+                out.address() +
+                    dtype_bytes(od, (c.seq * s.tokens + c.t0) * ld + (c.g * s.group + h) * s.d),
+                dtype_bytes(od, s.d), c.nt, dtype_bytes(od, ld));
+      }
+      b.unpin(c.o);
+      b.unpin(c.q);
+    }
+  }
+}
+
+}  // namespace
+
+NPUSIM_REGISTER_LOWERING_WITH_RINGS(ATTENTION, lower_flash_attention, rings_of);
+
+}  // namespace npusim::compiler
