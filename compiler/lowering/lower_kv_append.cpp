@@ -1,6 +1,7 @@
 // KV_APPEND: writes the new tokens' keys or values [B * tokens, kv_heads * d]
 // into the cache [B, kv_heads, L, d] at `position` onwards. The vector unit converts the rows
-// to the cache's precision; each sequence is one strided store.
+// to the cache's precision; in decode each sequence is one strided store, in
+// prefill each head's run of tokens is one contiguous store.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -12,6 +13,11 @@
 
 namespace npusim::compiler {
 namespace {
+
+Buffer offset(Buffer b, uint64_t bytes) {
+  b.spm_addr += bytes;
+  return b;
+}
 
 void lower_kv_append(const Node& node, LoweringContext& ctx) {
   const std::string where = "node '" + node.name() + "'";
@@ -46,11 +52,27 @@ void lower_kv_append(const Node& node, LoweringContext& ctx) {
     }
     const Buffer out = b.acquire(Ring::VecOut);
     b.vector(vector_op(COPY, rows * row, cache.dtype(), in, out), {in}, out);
-    for (uint64_t r = b0; r < b0 + rows; ++r) {
+    if (tokens == 1) {
+      // One token per sequence: its kv_heads rows of d, len * d apart.
+      for (uint64_t r = b0; r < b0 + rows; ++r) {
+        b.store(offset(out, dtype_bytes(cache.dtype(), (r - b0) * row)), ct,
+                cache.address() + dtype_bytes(cache.dtype(), (r * kv_heads * len + pos) * d),
+                dtype_bytes(cache.dtype(), d), kv_heads, dtype_bytes(cache.dtype(), len * d));
+      }
+      continue;
+    }
+    // Several tokens per sequence (prefill): the copy leaves the tile head by
+    // head ([head][row][d]), so that each head's run of consecutive tokens
+    // of one sequence is one contiguous store into the cache.
+    for (uint64_t r = b0; r < b0 + rows;) {
       const uint64_t seq = r / tokens, at = pos + r % tokens;
-      b.store(out, ct,
-              cache.address() + dtype_bytes(cache.dtype(), (seq * kv_heads * len + at) * d),
-              dtype_bytes(cache.dtype(), d), kv_heads, dtype_bytes(cache.dtype(), len * d));
+      const uint64_t n = std::min(b0 + rows, (seq + 1) * tokens) - r;
+      for (uint64_t h = 0; h < kv_heads; ++h) {
+        b.store(offset(out, dtype_bytes(cache.dtype(), (h * rows + (r - b0)) * d)), ct,
+                cache.address() + dtype_bytes(cache.dtype(), ((seq * kv_heads + h) * len + at) * d),
+                dtype_bytes(cache.dtype(), n * d));
+      }
+      r += n;
     }
   }
 }
