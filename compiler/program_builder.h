@@ -72,6 +72,8 @@ struct Buffer {
   Ring ring;
   uint32_t occupancy;  // index into the builder's occupancies
   uint64_t spm_addr;
+  // The same buffer from `bytes` on (a part of it, for a transfer or an op).
+  [[nodiscard]] Buffer at(uint64_t bytes) const { return {ring, occupancy, spm_addr + bytes}; }
 };
 
 class ProgramBuilder {

@@ -138,11 +138,6 @@ MatrixOp tile(uint64_t m, uint64_t k, uint64_t n, DType a, DType b, const Target
   return op;
 }
 
-Buffer offset(Buffer b, uint64_t bytes) {
-  b.spm_addr += bytes;
-  return b;
-}
-
 // One block of query rows: the group's heads of sequence `seq` and KV head
 // `g`, tokens t0 .. t0 + nt - 1, and what it holds while its keys stream.
 struct Chain {
@@ -219,7 +214,7 @@ void lower_flash_attention(const Node& node, LoweringContext& ctx) {
       Chain& c = all[i];
       c.q = b.acquire(Ring::MatIn, /*pinned=*/true);  // the group's heads stacked, nt rows each
       for (uint64_t h = 0; h < s.group; ++h) {
-        b.load(offset(c.q, h * c.nt * head_row), q_t,
+        b.load(c.q.at(h * c.nt * head_row), q_t,
                q.address() +
                    dtype_bytes(act, (c.seq * s.tokens + c.t0) * ld + (c.g * s.group + h) * s.d),
                head_row, c.nt, dtype_bytes(act, ld));
@@ -245,7 +240,7 @@ void lower_flash_attention(const Node& node, LoweringContext& ctx) {
       scale.set_row_length(s.d);
       b.vector(scale, {c.o}, res);
       for (uint64_t h = 0; h < s.group; ++h) {
-        b.store(offset(res, h * c.nt * dtype_bytes(od, s.d)), out_t,
+        b.store(res.at(h * c.nt * dtype_bytes(od, s.d)), out_t,
                 out.address() +
                     dtype_bytes(od, (c.seq * s.tokens + c.t0) * ld + (c.g * s.group + h) * s.d),
                 dtype_bytes(od, s.d), c.nt, dtype_bytes(od, ld));

@@ -14,11 +14,6 @@
 namespace npusim::compiler {
 namespace {
 
-Buffer offset(Buffer b, uint64_t bytes) {
-  b.spm_addr += bytes;
-  return b;
-}
-
 void lower_kv_append(const Node& node, LoweringContext& ctx) {
   const std::string where = "node '" + node.name() + "'";
   require(node.inputs_size() == 2 && node.outputs_size() == 1, "graph", where,
@@ -55,7 +50,7 @@ void lower_kv_append(const Node& node, LoweringContext& ctx) {
     if (tokens == 1) {
       // One token per sequence: its kv_heads rows of d, len * d apart.
       for (uint64_t r = b0; r < b0 + rows; ++r) {
-        b.store(offset(out, dtype_bytes(cache.dtype(), (r - b0) * row)), ct,
+        b.store(out.at(dtype_bytes(cache.dtype(), (r - b0) * row)), ct,
                 cache.address() + dtype_bytes(cache.dtype(), (r * kv_heads * len + pos) * d),
                 dtype_bytes(cache.dtype(), d), kv_heads, dtype_bytes(cache.dtype(), len * d));
       }
@@ -68,7 +63,7 @@ void lower_kv_append(const Node& node, LoweringContext& ctx) {
       const uint64_t seq = r / tokens, at = pos + r % tokens;
       const uint64_t n = std::min(b0 + rows, (seq + 1) * tokens) - r;
       for (uint64_t h = 0; h < kv_heads; ++h) {
-        b.store(offset(out, dtype_bytes(cache.dtype(), (h * rows + (r - b0)) * d)), ct,
+        b.store(out.at(dtype_bytes(cache.dtype(), (h * rows + (r - b0)) * d)), ct,
                 cache.address() + dtype_bytes(cache.dtype(), ((seq * kv_heads + h) * len + at) * d),
                 dtype_bytes(cache.dtype(), n * d));
       }

@@ -41,11 +41,7 @@ struct OnChipTensor {
   Buffer buffer;
   uint64_t element_bytes = 0;
   // The buffer from element `e` on.
-  [[nodiscard]] Buffer at(uint64_t e) const {
-    Buffer b = buffer;
-    b.spm_addr += e * element_bytes;
-    return b;
-  }
+  [[nodiscard]] Buffer at(uint64_t e) const { return buffer.at(e * element_bytes); }
   // The part of the tensor from element `e` on.
   [[nodiscard]] OnChipTensor from(uint64_t e) const { return {at(e), element_bytes}; }
 };
