@@ -22,9 +22,10 @@ struct SimulationInput {
   const TraceOptions* trace = nullptr;  // write a timeline (sim/trace_writer.h)
   double memory_roof_gbps = 0;          // the roofline's memory roof (0: the peak)
   uint64_t tokens = 0;                  // the workload's tokens, for energy per token
-  // The peak power's window. Events count when they are issued (a DRAM row
-  // when it is planned, a tile when it starts), up to a few us before they
-  // end, so much shorter windows show those lumps as spikes.
+  // The peak power's window. DRAM events count at their own clocks (a
+  // planned row's ACT and data when they happen); a tile's and a vector op's
+  // energy counts when it starts, so windows shorter than a tile (~1 us in
+  // prefill) see those as steps.
   double power_window_us = 10.0;
   // Called now and then while the simulation runs: instructions issued, in
   // all, and the simulated time (ps).

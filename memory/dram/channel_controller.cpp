@@ -395,7 +395,7 @@ void ChannelController::plan_rows(BurstQueue& q, uint64_t now, uint64_t& wake) {
     served(b, last, bursts);
     queued_[write] -= bursts;
     done_(b.request, bursts, last + (write ? spec_.CWL : spec_.CL) + spec_.burst_cycles);
-    const Planned planned{last, bursts, write};
+    const Planned planned{last, bursts, write, p.act};
     planned_.insert(
         std::upper_bound(planned_.begin() + static_cast<std::ptrdiff_t>(planned_head_),
                          planned_.end(), planned,
@@ -421,6 +421,22 @@ void ChannelController::plan_rows(BurstQueue& q, uint64_t now, uint64_t& wake) {
       return;
     }
   }
+}
+
+ChannelController::EnergyCounts ChannelController::energy_counts(uint64_t clock) const {
+  EnergyCounts e;
+  e.acts = stats_.commands[static_cast<size_t>(Command::ACT)];
+  e.read_bytes = stats_.read_bytes;
+  e.write_bytes = stats_.write_bytes;
+  e.refab = stats_.commands[static_cast<size_t>(Command::REFab)];
+  e.refpb = stats_.commands[static_cast<size_t>(Command::REFpb)];
+  for (size_t i = planned_head_; i < planned_.size(); ++i) {
+    const Planned& p = planned_[i];
+    if (p.last > clock)
+      (p.write ? e.write_bytes : e.read_bytes) -= uint64_t{p.bursts} * spec_.burst_bytes();
+    if (p.act != kNever && p.act > clock) --e.acts;
+  }
+  return e;
 }
 
 uint64_t ChannelController::step(uint64_t now) {

@@ -148,6 +148,14 @@ class ChannelController {
   static constexpr uint64_t kPlanWindow = 2048;
 
   [[nodiscard]] const ChannelStats& stats() const { return stats_; }
+  // The counts energy needs as of `clock`: stats() counts a planned row when
+  // it is planned, up to kPlanWindow clocks early; this leaves out the ACTs
+  // and the data of planned rows still after `clock` (the data at the row's
+  // last column).
+  struct EnergyCounts {
+    uint64_t acts = 0, read_bytes = 0, write_bytes = 0, refab = 0, refpb = 0;
+  };
+  [[nodiscard]] EnergyCounts energy_counts(uint64_t clock) const;
 
  private:
   // Plans the whole rows of `q` that can start within the window; lowers
@@ -235,6 +243,7 @@ class ChannelController {
     uint64_t last;  // its last column's clock
     uint32_t bursts;
     bool write;
+    uint64_t act;  // its ACT's clock (kNever: none)
   };
   std::vector<Planned> planned_;  // from planned_head_: rows not yet through their last column
   size_t planned_head_ = 0;

@@ -259,24 +259,23 @@ void add(ChannelStats& sum, const ChannelStats& s) {
 }  // namespace
 
 void DramMemory::energy(double seconds, MemoryEnergy* out) const {
-  // Only the counters energy needs: this runs at every power sample.
-  std::array<double, kCommands> commands{};
-  double read_bits = 0, write_bits = 0;
+  // Counted as of `seconds`, not as planned (this runs at every power sample).
+  const auto clock = static_cast<uint64_t>(seconds * 1e12 / static_cast<double>(spec_.tck_ps));
+  double acts = 0, read_bits = 0, write_bits = 0, refreshes = 0;
   for (const auto& c : channels_) {
-    const ChannelStats& s = c->stats();
-    for (size_t i = 0; i < kCommands; ++i) commands[i] += static_cast<double>(s.commands[i]);
-    read_bits += static_cast<double>(s.read_bytes) * 8;
-    write_bits += static_cast<double>(s.write_bytes) * 8;
+    const ChannelController::EnergyCounts e = c->energy_counts(clock);
+    acts += static_cast<double>(e.acts);
+    read_bits += static_cast<double>(e.read_bytes) * 8;
+    write_bits += static_cast<double>(e.write_bytes) * 8;
+    // A per-bank refresh does one bank's share of an all-bank one.
+    refreshes += static_cast<double>(e.refab) + static_cast<double>(e.refpb) / spec_.banks();
   }
   const DramEnergy& e = spec_.energy;
-  const auto count = [&](Command c) { return commands[static_cast<size_t>(c)]; };
-  out->set_activate(count(Command::ACT) * e.act_nj() * 1e-9);
+  out->set_activate(acts * e.act_nj() * 1e-9);
   out->set_read_write((read_bits * e.read_pj_per_bit() + write_bits * e.write_pj_per_bit()) *
                       1e-12);
   out->set_io((read_bits + write_bits) * e.io_pj_per_bit() * 1e-12);
-  // A per-bank refresh does one bank's share of an all-bank one.
-  out->set_refresh((count(Command::REFab) + count(Command::REFpb) / spec_.banks()) *
-                   e.refresh_nj() * 1e-9);
+  out->set_refresh(refreshes * e.refresh_nj() * 1e-9);
   out->set_background(e.background_mw() * 1e-3 * spec_.total_channels() * seconds);
   out->set_total(out->activate() + out->read_write() + out->io() + out->refresh() +
                  out->background());
