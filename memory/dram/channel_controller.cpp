@@ -395,7 +395,8 @@ void ChannelController::plan_rows(BurstQueue& q, uint64_t now, uint64_t& wake) {
     served(b, last, bursts);
     queued_[write] -= bursts;
     done_(b.request, bursts, last + (write ? spec_.CWL : spec_.CL) + spec_.burst_cycles);
-    const Planned planned{last, bursts, write, p.act};
+    const Planned planned{last, p.act == kNever ? kNoAct : static_cast<uint32_t>(last - p.act),
+                          static_cast<uint16_t>(bursts), write};
     planned_.insert(
         std::upper_bound(planned_.begin() + static_cast<std::ptrdiff_t>(planned_head_),
                          planned_.end(), planned,
@@ -434,7 +435,7 @@ ChannelController::EnergyCounts ChannelController::energy_counts(uint64_t clock)
     const Planned& p = planned_[i];
     if (p.last > clock)
       (p.write ? e.write_bytes : e.read_bytes) -= uint64_t{p.bursts} * spec_.burst_bytes();
-    if (p.act != kNever && p.act > clock) --e.acts;
+    if (p.act_gap != kNoAct && p.last - p.act_gap > clock) --e.acts;
   }
   return e;
 }

@@ -240,11 +240,12 @@ class ChannelController {
   std::array<uint64_t, 2> dir_free_{};  // per direction: first column clock (turnaround)
   uint64_t bus_free_ = 0;               // first clock after burst-level columns (tCCD_S)
   struct Planned {
-    uint64_t last;  // its last column's clock
-    uint32_t bursts;
+    uint64_t last;     // its last column's clock
+    uint32_t act_gap;  // clocks from its ACT to `last` (kNoAct: no ACT)
+    uint16_t bursts;
     bool write;
-    uint64_t act;  // its ACT's clock (kNever: none)
   };
+  static constexpr uint32_t kNoAct = UINT32_MAX;
   std::vector<Planned> planned_;  // from planned_head_: rows not yet through their last column
   size_t planned_head_ = 0;
   std::array<uint32_t, 2> in_flight_{};  // planned_ per direction
