@@ -9,7 +9,22 @@ namespace npusim::arch {
 
 MatrixUnit::MatrixUnit(const sc_core::sc_module_name& name, const Instructions& queue,
                        CoreContext& context, const MatrixConfig& config)
-    : Engine(name, MATRIX, queue, context), config_(config), free_at_ps_(config.count, 0) {}
+    : Engine(name, MATRIX, queue, context),
+      config_(config),
+      free_at_ps_(config.count, 0),
+      latest_(config.count) {}
+
+MatrixUnit::Pending MatrixUnit::pending_at(uint64_t t_ps) const {
+  Pending p;
+  for (const Tile& tile : latest_) {
+    if (tile.end_ps <= t_ps || tile.end_ps <= tile.start_ps) continue;
+    const double left = static_cast<double>(tile.end_ps - std::max(t_ps, tile.start_ps)) /
+                        static_cast<double>(tile.end_ps - tile.start_ps);
+    p.macs_by_dtype[tile.dtype] += left * static_cast<double>(tile.macs);
+    p.spm_bytes += left * static_cast<double>(tile.spm_bytes);
+  }
+  return p;
+}
 
 void MatrixUnit::execute(const Instruction& instruction) {
   const MatrixOp& op = instruction.matrix();
@@ -40,9 +55,11 @@ void MatrixUnit::execute(const Instruction& instruction) {
   stats_.macs += timing.macs;
   stats_.macs_by_dtype[compute_dtype(op)] += timing.macs;
   const uint64_t out = dtype_bytes(FP32, uint64_t{op.m()} * op.n());
-  stats_.spm_bytes += dtype_bytes(a_dtype(op), uint64_t{op.m()} * op.k()) +
-                      dtype_bytes(op.dtype(), uint64_t{op.k()} * op.n()) +
-                      (op.accumulate() ? 2 : 1) * out;
+  const uint64_t spm = dtype_bytes(a_dtype(op), uint64_t{op.m()} * op.k()) +
+                       dtype_bytes(op.dtype(), uint64_t{op.k()} * op.n()) +
+                       (op.accumulate() ? 2 : 1) * out;
+  stats_.spm_bytes += spm;
+  latest_[array] = {start, end, timing.macs, spm, compute_dtype(op)};
 }
 
 }  // namespace npusim::arch

@@ -35,14 +35,27 @@ class MatrixUnit : public Engine {
              const MatrixConfig& config);
 
   [[nodiscard]] const MatrixStats& stats() const { return stats_; }
+  // What the tiles still computing at `t_ps` have left, their MACs and
+  // scratchpad bytes spread evenly over their cycles (stats() counts a tile
+  // when it starts): for energy as of a time.
+  struct Pending {
+    std::array<double, DType_ARRAYSIZE> macs_by_dtype{};
+    double spm_bytes = 0;
+  };
+  [[nodiscard]] Pending pending_at(uint64_t t_ps) const;
 
  protected:
   void execute(const Instruction& instruction) override;
 
  private:
+  struct Tile {  // the latest tile of an array
+    uint64_t start_ps = 0, end_ps = 0, macs = 0, spm_bytes = 0;
+    DType dtype = DTYPE_UNSPECIFIED;
+  };
   MatrixConfig config_;
   MatrixStats stats_;
   std::vector<uint64_t> free_at_ps_;  // per array
+  std::vector<Tile> latest_;          // per array
 };
 
 }  // namespace npusim::arch

@@ -1,5 +1,6 @@
 #include "arch/vector_unit.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "arch/vector_costs.h"
@@ -30,10 +31,21 @@ void VectorUnit::execute(const Instruction& instruction) {
   const bool reduces =
       op.kind() == REDUCE_SUM || op.kind() == REDUCE_MAX || op.kind() == REDUCE_MEAN;
   const uint64_t inputs = op.spm_in2() != 0 ? 2 : 1;
-  stats_.spm_bytes +=
+  const uint64_t spm =
       dtype_bytes(op.dtype(), inputs * op.length()) +
       dtype_bytes(op.dtype(), reduces ? (op.length() + row - 1) / row : op.length());
+  stats_.spm_bytes += spm;
+  start_ps_ = start;
+  end_ps_ = end;
+  latest_ = {static_cast<double>(op.length() * cost->passes), static_cast<double>(spm)};
   wait_until(end);
+}
+
+VectorUnit::Pending VectorUnit::pending_at(uint64_t t_ps) const {
+  if (end_ps_ <= t_ps || end_ps_ <= start_ps_) return {};
+  const double left = static_cast<double>(end_ps_ - std::max(t_ps, start_ps_)) /
+                      static_cast<double>(end_ps_ - start_ps_);
+  return {left * latest_.element_passes, left * latest_.spm_bytes};
 }
 
 }  // namespace npusim::arch

@@ -23,6 +23,12 @@ class VectorUnit : public Engine {
              uint32_t lanes);
 
   [[nodiscard]] const VectorStats& stats() const { return stats_; }
+  // What the op still running at `t_ps` has left, spread evenly over its
+  // cycles (stats() counts an op when it starts).
+  struct Pending {
+    double element_passes = 0, spm_bytes = 0;
+  };
+  [[nodiscard]] Pending pending_at(uint64_t t_ps) const;
 
  protected:
   void execute(const Instruction& instruction) override;
@@ -30,6 +36,8 @@ class VectorUnit : public Engine {
  private:
   uint32_t lanes_;
   VectorStats stats_;
+  uint64_t start_ps_ = 0, end_ps_ = 0;  // the latest op
+  Pending latest_;                      // and all it counted
 };
 
 }  // namespace npusim::arch

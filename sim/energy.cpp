@@ -45,13 +45,18 @@ EnergyCounter::EnergyCounter(const System& system, const arch::NpuCore& core,
 }
 
 std::vector<EnergyComponent> EnergyCounter::components(double seconds) const {
+  // As of `seconds`: what the tile and the vector op still running then
+  // have left is not spent yet.
+  const auto t_ps = static_cast<uint64_t>(std::llround(seconds * 1e12));
   const auto& mx = core_.matrix().stats();
+  const arch::MatrixUnit::Pending mp = core_.matrix().pending_at(t_ps);
   double mac_joules = 0;
   for (size_t d = 0; d < mx.macs_by_dtype.size(); ++d) {
-    mac_joules +=
-        static_cast<double>(mx.macs_by_dtype[d]) * mac_pj(config_, static_cast<DType>(d)) * 1e-12;
+    mac_joules += (static_cast<double>(mx.macs_by_dtype[d]) - mp.macs_by_dtype[d]) *
+                  mac_pj(config_, static_cast<DType>(d)) * 1e-12;
   }
   const auto& vx = core_.vector().stats();
+  const arch::VectorUnit::Pending vp = core_.vector().pending_at(t_ps);
   const auto& dma = core_.dma().stats();
   double dma_bytes = 0;
   for (size_t c = 0; c < dma.read_bytes.size(); ++c) {
@@ -59,12 +64,13 @@ std::vector<EnergyComponent> EnergyCounter::components(double seconds) const {
   }
   // Every byte a unit reads or writes in the scratchpad, and every byte the
   // DMA puts there or takes from it.
-  const double sram_bytes = static_cast<double>(mx.spm_bytes + vx.spm_bytes) + dma_bytes;
+  const double sram_bytes =
+      static_cast<double>(mx.spm_bytes + vx.spm_bytes) - mp.spm_bytes - vp.spm_bytes + dma_bytes;
   MemoryEnergy m;
   memory_.energy(seconds, &m);
   return {component("arrays.mac", mac_joules),
           component("arrays.static", array_static_w_ * seconds),
-          component("vector.ops", static_cast<double>(vx.element_passes) *
+          component("vector.ops", (static_cast<double>(vx.element_passes) - vp.element_passes) *
                                       config_.vector_pj_per_element() * 1e-12),
           component("vector.static", vector_static_w_ * seconds),
           component("sram.access", sram_bytes * config_.sram_pj_per_byte() * 1e-12),

@@ -22,10 +22,9 @@ struct SimulationInput {
   const TraceOptions* trace = nullptr;  // write a timeline (sim/trace_writer.h)
   double memory_roof_gbps = 0;          // the roofline's memory roof (0: the peak)
   uint64_t tokens = 0;                  // the workload's tokens, for energy per token
-  // The peak power's window. DRAM events count at their own clocks (a
-  // planned row's ACT and data when they happen); a tile's and a vector op's
-  // energy counts when it starts, so windows shorter than a tile (~1 us in
-  // prefill) see those as steps.
+  // The peak power's window. Energy counts when it is spent: a planned DRAM
+  // row's ACT and data at their clocks, a tile's and a vector op's spread
+  // over their cycles.
   double power_window_us = 10.0;
   // Called now and then while the simulation runs: instructions issued, in
   // all, and the simulated time (ps).
