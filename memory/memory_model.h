@@ -36,7 +36,8 @@ class MemoryModel : public sc_core::sc_module {
   [[nodiscard]] virtual double peak_bandwidth_gbps() const = 0;
   // The model's own counters (DRAM commands, row hits, ...), if it has any.
   virtual void report(MemoryReport* out) const { (void)out; }
-  // The energy it spent over a run of `seconds`, from its own counters.
+  // The energy it spent from time 0 to `seconds` of simulated time, from
+  // its own counters (events planned for later are not counted yet).
   virtual void energy(double seconds, MemoryEnergy* out) const {
     (void)seconds;
     (void)out;

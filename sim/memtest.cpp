@@ -73,7 +73,10 @@ MemtestReport run_memtest(const System& system, const MemtestOptions& o) {
   r.set_efficiency(r.achieved_bandwidth_gbps() / r.peak_bandwidth_gbps());
   *r.mutable_latency() = memory::latency_from_samples(gen.latencies_ns());
   mem->report(r.mutable_memory_stats());
-  mem->energy(r.seconds(), r.mutable_memory_stats()->mutable_energy());
+  // From time 0 to the last response: the memory is powered before the
+  // first request too.
+  mem->energy(static_cast<double>(gen.requests() == 0 ? 0 : gen.last_response_ps()) * 1e-12,
+              r.mutable_memory_stats()->mutable_energy());
   return r;
 }
 
