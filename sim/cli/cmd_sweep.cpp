@@ -51,7 +51,8 @@ std::vector<Point> build_points(const SystemOptions& sys, const sim::WorkloadOpt
         s.sets.push_back(axes[a].field + "=" + values[a]);
       }
     }
-    // A bad value fails here, before any point runs.
+    // A value the system or the option parser refuses fails here, before
+    // any point runs (others, such as an unknown --phase, when it runs).
     try {
       Args args("sweep", workload_argv);
       add_workload_options(args, p.workload);
