@@ -81,9 +81,12 @@ Report run_point(const Point& p) {
 std::vector<Report> run_parallel(const std::vector<Point>& points, uint64_t jobs,
                                  const std::function<void(size_t)>& done) {
   std::vector<Report> reports(points.size());
-  char dir_template[] = "/tmp/npusim-sweep-XXXXXX";
-  if (mkdtemp(dir_template) == nullptr) throw UserError("--jobs: cannot create a temporary folder");
-  const std::filesystem::path dir = dir_template;
+  std::error_code ec;
+  std::string pattern = (std::filesystem::temp_directory_path(ec) / "npusim-sweep-XXXXXX").string();
+  if (ec || mkdtemp(pattern.data()) == nullptr) {
+    throw UserError("--jobs: cannot create a temporary folder (TMPDIR)");
+  }
+  const std::filesystem::path dir = pattern;
   auto file = [&](size_t i, const char* ext) { return dir / fmt::format("{}.{}", i, ext); };
   std::map<pid_t, size_t> running;
   size_t next = 0;
