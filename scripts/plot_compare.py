@@ -1,54 +1,28 @@
 #!/usr/bin/python3
-"""Compares npusim reports side by side: tokens per second, the share of the
-memory's peak bandwidth used and of the arrays' peak, and tokens per joule
-when the reports carry energy. Uses Debian's python3-matplotlib.
+"""Compares npusim reports side by side: tokens per second and per joule (the
+workload's tokens, which a report of `npusim run --program` does not know:
+0), the share of the memory's peak bandwidth used and of the arrays' peak.
+Uses Debian's python3-matplotlib.
 
   scripts/plot_compare.py a.json b.json ... -o compare.png [--labels A,B,...]
 """
-import argparse
-import json
-
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-
-def tokens(r):
-    w = r.get("workload", {})
-    if w.get("tokens"):
-        return w["tokens"]
-    batch = w.get("batch", 1) or 1
-    if w.get("phase") == "prefill":
-        return batch * (w.get("kv_len", 0) or 1)
-    return batch
+from npusim_plot import add_reports, load_reports, parser, plt, save
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("reports", nargs="+", help="npusim run --report JSON files")
-    ap.add_argument("-o", "--output", default="compare.png", help="PNG to write")
-    ap.add_argument("--labels", default="", help="comma-separated names (default: the systems)")
+    ap = parser(__doc__, "compare.png")
+    add_reports(ap)
     args = ap.parse_args()
-    reports = []
-    for path in args.reports:
-        with open(path) as f:
-            reports.append(json.load(f))
-    labels = args.labels.split(",") if args.labels else [r.get("system", "?") for r in reports]
-    if len(labels) != len(reports):
-        ap.error(f"--labels: {len(labels)} names for {len(reports)} reports")
+    reports, labels = load_reports(ap, args)
 
-    per_s = [tokens(r) / r["seconds"] if r.get("seconds") else 0.0 for r in reports]
+    per_s = [r.get("workload", {}).get("tokens", 0) / r["seconds"] if r.get("seconds") else 0.0
+             for r in reports]
+    per_j = [r.get("energy", {}).get("tokens_per_joule", 0.0) for r in reports]
     bw = [100 * r["traffic"].get("achieved_bandwidth_gbps", 0) /
           max(r["traffic"].get("peak_bandwidth_gbps", 1), 1e-9) for r in reports]
     util = [100 * r.get("compute", {}).get("array_utilization", 0) for r in reports]
-    per_j = [tokens(r) / r["energy"]["joules"] if r.get("energy", {}).get("joules") else None
-             for r in reports]
-    per_j = [r.get("energy", {}).get("tokens_per_joule") or v for r, v in zip(reports, per_j)]
-    panels = [("tokens per second", per_s), ("memory bandwidth used (% of peak)", bw),
-              ("array utilisation (%)", util)]
-    if any(v is not None for v in per_j):
-        panels.insert(1, ("tokens per joule", [v or 0.0 for v in per_j]))
+    panels = [("tokens per second", per_s), ("tokens per joule", per_j),
+              ("memory bandwidth used (% of peak)", bw), ("array utilisation (%)", util)]
 
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4))
     for ax, (title, values) in zip(axes, panels):
@@ -58,9 +32,7 @@ def main():
         ax.set_ylabel(title)
         ax.grid(True, axis="y", alpha=0.3)
     fig.suptitle("npusim runs compared")
-    fig.tight_layout()
-    fig.savefig(args.output, dpi=120)
-    print(f"wrote {args.output}")
+    save(fig, args.output)
 
 
 if __name__ == "__main__":

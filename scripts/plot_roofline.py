@@ -8,14 +8,9 @@ the peak bandwidth. Uses Debian's python3-matplotlib.
 
   scripts/plot_roofline.py r.json [more.json ...] -o roofline.png
 """
-import argparse
-import json
 import sys
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from npusim_plot import add_reports, load_reports, parser, plt, save
 
 CLASS_COLOURS = {"attention": "tab:blue", "mlp": "tab:orange", "norm": "tab:green",
                  "lm_head": "tab:red", "embedding": "tab:purple", "other": "tab:gray"}
@@ -23,20 +18,14 @@ MARKERS = "os^Dv<>p*h"
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("reports", nargs="+", help="npusim run --report JSON files")
-    ap.add_argument("-o", "--output", default="roofline.png", help="PNG to write")
-    ap.add_argument("--labels", default="", help="comma-separated names (default: the systems)")
+    ap = parser(__doc__, "roofline.png")
+    add_reports(ap)
     args = ap.parse_args()
-    labels = args.labels.split(",") if args.labels else []
-    if labels and len(labels) != len(args.reports):
-        ap.error(f"--labels: {len(labels)} names for {len(args.reports)} reports")
+    reports, labels = load_reports(ap, args)
 
     fig, ax = plt.subplots(figsize=(8, 5.5))
     xs_all = []
-    for i, path in enumerate(args.reports):
-        with open(path) as f:
-            r = json.load(f)
+    for i, (path, r, name) in enumerate(zip(args.reports, reports, labels)):
         roof = r.get("roofline", {})
         compute = roof.get("compute_roof_gflops", 0.0)
         memory = roof.get("memory_roof_gbps", 0.0)
@@ -48,7 +37,6 @@ def main():
         xs = [o["intensity"] for o in ops]
         xs_all += xs
         marker = MARKERS[i % len(MARKERS)]
-        name = labels[i] if labels else r.get("system", path)
         for cls in sorted({o.get("op_class", "other") for o in ops}):
             pts = [o for o in ops if o.get("op_class", "other") == cls]
             ax.scatter([o["intensity"] for o in pts], [o["achieved_gflops"] for o in pts],
@@ -70,9 +58,7 @@ def main():
     ax.set_title("Roofline: each op of the run (time attributed by completion)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(args.output, dpi=120)
-    print(f"wrote {args.output}")
+    save(fig, args.output)
 
 
 if __name__ == "__main__":

@@ -6,14 +6,10 @@ python3-matplotlib.
   scripts/plot_sweep.py s.csv --x batch --y tokens_per_s [--series core.array.count]
       [--logx] [--logy] -o sweep.png
 """
-import argparse
 import csv
 import sys
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from npusim_plot import parser, plt, save
 
 # Units of the sweep CSV's figures, for the axis labels.
 UNITS = {
@@ -33,14 +29,13 @@ def number(text):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap = parser(__doc__, "sweep.png")
     ap.add_argument("csv", help="npusim sweep --csv file")
     ap.add_argument("--x", required=True, help="column on the x axis (numbers)")
     ap.add_argument("--y", required=True, help="column on the y axis (numbers)")
     ap.add_argument("--series", default="", help="column whose values each get a line")
     ap.add_argument("--logx", action="store_true")
     ap.add_argument("--logy", action="store_true")
-    ap.add_argument("-o", "--output", default="sweep.png", help="PNG to write")
     args = ap.parse_args()
     with open(args.csv) as f:
         rows = list(csv.DictReader(f))
@@ -72,9 +67,7 @@ def main():
         ax.legend(fontsize=8)
     ax.grid(True, alpha=0.3)
     ax.set_title(f"{args.y} against {args.x}")
-    fig.tight_layout()
-    fig.savefig(args.output, dpi=120)
-    print(f"wrote {args.output}")
+    save(fig, args.output)
 
 
 if __name__ == "__main__":

@@ -7,22 +7,17 @@ Debian's python3-matplotlib.
 
   scripts/plot_timeline.py t.json -o timeline.png [--window-us 1]
 """
-import argparse
 import json
 import sys
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from npusim_plot import parser, plt, save
 
 UNITS = {1: "dma", 2: "matrix", 3: "vector"}
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap = parser(__doc__, "timeline.png")
     ap.add_argument("trace", help="npusim run --trace JSON file")
-    ap.add_argument("-o", "--output", default="timeline.png", help="PNG to write")
     ap.add_argument("--window-us", type=float, default=0.0,
                     help="utilisation window, us (default: the run / 200)")
     args = ap.parse_args()
@@ -93,9 +88,7 @@ def main():
         ax_w.grid(True, alpha=0.3)
     axes[-1].set_xlabel("simulated time (us)")
     fig.suptitle("Memory bandwidth, unit activity, scratchpad and power over time")
-    fig.tight_layout()
-    fig.savefig(args.output, dpi=120)
-    print(f"wrote {args.output}")
+    save(fig, args.output)
 
 
 if __name__ == "__main__":
