@@ -66,9 +66,15 @@ SpmLayout default_spm_layout(uint64_t capacity_bytes, uint32_t arrays, uint64_t 
       ring.slot_bytes = capacity_bytes * shares[r].first / 16 / ring.slots / kAlign * kAlign;
       if (r == static_cast<size_t>(Ring::Weight) && on_chip_bytes > 0 && ring.slot_bytes > 0) {
         // Whole weight slots make the room, so that the tiles that fit a
-        // weight slot stay the same.
+        // weight slot stay the same; two stay for the weights.
         const uint64_t given = (on_chip_bytes + ring.slot_bytes - 1) / ring.slot_bytes;
-        ring.slots -= static_cast<uint32_t>(std::min<uint64_t>(given, ring.slots - 2));
+        if (given + 2 > ring.slots) {
+          throw std::logic_error(fmt::format(
+              "scratchpad layout: {} bytes of on-chip rings leave fewer than two of the {} "
+              "weight slots of {} bytes",
+              on_chip_bytes, ring.slots, ring.slot_bytes));
+        }
+        ring.slots -= static_cast<uint32_t>(given);
       }
     }
     ring.base = base;

@@ -58,10 +58,11 @@ struct SpmLayout {
 // `out_share` sixteenths hold matrix outputs (default 2; the weights get
 // what the others leave): a tile streams as many rows as its fp32
 // accumulators hold, so steps with many rows (prefill) want more.
-// The four rings of forwarded activations (Ring::MatToMat on) take the
-// slots `on_chip` gives them (default none) in place of as many whole weight
-// slots as they need (at most a sixteenth of the scratchpad: at most an
-// eighth of the weight slots).
+// The four on-chip rings (Ring::MatToMat on: forwarded activations, and
+// the intermediates of lowerings that keep their own there) take the slots
+// `on_chip` gives them (default none) in place of as many whole weight
+// slots as they need; at least two weight slots must stay (std::logic_error
+// otherwise: the planners size the rings to leave them).
 inline constexpr size_t kOnChipRings = 4;
 inline constexpr size_t kFirstOnChipRing = static_cast<size_t>(Ring::MatToMat);
 using OnChipRings = std::array<RingLayout, kOnChipRings>;  // base is ignored

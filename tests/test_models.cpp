@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "arch/program_check.h"
 #include "common/error.h"
 #include "compiler/frontends/hf_config.h"
 #include "compiler/frontends/model_graph.h"
@@ -324,6 +325,31 @@ TEST(Prefill, FusedAttentionKeepsTheScoresOnChipAndSkipsMaskedBlocks) {
     const uint64_t full = 2ull * batch * 32 * tokens * tokens * 128;
     EXPECT_EQ(u.compute().macs() - f.compute().macs(), full - 2ull * batch * 32 * tq * 128 * causal)
         << model;
+  }
+}
+
+// The fused attention's rings share their ring with the forwarded
+// activations' and take weight slots: on any scratchpad and array count the
+// layout stays inside the scratchpad, or the compiler says it is too small.
+TEST(Prefill, FusedAttentionRingsFitEveryScratchpad) {
+  sim::WorkloadOptions w;  // a small layer with Llama's 128-wide heads
+  w.layer = "hidden=1024,heads=8,kv_heads=2,intermediate=2048";
+  w.phase = "prefill";
+  w.prompt_len = 512;
+  for (uint64_t mib : {1, 2, 4, 16, 64}) {
+    for (uint32_t arrays : {1, 8, 32}) {
+      const System system =
+          test::preset({fmt::format("core.scratchpad.capacity_bytes={}", mib << 20),
+                        "core.scratchpad.banks=16", fmt::format("core.array.count={}", arrays)});
+      try {
+        const sim::Compiled c = sim::compile_workload(system, "preset", w);
+        EXPECT_NO_THROW((void)arch::check_program(c.program, {mib << 20}, "program"))
+            << mib << " MiB, " << arrays << " arrays";
+      } catch (const UserError& e) {
+        EXPECT_NE(std::string(e.what()).find("core.scratchpad.capacity_bytes"), std::string::npos)
+            << e.what();
+      }
+    }
   }
 }
 

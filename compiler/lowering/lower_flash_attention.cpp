@@ -62,47 +62,65 @@ FlashShape shape_of(const Node& node, const TensorIndex& tensors) {
 // in vec_to_mat, and O (fp32) of this group of chains and the next in vec_to_vec.
 constexpr uint32_t kMatToVec = 4, kVecToMat = 2, kVecToVec = 2;
 
-uint64_t bytes_per_row(const FlashShape& s, uint64_t tk, DType act) {
-  return kMatToVec * 4 * std::max(tk, s.d) + kVecToMat * dtype_bytes(act, tk) + kVecToVec * 4 * s.d;
+// The rings `chains` blocks of `rows` rows keep their intermediates in.
+OnChipRings rings_for(const FlashShape& s, uint64_t tk, uint64_t rows, uint64_t chains, DType act) {
+  OnChipRings r{};
+  const auto set = [&](Ring ring, uint64_t slot_bytes, uint32_t per_chain) {
+    r[static_cast<size_t>(ring) - kFirstOnChipRing] = {0, slot_bytes,
+                                                       static_cast<uint32_t>(per_chain * chains)};
+  };
+  set(Ring::MatToVec, rows * 4 * std::max(tk, s.d), kMatToVec);
+  set(Ring::VecToMat, rows * dtype_bytes(act, tk), kVecToMat);
+  set(Ring::VecToVec, rows * 4 * s.d, kVecToVec);
+  return r;
 }
 
-// What the block's rings may take: the weight slots the layout can give
-// (all but two, in the layout with the largest matrix-output share, less the
-// forwarded activations' room), at most an eighth of the scratchpad.
-uint64_t ring_budget(const Target& t) {
+// Whether the rings fit: they share their ring with the forwarded
+// activations (compile.cpp adds the slots and takes the larger slot size),
+// and together they may take the weight slots the layout can give (all but
+// two, in the layout with the largest matrix-output share); these rings
+// alone at most an eighth of the scratchpad.
+bool rings_fit(const OnChipRings& own, const Target& t) {
   const RingLayout w = default_spm_layout(t.spm_capacity_bytes, t.arrays, 6)[Ring::Weight];
-  uint64_t room = 0;
-  if (t.forward_activations) {
-    for (const RingLayout& r : OnChip::room(t.spm_capacity_bytes)) room += r.slots * r.slot_bytes;
+  const OnChipRings room =
+      t.forward_activations ? OnChip::room(t.spm_capacity_bytes) : OnChipRings{};
+  uint64_t total = 0, alone = 0;
+  for (size_t r = 0; r < kOnChipRings; ++r) {
+    total += (room[r].slots + own[r].slots) * std::max(room[r].slot_bytes, own[r].slot_bytes);
+    alone += own[r].slots * own[r].slot_bytes;
   }
-  const uint64_t spare = w.slots > 2 ? (w.slots - 2) * w.slot_bytes : 0;
-  return std::min(t.spm_capacity_bytes / 8, spare > room ? spare - room : 0);
+  return alone <= t.spm_capacity_bytes / 8 && w.slots > 2 && total <= (w.slots - 2) * w.slot_bytes;
 }
 
-// Rows per block: the most, up to 256, for which one chain's rings fit the
-// budget; then as many chains as fit, one per array at most. A block of r
-// rows keeps an array busy for about R + C + r cycles of which r are
-// useful, while K and V are read again for every block of query rows: 256
-// measured best against 512, 128 and 64 (Llama-2-7B prefill of 2048 tokens
-// on npu-hbm3, and on npu-128x128-ideal, where 512 leaves room for 1 chain).
+// Rows per block: the most, up to 256, for which one chain's rings fit;
+// then as many chains as fit, one per array at most. A block of r rows
+// keeps an array busy for about R + C + r cycles of which r are useful,
+// while K and V are read again for every block of query rows: 256 measured
+// best against 512, 128 and 64 (Llama-2-7B prefill of 2048 tokens on
+// npu-hbm3, and on npu-128x128-ideal, where 512 leaves room for 1 chain).
 FlashTiling tiling_of(const Node& node, const FlashShape& s, const Target& t, DType act) {
   const uint64_t tk = std::min<uint64_t>(t.array.cols, s.len);
   const SpmLayout l = default_spm_layout(t.spm_capacity_bytes, t.arrays);
   const uint64_t row = dtype_bytes(act, s.d);
-  const uint64_t budget = ring_budget(t), per_row = bytes_per_row(s, tk, act);
   uint64_t rows = std::min({kMaxRows, s.group * s.tokens, l[Ring::MatIn].slot_bytes / row,
                             l[Ring::VecOut].slot_bytes / row});
   rows = rows / s.group * s.group;
-  while (rows > s.group && budget < rows * per_row)
+  while (rows > s.group && !rings_fit(rings_for(s, tk, rows, 1, act), t)) {
     rows = std::max(s.group, rows / 2 / s.group * s.group);
-  require(rows >= s.group && budget >= rows * per_row, t.where, "core.scratchpad.capacity_bytes",
+  }
+  require(rows >= s.group && rings_fit(rings_for(s, tk, rows, 1, act), t), t.where,
+          "core.scratchpad.capacity_bytes",
           fmt::format("{} bytes is too small for fused attention node '{}': a block of its {} "
-                      "query heads sharing a KV head needs {} bytes of rings (try --attention "
-                      "unfused)",
-                      t.spm_capacity_bytes, node.name(), s.group, s.group * per_row));
+                      "query heads sharing a KV head does not fit beside the weights (try "
+                      "--attention unfused)",
+                      t.spm_capacity_bytes, node.name(), s.group));
   const uint64_t tq = rows / s.group;
   const uint64_t blocks = s.batch * s.kv_heads * ((s.tokens + tq - 1) / tq);
-  const uint64_t chains = std::min({budget / (rows * per_row), uint64_t{t.arrays}, blocks});
+  uint64_t chains = 1;
+  while (chains < std::min<uint64_t>(t.arrays, blocks) &&
+         rings_fit(rings_for(s, tk, rows, chains + 1, act), t)) {
+    ++chains;
+  }
   return {tq, tk, rows, chains};
 }
 
@@ -110,17 +128,7 @@ OnChipRings rings_of(const Node& node, const TensorIndex& tensors, const Target&
   const FlashShape s = shape_of(node, tensors);
   const DType act = tensors.at(node.inputs(0), node.name()).dtype();
   const FlashTiling t = tiling_of(node, s, target, act);
-  const auto slots = [&](uint32_t per_chain) {
-    return static_cast<uint32_t>(per_chain * t.chains);
-  };
-  OnChipRings r{};
-  r[static_cast<size_t>(Ring::MatToVec) - kFirstOnChipRing] = {0, t.rows * 4 * std::max(t.tk, s.d),
-                                                               slots(kMatToVec)};
-  r[static_cast<size_t>(Ring::VecToMat) - kFirstOnChipRing] = {0, t.rows * dtype_bytes(act, t.tk),
-                                                               slots(kVecToMat)};
-  r[static_cast<size_t>(Ring::VecToVec) - kFirstOnChipRing] = {0, t.rows * 4 * s.d,
-                                                               slots(kVecToVec)};
-  return r;
+  return rings_for(s, t.tk, t.rows, t.chains, act);
 }
 
 MatrixOp tile(uint64_t m, uint64_t k, uint64_t n, DType a, DType b, const Target& target,
