@@ -77,17 +77,16 @@ void lower_scatter_add(const Node& node, LoweringContext& ctx) {
     uint64_t landed = 0;
     for (size_t i : landing[r0 / per]) {
       if (landed == 0) parts = b.acquire(Ring::VecIn);
-      Buffer at = parts;
-      at.spm_addr += landed * row_bytes;
-      b.load(at, pt, part.address() + i * row_bytes, row_bytes);
+      b.load(parts.at(landed * row_bytes), pt, part.address() + i * row_bytes, row_bytes);
       ++landed;
     }
     if (landed > 0) reads.push_back(parts);
-    // With neither an accumulator nor a landing row the chunk is zeros: the
-    // vector unit writes them from no input.
+    // Accumulator plus parts is an ADD; one of them alone is copied. With
+    // neither the chunk is zeros: the vector unit writes them from no input.
     const Buffer o = b.acquire(Ring::VecOut);
-    VectorOp op = vector_op(reads.empty() ? COPY : ADD, n * width, out.dtype(), o, o);
+    VectorOp op = vector_op(reads.size() == 2 ? ADD : COPY, n * width, out.dtype(), o, o);
     if (!reads.empty()) op.set_spm_in(reads.front().spm_addr);
+    if (reads.size() == 2) op.set_spm_in2(reads[1].spm_addr);
     b.vector(op, reads, o);
     b.store(o, ot, out.address() + r0 * row_bytes, n * row_bytes);
   }
