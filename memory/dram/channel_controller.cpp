@@ -431,6 +431,13 @@ ChannelController::EnergyCounts ChannelController::energy_counts(uint64_t clock)
   e.write_bytes = stats_.write_bytes;
   e.refab = stats_.commands[static_cast<size_t>(Command::REFab)];
   e.refpb = stats_.commands[static_cast<size_t>(Command::REFpb)];
+  // Refreshes fall due whether or not the channel has work: one that sleeps
+  // replays them only when its next request comes (catch_up()).
+  if (spec_.refresh != DramConfig::NO_REFRESH && refresh_due_ <= clock) {
+    const bool all = spec_.refresh == DramConfig::ALL_BANK;
+    const uint64_t interval = all ? spec_.REFI : spec_.REFI / spec_.banks();
+    (all ? e.refab : e.refpb) += (clock - refresh_due_) / interval + 1;
+  }
   for (size_t i = planned_head_; i < planned_.size(); ++i) {
     const Planned& p = planned_[i];
     if (p.last > clock)

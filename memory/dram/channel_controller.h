@@ -151,7 +151,8 @@ class ChannelController {
   // The counts energy needs as of `clock`: stats() counts a planned row when
   // it is planned, up to kPlanWindow clocks early; this leaves out the ACTs
   // and the data of planned rows still after `clock` (the data at the row's
-  // last column).
+  // last column), and adds the refreshes due by `clock` that a sleeping
+  // channel has not replayed yet.
   struct EnergyCounts {
     uint64_t acts = 0, read_bytes = 0, write_bytes = 0, refab = 0, refpb = 0;
   };
