@@ -131,10 +131,11 @@ TEST(WholeModel, Llama2_7bDecodeReadsEveryWeightOnceAndTheKvCache) {
 }
 
 TEST(WholeModel, Llama2_7bDecodeOnHbm3TakesItsBytesAtMemtestsSequentialBandwidth) {
-  // Issue 4: the token's time is within 10% of bytes read / the bandwidth
-  // memtest sustains on sequential reads (of the DMA's request size, as many
-  // in flight). Two of the 32 layers and the LM head keep the test fast;
-  // the full token measures +2.9% (3.643 ms against 3.542 ms).
+  // Issue 4 asks for the token's time within 10% of bytes read / the
+  // bandwidth memtest sustains on sequential reads (of the DMA's request
+  // size, as many in flight). Two of the 32 layers and the LM head keep the
+  // test fast: they measure +2.5%, the full token +2.6% (3.581 ms against
+  // 3.490 ms); 5% holds what was reached.
   const System system = sim::load_system(test::source_path("examples/hw/npu-hbm3.textproto"), {});
   sim::WorkloadOptions w;
   w.model = test::source_path("examples/models/llama2-7b.json");
@@ -149,7 +150,7 @@ TEST(WholeModel, Llama2_7bDecodeOnHbm3TakesItsBytesAtMemtestsSequentialBandwidth
   const double gbps = sim::run_memtest(system, o).achieved_bandwidth_gbps();
   const double expected_ns = static_cast<double>(r.traffic().read().total()) / gbps;
   const double ns = static_cast<double>(r.cycles()) / system.core_clock_ghz();
-  EXPECT_LT(ns, 1.10 * expected_ns);
+  EXPECT_LT(ns, 1.05 * expected_ns);
   EXPECT_GT(ns, expected_ns);
   std::cout << "2 layers + LM head: " << ns << " ns, bytes / memtest " << expected_ns << " ns\n";
 }
