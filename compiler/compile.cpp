@@ -9,28 +9,24 @@
 namespace npusim::compiler {
 
 namespace {
-// The scratchpad layout: the default one, or with a larger share for matrix
-// outputs when some matmul has more rows (prefill tokens, or a large batch)
+// The matrix outputs' share of the scratchpad, in sixteenths: the default
+// 2, or 6 when some matmul has more rows (prefill tokens, or a large batch)
 // than the default's accumulator slot holds for one array-wide tile.
-SpmLayout layout_for(const Graph& graph, const TensorIndex& tensors, const Target& target,
-                     const OnChipRings& on_chip) {
-  const SpmLayout fallback =
-      default_spm_layout(target.spm_capacity_bytes, target.arrays, 2, on_chip);
+uint64_t out_share(const Graph& graph, const TensorIndex& tensors, const Target& target) {
+  const SpmLayout fallback = default_spm_layout(target.spm_capacity_bytes, target.arrays, 2);
   const uint64_t slot_rows = fallback[Ring::MatOut].slot_bytes / (4 * target.array.cols);
   for (const Node& node : graph.nodes()) {
     const bool matmul = node.op() == MATMUL || node.op() == BATCH_MATMUL ||
                         node.op() == ATTENTION_SCORE || node.op() == ATTENTION_CONTEXT;
     if (!matmul || node.inputs_size() == 0) continue;
     const Tensor& a = tensors.at(node.inputs(0), node.name());
-    const auto k = static_cast<uint64_t>(a.shape(a.shape_size() - 1));
+    const auto k = last_dim(a);
     const uint64_t rows = node.op() == MATMUL   ? num_elements(a) / k
                           : a.shape_size() >= 2 ? static_cast<uint64_t>(a.shape(a.shape_size() - 2))
                                                 : 1;
-    if (rows > slot_rows) {
-      return default_spm_layout(target.spm_capacity_bytes, target.arrays, 6, on_chip);
-    }
+    if (rows > slot_rows) return 6;
   }
-  return fallback;
+  return 2;
 }
 }  // namespace
 
@@ -44,10 +40,12 @@ Program lower(const Graph& graph, const Target& target, Graph* tiled) {
   // Activations forwarded between ops: planned with room for them, then
   // the scratchpad is laid out with the rings the plan uses, the rest going
   // to the weights.
-  OnChip on_chip(graph, tensors,
-                 layout_for(graph, tensors, target,
-                            target.forward_activations ? OnChip::room(target.spm_capacity_bytes)
-                                                       : OnChipRings{}));
+  const uint64_t share = out_share(graph, tensors, target);
+  OnChip on_chip(
+      graph, tensors,
+      default_spm_layout(
+          target.spm_capacity_bytes, target.arrays, share,
+          target.forward_activations ? OnChip::room(target.spm_capacity_bytes) : OnChipRings{}));
   // Lowerings that keep intermediates on chip (fused attention) get slots
   // of their own beside the forwarded activations': the most any node asks.
   OnChipRings own{};
@@ -66,7 +64,8 @@ Program lower(const Graph& graph, const Target& target, Graph* tiled) {
     rings[r].slots += own[r].slots;
     rings[r].slot_bytes = std::max(rings[r].slot_bytes, own[r].slot_bytes);
   }
-  ProgramBuilder builder(graph.name(), layout_for(graph, tensors, target, rings));
+  ProgramBuilder builder(
+      graph.name(), default_spm_layout(target.spm_capacity_bytes, target.arrays, share, rings));
   LoweringContext ctx{graph, tensors, target, builder};
   ctx.on_chip = &on_chip;
   if (tiled != nullptr) *tiled = graph;

@@ -37,6 +37,10 @@ void set_attr(Node& node, const std::string& key, int64_t value) {
   (*node.mutable_attrs())[key].set_i(value);
 }
 
+void set_attr(Node& node, const std::string& key, const std::string& value) {
+  (*node.mutable_attrs())[key].set_s(value);
+}
+
 int64_t attr_int(const Node& node, const std::string& key, int64_t fallback) {
   auto it = node.attrs().find(key);
   return it == node.attrs().end() ? fallback : it->second.i();
@@ -47,6 +51,17 @@ CacheShape cache_shape(const Tensor& cache, const std::string& node) {
           "the cache '" + cache.name() + "' must be [batch, kv_heads, L, d]");
   return {static_cast<uint64_t>(cache.shape(0)), static_cast<uint64_t>(cache.shape(1)),
           static_cast<uint64_t>(cache.shape(2)), static_cast<uint64_t>(cache.shape(3))};
+}
+
+AttentionShape attention_shape(const Node& node, const CacheShape& cache) {
+  const std::string where = "node '" + node.name() + "'";
+  const auto heads = static_cast<uint64_t>(attr_int(node, "heads", 0));
+  require(heads > 0 && heads % cache.kv_heads == 0, "graph", where + ".attrs.heads",
+          "must be a positive multiple of the cache's kv heads");
+  const auto tokens = static_cast<uint64_t>(attr_int(node, "tokens", 1));
+  require(tokens >= 1 && tokens <= cache.len, "graph", where + ".attrs.tokens",
+          "must be between 1 and the cache length");
+  return {heads, heads / cache.kv_heads, tokens};
 }
 
 TensorIndex::TensorIndex(const Graph& graph) : graph_(graph) {

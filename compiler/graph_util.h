@@ -11,6 +11,10 @@
 namespace npusim::compiler {
 
 [[nodiscard]] uint64_t num_elements(const Tensor& tensor);
+// The size of the last axis (a row).
+[[nodiscard]] inline uint64_t last_dim(const Tensor& t) {
+  return static_cast<uint64_t>(t.shape(t.shape_size() - 1));
+}
 
 // Adds a tensor with its size computed from shape and dtype.
 Tensor& add_tensor(Graph& graph, const std::string& name, std::vector<int64_t> shape, DType dtype,
@@ -20,6 +24,7 @@ Node& add_node(Graph& graph, const std::string& name, OpType op, std::vector<std
                std::vector<std::string> outputs);
 
 void set_attr(Node& node, const std::string& key, int64_t value);
+void set_attr(Node& node, const std::string& key, const std::string& value);
 [[nodiscard]] int64_t attr_int(const Node& node, const std::string& key, int64_t fallback);
 
 // The dimensions of a KV cache tensor [batch, kv_heads, L, d]; UserError
@@ -28,6 +33,14 @@ struct CacheShape {
   uint64_t batch, kv_heads, len, head_dim;
 };
 [[nodiscard]] CacheShape cache_shape(const Tensor& cache, const std::string& node);
+
+// Attention over a KV cache: the query heads (attrs.heads, a multiple of the
+// cache's kv heads), `group` of them per KV head, and the step's new tokens
+// (attrs.tokens, 1 to the cache length). UserError naming the node otherwise.
+struct AttentionShape {
+  uint64_t heads, group, tokens;
+};
+[[nodiscard]] AttentionShape attention_shape(const Node& node, const CacheShape& cache);
 
 // Name -> index of the graph's tensors.
 class TensorIndex {

@@ -216,7 +216,7 @@ std::string add_decoder_layer(Graph& g, const ModelSpec& d, const DecodeShape& s
       const auto n = static_cast<int64_t>(tokens[e].size());
       const std::string rows = fmt::format("{}", fmt::join(tokens[e], ","));
       const auto in = act(x + "input", {n, H});
-      (*node(x + "dispatch", GATHER_ROWS, {n2}, {in}).mutable_attrs())["rows"].set_s(rows);
+      set_attr(node(x + "dispatch", GATHER_ROWS, {n2}, {in}), "rows", rows);
       const auto gate = linear_rows(x + "gate_proj", in, n, H, I, false);
       const auto up = linear_rows(x + "up_proj", in, n, H, I, false);
       const auto a = act(x + "swiglu", {n, I});
@@ -225,7 +225,7 @@ std::string add_decoder_layer(Graph& g, const ModelSpec& d, const DecodeShape& s
       const auto out = act(x + "combined", {B, H});
       std::vector<std::string> parts{down};
       if (!acc.empty()) parts.push_back(acc);
-      (*node(x + "combine", SCATTER_ADD, parts, {out}).mutable_attrs())["rows"].set_s(rows);
+      set_attr(node(x + "combine", SCATTER_ADD, parts, {out}), "rows", rows);
       acc = out;
     }
     dn = acc;

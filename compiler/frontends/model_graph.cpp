@@ -53,8 +53,7 @@ Graph build_model(const ModelSpec& m, const DecodeShape& s, uint64_t layers) {
       rows += fmt::format("{}{}", b == 0 ? "" : ",", (b + 1) * s.tokens - 1);
     }
     add_tensor(g, "last_tokens", {seqs, H}, at, ACTIVATION, false);
-    (*add_node(g, "last_tokens", GATHER_ROWS, {x}, {"last_tokens"}).mutable_attrs())["rows"].set_s(
-        rows);
+    set_attr(add_node(g, "last_tokens", GATHER_ROWS, {x}, {"last_tokens"}), "rows", rows);
     x = "last_tokens";
   }
   add_tensor(g, "final_norm.weight", {H}, at, WEIGHT, true);

@@ -344,7 +344,7 @@ class Importer {
       ins.push_back(other->tensor);
     }
     Node& n = emit(node, ELEMENTWISE, ins, {y});
-    (*n.mutable_attrs())["kind"].set_s(VectorKind_Name(kind));
+    set_attr(n, "kind", VectorKind_Name(kind));
   }
 
   void lower(const onnx::NodeProto& node) {

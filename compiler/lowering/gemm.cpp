@@ -66,17 +66,9 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
     // One tile on the arrays: out (+)= a x w.
     auto multiply = [&](const Buffer& a, const Buffer& w, const Buffer& out, uint64_t tm,
                         uint64_t tk, uint64_t tn, bool accumulate) {
-      MatrixOp op;
-      op.set_m(static_cast<uint32_t>(t.transposed ? tn : tm));
-      op.set_k(static_cast<uint32_t>(tk));
-      op.set_n(static_cast<uint32_t>(t.transposed ? tm : tn));
-      op.set_dataflow(ctx.target.dataflow);
+      MatrixOp op = t.transposed ? matrix_tile(tn, tk, tm, bd, ad, ctx.target.dataflow, w, a, out)
+                                 : matrix_tile(tm, tk, tn, ad, bd, ctx.target.dataflow, a, w, out);
       op.set_accumulate(accumulate);
-      op.set_dtype(t.transposed ? ad : bd);
-      if (ad != bd) op.set_a_dtype(t.transposed ? bd : ad);
-      op.set_spm_a(t.transposed ? w.spm_addr : a.spm_addr);
-      op.set_spm_b(t.transposed ? a.spm_addr : w.spm_addr);
-      op.set_spm_out(out.spm_addr);
       b.matrix(op, {a, w}, out);
     };
     auto store_out = [&](const Buffer& out, uint64_t m0, uint64_t tm, uint64_t n0, uint64_t tn) {
@@ -121,8 +113,7 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
           if (s.a.on_chip) {
             a = s.a.on_chip->at(a_base + m0 * s.lda() + k0);  // the tile, where it lies
           } else if (t.a_whole) {
-            a = a_all;
-            a.spm_addr += dtype_bytes(ad, a_base + m0 * s.k + k0);  // the tile inside A
+            a = a_all.at(dtype_bytes(ad, a_base + m0 * s.k + k0));  // the tile inside A
           } else if (t.a_resident) {
             const size_t slot = mi * kt + k0 / t.tk;
             if (!loaded[slot]) {
@@ -139,8 +130,7 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
           if (s.out.on_chip) {
             out = s.out.on_chip->at(out_base + m0 * s.ldo() + n0);
           } else if (t.out_whole) {
-            out = out_all;
-            out.spm_addr += dtype_bytes(FP32, out_base + m0 * s.n + n0);
+            out = out_all.at(dtype_bytes(FP32, out_base + m0 * s.n + n0));
           } else {
             if (k0 == 0) outs[mi] = b.acquire(Ring::MatOut, /*pinned=*/kt > 1);
             out = outs[mi];
@@ -160,6 +150,21 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
     b.unpin(out_all);
     b.store(out_all, s.out.tensor, s.out.address, dtype_bytes(od, s.batch * s.m * s.n));
   }
+}
+
+MatrixOp matrix_tile(uint64_t m, uint64_t k, uint64_t n, DType a_dtype, DType b_dtype,
+                     Dataflow dataflow, const Buffer& a, const Buffer& b, const Buffer& out) {
+  MatrixOp op;
+  op.set_m(static_cast<uint32_t>(m));
+  op.set_k(static_cast<uint32_t>(k));
+  op.set_n(static_cast<uint32_t>(n));
+  op.set_dataflow(dataflow);
+  op.set_dtype(b_dtype);
+  if (a_dtype != b_dtype) op.set_a_dtype(a_dtype);
+  op.set_spm_a(a.spm_addr);
+  op.set_spm_b(b.spm_addr);
+  op.set_spm_out(out.spm_addr);
+  return op;
 }
 
 }  // namespace npusim::compiler

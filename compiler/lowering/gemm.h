@@ -87,4 +87,10 @@ void note_tiling(const GemmTiling& tiling, LoweringContext& ctx);
 // Emits the tiled GEMM into the builder.
 void lower_gemm(const GemmSpec& spec, const GemmTiling& tiling, LoweringContext& ctx);
 
+// One tile: out[m x n] (+)= a[m x k] x b[k x n], with a's elements of
+// `a_dtype` and b's of `b_dtype` (the arrays compute in the wider).
+[[nodiscard]] MatrixOp matrix_tile(uint64_t m, uint64_t k, uint64_t n, DType a_dtype, DType b_dtype,
+                                   Dataflow dataflow, const Buffer& a, const Buffer& b,
+                                   const Buffer& out);
+
 }  // namespace npusim::compiler

@@ -20,14 +20,7 @@ void lower_attention(const Node& node, LoweringContext& ctx, bool score) {
   const Tensor& cache = ctx.tensors.at(node.inputs(1), node.name());
   const Tensor& out = ctx.tensors.at(node.outputs(0), node.name());
   const auto [batch, kv_heads, len, d] = cache_shape(cache, node.name());
-  const auto heads = static_cast<uint64_t>(attr_int(node, "heads", 0));
-  require(heads > 0 && heads % kv_heads == 0, "graph", where + ".attrs.heads",
-          "must be a positive multiple of the cache's kv heads");
-  const uint64_t group = heads / kv_heads;
-
-  const auto tokens = static_cast<uint64_t>(attr_int(node, "tokens", 1));
-  require(tokens >= 1 && tokens <= len, "graph", where + ".attrs.tokens",
-          "must be between 1 and the cache length");
+  const auto [heads, group, tokens] = attention_shape(node, {batch, kv_heads, len, d});
 
   GemmSpec spec;
   spec.node = node.name();

@@ -17,6 +17,7 @@
 
 #include "common/dtype.h"
 #include "common/error.h"
+#include "compiler/lowering/gemm.h"
 #include "compiler/lowering/lowering.h"
 #include "compiler/lowering/on_chip.h"
 #include "compiler/lowering/vector_rows.h"
@@ -48,14 +49,8 @@ FlashShape shape_of(const Node& node, const TensorIndex& tensors) {
   const CacheShape vs = cache_shape(v, node.name());
   require(vs.batch == batch && vs.kv_heads == kv_heads && vs.len == len && vs.head_dim == d,
           "graph", where, "the K and V caches differ in shape");
-  const auto heads = static_cast<uint64_t>(attr_int(node, "heads", 0));
-  require(heads > 0 && heads % kv_heads == 0, "graph", where + ".attrs.heads",
-          "must be a positive multiple of the cache's kv heads");
-  const auto tokens = static_cast<uint64_t>(attr_int(node, "tokens", 1));
-  require(tokens >= 1 && tokens <= len, "graph", where + ".attrs.tokens",
-          "must be between 1 and the cache length");
-  return {batch, kv_heads,         len,    d,
-          heads, heads / kv_heads, tokens, attr_int(node, "causal", 0) != 0};
+  const AttentionShape a = attention_shape(node, {batch, kv_heads, len, d});
+  return {batch, kv_heads, len, d, a.heads, a.group, a.tokens, attr_int(node, "causal", 0) != 0};
 }
 
 // Ring slots per chain: S and O_j of two steps in mat_to_vec (fp32), P of two
@@ -131,21 +126,6 @@ OnChipRings rings_of(const Node& node, const TensorIndex& tensors, const Target&
   return rings_for(s, t.tk, t.rows, t.chains, act);
 }
 
-MatrixOp tile(uint64_t m, uint64_t k, uint64_t n, DType a, DType b, const Target& target,
-              const Buffer& in_a, const Buffer& in_b, const Buffer& out) {
-  MatrixOp op;
-  op.set_m(static_cast<uint32_t>(m));
-  op.set_k(static_cast<uint32_t>(k));
-  op.set_n(static_cast<uint32_t>(n));
-  op.set_dataflow(target.dataflow);
-  op.set_dtype(b);
-  if (a != b) op.set_a_dtype(a);
-  op.set_spm_a(in_a.spm_addr);
-  op.set_spm_b(in_b.spm_addr);
-  op.set_spm_out(out.spm_addr);
-  return op;
-}
-
 // One block of query rows: the group's heads of sequence `seq` and KV head
 // `g`, tokens t0 .. t0 + nt - 1, and what it holds while its keys stream.
 struct Chain {
@@ -178,7 +158,7 @@ void lower_flash_attention(const Node& node, LoweringContext& ctx) {
     const Buffer kb = b.acquire(Ring::Weight);
     b.load(kb, k_t, kc.address() + dtype_bytes(kv, cache(c) + k0 * s.d), dtype_bytes(kv, nk * s.d));
     const Buffer sb = b.acquire(Ring::MatToVec);
-    b.matrix(tile(rows, s.d, nk, act, kv, ctx.target, c.q, kb, sb), {c.q, kb}, sb);
+    b.matrix(matrix_tile(rows, s.d, nk, act, kv, ctx.target.dataflow, c.q, kb, sb), {c.q, kb}, sb);
     const Buffer& p = c.p[k0 / t.tk % 2] = b.acquire(Ring::VecToMat);
     VectorOp softmax = vector_op(SOFTMAX, rows * nk, act, sb, p);  // online: running max, sum
     softmax.set_row_length(nk);
@@ -191,7 +171,7 @@ void lower_flash_attention(const Node& node, LoweringContext& ctx) {
     b.load(vb, v_t, vc.address() + dtype_bytes(kv, cache(c) + k0 * s.d), dtype_bytes(kv, nk * s.d));
     const Buffer ob = b.acquire(Ring::MatToVec);
     const Buffer& p = c.p[k0 / t.tk % 2];
-    b.matrix(tile(rows, nk, s.d, act, kv, ctx.target, p, vb, ob), {p, vb}, ob);
+    b.matrix(matrix_tile(rows, nk, s.d, act, kv, ctx.target.dataflow, p, vb, ob), {p, vb}, ob);
     if (k0 == 0) {
       b.vector(vector_op(COPY, rows * s.d, act, ob, c.o), {ob}, c.o);
     } else {

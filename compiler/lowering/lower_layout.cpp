@@ -13,10 +13,6 @@
 namespace npusim::compiler {
 namespace {
 
-uint64_t last_dim(const Tensor& t) {
-  return static_cast<uint64_t>(t.shape(t.shape_size() - 1));
-}
-
 void lower_slice(const Node& node, LoweringContext& ctx) {
   require(node.inputs_size() == 1 && node.outputs_size() == 1, "graph",
           "node '" + node.name() + "'", "SLICE takes (x) and gives one output");

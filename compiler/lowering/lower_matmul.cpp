@@ -33,10 +33,9 @@ void lower_matmul(const Node& node, LoweringContext& ctx) {
   const bool transposed = attr_int(node, "weight_transposed", 0) != 0;
   const auto k = static_cast<uint64_t>(w.shape(transposed ? 1 : 0));
   const auto n = static_cast<uint64_t>(w.shape(transposed ? 0 : 1));
-  require(static_cast<uint64_t>(x.shape(x.shape_size() - 1)) == k, "graph",
-          "node '" + node.name() + "'",
-          fmt::format("input's last dimension {} differs from the weight's rows {}",
-                      x.shape(x.shape_size() - 1), k));
+  require(
+      last_dim(x) == k, "graph", "node '" + node.name() + "'",
+      fmt::format("input's last dimension {} differs from the weight's rows {}", last_dim(x), k));
   GemmSpec spec;
   spec.node = node.name();
   spec.m = num_elements(x) / k;
@@ -61,8 +60,8 @@ void lower_batch_matmul(const Node& node, LoweringContext& ctx) {
   GemmSpec spec;
   spec.node = node.name();
   spec.m = static_cast<uint64_t>(a.shape(a.shape_size() - 2));
-  spec.k = static_cast<uint64_t>(a.shape(a.shape_size() - 1));
-  spec.n = static_cast<uint64_t>(bt.shape(bt.shape_size() - 1));
+  spec.k = last_dim(a);
+  spec.n = last_dim(bt);
   require(static_cast<uint64_t>(bt.shape(bt.shape_size() - 2)) == spec.k, "graph", where,
           "the inner dimensions differ");
   spec.batch = num_elements(a) / (spec.m * spec.k);

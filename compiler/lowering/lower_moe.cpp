@@ -39,7 +39,7 @@ void lower_gather(const Node& node, LoweringContext& ctx) {
           "node '" + node.name() + "'", "GATHER_ROWS takes (x) and gives one output");
   const Tensor& x = ctx.tensors.at(node.inputs(0), node.name());
   const Tensor& out = ctx.tensors.at(node.outputs(0), node.name());
-  const auto width = static_cast<uint64_t>(x.shape(x.shape_size() - 1));
+  const auto width = last_dim(x);
   const auto rows = rows_of(node, num_elements(x) / width);
   require(rows.size() * width == num_elements(out), "graph", "node '" + node.name() + "'",
           "the output must hold one row per listed row");
@@ -53,7 +53,7 @@ void lower_scatter_add(const Node& node, LoweringContext& ctx) {
   const Tensor* acc =
       node.inputs_size() == 2 ? &ctx.tensors.at(node.inputs(1), node.name()) : nullptr;
   const Tensor& out = ctx.tensors.at(node.outputs(0), node.name());
-  const auto width = static_cast<uint64_t>(out.shape(out.shape_size() - 1));
+  const auto width = last_dim(out);
   const uint64_t total_rows = num_elements(out) / width;
   const auto rows = rows_of(node, total_rows);
   require(rows.size() * width == num_elements(part), "graph", "node '" + node.name() + "'",

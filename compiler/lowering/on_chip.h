@@ -7,10 +7,11 @@
 //
 // Each lowering declares which operands it can read from, or leave in, an
 // on-chip buffer (LoweringRegistry::add's OnChipOperands). Before lowering,
-// plan() picks the tensors to forward: an activation whose producer can
-// leave it on chip, every consumer of which reads it on chip on one queue,
-// and that fits a slot of the ring for that (producer, consumer) queue pair
-// while no more of that ring's tensors are live at once than it has slots.
+// the OnChip constructor picks the tensors to forward: an activation whose
+// producer can leave it on chip, every consumer of which reads it on chip
+// on one queue, and that fits a slot of the ring for that (producer,
+// consumer) queue pair while no more of that ring's tensors are live at
+// once than it has slots.
 // Everything else goes through DRAM as before. A forwarded tensor is never
 // written to DRAM: its bytes are not in the report's traffic.
 #pragma once
@@ -55,7 +56,6 @@ class OnChip {
   // The forwarding plan for `graph` with the rings of `layout`.
   OnChip(const Graph& graph, const TensorIndex& tensors, const SpmLayout& layout);
 
-  [[nodiscard]] bool empty() const { return plan_.empty(); }
   // The rings the plan uses: per ring, its largest tensor's bytes times the
   // most tensors live at once (none for a ring it does not use).
   [[nodiscard]] const OnChipRings& rings() const { return rings_; }

@@ -59,9 +59,7 @@ void gather_rows(LoweringContext& ctx, const Node& node, const Tensor& x,
     const size_t n = std::min<size_t>(per, src.size() - i0);
     const Buffer in = b.acquire(Ring::VecIn);
     for (size_t i = 0; i < n; ++i) {
-      Buffer at = in;
-      at.spm_addr += i * row_in;
-      b.load(at, xt, x.address() + src[i0 + i] * row_in, row_in);
+      b.load(in.at(i * row_in), xt, x.address() + src[i0 + i] * row_in, row_in);
     }
     const Buffer out = y_on_chip ? y_on_chip->at(i0 * width) : b.acquire(Ring::VecOut);
     b.vector(vector_op(COPY, n * width, y.dtype(), in, out), {in}, out);
