@@ -5,11 +5,10 @@
 #include <google/protobuf/text_format.h>
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include "arch/dataflow.h"
 #include "common/error.h"
+#include "common/file.h"
 #include "memory/registry.h"
 
 namespace npusim::sim {
@@ -43,11 +42,7 @@ void parse_textproto(const std::string& text, const std::string& where,
 }
 
 void load_textproto(const std::string& path, google::protobuf::Message* message) {
-  std::ifstream in(path);
-  if (!in) throw UserError(path + ": cannot open file");
-  std::stringstream text;
-  text << in.rdbuf();
-  parse_textproto(text.str(), path, message);
+  parse_textproto(read_file(path), path, message);
 }
 
 bool has_suffix(const std::string& path, const std::string& suffix) {
@@ -60,11 +55,7 @@ void load_message(const std::string& path, google::protobuf::Message* message) {
     load_textproto(path, message);
     return;
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UserError(path + ": cannot open file");
-  std::stringstream bytes;
-  bytes << in.rdbuf();
-  if (!message->ParseFromString(bytes.str())) {
+  if (!message->ParseFromString(read_file(path))) {
     throw UserError(fmt::format("{}: not a valid binary {} (truncated or corrupt)", path,
                                 message->GetTypeName()));
   }

@@ -2,11 +2,10 @@
 
 #include <fmt/format.h>
 
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include "common/error.h"
+#include "common/file.h"
 
 namespace npusim::compiler {
 
@@ -91,11 +90,7 @@ ModelSpec parse_hf_config(const std::string& text, const std::string& where) {
 }
 
 ModelSpec load_hf_config(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw UserError(path + ": cannot open file");
-  std::stringstream text;
-  text << in.rdbuf();
-  ModelSpec spec = parse_hf_config(text.str(), path);
+  ModelSpec spec = parse_hf_config(read_file(path), path);
   if (spec.name.empty()) {
     const auto slash = path.find_last_of('/');
     spec.name = path.substr(slash == std::string::npos ? 0 : slash + 1);

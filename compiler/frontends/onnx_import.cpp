@@ -7,15 +7,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <unordered_map>
 
 #include "common/error.h"
+#include "common/file.h"
 #include "compiler/graph_util.h"
 
 namespace npusim::compiler {
@@ -493,12 +492,8 @@ class Importer {
 }  // namespace
 
 Graph import_onnx(const std::string& path, const DecodeShape& shape) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UserError(path + ": cannot open file");
-  std::stringstream bytes;
-  bytes << in.rdbuf();
   onnx::ModelProto model;
-  if (!model.ParseFromString(bytes.str())) {
+  if (!model.ParseFromString(read_file(path))) {
     throw UserError(path + ": not a valid ONNX model (truncated or corrupt protobuf)");
   }
   return Importer(path, shape).run(model);
