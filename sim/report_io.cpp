@@ -72,6 +72,16 @@ nlohmann::ordered_json field_value(const google::protobuf::Message& m, const Fie
 
 }  // namespace
 
+std::string si(double v, const char* unit, int decimals) {
+  const char* prefixes[] = {"", "K", "M", "G", "T", "P"};
+  int i = 0;
+  while (v >= 1000.0 && i < 5) {
+    v /= 1000.0;
+    ++i;
+  }
+  return fmt::format("{:.{}f} {}{}", v, decimals, prefixes[i], unit);
+}
+
 std::string to_json(const google::protobuf::Message& message) {
   return message_json(message).dump(2) + "\n";
 }
@@ -84,15 +94,6 @@ void write_json(const google::protobuf::Message& message, const std::string& pat
 }
 
 namespace {
-std::string si(double v, const char* unit) {
-  const char* prefixes[] = {"", "K", "M", "G", "T", "P"};
-  int i = 0;
-  while (v >= 1000.0 && i < 5) {
-    v /= 1000.0;
-    ++i;
-  }
-  return fmt::format("{:.3f} {}{}", v, prefixes[i], unit);
-}
 std::string duration(double seconds) {
   if (seconds < 1e-3) return fmt::format("{:.3f} us", seconds * 1e6);
   if (seconds < 1.0) return fmt::format("{:.3f} ms", seconds * 1e3);

@@ -12,5 +12,7 @@ namespace npusim::sim {
 [[nodiscard]] std::string to_json(const google::protobuf::Message& message);
 void write_json(const google::protobuf::Message& message, const std::string& path);
 void print_table(const Report& report, std::ostream& out);
+// `v` with an SI prefix (K, M, G, ...) and `decimals` decimals: "1.234 GB".
+[[nodiscard]] std::string si(double v, const char* unit, int decimals = 3);
 
 }  // namespace npusim::sim

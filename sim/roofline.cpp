@@ -9,6 +9,7 @@
 #include <numeric>
 
 #include "common/error.h"
+#include "sim/report_io.h"
 
 namespace npusim::sim {
 namespace {
@@ -31,14 +32,9 @@ void fill_breakdown(Breakdown* b, double flops, uint64_t bytes, double seconds, 
   b->set_achieved_gbps(ratio(static_cast<double>(bytes), seconds) * 1e-9);
 }
 
-std::string si(double v, const char* unit) {
-  const char* prefixes[] = {"", "k", "M", "G", "T", "P"};
-  size_t i = 0;
-  while (v >= 1000 && i + 1 < std::size(prefixes)) {
-    v /= 1000;
-    ++i;
-  }
-  return fmt::format("{:.2f} {}{}", v, prefixes[i], unit);
+// Below the ridge with bytes to move: memory bound.
+const char* bound(uint64_t bytes, double intensity, double ridge) {
+  return bytes > 0 && intensity < ridge ? "memory" : "compute";
 }
 
 }  // namespace
@@ -109,7 +105,10 @@ void fill_roofline(const System& system, const Program& program,
   std::map<std::string, Sum> classes;
   std::map<int, Sum> layers;
   Sum all;
-  for (size_t i : done) {
+  // Ops in program order in the report (the graph's node order).
+  std::vector<size_t> in_order = done;
+  std::sort(in_order.begin(), in_order.end());
+  for (size_t i : in_order) {
     const arch::NodeProfile& p = profile[i];
     OpStats* o = report->add_ops();
     o->set_node(program.nodes(static_cast<int>(i)));
@@ -125,19 +124,13 @@ void fill_roofline(const System& system, const Program& program,
     o->set_intensity(ratio(o->flops(), static_cast<double>(bytes)));
     o->set_achieved_gflops(ratio(o->flops(), o->seconds()) * 1e-9);
     o->set_achieved_gbps(ratio(static_cast<double>(bytes), o->seconds()) * 1e-9);
-    o->set_bound(bytes > 0 && o->intensity() < roof->ridge_intensity() ? "memory" : "compute");
+    o->set_bound(bound(bytes, o->intensity(), roof->ridge_intensity()));
     for (Sum* s : {&classes[o->op_class()], &layers[o->layer()], &all}) {
       s->flops += o->flops();
       s->bytes += bytes;
       s->seconds += o->seconds();
     }
   }
-  // Ops in program order in the report (the graph's).
-  std::map<std::string, size_t> index;
-  for (int i = 0; i < program.nodes_size(); ++i) index[program.nodes(i)] = static_cast<size_t>(i);
-  std::sort(report->mutable_ops()->begin(), report->mutable_ops()->end(),
-            [&](const OpStats& x, const OpStats& y) { return index[x.node()] < index[y.node()]; });
-
   for (const auto& [name, s] : classes) {
     fill_breakdown(report->add_classes(), s.flops, s.bytes, s.seconds, total);
     report->mutable_classes()->rbegin()->set_name(name);
@@ -148,6 +141,7 @@ void fill_roofline(const System& system, const Program& program,
     report->mutable_layers()->rbegin()->set_name(fmt::format("layer {}", layer));
   }
   roof->set_intensity(ratio(all.flops, static_cast<double>(all.bytes)));
+  roof->set_bound(bound(all.bytes, roof->intensity(), roof->ridge_intensity()));
   roof->set_achieved_gflops(ratio(all.flops, total) * 1e-9);
   roof->set_achieved_gbps(ratio(static_cast<double>(all.bytes), total) * 1e-9);
 }
@@ -156,18 +150,20 @@ void print_roofline(const Report& r, std::ostream& out, size_t top) {
   const Roofline& roof = r.roofline();
   fmt::print(out,
              "\nroofline: compute roof {}, memory roof {} ({} peak), ridge {:.1f} FLOP/B; "
-             "the run: {:.2f} FLOP/B, {}, {}\n",
-             si(roof.compute_roof_gflops() * 1e9, "FLOP/s"),
-             si(roof.memory_roof_gbps() * 1e9, "B/s"), si(roof.peak_memory_gbps() * 1e9, "B/s"),
-             roof.ridge_intensity(), roof.intensity(), si(roof.achieved_gflops() * 1e9, "FLOP/s"),
-             si(roof.achieved_gbps() * 1e9, "B/s"));
+             "the run: {:.2f} FLOP/B, {}, {}, {} bound\n",
+             si(roof.compute_roof_gflops() * 1e9, "FLOP/s", 2),
+             si(roof.memory_roof_gbps() * 1e9, "B/s", 2),
+             si(roof.peak_memory_gbps() * 1e9, "B/s", 2), roof.ridge_intensity(), roof.intensity(),
+             si(roof.achieved_gflops() * 1e9, "FLOP/s", 2),
+             si(roof.achieved_gbps() * 1e9, "B/s", 2), roof.bound());
   auto table = [&](const char* title, const google::protobuf::RepeatedPtrField<Breakdown>& rows) {
     fmt::print(out, "\n{:<14}{:>9}{:>13}{:>13}{:>11}{:>16}{:>14}\n", title, "time", "FLOPs",
                "bytes", "FLOP/B", "FLOP/s", "B/s");
     for (const Breakdown& b : rows) {
       fmt::print(out, "{:<14}{:>8.1f}%{:>13}{:>13}{:>11.2f}{:>16}{:>14}\n", b.name(),
-                 100.0 * b.share(), si(b.flops(), ""), si(static_cast<double>(b.bytes()), "B"),
-                 b.intensity(), si(b.achieved_gflops() * 1e9, ""), si(b.achieved_gbps() * 1e9, ""));
+                 100.0 * b.share(), si(b.flops(), "", 2),
+                 si(static_cast<double>(b.bytes()), "B", 2), b.intensity(),
+                 si(b.achieved_gflops() * 1e9, "", 2), si(b.achieved_gbps() * 1e9, "", 2));
     }
   };
   table("class", r.classes());
@@ -182,7 +178,7 @@ void print_roofline(const Report& r, std::ostream& out, size_t top) {
     const OpStats& o = *ops[i];
     fmt::print(out, "{:<32}{:>9.1f}%{:>11.2f}{:>16}{:>14}{:>9}\n", o.node(),
                100.0 * ratio(o.seconds(), r.seconds()), o.intensity(),
-               si(o.achieved_gflops() * 1e9, ""), si(o.achieved_gbps() * 1e9, ""), o.bound());
+               si(o.achieved_gflops() * 1e9, "", 2), si(o.achieved_gbps() * 1e9, "", 2), o.bound());
   }
 }
 

@@ -73,6 +73,15 @@ Report run_workload(const System& system, const std::string& where,
   return r;
 }
 
+double tokens_per_second(const Report& r) {
+  return r.seconds() > 0 ? static_cast<double>(r.workload().tokens()) / r.seconds() : 0.0;
+}
+
+double bandwidth_share(const Report& r) {
+  const auto& t = r.traffic();
+  return t.peak_bandwidth_gbps() > 0 ? t.achieved_bandwidth_gbps() / t.peak_bandwidth_gbps() : 0.0;
+}
+
 void write_sweep_csv(std::ostream& out, const std::vector<SweepAxis>& axes,
                      const std::vector<std::vector<std::string>>& grid,
                      const std::vector<Report>& reports) {
@@ -90,21 +99,12 @@ void write_sweep_csv(std::ostream& out, const std::vector<SweepAxis>& axes,
       {"tokens", [](const Report& r) { return std::to_string(r.workload().tokens()); }},
       {"cycles", [](const Report& r) { return std::to_string(r.cycles()); }},
       {"seconds", [&](const Report& r) { return g(r.seconds()); }},
-      {"tokens_per_s",
-       [&](const Report& r) {
-         return g(r.seconds() > 0 ? static_cast<double>(r.workload().tokens()) / r.seconds() : 0);
-       }},
+      {"tokens_per_s", [&](const Report& r) { return g(tokens_per_second(r)); }},
       {"bytes_read", [](const Report& r) { return std::to_string(r.traffic().read().total()); }},
       {"bytes_written",
        [](const Report& r) { return std::to_string(r.traffic().written().total()); }},
       {"bandwidth_gbps", [&](const Report& r) { return g(r.traffic().achieved_bandwidth_gbps()); }},
-      {"bandwidth_share",
-       [&](const Report& r) {
-         const auto& t = r.traffic();
-         return g(t.peak_bandwidth_gbps() > 0
-                      ? t.achieved_bandwidth_gbps() / t.peak_bandwidth_gbps()
-                      : 0.0);
-       }},
+      {"bandwidth_share", [&](const Report& r) { return g(bandwidth_share(r)); }},
       {"array_utilization", [&](const Report& r) { return g(r.compute().array_utilization()); }},
       {"stall_memory_cycles",
        [](const Report& r) { return std::to_string(r.stall_memory_cycles()); }},
@@ -114,11 +114,7 @@ void write_sweep_csv(std::ostream& out, const std::vector<SweepAxis>& axes,
        [](const Report& r) { return std::to_string(r.stall_spm_space_cycles()); }},
       {"intensity", [&](const Report& r) { return g(r.roofline().intensity()); }},
       {"ridge_intensity", [&](const Report& r) { return g(r.roofline().ridge_intensity()); }},
-      {"bound",
-       [](const Report& r) {
-         return std::string(r.roofline().intensity() >= r.roofline().ridge_intensity() ? "compute"
-                                                                                       : "memory");
-       }},
+      {"bound", [](const Report& r) { return r.roofline().bound(); }},
       {"joules", [&](const Report& r) { return g(r.energy().joules()); }},
       {"joules_per_token", [&](const Report& r) { return g(r.energy().joules_per_token()); }},
       {"tokens_per_joule", [&](const Report& r) { return g(r.energy().tokens_per_joule()); }},

@@ -29,11 +29,6 @@ def npusim(args, out, name, extra=()):
         return report, json.load(f)
 
 
-def bound(r):
-    roof = r["roofline"]
-    return "compute" if roof["intensity"] >= roof["ridge_intensity"] else "memory"
-
-
 def row(label, r, tokens):
     t = r["traffic"]
     e = r["energy"]
@@ -41,7 +36,7 @@ def row(label, r, tokens):
             f"{1e3 * e['joules'] / tokens:>10.3f}{tokens / e['joules']:>10.0f}{e['average_w']:>8.0f}"
             f"{100 * t['achieved_bandwidth_gbps'] / t['peak_bandwidth_gbps']:>9.1f}%"
             f"{100 * r['compute']['array_utilization']:>9.2f}%"
-            f"{r['roofline']['intensity']:>10.1f}{bound(r):>9}")
+            f"{r['roofline']['intensity']:>10.1f}{r['roofline']['bound']:>9}")
 
 
 HEADER = (f"{'':<34}{'time us':>10}{'tokens/s':>12}{'mJ/token':>10}{'tokens/J':>10}{'W':>8}"

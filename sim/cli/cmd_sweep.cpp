@@ -196,14 +196,10 @@ int sweep(const std::vector<std::string>& argv) {
                "mJ/token", "memory", "arrays", "bound");
     for (size_t i = 0; i < points.size(); ++i) {
       const Report& r = reports[i];
-      const auto& t = r.traffic();
-      const auto& roof = r.roofline();
       fmt::print("{:<{}}{:>12.2f}{:>12.0f}{:>10.3f}{:>9.1f}%{:>9.2f}%{:>9}\n", points[i].label,
-                 width, r.seconds() * 1e6, static_cast<double>(r.workload().tokens()) / r.seconds(),
-                 r.energy().joules_per_token() * 1e3,
-                 100.0 * t.achieved_bandwidth_gbps() / t.peak_bandwidth_gbps(),
-                 100.0 * r.compute().array_utilization(),
-                 roof.intensity() >= roof.ridge_intensity() ? "compute" : "memory");
+                 width, r.seconds() * 1e6, sim::tokens_per_second(r),
+                 r.energy().joules_per_token() * 1e3, 100.0 * sim::bandwidth_share(r),
+                 100.0 * r.compute().array_utilization(), r.roofline().bound());
     }
   }
   if (csv.is_open()) {
