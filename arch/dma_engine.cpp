@@ -47,6 +47,10 @@ void DmaEngine::execute(const Instruction& instruction) {
     read += op.rows() * op.row_bytes();
     stats_.unique_read_bytes[op.tensor_class()] += std::min(read, size) - before;
   }
+  if (NodeProfile* p = node_profile(instruction)) {
+    (op.direction() == DmaOp::LOAD ? p->bytes_read : p->bytes_written) +=
+        op.rows() * op.row_bytes();
+  }
   transfers_.push_back({&instruction, 0, false});
   current_ = &op;
   row_ = offset_ = 0;

@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include "arch/vector_costs.h"
-
 namespace npusim::arch {
 
 Engine::Engine(const sc_core::sc_module_name& name, Queue queue, const Instructions& program,
@@ -28,7 +26,10 @@ void Engine::run() {
   for (const auto& instruction : program_) {
     for (const auto& op : instruction.wait()) acquire(op);
     if (trace_ != nullptr) issued_ps_[&instruction] = now_ps();
-    if (context_.profile != nullptr) profile_issue(instruction);
+    if (NodeProfile* p = node_profile(instruction)) {
+      p->first_issue_ps = std::min(p->first_issue_ps, now_ps());
+      ++p->instructions;
+    }
     execute(instruction);
     if (++executed_ % 1024 == 0) {
       if (executed_ % 4096 == 0 && context_.prune) context_.prune();
@@ -109,28 +110,14 @@ void Engine::set_trace(TraceSink* sink) {
   log_.observe([this](const Segment& span) { trace_->activity(queue_, span); });
 }
 
-void Engine::profile_issue(const Instruction& ins) {
+NodeProfile* Engine::node_profile(const Instruction& instruction) {
   auto& profile = *context_.profile;
-  if (ins.node() >= profile.size()) return;
-  NodeProfile& p = profile[ins.node()];
-  p.first_issue_ps = std::min(p.first_issue_ps, now_ps());
-  ++p.instructions;
-  if (ins.has_matrix()) {
-    const MatrixOp& m = ins.matrix();
-    p.macs += uint64_t{m.m()} * m.k() * m.n();
-  } else if (ins.has_vector()) {
-    const VectorCost* cost = vector_cost(ins.vector().kind());
-    p.vector_elements += ins.vector().length() * (cost != nullptr ? cost->passes : 1);
-  } else if (ins.has_dma()) {
-    const DmaOp& d = ins.dma();
-    (d.direction() == DmaOp::LOAD ? p.bytes_read : p.bytes_written) += d.rows() * d.row_bytes();
-  }
+  return instruction.node() < profile.size() ? &profile[instruction.node()] : nullptr;
 }
 
 void Engine::complete_at(uint64_t time_ps, const Instruction& instruction) {
-  if (context_.profile != nullptr && instruction.node() < context_.profile->size()) {
-    NodeProfile& p = (*context_.profile)[instruction.node()];
-    p.last_completion_ps = std::max(p.last_completion_ps, time_ps);
+  if (NodeProfile* p = node_profile(instruction)) {
+    p->last_completion_ps = std::max(p->last_completion_ps, time_ps);
   }
   if (trace_ != nullptr) {
     if (auto it = issued_ps_.find(&instruction); it != issued_ps_.end()) {

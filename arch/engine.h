@@ -41,7 +41,7 @@ struct CoreContext {
   sc_core::sc_time clock;                       // NPU clock period
   std::function<const Engine*(Queue)> engine;   // the engine running a queue
   std::function<void()> prune;                  // drops log segments no queue can still query
-  std::vector<NodeProfile>* profile = nullptr;  // per program node, if kept
+  std::vector<NodeProfile>* profile = nullptr;  // per program node
   std::function<void()> progress;               // called every 1024 instructions of a queue
   sc_core::sc_event* finished = nullptr;        // notified as each queue finishes
 };
@@ -88,6 +88,9 @@ class Engine : public sc_core::sc_module {
   [[nodiscard]] static uint64_t now_ps() { return sc_core::sc_time_stamp().value(); }
   [[nodiscard]] uint64_t cycles_ps(uint64_t cycles) const { return cycles * clock_ps_; }
   static void wait_until(uint64_t time_ps);
+  // What the instruction's graph node has done so far (the units add their
+  // work as they execute it); nullptr for a node the program does not name.
+  NodeProfile* node_profile(const Instruction& instruction);
 
   CoreContext& context_;
 
@@ -96,7 +99,6 @@ class Engine : public sc_core::sc_module {
   void fire_completions();
   void acquire(const SemOp& op);
   void attribute_wait(const Semaphore& sem, uint64_t from_ps, uint64_t to_ps);
-  void profile_issue(const Instruction& instruction);
   // Why a wait on `sem` over [from, to) lasted: what its producer did meanwhile.
   [[nodiscard]] std::vector<Segment> wait_causes(const Semaphore& sem, uint64_t from_ps,
                                                  uint64_t to_ps) const;

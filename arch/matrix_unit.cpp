@@ -53,6 +53,7 @@ void MatrixUnit::execute(const Instruction& instruction) {
   ++stats_.tiles;
   stats_.tile_cycles += cycles;
   stats_.macs += timing.macs;
+  if (NodeProfile* p = node_profile(instruction)) p->macs += timing.macs;
   stats_.macs_by_dtype[compute_dtype(op)] += timing.macs;
   const uint64_t out = dtype_bytes(FP32, uint64_t{op.m()} * op.n());
   const uint64_t spm = dtype_bytes(a_dtype(op), uint64_t{op.m()} * op.k()) +

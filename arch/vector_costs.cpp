@@ -9,19 +9,26 @@ namespace {
 // special-function (exp) in the same pass; costs follow the op's arithmetic.
 const std::map<VectorKind, VectorCost>& table() {
   static const std::map<VectorKind, VectorCost> costs = {
-      {ADD, {1, 0, 0, 4}},           {MUL, {1, 0, 0, 4}},
-      {COPY, {1, 0, 0, 4}},          {RELU, {1, 0, 0, 4}},
-      {SUB, {1, 0, 0, 4}},           {DIV, {2, 0, 0, 8}},      // reciprocal and multiply
-      {POW, {3, 0, 0, 8}},                                     // exp(y * log(x))
-      {SQRT, {2, 0, 0, 8}},          {ERF, {3, 0, 0, 8}},      // polynomial approximation
-      {TANH, {3, 0, 0, 8}},          {SIGMOID, {3, 0, 0, 8}},  // 1 / (1 + exp(-x))
-      {REDUCE_MEAN, {1, 1, 4, 4}},                             // sum, one scale per row
-      {ROW_SCALE_ADD, {1, 0, 0, 4}},                           // one multiply-add per element
-      {REDUCE_SUM, {1, 1, 0, 4}},    {REDUCE_MAX, {1, 1, 0, 4}},
-      {EXP, {2, 0, 0, 8}},           {SILU, {3, 0, 0, 8}},  // x * 1 / (1 + exp(-x))
-      {GELU, {4, 0, 0, 8}},                                 // tanh approximation
-      {SWIGLU, {4, 0, 0, 8}},                               // silu(gate) * up
-      {ROPE, {3, 0, 0, 4}},                                 // x * cos + rotate(x) * sin
+      {ADD, {1, 0, 0, 4}},
+      {MUL, {1, 0, 0, 4}},
+      {COPY, {1, 0, 0, 4}},
+      {RELU, {1, 0, 0, 4}},
+      {SUB, {1, 0, 0, 4}},
+      {DIV, {2, 0, 0, 8}},  // reciprocal and multiply
+      {POW, {3, 0, 0, 8}},  // exp(y * log(x))
+      {SQRT, {2, 0, 0, 8}},
+      {ERF, {3, 0, 0, 8}},  // polynomial approximation
+      {TANH, {3, 0, 0, 8}},
+      {SIGMOID, {3, 0, 0, 8}},            // 1 / (1 + exp(-x))
+      {REDUCE_MEAN, {1, 1, 4, 4, true}},  // sum, one scale per row
+      {ROW_SCALE_ADD, {1, 0, 0, 4}},      // one multiply-add per element
+      {REDUCE_SUM, {1, 1, 0, 4, true}},
+      {REDUCE_MAX, {1, 1, 0, 4, true}},
+      {EXP, {2, 0, 0, 8}},
+      {SILU, {3, 0, 0, 8}},       // x * 1 / (1 + exp(-x))
+      {GELU, {4, 0, 0, 8}},       // tanh approximation
+      {SWIGLU, {4, 0, 0, 8}},     // silu(gate) * up
+      {ROPE, {3, 0, 0, 4}},       // x * cos + rotate(x) * sin
       {SOFTMAX, {4, 2, 8, 8}},    // max, exp(x - max), sum, scale; 1 division per row
       {RMSNORM, {2, 1, 8, 8}},    // sum of squares, scale; 1 rsqrt per row
       {LAYERNORM, {4, 2, 8, 8}},  // mean, variance, scale and shift; 1 rsqrt per row

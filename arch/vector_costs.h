@@ -19,10 +19,11 @@
 namespace npusim::arch {
 
 struct VectorCost {
-  uint32_t passes = 1;   // full sweeps over the data
-  uint32_t trees = 0;    // cross-lane reductions per row
-  uint32_t per_row = 0;  // fixed scalar cycles per row
-  uint32_t latency = 4;  // pipeline fill, once per instruction
+  uint32_t passes = 1;        // full sweeps over the data
+  uint32_t trees = 0;         // cross-lane reductions per row
+  uint32_t per_row = 0;       // fixed scalar cycles per row
+  uint32_t latency = 4;       // pipeline fill, once per instruction
+  bool reduces_rows = false;  // writes one result per row (REDUCE_*), not per element
 };
 
 // nullptr when the kind has no cost entry.

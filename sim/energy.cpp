@@ -83,11 +83,6 @@ std::vector<EnergyComponent> EnergyCounter::components(double seconds) const {
           component("memory.background", m.background())};
 }
 
-double EnergyCounter::total(double seconds) const {
-  const Split s = split(seconds);
-  return s.core + s.memory;
-}
-
 EnergyCounter::Split EnergyCounter::split(double seconds) const {
   Split s;
   for (const auto& c : components(seconds)) {

@@ -23,7 +23,6 @@ class EnergyCounter {
 
   // The components after `seconds` of the run (names fixed, order fixed).
   [[nodiscard]] std::vector<EnergyComponent> components(double seconds) const;
-  [[nodiscard]] double total(double seconds) const;
   // The same split in two: the memory's components ("memory.*") and the rest.
   struct Split {
     double core = 0, memory = 0;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "arch/vector_costs.h"
 #include "common/dtype.h"
 #include "common/error.h"
 #include "compiler/lowering/lowering.h"
@@ -20,7 +21,6 @@ struct VectorSpec {
   int params;       // then parameter vectors of the row length (gain, bias), loaded once
   bool row_wise;    // needs whole rows (norms, softmax)
   const char* row_attr = nullptr;  // node attribute with the row length, if not the last dim
-  bool reduces = false;            // one output element per row
 };
 
 void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
@@ -39,6 +39,9 @@ void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
   if (x2 != nullptr) {
     require(num_elements(*x2) == elements, "graph", where, "inputs differ in size");
   }
+  // One output element per row (the vector unit's cost table says which kinds).
+  const arch::VectorCost* cost = arch::vector_cost(v.kind);
+  const bool reduces = cost != nullptr && cost->reduces_rows;
   const DType dt = x.dtype();
   ProgramBuilder& b = ctx.builder;
   const uint64_t slot =
@@ -82,8 +85,8 @@ void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
     const uint64_t n = std::min(chunk, elements - e0);
     const Buffer in = input(x_on_chip, xt, x, e0, n);
     const Buffer in2 = x2 != nullptr ? input(x2_on_chip, x2t, *x2, e0, n) : in;
-    const uint64_t out_first = v.reduces ? e0 / row : e0;
-    const uint64_t out_count = v.reduces ? std::max<uint64_t>(1, n / row) : n;
+    const uint64_t out_first = reduces ? e0 / row : e0;
+    const uint64_t out_count = reduces ? std::max<uint64_t>(1, n / row) : n;
     const Buffer out = y_on_chip ? y_on_chip->at(out_first) : b.acquire(Ring::VecOut);
     VectorOp op;
     op.set_kind(v.kind);
@@ -148,7 +151,7 @@ NPUSIM_VECTOR_LOWERING(SILU_OP, SILU, 1, 0, false);
 NPUSIM_VECTOR_LOWERING(GELU_OP, GELU, 1, 0, false);
 NPUSIM_VECTOR_LOWERING(RELU_OP, RELU, 1, 0, false);
 NPUSIM_VECTOR_LOWERING(SWIGLU_OP, SWIGLU, 2, 0, false);
-NPUSIM_VECTOR_LOWERING(REDUCE_MEAN_OP, REDUCE_MEAN, 1, 0, true, nullptr, true);
+NPUSIM_VECTOR_LOWERING(REDUCE_MEAN_OP, REDUCE_MEAN, 1, 0, true);
 // Its second input may be a parameter: only the first is taken on chip.
 NPUSIM_REGISTER_LOWERING_ON_CHIP(ELEMENTWISE, lower_elementwise, (OnChipOperands{VECTOR, 1, true}));
 
