@@ -24,7 +24,7 @@ class RadixHeap {
 
   void push(uint64_t key, const T& value) {
     if (key < last_) throw std::logic_error("radix heap: key below the last one popped");
-    buckets_[bucket(key)].push_back({key, seq_++, value});
+    buckets_[bucket(key)].push_back({key, value});
     ++size_;
     if (top_ != kUnknown) top_ = std::min(top_, key);
   }
@@ -58,7 +58,6 @@ class RadixHeap {
  private:
   struct Entry {
     uint64_t key;
-    uint64_t seq;
     T value;
   };
 
@@ -76,12 +75,11 @@ class RadixHeap {
     last_ = std::min_element(from.begin(), from.end(), [](const Entry& a, const Entry& b) {
               return a.key < b.key;
             })->key;
+    // In push order: every bucket below `from` is empty now, so each one
+    // gets this one batch, in from's order (push order by induction), and
+    // only later pushes after it.
     for (const Entry& e : from) buckets_[bucket(e.key)].push_back(e);
     from.clear();
-    // Entries of the new smallest key came from one bucket, in push order
-    // within it; later pushes of that key have larger sequence numbers.
-    auto& now = buckets_[0];
-    std::sort(now.begin(), now.end(), [](const Entry& a, const Entry& b) { return a.seq < b.seq; });
   }
 
   static constexpr uint64_t kUnknown = UINT64_MAX;
@@ -90,7 +88,6 @@ class RadixHeap {
   size_t head_ = 0;          // next entry of bucket 0
   uint64_t last_ = 0;        // the key popped last: bucket 0's, the others' reference
   uint64_t top_ = kUnknown;  // the smallest key outside bucket 0, when known
-  uint64_t seq_ = 0;
   size_t size_ = 0;
 };
 

@@ -2,6 +2,8 @@
 // bandwidth is shared.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <algorithm>
 
 #include "common/radix_heap.h"
@@ -43,6 +45,28 @@ TEST(RadixHeap, PopsInKeyOrderAndEqualKeysInPushOrder) {
   EXPECT_THROW(h.push(49, 6), std::logic_error);
   EXPECT_EQ(h.pop(), 3);
   EXPECT_TRUE(h.empty());
+}
+
+// Against a reference (key, push order) queue, with pushes and pops
+// interleaved, many equal keys and keys far apart.
+TEST(RadixHeap, AgreesWithAReferenceQueue) {
+  RadixHeap<int> h;
+  std::set<std::pair<uint64_t, int>> ref;
+  uint64_t last = 0, state = 12345;
+  auto next = [&] { return state = state * 6364136223846793005ull + 1442695040888963407ull; };
+  for (int i = 0; i < 20000; ++i) {
+    if (ref.empty() || next() % 3 != 0) {
+      const uint64_t r = next();
+      const uint64_t key = last + (r % 4 == 0 ? (r >> 8) % 1000000 : (r >> 8) % 4);
+      h.push(key, i);
+      ref.insert({key, i});
+    } else {
+      ASSERT_EQ(h.top_key(), ref.begin()->first);
+      last = ref.begin()->first;
+      ASSERT_EQ(h.pop(), ref.begin()->second) << "pop " << i;
+      ref.erase(ref.begin());
+    }
+  }
 }
 
 TEST(LatencyHistogram, ExactBelow256AndWithin1Point6PercentAbove) {
