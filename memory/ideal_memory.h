@@ -13,7 +13,9 @@ class IdealMemory : public MemoryModel {
   IdealMemory(const sc_core::sc_module_name& name, const IdealMemoryConfig& config);
 
   [[nodiscard]] double peak_bandwidth_gbps() const override { return bandwidth_gbps_; }
-  // Every bit moved costs pj_per_bit (all of it counted as read/write).
+  // Every bit moved costs pj_per_bit (all of it counted as read/write),
+  // counted when the request is accepted: at most the DMA's requests in
+  // flight ahead of their transfer.
   void energy(double seconds, MemoryEnergy* out) const override;
 
  protected:

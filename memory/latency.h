@@ -15,7 +15,7 @@ namespace npusim::memory {
 // then fall in a few hundred buckets, which stay in cache for every channel.)
 inline constexpr size_t kLatencyBuckets = 256 + 56 * 64;
 [[nodiscard]] size_t latency_bucket(uint64_t units);
-// The middle of the values bucket `b` holds (exact below 1024).
+// The middle of the values bucket `b` holds (exact below 256).
 [[nodiscard]] double latency_bucket_value(size_t b);
 
 // From a histogram of latency_bucket()s, in units of `ns_per_unit`.

@@ -96,12 +96,6 @@ class BurstQueue {
     }
     compact_front(v_, head_);
   }
-  // Removes the entries with nothing left to serve.
-  void remove_finished() {
-    v_.erase(std::remove_if(v_.begin() + static_cast<std::ptrdiff_t>(head_), v_.end(),
-                            [](const Burst& b) { return b.count == 0; }),
-             v_.end());
-  }
 
  private:
   std::vector<Burst> v_;
