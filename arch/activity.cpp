@@ -12,6 +12,13 @@ void ActivityLog::append(uint64_t start_ps, uint64_t end_ps, Activity activity) 
     append(end_ps_, start_ps, Activity::Idle);
   }
   totals_[static_cast<size_t>(activity)] += end_ps - start_ps;
+  if (ledger_ != nullptr) {
+    const int64_t column = columns_[static_cast<size_t>(activity)];
+    if (column >= 0) {
+      ledger_->add(static_cast<ResourceLedger::Column>(column), start_ps, end_ps,
+                   static_cast<double>(end_ps - start_ps));
+    }
+  }
   if (on_final_) {
     if (pending_.activity == activity && pending_.end_ps == start_ps) {
       pending_.end_ps = end_ps;

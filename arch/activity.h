@@ -14,10 +14,42 @@
 #include <functional>
 #include <vector>
 
+#include "common/resources.h"
+
 namespace npusim::arch {
 
-enum class Activity : uint8_t { Busy, StallMemory, StallDependency, StallSpmSpace, Idle };
-inline constexpr std::size_t kActivities = 5;
+// A stall waits on a unit that is busy (StallMemory: the DMA moving data,
+// StallMatrix, StallVector: computing), on a unit that is itself idle or
+// waiting on this one (StallDependency), or on scratchpad space. Which
+// resource of the busy unit's path was saturated is decided per window of
+// time from the resource ledger (common/resources.h), so each log also
+// records its stall time there.
+enum class Activity : uint8_t {
+  Busy,
+  StallMemory,
+  StallMatrix,
+  StallVector,
+  StallDependency,
+  StallSpmSpace,
+  Idle
+};
+inline constexpr std::size_t kActivities = 7;
+// The path whose resources a stall waits on, or none.
+[[nodiscard]] inline bool stall_path(Activity a, ResourcePath* path) {
+  switch (a) {
+    case Activity::StallMemory:
+      *path = ResourcePath::Memory;
+      return true;
+    case Activity::StallMatrix:
+      *path = ResourcePath::Matrix;
+      return true;
+    case Activity::StallVector:
+      *path = ResourcePath::Vector;
+      return true;
+    default:
+      return false;
+  }
+}
 
 struct Segment {
   uint64_t start_ps;
@@ -51,6 +83,13 @@ class ActivityLog {
   // Passes on the last span (the run is over).
   void finish();
 
+  // Records the time of each activity that has a column (-1: none) in
+  // `ledger` as well, window by window.
+  void record(ResourceLedger* ledger, const std::array<int64_t, kActivities>& columns) {
+    ledger_ = ledger;
+    columns_ = columns;
+  }
+
   [[nodiscard]] uint64_t end() const { return end_ps_; }
   [[nodiscard]] const std::array<uint64_t, kActivities>& totals_ps() const { return totals_; }
 
@@ -63,6 +102,8 @@ class ActivityLog {
   Segment pending_{0, 0, Activity::Idle};  // the span on_final_ gets next
   uint64_t open_start_ps_ = 0;
   Activity open_activity_ = Activity::Busy;
+  ResourceLedger* ledger_ = nullptr;
+  std::array<int64_t, kActivities> columns_{};
 };
 
 }  // namespace npusim::arch

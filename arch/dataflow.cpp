@@ -53,8 +53,10 @@ GemmTiming gemm_timing(const DataflowInfo& dataflow, const ArrayShape& array,
     // enter, so a fold starts max(T, rows) after the previous one; the array
     // fills and drains once per tile.
     t.cycles = fold + (t.folds - 1) * std::max(map.temporal, array.rows) - 1;
+    t.load_cycles = array.rows + (t.folds - 1) * (array.rows - std::min(map.temporal, array.rows));
   } else {
     t.cycles = t.folds * fold - 1;
+    t.load_cycles = map.preload ? t.folds * array.rows : 0;
   }
   t.macs = gemm.m * gemm.k * gemm.n;
   t.mapping_efficiency = static_cast<double>(map.spatial_rows * map.spatial_cols) /

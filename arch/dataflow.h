@@ -66,6 +66,12 @@ struct GemmTiming {
   // previous fold; only the first preload (array rows cycles) is exposed, and
   // the matrix unit may hide that one under the array's previous tile.
   bool hidden_preload = false;
+  // Cycles the array waits for a stationary operand to shift in (the
+  // operand load path, rather than the MACs, sets them): every fold's
+  // preload in serial mode; with double buffering the first fold's preload
+  // and, in each later fold, the rows - T cycles its preload outlasts the T
+  // streamed rows. 0 without a stationary operand (OS).
+  uint64_t load_cycles = 0;
   // Share of the PEs holding useful work, averaged over folds (SCALE-Sim's
   // mapping efficiency).
   double mapping_efficiency = 0.0;

@@ -19,6 +19,23 @@ DmaEngine::DmaEngine(const sc_core::sc_module_name& name, const Program& program
                        static_cast<double>(config.spm_bytes_per_cycle)),
       data_(config.max_request_bytes) {
   socket.register_nb_transport_bw(this, &DmaEngine::nb_transport_bw);
+  const auto clock_ps = static_cast<double>(context.clock.value());
+  if (config.requests_per_cycle > 0) ps_per_request_ = clock_ps / config.requests_per_cycle;
+  if (ResourceLedger* ledger = context.ledger) {
+    port_ = ledger->add_resource(
+        {"scratchpad DMA port", ResourcePath::Memory, "B",
+         static_cast<double>(config.spm_bytes_per_cycle) / clock_ps,
+         fmt::format("banks x bank_width_bytes = {} B per cycle", config.spm_bytes_per_cycle)});
+    slots_column_ = ledger->add_resource(
+        {"DMA slots", ResourcePath::Memory, "slot-ps", static_cast<double>(config.outstanding),
+         fmt::format("{} requests in flight, each held for at least its unloaded latency",
+                     config.outstanding)});
+    if (config.requests_per_cycle > 0) {
+      issue_ = ledger->add_resource(
+          {"DMA issue", ResourcePath::Memory, "requests", config.requests_per_cycle / clock_ps,
+           fmt::format("{} requests per cycle", config.requests_per_cycle)});
+    }
+  }
   for (uint32_t i = 0; i < config.outstanding; ++i) {
     auto slot = std::make_unique<Slot>();
     slot->payload.set_data_ptr(data_.data());
@@ -80,10 +97,20 @@ void DmaEngine::pump() {
 void DmaEngine::send(const DmaOp& op, uint64_t address, unsigned bytes) {
   // The scratchpad port serialises requests at its bandwidth: a request
   // enters memory when the port has taken it.
+  // The engine issues at most requests_per_cycle.
   const uint64_t now = now_ps();
-  const double start = std::max(spm_port_free_ps_, static_cast<double>(now));
+  const double issue = std::max(issue_free_ps_, static_cast<double>(now));
+  issue_free_ps_ = issue + ps_per_request_;
+  const double start = std::max(spm_port_free_ps_, issue);
   spm_port_free_ps_ = start + bytes * spm_ps_per_byte_;
   const auto arrival = static_cast<uint64_t>(std::ceil(start - 1e-6));
+  if (ResourceLedger* ledger = context_.ledger) {
+    ledger->add(port_, static_cast<uint64_t>(start), static_cast<uint64_t>(spm_port_free_ps_),
+                bytes);
+    const double held = config_.unloaded_latency_ps + bytes * config_.memory_ps_per_byte;
+    ledger->add(slots_column_, arrival, arrival + static_cast<uint64_t>(held), held);
+    if (ps_per_request_ > 0) ledger->add_at(issue_, static_cast<uint64_t>(issue), 1.0);
+  }
 
   const bool load = op.direction() == DmaOp::LOAD;
   Slot* slot = free_.back();

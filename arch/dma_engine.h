@@ -24,6 +24,13 @@ struct DmaConfig {
   uint32_t outstanding = 64;
   uint32_t max_request_bytes = 2048;
   uint64_t spm_bytes_per_cycle = 2048;  // the scratchpad's DMA port
+  double requests_per_cycle = 0;        // request issue rate; 0: no limit
+  // A request's latency through an idle memory: latency_ps + bytes x
+  // ps_per_byte (the memory's peak). By Little's law a request holds its
+  // slot at least this long, so the slots' busy share is the requests'
+  // unloaded latencies over outstanding x time.
+  double unloaded_latency_ps = 0;
+  double memory_ps_per_byte = 0;
 };
 
 struct DmaStats {
@@ -93,6 +100,9 @@ class DmaEngine : public Engine {
   uint32_t stores_in_flight_ = 0;
   double spm_port_free_ps_ = 0;  // when the scratchpad port takes the next request
   double spm_ps_per_byte_;
+  double issue_free_ps_ = 0;  // when the next request may issue (requests_per_cycle)
+  double ps_per_request_ = 0;
+  ResourceLedger::Column port_ = 0, slots_column_ = 0, issue_ = 0;
   sc_core::sc_event response_event_;
   std::vector<unsigned char> data_;  // timing-only model: contents unused
 };

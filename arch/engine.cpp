@@ -11,6 +11,13 @@ Engine::Engine(const sc_core::sc_module_name& name, Queue queue, const Instructi
       queue_(queue),
       program_(program),
       clock_ps_(context.clock.value()) {
+  columns_.fill(-1);
+  if (context.ledger != nullptr) {
+    for (Activity a : {Activity::StallMemory, Activity::StallMatrix, Activity::StallVector}) {
+      columns_[static_cast<size_t>(a)] = context.ledger->add_column();
+    }
+    log_.record(context.ledger, columns_);
+  }
   SC_THREAD(run);
   SC_METHOD(fire_completions);
   sensitive << completion_event_;
@@ -82,8 +89,9 @@ std::vector<Segment> Engine::wait_causes(const Semaphore& sem, uint64_t from_ps,
   if (producer == nullptr || producer == this) {
     return {{from_ps, to_ps, Activity::StallDependency}};
   }
-  const Activity producer_busy =
-      producer->queue() == DMA ? Activity::StallMemory : Activity::StallDependency;
+  const Activity producer_busy = producer->queue() == DMA      ? Activity::StallMemory
+                                 : producer->queue() == MATRIX ? Activity::StallMatrix
+                                                               : Activity::StallVector;
   std::vector<Segment> out;
   for (const Segment& s : producer->log().slice(from_ps, to_ps)) {
     if (s.activity != Activity::Busy) {

@@ -7,6 +7,7 @@
 // or a short transfer) signals no earlier than the instructions before it.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <queue>
@@ -44,6 +45,7 @@ struct CoreContext {
   std::vector<NodeProfile>* profile = nullptr;  // per program node
   std::function<void()> progress;               // called every 1024 instructions of a queue
   sc_core::sc_event* finished = nullptr;        // notified as each queue finishes
+  ResourceLedger* ledger = nullptr;             // resources and stall time (null: none kept)
 };
 
 using Instructions = google::protobuf::RepeatedPtrField<Instruction>;
@@ -66,6 +68,10 @@ class Engine : public sc_core::sc_module {
   // When the last of this queue's work completed, ps.
   [[nodiscard]] uint64_t finish_ps() const { return finish_ps_; }
   [[nodiscard]] size_t executed() const { return executed_; }
+  // The ledger column of the unit's stall time waiting on each busy path
+  // (StallMemory, StallMatrix, StallVector), -1 for other activities or
+  // without a ledger.
+  [[nodiscard]] const std::array<int64_t, kActivities>& stall_columns() const { return columns_; }
   // Where the queue is stuck, for deadlock reports.
   [[nodiscard]] std::string where() const;
   // Earliest time this queue may still query another queue's log, ps.
@@ -128,6 +134,7 @@ class Engine : public sc_core::sc_module {
   uint64_t waiting_since_ps_ = UINT64_MAX;  // start of the current wait
   const SemOp* waiting_on_ = nullptr;
   TraceSink* trace_ = nullptr;
+  std::array<int64_t, kActivities> columns_{};
   std::unordered_map<const Instruction*, uint64_t> issued_ps_;  // traced: when each was issued
 };
 

@@ -1,5 +1,7 @@
 #include "arch/matrix_unit.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -12,7 +14,21 @@ MatrixUnit::MatrixUnit(const sc_core::sc_module_name& name, const Instructions& 
     : Engine(name, MATRIX, queue, context),
       config_(config),
       free_at_ps_(config.count, 0),
-      latest_(config.count) {}
+      latest_(config.count) {
+  if (ResourceLedger* ledger = context.ledger) {
+    const auto arrays = static_cast<double>(config.count);
+    const auto clock_ps = static_cast<double>(context.clock.value());
+    // Array-cycles: an array is busy either streaming operands through its
+    // MACs (fill, T rows, drain) or waiting for a stationary operand to load.
+    compute_ = ledger->add_resource(
+        {"array compute", ResourcePath::Matrix, "array-cycles", arrays / clock_ps,
+         fmt::format("{} arrays of {}x{}", config.count, config.array.rows, config.array.cols)});
+    load_ = ledger->add_resource(
+        {"array operand load", ResourcePath::Matrix, "array-cycles", arrays / clock_ps,
+         fmt::format("{} arrays, one row of {} stationary operands per cycle each", config.count,
+                     config.array.cols)});
+  }
+}
 
 MatrixUnit::Pending MatrixUnit::pending_at(uint64_t t_ps) const {
   Pending p;
@@ -42,12 +58,21 @@ void MatrixUnit::execute(const Instruction& instruction) {
   // its shadow registers during the previous tile's last fold (at least
   // `rows` cycles long), from when the operand is ready.
   uint64_t cycles = timing.cycles;
+  uint64_t load = timing.load_cycles;
   if (timing.hidden_preload && free_at_ps_[array] > ready) {
-    cycles -= std::min<uint64_t>(config_.array.rows, (free_at_ps_[array] - ready) / cycles_ps(1));
+    const uint64_t hidden =
+        std::min<uint64_t>(config_.array.rows, (free_at_ps_[array] - ready) / cycles_ps(1));
+    cycles -= hidden;
+    load -= hidden;
   }
   const uint64_t end = start + cycles_ps(cycles);
   free_at_ps_[array] = end;
   busy(start, end);
+  if (ResourceLedger* ledger = context_.ledger) {
+    ledger->add(compute_, start, end, static_cast<double>(cycles - load));
+    ledger->add(load_, start, end, static_cast<double>(load));
+  }
+  stats_.load_cycles += load;
   complete_at(end, instruction);
 
   ++stats_.tiles;

@@ -21,6 +21,7 @@ struct MatrixConfig {
 struct MatrixStats {
   uint64_t tiles = 0;
   uint64_t tile_cycles = 0;  // summed closed-form cycles of all tiles
+  uint64_t load_cycles = 0;  // of which waiting for stationary operands (GemmTiming)
   uint64_t macs = 0;
   // The same by the type the arrays compute in (indexed by DType).
   std::array<uint64_t, DType_ARRAYSIZE> macs_by_dtype{};
@@ -56,6 +57,7 @@ class MatrixUnit : public Engine {
   MatrixStats stats_;
   std::vector<uint64_t> free_at_ps_;  // per array
   std::vector<Tile> latest_;          // per array
+  ResourceLedger::Column compute_ = 0, load_ = 0;
 };
 
 }  // namespace npusim::arch

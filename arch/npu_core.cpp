@@ -16,6 +16,7 @@ NpuCore::NpuCore(const sc_core::sc_module_name& name, const Program& program,
   context_.profile = &profile_;
   context_.finished = &queue_finished_;
   context_.clock = config.clock;
+  context_.ledger = config.ledger;
   context_.engine = [this](Queue q) { return engine(q); };
   const auto& core = program.cores(0);
   dma_ = std::make_unique<DmaEngine>("dma", program, core.dma(), context_, config.dma);

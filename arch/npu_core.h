@@ -19,6 +19,9 @@ struct CoreConfig {
   DmaConfig dma;
   MatrixConfig matrix;
   uint32_t vector_lanes = 128;
+  // Where the units register their resources and record their work and
+  // stall time (null: not kept).
+  ResourceLedger* ledger = nullptr;
 };
 
 class NpuCore : public sc_core::sc_module {

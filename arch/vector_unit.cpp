@@ -1,5 +1,7 @@
 #include "arch/vector_unit.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -10,7 +12,13 @@ namespace npusim::arch {
 
 VectorUnit::VectorUnit(const sc_core::sc_module_name& name, const Instructions& queue,
                        CoreContext& context, uint32_t lanes)
-    : Engine(name, VECTOR, queue, context), lanes_(lanes) {}
+    : Engine(name, VECTOR, queue, context), lanes_(lanes) {
+  if (ResourceLedger* ledger = context.ledger) {
+    lanes_column_ = ledger->add_resource({"vector lanes", ResourcePath::Vector, "cycles",
+                                          1.0 / static_cast<double>(context.clock.value()),
+                                          fmt::format("{} lanes", lanes)});
+  }
+}
 
 void VectorUnit::execute(const Instruction& instruction) {
   const VectorOp& op = instruction.vector();
@@ -20,6 +28,9 @@ void VectorUnit::execute(const Instruction& instruction) {
   const uint64_t start = now_ps();
   const uint64_t end = start + cycles_ps(cycles);
   busy(start, end);
+  if (context_.ledger != nullptr) {
+    context_.ledger->add(lanes_column_, start, end, static_cast<double>(cycles));
+  }
   complete_at(end, instruction);
   ++stats_.ops;
   stats_.cycles += cycles;

@@ -38,6 +38,7 @@ class VectorUnit : public Engine {
   VectorStats stats_;
   uint64_t start_ps_ = 0, end_ps_ = 0;  // the latest op
   Pending latest_;                      // and all it counted
+  ResourceLedger::Column lanes_column_ = 0;
 };
 
 }  // namespace npusim::arch

@@ -1,5 +1,7 @@
 #include "memory/ideal_memory.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -21,12 +23,22 @@ void IdealMemory::energy(double seconds, MemoryEnergy* out) const {
   out->set_total(out->read_write());
 }
 
+void IdealMemory::register_resources(ResourceLedger& ledger) {
+  ledger_ = &ledger;
+  bus_ = ledger.add_resource({"memory bus", ResourcePath::Memory, "B", bandwidth_gbps_ * 1e-3,
+                              fmt::format("{} GB/s", bandwidth_gbps_)});
+}
+
 void IdealMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
   // The bus is tracked in fractional ps so that rounding never accumulates
   // over a stream.
   const double start_ps = std::max(static_cast<double>(arrival_ps), bus_free_ps_);
   bus_free_ps_ = start_ps + trans.get_data_length() * ps_per_byte_;
   bytes_ += trans.get_data_length();
+  if (ledger_ != nullptr) {
+    ledger_->add(bus_, static_cast<uint64_t>(start_ps), static_cast<uint64_t>(bus_free_ps_),
+                 trans.get_data_length());
+  }
   // Completion at the next whole ps (tolerating float noise below 1e-6 ps).
   const auto end = static_cast<uint64_t>(std::ceil(bus_free_ps_ + latency_ps_ - 1e-6));
   if (traffic_sink_ != nullptr) traffic_sink_->transferred(0, end, trans.get_data_length());

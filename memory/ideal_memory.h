@@ -17,6 +17,8 @@ class IdealMemory : public MemoryModel {
   // counted when the request is accepted: at most the DMA's requests in
   // flight ahead of their transfer.
   void energy(double seconds, MemoryEnergy* out) const override;
+  // "memory bus": bytes over its bandwidth.
+  void register_resources(ResourceLedger& ledger) override;
 
  protected:
   void accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) override;
@@ -28,6 +30,8 @@ class IdealMemory : public MemoryModel {
   double bus_free_ps_ = 0.0;  // when the data bus finishes its last transfer
   double pj_per_bit_;
   uint64_t bytes_ = 0;  // moved so far
+  ResourceLedger* ledger_ = nullptr;
+  ResourceLedger::Column bus_ = 0;
 };
 
 }  // namespace npusim::memory

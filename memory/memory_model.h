@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/radix_heap.h"
+#include "common/resources.h"
 #include "memory/memory.pb.h"
 
 namespace npusim::memory {
@@ -45,6 +46,9 @@ class MemoryModel : public sc_core::sc_module {
   // The lanes it reports traffic on (TrafficSink), and where to report it.
   [[nodiscard]] virtual std::vector<std::string> trace_lanes() const { return {"memory"}; }
   void set_trace(TrafficSink* sink) { traffic_sink_ = sink; }
+  // Registers the resources that can cap its throughput (its data bus, row
+  // activations, ...) and records their work from now on.
+  virtual void register_resources(ResourceLedger& ledger) = 0;
 
  protected:
   SC_HAS_PROCESS(MemoryModel);

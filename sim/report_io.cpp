@@ -110,6 +110,15 @@ double pct(uint64_t part, uint64_t whole) {
 }
 }  // namespace
 
+double tokens_per_second(const Report& r) {
+  return r.seconds() > 0 ? static_cast<double>(r.workload().tokens()) / r.seconds() : 0.0;
+}
+
+double bandwidth_share(const Report& r) {
+  const auto& t = r.traffic();
+  return t.peak_bandwidth_gbps() > 0 ? t.achieved_bandwidth_gbps() / t.peak_bandwidth_gbps() : 0.0;
+}
+
 void print_table(const Report& r, std::ostream& out) {
   const auto& w = r.workload();
   const auto& t = r.traffic();
@@ -123,6 +132,14 @@ void print_table(const Report& r, std::ostream& out) {
   fmt::print(out, "\n");
   fmt::print(out, "{:<28}{:>20}\n", "cycles", r.cycles());
   fmt::print(out, "{:<28}{:>20}\n", "time", duration(r.seconds()));
+  if (r.workload().tokens() > 0) {
+    fmt::print(out, "{:<28}{:>20.1f}\n", "tokens per second", tokens_per_second(r));
+  }
+  if (!r.limiter().resource().empty()) {
+    fmt::print(
+        out, "{:<28}{:>20}\n", "limited by",
+        fmt::format("{} ({:.1f}%)", r.limiter().resource(), 100.0 * r.limiter().busy_share()));
+  }
   fmt::print(out, "{:<28}{:>20}\n", "bytes read", si(static_cast<double>(t.read().total()), "B"));
   fmt::print(out, "{:<28}{:>20}\n", "  weights", si(static_cast<double>(t.read().weight()), "B"));
   fmt::print(out, "{:<28}{:>20}\n", "  kv cache",
@@ -135,25 +152,37 @@ void print_table(const Report& r, std::ostream& out) {
              si(static_cast<double>(t.written().total()), "B"));
   fmt::print(out, "{:<28}{:>20}\n", "achieved bandwidth",
              si(t.achieved_bandwidth_gbps() * 1e9, "B/s"));
-  fmt::print(out, "{:<28}{:>19.1f}%\n", "  of peak",
-             t.peak_bandwidth_gbps() > 0
-                 ? 100.0 * t.achieved_bandwidth_gbps() / t.peak_bandwidth_gbps()
-                 : 0.0);
+  fmt::print(out, "{:<28}{:>19.1f}%\n", "  of peak", 100.0 * bandwidth_share(r));
   fmt::print(out, "{:<28}{:>19.2f}%\n", "array utilisation",
              100.0 * r.compute().array_utilization());
   fmt::print(out, "{:<28}{:>19.2f}%\n", "array occupancy", 100.0 * r.compute().array_occupancy());
   fmt::print(out, "{:<28}{:>20}\n", "matrix tiles", r.compute().matrix_tiles());
   fmt::print(out, "{:<28}{:>20}\n", "vector ops", r.compute().vector_ops());
-  fmt::print(out, "\n{:<8}{:>14}{:>14}{:>14}{:>14}{:>14}\n", "unit", "busy", "stall:memory",
-             "stall:depend", "stall:spm", "idle");
-  for (const auto& u : r.units()) {
-    fmt::print(out, "{:<8}{:>13.1f}%{:>13.1f}%{:>13.1f}%{:>13.1f}%{:>13.1f}%\n", u.unit(),
-               pct(u.busy_cycles(), r.cycles()), pct(u.stall_memory_cycles(), r.cycles()),
-               pct(u.stall_dependency_cycles(), r.cycles()),
-               pct(u.stall_spm_space_cycles(), r.cycles()), pct(u.idle_cycles(), r.cycles()));
+  if (r.resources_size() > 0) {
+    fmt::print(out, "\n{:<22}{:>8}  {}\n", "resource", "busy", "capacity");
+    for (const auto& res : r.resources()) {
+      const std::string capacity = res.unit() == "B"
+                                       ? si(res.capacity_per_s(), "B/s")
+                                       : si(res.capacity_per_s(), "") + " " + res.unit() + "/s";
+      fmt::print(out, "{:<22}{:>7.1f}%  {} ({})\n", res.name(), 100.0 * res.busy_share(), capacity,
+                 res.capacity_note());
+    }
   }
-  fmt::print(out, "stall cycles by cause: memory {}, dependency {}, scratchpad space {}\n",
-             r.stall_memory_cycles(), r.stall_dependency_cycles(), r.stall_spm_space_cycles());
+  fmt::print(out, "\n{:<8}{:>9}{:>9}{:>9}  {}\n", "unit", "busy", "stalled", "idle",
+             "stalled on (share of the run)");
+  for (const auto& u : r.units()) {
+    std::string causes;
+    for (const auto& c : u.stalls()) {
+      if (pct(c.cycles(), r.cycles()) < 0.05) continue;
+      causes += fmt::format("{}{} {:.1f}%", causes.empty() ? "" : ", ", c.cause(),
+                            pct(c.cycles(), r.cycles()));
+    }
+    const uint64_t stalled =
+        u.stall_memory_cycles() + u.stall_dependency_cycles() + u.stall_spm_space_cycles();
+    fmt::print(out, "{:<8}{:>8.1f}%{:>8.1f}%{:>8.1f}%  {}\n", u.unit(),
+               pct(u.busy_cycles(), r.cycles()), pct(stalled, r.cycles()),
+               pct(u.idle_cycles(), r.cycles()), causes.empty() ? "-" : causes);
+  }
   if (r.memory().has_dram()) {
     const auto& d = r.memory().dram();
     const auto& dt = d.total();

@@ -12,6 +12,10 @@ namespace npusim::sim {
 [[nodiscard]] std::string to_json(const google::protobuf::Message& message);
 void write_json(const google::protobuf::Message& message, const std::string& path);
 void print_table(const Report& report, std::ostream& out);
+// Tokens per second of a run (0 without tokens or time), and the share of
+// the memory's peak bandwidth it used.
+[[nodiscard]] double tokens_per_second(const Report& report);
+[[nodiscard]] double bandwidth_share(const Report& report);
 // `v` with an SI prefix (K, M, G, ...) and `decimals` decimals: "1.234 GB".
 [[nodiscard]] std::string si(double v, const char* unit, int decimals = 3);
 

@@ -22,19 +22,47 @@ double ratio(double a, double b) {
   return b > 0 ? a / b : 0.0;
 }
 
-void fill_breakdown(Breakdown* b, double flops, uint64_t bytes, double seconds, double total) {
-  b->set_flops(flops);
-  b->set_bytes(bytes);
-  b->set_seconds(seconds);
-  b->set_share(ratio(seconds, total));
-  b->set_intensity(ratio(flops, static_cast<double>(bytes)));
-  b->set_achieved_gflops(ratio(flops, seconds) * 1e-9);
-  b->set_achieved_gbps(ratio(static_cast<double>(bytes), seconds) * 1e-9);
+// The union of spans, as disjoint spans in order.
+std::vector<Span> merged(std::vector<Span> spans) {
+  std::sort(spans.begin(), spans.end());
+  std::vector<Span> out;
+  for (const Span& s : spans) {
+    if (s.second <= s.first) continue;
+    if (!out.empty() && s.first <= out.back().second) {
+      out.back().second = std::max(out.back().second, s.second);
+    } else {
+      out.push_back(s);
+    }
+  }
+  return out;
 }
 
-// Below the ridge with bytes to move: memory bound.
-const char* bound(uint64_t bytes, double intensity, double ridge) {
-  return bytes > 0 && intensity < ridge ? "memory" : "compute";
+double seconds_of(const std::vector<Span>& spans) {
+  uint64_t ps = 0;
+  for (const Span& s : spans) ps += s.second - s.first;
+  return static_cast<double>(ps) * 1e-12;
+}
+
+struct Sum {
+  double flops = 0, seconds = 0;
+  uint64_t bytes = 0;
+  std::vector<Span> spans;  // when its ops were active
+};
+
+void fill_breakdown(Breakdown* b, const Sum& sum, double total, const Limiters& limiters) {
+  const std::vector<Span> active = merged(sum.spans);
+  const double active_s = seconds_of(active);
+  b->set_flops(sum.flops);
+  b->set_bytes(sum.bytes);
+  b->set_seconds(sum.seconds);
+  b->set_share(ratio(sum.seconds, total));
+  b->set_intensity(ratio(sum.flops, static_cast<double>(sum.bytes)));
+  b->set_active_seconds(active_s);
+  b->set_achieved_gflops(ratio(sum.flops, active_s) * 1e-9);
+  b->set_achieved_gbps(ratio(static_cast<double>(sum.bytes), active_s) * 1e-9);
+  const Limiter l = limiters.limiter(active);
+  b->set_bound(l.resource());
+  b->set_bound_share(l.busy_share());
 }
 
 }  // namespace
@@ -71,7 +99,7 @@ std::string op_class(const std::string& node, const std::string& op) {
 
 void fill_roofline(const System& system, const Program& program,
                    const std::vector<arch::NodeProfile>& profile, double memory_roof_gbps,
-                   Report* report) {
+                   const Limiters& limiters, Report* report) {
   const double total = report->seconds();
   // Ops in the order of their last completion; each gets the time since the
   // one before.
@@ -92,16 +120,14 @@ void fill_roofline(const System& system, const Program& program,
 
   const auto& a = system.core().array();
   Roofline* roof = report->mutable_roofline();
-  roof->set_compute_roof_gflops(2.0 * a.count() * a.rows() * a.cols() * system.core_clock_ghz());
+  roof->set_compute_roof_gflops(
+      (2.0 * a.count() * a.rows() * a.cols() + system.core().vector().lanes()) *
+      system.core_clock_ghz());
   roof->set_peak_memory_gbps(report->traffic().peak_bandwidth_gbps());
   roof->set_memory_roof_gbps(memory_roof_gbps > 0 ? memory_roof_gbps
                                                   : report->traffic().peak_bandwidth_gbps());
   roof->set_ridge_intensity(ratio(roof->compute_roof_gflops(), roof->memory_roof_gbps()));
 
-  struct Sum {
-    double flops = 0, seconds = 0;
-    uint64_t bytes = 0;
-  };
   std::map<std::string, Sum> classes;
   std::map<int, Sum> layers;
   Sum all;
@@ -121,49 +147,59 @@ void fill_roofline(const System& system, const Program& program,
     o->set_bytes_written(p.bytes_written);
     o->set_seconds(seconds[i]);
     const uint64_t bytes = p.bytes_read + p.bytes_written;
+    const Span active{std::min(p.first_issue_ps, p.last_completion_ps), p.last_completion_ps};
+    o->set_active_seconds(static_cast<double>(active.second - active.first) * 1e-12);
     o->set_intensity(ratio(o->flops(), static_cast<double>(bytes)));
-    o->set_achieved_gflops(ratio(o->flops(), o->seconds()) * 1e-9);
-    o->set_achieved_gbps(ratio(static_cast<double>(bytes), o->seconds()) * 1e-9);
-    o->set_bound(bound(bytes, o->intensity(), roof->ridge_intensity()));
+    o->set_achieved_gflops(ratio(o->flops(), o->active_seconds()) * 1e-9);
+    o->set_achieved_gbps(ratio(static_cast<double>(bytes), o->active_seconds()) * 1e-9);
+    // What limited it among the resources its work used.
+    const unsigned paths = (bytes > 0 ? path_bit(ResourcePath::Memory) : 0u) |
+                           (p.macs > 0 ? path_bit(ResourcePath::Matrix) : 0u) |
+                           (p.vector_elements > 0 ? path_bit(ResourcePath::Vector) : 0u);
+    const Limiter l = limiters.limiter({active}, paths);
+    o->set_bound(l.resource());
+    o->set_bound_share(l.busy_share());
     for (Sum* s : {&classes[o->op_class()], &layers[o->layer()], &all}) {
       s->flops += o->flops();
       s->bytes += bytes;
       s->seconds += o->seconds();
+      s->spans.push_back(active);
     }
   }
   for (const auto& [name, s] : classes) {
-    fill_breakdown(report->add_classes(), s.flops, s.bytes, s.seconds, total);
+    fill_breakdown(report->add_classes(), s, total, limiters);
     report->mutable_classes()->rbegin()->set_name(name);
   }
   for (const auto& [layer, s] : layers) {
     if (layer < 0) continue;
-    fill_breakdown(report->add_layers(), s.flops, s.bytes, s.seconds, total);
+    fill_breakdown(report->add_layers(), s, total, limiters);
     report->mutable_layers()->rbegin()->set_name(fmt::format("layer {}", layer));
   }
   roof->set_intensity(ratio(all.flops, static_cast<double>(all.bytes)));
-  roof->set_bound(bound(all.bytes, roof->intensity(), roof->ridge_intensity()));
+  roof->set_bound(report->limiter().resource());
   roof->set_achieved_gflops(ratio(all.flops, total) * 1e-9);
   roof->set_achieved_gbps(ratio(static_cast<double>(all.bytes), total) * 1e-9);
 }
 
 void print_roofline(const Report& r, std::ostream& out, size_t top) {
   const Roofline& roof = r.roofline();
-  fmt::print(out,
-             "\nroofline: compute roof {}, memory roof {} ({} peak), ridge {:.1f} FLOP/B; "
-             "the run: {:.2f} FLOP/B, {}, {}, {} bound\n",
-             si(roof.compute_roof_gflops() * 1e9, "FLOP/s", 2),
-             si(roof.memory_roof_gbps() * 1e9, "B/s", 2),
-             si(roof.peak_memory_gbps() * 1e9, "B/s", 2), roof.ridge_intensity(), roof.intensity(),
-             si(roof.achieved_gflops() * 1e9, "FLOP/s", 2),
-             si(roof.achieved_gbps() * 1e9, "B/s", 2), roof.bound());
+  fmt::print(
+      out,
+      "\nroofline: compute roof {}, memory roof {} ({} peak), ridge {:.1f} FLOP/B; "
+      "the run: {:.2f} FLOP/B, {}, {}, limited by {} ({:.0f}%)\n",
+      si(roof.compute_roof_gflops() * 1e9, "FLOP/s", 2),
+      si(roof.memory_roof_gbps() * 1e9, "B/s", 2), si(roof.peak_memory_gbps() * 1e9, "B/s", 2),
+      roof.ridge_intensity(), roof.intensity(), si(roof.achieved_gflops() * 1e9, "FLOP/s", 2),
+      si(roof.achieved_gbps() * 1e9, "B/s", 2), roof.bound(), 100.0 * r.limiter().busy_share());
   auto table = [&](const char* title, const google::protobuf::RepeatedPtrField<Breakdown>& rows) {
-    fmt::print(out, "\n{:<14}{:>9}{:>13}{:>13}{:>11}{:>16}{:>14}\n", title, "time", "FLOPs",
-               "bytes", "FLOP/B", "FLOP/s", "B/s");
+    fmt::print(out, "\n{:<14}{:>9}{:>13}{:>13}{:>11}{:>16}{:>14}  {}\n", title, "time", "FLOPs",
+               "bytes", "FLOP/B", "FLOP/s", "B/s", "limited by");
     for (const Breakdown& b : rows) {
-      fmt::print(out, "{:<14}{:>8.1f}%{:>13}{:>13}{:>11.2f}{:>16}{:>14}\n", b.name(),
+      fmt::print(out, "{:<14}{:>8.1f}%{:>13}{:>13}{:>11.2f}{:>16}{:>14}  {} ({:.0f}%)\n", b.name(),
                  100.0 * b.share(), si(b.flops(), "", 2),
                  si(static_cast<double>(b.bytes()), "B", 2), b.intensity(),
-                 si(b.achieved_gflops() * 1e9, "", 2), si(b.achieved_gbps() * 1e9, "", 2));
+                 si(b.achieved_gflops() * 1e9, "", 2), si(b.achieved_gbps() * 1e9, "", 2),
+                 b.bound(), 100.0 * b.bound_share());
     }
   };
   table("class", r.classes());
@@ -172,13 +208,14 @@ void print_roofline(const Report& r, std::ostream& out, size_t top) {
   for (const OpStats& o : r.ops()) ops.push_back(&o);
   std::stable_sort(ops.begin(), ops.end(),
                    [](const OpStats* a, const OpStats* b) { return a->seconds() > b->seconds(); });
-  fmt::print(out, "\n{:<32}{:>10}{:>11}{:>16}{:>14}{:>9}\n", "op (most time first)", "time",
-             "FLOP/B", "FLOP/s", "B/s", "bound");
+  fmt::print(out, "\n{:<32}{:>10}{:>11}{:>16}{:>14}  {}\n", "op (most time first)", "time",
+             "FLOP/B", "FLOP/s", "B/s", "limited by");
   for (size_t i = 0; i < std::min(top, ops.size()); ++i) {
     const OpStats& o = *ops[i];
-    fmt::print(out, "{:<32}{:>9.1f}%{:>11.2f}{:>16}{:>14}{:>9}\n", o.node(),
+    fmt::print(out, "{:<32}{:>9.1f}%{:>11.2f}{:>16}{:>14}  {} ({:.0f}%)\n", o.node(),
                100.0 * ratio(o.seconds(), r.seconds()), o.intensity(),
-               si(o.achieved_gflops() * 1e9, "", 2), si(o.achieved_gbps() * 1e9, "", 2), o.bound());
+               si(o.achieved_gflops() * 1e9, "", 2), si(o.achieved_gbps() * 1e9, "", 2), o.bound(),
+               100.0 * o.bound_share());
   }
 }
 
@@ -186,11 +223,12 @@ void write_ops_csv(const Report& r, const std::string& path) {
   std::ofstream f(path);
   if (!f) throw UserError(path + ": --roofline-csv: cannot write the file");
   f << "node,op,op_class,layer,flops,bytes_read,bytes_written,seconds,intensity,achieved_gflops,"
-       "achieved_gbps,bound\n";
+       "achieved_gbps,bound,bound_share,active_seconds\n";
   for (const OpStats& o : r.ops()) {
-    f << fmt::format("{},{},{},{},{:.6g},{},{},{:.9g},{:.6g},{:.6g},{:.6g},{}\n", o.node(), o.op(),
-                     o.op_class(), o.layer(), o.flops(), o.bytes_read(), o.bytes_written(),
-                     o.seconds(), o.intensity(), o.achieved_gflops(), o.achieved_gbps(), o.bound());
+    f << fmt::format("{},{},{},{},{:.6g},{},{},{:.9g},{:.6g},{:.6g},{:.6g},{},{:.4f},{:.9g}\n",
+                     o.node(), o.op(), o.op_class(), o.layer(), o.flops(), o.bytes_read(),
+                     o.bytes_written(), o.seconds(), o.intensity(), o.achieved_gflops(),
+                     o.achieved_gbps(), o.bound(), o.bound_share(), o.active_seconds());
   }
   if (!f) throw UserError(path + ": --roofline-csv: writing the file failed");
 }

@@ -5,7 +5,8 @@
 // operations of its vector instructions (elements x passes over them); its
 // bytes are its DMA transfers. Time is attributed by completion (see
 // OpStats in report.proto), so op, class and layer seconds add up to the
-// run's.
+// run's; achieved rates are over the time an op (or the ops of a class or
+// layer) was active, and `bound` is the measured limiter over that time.
 #pragma once
 
 #include <ostream>
@@ -14,6 +15,7 @@
 
 #include "arch/engine.h"
 #include "arch/isa.pb.h"
+#include "sim/limiters.h"
 #include "sim/report.pb.h"
 #include "sim/system.pb.h"
 
@@ -30,7 +32,7 @@ namespace npusim::sim {
 // `memory_roof_gbps` is the memory roof (0: the configured peak).
 void fill_roofline(const System& system, const Program& program,
                    const std::vector<arch::NodeProfile>& profile, double memory_roof_gbps,
-                   Report* report);
+                   const Limiters& limiters, Report* report);
 
 // The roofline table: per class, per layer (at most `layers` rows) and the
 // `top` ops that took the most time.

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <memory>
 #include <systemc>
 
@@ -11,6 +13,7 @@
 #include "common/error.h"
 #include "memory/registry.h"
 #include "sim/energy.h"
+#include "sim/limiters.h"
 #include "sim/roofline.h"
 #include "sim/sim_context.h"
 
@@ -29,6 +32,8 @@ arch::CoreConfig core_config(const System& s) {
   c.matrix.count = s.core().array().count();
   c.matrix.dataflow = s.core().array().dataflow();
   c.vector_lanes = s.core().vector().lanes();
+  c.dma.unloaded_latency_ps = memory_read_latency_ns(s) * 1e3;
+  c.dma.memory_ps_per_byte = 1e3 / memory_peak_gbps(s);
   return c;
 }
 
@@ -36,14 +41,32 @@ uint64_t to_cycles(uint64_t ps, uint64_t clock_ps) {
   return (ps + clock_ps / 2) / clock_ps;
 }
 
+}  // namespace
+
+double memory_peak_gbps(const System& system) {
+  return memory::MemoryRegistry::lookup(system.memory(), "system", "memory")
+      .peak_bandwidth_gbps(system.memory());
+}
+
+double memory_read_latency_ns(const System& system) {
+  return memory::MemoryRegistry::lookup(system.memory(), "system", "memory")
+      .read_latency_ns(system.memory());
+}
+
+namespace {
+
 void fill_unit(UnitStats* u, const char* name, const arch::Engine& e, uint64_t clock_ps,
                uint64_t total_cycles) {
   const auto& t = e.log().totals_ps();
+  auto ps = [&t](arch::Activity a) { return t[static_cast<size_t>(a)]; };
   u->set_unit(name);
-  u->set_busy_cycles(to_cycles(t[0], clock_ps));
-  u->set_stall_memory_cycles(to_cycles(t[1], clock_ps));
-  u->set_stall_dependency_cycles(to_cycles(t[2], clock_ps));
-  u->set_stall_spm_space_cycles(to_cycles(t[3], clock_ps));
+  u->set_busy_cycles(to_cycles(ps(arch::Activity::Busy), clock_ps));
+  u->set_stall_memory_cycles(to_cycles(ps(arch::Activity::StallMemory), clock_ps));
+  u->set_stall_dependency_cycles(to_cycles(ps(arch::Activity::StallMatrix) +
+                                               ps(arch::Activity::StallVector) +
+                                               ps(arch::Activity::StallDependency),
+                                           clock_ps));
+  u->set_stall_spm_space_cycles(to_cycles(ps(arch::Activity::StallSpmSpace), clock_ps));
   const uint64_t accounted = u->busy_cycles() + u->stall_memory_cycles() +
                              u->stall_dependency_cycles() + u->stall_spm_space_cycles();
   u->set_idle_cycles(total_cycles > accounted ? total_cycles - accounted : 0);
@@ -59,16 +82,6 @@ void fill_bytes(ClassBytes* out, const std::array<uint64_t, 4>& by_class) {
 
 }  // namespace
 
-double memory_peak_gbps(const System& system) {
-  return memory::MemoryRegistry::lookup(system.memory(), "system", "memory")
-      .peak_bandwidth_gbps(system.memory());
-}
-
-double memory_read_latency_ns(const System& system) {
-  return memory::MemoryRegistry::lookup(system.memory(), "system", "memory")
-      .read_latency_ns(system.memory());
-}
-
 Report simulate(const SimulationInput& in) {
   const System& sys = *in.system;
   const Program& program = *in.program;
@@ -78,7 +91,10 @@ Report simulate(const SimulationInput& in) {
   ScopedSimContext context;
   const auto& entry = memory::MemoryRegistry::lookup(sys.memory(), in.system_where, "memory");
   std::unique_ptr<memory::MemoryModel> mem = entry.create("memory", sys.memory());
-  const arch::CoreConfig config = core_config(sys);
+  ResourceLedger ledger;
+  mem->register_resources(ledger);
+  arch::CoreConfig config = core_config(sys);
+  config.ledger = &ledger;
   auto core = std::make_unique<arch::NpuCore>("core0", program, config);
   core->dma().socket.bind(mem->socket);
   std::unique_ptr<TraceWriter> trace;
@@ -149,17 +165,30 @@ Report simulate(const SimulationInput& in) {
 
   const std::pair<const char*, Queue> units[] = {
       {"dma", DMA}, {"matrix", MATRIX}, {"vector", VECTOR}};
+  const Limiters limiters(ledger, end_ps);
+  limiters.fill_resources(&r);
+  std::map<std::string, uint64_t> stalls;
   for (const auto& [name, q] : units) {
     UnitStats* u = r.add_units();
     fill_unit(u, name, *core->engine(q), clock_ps, cycles);
+    limiters.fill_stalls(*core->engine(q), clock_ps, u);
+    for (const StallCause& c : u->stalls()) stalls[c.cause()] += c.cycles();
     r.set_stall_memory_cycles(r.stall_memory_cycles() + u->stall_memory_cycles());
     r.set_stall_dependency_cycles(r.stall_dependency_cycles() + u->stall_dependency_cycles());
     r.set_stall_spm_space_cycles(r.stall_spm_space_cycles() + u->stall_spm_space_cycles());
   }
+  for (const auto& [cause, n] : stalls) {
+    StallCause* c = r.add_stalls();
+    c->set_cause(cause);
+    c->set_cycles(n);
+  }
+  std::stable_sort(
+      r.mutable_stalls()->begin(), r.mutable_stalls()->end(),
+      [](const StallCause& x, const StallCause& y) { return x.cycles() > y.cycles(); });
   mem->report(r.mutable_memory());
   mem->energy(r.seconds(), r.mutable_memory()->mutable_energy());
   fill_energy(energy, r.seconds(), peak_w, in.power_window_us, in.tokens, r.mutable_energy());
-  fill_roofline(sys, program, core->profile(), in.memory_roof_gbps, &r);
+  fill_roofline(sys, program, core->profile(), in.memory_roof_gbps, limiters, &r);
   core.reset();
   mem.reset();
   return r;

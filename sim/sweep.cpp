@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "sim/report_io.h"
 #include "sim/simulator.h"
 
 namespace npusim::sim {
@@ -73,15 +74,6 @@ Report run_workload(const System& system, const std::string& where,
   return r;
 }
 
-double tokens_per_second(const Report& r) {
-  return r.seconds() > 0 ? static_cast<double>(r.workload().tokens()) / r.seconds() : 0.0;
-}
-
-double bandwidth_share(const Report& r) {
-  const auto& t = r.traffic();
-  return t.peak_bandwidth_gbps() > 0 ? t.achieved_bandwidth_gbps() / t.peak_bandwidth_gbps() : 0.0;
-}
-
 void write_sweep_csv(std::ostream& out, const std::vector<SweepAxis>& axes,
                      const std::vector<std::vector<std::string>>& grid,
                      const std::vector<Report>& reports) {
@@ -114,7 +106,8 @@ void write_sweep_csv(std::ostream& out, const std::vector<SweepAxis>& axes,
        [](const Report& r) { return std::to_string(r.stall_spm_space_cycles()); }},
       {"intensity", [&](const Report& r) { return g(r.roofline().intensity()); }},
       {"ridge_intensity", [&](const Report& r) { return g(r.roofline().ridge_intensity()); }},
-      {"bound", [](const Report& r) { return r.roofline().bound(); }},
+      {"bound", [](const Report& r) { return cell(r.limiter().resource()); }},
+      {"bound_share", [&](const Report& r) { return g(r.limiter().busy_share()); }},
       {"joules", [&](const Report& r) { return g(r.energy().joules()); }},
       {"joules_per_token", [&](const Report& r) { return g(r.energy().joules_per_token()); }},
       {"tokens_per_joule", [&](const Report& r) { return g(r.energy().tokens_per_joule()); }},

@@ -29,11 +29,6 @@ struct SweepAxis {
 [[nodiscard]] Report run_workload(const System& system, const std::string& where,
                                   const WorkloadOptions& options);
 
-// Tokens per second of a run (0 without tokens or time), and the share of
-// the memory's peak bandwidth it used.
-[[nodiscard]] double tokens_per_second(const Report& report);
-[[nodiscard]] double bandwidth_share(const Report& report);
-
 // The CSV: the axes' fields, then the figures of each report.
 void write_sweep_csv(std::ostream& out, const std::vector<SweepAxis>& axes,
                      const std::vector<std::vector<std::string>>& grid,

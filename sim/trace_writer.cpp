@@ -31,6 +31,10 @@ const char* activity_name(arch::Activity a) {
       return "busy";
     case arch::Activity::StallMemory:
       return "stall: memory";
+    case arch::Activity::StallMatrix:
+      return "stall: matrix";
+    case arch::Activity::StallVector:
+      return "stall: vector";
     case arch::Activity::StallDependency:
       return "stall: dependency";
     case arch::Activity::StallSpmSpace:

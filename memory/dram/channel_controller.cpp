@@ -146,6 +146,9 @@ void ChannelController::issue(Command c, uint32_t bank, uint64_t now, uint32_t r
   timing_.issue(c, bank, now, row);
   if (c == Command::RD || c == Command::WR) last_used_[bank] = now;
   ++stats_.commands[static_cast<size_t>(c)];
+  if (c == Command::ACT && resources_.ledger != nullptr) {
+    resources_.ledger->add_at(resources_.act, ps_of(now), 1.0);
+  }
   if (c == Command::PRE) {
     for (size_t w = 0; w < 2; ++w) {
       hits_[w] -= bank_[bank].wanted[w];
@@ -261,6 +264,15 @@ bool ChannelController::schedule(BurstQueue& q, uint64_t now, uint64_t& wake) {
 void ChannelController::served(Burst& b, uint64_t clock, uint32_t bursts) {
   const uint64_t end = clock + (b.write ? spec_.CWL : spec_.CL) + spec_.burst_cycles;
   stats_.data_cycles += uint64_t{bursts} * spec_.burst_cycles;
+  if (resources_.ledger != nullptr) {
+    // The data of column i moves CL (CWL) after it; a whole row's columns
+    // are period_ clocks apart, the last at `clock`. Counted at the middle
+    // of the row's data (a row's tens of ns are well inside the ledger's
+    // resolution over a run).
+    const uint64_t first = end - spec_.burst_cycles - uint64_t{bursts - 1} * period_;
+    resources_.ledger->add_at(resources_.bus, ps_of((first + end) / 2),
+                              static_cast<double>(uint64_t{bursts} * spec_.burst_cycles));
+  }
   (b.write ? stats_.write_bytes : stats_.read_bytes) += bursts * spec_.burst_bytes();
   // The entry's first burst carries its miss or conflict; the rest hit.
   (b.outcome == 0 ? stats_.row_hits : b.outcome == 1 ? stats_.row_misses : stats_.row_conflicts)++;

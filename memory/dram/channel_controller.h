@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/resources.h"
 #include "memory/dram/channel_timing.h"
 #include "memory/dram/spec.h"
 
@@ -115,6 +116,13 @@ struct ChannelStats {
       read_latency;  // latency_bucket() histogram: clocks from arrival to data end
 };
 
+// Where a controller records the work of the resources it models: its data
+// bus (clocks carrying data) and its row activations.
+struct ChannelResources {
+  ResourceLedger* ledger = nullptr;
+  ResourceLedger::Column bus = 0, act = 0;
+};
+
 class ChannelController {
  public:
   // `done(request, bursts, clock)` is called when an entry's data transfer ends.
@@ -142,6 +150,7 @@ class ChannelController {
   static constexpr uint64_t kPlanWindow = 2048;
 
   [[nodiscard]] const ChannelStats& stats() const { return stats_; }
+  void set_resources(const ChannelResources& resources) { resources_ = resources; }
   // The counts energy needs as of `clock`: stats() counts a planned row when
   // it is planned, up to kPlanWindow clocks early; this leaves out the ACTs
   // and the data of planned rows still after `clock` (the data at the row's
@@ -246,6 +255,10 @@ class ChannelController {
   std::array<uint32_t, 2> in_flight_{};  // planned_ per direction
   mutable std::vector<size_t> needed_;   // scratch for pick_refresh_bank()
   ChannelStats stats_;
+  ChannelResources resources_;
+  [[nodiscard]] uint64_t ps_of(uint64_t clock) const {
+    return static_cast<uint64_t>(static_cast<double>(clock) * spec_.tck_ps);
+  }
 };
 
 }  // namespace npusim::memory::dram

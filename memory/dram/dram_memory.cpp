@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/error.h"
@@ -257,6 +258,24 @@ void add(ChannelStats& sum, const ChannelStats& s) {
 }
 
 }  // namespace
+
+void DramMemory::register_resources(ResourceLedger& ledger) {
+  const double channels = spec_.total_channels();
+  ChannelResources r;
+  r.ledger = &ledger;
+  r.bus = ledger.add_resource(
+      {"DRAM bus", ResourcePath::Memory, "clocks", channels / spec_.tck_ps,
+       fmt::format("{} channels x 1 clock of data per clock", spec_.total_channels())});
+  // The fastest a channel opens rows when every ACT goes to another bank:
+  // one per tRRD_S, four per tFAW, each bank once per tRC.
+  const double acts_per_clock =
+      std::min({static_cast<double>(spec_.banks()) / spec_.RC, 4.0 / spec_.FAW, 1.0 / spec_.RRD_S});
+  r.act = ledger.add_resource(
+      {"DRAM activations", ResourcePath::Memory, "ACT", channels * acts_per_clock / spec_.tck_ps,
+       fmt::format("{} channels x min(banks/tRC, 4/tFAW, 1/tRRD_S) = {:.4g} ACT per clock each",
+                   spec_.total_channels(), acts_per_clock)});
+  for (auto& c : channels_) c->set_resources(r);
+}
 
 void DramMemory::energy(double seconds, MemoryEnergy* out) const {
   // Counted as of `seconds`, not as planned (this runs at every power sample).

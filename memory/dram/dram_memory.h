@@ -25,6 +25,8 @@ class DramMemory : public MemoryModel {
   [[nodiscard]] double peak_bandwidth_gbps() const override { return spec_.peak_gbps(); }
   void report(MemoryReport* out) const override;
   void energy(double seconds, MemoryEnergy* out) const override;
+  // "DRAM bus" (clocks of data over all channels) and "DRAM activations".
+  void register_resources(ResourceLedger& ledger) override;
   [[nodiscard]] std::vector<std::string> trace_lanes() const override;  // one per stack
 
  protected:

@@ -192,14 +192,15 @@ int sweep(const std::vector<std::string>& argv) {
   if (!quiet) {
     size_t width = 8;
     for (const Point& p : points) width = std::max(width, p.label.size() + 2);
-    fmt::print("{:<{}}{:>12}{:>12}{:>10}{:>10}{:>10}{:>9}\n", "point", width, "time us", "tokens/s",
-               "mJ/token", "memory", "arrays", "bound");
+    fmt::print("{:<{}}{:>12}{:>12}{:>10}{:>10}{:>10}  {}\n", "point", width, "time us", "tokens/s",
+               "mJ/token", "memory", "arrays", "limited by");
     for (size_t i = 0; i < points.size(); ++i) {
       const Report& r = reports[i];
-      fmt::print("{:<{}}{:>12.2f}{:>12.0f}{:>10.3f}{:>9.1f}%{:>9.2f}%{:>9}\n", points[i].label,
-                 width, r.seconds() * 1e6, sim::tokens_per_second(r),
+      fmt::print("{:<{}}{:>12.2f}{:>12.0f}{:>10.3f}{:>9.1f}%{:>9.2f}%  {} ({:.0f}%)\n",
+                 points[i].label, width, r.seconds() * 1e6, sim::tokens_per_second(r),
                  r.energy().joules_per_token() * 1e3, 100.0 * sim::bandwidth_share(r),
-                 100.0 * r.compute().array_utilization(), r.roofline().bound());
+                 100.0 * r.compute().array_utilization(), r.limiter().resource(),
+                 100.0 * r.limiter().busy_share());
     }
   }
   if (csv.is_open()) {

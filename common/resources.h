@@ -1,0 +1,144 @@
+// Resources that can cap throughput, and the work each did over time.
+//
+// A resource (a DRAM channel's data bus, the scratchpad's DMA port, the
+// DMA's transaction slots, the arrays, ...) has a capacity, work per ps at
+// 100% busy, and records the work it does as it does it. Its busy share over
+// a span is the work done in it / (capacity x span). The component that
+// models the resource registers it (one call, from the component's own
+// file) and adds its work; nothing else lists resources.
+//
+// Work is kept in windows of 2^shift ps from time 0: a run that outgrows
+// kMaxWindows windows has neighbouring windows merged (the window doubles),
+// so memory stays bounded and a short run keeps a fine resolution. Columns
+// that are not resources (a unit's stall time, say) are kept the same way,
+// so that they can be compared window by window.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace npusim {
+
+// Whose work a resource limits: a unit waiting on the DMA waits on the
+// resources of the memory path, and so on.
+enum class ResourcePath : uint8_t { Memory, Matrix, Vector };
+
+struct ResourceInfo {
+  std::string name;   // "DRAM bus", "scratchpad DMA port", ...
+  ResourcePath path;  // the unit whose work waits when it saturates
+  std::string unit;   // of its work: "B", "clocks", "ACT", "cycles", "slot-ps"
+  // Work per ps at 100% busy (for example bytes per ps for a port).
+  double capacity_per_ps = 0;
+  // How the capacity follows from the configuration, for reports.
+  std::string capacity_note;
+};
+
+class ResourceLedger {
+ public:
+  using Column = uint32_t;
+  static constexpr size_t kMaxWindows = 16384;
+  static constexpr unsigned kFirstShift = 14;  // 16.4 ns
+
+  // Registers a resource; its work goes to the returned column.
+  Column add_resource(ResourceInfo info) {
+    const Column c = add_column();
+    resources_.push_back({std::move(info), c});
+    return c;
+  }
+  // A column that is not a resource.
+  Column add_column() {
+    const Column c = columns_++;
+    std::vector<double> grown(windows_ * columns_, 0.0);
+    for (size_t w = 0; w < windows_; ++w) {
+      std::copy_n(cells_.begin() + static_cast<std::ptrdiff_t>(w * c), c,
+                  grown.begin() + static_cast<std::ptrdiff_t>(w * columns_));
+    }
+    cells_ = std::move(grown);
+    return c;
+  }
+
+  struct Registered {
+    ResourceInfo info;
+    Column column;
+  };
+  [[nodiscard]] const std::vector<Registered>& resources() const { return resources_; }
+
+  // `work` done at time `t_ps`.
+  void add_at(Column c, uint64_t t_ps, double work) { cell(window_of(t_ps), c) += work; }
+  // `work` done evenly over [start, end).
+  void add(Column c, uint64_t start_ps, uint64_t end_ps, double work) {
+    if (end_ps <= start_ps) {
+      add_at(c, start_ps, work);
+      return;
+    }
+    const size_t last = window_of(end_ps - 1);  // may merge; earlier windows exist then
+    const auto first = static_cast<size_t>(start_ps >> shift_);
+    if (first == last) {
+      cell(first, c) += work;
+      return;
+    }
+    const double per_ps = work / static_cast<double>(end_ps - start_ps);
+    for (size_t w = first; w <= last; ++w) {
+      const uint64_t a = std::max(start_ps, uint64_t{w} << shift_);
+      const uint64_t b = std::min(end_ps, uint64_t{w + 1} << shift_);
+      cell(w, c) += per_ps * static_cast<double>(b - a);
+    }
+  }
+
+  [[nodiscard]] size_t windows() const { return windows_; }
+  [[nodiscard]] uint64_t window_ps() const { return uint64_t{1} << shift_; }
+  [[nodiscard]] double at(size_t window, Column c) const {
+    return window < windows_ ? cells_[window * columns_ + c] : 0.0;
+  }
+  // Work of column `c` in [from, to), whole windows prorated at the edges.
+  [[nodiscard]] double work(Column c, uint64_t from_ps, uint64_t to_ps) const {
+    if (to_ps <= from_ps) return 0.0;
+    double sum = 0;
+    const size_t last = std::min<size_t>((to_ps - 1) >> shift_, windows_ == 0 ? 0 : windows_ - 1);
+    for (size_t w = from_ps >> shift_; w <= last && w < windows_; ++w) {
+      const uint64_t a = std::max(from_ps, uint64_t{w} << shift_);
+      const uint64_t b = std::min(to_ps, uint64_t{w + 1} << shift_);
+      sum += at(w, c) * static_cast<double>(b - a) / static_cast<double>(window_ps());
+    }
+    return sum;
+  }
+
+ private:
+  [[nodiscard]] size_t window_of(uint64_t t_ps) {
+    auto w = static_cast<size_t>(t_ps >> shift_);
+    if (w < windows_) return w;
+    while (w >= kMaxWindows) {
+      merge();
+      w = static_cast<size_t>(t_ps >> shift_);
+    }
+    if (w >= windows_) {
+      windows_ = std::max(w + 1, std::min(kMaxWindows, 2 * windows_));
+      cells_.resize(windows_ * columns_, 0.0);
+    }
+    return w;
+  }
+  double& cell(size_t w, Column c) { return cells_[w * columns_ + c]; }
+  // Halves the resolution: window i becomes windows 2i and 2i + 1.
+  void merge() {
+    const size_t half = (windows_ + 1) / 2;
+    for (size_t w = 0; w < half; ++w) {
+      for (Column c = 0; c < columns_; ++c) {
+        const double b = 2 * w + 1 < windows_ ? cells_[(2 * w + 1) * columns_ + c] : 0.0;
+        cells_[w * columns_ + c] = cells_[2 * w * columns_ + c] + b;
+      }
+    }
+    windows_ = half;
+    cells_.resize(windows_ * columns_);
+    ++shift_;
+  }
+
+  std::vector<Registered> resources_;
+  std::vector<double> cells_;  // [window][column]
+  size_t windows_ = 0;
+  Column columns_ = 0;
+  unsigned shift_ = kFirstShift;
+};
+
+}  // namespace npusim

@@ -1,0 +1,52 @@
+// The limiter accounting, from the resource ledger the run filled
+// (common/resources.h): each resource's busy share, what limited the run
+// and any span of it (the resource with the highest busy share), and each
+// unit's stall cycles charged to the resource that was saturated while it
+// waited.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "arch/engine.h"
+#include "common/resources.h"
+#include "sim/report.pb.h"
+
+namespace npusim::sim {
+
+using Span = std::pair<uint64_t, uint64_t>;  // [from, to) ps
+
+class Limiters {
+ public:
+  Limiters(const ResourceLedger& ledger, uint64_t end_ps);
+
+  // The resource with the highest busy share over the spans (disjoint),
+  // among the resources of the paths in `paths` (path_bit()s; default all).
+  [[nodiscard]] Limiter limiter(const std::vector<Span>& spans, unsigned paths = ~0u) const;
+  // Every resource's capacity, work and busy share over the run.
+  void fill_resources(Report* report) const;
+  // The unit's stall cycles by cause (`clock_ps` per cycle): waits on a busy
+  // unit go to its path's resource with the highest share in each window,
+  // the rest to "dependency" and "scratchpad space". They sum to the
+  // unit's stall cycles in `u`.
+  void fill_stalls(const arch::Engine& engine, uint64_t clock_ps, UnitStats* u) const;
+
+ private:
+  [[nodiscard]] double share(size_t resource, const std::vector<Span>& spans) const;
+  // The path's resource with the highest busy share in window `w`, or -1
+  // when none of them did any work in it.
+  [[nodiscard]] int saturated(ResourcePath path, size_t w) const;
+
+  const ResourceLedger& ledger_;
+  uint64_t end_ps_;
+};
+
+// "memory", "matrix", "vector".
+[[nodiscard]] const char* path_name(ResourcePath path);
+[[nodiscard]] inline unsigned path_bit(ResourcePath path) {
+  return 1u << static_cast<unsigned>(path);
+}
+
+}  // namespace npusim::sim
