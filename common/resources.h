@@ -87,6 +87,12 @@ class ResourceLedger {
     }
   }
 
+  // All the work of column `c`.
+  [[nodiscard]] double total(Column c) const {
+    double sum = 0;
+    for (size_t w = 0; w < windows_; ++w) sum += cells_[w * columns_ + c];
+    return sum;
+  }
   [[nodiscard]] size_t windows() const { return windows_; }
   [[nodiscard]] uint64_t window_ps() const { return uint64_t{1} << shift_; }
   [[nodiscard]] double at(size_t window, Column c) const {

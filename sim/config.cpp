@@ -152,6 +152,11 @@ void validate(const System& s, const std::string& where) {
   require(spm.bank_width_bytes() >= 1, where, "core.scratchpad.bank_width_bytes", "must be >= 1");
   require(s.core().vector().lanes() >= 1, where, "core.vector.lanes", "must be >= 1");
   require(s.core().dma().outstanding() >= 1, where, "core.dma.outstanding", "must be >= 1");
+  if (s.core().dma().has_requests_per_cycle()) {
+    const double r = s.core().dma().requests_per_cycle();
+    require(std::isfinite(r) && r > 0 && r <= 64, where, "core.dma.requests_per_cycle",
+            "must be > 0 and <= 64 (requests per NPU cycle)");
+  }
   require(s.core().dma().max_request_bytes() >= 1, where, "core.dma.max_request_bytes",
           "must be >= 1");
   require(s.has_memory(), where, "memory", "a memory model is required");

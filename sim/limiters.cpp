@@ -4,6 +4,14 @@
 #include <map>
 
 namespace npusim::sim {
+namespace {
+// Two resources within kTie of each other are co-limiters (a scratchpad
+// port as fast as the DRAM behind it); the one registered first is named:
+// the memory registers before the core's units, and its resources are what
+// the units' requests end up waiting on.
+constexpr double kTie = 1.005;
+
+}  // namespace
 
 const char* path_name(ResourcePath path) {
   switch (path) {
@@ -31,12 +39,6 @@ double Limiters::share(size_t resource, const std::vector<Span>& spans) const {
   return ps > 0 && r.info.capacity_per_ps > 0 ? work / (r.info.capacity_per_ps * ps) : 0.0;
 }
 
-// Two resources within kTie of each other are co-limiters (a scratchpad
-// port as fast as the DRAM behind it); the one registered first is named:
-// the memory registers before the core's units, and its resources are what
-// the units' requests end up waiting on.
-constexpr double kTie = 1.005;
-
 Limiter Limiters::limiter(const std::vector<Span>& spans, unsigned paths) const {
   Limiter best;
   for (size_t i = 0; i < ledger_.resources().size(); ++i) {
@@ -59,10 +61,18 @@ void Limiters::fill_resources(Report* report) const {
     out->set_unit(r.info.unit);
     out->set_capacity_per_s(r.info.capacity_per_ps * 1e12);
     out->set_capacity_note(r.info.capacity_note);
-    out->set_work(ledger_.work(r.column, 0, end_ps_));
-    out->set_busy_share(share(i, {{0, end_ps_}}));
+    // All its work was done by the end of the run.
+    out->set_work(ledger_.total(r.column));
+    const double capacity = r.info.capacity_per_ps * static_cast<double>(end_ps_);
+    out->set_busy_share(capacity > 0 ? out->work() / capacity : 0.0);
   }
-  *report->mutable_limiter() = limiter({{0, end_ps_}});
+  Limiter* best = report->mutable_limiter();
+  for (const ResourceStats& r : report->resources()) {
+    if (r.busy_share() > best->busy_share() * kTie) {
+      best->set_resource(r.name());
+      best->set_busy_share(r.busy_share());
+    }
+  }
 }
 
 int Limiters::saturated(ResourcePath path, size_t w) const {

@@ -32,6 +32,7 @@ arch::CoreConfig core_config(const System& s) {
   c.matrix.count = s.core().array().count();
   c.matrix.dataflow = s.core().array().dataflow();
   c.vector_lanes = s.core().vector().lanes();
+  c.dma.requests_per_cycle = s.core().dma().requests_per_cycle();
   c.dma.unloaded_latency_ps = memory_read_latency_ns(s) * 1e3;
   c.dma.memory_ps_per_byte = 1e3 / memory_peak_gbps(s);
   return c;
@@ -119,7 +120,10 @@ Report simulate(const SimulationInput& in) {
   }
   sc_core::sc_start();
   const double peak_w = power.finish(static_cast<double>(core->finish_ps()) * 1e-12);
-  if (trace != nullptr) trace->finish(core->finish_ps());
+  if (trace != nullptr) {
+    trace->resources(ledger, core->finish_ps());
+    trace->finish(core->finish_ps());
+  }
 
   if (!core->finished()) {
     std::string where;

@@ -179,6 +179,25 @@ void TraceWriter::power(uint64_t from_ps, uint64_t to_ps, double core_w, double 
       us(from_ps), core_w, memory_w));
 }
 
+void TraceWriter::resources(const ResourceLedger& ledger, uint64_t end_ps) {
+  const uint64_t window = ledger.window_ps();
+  for (size_t w = 0; w < ledger.windows() && w * window < end_ps; ++w) {
+    const uint64_t from = w * window;
+    if (from + window <= options_.from_ps || from >= options_.to_ps) continue;
+    std::string args;
+    for (const auto& r : ledger.resources()) {
+      const double share =
+          r.info.capacity_per_ps > 0
+              ? ledger.at(w, r.column) / (r.info.capacity_per_ps * static_cast<double>(window))
+              : 0.0;
+      args +=
+          fmt::format("{}{}:{:.2f}", args.empty() ? "" : ",", quoted(r.info.name), 100.0 * share);
+    }
+    event(fmt::format(R"({{"ph":"C","pid":1,"name":"busy %","ts":{},"args":{{{}}}}})", us(from),
+                      args));
+  }
+}
+
 void TraceWriter::finish(uint64_t end_ps) {
   flush_windows(end_ps + options_.counter_window_ps);
   out_ << "\n]}\n";

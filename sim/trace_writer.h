@@ -14,6 +14,9 @@
 // - memory: bandwidth (GB/s) per stack (DRAM) or of the memory, per window.
 // - "power W": the core's and the memory's power per power window
 //   (--power-window-us), from the energy counted in it.
+// - "busy %": each resource's busy share (common/resources.h) per window of
+//   the resource ledger, written when the run ends; the limiter of a window
+//   is the resource with the highest.
 // - core0 "scratchpad MiB": the most scratchpad in use in each window
 //   (buffers between their first writer and their last reader; activations
 //   forwarded on chip within one queue are not counted).
@@ -56,6 +59,8 @@ class TraceWriter : public arch::TraceSink, public memory::TrafficSink {
   void scratchpad(uint64_t time_ps, uint64_t bytes) override;
   // The power drawn over [from, to), W (sim/energy.h's PowerMeter).
   void power(uint64_t from_ps, uint64_t to_ps, double core_w, double memory_w);
+  // Each resource's busy share per ledger window up to `end_ps`.
+  void resources(const ResourceLedger& ledger, uint64_t end_ps);
   // The run ended at `end_ps`: writes the remaining bandwidth windows and
   // closes the JSON.
   void finish(uint64_t end_ps);

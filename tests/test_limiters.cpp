@@ -1,0 +1,237 @@
+// The limiter accounting: each resource's busy share against its closed form
+// on a microbenchmark, and the limiter named where the wall is known.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+
+#include "arch/dataflow.h"
+#include "memory/dram/spec.h"
+#include "sim/workload.h"
+#include "test_util.h"
+
+namespace npusim {
+namespace {
+
+const ResourceStats& resource(const Report& r, const std::string& name) {
+  for (const ResourceStats& s : r.resources()) {
+    if (s.name() == name) return s;
+  }
+  ADD_FAILURE() << "no resource " << name;
+  static const ResourceStats none;
+  return none;
+}
+
+uint64_t stalled_on(const Report& r, const std::string& cause) {
+  for (const StallCause& c : r.stalls()) {
+    if (c.cause() == cause) return c.cycles();
+  }
+  return 0;
+}
+
+// A program that loads `loads` transfers of `bytes` at `addr(i)`, one after
+// another on the DMA queue.
+Program loads(uint64_t count, uint64_t bytes, const std::function<uint64_t(uint64_t)>& addr) {
+  test::ProgramMaker p;
+  const uint32_t t = p.tensor(WEIGHT, uint64_t{1} << 40);
+  for (uint64_t i = 0; i < count; ++i) p.load(t, bytes, addr(i));
+  return p.program();
+}
+
+Report decode(const System& system, uint32_t layers = 1) {
+  sim::WorkloadOptions w;
+  w.model = test::source_path("examples/models/llama2-7b.json");
+  w.kv_len = 2048;
+  w.layers = layers;
+  const sim::Compiled c = sim::compile_workload(system, "test", w);
+  return test::run(system, c.program);
+}
+
+System hbm3(const std::vector<std::string>& sets = {}) {
+  return sim::load_system(test::source_path("examples/hw/npu-hbm3.textproto"), sets);
+}
+
+TEST(Limiters, ScratchpadPortShareIsItsBytesOverBanksTimesWidthTimesCycles) {
+  // Memory far faster than the port: the port is the wall.
+  const System s =
+      test::preset({"memory.ideal.bandwidth_gbps=100000", "memory.ideal.latency_ns=0"});
+  const uint64_t bytes = 64ull << 20;
+  const Report r = test::run(s, loads(16, bytes / 16, [&](uint64_t i) { return i * bytes / 16; }));
+  const double closed = static_cast<double>(bytes) / (32.0 * 64 * static_cast<double>(r.cycles()));
+  EXPECT_NEAR(resource(r, "scratchpad DMA port").busy_share(), closed, 1e-4);
+  EXPECT_GT(closed, 0.99);
+  EXPECT_EQ(r.limiter().resource(), "scratchpad DMA port");
+  EXPECT_NEAR(resource(r, "memory bus").busy_share(), 2048.0 / 100000, 1e-3);
+}
+
+TEST(Limiters, FewSlotsAndShortRequestsNameTheDmaSlots) {
+  // Little's law: 2 requests of 64 B in flight over 100 ns of latency move
+  // 2 x 64 B / (100 ns + 64 B / 1 TB/s) = 1.28 GB/s; the memory bus is idle.
+  const System s = test::preset({"core.dma.outstanding=2", "core.dma.max_request_bytes=64"});
+  const uint64_t bytes = 256 * 1024;
+  const Report r = test::run(s, loads(1, bytes, [](uint64_t) { return 0; }));
+  const double requests = static_cast<double>(bytes) / 64;
+  const double held_ps = 100e3 + 64 / 1e3 * 1e3;  // latency + 64 B at 1 B/ps
+  const double closed = requests * held_ps / (2.0 * r.seconds() * 1e12);
+  EXPECT_NEAR(resource(r, "DMA slots").busy_share(), closed, 1e-3);
+  EXPECT_GT(closed, 0.98);
+  EXPECT_EQ(r.limiter().resource(), "DMA slots");
+  EXPECT_LT(resource(r, "memory bus").busy_share(), 0.01);
+}
+
+TEST(Limiters, RandomShortReadsNameTheDramActivations) {
+  // 64 B reads at random rows of one HBM3 stack, with slots enough for the
+  // row cycle: every read opens a row, so activations cap the rate, and the
+  // data bus idles most of the time.
+  const System s =
+      hbm3({"memory.dram.stacks=1", "core.dma.outstanding=4096", "core.dma.max_request_bytes=64"});
+  uint64_t x = 12345;
+  const Report r = test::run(s, loads(20000, 64, [&](uint64_t) {
+                               x = x * 6364136223846793005ull + 1442695040888963407ull;
+                               return ((x >> 20) % (uint64_t{16} << 30)) & ~uint64_t{63};
+                             }));
+  EXPECT_EQ(r.limiter().resource(), "DRAM activations");
+  EXPECT_GT(r.limiter().busy_share(), 0.8);
+  EXPECT_LT(resource(r, "DRAM bus").busy_share(), 0.75 * r.limiter().busy_share());
+  // The activation count is the DRAM's own.
+  const ResourceStats& act = resource(r, "DRAM activations");
+  EXPECT_DOUBLE_EQ(act.work(), static_cast<double>(r.memory().dram().total().act()));
+}
+
+TEST(Limiters, DramBusShareIsDataClocksOverChannelsTimesClocks) {
+  const System s = hbm3({"memory.dram.stacks=1"});
+  const uint64_t bytes = 32ull << 20;
+  const Report r = test::run(s, loads(32, bytes / 32, [&](uint64_t i) { return i * bytes / 32; }));
+  const memory::dram::DramSpec spec = memory::dram::resolve_spec(s.memory().dram(), "t", "memory");
+  const double clocks =
+      static_cast<double>(bytes) / static_cast<double>(spec.burst_bytes()) * spec.burst_cycles;
+  const ResourceStats& bus = resource(r, "DRAM bus");
+  EXPECT_DOUBLE_EQ(bus.work(), clocks);
+  EXPECT_NEAR(bus.busy_share(), clocks / (spec.total_channels() * r.seconds() * 1e12 / spec.tck_ps),
+              1e-9);
+  EXPECT_EQ(r.limiter().resource(), "DRAM bus");
+  EXPECT_GT(bus.busy_share(), 0.9);
+}
+
+TEST(Limiters, ArraySharesAreTheTilesLoadAndStreamCyclesOverArraysTimesCycles) {
+  // Decode-shaped tiles (one row against a 128 x 512 weight block) back to
+  // back on one double-buffered array: each fold streams one row and waits
+  // for the next 128 x 128 weights to shift in (rows - 1 cycles of its
+  // 128); each tile after the first loads its first fold under the previous
+  // tile.
+  const System s = test::preset({"core.array.count=1"});
+  test::ProgramMaker p;
+  const uint64_t tiles = 50;
+  for (uint64_t i = 0; i < tiles; ++i) p.gemm(1, 128, 512);
+  const Report r = test::run(s, p.program());
+  const auto* ws = arch::DataflowRegistry::find(WEIGHT_STATIONARY);
+  const arch::GemmTiming t = arch::gemm_timing(*ws, {128, 128, true}, {1, 128, 512});
+  ASSERT_EQ(t.load_cycles, 128 + (t.folds - 1) * 127);
+  const double load = static_cast<double>(tiles * t.load_cycles - (tiles - 1) * 128);
+  const double busy = static_cast<double>(tiles * t.cycles - (tiles - 1) * 128);
+  const double cycles = static_cast<double>(r.cycles());
+  EXPECT_EQ(r.cycles(), static_cast<uint64_t>(busy));
+  EXPECT_NEAR(resource(r, "array operand load").busy_share(), load / cycles, 1e-9);
+  EXPECT_NEAR(resource(r, "array compute").busy_share(), (busy - load) / cycles, 1e-9);
+  EXPECT_EQ(r.limiter().resource(), "array operand load");
+}
+
+TEST(Limiters, VectorLanesShareIsTheOpsCyclesOverCycles) {
+  test::ProgramMaker p;
+  for (int i = 0; i < 10; ++i) p.vec(EXP, 1 << 20);
+  const Report r = test::run(test::preset(), p.program());
+  EXPECT_NEAR(resource(r, "vector lanes").busy_share(),
+              static_cast<double>(r.compute().vector_cycles()) / static_cast<double>(r.cycles()),
+              1e-6);
+  EXPECT_EQ(r.limiter().resource(), "vector lanes");
+}
+
+TEST(Limiters, DecodeOnIdealMemoryNamesTheMemoryBus) {
+  const Report r = decode(test::preset());
+  EXPECT_EQ(r.limiter().resource(), "memory bus");
+  EXPECT_GT(r.limiter().busy_share(), 0.95);
+  // The vector unit waits on matmuls whose weights stream in: memory.
+  EXPECT_GT(stalled_on(r, "memory bus"), r.stall_memory_cycles() / 2);
+}
+
+TEST(Limiters, Hbm4OnNpuHbm3NamesTheScratchpadPortAndWiderPortsTheArraysOperandLoad) {
+  // The DMA port (64 banks x 64 B at 1 GHz, 4.1 TB/s) caps HBM4 (8 TB/s).
+  const Report hbm4 = decode(hbm3({"memory.dram.preset=\"HBM4-8000\""}));
+  EXPECT_EQ(hbm4.limiter().resource(), "scratchpad DMA port");
+  EXPECT_GT(hbm4.limiter().busy_share(), 0.95);
+  EXPECT_LT(resource(hbm4, "DRAM bus").busy_share(), 0.5);
+  // The units' memory stalls are charged to it, not to the DRAM.
+  EXPECT_GT(stalled_on(hbm4, "scratchpad DMA port"), 10 * stalled_on(hbm4, "DRAM bus"));
+
+  // Twice the banks: as fast as the 32 arrays take in fp16 weights
+  // (32 x 128 x 2 B per cycle); four times: the arrays' operand load path
+  // is the wall, and the DRAM runs at two thirds of its peak.
+  const Report x2 = decode(hbm3({"memory.dram.preset=\"HBM4-8000\"", "core.scratchpad.banks=128"}));
+  EXPECT_LT(resource(x2, "scratchpad DMA port").busy_share(), 0.9);
+  EXPECT_NEAR(resource(x2, "scratchpad DMA port").busy_share(),
+              resource(x2, "array operand load").busy_share(), 0.03);
+  const Report x4 = decode(hbm3({"memory.dram.preset=\"HBM4-8000\"", "core.scratchpad.banks=256"}));
+  EXPECT_EQ(x4.limiter().resource(), "array operand load");
+  EXPECT_GT(resource(x4, "DRAM bus").busy_share(), 0.6);
+  EXPECT_LT(x4.seconds(), 0.95 * hbm4.seconds());
+}
+
+TEST(Limiters, LargeBatchPrefillNamesTheArrays) {
+  sim::WorkloadOptions w;
+  w.phase = "prefill";
+  w.prompt_len = 1024;
+  const System s = test::preset({"core.scratchpad.capacity_bytes=67108864"});
+  const sim::Compiled c = sim::compile_workload(s, "test", w);
+  const Report r = test::run(s, c.program);
+  EXPECT_EQ(r.limiter().resource(), "array compute");
+  EXPECT_EQ(r.roofline().bound(), "array compute");
+}
+
+TEST(Limiters, StallCausesSumToEachUnitsStalls) {
+  const Report r = decode(hbm3({"memory.dram.preset=\"HBM4-8000\""}));
+  for (const UnitStats& u : r.units()) {
+    uint64_t sum = 0;
+    for (const StallCause& c : u.stalls()) sum += c.cycles();
+    EXPECT_EQ(sum,
+              u.stall_memory_cycles() + u.stall_dependency_cycles() + u.stall_spm_space_cycles())
+        << u.unit();
+  }
+}
+
+}  // namespace
+}  // namespace npusim
+
+namespace npusim {
+namespace {
+
+TEST(Limiters, NoOpPassesARoofInDecodeOrPrefillOnThreePresets) {
+  for (const char* hw : {"npu-128x128-ideal", "npu-hbm3", "a100-like"}) {
+    const System s =
+        sim::load_system(test::source_path(std::string("examples/hw/") + hw + ".textproto"), {});
+    for (const char* phase : {"decode", "prefill"}) {
+      sim::WorkloadOptions w;
+      w.model = test::source_path("examples/models/llama2-7b.json");
+      w.phase = phase;
+      w.kv_len = 2048;
+      w.prompt_len = 512;
+      w.layers = 2;
+      const sim::Compiled c = sim::compile_workload(s, "test", w);
+      const Report r = test::run(s, c.program);
+      const Roofline& roof = r.roofline();
+      for (const OpStats& o : r.ops()) {
+        EXPECT_LE(o.achieved_gflops(), roof.compute_roof_gflops() * (1 + 1e-9))
+            << hw << " " << phase << " " << o.node();
+        EXPECT_LE(o.achieved_gbps(), roof.peak_memory_gbps() * (1 + 1e-9))
+            << hw << " " << phase << " " << o.node();
+        EXPECT_FALSE(o.bound().empty()) << o.node();
+      }
+      for (const Breakdown& b : r.classes()) {
+        EXPECT_LE(b.achieved_gflops(), roof.compute_roof_gflops() * (1 + 1e-9)) << b.name();
+        EXPECT_LE(b.achieved_gbps(), roof.peak_memory_gbps() * (1 + 1e-9)) << b.name();
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace npusim
