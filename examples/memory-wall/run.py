@@ -36,11 +36,12 @@ def row(label, r, tokens):
             f"{1e3 * e['joules'] / tokens:>10.3f}{tokens / e['joules']:>10.0f}{e['average_w']:>8.0f}"
             f"{100 * t['achieved_bandwidth_gbps'] / t['peak_bandwidth_gbps']:>9.1f}%"
             f"{100 * r['compute']['array_utilization']:>9.2f}%"
-            f"{r['roofline']['intensity']:>10.1f}{r['roofline']['bound']:>9}")
+            f"{r['roofline']['intensity']:>10.1f}  {r['limiter']['resource']}"
+            f" ({100 * r['limiter']['busy_share']:.0f}%)")
 
 
 HEADER = (f"{'':<34}{'time us':>10}{'tokens/s':>12}{'mJ/token':>10}{'tokens/J':>10}{'W':>8}"
-          f"{'memory':>10}{'arrays':>10}{'FLOP/B':>10}{'bound':>9}")
+          f"{'memory':>10}{'arrays':>10}{'FLOP/B':>10}  limited by")
 
 
 def memory_share(r):
