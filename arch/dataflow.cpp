@@ -54,10 +54,14 @@ GemmTiming gemm_timing(const DataflowInfo& dataflow, const ArrayShape& array,
     // fills and drains once per tile.
     t.cycles = fold + (t.folds - 1) * std::max(map.temporal, array.rows) - 1;
     t.load_cycles = array.rows + (t.folds - 1) * (array.rows - std::min(map.temporal, array.rows));
+    t.tail_overlap = array.cols + std::min(map.temporal, array.rows) - 3;
+    t.steady_cycles = t.folds * std::max(map.temporal, array.rows);
   } else {
     t.cycles = t.folds * fold - 1;
     t.load_cycles = map.preload ? t.folds * array.rows : 0;
+    t.steady_cycles = t.cycles;
   }
+  t.temporal = map.temporal;
   t.macs = gemm.m * gemm.k * gemm.n;
   t.mapping_efficiency = static_cast<double>(map.spatial_rows * map.spatial_cols) /
                          static_cast<double>(t.folds * array.rows * array.cols);

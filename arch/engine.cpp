@@ -31,6 +31,7 @@ void Engine::wait_until(uint64_t time_ps) {
 
 void Engine::run() {
   for (const auto& instruction : program_) {
+    inputs_ready_ps_ = 0;
     for (const auto& op : instruction.wait()) acquire(op);
     if (trace_ != nullptr) issued_ps_[&instruction] = now_ps();
     if (NodeProfile* p = node_profile(instruction)) {
@@ -66,6 +67,7 @@ void Engine::acquire(const SemOp& op) {
     waiting_since_ps_ = UINT64_MAX;
     waiting_on_ = nullptr;
   }
+  inputs_ready_ps_ = std::max(inputs_ready_ps_, bank.given_ps(op.sem()));
   bank.take(op);
 }
 

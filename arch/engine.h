@@ -92,6 +92,10 @@ class Engine : public sc_core::sc_module {
   void busy(uint64_t start_ps, uint64_t end_ps) { log_.append(start_ps, end_ps, Activity::Busy); }
   void complete_at(uint64_t time_ps, const Instruction& instruction);
   [[nodiscard]] static uint64_t now_ps() { return sc_core::sc_time_stamp().value(); }
+  // When the instruction being executed had what it waits for: the latest
+  // time one of its semaphores was given (<= now; the queue may have come
+  // to it later, behind earlier instructions).
+  [[nodiscard]] uint64_t inputs_ready_ps() const { return inputs_ready_ps_; }
   [[nodiscard]] uint64_t cycles_ps(uint64_t cycles) const { return cycles * clock_ps_; }
   static void wait_until(uint64_t time_ps);
   // What the instruction's graph node has done so far (the units add their
@@ -132,6 +136,7 @@ class Engine : public sc_core::sc_module {
   uint64_t finish_ps_ = 0;
   uint64_t last_completion_ps_ = 0;
   uint64_t waiting_since_ps_ = UINT64_MAX;  // start of the current wait
+  uint64_t inputs_ready_ps_ = 0;
   const SemOp* waiting_on_ = nullptr;
   TraceSink* trace_ = nullptr;
   std::array<int64_t, kActivities> columns_{};

@@ -14,6 +14,7 @@ MatrixUnit::MatrixUnit(const sc_core::sc_module_name& name, const Instructions& 
     : Engine(name, MATRIX, queue, context),
       config_(config),
       free_at_ps_(config.count, 0),
+      tail_ps_(config.count, 0),
       latest_(config.count) {
   if (ResourceLedger* ledger = context.ledger) {
     const auto arrays = static_cast<double>(config.count);
@@ -51,32 +52,54 @@ void MatrixUnit::execute(const Instruction& instruction) {
 
   const auto array = static_cast<size_t>(std::min_element(free_at_ps_.begin(), free_at_ps_.end()) -
                                          free_at_ps_.begin());
-  const uint64_t ready = now_ps();  // operands in the scratchpad, semaphores taken
-  const uint64_t start = std::max(ready, free_at_ps_[array]);
-  wait_until(start);  // every array busy: the queue waits for one to free
-  // A double-buffered array shifts this tile's first stationary operand into
-  // its shadow registers during the previous tile's last fold (at least
-  // `rows` cycles long), from when the operand is ready.
+  // The queue reaches a tile at `now`; its operands may have been in the
+  // scratchpad since `ready`.
+  const uint64_t now = now_ps();
+  const uint64_t ready = inputs_ready_ps();
+  const uint64_t free_at = free_at_ps_[array];
+  uint64_t start = std::max(now, free_at);
   uint64_t cycles = timing.cycles;
   uint64_t load = timing.load_cycles;
-  if (timing.hidden_preload && free_at_ps_[array] > ready) {
-    const uint64_t hidden =
-        std::min<uint64_t>(config_.array.rows, (free_at_ps_[array] - ready) / cycles_ps(1));
-    cycles -= hidden;
-    load -= hidden;
+  if (timing.hidden_preload && free_at > now) {
+    // A double-buffered array shifts this tile's first stationary operand
+    // into its shadow registers during the previous tile's last fold, from
+    // when the operand is ready (rows cycles). Loaded in time, the tile's
+    // first fold follows the previous tile's last fold as folds follow each
+    // other within a tile: the previous tile's drain and this one's fill
+    // overlap (GemmTiming::tail_overlap).
+    const uint64_t rows = config_.array.rows;
+    const uint64_t fold_start =
+        std::max({free_at - std::min(free_at, tail_ps_[array]), ready + cycles_ps(rows), now});
+    if (fold_start < free_at) {
+      start = fold_start;
+      cycles -= rows;
+      load -= rows;
+    } else {
+      const uint64_t hidden = std::min<uint64_t>(rows, (free_at - ready) / cycles_ps(1));
+      cycles -= hidden;
+      load -= hidden;
+    }
   }
+  wait_until(start);  // every array busy: the queue waits for one to free
   const uint64_t end = start + cycles_ps(cycles);
+  // What the tile adds to the array's busy time (beyond what overlaps the
+  // previous tile), split between waiting for operands to load and
+  // streaming through the MACs.
+  const uint64_t from = std::max(start, free_at);
+  const uint64_t added = (end - from) / cycles_ps(1);
+  load = std::min(load, added);
   free_at_ps_[array] = end;
+  tail_ps_[array] = timing.hidden_preload ? cycles_ps(timing.tail_overlap) : 0;
   busy(start, end);
   if (ResourceLedger* ledger = context_.ledger) {
-    ledger->add(compute_, start, end, static_cast<double>(cycles - load));
-    ledger->add(load_, start, end, static_cast<double>(load));
+    ledger->add(compute_, from, end, static_cast<double>(added - load));
+    ledger->add(load_, from, end, static_cast<double>(load));
   }
   stats_.load_cycles += load;
   complete_at(end, instruction);
 
   ++stats_.tiles;
-  stats_.tile_cycles += cycles;
+  stats_.tile_cycles += added;
   stats_.macs += timing.macs;
   if (NodeProfile* p = node_profile(instruction)) p->macs += timing.macs;
   stats_.macs_by_dtype[compute_dtype(op)] += timing.macs;

@@ -20,7 +20,9 @@ struct MatrixConfig {
 
 struct MatrixStats {
   uint64_t tiles = 0;
-  uint64_t tile_cycles = 0;  // summed closed-form cycles of all tiles
+  // Summed cycles the tiles kept the arrays busy: their closed-form cycles,
+  // less what overlaps the tile before on the same array.
+  uint64_t tile_cycles = 0;
   uint64_t load_cycles = 0;  // of which waiting for stationary operands (GemmTiming)
   uint64_t macs = 0;
   // The same by the type the arrays compute in (indexed by DType).
@@ -56,6 +58,7 @@ class MatrixUnit : public Engine {
   MatrixConfig config_;
   MatrixStats stats_;
   std::vector<uint64_t> free_at_ps_;  // per array
+  std::vector<uint64_t> tail_ps_;     // per array: how much of its last tile the next may overlap
   std::vector<Tile> latest_;          // per array
   ResourceLedger::Column compute_ = 0, load_ = 0;
 };

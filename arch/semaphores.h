@@ -27,8 +27,12 @@ class SemaphoreBank {
       on_occupancy_(in_use_bytes_);
     }
   }
+  // When the semaphore was last given (ps; 0 if never).
+  [[nodiscard]] uint64_t given_ps(uint32_t id) const { return given_ps_[id]; }
+
   void give(const SemOp& op) {
     counts_[op.sem()] += op.count();
+    given_ps_[op.sem()] = sc_core::sc_time_stamp().value();
     events_[op.sem()].notify(sc_core::SC_ZERO_TIME);
     if (on_occupancy_ && infos_[op.sem()]->bytes() > 0) {
       in_use_bytes_ -= std::min(in_use_bytes_, infos_[op.sem()]->bytes() * op.count());
@@ -44,6 +48,7 @@ class SemaphoreBank {
  private:
   std::vector<const Semaphore*> infos_;
   std::vector<uint32_t> counts_;
+  std::vector<uint64_t> given_ps_;
   std::deque<sc_core::sc_event> events_;  // sc_event is not movable
   std::function<void(uint64_t)> on_occupancy_;
   uint64_t in_use_bytes_ = 0;

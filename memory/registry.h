@@ -27,6 +27,16 @@ struct MemoryModelEntry {
   // with the DMA's outstanding requests it bounds the bandwidth such a
   // stream can reach (Little's law), which the compiler's tiling weighs.
   std::function<double(const MemoryConfig&)> read_latency_ns;
+  // How the memory spreads an address range: over `channels` that serve
+  // requests independently, every `granule_bytes` (0: one shared bus). The
+  // compiler's stream model queues requests at the channels.
+  struct Interleave {
+    uint32_t channels = 1;
+    uint64_t granule_bytes = 0;
+  };
+  std::function<Interleave(const MemoryConfig&)> interleave = [](const MemoryConfig&) {
+    return Interleave{};
+  };
 };
 
 class MemoryRegistry {

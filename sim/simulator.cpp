@@ -151,6 +151,7 @@ Report simulate(const SimulationInput& in) {
   const double bytes = static_cast<double>(traffic->read().total() + traffic->written().total());
   traffic->set_achieved_bandwidth_gbps(r.seconds() > 0 ? bytes / r.seconds() / 1e9 : 0.0);
   traffic->set_peak_bandwidth_gbps(mem->peak_bandwidth_gbps());
+  traffic->set_unloaded_latency_ns(memory_read_latency_ns(sys));
 
   const auto& mx = core->matrix().stats();
   ComputeStats* compute = r.mutable_compute();

@@ -33,6 +33,10 @@ compiler::Target target_for(const System& s, const std::string& where) {
                                               s.core().scratchpad().bank_width_bytes());
   t.memory_bytes_per_cycle = std::min(memory_peak_gbps(s) / s.core_clock_ghz(), spm_port);
   t.memory_latency_cycles = memory_read_latency_ns(s) * s.core_clock_ghz();
+  const auto interleave =
+      memory::MemoryRegistry::lookup(s.memory(), where, "memory").interleave(s.memory());
+  t.memory_channels = interleave.channels;
+  t.memory_granule_bytes = interleave.granule_bytes;
   t.dma_outstanding = s.core().dma().outstanding();
   t.dma_max_request_bytes = s.core().dma().max_request_bytes();
   t.where = where;

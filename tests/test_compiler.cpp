@@ -193,11 +193,28 @@ TEST(Lowering, TilingWeighsTheDmaRateOfShortRows) {
   Target t;
   t.arrays = 8;
   t.memory_latency_cycles = 100;
-  // Little's law: 64 x 512 B / 100 cycles; long rows reach the peak.
-  EXPECT_DOUBLE_EQ(t.stream_bytes_per_cycle(512), 327.68);
-  EXPECT_DOUBLE_EQ(t.stream_bytes_per_cycle(8192), 1000.0);
+  // Little's law: 64 requests of 512 B, each 100 cycles of latency and
+  // 0.5 of transfer, move 64 x 512 / 100.5 B per cycle (the bus, a third
+  // busy, queues them a little); long rows (4 KiB requests) reach the peak.
+  EXPECT_NEAR(t.stream_bytes_per_cycle(512), 64 * 512 / 100.512, 2.0);
+  EXPECT_LT(t.stream_bytes_per_cycle(512), 64 * 512 / 100.512);
+  EXPECT_NEAR(t.stream_bytes_per_cycle(8192), 1000.0, 0.1);
+  // A DRAM-like memory, 80 channels of 1 KiB rows: a 1 KiB request keeps
+  // one channel 80 cycles (the estimate holds that transfer). 128 of them
+  // in flight over 80 channels queue behind each other, short of both the
+  // peak and Little's law without queueing (128 x 1 KiB / 100 cycles).
+  Target d = t;
+  d.memory_channels = 80;
+  d.memory_granule_bytes = 1024;
+  d.dma_outstanding = 128;
+  const double unqueued = 128.0 * 1024 / 100;
+  EXPECT_LT(d.stream_bytes_per_cycle(1024), 0.9 * std::min(1000.0, unqueued));
+  EXPECT_GT(d.stream_bytes_per_cycle(1024), 0.5 * std::min(1000.0, unqueued));
+  // 16 KiB requests spread over 16 channels: near the peak.
+  d.dma_max_request_bytes = 16384;
+  EXPECT_GT(d.stream_bytes_per_cycle(16384), 0.95 * 1000);
   t.memory_latency_cycles = 0;
-  EXPECT_DOUBLE_EQ(t.stream_bytes_per_cycle(512), 1000.0);
+  EXPECT_NEAR(t.stream_bytes_per_cycle(512), 1000.0, 1e-9);
 
   // A prefill projection, 2048 x 4096 x 4096: its input tiles are read in
   // rows of tk elements, so re-reading the input once per column block
@@ -213,8 +230,13 @@ TEST(Lowering, TilingWeighsTheDmaRateOfShortRows) {
   const GemmTiling fast = choose_gemm_tiling(s, t, layout);
   t.memory_latency_cycles = 100;
   const GemmTiling slow = choose_gemm_tiling(s, t, layout);
-  EXPECT_TRUE(slow.rows_outer || slow.a_resident);
   EXPECT_GE(slow.cost_cycles, fast.cost_cycles);
+  // Four times the latency: re-reading the input's 512 B rows once per
+  // column block no longer hides under the MACs.
+  t.memory_latency_cycles = 400;
+  const GemmTiling slower = choose_gemm_tiling(s, t, layout);
+  EXPECT_TRUE(slower.rows_outer || slower.a_resident);
+  EXPECT_GE(slower.cost_cycles, slow.cost_cycles);
 }
 
 TEST(Lowering, MoreBandwidthNeverMakesTheCompiledPrefillSlower) {

@@ -16,6 +16,7 @@
 #include "memory/registry.h"
 #include "sim/config.h"
 #include "sim/memtest.h"
+#include "sim/workload.h"
 #include "test_util.h"
 
 namespace npusim::memory::dram {
@@ -462,3 +463,28 @@ TEST(DramPolicy, WritesDrainInBatchesAndReadsWaitBehindThem) {
 
 }  // namespace
 }  // namespace npusim::memory::dram
+
+namespace npusim {
+namespace {
+
+TEST(DramFastPath, AChannelHeldFullByPlannedRowsNeverAsksForAPastClock) {
+  // A channel whose queue was held full by planned rows asked, once idle, to
+  // be stepped at the clock after the first of them even when that clock
+  // had passed, and DramMemory::run stepped it forever at the same clock
+  // (found by two decode layers at batch 16 with 512 requests in flight).
+  // Now a step always asks for a later clock, and run() refuses one that
+  // does not (a logic_error, not a hang).
+  const System s = sim::load_system(test::source_path("examples/hw/npu-hbm3.textproto"),
+                                    {"core.dma.outstanding=512"});
+  sim::WorkloadOptions w;
+  w.model = test::source_path("examples/models/llama2-7b.json");
+  w.layers = 2;
+  w.batch = 16;
+  w.kv_len = 512;
+  const sim::Compiled c = sim::compile_workload(s, "test", w);
+  const Report r = test::run(s, c.program);
+  EXPECT_GT(r.seconds(), 0);
+}
+
+}  // namespace
+}  // namespace npusim

@@ -117,8 +117,9 @@ TEST(Limiters, ArraySharesAreTheTilesLoadAndStreamCyclesOverArraysTimesCycles) {
   // Decode-shaped tiles (one row against a 128 x 512 weight block) back to
   // back on one double-buffered array: each fold streams one row and waits
   // for the next 128 x 128 weights to shift in (rows - 1 cycles of its
-  // 128); each tile after the first loads its first fold under the previous
-  // tile.
+  // 128). Each tile after the first pipelines behind the one before: it
+  // adds folds x max(T, rows) cycles (GemmTiming::steady_cycles), of which
+  // its load cycles less the first preload wait for weights.
   const System s = test::preset({"core.array.count=1"});
   test::ProgramMaker p;
   const uint64_t tiles = 50;
@@ -127,8 +128,9 @@ TEST(Limiters, ArraySharesAreTheTilesLoadAndStreamCyclesOverArraysTimesCycles) {
   const auto* ws = arch::DataflowRegistry::find(WEIGHT_STATIONARY);
   const arch::GemmTiming t = arch::gemm_timing(*ws, {128, 128, true}, {1, 128, 512});
   ASSERT_EQ(t.load_cycles, 128 + (t.folds - 1) * 127);
-  const double load = static_cast<double>(tiles * t.load_cycles - (tiles - 1) * 128);
-  const double busy = static_cast<double>(tiles * t.cycles - (tiles - 1) * 128);
+  ASSERT_EQ(t.steady_cycles, t.folds * 128);
+  const double load = static_cast<double>(t.load_cycles + (tiles - 1) * (t.load_cycles - 128));
+  const double busy = static_cast<double>(t.cycles + (tiles - 1) * t.steady_cycles);
   const double cycles = static_cast<double>(r.cycles());
   EXPECT_EQ(r.cycles(), static_cast<uint64_t>(busy));
   EXPECT_NEAR(resource(r, "array operand load").busy_share(), load / cycles, 1e-9);
@@ -163,17 +165,18 @@ TEST(Limiters, Hbm4OnNpuHbm3NamesTheScratchpadPortAndWiderPortsTheArraysOperandL
   // The units' memory stalls are charged to it, not to the DRAM.
   EXPECT_GT(stalled_on(hbm4, "scratchpad DMA port"), 10 * stalled_on(hbm4, "DRAM bus"));
 
-  // Twice the banks: as fast as the 32 arrays take in fp16 weights
-  // (32 x 128 x 2 B per cycle); four times: the arrays' operand load path
-  // is the wall, and the DRAM runs at two thirds of its peak.
+  // Twice the banks (8.2 TB/s, as fast as the 32 arrays take in fp16
+  // weights, 32 x 128 x 2 B a cycle): the token takes about half as long;
+  // four times: the arrays' operand load path is the wall, and the DRAM
+  // runs at three quarters of its peak.
   const Report x2 = decode(hbm3({"memory.dram.preset=\"HBM4-8000\"", "core.scratchpad.banks=128"}));
-  EXPECT_LT(resource(x2, "scratchpad DMA port").busy_share(), 0.9);
-  EXPECT_NEAR(resource(x2, "scratchpad DMA port").busy_share(),
-              resource(x2, "array operand load").busy_share(), 0.03);
+  EXPECT_LT(x2.seconds(), 0.6 * hbm4.seconds());
+  EXPECT_LT(resource(x2, "scratchpad DMA port").busy_share(), 0.95);
+  EXPECT_GT(resource(x2, "array operand load").busy_share(), 0.7);
   const Report x4 = decode(hbm3({"memory.dram.preset=\"HBM4-8000\"", "core.scratchpad.banks=256"}));
   EXPECT_EQ(x4.limiter().resource(), "array operand load");
-  EXPECT_GT(resource(x4, "DRAM bus").busy_share(), 0.6);
-  EXPECT_LT(x4.seconds(), 0.95 * hbm4.seconds());
+  EXPECT_GT(resource(x4, "DRAM bus").busy_share(), 0.7);
+  EXPECT_LT(resource(x4, "scratchpad DMA port").busy_share(), 0.5);
 }
 
 TEST(Limiters, LargeBatchPrefillNamesTheArrays) {

@@ -222,7 +222,7 @@ TEST(Roofline, PrefillOfALongPromptReachesTheComputeRoof) {
     EXPECT_LE(o.achieved_gflops(), roof.compute_roof_gflops()) << o.node();
     if (o.op() != "MATMUL") continue;
     EXPECT_EQ(o.bound(), "array compute") << o.node();
-    EXPECT_GT(o.bound_share(), 0.8) << o.node();
+    EXPECT_GT(o.bound_share(), 0.7) << o.node();
   }
   // The MLP's matmuls, together, run at over 80% of the roof.
   for (const Breakdown& b : r.classes()) {

@@ -4,9 +4,11 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <unordered_map>
 
 #include "arch/dataflow.h"
 #include "compiler/graph.pb.h"
@@ -30,15 +32,24 @@ struct Target {
   uint64_t dma_max_request_bytes = 4096;   // longest request; a strided row is one each
   std::string where = "system";            // named in errors (the system file)
 
-  // Bytes per cycle a transfer made of `row_bytes` rows can stream: the
-  // peak, unless too few requests are in flight to cover the latency
-  // (Little's law: outstanding x request bytes / latency).
-  [[nodiscard]] double stream_bytes_per_cycle(uint64_t row_bytes) const {
-    if (memory_latency_cycles <= 0 || row_bytes == 0) return memory_bytes_per_cycle;
-    const double request = static_cast<double>(std::min(row_bytes, dma_max_request_bytes));
-    const double in_flight = static_cast<double>(dma_outstanding) * request;
-    return std::min(memory_bytes_per_cycle, in_flight / memory_latency_cycles);
-  }
+  // The memory's channels and the bytes each serves before the address
+  // moves to the next (0: one shared bus).
+  uint32_t memory_channels = 1;
+  uint64_t memory_granule_bytes = 0;
+
+  // Bytes per cycle a transfer made of `row_bytes` rows can stream, each
+  // row one request (at most dma_max_request_bytes): a closed queueing
+  // network solved by mean value analysis. `dma_outstanding` requests
+  // circulate between the DMA and the memory; a request spreads over the
+  // channels its bytes reach (one per granule), occupies each for its
+  // share of the bytes at a channel's bandwidth and queues behind the
+  // other requests there; the rest of memory_latency_cycles is a pure delay.
+  // Long requests reach the peak; short ones are latency-bound, and near
+  // the peak the channels' queues grow, as a DRAM's do.
+  [[nodiscard]] double stream_bytes_per_cycle(uint64_t row_bytes) const;
+  // Computed rates by row bytes, for the fields they were computed with.
+  mutable std::unordered_map<uint64_t, double> stream_cache_;
+  mutable std::array<double, 6> stream_cache_for_{};
 };
 
 struct LoweringContext {

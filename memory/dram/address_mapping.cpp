@@ -21,6 +21,9 @@ AddressMapping::AddressMapping(const DramSpec& s, const std::string& where,
     : burst_bytes_(s.burst_bytes()),
       channels_per_stack_(s.channels),
       banks_per_group_(s.banks_per_group),
+      channels_(s.total_channels()),
+      banks_(s.banks()),
+      channel_hash_(s.channel_hash),
       capacity_(s.capacity_bytes()) {
   if (burst_bytes_ > 0 && (burst_bytes_ & (burst_bytes_ - 1)) == 0) {
     burst_shift_ = __builtin_ctzll(burst_bytes_);
@@ -120,12 +123,19 @@ void AddressMapping::Cursor::advance(uint64_t bursts) {
 }
 
 DramAddress AddressMapping::Cursor::address() const {
+  return m_.compose(field_);
+}
+
+DramAddress AddressMapping::compose(const std::array<uint64_t, kFields>& v) const {
   DramAddress a;
-  a.channel = static_cast<uint32_t>(field_[Stack] * m_.channels_per_stack_ + field_[Channel]);
-  a.bank_group = static_cast<uint32_t>(field_[Group]);
-  a.bank = static_cast<uint32_t>(field_[Group] * m_.banks_per_group_ + field_[Bank]);
-  a.row = static_cast<uint32_t>(field_[Row]);
-  a.column = static_cast<uint32_t>(field_[Column]);
+  a.channel = static_cast<uint32_t>(v[Stack] * channels_per_stack_ + v[Channel]);
+  a.bank_group = static_cast<uint32_t>(v[Group]);
+  a.bank = static_cast<uint32_t>(v[Group] * banks_per_group_ + v[Bank]);
+  a.row = static_cast<uint32_t>(v[Row]);
+  a.column = static_cast<uint32_t>(v[Column]);
+  if (channel_hash_) {
+    a.channel = static_cast<uint32_t>((a.channel + a.bank + uint64_t{banks_} * a.row) % channels_);
+  }
   return a;
 }
 
@@ -150,13 +160,7 @@ DramAddress AddressMapping::decode(uint64_t address) const {
       x /= d.radix;
     }
   }
-  DramAddress a;
-  a.channel = static_cast<uint32_t>(v[Stack] * channels_per_stack_ + v[Channel]);
-  a.bank_group = static_cast<uint32_t>(v[Group]);
-  a.bank = static_cast<uint32_t>(v[Group] * banks_per_group_ + v[Bank]);
-  a.row = static_cast<uint32_t>(v[Row]);
-  a.column = static_cast<uint32_t>(v[Column]);
-  return a;
+  return compose(v);
 }
 
 }  // namespace npusim::memory::dram

@@ -71,6 +71,10 @@ class AddressMapping {
   int burst_shift_ = -1;  // log2(burst_bytes_) when a power of two
   uint32_t channels_per_stack_;
   uint32_t banks_per_group_;
+  uint32_t channels_ = 1;      // all stacks'
+  uint32_t banks_ = 1;         // per channel
+  bool channel_hash_ = false;  // DramSpec::channel_hash
+  [[nodiscard]] DramAddress compose(const std::array<uint64_t, kFields>& fields) const;
   uint64_t capacity_;
   uint64_t column_run_ = 1;
   uint64_t row_block_ = 1;

@@ -462,10 +462,11 @@ ChannelController::EnergyCounts ChannelController::energy_counts(uint64_t clock)
 uint64_t ChannelController::step(uint64_t now) {
   account(now);
   uint64_t wake = kNever;
-  // A queue held full by planned rows has room again after the first of them.
+  // A queue held full by planned rows has room again after the first of them
+  // (one already past, not yet retired, makes room at the next clock).
   if (planned_head_ < planned_.size() && (reads_.size() + in_flight_[0] >= spec_.read_queue ||
                                           writes_.size() + in_flight_[1] >= spec_.write_queue)) {
-    wake = planned_[planned_head_].last + 1;
+    wake = std::max(planned_[planned_head_].last + 1, now + 1);
   }
   // Refreshes that fell due are planned at their due clocks: the banks they
   // need close at their earliest, then the refresh; other banks go on.

@@ -205,6 +205,10 @@ void DramMemory::run() {
       throw std::logic_error(fmt::format(
           "DRAM channel {} went to sleep with requests queued at clock {}", channel, now));
     }
+    if (next <= now) {
+      throw std::logic_error(
+          fmt::format("DRAM channel {} asked to be stepped again at clock {}", channel, now));
+    }
     wakes_.set(channel, next);
     admit(channel, now, now + 1);  // this clock's command slot is used
   }
@@ -377,6 +381,14 @@ MemoryModelEntry entry() {
     const AddressMapping mapping(spec, "dram", "memory.dram.address_mapping");
     return static_cast<double>(spec.RCD_RD + spec.CL + mapping.column_run() * spec.burst_cycles) *
            spec.tck_ps * 1e-3;
+  };
+  e.interleave = [](const MemoryConfig& config) {
+    // A channel serves the mapping's run of consecutive columns (a row on
+    // the row-interleaved presets) before the next address moves on.
+    const DramSpec spec = resolve_spec(config.dram(), "dram", "memory.dram");
+    const AddressMapping mapping(spec, "dram", "memory.dram.address_mapping");
+    return MemoryModelEntry::Interleave{spec.total_channels(),
+                                        mapping.column_run() * spec.burst_bytes()};
   };
   return e;
 }

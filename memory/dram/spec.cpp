@@ -153,6 +153,7 @@ DramSpec resolve_spec(const DramConfig& raw, const std::string& where, const std
     r.check(std::isfinite(value) && value >= 0, field, "must be >= 0");
   }
   s.mapping = c.address_mapping();
+  s.channel_hash = c.has_channel_hash() && c.channel_hash();
   r.check(!s.mapping.empty(), "address_mapping", "is required (or name a preset)");
   return s;
 }

@@ -33,6 +33,7 @@ struct DramSpec {
   bool row_granular = true;
   DramEnergy energy;  // per event (memory.proto); absent fields cost nothing
   std::string mapping;
+  bool channel_hash = false;  // DramConfig.channel_hash
   std::string name;
 
   [[nodiscard]] uint32_t banks() const { return bank_groups * banks_per_group; }

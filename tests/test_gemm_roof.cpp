@@ -1,0 +1,110 @@
+// Compute-bound GEMMs reach the array roof on DRAM: M x 12288 x 12288 fp16
+// on a100-like runs within 10% of the same GEMM on ideal memory with the
+// DRAM's peak bandwidth and unloaded latency, the arrays limit it, and the
+// tiler's cost model predicts the simulated time within 15%. npu-hbm3 does
+// not yet (see its test). M = 4096 and 8192: scripts/bench-gemm.sh, too
+// slow for a unit test.
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <string>
+
+#include "sim/workload.h"
+#include "test_util.h"
+
+namespace npusim {
+namespace {
+
+std::string gemm_graph(uint64_t m) {
+  const std::string path = ::testing::TempDir() + fmt::format("gemm{}.textproto", m);
+  std::ofstream(path) << fmt::format(
+      "name: \"gemm\"\n"
+      "tensors {{ name: \"x\" shape: [{}, 12288] dtype: FP16 tensor_class: ACTIVATION }}\n"
+      "tensors {{ name: \"w\" shape: [12288, 12288] dtype: FP16 tensor_class: WEIGHT "
+      "is_parameter: true }}\n"
+      "tensors {{ name: \"y\" shape: [{}, 12288] dtype: FP16 tensor_class: ACTIVATION }}\n"
+      "nodes {{ name: \"mm\" op: MATMUL inputs: [\"x\", \"w\"] outputs: [\"y\"] }}\n",
+      m, m);
+  return path;
+}
+
+struct Result {
+  Report report;
+  double estimated_s = 0;  // the tiler's cost model
+};
+
+Result simulate_gemm(const System& system, uint64_t m) {
+  sim::WorkloadOptions w;
+  w.model = gemm_graph(m);
+  const sim::Compiled c = sim::compile_workload(system, "test", w);
+  Result r;
+  r.report = test::run(system, c.program);
+  for (const Node& n : c.tiled.nodes()) {
+    if (n.name() == "mm") {
+      r.estimated_s = static_cast<double>(n.attrs().at("tile.estimated_cycles").i()) /
+                      (system.core_clock_ghz() * 1e9);
+    }
+  }
+  return r;
+}
+
+class GemmOnDram : public ::testing::TestWithParam<std::tuple<const char*, uint64_t>> {};
+
+TEST_P(GemmOnDram, RunsAtTheArrayRoofWithinTenPercentOfIdealMemory) {
+  const auto [hw, m] = GetParam();
+  const std::string file = test::source_path(std::string("examples/hw/") + hw + ".textproto");
+  const System dram = sim::load_system(file, {});
+  // Ideal memory with the DRAM's peak and its unloaded (row miss) latency.
+  const System ideal = sim::load_system(
+      file, {fmt::format("memory.ideal.bandwidth_gbps={}", sim::memory_peak_gbps(dram)),
+             fmt::format("memory.ideal.latency_ns={}", sim::memory_read_latency_ns(dram))});
+  const Result d = simulate_gemm(dram, m), i = simulate_gemm(ideal, m);
+  EXPECT_LT(d.report.seconds(), 1.10 * i.report.seconds()) << hw << " M=" << m;
+  if (m >= 1024) {
+    EXPECT_EQ(d.report.limiter().resource(), "array compute") << hw << " M=" << m;
+    EXPECT_GE(d.report.compute().array_utilization(), 0.80) << hw << " M=" << m;
+  }
+  EXPECT_NEAR(d.estimated_s / d.report.seconds(), 1.0, 0.15) << hw << " M=" << m;
+}
+
+TEST(GemmOnDram, NpuHbm3IsLimitedByItsArraysButNotYetAtTheirRoof) {
+  // M = 1024 on npu-hbm3: the arrays are the limiter, but each row block
+  // of A (512 B rows, one request each) loads while the arrays wait, since
+  // the input ring holds one block: 67% utilisation, 1.42x ideal memory's
+  // time, and the cost model predicts 0.82x of it. The bar (80%,
+  // within 10% of ideal) is open.
+  const System dram = sim::load_system(test::source_path("examples/hw/npu-hbm3.textproto"), {});
+  const Result d = simulate_gemm(dram, 1024);
+  EXPECT_EQ(d.report.limiter().resource(), "array compute");
+  EXPECT_GT(d.report.compute().array_utilization(), 0.6);
+  EXPECT_NEAR(d.estimated_s / d.report.seconds(), 1.0, 0.25);
+}
+
+INSTANTIATE_TEST_SUITE_P(Presets, GemmOnDram,
+                         ::testing::Combine(::testing::Values("a100-like"),
+                                            ::testing::Values(uint64_t{256}, uint64_t{1024})));
+
+class PrefillOnDram : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(PrefillOnDram, Llama2_7bPromptOf2048TokensIsLimitedByTheArrays) {
+  {
+    const char* hw = GetParam();
+    const System s =
+        sim::load_system(test::source_path(std::string("examples/hw/") + hw + ".textproto"), {});
+    sim::WorkloadOptions w;
+    w.model = test::source_path("examples/models/llama2-7b.json");
+    w.phase = "prefill";
+    w.prompt_len = 2048;
+    w.layers = 1;
+    const sim::Compiled c = sim::compile_workload(s, "test", w);
+    const Report r = test::run(s, c.program);
+    EXPECT_EQ(r.limiter().resource(), "array compute") << hw;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Presets, PrefillOnDram, ::testing::Values("a100-like", "npu-hbm3"));
+
+}  // namespace
+}  // namespace npusim
