@@ -31,9 +31,10 @@ enum class Activity : uint8_t {
   StallVector,
   StallDependency,
   StallSpmSpace,
+  StallKernel,  // kernel by kernel: the op before has not ended everywhere, or the launch gap
   Idle
 };
-inline constexpr std::size_t kActivities = 7;
+inline constexpr std::size_t kActivities = 8;
 // The path whose resources a stall waits on, or none.
 [[nodiscard]] inline bool stall_path(Activity a, ResourcePath* path) {
   switch (a) {

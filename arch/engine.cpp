@@ -31,6 +31,15 @@ void Engine::wait_until(uint64_t time_ps) {
 
 void Engine::run() {
   for (const auto& instruction : program_) {
+    if (context_.kernels != nullptr && (executed_ == 0 || instruction.node() != kernel_)) {
+      // A new kernel: it starts when the ones before it have ended on every
+      // unit, and the launch gap has passed.
+      kernel_ = instruction.node();
+      const uint64_t from = now_ps();
+      const uint64_t start = context_.kernels->start_ps(kernel_);
+      wait_until(start);
+      if (now_ps() > from) log_.append(from, now_ps(), Activity::StallKernel);
+    }
     inputs_ready_ps_ = 0;
     for (const auto& op : instruction.wait()) acquire(op);
     if (trace_ != nullptr) issued_ps_[&instruction] = now_ps();
@@ -125,7 +134,43 @@ NodeProfile* Engine::node_profile(const Instruction& instruction) {
   return instruction.node() < profile.size() ? &profile[instruction.node()] : nullptr;
 }
 
+KernelBarrier::KernelBarrier(const Program& program, uint64_t launch_gap_ps)
+    : left_(static_cast<size_t>(program.nodes_size()), 0),
+      finish_ps_(left_.size(), 0),
+      gap_ps_(launch_gap_ps) {
+  for (const auto& core : program.cores()) {
+    for (const auto* queue : {&core.dma(), &core.matrix(), &core.vector()}) {
+      for (const Instruction& i : *queue) {
+        if (i.node() < left_.size()) ++left_[i.node()];
+      }
+    }
+  }
+  advance();  // nodes without instructions
+}
+
+void KernelBarrier::issued(uint32_t node, uint64_t time_ps) {
+  if (node >= left_.size()) return;
+  finish_ps_[node] = std::max(finish_ps_[node], time_ps);
+  --left_[node];
+  if (advance()) advanced_.notify(sc_core::SC_ZERO_TIME);
+}
+
+bool KernelBarrier::advance() {
+  const size_t before = done_;
+  while (done_ < left_.size() && left_[done_] == 0) {
+    done_finish_ps_ = std::max(done_finish_ps_, finish_ps_[done_]);
+    ++done_;
+  }
+  return done_ != before;
+}
+
+uint64_t KernelBarrier::start_ps(uint32_t node) {
+  while (done_ < std::min<size_t>(node, left_.size())) sc_core::wait(advanced_);
+  return node == 0 ? 0 : done_finish_ps_ + gap_ps_;
+}
+
 void Engine::complete_at(uint64_t time_ps, const Instruction& instruction) {
+  if (context_.kernels != nullptr) context_.kernels->issued(instruction.node(), time_ps);
   if (NodeProfile* p = node_profile(instruction)) {
     p->last_completion_ps = std::max(p->last_completion_ps, time_ps);
   }

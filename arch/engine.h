@@ -36,6 +36,28 @@ struct NodeProfile {
   uint64_t instructions = 0;
 };
 
+// Kernel-by-kernel execution (ExecutionConfig.kernel_by_kernel): an op
+// starts on any unit only once every instruction of the ops before it has
+// completed, plus a launch gap.
+class KernelBarrier {
+ public:
+  KernelBarrier(const Program& program, uint64_t launch_gap_ps);
+  // An instruction of `node` will complete at `time_ps`.
+  void issued(uint32_t node, uint64_t time_ps);
+  // When `node` may start: once every earlier node's instructions have
+  // been issued (waits for that), their last completion plus the gap.
+  [[nodiscard]] uint64_t start_ps(uint32_t node);
+
+ private:
+  bool advance();                    // past every fully issued node; whether it moved
+  std::vector<uint32_t> left_;       // per node: instructions not issued yet
+  std::vector<uint64_t> finish_ps_;  // per node: its latest completion so far
+  size_t done_ = 0;                  // nodes before this one are all issued
+  uint64_t done_finish_ps_ = 0;      // their latest completion
+  uint64_t gap_ps_;
+  sc_core::sc_event advanced_;
+};
+
 // What the engines of one core share.
 struct CoreContext {
   SemaphoreBank* semaphores = nullptr;
@@ -46,6 +68,7 @@ struct CoreContext {
   std::function<void()> progress;               // called every 1024 instructions of a queue
   sc_core::sc_event* finished = nullptr;        // notified as each queue finishes
   ResourceLedger* ledger = nullptr;             // resources and stall time (null: none kept)
+  KernelBarrier* kernels = nullptr;             // kernel by kernel (null: ops overlap)
 };
 
 using Instructions = google::protobuf::RepeatedPtrField<Instruction>;
@@ -137,6 +160,7 @@ class Engine : public sc_core::sc_module {
   uint64_t last_completion_ps_ = 0;
   uint64_t waiting_since_ps_ = UINT64_MAX;  // start of the current wait
   uint64_t inputs_ready_ps_ = 0;
+  uint32_t kernel_ = 0;  // kernel by kernel: the node this queue last started
   const SemOp* waiting_on_ = nullptr;
   TraceSink* trace_ = nullptr;
   std::array<int64_t, kActivities> columns_{};

@@ -17,6 +17,10 @@ NpuCore::NpuCore(const sc_core::sc_module_name& name, const Program& program,
   context_.finished = &queue_finished_;
   context_.clock = config.clock;
   context_.ledger = config.ledger;
+  if (config.kernel_by_kernel) {
+    kernels_ = std::make_unique<KernelBarrier>(program, config.launch_gap.value());
+    context_.kernels = kernels_.get();
+  }
   context_.engine = [this](Queue q) { return engine(q); };
   const auto& core = program.cores(0);
   dma_ = std::make_unique<DmaEngine>("dma", program, core.dma(), context_, config.dma);

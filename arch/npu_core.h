@@ -22,6 +22,10 @@ struct CoreConfig {
   // Where the units register their resources and record their work and
   // stall time (null: not kept).
   ResourceLedger* ledger = nullptr;
+  // Kernel by kernel (ExecutionConfig): ops do not overlap, and each starts
+  // launch_gap after the one before has ended.
+  bool kernel_by_kernel = false;
+  sc_core::sc_time launch_gap = sc_core::SC_ZERO_TIME;
 };
 
 class NpuCore : public sc_core::sc_module {
@@ -51,6 +55,7 @@ class NpuCore : public sc_core::sc_module {
 
  private:
   SemaphoreBank semaphores_;
+  std::unique_ptr<KernelBarrier> kernels_;
   std::vector<NodeProfile> profile_;
   uint64_t instructions_ = 0;
   CoreContext context_;

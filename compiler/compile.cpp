@@ -66,6 +66,7 @@ Program lower(const Graph& graph, const Target& target, Graph* tiled) {
   }
   ProgramBuilder builder(
       graph.name(), default_spm_layout(target.spm_capacity_bytes, target.arrays, share, rings));
+  builder.set_op_by_op(target.kernel_by_kernel);
   LoweringContext ctx{graph, tensors, target, builder};
   ctx.on_chip = &on_chip;
   if (tiled != nullptr) *tiled = graph;

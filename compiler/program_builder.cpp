@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <queue>
 #include <stdexcept>
+#include <tuple>
 
 namespace npusim::compiler {
 namespace {
@@ -251,19 +252,25 @@ std::vector<uint32_t> ProgramBuilder::order() const {
       ++pending[i];
     }
   }
-  using Key = std::pair<int64_t, uint32_t>;
+  // Op by op, the graph node comes first: dependencies only point to
+  // earlier nodes (instructions are added node by node), so this order is
+  // topological too.
+  using Key = std::tuple<uint32_t, int64_t, uint32_t>;
   std::priority_queue<Key, std::vector<Key>, std::greater<>> ready;
+  auto key = [&](uint32_t i) {
+    return Key{op_by_op_ ? nodes_[i].ins.node() : 0u, nodes_[i].priority, i};
+  };
   for (uint32_t i = 0; i < n; ++i) {
-    if (pending[i] == 0) ready.push({nodes_[i].priority, i});
+    if (pending[i] == 0) ready.push(key(i));
   }
   std::vector<uint32_t> out;
   out.reserve(n);
   while (!ready.empty()) {
-    const uint32_t i = ready.top().second;
+    const uint32_t i = std::get<2>(ready.top());
     ready.pop();
     out.push_back(i);
     for (uint32_t u : users[i]) {
-      if (--pending[u] == 0) ready.push({nodes_[u].priority, u});
+      if (--pending[u] == 0) ready.push(key(u));
     }
   }
   if (out.size() != n) {

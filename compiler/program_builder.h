@@ -102,6 +102,9 @@ class ProgramBuilder {
   void vector(const VectorOp& op, const std::vector<Buffer>& reads, const Buffer& out);
 
   [[nodiscard]] Program finish();
+  // Orders every queue op by op (all of one graph node's instructions before
+  // the next node's), for kernel-by-kernel execution; default false.
+  void set_op_by_op(bool on) { op_by_op_ = on; }
 
  private:
   struct Node {
@@ -144,6 +147,7 @@ class ProgramBuilder {
   std::unordered_map<uint32_t, std::vector<StoredRange>> stores_of_;
   std::unordered_map<std::string, uint32_t> node_index_;
   uint32_t node_ = 0;
+  bool op_by_op_ = false;
 };
 
 }  // namespace npusim::compiler

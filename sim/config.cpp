@@ -152,6 +152,13 @@ void validate(const System& s, const std::string& where) {
   require(spm.bank_width_bytes() >= 1, where, "core.scratchpad.bank_width_bytes", "must be >= 1");
   require(s.core().vector().lanes() >= 1, where, "core.vector.lanes", "must be >= 1");
   require(s.core().dma().outstanding() >= 1, where, "core.dma.outstanding", "must be >= 1");
+  {
+    const double gap = s.core().execution().launch_gap_ns();
+    require(std::isfinite(gap) && gap >= 0 && gap <= 1e6, where, "core.execution.launch_gap_ns",
+            "must be >= 0 and <= 1e6 (ns)");
+    require(gap == 0 || s.core().execution().kernel_by_kernel(), where,
+            "core.execution.launch_gap_ns", "applies only with kernel_by_kernel: true");
+  }
   if (s.core().dma().has_requests_per_cycle()) {
     const double r = s.core().dma().requests_per_cycle();
     require(std::isfinite(r) && r > 0 && r <= 64, where, "core.dma.requests_per_cycle",

@@ -115,6 +115,8 @@ void Limiters::fill_stalls(const arch::Engine& engine, uint64_t clock_ps, UnitSt
   }
   ps["dependency"] +=
       static_cast<double>(totals[static_cast<size_t>(arch::Activity::StallDependency)]);
+  ps["kernel boundary"] +=
+      static_cast<double>(totals[static_cast<size_t>(arch::Activity::StallKernel)]);
   ps["scratchpad space"] +=
       static_cast<double>(totals[static_cast<size_t>(arch::Activity::StallSpmSpace)]);
 

@@ -33,6 +33,8 @@ arch::CoreConfig core_config(const System& s) {
   c.matrix.dataflow = s.core().array().dataflow();
   c.vector_lanes = s.core().vector().lanes();
   c.dma.requests_per_cycle = s.core().dma().requests_per_cycle();
+  c.kernel_by_kernel = s.core().execution().kernel_by_kernel();
+  c.launch_gap = sc_core::sc_time(s.core().execution().launch_gap_ns(), sc_core::SC_NS);
   c.dma.unloaded_latency_ps = memory_read_latency_ns(s) * 1e3;
   c.dma.memory_ps_per_byte = 1e3 / memory_peak_gbps(s);
   return c;
@@ -63,10 +65,10 @@ void fill_unit(UnitStats* u, const char* name, const arch::Engine& e, uint64_t c
   u->set_unit(name);
   u->set_busy_cycles(to_cycles(ps(arch::Activity::Busy), clock_ps));
   u->set_stall_memory_cycles(to_cycles(ps(arch::Activity::StallMemory), clock_ps));
-  u->set_stall_dependency_cycles(to_cycles(ps(arch::Activity::StallMatrix) +
-                                               ps(arch::Activity::StallVector) +
-                                               ps(arch::Activity::StallDependency),
-                                           clock_ps));
+  u->set_stall_dependency_cycles(
+      to_cycles(ps(arch::Activity::StallMatrix) + ps(arch::Activity::StallVector) +
+                    ps(arch::Activity::StallDependency) + ps(arch::Activity::StallKernel),
+                clock_ps));
   u->set_stall_spm_space_cycles(to_cycles(ps(arch::Activity::StallSpmSpace), clock_ps));
   const uint64_t accounted = u->busy_cycles() + u->stall_memory_cycles() +
                              u->stall_dependency_cycles() + u->stall_spm_space_cycles();

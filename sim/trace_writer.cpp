@@ -39,6 +39,8 @@ const char* activity_name(arch::Activity a) {
       return "stall: dependency";
     case arch::Activity::StallSpmSpace:
       return "stall: scratchpad space";
+    case arch::Activity::StallKernel:
+      return "stall: kernel boundary";
     default:
       return "idle";
   }

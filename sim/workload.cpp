@@ -38,6 +38,7 @@ compiler::Target target_for(const System& s, const std::string& where) {
   t.memory_channels = interleave.channels;
   t.memory_granule_bytes = interleave.granule_bytes;
   t.dma_outstanding = s.core().dma().outstanding();
+  t.kernel_by_kernel = s.core().execution().kernel_by_kernel();
   t.dma_max_request_bytes = s.core().dma().max_request_bytes();
   t.where = where;
   return t;

@@ -31,6 +31,9 @@ struct Target {
   uint32_t dma_outstanding = 64;           // requests the DMA keeps in flight
   uint64_t dma_max_request_bytes = 4096;   // longest request; a strided row is one each
   std::string where = "system";            // named in errors (the system file)
+  // Ops run one after another (ExecutionConfig.kernel_by_kernel): each
+  // queue's instructions are ordered op by op.
+  bool kernel_by_kernel = false;
 
   // The memory's channels and the bytes each serves before the address
   // moves to the next (0: one shared bus).

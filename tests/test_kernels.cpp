@@ -1,0 +1,70 @@
+// Kernel-by-kernel execution (ExecutionConfig), the GPU-like presets'
+// mechanism: ops do not overlap, and each starts a launch gap after the
+// one before has ended everywhere.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "sim/workload.h"
+#include "test_util.h"
+
+namespace npusim {
+namespace {
+
+Report decode(const System& s, const std::string& model, uint64_t layers,
+              const std::string& dtype = "fp16") {
+  sim::WorkloadOptions w;
+  w.model = test::source_path(model);
+  w.layers = layers;
+  w.dtype = dtype;
+  const sim::Compiled c = sim::compile_workload(s, "test", w);
+  return test::run(s, c.program);
+}
+
+TEST(KernelByKernel, EachKernelAfterTheFirstWaitsExactlyTheLaunchGap) {
+  // On ideal memory (no refresh to shift) a kernel's own time does not
+  // depend on when it starts, so the gap adds exactly gap x boundaries.
+  const std::vector<std::string> kernels = {"core.execution.kernel_by_kernel=true"};
+  std::vector<std::string> gapped = kernels;
+  gapped.push_back("core.execution.launch_gap_ns=500");
+  const Report a = decode(test::preset(kernels), "examples/models/llama2-7b.json", 1);
+  const Report b = decode(test::preset(gapped), "examples/models/llama2-7b.json", 1);
+  const Report overlapped = decode(test::preset(), "examples/models/llama2-7b.json", 1);
+  const auto boundaries = static_cast<double>(a.ops_size() - 1);
+  EXPECT_NEAR(b.seconds() - a.seconds(), 500e-9 * boundaries, 1e-11);
+  // Without overlap across ops the token takes longer, and the waits are
+  // named.
+  EXPECT_GT(a.seconds(), overlapped.seconds());
+  bool named = false;
+  for (const StallCause& c : a.stalls()) named |= c.cause() == "kernel boundary";
+  EXPECT_TRUE(named);
+  for (const StallCause& c : overlapped.stalls()) EXPECT_NE(c.cause(), "kernel boundary");
+}
+
+TEST(KernelByKernel, OpsDoNotOverlap) {
+  const Report r = decode(test::preset({"core.execution.kernel_by_kernel=true"}),
+                          "examples/models/llama2-7b.json", 1);
+  double active = 0;
+  for (const OpStats& o : r.ops()) active += o.active_seconds();
+  // Each op is active from its first issue to its last completion, and the
+  // next one starts after: their spans add up to at most the run.
+  EXPECT_LE(active, r.seconds() * (1 + 1e-9));
+}
+
+TEST(KernelByKernel, TensorCoreShapedComputeTakesInInt8WeightsFasterThanTheMemoryBringsThem) {
+  // Ten 128x128 arrays take 10 x 128 int8 weights a cycle at 0.952 GHz
+  // (1.2 TB/s): Llama-2-70B int8 waits for them. 108 arrays of 32x32 at
+  // 1.41 GHz take 108 x 32 (4.9 TB/s): the memory is the wall.
+  const System a100 = sim::load_system(test::source_path("examples/hw/a100-like.textproto"), {});
+  const Report r = decode(a100, "examples/models/llama2-70b.json", 2, "int8");
+  EXPECT_EQ(r.limiter().resource(), "DRAM bus");
+  const System big_arrays = sim::load_system(test::source_path("examples/hw/a100-like.textproto"),
+                                             {"core.array.rows=128", "core.array.cols=128",
+                                              "core.array.count=10", "core_clock_ghz=0.952"});
+  const Report b = decode(big_arrays, "examples/models/llama2-70b.json", 2, "int8");
+  EXPECT_EQ(b.limiter().resource(), "array operand load");
+  EXPECT_GT(b.seconds(), 1.4 * r.seconds());
+}
+
+}  // namespace
+}  // namespace npusim
