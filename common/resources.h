@@ -67,6 +67,12 @@ class ResourceLedger {
 
   // `work` done at time `t_ps`.
   void add_at(Column c, uint64_t t_ps, double work) { cell(window_of(t_ps), c) += work; }
+  // Two columns' work done at the same time (one window lookup).
+  void add_at(uint64_t t_ps, Column c1, double work1, Column c2, double work2) {
+    const size_t w = window_of(t_ps);
+    cell(w, c1) += work1;
+    cell(w, c2) += work2;
+  }
   // `work` done evenly over [start, end).
   void add(Column c, uint64_t start_ps, uint64_t end_ps, double work) {
     if (end_ps <= start_ps) {

@@ -126,19 +126,6 @@ DramAddress AddressMapping::Cursor::address() const {
   return m_.compose(field_);
 }
 
-DramAddress AddressMapping::compose(const std::array<uint64_t, kFields>& v) const {
-  DramAddress a;
-  a.channel = static_cast<uint32_t>(v[Stack] * channels_per_stack_ + v[Channel]);
-  a.bank_group = static_cast<uint32_t>(v[Group]);
-  a.bank = static_cast<uint32_t>(v[Group] * banks_per_group_ + v[Bank]);
-  a.row = static_cast<uint32_t>(v[Row]);
-  a.column = static_cast<uint32_t>(v[Column]);
-  if (channel_hash_) {
-    a.channel = static_cast<uint32_t>((a.channel + a.bank + uint64_t{banks_} * a.row) % channels_);
-  }
-  return a;
-}
-
 uint64_t AddressMapping::row_in_block(uint64_t r) const {
   uint64_t at = 0;
   for (const Place& p : row_digits_) {  // r's mixed-radix digits, least significant first

@@ -74,7 +74,19 @@ class AddressMapping {
   uint32_t channels_ = 1;      // all stacks'
   uint32_t banks_ = 1;         // per channel
   bool channel_hash_ = false;  // DramSpec::channel_hash
-  [[nodiscard]] DramAddress compose(const std::array<uint64_t, kFields>& fields) const;
+  [[nodiscard]] DramAddress compose(const std::array<uint64_t, kFields>& v) const {
+    DramAddress a;
+    a.channel = static_cast<uint32_t>(v[Stack] * channels_per_stack_ + v[Channel]);
+    a.bank_group = static_cast<uint32_t>(v[Group]);
+    a.bank = static_cast<uint32_t>(v[Group] * banks_per_group_ + v[Bank]);
+    a.row = static_cast<uint32_t>(v[Row]);
+    a.column = static_cast<uint32_t>(v[Column]);
+    if (channel_hash_) {
+      a.channel =
+          static_cast<uint32_t>((a.channel + a.bank + uint64_t{banks_} * a.row) % channels_);
+    }
+    return a;
+  }
   uint64_t capacity_;
   uint64_t column_run_ = 1;
   uint64_t row_block_ = 1;

@@ -146,9 +146,6 @@ void ChannelController::issue(Command c, uint32_t bank, uint64_t now, uint32_t r
   timing_.issue(c, bank, now, row);
   if (c == Command::RD || c == Command::WR) last_used_[bank] = now;
   ++stats_.commands[static_cast<size_t>(c)];
-  if (c == Command::ACT && resources_.ledger != nullptr) {
-    resources_.ledger->add_at(resources_.act, ps_of(now), 1.0);
-  }
   if (c == Command::PRE) {
     for (size_t w = 0; w < 2; ++w) {
       hits_[w] -= bank_[bank].wanted[w];
@@ -268,10 +265,12 @@ void ChannelController::served(Burst& b, uint64_t clock, uint32_t bursts) {
     // The data of column i moves CL (CWL) after it; a whole row's columns
     // are period_ clocks apart, the last at `clock`. Counted at the middle
     // of the row's data (a row's tens of ns are well inside the ledger's
-    // resolution over a run).
+    // resolution over a run), with the ACT that opened the row when it
+    // needed one (its first burst carries the miss or conflict).
     const uint64_t first = end - spec_.burst_cycles - uint64_t{bursts - 1} * period_;
-    resources_.ledger->add_at(resources_.bus, ps_of((first + end) / 2),
-                              static_cast<double>(uint64_t{bursts} * spec_.burst_cycles));
+    resources_.ledger->add_at(ps_of((first + end) / 2), resources_.bus,
+                              static_cast<double>(uint64_t{bursts} * spec_.burst_cycles),
+                              resources_.act, b.outcome != 0 ? 1.0 : 0.0);
   }
   (b.write ? stats_.write_bytes : stats_.read_bytes) += bursts * spec_.burst_bytes();
   // The entry's first burst carries its miss or conflict; the rest hit.
