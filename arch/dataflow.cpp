@@ -61,7 +61,6 @@ GemmTiming gemm_timing(const DataflowInfo& dataflow, const ArrayShape& array,
     t.load_cycles = map.preload ? t.folds * array.rows : 0;
     t.steady_cycles = t.cycles;
   }
-  t.temporal = map.temporal;
   t.macs = gemm.m * gemm.k * gemm.n;
   t.mapping_efficiency = static_cast<double>(map.spatial_rows * map.spatial_cols) /
                          static_cast<double>(t.folds * array.rows * array.cols);

@@ -74,14 +74,13 @@ struct GemmTiming {
   // and, in each later fold, the rows - T cycles its preload outlasts the T
   // streamed rows. 0 without a stationary operand (OS).
   uint64_t load_cycles = 0;
-  // The streamed dimension T, and how much of a double-buffered tile the
-  // array's next tile may overlap: its last fold starts R + C + T - 3
+  // How much of a double-buffered tile the array's next tile may overlap
+  // (T the streamed dimension): its last fold starts R + C + T - 3
   // cycles before the tile ends, and the next tile's first fold (its
   // operand preloaded meanwhile) may follow max(T, R) after it, as folds
   // follow each other within a tile; so C + min(T, R) - 3 cycles of fill
   // and drain overlap (0 without hidden_preload). Back to back, a tile then
   // costs folds x max(T, R) (steady_cycles).
-  uint64_t temporal = 0;
   uint64_t tail_overlap = 0;
   uint64_t steady_cycles = 0;
   // Share of the PEs holding useful work, averaged over folds (SCALE-Sim's

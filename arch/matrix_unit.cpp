@@ -95,7 +95,6 @@ void MatrixUnit::execute(const Instruction& instruction) {
     ledger->add(compute_, from, end, static_cast<double>(added - load));
     ledger->add(load_, from, end, static_cast<double>(load));
   }
-  stats_.load_cycles += load;
   complete_at(end, instruction);
 
   ++stats_.tiles;

@@ -23,7 +23,6 @@ struct MatrixStats {
   // Summed cycles the tiles kept the arrays busy: their closed-form cycles,
   // less what overlaps the tile before on the same array.
   uint64_t tile_cycles = 0;
-  uint64_t load_cycles = 0;  // of which waiting for stationary operands (GemmTiming)
   uint64_t macs = 0;
   // The same by the type the arrays compute in (indexed by DType).
   std::array<uint64_t, DType_ARRAYSIZE> macs_by_dtype{};
