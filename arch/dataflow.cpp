@@ -54,7 +54,8 @@ GemmTiming gemm_timing(const DataflowInfo& dataflow, const ArrayShape& array,
     // fills and drains once per tile.
     t.cycles = fold + (t.folds - 1) * std::max(map.temporal, array.rows) - 1;
     t.load_cycles = array.rows + (t.folds - 1) * (array.rows - std::min(map.temporal, array.rows));
-    t.tail_overlap = array.cols + std::min(map.temporal, array.rows) - 3;
+    const uint64_t tail = array.cols + std::min(map.temporal, array.rows);
+    t.tail_overlap = tail > 3 ? tail - 3 : 0;
     t.steady_cycles = t.folds * std::max(map.temporal, array.rows);
   } else {
     t.cycles = t.folds * fold - 1;

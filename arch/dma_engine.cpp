@@ -25,15 +25,16 @@ DmaEngine::DmaEngine(const sc_core::sc_module_name& name, const Program& program
     port_ = ledger->add_resource(
         {"scratchpad DMA port", ResourcePath::Memory, "B",
          static_cast<double>(config.spm_bytes_per_cycle) / clock_ps,
-         fmt::format("banks x bank_width_bytes = {} B per cycle", config.spm_bytes_per_cycle)});
+         fmt::format("banks x bank_width_bytes = {} B per cycle", config.spm_bytes_per_cycle), ""});
     slots_column_ = ledger->add_resource(
         {"DMA slots", ResourcePath::Memory, "slot-ps", static_cast<double>(config.outstanding),
-         fmt::format("{} requests in flight, each held for at least its unloaded latency",
-                     config.outstanding)});
+         fmt::format("{} requests in flight, each held about its unloaded latency",
+                     config.outstanding),
+         ""});
     if (config.requests_per_cycle > 0) {
       issue_ = ledger->add_resource(
           {"DMA issue", ResourcePath::Memory, "requests", config.requests_per_cycle / clock_ps,
-           fmt::format("{} requests per cycle", config.requests_per_cycle)});
+           fmt::format("{} requests per cycle", config.requests_per_cycle), ""});
     }
   }
   for (uint32_t i = 0; i < config.outstanding; ++i) {

@@ -25,10 +25,11 @@ struct DmaConfig {
   uint32_t max_request_bytes = 2048;
   uint64_t spm_bytes_per_cycle = 2048;  // the scratchpad's DMA port
   double requests_per_cycle = 0;        // request issue rate; 0: no limit
-  // A request's latency through an idle memory: latency_ps + bytes x
-  // ps_per_byte (the memory's peak). By Little's law a request holds its
-  // slot at least this long, so the slots' busy share is the requests'
-  // unloaded latencies over outstanding x time.
+  // A request's latency through an idle memory, estimated: latency_ps (the
+  // memory's read-latency estimate) + bytes x ps_per_byte (the memory's
+  // peak). By Little's law a request holds its slot about this long at no
+  // load, so the slots' busy share is the requests' unloaded latencies over
+  // outstanding x time: near 1 when too few slots keep the memory waiting.
   double unloaded_latency_ps = 0;
   double memory_ps_per_byte = 0;
 };

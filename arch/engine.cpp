@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
+#include "common/error.h"
+
 namespace npusim::arch {
 
 Engine::Engine(const sc_core::sc_module_name& name, Queue queue, const Instructions& program,
@@ -138,13 +142,27 @@ KernelBarrier::KernelBarrier(const Program& program, uint64_t launch_gap_ps)
     : left_(static_cast<size_t>(program.nodes_size()), 0),
       finish_ps_(left_.size(), 0),
       gap_ps_(launch_gap_ps) {
-  for (const auto& core : program.cores()) {
-    for (const auto* queue : {&core.dma(), &core.matrix(), &core.vector()}) {
-      for (const Instruction& i : *queue) {
-        if (i.node() < left_.size()) ++left_[i.node()];
+  // The core runs the program's first core; each of its queues must take
+  // the ops in order, as the compiler orders them for kernel-by-kernel
+  // execution, or a queue would wait for an op behind it.
+  const auto& core = program.cores(0);
+  const std::pair<const char*, const Instructions*> queues[] = {
+      {"dma", &core.dma()}, {"matrix", &core.matrix()}, {"vector", &core.vector()}};
+  for (const auto& [name, queue] : queues) {
+    uint32_t last = 0;
+    for (const Instruction& i : *queue) {
+      if (i.node() < last) {
+        throw UserError(fmt::format(
+            "program: core.execution.kernel_by_kernel: the {} queue takes op {} after op {}; "
+            "kernel by kernel needs each queue in op order (compile it for this system)",
+            name, i.node(), last));
       }
+      last = i.node();
+      if (i.node() < left_.size()) ++left_[i.node()];
     }
   }
+  first_ = static_cast<uint32_t>(
+      std::find_if(left_.begin(), left_.end(), [](uint32_t n) { return n > 0; }) - left_.begin());
   advance();  // nodes without instructions
 }
 
@@ -166,7 +184,8 @@ bool KernelBarrier::advance() {
 
 uint64_t KernelBarrier::start_ps(uint32_t node) {
   while (done_ < std::min<size_t>(node, left_.size())) sc_core::wait(advanced_);
-  return node == 0 ? 0 : done_finish_ps_ + gap_ps_;
+  // The first kernel starts at once; a later one a gap after the last end.
+  return node <= first_ ? 0 : done_finish_ps_ + gap_ps_;
 }
 
 void Engine::complete_at(uint64_t time_ps, const Instruction& instruction) {

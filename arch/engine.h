@@ -55,6 +55,7 @@ class KernelBarrier {
   size_t done_ = 0;                  // nodes before this one are all issued
   uint64_t done_finish_ps_ = 0;      // their latest completion
   uint64_t gap_ps_;
+  uint32_t first_ = 0;  // the first node with instructions
   sc_core::sc_event advanced_;
 };
 

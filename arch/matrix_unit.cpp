@@ -23,11 +23,13 @@ MatrixUnit::MatrixUnit(const sc_core::sc_module_name& name, const Instructions& 
     // MACs (fill, T rows, drain) or waiting for a stationary operand to load.
     compute_ = ledger->add_resource(
         {"array compute", ResourcePath::Matrix, "array-cycles", arrays / clock_ps,
-         fmt::format("{} arrays of {}x{}", config.count, config.array.rows, config.array.cols)});
+         fmt::format("{} arrays of {}x{}", config.count, config.array.rows, config.array.cols),
+         "arrays"});
     load_ = ledger->add_resource(
         {"array operand load", ResourcePath::Matrix, "array-cycles", arrays / clock_ps,
          fmt::format("{} arrays, one row of {} stationary operands per cycle each", config.count,
-                     config.array.cols)});
+                     config.array.cols),
+         "arrays"});
   }
 }
 

@@ -16,7 +16,7 @@ VectorUnit::VectorUnit(const sc_core::sc_module_name& name, const Instructions& 
   if (ResourceLedger* ledger = context.ledger) {
     lanes_column_ = ledger->add_resource({"vector lanes", ResourcePath::Vector, "cycles",
                                           1.0 / static_cast<double>(context.clock.value()),
-                                          fmt::format("{} lanes", lanes)});
+                                          fmt::format("{} lanes", lanes), ""});
   }
 }
 

@@ -33,6 +33,10 @@ struct ResourceInfo {
   double capacity_per_ps = 0;
   // How the capacity follows from the configuration, for reports.
   std::string capacity_note;
+  // Resources registered one after another with the same group split one
+  // unit's time between them (an array streams or waits for operands): the
+  // limiter counts the group as busy as their sum.
+  std::string group;
 };
 
 class ResourceLedger {
@@ -132,7 +136,7 @@ class ResourceLedger {
     return w;
   }
   double& cell(size_t w, Column c) { return cells_[w * columns_ + c]; }
-  // Halves the resolution: window i becomes windows 2i and 2i + 1.
+  // Halves the resolution: windows 2i and 2i + 1 become window i.
   void merge() {
     const size_t half = (windows_ + 1) / 2;
     for (size_t w = 0; w < half; ++w) {

@@ -39,20 +39,50 @@ double Limiters::share(size_t resource, const std::vector<Span>& spans) const {
   return ps > 0 && r.info.capacity_per_ps > 0 ? work / (r.info.capacity_per_ps * ps) : 0.0;
 }
 
-Limiter Limiters::limiter(const std::vector<Span>& spans, unsigned paths) const {
-  Limiter best;
-  for (size_t i = 0; i < ledger_.resources().size(); ++i) {
-    if ((path_bit(ledger_.resources()[i].info.path) & paths) == 0) continue;
-    const double s = share(i, spans);
-    if (s > best.busy_share() * kTie) {
-      best.set_resource(ledger_.resources()[i].info.name);
-      best.set_busy_share(s);
+Limiters::Pick Limiters::pick(const std::vector<double>& shares) const {
+  // Resources of one group split one unit's time (the arrays compute or
+  // wait for operands): the group is as busy as their sum, and is named by
+  // its busiest member.
+  const auto& rs = ledger_.resources();
+  std::vector<double> group(rs.size(), 0.0);
+  std::vector<int> named(rs.size(), -1);
+  for (size_t i = 0; i < rs.size(); ++i) {
+    if (shares[i] < 0) continue;
+    size_t g = i;  // the group's first member
+    while (g > 0 && !rs[i].info.group.empty() && rs[g - 1].info.group == rs[i].info.group) --g;
+    group[g] += shares[i];
+    if (named[g] < 0 || shares[i] > shares[static_cast<size_t>(named[g])]) {
+      named[g] = static_cast<int>(i);
+    }
+  }
+  Pick best;
+  for (size_t g = 0; g < rs.size(); ++g) {
+    if (named[g] >= 0 && group[g] > 0 && group[g] > best.share * kTie) {
+      best = {named[g], group[g]};
     }
   }
   return best;
 }
 
+Limiter Limiters::limiter(const std::vector<Span>& spans, unsigned paths) const {
+  std::vector<double> shares(ledger_.resources().size(), -1.0);
+  for (size_t i = 0; i < shares.size(); ++i) {
+    if ((path_bit(ledger_.resources()[i].info.path) & paths) != 0) shares[i] = share(i, spans);
+  }
+  return named(pick(shares));
+}
+
+Limiter Limiters::named(const Pick& p) const {
+  Limiter l;
+  if (p.resource >= 0) {
+    l.set_resource(ledger_.resources()[static_cast<size_t>(p.resource)].info.name);
+    l.set_busy_share(p.share);
+  }
+  return l;
+}
+
 void Limiters::fill_resources(Report* report) const {
+  std::vector<double> shares;
   for (size_t i = 0; i < ledger_.resources().size(); ++i) {
     const auto& r = ledger_.resources()[i];
     ResourceStats* out = report->add_resources();
@@ -65,29 +95,20 @@ void Limiters::fill_resources(Report* report) const {
     out->set_work(ledger_.total(r.column));
     const double capacity = r.info.capacity_per_ps * static_cast<double>(end_ps_);
     out->set_busy_share(capacity > 0 ? out->work() / capacity : 0.0);
+    shares.push_back(out->busy_share());
   }
-  Limiter* best = report->mutable_limiter();
-  for (const ResourceStats& r : report->resources()) {
-    if (r.busy_share() > best->busy_share() * kTie) {
-      best->set_resource(r.name());
-      best->set_busy_share(r.busy_share());
-    }
-  }
+  *report->mutable_limiter() = named(pick(shares));
 }
 
-int Limiters::saturated(ResourcePath path, size_t w) const {
-  int best = -1;
-  double best_share = 0;
-  for (size_t i = 0; i < ledger_.resources().size(); ++i) {
+int Limiters::busiest(ResourcePath path, size_t w) const {
+  std::vector<double> shares(ledger_.resources().size(), -1.0);
+  for (size_t i = 0; i < shares.size(); ++i) {
     const auto& r = ledger_.resources()[i];
-    if (r.info.path != path || r.info.capacity_per_ps <= 0) continue;
-    const double s = ledger_.at(w, r.column) / r.info.capacity_per_ps;
-    if (s > best_share * kTie) {
-      best = static_cast<int>(i);
-      best_share = s;
+    if (r.info.path == path && r.info.capacity_per_ps > 0) {
+      shares[i] = ledger_.at(w, r.column) / r.info.capacity_per_ps;
     }
   }
-  return best;
+  return pick(shares).resource;
 }
 
 void Limiters::fill_stalls(const arch::Engine& engine, uint64_t clock_ps, UnitStats* u) const {
@@ -105,7 +126,7 @@ void Limiters::fill_stalls(const arch::Engine& engine, uint64_t clock_ps, UnitSt
     for (size_t w = 0; w < ledger_.windows(); ++w) {
       const double t = ledger_.at(w, column);
       if (t <= 0) continue;
-      const int r = saturated(path, w);
+      const int r = busiest(path, w);
       // No resource of the path did work in the window: the data was on its
       // way (latency), or the unit computed nothing measurable.
       ps[r >= 0                         ? ledger_.resources()[static_cast<size_t>(r)].info.name

@@ -24,20 +24,29 @@ class Limiters {
 
   // The resource with the highest busy share over the spans (disjoint),
   // among the resources of the paths in `paths` (path_bit()s; default all).
+  // A group (ResourceInfo::group) counts as busy as its members together and
+  // is named by its busiest member.
   [[nodiscard]] Limiter limiter(const std::vector<Span>& spans, unsigned paths = ~0u) const;
   // Every resource's capacity, work and busy share over the run.
   void fill_resources(Report* report) const;
   // The unit's stall cycles by cause (`clock_ps` per cycle): waits on a busy
-  // unit go to its path's resource with the highest share in each window,
+  // unit go to its path's busiest resource (group) in each window,
   // the rest to "dependency" and "scratchpad space". They sum to the
   // unit's stall cycles in `u`.
   void fill_stalls(const arch::Engine& engine, uint64_t clock_ps, UnitStats* u) const;
 
  private:
   [[nodiscard]] double share(size_t resource, const std::vector<Span>& spans) const;
-  // The path's resource with the highest busy share in window `w`, or -1
-  // when none of them did any work in it.
-  [[nodiscard]] int saturated(ResourcePath path, size_t w) const;
+  // The path's busiest resource (group) in window `w`, or -1 when none of
+  // them did any work in it.
+  [[nodiscard]] int busiest(ResourcePath path, size_t w) const;
+  struct Pick {
+    int resource = -1;  // the named member
+    double share = 0;   // its group's
+  };
+  // The busiest of `shares` (per resource; < 0: not a candidate).
+  [[nodiscard]] Pick pick(const std::vector<double>& shares) const;
+  [[nodiscard]] Limiter named(const Pick& p) const;
 
   const ResourceLedger& ledger_;
   uint64_t end_ps_;

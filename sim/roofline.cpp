@@ -163,7 +163,7 @@ void fill_roofline(const System& system, const Program& program,
       s->flops += o->flops();
       s->bytes += bytes;
       s->seconds += o->seconds();
-      s->spans.push_back(active);
+      if (s != &all) s->spans.push_back(active);  // the run's rates are over its time
     }
   }
   for (const auto& [name, s] : classes) {

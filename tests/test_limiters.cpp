@@ -79,6 +79,19 @@ TEST(Limiters, FewSlotsAndShortRequestsNameTheDmaSlots) {
   EXPECT_LT(resource(r, "memory bus").busy_share(), 0.01);
 }
 
+TEST(Limiters, ASlowIssueRateNamesTheDmaIssue) {
+  // One 64 B request every 10 cycles: 6.4 GB/s, whatever the memory.
+  const System s = test::preset({"core.dma.requests_per_cycle=0.1", "core.dma.max_request_bytes=64",
+                                 "core.dma.outstanding=256"});
+  const uint64_t bytes = 64 * 1024;
+  const Report r = test::run(s, loads(1, bytes, [](uint64_t) { return 0; }));
+  EXPECT_EQ(r.limiter().resource(), "DMA issue");
+  // Requests over (rate x cycles), the last one's latency aside.
+  EXPECT_NEAR(resource(r, "DMA issue").busy_share(),
+              (bytes / 64.0) / (0.1 * static_cast<double>(r.cycles())), 0.02);
+  EXPECT_GT(resource(r, "DMA issue").busy_share(), 0.98);
+}
+
 TEST(Limiters, RandomShortReadsNameTheDramActivations) {
   // 64 B reads at random rows of one HBM3 stack, with slots enough for the
   // row cycle: every read opens a row, so activations cap the rate, and the

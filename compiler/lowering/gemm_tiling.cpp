@@ -143,8 +143,9 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
           const double memory = batch * stream;
           for (bool transposed : {false, true}) {
             const double c = compute[transposed ? 1 : 0];
-            const double cost = std::max(c / parallel, memory) + batch * exposed + fill +
-                                c / static_cast<double>(tiles) +
+            // The exposed loads are not overlapped: out of the max, after it.
+            const double cost = std::max(c / parallel, memory - batch * exposed) + batch * exposed +
+                                fill + c / static_cast<double>(tiles) +
                                 kPerTileOverhead * static_cast<double>(tiles);
             if (cost < best.cost_cycles) {
               best = {tm,

@@ -42,7 +42,7 @@ struct Target {
 
   // Bytes per cycle a transfer made of `row_bytes` rows can stream, each
   // row one request (at most dma_max_request_bytes): a closed queueing
-  // network solved by mean value analysis. `dma_outstanding` requests
+  // network solved by (approximate) mean value analysis. `dma_outstanding` requests
   // circulate between the DMA and the memory; a request spreads over the
   // channels its bytes reach (one per granule), occupies each for its
   // share of the bytes at a channel's bandwidth and queues behind the

@@ -1,6 +1,8 @@
 // The compiler's model of how fast the DMA streams a transfer from memory
-// (Target::stream_bytes_per_cycle): a closed queueing network, solved by
-// exact mean value analysis (Reiser and Lavenberg, 1980).
+// (Target::stream_bytes_per_cycle): a closed queueing network solved by
+// mean value analysis (Reiser and Lavenberg, 1980). A request split over k
+// channels is approximated by one part's time at one channel (fork-join
+// ignored), exact for requests within one channel's granule.
 #include <algorithm>
 #include <cmath>
 

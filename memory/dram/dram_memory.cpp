@@ -269,7 +269,7 @@ void DramMemory::register_resources(ResourceLedger& ledger) {
   r.ledger = &ledger;
   r.bus = ledger.add_resource(
       {"DRAM bus", ResourcePath::Memory, "clocks", channels / spec_.tck_ps,
-       fmt::format("{} channels x 1 clock of data per clock", spec_.total_channels())});
+       fmt::format("{} channels x 1 clock of data per clock", spec_.total_channels()), ""});
   // The fastest a channel opens rows when every ACT goes to another bank:
   // one per tRRD_S, four per tFAW, each bank once per tRC.
   const double acts_per_clock =
@@ -277,7 +277,8 @@ void DramMemory::register_resources(ResourceLedger& ledger) {
   r.act = ledger.add_resource(
       {"DRAM activations", ResourcePath::Memory, "ACT", channels * acts_per_clock / spec_.tck_ps,
        fmt::format("{} channels x min(banks/tRC, 4/tFAW, 1/tRRD_S) = {:.4g} ACT per clock each",
-                   spec_.total_channels(), acts_per_clock)});
+                   spec_.total_channels(), acts_per_clock),
+       ""});
   for (auto& c : channels_) c->set_resources(r);
 }
 
