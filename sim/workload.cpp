@@ -36,6 +36,7 @@ compiler::Target target_for(const System& s, const std::string& where) {
   const auto interleave =
       memory::MemoryRegistry::lookup(s.memory(), where, "memory").interleave(s.memory());
   t.memory_channels = interleave.channels;
+  t.memory_peak_bytes_per_cycle = memory_peak_gbps(s) / s.core_clock_ghz();
   t.memory_granule_bytes = interleave.granule_bytes;
   t.dma_outstanding = s.core().dma().outstanding();
   t.kernel_by_kernel = s.core().execution().kernel_by_kernel();

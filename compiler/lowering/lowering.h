@@ -36,8 +36,11 @@ struct Target {
   bool kernel_by_kernel = false;
 
   // The memory's channels and the bytes each serves before the address
-  // moves to the next (0: one shared bus).
+  // moves to the next (0: one shared bus), and the memory's own peak (a
+  // channel serves peak / channels; memory_bytes_per_cycle may be the
+  // scratchpad port's, when that is less; 0: the same).
   uint32_t memory_channels = 1;
+  double memory_peak_bytes_per_cycle = 0;
   uint64_t memory_granule_bytes = 0;
 
   // Bytes per cycle a transfer made of `row_bytes` rows can stream, each
@@ -52,7 +55,7 @@ struct Target {
   [[nodiscard]] double stream_bytes_per_cycle(uint64_t row_bytes) const;
   // Computed rates by row bytes, for the fields they were computed with.
   mutable std::unordered_map<uint64_t, double> stream_cache_;
-  mutable std::array<double, 6> stream_cache_for_{};
+  mutable std::array<double, 7> stream_cache_for_{};
 };
 
 struct LoweringContext {

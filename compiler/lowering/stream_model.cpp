@@ -13,7 +13,8 @@ namespace npusim::compiler {
 double Target::stream_bytes_per_cycle(uint64_t row_bytes) const {
   if (row_bytes == 0 || memory_bytes_per_cycle <= 0) return memory_bytes_per_cycle;
   const auto request = static_cast<double>(std::min(row_bytes, dma_max_request_bytes));
-  const std::array<double, 6> fields = {memory_bytes_per_cycle,
+  const std::array<double, 7> fields = {memory_bytes_per_cycle,
+                                         memory_peak_bytes_per_cycle,
                                         memory_latency_cycles,
                                         static_cast<double>(memory_channels),
                                         static_cast<double>(memory_granule_bytes),
@@ -27,7 +28,8 @@ double Target::stream_bytes_per_cycle(uint64_t row_bytes) const {
 
   const bool channels = memory_granule_bytes > 0 && memory_channels > 1;
   const double c = channels ? static_cast<double>(memory_channels) : 1.0;
-  const double per_channel = memory_bytes_per_cycle / c;
+  const double per_channel =
+      (memory_peak_bytes_per_cycle > 0 ? memory_peak_bytes_per_cycle : memory_bytes_per_cycle) / c;
   // The channels a request's bytes reach, and its part at each.
   const double k =
       channels ? std::clamp(std::ceil(request / static_cast<double>(memory_granule_bytes)), 1.0, c)
