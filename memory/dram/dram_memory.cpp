@@ -350,6 +350,11 @@ uint64_t device_bytes(const MemoryConfig& config, const std::string& where,
              : resolve_spec(config.dram(), where, path + ".dram").capacity_bytes();
 }
 
+// Bursts a channel serves in a row before the address moves on.
+uint64_t column_run(const DramSpec& spec) {
+  return AddressMapping(spec, "dram", "memory.dram.address_mapping").column_run();
+}
+
 MemoryModelEntry entry() {
   MemoryModelEntry e;
   e.validate = [](const MemoryConfig& config, const std::string& where, const std::string& path) {
@@ -379,17 +384,15 @@ MemoryModelEntry entry() {
     // the same channel (the mapping's run of consecutive columns). An
     // estimate for the compiler, checked against memtest in test_dram.cpp.
     const DramSpec spec = resolve_spec(config.dram(), "dram", "memory.dram");
-    const AddressMapping mapping(spec, "dram", "memory.dram.address_mapping");
-    return static_cast<double>(spec.RCD_RD + spec.CL + mapping.column_run() * spec.burst_cycles) *
+    return static_cast<double>(spec.RCD_RD + spec.CL + column_run(spec) * spec.burst_cycles) *
            spec.tck_ps * 1e-3;
   };
   e.interleave = [](const MemoryConfig& config) {
     // A channel serves the mapping's run of consecutive columns (a row on
     // the row-interleaved presets) before the next address moves on.
     const DramSpec spec = resolve_spec(config.dram(), "dram", "memory.dram");
-    const AddressMapping mapping(spec, "dram", "memory.dram.address_mapping");
     return MemoryModelEntry::Interleave{spec.total_channels(),
-                                        mapping.column_run() * spec.burst_bytes()};
+                                        column_run(spec) * spec.burst_bytes()};
   };
   return e;
 }
