@@ -488,3 +488,39 @@ TEST(DramFastPath, AChannelHeldFullByPlannedRowsNeverAsksForAPastClock) {
 
 }  // namespace
 }  // namespace npusim
+
+namespace npusim {
+namespace {
+
+double lm_head_seconds(uint64_t batch, const std::vector<std::string>& sets) {
+  const std::string path = ::testing::TempDir() + fmt::format("lm{}.textproto", batch);
+  std::ofstream(path) << fmt::format(
+      "name: \"lm\"\n"
+      "tensors {{ name: \"x\" shape: [{}, 4096] dtype: FP16 tensor_class: ACTIVATION }}\n"
+      "tensors {{ name: \"w\" shape: [4096, 32000] dtype: FP16 tensor_class: WEIGHT "
+      "is_parameter: true }}\n"
+      "tensors {{ name: \"y\" shape: [{}, 32000] dtype: FP16 tensor_class: ACTIVATION }}\n"
+      "nodes {{ name: \"lm_head\" op: MATMUL inputs: [\"x\", \"w\"] outputs: [\"y\"] }}\n",
+      batch, batch);
+  const System s = sim::load_system(test::source_path("examples/hw/npu-hbm3.textproto"), sets);
+  sim::WorkloadOptions w;
+  w.model = path;
+  const sim::Compiled c = sim::compile_workload(s, "test", w);
+  return test::run(s, c.program).seconds();
+}
+
+TEST(DramWriteAge, AFewWritesAmongStreamingReadsDoNotWaitForTheWatermark) {
+  // Llama-2-7B's LM head at batch 4 stores each column block's logits (2 KB)
+  // while its weights stream in. Below the write watermark those writes
+  // waited for more writes, and the DMA, retiring in order, held the loads
+  // behind them: 87.6 us against 65.6 at batch 1. Aged after write_age_ns
+  // they drain: the weights set the time again.
+  const double one = lm_head_seconds(1, {});
+  const double four = lm_head_seconds(4, {});
+  const double never_aged = lm_head_seconds(4, {"memory.dram.write_age_ns=0"});
+  EXPECT_LT(four, 1.05 * one);
+  EXPECT_GT(never_aged, 1.2 * one);
+}
+
+}  // namespace
+}  // namespace npusim

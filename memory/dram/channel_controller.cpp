@@ -294,9 +294,12 @@ void ChannelController::turnaround(bool write, uint64_t column) {
   }
 }
 
-bool ChannelController::drain_flips() const {
-  return draining_ ? writes_.empty() || (queued_[1] <= spec_.write_low && !reads_.empty())
-                   : queued_[1] >= spec_.write_high || (reads_.empty() && !writes_.empty());
+bool ChannelController::drain_flips(uint64_t now) const {
+  // The oldest write has waited too long: drain it even below the watermark.
+  const bool aged =
+      spec_.write_age > 0 && !writes_.empty() && now >= writes_[0].arrival + spec_.write_age;
+  return draining_ ? writes_.empty() || (queued_[1] <= spec_.write_low && !reads_.empty() && !aged)
+                   : queued_[1] >= spec_.write_high || (reads_.empty() && !writes_.empty()) || aged;
 }
 
 ChannelController::Placement ChannelController::place(const Burst& b, uint64_t now) const {
@@ -428,7 +431,7 @@ void ChannelController::plan_rows(BurstQueue& q, uint64_t now, uint64_t& wake) {
       waits_for_hit = behind_single = false;
       i = 0;
     }
-    if (drain_flips()) {  // the other queue's turn: step() switches, one clock on
+    if (drain_flips(now)) {  // the other queue's turn: step() switches, one clock on
       wake = std::min(wake, now + 1);
       return;
     }
@@ -475,7 +478,7 @@ uint64_t ChannelController::step(uint64_t now) {
   // due clock: no step is needed for it.)
 
   // Write drain between the watermarks; reads otherwise.
-  if (drain_flips()) draining_ = !draining_;
+  if (drain_flips(now)) draining_ = !draining_;
   column_issued_ = false;
   BurstQueue& q = draining_ ? writes_ : reads_;
   if (q.size() > singles_[draining_]) plan_rows(q, now, wake);  // whole rows queued
@@ -494,6 +497,10 @@ uint64_t ChannelController::step(uint64_t now) {
   }
 
   if (idle()) return wake;  // refresh catches up on the next request
+  // Reads going on with writes waiting: look again when the oldest ages.
+  if (!draining_ && spec_.write_age > 0 && !writes_.empty()) {
+    wake = std::min(wake, writes_[0].arrival + spec_.write_age);
+  }
   return std::max(wake, now + 1);
 }
 

@@ -178,8 +178,9 @@ class ChannelController {
   // The first clock of a column of the other direction after a column of
   // direction `write` at `column` (fast path's dir_free_).
   void turnaround(bool write, uint64_t column);
-  // Whether the write drain starts or stops (between the watermarks).
-  [[nodiscard]] bool drain_flips() const;
+  // Whether the write drain starts or stops (between the watermarks, or for
+  // a write older than write_age).
+  [[nodiscard]] bool drain_flips(uint64_t now) const;
   // Counts planned rows whose last column is at or before `now` as done.
   void retire(uint64_t now);
   void served(Burst& b, uint64_t clock, uint32_t bursts);

@@ -141,6 +141,10 @@ DramSpec resolve_spec(const DramConfig& raw, const std::string& where, const std
   s.write_low = c.has_write_low() ? c.write_low() : s.write_queue / 4;
   r.check(s.write_high <= s.write_queue, "write_high", "must be <= write_queue");
   r.check(s.write_low < s.write_high, "write_low", "must be < write_high");
+  const double age_ns = c.has_write_age_ns() ? c.write_age_ns() : 500.0;
+  r.check(std::isfinite(age_ns) && age_ns >= 0 && age_ns <= 1e6, "write_age_ns",
+          "must be >= 0 and <= 1e6 (ns)");
+  s.write_age = static_cast<uint64_t>(std::ceil(age_ns * 1e3 / s.tck_ps));
   s.row_granular = c.has_row_granular() ? c.row_granular() : true;
   s.energy = c.energy();
   const auto& e = s.energy;

@@ -30,6 +30,7 @@ struct DramSpec {
   DramConfig::PagePolicy page_policy = DramConfig::OPEN_PAGE;
   DramConfig::Refresh refresh = DramConfig::ALL_BANK;
   uint32_t read_queue = 64, write_queue = 64, write_high = 48, write_low = 16;
+  uint64_t write_age = 0;  // clocks; 0: writes wait for the watermark
   bool row_granular = true;
   DramEnergy energy;  // per event (memory.proto); absent fields cost nothing
   std::string mapping;
