@@ -493,15 +493,7 @@ namespace npusim {
 namespace {
 
 double lm_head_seconds(uint64_t batch, const std::vector<std::string>& sets) {
-  const std::string path = ::testing::TempDir() + fmt::format("lm{}.textproto", batch);
-  std::ofstream(path) << fmt::format(
-      "name: \"lm\"\n"
-      "tensors {{ name: \"x\" shape: [{}, 4096] dtype: FP16 tensor_class: ACTIVATION }}\n"
-      "tensors {{ name: \"w\" shape: [4096, 32000] dtype: FP16 tensor_class: WEIGHT "
-      "is_parameter: true }}\n"
-      "tensors {{ name: \"y\" shape: [{}, 32000] dtype: FP16 tensor_class: ACTIVATION }}\n"
-      "nodes {{ name: \"lm_head\" op: MATMUL inputs: [\"x\", \"w\"] outputs: [\"y\"] }}\n",
-      batch, batch);
+  const std::string path = test::matmul_graph("lm_head", batch, 4096, 32000);
   const System s = sim::load_system(test::source_path("examples/hw/npu-hbm3.textproto"), sets);
   sim::WorkloadOptions w;
   w.model = path;

@@ -18,16 +18,7 @@ namespace npusim {
 namespace {
 
 std::string gemm_graph(uint64_t m) {
-  const std::string path = ::testing::TempDir() + fmt::format("gemm{}.textproto", m);
-  std::ofstream(path) << fmt::format(
-      "name: \"gemm\"\n"
-      "tensors {{ name: \"x\" shape: [{}, 12288] dtype: FP16 tensor_class: ACTIVATION }}\n"
-      "tensors {{ name: \"w\" shape: [12288, 12288] dtype: FP16 tensor_class: WEIGHT "
-      "is_parameter: true }}\n"
-      "tensors {{ name: \"y\" shape: [{}, 12288] dtype: FP16 tensor_class: ACTIVATION }}\n"
-      "nodes {{ name: \"mm\" op: MATMUL inputs: [\"x\", \"w\"] outputs: [\"y\"] }}\n",
-      m, m);
-  return path;
+  return test::matmul_graph(fmt::format("mm{}", m), m, 12288, 12288);
 }
 
 struct Result {
@@ -42,7 +33,7 @@ Result simulate_gemm(const System& system, uint64_t m) {
   Result r;
   r.report = test::run(system, c.program);
   for (const Node& n : c.tiled.nodes()) {
-    if (n.name() == "mm") {
+    if (n.op() == MATMUL) {
       r.estimated_s = static_cast<double>(n.attrs().at("tile.estimated_cycles").i()) /
                       (system.core_clock_ghz() * 1e9);
     }

@@ -1,6 +1,10 @@
 // Helpers shared by the tests.
 #pragma once
 
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
 #include <functional>
 #include <string>
 
@@ -29,6 +33,21 @@ inline std::string error_of(const std::function<void()>& f) {
     return e.what();
   }
   return "(no error)";
+}
+
+// A graph of one MATMUL, y[m, n] = x[m, k] x w[k, n] in fp16, written to a
+// temporary file; returns its path.
+inline std::string matmul_graph(const std::string& name, uint64_t m, uint64_t k, uint64_t n) {
+  const std::string path = ::testing::TempDir() + name + ".textproto";
+  std::ofstream(path) << fmt::format(
+      "name: \"{0}\"\n"
+      "tensors {{ name: \"x\" shape: [{1}, {2}] dtype: FP16 tensor_class: ACTIVATION }}\n"
+      "tensors {{ name: \"w\" shape: [{2}, {3}] dtype: FP16 tensor_class: WEIGHT "
+      "is_parameter: true }}\n"
+      "tensors {{ name: \"y\" shape: [{1}, {3}] dtype: FP16 tensor_class: ACTIVATION }}\n"
+      "nodes {{ name: \"{0}\" op: MATMUL inputs: [\"x\", \"w\"] outputs: [\"y\"] }}\n",
+      name, m, k, n);
+  return path;
 }
 
 inline Report run(const System& system, const Program& program) {
