@@ -10,6 +10,7 @@ python3-matplotlib.
 
   scripts/plot_roofline.py r.json [more.json ...] -o roofline.png
 """
+import math
 import sys
 
 from npusim_plot import add_reports, load_reports, parser, plt, save
@@ -29,6 +30,11 @@ def main():
     limiters = sorted({o.get("bound", "") for r in reports for o in r.get("ops", [])} - {""})
     colour = {name: LIMITER_COLOURS[i % len(LIMITER_COLOURS)] for i, name in enumerate(limiters)}
     shown = set()
+    roofs = set()
+    labelled = []
+    # One x range for every roof: all reports' ops.
+    all_x = [o["intensity"] for r in reports for o in r.get("ops", [])
+             if o.get("intensity", 0) > 0 and o.get("flops", 0) > 0]
     for i, (path, r, name) in enumerate(zip(args.reports, reports, labels)):
         roof = r.get("roofline", {})
         compute = roof.get("compute_roof_gflops", 0.0)
@@ -38,7 +44,6 @@ def main():
                and o.get("flops", 0) > 0 and o.get("intensity", 0) > 0]
         if not ops or compute <= 0 or peak <= 0:
             sys.exit(f"{path}: no roofline in the report (write it with npusim run --report)")
-        xs = [o["intensity"] for o in ops]
         marker = MARKERS[i % len(MARKERS)]
         for lim in sorted({o.get("bound", "") for o in ops}):
             pts = [o for o in ops if o.get("bound", "") == lim]
@@ -47,19 +52,27 @@ def main():
             ax.scatter([o["intensity"] for o in pts], [o["achieved_gflops"] for o in pts],
                        s=22, marker=marker, color=colour.get(lim, "black"), alpha=0.75,
                        label=label)
-        # The ops that took the most time, named.
-        for k, o in enumerate(sorted(ops, key=lambda o: -o.get("seconds", 0))[:3]):
-            ax.annotate(o["node"].split(".")[-1], (o["intensity"], o["achieved_gflops"]),
-                        fontsize=7, xytext=(6, 6 - 9 * k), textcoords="offset points")
+        # The ops that took the most time, named (not on top of a name
+        # already there).
+        for o in sorted(ops, key=lambda o: -o.get("seconds", 0))[:3]:
+            x, y = o["intensity"], o["achieved_gflops"]
+            if any(abs(math.log10(x / lx)) < 0.3 and abs(math.log10(y / ly)) < 0.3
+                   for lx, ly in labelled):
+                continue
+            labelled.append((x, y))
+            ax.annotate(o["node"].split(".")[-1], (x, y), fontsize=7, xytext=(6, 2),
+                        textcoords="offset points")
         # Each machine's roofs once: compute and peak bandwidth (solid), and
         # what memtest sustains when it was measured (dashed).
-        lo, hi = min(xs) / 4, max(max(xs) * 4, compute / peak * 4)
-        style = "-" if i == 0 else ":"
-        ax.plot([lo, compute / peak, hi], [peak * lo, compute, compute], color="black",
-                linewidth=1.5, linestyle=style)
-        if memory < peak * 0.999:
-            ax.plot([lo, compute / memory], [memory * lo, compute], color="gray", linewidth=1,
-                    linestyle="--")
+        lo, hi = min(all_x) / 4, max(max(all_x) * 4, compute / peak * 4)
+        if (compute, peak, memory) not in roofs:
+            style = "-" if not roofs else ":"
+            roofs.add((compute, peak, memory))
+            ax.plot([lo, compute / peak, hi], [peak * lo, compute, compute], color="black",
+                    linewidth=1.5, linestyle=style)
+            if memory < peak * 0.999:
+                ax.plot([lo, compute / memory], [memory * lo, compute], color="gray",
+                        linewidth=1, linestyle="--")
         ax.annotate(f"{marker} {name}: compute roof {compute / 1e3:.0f} TFLOP/s, peak bandwidth "
                     f"{peak:.0f} GB/s" + (f" (sustained {memory:.0f})" if memory < peak * 0.999
                                           else ""),
