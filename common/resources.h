@@ -1,6 +1,6 @@
 // Resources that can cap throughput, and the work each did over time.
 //
-// A resource (a DRAM channel's data bus, the scratchpad's DMA port, the
+// A resource (the DRAM channels' data buses, the scratchpad's DMA port, the
 // DMA's transaction slots, the arrays, ...) has a capacity, work per ps at
 // 100% busy, and records the work it does as it does it. Its busy share over
 // a span is the work done in it / (capacity x span). The component that

@@ -251,3 +251,28 @@ TEST(Limiters, NoOpPassesARoofInDecodeOrPrefillOnThreePresets) {
 
 }  // namespace
 }  // namespace npusim
+
+namespace npusim {
+namespace {
+
+TEST(ResourceLedger, WindowsMergeWithoutLosingWork) {
+  ResourceLedger ledger;
+  const auto a = ledger.add_resource({"a", ResourcePath::Memory, "B", 1.0, "", ""});
+  const auto b = ledger.add_column();
+  const uint64_t window = ledger.window_ps();
+  // Work spread evenly over 1.5 windows, then far beyond the first windows'
+  // reach so that they merge several times.
+  ledger.add(a, 0, 3 * window / 2, 300.0);
+  ledger.add_at(b, window / 2, 7.0);
+  EXPECT_DOUBLE_EQ(ledger.work(a, 0, window), 200.0);
+  ledger.add_at(a, window * ResourceLedger::kMaxWindows * 8, 5.0);
+  EXPECT_GE(ledger.window_ps(), 8 * window);
+  EXPECT_LE(ledger.windows(), ResourceLedger::kMaxWindows);
+  EXPECT_DOUBLE_EQ(ledger.total(a), 305.0);
+  EXPECT_DOUBLE_EQ(ledger.total(b), 7.0);
+  // The first 1.5 windows now lie in one window: all its work.
+  EXPECT_DOUBLE_EQ(ledger.work(a, 0, ledger.window_ps()), 300.0);
+}
+
+}  // namespace
+}  // namespace npusim
