@@ -14,7 +14,7 @@ double Target::stream_bytes_per_cycle(uint64_t row_bytes) const {
   if (row_bytes == 0 || memory_bytes_per_cycle <= 0) return memory_bytes_per_cycle;
   const auto request = static_cast<double>(std::min(row_bytes, dma_max_request_bytes));
   const std::array<double, 7> fields = {memory_bytes_per_cycle,
-                                         memory_peak_bytes_per_cycle,
+                                        memory_peak_bytes_per_cycle,
                                         memory_latency_cycles,
                                         static_cast<double>(memory_channels),
                                         static_cast<double>(memory_granule_bytes),
