@@ -91,6 +91,9 @@ class ActivityLog {
     columns_ = columns;
   }
 
+  // The ledger column of each activity (-1: none, or no ledger).
+  [[nodiscard]] const std::array<int64_t, kActivities>& columns() const { return columns_; }
+
   [[nodiscard]] uint64_t end() const { return end_ps_; }
   [[nodiscard]] const std::array<uint64_t, kActivities>& totals_ps() const { return totals_; }
 
@@ -104,7 +107,12 @@ class ActivityLog {
   uint64_t open_start_ps_ = 0;
   Activity open_activity_ = Activity::Busy;
   ResourceLedger* ledger_ = nullptr;
-  std::array<int64_t, kActivities> columns_{};
+  std::array<int64_t, kActivities> columns_ = filled(-1);
+  static constexpr std::array<int64_t, kActivities> filled(int64_t v) {
+    std::array<int64_t, kActivities> a{};
+    for (auto& x : a) x = v;
+    return a;
+  }
 };
 
 }  // namespace npusim::arch

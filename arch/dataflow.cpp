@@ -56,11 +56,9 @@ GemmTiming gemm_timing(const DataflowInfo& dataflow, const ArrayShape& array,
     t.load_cycles = array.rows + (t.folds - 1) * (array.rows - std::min(map.temporal, array.rows));
     const uint64_t tail = array.cols + std::min(map.temporal, array.rows);
     t.tail_overlap = tail > 3 ? tail - 3 : 0;
-    t.steady_cycles = t.folds * std::max(map.temporal, array.rows);
   } else {
     t.cycles = t.folds * fold - 1;
     t.load_cycles = map.preload ? t.folds * array.rows : 0;
-    t.steady_cycles = t.cycles;
   }
   t.macs = gemm.m * gemm.k * gemm.n;
   t.mapping_efficiency = static_cast<double>(map.spatial_rows * map.spatial_cols) /

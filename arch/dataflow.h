@@ -80,9 +80,8 @@ struct GemmTiming {
   // operand preloaded meanwhile) may follow max(T, R) after it, as folds
   // follow each other within a tile; so C + min(T, R) - 3 cycles of fill
   // and drain overlap (0 without hidden_preload). Back to back, a tile then
-  // costs folds x max(T, R) (steady_cycles).
+  // adds folds x max(T, R) cycles.
   uint64_t tail_overlap = 0;
-  uint64_t steady_cycles = 0;
   // Share of the PEs holding useful work, averaged over folds (SCALE-Sim's
   // mapping efficiency).
   double mapping_efficiency = 0.0;

@@ -15,12 +15,12 @@ Engine::Engine(const sc_core::sc_module_name& name, Queue queue, const Instructi
       queue_(queue),
       program_(program),
       clock_ps_(context.clock.value()) {
-  columns_.fill(-1);
   if (context.ledger != nullptr) {
+    std::array<int64_t, kActivities> columns = log_.columns();
     for (Activity a : {Activity::StallMemory, Activity::StallMatrix, Activity::StallVector}) {
-      columns_[static_cast<size_t>(a)] = context.ledger->add_column();
+      columns[static_cast<size_t>(a)] = context.ledger->add_column();
     }
-    log_.record(context.ledger, columns_);
+    log_.record(context.ledger, columns);
   }
   SC_THREAD(run);
   SC_METHOD(fire_completions);

@@ -95,7 +95,9 @@ class Engine : public sc_core::sc_module {
   // The ledger column of the unit's stall time waiting on each busy path
   // (StallMemory, StallMatrix, StallVector), -1 for other activities or
   // without a ledger.
-  [[nodiscard]] const std::array<int64_t, kActivities>& stall_columns() const { return columns_; }
+  [[nodiscard]] const std::array<int64_t, kActivities>& stall_columns() const {
+    return log_.columns();
+  }
   // Where the queue is stuck, for deadlock reports.
   [[nodiscard]] std::string where() const;
   // Earliest time this queue may still query another queue's log, ps.
@@ -164,7 +166,6 @@ class Engine : public sc_core::sc_module {
   uint32_t kernel_ = 0;  // kernel by kernel: the node this queue last started
   const SemOp* waiting_on_ = nullptr;
   TraceSink* trace_ = nullptr;
-  std::array<int64_t, kActivities> columns_{};
   std::unordered_map<const Instruction*, uint64_t> issued_ps_;  // traced: when each was issued
 };
 

@@ -105,6 +105,12 @@ class ResourceLedger {
   }
   [[nodiscard]] size_t windows() const { return windows_; }
   [[nodiscard]] uint64_t window_ps() const { return uint64_t{1} << shift_; }
+  // A resource's busy share in one window: its work / (capacity x window).
+  [[nodiscard]] double share_in(const Registered& r, size_t window) const {
+    return r.info.capacity_per_ps > 0
+               ? at(window, r.column) / (r.info.capacity_per_ps * static_cast<double>(window_ps()))
+               : 0.0;
+  }
   [[nodiscard]] double at(size_t window, Column c) const {
     return window < windows_ ? cells_[window * columns_ + c] : 0.0;
   }

@@ -26,7 +26,21 @@ const char* path_name(ResourcePath path) {
 }
 
 Limiters::Limiters(const ResourceLedger& ledger, uint64_t end_ps)
-    : ledger_(ledger), end_ps_(end_ps) {}
+    : ledger_(ledger), end_ps_(end_ps) {
+  // Each path's busiest resource per window, once for every unit's stalls.
+  for (ResourcePath path : {ResourcePath::Memory, ResourcePath::Matrix, ResourcePath::Vector}) {
+    auto& busiest = busiest_[static_cast<size_t>(path)];
+    busiest.resize(ledger.windows());
+    std::vector<double> shares(ledger.resources().size());
+    for (size_t w = 0; w < ledger.windows(); ++w) {
+      for (size_t i = 0; i < shares.size(); ++i) {
+        const auto& r = ledger.resources()[i];
+        shares[i] = r.info.path == path ? ledger.share_in(r, w) : -1.0;
+      }
+      busiest[w] = pick(shares).resource;
+    }
+  }
+}
 
 double Limiters::share(size_t resource, const std::vector<Span>& spans) const {
   const auto& r = ledger_.resources()[resource];
@@ -100,17 +114,6 @@ void Limiters::fill_resources(Report* report) const {
   *report->mutable_limiter() = named(pick(shares));
 }
 
-int Limiters::busiest(ResourcePath path, size_t w) const {
-  std::vector<double> shares(ledger_.resources().size(), -1.0);
-  for (size_t i = 0; i < shares.size(); ++i) {
-    const auto& r = ledger_.resources()[i];
-    if (r.info.path == path && r.info.capacity_per_ps > 0) {
-      shares[i] = ledger_.at(w, r.column) / r.info.capacity_per_ps;
-    }
-  }
-  return pick(shares).resource;
-}
-
 void Limiters::fill_stalls(const arch::Engine& engine, uint64_t clock_ps, UnitStats* u) const {
   std::map<std::string, double> ps;  // by cause
   const auto& columns = engine.stall_columns();
@@ -118,15 +121,11 @@ void Limiters::fill_stalls(const arch::Engine& engine, uint64_t clock_ps, UnitSt
   for (size_t a = 0; a < arch::kActivities; ++a) {
     ResourcePath path{};
     if (!arch::stall_path(static_cast<arch::Activity>(a), &path)) continue;
-    if (columns[a] < 0) {  // no ledger: the path as a whole
-      ps[path_name(path)] += static_cast<double>(totals[a]);
-      continue;
-    }
     const auto column = static_cast<ResourceLedger::Column>(columns[a]);
     for (size_t w = 0; w < ledger_.windows(); ++w) {
       const double t = ledger_.at(w, column);
       if (t <= 0) continue;
-      const int r = busiest(path, w);
+      const int r = busiest_[static_cast<size_t>(path)][w];
       // No resource of the path did work in the window: the data was on its
       // way (latency), or the unit computed nothing measurable.
       ps[r >= 0                         ? ledger_.resources()[static_cast<size_t>(r)].info.name

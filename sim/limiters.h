@@ -5,6 +5,7 @@
 // waited.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -29,7 +30,8 @@ class Limiters {
   [[nodiscard]] Limiter limiter(const std::vector<Span>& spans, unsigned paths = ~0u) const;
   // Every resource's capacity, work and busy share over the run.
   void fill_resources(Report* report) const;
-  // The unit's stall cycles by cause (`clock_ps` per cycle): waits on a busy
+  // The unit's stall cycles by cause (`clock_ps` per cycle; the unit
+  // recorded its stalls in the ledger): waits on a busy
   // unit go to its path's busiest resource (group) in each window,
   // the rest to "dependency" and "scratchpad space". They sum to the
   // unit's stall cycles in `u`.
@@ -37,9 +39,6 @@ class Limiters {
 
  private:
   [[nodiscard]] double share(size_t resource, const std::vector<Span>& spans) const;
-  // The path's busiest resource (group) in window `w`, or -1 when none of
-  // them did any work in it.
-  [[nodiscard]] int busiest(ResourcePath path, size_t w) const;
   struct Pick {
     int resource = -1;  // the named member
     double share = 0;   // its group's
@@ -50,6 +49,9 @@ class Limiters {
 
   const ResourceLedger& ledger_;
   uint64_t end_ps_;
+  // Per path, per window: its busiest resource (group), or -1 when none of
+  // them did any work in it.
+  std::array<std::vector<int>, 3> busiest_;
 };
 
 // "memory", "matrix", "vector".

@@ -44,20 +44,6 @@ uint64_t to_cycles(uint64_t ps, uint64_t clock_ps) {
   return (ps + clock_ps / 2) / clock_ps;
 }
 
-}  // namespace
-
-double memory_peak_gbps(const System& system) {
-  return memory::MemoryRegistry::lookup(system.memory(), "system", "memory")
-      .peak_bandwidth_gbps(system.memory());
-}
-
-double memory_read_latency_ns(const System& system) {
-  return memory::MemoryRegistry::lookup(system.memory(), "system", "memory")
-      .read_latency_ns(system.memory());
-}
-
-namespace {
-
 void fill_unit(UnitStats* u, const char* name, const arch::Engine& e, uint64_t clock_ps,
                uint64_t total_cycles) {
   const auto& t = e.log().totals_ps();
@@ -84,6 +70,16 @@ void fill_bytes(ClassBytes* out, const std::array<uint64_t, 4>& by_class) {
 }
 
 }  // namespace
+
+double memory_peak_gbps(const System& system) {
+  return memory::MemoryRegistry::lookup(system.memory(), "system", "memory")
+      .peak_bandwidth_gbps(system.memory());
+}
+
+double memory_read_latency_ns(const System& system) {
+  return memory::MemoryRegistry::lookup(system.memory(), "system", "memory")
+      .read_latency_ns(system.memory());
+}
 
 Report simulate(const SimulationInput& in) {
   const System& sys = *in.system;

@@ -188,12 +188,8 @@ void TraceWriter::resources(const ResourceLedger& ledger, uint64_t end_ps) {
     if (from + window <= options_.from_ps || from >= options_.to_ps) continue;
     std::string args;
     for (const auto& r : ledger.resources()) {
-      const double share =
-          r.info.capacity_per_ps > 0
-              ? ledger.at(w, r.column) / (r.info.capacity_per_ps * static_cast<double>(window))
-              : 0.0;
-      args +=
-          fmt::format("{}{}:{:.2f}", args.empty() ? "" : ",", quoted(r.info.name), 100.0 * share);
+      args += fmt::format("{}{}:{:.2f}", args.empty() ? "" : ",", quoted(r.info.name),
+                          100.0 * ledger.share_in(r, w));
     }
     event(fmt::format(R"({{"ph":"C","pid":1,"name":"busy %","ts":{},"args":{{{}}}}})", us(from),
                       args));

@@ -268,7 +268,7 @@ void ChannelController::served(Burst& b, uint64_t clock, uint32_t bursts) {
     // resolution over a run), with the ACT that opened the row when it
     // needed one (its first burst carries the miss or conflict).
     const uint64_t first = end - spec_.burst_cycles - uint64_t{bursts - 1} * period_;
-    resources_.ledger->add_at(ps_of((first + end) / 2), resources_.bus,
+    resources_.ledger->add_at(spec_.ps_of((first + end) / 2), resources_.bus,
                               static_cast<double>(uint64_t{bursts} * spec_.burst_cycles),
                               resources_.act, b.outcome != 0 ? 1.0 : 0.0);
   }

@@ -257,9 +257,6 @@ class ChannelController {
   mutable std::vector<size_t> needed_;   // scratch for pick_refresh_bank()
   ChannelStats stats_;
   ChannelResources resources_;
-  [[nodiscard]] uint64_t ps_of(uint64_t clock) const {
-    return static_cast<uint64_t>(static_cast<double>(clock) * spec_.tck_ps);
-  }
 };
 
 }  // namespace npusim::memory::dram

@@ -22,7 +22,7 @@ DramMemory::DramMemory(const sc_core::sc_module_name& name, const DramSpec& spec
     channels_.push_back(std::make_unique<ChannelController>(
         spec_, [this, c](uint32_t request, uint32_t bursts, uint64_t clock) {
           if (traffic_sink_ != nullptr) {
-            traffic_sink_->transferred(c / spec_.channels, ps_of(clock),
+            traffic_sink_->transferred(c / spec_.channels, spec_.ps_of(clock),
                                        uint64_t{bursts} * spec_.burst_bytes());
           }
           done(request, bursts, clock);
@@ -38,13 +38,9 @@ uint64_t DramMemory::clock_of(uint64_t ps) const {
 }
 
 uint64_t DramMemory::current_clock() const {
-  // The clock whose edge is the latest at or before now. ps_of() rounds an
+  // The clock whose edge is the latest at or before now. spec_.ps_of() rounds an
   // edge up to whole ps, so now may sit just after its edge: floor, not ceil.
   return static_cast<uint64_t>(std::floor(static_cast<double>(now_ps()) / spec_.tck_ps + 1e-9));
-}
-
-uint64_t DramMemory::ps_of(uint64_t clock) const {
-  return static_cast<uint64_t>(std::ceil(static_cast<double>(clock) * spec_.tck_ps - 1e-6));
 }
 
 void DramMemory::wake(uint32_t channel, uint64_t clock) {
@@ -52,7 +48,7 @@ void DramMemory::wake(uint32_t channel, uint64_t clock) {
   wakes_.set(channel, clock);
   if (clock < event_clock_) {
     event_clock_ = clock;
-    const uint64_t at = ps_of(clock), now = now_ps();
+    const uint64_t at = spec_.ps_of(clock), now = now_ps();
     event_.notify(sc_core::sc_time::from_value(at > now ? at - now : 0));
   }
 }
@@ -190,7 +186,7 @@ void DramMemory::done(uint32_t request, uint32_t bursts, uint64_t clock) {
   r.done_clock = std::max(r.done_clock, clock);
   r.bursts_left -= bursts;
   if (r.bursts_left == 0) {
-    respond(*r.trans, ps_of(r.done_clock));
+    respond(*r.trans, spec_.ps_of(r.done_clock));
     free_requests_.push_back(request);
   }
 }
@@ -215,7 +211,7 @@ void DramMemory::run() {
   event_clock_ = kNever;
   if (const uint64_t next = wakes_.top_clock(); next != WakeQueue::kNone) {
     event_clock_ = next;
-    const uint64_t at = ps_of(event_clock_), ps = now_ps();
+    const uint64_t at = spec_.ps_of(event_clock_), ps = now_ps();
     event_.notify(sc_core::sc_time::from_value(at > ps ? at - ps : 0));
   }
 }

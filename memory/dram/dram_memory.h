@@ -47,7 +47,6 @@ class DramMemory : public MemoryModel {
   void admit(uint32_t channel, uint64_t now, uint64_t look);
   [[nodiscard]] uint64_t clock_of(uint64_t ps) const;  // first clock at or after ps
   [[nodiscard]] uint64_t current_clock() const;
-  [[nodiscard]] uint64_t ps_of(uint64_t clock) const;
 
   DramSpec spec_;
   AddressMapping mapping_;

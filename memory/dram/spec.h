@@ -2,6 +2,7 @@
 // clock cycles, and the figures derived from them.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -43,6 +44,10 @@ struct DramSpec {
   [[nodiscard]] uint64_t row_bytes() const { return burst_bytes() * columns; }
   [[nodiscard]] uint64_t capacity_bytes() const {
     return uint64_t{total_channels()} * banks() * rows * row_bytes();
+  }
+  // When clock `clock` starts, ps (rounded up to a whole ps).
+  [[nodiscard]] uint64_t ps_of(uint64_t clock) const {
+    return static_cast<uint64_t>(std::ceil(static_cast<double>(clock) * tck_ps - 1e-6));
   }
   // Peak data bandwidth of all channels, GB/s.
   [[nodiscard]] double peak_gbps() const {
