@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "common/ranges.h"
 #include "memory/registry.h"
 
 namespace npusim::memory {
@@ -47,13 +48,7 @@ void IdealMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
 
 namespace {
 void validate(const MemoryConfig& config, const std::string& where, const std::string& path) {
-  const auto& ideal = config.ideal();
-  require(std::isfinite(ideal.bandwidth_gbps()) && ideal.bandwidth_gbps() > 0, where,
-          path + ".ideal.bandwidth_gbps", "must be > 0 (GB/s)");
-  require(std::isfinite(ideal.latency_ns()) && ideal.latency_ns() >= 0, where,
-          path + ".ideal.latency_ns", "must be >= 0 (ns)");
-  require(std::isfinite(ideal.pj_per_bit()) && ideal.pj_per_bit() >= 0, where,
-          path + ".ideal.pj_per_bit", "must be >= 0 (pJ)");
+  check_ranges(config, where, path);  // memory.proto declares every field's range
 }
 }  // namespace
 

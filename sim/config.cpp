@@ -4,11 +4,14 @@
 #include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
+#include <charconv>
 #include <cmath>
+#include <cstdint>
 
 #include "arch/dataflow.h"
 #include "common/error.h"
 #include "common/file.h"
+#include "common/ranges.h"
 #include "memory/registry.h"
 
 namespace npusim::sim {
@@ -61,7 +64,27 @@ void load_message(const std::string& path, google::protobuf::Message* message) {
   }
 }
 
+namespace {
+
+// "'text'" or "\"text\"" without its quotes; anything else as it is.
+std::string unquote(const std::string& v) {
+  if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front()) {
+    return v.substr(1, v.size() - 2);
+  }
+  return v;
+}
+
+template <typename T>
+bool parse_number(const std::string& text, T* out) {
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, *out);
+  return ec == std::errc() && ptr == end && !text.empty();
+}
+
+}  // namespace
+
 void apply_override(const std::string& assignment, google::protobuf::Message* message) {
+  using google::protobuf::FieldDescriptor;
   const auto eq = assignment.find('=');
   const std::string where = fmt::format("--set {}", assignment);
   if (eq == std::string::npos || eq == 0) {
@@ -69,21 +92,108 @@ void apply_override(const std::string& assignment, google::protobuf::Message* me
   }
   const std::string path = assignment.substr(0, eq);
   const std::string value = assignment.substr(eq + 1);
-  // "a.b.c=v" becomes the text proto "a { b { c: v } }", merged into the
-  // message, so typing and unknown-field errors are the parser's.
-  std::string text;
-  std::string closing;
+  // The path is walked through the schema and the value parsed as the
+  // field's type: nothing is spliced into text, so a value cannot carry
+  // further fields.
+  google::protobuf::Message* m = message;
+  const FieldDescriptor* f = nullptr;
   size_t start = 0;
-  for (size_t dot; (dot = path.find('.', start)) != std::string::npos; start = dot + 1) {
-    text += path.substr(start, dot - start) + " { ";
-    closing += " }";
+  while (true) {
+    const size_t dot = path.find('.', start);
+    const std::string name = path.substr(start, dot == std::string::npos ? dot : dot - start);
+    const std::string walked = path.substr(0, dot);
+    f = m->GetDescriptor()->FindFieldByName(name);
+    if (f == nullptr) {
+      throw UserError(fmt::format("{}: {}: no field named \"{}\" in {}", where, walked, name,
+                                  m->GetDescriptor()->full_name()));
+    }
+    if (f->is_repeated()) {
+      throw UserError(
+          fmt::format("{}: {}: a repeated field cannot be set with --set", where, walked));
+    }
+    if (dot == std::string::npos) break;
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) {
+      throw UserError(fmt::format("{}: {}: is a {}, not a message with fields", where, walked,
+                                  f->cpp_type_name()));
+    }
+    m = m->GetReflection()->MutableMessage(m, f);
+    start = dot + 1;
   }
-  text += path.substr(start) + ": " + value + closing;
-  Collector errors(where);
-  google::protobuf::TextFormat::Parser parser;
-  parser.RecordErrorsTo(&errors);
-  if (!parser.MergeFromString(text, message)) {
-    throw UserError(errors.first().empty() ? where + ": invalid override" : errors.first());
+  const auto* r = m->GetReflection();
+  auto bad = [&](const std::string& constraint) {
+    throw UserError(fmt::format("{}: {}: '{}' {}", where, path, value, constraint));
+  };
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      bad("cannot be assigned: it is a message; set one of its fields (" + path + ".FIELD=...)");
+      break;
+    case FieldDescriptor::CPPTYPE_STRING:
+      r->SetString(m, f, unquote(value));
+      break;
+    case FieldDescriptor::CPPTYPE_BOOL:
+      if (value == "true" || value == "1") {
+        r->SetBool(m, f, true);
+      } else if (value == "false" || value == "0") {
+        r->SetBool(m, f, false);
+      } else {
+        bad("is not true or false");
+      }
+      break;
+    case FieldDescriptor::CPPTYPE_ENUM: {
+      const auto* e = f->enum_type()->FindValueByName(unquote(value));
+      int number = 0;
+      if (e == nullptr && parse_number(value, &number))
+        e = f->enum_type()->FindValueByNumber(number);
+      if (e == nullptr) {
+        std::vector<std::string> names;
+        for (int i = 0; i < f->enum_type()->value_count(); ++i) {
+          if (f->enum_type()->value(i)->number() != 0)
+            names.push_back(f->enum_type()->value(i)->name());
+        }
+        bad(fmt::format("is not one of {}", fmt::join(names, ", ")));
+      }
+      r->SetEnum(m, f, e);
+      break;
+    }
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+    case FieldDescriptor::CPPTYPE_FLOAT: {
+      double v = 0;
+      if (!parse_number(value, &v) || !std::isfinite(v)) bad("is not a finite number");
+      if (f->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE) {
+        r->SetDouble(m, f, v);
+      } else {
+        r->SetFloat(m, f, static_cast<float>(v));
+      }
+      break;
+    }
+    case FieldDescriptor::CPPTYPE_UINT32:
+    case FieldDescriptor::CPPTYPE_UINT64: {
+      uint64_t v = 0;
+      const bool wide = f->cpp_type() == FieldDescriptor::CPPTYPE_UINT64;
+      if (!parse_number(value, &v) || (!wide && v > UINT32_MAX)) {
+        bad(fmt::format("is not an integer between 0 and {}", wide ? UINT64_MAX : UINT32_MAX));
+      }
+      if (wide) {
+        r->SetUInt64(m, f, v);
+      } else {
+        r->SetUInt32(m, f, static_cast<uint32_t>(v));
+      }
+      break;
+    }
+    case FieldDescriptor::CPPTYPE_INT32:
+    case FieldDescriptor::CPPTYPE_INT64: {
+      int64_t v = 0;
+      const bool wide = f->cpp_type() == FieldDescriptor::CPPTYPE_INT64;
+      if (!parse_number(value, &v) || (!wide && (v > INT32_MAX || v < INT32_MIN))) {
+        bad(wide ? "is not a 64-bit integer" : "is not a 32-bit integer");
+      }
+      if (wide) {
+        r->SetInt64(m, f, v);
+      } else {
+        r->SetInt32(m, f, static_cast<int32_t>(v));
+      }
+      break;
+    }
   }
 }
 
@@ -119,53 +229,15 @@ void apply_defaults(System& s) {
 }
 
 void validate(const System& s, const std::string& where) {
-  require(std::isfinite(s.core_clock_ghz()) && s.core_clock_ghz() > 0, where, "core_clock_ghz",
-          "must be > 0 (GHz)");
-  const auto& e = s.core().energy();
-  const std::pair<const char*, double> energies[] = {
-      {"mac_fp32_pj", e.mac_fp32_pj()},
-      {"mac_16bit_pj", e.mac_16bit_pj()},
-      {"mac_fp8_pj", e.mac_fp8_pj()},
-      {"mac_int8_pj", e.mac_int8_pj()},
-      {"mac_int4_pj", e.mac_int4_pj()},
-      {"sram_pj_per_byte", e.sram_pj_per_byte()},
-      {"vector_pj_per_element", e.vector_pj_per_element()},
-      {"array_static_uw_per_pe", e.array_static_uw_per_pe()},
-      {"vector_static_mw_per_lane", e.vector_static_mw_per_lane()},
-      {"spm_static_mw_per_mib", e.spm_static_mw_per_mib()},
-      {"other_static_w", e.other_static_w()}};
-  for (const auto& [field, value] : energies) {
-    require(std::isfinite(value) && value >= 0, where, std::string("core.energy.") + field,
-            "must be >= 0");
-  }
+  check_ranges(s, where);  // the ranges system.proto and memory.proto declare
   const auto& a = s.core().array();
-  require(a.rows() >= 1, where, "core.array.rows", "must be >= 1");
-  require(a.cols() >= 1, where, "core.array.cols", "must be >= 1");
-  require(a.count() >= 1, where, "core.array.count", "must be >= 1");
   require(arch::DataflowRegistry::find(a.dataflow()) != nullptr, where, "core.array.dataflow",
           "not a registered dataflow");
   const auto& spm = s.core().scratchpad();
-  require(spm.capacity_bytes() >= 1, where, "core.scratchpad.capacity_bytes", "must be >= 1");
-  require(spm.banks() >= 1, where, "core.scratchpad.banks", "must be >= 1");
   require(spm.capacity_bytes() % spm.banks() == 0, where, "core.scratchpad.banks",
           fmt::format("must divide capacity_bytes ({})", spm.capacity_bytes()));
-  require(spm.bank_width_bytes() >= 1, where, "core.scratchpad.bank_width_bytes", "must be >= 1");
-  require(s.core().vector().lanes() >= 1, where, "core.vector.lanes", "must be >= 1");
-  require(s.core().dma().outstanding() >= 1, where, "core.dma.outstanding", "must be >= 1");
-  {
-    const double gap = s.core().execution().launch_gap_ns();
-    require(std::isfinite(gap) && gap >= 0 && gap <= 1e6, where, "core.execution.launch_gap_ns",
-            "must be >= 0 and <= 1e6 (ns)");
-    require(gap == 0 || s.core().execution().kernel_by_kernel(), where,
-            "core.execution.launch_gap_ns", "applies only with kernel_by_kernel: true");
-  }
-  if (s.core().dma().has_requests_per_cycle()) {
-    const double r = s.core().dma().requests_per_cycle();
-    require(std::isfinite(r) && r > 0 && r <= 64, where, "core.dma.requests_per_cycle",
-            "must be > 0 and <= 64 (requests per NPU cycle)");
-  }
-  require(s.core().dma().max_request_bytes() >= 1, where, "core.dma.max_request_bytes",
-          "must be >= 1");
+  require(s.core().execution().launch_gap_ns() == 0 || s.core().execution().kernel_by_kernel(),
+          where, "core.execution.launch_gap_ns", "applies only with kernel_by_kernel: true");
   require(s.has_memory(), where, "memory", "a memory model is required");
   memory::MemoryRegistry::lookup(s.memory(), where, "memory").validate(s.memory(), where, "memory");
 }
@@ -186,7 +258,7 @@ System load_system(const std::string& path, const std::vector<std::string>& sets
 System dram_preset_system(const std::string& preset, const std::string& where,
                           const std::vector<std::string>& sets) {
   System s;
-  parse_textproto(fmt::format("memory {{ dram {{ preset: \"{}\" }} }}", preset), where, &s);
+  s.mutable_memory()->mutable_dram()->set_preset(preset);
   return complete_system(std::move(s), where, sets);
 }
 

@@ -37,7 +37,7 @@ TEST(Config, ErrorsNameTheFileAndField) {
       std::string::npos);
   EXPECT_EQ(test::error_of([] { (void)test::preset({"core.array.cols=0"}); })
                 .find(test::source_path("examples/hw/npu-128x128-ideal.textproto") +
-                      ": core.array.cols: must be >= 1"),
+                      ": core.array.cols: must be between 1 and 4096 (PEs), not 0"),
             0u);
   EXPECT_NE(test::error_of([] {
               (void)test::preset({"core.scratchpad.banks=3"});

@@ -158,15 +158,15 @@ TEST(Energy, PeakPowerIsTheAverageWhenTheRunFitsOneWindow) {
 TEST(Energy, NegativeEnergiesAreRefusedByName) {
   EXPECT_NE(test::error_of([] {
               (void)test::preset({"core.energy.mac_int8_pj=-1"});
-            }).find("core.energy.mac_int8_pj: must be >= 0"),
+            }).find("core.energy.mac_int8_pj: must be between 0 and 1000000, not -1"),
             std::string::npos);
   EXPECT_NE(test::error_of([] {
               (void)sim::dram_preset_system("HBM3-6400", "test", {"memory.dram.energy.act_nj=-2"});
-            }).find("energy.act_nj: must be >= 0"),
+            }).find("energy.act_nj: must be between 0 and 1000 (nJ), not -2"),
             std::string::npos);
   EXPECT_NE(test::error_of([] {
               (void)test::preset({"memory.ideal.pj_per_bit=-0.5"});
-            }).find("memory.ideal.pj_per_bit: must be >= 0"),
+            }).find("memory.ideal.pj_per_bit: must be between 0 and 1000 (pJ/bit), not -0.5"),
             std::string::npos);
 }
 

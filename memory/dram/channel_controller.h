@@ -186,6 +186,8 @@ class ChannelController {
   void served(Burst& b, uint64_t clock, uint32_t bursts);
   // Plans every refresh due by `now`, at its due clock.
   void catch_up(uint64_t now);
+  // Every bank closed and able to take `ref` at `clock`.
+  [[nodiscard]] bool settled_by(Command ref, uint64_t clock) const;
   [[nodiscard]] uint32_t pick_refresh_bank() const;
   void refreshed();
   bool schedule(BurstQueue& queue, uint64_t now, uint64_t& wake);

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "common/error.h"
+#include "common/ranges.h"
 
 namespace npusim::memory::dram {
 
@@ -77,6 +78,7 @@ class Reader {
 
 DramSpec resolve_spec(const DramConfig& raw, const std::string& where, const std::string& path) {
   const DramConfig c = resolve_config(raw, where, path);
+  check_ranges(c, where, path);  // a preset's values with the overrides
   const Reader r(where, path);
   DramSpec s;
   s.name = c.preset().empty() ? "custom" : c.preset();
