@@ -56,6 +56,7 @@ class PowerMeter : public sc_core::sc_module {
 
  private:
   void sample(double now);
+  [[nodiscard]] sc_core::sc_time skip_idle(sc_core::sc_time next) const;
 
   SC_HAS_PROCESS(PowerMeter);
   void run();

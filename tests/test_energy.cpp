@@ -6,7 +6,9 @@
 #include <map>
 
 #include "common/error.h"
+#include "common/file.h"
 #include "sim/memtest.h"
+#include "sim/trace_writer.h"
 #include "sim/workload.h"
 #include "test_util.h"
 
@@ -168,6 +170,41 @@ TEST(Energy, NegativeEnergiesAreRefusedByName) {
               (void)test::preset({"memory.ideal.pj_per_bit=-0.5"});
             }).find("memory.ideal.pj_per_bit: must be between 0 and 1000 (pJ/bit), not -0.5"),
             std::string::npos);
+}
+
+}  // namespace
+}  // namespace npusim
+
+namespace npusim {
+namespace {
+
+// A run that waits 1 ms on memory, metered in 1 ns windows: the windows with
+// nothing scheduled are sampled as one (the meter wakes per event, not a
+// million times), with the same energy and the same peak as 10 us windows'
+// busy one.
+TEST(Energy, IdleWindowsAreSampledAsOne) {
+  const System system = test::preset({"memory.ideal.latency_ns=1000000"});
+  test::ProgramMaker p;
+  p.load(p.tensor(WEIGHT, 1 << 20), 1 << 20);
+  sim::SimulationInput in;
+  in.system = &system;
+  in.program = &p.program();
+  in.power_window_us = 0.001;
+  sim::TraceOptions trace;  // the timeline holds one counter event per sample
+  trace.path = ::testing::TempDir() + "idle_windows.json";
+  in.trace = &trace;
+  const Report fine = sim::simulate(in);
+  const std::string timeline = read_file(trace.path);
+  uint64_t samples = 0;
+  for (size_t at = 0; (at = timeline.find("\"power W\"", at)) != std::string::npos; ++at) ++samples;
+  in.trace = nullptr;
+  in.power_window_us = 10;
+  const Report coarse = sim::simulate(in);
+  EXPECT_GT(fine.seconds(), 1e-3);
+  EXPECT_DOUBLE_EQ(fine.energy().joules(), coarse.energy().joules());
+  EXPECT_GT(samples, 0u);
+  EXPECT_LT(samples, 10000u);  // of 10^6 windows of 1 ns
+  EXPECT_GT(fine.energy().peak_w(), coarse.energy().peak_w());
 }
 
 }  // namespace
