@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/text_format.h>
 
 #include <charconv>
@@ -22,15 +23,62 @@ class Collector : public google::protobuf::io::ErrorCollector {
   explicit Collector(std::string where) : where_(std::move(where)) {}
   void AddError(int line, google::protobuf::io::ColumnNumber column,
                 const std::string& message) override {
-    if (first_.empty()) first_ = fmt::format("{}:{}:{}: {}", where_, line + 1, column + 1, message);
+    if (!first_.empty()) return;
+    first_ = fmt::format("{}:{}:{}: ", where_, line + 1, column + 1);
+    message_ = message;
+    line_ = line;
+    column_ = column;
   }
+  // The first error, with the field path at its position when `text` (what
+  // was parsed) shows one.
+  [[nodiscard]] std::string first(const std::string& text) const;
   void AddWarning(int, google::protobuf::io::ColumnNumber, const std::string&) override {}
   [[nodiscard]] const std::string& first() const { return first_; }
 
  private:
   std::string where_;
-  std::string first_;
+  std::string first_, message_;
+  int line_ = 0, column_ = 0;
 };
+
+// The field path at a position of a text proto ("core.array.rows"), for
+// errors that the parser reports by line and column only.
+std::string field_at(const std::string& text, int line, int column) {
+  using google::protobuf::io::Tokenizer;
+  google::protobuf::io::ArrayInputStream input(text.data(), static_cast<int>(text.size()));
+  Collector quiet("");
+  Tokenizer tokens(&input, &quiet);
+  std::vector<std::string> open;
+  std::string field, previous;
+  bool after_colon = false;
+  while (tokens.Next()) {
+    const Tokenizer::Token& t = tokens.current();
+    if (t.line > line || (t.line == line && t.column >= column)) {
+      if (t.type == Tokenizer::TYPE_IDENTIFIER && !after_colon) field = t.text;
+      break;
+    }
+    if (t.type == Tokenizer::TYPE_IDENTIFIER && !after_colon) {
+      field = t.text;  // a field's name (after a colon it is a value)
+    } else if (t.text == "{" || t.text == "<") {
+      open.push_back(field);
+      field.clear();
+    } else if (t.text == "}" || t.text == ">") {
+      if (!open.empty()) open.pop_back();
+      field.clear();
+    }
+    after_colon = t.text == ":";
+  }
+  if (field.empty()) return "";
+  open.push_back(field);
+  std::string path;
+  for (const auto& name : open) path += (path.empty() ? "" : ".") + name;
+  return path;
+}
+
+std::string Collector::first(const std::string& text) const {
+  const std::string field = field_at(text, line_, column_);
+  return first_ + (field.empty() ? "" : field + ": ") + message_;
+}
 
 }  // namespace
 
@@ -40,7 +88,7 @@ void parse_textproto(const std::string& text, const std::string& where,
   google::protobuf::TextFormat::Parser parser;
   parser.RecordErrorsTo(&errors);
   if (!parser.ParseFromString(text, message)) {
-    throw UserError(errors.first().empty() ? where + ": malformed text proto" : errors.first());
+    throw UserError(errors.first().empty() ? where + ": malformed text proto" : errors.first(text));
   }
 }
 
