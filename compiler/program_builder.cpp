@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <tuple>
 
+#include "common/error.h"
+
 namespace npusim::compiler {
 namespace {
 
@@ -163,7 +165,19 @@ void ProgramBuilder::unpin(const Buffer& buffer) {
   pinned_[static_cast<size_t>(occ.ring)][occ.slot] = false;
 }
 
+void ProgramBuilder::reserve(uint64_t more) const {
+  if (more <= kMaxInstructions && nodes_.size() <= kMaxInstructions - more) return;
+  const std::string node = node_ < static_cast<uint32_t>(program_.nodes_size())
+                               ? "node '" + program_.nodes(static_cast<int>(node_)) + "'"
+                               : std::string("the program");
+  throw UserError(fmt::format(
+      "compiler: {} takes the program past {} instructions, the most npusim builds and "
+      "simulates; simulate fewer layers (--layers), a smaller batch or a shorter prompt",
+      node, kMaxInstructions));
+}
+
 uint32_t ProgramBuilder::add(Queue queue, Instruction ins) {
+  reserve(1);
   const auto id = static_cast<uint32_t>(nodes_.size());
   ins.set_node(node_);
   nodes_.push_back({queue, std::move(ins), {}, static_cast<int64_t>(id)});

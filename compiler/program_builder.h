@@ -79,7 +79,17 @@ struct Buffer {
 
 class ProgramBuilder {
  public:
+  // The most instructions a program may have: about 1.5 GB while it is
+  // built and some 20 s each to build and to simulate. A workload needing
+  // more is refused (UserError) rather than exhausting memory or time.
+  static constexpr uint64_t kMaxInstructions = uint64_t{1} << 22;
+
   ProgramBuilder(std::string name, const SpmLayout& layout);
+
+  // UserError naming the current node when `more` instructions would take
+  // the program past kMaxInstructions; lowerings call it before allocating
+  // in proportion to the instructions they will emit.
+  void reserve(uint64_t more) const;
 
   [[nodiscard]] const SpmLayout& layout() const { return layout_; }
 

@@ -12,6 +12,7 @@
 #include "compiler/frontends/hf_config.h"
 #include "compiler/frontends/model_graph.h"
 #include "compiler/frontends/onnx_import.h"
+#include "compiler/graph_check.h"
 #include "compiler/passes/fuse_attention.h"
 #include "memory/registry.h"
 #include "sim/config.h"
@@ -48,9 +49,7 @@ compiler::Target target_for(const System& s, const std::string& where) {
 Graph load_graph(const std::string& path) {
   Graph g;
   load_message(path, &g);
-  for (const Tensor& t : g.tensors()) {  // placement assigns addresses afresh
-    require(!t.name().empty(), path, "tensors.name", "every tensor needs a name");
-  }
+  compiler::check_graph(g, path);  // placement assigns addresses afresh
   return g;
 }
 

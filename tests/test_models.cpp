@@ -78,7 +78,7 @@ TEST(HfConfig, BadConfigsNameTheField) {
   EXPECT_EQ(error("{" + base + R"("num_attention_heads": 4})"),
             "c.json: intermediate_size: is missing");
   EXPECT_EQ(error("{" + base + R"("num_attention_heads": -4, "intermediate_size": 8})"),
-            "c.json: num_attention_heads: must be > 0, not -4");
+            "c.json: num_attention_heads: must be an integer between 1 and 65536, not -4");
   EXPECT_EQ(error("{" + base +
                   R"("num_attention_heads": 4, "num_key_value_heads": 3, "intermediate_size": 8})"),
             "c.json: num_key_value_heads: 3 must divide the 4 attention heads");

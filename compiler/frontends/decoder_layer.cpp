@@ -4,10 +4,14 @@
 
 #include <boost/algorithm/string.hpp>
 #include <charconv>
+#include <optional>
 #include <tuple>
 
+#include "common/checked.h"
 #include "common/error.h"
+#include "compiler/frontends/hf_config.h"
 #include "compiler/frontends/moe_routing.h"
+#include "compiler/graph_check.h"
 #include "compiler/graph_util.h"
 
 namespace npusim::compiler {
@@ -91,14 +95,23 @@ ModelSpec parse_layer(const std::string& text, const std::string& where) {
     }
   }
   if (d.kv_heads == 0) d.kv_heads = d.heads;
-  require(d.hidden > 0, where, "hidden", "must be > 0");
-  require(d.heads > 0, where, "heads", "must be > 0");
-  require(d.intermediate > 0, where, "intermediate", "must be > 0");
+  auto range = [&](const char* key, uint64_t v, uint64_t max) {
+    require(v >= 1 && v <= max, where, key,
+            fmt::format("must be between 1 and {}, not {}", max, v));
+  };
+  range("hidden", d.hidden, kMaxHidden);
+  range("heads", d.heads, kMaxHeads);
+  range("kv_heads", d.kv_heads, d.heads);
+  range("intermediate", d.intermediate, kMaxIntermediate);
   require(d.heads % d.kv_heads == 0, where, "kv_heads", "must divide heads");
   if (d.head_dim == 0) {
     require(d.hidden % d.heads == 0, where, "heads", "must divide hidden (or give head_dim)");
     d.head_dim = d.hidden / d.heads;
   }
+  range("head_dim", d.head_dim, kMaxHeadDim);
+  require(d.heads * d.head_dim <= kMaxHidden, where, "heads",
+          fmt::format("{} heads of {} make {} columns, more than {}", d.heads, d.head_dim,
+                      d.heads * d.head_dim, kMaxHidden));
   return d;
 }
 
@@ -246,7 +259,29 @@ std::string add_decoder_layer(Graph& g, const ModelSpec& d, const DecodeShape& s
   return y;
 }
 
+void check_buildable(const ModelSpec& spec, const DecodeShape& shape, uint64_t layers) {
+  require(shape.batch >= 1, "--batch", std::to_string(shape.batch), "must be >= 1");
+  require(shape.tokens >= 1, "--prompt-len", std::to_string(shape.tokens), "must be >= 1");
+  require(shape.kv_len >= shape.tokens && shape.kv_len <= kMaxKvLen,
+          shape.tokens > 1 ? "--prompt-len" : "--kv-len", std::to_string(shape.kv_len),
+          fmt::format("must be between {} (the new tokens) and {}", shape.tokens, kMaxKvLen));
+  const std::optional<uint64_t> rows = checked_mul(shape.batch, shape.tokens);
+  require(rows && *rows <= kMaxTokenRows, "--batch", std::to_string(shape.batch),
+          fmt::format("{} sequences of {} new tokens are more than {} token rows", shape.batch,
+                      shape.tokens, kMaxTokenRows));
+  require(layers >= 1, "--layers", std::to_string(layers), "must be >= 1");
+  // About 40 tensors per layer, and ten per expert (three weights, an
+  // input, the projections' outputs).
+  const uint64_t per_layer = 40 + 10 * uint64_t{spec.experts};
+  require(layers <= kMaxGraphTensors / per_layer, spec.name.empty() ? "--layers" : spec.name,
+          spec.experts > 0 ? "num_local_experts" : "num_hidden_layers",
+          fmt::format("{} layers{} make over {} tensors; build fewer layers (--layers)", layers,
+                      spec.experts > 0 ? fmt::format(" of {} experts", spec.experts) : "",
+                      kMaxGraphTensors));
+}
+
 Graph build_decoder_layers(const ModelSpec& spec, const DecodeShape& shape, uint32_t layers) {
+  check_buildable(spec, shape, layers);
   Graph g;
   g.set_name(fmt::format("{} x{} {}", spec.name, layers, shape.label()));
   std::string x = "input";
@@ -256,6 +291,7 @@ Graph build_decoder_layers(const ModelSpec& spec, const DecodeShape& shape, uint
   for (uint32_t l = 0; l < layers; ++l) {
     x = add_decoder_layer(g, spec, shape, fmt::format("layers.{}.", l), x, l);
   }
+  check_graph(g, "--layer " + spec.name);
   return g;
 }
 

@@ -27,6 +27,17 @@ std::string add_decoder_layer(Graph& graph, const ModelSpec& spec, const DecodeS
                               const std::string& prefix, const std::string& input,
                               uint64_t layer = 0);
 
+// The most token rows a step may have (batch x new tokens), the longest KV
+// cache, and the most tensors a built graph may have.
+inline constexpr uint64_t kMaxTokenRows = uint64_t{1} << 20;
+inline constexpr uint64_t kMaxKvLen = uint64_t{1} << 24;
+inline constexpr uint64_t kMaxGraphTensors = uint64_t{1} << 20;
+
+// UserError naming the flag or field unless `layers` layers of `spec` can be
+// built for `shape`: at least one sequence, token and layer, a KV length
+// that holds the new tokens, and the limits above.
+void check_buildable(const ModelSpec& spec, const DecodeShape& shape, uint64_t layers);
+
 // A graph of `layers` decoder layers (no embedding or LM head).
 [[nodiscard]] Graph build_decoder_layers(const ModelSpec& spec, const DecodeShape& shape,
                                          uint32_t layers);

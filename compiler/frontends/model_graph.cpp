@@ -4,17 +4,21 @@
 
 #include "common/error.h"
 #include "compiler/frontends/decoder_layer.h"
+#include "compiler/graph_check.h"
 #include "compiler/graph_util.h"
 
 namespace npusim::compiler {
 
 Graph build_model(const ModelSpec& m, const DecodeShape& s, uint64_t layers) {
   require(m.vocab > 0, m.name, "vocab_size", "a whole model needs a vocabulary");
+  require(layers <= m.layers, "--layers", std::to_string(layers),
+          fmt::format("the model {} has {} layers", m.name, m.layers));
+  const uint64_t n = layers == 0 ? m.layers : layers;
+  check_buildable(m, s, n);
   if (m.learned_positions) {
     require(s.kv_len <= m.max_positions, m.name, "max_position_embeddings",
             fmt::format("--kv-len {} exceeds the model's {} positions", s.kv_len, m.max_positions));
   }
-  const uint64_t n = layers == 0 ? m.layers : std::min(layers, m.layers);
   const auto B = static_cast<int64_t>(s.batch * s.tokens);  // token rows
   const auto H = static_cast<int64_t>(m.hidden);
   const auto V = static_cast<int64_t>(m.vocab);
@@ -74,6 +78,7 @@ Graph build_model(const ModelSpec& m, const DecodeShape& s, uint64_t layers) {
     add_tensor(g, "lm_head.weight", {H, V}, s.weight_dtype, WEIGHT, true);
     add_node(g, "lm_head", MATMUL, {"final_norm", "lm_head.weight"}, {"logits"});
   }
+  check_graph(g, m.name);
   return g;
 }
 

@@ -12,7 +12,8 @@
 namespace npusim::compiler {
 
 // `layers` limits the decoder layers built (0: all of the model's). UserError
-// when the spec cannot be built (a KV length past the model's positions).
+// when the spec cannot be built: more layers than the model has, a KV length
+// past the model's positions, a step or graph past check_buildable's limits.
 [[nodiscard]] Graph build_model(const ModelSpec& spec, const DecodeShape& shape,
                                 uint64_t layers = 0);
 

@@ -13,8 +13,10 @@
 #include <set>
 #include <unordered_map>
 
+#include "common/checked.h"
 #include "common/error.h"
 #include "common/file.h"
+#include "compiler/graph_check.h"
 #include "compiler/graph_util.h"
 
 namespace npusim::compiler {
@@ -25,6 +27,7 @@ class Importer {
   Importer(const std::string& path, const DecodeShape& shape) : path_(path), shape_(shape) {}
 
   Graph run(onnx::ModelProto& model) {
+    for (const auto& node : model.graph().node()) operands(node);
     try {
       onnx::shape_inference::InferShapes(model);
     } catch (const std::exception& e) {
@@ -37,6 +40,10 @@ class Importer {
     for (const auto& init : g.initializer()) initializer(init);
     for (const auto& in : g.input()) {
       if (known_.count(in.name())) continue;  // an initializer listed as input
+      if (!in.type().has_tensor_type()) {
+        throw UserError(fmt::format("{}: input '{}': is not a tensor", path_, in.name()));
+      }
+      element_type(in.type().tensor_type().elem_type(), "input '" + in.name() + "'");
       shapes_[in.name()] = dims(in, in.name());
       activation(in.name(), in.name());
     }
@@ -52,6 +59,7 @@ class Importer {
         lower(g.node(i));
       }
     }
+    check_graph(graph_, path_);
     return std::move(graph_);
   }
 
@@ -74,21 +82,102 @@ class Importer {
     Dims out;
     if (!vi.type().has_tensor_type()) return out;
     for (const auto& d : vi.type().tensor_type().shape().dim()) {
-      if (!d.has_dim_value() || d.dim_value() <= 0) {
+      if (!d.has_dim_value()) {
         throw UserError(fmt::format(
             "{}: value '{}' has a dynamic dimension '{}'; npusim needs static shapes (export "
             "with fixed sizes)",
             path_, name, d.dim_param()));
       }
+      if (d.dim_value() <= 0) {
+        throw UserError(fmt::format("{}: value '{}': dimension {} is {}; it must be >= 1", path_,
+                                    name, out.size(), d.dim_value()));
+      }
       out.push_back(d.dim_value());
     }
+    count(out, name);
     return out;
   }
 
-  static uint64_t count(const Dims& d) {
-    uint64_t n = 1;
-    for (int64_t v : d) n *= static_cast<uint64_t>(v);
-    return n;
+  // Elements of a shape; UserError naming the value when a dimension is
+  // negative or there are more than a tensor may have.
+  uint64_t count(const Dims& d, const std::string& name) const {
+    const std::optional<uint64_t> n = checked_product(d);
+    if (!n || *n > kMaxTensorElements) {
+      throw UserError(fmt::format("{}: value '{}': shape [{}] {}", path_, name, fmt::join(d, ", "),
+                                  n ? fmt::format("has more than {} elements", kMaxTensorElements)
+                                    : std::string("has a negative dimension or overflows")));
+    }
+    return *n;
+  }
+
+  // ONNX element types npusim models (the precision is --dtype's; the
+  // file's only has to be a number).
+  void element_type(int32_t type, const std::string& what) const {
+    using T = onnx::TensorProto;
+    switch (type) {
+      case T::FLOAT:
+      case T::FLOAT16:
+      case T::BFLOAT16:
+      case T::DOUBLE:
+      case T::INT8:
+      case T::UINT8:
+      case T::INT16:
+      case T::UINT16:
+      case T::INT32:
+      case T::UINT32:
+      case T::INT64:
+      case T::UINT64:
+      case T::BOOL:
+        return;
+      default:
+        throw UserError(
+            fmt::format("{}: {}: element type {} is not supported (floats, integers and bools are)",
+                        path_, what,
+                        T::DataType_IsValid(type) ? T::DataType_Name(static_cast<T::DataType>(type))
+                                                  : std::to_string(type)));
+    }
+  }
+
+  // Every node's operand counts, before shape inference or pattern
+  // matching index them; an op without a lowering is refused here.
+  void operands(const onnx::NodeProto& node) const {
+    struct Arity {
+      int min_in, max_in, min_out, max_out;
+    };
+    static const std::map<std::string, Arity> arity = {
+        {"Add", {2, 2, 1, 1}},        {"Sub", {2, 2, 1, 1}},
+        {"Mul", {2, 2, 1, 1}},        {"Div", {2, 2, 1, 1}},
+        {"Pow", {2, 2, 1, 1}},        {"Sqrt", {1, 1, 1, 1}},
+        {"Erf", {1, 1, 1, 1}},        {"Tanh", {1, 1, 1, 1}},
+        {"Sigmoid", {1, 1, 1, 1}},    {"Relu", {1, 1, 1, 1}},
+        {"Exp", {1, 1, 1, 1}},        {"Neg", {1, 1, 1, 1}},
+        {"Transpose", {1, 1, 1, 1}},  {"Constant", {0, 0, 1, 1}},
+        {"Identity", {1, 1, 1, 1}},   {"Reshape", {1, 2, 1, 1}},
+        {"Squeeze", {1, 2, 1, 1}},    {"Unsqueeze", {1, 2, 1, 1}},
+        {"Flatten", {1, 1, 1, 1}},    {"MatMul", {2, 2, 1, 1}},
+        {"Gemm", {2, 3, 1, 1}},       {"Softmax", {1, 1, 1, 1}},
+        {"ReduceMean", {1, 2, 1, 1}}, {"LayerNormalization", {2, 3, 1, 3}},
+        {"Split", {1, 2, 1, 4096}},   {"Concat", {1, 4096, 1, 1}},
+        {"Gather", {2, 2, 1, 1}},
+    };
+    auto it = arity.find(node.op_type());
+    if (it == arity.end() || !node.domain().empty()) {
+      fail(node,
+           "this op has no lowering in npusim (supported, in the default domain: MatMul, Gemm, "
+           "Add, Sub, Mul, Div, Pow, Sqrt, Erf, Tanh, Sigmoid, Relu, Exp, Neg, ReduceMean, "
+           "Softmax, LayerNormalization, Transpose, Reshape, Squeeze, Unsqueeze, Flatten, Split, "
+           "Concat, Gather, Constant, Identity)");
+    }
+    const Arity& a = it->second;
+    if (node.input_size() < a.min_in || node.input_size() > a.max_in ||
+        node.output_size() < a.min_out || node.output_size() > a.max_out) {
+      fail(node,
+           fmt::format("takes {} to {} inputs and {} to {} outputs, not {} and {}", a.min_in,
+                       a.max_in, a.min_out, a.max_out, node.input_size(), node.output_size()));
+    }
+    for (const auto& name : node.output()) {
+      if (name.empty()) fail(node, "an output has no name");
+    }
   }
 
   // The data of an INT64 tensor, from int64_data or (as PyTorch writes it)
@@ -105,9 +194,8 @@ class Importer {
 
   // Value of a one-element float tensor, if `t` is one.
   static std::optional<double> float_scalar(const onnx::TensorProto& t) {
-    int64_t n = 1;
-    for (int64_t d : t.dims()) n *= d;
-    if (n != 1 || t.data_type() != onnx::TensorProto::FLOAT) return std::nullopt;
+    const std::optional<uint64_t> n = checked_product(t.dims());
+    if (n != uint64_t{1} || t.data_type() != onnx::TensorProto::FLOAT) return std::nullopt;
     if (t.float_data_size() == 1) return t.float_data(0);
     if (t.raw_data().size() == 4) {
       float v = 0;
@@ -258,9 +346,17 @@ class Importer {
 
   void initializer(const onnx::TensorProto& t) {
     Dims shape(t.dims().begin(), t.dims().end());
+    if (t.name().empty()) throw UserError(path_ + ": initializer: has no name");
+    element_type(t.data_type(), "initializer '" + t.name() + "'");
+    for (size_t i = 0; i < shape.size(); ++i) {
+      if (shape[i] <= 0) {
+        throw UserError(fmt::format("{}: initializer '{}': dimension {} is {}; it must be >= 1",
+                                    path_, t.name(), i, shape[i]));
+      }
+    }
     const bool integer =
         t.data_type() == onnx::TensorProto::INT64 || t.data_type() == onnx::TensorProto::INT32;
-    if (integer || count(shape) <= 1) {  // shapes, axes and scalars: folded constants
+    if (integer || count(shape, t.name()) <= 1) {  // shapes, axes and scalars: folded constants
       Value v{Kind::Constant, "", shape, {}};
       v.ints = int64s(t);
       known_[t.name()] = v;
@@ -273,18 +369,38 @@ class Importer {
 
   const Value& value(const onnx::NodeProto& node, const std::string& name) {
     auto it = known_.find(name);
-    if (it == known_.end()) fail(node, "input '" + name + "' is not produced before use");
+    if (it == known_.end()) {
+      auto p = producer_.find(name);
+      if (p != producer_.end()) {
+        fail(node, fmt::format("input '{}' is computed by a later node (#{}): ONNX nodes must be "
+                               "in topological order, and a graph with a cycle has none",
+                               name, p->second));
+      }
+      fail(node, "input '" + name +
+                     "' is not a graph input, an initializer or the output of an earlier node");
+    }
     return it->second;
   }
 
   Dims shape_of(const onnx::NodeProto& node, const std::string& name) {
     auto it = shapes_.find(name);
     if (it == shapes_.end()) fail(node, "shape inference gave no shape for '" + name + "'");
+    if (it->second.empty()) {
+      fail(node, "'" + name +
+                     "' is a scalar (rank 0) or of unknown rank; npusim computes tensors of "
+                     "rank >= 1");
+    }
     return it->second;
   }
 
   std::string activation(const std::string& name, const std::string& onnx_name,
                          const std::string& alias = "") {
+    if (shapes_.at(onnx_name).empty()) {
+      throw UserError(fmt::format(
+          "{}: value '{}' is a scalar (rank 0) or of unknown rank; npusim computes tensors of "
+          "rank >= 1",
+          path_, onnx_name));
+    }
     Tensor& t =
         add_tensor(graph_, name, shapes_.at(onnx_name), shape_.activation_dtype, ACTIVATION, false);
     if (!alias.empty()) t.set_alias_of(alias);
@@ -334,8 +450,8 @@ class Importer {
     if (act == nullptr) fail(node, "needs an activation operand");
     ins.push_back(act->tensor);
     if (other != nullptr && other->kind != Kind::Constant) {
-      const uint64_t n = count(other->shape);
-      if (n != count(act->shape) && n != static_cast<uint64_t>(act->shape.back())) {
+      const uint64_t n = count(other->shape, other->tensor);
+      if (n != count(act->shape, act->tensor) && n != static_cast<uint64_t>(act->shape.back())) {
         fail(node, fmt::format("broadcasting {} elements over '{}' is not supported (same size, "
                                "one row, or a scalar)",
                                n, act->tensor));

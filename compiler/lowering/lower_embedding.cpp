@@ -40,6 +40,7 @@ void lower_embedding(const Node& node, LoweringContext& ctx) {
           "past the table");
   const auto seed = static_cast<uint64_t>(attr_int(node, "seed", 0));
 
+  ctx.builder.reserve(batch);  // a DMA per row, at least
   std::vector<uint64_t> src(batch);
   for (uint64_t i = 0; i < batch; ++i) {
     src[i] = fixed >= 0 ? static_cast<uint64_t>(fixed) + i % tokens

@@ -64,6 +64,7 @@ void lower_scatter_add(const Node& node, LoweringContext& ctx) {
   const uint32_t pt = ctx.tensor(part), ot = ctx.tensor(out);
   const uint32_t at_t = acc != nullptr ? ctx.tensor(*acc) : 0;
   // Output rows in chunks: the accumulator's rows, plus the part rows landing there.
+  b.reserve((total_rows + per - 1) / per);  // a vector op per chunk, at least
   std::vector<std::vector<size_t>> landing((total_rows + per - 1) / per);
   for (size_t i = 0; i < rows.size(); ++i) landing[rows[i] / per].push_back(i);
   for (uint64_t r0 = 0; r0 < total_rows; r0 += per) {

@@ -31,6 +31,7 @@ void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
   const Tensor& x = ctx.tensors.at(node.inputs(0), node.name());
   const Tensor& y = ctx.tensors.at(node.outputs(0), node.name());
   require(x.shape_size() >= 1, "graph", where, "the input needs a shape");
+  require(dtype_bits(x.dtype()) > 0, "graph", where, "the input '" + x.name() + "' needs a dtype");
   uint64_t row = last_dim(x);
   if (v.row_attr != nullptr) row = static_cast<uint64_t>(attr_int(node, v.row_attr, row));
   const uint64_t elements = num_elements(x);

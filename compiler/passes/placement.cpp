@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <optional>
 #include <unordered_map>
 
+#include "common/checked.h"
 #include "common/error.h"
 
 namespace npusim::compiler {
@@ -19,6 +21,11 @@ uint64_t place(Graph& graph, const PlacementOptions& options) {
       t.set_address(it->second);
       placed[t.name()] = it->second;
       continue;
+    }
+    const std::optional<uint64_t> padded = checked_add(next, options.alignment - 1);
+    if (!padded || !checked_add(*padded, t.size_bytes())) {
+      throw UserError(fmt::format("{}: the model needs more than 2^64 bytes (at tensor '{}')",
+                                  options.capacity_field, t.name()));
     }
     next = (next + options.alignment - 1) / options.alignment * options.alignment;
     t.set_address(next);

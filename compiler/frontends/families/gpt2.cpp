@@ -8,13 +8,13 @@ namespace {
 
 ModelSpec gpt2(const ConfigReader& r) {
   ModelSpec s;
-  s.hidden = r.count("n_embd");
-  s.layers = r.count("n_layer");
-  s.heads = r.count("n_head");
+  s.hidden = r.count("n_embd", kMaxHidden);
+  s.layers = r.count("n_layer", kMaxLayers);
+  s.heads = r.count("n_head", kMaxHeads);
   s.kv_heads = s.heads;
-  s.intermediate = r.count_or("n_inner", 4 * s.hidden);
-  s.vocab = r.count("vocab_size");
-  s.max_positions = r.count("n_positions");
+  s.intermediate = r.count_or("n_inner", 4 * s.hidden, kMaxIntermediate);
+  s.vocab = r.count("vocab_size", kMaxVocab);
+  s.max_positions = r.count("n_positions", kMaxPositions);
   const std::string act = r.text_or("activation_function", "gelu_new");
   require(act.rfind("gelu", 0) == 0, r.where(), "activation_function",
           "'" + act + "': GPT-2 is lowered with GELU");

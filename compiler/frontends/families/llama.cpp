@@ -9,13 +9,13 @@ namespace {
 
 ModelSpec llama_like(const ConfigReader& r) {
   ModelSpec s;
-  s.hidden = r.count("hidden_size");
-  s.layers = r.count("num_hidden_layers");
-  s.heads = r.count("num_attention_heads");
-  s.kv_heads = r.count_or("num_key_value_heads", s.heads);
-  s.head_dim = r.count_or("head_dim", 0);
-  s.intermediate = r.count("intermediate_size");
-  s.vocab = r.count("vocab_size");
+  s.hidden = r.count("hidden_size", kMaxHidden);
+  s.layers = r.count("num_hidden_layers", kMaxLayers);
+  s.heads = r.count("num_attention_heads", kMaxHeads);
+  s.kv_heads = r.count_or("num_key_value_heads", s.heads, s.heads);
+  s.head_dim = r.count_or("head_dim", 0, kMaxHeadDim);
+  s.intermediate = r.count("intermediate_size", kMaxIntermediate);
+  s.vocab = r.count("vocab_size", kMaxVocab);
   s.tied_embeddings = r.flag_or("tie_word_embeddings", false);
   s.attention_bias = r.flag_or("attention_bias", false);
   s.mlp_bias = r.flag_or("mlp_bias", false);
@@ -29,10 +29,9 @@ ModelSpec llama_like(const ConfigReader& r) {
 
 ModelSpec mixtral(const ConfigReader& r) {
   ModelSpec s = llama_like(r);
-  s.experts = static_cast<uint32_t>(r.count("num_local_experts"));
-  s.top_k = static_cast<uint32_t>(r.count("num_experts_per_tok"));
-  require(s.top_k <= s.experts, r.where(), "num_experts_per_tok",
-          "must not exceed num_local_experts");
+  s.experts = static_cast<uint32_t>(r.count("num_local_experts", kMaxExperts));
+  // At most num_local_experts: each token takes that many distinct experts.
+  s.top_k = static_cast<uint32_t>(r.count("num_experts_per_tok", s.experts));
   return s;
 }
 

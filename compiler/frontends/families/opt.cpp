@@ -8,15 +8,15 @@ namespace {
 
 ModelSpec opt(const ConfigReader& r) {
   ModelSpec s;
-  s.hidden = r.count("hidden_size");
-  s.layers = r.count("num_hidden_layers");
-  s.heads = r.count("num_attention_heads");
+  s.hidden = r.count("hidden_size", kMaxHidden);
+  s.layers = r.count("num_hidden_layers", kMaxLayers);
+  s.heads = r.count("num_attention_heads", kMaxHeads);
   s.kv_heads = s.heads;
-  s.intermediate = r.count("ffn_dim");
-  s.vocab = r.count("vocab_size");
-  s.max_positions = r.count("max_position_embeddings");
-  require(r.count_or("word_embed_proj_dim", s.hidden) == s.hidden, r.where(), "word_embed_proj_dim",
-          "an embedding projection (OPT-350m) is not modelled");
+  s.intermediate = r.count("ffn_dim", kMaxIntermediate);
+  s.vocab = r.count("vocab_size", kMaxVocab);
+  s.max_positions = r.count("max_position_embeddings", kMaxPositions);
+  require(r.count_or("word_embed_proj_dim", s.hidden, kMaxHidden) == s.hidden, r.where(),
+          "word_embed_proj_dim", "an embedding projection (OPT-350m) is not modelled");
   require(r.flag_or("do_layer_norm_before", true), r.where(), "do_layer_norm_before",
           "post-LayerNorm OPT (350m) is not modelled");
   const std::string act = r.text_or("activation_function", "relu");
