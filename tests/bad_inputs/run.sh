@@ -22,6 +22,8 @@
 #                             text, inserted as is) or, when VALUE is
 #                             DELETE, the key removed; KEY must be on a line
 #                             of its own in SRC (as in examples/models/)
+#   sedit SRC NAME SCRIPT     copies the text file SRC to $TMP/NAME edited by
+#                             the sed -E script SCRIPT (which must change it)
 #
 # A case passes only when `timeout 60 NPUSIM arguments...` exits with status
 # 2, its standard error matches the ERE (grep -E) and names no internal error,
@@ -69,7 +71,13 @@ jset() {
   fi
   printf '%s' "$dest"
 }
-export -f mkfile jset
+sedit() {
+  local src="$1" dest="$TMP/$2"
+  sed -E "$3" "$src" >"$dest" || return 1
+  if cmp -s "$src" "$dest"; then echo "sedit: '$3' does not change $src" >&2; return 1; fi
+  printf '%s' "$dest"
+}
+export -f mkfile jset sedit
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
