@@ -2,10 +2,13 @@
 
 #include <fmt/format.h>
 
-#include <fstream>
+#include <charconv>
+#include <cmath>
 #include <sstream>
+#include <vector>
 
 #include "common/error.h"
+#include "common/file.h"
 
 namespace npusim::memory {
 namespace {
@@ -47,35 +50,67 @@ class Pattern : public TrafficSource {
   uint64_t next_slot_ = 0;
 };
 
+// Strict: every non-blank line (after '#' comments) is exactly four words,
+// each checked; a bad one is an error naming the file, the line and the
+// field, never skipped.
 class Trace : public TrafficSource {
  public:
-  explicit Trace(const std::string& path) : path_(path), in_(path) {
-    if (!in_) throw UserError(path + ": cannot open trace file");
-  }
+  // Latest time a request may carry: 1000 s of simulated time.
+  static constexpr double kMaxTimeNs = 1e12;
+  static constexpr uint64_t kMaxBytes = uint64_t{1} << 30;
+
+  Trace(const std::string& path, uint64_t capacity)
+      : contents_(read_file(path)), text_(contents_), capacity_(capacity), name_(path) {}
+
   bool next(TrafficRequest* out) override {
     std::string line;
-    while (std::getline(in_, line)) {
+    while (std::getline(text_, line)) {
       ++line_;
       if (const auto hash = line.find('#'); hash != std::string::npos) line.resize(hash);
-      std::istringstream words(line);
+      std::istringstream stream(line);
+      std::vector<std::string> words;
+      for (std::string w; stream >> w;) words.push_back(w);
+      if (words.empty()) continue;  // blank or comment
+      const std::string where = fmt::format("{}:{}", name_, line_);
+      if (words.size() != 4) {
+        throw UserError(fmt::format("{}: expected 'time_ns R|W address bytes', got {} words", where,
+                                    words.size()));
+      }
       double time_ns = 0;
-      std::string rw, address;
-      uint64_t bytes = 0;
-      if (!(words >> time_ns)) continue;  // blank or comment
-      const std::string where = fmt::format("{}:{}", path_, line_);
-      if (!(words >> rw >> address >> bytes) || (rw != "R" && rw != "W") || bytes == 0 ||
-          bytes > UINT32_MAX || time_ns < 0) {
-        throw UserError(where + ": expected 'time_ns R|W address bytes'");
+      if (!number(words[0], &time_ns) || !std::isfinite(time_ns) || time_ns < 0 ||
+          time_ns > kMaxTimeNs) {
+        throw UserError(fmt::format("{}: time_ns: '{}' must be a number between 0 and 1e12 (ns)",
+                                    where, words[0]));
       }
-      try {
-        size_t used = 0;
-        out->address = std::stoull(address, &used, 0);
-        if (used != address.size()) throw std::invalid_argument(address);
-      } catch (const std::exception&) {
-        throw UserError(where + ": address '" + address + "' is not a number");
+      if (time_ns < last_ns_) {
+        throw UserError(fmt::format("{}: time_ns: {} is before the previous line's {}", where,
+                                    words[0], last_ns_));
       }
-      out->time_ps = static_cast<uint64_t>(time_ns * 1e3);
-      out->write = rw == "W";
+      if (words[1] != "R" && words[1] != "W") {
+        throw UserError(fmt::format("{}: direction: '{}' is not R or W", where, words[1]));
+      }
+      uint64_t address = 0, bytes = 0;
+      const bool hex = words[2].rfind("0x", 0) == 0 || words[2].rfind("0X", 0) == 0;
+      if (!integer(hex ? words[2].substr(2) : words[2], hex ? 16 : 10, &address)) {
+        throw UserError(fmt::format(
+            "{}: address: '{}' is not a non-negative integer (decimal or 0x hex) below 2^64", where,
+            words[2]));
+      }
+      if (!integer(words[3], 10, &bytes) || bytes == 0 || bytes > kMaxBytes) {
+        throw UserError(
+            fmt::format("{}: bytes: '{}' must be an integer between 1 and 2^30", where, words[3]));
+      }
+      const uint64_t limit = capacity_ == 0 ? UINT64_MAX : capacity_;
+      if (address > limit || bytes > limit - address) {
+        throw UserError(fmt::format(
+            "{}: address: {} bytes at 0x{:x} reach past the memory's {}", where, bytes, address,
+            capacity_ == 0 ? std::string("address space")
+                           : fmt::format("capacity ({} bytes)", capacity_)));
+      }
+      last_ns_ = time_ns;
+      out->time_ps = static_cast<uint64_t>(std::llround(time_ns * 1e3));
+      out->write = words[1] == "W";
+      out->address = address;
       out->bytes = static_cast<uint32_t>(bytes);
       return true;
     }
@@ -83,9 +118,23 @@ class Trace : public TrafficSource {
   }
 
  private:
-  std::string path_;
-  std::ifstream in_;
+  static bool number(const std::string& text, double* out) {
+    const char* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, *out);
+    return ec == std::errc() && ptr == end;
+  }
+  static bool integer(const std::string& text, int base, uint64_t* out) {
+    const char* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, *out, base);
+    return !text.empty() && ec == std::errc() && ptr == end;
+  }
+
+  std::string contents_;
+  std::istringstream text_;
+  uint64_t capacity_;
+  std::string name_;
   uint64_t line_ = 0;
+  double last_ns_ = 0;
 };
 
 }  // namespace
@@ -94,8 +143,8 @@ std::unique_ptr<TrafficSource> make_pattern(const PatternConfig& c) {
   return std::make_unique<Pattern>(c);
 }
 
-std::unique_ptr<TrafficSource> load_trace(const std::string& path) {
-  return std::make_unique<Trace>(path);
+std::unique_ptr<TrafficSource> load_trace(const std::string& path, uint64_t capacity_bytes) {
+  return std::make_unique<Trace>(path, capacity_bytes);
 }
 
 TrafficGenerator::TrafficGenerator(const sc_core::sc_module_name& name,

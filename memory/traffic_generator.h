@@ -40,9 +40,12 @@ struct PatternConfig {
 };
 
 [[nodiscard]] std::unique_ptr<TrafficSource> make_pattern(const PatternConfig& config);
-// One request per line: "time_ns R|W address bytes" (address decimal or 0x
-// hex); '#' starts a comment. UserError naming file:line on bad lines.
-[[nodiscard]] std::unique_ptr<TrafficSource> load_trace(const std::string& path);
+// One request per line: "time_ns R|W address bytes" (time 0 to 1e12 ns, not
+// decreasing; address decimal or 0x hex; 1 to 2^30 bytes, inside
+// `capacity_bytes` unless it is 0); '#' starts a comment. UserError naming
+// file:line and the field on a bad line.
+[[nodiscard]] std::unique_ptr<TrafficSource> load_trace(const std::string& path,
+                                                        uint64_t capacity_bytes);
 
 class TrafficGenerator : public sc_core::sc_module {
  public:

@@ -12,12 +12,13 @@ namespace npusim::sim {
 
 MemtestReport run_memtest(const System& system, const MemtestOptions& o) {
   const auto& entry = memory::MemoryRegistry::lookup(system.memory(), "memtest", "memory");
-  uint64_t capacity = entry.capacity_bytes(system.memory());
-  if (capacity == 0) capacity = uint64_t{1} << 30;  // unlimited ideal memory: 1 GiB
+  const uint64_t placeable = entry.capacity_bytes(system.memory());
+  // An unlimited ideal memory: patterns cover 1 GiB.
+  const uint64_t capacity = placeable == 0 ? uint64_t{1} << 30 : placeable;
   MemtestReport r;
   std::unique_ptr<memory::TrafficSource> source;
   if (!o.trace.empty()) {
-    source = memory::load_trace(o.trace);
+    source = memory::load_trace(o.trace, placeable);
     r.set_pattern(o.trace);
   } else {
     memory::PatternConfig p;
@@ -57,6 +58,7 @@ MemtestReport run_memtest(const System& system, const MemtestOptions& o) {
   gen.socket.bind(mem->socket);
   sc_core::sc_start();
   if (gen.error()) std::rethrow_exception(gen.error());
+  require(gen.requests() > 0, o.trace, "requests", "no requests (every line blank or a comment)");
 
   r.set_memory(system.memory().has_dram() ? system.memory().dram().preset() : "ideal");
   r.set_requests(gen.requests());

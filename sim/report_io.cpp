@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "common/error.h"
+#include "sim/output_file.h"
 
 namespace npusim::sim {
 
@@ -86,11 +87,9 @@ std::string to_json(const google::protobuf::Message& message) {
   return message_json(message).dump(2) + "\n";
 }
 
-void write_json(const google::protobuf::Message& message, const std::string& path) {
-  std::ofstream out(path);
-  if (!out) throw UserError(path + ": cannot write file");
-  out << to_json(message);
-  if (!out) throw UserError(path + ": write failed");
+void write_json(const google::protobuf::Message& message, const std::string& path,
+                const std::string& option) {
+  write_output(path, option, to_json(message));
 }
 
 namespace {

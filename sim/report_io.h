@@ -10,7 +10,8 @@
 namespace npusim::sim {
 
 [[nodiscard]] std::string to_json(const google::protobuf::Message& message);
-void write_json(const google::protobuf::Message& message, const std::string& path);
+void write_json(const google::protobuf::Message& message, const std::string& path,
+                const std::string& option);
 void print_table(const Report& report, std::ostream& out);
 // Tokens per second of a run (0 without tokens or time), and the share of
 // the memory's peak bandwidth it used.

@@ -9,6 +9,7 @@
 #include <numeric>
 
 #include "common/error.h"
+#include "sim/output_file.h"
 #include "sim/report_io.h"
 
 namespace npusim::sim {
@@ -220,8 +221,8 @@ void print_roofline(const Report& r, std::ostream& out, size_t top) {
 }
 
 void write_ops_csv(const Report& r, const std::string& path) {
-  std::ofstream f(path);
-  if (!f) throw UserError(path + ": --roofline-csv: cannot write the file");
+  OutputFile file(path, "--roofline-csv");
+  std::ostream& f = file.stream();
   f << "node,op,op_class,layer,flops,bytes_read,bytes_written,seconds,intensity,achieved_gflops,"
        "achieved_gbps,bound,bound_share,active_seconds\n";
   for (const OpStats& o : r.ops()) {
@@ -230,7 +231,7 @@ void write_ops_csv(const Report& r, const std::string& path) {
                      o.bytes_written(), o.seconds(), o.intensity(), o.achieved_gflops(),
                      o.achieved_gbps(), o.bound(), o.bound_share(), o.active_seconds());
   }
-  if (!f) throw UserError(path + ": --roofline-csv: writing the file failed");
+  file.commit();
 }
 
 }  // namespace npusim::sim

@@ -43,10 +43,22 @@ SweepAxis parse_sweep_axis(const std::string& text) {
   for (const std::string& v : axis.values) {
     if (v.empty()) throw UserError(where + ": an empty value");
   }
+  if (axis.values.size() > kMaxSweepPoints) {
+    throw UserError(fmt::format("{}: more than {} values", where, kMaxSweepPoints));
+  }
   return axis;
 }
 
 std::vector<std::vector<std::string>> sweep_grid(const std::vector<SweepAxis>& axes) {
+  uint64_t points = 1;
+  for (const SweepAxis& axis : axes) {
+    points *= axis.values.size();  // each at most kMaxSweepPoints: no overflow
+    if (points > kMaxSweepPoints) {
+      throw UserError(
+          fmt::format("--vary: the grid has more than {} points (--vary {} makes it {})",
+                      kMaxSweepPoints, axis.field, points));
+    }
+  }
   std::vector<std::vector<std::string>> grid{{}};
   for (const SweepAxis& axis : axes) {
     std::vector<std::vector<std::string>> next;

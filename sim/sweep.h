@@ -12,6 +12,9 @@
 
 namespace npusim::sim {
 
+// The most points a sweep may have (each is a whole simulation).
+constexpr uint64_t kMaxSweepPoints = 100000;
+
 // One varied parameter: "field=v1,v2,..." (a system field path as --set
 // takes it, or a workload option name such as batch or kv-len).
 struct SweepAxis {

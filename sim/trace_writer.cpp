@@ -67,8 +67,11 @@ std::string describe(const Instruction& ins) {
 
 TraceWriter::TraceWriter(const TraceOptions& options, const Program& program,
                          std::vector<std::string> memory_lanes)
-    : options_(options), program_(program), lanes_(std::move(memory_lanes)), out_(options.path) {
-  if (!out_) throw UserError(options.path + ": --trace: cannot write the file");
+    : options_(options),
+      program_(program),
+      lanes_(std::move(memory_lanes)),
+      file_(options.path, "--trace"),
+      out_(file_.stream()) {
   for (const std::string& node : program.nodes()) node_layer_.push_back(decoder_layer(node));
   out_ << "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n";
   event(R"({"ph":"M","pid":1,"name":"process_name","args":{"name":"core0"}})");
@@ -80,11 +83,7 @@ TraceWriter::TraceWriter(const TraceOptions& options, const Program& program,
   }
 }
 
-TraceWriter::~TraceWriter() {
-  if (!finished_) {
-    out_ << "\n]}\n";
-  }
-}
+TraceWriter::~TraceWriter() = default;  // an unfinished trace is removed (OutputFile)
 
 void TraceWriter::event(const std::string& json) {
   if (!first_) out_ << ",\n";
@@ -199,9 +198,7 @@ void TraceWriter::resources(const ResourceLedger& ledger, uint64_t end_ps) {
 void TraceWriter::finish(uint64_t end_ps) {
   flush_windows(end_ps + options_.counter_window_ps);
   out_ << "\n]}\n";
-  out_.close();
-  finished_ = true;
-  if (!out_) throw UserError(options_.path + ": --trace: writing the file failed");
+  file_.commit();
 }
 
 }  // namespace npusim::sim

@@ -23,14 +23,15 @@
 #pragma once
 
 #include <cstdint>
-#include <fstream>
 #include <map>
+#include <ostream>
 #include <string>
 #include <vector>
 
 #include "arch/isa.pb.h"
 #include "arch/trace_sink.h"
 #include "memory/memory_model.h"
+#include "sim/output_file.h"
 
 namespace npusim::sim {
 
@@ -74,9 +75,9 @@ class TraceWriter : public arch::TraceSink, public memory::TrafficSink {
   const Program& program_;
   std::vector<std::string> lanes_;
   std::vector<int> node_layer_;  // per graph node: its decoder layer, or -1
-  std::ofstream out_;
+  OutputFile file_;
+  std::ostream& out_;
   bool first_ = true;
-  bool finished_ = false;
   uint64_t next_id_ = 0;
   // Bandwidth windows not yet written, by index: bytes per lane.
   std::map<uint64_t, std::vector<uint64_t>> windows_;

@@ -33,7 +33,7 @@ TEST(Config, ErrorsNameTheFileAndField) {
       test::error_of([] {
         System s;
         parse_textproto("core { array { rowz: 1 } }", "a.textproto", &s);
-      }).find("a.textproto:1:20: Message type \"npusim.ArrayConfig\" has no field named \"rowz\""),
+      }).find("a.textproto:1:20: core.array.rowz: Message type \"npusim.ArrayConfig\" has no field named \"rowz\""),
       std::string::npos);
   EXPECT_EQ(test::error_of([] { (void)test::preset({"core.array.cols=0"}); })
                 .find(test::source_path("examples/hw/npu-128x128-ideal.textproto") +

@@ -24,7 +24,7 @@ int bench(const std::vector<std::string>& argv) {
   uint64_t repeat = 5;
   add_system_options(args, sys);
   add_workload_options(args, work);
-  args.option("repeat", &repeat, "runs to time (default 5); the median is reported");
+  args.option("repeat", &repeat, "runs to time (default 5); the median is reported", 1, 1000);
   if (!args.parse()) return 0;
   require(repeat >= 1, "npusim bench", "--repeat", "must be >= 1");
 

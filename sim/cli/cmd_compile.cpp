@@ -9,6 +9,9 @@
 #include "compiler/compile.h"
 #include "compiler/passes/placement.h"
 #include "sim/cli/options.h"
+#include "sim/config.h"
+#include "sim/output_file.h"
+#include "sim/report_io.h"
 
 namespace npusim::cli {
 namespace {
@@ -23,11 +26,33 @@ int compile(const std::vector<std::string>& argv) {
   args.option("emit", &emit,
               "what to write: graph (as built), placed (with addresses), tiled (with the "
               "tiling chosen per node), isa (the program)");
-  args.option("output", &output, "file to write (default: standard output)");
+  args.option("output", &output,
+              "file to write (default: standard output, text); its extension names the format: "
+              ".pb or .binpb binary protobuf, .json JSON, .textproto, .pbtxt, .txtpb or .txt text");
   if (!args.parse()) return 0;
   if (emit != "graph" && emit != "placed" && emit != "tiled" && emit != "isa") {
     throw UserError("npusim compile: --emit: '" + emit +
                     "' is not one of graph, placed, tiled, isa");
+  }
+  check_workload_options(args.given(), work);
+  for (const char* flag : {"system", "set"}) {
+    if (emit == "graph" && args.given(flag)) {
+      args.fail(flag, "is not used by --emit graph (the graph before placement)");
+    }
+  }
+  enum class Format { kText, kBinary, kJson } format = Format::kText;
+  if (!output.empty()) {
+    if (sim::has_suffix(output, ".pb") || sim::has_suffix(output, ".binpb")) {
+      format = Format::kBinary;
+    } else if (sim::has_suffix(output, ".json")) {
+      format = Format::kJson;
+    } else if (!sim::has_suffix(output, ".textproto") && !sim::has_suffix(output, ".pbtxt") &&
+               !sim::has_suffix(output, ".txtpb") && !sim::has_suffix(output, ".txt")) {
+      throw UserError(output +
+                      ": --output: the extension names no format (.pb, .binpb, .json, "
+                      ".textproto, .pbtxt, .txtpb or .txt)");
+    }
+    sim::OutputFile::check(output, "--output");
   }
 
   google::protobuf::Message* message = nullptr;
@@ -47,13 +72,20 @@ int compile(const std::vector<std::string>& argv) {
       message = &compiled.program;
     }
   }
-  std::string text;
-  google::protobuf::TextFormat::PrintToString(*message, &text);
-  if (output.empty()) {
-    std::cout << text;
+  std::string bytes;
+  if (format == Format::kBinary) {
+    if (!message->SerializeToString(&bytes)) {
+      throw UserError(output + ": --output: the message is too large for binary protobuf (2 GB)");
+    }
+  } else if (format == Format::kJson) {
+    bytes = sim::to_json(*message);
   } else {
-    std::ofstream out(output);
-    if (!out || !(out << text)) throw UserError(output + ": cannot write file");
+    google::protobuf::TextFormat::PrintToString(*message, &bytes);
+  }
+  if (output.empty()) {
+    std::cout << bytes;
+  } else {
+    sim::write_output(output, "--output", bytes);
   }
   return 0;
 }

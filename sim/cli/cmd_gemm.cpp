@@ -10,12 +10,17 @@
 namespace npusim::cli {
 namespace {
 
-uint64_t dim(const std::string& text, const char* name) {
+// A GEMM dimension's bound: 2^20 keeps every cycle count of a 1 x 1 array
+// inside 64 bits.
+constexpr uint64_t kMaxDim = uint64_t{1} << 20;
+
+uint64_t dim(const std::string& text, const char* name, uint64_t max) {
   uint64_t v = 0;
   const char* end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, v);
-  if (ec != std::errc() || ptr != end || v == 0) {
-    throw UserError(fmt::format("npusim gemm: {}: '{}' must be a positive integer", name, text));
+  if (ec != std::errc() || ptr != end || v == 0 || v > max) {
+    throw UserError(
+        fmt::format("npusim gemm: {}: '{}' is not an integer between 1 and {}", name, text, max));
   }
   return v;
 }
@@ -32,14 +37,17 @@ int gemm(const std::vector<std::string>& argv) {
   args.positional("M K N", &mkn, 3, 3, "GEMM: [M x K] times [K x N]");
   if (!args.parse()) return 0;
   const auto x = array.find('x');
-  if (x == std::string::npos) throw UserError("npusim gemm: --array: expected ROWSxCOLS");
-  const arch::ArrayShape shape{dim(array.substr(0, x), "--array rows"),
-                               dim(array.substr(x + 1), "--array cols"), double_buffered};
+  if (x == std::string::npos) {
+    throw UserError("npusim gemm: --array: '" + array + "' is not ROWSxCOLS");
+  }
+  const arch::ArrayShape shape{dim(array.substr(0, x), "--array rows", 4096),
+                               dim(array.substr(x + 1), "--array cols", 4096), double_buffered};
   const arch::DataflowInfo* df = arch::DataflowRegistry::find(dataflow);
   if (df == nullptr) {
     throw UserError("npusim gemm: --dataflow: '" + dataflow + "' is not one of os, ws, is");
   }
-  const arch::GemmShape g{dim(mkn[0], "M"), dim(mkn[1], "K"), dim(mkn[2], "N")};
+  const arch::GemmShape g{dim(mkn[0], "M", kMaxDim), dim(mkn[1], "K", kMaxDim),
+                          dim(mkn[2], "N", kMaxDim)};
   const arch::GemmTiming t = arch::gemm_timing(*df, shape, g);
   fmt::print("array {}x{} {}  M={} K={} N={}\n", shape.rows, shape.cols, df->name, g.m, g.k, g.n);
   fmt::print("compute cycles      {}\n", t.cycles);

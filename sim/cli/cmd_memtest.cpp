@@ -10,6 +10,7 @@
 #include "sim/cli/options.h"
 #include "sim/config.h"
 #include "sim/memtest.h"
+#include "sim/output_file.h"
 #include "sim/report_io.h"
 
 namespace npusim::cli {
@@ -60,15 +61,37 @@ int memtest(const std::vector<std::string>& argv) {
   args.flag("list-presets", &list, "print the built-in DRAM presets");
   args.option("pattern", &o.pattern, "sequential (default), random or strided");
   args.option("trace", &o.trace, "trace file: lines of 'time_ns R|W address bytes'");
-  args.option("requests", &o.requests, "requests to issue (default 100000)");
-  args.option("request-bytes", &o.request_bytes, "bytes per request (default 64)");
-  args.option("stride", &o.stride, "strided: bytes between requests (default 4 x request)");
-  args.option("read-fraction", &o.read_fraction, "share of reads, 0 to 1 (default 1)");
-  args.option("outstanding", &o.outstanding, "requests in flight (default 64)");
-  args.option("seed", &o.seed, "random seed (default 1)");
-  args.option("footprint", &o.footprint, "bytes the pattern covers (default: all memory)");
+  args.option("requests", &o.requests, "requests to issue (default 100000)", 1, 100000000);
+  args.option("request-bytes", &o.request_bytes, "bytes per request (default 64)", 1, 1 << 26);
+  args.option("stride", &o.stride, "strided: bytes between requests (default 4 x request)", 1,
+              uint64_t{1} << 50);
+  args.option("read-fraction", &o.read_fraction, "share of reads (default 1)", 0.0, 1.0);
+  args.option("outstanding", &o.outstanding, "requests in flight (default 64)", 1, 65536);
+  args.option("seed", &o.seed, "random seed (default 1)", 0, UINT64_MAX);
+  args.option("footprint", &o.footprint, "bytes the pattern covers (default: all memory)", 1,
+              uint64_t{1} << 50);
   args.option("report", &report, "write the report as JSON to this file");
   if (!args.parse()) return 0;
+  if (list && args.given().size() > 1) {
+    args.fail("list-presets", "takes no other option (it only lists the presets)");
+  }
+  if (!o.trace.empty()) {
+    for (const char* flag :
+         {"pattern", "requests", "request-bytes", "stride", "read-fraction", "seed", "footprint"}) {
+      if (args.given(flag)) args.fail(flag, "cannot be used with --trace (the trace says)");
+    }
+  }
+  if (args.given("stride") && o.pattern != "strided") {
+    args.fail("stride", "applies only with --pattern strided");
+  }
+  // A bound on the simulated work: 2^40 bytes (1 TiB) is minutes of
+  // simulation.
+  if (o.requests * o.request_bytes > (uint64_t{1} << 40)) {
+    args.fail("requests",
+              fmt::format("{} requests of {} bytes exceed 2^40 bytes (1 TiB) of traffic",
+                          o.requests, o.request_bytes));
+  }
+  if (!report.empty()) sim::OutputFile::check(report, "--report");
   if (list) {
     for (const auto& name : memory::dram::preset_names()) fmt::print("{}\n", name);
     return 0;
@@ -88,7 +111,7 @@ int memtest(const std::vector<std::string>& argv) {
   fmt::print("wall time           {:.3f} s ({:.3g} M requests/s, {:.3g} GB simulated per s)\n",
              wall, static_cast<double>(r.requests()) / wall / 1e6,
              r.achieved_bandwidth_gbps() * r.seconds() / wall);
-  if (!report.empty()) sim::write_json(r, report);
+  if (!report.empty()) sim::write_json(r, report, "--report");
   return 0;
 }
 

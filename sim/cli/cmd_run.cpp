@@ -7,12 +7,15 @@
 #include "sim/cli/options.h"
 #include "sim/cli/progress.h"
 #include "sim/memtest.h"
+#include "sim/output_file.h"
 #include "sim/report_io.h"
 #include "sim/roofline.h"
 #include "sim/simulator.h"
 
 namespace npusim::cli {
 namespace {
+
+constexpr uint64_t kMaxTraceUs = 1000000000;  // 1000 s of simulated time
 
 int run(const std::vector<std::string>& argv) {
   Args args("run", argv);
@@ -29,13 +32,14 @@ int run(const std::vector<std::string>& argv) {
   uint64_t trace_from_us = 0, trace_to_us = 0, trace_window_ns = 1000;
   args.option("trace", &trace_path,
               "write a timeline as Chrome/Perfetto trace JSON to this file (ui.perfetto.dev)");
-  args.option("trace-from-us", &trace_from_us, "trace: from this simulated time, us (default 0)");
+  args.option("trace-from-us", &trace_from_us, "trace: from this simulated time, us (default 0)", 0,
+              kMaxTraceUs);
   args.option("trace-to-us", &trace_to_us,
-              "trace: up to this simulated time, us (default: the end)");
+              "trace: up to this simulated time, us (default: the end)", 1, kMaxTraceUs);
   args.option("trace-layers", &trace_layers,
               "trace: instructions of these decoder layers only: N or FIRST-LAST");
   args.option("trace-bandwidth-ns", &trace_window_ns,
-              "trace: bandwidth counter resolution, ns (default 1000)");
+              "trace: bandwidth counter resolution, ns (default 1000)", 1, 1000000000);
   bool roofline = false;
   std::string roofline_csv;
   args.flag("roofline", &roofline,
@@ -44,11 +48,19 @@ int run(const std::vector<std::string>& argv) {
   args.option("roofline-csv", &roofline_csv, "write the per-op table as CSV to this file");
   double power_window_us = 10.0;
   args.option("power-window-us", &power_window_us,
-              "the window the peak power is taken over, us (default 10)");
+              "the window the peak power is taken over, us (default 10)", 0.001, 1e6);
   if (!args.parse()) return 0;
-  if (!(power_window_us >= 0.001 && power_window_us <= 1e6)) {
-    throw UserError(
-        fmt::format("--power-window-us: {} must be between 0.001 and 1e6 (us)", power_window_us));
+  if (args.given("program")) {
+    // A program is already compiled for its system and workload.
+    for (const char* flag : {"model", "layer", "phase", "prompt-len", "batch", "kv-len", "layers",
+                             "seed", "activation-dtype", "kv-dtype", "attention", "dtype"}) {
+      if (args.given(flag)) args.fail(flag, "cannot be used with --program (it is compiled)");
+    }
+  } else {
+    check_workload_options(args.given(), work);
+  }
+  for (const char* flag : {"trace-from-us", "trace-to-us", "trace-layers", "trace-bandwidth-ns"}) {
+    if (args.given(flag) && trace_path.empty()) args.fail(flag, "applies only with --trace");
   }
 
   sim::TraceOptions trace;
@@ -59,7 +71,6 @@ int run(const std::vector<std::string>& argv) {
     throw UserError(fmt::format("--trace-to-us: {} must be after --trace-from-us {}", trace_to_us,
                                 trace_from_us));
   }
-  if (trace_window_ns == 0) throw UserError("--trace-bandwidth-ns: must be >= 1");
   trace.counter_window_ps = trace_window_ns * 1000;
   if (!trace_layers.empty()) {
     const size_t dash = trace_layers.find('-');
@@ -78,6 +89,10 @@ int run(const std::vector<std::string>& argv) {
                       "' must be N or FIRST-LAST, FIRST <= LAST");
     }
   }
+  // Every output can be written, before anything is compiled or simulated.
+  if (!trace_path.empty()) sim::OutputFile::check(trace_path, "--trace");
+  if (!roofline_csv.empty()) sim::OutputFile::check(roofline_csv, "--roofline-csv");
+  if (!report_path.empty()) sim::OutputFile::check(report_path, "--report");
 
   const System system = load_system(sys);
   sim::SimulationInput input;
@@ -111,7 +126,7 @@ int run(const std::vector<std::string>& argv) {
   if (!quiet) sim::print_table(report, std::cout);
   if (!quiet && roofline) sim::print_roofline(report, std::cout);
   if (!roofline_csv.empty()) sim::write_ops_csv(report, roofline_csv);
-  if (!report_path.empty()) sim::write_json(report, report_path);
+  if (!report_path.empty()) sim::write_json(report, report_path, "--report");
   return 0;
 }
 

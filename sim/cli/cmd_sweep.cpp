@@ -11,9 +11,12 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
+#include <set>
 
 #include "common/error.h"
 #include "sim/cli/options.h"
+#include "sim/output_file.h"
 #include "sim/report_io.h"
 #include "sim/sweep.h"
 
@@ -65,6 +68,19 @@ std::vector<Point> build_points(const SystemOptions& sys, const sim::WorkloadOpt
     points.push_back(std::move(p));
   }
   return points;
+}
+
+// The --reports folder exists and is a folder, or can be made: its
+// nearest existing ancestor is a folder we may write.
+void check_folder(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::path p = std::filesystem::absolute(dir, ec);
+  while (!ec && !std::filesystem::exists(p, ec) && p.has_parent_path() && p != p.parent_path()) {
+    p = p.parent_path();
+  }
+  if (ec || !std::filesystem::is_directory(p, ec) || access(p.c_str(), W_OK | X_OK) != 0) {
+    throw UserError(fmt::format("{}: --reports: cannot create or write the folder", dir));
+  }
 }
 
 Report run_point(const Point& p) {
@@ -146,7 +162,8 @@ int sweep(const std::vector<std::string>& argv) {
                 "(repeatable; every combination runs)");
   args.option("csv", &csv_path, "write one row per point to this CSV file");
   args.option("reports", &reports_dir, "write each point's JSON report into this folder");
-  args.option("jobs", &jobs, "points simulated at once, each in its own process (default 1)");
+  args.option("jobs", &jobs, "points simulated at once, each in its own process (default 1)", 1,
+              256);
   args.flag("quiet", &quiet, "print no table");
   if (!args.parse()) return 0;
   if (vary.empty()) throw UserError("npusim sweep: --vary: give at least one field=v1,v2,...");
@@ -161,18 +178,18 @@ int sweep(const std::vector<std::string>& argv) {
       }
     }
   }
+  {
+    // Workload options given as flags or varied: the same rules.
+    std::set<std::string> given = args.given();
+    for (const auto& axis : axes) given.insert(axis.field);
+    check_workload_options(given, work);
+  }
   const auto grid = sim::sweep_grid(axes);
   const std::vector<Point> points = build_points(sys, work, axes, grid);
-  std::ofstream csv;
-  if (!csv_path.empty()) {
-    csv.open(csv_path);
-    if (!csv) throw UserError(csv_path + ": --csv: cannot write the file");
-  }
-  if (!reports_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(reports_dir, ec);
-    if (ec) throw UserError(reports_dir + ": --reports: cannot create the folder");
-  }
+  // The outputs can be written, before any point runs.
+  std::unique_ptr<sim::OutputFile> csv;
+  if (!csv_path.empty()) csv = std::make_unique<sim::OutputFile>(csv_path, "--csv");
+  if (!reports_dir.empty()) check_folder(reports_dir);
 
   size_t finished = 0;
   auto done = [&](size_t i) {
@@ -203,14 +220,20 @@ int sweep(const std::vector<std::string>& argv) {
                  100.0 * r.limiter().busy_share());
     }
   }
-  if (csv.is_open()) {
-    sim::write_sweep_csv(csv, axes, grid, reports);
-    if (!csv) throw UserError(csv_path + ": --csv: writing the file failed");
+  if (csv != nullptr) {
+    sim::write_sweep_csv(csv->stream(), axes, grid, reports);
+    csv->commit();
   }
   if (!reports_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(reports_dir, ec);
+    if (ec)
+      throw UserError(
+          fmt::format("{}: --reports: cannot create the folder ({})", reports_dir, ec.message()));
     for (size_t i = 0; i < reports.size(); ++i) {
       sim::write_json(reports[i],
-                      (std::filesystem::path(reports_dir) / fmt::format("{}.json", i)).string());
+                      (std::filesystem::path(reports_dir) / fmt::format("{}.json", i)).string(),
+                      "--reports");
     }
   }
   return 0;

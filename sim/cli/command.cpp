@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <cmath>
 
 #include "common/error.h"
 
@@ -15,35 +16,45 @@ void Args::option(const std::string& name, std::string* value, const std::string
   specs_[name] = {[value](const std::string& v) { *value = v; }, true, help};
 }
 
-void Args::option(const std::string& name, uint64_t* value, const std::string& help) {
-  specs_[name] = {[this, name, value](const std::string& v) {
-                    const char* end = v.data() + v.size();
-                    auto [ptr, ec] = std::from_chars(v.data(), end, *value);
-                    if (ec != std::errc() || ptr != end) {
-                      throw UserError(
-                          fmt::format("npusim {}: --{}: '{}' is not a non-negative "
-                                      "integer",
-                                      command_, name, v));
-                    }
-                  },
-                  true, help};
+void Args::fail(const std::string& name, const std::string& constraint) const {
+  throw UserError(fmt::format("npusim {}: --{}: {}", command_, name, constraint));
 }
 
-void Args::option(const std::string& name, double* value, const std::string& help) {
+void Args::option(const std::string& name, uint64_t* value, const std::string& help, uint64_t min,
+                  uint64_t max) {
   specs_[name] = {
-      [this, name, value](const std::string& v) {
+      [this, name, value, min, max](const std::string& v) {
         const char* end = v.data() + v.size();
-        auto [ptr, ec] = std::from_chars(v.data(), end, *value);
-        if (ec != std::errc() || ptr != end) {
-          throw UserError(fmt::format("npusim {}: --{}: '{}' is not a number", command_, name, v));
+        uint64_t parsed = 0;
+        auto [ptr, ec] = std::from_chars(v.data(), end, parsed);
+        if (ec != std::errc() || ptr != end || v.empty() || parsed < min || parsed > max) {
+          fail(name, fmt::format("'{}' is not an integer between {} and {}", v, min, max));
         }
+        *value = parsed;
       },
-      true, help};
+      true, fmt::format("{} ({} to {})", help, min, max)};
+}
+
+void Args::option(const std::string& name, double* value, const std::string& help, double min,
+                  double max) {
+  specs_[name] = {[this, name, value, min, max](const std::string& v) {
+                    const char* end = v.data() + v.size();
+                    double parsed = 0;
+                    auto [ptr, ec] = std::from_chars(v.data(), end, parsed);
+                    if (ec != std::errc() || ptr != end || v.empty() || !std::isfinite(parsed)) {
+                      fail(name, fmt::format("'{}' is not a number", v));
+                    }
+                    if (!(parsed >= min && parsed <= max)) {
+                      fail(name, fmt::format("{} must be between {} and {}", v, min, max));
+                    }
+                    *value = parsed;
+                  },
+                  true, fmt::format("{} ({} to {})", help, min, max)};
 }
 
 void Args::repeated(const std::string& name, std::vector<std::string>* values,
                     const std::string& help) {
-  specs_[name] = {[values](const std::string& v) { values->push_back(v); }, true, help};
+  specs_[name] = {[values](const std::string& v) { values->push_back(v); }, true, help, true};
 }
 
 void Args::flag(const std::string& name, bool* value, const std::string& help) {
@@ -84,6 +95,11 @@ bool Args::parse() {
       throw UserError(fmt::format("npusim {}: unknown option --{} (see npusim {} --help)", command_,
                                   name, command_));
     }
+    if (!it->second.repeatable && !given_.insert(name).second) {
+      fail(name, "given more than once");
+    }
+    if (it->second.repeatable) given_.insert(name);
+    if (!it->second.takes_value && has_value) fail(name, "takes no value");
     if (it->second.takes_value && !has_value) {
       if (i + 1 >= argv_.size()) {
         throw UserError(fmt::format("npusim {}: --{} needs a value", command_, name));

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -15,16 +16,25 @@ class Args {
  public:
   Args(std::string command, std::vector<std::string> argv);
 
-  // Declarations; call before parse().
+  // Declarations; call before parse(). A number must lie in [min, max]
+  // (written into the help text); a value outside is an error, never
+  // clamped.
   void option(const std::string& name, std::string* value, const std::string& help);
-  void option(const std::string& name, uint64_t* value, const std::string& help);
-  void option(const std::string& name, double* value, const std::string& help);
+  void option(const std::string& name, uint64_t* value, const std::string& help, uint64_t min,
+              uint64_t max);
+  void option(const std::string& name, double* value, const std::string& help, double min,
+              double max);
   void repeated(const std::string& name, std::vector<std::string>* values, const std::string& help);
   void flag(const std::string& name, bool* value, const std::string& help);
   void positional(const std::string& name, std::vector<std::string>* values, size_t min, size_t max,
                   const std::string& help);
 
   [[nodiscard]] bool has_option(const std::string& name) const { return specs_.count(name) > 0; }
+  // Whether parse() met --name.
+  [[nodiscard]] bool given(const std::string& name) const { return given_.count(name) > 0; }
+  [[nodiscard]] const std::set<std::string>& given() const { return given_; }
+  // UserError "npusim CMD: --name: ..." (for checks after parse()).
+  [[noreturn]] void fail(const std::string& name, const std::string& constraint) const;
 
   // Parses argv; returns false when --help was given (usage printed).
   [[nodiscard]] bool parse();
@@ -35,10 +45,12 @@ class Args {
     std::function<void(const std::string&)> set;
     bool takes_value;
     std::string help;
+    bool repeatable = false;
   };
   std::string command_;
   std::vector<std::string> argv_;
   std::map<std::string, Spec> specs_;
+  std::set<std::string> given_;
   std::vector<std::string>* positional_ = nullptr;
   std::string positional_name_;
   std::string positional_help_;

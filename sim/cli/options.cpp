@@ -18,15 +18,17 @@ void add_workload_options(Args& args, sim::WorkloadOptions& o) {
               "decoder layer: llama2-7b, llama2-13b, llama2-70b, llama3-8b, mistral-7b, tiny, or "
               "hidden=..,heads=..,kv_heads=..,intermediate=.. (default llama2-7b)");
   args.option("phase", &o.phase, "decode (default) or prefill");
-  args.option("prompt-len", &o.prompt_len, "prefill: tokens in the prompt (default 2048)");
-  args.option("batch", &o.batch, "sequences decoded together (default 1)");
+  args.option("prompt-len", &o.prompt_len, "prefill: tokens in the prompt (default 2048)", 1,
+              kMaxTokens);
+  args.option("batch", &o.batch, "sequences decoded together (default 1)", 1, kMaxBatch);
   args.option("kv-len", &o.kv_len,
-              "KV-cache positions attended to, new token included (default 128)");
+              "KV-cache positions attended to, new token included (default 128)", 1, kMaxTokens);
   args.option("model", &o.model,
               "a Hugging Face style config.json (examples/models/): the whole model; an ONNX "
               "model (.onnx) with static shapes; or an npusim graph (.pb, .textproto)");
-  args.option("layers", &o.layers, "decoder layers (default: all of --model's, or 1 with --layer)");
-  args.option("seed", &o.seed, "seed for token ids and MoE routing (default 0)");
+  args.option("layers", &o.layers, "decoder layers (default: all of --model's, or 1 with --layer)",
+              1, kMaxLayers);
+  args.option("seed", &o.seed, "seed for token ids and MoE routing (default 0)", 0, UINT64_MAX);
   args.option("activation-dtype", &o.activation_dtype,
               "activation precision (default: fp16 for int8/int4/fp8 weights, else --dtype)");
   args.option("kv-dtype", &o.kv_dtype, "KV-cache precision (default: the activations')");
@@ -35,6 +37,27 @@ void add_workload_options(Args& args, sim::WorkloadOptions& o) {
               "(scores and probabilities through memory)");
   args.option("dtype", &o.dtype,
               "weight precision: fp32, fp16, bf16, fp8, int8, int4 (default fp16)");
+}
+
+void check_workload_options(const std::set<std::string>& given, const sim::WorkloadOptions& o) {
+  auto has = [&](const char* flag) { return given.count(flag) > 0; };
+  if (has("layer") && has("model")) {
+    throw UserError("--layer: cannot be used with --model (the model gives the layers)");
+  }
+  const bool prefill = o.phase == "prefill";
+  if (has("prompt-len") && !prefill) {
+    throw UserError("--prompt-len: applies only with --phase prefill (decode reads --kv-len)");
+  }
+  if (has("kv-len") && prefill) {
+    throw UserError("--kv-len: applies only with --phase decode (prefill attends to --prompt-len)");
+  }
+  const bool graph = sim::has_suffix(o.model, ".onnx") || sim::has_suffix(o.model, ".pb") ||
+                     sim::has_suffix(o.model, ".binpb") || sim::has_suffix(o.model, ".textproto") ||
+                     sim::has_suffix(o.model, ".pbtxt") || sim::has_suffix(o.model, ".txtpb");
+  if (has("layers") && graph) {
+    throw UserError("--layers: applies only to a config.json --model or --layer (" + o.model +
+                    " is a whole graph)");
+  }
 }
 
 System load_system(const SystemOptions& o) {
