@@ -58,8 +58,8 @@ class Checker {
   Checker(Graph& graph, const std::string& where) : g_(graph), where_(where) {}
 
   void run() {
-    require(g_.nodes_size() > 0, where_, "nodes", "the graph has no nodes: nothing to compile");
     for (int i = 0; i < g_.tensors_size(); ++i) tensor(i);
+    require(g_.nodes_size() > 0, where_, "nodes", "the graph has no nodes: nothing to compile");
     // Which node computes each tensor, before the order is checked.
     for (int i = 0; i < g_.nodes_size(); ++i) {
       const Node& n = g_.nodes(i);

@@ -1,6 +1,7 @@
 #include "compiler/frontends/onnx_import.h"
 
 #include <fmt/format.h>
+#include <onnx/defs/schema.h>
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 
@@ -27,7 +28,8 @@ class Importer {
   Importer(const std::string& path, const DecodeShape& shape) : path_(path), shape_(shape) {}
 
   Graph run(onnx::ModelProto& model) {
-    for (const auto& node : model.graph().node()) operands(node);
+    opset(model);
+    validate(model.graph());
     try {
       onnx::shape_inference::InferShapes(model);
     } catch (const std::exception& e) {
@@ -35,15 +37,16 @@ class Importer {
     }
     const onnx::GraphProto& g = model.graph();
     graph_.set_name(g.name().empty() ? path_ : g.name());
-    for (const auto& vi : g.value_info()) shapes_[vi.name()] = dims(vi, vi.name());
-    for (const auto& vi : g.output()) shapes_[vi.name()] = dims(vi, vi.name());
     for (const auto& init : g.initializer()) initializer(init);
+    for (const auto& vi : g.value_info()) shape_info(vi);
+    for (const auto& vi : g.output()) shape_info(vi);
     for (const auto& in : g.input()) {
       if (known_.count(in.name())) continue;  // an initializer listed as input
-      if (!in.type().has_tensor_type()) {
-        throw UserError(fmt::format("{}: input '{}': is not a tensor", path_, in.name()));
+      if (!in.type().tensor_type().has_shape()) {
+        throw UserError(fmt::format(
+            "{}: input '{}' has no shape; npusim needs static shapes (export with fixed sizes)",
+            path_, in.name()));
       }
-      element_type(in.type().tensor_type().elem_type(), "input '" + in.name() + "'");
       shapes_[in.name()] = dims(in, in.name());
       activation(in.name(), in.name());
     }
@@ -103,9 +106,8 @@ class Importer {
   uint64_t count(const Dims& d, const std::string& name) const {
     const std::optional<uint64_t> n = checked_product(d);
     if (!n || *n > kMaxTensorElements) {
-      throw UserError(fmt::format("{}: value '{}': shape [{}] {}", path_, name, fmt::join(d, ", "),
-                                  n ? fmt::format("has more than {} elements", kMaxTensorElements)
-                                    : std::string("has a negative dimension or overflows")));
+      throw UserError(fmt::format("{}: value '{}': shape [{}] has more than {} elements", path_,
+                                  name, fmt::join(d, ", "), kMaxTensorElements));
     }
     return *n;
   }
@@ -135,6 +137,83 @@ class Importer {
                         path_, what,
                         T::DataType_IsValid(type) ? T::DataType_Name(static_cast<T::DataType>(type))
                                                   : std::to_string(type)));
+    }
+  }
+
+  // The default domain's opset: one this ONNX library has the ops of.
+  void opset(const onnx::ModelProto& model) const {
+    const auto& range =
+        onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map().at(onnx::ONNX_DOMAIN);
+    bool found = false;
+    for (const auto& o : model.opset_import()) {
+      if (!o.domain().empty() && o.domain() != "ai.onnx") continue;
+      found = true;
+      if (o.version() < range.first || o.version() > range.second) {
+        throw UserError(fmt::format(
+            "{}: opset_import: opset {} of the default domain is not one of {} to {} (this ONNX "
+            "library's); export with opset_version between them",
+            path_, o.version(), range.first, range.second));
+      }
+    }
+    if (!found) {
+      throw UserError(fmt::format(
+          "{}: opset_import: has no opset for the default domain (the model's ops are unversioned)",
+          path_));
+    }
+  }
+
+  // Before shape inference: the initializers' and inputs' types and
+  // dimensions, every node's operand counts, and that every node reads only
+  // values defined before it (ONNX lists nodes in topological order).
+  void validate(const onnx::GraphProto& g) const {
+    std::set<std::string> defined;
+    for (const auto& t : g.initializer()) {
+      if (t.name().empty()) throw UserError(path_ + ": initializer: has no name");
+      element_type(t.data_type(), "initializer '" + t.name() + "'");
+      for (int i = 0; i < t.dims_size(); ++i) {
+        if (t.dims(i) <= 0) {
+          throw UserError(fmt::format("{}: initializer '{}': dimension {} is {}; it must be >= 1",
+                                      path_, t.name(), i, t.dims(i)));
+        }
+      }
+      count(Dims(t.dims().begin(), t.dims().end()), t.name());
+      defined.insert(t.name());
+    }
+    for (const auto& in : g.input()) {
+      if (defined.count(in.name())) continue;
+      if (!in.type().has_tensor_type()) {
+        throw UserError(fmt::format("{}: input '{}': is not a tensor", path_, in.name()));
+      }
+      element_type(in.type().tensor_type().elem_type(), "input '" + in.name() + "'");
+      if (in.type().tensor_type().has_shape()) (void)dims(in, in.name());
+      defined.insert(in.name());
+    }
+    std::map<std::string, int> producer;
+    for (int i = 0; i < g.node_size(); ++i) {
+      for (const auto& o : g.node(i).output()) producer.emplace(o, i);
+    }
+    for (int i = 0; i < g.node_size(); ++i) {
+      const onnx::NodeProto& node = g.node(i);
+      operands(node);
+      for (const auto& name : node.input()) {
+        if (name.empty() || defined.count(name)) continue;  // "": an absent optional input
+        auto p = producer.find(name);
+        if (p != producer.end()) {
+          fail(node, fmt::format("input '{}' is computed by a later node ('{}'): ONNX nodes must "
+                                 "be in topological order, and a graph with a cycle has none",
+                                 name, g.node(p->second).name()));
+        }
+        fail(node, "input '" + name +
+                       "' is not a graph input, an initializer or the output of an earlier node");
+      }
+      for (const auto& o : node.output()) defined.insert(o);
+    }
+  }
+
+  // The shape of a value shape inference (or the file) describes, if any.
+  void shape_info(const onnx::ValueInfoProto& vi) {
+    if (vi.type().has_tensor_type() && vi.type().tensor_type().has_shape()) {
+      shapes_[vi.name()] = dims(vi, vi.name());
     }
   }
 
@@ -346,14 +425,6 @@ class Importer {
 
   void initializer(const onnx::TensorProto& t) {
     Dims shape(t.dims().begin(), t.dims().end());
-    if (t.name().empty()) throw UserError(path_ + ": initializer: has no name");
-    element_type(t.data_type(), "initializer '" + t.name() + "'");
-    for (size_t i = 0; i < shape.size(); ++i) {
-      if (shape[i] <= 0) {
-        throw UserError(fmt::format("{}: initializer '{}': dimension {} is {}; it must be >= 1",
-                                    path_, t.name(), i, shape[i]));
-      }
-    }
     const bool integer =
         t.data_type() == onnx::TensorProto::INT64 || t.data_type() == onnx::TensorProto::INT32;
     if (integer || count(shape, t.name()) <= 1) {  // shapes, axes and scalars: folded constants
@@ -384,11 +455,13 @@ class Importer {
 
   Dims shape_of(const onnx::NodeProto& node, const std::string& name) {
     auto it = shapes_.find(name);
-    if (it == shapes_.end()) fail(node, "shape inference gave no shape for '" + name + "'");
+    if (it == shapes_.end()) {
+      fail(node, "shape inference gave no shape for '" + name +
+                     "' (its inputs' shapes may not fit the op, or depend on values known only "
+                     "at run time)");
+    }
     if (it->second.empty()) {
-      fail(node, "'" + name +
-                     "' is a scalar (rank 0) or of unknown rank; npusim computes tensors of "
-                     "rank >= 1");
+      fail(node, "'" + name + "' is a scalar (rank 0); npusim computes tensors of rank >= 1");
     }
     return it->second;
   }
@@ -396,10 +469,9 @@ class Importer {
   std::string activation(const std::string& name, const std::string& onnx_name,
                          const std::string& alias = "") {
     if (shapes_.at(onnx_name).empty()) {
-      throw UserError(fmt::format(
-          "{}: value '{}' is a scalar (rank 0) or of unknown rank; npusim computes tensors of "
-          "rank >= 1",
-          path_, onnx_name));
+      throw UserError(
+          fmt::format("{}: value '{}' is a scalar (rank 0); npusim computes tensors of rank >= 1",
+                      path_, onnx_name));
     }
     Tensor& t =
         add_tensor(graph_, name, shapes_.at(onnx_name), shape_.activation_dtype, ACTIVATION, false);
@@ -486,7 +558,11 @@ class Importer {
         op == "Flatten") {
       const Value& in = value(node, node.input(0));
       if (in.kind != Kind::Activation) fail(node, "reshaping a weight is not supported");
-      shape_of(node, node.output(0));
+      const Dims& to = shape_of(node, node.output(0));
+      if (count(to, node.output(0)) != count(in.shape, node.input(0))) {
+        fail(node, fmt::format("'{}' [{}] and '{}' [{}] differ in size", node.input(0),
+                               fmt::join(in.shape, ", "), node.output(0), fmt::join(to, ", ")));
+      }
       activation(node.output(0), node.output(0), in.tensor);  // a view: same bytes
       return;
     }
@@ -495,7 +571,7 @@ class Importer {
       const Value& b = value(node, node.input(1));
       if (a.kind != Kind::Activation) fail(node, "the first operand must be computed");
       if (op == "Gemm" && int_attr(node, "transA", 0) != 0) fail(node, "transA is not supported");
-      const bool bias = op == "Gemm" && node.input_size() == 3;
+      const bool bias = op == "Gemm" && node.input_size() == 3 && !node.input(2).empty();
       std::string y = out(node);
       if (b.kind == Kind::Parameter) {
         if (b.shape.size() != 2) fail(node, "the weight must be 2-D");
