@@ -112,7 +112,26 @@ class Checker {
            "no such tensor");
     ensure(op.tensor_class() != TENSOR_CLASS_UNSPECIFIED && TensorClass_IsValid(op.tensor_class()),
            ".dma.tensor_class", "must be WEIGHT, KV_CACHE or ACTIVATION");
-    spm(".dma.spm_addr", op.spm_addr(), op.rows() * op.row_bytes());
+    uint64_t bytes = 0, last_row = 0, end = 0;
+    ensure(!__builtin_mul_overflow(op.rows(), op.row_bytes(), &bytes), ".dma.rows", [&] {
+      return fmt::format("{} rows of {} bytes: more than 2^64 bytes", op.rows(), op.row_bytes());
+    });
+    spm(".dma.spm_addr", op.spm_addr(), bytes);
+    // Memory: [dram_addr, dram_addr + (rows - 1) * stride + row_bytes).
+    const uint64_t stride = op.rows() == 1 ? 0 : op.dram_stride();
+    const uint64_t limit = limits_.memory_bytes == 0 ? UINT64_MAX : limits_.memory_bytes;
+    ensure(!__builtin_mul_overflow(op.rows() - 1, stride, &last_row) &&
+               !__builtin_add_overflow(last_row, op.row_bytes(), &end) &&
+               !__builtin_add_overflow(op.dram_addr(), end, &end) && end <= limit,
+           ".dma.dram_addr", [&] {
+             return fmt::format(
+                 "{} rows of {} bytes, {} apart, from 0x{:x} reach past the memory's {}", op.rows(),
+                 op.row_bytes(), stride, op.dram_addr(),
+                 limits_.memory_bytes == 0
+                     ? std::string("address space")
+                     : fmt::format("capacity ({} bytes, memory.capacity_bytes)",
+                                   limits_.memory_bytes));
+           });
   }
 
   void matrix(const MatrixOp& op) {
@@ -129,8 +148,16 @@ class Checker {
 
   void vector(const VectorOp& op) {
     ensure(vector_cost(op.kind()) != nullptr, ".vector.kind", "not a vector operation");
-    ensure(op.length() >= 1, ".vector.length", "must be >= 1");
     ensure(dtype_bits(op.dtype()) > 0, ".vector.dtype", "must be set");
+    // More elements than the scratchpad holds bytes would not fit even at 4
+    // bits; the bound keeps the byte counts below from overflowing.
+    ensure(op.length() >= 1 && op.length() <= 2 * limits_.spm_capacity_bytes, ".vector.length",
+           [&] {
+             return fmt::format("{} must be between 1 and the scratchpad's capacity in elements",
+                                op.length());
+           });
+    ensure(op.row_length() <= op.length(), ".vector.row_length",
+           [&] { return fmt::format("{} must be <= length {}", op.row_length(), op.length()); });
     const uint64_t bytes = dtype_bytes(op.dtype(), op.length());
     spm(".vector.spm_in", op.spm_in(), bytes);
     spm(".vector.spm_out", op.spm_out(), bytes);

@@ -1,5 +1,6 @@
-// Checks a Program before it runs: semaphore use, operand fields, and every
-// scratchpad range against the capacity. Throws UserError naming `where`, the
+// Checks a Program before it runs: semaphore use, operand fields, every
+// scratchpad range against its capacity and every memory range against the
+// memory's, all sizes overflow-checked. Throws UserError naming `where`, the
 // instruction and the field.
 #pragma once
 
@@ -12,6 +13,7 @@ namespace npusim::arch {
 
 struct CoreLimits {
   uint64_t spm_capacity_bytes = 0;
+  uint64_t memory_bytes = 0;  // addresses a DMA may reach (0: the whole 64-bit space)
 };
 
 struct ProgramFacts {

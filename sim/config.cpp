@@ -76,7 +76,16 @@ std::string field_at(const std::string& text, int line, int column) {
 }
 
 std::string Collector::first(const std::string& text) const {
-  const std::string field = field_at(text, line_, column_);
+  std::string field = field_at(text, line_, column_);
+  // Some errors are reported at the token after the value; their message
+  // names the field ('... for field "kind"').
+  const std::string named = "for field \"";
+  if (const size_t at = message_.find(named); at != std::string::npos && !field.empty()) {
+    const size_t from = at + named.size(), to = message_.find('"', from);
+    const size_t dot = field.rfind('.');
+    field =
+        field.substr(0, dot == std::string::npos ? 0 : dot + 1) + message_.substr(from, to - from);
+  }
   return first_ + (field.empty() ? "" : field + ": ") + message_;
 }
 

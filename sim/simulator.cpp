@@ -84,11 +84,12 @@ double memory_read_latency_ns(const System& system) {
 Report simulate(const SimulationInput& in) {
   const System& sys = *in.system;
   const Program& program = *in.program;
-  const arch::ProgramFacts facts =
-      arch::check_program(program, {sys.core().scratchpad().capacity_bytes()}, in.program_where);
+  const auto& entry = memory::MemoryRegistry::lookup(sys.memory(), in.system_where, "memory");
+  const arch::ProgramFacts facts = arch::check_program(
+      program, {sys.core().scratchpad().capacity_bytes(), entry.capacity_bytes(sys.memory())},
+      in.program_where);
 
   ScopedSimContext context;
-  const auto& entry = memory::MemoryRegistry::lookup(sys.memory(), in.system_where, "memory");
   std::unique_ptr<memory::MemoryModel> mem = entry.create("memory", sys.memory());
   ResourceLedger ledger;
   mem->register_resources(ledger);
