@@ -56,7 +56,7 @@ MemtestReport run_memtest(const System& system, const MemtestOptions& o) {
   auto mem = entry.create("memory", system.memory());
   memory::TrafficGenerator gen("memtest", std::move(source), static_cast<uint32_t>(o.outstanding));
   gen.socket.bind(mem->socket);
-  sc_core::sc_start();
+  context.run();
   if (gen.error()) std::rethrow_exception(gen.error());
   require(gen.requests() > 0, o.trace, "requests", "no requests (every line blank or a comment)");
 

@@ -117,7 +117,7 @@ Report simulate(const SimulationInput& in) {
       in.progress(c->instructions_issued(), c->instructions(), sc_core::sc_time_stamp().value());
     });
   }
-  sc_core::sc_start();
+  context.run();
   const double peak_w = power.finish(static_cast<double>(core->finish_ps()) * 1e-12);
   if (trace != nullptr) {
     trace->resources(ledger, core->finish_ps());

@@ -60,7 +60,8 @@ TEST(DecoderLayerGraph, LlamaShapesAndGroupedQueryAttention) {
   const Tensor& kc = idx.at("layers.0.k_cache", "t");
   EXPECT_EQ(kc.size_bytes(), 3u * 8 * 100 * 128 * 2);
   EXPECT_EQ(idx.at("layers.0.down_proj.weight", "t").size_bytes(), 28672u * 8192 * 2);
-  EXPECT_THROW(parse_layer("hidden=4096,heads=30,kv_heads=8,intermediate=10", "t"), UserError);
+  EXPECT_THROW((void)parse_layer("hidden=4096,heads=30,kv_heads=8,intermediate=10", "t"),
+               UserError);
   EXPECT_EQ(parse_layer("hidden=512,heads=8,intermediate=1024", "t").head_dim, 64u);
 }
 
