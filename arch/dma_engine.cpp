@@ -6,6 +6,9 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "common/error.h"
+#include "common/float_cast.h"
+
 namespace npusim::arch {
 
 DmaEngine::DmaEngine(const sc_core::sc_module_name& name, const Program& program,
@@ -77,7 +80,7 @@ void DmaEngine::execute(const Instruction& instruction) {
 }
 
 void DmaEngine::pump() {
-  while (current_ != nullptr && !free_.empty()) {
+  while (current_ != nullptr && !free_.empty() && !stopped_) {
     const DmaOp& op = *current_;
     const auto bytes = static_cast<unsigned>(
         std::min<uint64_t>(config_.max_request_bytes, op.row_bytes() - offset_));
@@ -104,10 +107,21 @@ void DmaEngine::send(const DmaOp& op, uint64_t address, unsigned bytes) {
   issue_free_ps_ = issue + ps_per_request_;
   const double start = std::max(spm_port_free_ps_, issue);
   spm_port_free_ps_ = start + bytes * spm_ps_per_byte_;
+  // Times are doubles for the rates' fractions of a ps. Past 2^64 ps (213
+  // days) they no longer fit the simulation's clock (a request rate of 1e-300
+  // per cycle gets there). The port frees last: if it fits, all do.
+  if (!fits_in<uint64_t>(spm_port_free_ps_)) {
+    context_.fail(UserError(fmt::format(
+        "core.dma: a request would leave the scratchpad port at {:.3g} ps, past the 2^64 ps a "
+        "simulation can reach (core.dma.requests_per_cycle, the scratchpad's banks and width)",
+        spm_port_free_ps_)));
+    stopped_ = true;
+    return;
+  }
+  const auto port_free = static_cast<uint64_t>(spm_port_free_ps_);
   const auto arrival = static_cast<uint64_t>(std::ceil(start - 1e-6));
   if (ResourceLedger* ledger = context_.ledger) {
-    ledger->add(port_, static_cast<uint64_t>(start), static_cast<uint64_t>(spm_port_free_ps_),
-                bytes);
+    ledger->add(port_, static_cast<uint64_t>(start), port_free, bytes);
     const double held = config_.unloaded_latency_ps + bytes * config_.memory_ps_per_byte;
     ledger->add(slots_column_, arrival, arrival + static_cast<uint64_t>(held), held);
     if (ps_per_request_ > 0) ledger->add_at(issue_, static_cast<uint64_t>(issue), 1.0);

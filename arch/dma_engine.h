@@ -102,6 +102,7 @@ class DmaEngine : public Engine {
   double spm_port_free_ps_ = 0;  // when the scratchpad port takes the next request
   double spm_ps_per_byte_;
   double issue_free_ps_ = 0;  // when the next request may issue (requests_per_cycle)
+  bool stopped_ = false;      // a time past 2^64 ps: the run stops (CoreContext::fail)
   double ps_per_request_ = 0;
   ResourceLedger::Column port_ = 0, slots_column_ = 0, issue_ = 0;
   sc_core::sc_event response_event_;

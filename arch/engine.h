@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <queue>
 #include <string>
@@ -20,6 +21,7 @@
 #include "arch/isa.pb.h"
 #include "arch/semaphores.h"
 #include "arch/trace_sink.h"
+#include "common/error.h"
 
 namespace npusim::arch {
 
@@ -70,6 +72,16 @@ struct CoreContext {
   sc_core::sc_event* finished = nullptr;        // notified as each queue finishes
   ResourceLedger* ledger = nullptr;             // resources and stall time (null: none kept)
   KernelBarrier* kernels = nullptr;             // kernel by kernel (null: ops overlap)
+
+  // Bad input found while the simulation runs: keeps the first error and
+  // stops the simulation; simulate() throws it once sc_start() has returned.
+  // Not thrown here: an exception would have to cross SystemC's threads.
+  void fail(const UserError& e) {
+    if (error) return;
+    error = std::make_exception_ptr(e);
+    sc_core::sc_stop();
+  }
+  std::exception_ptr error;
 };
 
 using Instructions = google::protobuf::RepeatedPtrField<Instruction>;

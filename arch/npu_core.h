@@ -2,6 +2,7 @@
 // sharing the program's semaphores. Bind `dma().socket` to a memory model.
 #pragma once
 
+#include <exception>
 #include <memory>
 #include <systemc>
 #include <vector>
@@ -52,6 +53,8 @@ class NpuCore : public sc_core::sc_module {
   [[nodiscard]] const sc_core::sc_event& queue_finished() const { return queue_finished_; }
   // When the last unit finished, ps.
   [[nodiscard]] uint64_t finish_ps() const;
+  // The UserError that stopped the run early (CoreContext::fail), or null.
+  [[nodiscard]] std::exception_ptr error() const { return context_.error; }
 
  private:
   SemaphoreBank semaphores_;

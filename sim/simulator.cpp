@@ -118,6 +118,7 @@ Report simulate(const SimulationInput& in) {
     });
   }
   context.run();
+  if (core->error()) std::rethrow_exception(core->error());
   const double peak_w = power.finish(static_cast<double>(core->finish_ps()) * 1e-12);
   if (trace != nullptr) {
     trace->resources(ledger, core->finish_ps());

@@ -93,6 +93,16 @@ TEST(Limiters, ASlowIssueRateNamesTheDmaIssue) {
   EXPECT_GT(resource(r, "DMA issue").busy_share(), 0.98);
 }
 
+TEST(Limiters, AnIssueRateThatRunsPastTheClockIsABadInputNotAnOverflow) {
+  // One request per 1e300 cycles: the second would issue past 2^64 ps, which
+  // no simulation reaches (a float-to-integer overflow before it was caught).
+  const System s = test::preset({"core.dma.requests_per_cycle=1e-300"});
+  EXPECT_NE(test::error_of([&] {
+              (void)test::run(s, loads(1, 1 << 20, [](uint64_t) { return 0; }));
+            }).find("core.dma: a request would leave the scratchpad port at"),
+            std::string::npos);
+}
+
 TEST(Limiters, RandomShortReadsNameTheDramActivations) {
   // 64 B reads at random rows of one HBM3 stack, with slots enough for the
   // row cycle: every read opens a row, so activations cap the rate, and the
