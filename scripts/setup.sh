@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian packages npusim needs (idempotent) and configures + builds it.
-# Usage: scripts/setup.sh [build-dir]   (default: build)
+# Usage: scripts/setup.sh [build-dir]               (default: build)
+#        scripts/setup.sh --install-only [PKG ...]  install them (and PKG ...) only
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+install_only=false
+extra=()
+if [ "${1:-}" = "--install-only" ]; then
+  install_only=true
+  shift
+  extra=("$@")
+  set --
+fi
 build="${1:-$here/build}"
 
 packages=(
@@ -16,6 +25,7 @@ packages=(
   libonnx-dev
   python3-matplotlib
 )
+packages+=("${extra[@]}")
 
 missing=()
 for p in "${packages[@]}"; do
@@ -28,6 +38,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+$install_only && exit 0
 
 jobs="$(nproc 2>/dev/null || echo 2)"
 cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
