@@ -259,7 +259,8 @@ std::string add_decoder_layer(Graph& g, const ModelSpec& d, const DecodeShape& s
   return y;
 }
 
-void check_buildable(const ModelSpec& spec, const DecodeShape& shape, uint64_t layers) {
+void check_buildable(const ModelSpec& spec, const DecodeShape& shape, uint64_t layers,
+                     bool from_flag) {
   require(shape.batch >= 1, "--batch", std::to_string(shape.batch), "must be >= 1");
   require(shape.tokens >= 1, "--prompt-len", std::to_string(shape.tokens), "must be >= 1");
   require(shape.kv_len >= shape.tokens && shape.kv_len <= kMaxKvLen,
@@ -273,15 +274,18 @@ void check_buildable(const ModelSpec& spec, const DecodeShape& shape, uint64_t l
   // About 40 tensors per layer, and ten per expert (three weights, an
   // input, the projections' outputs).
   const uint64_t per_layer = 40 + 10 * uint64_t{spec.experts};
-  require(layers <= kMaxGraphTensors / per_layer, spec.name.empty() ? "--layers" : spec.name,
-          spec.experts > 0 ? "num_local_experts" : "num_hidden_layers",
-          fmt::format("{} layers{} make over {} tensors; build fewer layers (--layers)", layers,
-                      spec.experts > 0 ? fmt::format(" of {} experts", spec.experts) : "",
-                      kMaxGraphTensors));
+  // A model's own layers are its config's; --layers' are the flag's.
+  const bool own = !from_flag && !spec.name.empty();
+  require(
+      layers <= kMaxGraphTensors / per_layer, own ? spec.name : "--layers",
+      own ? (spec.experts > 0 ? "num_local_experts" : "num_hidden_layers") : std::to_string(layers),
+      fmt::format("{} layers{} make over {} tensors; build fewer layers{}", layers,
+                  spec.experts > 0 ? fmt::format(" of {} experts", spec.experts) : "",
+                  kMaxGraphTensors, own ? " (--layers)" : ""));
 }
 
 Graph build_decoder_layers(const ModelSpec& spec, const DecodeShape& shape, uint32_t layers) {
-  check_buildable(spec, shape, layers);
+  check_buildable(spec, shape, layers, true);
   Graph g;
   g.set_name(fmt::format("{} x{} {}", spec.name, layers, shape.label()));
   std::string x = "input";

@@ -35,8 +35,10 @@ inline constexpr uint64_t kMaxGraphTensors = uint64_t{1} << 20;
 
 // UserError naming the flag or field unless `layers` layers of `spec` can be
 // built for `shape`: at least one sequence, token and layer, a KV length
-// that holds the new tokens, and the limits above.
-void check_buildable(const ModelSpec& spec, const DecodeShape& shape, uint64_t layers);
+// that holds the new tokens, and the limits above. `from_flag`: the layer
+// count is --layers', not the model's own.
+void check_buildable(const ModelSpec& spec, const DecodeShape& shape, uint64_t layers,
+                     bool from_flag);
 
 // A graph of `layers` decoder layers (no embedding or LM head).
 [[nodiscard]] Graph build_decoder_layers(const ModelSpec& spec, const DecodeShape& shape,

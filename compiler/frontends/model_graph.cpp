@@ -14,7 +14,7 @@ Graph build_model(const ModelSpec& m, const DecodeShape& s, uint64_t layers) {
   require(layers <= m.layers, "--layers", std::to_string(layers),
           fmt::format("the model {} has {} layers", m.name, m.layers));
   const uint64_t n = layers == 0 ? m.layers : layers;
-  check_buildable(m, s, n);
+  check_buildable(m, s, n, layers != 0);
   if (m.learned_positions) {
     require(s.kv_len <= m.max_positions, m.name, "max_position_embeddings",
             fmt::format("--kv-len {} exceeds the model's {} positions", s.kv_len, m.max_positions));
