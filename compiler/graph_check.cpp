@@ -233,6 +233,9 @@ class Checker {
                 where_, f,
                 fmt::format("the K cache {} and V cache {} differ in shape", shape_text(k),
                             shape_text(v)));
+        require(v.dtype() == k.dtype(), where_, f,
+                fmt::format("the K cache ({}) and V cache ({}) differ in dtype",
+                            DType_Name(k.dtype()), DType_Name(v.dtype())));
         const int64_t causal = attr(n, "causal", 0);
         require(causal == 0 || causal == 1, where_, f + ".attrs.causal", "must be 0 or 1");
         operand(n, q, product({batch, tokens, heads, d}), "the queries");

@@ -238,7 +238,12 @@ void ProgramBuilder::store(const Buffer& src, uint32_t tensor, uint64_t dram_add
 void ProgramBuilder::compute(Queue queue, Instruction ins, const std::vector<Buffer>& reads,
                              const Buffer& out) {
   const uint32_t id = add(queue, std::move(ins));
-  for (const Buffer& b : reads) occupancies_[b.occupancy].readers.push_back(id);
+  for (const Buffer& b : reads) {
+    // A buffer read twice by one instruction (x + x) is one read: its
+    // readers are chained in order, and a reader after itself is a cycle.
+    std::vector<uint32_t>& readers = occupancies_[b.occupancy].readers;
+    if (readers.empty() || readers.back() != id) readers.push_back(id);
+  }
   occupancies_[out.occupancy].writers.push_back(id);
 }
 

@@ -145,6 +145,7 @@ void TraceWriter::flush_windows(uint64_t before_ps) {
   for (; written_windows_ < complete; ++written_windows_) {
     const uint64_t start = written_windows_ * w;
     auto it = windows_.find(written_windows_);
+    bool recorded = it != windows_.end();
     if (start + w > options_.from_ps && start < options_.to_ps) {
       std::string args;
       for (size_t lane = 0; lane < lanes_.size(); ++lane) {
@@ -164,11 +165,22 @@ void TraceWriter::flush_windows(uint64_t before_ps) {
       in_use = std::max(in_use, spm->second.peak);
       spm_carry_ = spm->second.last;
       spm_.erase(spm);
+      recorded = true;
     }
     if (start + w > options_.from_ps && start < options_.to_ps) {
       event(fmt::format(
           R"({{"ph":"C","pid":1,"name":"scratchpad MiB","ts":{},"args":{{"in use":{:.3f}}}}})",
           us(start), static_cast<double>(in_use) / (1 << 20)));
+    }
+    // A window with nothing recorded: every window up to the next with
+    // anything recorded would repeat its figures, and a counter
+    // keeps its value until its next event, so they are not written. The
+    // trace then costs O(events), not O(simulated time / window).
+    if (!recorded) {
+      uint64_t next = complete;
+      if (!windows_.empty()) next = std::min(next, windows_.begin()->first);
+      if (!spm_.empty()) next = std::min(next, spm_.begin()->first);
+      if (next > written_windows_ + 1) written_windows_ = next - 1;
     }
   }
 }

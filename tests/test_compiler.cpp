@@ -258,6 +258,22 @@ TEST(Lowering, MoreBandwidthNeverMakesTheCompiledPrefillSlower) {
   EXPECT_LE(four, two * 1.001);
 }
 
+TEST(Lowering, AGemmEstimatedPast2To63CyclesIsAnError) {
+  // 2^60 MACs on one 1x1 array, its input re-read from a 0.1 GB/s memory at
+  // 20 GHz: an estimate of about 6e19 cycles (a float-to-integer overflow
+  // when the tiling was recorded, before it was checked).
+  const System system =
+      test::preset({"core_clock_ghz=20", "memory.capacity_bytes=1125899906842624",
+                    "memory.ideal.bandwidth_gbps=0.1", "core.scratchpad.capacity_bytes=268435456",
+                    "core.array.rows=1", "core.array.cols=1", "core.array.count=1"});
+  sim::WorkloadOptions w;
+  w.model = test::matmul_graph("huge", 1 << 20, 1 << 20, 1 << 20);
+  EXPECT_NE(test::error_of([&] {
+              (void)sim::compile_workload(system, "preset", w);
+            }).find("node 'huge' (M=1048576, K=1048576, N=1048576): an estimated"),
+            std::string::npos);
+}
+
 TEST(Lowering, SmallestTileThatDoesNotFitIsAnError) {
   Graph g = tiny();
   place(g, {});
@@ -352,6 +368,39 @@ TEST(ProgramBuilder, RingSlotsBecomeSemaphoresAndQueuesStayDeadlockFree) {
   const Report r = test::run(test::preset(), p);
   EXPECT_EQ(r.compute().matrix_tiles(), 4u);
   EXPECT_EQ(r.traffic().written().activation(), 4u * 512);
+}
+
+// x + x: an instruction that reads one buffer twice reads it once (its
+// readers are chained in order, and a reader after itself is a cycle).
+TEST(ProgramBuilder, ABufferReadTwiceByOneInstructionIsReadOnce) {
+  SpmLayout layout;
+  uint64_t base = 0;
+  for (auto& r : layout.rings) {
+    r = {base, 4096, 2};
+    base += r.slots * r.slot_bytes;
+  }
+  ProgramBuilder b("x_plus_x", layout);
+  const uint32_t x = b.tensor("x", ACTIVATION, 1024, 0);
+  const uint32_t y = b.tensor("y", ACTIVATION, 1024, 4096);
+  b.set_node("add");
+  const Buffer in = b.acquire(Ring::VecIn);
+  b.load(in, x, 0, 1024);
+  const Buffer out = b.acquire(Ring::VecOut);
+  VectorOp op;
+  op.set_kind(ADD);
+  op.set_length(512);
+  op.set_row_length(512);
+  op.set_dtype(FP16);
+  op.set_spm_in(in.spm_addr);
+  op.set_spm_in2(in.spm_addr);
+  op.set_spm_out(out.spm_addr);
+  b.vector(op, {in, in}, out);
+  b.store(out, y, 4096, 1024);
+  const Program p = b.finish();
+  EXPECT_EQ(p.cores(0).vector_size(), 1);
+  const Report r = test::run(test::preset(), p);
+  EXPECT_EQ(r.traffic().read().activation(), 1024u);
+  EXPECT_EQ(r.traffic().written().activation(), 1024u);
 }
 
 }  // namespace

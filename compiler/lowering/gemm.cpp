@@ -1,13 +1,26 @@
 #include "compiler/lowering/gemm.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <vector>
 
 #include "common/dtype.h"
+#include "common/error.h"
+#include "common/float_cast.h"
 
 namespace npusim::compiler {
 
-void note_tiling(const GemmTiling& t, LoweringContext& ctx) {
+void note_tiling(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
+  // An estimate past 2^63 cycles (a huge GEMM on a slow machine) is past
+  // any time a simulation can reach: refused here, and not left to an
+  // undefined conversion.
+  if (!fits_in<int64_t>(t.cost_cycles)) {
+    throw UserError(
+        fmt::format("{}: node '{}' (M={}, K={}, N={}): an estimated {:.3g} cycles, past the 2^63 a "
+                    "simulation can count (a GEMM too large for this machine's memory and arrays)",
+                    ctx.target.where, s.node, s.m, s.k, s.n, t.cost_cycles));
+  }
   ctx.note("tile.m", static_cast<int64_t>(t.tm));
   ctx.note("tile.k", static_cast<int64_t>(t.tk));
   ctx.note("tile.n", static_cast<int64_t>(t.tn));

@@ -82,7 +82,8 @@ struct GemmTiling {
                                             const SpmLayout& layout);
 
 // Records a tiling on the node being lowered (tile.m, tile.k, tile.n, ...).
-void note_tiling(const GemmTiling& tiling, LoweringContext& ctx);
+// UserError when its estimated cycles do not fit in 63 bits.
+void note_tiling(const GemmSpec& spec, const GemmTiling& tiling, LoweringContext& ctx);
 
 // Emits the tiled GEMM into the builder.
 void lower_gemm(const GemmSpec& spec, const GemmTiling& tiling, LoweringContext& ctx);

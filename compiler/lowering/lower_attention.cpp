@@ -56,7 +56,7 @@ void lower_attention(const Node& node, LoweringContext& ctx, bool score) {
   spec.a.on_chip = in_on_chip;
   spec.out.on_chip = out_on_chip;
   const GemmTiling tiling = choose_gemm_tiling(spec, ctx.target, ctx.builder.layout());
-  note_tiling(tiling, ctx);
+  note_tiling(spec, tiling, ctx);
   const uint32_t in_t = ctx.tensor(in), cache_t = ctx.tensor(cache), out_t = ctx.tensor(out);
   // Elements of one sequence in the activation operand and in the output.
   const uint64_t in_per_seq = num_elements(in) / batch;

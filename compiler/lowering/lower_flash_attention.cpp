@@ -15,6 +15,7 @@
 
 #include <algorithm>
 
+#include "common/checked.h"
 #include "common/dtype.h"
 #include "common/error.h"
 #include "compiler/lowering/gemm.h"
@@ -184,6 +185,10 @@ void lower_flash_attention(const Node& node, LoweringContext& ctx) {
     }
   };
 
+  // A chain per sequence, KV head and block of query rows, each some
+  // instructions: within the program's budget before they are listed.
+  const uint64_t blocks = (s.tokens + t.tq - 1) / t.tq;
+  b.reserve(checked_mul(s.batch * s.kv_heads, blocks).value_or(~uint64_t{0}));
   std::vector<Chain> all;
   for (uint64_t seq = 0; seq < s.batch; ++seq) {
     for (uint64_t g = 0; g < s.kv_heads; ++g) {

@@ -17,7 +17,7 @@ void lower_with(GemmSpec& spec, const Tensor& a, const Tensor& b, const Tensor& 
   spec.b = {ctx.tensor(b), b.address(), b.dtype(), std::nullopt};
   spec.out = {ctx.tensor(y), y.address(), y.dtype(), ctx.on_chip_output(y)};
   const GemmTiling tiling = choose_gemm_tiling(spec, ctx.target, ctx.builder.layout());
-  note_tiling(tiling, ctx);
+  note_tiling(spec, tiling, ctx);
   lower_gemm(spec, tiling, ctx);
 }
 

@@ -75,6 +75,8 @@ void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
   const std::optional<OnChipTensor> x2_on_chip =
       x2 != nullptr ? ctx.on_chip_input(*x2) : std::nullopt;
   const std::optional<OnChipTensor> y_on_chip = ctx.on_chip_output(y);
+  // x + x reads its one operand once.
+  const bool two = x2 != nullptr && node.inputs(1) != node.inputs(0);
   auto input = [&](const std::optional<OnChipTensor>& on_chip, uint32_t tensor, const Tensor& from,
                    uint64_t e0, uint64_t n) {
     if (on_chip) return on_chip->at(e0);
@@ -85,7 +87,7 @@ void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
   for (uint64_t e0 = 0; e0 < elements; e0 += chunk) {
     const uint64_t n = std::min(chunk, elements - e0);
     const Buffer in = input(x_on_chip, xt, x, e0, n);
-    const Buffer in2 = x2 != nullptr ? input(x2_on_chip, x2t, *x2, e0, n) : in;
+    const Buffer in2 = two ? input(x2_on_chip, x2t, *x2, e0, n) : in;
     const uint64_t out_first = reduces ? e0 / row : e0;
     const uint64_t out_count = reduces ? std::max<uint64_t>(1, n / row) : n;
     const Buffer out = y_on_chip ? y_on_chip->at(out_first) : b.acquire(Ring::VecOut);
@@ -98,7 +100,7 @@ void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
     op.set_spm_in2(x2 != nullptr ? in2.spm_addr : (!params.empty() ? params[0].spm_addr : 0));
     op.set_spm_out(out.spm_addr);
     std::vector<Buffer> reads{in};
-    if (x2 != nullptr) reads.push_back(in2);
+    if (two) reads.push_back(in2);
     reads.insert(reads.end(), params.begin(), params.end());
     b.vector(op, reads, out);
     if (y_on_chip) continue;

@@ -1,5 +1,6 @@
 #include "compiler/passes/fuse_attention.h"
 
+#include <algorithm>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -16,6 +17,7 @@ int fuse_attention(Graph& graph, const FuseAttentionOptions& options) {
     for (const auto& in : graph.nodes(i).inputs()) ++readers[in];
     for (const auto& out : graph.nodes(i).outputs()) producer[out] = i;
   }
+  const TensorIndex tensors(graph);
   std::unordered_set<int> dropped_nodes;
   std::unordered_set<std::string> dropped_tensors;
   std::unordered_map<int, Node> fused_at;  // context node index -> the fused node
@@ -38,6 +40,14 @@ int fuse_attention(Graph& graph, const FuseAttentionOptions& options) {
       continue;
     }
     if (options.prefill_only && tokens <= 1) continue;
+    // Flash attention streams K and V blocks of one shape.
+    const int k = tensors.index(score.inputs(1)), v = tensors.index(context.inputs(1));
+    if (k < 0 || v < 0) continue;
+    const Tensor &kt = graph.tensors(k), &vt = graph.tensors(v);
+    if (!std::equal(kt.shape().begin(), kt.shape().end(), vt.shape().begin(), vt.shape().end()) ||
+        kt.dtype() != vt.dtype()) {
+      continue;
+    }
     Node fused;
     // The node keeps the score's name stem: "layers.3.attn_score" becomes
     // "layers.3.attention", so per-layer attribution still works.
