@@ -11,12 +11,14 @@
 
 namespace npusim::memory {
 
-IdealMemory::IdealMemory(const sc_core::sc_module_name& name, const IdealMemoryConfig& config)
+IdealMemory::IdealMemory(const sc_core::sc_module_name& name, const IdealMemoryConfig& config,
+                         uint64_t capacity_bytes)
     : MemoryModel(name),
       bandwidth_gbps_(config.bandwidth_gbps()),
       ps_per_byte_(1e3 / config.bandwidth_gbps()),  // 1 GB/s = 1 byte/ns
       latency_ps_(config.latency_ns() * 1e3),
-      pj_per_bit_(config.has_pj_per_bit() ? config.pj_per_bit() : 3.9) {}
+      pj_per_bit_(config.has_pj_per_bit() ? config.pj_per_bit() : 3.9),
+      capacity_bytes_(capacity_bytes) {}
 
 void IdealMemory::energy(double seconds, MemoryEnergy* out) const {
   (void)seconds;
@@ -31,6 +33,14 @@ void IdealMemory::register_resources(ResourceLedger& ledger) {
 }
 
 void IdealMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
+  // Programs are checked against the capacity before they run; a transfer
+  // that still falls outside it is refused, as a real target would.
+  const uint64_t first = trans.get_address(), bytes = trans.get_data_length();
+  if (capacity_bytes_ != 0 && (first > capacity_bytes_ || bytes > capacity_bytes_ - first)) {
+    trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    respond(trans, arrival_ps);
+    return;
+  }
   // The bus is tracked in fractional ps so that rounding never accumulates
   // over a stream.
   const double start_ps = std::max(static_cast<double>(arrival_ps), bus_free_ps_);
@@ -57,7 +67,8 @@ NPUSIM_REGISTER_MEMORY(
                validate,
                [](const sc_core::sc_module_name& name,
                   const MemoryConfig& config) -> std::unique_ptr<MemoryModel> {
-                 return std::make_unique<IdealMemory>(name, config.ideal());
+                 return std::make_unique<IdealMemory>(name, config.ideal(),
+                                                      config.capacity_bytes());
                },
                [](const MemoryConfig& config) { return config.ideal().bandwidth_gbps(); },
                [](const MemoryConfig& config) { return config.capacity_bytes(); },

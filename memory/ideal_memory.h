@@ -1,6 +1,7 @@
 // Ideal memory: a fixed latency and one shared bandwidth, no banks or rows.
 // A transfer of B bytes arriving at t starts at max(t, end of the previous
-// transfer) and completes latency + B / bandwidth after it starts.
+// transfer) and completes latency + B / bandwidth after it starts. A
+// transfer past capacity_bytes (when set) gets TLM_ADDRESS_ERROR_RESPONSE.
 #pragma once
 
 #include "memory/memory.pb.h"
@@ -10,7 +11,9 @@ namespace npusim::memory {
 
 class IdealMemory : public MemoryModel {
  public:
-  IdealMemory(const sc_core::sc_module_name& name, const IdealMemoryConfig& config);
+  // capacity_bytes 0: no limit.
+  IdealMemory(const sc_core::sc_module_name& name, const IdealMemoryConfig& config,
+              uint64_t capacity_bytes = 0);
 
   [[nodiscard]] double peak_bandwidth_gbps() const override { return bandwidth_gbps_; }
   // Every bit moved costs pj_per_bit (all of it counted as read/write),
@@ -29,6 +32,7 @@ class IdealMemory : public MemoryModel {
   double latency_ps_;
   double bus_free_ps_ = 0.0;  // when the data bus finishes its last transfer
   double pj_per_bit_;
+  uint64_t capacity_bytes_;
   uint64_t bytes_ = 0;  // moved so far
   ResourceLedger* ledger_ = nullptr;
   ResourceLedger::Column bus_ = 0;

@@ -2,12 +2,15 @@
 // bandwidth is shared.
 #include <gtest/gtest.h>
 
+#include <tlm_utils/simple_initiator_socket.h>
 #include <set>
 
 #include <algorithm>
 
 #include "common/radix_heap.h"
 #include "memory/latency.h"
+#include "memory/registry.h"
+#include "sim/sim_context.h"
 #include "test_util.h"
 
 namespace npusim {
@@ -121,6 +124,75 @@ TEST(ScratchpadPort, NarrowScratchpadLimitsTheDma) {
   // 8 banks x 64 B per 1 ns cycle = 512 GB/s, below the memory's 1000 GB/s.
   const Report r = load_only(8 << 20, {"core.scratchpad.banks=8"});
   EXPECT_NEAR(r.traffic().achieved_bandwidth_gbps(), 512.0, 512.0 * 0.01);
+}
+
+}  // namespace
+}  // namespace npusim
+
+namespace npusim {
+namespace {
+
+// Sends one read per address to a memory model and records the status of
+// each response.
+struct Probe : sc_core::sc_module {
+  tlm_utils::simple_initiator_socket<Probe> socket;
+  std::vector<std::pair<uint64_t, uint32_t>> reads;  // address, bytes
+  std::vector<std::unique_ptr<tlm::tlm_generic_payload>> payloads;
+  std::vector<tlm::tlm_response_status> status;
+  SC_HAS_PROCESS(Probe);
+  explicit Probe(const sc_core::sc_module_name& name) : sc_module(name), socket("socket") {
+    socket.register_nb_transport_bw(this, &Probe::bw);
+    SC_THREAD(send);
+  }
+  void send() {
+    status.assign(reads.size(), tlm::TLM_INCOMPLETE_RESPONSE);
+    for (size_t i = 0; i < reads.size(); ++i) {
+      payloads.push_back(std::make_unique<tlm::tlm_generic_payload>());
+      tlm::tlm_generic_payload& p = *payloads.back();
+      p.set_command(tlm::TLM_READ_COMMAND);
+      p.set_address(reads[i].first);
+      p.set_data_length(reads[i].second);
+      p.set_streaming_width(reads[i].second);
+      p.set_data_ptr(nullptr);
+      p.set_byte_enable_ptr(nullptr);
+      p.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+      tlm::tlm_phase phase = tlm::BEGIN_REQ;
+      sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
+      (void)socket->nb_transport_fw(p, phase, delay);
+    }
+  }
+  tlm::tlm_sync_enum bw(tlm::tlm_generic_payload& p, tlm::tlm_phase& phase, sc_core::sc_time&) {
+    for (size_t i = 0; i < payloads.size(); ++i) {
+      if (payloads[i].get() == &p && phase == tlm::BEGIN_RESP) status[i] = p.get_response_status();
+    }
+    return tlm::TLM_COMPLETED;
+  }
+};
+
+// Every memory model answers a request past its capacity with an address
+// error (the program check refuses such programs first; this is the target
+// doing what a real one does), and serves one inside it.
+TEST(MemoryModels, ARequestPastCapacityGetsAnAddressError) {
+  for (const char* file : {"npu-128x128-ideal", "npu-hbm3", "lpu-socamm2"}) {
+    const System system =
+        sim::load_system(test::source_path(std::string("examples/hw/") + file + ".textproto"), {});
+    MemoryConfig config = system.memory();
+    if (config.has_ideal()) config.set_capacity_bytes(uint64_t{1} << 30);
+    const memory::MemoryModelEntry& entry = memory::MemoryRegistry::lookup(config, file, "memory");
+    const uint64_t capacity = entry.capacity_bytes(config);
+    sim::ScopedSimContext context;
+    const std::unique_ptr<memory::MemoryModel> memory = entry.create("memory", config);
+    Probe probe("probe");
+    probe.socket.bind(memory->socket);
+    probe.reads = {
+        {0, 64}, {capacity - 64, 64}, {capacity - 32, 64}, {capacity, 64}, {UINT64_MAX - 31, 64}};
+    context.run();
+    EXPECT_EQ(probe.status,
+              (std::vector<tlm::tlm_response_status>{
+                  tlm::TLM_OK_RESPONSE, tlm::TLM_OK_RESPONSE, tlm::TLM_ADDRESS_ERROR_RESPONSE,
+                  tlm::TLM_ADDRESS_ERROR_RESPONSE, tlm::TLM_ADDRESS_ERROR_RESPONSE}))
+        << file;
+  }
 }
 
 }  // namespace

@@ -11,10 +11,13 @@
 
 namespace npusim::memory::dram {
 
-DramMemory::DramMemory(const sc_core::sc_module_name& name, const DramSpec& spec)
+DramMemory::DramMemory(const sc_core::sc_module_name& name, const DramSpec& spec,
+                       uint64_t capacity_bytes)
     : MemoryModel(name),
       spec_(spec),
       mapping_(spec_, "dram", "address_mapping"),
+      capacity_bytes_(capacity_bytes != 0 ? std::min(capacity_bytes, mapping_.capacity_bytes())
+                                          : mapping_.capacity_bytes()),
       waiting_(spec_.total_channels()),
       wakes_(spec_.total_channels()),
       run_slots_(size_t{spec_.total_channels()} * spec_.banks()) {
@@ -57,7 +60,7 @@ void DramMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
   const uint64_t first = trans.get_address();
   const uint64_t bytes = trans.get_data_length();
   const uint64_t bb = spec_.burst_bytes();
-  if (first + bytes > mapping_.capacity_bytes()) {
+  if (first > capacity_bytes_ || bytes > capacity_bytes_ - first) {
     trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
     respond(trans, arrival_ps);
     return;
@@ -346,6 +349,12 @@ uint64_t device_bytes(const MemoryConfig& config, const std::string& where,
              : resolve_spec(config.dram(), where, path + ".dram").capacity_bytes();
 }
 
+// Bytes programs may address: capacity_bytes, or the devices'.
+uint64_t capacity_bytes(const MemoryConfig& config) {
+  return config.capacity_bytes() != 0 ? config.capacity_bytes()
+                                      : device_bytes(config, "dram", "memory");
+}
+
 // Bursts a channel serves in a row before the address moves on.
 uint64_t column_run(const DramSpec& spec) {
   return AddressMapping(spec, "dram", "memory.dram.address_mapping").column_run();
@@ -365,15 +374,13 @@ MemoryModelEntry entry() {
   };
   e.create = [](const sc_core::sc_module_name& name,
                 const MemoryConfig& config) -> std::unique_ptr<MemoryModel> {
-    return std::make_unique<DramMemory>(name, resolve_spec(config.dram(), "dram", "memory.dram"));
+    return std::make_unique<DramMemory>(name, resolve_spec(config.dram(), "dram", "memory.dram"),
+                                        capacity_bytes(config));
   };
   e.peak_bandwidth_gbps = [](const MemoryConfig& config) {
     return resolve_spec(config.dram(), "dram", "memory.dram").peak_gbps();
   };
-  e.capacity_bytes = [](const MemoryConfig& config) {
-    return config.capacity_bytes() != 0 ? config.capacity_bytes()
-                                        : device_bytes(config, "dram", "memory");
-  };
+  e.capacity_bytes = [](const MemoryConfig& config) { return capacity_bytes(config); };
   e.read_latency_ns = [](const MemoryConfig& config) {
     // What a request of a stream of short ones sees: a row miss (ACT, RD
     // after tRCD, data after tCL) and the bursts ahead of it in its row on

@@ -20,7 +20,10 @@ namespace npusim::memory::dram {
 
 class DramMemory : public MemoryModel {
  public:
-  DramMemory(const sc_core::sc_module_name& name, const DramSpec& spec);
+  // A request past capacity_bytes (0: all the organisation addresses) gets
+  // TLM_ADDRESS_ERROR_RESPONSE.
+  DramMemory(const sc_core::sc_module_name& name, const DramSpec& spec,
+             uint64_t capacity_bytes = 0);
 
   [[nodiscard]] double peak_bandwidth_gbps() const override { return spec_.peak_gbps(); }
   void report(MemoryReport* out) const override;
@@ -50,6 +53,7 @@ class DramMemory : public MemoryModel {
 
   DramSpec spec_;
   AddressMapping mapping_;
+  uint64_t capacity_bytes_;
   std::vector<std::unique_ptr<ChannelController>> channels_;
   std::vector<std::deque<Burst>> waiting_;  // bursts that found the channel's queue full
   WakeQueue wakes_;                         // per channel: the clock it asked to be stepped at
