@@ -6,6 +6,8 @@
 # 2 GB. Crashing inputs are left in build-san/fuzz-work/<kind>/ with the log
 # (tests/fuzz/README.md). Standard output is closed (-close_fd_mask=1):
 # SystemC's notes about sc_stop.
+# The seed is fixed (NPUSIM_FUZZ_SEED, default 1; 0 picks one at random), so
+# that a run on the same build explores the same inputs as far as time allows.
 # Usage: scripts/fuzz.sh [seconds_per_target] [kind ...]   (default: 60, all)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,7 +24,7 @@ fuzz_one() {
   local kind="$1" work="$san_build/fuzz-work/$1"
   mkdir -p "$work/corpus"
   rm -f "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-*
-  if "$san_build/fuzz/fuzz_$kind" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+  if "$san_build/fuzz/fuzz_$kind" -seed="${NPUSIM_FUZZ_SEED:-1}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -close_fd_mask=1 -print_final_stats=1 -artifact_prefix="$work/" "$work/corpus" \
     "$here/tests/fuzz/corpus/$kind" "$here/tests/fuzz/regressions/$kind" >"$work/log" 2>&1; then
     echo "fuzz: $kind: $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$work/log" \

@@ -128,13 +128,17 @@ void ChannelController::catch_up(uint64_t now) {
   const uint64_t round = all ? 1 : timing_.banks();  // refreshes until every bank had one
   const uint64_t per_refresh = all ? uint64_t{spec_.RFC} * spec_.banks() : spec_.RFCpb;
   while (refresh_due_ <= now) {
-    // Nothing queued, every bank closed and free by the due clock, at the
-    // start of a round: every round up to `now` repeats this one exactly
-    // (each refresh at its due clock, the same banks in the same order), so
-    // all but the last are counted in closed form, not replayed. An idle
-    // second is 256k refreshes per channel.
+    // Nothing queued at the start of a round, and either every bank closed
+    // and free by the due clock or the last round clean (each refresh at its
+    // due clock, nothing else issued: per-bank refreshes overlap, tRFCpb
+    // being longer than their spacing, so the banks are never all free):
+    // every round up to `now` repeats this one exactly (each refresh at its
+    // due clock, the same banks in the same order), so all but the last are
+    // counted in closed form, not replayed. An idle second is 256k
+    // refreshes per channel.
     const uint64_t rounds = (now - refresh_due_) / (interval * round);
-    if (rounds > 1 && refreshed_count_ == 0 && idle() && settled_by(ref, refresh_due_)) {
+    if (rounds > 1 && refreshed_count_ == 0 && idle() &&
+        (last_round_clean_ || settled_by(ref, refresh_due_))) {
       const uint64_t skipped = (rounds - 1) * round;
       stats_.commands[static_cast<size_t>(ref)] += skipped;
       stats_.refresh_bank_cycles += skipped * per_refresh;
@@ -143,6 +147,8 @@ void ChannelController::catch_up(uint64_t now) {
     // What the controller would have done at the due clock: close the banks
     // the refresh needs, then refresh.
     const uint64_t due = refresh_due_;
+    if (refreshed_count_ == 0) round_clean_ = true;  // a round starts
+    if (!idle()) round_clean_ = false;
     if (!all) refresh_bank_ = pick_refresh_bank();
     const uint32_t first = all ? 0 : refresh_bank_;
     const uint32_t last = all ? timing_.banks() : refresh_bank_ + 1;
@@ -151,9 +157,12 @@ void ChannelController::catch_up(uint64_t now) {
         issue(Command::PRE, b, std::max(due, timing_.earliest(Command::PRE, b)));
       }
     }
-    issue(ref, refresh_bank_, std::max(due, timing_.earliest(ref, refresh_bank_)));
+    const uint64_t at = std::max(due, timing_.earliest(ref, refresh_bank_));
+    if (at != due) round_clean_ = false;
+    issue(ref, refresh_bank_, at);
     stats_.refresh_bank_cycles += per_refresh;
     refreshed();
+    if (refreshed_count_ == 0) last_round_clean_ = round_clean_;
   }
 }
 
@@ -166,6 +175,7 @@ bool ChannelController::settled_by(Command ref, uint64_t clock) const {
 
 void ChannelController::issue(Command c, uint32_t bank, uint64_t now, uint32_t row) {
   timing_.issue(c, bank, now, row);
+  if (c != Command::REFab && c != Command::REFpb) round_clean_ = last_round_clean_ = false;
   if (c == Command::RD || c == Command::WR) last_used_[bank] = now;
   ++stats_.commands[static_cast<size_t>(c)];
   if (c == Command::PRE) {

@@ -236,6 +236,10 @@ class ChannelController {
   uint64_t refresh_due_;
   uint32_t refresh_bank_ = 0;
   uint32_t refreshed_count_ = 0;
+  // The round of refreshes under way had each at its due clock, idle, with
+  // nothing else issued; the last complete round did. After such a round
+  // every later idle round repeats it exactly (catch_up()).
+  bool round_clean_ = false, last_round_clean_ = false;
   bool column_issued_ = false;  // the last schedule() issued RD or WR
   // Fast path: the data bus's lanes and what constrains the next planned row.
   struct Lane {
