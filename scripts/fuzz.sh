@@ -27,11 +27,11 @@ fuzz_one() {
   if "$san_build/fuzz/fuzz_$kind" -seed="${NPUSIM_FUZZ_SEED:-1}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -close_fd_mask=1 -print_final_stats=1 -artifact_prefix="$work/" "$work/corpus" \
     "$here/tests/fuzz/corpus/$kind" "$here/tests/fuzz/regressions/$kind" >"$work/log" 2>&1; then
-    echo "fuzz: $kind: $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$work/log" \
+    echo "fuzz: $kind: $(grep -a -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$work/log" \
       | grep -o '[0-9]*$') runs in ${seconds} s, no crash"
   else
     echo "fuzz: $kind: FAILED; the input is in $work/, the log in $work/log:"
-    grep -v '^#[0-9]' "$work/log" | tail -n 60
+    grep -a -v '^#[0-9]' "$work/log" | tail -n 60
     return 1
   fi
 }
