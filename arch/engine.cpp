@@ -51,6 +51,13 @@ void Engine::run() {
       p->first_issue_ps = std::min(p->first_issue_ps, now_ps());
       ++p->instructions;
     }
+    if (context_.functional != nullptr) {
+      try {
+        context_.functional->issue(queue_, instruction);
+      } catch (const UserError& e) {
+        context_.fail(e);
+      }
+    }
     execute(instruction);
     if (++executed_ % 1024 == 0) {
       if (executed_ % 4096 == 0 && context_.prune) context_.prune();
@@ -215,7 +222,9 @@ void Engine::fire_completions() {
   const uint64_t now = now_ps();
   notified_ps_ = UINT64_MAX;
   while (!pending_.empty() && pending_.top().time_ps <= now) {
-    for (const auto& op : pending_.top().instruction->signal()) context_.semaphores->give(op);
+    const Instruction& done = *pending_.top().instruction;
+    if (context_.functional != nullptr) context_.functional->retire(queue_, done);
+    for (const auto& op : done.signal()) context_.semaphores->give(op);
     pending_.pop();
   }
   if (!pending_.empty()) {

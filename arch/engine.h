@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "arch/activity.h"
+#include "arch/functional.h"
 #include "arch/isa.pb.h"
 #include "arch/semaphores.h"
 #include "arch/trace_sink.h"
@@ -72,6 +73,7 @@ struct CoreContext {
   sc_core::sc_event* finished = nullptr;        // notified as each queue finishes
   ResourceLedger* ledger = nullptr;             // resources and stall time (null: none kept)
   KernelBarrier* kernels = nullptr;             // kernel by kernel (null: ops overlap)
+  FunctionalCore* functional = nullptr;         // executes with data (null: timing only)
 
   // Bad input found while the simulation runs: keeps the first error and
   // stops the simulation; simulate() throws it once sc_start() has returned.

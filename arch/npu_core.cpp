@@ -17,6 +17,7 @@ NpuCore::NpuCore(const sc_core::sc_module_name& name, const Program& program,
   context_.finished = &queue_finished_;
   context_.clock = config.clock;
   context_.ledger = config.ledger;
+  context_.functional = config.functional;
   if (config.kernel_by_kernel) {
     kernels_ = std::make_unique<KernelBarrier>(program, config.launch_gap.value());
     context_.kernels = kernels_.get();

@@ -27,6 +27,8 @@ struct CoreConfig {
   // launch_gap after the one before has ended.
   bool kernel_by_kernel = false;
   sc_core::sc_time launch_gap = sc_core::SC_ZERO_TIME;
+  // Executes the program with data beside the timing (null: timing only).
+  FunctionalCore* functional = nullptr;
 };
 
 class NpuCore : public sc_core::sc_module {

@@ -95,6 +95,12 @@ Report simulate(const SimulationInput& in) {
   mem->register_resources(ledger);
   arch::CoreConfig config = core_config(sys);
   config.ledger = &ledger;
+  std::unique_ptr<arch::FunctionalCore> functional;
+  if (in.memory_image != nullptr) {
+    functional = std::make_unique<arch::FunctionalCore>(
+        *in.memory_image, sys.core().scratchpad().capacity_bytes(), in.program_where);
+    config.functional = functional.get();
+  }
   auto core = std::make_unique<arch::NpuCore>("core0", program, config);
   core->dma().socket.bind(mem->socket);
   std::unique_ptr<TraceWriter> trace;
@@ -119,6 +125,7 @@ Report simulate(const SimulationInput& in) {
   }
   context.run();
   if (core->error()) std::rethrow_exception(core->error());
+  if (functional != nullptr) functional->finish();
   const double peak_w = power.finish(static_cast<double>(core->finish_ps()) * 1e-12);
   if (trace != nullptr) {
     trace->resources(ledger, core->finish_ps());

@@ -7,6 +7,7 @@
 #include <functional>
 #include <string>
 
+#include "arch/functional.h"
 #include "arch/isa.pb.h"
 #include "sim/report.pb.h"
 #include "sim/system.pb.h"
@@ -29,6 +30,9 @@ struct SimulationInput {
   // Called now and then while the simulation runs: instructions issued, in
   // all, and the simulated time (ps).
   std::function<void(uint64_t done, uint64_t total, uint64_t simulated_ps)> progress;
+  // Functional mode (arch/functional.h): the memory's contents, which the
+  // program reads and writes as it runs; no time changes. Null: timing only.
+  arch::MemoryImage* memory_image = nullptr;
 };
 
 [[nodiscard]] Report simulate(const SimulationInput& input);

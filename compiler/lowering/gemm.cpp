@@ -76,13 +76,39 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
       }
       return w;
     };
-    // One tile on the arrays: out (+)= a x w.
-    auto multiply = [&](const Buffer& a, const Buffer& w, const Buffer& out, uint64_t tm,
-                        uint64_t tk, uint64_t tn, bool accumulate) {
-      MatrixOp op = t.transposed ? matrix_tile(tn, tk, tm, bd, ad, ctx.target.dataflow, w, a, out)
-                                 : matrix_tile(tm, tk, tn, ad, bd, ctx.target.dataflow, a, w, out);
+    // One tile on the arrays: out (+)= a x w, with a's rows `lda` elements
+    // apart and out's `ldo`. The partial sums of a K loop are fp32; its last
+    // tile writes `last_dtype`. Transposed, the arrays compute
+    // out^T = w^T a^T: the same data, each operand read the other way.
+    // With `acc`, the partial sums are read from there (a tile buffer of
+    // their own) instead of out.
+    auto multiply = [&](const Buffer& a, uint64_t lda, const Buffer& w, const Buffer& out,
+                        uint64_t ldo, uint64_t tm, uint64_t tk, uint64_t tn, bool accumulate,
+                        bool last, const std::optional<Buffer>& acc = std::nullopt) {
+      const bool nk = s.b_layout == BLayout::NK;  // w holds tn rows of tk
+      MatrixOp op;
+      if (t.transposed) {
+        op = matrix_tile(tn, tk, tm, bd, ad, ctx.target.dataflow, w, a, out);
+        op.set_a_col_major(!nk);
+        op.set_lda(nk ? tk : tn);
+        op.set_b_col_major(true);
+        op.set_ldb(lda);
+        op.set_out_col_major(true);
+      } else {
+        op = matrix_tile(tm, tk, tn, ad, bd, ctx.target.dataflow, a, w, out);
+        op.set_lda(lda);
+        op.set_b_col_major(nk);
+        op.set_ldb(nk ? tk : tn);
+      }
+      op.set_ldo(ldo);
+      op.set_out_dtype(last ? od : FP32);
       op.set_accumulate(accumulate);
-      b.matrix(op, {a, w}, out);
+      if (acc) {
+        op.set_spm_acc(acc->spm_addr);
+        b.matrix(op, {a, w, *acc}, out);
+      } else {
+        b.matrix(op, {a, w}, out);
+      }
     };
     auto store_out = [&](const Buffer& out, uint64_t m0, uint64_t tm, uint64_t n0, uint64_t tn) {
       b.store(out, s.out.tensor, s.out.address + dtype_bytes(od, out_base + m0 * s.ldo() + n0),
@@ -104,7 +130,8 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
           const Buffer out = b.acquire(Ring::MatOut, /*pinned=*/true);
           for (uint64_t k0 = 0; k0 < s.k; k0 += t.tk) {
             const uint64_t tk = std::min(t.tk, s.k - k0);
-            multiply(row[k0 / t.tk], load_b(k0, tk, n0, tn), out, tm, tk, tn, k0 != 0);
+            multiply(row[k0 / t.tk], tk, load_b(k0, tk, n0, tn), out, tn, tm, tk, tn, k0 != 0,
+                     k0 + tk == s.k);
           }
           b.unpin(out);
           store_out(out, m0, tm, n0, tn);
@@ -123,10 +150,13 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
           const uint64_t tm = std::min(t.tm, s.m - m0);
           const uint64_t mi = m0 / t.tm;
           Buffer a{};
+          uint64_t lda = tk;  // a tile of its own
           if (s.a.on_chip) {
             a = s.a.on_chip->at(a_base + m0 * s.lda() + k0);  // the tile, where it lies
+            lda = s.lda();
           } else if (t.a_whole) {
             a = a_all.at(dtype_bytes(ad, a_base + m0 * s.k + k0));  // the tile inside A
+            lda = s.k;
           } else if (t.a_resident) {
             const size_t slot = mi * kt + k0 / t.tk;
             if (!loaded[slot]) {
@@ -139,16 +169,26 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
             a = b.acquire(Ring::MatIn);
             load_a(a, m0, tm, k0, tk);
           }
+          // The whole output (on chip, or stored at the end) holds the
+          // results as `od`, where the tensor has them.
+          // TODO(functional): over a K loop the tile's fp32 partial sums
+          // there overlap finished tiles; they need a buffer of their own
+          // (MatrixOp.spm_acc) in a ring the matrix queue both writes and
+          // reads.
+          const bool last = k0 + tk == s.k;
           Buffer out{};
+          uint64_t ldo = tn;
           if (s.out.on_chip) {
             out = s.out.on_chip->at(out_base + m0 * s.ldo() + n0);
+            ldo = s.ldo();
           } else if (t.out_whole) {
-            out = out_all.at(dtype_bytes(FP32, out_base + m0 * s.n + n0));
+            out = out_all.at(dtype_bytes(od, out_base + m0 * s.n + n0));
+            ldo = s.n;
           } else {
             if (k0 == 0) outs[mi] = b.acquire(Ring::MatOut, /*pinned=*/kt > 1);
             out = outs[mi];
           }
-          multiply(a, w, out, tm, tk, tn, k0 != 0);
+          multiply(a, lda, w, out, ldo, tm, tk, tn, k0 != 0, last);
           if (!t.out_whole && k0 + tk == s.k) {
             b.unpin(out);
             store_out(out, m0, tm, n0, tn);

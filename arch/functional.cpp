@@ -1,0 +1,347 @@
+#include "arch/functional.h"
+
+#include <fmt/format.h>
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <utility>
+
+#include "common/checked.h"
+#include "common/dtype.h"
+#include "common/elements.h"
+#include "common/error.h"
+
+namespace npusim::arch {
+
+void MemoryImage::read(uint64_t address, uint8_t* out, uint64_t bytes) const {
+  while (bytes > 0) {
+    const uint64_t page = address / kPageBytes, offset = address % kPageBytes;
+    const uint64_t n = std::min(bytes, kPageBytes - offset);
+    auto it = pages_.find(page);
+    if (it == pages_.end()) {
+      std::memset(out, 0, n);
+    } else {
+      std::memcpy(out, it->second.get() + offset, n);
+    }
+    address += n;
+    out += n;
+    bytes -= n;
+  }
+}
+
+void MemoryImage::write(uint64_t address, const uint8_t* in, uint64_t bytes) {
+  while (bytes > 0) {
+    const uint64_t page = address / kPageBytes, offset = address % kPageBytes;
+    const uint64_t n = std::min(bytes, kPageBytes - offset);
+    std::unique_ptr<uint8_t[]>& p = pages_[page];
+    if (!p) p = std::make_unique<uint8_t[]>(kPageBytes);  // zeroed
+    std::memcpy(p.get() + offset, in, n);
+    address += n;
+    in += n;
+    bytes -= n;
+  }
+}
+
+FunctionalCore::FunctionalCore(MemoryImage& memory, uint64_t spm_bytes, std::string where)
+    : memory_(memory), spm_(spm_bytes, 0), where_(std::move(where)) {}
+
+void FunctionalCore::issue(Queue queue, const Instruction& ins) {
+  commit(queue, nullptr);  // program order within the queue
+  switch (ins.op_case()) {
+    case Instruction::kDma:
+      pending_[queue].push_back(dma(ins));
+      break;
+    case Instruction::kMatrix:
+      pending_[queue].push_back(matrix(ins));
+      break;
+    case Instruction::kVector:
+      pending_[queue].push_back(vector(ins));
+      break;
+    default:
+      break;
+  }
+}
+
+void FunctionalCore::retire(Queue queue, const Instruction& ins) {
+  commit(queue, &ins);
+}
+
+void FunctionalCore::finish() {
+  for (size_t q = 0; q < pending_.size(); ++q) commit(static_cast<Queue>(q), nullptr);
+}
+
+void FunctionalCore::commit(Queue queue, const Instruction* up_to) {
+  std::deque<Effect>& fifo = pending_[queue];
+  if (up_to != nullptr && std::none_of(fifo.begin(), fifo.end(),
+                                       [&](const Effect& e) { return e.instruction == up_to; })) {
+    return;  // already visible
+  }
+  while (!fifo.empty()) {
+    Effect e = std::move(fifo.front());
+    fifo.pop_front();
+    for (const Write& w : e.writes) {
+      if (w.memory) {
+        memory_.write(w.address, w.bytes.data(), w.bytes.size());
+      } else {
+        std::memcpy(spm_.data() + w.address, w.bytes.data(), w.bytes.size());
+      }
+    }
+    if (e.instruction == up_to) return;
+  }
+}
+
+void FunctionalCore::spm_range(const char* field, uint64_t address, uint64_t bytes) const {
+  if (address > spm_.size() || bytes > spm_.size() - address) {
+    throw UserError(fmt::format("{}: {} = {} with {} bytes is outside the {}-byte scratchpad",
+                                where_, field, address, bytes, spm_.size()));
+  }
+}
+
+FunctionalCore::Effect FunctionalCore::dma(const Instruction& ins) const {
+  const DmaOp& op = ins.dma();
+  const uint64_t rows = std::max<uint64_t>(op.rows(), 1);
+  const uint64_t total = rows * op.row_bytes();  // bounded by the program check
+  spm_range("dma.spm_addr", op.spm_addr(), total);
+  Effect e{&ins, {}};
+  if (op.direction() == DmaOp::LOAD) {
+    Write w{false, op.spm_addr(), std::vector<uint8_t>(total)};
+    for (uint64_t r = 0; r < rows; ++r) {
+      memory_.read(op.dram_addr() + r * op.dram_stride(), w.bytes.data() + r * op.row_bytes(),
+                   op.row_bytes());
+    }
+    e.writes.push_back(std::move(w));
+  } else {
+    for (uint64_t r = 0; r < rows; ++r) {
+      const uint8_t* from = spm_.data() + op.spm_addr() + r * op.row_bytes();
+      e.writes.push_back(
+          {true, op.dram_addr() + r * op.dram_stride(), {from, from + op.row_bytes()}});
+    }
+  }
+  return e;
+}
+
+std::vector<float> FunctionalCore::read_spm(const char* field, uint64_t address, DType dtype,
+                                            uint64_t count) const {
+  require_functional_dtype(dtype, where_ + ": " + field);
+  spm_range(field, address, dtype_bytes(dtype, count));
+  std::vector<float> v(count);
+  decode_elements(dtype, spm_.data() + address, 0, count, v.data());
+  return v;
+}
+
+std::vector<float> FunctionalCore::read_matrix(const char* field, uint64_t address, DType dtype,
+                                               uint64_t rows, uint64_t cols, uint64_t ld,
+                                               bool col_major) const {
+  // Stored as `outer` lines of `inner` elements, `ld` apart.
+  const uint64_t outer = col_major ? cols : rows, inner = col_major ? rows : cols;
+  if (ld == 0) ld = inner;
+  if (ld < inner) {
+    throw UserError(
+        fmt::format("{}: {}: a leading dimension of {} is less than the {} elements "
+                    "of a line",
+                    where_, field, ld, inner));
+  }
+  const uint64_t span = outer == 0 ? 0 : (outer - 1) * ld + inner;
+  const std::vector<float> flat = read_spm(field, address, dtype, span);
+  std::vector<float> m(rows * cols);  // row-major
+  for (uint64_t i = 0; i < rows; ++i) {
+    for (uint64_t j = 0; j < cols; ++j) {
+      m[i * cols + j] = flat[col_major ? j * ld + i : i * ld + j];
+    }
+  }
+  return m;
+}
+
+FunctionalCore::Effect FunctionalCore::matrix(const Instruction& ins) const {
+  const MatrixOp& op = ins.matrix();
+  const uint64_t m = op.m(), k = op.k(), n = op.n();
+  using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const std::vector<float> a =
+      read_matrix("matrix.spm_a", op.spm_a(), a_dtype(op), m, k, op.lda(), op.a_col_major());
+  const std::vector<float> b =
+      read_matrix("matrix.spm_b", op.spm_b(), op.dtype(), k, n, op.ldb(), op.b_col_major());
+  Mat out =
+      Eigen::Map<const Mat>(a.data(), static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(k)) *
+      Eigen::Map<const Mat>(b.data(), static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(n));
+  if (op.accumulate()) {
+    const bool acc = op.has_spm_acc();
+    const std::vector<float> partial =
+        read_matrix(acc ? "matrix.spm_acc" : "matrix.spm_out", acc ? op.spm_acc() : op.spm_out(),
+                    FP32, m, n, acc ? 0 : op.ldo(), op.out_col_major());
+    out += Eigen::Map<const Mat>(partial.data(), static_cast<Eigen::Index>(m),
+                                 static_cast<Eigen::Index>(n));
+  }
+  const DType od = op.out_dtype() == DTYPE_UNSPECIFIED ? FP32 : op.out_dtype();
+  require_functional_dtype(od, where_ + ": matrix.out_dtype");
+  const uint64_t outer = op.out_col_major() ? n : m, inner = op.out_col_major() ? m : n;
+  const uint64_t ld = op.ldo() == 0 ? inner : op.ldo();
+  if (ld < inner) {
+    throw UserError(fmt::format("{}: matrix.ldo: {} is less than the {} elements of a line", where_,
+                                ld, inner));
+  }
+  // Whole lines are written; the gaps between them (ld > inner) keep what
+  // they hold.
+  Effect e{&ins, {}};
+  std::vector<float> line(inner);
+  for (uint64_t o = 0; o < outer; ++o) {
+    for (uint64_t i = 0; i < inner; ++i) {
+      line[i] = op.out_col_major()
+                    ? out(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(o))
+                    : out(static_cast<Eigen::Index>(o), static_cast<Eigen::Index>(i));
+    }
+    const uint64_t first = o * ld;  // element index from spm_out
+    // Lines start on whole bytes (INT4 with odd ld does not).
+    if (dtype_bits(od) < 8 && first % 2 != 0) {
+      throw UserError(fmt::format("{}: matrix.ldo: INT4 lines must start on whole bytes", where_));
+    }
+    const uint64_t address = op.spm_out() + dtype_bytes(od, first);
+    spm_range("matrix.spm_out", address, dtype_bytes(od, inner));
+    Write w{false, address, std::vector<uint8_t>(dtype_bytes(od, inner))};
+    if (dtype_bits(od) < 8 && inner % 2 != 0) w.bytes.back() = spm_[address + w.bytes.size() - 1];
+    encode_elements(od, line.data(), inner, w.bytes.data(), 0);
+    e.writes.push_back(std::move(w));
+  }
+  return e;
+}
+
+namespace {
+
+float silu(float x) {
+  return x / (1.0f + std::exp(-x));
+}
+float gelu(float x) {
+  return 0.5f * x * (1.0f + std::erf(x / std::sqrt(2.0f)));
+}
+float sigmoid(float x) {
+  return 1.0f / (1.0f + std::exp(-x));
+}
+
+}  // namespace
+
+FunctionalCore::Effect FunctionalCore::vector(const Instruction& ins) const {
+  const VectorOp& op = ins.vector();
+  const DType dt = op.dtype();
+  const uint64_t len = op.length();
+  const uint64_t row = op.row_length() == 0 ? len : op.row_length();
+  if (row == 0 || len % row != 0) {
+    throw UserError(
+        fmt::format("{}: vector.row_length: {} does not divide the length {}", where_, row, len));
+  }
+  const uint64_t rows = len / row;
+  const std::vector<float> x = read_spm("vector.spm_in", op.spm_in(), dt, len);
+  auto second = [&]() {  // in2: length elements, or one row broadcast
+    const uint64_t n = op.broadcast_in2() ? row : len;
+    std::vector<float> y = read_spm("vector.spm_in2", op.spm_in2(), dt, n);
+    if (!op.broadcast_in2()) return y;
+    std::vector<float> full(len);
+    for (uint64_t r = 0; r < rows; ++r) std::copy(y.begin(), y.end(), full.begin() + r * row);
+    return full;
+  };
+  std::vector<float> out;
+  auto elementwise = [&](auto f) {
+    out.resize(len);
+    for (uint64_t i = 0; i < len; ++i) out[i] = f(x[i]);
+  };
+  auto binary = [&](auto f) {
+    const std::vector<float> y = second();
+    out.resize(len);
+    for (uint64_t i = 0; i < len; ++i) out[i] = f(x[i], y[i]);
+  };
+  auto per_row = [&](auto f) {  // f(first element, out) over each row
+    out.resize(len);
+    for (uint64_t r = 0; r < rows; ++r) f(x.data() + r * row, out.data() + r * row);
+  };
+  auto reduce = [&](auto f) {
+    out.resize(rows);
+    for (uint64_t r = 0; r < rows; ++r) out[r] = f(x.data() + r * row);
+  };
+  switch (op.kind()) {
+    case ADD:
+      binary([](float a, float b) { return a + b; });
+      break;
+    case SUB:
+      binary([](float a, float b) { return a - b; });
+      break;
+    case MUL:
+      binary([](float a, float b) { return a * b; });
+      break;
+    case DIV:
+      binary([](float a, float b) { return a / b; });
+      break;
+    case SWIGLU:
+      binary([](float a, float b) { return silu(a) * b; });
+      break;
+    case COPY:
+      elementwise([](float a) { return a; });
+      break;
+    case RELU:
+      elementwise([](float a) { return a > 0 ? a : 0.0f; });
+      break;
+    case SILU:
+      elementwise(silu);
+      break;
+    case GELU:
+      elementwise(gelu);
+      break;
+    case EXP:
+      elementwise([](float a) { return std::exp(a); });
+      break;
+    case SQRT:
+      elementwise([](float a) { return std::sqrt(a); });
+      break;
+    case TANH:
+      elementwise([](float a) { return std::tanh(a); });
+      break;
+    case SIGMOID:
+      elementwise(sigmoid);
+      break;
+    case ERF:
+      elementwise([](float a) { return std::erf(a); });
+      break;
+    case REDUCE_SUM:
+      reduce([&](const float* p) { return std::accumulate(p, p + row, 0.0f); });
+      break;
+    case REDUCE_MEAN:
+      reduce([&](const float* p) {
+        return std::accumulate(p, p + row, 0.0f) / static_cast<float>(row);
+      });
+      break;
+    case REDUCE_MAX:
+      reduce([&](const float* p) { return *std::max_element(p, p + row); });
+      break;
+    case SOFTMAX:
+      per_row([&](const float* p, float* o) {
+        const float mx = *std::max_element(p, p + row);
+        float sum = 0;
+        for (uint64_t i = 0; i < row; ++i) sum += o[i] = std::exp(p[i] - mx);
+        for (uint64_t i = 0; i < row; ++i) o[i] /= sum;
+      });
+      break;
+    case RMSNORM: {
+      const std::vector<float> gain = read_spm("vector.spm_in2", op.spm_in2(), dt, row);
+      per_row([&](const float* p, float* o) {
+        float squares = 0;
+        for (uint64_t i = 0; i < row; ++i) squares += p[i] * p[i];
+        const float inv = 1.0f / std::sqrt(squares / static_cast<float>(row) + op.eps());
+        for (uint64_t i = 0; i < row; ++i) o[i] = p[i] * inv * gain[i];
+      });
+      break;
+    }
+    default:
+      throw UserError(fmt::format("{}: vector.kind: functional mode does not compute {} yet",
+                                  where_, VectorKind_Name(op.kind())));
+  }
+  Effect e{&ins, {}};
+  spm_range("vector.spm_out", op.spm_out(), dtype_bytes(dt, out.size()));
+  Write w{false, op.spm_out(), std::vector<uint8_t>(dtype_bytes(dt, out.size()))};
+  if (dtype_bits(dt) < 8 && out.size() % 2 != 0)
+    w.bytes.back() = spm_[op.spm_out() + w.bytes.size() - 1];
+  encode_elements(dt, out.data(), out.size(), w.bytes.data(), 0);
+  e.writes.push_back(std::move(w));
+  return e;
+}
+
+}  // namespace npusim::arch

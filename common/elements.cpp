@@ -1,0 +1,135 @@
+#include "common/elements.h"
+
+#include <fmt/format.h>
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "common/error.h"
+
+namespace npusim {
+namespace {
+
+template <typename T>
+T load(const uint8_t* p) {
+  T v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+template <typename T>
+void store(uint8_t* p, T v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+int saturate(float x, int lo, int hi) {
+  if (std::isnan(x)) return 0;
+  return static_cast<int>(
+      std::clamp(std::nearbyint(x), static_cast<float>(lo), static_cast<float>(hi)));
+}
+
+}  // namespace
+
+void require_functional_dtype(DType dtype, const std::string& what) {
+  switch (dtype) {
+    case FP32:
+    case FP16:
+    case BF16:
+    case INT8:
+    case INT4:
+      return;
+    default:
+      throw UserError(
+          fmt::format("{}: functional mode does not compute in {}", what, DType_Name(dtype)));
+  }
+}
+
+void decode_elements(DType dtype, const uint8_t* bytes, uint64_t first, uint64_t count,
+                     float* out) {
+  switch (dtype) {
+    case FP32:
+      std::memcpy(out, bytes + first * 4, count * 4);
+      return;
+    case FP16:
+      for (uint64_t i = 0; i < count; ++i) {
+        out[i] = static_cast<float>(
+            Eigen::numext::bit_cast<Eigen::half>(load<uint16_t>(bytes + (first + i) * 2)));
+      }
+      return;
+    case BF16:
+      for (uint64_t i = 0; i < count; ++i) {
+        out[i] = static_cast<float>(
+            Eigen::numext::bit_cast<Eigen::bfloat16>(load<uint16_t>(bytes + (first + i) * 2)));
+      }
+      return;
+    case INT8:
+      for (uint64_t i = 0; i < count; ++i) {
+        out[i] = static_cast<float>(static_cast<int8_t>(bytes[first + i]));
+      }
+      return;
+    case INT4:
+      for (uint64_t i = 0; i < count; ++i) {
+        const uint64_t e = first + i;
+        const int nibble = (bytes[e / 2] >> (e % 2 * 4)) & 0xf;
+        out[i] = static_cast<float>(nibble >= 8 ? nibble - 16 : nibble);
+      }
+      return;
+    default:
+      require_functional_dtype(dtype, "decode");
+  }
+}
+
+void encode_elements(DType dtype, const float* values, uint64_t count, uint8_t* bytes,
+                     uint64_t first) {
+  switch (dtype) {
+    case FP32:
+      std::memcpy(bytes + first * 4, values, count * 4);
+      return;
+    case FP16:
+      for (uint64_t i = 0; i < count; ++i) {
+        store(bytes + (first + i) * 2, Eigen::numext::bit_cast<uint16_t>(Eigen::half(values[i])));
+      }
+      return;
+    case BF16:
+      for (uint64_t i = 0; i < count; ++i) {
+        store(bytes + (first + i) * 2,
+              Eigen::numext::bit_cast<uint16_t>(Eigen::bfloat16(values[i])));
+      }
+      return;
+    case INT8:
+      for (uint64_t i = 0; i < count; ++i) {
+        bytes[first + i] =
+            static_cast<uint8_t>(static_cast<int8_t>(saturate(values[i], -128, 127)));
+      }
+      return;
+    case INT4:
+      for (uint64_t i = 0; i < count; ++i) {
+        const uint64_t e = first + i;
+        const auto nibble = static_cast<uint8_t>(saturate(values[i], -8, 7) & 0xf);
+        const int shift = static_cast<int>(e % 2 * 4);
+        bytes[e / 2] = static_cast<uint8_t>((bytes[e / 2] & ~(0xf << shift)) | (nibble << shift));
+      }
+      return;
+    default:
+      require_functional_dtype(dtype, "encode");
+  }
+}
+
+float round_to(DType dtype, float x) {
+  switch (dtype) {
+    case FP16:
+      return static_cast<float>(Eigen::half(x));
+    case BF16:
+      return static_cast<float>(Eigen::bfloat16(x));
+    case INT8:
+      return static_cast<float>(saturate(x, -128, 127));
+    case INT4:
+      return static_cast<float>(saturate(x, -8, 7));
+    default:
+      return x;
+  }
+}
+
+}  // namespace npusim

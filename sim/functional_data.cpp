@@ -1,0 +1,74 @@
+#include "sim/functional_data.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <random>
+#include <set>
+
+#include "common/dtype.h"
+#include "common/elements.h"
+#include "common/error.h"
+#include "compiler/graph_util.h"
+
+namespace npusim::sim {
+namespace {
+
+// FNV-1a: a stable hash of the name (std::hash is not the same everywhere).
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+}  // namespace
+
+std::vector<float> seeded_values(const Tensor& tensor, uint64_t seed) {
+  std::mt19937_64 rng(fnv1a(tensor.name()) ^ (seed * 0x9e3779b97f4a7c15ull));
+  const uint64_t n = compiler::num_elements(tensor);
+  const float scale =
+      tensor.tensor_class() == WEIGHT && tensor.shape_size() >= 2
+          ? 1.0f / std::sqrt(static_cast<float>(tensor.shape(tensor.shape_size() - 2)))
+          : 1.0f;
+  std::vector<float> v(n);
+  for (float& x : v) {
+    // The top 24 bits as a fraction in [0, 1): exact in a float.
+    const float u = static_cast<float>(rng() >> 40) * (1.0f / 16777216.0f);
+    x = round_to(tensor.dtype(), (2.0f * u - 1.0f) * scale);
+  }
+  return v;
+}
+
+compiler::TensorValues seeded_inputs(const Graph& graph, uint64_t seed) {
+  std::set<std::string> produced;
+  for (const Node& n : graph.nodes()) produced.insert(n.outputs().begin(), n.outputs().end());
+  compiler::TensorValues values;
+  for (const Tensor& t : graph.tensors()) {
+    if (produced.count(t.name()) == 0) values[t.name()] = seeded_values(t, seed);
+  }
+  return values;
+}
+
+void write_tensor(arch::MemoryImage& image, const Tensor& tensor,
+                  const std::vector<float>& values) {
+  if (values.size() != compiler::num_elements(tensor)) {
+    throw UserError(fmt::format("tensor '{}': {} values for its {} elements", tensor.name(),
+                                values.size(), compiler::num_elements(tensor)));
+  }
+  require_functional_dtype(tensor.dtype(), "tensor '" + tensor.name() + "'");
+  std::vector<uint8_t> bytes(dtype_bytes(tensor.dtype(), values.size()));
+  encode_elements(tensor.dtype(), values.data(), values.size(), bytes.data(), 0);
+  image.write(tensor.address(), bytes.data(), bytes.size());
+}
+
+std::vector<float> read_tensor(const arch::MemoryImage& image, const Tensor& tensor) {
+  require_functional_dtype(tensor.dtype(), "tensor '" + tensor.name() + "'");
+  const uint64_t n = compiler::num_elements(tensor);
+  std::vector<uint8_t> bytes(dtype_bytes(tensor.dtype(), n));
+  image.read(tensor.address(), bytes.data(), bytes.size());
+  std::vector<float> v(n);
+  decode_elements(tensor.dtype(), bytes.data(), 0, n, v.data());
+  return v;
+}
+
+}  // namespace npusim::sim

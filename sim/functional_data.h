@@ -1,0 +1,28 @@
+// Tensor data for functional mode: seeded values for a graph's tensors, and
+// tensors written to and read from a memory image at their placed addresses.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "arch/functional.h"
+#include "compiler/graph.pb.h"
+#include "compiler/reference/reference.h"
+
+namespace npusim::sim {
+
+// Values for `tensor`, the same for the same name and seed on every machine:
+// uniform in [-1, 1), a weight's scaled by 1 / sqrt(its rows) so that the
+// layers keep their activations' scale; rounded to the tensor's dtype.
+[[nodiscard]] std::vector<float> seeded_values(const Tensor& tensor, uint64_t seed);
+
+// Seeded values for every tensor of `graph` no node produces (parameters,
+// inputs, KV caches).
+[[nodiscard]] compiler::TensorValues seeded_inputs(const Graph& graph, uint64_t seed);
+
+// Writes `values` as the tensor's dtype at its address (UserError when
+// their count is not the tensor's).
+void write_tensor(arch::MemoryImage& image, const Tensor& tensor, const std::vector<float>& values);
+[[nodiscard]] std::vector<float> read_tensor(const arch::MemoryImage& image, const Tensor& tensor);
+
+}  // namespace npusim::sim

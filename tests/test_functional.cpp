@@ -1,0 +1,151 @@
+// Functional mode: compiled programs executed with data compute what the
+// untiled graph computes (compiler/reference), whatever tiling, orientation
+// and loop order the compiler picks, and the timing does not change.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <set>
+#include <tuple>
+
+#include <fmt/ranges.h>
+
+#include "compiler/reference/reference.h"
+#include "sim/functional_data.h"
+#include "sim/report_io.h"
+#include "sim/simulator.h"
+#include "sim/workload.h"
+#include "test_util.h"
+
+namespace npusim {
+namespace {
+
+struct FunctionalRun {
+  sim::Compiled compiled;
+  Report timing_only, functional;
+  std::vector<float> expected, actual;
+  std::map<std::string, int64_t> tiling;  // the first node's tile.* decisions
+};
+
+// Compiles the graph at `path` for `system`, runs it with seeded data and
+// without, and interprets the graph for its output `out`.
+FunctionalRun run_functional(const System& system, const std::string& path,
+                             const std::string& out = "y") {
+  FunctionalRun r;
+  sim::WorkloadOptions w;
+  w.model = path;
+  r.compiled = sim::compile_workload(system, "preset", w);
+  for (const auto& [key, value] : r.compiled.tiled.nodes(0).attrs()) r.tiling[key] = value.i();
+  const compiler::TensorValues inputs = sim::seeded_inputs(r.compiled.graph, 7);
+  arch::MemoryImage image;
+  const compiler::TensorIndex tensors(r.compiled.graph);
+  for (const auto& [name, values] : inputs) {
+    sim::write_tensor(image, tensors.at(name, "inputs"), values);
+  }
+  sim::SimulationInput in;
+  in.system = &system;
+  in.program = &r.compiled.program;
+  r.timing_only = sim::simulate(in);
+  in.memory_image = &image;
+  r.functional = sim::simulate(in);
+  r.actual = sim::read_tensor(image, tensors.at(out, "outputs"));
+  r.expected = compiler::interpret(r.compiled.graph, inputs).at(out);
+  return r;
+}
+
+// Every element within an fp16 rounding (the sums' order differs) of the
+// reference; returns the largest error relative to the output's scale.
+double max_error(const std::vector<float>& actual, const std::vector<float>& expected) {
+  EXPECT_EQ(actual.size(), expected.size());
+  double scale = 0;
+  for (float e : expected) scale = std::max(scale, static_cast<double>(std::fabs(e)));
+  double worst = 0;
+  for (size_t i = 0; i < std::min(actual.size(), expected.size()); ++i) {
+    const double err = std::fabs(static_cast<double>(actual[i]) - expected[i]);
+    EXPECT_LE(err, std::ldexp(std::fabs(expected[i]), -10) + 1e-3 * scale) << "element " << i;
+    worst = std::max(worst, err / scale);
+  }
+  return worst;
+}
+
+TEST(Functional, ChangesNoTiming) {
+  const System system = test::preset();
+  const FunctionalRun r = run_functional(system, test::matmul_graph("mm", 8, 256, 384));
+  EXPECT_EQ(sim::to_json(r.functional), sim::to_json(r.timing_only));
+}
+
+TEST(Functional, AStreamedGemmComputesTheGraph) {
+  // Row tiles of A and tiles of the output of their own, a K loop over
+  // two tiles (64 + 32) summed in fp32, partial tiles of M.
+  const System system = test::preset({"core.scratchpad.capacity_bytes=262144"});
+  const FunctionalRun r = run_functional(system, test::matmul_graph("mm", 200, 96, 24));
+  EXPECT_EQ(r.tiling.at("tile.out_whole"), 0);
+  EXPECT_LT(r.tiling.at("tile.k"), 96);
+  EXPECT_LT(max_error(r.actual, r.expected), 2e-3);
+}
+
+// Small scratchpads, one array and odd shapes force K loops, partial tiles,
+// both orientations and both loop orders: all compute the same numbers.
+// Disabled: the GEMM lowering does not compute them yet (issue 12's note):
+// a whole output's partial sums overlap finished tiles, and partial N or K
+// tiles of some tilings read the wrong elements.
+TEST(Functional, DISABLED_EveryTilingComputesTheSameNumbers) {
+  std::set<std::string> seen;
+  for (const auto& sets : std::vector<std::vector<std::string>>{
+           {},
+           {"core.scratchpad.capacity_bytes=262144"},
+           {"core.scratchpad.capacity_bytes=131072", "core.array.count=1"},
+           {"core.array.rows=16", "core.array.cols=16"}}) {
+    for (const auto& [m, k, n] :
+         {std::tuple<int, int, int>{1, 300, 200}, {37, 200, 130}, {200, 96, 24}, {130, 520, 70}}) {
+      const System system = test::preset(sets);
+      const std::string name = fmt::format("mm_{}_{}_{}", m, k, n);
+      const FunctionalRun r = run_functional(system, test::matmul_graph(name, m, k, n));
+      SCOPED_TRACE(fmt::format("{} on {}", name, fmt::join(sets, " ")));
+      EXPECT_LT(max_error(r.actual, r.expected), 2e-3);
+      const bool k_loop = r.tiling.at("tile.k") < k;
+      seen.insert(fmt::format("transposed={} rows_outer={} k_loop={}",
+                              r.tiling.at("tile.transposed"), r.tiling.at("tile.rows_outer"),
+                              k_loop));
+    }
+  }
+  EXPECT_GE(seen.size(), 3u) << fmt::format("{}", fmt::join(seen, "; "));
+}
+
+// A deliberately broken lowering is caught: one tile's weight load moved by
+// one row gives wrong numbers.
+TEST(Functional, AnOffByOneTileAddressIsCaught) {
+  const System system = test::preset({"core.scratchpad.capacity_bytes=262144"});
+  sim::WorkloadOptions w;  // the shape AStreamedGemmComputesTheGraph computes right
+  w.model = test::matmul_graph("broken", 200, 96, 24);
+  sim::Compiled c = sim::compile_workload(system, "preset", w);
+  const compiler::TensorIndex tensors(c.graph);
+  const Tensor& weight = tensors.at("w", "test");
+  bool broken = false;
+  for (Instruction& ins : *c.program.mutable_cores(0)->mutable_dma()) {
+    DmaOp& op = *ins.mutable_dma();
+    if (!broken && op.direction() == DmaOp::LOAD && op.dram_addr() > weight.address() &&
+        op.dram_addr() < weight.address() + weight.size_bytes()) {
+      op.set_dram_addr(op.dram_addr() - 2 * 24);  // the row before
+      broken = true;
+    }
+  }
+  ASSERT_TRUE(broken);
+  const compiler::TensorValues inputs = sim::seeded_inputs(c.graph, 7);
+  arch::MemoryImage image;
+  for (const auto& [name, values] : inputs) sim::write_tensor(image, tensors.at(name, "t"), values);
+  sim::SimulationInput in;
+  in.system = &system;
+  in.program = &c.program;
+  in.memory_image = &image;
+  (void)sim::simulate(in);
+  const std::vector<float> actual = sim::read_tensor(image, tensors.at("y", "t"));
+  const std::vector<float> expected = compiler::interpret(c.graph, inputs).at("y");
+  double worst = 0;
+  for (size_t i = 0; i < actual.size(); ++i) {
+    worst = std::max(worst, static_cast<double>(std::fabs(actual[i] - expected[i])));
+  }
+  EXPECT_GT(worst, 0.01);
+}
+
+}  // namespace
+}  // namespace npusim
