@@ -9,7 +9,6 @@
 #include <numeric>
 #include <utility>
 
-#include "common/checked.h"
 #include "common/dtype.h"
 #include "common/elements.h"
 #include "common/error.h"
@@ -128,7 +127,7 @@ std::vector<float> FunctionalCore::read_spm(const char* field, uint64_t address,
   require_functional_dtype(dtype, where_ + ": " + field);
   spm_range(field, address, dtype_bytes(dtype, count));
   std::vector<float> v(count);
-  decode_elements(dtype, spm_.data() + address, 0, count, v.data());
+  decode_elements(dtype, spm_.data() + address, count, v.data());
   return v;
 }
 
@@ -197,12 +196,8 @@ FunctionalCore::Effect FunctionalCore::matrix(const Instruction& ins) const {
     if (dtype_bits(od) < 8 && first % 2 != 0) {
       throw UserError(fmt::format("{}: matrix.ldo: INT4 lines must start on whole bytes", where_));
     }
-    const uint64_t address = op.spm_out() + dtype_bytes(od, first);
-    spm_range("matrix.spm_out", address, dtype_bytes(od, inner));
-    Write w{false, address, std::vector<uint8_t>(dtype_bytes(od, inner))};
-    if (dtype_bits(od) < 8 && inner % 2 != 0) w.bytes.back() = spm_[address + w.bytes.size() - 1];
-    encode_elements(od, line.data(), inner, w.bytes.data(), 0);
-    e.writes.push_back(std::move(w));
+    e.writes.push_back(
+        spm_write("matrix.spm_out", op.spm_out() + dtype_bytes(od, first), od, line));
   }
   return e;
 }
@@ -334,14 +329,19 @@ FunctionalCore::Effect FunctionalCore::vector(const Instruction& ins) const {
       throw UserError(fmt::format("{}: vector.kind: functional mode does not compute {} yet",
                                   where_, VectorKind_Name(op.kind())));
   }
-  Effect e{&ins, {}};
-  spm_range("vector.spm_out", op.spm_out(), dtype_bytes(dt, out.size()));
-  Write w{false, op.spm_out(), std::vector<uint8_t>(dtype_bytes(dt, out.size()))};
-  if (dtype_bits(dt) < 8 && out.size() % 2 != 0)
-    w.bytes.back() = spm_[op.spm_out() + w.bytes.size() - 1];
-  encode_elements(dt, out.data(), out.size(), w.bytes.data(), 0);
-  e.writes.push_back(std::move(w));
-  return e;
+  return {&ins, {spm_write("vector.spm_out", op.spm_out(), dt, out)}};
+}
+
+FunctionalCore::Write FunctionalCore::spm_write(const char* field, uint64_t address, DType dtype,
+                                                const std::vector<float>& values) const {
+  Write w{false, address, std::vector<uint8_t>(dtype_bytes(dtype, values.size()))};
+  spm_range(field, address, w.bytes.size());
+  // INT4, an odd count: the last byte's other nibble is the scratchpad's.
+  if (dtype_bits(dtype) < 8 && values.size() % 2 != 0) {
+    w.bytes.back() = spm_[address + w.bytes.size() - 1];
+  }
+  encode_elements(dtype, values.data(), values.size(), w.bytes.data());
+  return w;
 }
 
 }  // namespace npusim::arch

@@ -32,8 +32,6 @@ class MemoryImage {
  public:
   void read(uint64_t address, uint8_t* out, uint64_t bytes) const;
   void write(uint64_t address, const uint8_t* in, uint64_t bytes);
-  // Bytes held in pages (for budgets and tests).
-  [[nodiscard]] uint64_t resident_bytes() const { return pages_.size() * kPageBytes; }
 
  private:
   static constexpr uint64_t kPageBytes = uint64_t{1} << 16;
@@ -52,8 +50,6 @@ class FunctionalCore {
   void retire(Queue queue, const Instruction& instruction);
   // The run ended: every result is visible.
   void finish();
-
-  [[nodiscard]] const std::vector<uint8_t>& scratchpad() const { return spm_; }
 
  private:
   struct Write {
@@ -78,6 +74,10 @@ class FunctionalCore {
                                                bool col_major) const;
   [[nodiscard]] std::vector<float> read_spm(const char* field, uint64_t address, DType dtype,
                                             uint64_t count) const;
+  // `values` as `dtype` at `address`, to be written when the instruction
+  // retires.
+  [[nodiscard]] Write spm_write(const char* field, uint64_t address, DType dtype,
+                                const std::vector<float>& values) const;
 
   MemoryImage& memory_;
   std::vector<uint8_t> spm_;

@@ -46,32 +46,31 @@ void require_functional_dtype(DType dtype, const std::string& what) {
   }
 }
 
-void decode_elements(DType dtype, const uint8_t* bytes, uint64_t first, uint64_t count,
-                     float* out) {
+void decode_elements(DType dtype, const uint8_t* bytes, uint64_t count, float* out) {
   switch (dtype) {
     case FP32:
-      std::memcpy(out, bytes + first * 4, count * 4);
+      std::memcpy(out, bytes, count * 4);
       return;
     case FP16:
       for (uint64_t i = 0; i < count; ++i) {
-        out[i] = static_cast<float>(
-            Eigen::numext::bit_cast<Eigen::half>(load<uint16_t>(bytes + (first + i) * 2)));
+        out[i] =
+            static_cast<float>(Eigen::numext::bit_cast<Eigen::half>(load<uint16_t>(bytes + i * 2)));
       }
       return;
     case BF16:
       for (uint64_t i = 0; i < count; ++i) {
         out[i] = static_cast<float>(
-            Eigen::numext::bit_cast<Eigen::bfloat16>(load<uint16_t>(bytes + (first + i) * 2)));
+            Eigen::numext::bit_cast<Eigen::bfloat16>(load<uint16_t>(bytes + i * 2)));
       }
       return;
     case INT8:
       for (uint64_t i = 0; i < count; ++i) {
-        out[i] = static_cast<float>(static_cast<int8_t>(bytes[first + i]));
+        out[i] = static_cast<float>(static_cast<int8_t>(bytes[i]));
       }
       return;
     case INT4:
       for (uint64_t i = 0; i < count; ++i) {
-        const uint64_t e = first + i;
+        const uint64_t e = i;
         const int nibble = (bytes[e / 2] >> (e % 2 * 4)) & 0xf;
         out[i] = static_cast<float>(nibble >= 8 ? nibble - 16 : nibble);
       }
@@ -81,32 +80,29 @@ void decode_elements(DType dtype, const uint8_t* bytes, uint64_t first, uint64_t
   }
 }
 
-void encode_elements(DType dtype, const float* values, uint64_t count, uint8_t* bytes,
-                     uint64_t first) {
+void encode_elements(DType dtype, const float* values, uint64_t count, uint8_t* bytes) {
   switch (dtype) {
     case FP32:
-      std::memcpy(bytes + first * 4, values, count * 4);
+      std::memcpy(bytes, values, count * 4);
       return;
     case FP16:
       for (uint64_t i = 0; i < count; ++i) {
-        store(bytes + (first + i) * 2, Eigen::numext::bit_cast<uint16_t>(Eigen::half(values[i])));
+        store(bytes + i * 2, Eigen::numext::bit_cast<uint16_t>(Eigen::half(values[i])));
       }
       return;
     case BF16:
       for (uint64_t i = 0; i < count; ++i) {
-        store(bytes + (first + i) * 2,
-              Eigen::numext::bit_cast<uint16_t>(Eigen::bfloat16(values[i])));
+        store(bytes + i * 2, Eigen::numext::bit_cast<uint16_t>(Eigen::bfloat16(values[i])));
       }
       return;
     case INT8:
       for (uint64_t i = 0; i < count; ++i) {
-        bytes[first + i] =
-            static_cast<uint8_t>(static_cast<int8_t>(saturate(values[i], -128, 127)));
+        bytes[i] = static_cast<uint8_t>(static_cast<int8_t>(saturate(values[i], -128, 127)));
       }
       return;
     case INT4:
       for (uint64_t i = 0; i < count; ++i) {
-        const uint64_t e = first + i;
+        const uint64_t e = i;
         const auto nibble = static_cast<uint8_t>(saturate(values[i], -8, 7) & 0xf);
         const int shift = static_cast<int>(e % 2 * 4);
         bytes[e / 2] = static_cast<uint8_t>((bytes[e / 2] & ~(0xf << shift)) | (nibble << shift));

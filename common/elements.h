@@ -14,13 +14,11 @@
 
 namespace npusim {
 
-// Decodes `count` elements of `dtype` starting at element `first` of
-// `bytes` into `out[0 .. count)`.
-void decode_elements(DType dtype, const uint8_t* bytes, uint64_t first, uint64_t count, float* out);
-// Encodes `count` values as `dtype` into `bytes` starting at element `first`
-// (INT4: the other nibble of a shared byte is kept).
-void encode_elements(DType dtype, const float* values, uint64_t count, uint8_t* bytes,
-                     uint64_t first);
+// Decodes the `count` elements of `dtype` at `bytes` into `out[0 .. count)`.
+void decode_elements(DType dtype, const uint8_t* bytes, uint64_t count, float* out);
+// Encodes `count` values as `dtype` into `bytes` (INT4: an odd count keeps
+// the high nibble of the last byte).
+void encode_elements(DType dtype, const float* values, uint64_t count, uint8_t* bytes);
 // The value `dtype` stores for `x` (rounded, and for integers saturated).
 [[nodiscard]] float round_to(DType dtype, float x);
 // Throws UserError naming `what` when functional mode has no semantics for

@@ -57,7 +57,7 @@ void write_tensor(arch::MemoryImage& image, const Tensor& tensor,
   }
   require_functional_dtype(tensor.dtype(), "tensor '" + tensor.name() + "'");
   std::vector<uint8_t> bytes(dtype_bytes(tensor.dtype(), values.size()));
-  encode_elements(tensor.dtype(), values.data(), values.size(), bytes.data(), 0);
+  encode_elements(tensor.dtype(), values.data(), values.size(), bytes.data());
   image.write(tensor.address(), bytes.data(), bytes.size());
 }
 
@@ -67,7 +67,7 @@ std::vector<float> read_tensor(const arch::MemoryImage& image, const Tensor& ten
   std::vector<uint8_t> bytes(dtype_bytes(tensor.dtype(), n));
   image.read(tensor.address(), bytes.data(), bytes.size());
   std::vector<float> v(n);
-  decode_elements(tensor.dtype(), bytes.data(), 0, n, v.data());
+  decode_elements(tensor.dtype(), bytes.data(), n, v.data());
   return v;
 }
 

@@ -144,6 +144,8 @@ TEST(Functional, AnOffByOneTileAddressIsCaught) {
   for (size_t i = 0; i < actual.size(); ++i) {
     worst = std::max(worst, static_cast<double>(std::fabs(actual[i] - expected[i])));
   }
+  // The outputs are about 0.3 in size and right to an fp16 rounding (3e-4)
+  // when the load is right: a row's worth of wrong weights is far past that.
   EXPECT_GT(worst, 0.01);
 }
 
