@@ -36,6 +36,11 @@ bool same_queue(size_t r) {
   return kRoles[r].producer == kRoles[r].consumer;
 }
 
+void add_sem(SemOp* op, uint32_t sem) {
+  op->set_sem(sem);
+  op->set_count(1);
+}
+
 const RingRole& role(Ring r) {
   return kRoles[static_cast<size_t>(r)];
 }
@@ -302,18 +307,28 @@ std::vector<uint32_t> ProgramBuilder::order() const {
 }
 
 Program ProgramBuilder::finish() {
-  // Synchronisation of every buffer occupancy.
-  for (const Occupancy& occ : occupancies_) {
+  // Synchronisation of every buffer occupancy. A slot passes from one
+  // occupancy's last reader to the next one's first writer; between two
+  // queues by its free semaphore, within one by the queue's order (a tile's
+  // partial sums, written and read by the matrix unit in a slot that
+  // otherwise goes to the DMA: no semaphore either side).
+  std::vector<int64_t> next(occupancies_.size(), -1);
+  for (size_t i = 0; i < occupancies_.size(); ++i) {
+    if (occupancies_[i].previous >= 0)
+      next[static_cast<size_t>(occupancies_[i].previous)] = static_cast<int64_t>(i);
+  }
+  for (size_t i = 0; i < occupancies_.size(); ++i) {
+    const Occupancy& occ = occupancies_[i];
     if (occ.writers.empty() || occ.readers.empty()) {
       throw std::logic_error(fmt::format("program builder: a {} buffer is never {}",
                                          role(occ.ring).name,
                                          occ.writers.empty() ? "written" : "read"));
     }
-    for (size_t i = 1; i < occ.writers.size(); ++i) {
-      nodes_[occ.writers[i]].deps.push_back(occ.writers[i - 1]);
+    for (size_t w = 1; w < occ.writers.size(); ++w) {
+      nodes_[occ.writers[w]].deps.push_back(occ.writers[w - 1]);
     }
-    for (size_t i = 1; i < occ.readers.size(); ++i) {
-      nodes_[occ.readers[i]].deps.push_back(occ.readers[i - 1]);
+    for (size_t r = 1; r < occ.readers.size(); ++r) {
+      nodes_[occ.readers[r]].deps.push_back(occ.readers[r - 1]);
     }
     Node& first_writer = nodes_[occ.writers.front()];
     Node& last_writer = nodes_[occ.writers.back()];
@@ -324,18 +339,23 @@ Program ProgramBuilder::finish() {
     }
     first_reader.deps.push_back(occ.writers.back());
     if (same_queue(static_cast<size_t>(occ.ring))) continue;
-    SemOp* w = first_writer.ins.add_wait();
-    w->set_sem(empty_sem(occ.ring, occ.slot));
-    w->set_count(1);
-    SemOp* s = last_writer.ins.add_signal();
-    s->set_sem(full_sem(occ.ring, occ.slot));
-    s->set_count(1);
-    w = first_reader.ins.add_wait();
-    w->set_sem(full_sem(occ.ring, occ.slot));
-    w->set_count(1);
-    s = last_reader.ins.add_signal();
-    s->set_sem(empty_sem(occ.ring, occ.slot));
-    s->set_count(1);
+    const Queue q = first_writer.queue;
+    const auto on_q = [&](uint32_t id) { return nodes_[id].queue == q; };
+    const bool one_queue = std::all_of(occ.writers.begin(), occ.writers.end(), on_q) &&
+                           std::all_of(occ.readers.begin(), occ.readers.end(), on_q);
+    const bool wait_free =
+        occ.previous < 0 ||
+        nodes_[occupancies_[static_cast<size_t>(occ.previous)].readers.back()].queue != q;
+    const bool give_free =
+        next[i] < 0 ? !one_queue
+                    : last_reader.queue !=
+                          nodes_[occupancies_[static_cast<size_t>(next[i])].writers.front()].queue;
+    if (wait_free) add_sem(first_writer.ins.add_wait(), empty_sem(occ.ring, occ.slot));
+    if (!one_queue) {
+      add_sem(last_writer.ins.add_signal(), full_sem(occ.ring, occ.slot));
+      add_sem(first_reader.ins.add_wait(), full_sem(occ.ring, occ.slot));
+    }
+    if (give_free) add_sem(last_reader.ins.add_signal(), empty_sem(occ.ring, occ.slot));
   }
   // Compute queues execute in the order lowering emitted them.
   std::array<int64_t, 4> last{-1, -1, -1, -1};

@@ -10,6 +10,7 @@
 #include "common/elements.h"
 #include "common/error.h"
 #include "compiler/graph_util.h"
+#include "compiler/lowering/weight_packing.h"
 
 namespace npusim::sim {
 namespace {
@@ -59,6 +60,22 @@ void write_tensor(arch::MemoryImage& image, const Tensor& tensor,
   std::vector<uint8_t> bytes(dtype_bytes(tensor.dtype(), values.size()));
   encode_elements(tensor.dtype(), values.data(), values.size(), bytes.data());
   image.write(tensor.address(), bytes.data(), bytes.size());
+}
+
+void write_inputs(arch::MemoryImage& image, const Graph& tiled,
+                  const compiler::TensorValues& values) {
+  const compiler::TensorIndex tensors(tiled);
+  const std::map<std::string, uint64_t> packed = compiler::packed_weights(tiled);
+  for (const auto& [name, v] : values) {
+    const Tensor& t = tensors.at(name, "inputs");
+    auto p = packed.find(name);
+    if (p == packed.end()) {
+      write_tensor(image, t, v);
+    } else {
+      const auto k = static_cast<uint64_t>(t.shape(0)), n = static_cast<uint64_t>(t.shape(1));
+      write_tensor(image, t, compiler::pack_weight(v, k, n, p->second));
+    }
+  }
 }
 
 std::vector<float> read_tensor(const arch::MemoryImage& image, const Tensor& tensor) {

@@ -23,6 +23,12 @@ namespace npusim::sim {
 // Writes `values` as the tensor's dtype at its address (UserError when
 // their count is not the tensor's).
 void write_tensor(arch::MemoryImage& image, const Tensor& tensor, const std::vector<float>& values);
+// Writes each of `values` to its tensor of `tiled` (the compiled graph with
+// the lowering's decisions), a weight in the layout the program reads it in
+// (compiler/lowering/weight_packing.h).
+void write_inputs(arch::MemoryImage& image, const Graph& tiled,
+                  const compiler::TensorValues& values);
+
 [[nodiscard]] std::vector<float> read_tensor(const arch::MemoryImage& image, const Tensor& tensor);
 
 }  // namespace npusim::sim

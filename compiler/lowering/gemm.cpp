@@ -170,20 +170,30 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
             load_a(a, m0, tm, k0, tk);
           }
           // The whole output (on chip, or stored at the end) holds the
-          // results as `od`, where the tensor has them.
-          // TODO(functional): over a K loop the tile's fp32 partial sums
-          // there overlap finished tiles; they need a buffer of their own
-          // (MatrixOp.spm_acc) in a ring the matrix queue both writes and
-          // reads.
+          // results as `od`, where the tensor has them. Over a K loop the
+          // tile's fp32 partial sums are summed in a tile buffer of their
+          // own: in the whole output they would overlap finished tiles.
           const bool last = k0 + tk == s.k;
           Buffer out{};
           uint64_t ldo = tn;
-          if (s.out.on_chip) {
-            out = s.out.on_chip->at(out_base + m0 * s.ldo() + n0);
-            ldo = s.ldo();
-          } else if (t.out_whole) {
-            out = out_all.at(dtype_bytes(od, out_base + m0 * s.n + n0));
-            ldo = s.n;
+          if (s.out.on_chip || t.out_whole) {
+            if (kt > 1 && k0 == 0) outs[mi] = b.acquire(Ring::MatOut, /*pinned=*/true);
+            if (kt > 1 && !last) {
+              multiply(a, lda, w, outs[mi], tn, tm, tk, tn, k0 != 0, false);
+              continue;
+            }
+            if (s.out.on_chip) {
+              out = s.out.on_chip->at(out_base + m0 * s.ldo() + n0);
+              ldo = s.ldo();
+            } else {
+              out = out_all.at(dtype_bytes(od, out_base + m0 * s.n + n0));
+              ldo = s.n;
+            }
+            if (kt > 1) {
+              multiply(a, lda, w, out, ldo, tm, tk, tn, true, true, outs[mi]);
+              b.unpin(outs[mi]);
+              continue;
+            }
           } else {
             if (k0 == 0) outs[mi] = b.acquire(Ring::MatOut, /*pinned=*/kt > 1);
             out = outs[mi];

@@ -129,7 +129,7 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
           if (rows_outer && (a_on_chip || out_on_chip)) continue;
           if (!rows_outer) {
             // Outputs accumulate across the K loop, a slot per row block.
-            if (kt > 1 && mt > o_slots && !out_on_chip) continue;
+            if (kt > 1 && mt > o_slots) continue;
             stream = b_time + a_time * (resident ? 1 : static_cast<double>(nt)) + o_time;
           } else {
             if (mt == 1 || kt > a_slots) continue;  // one row block's tiles stay resident

@@ -5,20 +5,23 @@
 
 #include "common/error.h"
 #include "compiler/lowering/gemm.h"
+#include "compiler/lowering/weight_packing.h"
 
 namespace npusim::compiler {
 namespace {
 
 // Takes the operands from the tensors (the activations `a` read on chip,
 // and the output left there, when they are forwarded), then tiles and lowers.
-void lower_with(GemmSpec& spec, const Tensor& a, const Tensor& b, const Tensor& y,
-                LoweringContext& ctx) {
+// Returns the tiling's tn.
+uint64_t lower_with(GemmSpec& spec, const Tensor& a, const Tensor& b, const Tensor& y,
+                    LoweringContext& ctx) {
   spec.a = {ctx.tensor(a), a.address(), a.dtype(), ctx.on_chip_input(a)};
   spec.b = {ctx.tensor(b), b.address(), b.dtype(), std::nullopt};
   spec.out = {ctx.tensor(y), y.address(), y.dtype(), ctx.on_chip_output(y)};
   const GemmTiling tiling = choose_gemm_tiling(spec, ctx.target, ctx.builder.layout());
   note_tiling(spec, tiling, ctx);
   lower_gemm(spec, tiling, ctx);
+  return tiling.tn;
 }
 
 void lower_matmul(const Node& node, LoweringContext& ctx) {
@@ -42,7 +45,8 @@ void lower_matmul(const Node& node, LoweringContext& ctx) {
   spec.k = k;
   spec.n = n;
   spec.b_layout = transposed ? BLayout::NK : BLayout::Tiled;
-  lower_with(spec, x, w, y, ctx);
+  const uint64_t tn = lower_with(spec, x, w, y, ctx);
+  if (!transposed) ctx.note(kPackedTnAttr, static_cast<int64_t>(tn));
 }
 
 // BATCH_MATMUL: out[.., M, N] = a[.., M, K] x b[.., K, N], both computed at
