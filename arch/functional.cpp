@@ -12,6 +12,7 @@
 #include "common/dtype.h"
 #include "common/elements.h"
 #include "common/error.h"
+#include "common/vector_math.h"
 
 namespace npusim::arch {
 
@@ -202,20 +203,6 @@ FunctionalCore::Effect FunctionalCore::matrix(const Instruction& ins) const {
   return e;
 }
 
-namespace {
-
-float silu(float x) {
-  return x / (1.0f + std::exp(-x));
-}
-float gelu(float x) {
-  return 0.5f * x * (1.0f + std::erf(x / std::sqrt(2.0f)));
-}
-float sigmoid(float x) {
-  return 1.0f / (1.0f + std::exp(-x));
-}
-
-}  // namespace
-
 FunctionalCore::Effect FunctionalCore::vector(const Instruction& ins) const {
   const VectorOp& op = ins.vector();
   const DType dt = op.dtype();
@@ -227,107 +214,39 @@ FunctionalCore::Effect FunctionalCore::vector(const Instruction& ins) const {
   }
   const uint64_t rows = len / row;
   const std::vector<float> x = read_spm("vector.spm_in", op.spm_in(), dt, len);
-  auto second = [&]() {  // in2: length elements, or one row broadcast
-    const uint64_t n = op.broadcast_in2() ? row : len;
-    std::vector<float> y = read_spm("vector.spm_in2", op.spm_in2(), dt, n);
-    if (!op.broadcast_in2()) return y;
-    std::vector<float> full(len);
-    for (uint64_t r = 0; r < rows; ++r) std::copy(y.begin(), y.end(), full.begin() + r * row);
-    return full;
-  };
-  std::vector<float> out;
-  auto elementwise = [&](auto f) {
-    out.resize(len);
-    for (uint64_t i = 0; i < len; ++i) out[i] = f(x[i]);
-  };
-  auto binary = [&](auto f) {
-    const std::vector<float> y = second();
-    out.resize(len);
-    for (uint64_t i = 0; i < len; ++i) out[i] = f(x[i], y[i]);
-  };
-  auto per_row = [&](auto f) {  // f(first element, out) over each row
-    out.resize(len);
-    for (uint64_t r = 0; r < rows; ++r) f(x.data() + r * row, out.data() + r * row);
-  };
-  auto reduce = [&](auto f) {
-    out.resize(rows);
-    for (uint64_t r = 0; r < rows; ++r) out[r] = f(x.data() + r * row);
-  };
-  switch (op.kind()) {
-    case ADD:
-      binary([](float a, float b) { return a + b; });
-      break;
-    case SUB:
-      binary([](float a, float b) { return a - b; });
-      break;
-    case MUL:
-      binary([](float a, float b) { return a * b; });
-      break;
-    case DIV:
-      binary([](float a, float b) { return a / b; });
-      break;
-    case SWIGLU:
-      binary([](float a, float b) { return silu(a) * b; });
-      break;
-    case COPY:
-      elementwise([](float a) { return a; });
-      break;
-    case RELU:
-      elementwise([](float a) { return a > 0 ? a : 0.0f; });
-      break;
-    case SILU:
-      elementwise(silu);
-      break;
-    case GELU:
-      elementwise(gelu);
-      break;
-    case EXP:
-      elementwise([](float a) { return std::exp(a); });
-      break;
-    case SQRT:
-      elementwise([](float a) { return std::sqrt(a); });
-      break;
-    case TANH:
-      elementwise([](float a) { return std::tanh(a); });
-      break;
-    case SIGMOID:
-      elementwise(sigmoid);
-      break;
-    case ERF:
-      elementwise([](float a) { return std::erf(a); });
-      break;
-    case REDUCE_SUM:
-      reduce([&](const float* p) { return std::accumulate(p, p + row, 0.0f); });
-      break;
-    case REDUCE_MEAN:
-      reduce([&](const float* p) {
-        return std::accumulate(p, p + row, 0.0f) / static_cast<float>(row);
-      });
-      break;
-    case REDUCE_MAX:
-      reduce([&](const float* p) { return *std::max_element(p, p + row); });
-      break;
-    case SOFTMAX:
-      per_row([&](const float* p, float* o) {
-        const float mx = *std::max_element(p, p + row);
-        float sum = 0;
-        for (uint64_t i = 0; i < row; ++i) sum += o[i] = std::exp(p[i] - mx);
-        for (uint64_t i = 0; i < row; ++i) o[i] /= sum;
-      });
-      break;
-    case RMSNORM: {
-      const std::vector<float> gain = read_spm("vector.spm_in2", op.spm_in2(), dt, row);
-      per_row([&](const float* p, float* o) {
-        float squares = 0;
-        for (uint64_t i = 0; i < row; ++i) squares += p[i] * p[i];
-        const float inv = 1.0f / std::sqrt(squares / static_cast<float>(row) + op.eps());
-        for (uint64_t i = 0; i < row; ++i) o[i] = p[i] * inv * gain[i];
-      });
-      break;
+  std::vector<float> out(is_reduction(op.kind()) ? rows : len);
+  const VectorKind kind = op.kind();
+  if (is_unary(kind)) {
+    for (uint64_t i = 0; i < len; ++i) out[i] = unary(kind, x[i]);
+  } else if (is_binary(kind) && op.constant_in2()) {
+    throw UserError(fmt::format("{}: vector: {} by a constant the program does not hold", where_,
+                                VectorKind_Name(kind)));
+  } else if (is_binary(kind)) {
+    // in2: length elements, or one row added to every row.
+    const std::vector<float> y =
+        read_spm("vector.spm_in2", op.spm_in2(), dt, op.broadcast_in2() ? row : len);
+    for (uint64_t i = 0; i < len; ++i)
+      out[i] = binary(kind, x[i], y[op.broadcast_in2() ? i % row : i]);
+  } else if (is_reduction(kind)) {
+    for (uint64_t r = 0; r < rows; ++r) out[r] = reduce(kind, x.data() + r * row, row);
+  } else if (kind == SOFTMAX) {
+    for (uint64_t r = 0; r < rows; ++r) softmax(x.data() + r * row, row, out.data() + r * row);
+  } else if (kind == RMSNORM || kind == LAYERNORM) {
+    const std::vector<float> gain = read_spm("vector.spm_in2", op.spm_in2(), dt, row);
+    const std::vector<float> bias = kind == LAYERNORM
+                                        ? read_spm("vector.spm_in3", op.spm_in3(), dt, row)
+                                        : std::vector<float>{};
+    for (uint64_t r = 0; r < rows; ++r) {
+      if (kind == RMSNORM) {
+        rms_norm(x.data() + r * row, gain.data(), row, op.eps(), out.data() + r * row);
+      } else {
+        layer_norm(x.data() + r * row, gain.data(), bias.data(), row, op.eps(),
+                   out.data() + r * row);
+      }
     }
-    default:
-      throw UserError(fmt::format("{}: vector.kind: functional mode does not compute {} yet",
-                                  where_, VectorKind_Name(op.kind())));
+  } else {
+    throw UserError(fmt::format("{}: vector.kind: functional mode does not compute {} yet", where_,
+                                VectorKind_Name(kind)));
   }
   return {&ins, {spm_write("vector.spm_out", op.spm_out(), dt, out)}};
 }

@@ -319,8 +319,10 @@ class Checker {
         return;
       }
       case RMS_NORM:
+        norm_eps(n, f);
         return vector(n, RMSNORM, 1, 1);
       case LAYER_NORM:
+        norm_eps(n, f);
         return vector(n, LAYERNORM, 1, 2);
       case SOFTMAX_OP:
         return vector(n, SOFTMAX, 1, 0);
@@ -357,6 +359,13 @@ class Checker {
       default:
         fail(f + ".op", OpType_Name(n.op()) + " has no lowering to the NPU");
     }
+  }
+
+  // A norm's epsilon: between 0 and 1.
+  void norm_eps(const Node& n, const std::string& f) {
+    const double eps = compiler::norm_eps(n);
+    require(eps >= 0 && eps <= 1, where_, f + ".attrs.eps",
+            fmt::format("must be between 0 and 1, not {:g}", eps));
   }
 
   // A vector op: `data` activations of the same size, then `params` vectors

@@ -46,6 +46,15 @@ int64_t attr_int(const Node& node, const std::string& key, int64_t fallback) {
   return it == node.attrs().end() ? fallback : it->second.i();
 }
 
+void set_attr_real(Node& node, const std::string& key, double value) {
+  (*node.mutable_attrs())[key].set_f(value);
+}
+
+double attr_real(const Node& node, const std::string& key, double fallback) {
+  auto it = node.attrs().find(key);
+  return it == node.attrs().end() ? fallback : it->second.f();
+}
+
 CacheShape cache_shape(const Tensor& cache, const std::string& node) {
   require(cache.shape_size() == 4, "graph", "node '" + node + "'",
           "the cache '" + cache.name() + "' must be [batch, kv_heads, L, d]");

@@ -26,6 +26,13 @@ Node& add_node(Graph& graph, const std::string& name, OpType op, std::vector<std
 void set_attr(Node& node, const std::string& key, int64_t value);
 void set_attr(Node& node, const std::string& key, const std::string& value);
 [[nodiscard]] int64_t attr_int(const Node& node, const std::string& key, int64_t fallback);
+// A real-valued attribute (AttrValue.f).
+void set_attr_real(Node& node, const std::string& key, double value);
+[[nodiscard]] double attr_real(const Node& node, const std::string& key, double fallback);
+// A norm's epsilon (attrs.eps; absent: 1e-5).
+[[nodiscard]] inline double norm_eps(const Node& node) {
+  return attr_real(node, "eps", 1e-5);
+}
 
 // The dimensions of a KV cache tensor [batch, kv_heads, L, d]; UserError
 // naming `node` when it has another rank.

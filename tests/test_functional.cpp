@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 #include <set>
 #include <tuple>
 
@@ -115,6 +116,54 @@ TEST(Functional, EveryTilingComputesTheSameNumbers) {
                              "transposed=1 rows_outer=1 out_whole=0 k_loop=true"}) {
     EXPECT_EQ(seen.count(wanted), 1u)
         << wanted << " among " << fmt::format("{}", fmt::join(seen, "; "));
+  }
+}
+
+// A block of vector ops between two GEMMs, the activations forwarded on
+// chip between them (or, on a small scratchpad, through memory): norms with
+// their eps, a bias row, GELU, SwiGLU, a residual add, a softmax and a
+// product, as the graph says.
+std::string vector_block_graph() {
+  const std::string path = ::testing::TempDir() + "vector_block.textproto";
+  std::string t;
+  auto tensor = [&](const char* name, const char* shape, const char* cls) {
+    t += fmt::format("tensors {{ name: \"{}\" shape: [{}] dtype: FP16 tensor_class: {}{} }}\n",
+                     name, shape, cls, std::string(cls) == "WEIGHT" ? " is_parameter: true" : "");
+  };
+  auto node = [&](const char* name, const char* op, const char* ins, const char* out,
+                  const char* attrs = "") {
+    t += fmt::format("nodes {{ name: \"{}\" op: {} inputs: [{}] outputs: [\"{}\"] {} }}\n", name,
+                     op, ins, out, attrs);
+  };
+  for (const char* a : {"x", "n", "r", "sm", "m", "y"}) tensor(a, "4, 256", "ACTIVATION");
+  for (const char* a : {"h", "hb", "g1", "s"}) tensor(a, "4, 512", "ACTIVATION");
+  tensor("o", "4, 256", "ACTIVATION");
+  tensor("w1", "256, 512", "WEIGHT");
+  tensor("w2", "512, 256", "WEIGHT");
+  tensor("b1", "512", "WEIGHT");
+  for (const char* a : {"g", "g2", "b2"}) tensor(a, "256", "WEIGHT");
+  node("norm", "RMS_NORM", "\"x\", \"g\"", "n", "attrs { key: \"eps\" value { f: 1e-6 } }");
+  node("up", "MATMUL", "\"n\", \"w1\"", "h");
+  node("bias", "BIAS_ADD", "\"h\", \"b1\"", "hb");
+  node("gelu", "GELU_OP", "\"hb\"", "g1");
+  node("gate", "SWIGLU_OP", "\"g1\", \"h\"", "s");
+  node("down", "MATMUL", "\"s\", \"w2\"", "o");
+  node("residual", "ADD_OP", "\"x\", \"o\"", "r");
+  node("softmax", "SOFTMAX_OP", "\"r\"", "sm");
+  node("product", "MUL_OP", "\"sm\", \"r\"", "m");
+  node("ln", "LAYER_NORM", "\"m\", \"g2\", \"b2\"", "y",
+       "attrs { key: \"eps\" value { f: 1e-5 } }");
+  std::ofstream(path) << "name: \"vector_block\"\n" << t;
+  return path;
+}
+
+TEST(Functional, VectorOpsBetweenGemmsComputeTheGraph) {
+  for (const auto& sets :
+       std::vector<std::vector<std::string>>{{}, {"core.scratchpad.capacity_bytes=131072"}}) {
+    SCOPED_TRACE(fmt::format("{}", fmt::join(sets, " ")));
+    const FunctionalRun r = run_functional(test::preset(sets), vector_block_graph());
+    EXPECT_LT(max_error(r.actual, r.expected), 2e-3);
+    EXPECT_EQ(sim::to_json(r.functional), sim::to_json(r.timing_only));
   }
 }
 

@@ -144,11 +144,11 @@ std::string add_decoder_layer(Graph& g, const ModelSpec& d, const DecodeShape& s
   };
   auto norm = [&](const std::string& n, const std::string& x) {
     const auto out = act(n, {B, H});
-    if (d.norm == NormKind::Rms) {
-      node(n, RMS_NORM, {x, param(n + ".weight", {H}, at)}, {out});
-    } else {
-      node(n, LAYER_NORM, {x, param(n + ".weight", {H}, at), param(n + ".bias", {H}, at)}, {out});
-    }
+    Node& nn = d.norm == NormKind::Rms
+                   ? node(n, RMS_NORM, {x, param(n + ".weight", {H}, at)}, {out})
+                   : node(n, LAYER_NORM,
+                          {x, param(n + ".weight", {H}, at), param(n + ".bias", {H}, at)}, {out});
+    set_attr_real(nn, "eps", d.norm_eps);
     return out;
   };
   // A projection of `rows` rows with an optional bias.

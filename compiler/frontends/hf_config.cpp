@@ -41,6 +41,16 @@ uint64_t ConfigReader::count_or(const char* field, uint64_t fallback, uint64_t m
   return count(field, max, min);
 }
 
+double ConfigReader::real_or(const char* field, double fallback, double min, double max) const {
+  auto it = j_.find(field);
+  if (it == j_.end() || it->is_null()) return fallback;
+  const std::string range = fmt::format("must be a number between {:g} and {:g}", min, max);
+  require(it->is_number(), where_, field, fmt::format("{}, not {}", range, shown(*it)));
+  const auto v = it->get<double>();
+  require(v >= min && v <= max, where_, field, fmt::format("{}, not {:g}", range, v));
+  return v;
+}
+
 bool ConfigReader::flag_or(const char* field, bool fallback) const {
   auto it = j_.find(field);
   if (it == j_.end() || it->is_null()) return fallback;

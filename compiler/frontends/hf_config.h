@@ -38,6 +38,9 @@ class ConfigReader {
   // The same, or `fallback` when the field is absent or null.
   [[nodiscard]] uint64_t count_or(const char* field, uint64_t fallback, uint64_t max,
                                   uint64_t min = 1) const;
+  // A number between `min` and `max` (both included), or `fallback` when
+  // the field is absent or null.
+  [[nodiscard]] double real_or(const char* field, double fallback, double min, double max) const;
   [[nodiscard]] bool flag_or(const char* field, bool fallback) const;
   [[nodiscard]] std::string text_or(const char* field, const std::string& fallback) const;
   [[nodiscard]] const std::string& where() const { return where_; }

@@ -62,13 +62,15 @@ Graph build_model(const ModelSpec& m, const DecodeShape& s, uint64_t layers) {
   }
   add_tensor(g, "final_norm.weight", {H}, at, WEIGHT, true);
   add_tensor(g, "final_norm", {seqs, H}, at, ACTIVATION, false);
+  Node* final_norm = nullptr;
   if (m.norm == NormKind::Rms) {
-    add_node(g, "final_norm", RMS_NORM, {x, "final_norm.weight"}, {"final_norm"});
+    final_norm = &add_node(g, "final_norm", RMS_NORM, {x, "final_norm.weight"}, {"final_norm"});
   } else {
     add_tensor(g, "final_norm.bias", {H}, at, WEIGHT, true);
-    add_node(g, "final_norm", LAYER_NORM, {x, "final_norm.weight", "final_norm.bias"},
-             {"final_norm"});
+    final_norm = &add_node(g, "final_norm", LAYER_NORM, {x, "final_norm.weight", "final_norm.bias"},
+                           {"final_norm"});
   }
+  set_attr_real(*final_norm, "eps", m.norm_eps);
   add_tensor(g, "logits", {seqs, V}, at, ACTIVATION, false);
   if (m.tied_embeddings) {
     // The LM head reads the embedding table [vocab, hidden] as its weight.

@@ -498,6 +498,13 @@ class Importer {
     return fallback;
   }
 
+  double real_attr(const onnx::NodeProto& node, const std::string& key, double fallback) const {
+    for (const auto& a : node.attribute()) {
+      if (a.name() == key) return a.f();
+    }
+    return fallback;
+  }
+
   // The axis attribute (or `fallback`) must be the last one.
   void require_last_axis(const onnx::NodeProto& node, int64_t axis, size_t rank) {
     if (axis != -1 && axis != static_cast<int64_t>(rank) - 1) {
@@ -617,9 +624,14 @@ class Importer {
       const Value& x = value(node, node.input(0));
       require_last_axis(node, int_attr(node, "axis", -1), x.shape.size());
       if (node.input_size() != 3) fail(node, "needs scale and bias");
-      emit(node, LAYER_NORM,
-           {x.tensor, value(node, node.input(1)).tensor, value(node, node.input(2)).tensor},
-           {out(node)});
+      const double eps = real_attr(node, "epsilon", 1e-5);  // the ONNX default
+      if (!(eps >= 0 && eps <= 1))
+        fail(node, fmt::format("epsilon {:g}: must be between 0 and 1", eps));
+      set_attr_real(
+          emit(node, LAYER_NORM,
+               {x.tensor, value(node, node.input(1)).tensor, value(node, node.input(2)).tensor},
+               {out(node)}),
+          "eps", eps);
       return;
     }
     if (op == "Split") {

@@ -10,6 +10,7 @@
 #include "arch/vector_costs.h"
 #include "common/dtype.h"
 #include "common/error.h"
+#include "common/vector_math.h"
 #include "compiler/lowering/lowering.h"
 
 namespace npusim::compiler {
@@ -47,13 +48,14 @@ void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
   ProgramBuilder& b = ctx.builder;
   const uint64_t slot =
       std::min(b.layout()[Ring::VecIn].slot_bytes, b.layout()[Ring::VecOut].slot_bytes);
-  // Elementwise ops may split a row that does not fit; row-wise ops may not.
+  // Elementwise ops may split a row that does not fit; row-wise ops, and
+  // ops with a parameter row, may not.
   uint64_t chunk = elements;
   if (dtype_bytes(dt, row) <= slot) {
     chunk = std::min(elements, slot * 8 / dtype_bits(dt) / row * row);
   } else {
     require(
-        !v.row_wise, ctx.target.where, "core.scratchpad.capacity_bytes",
+        !v.row_wise && v.params == 0, ctx.target.where, "core.scratchpad.capacity_bytes",
         fmt::format("{} bytes is too small for node '{}': one row of {} elements needs {} "
                     "bytes in a vector slot of {}",
                     ctx.target.spm_capacity_bytes, node.name(), row, dtype_bytes(dt, row), slot));
@@ -98,6 +100,12 @@ void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
     op.set_dtype(dt);
     op.set_spm_in(in.spm_addr);
     op.set_spm_in2(x2 != nullptr ? in2.spm_addr : (!params.empty() ? params[0].spm_addr : 0));
+    if (params.size() > 1) op.set_spm_in3(params[1].spm_addr);  // a LayerNorm's bias
+    op.set_constant_in2(x2 == nullptr && params.empty() && is_binary(v.kind));
+    // A parameter to a binary kind is one row, added to every row (a bias).
+    op.set_broadcast_in2(x2 == nullptr && !params.empty() && !reduces && v.kind != RMSNORM &&
+                         v.kind != LAYERNORM);
+    if (v.kind == RMSNORM || v.kind == LAYERNORM) op.set_eps(static_cast<float>(norm_eps(node)));
     op.set_spm_out(out.spm_addr);
     std::vector<Buffer> reads{in};
     if (two) reads.push_back(in2);

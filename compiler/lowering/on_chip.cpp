@@ -77,7 +77,10 @@ OnChip::OnChip(const Graph& graph, const TensorIndex& tensors, const SpmLayout& 
     if (!all) continue;
     const std::optional<Ring> ring = ring_between(from->queue, consumer);
     if (!ring) continue;
-    const uint64_t element_bytes = from->queue == MATRIX ? 4 : dtype_bytes(t.dtype(), 1);
+    // The tensor as its consumers read it: a GEMM's last K tile rounds its
+    // fp32 sums to the tensor's dtype (the partial sums are in tile buffers
+    // of their own, compiler/lowering/gemm.cpp).
+    const uint64_t element_bytes = dtype_bytes(t.dtype(), 1);
     const RingLayout& r = layout[*ring];
     const uint64_t bytes = num_elements(t) * element_bytes;
     if (r.slots == 0 || bytes > r.slot_bytes) continue;

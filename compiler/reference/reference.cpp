@@ -6,6 +6,7 @@
 
 #include "common/elements.h"
 #include "common/error.h"
+#include "common/vector_math.h"
 #include "compiler/graph_util.h"
 
 namespace npusim::compiler {
@@ -36,6 +37,83 @@ std::vector<float> matmul(const Node& node, const TensorIndex& tensors,
   return out;
 }
 
+// Vector ops: over rows of the input's last dimension.
+std::vector<float> vector_op(const Node& node, const TensorIndex& tensors,
+                             const TensorValues& values) {
+  const std::vector<float>& x = input(values, node, 0);
+  const uint64_t row = last_dim(tensors.at(node.inputs(0), node.name()));
+  const uint64_t rows = x.size() / row;
+  std::vector<float> out(x.size());
+  auto rowwise = [&](auto f) {
+    for (uint64_t r = 0; r < rows; ++r) f(x.data() + r * row, out.data() + r * row);
+  };
+  // A second input of x's size, or one row added to every row.
+  auto binary_with = [&](VectorKind kind, const std::vector<float>& y) {
+    for (size_t i = 0; i < x.size(); ++i)
+      out[i] = binary(kind, x[i], y[y.size() == x.size() ? i : i % row]);
+  };
+  VectorKind kind = VECTOR_KIND_UNSPECIFIED;
+  switch (node.op()) {
+    case RMS_NORM: {
+      const float eps = static_cast<float>(norm_eps(node));
+      const std::vector<float>& gain = input(values, node, 1);
+      rowwise([&](const float* p, float* o) { rms_norm(p, gain.data(), row, eps, o); });
+      return out;
+    }
+    case LAYER_NORM: {
+      const float eps = static_cast<float>(norm_eps(node));
+      const std::vector<float>&gain = input(values, node, 1), &bias = input(values, node, 2);
+      rowwise(
+          [&](const float* p, float* o) { layer_norm(p, gain.data(), bias.data(), row, eps, o); });
+      return out;
+    }
+    case SOFTMAX_OP:
+      rowwise([&](const float* p, float* o) { softmax(p, row, o); });
+      return out;
+    case REDUCE_MEAN_OP:
+      out.resize(rows);
+      for (uint64_t r = 0; r < rows; ++r) out[r] = reduce(REDUCE_MEAN, x.data() + r * row, row);
+      return out;
+    case ADD_OP:
+    case BIAS_ADD:
+      binary_with(ADD, input(values, node, 1));
+      return out;
+    case MUL_OP:
+      binary_with(MUL, input(values, node, 1));
+      return out;
+    case SWIGLU_OP:
+      binary_with(SWIGLU, input(values, node, 1));
+      return out;
+    case SILU_OP:
+      kind = SILU;
+      break;
+    case GELU_OP:
+      kind = GELU;
+      break;
+    case RELU_OP:
+      kind = RELU;
+      break;
+    case ELEMENTWISE: {
+      auto it = node.attrs().find("kind");
+      if (it != node.attrs().end()) VectorKind_Parse(it->second.s(), &kind);
+      if (node.inputs_size() == 2 && is_binary(kind)) {
+        binary_with(kind, input(values, node, 1));
+        return out;
+      }
+      if (node.inputs_size() == 1 && is_unary(kind)) break;
+      throw UserError(fmt::format(
+          "reference: node '{}': ELEMENTWISE {} with {} input(s) (a scalar constant's value is "
+          "not in the graph)",
+          node.name(), VectorKind_Name(kind), node.inputs_size()));
+    }
+    default:
+      throw UserError(fmt::format("reference: node '{}': the interpreter does not run {} yet",
+                                  node.name(), OpType_Name(node.op())));
+  }
+  for (size_t i = 0; i < x.size(); ++i) out[i] = unary(kind, x[i]);
+  return out;
+}
+
 }  // namespace
 
 TensorValues interpret(const Graph& graph, TensorValues values) {
@@ -47,8 +125,7 @@ TensorValues interpret(const Graph& graph, TensorValues values) {
         out = matmul(node, tensors, values);
         break;
       default:
-        throw UserError(fmt::format("reference: node '{}': the interpreter does not run {} yet",
-                                    node.name(), OpType_Name(node.op())));
+        out = vector_op(node, tensors, values);
     }
     const Tensor& y = tensors.at(node.outputs(0), node.name());
     for (float& v : out) v = round_to(y.dtype(), v);

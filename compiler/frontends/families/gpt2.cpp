@@ -19,6 +19,7 @@ ModelSpec gpt2(const ConfigReader& r) {
   require(act.rfind("gelu", 0) == 0, r.where(), "activation_function",
           "'" + act + "': GPT-2 is lowered with GELU");
   s.norm = NormKind::Layer;
+  s.norm_eps = r.real_or("layer_norm_epsilon", 1e-5, 0, 1);
   s.mlp = MlpKind::Gelu;
   s.attention_bias = s.output_bias = s.mlp_bias = true;
   s.learned_positions = true;
