@@ -45,23 +45,30 @@ void MemoryImage::write(uint64_t address, const uint8_t* in, uint64_t bytes) {
   }
 }
 
-FunctionalCore::FunctionalCore(MemoryImage& memory, uint64_t spm_bytes, std::string where)
-    : memory_(memory), spm_(spm_bytes, 0), where_(std::move(where)) {}
+FunctionalCore::FunctionalCore(MemoryImage& memory, uint64_t spm_bytes, std::string where,
+                               const Program* program)
+    : memory_(memory), spm_(spm_bytes, 0), where_(std::move(where)), program_(program) {}
 
 void FunctionalCore::issue(Queue queue, const Instruction& ins) {
   commit(queue, nullptr);  // program order within the queue
-  switch (ins.op_case()) {
-    case Instruction::kDma:
-      pending_[queue].push_back(dma(ins));
-      break;
-    case Instruction::kMatrix:
-      pending_[queue].push_back(matrix(ins));
-      break;
-    case Instruction::kVector:
-      pending_[queue].push_back(vector(ins));
-      break;
-    default:
-      break;
+  try {
+    switch (ins.op_case()) {
+      case Instruction::kDma:
+        pending_[queue].push_back(dma(ins));
+        break;
+      case Instruction::kMatrix:
+        pending_[queue].push_back(matrix(ins));
+        break;
+      case Instruction::kVector:
+        pending_[queue].push_back(vector(ins));
+        break;
+      default:
+        break;
+    }
+  } catch (const UserError& e) {
+    if (program_ == nullptr || ins.node() >= static_cast<uint32_t>(program_->nodes_size())) throw;
+    throw UserError(
+        fmt::format("{} (node '{}')", e.what(), program_->nodes(static_cast<int>(ins.node()))));
   }
 }
 

@@ -40,8 +40,9 @@ class MemoryImage {
 
 class FunctionalCore {
  public:
-  // `where` names the program in errors.
-  FunctionalCore(MemoryImage& memory, uint64_t spm_bytes, std::string where);
+  // `where` names the program in errors, and its nodes the instruction's.
+  FunctionalCore(MemoryImage& memory, uint64_t spm_bytes, std::string where,
+                 const Program* program = nullptr);
 
   // The queue issues `instruction`: its inputs are read now.
   void issue(Queue queue, const Instruction& instruction);
@@ -82,6 +83,7 @@ class FunctionalCore {
   MemoryImage& memory_;
   std::vector<uint8_t> spm_;
   std::string where_;
+  const Program* program_;
   std::array<std::deque<Effect>, 4> pending_;  // per queue, in program order
 };
 

@@ -23,7 +23,7 @@ packages=(
   libgtest-dev libgmock-dev
   nlohmann-json3-dev
   libonnx-dev
-  libeigen3-dev
+  libeigen3-dev libxtensor-dev
   python3-matplotlib
 )
 packages+=("${extra[@]}")

@@ -12,6 +12,10 @@ class ScopedSimContext {
  public:
   ScopedSimContext() : previous_(sc_core::sc_curr_simcontext) {
     setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
+    // SystemC's notes (sc_stop's "Simulation stopped by user", when bad
+    // input found during a run stops it) are not npusim's output: the error
+    // that stopped it is.
+    sc_core::sc_report_handler::set_actions(sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
     context_ = new sc_core::sc_simcontext;
     sc_core::sc_curr_simcontext = context_;
     sc_core::sc_default_global_context = context_;

@@ -98,7 +98,7 @@ Report simulate(const SimulationInput& in) {
   std::unique_ptr<arch::FunctionalCore> functional;
   if (in.memory_image != nullptr) {
     functional = std::make_unique<arch::FunctionalCore>(
-        *in.memory_image, sys.core().scratchpad().capacity_bytes(), in.program_where);
+        *in.memory_image, sys.core().scratchpad().capacity_bytes(), in.program_where, &program);
     config.functional = functional.get();
   }
   auto core = std::make_unique<arch::NpuCore>("core0", program, config);

@@ -12,6 +12,7 @@
 
 #include "compiler/reference/reference.h"
 #include "sim/functional_data.h"
+#include "sim/functional_run.h"
 #include "sim/report_io.h"
 #include "sim/simulator.h"
 #include "sim/workload.h"
@@ -27,8 +28,9 @@ struct FunctionalRun {
   std::map<std::string, int64_t> tiling;  // the first node's tile.* decisions
 };
 
-// Compiles the graph at `path` for `system`, runs it with seeded data and
-// without, and interprets the graph for its output `out`.
+// Compiles the graph at `path` for `system`, runs it with seeded data
+// (sim::run_functional) and without, and takes its output `out` and the
+// reference interpreter's.
 FunctionalRun run_functional(const System& system, const std::string& path,
                              const std::string& out = "y") {
   FunctionalRun r;
@@ -36,18 +38,21 @@ FunctionalRun run_functional(const System& system, const std::string& path,
   w.model = path;
   r.compiled = sim::compile_workload(system, "preset", w);
   for (const auto& [key, value] : r.compiled.tiled.nodes(0).attrs()) r.tiling[key] = value.i();
-  const compiler::TensorValues inputs = sim::seeded_inputs(r.compiled.graph, 7);
-  arch::MemoryImage image;
-  sim::write_inputs(image, r.compiled.tiled, inputs);
-  const compiler::TensorIndex tensors(r.compiled.graph);
   sim::SimulationInput in;
   in.system = &system;
   in.program = &r.compiled.program;
   r.timing_only = sim::simulate(in);
-  in.memory_image = &image;
-  r.functional = sim::simulate(in);
-  r.actual = sim::read_tensor(image, tensors.at(out, "outputs"));
-  r.expected = compiler::interpret(r.compiled.graph, inputs).at(out);
+  sim::FunctionalOptions options;
+  options.seed = 7;
+  const sim::FunctionalResult f = sim::run_functional(in, r.compiled, options);
+  r.functional = f.report;
+  EXPECT_EQ(f.reference_error, "");
+  for (const sim::TensorResult& t : f.outputs) {
+    if (t.name != out) continue;
+    r.actual = t.values;
+    r.expected = t.reference;
+  }
+  EXPECT_FALSE(r.actual.empty()) << out << " is not an output";
   return r;
 }
 

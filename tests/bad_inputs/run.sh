@@ -154,6 +154,8 @@ while IFS= read -r line || [ -n "$line" ]; do
     fail "$name" "exit status $status, not 2" "$work/stderr"
   elif grep -Eq -- 'internal error|terminate called|Error: \(E|SystemC' "$work/stderr"; then
     fail "$name" "stderr names an internal error, an uncaught exception or SystemC" "$work/stderr"
+  elif grep -q -- '/OSCI/SystemC' "$work/stdout"; then
+    fail "$name" "stdout has a SystemC report" "$work/stdout"
   elif ! grep -Eq -- "$expect" "$work/stderr"; then
     fail "$name" "stderr does not match '$expect'" "$work/stderr"
   elif [ -n "$new" ]; then

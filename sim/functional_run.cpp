@@ -1,0 +1,97 @@
+#include "sim/functional_run.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "arch/functional.h"
+#include "common/elements.h"
+#include "common/error.h"
+#include "compiler/graph_util.h"
+#include "sim/functional_data.h"
+
+namespace npusim::sim {
+
+FunctionalResult run_functional(SimulationInput input, const Compiled& compiled,
+                                const FunctionalOptions& options) {
+  const Graph& graph = compiled.graph;
+  const compiler::TensorIndex tensors(graph);
+  compiler::TensorValues values = seeded_inputs(graph, options.seed);
+  for (const FunctionalOptions::Input& in : options.inputs) {
+    auto it = values.find(in.name);
+    if (it == values.end()) {
+      throw UserError(fmt::format(
+          "--input {}: the graph has no input tensor of that name (inputs are the tensors no node "
+          "produces: parameters, the layer's input, KV caches)",
+          in.name));
+    }
+    const Tensor& t = tensors.at(in.name, "--input");
+    const std::vector<uint64_t> shape(t.shape().begin(), t.shape().end());
+    if (in.shape != shape) {
+      throw UserError(fmt::format("{}: --input {}: shape ({}) differs from the tensor's ({})",
+                                  in.file, in.name, fmt::join(in.shape, ", "),
+                                  fmt::join(shape, ", ")));
+    }
+    // Values the tensor's type holds, never silently changed but by rounding.
+    const bool integer = t.dtype() == INT8 || t.dtype() == INT4;
+    const float limit = t.dtype() == INT8   ? 127
+                        : t.dtype() == INT4 ? 7
+                        : t.dtype() == FP16 ? 65504
+                                            : 3.38e38f;
+    for (size_t i = 0; i < in.values.size(); ++i) {
+      const float v = in.values[i];
+      if ((integer && v != std::nearbyint(v)) || v > limit || v < -limit - (integer ? 1 : 0)) {
+        throw UserError(fmt::format("{}: --input {}: element {} is {:g}, which {} cannot hold",
+                                    in.file, in.name, i, v, DType_Name(t.dtype())));
+      }
+    }
+    it->second.clear();
+    for (float v : in.values) it->second.push_back(round_to(t.dtype(), v));
+  }
+  arch::MemoryImage image;
+  write_inputs(image, compiled.tiled, values);
+  input.program = &compiled.program;
+  input.memory_image = &image;
+  FunctionalResult result;
+  result.report = simulate(input);
+
+  compiler::TensorValues reference;
+  if (options.reference) {
+    try {
+      reference = compiler::interpret(graph, values);
+    } catch (const UserError& e) {
+      result.reference_error = e.what();
+    }
+  }
+  std::set<std::string> read;
+  for (const Node& n : graph.nodes()) read.insert(n.inputs().begin(), n.inputs().end());
+  for (const Node& n : graph.nodes()) {
+    for (const std::string& name : n.outputs()) {
+      if (read.count(name) != 0) continue;
+      const Tensor& t = tensors.at(name, n.name());
+      TensorResult r{
+          name, {t.shape().begin(), t.shape().end()}, t.dtype(), read_tensor(image, t), {}};
+      if (auto it = reference.find(name); it != reference.end()) r.reference = it->second;
+      result.outputs.push_back(std::move(r));
+    }
+  }
+  return result;
+}
+
+Comparison compare(const std::vector<float>& actual, const std::vector<float>& expected,
+                   DType dtype) {
+  Comparison c;
+  c.tolerance = dtype == FP32 ? 1e-4 : dtype == BF16 ? 5e-2 : 1e-2;
+  double scale = 0;
+  for (float e : expected) scale = std::max(scale, std::fabs(static_cast<double>(e)));
+  for (size_t i = 0; i < std::min(actual.size(), expected.size()); ++i) {
+    c.max_abs = std::max(c.max_abs, std::fabs(static_cast<double>(actual[i]) - expected[i]));
+  }
+  c.max_rel = scale > 0 ? c.max_abs / scale : c.max_abs;
+  return c;
+}
+
+}  // namespace npusim::sim
