@@ -14,7 +14,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seconds="${1:-60}"
 shift || true
 kinds=("$@")
-[ "${#kinds[@]}" -gt 0 ] || kinds=(system hf_config onnx graph program trace)
+[ "${#kinds[@]}" -gt 0 ] || kinds=(system hf_config onnx graph program trace npy)
 source "$here/scripts/sanitizer-options.sh"
 "$here/scripts/sanitize.sh" --build-only
 
