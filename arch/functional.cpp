@@ -236,6 +236,18 @@ FunctionalCore::Effect FunctionalCore::vector(const Instruction& ins) const {
       out[i] = binary(kind, x[i], y[op.broadcast_in2() ? i % row : i]);
   } else if (is_reduction(kind)) {
     for (uint64_t r = 0; r < rows; ++r) out[r] = reduce(kind, x.data() + r * row, row);
+  } else if (kind == ROPE) {
+    if (row % 2 != 0 || op.rope_tokens() == 0 || op.rope_rows_per_token() == 0) {
+      throw UserError(
+          fmt::format("{}: vector: ROPE needs an even row_length and rope_tokens and "
+                      "rope_rows_per_token of at least 1",
+                      where_));
+    }
+    for (uint64_t r = 0; r < rows; ++r) {
+      const uint64_t token = (op.first_row() + r) / op.rope_rows_per_token();
+      rope(x.data() + r * row, row, op.rope_theta(), op.rope_position() + token % op.rope_tokens(),
+           out.data() + r * row);
+    }
   } else if (kind == SOFTMAX) {
     for (uint64_t r = 0; r < rows; ++r) softmax(x.data() + r * row, row, out.data() + r * row);
   } else if (kind == RMSNORM || kind == LAYERNORM) {

@@ -96,6 +96,18 @@ void rms_norm(const float* x, const float* gain, uint64_t n, float eps, float* o
   for (uint64_t i = 0; i < n; ++i) out[i] = x[i] * inv * gain[i];
 }
 
+void rope(const float* x, uint64_t n, float theta, uint64_t position, float* out) {
+  const uint64_t half = n / 2;
+  for (uint64_t i = 0; i < half; ++i) {
+    const double angle = static_cast<double>(position) *
+                         std::pow(static_cast<double>(theta),
+                                  -2.0 * static_cast<double>(i) / static_cast<double>(n));
+    const auto c = static_cast<float>(std::cos(angle)), s = static_cast<float>(std::sin(angle));
+    out[i] = x[i] * c - x[i + half] * s;
+    out[i + half] = x[i + half] * c + x[i] * s;
+  }
+}
+
 void layer_norm(const float* x, const float* gain, const float* bias, uint64_t n, float eps,
                 float* out) {
   const float mean = std::accumulate(x, x + n, 0.0f) / static_cast<float>(n);

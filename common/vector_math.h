@@ -24,6 +24,8 @@ namespace npusim {
 // One row of n values into out.
 void softmax(const float* x, uint64_t n, float* out);
 void rms_norm(const float* x, const float* gain, uint64_t n, float eps, float* out);
+// Rotary embedding of one head of n (even) values at `position`.
+void rope(const float* x, uint64_t n, float theta, uint64_t position, float* out);
 void layer_norm(const float* x, const float* gain, const float* bias, uint64_t n, float eps,
                 float* out);
 

@@ -326,8 +326,24 @@ class Checker {
         return vector(n, LAYERNORM, 1, 2);
       case SOFTMAX_OP:
         return vector(n, SOFTMAX, 1, 0);
-      case ROTARY:
-        return vector(n, ROPE, 1, 0, "head_dim");
+      case ROTARY: {
+        vector(n, ROPE, 1, 0, "head_dim");
+        const int64_t hd = attr(n, "head_dim", static_cast<int64_t>(last(in(n, 0))));
+        require(
+            hd >= 2 && hd % 2 == 0 && last(in(n, 0)) % static_cast<uint64_t>(hd) == 0, where_,
+            f + ".attrs.head_dim",
+            fmt::format("{} must be even and divide the rows' {} elements", hd, last(in(n, 0))));
+        const double theta = attr_real(n, "theta", 10000);
+        require(theta >= 1 && theta <= 1e9, where_, f + ".attrs.theta",
+                fmt::format("must be between 1 and 1e9, not {:g}", theta));
+        require(attr(n, "position", 0) >= 0 && attr(n, "position", 0) <= (int64_t{1} << 24), where_,
+                f + ".attrs.position", "must be between 0 and 2^24");
+        const int64_t tokens = attr(n, "tokens", 1);
+        require(tokens >= 1 &&
+                    (elements(in(n, 0)) / last(in(n, 0))) % static_cast<uint64_t>(tokens) == 0,
+                where_, f + ".attrs.tokens", "must be at least 1 and divide the input's rows");
+        return;
+      }
       case ADD_OP:
         return vector(n, ADD, 2, 0);
       case MUL_OP:

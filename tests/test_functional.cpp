@@ -10,6 +10,7 @@
 
 #include <fmt/ranges.h>
 
+#include "common/vector_math.h"
 #include "compiler/reference/reference.h"
 #include "sim/functional_data.h"
 #include "sim/functional_run.h"
@@ -170,6 +171,49 @@ TEST(Functional, VectorOpsBetweenGemmsComputeTheGraph) {
     EXPECT_LT(max_error(r.actual, r.expected), 2e-3);
     EXPECT_EQ(sim::to_json(r.functional), sim::to_json(r.timing_only));
   }
+}
+
+// RoPE on a projection's output, two sequences of three new tokens after
+// five cached ones, 16 heads of 16: each head rotated by its token's
+// position, whether the projection leaves it on chip or in memory, and
+// whether the vector unit takes all heads at once or a few at a time.
+TEST(Functional, RotaryEmbeddingRotatesEachHeadByItsPosition) {
+  const std::string path = ::testing::TempDir() + "rope.textproto";
+  std::ofstream(path) << R"(name: "rope"
+tensors { name: "x" shape: [6, 256] dtype: FP16 tensor_class: ACTIVATION }
+tensors { name: "w" shape: [256, 256] dtype: FP16 tensor_class: WEIGHT is_parameter: true }
+tensors { name: "q" shape: [6, 256] dtype: FP16 tensor_class: ACTIVATION }
+tensors { name: "y" shape: [6, 256] dtype: FP16 tensor_class: ACTIVATION }
+nodes { name: "proj" op: MATMUL inputs: ["x", "w"] outputs: ["q"] }
+nodes { name: "rope" op: ROTARY inputs: ["q"] outputs: ["y"]
+        attrs { key: "head_dim" value { i: 16 } } attrs { key: "position" value { i: 5 } }
+        attrs { key: "tokens" value { i: 3 } } attrs { key: "theta" value { f: 500000 } } }
+)";
+  for (const auto& sets : std::vector<std::vector<std::string>>{
+           {},
+           {"core.scratchpad.forward_activations=false"},
+           // Vector slots of 1 KiB: 32 heads per op, first_row counting on.
+           {"core.scratchpad.capacity_bytes=65536"}}) {
+    SCOPED_TRACE(fmt::format("{}", fmt::join(sets, " ")));
+    const FunctionalRun r = run_functional(test::preset(sets), path);
+    EXPECT_LT(max_error(r.actual, r.expected), 2e-3);
+  }
+}
+
+// The rotation itself: position 0 leaves a head as it is; a quarter turn of
+// the first pair at theta^0 = 1 (position pi/2 is not an integer, so
+// position 1 against cos(1), sin(1)).
+TEST(Functional, RotateHalfPairsElementIWithIPlusHalf) {
+  const std::vector<float> x = {1, 2, 3, 4};
+  std::vector<float> out(4);
+  rope(x.data(), 4, 10000, 0, out.data());
+  EXPECT_EQ(out, x);
+  rope(x.data(), 4, 10000, 1, out.data());
+  EXPECT_NEAR(out[0], 1 * std::cos(1.0) - 3 * std::sin(1.0), 1e-6);
+  EXPECT_NEAR(out[2], 3 * std::cos(1.0) + 1 * std::sin(1.0), 1e-6);
+  const double a = std::pow(10000.0, -0.5);  // the second pair's frequency
+  EXPECT_NEAR(out[1], 2 * std::cos(a) - 4 * std::sin(a), 1e-6);
+  EXPECT_NEAR(out[3], 4 * std::cos(a) + 2 * std::sin(a), 1e-6);
 }
 
 // A deliberately broken lowering is caught: one tile's weight load moved by

@@ -178,8 +178,13 @@ std::string add_decoder_layer(Graph& g, const ModelSpec& d, const DecodeShape& s
   if (!d.learned_positions) {
     qr = act("q_rot", {B, nh * hd});
     kr = act("k_rot", {B, nkv * hd});
-    set_attr(node("q_rope", ROTARY, {q}, {qr}), "head_dim", hd);
-    set_attr(node("k_rope", ROTARY, {k}, {kr}), "head_dim", hd);
+    for (auto [name, in, out] : {std::tuple{"q_rope", q, qr}, {"k_rope", k, kr}}) {
+      Node& n = node(name, ROTARY, {in}, {out});
+      set_attr(n, "head_dim", hd);
+      set_attr_real(n, "theta", d.rope_theta);
+      set_attr(n, "position", L - T);  // the new tokens are at L - T .. L - 1
+      set_attr(n, "tokens", T);
+    }
   }
   // The new tokens' keys and values go to positions L - T .. L - 1.
   for (const auto& [name, in, cache] : {std::tuple{"k_append", kr, kc}, {"v_append", v, vc}}) {

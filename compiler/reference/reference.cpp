@@ -67,6 +67,17 @@ std::vector<float> vector_op(const Node& node, const TensorIndex& tensors,
           [&](const float* p, float* o) { layer_norm(p, gain.data(), bias.data(), row, eps, o); });
       return out;
     }
+    case ROTARY: {
+      const auto hd = static_cast<uint64_t>(attr_int(node, "head_dim", static_cast<int64_t>(row)));
+      const auto theta = static_cast<float>(attr_real(node, "theta", 10000));
+      const auto position = static_cast<uint64_t>(attr_int(node, "position", 0));
+      const auto tokens = static_cast<uint64_t>(attr_int(node, "tokens", 1));
+      for (uint64_t h = 0; h < x.size() / hd; ++h) {  // each head of each token row
+        const uint64_t token = h / (row / hd);
+        rope(x.data() + h * hd, hd, theta, position + token % tokens, out.data() + h * hd);
+      }
+      return out;
+    }
     case SOFTMAX_OP:
       rowwise([&](const float* p, float* o) { softmax(p, row, o); });
       return out;

@@ -23,6 +23,7 @@ ModelSpec llama_like(const ConfigReader& r) {
   require(act == "silu", r.where(), "hidden_act",
           "'" + act + "': this family's gated MLP is lowered with SiLU only");
   s.norm = NormKind::Rms;
+  s.rope_theta = r.real_or("rope_theta", 10000, 1, 1e9);
   s.norm_eps = r.real_or("rms_norm_eps", 1e-6, 0, 1);  // transformers' LlamaConfig default
   s.mlp = MlpKind::GatedSilu;
   return s;
