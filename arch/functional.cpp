@@ -223,7 +223,22 @@ FunctionalCore::Effect FunctionalCore::vector(const Instruction& ins) const {
   const std::vector<float> x = read_spm("vector.spm_in", op.spm_in(), dt, len);
   std::vector<float> out(is_reduction(op.kind()) ? rows : len);
   const VectorKind kind = op.kind();
-  if (is_unary(kind)) {
+  if (kind == COPY && op.transpose_rows() != 0) {
+    const uint64_t r_count = op.transpose_rows();
+    if (len % (r_count * row) != 0) {
+      throw UserError(
+          fmt::format("{}: vector.transpose_rows: {} rows of row_length {} do not "
+                      "divide the length {}",
+                      where_, r_count, row, len));
+    }
+    const uint64_t blocks = len / (r_count * row);
+    for (uint64_t r = 0; r < r_count; ++r) {
+      for (uint64_t c = 0; c < blocks; ++c) {
+        std::copy_n(x.begin() + static_cast<std::ptrdiff_t>((r * blocks + c) * row), row,
+                    out.begin() + static_cast<std::ptrdiff_t>((c * r_count + r) * row));
+      }
+    }
+  } else if (is_unary(kind)) {
     for (uint64_t i = 0; i < len; ++i) out[i] = unary(kind, x[i]);
   } else if (is_binary(kind) && op.constant_in2()) {
     throw UserError(fmt::format("{}: vector: {} by a constant the program does not hold", where_,
@@ -249,7 +264,16 @@ FunctionalCore::Effect FunctionalCore::vector(const Instruction& ins) const {
            out.data() + r * row);
     }
   } else if (kind == SOFTMAX) {
-    for (uint64_t r = 0; r < rows; ++r) softmax(x.data() + r * row, row, out.data() + r * row);
+    const float scale = op.scale() == 0 ? 1.0f : op.scale();
+    const uint64_t t = op.causal_tokens();
+    if (t > row) {
+      throw UserError(fmt::format("{}: vector.causal_tokens: {} new tokens in rows of {} keys",
+                                  where_, t, row));
+    }
+    for (uint64_t r = 0; r < rows; ++r) {
+      const uint64_t valid = t == 0 ? row : row - t + 1 + (op.first_row() + r) % t;
+      softmax(x.data() + r * row, row, scale, valid, out.data() + r * row);
+    }
   } else if (kind == RMSNORM || kind == LAYERNORM) {
     const std::vector<float> gain = read_spm("vector.spm_in2", op.spm_in2(), dt, row);
     const std::vector<float> bias = kind == LAYERNORM

@@ -82,11 +82,13 @@ float reduce(VectorKind kind, const float* x, uint64_t n) {
   return kind == REDUCE_MEAN ? sum / static_cast<float>(n) : sum;
 }
 
-void softmax(const float* x, uint64_t n, float* out) {
-  const float mx = *std::max_element(x, x + n);
+void softmax(const float* x, uint64_t n, float scale, uint64_t valid, float* out) {
+  valid = std::min(valid, n);
+  const float mx = valid == 0 ? 0.0f : *std::max_element(x, x + valid) * scale;
   float sum = 0;
-  for (uint64_t i = 0; i < n; ++i) sum += out[i] = std::exp(x[i] - mx);
-  for (uint64_t i = 0; i < n; ++i) out[i] /= sum;
+  for (uint64_t i = 0; i < valid; ++i) sum += out[i] = std::exp(x[i] * scale - mx);
+  for (uint64_t i = 0; i < valid; ++i) out[i] /= sum;
+  std::fill(out + valid, out + n, 0.0f);
 }
 
 void rms_norm(const float* x, const float* gain, uint64_t n, float eps, float* out) {

@@ -22,7 +22,9 @@ namespace npusim {
 [[nodiscard]] float reduce(VectorKind kind, const float* x, uint64_t n);
 
 // One row of n values into out.
-void softmax(const float* x, uint64_t n, float* out);
+// softmax(scale * x) over the first `valid` of n values; the rest are 0 (a
+// causal mask).
+void softmax(const float* x, uint64_t n, float scale, uint64_t valid, float* out);
 void rms_norm(const float* x, const float* gain, uint64_t n, float eps, float* out);
 // Rotary embedding of one head of n (even) values at `position`.
 void rope(const float* x, uint64_t n, float theta, uint64_t position, float* out);

@@ -324,8 +324,20 @@ class Checker {
       case LAYER_NORM:
         norm_eps(n, f);
         return vector(n, LAYERNORM, 1, 2);
-      case SOFTMAX_OP:
-        return vector(n, SOFTMAX, 1, 0);
+      case SOFTMAX_OP: {
+        vector(n, SOFTMAX, 1, 0);
+        const double scale = attr_real(n, "scale", 1);
+        require(scale > 0 && scale <= 1e6, where_, f + ".attrs.scale",
+                fmt::format("must be above 0 and at most 1e6, not {:g}", scale));
+        const int64_t causal = attr(n, "causal", 0), tokens = attr(n, "tokens", 1);
+        require(causal == 0 || causal == 1, where_, f + ".attrs.causal", "must be 0 or 1");
+        const Tensor& x = in(n, 0);
+        require(tokens >= 1 && static_cast<uint64_t>(tokens) <= last(x) &&
+                    (elements(x) / last(x)) % static_cast<uint64_t>(tokens) == 0,
+                where_, f + ".attrs.tokens",
+                "must be at least 1, at most the row length and divide the input's rows");
+        return;
+      }
       case ROTARY: {
         vector(n, ROPE, 1, 0, "head_dim");
         const int64_t hd = attr(n, "head_dim", static_cast<int64_t>(last(in(n, 0))));

@@ -41,11 +41,20 @@ std::vector<float> seeded_values(const Tensor& tensor, uint64_t seed) {
 }
 
 compiler::TensorValues seeded_inputs(const Graph& graph, uint64_t seed) {
-  std::set<std::string> produced;
-  for (const Node& n : graph.nodes()) produced.insert(n.outputs().begin(), n.outputs().end());
+  // A tensor read before any node produces it (a KV cache KV_APPEND
+  // updates in place included), or never produced.
+  std::set<std::string> produced, inputs;
+  for (const Node& n : graph.nodes()) {
+    for (const std::string& in : n.inputs()) {
+      if (produced.count(in) == 0) inputs.insert(in);
+    }
+    produced.insert(n.outputs().begin(), n.outputs().end());
+  }
   compiler::TensorValues values;
   for (const Tensor& t : graph.tensors()) {
-    if (produced.count(t.name()) == 0) values[t.name()] = seeded_values(t, seed);
+    if (inputs.count(t.name()) != 0 || produced.count(t.name()) == 0) {
+      values[t.name()] = seeded_values(t, seed);
+    }
   }
   return values;
 }

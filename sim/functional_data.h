@@ -16,8 +16,9 @@ namespace npusim::sim {
 // layers keep their activations' scale; rounded to the tensor's dtype.
 [[nodiscard]] std::vector<float> seeded_values(const Tensor& tensor, uint64_t seed);
 
-// Seeded values for every tensor of `graph` no node produces (parameters,
-// inputs, KV caches).
+// Seeded values for every input of `graph`: the tensors a node reads before
+// any produces them (parameters, the layer's input, KV caches) and those no
+// node produces.
 [[nodiscard]] compiler::TensorValues seeded_inputs(const Graph& graph, uint64_t seed);
 
 // Writes `values` as the tensor's dtype at its address (UserError when

@@ -32,11 +32,9 @@ struct FunctionalRun {
 // Compiles the graph at `path` for `system`, runs it with seeded data
 // (sim::run_functional) and without, and takes its output `out` and the
 // reference interpreter's.
-FunctionalRun run_functional(const System& system, const std::string& path,
-                             const std::string& out = "y") {
+FunctionalRun run_functional(const System& system, const sim::WorkloadOptions& w,
+                             const std::string& out) {
   FunctionalRun r;
-  sim::WorkloadOptions w;
-  w.model = path;
   r.compiled = sim::compile_workload(system, "preset", w);
   for (const auto& [key, value] : r.compiled.tiled.nodes(0).attrs()) r.tiling[key] = value.i();
   sim::SimulationInput in;
@@ -55,6 +53,13 @@ FunctionalRun run_functional(const System& system, const std::string& path,
   }
   EXPECT_FALSE(r.actual.empty()) << out << " is not an output";
   return r;
+}
+
+FunctionalRun run_functional(const System& system, const std::string& path,
+                             const std::string& out = "y") {
+  sim::WorkloadOptions w;
+  w.model = path;
+  return run_functional(system, w, out);
 }
 
 // Every element within an fp16 rounding (the sums' order differs) of the
@@ -214,6 +219,30 @@ TEST(Functional, RotateHalfPairsElementIWithIPlusHalf) {
   const double a = std::pow(10000.0, -0.5);  // the second pair's frequency
   EXPECT_NEAR(out[1], 2 * std::cos(a) - 4 * std::sin(a), 1e-6);
   EXPECT_NEAR(out[3], 4 * std::cos(a) + 2 * std::sin(a), 1e-6);
+}
+
+// A whole decoder layer (RMSNorm, Q/K/V projections, RoPE, grouped-query
+// attention over a KV cache the new tokens are appended to, softmax over
+// 1/sqrt(d) with the causal mask, SwiGLU MLP, residuals): decode of two
+// sequences, and prefill of three prompts, each through the scratchpad
+// forwarding and through memory, compute what the graph computes.
+TEST(Functional, ADecoderLayerComputesTheGraphInDecodeAndPrefill) {
+  for (const char* phase : {"decode", "prefill"}) {
+    for (const auto& sets :
+         std::vector<std::vector<std::string>>{{}, {"core.scratchpad.capacity_bytes=262144"}}) {
+      SCOPED_TRACE(fmt::format("{} {}", phase, fmt::join(sets, " ")));
+      sim::WorkloadOptions w;
+      w.layer = "tiny";
+      w.phase = phase;
+      w.batch = std::string(phase) == "decode" ? 2 : 3;
+      w.kv_len = 40;
+      w.prompt_len = 20;
+      w.attention = "unfused";
+      const FunctionalRun r = run_functional(test::preset(sets), w, "layers.0.out");
+      EXPECT_LT(max_error(r.actual, r.expected), 2e-3);
+      EXPECT_EQ(sim::to_json(r.functional), sim::to_json(r.timing_only));
+    }
+  }
 }
 
 // A deliberately broken lowering is caught: one tile's weight load moved by

@@ -4,6 +4,7 @@
 
 #include <boost/algorithm/string.hpp>
 #include <charconv>
+#include <cmath>
 #include <optional>
 #include <tuple>
 
@@ -199,7 +200,12 @@ std::string add_decoder_layer(Graph& g, const ModelSpec& d, const DecodeShape& s
   set_attr(score, "heads", nh);
   set_attr(score, "tokens", T);
   const auto pr = act("probs", {seqs, nh, T, L});
-  node("softmax", SOFTMAX_OP, {sc}, {pr});
+  // Softmax of the scores over 1/sqrt(d), query t of the T new tokens
+  // seeing keys up to L - T + t.
+  Node& sm = node("softmax", SOFTMAX_OP, {sc}, {pr});
+  set_attr_real(sm, "scale", 1.0 / std::sqrt(static_cast<double>(hd)));
+  set_attr(sm, "causal", 1);
+  set_attr(sm, "tokens", T);
   const auto cx = act("context", {B, nh * hd});
   Node& context = node("attn_context", ATTENTION_CONTEXT, {pr, vc}, {cx});
   set_attr(context, "heads", nh);

@@ -46,7 +46,12 @@ void lower_kv_append(const Node& node, LoweringContext& ctx) {
              dtype_bytes(x.dtype(), rows * row));
     }
     const Buffer out = b.acquire(Ring::VecOut);
-    b.vector(vector_op(COPY, rows * row, cache.dtype(), in, out), {in}, out);
+    VectorOp copy = vector_op(COPY, rows * row, cache.dtype(), in, out);
+    if (tokens > 1) {  // head by head: see below
+      copy.set_row_length(d);
+      copy.set_transpose_rows(rows);
+    }
+    b.vector(copy, {in}, out);
     if (tokens == 1) {
       // One token per sequence: its kv_heads rows of d, len * d apart.
       for (uint64_t r = b0; r < b0 + rows; ++r) {

@@ -106,6 +106,13 @@ void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
     op.set_broadcast_in2(x2 == nullptr && !params.empty() && !reduces && v.kind != RMSNORM &&
                          v.kind != LAYERNORM);
     if (v.kind == RMSNORM || v.kind == LAYERNORM) op.set_eps(static_cast<float>(norm_eps(node)));
+    if (v.kind == SOFTMAX) {
+      op.set_scale(static_cast<float>(attr_real(node, "scale", 1)));
+      if (attr_int(node, "causal", 0) != 0) {
+        op.set_causal_tokens(static_cast<uint64_t>(attr_int(node, "tokens", 1)));
+        op.set_first_row(e0 / row);
+      }
+    }
     if (v.kind == ROPE) {
       op.set_rope_theta(static_cast<float>(attr_real(node, "theta", 10000)));
       op.set_rope_position(static_cast<uint64_t>(attr_int(node, "position", 0)));

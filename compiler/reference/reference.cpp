@@ -78,9 +78,16 @@ std::vector<float> vector_op(const Node& node, const TensorIndex& tensors,
       }
       return out;
     }
-    case SOFTMAX_OP:
-      rowwise([&](const float* p, float* o) { softmax(p, row, o); });
+    case SOFTMAX_OP: {
+      const auto scale = static_cast<float>(attr_real(node, "scale", 1));
+      const bool causal = attr_int(node, "causal", 0) != 0;
+      const auto tokens = static_cast<uint64_t>(attr_int(node, "tokens", 1));
+      for (uint64_t r = 0; r < rows; ++r) {
+        const uint64_t valid = causal ? row - tokens + 1 + r % tokens : row;
+        softmax(x.data() + r * row, row, scale, valid, out.data() + r * row);
+      }
       return out;
+    }
     case REDUCE_MEAN_OP:
       out.resize(rows);
       for (uint64_t r = 0; r < rows; ++r) out[r] = reduce(REDUCE_MEAN, x.data() + r * row, row);
@@ -125,6 +132,60 @@ std::vector<float> vector_op(const Node& node, const TensorIndex& tensors,
   return out;
 }
 
+// Attention over a KV cache [B, kv_heads, L, d], `group` query heads per
+// KV head. ATTENTION_SCORE: scores[b, h, t, j] = q[b * T + t, h * d :] .
+// K[b, h / group, j, :]; ATTENTION_CONTEXT: out[b * T + t, h * d :] =
+// sum_j p[b, h, t, j] V[b, h / group, j, :].
+std::vector<float> attention(const Node& node, const TensorIndex& tensors,
+                             const TensorValues& values, bool score) {
+  const auto [batch, kv_heads, len, d] =
+      cache_shape(tensors.at(node.inputs(1), node.name()), node.name());
+  const auto [heads, group, tokens] = attention_shape(node, {batch, kv_heads, len, d});
+  const std::vector<float>&x = input(values, node, 0), &cache = input(values, node, 1);
+  std::vector<float> out(score ? batch * heads * tokens * len : batch * tokens * heads * d, 0.0f);
+  for (uint64_t b = 0; b < batch; ++b) {
+    for (uint64_t h = 0; h < heads; ++h) {
+      const float* kv = cache.data() + ((b * kv_heads + h / group) * len) * d;
+      for (uint64_t t = 0; t < tokens; ++t) {
+        const uint64_t row = (b * tokens + t) * heads * d + h * d;   // in q or the context
+        const uint64_t srow = ((b * heads + h) * tokens + t) * len;  // in the scores
+        for (uint64_t j = 0; j < len; ++j) {
+          if (score) {
+            float sum = 0;
+            for (uint64_t i = 0; i < d; ++i) sum += x[row + i] * kv[j * d + i];
+            out[srow + j] = sum;
+          } else {
+            for (uint64_t i = 0; i < d; ++i) out[row + i] += x[srow + j] * kv[j * d + i];
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// KV_APPEND: cache[b, g, position + t, :] = x[b * T + t, g * d :]; the rest
+// of the cache as it was.
+std::vector<float> kv_append(const Node& node, const TensorIndex& tensors,
+                             const TensorValues& values) {
+  const auto [batch, kv_heads, len, d] =
+      cache_shape(tensors.at(node.inputs(1), node.name()), node.name());
+  const auto pos = static_cast<uint64_t>(attr_int(node, "position", 0));
+  const auto tokens = static_cast<uint64_t>(attr_int(node, "tokens", 1));
+  const std::vector<float>& x = input(values, node, 0);
+  std::vector<float> cache = input(values, node, 1);
+  for (uint64_t b = 0; b < batch; ++b) {
+    for (uint64_t g = 0; g < kv_heads; ++g) {
+      for (uint64_t t = 0; t < tokens; ++t) {
+        std::copy_n(
+            x.begin() + static_cast<std::ptrdiff_t>(((b * tokens + t) * kv_heads + g) * d), d,
+            cache.begin() + static_cast<std::ptrdiff_t>(((b * kv_heads + g) * len + pos + t) * d));
+      }
+    }
+  }
+  return cache;
+}
+
 }  // namespace
 
 TensorValues interpret(const Graph& graph, TensorValues values) {
@@ -134,6 +195,13 @@ TensorValues interpret(const Graph& graph, TensorValues values) {
     switch (node.op()) {
       case MATMUL:
         out = matmul(node, tensors, values);
+        break;
+      case ATTENTION_SCORE:
+      case ATTENTION_CONTEXT:
+        out = attention(node, tensors, values, node.op() == ATTENTION_SCORE);
+        break;
+      case KV_APPEND:
+        out = kv_append(node, tensors, values);
         break;
       default:
         out = vector_op(node, tensors, values);
