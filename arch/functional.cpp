@@ -37,7 +37,11 @@ void MemoryImage::write(uint64_t address, const uint8_t* in, uint64_t bytes) {
     const uint64_t page = address / kPageBytes, offset = address % kPageBytes;
     const uint64_t n = std::min(bytes, kPageBytes - offset);
     std::unique_ptr<uint8_t[]>& p = pages_[page];
-    if (!p) p = std::make_unique<uint8_t[]>(kPageBytes);  // zeroed
+    if (!p) {  // a new page: zero what this write does not cover
+      p.reset(new uint8_t[kPageBytes]);
+      std::memset(p.get(), 0, offset);
+      std::memset(p.get() + offset + n, 0, kPageBytes - offset - n);
+    }
     std::memcpy(p.get() + offset, in, n);
     address += n;
     in += n;
@@ -89,6 +93,12 @@ void FunctionalCore::commit(Queue queue, const Instruction* up_to) {
   while (!fifo.empty()) {
     Effect e = std::move(fifo.front());
     fifo.pop_front();
+    if (const DmaOp* op = e.load) {
+      for (uint64_t r = 0; r < std::max<uint64_t>(op->rows(), 1); ++r) {
+        memory_.read(op->dram_addr() + r * op->dram_stride(),
+                     spm_.data() + op->spm_addr() + r * op->row_bytes(), op->row_bytes());
+      }
+    }
     for (const Write& w : e.writes) {
       if (w.memory) {
         memory_.write(w.address, w.bytes.data(), w.bytes.size());
@@ -114,12 +124,7 @@ FunctionalCore::Effect FunctionalCore::dma(const Instruction& ins) const {
   spm_range("dma.spm_addr", op.spm_addr(), total);
   Effect e{&ins, {}};
   if (op.direction() == DmaOp::LOAD) {
-    Write w{false, op.spm_addr(), std::vector<uint8_t>(total)};
-    for (uint64_t r = 0; r < rows; ++r) {
-      memory_.read(op.dram_addr() + r * op.dram_stride(), w.bytes.data() + r * op.row_bytes(),
-                   op.row_bytes());
-    }
-    e.writes.push_back(std::move(w));
+    e.load = &op;
   } else {
     for (uint64_t r = 0; r < rows; ++r) {
       const uint8_t* from = spm_.data() + op.spm_addr() + r * op.row_bytes();
@@ -152,6 +157,7 @@ std::vector<float> FunctionalCore::read_matrix(const char* field, uint64_t addre
                     where_, field, ld, inner));
   }
   const uint64_t span = outer == 0 ? 0 : (outer - 1) * ld + inner;
+  if (!col_major && ld == cols) return read_spm(field, address, dtype, span);  // as stored
   const std::vector<float> flat = read_spm(field, address, dtype, span);
   std::vector<float> m(rows * cols);  // row-major
   for (uint64_t i = 0; i < rows; ++i) {

@@ -34,7 +34,7 @@ class MemoryImage {
   void write(uint64_t address, const uint8_t* in, uint64_t bytes);
 
  private:
-  static constexpr uint64_t kPageBytes = uint64_t{1} << 16;
+  static constexpr uint64_t kPageBytes = uint64_t{1} << 20;
   std::unordered_map<uint64_t, std::unique_ptr<uint8_t[]>> pages_;
 };
 
@@ -61,6 +61,10 @@ class FunctionalCore {
   struct Effect {
     const Instruction* instruction;
     std::vector<Write> writes;
+    // A DMA load copies memory into the scratchpad when it retires: only
+    // this core's DMA queue writes memory, in program order, so memory then
+    // holds what it held at issue, and the bytes need no copy in between.
+    const DmaOp* load = nullptr;
   };
 
   void commit(Queue queue, const Instruction* up_to);  // null: all

@@ -31,11 +31,15 @@ std::vector<float> seeded_values(const Tensor& tensor, uint64_t seed) {
       tensor.tensor_class() == WEIGHT && tensor.shape_size() >= 2
           ? 1.0f / std::sqrt(static_cast<float>(tensor.shape(tensor.shape_size() - 2)))
           : 1.0f;
-  std::vector<float> v(n);
-  for (float& x : v) {
-    // The top 24 bits as a fraction in [0, 1): exact in a float.
-    const float u = static_cast<float>(rng() >> 40) * (1.0f / 16777216.0f);
-    x = round_to(tensor.dtype(), (2.0f * u - 1.0f) * scale);
+  std::vector<float> v;
+  v.reserve(n);  // not zeroed first: a layer's weights are hundreds of MB
+  uint64_t bits = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    // 24 bits as a fraction in [0, 1) (exact in a float), two per draw.
+    if (i % 2 == 0) bits = rng();
+    const auto u = static_cast<float>((i % 2 == 0 ? bits >> 40 : bits >> 16) & 0xffffff) *
+                   (1.0f / 16777216.0f);
+    v.push_back(round_to(tensor.dtype(), (2.0f * u - 1.0f) * scale));
   }
   return v;
 }
@@ -66,9 +70,16 @@ void write_tensor(arch::MemoryImage& image, const Tensor& tensor,
                                 values.size(), compiler::num_elements(tensor)));
   }
   require_functional_dtype(tensor.dtype(), "tensor '" + tensor.name() + "'");
-  std::vector<uint8_t> bytes(dtype_bytes(tensor.dtype(), values.size()));
-  encode_elements(tensor.dtype(), values.data(), values.size(), bytes.data());
-  image.write(tensor.address(), bytes.data(), bytes.size());
+  // In chunks (an even count of elements: whole INT4 bytes).
+  constexpr uint64_t kChunk = uint64_t{1} << 18;
+  std::vector<uint8_t> bytes(
+      dtype_bytes(tensor.dtype(), std::min<uint64_t>(kChunk, values.size())));
+  for (uint64_t first = 0; first < values.size(); first += kChunk) {
+    const uint64_t n = std::min<uint64_t>(kChunk, values.size() - first);
+    const uint64_t size = dtype_bytes(tensor.dtype(), n);
+    encode_elements(tensor.dtype(), values.data() + first, n, bytes.data());
+    image.write(tensor.address() + dtype_bytes(tensor.dtype(), first), bytes.data(), size);
+  }
 }
 
 void write_inputs(arch::MemoryImage& image, const Graph& tiled,

@@ -9,13 +9,13 @@
 namespace npusim::compiler {
 
 std::vector<float> pack_weight(const std::vector<float>& kn, uint64_t k, uint64_t n, uint64_t tn) {
-  std::vector<float> packed(kn.size());
-  auto out = packed.begin();
+  std::vector<float> packed;
+  packed.reserve(kn.size());
   for (uint64_t n0 = 0; n0 < n; n0 += tn) {
     const uint64_t width = std::min(tn, n - n0);
     for (uint64_t row = 0; row < k; ++row) {
       const auto from = kn.begin() + static_cast<std::ptrdiff_t>(row * n + n0);
-      out = std::copy(from, from + static_cast<std::ptrdiff_t>(width), out);
+      packed.insert(packed.end(), from, from + static_cast<std::ptrdiff_t>(width));
     }
   }
   return packed;

@@ -14,9 +14,18 @@ namespace {
 
 using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-const std::vector<float>& input(const TensorValues& values, const Node& node, int i) {
-  auto it = values.find(node.inputs(i));
-  if (it == values.end()) {
+// The graph's inputs, and what its nodes have produced so far (a tensor
+// updated in place, a KV cache, is found there first).
+struct Values {
+  const TensorValues& inputs;
+  TensorValues produced;
+};
+
+const std::vector<float>& input(const Values& values, const Node& node, int i) {
+  auto it = values.produced.find(node.inputs(i));
+  if (it != values.produced.end()) return it->second;
+  it = values.inputs.find(node.inputs(i));
+  if (it == values.inputs.end()) {
     throw UserError(fmt::format("reference: node '{}': no value for its input '{}'", node.name(),
                                 node.inputs(i)));
   }
@@ -26,7 +35,7 @@ const std::vector<float>& input(const TensorValues& values, const Node& node, in
 // MATMUL: out[.., M, N] = in[.., M, K] x weight[K, N], the leading
 // dimensions flattened into M.
 std::vector<float> matmul(const Node& node, const TensorIndex& tensors,
-                          const TensorValues& values) {
+                          const Values& values) {
   const Tensor& w = tensors.at(node.inputs(1), node.name());
   const auto k = static_cast<Eigen::Index>(w.shape(0)), n = static_cast<Eigen::Index>(w.shape(1));
   const std::vector<float>& x = input(values, node, 0);
@@ -39,7 +48,7 @@ std::vector<float> matmul(const Node& node, const TensorIndex& tensors,
 
 // Vector ops: over rows of the input's last dimension.
 std::vector<float> vector_op(const Node& node, const TensorIndex& tensors,
-                             const TensorValues& values) {
+                             const Values& values) {
   const std::vector<float>& x = input(values, node, 0);
   const uint64_t row = last_dim(tensors.at(node.inputs(0), node.name()));
   const uint64_t rows = x.size() / row;
@@ -137,7 +146,7 @@ std::vector<float> vector_op(const Node& node, const TensorIndex& tensors,
 // K[b, h / group, j, :]; ATTENTION_CONTEXT: out[b * T + t, h * d :] =
 // sum_j p[b, h, t, j] V[b, h / group, j, :].
 std::vector<float> attention(const Node& node, const TensorIndex& tensors,
-                             const TensorValues& values, bool score) {
+                             const Values& values, bool score) {
   const auto [batch, kv_heads, len, d] =
       cache_shape(tensors.at(node.inputs(1), node.name()), node.name());
   const auto [heads, group, tokens] = attention_shape(node, {batch, kv_heads, len, d});
@@ -167,7 +176,7 @@ std::vector<float> attention(const Node& node, const TensorIndex& tensors,
 // KV_APPEND: cache[b, g, position + t, :] = x[b * T + t, g * d :]; the rest
 // of the cache as it was.
 std::vector<float> kv_append(const Node& node, const TensorIndex& tensors,
-                             const TensorValues& values) {
+                             const Values& values) {
   const auto [batch, kv_heads, len, d] =
       cache_shape(tensors.at(node.inputs(1), node.name()), node.name());
   const auto pos = static_cast<uint64_t>(attr_int(node, "position", 0));
@@ -188,7 +197,8 @@ std::vector<float> kv_append(const Node& node, const TensorIndex& tensors,
 
 }  // namespace
 
-TensorValues interpret(const Graph& graph, TensorValues values) {
+TensorValues interpret(const Graph& graph, const TensorValues& inputs) {
+  Values values{inputs, {}};
   const TensorIndex tensors(graph);
   for (const Node& node : graph.nodes()) {
     std::vector<float> out;
@@ -208,9 +218,9 @@ TensorValues interpret(const Graph& graph, TensorValues values) {
     }
     const Tensor& y = tensors.at(node.outputs(0), node.name());
     for (float& v : out) v = round_to(y.dtype(), v);
-    values[y.name()] = std::move(out);
+    values.produced[y.name()] = std::move(out);
   }
-  return values;
+  return std::move(values.produced);
 }
 
 }  // namespace npusim::compiler

@@ -15,9 +15,9 @@ namespace npusim::compiler {
 // Tensor values by name, row-major.
 using TensorValues = std::map<std::string, std::vector<float>>;
 
-// Runs `graph` from `values` (every tensor no node produces: parameters,
-// inputs, KV caches) and returns them with every node's outputs added.
+// Runs `graph` from `inputs` (parameters, the layer's input, KV caches) and
+// returns every node's outputs (a KV cache appended to: as it ends up).
 // UserError for an op it does not interpret, naming the node.
-[[nodiscard]] TensorValues interpret(const Graph& graph, TensorValues values);
+[[nodiscard]] TensorValues interpret(const Graph& graph, const TensorValues& inputs);
 
 }  // namespace npusim::compiler
