@@ -4,8 +4,8 @@
 # and saved regressions as the starting corpus; fails if any finds a crash, a
 # sanitizer report, a leak, an input slower than 10 s or one needing more than
 # 2 GB. Crashing inputs are left in build-san/fuzz-work/<kind>/ with the log
-# (tests/fuzz/README.md). Standard output is closed (-close_fd_mask=1):
-# SystemC's notes about sc_stop.
+# (tests/fuzz/README.md). Standard output is closed (-close_fd_mask=1): the
+# harnesses have nothing to say there.
 # The seed is fixed (NPUSIM_FUZZ_SEED, default 1; 0 picks one at random), so
 # that a run on the same build explores the same inputs as far as time allows.
 # Usage: scripts/fuzz.sh [seconds_per_target] [kind ...]   (default: 60, all)
