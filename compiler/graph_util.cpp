@@ -1,5 +1,9 @@
 #include "compiler/graph_util.h"
 
+#include <fmt/format.h>
+
+#include <sstream>
+
 #include "common/dtype.h"
 #include "common/error.h"
 
@@ -44,6 +48,46 @@ void set_attr(Node& node, const std::string& key, const std::string& value) {
 int64_t attr_int(const Node& node, const std::string& key, int64_t fallback) {
   auto it = node.attrs().find(key);
   return it == node.attrs().end() ? fallback : it->second.i();
+}
+
+namespace {
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+}  // namespace
+
+std::vector<uint64_t> embedding_rows(const Node& node, uint64_t rows, uint64_t batch) {
+  const int64_t fixed = attr_int(node, "row", -1);
+  const auto tokens = static_cast<uint64_t>(attr_int(node, "tokens", 1));
+  const auto seed = static_cast<uint64_t>(attr_int(node, "seed", 0));
+  std::vector<uint64_t> src(batch);
+  for (uint64_t i = 0; i < batch; ++i) {
+    src[i] = fixed >= 0 ? static_cast<uint64_t>(fixed) + i % tokens
+                        : splitmix64(seed * 1000003 + i) % rows;
+  }
+  return src;
+}
+
+std::vector<uint64_t> listed_rows(const Node& node, uint64_t limit) {
+  auto it = node.attrs().find("rows");
+  require(it != node.attrs().end(), "graph", "node '" + node.name() + "'.attrs.rows", "is missing");
+  std::vector<uint64_t> rows;
+  std::stringstream in(it->second.s());
+  for (std::string item; std::getline(in, item, ',');) {
+    uint64_t r = 0;
+    try {
+      r = std::stoull(item);
+    } catch (const std::exception&) {
+      r = limit;
+    }
+    require(r < limit, "graph", "node '" + node.name() + "'.attrs.rows",
+            fmt::format("'{}' is not a row below {}", item, limit));
+    rows.push_back(r);
+  }
+  return rows;
 }
 
 void set_attr_real(Node& node, const std::string& key, double value) {

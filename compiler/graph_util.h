@@ -26,6 +26,15 @@ Node& add_node(Graph& graph, const std::string& name, OpType op, std::vector<std
 void set_attr(Node& node, const std::string& key, int64_t value);
 void set_attr(Node& node, const std::string& key, const std::string& value);
 [[nodiscard]] int64_t attr_int(const Node& node, const std::string& key, int64_t fallback);
+// The table rows an EMBEDDING node reads for its `batch` output rows, of a
+// table of `rows`: attrs.row + r % attrs.tokens (positions), or token ids
+// drawn from attrs.seed.
+[[nodiscard]] std::vector<uint64_t> embedding_rows(const Node& node, uint64_t rows, uint64_t batch);
+
+// The rows a GATHER_ROWS or SCATTER_ADD node lists (attrs.rows, "0,3,5"),
+// each below `limit`; UserError naming the node otherwise.
+[[nodiscard]] std::vector<uint64_t> listed_rows(const Node& node, uint64_t limit);
+
 // A real-valued attribute (AttrValue.f).
 void set_attr_real(Node& node, const std::string& key, double value);
 [[nodiscard]] double attr_real(const Node& node, const std::string& key, double fallback);

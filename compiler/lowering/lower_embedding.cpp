@@ -14,13 +14,6 @@
 namespace npusim::compiler {
 namespace {
 
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
 void lower_embedding(const Node& node, LoweringContext& ctx) {
   const std::string where = "node '" + node.name() + "'";
   require(node.inputs_size() == 1 && node.outputs_size() == 1, "graph", where,
@@ -38,15 +31,8 @@ void lower_embedding(const Node& node, LoweringContext& ctx) {
   const auto tokens = static_cast<uint64_t>(attr_int(node, "tokens", 1));
   require(fixed < 0 || static_cast<uint64_t>(fixed) + tokens <= rows, "graph", where + ".attrs.row",
           "past the table");
-  const auto seed = static_cast<uint64_t>(attr_int(node, "seed", 0));
-
   ctx.builder.reserve(batch);  // a DMA per row, at least
-  std::vector<uint64_t> src(batch);
-  for (uint64_t i = 0; i < batch; ++i) {
-    src[i] = fixed >= 0 ? static_cast<uint64_t>(fixed) + i % tokens
-                        : splitmix64(seed * 1000003 + i) % rows;
-  }
-  gather_rows(ctx, node, table, src, out, width);
+  gather_rows(ctx, node, table, embedding_rows(node, rows, batch), out, width);
 }
 
 }  // namespace

@@ -15,32 +15,13 @@
 namespace npusim::compiler {
 namespace {
 
-std::vector<uint64_t> rows_of(const Node& node, uint64_t limit) {
-  auto it = node.attrs().find("rows");
-  require(it != node.attrs().end(), "graph", "node '" + node.name() + "'.attrs.rows", "is missing");
-  std::vector<uint64_t> rows;
-  std::stringstream in(it->second.s());
-  for (std::string item; std::getline(in, item, ',');) {
-    uint64_t r = 0;
-    try {
-      r = std::stoull(item);
-    } catch (const std::exception&) {
-      r = limit;
-    }
-    require(r < limit, "graph", "node '" + node.name() + "'.attrs.rows",
-            fmt::format("'{}' is not a row below {}", item, limit));
-    rows.push_back(r);
-  }
-  return rows;
-}
-
 void lower_gather(const Node& node, LoweringContext& ctx) {
   require(node.inputs_size() == 1 && node.outputs_size() == 1, "graph",
           "node '" + node.name() + "'", "GATHER_ROWS takes (x) and gives one output");
   const Tensor& x = ctx.tensors.at(node.inputs(0), node.name());
   const Tensor& out = ctx.tensors.at(node.outputs(0), node.name());
   const auto width = last_dim(x);
-  const auto rows = rows_of(node, num_elements(x) / width);
+  const auto rows = listed_rows(node, num_elements(x) / width);
   require(rows.size() * width == num_elements(out), "graph", "node '" + node.name() + "'",
           "the output must hold one row per listed row");
   gather_rows(ctx, node, x, rows, out, width);
@@ -55,7 +36,7 @@ void lower_scatter_add(const Node& node, LoweringContext& ctx) {
   const Tensor& out = ctx.tensors.at(node.outputs(0), node.name());
   const auto width = last_dim(out);
   const uint64_t total_rows = num_elements(out) / width;
-  const auto rows = rows_of(node, total_rows);
+  const auto rows = listed_rows(node, total_rows);
   require(rows.size() * width == num_elements(part), "graph", "node '" + node.name() + "'",
           "the part must hold one row per listed row");
   const uint64_t row_bytes = dtype_bytes(out.dtype(), width);

@@ -32,23 +32,45 @@ const std::vector<float>& input(const Values& values, const Node& node, int i) {
   return it->second;
 }
 
-// MATMUL: out[.., M, N] = in[.., M, K] x weight[K, N], the leading
-// dimensions flattened into M.
-std::vector<float> matmul(const Node& node, const TensorIndex& tensors,
-                          const Values& values) {
+// MATMUL: out[.., M, N] = in[.., M, K] x weight[K, N] (or weight[N, K]
+// transposed: a head tied to the embedding), the leading dimensions
+// flattened into M.
+std::vector<float> matmul(const Node& node, const TensorIndex& tensors, const Values& values) {
   const Tensor& w = tensors.at(node.inputs(1), node.name());
-  const auto k = static_cast<Eigen::Index>(w.shape(0)), n = static_cast<Eigen::Index>(w.shape(1));
+  const bool transposed = attr_int(node, "weight_transposed", 0) != 0;
+  const auto k = static_cast<Eigen::Index>(w.shape(transposed ? 1 : 0));
+  const auto n = static_cast<Eigen::Index>(w.shape(transposed ? 0 : 1));
   const std::vector<float>& x = input(values, node, 0);
   const auto m = static_cast<Eigen::Index>(x.size()) / k;
   std::vector<float> out(static_cast<size_t>(m * n));
-  Eigen::Map<Mat>(out.data(), m, n) = Eigen::Map<const Mat>(x.data(), m, k) *
-                                      Eigen::Map<const Mat>(input(values, node, 1).data(), k, n);
+  const Eigen::Map<const Mat> a(x.data(), m, k);
+  if (transposed) {
+    Eigen::Map<Mat>(out.data(), m, n) =
+        a * Eigen::Map<const Mat>(input(values, node, 1).data(), n, k).transpose();
+  } else {
+    Eigen::Map<Mat>(out.data(), m, n) =
+        a * Eigen::Map<const Mat>(input(values, node, 1).data(), k, n);
+  }
+  return out;
+}
+
+// EMBEDDING: out[i, :] = table[row(i), :] (compiler::embedding_rows).
+std::vector<float> embedding(const Node& node, const TensorIndex& tensors, const Values& values) {
+  const Tensor& table = tensors.at(node.inputs(0), node.name());
+  const auto width = static_cast<uint64_t>(table.shape(1));
+  const uint64_t batch = num_elements(tensors.at(node.outputs(0), node.name())) / width;
+  const std::vector<float>& t = input(values, node, 0);
+  std::vector<float> out;
+  out.reserve(batch * width);
+  for (uint64_t r : embedding_rows(node, static_cast<uint64_t>(table.shape(0)), batch)) {
+    out.insert(out.end(), t.begin() + static_cast<std::ptrdiff_t>(r * width),
+               t.begin() + static_cast<std::ptrdiff_t>((r + 1) * width));
+  }
   return out;
 }
 
 // Vector ops: over rows of the input's last dimension.
-std::vector<float> vector_op(const Node& node, const TensorIndex& tensors,
-                             const Values& values) {
+std::vector<float> vector_op(const Node& node, const TensorIndex& tensors, const Values& values) {
   const std::vector<float>& x = input(values, node, 0);
   const uint64_t row = last_dim(tensors.at(node.inputs(0), node.name()));
   const uint64_t rows = x.size() / row;
@@ -145,8 +167,8 @@ std::vector<float> vector_op(const Node& node, const TensorIndex& tensors,
 // KV head. ATTENTION_SCORE: scores[b, h, t, j] = q[b * T + t, h * d :] .
 // K[b, h / group, j, :]; ATTENTION_CONTEXT: out[b * T + t, h * d :] =
 // sum_j p[b, h, t, j] V[b, h / group, j, :].
-std::vector<float> attention(const Node& node, const TensorIndex& tensors,
-                             const Values& values, bool score) {
+std::vector<float> attention(const Node& node, const TensorIndex& tensors, const Values& values,
+                             bool score) {
   const auto [batch, kv_heads, len, d] =
       cache_shape(tensors.at(node.inputs(1), node.name()), node.name());
   const auto [heads, group, tokens] = attention_shape(node, {batch, kv_heads, len, d});
@@ -175,8 +197,7 @@ std::vector<float> attention(const Node& node, const TensorIndex& tensors,
 
 // KV_APPEND: cache[b, g, position + t, :] = x[b * T + t, g * d :]; the rest
 // of the cache as it was.
-std::vector<float> kv_append(const Node& node, const TensorIndex& tensors,
-                             const Values& values) {
+std::vector<float> kv_append(const Node& node, const TensorIndex& tensors, const Values& values) {
   const auto [batch, kv_heads, len, d] =
       cache_shape(tensors.at(node.inputs(1), node.name()), node.name());
   const auto pos = static_cast<uint64_t>(attr_int(node, "position", 0));
@@ -193,6 +214,30 @@ std::vector<float> kv_append(const Node& node, const TensorIndex& tensors,
     }
   }
   return cache;
+}
+
+// GATHER_ROWS: out[i, :] = x[rows[i], :]. SCATTER_ADD: out = acc (or
+// zeros) with out[rows[i], :] += part[i, :].
+std::vector<float> rows_op(const Node& node, const TensorIndex& tensors, const Values& values) {
+  const Tensor& y = tensors.at(node.outputs(0), node.name());
+  const uint64_t width = last_dim(y);
+  const std::vector<float>& x = input(values, node, 0);
+  if (node.op() == GATHER_ROWS) {
+    std::vector<float> out;
+    out.reserve(num_elements(y));
+    for (uint64_t r : listed_rows(node, x.size() / width)) {
+      out.insert(out.end(), x.begin() + static_cast<std::ptrdiff_t>(r * width),
+                 x.begin() + static_cast<std::ptrdiff_t>((r + 1) * width));
+    }
+    return out;
+  }
+  std::vector<float> out =
+      node.inputs_size() == 2 ? input(values, node, 1) : std::vector<float>(num_elements(y), 0.0f);
+  const std::vector<uint64_t> rows = listed_rows(node, out.size() / width);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    for (uint64_t c = 0; c < width; ++c) out[rows[i] * width + c] += x[i * width + c];
+  }
+  return out;
 }
 
 }  // namespace
@@ -212,6 +257,13 @@ TensorValues interpret(const Graph& graph, const TensorValues& inputs) {
         break;
       case KV_APPEND:
         out = kv_append(node, tensors, values);
+        break;
+      case EMBEDDING:
+        out = embedding(node, tensors, values);
+        break;
+      case GATHER_ROWS:
+      case SCATTER_ADD:
+        out = rows_op(node, tensors, values);
         break;
       default:
         out = vector_op(node, tensors, values);
