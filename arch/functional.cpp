@@ -226,10 +226,13 @@ FunctionalCore::Effect FunctionalCore::vector(const Instruction& ins) const {
         fmt::format("{}: vector.row_length: {} does not divide the length {}", where_, row, len));
   }
   const uint64_t rows = len / row;
-  const std::vector<float> x = read_spm("vector.spm_in", op.spm_in(), dt, len);
-  std::vector<float> out(is_reduction(op.kind()) ? rows : len);
   const VectorKind kind = op.kind();
-  if (kind == COPY && op.transpose_rows() != 0) {
+  const std::vector<float> x =
+      kind == FILL ? std::vector<float>{} : read_spm("vector.spm_in", op.spm_in(), dt, len);
+  std::vector<float> out(is_reduction(kind) ? rows : len);
+  if (kind == FILL) {
+    // out is zeros already
+  } else if (kind == COPY && op.transpose_rows() != 0) {
     const uint64_t r_count = op.transpose_rows();
     if (len % (r_count * row) != 0) {
       throw UserError(

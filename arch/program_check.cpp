@@ -159,7 +159,7 @@ class Checker {
     ensure(op.row_length() <= op.length(), ".vector.row_length",
            [&] { return fmt::format("{} must be <= length {}", op.row_length(), op.length()); });
     const uint64_t bytes = dtype_bytes(op.dtype(), op.length());
-    spm(".vector.spm_in", op.spm_in(), bytes);
+    if (op.kind() != FILL) spm(".vector.spm_in", op.spm_in(), bytes);
     spm(".vector.spm_out", op.spm_out(), bytes);
     // A second operand: at least one row (a parameter vector is one row).
     if (op.spm_in2() != 0) {

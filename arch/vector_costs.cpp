@@ -12,6 +12,7 @@ const std::map<VectorKind, VectorCost>& table() {
       {ADD, {1, 0, 0, 4}},
       {MUL, {1, 0, 0, 4}},
       {COPY, {1, 0, 0, 4}},
+      {FILL, {1, 0, 0, 4}},  // one write per element
       {RELU, {1, 0, 0, 4}},
       {SUB, {1, 0, 0, 4}},
       {DIV, {2, 0, 0, 8}},  // reciprocal and multiply

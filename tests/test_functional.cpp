@@ -249,7 +249,7 @@ TEST(Functional, ADecoderLayerComputesTheGraphInDecodeAndPrefill) {
 // vocabularies of 1000): token and position embeddings, the norms and MLPs
 // of each, biases, tied heads, GQA; decode of 3 sequences and prefill of 16
 // tokens compute the logits the graph computes.
-TEST(Functional, EveryDenseFamilyComputesItsLogits) {
+TEST(Functional, EveryModelFamilyComputesItsLogits) {
   const std::vector<std::pair<const char*, const char*>> models = {
       {"llama", R"({"model_type": "llama", "hidden_size": 256, "num_hidden_layers": 2,
         "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 512,
@@ -261,7 +261,11 @@ TEST(Functional, EveryDenseFamilyComputesItsLogits) {
         "vocab_size": 1000, "n_positions": 128})"},
       {"opt", R"({"model_type": "opt", "hidden_size": 256, "num_hidden_layers": 2,
         "num_attention_heads": 4, "ffn_dim": 512, "vocab_size": 1000,
-        "max_position_embeddings": 128, "word_embed_proj_dim": 256})"}};
+        "max_position_embeddings": 128, "word_embed_proj_dim": 256})"},
+      // Top-2 of 4 experts: tokens routed to two experts land twice.
+      {"mixtral", R"({"model_type": "mixtral", "hidden_size": 256, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 512,
+        "vocab_size": 1000, "num_local_experts": 4, "num_experts_per_tok": 2})"}};
   for (const auto& [family, json] : models) {
     const std::string path = ::testing::TempDir() + family + ".json";
     std::ofstream(path) << json;
@@ -277,6 +281,36 @@ TEST(Functional, EveryDenseFamilyComputesItsLogits) {
       const FunctionalRun r = run_functional(test::preset(), w, "logits");
       EXPECT_LT(max_error(r.actual, r.expected), 2e-3);
     }
+  }
+}
+
+// Mixture-of-experts combine: part rows land on the listed output rows,
+// twice where a row is listed twice, on zeros or on an accumulator, whether
+// a vector buffer holds every output row or a few.
+TEST(Functional, ScatterAddLandsEveryListedRow) {
+  for (const uint64_t width : {64, 1024}) {
+    SCOPED_TRACE(width);
+    const std::string path = ::testing::TempDir() + fmt::format("scatter{}.textproto", width);
+    std::ofstream(path) << fmt::format(
+        "name: \"scatter\"\n"
+        "tensors {{ name: \"x\" shape: [6, {0}] dtype: FP16 tensor_class: ACTIVATION }}\n"
+        "tensors {{ name: \"g\" shape: [4, {0}] dtype: FP16 tensor_class: ACTIVATION }}\n"
+        "tensors {{ name: \"y\" shape: [6, {0}] dtype: FP16 tensor_class: ACTIVATION }}\n"
+        "tensors {{ name: \"z\" shape: [6, {0}] dtype: FP16 tensor_class: ACTIVATION }}\n"
+        "nodes {{ name: \"dispatch\" op: GATHER_ROWS inputs: [\"x\"] outputs: [\"g\"] "
+        "attrs {{ key: \"rows\" value {{ s: \"5,0,3,3\" }} }} }}\n"
+        "nodes {{ name: \"first\" op: SCATTER_ADD inputs: [\"g\"] outputs: [\"y\"] "
+        "attrs {{ key: \"rows\" value {{ s: \"1,4,1,5\" }} }} }}\n"
+        "nodes {{ name: \"second\" op: SCATTER_ADD inputs: [\"g\", \"y\"] outputs: [\"z\"] "
+        "attrs {{ key: \"rows\" value {{ s: \"0,2,0,2\" }} }} }}\n",
+        width);
+    const System system = test::preset({"core.scratchpad.capacity_bytes=262144"});
+    const FunctionalRun r = run_functional(system, path, "z");
+    EXPECT_LT(max_error(r.actual, r.expected), 1e-3);
+    // Row 1 holds x[5] + x[3]; row 3, where no part lands, stays zero.
+    ASSERT_EQ(r.actual.size(), 6 * width);
+    EXPECT_NE(r.expected[1 * width], 0.0f);
+    for (uint64_t c = 0; c < width; ++c) EXPECT_EQ(r.actual[3 * width + c], 0.0f);
   }
 }
 

@@ -1,7 +1,8 @@
 // Moving tokens to and from mixture-of-experts experts:
 //   GATHER_ROWS:  out[i, :] = x[rows[i], :]            (dispatch)
 //   SCATTER_ADD:  out = acc; out[rows[i], :] += part[i, :]   (combine)
-// Rows move one DMA each through the vector unit's buffers.
+// Rows move one DMA each through the vector unit's buffers; a combine adds
+// each run of adjacent landing rows with one vector op.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -44,32 +45,53 @@ void lower_scatter_add(const Node& node, LoweringContext& ctx) {
   ProgramBuilder& b = ctx.builder;
   const uint32_t pt = ctx.tensor(part), ot = ctx.tensor(out);
   const uint32_t at_t = acc != nullptr ? ctx.tensor(*acc) : 0;
-  // Output rows in chunks: the accumulator's rows, plus the part rows landing there.
   b.reserve((total_rows + per - 1) / per);  // a vector op per chunk, at least
+  // Part rows by the chunk of output rows they land in, in listed order.
   std::vector<std::vector<size_t>> landing((total_rows + per - 1) / per);
   for (size_t i = 0; i < rows.size(); ++i) landing[rows[i] / per].push_back(i);
   for (uint64_t r0 = 0; r0 < total_rows; r0 += per) {
     const uint64_t n = std::min(per, total_rows - r0);
-    std::vector<Buffer> reads;
-    if (acc != nullptr) {
-      reads.push_back(b.acquire(Ring::VecIn));
-      b.load(reads.back(), at_t, acc->address() + r0 * row_bytes, n * row_bytes);
-    }
-    Buffer parts{};
-    uint64_t landed = 0;
-    for (size_t i : landing[r0 / per]) {
-      if (landed == 0) parts = b.acquire(Ring::VecIn);
-      b.load(parts.at(landed * row_bytes), pt, part.address() + i * row_bytes, row_bytes);
-      ++landed;
-    }
-    if (landed > 0) reads.push_back(parts);
-    // Accumulator plus parts is an ADD; one of them alone is copied. With
-    // neither the chunk is zeros: the vector unit writes them from no input.
+    // The chunk starts as the accumulator's rows (a copy), or zeros.
     const Buffer o = b.acquire(Ring::VecOut);
-    VectorOp op = vector_op(reads.size() == 2 ? ADD : COPY, n * width, out.dtype(), o, o);
-    if (!reads.empty()) op.set_spm_in(reads.front().spm_addr);
-    if (reads.size() == 2) op.set_spm_in2(reads[1].spm_addr);
-    b.vector(op, reads, o);
+    if (acc != nullptr) {
+      const Buffer a = b.acquire(Ring::VecIn);
+      b.load(a, at_t, acc->address() + r0 * row_bytes, n * row_bytes);
+      b.vector(vector_op(COPY, n * width, out.dtype(), a, o), {a}, o);
+    } else {
+      b.vector(vector_op(FILL, n * width, out.dtype(), o, o), {}, o);
+    }
+    // Then the part rows are added where they land: each pass loads at most
+    // one part row per output row (a row listed twice lands in two passes)
+    // at its place in a buffer, and adds each run of adjacent landed rows.
+    std::vector<size_t> left = landing[r0 / per];
+    while (!left.empty()) {
+      std::vector<bool> taken(n, false);
+      std::vector<size_t> later;
+      const Buffer p = b.acquire(Ring::VecIn);
+      for (size_t i : left) {
+        const uint64_t at = rows[i] - r0;
+        if (taken[at]) {
+          later.push_back(i);
+          continue;
+        }
+        taken[at] = true;
+        b.load(p.at(at * row_bytes), pt, part.address() + i * row_bytes, row_bytes);
+      }
+      for (uint64_t s = 0; s < n;) {
+        if (!taken[s]) {
+          ++s;
+          continue;
+        }
+        uint64_t e = s;
+        while (e < n && taken[e]) ++e;
+        VectorOp add =
+            vector_op(ADD, (e - s) * width, out.dtype(), o.at(s * row_bytes), o.at(s * row_bytes));
+        add.set_spm_in2(p.at(s * row_bytes).spm_addr);
+        b.vector(add, {p}, o);
+        s = e;
+      }
+      left = std::move(later);
+    }
     b.store(o, ot, out.address() + r0 * row_bytes, n * row_bytes);
   }
 }
