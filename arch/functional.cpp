@@ -6,9 +6,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <utility>
 
+#include "arch/vector_costs.h"
 #include "common/dtype.h"
 #include "common/elements.h"
 #include "common/error.h"
@@ -296,11 +298,56 @@ FunctionalCore::Effect FunctionalCore::vector(const Instruction& ins) const {
                    out.data() + r * row);
       }
     }
+  } else if (kind == ROW_SCALE_ADD || kind == ROW_DIV) {
+    const std::vector<float> s = read_spm("vector.spm_in3", op.spm_in3(), FP32, rows);
+    const std::vector<float> y =
+        kind == ROW_SCALE_ADD ? read_spm("vector.spm_in2", op.spm_in2(), dt, len) : x;
+    for (uint64_t i = 0; i < len; ++i) {
+      out[i] = kind == ROW_DIV ? x[i] / s[i / row] : x[i] * s[i / row] + y[i];
+    }
+  } else if (kind == ONLINE_SOFTMAX) {
+    return online_softmax(ins, x, rows, row);
   } else {
     throw UserError(fmt::format("{}: vector.kind: functional mode does not compute {} yet", where_,
                                 VectorKind_Name(kind)));
   }
-  return {&ins, {spm_write("vector.spm_out", op.spm_out(), dt, out)}};
+  return {&ins, {spm_write("vector.spm_out", op.spm_out(), vector_out_dtype(op), out)}};
+}
+
+// ONLINE_SOFTMAX: the block's probabilities, and each row's m, l and alpha.
+FunctionalCore::Effect FunctionalCore::online_softmax(const Instruction& ins,
+                                                      const std::vector<float>& x, uint64_t rows,
+                                                      uint64_t row) const {
+  const VectorOp& op = ins.vector();
+  const uint64_t t = op.causal_tokens();
+  if (t > op.key_count() || op.key_offset() + row > op.key_count()) {
+    throw UserError(
+        fmt::format("{}: vector.key_count: {} keys hold neither {} new tokens or a block of {} "
+                    "from key {}",
+                    where_, op.key_count(), t, row, op.key_offset()));
+  }
+  std::vector<float> state = op.key_offset() == 0
+                                 ? std::vector<float>(2 * rows, 0.0f)
+                                 : read_spm("vector.spm_in3", op.spm_in3(), FP32, 2 * rows);
+  float* m = state.data();
+  float* l = m + rows;
+  if (op.key_offset() == 0) std::fill_n(m, rows, -std::numeric_limits<float>::infinity());
+  std::vector<float> p(x.size()), alpha(rows);
+  const float scale = op.scale() == 0 ? 1.0f : op.scale();
+  for (uint64_t r = 0; r < rows; ++r) {
+    uint64_t valid = row;
+    if (t != 0) {
+      const uint64_t token = op.first_row() + (op.row_tokens() == 0 ? r : r % op.row_tokens());
+      const uint64_t seen = op.key_count() - t + 1 + token % t;  // keys below this one
+      valid = seen <= op.key_offset() ? 0 : std::min(row, seen - op.key_offset());
+    }
+    alpha[r] = npusim::online_softmax(x.data() + r * row, row, scale, valid, m[r], l[r],
+                                      p.data() + r * row);
+  }
+  return {&ins,
+          {spm_write("vector.spm_out", op.spm_out(), vector_out_dtype(op), p),
+           spm_write("vector.spm_in3", op.spm_in3(), FP32, state),
+           spm_write("vector.spm_out2", op.spm_out2(), FP32, alpha)}};
 }
 
 FunctionalCore::Write FunctionalCore::spm_write(const char* field, uint64_t address, DType dtype,

@@ -71,6 +71,8 @@ class FunctionalCore {
   [[nodiscard]] Effect dma(const Instruction& ins) const;
   [[nodiscard]] Effect matrix(const Instruction& ins) const;
   [[nodiscard]] Effect vector(const Instruction& ins) const;
+  [[nodiscard]] Effect online_softmax(const Instruction& ins, const std::vector<float>& x,
+                                      uint64_t rows, uint64_t row) const;
   // Checks [address, address + bytes) lies in the scratchpad.
   void spm_range(const char* field, uint64_t address, uint64_t bytes) const;
   // Elements of a row-major or column-major matrix operand, as floats.

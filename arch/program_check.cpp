@@ -158,9 +158,20 @@ class Checker {
            });
     ensure(op.row_length() <= op.length(), ".vector.row_length",
            [&] { return fmt::format("{} must be <= length {}", op.row_length(), op.length()); });
+    ensure(op.out_dtype() == DTYPE_UNSPECIFIED || dtype_bits(op.out_dtype()) > 0,
+           ".vector.out_dtype", "not an element type");
     const uint64_t bytes = dtype_bytes(op.dtype(), op.length());
     if (op.kind() != FILL) spm(".vector.spm_in", op.spm_in(), bytes);
-    spm(".vector.spm_out", op.spm_out(), bytes);
+    spm(".vector.spm_out", op.spm_out(), dtype_bytes(vector_out_dtype(op), op.length()));
+    // The fp32 row state: alpha or l (ROW_), or m and l, and alpha (ONLINE_SOFTMAX).
+    const uint64_t rows =
+        op.row_length() != 0 ? (op.length() + op.row_length() - 1) / op.row_length() : 1;
+    if (op.kind() == ROW_SCALE_ADD || op.kind() == ROW_DIV) {
+      spm(".vector.spm_in3", op.spm_in3(), dtype_bytes(FP32, rows));
+    } else if (op.kind() == ONLINE_SOFTMAX) {
+      spm(".vector.spm_in3", op.spm_in3(), dtype_bytes(FP32, 2 * rows));
+      spm(".vector.spm_out2", op.spm_out2(), dtype_bytes(FP32, rows));
+    }
     // A second operand: at least one row (a parameter vector is one row).
     if (op.spm_in2() != 0) {
       spm(".vector.spm_in2", op.spm_in2(),

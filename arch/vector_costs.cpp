@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include "common/dtype.h"
+
 namespace npusim::arch {
 namespace {
 // Assumptions, not measurements: a lane does one multiply-add per cycle and a
@@ -23,6 +25,10 @@ const std::map<VectorKind, VectorCost>& table() {
       {SIGMOID, {3, 0, 0, 8}},            // 1 / (1 + exp(-x))
       {REDUCE_MEAN, {1, 1, 4, 4, true}},  // sum, one scale per row
       {ROW_SCALE_ADD, {1, 0, 0, 4}},      // one multiply-add per element
+      {ROW_DIV, {1, 0, 1, 8}},            // a reciprocal per row, a multiply per element
+      // max, exp(x - max), sum; per row the new maximum, alpha = exp(m - m')
+      // and l * alpha + sum
+      {ONLINE_SOFTMAX, {3, 2, 12, 8}},
       {REDUCE_SUM, {1, 1, 0, 4, true}},
       {REDUCE_MAX, {1, 1, 0, 4, true}},
       {EXP, {2, 0, 0, 8}},
@@ -63,6 +69,23 @@ uint64_t vector_cycles(const VectorCost& cost, uint64_t length, uint64_t row_len
   const uint64_t reductions = cost.trees > 0 || cost.per_row > 0 ? row_groups : 0;
   return cost.latency + cost.passes * sweeps + reductions +
          (rows > 0 ? cost.trees * depth + cost.per_row : 0);
+}
+
+DType vector_out_dtype(const VectorOp& op) {
+  return op.out_dtype() == DTYPE_UNSPECIFIED ? op.dtype() : op.out_dtype();
+}
+
+uint64_t vector_spm_bytes(const VectorOp& op, const VectorCost& cost) {
+  const uint64_t len = op.length();
+  const uint64_t row = op.row_length() != 0 ? op.row_length() : len;
+  const uint64_t rows = row == 0 ? 0 : (len + row - 1) / row;
+  const uint64_t inputs = op.kind() == FILL ? 0 : op.spm_in2() != 0 ? 2 : 1;
+  const uint64_t state = op.kind() == ONLINE_SOFTMAX                          ? 5 * rows
+                         : op.kind() == ROW_SCALE_ADD || op.kind() == ROW_DIV ? rows
+                                                                              : 0;
+  return dtype_bytes(op.dtype(), inputs * len) +
+         dtype_bytes(vector_out_dtype(op), cost.reduces_rows ? rows : len) +
+         dtype_bytes(FP32, state);
 }
 
 }  // namespace npusim::arch

@@ -32,4 +32,14 @@ struct VectorCost {
 [[nodiscard]] uint64_t vector_cycles(const VectorCost& cost, uint64_t length, uint64_t row_length,
                                      uint32_t lanes);
 
+// The dtype a vector op writes: out_dtype, or its dtype when unspecified.
+[[nodiscard]] DType vector_out_dtype(const VectorOp& op);
+
+// Scratchpad bytes a vector op moves: one element of each input per element
+// processed (a parameter row is read again for every row), one result per
+// element (per row when it reduces rows), and the fp32 row state: the ROW_
+// kinds read a value per row, ONLINE_SOFTMAX reads m and l and writes m, l
+// and alpha.
+[[nodiscard]] uint64_t vector_spm_bytes(const VectorOp& op, const VectorCost& cost);
+
 }  // namespace npusim::arch

@@ -36,14 +36,7 @@ void VectorUnit::execute(const Instruction& instruction) {
   stats_.cycles += cycles;
   stats_.element_passes += op.length() * cost->passes;
   if (NodeProfile* p = node_profile(instruction)) p->vector_elements += op.length() * cost->passes;
-  // Each element processed reads one element of each input (a parameter row
-  // is read again for every row) and writes one result (one per row when
-  // the op reduces rows).
-  const uint64_t row = op.row_length() != 0 ? op.row_length() : op.length();
-  const uint64_t inputs = op.kind() == FILL ? 0 : op.spm_in2() != 0 ? 2 : 1;
-  const uint64_t spm =
-      dtype_bytes(op.dtype(), inputs * op.length()) +
-      dtype_bytes(op.dtype(), cost->reduces_rows ? (op.length() + row - 1) / row : op.length());
+  const uint64_t spm = vector_spm_bytes(op, *cost);
   stats_.spm_bytes += spm;
   start_ps_ = start;
   end_ps_ = end;

@@ -91,6 +91,21 @@ void softmax(const float* x, uint64_t n, float scale, uint64_t valid, float* out
   std::fill(out + valid, out + n, 0.0f);
 }
 
+float online_softmax(const float* x, uint64_t n, float scale, uint64_t valid, float& m, float& l,
+                     float* out) {
+  valid = std::min(valid, n);
+  float mx = m;
+  for (uint64_t i = 0; i < valid; ++i) mx = std::max(mx, x[i] * scale);
+  // No valid key yet (m' = -inf): nothing accumulated, nothing to rescale.
+  const float alpha = std::isinf(mx) ? 1.0f : std::exp(m - mx);
+  float sum = 0;
+  for (uint64_t i = 0; i < valid; ++i) sum += out[i] = std::exp(x[i] * scale - mx);
+  std::fill(out + valid, out + n, 0.0f);
+  l = l * alpha + sum;
+  m = mx;
+  return alpha;
+}
+
 void rms_norm(const float* x, const float* gain, uint64_t n, float eps, float* out) {
   float squares = 0;
   for (uint64_t i = 0; i < n; ++i) squares += x[i] * x[i];

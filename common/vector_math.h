@@ -26,6 +26,12 @@ namespace npusim {
 // causal mask).
 void softmax(const float* x, uint64_t n, float scale, uint64_t valid, float* out);
 void rms_norm(const float* x, const float* gain, uint64_t n, float eps, float* out);
+// One block of an online softmax (flash attention): the first `valid` of n
+// scores x, times `scale`, update the running maximum m and sum l; out[i] =
+// exp(scale * x[i] - m') (0 past `valid`); returns alpha = exp(m - m'), the
+// factor the output accumulated so far is rescaled by.
+float online_softmax(const float* x, uint64_t n, float scale, uint64_t valid, float& m, float& l,
+                     float* out);
 // Rotary embedding of one head of n (even) values at `position`.
 void rope(const float* x, uint64_t n, float theta, uint64_t position, float* out);
 void layer_norm(const float* x, const float* gain, const float* bias, uint64_t n, float eps,

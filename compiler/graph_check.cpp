@@ -238,6 +238,7 @@ class Checker {
                             DType_Name(k.dtype()), DType_Name(v.dtype())));
         const int64_t causal = attr(n, "causal", 0);
         require(causal == 0 || causal == 1, where_, f + ".attrs.causal", "must be 0 or 1");
+        scale_attr(n, f);
         operand(n, q, product({batch, tokens, heads, d}), "the queries");
         operand(n, out(n), product({batch, tokens, heads, d}), "the context");
         return;
@@ -326,9 +327,7 @@ class Checker {
         return vector(n, LAYERNORM, 1, 2);
       case SOFTMAX_OP: {
         vector(n, SOFTMAX, 1, 0);
-        const double scale = attr_real(n, "scale", 1);
-        require(scale > 0 && scale <= 1e6, where_, f + ".attrs.scale",
-                fmt::format("must be above 0 and at most 1e6, not {:g}", scale));
+        scale_attr(n, f);
         const int64_t causal = attr(n, "causal", 0), tokens = attr(n, "tokens", 1);
         require(causal == 0 || causal == 1, where_, f + ".attrs.causal", "must be 0 or 1");
         const Tensor& x = in(n, 0);
@@ -394,6 +393,13 @@ class Checker {
     const double eps = compiler::norm_eps(n);
     require(eps >= 0 && eps <= 1, where_, f + ".attrs.eps",
             fmt::format("must be between 0 and 1, not {:g}", eps));
+  }
+
+  // A softmax's scale of its scores: above 0, at most 1e6.
+  void scale_attr(const Node& n, const std::string& f) {
+    const double scale = attr_real(n, "scale", 1);
+    require(scale > 0 && scale <= 1e6, where_, f + ".attrs.scale",
+            fmt::format("must be above 0 and at most 1e6, not {:g}", scale));
   }
 
   // A vector op: `data` activations of the same size, then `params` vectors

@@ -18,14 +18,6 @@ namespace npusim::sim {
 FunctionalResult run_functional(SimulationInput input, const Compiled& compiled,
                                 const FunctionalOptions& options) {
   const Graph& graph = compiled.graph;
-  for (const Node& n : graph.nodes()) {
-    if (n.op() == ATTENTION) {
-      throw UserError(fmt::format(
-          "node '{}': functional mode does not compute fused attention yet (its online softmax); "
-          "use --attention unfused",
-          n.name()));
-    }
-  }
   const compiler::TensorIndex tensors(graph);
   compiler::TensorValues values = seeded_inputs(graph, options.seed);
   for (const FunctionalOptions::Input& in : options.inputs) {

@@ -245,6 +245,42 @@ TEST(Functional, ADecoderLayerComputesTheGraphInDecodeAndPrefill) {
   }
 }
 
+// Fused (flash) attention over many blocks of keys and of query rows: the
+// online softmax carries each row's maximum and sum from block to block, the
+// causal mask cuts through blocks, and the result is the softmax the unfused
+// graph computes. 32x32 arrays make blocks of 32 keys.
+TEST(Functional, FusedAttentionCarriesItsSoftmaxAcrossKeyBlocks) {
+  for (const char* phase : {"decode", "prefill"}) {
+    for (const auto& sets : std::vector<std::vector<std::string>>{
+             {"core.array.rows=32", "core.array.cols=32"},
+             {"core.array.rows=32", "core.array.cols=32", "core.array.count=1",
+              "core.scratchpad.capacity_bytes=262144"}}) {
+      SCOPED_TRACE(fmt::format("{} {}", phase, fmt::join(sets, " ")));
+      sim::WorkloadOptions w;
+      w.layer = "tiny";
+      w.phase = phase;
+      w.batch = 2;
+      w.kv_len = 150;
+      w.prompt_len = 70;
+      w.attention = "fused";
+      const FunctionalRun r = run_functional(test::preset(sets), w, "layers.0.out");
+      EXPECT_LT(max_error(r.actual, r.expected), 2e-3);
+      EXPECT_EQ(sim::to_json(r.functional), sim::to_json(r.timing_only));
+      int fused = 0;
+      for (const Node& n : r.compiled.tiled.nodes()) {
+        if (n.op() != ATTENTION) continue;
+        ++fused;
+        EXPECT_EQ(n.attrs().at("flash.tk").i(), 32);  // 150 keys in 5 blocks
+        // The small scratchpad splits the 70 prompt tokens into blocks of query rows.
+        if (sets.size() > 2 && std::string(phase) == "prefill") {
+          EXPECT_LT(n.attrs().at("flash.tq").i(), 70);
+        }
+      }
+      EXPECT_EQ(fused, 1);
+    }
+  }
+}
+
 // Whole models of each dense family at small dimensions (two layers and
 // vocabularies of 1000): token and position embeddings, the norms and MLPs
 // of each, biases, tied heads, GQA; decode of 3 sequences and prefill of 16
@@ -270,16 +306,18 @@ TEST(Functional, EveryModelFamilyComputesItsLogits) {
     const std::string path = ::testing::TempDir() + family + ".json";
     std::ofstream(path) << json;
     for (const char* phase : {"decode", "prefill"}) {
-      SCOPED_TRACE(fmt::format("{} {}", family, phase));
-      sim::WorkloadOptions w;
-      w.model = path;
-      w.phase = phase;
-      w.batch = std::string(phase) == "decode" ? 3 : 1;
-      w.kv_len = 24;
-      w.prompt_len = 16;
-      w.attention = "unfused";
-      const FunctionalRun r = run_functional(test::preset(), w, "logits");
-      EXPECT_LT(max_error(r.actual, r.expected), 2e-3);
+      for (const char* attention : {"unfused", "fused"}) {
+        SCOPED_TRACE(fmt::format("{} {} {}", family, phase, attention));
+        sim::WorkloadOptions w;
+        w.model = path;
+        w.phase = phase;
+        w.batch = std::string(phase) == "decode" ? 3 : 1;
+        w.kv_len = 24;
+        w.prompt_len = 16;
+        w.attention = attention;
+        const FunctionalRun r = run_functional(test::preset(), w, "logits");
+        EXPECT_LT(max_error(r.actual, r.expected), 2e-3);
+      }
     }
   }
 }

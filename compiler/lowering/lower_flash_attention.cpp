@@ -3,11 +3,14 @@
 // each), the keys and values stream past in blocks of tk positions:
 //
 //   S   = Q . K_j^T              matrix, into mat_to_vec (fp32)
-//   P   = online softmax(S)      vector: running row max and sum, exp
-//   O_j = P . V_j                matrix, into mat_to_vec
+//   P   = online softmax(S)      vector (ONLINE_SOFTMAX): running row max m
+//                                and sum l, alpha = exp(m_old - m), P in fp16
+//   O_j = P . V_j                matrix, into mat_to_vec (fp32)
 //   O   = O * alpha + O_j        vector (ROW_SCALE_ADD; a copy for j = 0)
 //
-// then the context rows are O / l, stored per head. The scores and
+// then the context rows are O / l (ROW_DIV), stored per head. O, m, l and
+// the alphas of even and odd steps (the softmax of step j + 1 runs before
+// the merge of step j) share one buffer per block, all fp32. The scores and
 // probabilities never leave the chip; only K and V are re-read, once per
 // query block. With `causal`, key blocks after a query block's last position
 // are skipped (the partly masked ones are computed whole).
@@ -31,6 +34,7 @@ constexpr uint64_t kMaxRows = 256;  // rows of a block (see tiling_of)
 struct FlashShape {
   uint64_t batch, kv_heads, len, d, heads, group, tokens;
   bool causal;
+  float scale;  // of the scores before the softmax
 };
 
 struct FlashTiling {
@@ -51,12 +55,22 @@ FlashShape shape_of(const Node& node, const TensorIndex& tensors) {
   require(vs.batch == batch && vs.kv_heads == kv_heads && vs.len == len && vs.head_dim == d,
           "graph", where, "the K and V caches differ in shape");
   const AttentionShape a = attention_shape(node, {batch, kv_heads, len, d});
-  return {batch, kv_heads, len, d, a.heads, a.group, a.tokens, attr_int(node, "causal", 0) != 0};
+  return {batch,
+          kv_heads,
+          len,
+          d,
+          a.heads,
+          a.group,
+          a.tokens,
+          attr_int(node, "causal", 0) != 0,
+          static_cast<float>(attr_real(node, "scale", 1))};
 }
 
 // Ring slots per chain: S and O_j of two steps in mat_to_vec (fp32), P of two
-// in vec_to_mat, and O (fp32) of this group of chains and the next in vec_to_vec.
+// in vec_to_mat, and O with its row state (fp32) of this group of chains and
+// the next in vec_to_vec.
 constexpr uint32_t kMatToVec = 4, kVecToMat = 2, kVecToVec = 2;
+constexpr uint64_t kStateValues = 4;  // fp32 per row after O: m, l, alpha of even and odd steps
 
 // The rings `chains` blocks of `rows` rows keep their intermediates in.
 OnChipRings rings_for(const FlashShape& s, uint64_t tk, uint64_t rows, uint64_t chains, DType act) {
@@ -67,7 +81,7 @@ OnChipRings rings_for(const FlashShape& s, uint64_t tk, uint64_t rows, uint64_t 
   };
   set(Ring::MatToVec, rows * 4 * std::max(tk, s.d), kMatToVec);
   set(Ring::VecToMat, rows * dtype_bytes(act, tk), kVecToMat);
-  set(Ring::VecToVec, rows * 4 * s.d, kVecToVec);
+  set(Ring::VecToVec, rows * 4 * (s.d + kStateValues), kVecToVec);
   return r;
 }
 
@@ -154,15 +168,35 @@ void lower_flash_attention(const Node& node, LoweringContext& ctx) {
   const uint64_t head_row = dtype_bytes(act, s.d);
   auto cache = [&](const Chain& c) { return (c.seq * s.kv_heads + c.g) * s.len * s.d; };
   // Step j of a chain: its score tile and softmax.
+  // Where a block's row state lives in its O buffer: m, l, alpha of step j.
+  auto state = [&](const Chain& c) { return c.o.at(s.group * c.nt * 4 * s.d); };
+  auto row_values = [&](const Chain& c, uint64_t i) {
+    return state(c).at(i * s.group * c.nt * 4).spm_addr;
+  };
   auto score = [&](Chain& c, uint64_t k0) {
     const uint64_t nk = std::min(t.tk, c.keys - k0), rows = s.group * c.nt;
     const Buffer kb = b.acquire(Ring::Weight);
     b.load(kb, k_t, kc.address() + dtype_bytes(kv, cache(c) + k0 * s.d), dtype_bytes(kv, nk * s.d));
     const Buffer sb = b.acquire(Ring::MatToVec);
-    b.matrix(matrix_tile(rows, s.d, nk, act, kv, ctx.target.dataflow, c.q, kb, sb), {c.q, kb}, sb);
+    MatrixOp qk = matrix_tile(rows, s.d, nk, act, kv, ctx.target.dataflow, c.q, kb, sb);
+    qk.set_b_col_major(true);  // K_j's rows are the columns of K_j^T
+    b.matrix(qk, {c.q, kb}, sb);
     const Buffer& p = c.p[k0 / t.tk % 2] = b.acquire(Ring::VecToMat);
-    VectorOp softmax = vector_op(SOFTMAX, rows * nk, act, sb, p);  // online: running max, sum
+    VectorOp softmax = vector_op(ONLINE_SOFTMAX, rows * nk, FP32, sb, p);
+    softmax.set_out_dtype(act);
     softmax.set_row_length(nk);
+    softmax.set_scale(s.scale);
+    softmax.set_key_offset(k0);
+    softmax.set_key_count(s.len);
+    if (s.causal) {
+      softmax.set_causal_tokens(s.tokens);
+      softmax.set_first_row(c.t0);
+      softmax.set_row_tokens(c.nt);  // the group's heads stacked, nt rows each
+    }
+    softmax.set_spm_in3(row_values(c, 0));                   // m, l
+    softmax.set_spm_out2(row_values(c, 2 + k0 / t.tk % 2));  // alpha
+    // It also writes the row state in O's buffer: the vector queue runs in
+    // the order emitted, after the previous block's final division.
     b.vector(softmax, {sb}, p);
   };
   // ... and its context tile, merged into the running output.
@@ -174,13 +208,14 @@ void lower_flash_attention(const Node& node, LoweringContext& ctx) {
     const Buffer& p = c.p[k0 / t.tk % 2];
     b.matrix(matrix_tile(rows, nk, s.d, act, kv, ctx.target.dataflow, p, vb, ob), {p, vb}, ob);
     if (k0 == 0) {
-      b.vector(vector_op(COPY, rows * s.d, act, ob, c.o), {ob}, c.o);
+      b.vector(vector_op(COPY, rows * s.d, FP32, ob, c.o), {ob}, c.o);
     } else {
-      VectorOp merge = vector_op(ROW_SCALE_ADD, rows * s.d, act, c.o, c.o);
+      VectorOp merge = vector_op(ROW_SCALE_ADD, rows * s.d, FP32, c.o, c.o);
       merge.set_row_length(s.d);
       merge.set_spm_in2(ob.spm_addr);
+      merge.set_spm_in3(row_values(c, 2 + k0 / t.tk % 2));  // this step's alpha
       // Like a matrix tile accumulating into its output: o's writers are
-      // the copy and the merges, its reader the final scale.
+      // the copy and the merges, its reader the final division.
       b.vector(merge, {ob}, c.o);
     }
   };
@@ -229,9 +264,11 @@ void lower_flash_attention(const Node& node, LoweringContext& ctx) {
       const Chain& c = all[i];
       const uint64_t rows = s.group * c.nt;
       const Buffer res = b.acquire(Ring::VecOut);
-      VectorOp scale = vector_op(MUL, rows * s.d, od, c.o, res);
-      scale.set_row_length(s.d);
-      b.vector(scale, {c.o}, res);
+      VectorOp divide = vector_op(ROW_DIV, rows * s.d, FP32, c.o, res);
+      divide.set_out_dtype(od);
+      divide.set_row_length(s.d);
+      divide.set_spm_in3(row_values(c, 1));  // l
+      b.vector(divide, {c.o}, res);
       for (uint64_t h = 0; h < s.group; ++h) {
         b.store(res.at(h * c.nt * dtype_bytes(od, s.d)), out_t,
                 out.address() +

@@ -62,9 +62,10 @@ int fuse_attention(Graph& graph, const FuseAttentionOptions& options) {
     fused.add_outputs(context.outputs(0));
     set_attr(fused, "heads", attr_int(score, "heads", 0));
     set_attr(fused, "tokens", tokens);
-    // Prefill of the decoder's own graph: the new tokens are the last ones
-    // and each sees the positions before it.
-    set_attr(fused, "causal", 1);
+    // The softmax's scale and mask: with `causal` the new tokens are the
+    // last ones and each sees the positions before it.
+    set_attr_real(fused, "scale", attr_real(softmax, "scale", 1));
+    set_attr(fused, "causal", attr_int(softmax, "causal", 0));
     fused_at[c] = fused;
     dropped_nodes.insert(s->second);
     dropped_nodes.insert(p->second);

@@ -69,6 +69,18 @@ std::vector<float> embedding(const Node& node, const TensorIndex& tensors, const
   return out;
 }
 
+// Softmax of rows of `row` scores times `scale`; with `causal`, row r is
+// query r % tokens of `tokens` new tokens and sees the keys up to its own.
+std::vector<float> softmax_rows(const std::vector<float>& x, uint64_t row, float scale, bool causal,
+                                uint64_t tokens) {
+  std::vector<float> out(x.size());
+  for (uint64_t r = 0; r < x.size() / row; ++r) {
+    const uint64_t valid = causal ? row - tokens + 1 + r % tokens : row;
+    softmax(x.data() + r * row, row, scale, valid, out.data() + r * row);
+  }
+  return out;
+}
+
 // Vector ops: over rows of the input's last dimension.
 std::vector<float> vector_op(const Node& node, const TensorIndex& tensors, const Values& values) {
   const std::vector<float>& x = input(values, node, 0);
@@ -109,16 +121,10 @@ std::vector<float> vector_op(const Node& node, const TensorIndex& tensors, const
       }
       return out;
     }
-    case SOFTMAX_OP: {
-      const auto scale = static_cast<float>(attr_real(node, "scale", 1));
-      const bool causal = attr_int(node, "causal", 0) != 0;
-      const auto tokens = static_cast<uint64_t>(attr_int(node, "tokens", 1));
-      for (uint64_t r = 0; r < rows; ++r) {
-        const uint64_t valid = causal ? row - tokens + 1 + r % tokens : row;
-        softmax(x.data() + r * row, row, scale, valid, out.data() + r * row);
-      }
-      return out;
-    }
+    case SOFTMAX_OP:
+      return softmax_rows(x, row, static_cast<float>(attr_real(node, "scale", 1)),
+                          attr_int(node, "causal", 0) != 0,
+                          static_cast<uint64_t>(attr_int(node, "tokens", 1)));
     case REDUCE_MEAN_OP:
       out.resize(rows);
       for (uint64_t r = 0; r < rows; ++r) out[r] = reduce(REDUCE_MEAN, x.data() + r * row, row);
@@ -167,12 +173,20 @@ std::vector<float> vector_op(const Node& node, const TensorIndex& tensors, const
 // KV head. ATTENTION_SCORE: scores[b, h, t, j] = q[b * T + t, h * d :] .
 // K[b, h / group, j, :]; ATTENTION_CONTEXT: out[b * T + t, h * d :] =
 // sum_j p[b, h, t, j] V[b, h / group, j, :].
-std::vector<float> attention(const Node& node, const TensorIndex& tensors, const Values& values,
-                             bool score) {
-  const auto [batch, kv_heads, len, d] =
-      cache_shape(tensors.at(node.inputs(1), node.name()), node.name());
-  const auto [heads, group, tokens] = attention_shape(node, {batch, kv_heads, len, d});
-  const std::vector<float>&x = input(values, node, 0), &cache = input(values, node, 1);
+struct Heads {
+  CacheShape cache;
+  AttentionShape attention;
+};
+
+Heads heads_of(const Node& node, const TensorIndex& tensors) {
+  const CacheShape c = cache_shape(tensors.at(node.inputs(1), node.name()), node.name());
+  return {c, attention_shape(node, c)};
+}
+
+std::vector<float> attention(const Heads& a, const std::vector<float>& x,
+                             const std::vector<float>& cache, bool score) {
+  const auto [batch, kv_heads, len, d] = a.cache;
+  const auto [heads, group, tokens] = a.attention;
   std::vector<float> out(score ? batch * heads * tokens * len : batch * tokens * heads * d, 0.0f);
   for (uint64_t b = 0; b < batch; ++b) {
     for (uint64_t h = 0; h < heads; ++h) {
@@ -193,6 +207,18 @@ std::vector<float> attention(const Node& node, const TensorIndex& tensors, const
     }
   }
   return out;
+}
+
+// ATTENTION (fused): the score, softmax and context nodes it replaced, the
+// scores and probabilities kept in fp32.
+std::vector<float> fused_attention(const Node& node, const TensorIndex& tensors,
+                                   const Values& values) {
+  const Heads a = heads_of(node, tensors);
+  const std::vector<float> probs =
+      softmax_rows(attention(a, input(values, node, 0), input(values, node, 1), true), a.cache.len,
+                   static_cast<float>(attr_real(node, "scale", 1)),
+                   attr_int(node, "causal", 0) != 0, a.attention.tokens);
+  return attention(a, probs, input(values, node, 2), false);
 }
 
 // KV_APPEND: cache[b, g, position + t, :] = x[b * T + t, g * d :]; the rest
@@ -253,7 +279,11 @@ TensorValues interpret(const Graph& graph, const TensorValues& inputs) {
         break;
       case ATTENTION_SCORE:
       case ATTENTION_CONTEXT:
-        out = attention(node, tensors, values, node.op() == ATTENTION_SCORE);
+        out = attention(heads_of(node, tensors), input(values, node, 0), input(values, node, 1),
+                        node.op() == ATTENTION_SCORE);
+        break;
+      case ATTENTION:
+        out = fused_attention(node, tensors, values);
         break;
       case KV_APPEND:
         out = kv_append(node, tensors, values);
