@@ -170,14 +170,36 @@ std::vector<float> FunctionalCore::read_matrix(const char* field, uint64_t addre
   return m;
 }
 
+// The weight operand times its scales: (k, n) by scale[(first + k) / group][n].
+void FunctionalCore::dequantise(const MatrixOp& op, std::vector<float>& w) const {
+  const bool a = op.w_scale_a();
+  const uint64_t rows = a ? op.m() : op.k(), cols = a ? op.k() : op.n();  // as read
+  const uint64_t k_count = a ? cols : rows, n_count = a ? rows : cols;
+  const uint64_t groups = (op.w_scale_first() + k_count - 1) / op.w_scale_group() + 1;
+  const uint64_t ld = op.w_scale_ld() == 0 ? n_count : op.w_scale_ld();
+  if (ld < n_count) {
+    throw UserError(fmt::format("{}: matrix.w_scale_ld: {} is less than the weight's {} columns",
+                                where_, ld, n_count));
+  }
+  const std::vector<float> scale = read_spm("matrix.spm_w_scale", op.spm_w_scale(),
+                                            op.w_scale_dtype(), (groups - 1) * ld + n_count);
+  for (uint64_t i = 0; i < rows; ++i) {
+    for (uint64_t j = 0; j < cols; ++j) {
+      const uint64_t kk = a ? j : i, nn = a ? i : j;
+      w[i * cols + j] *= scale[(op.w_scale_first() + kk) / op.w_scale_group() * ld + nn];
+    }
+  }
+}
+
 FunctionalCore::Effect FunctionalCore::matrix(const Instruction& ins) const {
   const MatrixOp& op = ins.matrix();
   const uint64_t m = op.m(), k = op.k(), n = op.n();
   using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  const std::vector<float> a =
+  std::vector<float> a =
       read_matrix("matrix.spm_a", op.spm_a(), a_dtype(op), m, k, op.lda(), op.a_col_major());
-  const std::vector<float> b =
+  std::vector<float> b =
       read_matrix("matrix.spm_b", op.spm_b(), op.dtype(), k, n, op.ldb(), op.b_col_major());
+  if (op.w_scale_group() != 0) dequantise(op, op.w_scale_a() ? a : b);
   Mat out =
       Eigen::Map<const Mat>(a.data(), static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(k)) *
       Eigen::Map<const Mat>(b.data(), static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(n));
@@ -188,6 +210,17 @@ FunctionalCore::Effect FunctionalCore::matrix(const Instruction& ins) const {
                     FP32, m, n, acc ? 0 : op.ldo(), op.out_col_major());
     out += Eigen::Map<const Mat>(partial.data(), static_cast<Eigen::Index>(m),
                                  static_cast<Eigen::Index>(n));
+  }
+  if (op.has_spm_out_scale()) {  // per-column dequantisation of the sums
+    const auto count = op.out_scale_rows() ? out.rows() : out.cols();
+    const std::vector<float> s = read_spm("matrix.spm_out_scale", op.spm_out_scale(),
+                                          op.out_scale_dtype(), static_cast<uint64_t>(count));
+    const Eigen::Map<const Eigen::VectorXf> v(s.data(), count);
+    if (op.out_scale_rows()) {
+      out = v.asDiagonal() * out;
+    } else {
+      out = out * v.asDiagonal();
+    }
   }
   const DType od = op.out_dtype() == DTYPE_UNSPECIFIED ? FP32 : op.out_dtype();
   require_functional_dtype(od, where_ + ": matrix.out_dtype");

@@ -70,6 +70,7 @@ class FunctionalCore {
   void commit(Queue queue, const Instruction* up_to);  // null: all
   [[nodiscard]] Effect dma(const Instruction& ins) const;
   [[nodiscard]] Effect matrix(const Instruction& ins) const;
+  void dequantise(const MatrixOp& op, std::vector<float>& weight) const;
   [[nodiscard]] Effect vector(const Instruction& ins) const;
   [[nodiscard]] Effect online_softmax(const Instruction& ins, const std::vector<float>& x,
                                       uint64_t rows, uint64_t row) const;

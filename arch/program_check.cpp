@@ -144,6 +144,22 @@ class Checker {
     spm(".matrix.spm_a", op.spm_a(), dtype_bytes(a_dtype(op), uint64_t{op.m()} * op.k()));
     spm(".matrix.spm_b", op.spm_b(), dtype_bytes(op.dtype(), uint64_t{op.k()} * op.n()));
     spm(".matrix.spm_out", op.spm_out(), dtype_bytes(FP32, uint64_t{op.m()} * op.n()));
+    if (op.w_scale_group() != 0) {
+      ensure(dtype_bits(op.w_scale_dtype()) >= 16, ".matrix.w_scale_dtype",
+             "must be a floating-point type (FP16, BF16, FP32)");
+      const uint64_t k = op.k(), n = op.w_scale_a() ? op.m() : op.n();  // the weight's k x n
+      const uint64_t ld = op.w_scale_ld() == 0 ? n : op.w_scale_ld();
+      ensure(ld >= n, ".matrix.w_scale_ld", "must be at least the weight's columns");
+      const uint64_t groups = (uint64_t{op.w_scale_first()} + k - 1) / op.w_scale_group() + 1;
+      spm(".matrix.spm_w_scale", op.spm_w_scale(),
+          dtype_bytes(op.w_scale_dtype(), (groups - 1) * ld + n));
+    }
+    if (op.has_spm_out_scale()) {
+      ensure(dtype_bits(op.out_scale_dtype()) >= 16, ".matrix.out_scale_dtype",
+             "must be a floating-point type (FP16, BF16, FP32)");
+      spm(".matrix.spm_out_scale", op.spm_out_scale(),
+          dtype_bytes(op.out_scale_dtype(), op.out_scale_rows() ? op.m() : op.n()));
+    }
   }
 
   void vector(const VectorOp& op) {

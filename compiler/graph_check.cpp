@@ -183,11 +183,28 @@ class Checker {
     const std::string f = node_field(n);
     switch (n.op()) {
       case MATMUL: {
-        arity(n, 2, 2, "(input, weight [K, N])");
+        arity(n, 2, 3, "(input, weight [K, N][, scales])");
         const Tensor &x = in(n, 0), &w = in(n, 1), &y = out(n);
         require(w.shape_size() == 2, where_, f, "the weight '" + w.name() + "' must be 2-D");
         const bool t = attr(n, "weight_transposed", 0) != 0;
         const uint64_t k = dim(w, t ? 1 : 0), cols = dim(w, t ? 0 : 1);
+        if (n.inputs_size() == 3) {
+          require(w.dtype() == INT8 || w.dtype() == INT4, where_, f,
+                  fmt::format("scales dequantise an INT8 or INT4 weight, not {}",
+                              DType_Name(w.dtype())));
+          const int64_t g = attr(n, "scale_group", static_cast<int64_t>(k));
+          require(g >= 1 && static_cast<uint64_t>(g) <= k, where_, f + ".attrs.scale_group",
+                  fmt::format("must be between 1 and the weight's {} rows, not {}", k, g));
+          const Tensor& sc = in(n, 2);
+          require(dtype_bits(sc.dtype()) >= 16, where_, f,
+                  fmt::format("the scales '{}' must be FP16, BF16 or FP32, not {}", sc.name(),
+                              DType_Name(sc.dtype())));
+          const uint64_t groups = (k + static_cast<uint64_t>(g) - 1) / static_cast<uint64_t>(g);
+          require(sc.shape_size() == 2 && dim(sc, 0) == groups && dim(sc, 1) == cols, where_, f,
+                  fmt::format("the scales '{}' {} must be [{}, {}]: a row per {} weight rows, a "
+                              "column per output column",
+                              sc.name(), shape_text(sc), groups, cols, g));
+        }
         require(last(x) == k, where_, f,
                 fmt::format("the input '{}' {} has rows of {}, the weight '{}' {} wants {}",
                             x.name(), shape_text(x), last(x), w.name(), shape_text(w), k));

@@ -71,6 +71,11 @@ std::vector<uint64_t> embedding_rows(const Node& node, uint64_t rows, uint64_t b
   return src;
 }
 
+uint64_t quant_group(DType dtype, uint64_t k) {
+  if (dtype == INT4) return std::min<uint64_t>(128, k);
+  return dtype == INT8 ? k : 0;
+}
+
 std::vector<uint64_t> listed_rows(const Node& node, uint64_t limit) {
   auto it = node.attrs().find("rows");
   require(it != node.attrs().end(), "graph", "node '" + node.name() + "'.attrs.rows", "is missing");

@@ -31,6 +31,11 @@ void set_attr(Node& node, const std::string& key, const std::string& value);
 // drawn from attrs.seed.
 [[nodiscard]] std::vector<uint64_t> embedding_rows(const Node& node, uint64_t rows, uint64_t batch);
 
+// Weight-only quantisation: the K rows one scale covers in an INT4 weight
+// (groups of 128, as GPTQ and AWQ use, or all K when fewer) or an INT8 one
+// (all K: a scale per output column); 0 for a weight that is not quantised.
+[[nodiscard]] uint64_t quant_group(DType dtype, uint64_t k);
+
 // The rows a GATHER_ROWS or SCATTER_ADD node lists (attrs.rows, "0,3,5"),
 // each below `limit`; UserError naming the node otherwise.
 [[nodiscard]] std::vector<uint64_t> listed_rows(const Node& node, uint64_t limit);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <map>
 #include <random>
 #include <set>
 
@@ -24,13 +25,9 @@ uint64_t fnv1a(const std::string& s) {
 
 }  // namespace
 
-std::vector<float> seeded_values(const Tensor& tensor, uint64_t seed) {
+std::vector<float> seeded_values(const Tensor& tensor, uint64_t seed, float low, float high) {
   std::mt19937_64 rng(fnv1a(tensor.name()) ^ (seed * 0x9e3779b97f4a7c15ull));
   const uint64_t n = compiler::num_elements(tensor);
-  const float scale =
-      tensor.tensor_class() == WEIGHT && tensor.shape_size() >= 2
-          ? 1.0f / std::sqrt(static_cast<float>(tensor.shape(tensor.shape_size() - 2)))
-          : 1.0f;
   std::vector<float> v;
   v.reserve(n);  // not zeroed first: a layer's weights are hundreds of MB
   uint64_t bits = 0;
@@ -39,7 +36,7 @@ std::vector<float> seeded_values(const Tensor& tensor, uint64_t seed) {
     if (i % 2 == 0) bits = rng();
     const auto u = static_cast<float>((i % 2 == 0 ? bits >> 40 : bits >> 16) & 0xffffff) *
                    (1.0f / 16777216.0f);
-    v.push_back(round_to(tensor.dtype(), (2.0f * u - 1.0f) * scale));
+    v.push_back(round_to(tensor.dtype(), low + (high - low) * u));
   }
   return v;
 }
@@ -48,17 +45,43 @@ compiler::TensorValues seeded_inputs(const Graph& graph, uint64_t seed) {
   // A tensor read before any node produces it (a KV cache KV_APPEND
   // updates in place included), or never produced.
   std::set<std::string> produced, inputs;
+  // A quantised weight's scales, and the rows of the weight they scale.
+  std::map<std::string, std::pair<float, float>> scales;  // rows, largest integer
+  const compiler::TensorIndex tensors(graph);
   for (const Node& n : graph.nodes()) {
     for (const std::string& in : n.inputs()) {
       if (produced.count(in) == 0) inputs.insert(in);
     }
     produced.insert(n.outputs().begin(), n.outputs().end());
+    if (n.op() == MATMUL && n.inputs_size() == 3) {
+      const Tensor& w = tensors.at(n.inputs(1), n.name());
+      const bool t = compiler::attr_int(n, "weight_transposed", 0) != 0;
+      scales[n.inputs(2)] = {static_cast<float>(w.shape(t ? 1 : 0)),
+                             w.dtype() == INT4 ? 8.0f : 128.0f};
+    }
   }
   compiler::TensorValues values;
   for (const Tensor& t : graph.tensors()) {
-    if (inputs.count(t.name()) != 0 || produced.count(t.name()) == 0) {
-      values[t.name()] = seeded_values(t, seed);
+    if (inputs.count(t.name()) == 0 && produced.count(t.name()) != 0) continue;
+    // Weights spread as 1 / sqrt(rows), so that a product keeps the input's
+    // scale; quantised ones take every integer their type holds and scales
+    // that bring them there; everything else in [-1, 1).
+    const float rows = t.tensor_class() == WEIGHT && t.shape_size() >= 2
+                           ? static_cast<float>(t.shape(t.shape_size() - 2))
+                           : 1.0f;
+    float low = -1, high = 1;
+    if (auto it = scales.find(t.name()); it != scales.end()) {
+      const auto [k, largest] = it->second;
+      low = 0.5f / (largest * std::sqrt(k));
+      high = 1.5f / (largest * std::sqrt(k));
+    } else if (t.dtype() == INT8 || t.dtype() == INT4) {
+      high = t.dtype() == INT8 ? 127.5f : 7.5f;
+      low = -high - 1;  // -128 or -8 after rounding
+    } else {
+      low = -1 / std::sqrt(rows);
+      high = 1 / std::sqrt(rows);
     }
+    values[t.name()] = seeded_values(t, seed, low, high);
   }
   return values;
 }

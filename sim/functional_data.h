@@ -12,13 +12,16 @@
 namespace npusim::sim {
 
 // Values for `tensor`, the same for the same name and seed on every machine:
-// uniform in [-1, 1), a weight's scaled by 1 / sqrt(its rows) so that the
-// layers keep their activations' scale; rounded to the tensor's dtype.
-[[nodiscard]] std::vector<float> seeded_values(const Tensor& tensor, uint64_t seed);
+// uniform in [low, high), rounded to the tensor's dtype.
+[[nodiscard]] std::vector<float> seeded_values(const Tensor& tensor, uint64_t seed, float low,
+                                               float high);
 
 // Seeded values for every input of `graph`: the tensors a node reads before
 // any produces them (parameters, the layer's input, KV caches) and those no
-// node produces.
+// node produces. In [-1, 1), a weight's scaled by 1 / sqrt(its rows) so that
+// the layers keep their activations' scale; an INT8 or INT4 weight takes
+// every value its type holds, and its scales (positive) bring it to that
+// scale.
 [[nodiscard]] compiler::TensorValues seeded_inputs(const Graph& graph, uint64_t seed);
 
 // Writes `values` as the tensor's dtype at its address (UserError when

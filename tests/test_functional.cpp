@@ -130,6 +130,56 @@ TEST(Functional, EveryTilingComputesTheSameNumbers) {
   }
 }
 
+// Weight-only quantisation: INT8 weights with a scale per output column,
+// INT4 with a scale per group of input rows (groups that tiles cut through,
+// or that hold several tiles), dequantised as they enter the arrays, in
+// every tiling the cases reach.
+std::string quantised_matmul_graph(const std::string& name, int m, int k, int n, const char* dtype,
+                                   int group) {
+  const std::string path = ::testing::TempDir() + name + ".textproto";
+  std::ofstream(path) << fmt::format(
+      "name: \"{0}\"\n"
+      "tensors {{ name: \"x\" shape: [{1}, {2}] dtype: FP16 tensor_class: ACTIVATION }}\n"
+      "tensors {{ name: \"w\" shape: [{2}, {3}] dtype: {4} tensor_class: WEIGHT "
+      "is_parameter: true }}\n"
+      "tensors {{ name: \"s\" shape: [{5}, {3}] dtype: FP16 tensor_class: WEIGHT "
+      "is_parameter: true }}\n"
+      "tensors {{ name: \"y\" shape: [{1}, {3}] dtype: FP16 tensor_class: ACTIVATION }}\n"
+      "nodes {{ name: \"{0}\" op: MATMUL inputs: [\"x\", \"w\", \"s\"] outputs: [\"y\"] "
+      "attrs {{ key: \"scale_group\" value {{ i: {6} }} }} }}\n",
+      name, m, k, n, dtype, (k + group - 1) / group, group);
+  return path;
+}
+
+TEST(Functional, QuantisedWeightsAreDequantisedInEveryTiling) {
+  std::set<std::string> seen;
+  for (const auto& sets : std::vector<std::vector<std::string>>{
+           {},
+           {"core.scratchpad.capacity_bytes=131072", "core.array.count=1"},
+           {"core.array.rows=16", "core.array.cols=16"}}) {
+    for (const auto& [m, k, n] :
+         {std::tuple<int, int, int>{1, 300, 200}, {37, 200, 130}, {200, 96, 24}, {130, 520, 70}}) {
+      for (const auto& [dtype, group] :
+           {std::pair<const char*, int>{"INT8", k}, {"INT4", std::min(128, k)}, {"INT4", 48}}) {
+        const std::string name = fmt::format("q_{}_{}_{}_{}_{}", m, k, n, dtype, group);
+        SCOPED_TRACE(fmt::format("{} on {}", name, fmt::join(sets, " ")));
+        const FunctionalRun r =
+            run_functional(test::preset(sets), quantised_matmul_graph(name, m, k, n, dtype, group));
+        EXPECT_LT(max_error(r.actual, r.expected), 2e-3);
+        seen.insert(fmt::format("transposed={} k_loop={}", r.tiling.at("tile.transposed"),
+                                r.tiling.at("tile.k") < k));
+      }
+    }
+  }
+  // Both orientations (the weight as B, and as A in a transposed tile),
+  // with and without a K loop (scales of a tile's first group at an offset).
+  for (const char* wanted :
+       {"transposed=0 k_loop=true", "transposed=1 k_loop=true", "transposed=1 k_loop=false"}) {
+    EXPECT_EQ(seen.count(wanted), 1u)
+        << wanted << " among " << fmt::format("{}", fmt::join(seen, "; "));
+  }
+}
+
 // A block of vector ops between two GEMMs, the activations forwarded on
 // chip between them (or, on a small scratchpad, through memory): norms with
 // their eps, a bias row, GELU, SwiGLU, a residual add, a softmax and a
@@ -349,6 +399,33 @@ TEST(Functional, ScatterAddLandsEveryListedRow) {
     ASSERT_EQ(r.actual.size(), 6 * width);
     EXPECT_NE(r.expected[1 * width], 0.0f);
     for (uint64_t c = 0; c < width; ++c) EXPECT_EQ(r.actual[3 * width + c], 0.0f);
+  }
+}
+
+// A model with INT8 or INT4 projections (embeddings and LM head in fp16, as
+// GPTQ and AWQ leave them) computes the logits its graph computes.
+TEST(Functional, QuantisedModelsComputeTheirLogits) {
+  const std::string path = ::testing::TempDir() + "llama_q.json";
+  std::ofstream(path) << R"({"model_type": "llama", "hidden_size": 256, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 512,
+        "vocab_size": 1000})";
+  for (const char* dtype : {"int8", "int4"}) {
+    for (const char* phase : {"decode", "prefill"}) {
+      SCOPED_TRACE(fmt::format("{} {}", dtype, phase));
+      sim::WorkloadOptions w;
+      w.model = path;
+      w.dtype = dtype;
+      w.phase = phase;
+      w.batch = std::string(phase) == "decode" ? 3 : 1;
+      w.kv_len = 24;
+      w.prompt_len = 16;
+      const FunctionalRun r = run_functional(test::preset(), w, "logits");
+      EXPECT_LT(max_error(r.actual, r.expected), 2e-3);
+      const compiler::TensorIndex tensors(r.compiled.graph);
+      EXPECT_EQ(tensors.at("layers.0.down_proj.scales", "test").shape(0),
+                std::string(dtype) == "int8" ? 1 : 4);  // 512 rows: one scale, or groups of 128
+      EXPECT_EQ(tensors.at("lm_head.weight", "test").dtype(), FP16);
+    }
   }
 }
 

@@ -156,19 +156,25 @@ TEST(WholeModel, Llama2_7bDecodeOnHbm3TakesItsBytesAtMemtestsSequentialBandwidth
 }
 
 TEST(WholeModel, Int8AndInt4WeightsHalveAndQuarterTheWeightBytes) {
-  Graph g;
-  const uint64_t fp16 = decode("gpt2", 1, 64, "fp16", &g).traffic().read().weight();
-  const uint64_t int8 = decode("gpt2", 1, 64, "int8").traffic().read().weight();
-  const uint64_t int4 = decode("gpt2", 1, 64, "int4").traffic().read().weight();
-  // Norm gains and biases (the 1-D parameters) stay in fp16, the activation
-  // precision; every matrix byte read halves in int8 and quarters in int4.
-  uint64_t vectors = 0;
-  for (const auto& t : g.tensors()) {
-    if (t.is_parameter() && t.shape_size() == 1) vectors += t.size_bytes();
+  const uint64_t fp16 = decode("gpt2", 1, 64, "fp16").traffic().read().weight();
+  for (const auto& [dtype, per_byte] : {std::pair{"int8", 2}, {"int4", 4}}) {
+    SCOPED_TRACE(dtype);
+    Graph g;
+    const uint64_t q = decode("gpt2", 1, 64, dtype, &g).traffic().read().weight();
+    // Only the layers' projection matrices are quantised (embeddings, LM
+    // head, norm gains and biases stay fp16), each read once per token: its
+    // bytes halve or quarter, and its scales (fp16, a row per output column
+    // in int8, per 128 input rows in int4) are read with it.
+    uint64_t quantised = 0, scales = 0;
+    for (const auto& t : g.tensors()) {
+      if (t.dtype() == INT8 || t.dtype() == INT4) quantised += 2 * num_elements(t);
+      if (t.name().size() > 7 && t.name().substr(t.name().size() - 7) == ".scales") {
+        scales += t.size_bytes();
+      }
+    }
+    EXPECT_GT(quantised, fp16 / 2);
+    EXPECT_EQ(q, fp16 - quantised + quantised / per_byte + scales);
   }
-  const uint64_t matrices = fp16 - vectors;
-  EXPECT_EQ(int8, vectors + matrices / 2);
-  EXPECT_EQ(int4, vectors + matrices / 4);
 }
 
 }  // namespace

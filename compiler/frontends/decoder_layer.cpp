@@ -156,7 +156,15 @@ std::string add_decoder_layer(Graph& g, const ModelSpec& d, const DecodeShape& s
   auto linear_rows = [&](const std::string& n, const std::string& x, int64_t rows, int64_t in,
                          int64_t out_dim, bool bias) {
     const auto y = act(n, {rows, out_dim});
-    node(n, MATMUL, {x, param(n + ".weight", {in, out_dim}, wt)}, {bias ? y + ".raw" : y});
+    Node& mm =
+        node(n, MATMUL, {x, param(n + ".weight", {in, out_dim}, wt)}, {bias ? y + ".raw" : y});
+    if (const uint64_t group = quant_group(wt, static_cast<uint64_t>(in)); group != 0) {
+      // Quantised: a scale per output column and group of input rows, in
+      // the activation precision.
+      const auto groups = (static_cast<uint64_t>(in) + group - 1) / group;
+      mm.add_inputs(param(n + ".scales", {static_cast<int64_t>(groups), out_dim}, at));
+      set_attr(mm, "scale_group", static_cast<int64_t>(group));
+    }
     if (bias) {
       add_tensor(g, y + ".raw", {rows, out_dim}, at, ACTIVATION, false);
       node(n + ".bias_add", BIAS_ADD, {y + ".raw", param(n + ".bias", {out_dim}, at)}, {y});
@@ -232,9 +240,15 @@ std::string add_decoder_layer(Graph& g, const ModelSpec& d, const DecodeShape& s
     for (uint32_t e = 0; e < d.experts; ++e) {
       const std::string x = fmt::format("experts.{}.", e);
       if (tokens[e].empty()) {
-        param(x + "gate_proj.weight", {H, I}, wt);
-        param(x + "up_proj.weight", {H, I}, wt);
-        param(x + "down_proj.weight", {I, H}, wt);
+        for (const auto& [proj, in, out_dim] :
+             {std::tuple{"gate_proj", H, I}, {"up_proj", H, I}, {"down_proj", I, H}}) {
+          param(x + proj + ".weight", {in, out_dim}, wt);
+          if (const uint64_t group = quant_group(wt, static_cast<uint64_t>(in)); group != 0) {
+            param(x + proj + ".scales",
+                  {static_cast<int64_t>((static_cast<uint64_t>(in) + group - 1) / group), out_dim},
+                  at);
+          }
+        }
         continue;
       }
       const auto n = static_cast<int64_t>(tokens[e].size());

@@ -23,19 +23,21 @@ Graph build_model(const ModelSpec& m, const DecodeShape& s, uint64_t layers) {
   const auto H = static_cast<int64_t>(m.hidden);
   const auto V = static_cast<int64_t>(m.vocab);
   const DType at = s.activation_dtype;
+  // Weight-only quantisation (GPTQ, AWQ) leaves the embeddings and the LM
+  // head in 16 bits: only the decoder layers' projections are quantised.
+  const DType et = quant_group(s.weight_dtype, 1) != 0 ? at : s.weight_dtype;
   Graph g;
   g.set_name(fmt::format("{} ({} of {} layers) {}", m.name, n, m.layers, s.label()));
 
   const std::string table = "embed_tokens.weight";
-  add_tensor(g, table, {V, H}, s.weight_dtype, WEIGHT, true);
+  add_tensor(g, table, {V, H}, et, WEIGHT, true);
   add_tensor(g, "embeddings", {B, H}, at, ACTIVATION, false);
   set_attr(add_node(g, "embed_tokens", EMBEDDING, {table}, {"embeddings"}), "seed",
            static_cast<int64_t>(s.seed));
   std::string x = "embeddings";
   if (m.learned_positions) {
     add_tensor(g, "embed_positions.weight",
-               {static_cast<int64_t>(m.max_positions + m.position_offset), H}, s.weight_dtype,
-               WEIGHT, true);
+               {static_cast<int64_t>(m.max_positions + m.position_offset), H}, et, WEIGHT, true);
     add_tensor(g, "positions", {B, H}, at, ACTIVATION, false);
     Node& pos =
         add_node(g, "embed_positions", EMBEDDING, {"embed_positions.weight"}, {"positions"});
@@ -77,7 +79,7 @@ Graph build_model(const ModelSpec& m, const DecodeShape& s, uint64_t layers) {
     set_attr(add_node(g, "lm_head", MATMUL, {"final_norm", table}, {"logits"}), "weight_transposed",
              1);
   } else {
-    add_tensor(g, "lm_head.weight", {H, V}, s.weight_dtype, WEIGHT, true);
+    add_tensor(g, "lm_head.weight", {H, V}, et, WEIGHT, true);
     add_node(g, "lm_head", MATMUL, {"final_norm", "lm_head.weight"}, {"logits"});
   }
   check_graph(g, m.name);

@@ -74,6 +74,13 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
                  dtype_bytes(bd, s.k));
           break;
       }
+      const auto& q = s.b_scales;
+      if (q && (!q->per_column() || k0 + tk == s.k)) {  // the tile's scale rows, after it
+        const uint64_t first = k0 / q->group, rows = (k0 + tk - 1) / q->group - first + 1;
+        b.load(w.at(dtype_bytes(bd, tk * tn)), q->tensor,
+               q->address + dtype_bytes(q->dtype, first * s.n + n0), dtype_bytes(q->dtype, tn),
+               rows, dtype_bytes(q->dtype, s.n));
+      }
       return w;
     };
     // One tile on the arrays: out (+)= a x w, with a's rows `lda` elements
@@ -82,9 +89,11 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
     // out^T = w^T a^T: the same data, each operand read the other way.
     // With `acc`, the partial sums are read from there (a tile buffer of
     // their own) instead of out.
-    auto multiply = [&](const Buffer& a, uint64_t lda, const Buffer& w, const Buffer& out,
-                        uint64_t ldo, uint64_t tm, uint64_t tk, uint64_t tn, bool accumulate,
-                        bool last, const std::optional<Buffer>& acc = std::nullopt) {
+    // A quantised weight tile's K rows start at k0 (for its scales).
+    auto multiply = [&](uint64_t k0, const Buffer& a, uint64_t lda, const Buffer& w,
+                        const Buffer& out, uint64_t ldo, uint64_t tm, uint64_t tk, uint64_t tn,
+                        bool accumulate, bool last,
+                        const std::optional<Buffer>& acc = std::nullopt) {
       const bool nk = s.b_layout == BLayout::NK;  // w holds tn rows of tk
       MatrixOp op;
       if (t.transposed) {
@@ -101,6 +110,19 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
         op.set_ldb(nk ? tk : tn);
       }
       op.set_ldo(ldo);
+      const auto& q = s.b_scales;
+      if (q && q->per_column() && last) {
+        op.set_spm_out_scale(w.at(dtype_bytes(bd, tk * tn)).spm_addr);
+        op.set_out_scale_dtype(q->dtype);
+        op.set_out_scale_rows(t.transposed);
+      } else if (q && !q->per_column()) {
+        op.set_spm_w_scale(w.at(dtype_bytes(bd, tk * tn)).spm_addr);
+        op.set_w_scale_group(static_cast<uint32_t>(q->group));
+        op.set_w_scale_first(static_cast<uint32_t>(k0 % q->group));
+        op.set_w_scale_ld(static_cast<uint32_t>(tn));
+        op.set_w_scale_dtype(q->dtype);
+        op.set_w_scale_a(t.transposed);
+      }
       op.set_out_dtype(last ? od : FP32);
       op.set_accumulate(accumulate);
       if (acc) {
@@ -130,7 +152,7 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
           const Buffer out = b.acquire(Ring::MatOut, /*pinned=*/true);
           for (uint64_t k0 = 0; k0 < s.k; k0 += t.tk) {
             const uint64_t tk = std::min(t.tk, s.k - k0);
-            multiply(row[k0 / t.tk], tk, load_b(k0, tk, n0, tn), out, tn, tm, tk, tn, k0 != 0,
+            multiply(k0, row[k0 / t.tk], tk, load_b(k0, tk, n0, tn), out, tn, tm, tk, tn, k0 != 0,
                      k0 + tk == s.k);
           }
           b.unpin(out);
@@ -179,7 +201,7 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
           if (s.out.on_chip || t.out_whole) {
             if (kt > 1 && k0 == 0) outs[mi] = b.acquire(Ring::MatOut, /*pinned=*/true);
             if (kt > 1 && !last) {
-              multiply(a, lda, w, outs[mi], tn, tm, tk, tn, k0 != 0, false);
+              multiply(k0, a, lda, w, outs[mi], tn, tm, tk, tn, k0 != 0, false);
               continue;
             }
             if (s.out.on_chip) {
@@ -190,7 +212,7 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
               ldo = s.n;
             }
             if (kt > 1) {
-              multiply(a, lda, w, out, ldo, tm, tk, tn, true, true, outs[mi]);
+              multiply(k0, a, lda, w, out, ldo, tm, tk, tn, true, true, outs[mi]);
               b.unpin(outs[mi]);
               continue;
             }
@@ -198,7 +220,7 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
             if (k0 == 0) outs[mi] = b.acquire(Ring::MatOut, /*pinned=*/kt > 1);
             out = outs[mi];
           }
-          multiply(a, lda, w, out, ldo, tm, tk, tn, k0 != 0, last);
+          multiply(k0, a, lda, w, out, ldo, tm, tk, tn, k0 != 0, last);
           if (!t.out_whole && k0 + tk == s.k) {
             b.unpin(out);
             store_out(out, m0, tm, n0, tn);

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "common/dtype.h"
 #include "compiler/lowering/lowering.h"
 
 namespace npusim::compiler {
@@ -33,6 +34,32 @@ struct GemmOperand {
   std::optional<OnChipTensor> on_chip;
 };
 
+// Scales of a quantised B (a weight): B's (k, n) stands for b[k, n] *
+// scales[k / group, n], the scales row-major [ceil(K / group), N] in memory.
+// They travel with the weight tiles, after the tile in its buffer: with
+// groups within K, each tile takes the rows of the groups its K rows fall
+// in (the arrays dequantise the weights as they enter); with one group (a
+// scale per output column) the last tile of each K loop takes one row, and
+// the sums are scaled as they leave.
+struct GemmScales {
+  uint32_t tensor = 0;
+  uint64_t address = 0;
+  DType dtype = FP16;
+  uint64_t group = 0;
+  uint64_t k = 0;  // B's rows
+  [[nodiscard]] bool per_column() const { return group >= k; }
+  // Scale rows a tile of tk rows starting at a multiple of tk takes, at most.
+  [[nodiscard]] uint64_t rows_for(uint64_t tk) const {
+    if (per_column()) return 1;
+    const uint64_t aligned = (tk + group - 1) / group;
+    return tk % group == 0 || group % tk == 0 ? aligned : aligned + 1;
+  }
+  // Scale bytes a stream of all of B in tiles of tk rows reads.
+  [[nodiscard]] uint64_t streamed_bytes(uint64_t tk, uint64_t n) const {
+    return dtype_bytes(dtype, rows_for(tk) * n) * (per_column() ? 1 : (k + tk - 1) / tk);
+  }
+};
+
 struct GemmSpec {
   std::string node;  // for errors
   uint64_t batch = 1;
@@ -46,6 +73,7 @@ struct GemmSpec {
   BLayout b_layout = BLayout::KN;
   uint64_t b_batch_stride = 0;
   uint64_t b_group = 1;
+  std::optional<GemmScales> b_scales;
   GemmOperand out;  // M x N; rows out_row_stride (N) apart, problems out_batch_stride (M * N)
   uint64_t out_row_stride = 0, out_batch_stride = 0;
 
@@ -58,6 +86,11 @@ struct GemmSpec {
   // A (or out) of all problems is one contiguous block.
   [[nodiscard]] bool a_contiguous() const { return lda() == k && a_step() == m * k; }
   [[nodiscard]] bool out_contiguous() const { return ldo() == n && out_step() == m * n; }
+  // Bytes of a weight buffer holding a tk x tn tile of B, with its scales.
+  [[nodiscard]] uint64_t b_tile_bytes(uint64_t tk, uint64_t tn) const {
+    return dtype_bytes(b.dtype, tk * tn) +
+           (b_scales ? dtype_bytes(b_scales->dtype, b_scales->rows_for(tk) * tn) : 0);
+  }
 };
 
 struct GemmTiling {

@@ -81,7 +81,7 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
   best.cost_cycles = std::numeric_limits<double>::infinity();
   for (uint64_t tk : candidates(s.k, 16)) {
     for (uint64_t tn : candidates(s.n, 16)) {
-      if (dtype_bytes(s.b.dtype, tk * tn) > w_slot) continue;
+      if (s.b_tile_bytes(tk, tn) > w_slot) continue;
       for (uint64_t tm : candidates(s.m, 1)) {
         if (dtype_bytes(s.a.dtype, tm * tk) > a_slot) continue;
         if (dtype_bytes(FP32, tm * tn) > o_slot) continue;  // fp32 accumulators
@@ -99,8 +99,11 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
         const uint64_t o_row = dtype_bytes(s.out.dtype, out_whole       ? s.batch * s.m * s.n
                                                         : tn == s.ldo() ? tm * tn
                                                                         : tn);
-        const double b_time = static_cast<double>(dtype_bytes(s.b.dtype, s.k * s.n)) /
-                              t.stream_bytes_per_cycle(b_row);
+        const uint64_t scale_bytes = s.b_scales ? s.b_scales->streamed_bytes(tk, s.n) : 0;
+        const double b_time =
+            static_cast<double>(dtype_bytes(s.b.dtype, s.k * s.n)) /
+                t.stream_bytes_per_cycle(b_row) +
+            static_cast<double>(scale_bytes) / t.stream_bytes_per_cycle(dtype_bytes(FP16, tn));
         const double a_time = a_on_chip ? 0.0
                                         : static_cast<double>(dtype_bytes(s.a.dtype, s.m * s.k)) /
                                               t.stream_bytes_per_cycle(a_row);

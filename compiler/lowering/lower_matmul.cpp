@@ -25,8 +25,9 @@ uint64_t lower_with(GemmSpec& spec, const Tensor& a, const Tensor& b, const Tens
 }
 
 void lower_matmul(const Node& node, LoweringContext& ctx) {
-  require(node.inputs_size() == 2 && node.outputs_size() == 1, "graph",
-          "node '" + node.name() + "'", "MATMUL takes (input, weight) and gives one output");
+  require((node.inputs_size() == 2 || node.inputs_size() == 3) && node.outputs_size() == 1, "graph",
+          "node '" + node.name() + "'",
+          "MATMUL takes (input, weight[, scales]) and gives one output");
   const Tensor& x = ctx.tensors.at(node.inputs(0), node.name());
   const Tensor& w = ctx.tensors.at(node.inputs(1), node.name());
   const Tensor& y = ctx.tensors.at(node.outputs(0), node.name());
@@ -45,6 +46,12 @@ void lower_matmul(const Node& node, LoweringContext& ctx) {
   spec.k = k;
   spec.n = n;
   spec.b_layout = transposed ? BLayout::NK : BLayout::Tiled;
+  if (node.inputs_size() == 3) {
+    const Tensor& sc = ctx.tensors.at(node.inputs(2), node.name());
+    spec.b_scales = GemmScales{
+        ctx.tensor(sc), sc.address(), sc.dtype(),
+        static_cast<uint64_t>(attr_int(node, "scale_group", static_cast<int64_t>(k))), k};
+  }
   const uint64_t tn = lower_with(spec, x, w, y, ctx);
   if (!transposed) ctx.note(kPackedTnAttr, static_cast<int64_t>(tn));
 }
