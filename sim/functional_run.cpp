@@ -66,11 +66,14 @@ FunctionalResult run_functional(SimulationInput input, const Compiled& compiled,
       result.reference_error = e.what();
     }
   }
-  std::set<std::string> read;
+  // The outputs: what no node reads, and the state a next step reads (a KV
+  // cache updated in place), once each.
+  std::set<std::string> read, listed;
   for (const Node& n : graph.nodes()) read.insert(n.inputs().begin(), n.inputs().end());
   for (const Node& n : graph.nodes()) {
     for (const std::string& name : n.outputs()) {
-      if (read.count(name) != 0) continue;
+      const bool state = n.op() == KV_APPEND;
+      if ((read.count(name) != 0 && !state) || !listed.insert(name).second) continue;
       const Tensor& t = tensors.at(name, n.name());
       TensorResult r{
           name, {t.shape().begin(), t.shape().end()}, t.dtype(), read_tensor(image, t), {}};

@@ -38,7 +38,8 @@ struct TensorResult {
 
 struct FunctionalResult {
   Report report;
-  // The graph's outputs: tensors a node produces and none reads.
+  // The graph's outputs: tensors a node produces and none reads, and the
+  // KV caches KV_APPEND updates (what the next decode step reads).
   std::vector<TensorResult> outputs;
   std::string reference_error;  // why there is no reference (an op it does not run)
 };

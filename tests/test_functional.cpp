@@ -331,6 +331,82 @@ TEST(Functional, FusedAttentionCarriesItsSoftmaxAcrossKeyBlocks) {
   }
 }
 
+// Two decode steps, the second reading the caches the first appended to,
+// compute what a prefill of both tokens computes: step 1 at position 0
+// (kv_len 1), step 2 at position 1 given step 1's caches; the prefill of
+// the 2 tokens by the reference interpreter.
+TEST(Functional, TwoDecodeStepsReadWhatTheFirstAppendedAsAPrefillOfBoth) {
+  const uint64_t B = 2, kv = 2, d = 64, H = 256;  // the tiny layer: GQA, 2 KV heads of 64
+  auto workload = [&](const char* phase, uint64_t kv_len) {
+    sim::WorkloadOptions w;
+    w.layer = "tiny";
+    w.phase = phase;
+    w.batch = B;
+    if (std::string(phase) == "decode") w.kv_len = kv_len;
+    w.prompt_len = 2;
+    w.attention = "unfused";
+    return w;
+  };
+  const System system = test::preset();
+  auto run = [&](const sim::Compiled& c, const compiler::TensorValues& given) {
+    sim::FunctionalOptions o;
+    o.seed = 3;
+    o.reference = false;
+    for (const auto& [name, values] : given) o.inputs.push_back({name, "test", {}, values});
+    const compiler::TensorIndex tensors(c.graph);
+    for (auto& in : o.inputs) {
+      const Tensor& t = tensors.at(in.name, "test");
+      in.shape.assign(t.shape().begin(), t.shape().end());
+    }
+    sim::SimulationInput in;
+    in.system = &system;
+    std::map<std::string, std::vector<float>> out;
+    for (sim::TensorResult& t : sim::run_functional(in, c, o).outputs) out[t.name] = t.values;
+    return out;
+  };
+  // Caches of `len` positions from ones of `from` positions (the rest 0).
+  auto resized = [&](const std::vector<float>& cache, uint64_t from, uint64_t len) {
+    std::vector<float> out(B * kv * len * d, 0.0f);
+    for (uint64_t bg = 0; bg < B * kv; ++bg) {
+      for (uint64_t p = 0; p < std::min(from, len); ++p) {
+        std::copy_n(cache.begin() + static_cast<std::ptrdiff_t>((bg * from + p) * d), d,
+                    out.begin() + static_cast<std::ptrdiff_t>((bg * len + p) * d));
+      }
+    }
+    return out;
+  };
+  const sim::Compiled step1 = sim::compile_workload(system, "preset", workload("decode", 1));
+  const sim::Compiled step2 = sim::compile_workload(system, "preset", workload("decode", 2));
+  const compiler::TensorValues seeded1 = sim::seeded_inputs(step1.graph, 3);
+  const compiler::TensorValues seeded2 = sim::seeded_inputs(step2.graph, 3);
+  auto first = run(step1, {});
+  auto second = run(step2, {{"layers.0.k_cache", resized(first.at("layers.0.k_cache"), 1, 2)},
+                            {"layers.0.v_cache", resized(first.at("layers.0.v_cache"), 1, 2)}});
+
+  const sim::Compiled prefill = sim::compile_workload(system, "preset", workload("prefill", 2));
+  compiler::TensorValues inputs = sim::seeded_inputs(prefill.graph, 3);  // the same weights
+  std::vector<float>& x = inputs.at("input");  // [B * 2, H]: each sequence's two tokens
+  for (uint64_t b = 0; b < B; ++b) {
+    std::copy_n(seeded1.at("input").begin() + static_cast<std::ptrdiff_t>(b * H), H,
+                x.begin() + static_cast<std::ptrdiff_t>(2 * b * H));
+    std::copy_n(seeded2.at("input").begin() + static_cast<std::ptrdiff_t>(b * H), H,
+                x.begin() + static_cast<std::ptrdiff_t>((2 * b + 1) * H));
+  }
+  const std::vector<float> both = compiler::interpret(prefill.graph, inputs).at("layers.0.out");
+  std::vector<float> expected1, expected2;
+  for (uint64_t b = 0; b < B; ++b) {
+    expected1.insert(expected1.end(), both.begin() + static_cast<std::ptrdiff_t>(2 * b * H),
+                     both.begin() + static_cast<std::ptrdiff_t>((2 * b + 1) * H));
+    expected2.insert(expected2.end(), both.begin() + static_cast<std::ptrdiff_t>((2 * b + 1) * H),
+                     both.begin() + static_cast<std::ptrdiff_t>((2 * b + 2) * H));
+  }
+  EXPECT_LT(max_error(first.at("layers.0.out"), expected1), 2e-3);
+  EXPECT_LT(max_error(second.at("layers.0.out"), expected2), 2e-3);
+  // Step 2 without step 1's appends (the seeded caches) computes something else.
+  auto stale = run(step2, {});
+  EXPECT_GT(sim::compare(stale.at("layers.0.out"), expected2, FP16).max_rel, 0.05);
+}
+
 // Whole models of each dense family at small dimensions (two layers and
 // vocabularies of 1000): token and position embeddings, the norms and MLPs
 // of each, biases, tied heads, GQA; decode of 3 sequences and prefill of 16

@@ -276,6 +276,13 @@ std::vector<float> rows_op(const Node& node, const TensorIndex& tensors, const V
 TensorValues interpret(const Graph& graph, const TensorValues& inputs) {
   Values values{inputs, {}};
   const TensorIndex tensors(graph);
+  for (const auto& [name, v] : inputs) {
+    const int i = tensors.index(name);
+    if (i >= 0 && v.size() != num_elements(graph.tensors(i))) {
+      throw UserError(fmt::format("reference: input '{}': {} values for its {} elements", name,
+                                  v.size(), num_elements(graph.tensors(i))));
+    }
+  }
   for (const Node& node : graph.nodes()) {
     std::vector<float> out;
     switch (node.op()) {
