@@ -21,6 +21,8 @@ void decode_elements(DType dtype, const uint8_t* bytes, uint64_t count, float* o
 void encode_elements(DType dtype, const float* values, uint64_t count, uint8_t* bytes);
 // The value `dtype` stores for `x` (rounded, and for integers saturated).
 [[nodiscard]] float round_to(DType dtype, float x);
+// round_to for each of `count` values, in place.
+void round_elements(DType dtype, float* values, uint64_t count);
 // Throws UserError naming `what` when functional mode has no semantics for
 // `dtype`.
 void require_functional_dtype(DType dtype, const std::string& what);

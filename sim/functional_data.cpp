@@ -30,14 +30,14 @@ std::vector<float> seeded_values(const Tensor& tensor, uint64_t seed, float low,
   const uint64_t n = compiler::num_elements(tensor);
   std::vector<float> v;
   v.reserve(n);  // not zeroed first: a layer's weights are hundreds of MB
-  uint64_t bits = 0;
-  for (uint64_t i = 0; i < n; ++i) {
+  const float step = (high - low) * (1.0f / 16777216.0f);
+  for (uint64_t i = 0; i < n; i += 2) {
     // 24 bits as a fraction in [0, 1) (exact in a float), two per draw.
-    if (i % 2 == 0) bits = rng();
-    const auto u = static_cast<float>((i % 2 == 0 ? bits >> 40 : bits >> 16) & 0xffffff) *
-                   (1.0f / 16777216.0f);
-    v.push_back(round_to(tensor.dtype(), low + (high - low) * u));
+    const uint64_t bits = rng();
+    v.push_back(low + step * static_cast<float>((bits >> 40) & 0xffffff));
+    if (i + 1 < n) v.push_back(low + step * static_cast<float>((bits >> 16) & 0xffffff));
   }
+  round_elements(tensor.dtype(), v.data(), n);
   return v;
 }
 

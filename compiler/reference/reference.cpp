@@ -44,18 +44,24 @@ std::vector<float> matmul(const Node& node, const TensorIndex& tensors, const Va
   const auto m = static_cast<Eigen::Index>(x.size()) / k;
   std::vector<float> out(static_cast<size_t>(m * n));
   const Eigen::Map<const Mat> a(x.data(), m, k);
-  Mat weight = transposed
-                   ? Mat(Eigen::Map<const Mat>(input(values, node, 1).data(), n, k).transpose())
-                   : Mat(Eigen::Map<const Mat>(input(values, node, 1).data(), k, n));
+  const std::vector<float>& wv = input(values, node, 1);
+  auto result = Eigen::Map<Mat>(out.data(), m, n);
   if (node.inputs_size() == 3) {  // a quantised weight: (k, n) times scales[k / g, n]
+    Mat weight = transposed ? Mat(Eigen::Map<const Mat>(wv.data(), n, k).transpose())
+                            : Mat(Eigen::Map<const Mat>(wv.data(), k, n));
     const std::vector<float>& scales = input(values, node, 2);
     const auto g = static_cast<Eigen::Index>(attr_int(node, "scale_group", k));
     for (Eigen::Index r = 0; r < k; ++r) {
-      for (Eigen::Index c = 0; c < n; ++c)
+      for (Eigen::Index c = 0; c < n; ++c) {
         weight(r, c) *= scales[static_cast<size_t>(r / g * n + c)];
+      }
     }
+    result = a * weight;
+  } else if (transposed) {
+    result = a * Eigen::Map<const Mat>(wv.data(), n, k).transpose();
+  } else {
+    result = a * Eigen::Map<const Mat>(wv.data(), k, n);
   }
-  Eigen::Map<Mat>(out.data(), m, n) = a * weight;
   return out;
 }
 
