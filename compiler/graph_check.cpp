@@ -302,11 +302,31 @@ class Checker {
         return;
       }
       case SCATTER_ADD: {
-        arity(n, 1, 2, "(part[, acc])");
+        const bool gated = n.attrs().count("slots") != 0;
+        arity(n, 1 + gated, 2 + gated, gated ? "(part[, acc], gates)" : "(part[, acc])");
         const Tensor &part = in(n, 0), &y = out(n);
         const uint64_t picked = rows(n, elements(y) / last(y));
         operand(n, part, product({picked, last(y)}), "one row per listed row");
-        if (n.inputs_size() == 2) operand(n, in(n, 1), elements(y), "the output's size");
+        if (n.inputs_size() == 2 + gated) operand(n, in(n, 1), elements(y), "the output's size");
+        if (gated) {
+          const Tensor& gates = in(n, n.inputs_size() - 1);
+          require(gates.shape_size() == 2 && dim(gates, 0) == elements(y) / last(y), where_, f,
+                  fmt::format("the gates '{}' {} must have a row per output row", gates.name(),
+                              shape_text(gates)));
+          require(rows(n, last(gates), "slots") == picked, where_, f + ".attrs.slots",
+                  "must list one slot per listed row");
+        }
+        return;
+      }
+      case MOE_GATES: {
+        arity(n, 1, 1, "(probs [B, E])");
+        const Tensor &p = in(n, 0), &y = out(n);
+        require(
+            p.shape_size() == 2 && y.shape_size() == 2 && dim(y, 0) == dim(p, 0), where_, f,
+            fmt::format("takes probs [B, E] {} to gates [B, k] {}", shape_text(p), shape_text(y)));
+        require(rows(n, dim(p, 1), "experts") == elements(y), where_, f + ".attrs.experts",
+                fmt::format("must list {} experts: k = {} for each of the {} rows", elements(y),
+                            dim(y, 1), dim(y, 0)));
         return;
       }
       case SLICE: {
@@ -484,9 +504,9 @@ class Checker {
   }
 
   // The comma-separated rows attribute: how many, each below `limit`.
-  uint64_t rows(const Node& n, uint64_t limit) const {
-    const std::string f = node_field(n) + ".attrs.rows";
-    auto it = n.attrs().find("rows");
+  uint64_t rows(const Node& n, uint64_t limit, const char* key = "rows") const {
+    const std::string f = node_field(n) + ".attrs." + key;
+    auto it = n.attrs().find(key);
     require(it != n.attrs().end() && it->second.value_case() == AttrValue::kS, where_, f,
             "is missing (row numbers, comma-separated)");
     const std::string& text = it->second.s();

@@ -76,9 +76,10 @@ uint64_t quant_group(DType dtype, uint64_t k) {
   return dtype == INT8 ? k : 0;
 }
 
-std::vector<uint64_t> listed_rows(const Node& node, uint64_t limit) {
-  auto it = node.attrs().find("rows");
-  require(it != node.attrs().end(), "graph", "node '" + node.name() + "'.attrs.rows", "is missing");
+std::vector<uint64_t> listed_rows(const Node& node, uint64_t limit, const std::string& key) {
+  auto it = node.attrs().find(key);
+  require(it != node.attrs().end(), "graph", "node '" + node.name() + "'.attrs." + key,
+          "is missing");
   std::vector<uint64_t> rows;
   std::stringstream in(it->second.s());
   for (std::string item; std::getline(in, item, ',');) {
@@ -88,7 +89,7 @@ std::vector<uint64_t> listed_rows(const Node& node, uint64_t limit) {
     } catch (const std::exception&) {
       r = limit;
     }
-    require(r < limit, "graph", "node '" + node.name() + "'.attrs.rows",
+    require(r < limit, "graph", "node '" + node.name() + "'.attrs." + key,
             fmt::format("'{}' is not a row below {}", item, limit));
     rows.push_back(r);
   }

@@ -37,8 +37,10 @@ void set_attr(Node& node, const std::string& key, const std::string& value);
 [[nodiscard]] uint64_t quant_group(DType dtype, uint64_t k);
 
 // The rows a GATHER_ROWS or SCATTER_ADD node lists (attrs.rows, "0,3,5"),
-// each below `limit`; UserError naming the node otherwise.
-[[nodiscard]] std::vector<uint64_t> listed_rows(const Node& node, uint64_t limit);
+// each below `limit`; UserError naming the node otherwise. Another list
+// (SCATTER_ADD's slots, MOE_GATES's experts) by its key.
+[[nodiscard]] std::vector<uint64_t> listed_rows(const Node& node, uint64_t limit,
+                                                const std::string& key = "rows");
 
 // A real-valued attribute (AttrValue.f).
 void set_attr_real(Node& node, const std::string& key, double value);

@@ -449,8 +449,9 @@ TEST(Functional, EveryModelFamilyComputesItsLogits) {
 }
 
 // Mixture-of-experts combine: part rows land on the listed output rows,
-// twice where a row is listed twice, on zeros or on an accumulator, whether
-// a vector buffer holds every output row or a few.
+// twice where a row is listed twice, on zeros or on an accumulator, weighed
+// by their gates (top-2 router probabilities renormalised), whether a vector
+// buffer holds every output row or a few.
 TEST(Functional, ScatterAddLandsEveryListedRow) {
   for (const uint64_t width : {64, 1024}) {
     SCOPED_TRACE(width);
@@ -466,10 +467,21 @@ TEST(Functional, ScatterAddLandsEveryListedRow) {
         "nodes {{ name: \"first\" op: SCATTER_ADD inputs: [\"g\"] outputs: [\"y\"] "
         "attrs {{ key: \"rows\" value {{ s: \"1,4,1,5\" }} }} }}\n"
         "nodes {{ name: \"second\" op: SCATTER_ADD inputs: [\"g\", \"y\"] outputs: [\"z\"] "
-        "attrs {{ key: \"rows\" value {{ s: \"0,2,0,2\" }} }} }}\n",
+        "attrs {{ key: \"rows\" value {{ s: \"0,2,0,2\" }} }} }}\n"
+        // Gated, as Mixtral weighs its experts: top-2 of 3 renormalised.
+        "tensors {{ name: \"logits\" shape: [6, 3] dtype: FP16 tensor_class: ACTIVATION }}\n"
+        "tensors {{ name: \"probs\" shape: [6, 3] dtype: FP16 tensor_class: ACTIVATION }}\n"
+        "tensors {{ name: \"gates\" shape: [6, 2] dtype: FP16 tensor_class: ACTIVATION }}\n"
+        "tensors {{ name: \"out\" shape: [6, {0}] dtype: FP16 tensor_class: ACTIVATION }}\n"
+        "nodes {{ name: \"router\" op: SOFTMAX_OP inputs: [\"logits\"] outputs: [\"probs\"] }}\n"
+        "nodes {{ name: \"gating\" op: MOE_GATES inputs: [\"probs\"] outputs: [\"gates\"] "
+        "attrs {{ key: \"experts\" value {{ s: \"0,1,2,0,1,2,0,2,1,0,2,1\" }} }} }}\n"
+        "nodes {{ name: \"third\" op: SCATTER_ADD inputs: [\"g\", \"z\", \"gates\"] "
+        "outputs: [\"out\"] attrs {{ key: \"rows\" value {{ s: \"0,2,4,5\" }} }} "
+        "attrs {{ key: \"slots\" value {{ s: \"0,1,0,1\" }} }} }}\n",
         width);
     const System system = test::preset({"core.scratchpad.capacity_bytes=262144"});
-    const FunctionalRun r = run_functional(system, path, "z");
+    const FunctionalRun r = run_functional(system, path, "out");
     EXPECT_LT(max_error(r.actual, r.expected), 1e-3);
     // Row 1 holds x[5] + x[3]; row 3, where no part lands, stays zero.
     ASSERT_EQ(r.actual.size(), 6 * width);

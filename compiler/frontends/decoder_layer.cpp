@@ -231,11 +231,21 @@ std::string add_decoder_layer(Graph& g, const ModelSpec& d, const DecodeShape& s
     const auto logits = linear("router", n2, H, E, false);
     const auto probs = act("router_probs", {B, E});
     node("router_softmax", SOFTMAX_OP, {logits}, {probs});
-    std::vector<std::vector<int64_t>> tokens(d.experts);
+    // Each token's experts, fixed at compile time (--seed), weighed by
+    // their router probabilities renormalised over the chosen ones.
+    std::vector<std::vector<int64_t>> tokens(d.experts), slots(d.experts);
     const auto routing = moe_routing(s.seed, layer, s.batch * s.tokens, d.experts, d.top_k);
+    std::vector<uint32_t> chosen;
     for (uint64_t b = 0; b < s.batch * s.tokens; ++b) {
-      for (uint32_t e : routing[b]) tokens[e].push_back(static_cast<int64_t>(b));
+      for (size_t j = 0; j < routing[b].size(); ++j) {
+        tokens[routing[b][j]].push_back(static_cast<int64_t>(b));
+        slots[routing[b][j]].push_back(static_cast<int64_t>(j));
+        chosen.push_back(routing[b][j]);
+      }
     }
+    const auto gates = act("router_gates", {B, static_cast<int64_t>(d.top_k)});
+    set_attr(node("router_gates", MOE_GATES, {probs}, {gates}), "experts",
+             fmt::format("{}", fmt::join(chosen, ",")));
     std::string acc;
     for (uint32_t e = 0; e < d.experts; ++e) {
       const std::string x = fmt::format("experts.{}.", e);
@@ -263,7 +273,10 @@ std::string add_decoder_layer(Graph& g, const ModelSpec& d, const DecodeShape& s
       const auto out = act(x + "combined", {B, H});
       std::vector<std::string> parts{down};
       if (!acc.empty()) parts.push_back(acc);
-      set_attr(node(x + "combine", SCATTER_ADD, parts, {out}), "rows", rows);
+      parts.push_back(gates);
+      Node& combine = node(x + "combine", SCATTER_ADD, parts, {out});
+      set_attr(combine, "rows", rows);
+      set_attr(combine, "slots", fmt::format("{}", fmt::join(slots[e], ",")));
       acc = out;
     }
     dn = acc;

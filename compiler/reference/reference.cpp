@@ -253,6 +253,22 @@ std::vector<float> kv_append(const Node& node, const TensorIndex& tensors, const
   return cache;
 }
 
+// MOE_GATES: each row's chosen probabilities over their sum.
+std::vector<float> moe_gates(const Node& node, const TensorIndex& tensors, const Values& values) {
+  const Tensor& p = tensors.at(node.inputs(0), node.name());
+  const auto experts = static_cast<uint64_t>(p.shape(1));
+  const auto k = static_cast<uint64_t>(tensors.at(node.outputs(0), node.name()).shape(1));
+  const std::vector<float>& probs = input(values, node, 0);
+  const std::vector<uint64_t> chosen = listed_rows(node, experts, "experts");
+  std::vector<float> out(chosen.size());
+  for (uint64_t b = 0; b < chosen.size() / k; ++b) {
+    float sum = 0;
+    for (uint64_t j = 0; j < k; ++j) sum += out[b * k + j] = probs[b * experts + chosen[b * k + j]];
+    for (uint64_t j = 0; j < k; ++j) out[b * k + j] /= sum;
+  }
+  return out;
+}
+
 // GATHER_ROWS: out[i, :] = x[rows[i], :]. SCATTER_ADD: out = acc (or
 // zeros) with out[rows[i], :] += part[i, :].
 std::vector<float> rows_op(const Node& node, const TensorIndex& tensors, const Values& values) {
@@ -268,11 +284,21 @@ std::vector<float> rows_op(const Node& node, const TensorIndex& tensors, const V
     }
     return out;
   }
-  std::vector<float> out =
-      node.inputs_size() == 2 ? input(values, node, 1) : std::vector<float>(num_elements(y), 0.0f);
+  const bool gated = node.attrs().count("slots") != 0;
+  std::vector<float> out = node.inputs_size() == 2 + gated
+                               ? input(values, node, 1)
+                               : std::vector<float>(num_elements(y), 0.0f);
   const std::vector<uint64_t> rows = listed_rows(node, out.size() / width);
+  std::vector<float> gate(rows.size(), 1.0f);
+  if (gated) {  // part row i times gates[rows[i], slots[i]]
+    const Tensor& g = tensors.at(node.inputs(node.inputs_size() - 1), node.name());
+    const auto k = static_cast<uint64_t>(g.shape(1));
+    const std::vector<uint64_t> slots = listed_rows(node, k, "slots");
+    const std::vector<float>& gates = input(values, node, node.inputs_size() - 1);
+    for (size_t i = 0; i < rows.size(); ++i) gate[i] = gates[rows[i] * k + slots[i]];
+  }
   for (size_t i = 0; i < rows.size(); ++i) {
-    for (uint64_t c = 0; c < width; ++c) out[rows[i] * width + c] += x[i * width + c];
+    for (uint64_t c = 0; c < width; ++c) out[rows[i] * width + c] += gate[i] * x[i * width + c];
   }
   return out;
 }
@@ -308,6 +334,9 @@ TensorValues interpret(const Graph& graph, const TensorValues& inputs) {
         break;
       case EMBEDDING:
         out = embedding(node, tensors, values);
+        break;
+      case MOE_GATES:
+        out = moe_gates(node, tensors, values);
         break;
       case GATHER_ROWS:
       case SCATTER_ADD:
