@@ -82,7 +82,7 @@ Graph build_graph(const WorkloadOptions& o) {
   shape.seed = o.seed;
   if (!o.model.empty()) {
     auto ends = [&](const std::string& suffix) { return has_suffix(o.model, suffix); };
-    if (ends(".onnx")) return compiler::import_onnx(o.model, shape);
+    if (ends(".onnx")) return compiler::import_onnx(o.model, shape, o.onnx_inputs);
     if (ends(".pb") || ends(".binpb") || ends(".textproto") || ends(".pbtxt") || ends(".txtpb")) {
       return load_graph(o.model);  // npusim's own graph, already specialised
     }

@@ -6,6 +6,7 @@
 
 #include "arch/isa.pb.h"
 #include "compiler/frontends/decoder_layer.h"
+#include "compiler/frontends/onnx_import.h"
 #include "compiler/graph.pb.h"
 #include "compiler/lowering/lowering.h"
 #include "sim/report.pb.h"
@@ -28,6 +29,9 @@ struct WorkloadOptions {
   // Fused (flash) attention: "auto" fuses prefill's (compiler/passes/
   // fuse_attention.h), "fused" every step's, "unfused" none.
   std::string attention = "auto";
+  // An .onnx model's integer inputs given values (--input): fixed at import
+  // (compiler/frontends/onnx_import.h); others are left to functional mode.
+  compiler::OnnxInputs onnx_inputs;
 };
 
 struct Compiled {
