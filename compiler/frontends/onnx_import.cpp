@@ -1317,7 +1317,8 @@ class Importer {
                        "'; npusim applies a causal mask only in the Softmax they feed");
       }
       auto src = integer_source_.find(name);
-      if (src != integer_source_.end() && hint_.empty()) {
+      const bool values_help = op == "MatMul" || op == "Cos" || op == "Sin" || op == "Gather";
+      if (src != integer_source_.end() && hint_.empty() && values_help) {
         hint_ = fmt::format(
             " ('{}' is computed from the integer input '{}': give its values at "
             "import, npusim run --input {}=FILE.npy)",
