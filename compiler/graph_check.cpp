@@ -270,6 +270,12 @@ class Checker {
                             shape_text(y), dim(table, 1)));
         const int64_t row = attr(n, "row", -1), tokens = attr(n, "tokens", 1);
         (void)attr(n, "seed", 0);
+        if (n.attrs().count("rows") != 0) {
+          const uint64_t listed = rows(n, dim(table, 0));
+          require(listed == elements(y) / dim(table, 1), where_, f + ".attrs.rows",
+                  fmt::format("lists {} rows for the output's {}", listed,
+                              elements(y) / dim(table, 1)));
+        }
         require(tokens >= 1, where_, f + ".attrs.tokens", "must be >= 1");
         require(row == -1 || (row >= 0 && static_cast<uint64_t>(tokens) <= dim(table, 0) &&
                               static_cast<uint64_t>(row) <= dim(table, 0) - tokens),

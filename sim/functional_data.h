@@ -18,7 +18,7 @@ namespace npusim::sim {
 
 // Seeded values for every input of `graph`: the tensors a node reads before
 // any produces them (parameters, the layer's input, KV caches) and those no
-// node produces.
+// node produces, but views (alias_of: their base's values).
 [[nodiscard]] compiler::TensorValues seeded_inputs(const Graph& graph, uint64_t seed);
 
 // Writes `values` as the tensor's dtype at its address (UserError when

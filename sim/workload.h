@@ -2,7 +2,10 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "arch/isa.pb.h"
 #include "compiler/frontends/decoder_layer.h"
@@ -36,6 +39,10 @@ struct WorkloadOptions {
 
 struct Compiled {
   Graph graph;  // placed
+  // An .onnx model's weight values (functional mode computes with them),
+  // and the inputs fixed at import (not graph tensors).
+  std::map<std::string, std::vector<float>> weights;
+  std::set<std::string> fixed_inputs;
   Graph tiled;  // placed, with the lowering's decisions on each node
   Program program;
   Workload workload;
@@ -49,6 +56,8 @@ struct Compiled {
 
 // The graph of the workload, unplaced. UserError on bad options.
 [[nodiscard]] Graph build_graph(const WorkloadOptions& options);
+// The same, with an .onnx model's weight values and fixed inputs in `c`.
+[[nodiscard]] Graph build_graph(const WorkloadOptions& options, Compiled* c);
 
 // Builds, places and lowers the workload for `system`.
 [[nodiscard]] Compiled compile_workload(const System& system, const std::string& where,

@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "compiler/frontends/onnx_import.h"
 #include "compiler/graph_util.h"
+#include "sim/functional_run.h"
 #include "sim/npy.h"
 #include "sim/workload.h"
 #include "test_util.h"
@@ -78,6 +79,56 @@ TEST(OnnxTorch, EveryExportImportsWithTheManifestsMacsAndParameters) {
     const uint64_t macs = entry["macs"].get<uint64_t>() - entry["other_macs"].get<uint64_t>();
     EXPECT_EQ(macs, entry["linear_macs"].get<uint64_t>() + entry["attention_macs"].get<uint64_t>());
     EXPECT_EQ(test::run(system, c.program).compute().macs(), macs);
+  }
+}
+
+// Functional mode (fp32) computes every export's outputs as PyTorch did,
+// within fp32's tolerance: the weights are the file's, token ids and
+// positions are fixed at import, the rest (BERT's attention mask, Llama's
+// past keys and values) is run-time data.
+TEST(OnnxTorch, EveryExportComputesPyTorchsOutputs) {
+  const System system = test::preset();
+  for (const auto& entry : manifest()) {
+    SCOPED_TRACE(entry["file"].get<std::string>());
+    sim::WorkloadOptions w;
+    w.model = test::source_path(kDir + entry["file"].get<std::string>());
+    w.phase = "prefill";
+    w.prompt_len = 8;
+    w.dtype = "fp32";
+    w.onnx_inputs = inputs_of(entry);
+    sim::Compiled c;
+    try {
+      c = sim::compile_workload(system, "preset", w);
+    } catch (const UserError& e) {
+      ADD_FAILURE() << e.what();
+      continue;
+    }
+    sim::FunctionalOptions options;
+    for (const auto& [name, given] : w.onnx_inputs) {
+      options.inputs.push_back({name, given.file, given.shape,
+                                std::vector<float>(given.values.begin(), given.values.end())});
+    }
+    sim::SimulationInput in;
+    in.system = &system;
+    in.program = &c.program;
+    const sim::FunctionalResult f = sim::run_functional(in, c, options);
+    EXPECT_EQ(f.reference_error, "");
+    for (const auto& out : entry["outputs"]) {
+      const std::string name = out["name"];
+      const sim::NpyArray want =
+          sim::load_npy(test::source_path(kDir + stem(entry) + "." + name + ".npy"));
+      bool found = false;
+      for (const sim::TensorResult& t : f.outputs) {
+        if (t.name != name) continue;
+        found = true;
+        EXPECT_EQ(t.shape, want.shape) << name;
+        const sim::Comparison torch = sim::compare(t.values, want.values, FP32);
+        EXPECT_TRUE(torch.within()) << name << ": max abs " << torch.max_abs;
+        const sim::Comparison reference = sim::compare(t.values, t.reference, FP32);
+        EXPECT_TRUE(reference.within()) << name << " vs the reference: " << reference.max_abs;
+      }
+      EXPECT_TRUE(found) << name << " is not an output";
+    }
   }
 }
 

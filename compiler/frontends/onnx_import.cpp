@@ -40,6 +40,18 @@ class Importer {
   Importer(const std::string& path, const DecodeShape& shape, const OnnxInputs& inputs)
       : path_(path), shape_(shape), inputs_(inputs) {}
 
+  [[nodiscard]] std::map<std::string, std::vector<float>> weight_values() const {
+    std::map<std::string, std::vector<float>> out;
+    for (const auto& [name, w] : weights_) {
+      if (w.name != name) continue;  // tied: the other's values
+      auto c = consts_.find(name);
+      if (c == consts_.end()) continue;  // no data in the file
+      out[name].assign(c->second.values.begin(), c->second.values.end());
+    }
+    return out;
+  }
+  [[nodiscard]] const std::set<std::string>& fixed_inputs() const { return given_; }
+
   Graph run(onnx::ModelProto& model) {
     opset(model);
     validate(model.graph());
@@ -79,6 +91,7 @@ class Importer {
         Node& n = emit(last, f.op, ins, {out(last)});
         for (const auto& [k, v] : f.ints) set_attr(n, k, v);
         for (const auto& [k, v] : f.reals) set_attr_real(n, k, v);
+        for (const auto& [k, v] : f.strings) set_attr(n, k, v);
       } else if (!absorbed_.count(i)) {
         lower(g.node(i));
       }
@@ -103,6 +116,16 @@ class Importer {
   struct Weight {
     std::string name;
     bool transposed = false;
+  };
+
+  // A pattern of nodes lowered as one op: its op, input, weights and attrs.
+  struct Fused {
+    OpType op;
+    std::string input;
+    std::vector<std::string> params;  // weights after the input
+    std::map<std::string, int64_t> ints;
+    std::map<std::string, double> reals;
+    std::map<std::string, std::string> strings;
   };
 
   [[noreturn]] void fail(const onnx::NodeProto& node, const std::string& what) const {
@@ -470,7 +493,7 @@ class Importer {
           gathered_[node.output(0)] = {node.input(0), consts_.at(node.input(1))};
         }
         static const std::set<std::string> views = {"Unsqueeze", "Squeeze", "Reshape",
-                                                    "Identity", "Flatten", "Cast"};
+                                                    "Identity",  "Flatten", "Cast"};
         if (views.count(node.op_type()) && gathered_.count(node.input(0))) {
           gathered_[node.output(0)] = gathered_.at(node.input(0));
         }
@@ -623,17 +646,21 @@ class Importer {
   }
   // Index of a node found by only() (the producer of its output).
   [[nodiscard]] int index(const onnx::NodeProto* n) const { return producer_.at(n->output(0)); }
-  void fuse(std::vector<int> members, OpType op, const std::string& x,
-            std::vector<std::string> params = {}, std::map<std::string, int64_t> ints = {},
-            std::map<std::string, double> reals = {}) {
+  // Fuses `members` into one `op` on `x`; the pattern, or nullptr when it
+  // overlaps another.
+  Fused* fuse(std::vector<int> members, OpType op, const std::string& x,
+              std::vector<std::string> params = {}, std::map<std::string, int64_t> ints = {},
+              std::map<std::string, double> reals = {}) {
     std::sort(members.begin(), members.end());
     members.erase(std::unique(members.begin(), members.end()), members.end());
     for (int m : members) {
-      if (absorbed_.count(m) || fused_.count(m)) return;  // overlaps another pattern
+      if (absorbed_.count(m) || fused_.count(m)) return nullptr;  // overlaps another pattern
     }
-    fused_[members.back()] = {op, x, std::move(params), std::move(ints), std::move(reals)};
+    Fused& f = fused_[members.back()];
+    f = {op, x, std::move(params), std::move(ints), std::move(reals), {}};
     members.pop_back();
     absorbed_.insert(members.begin(), members.end());
+    return &f;
   }
 
   void match_silu(const onnx::GraphProto& g, int sig) {
@@ -697,7 +724,9 @@ class Importer {
       if (xh == nullptr || other(*xh, x).empty() || !near(other(*xh, x), 0.5)) return;
       members.push_back(index(xh));
     }
-    fuse(members, GELU_OP, x);
+    // The tanh form stays the tanh form (attrs.approximate), as computed.
+    Fused* gelu = fuse(members, GELU_OP, x);
+    if (gelu != nullptr && fn.op_type() == "Tanh") gelu->strings["approximate"] = "tanh";
   }
 
   // The node producing `name`, whatever its arity, if its output has one use.
@@ -1370,8 +1399,6 @@ class Importer {
       return;
     }
     if (op == "Transpose") {
-      // Moves elements between axes: a copy through the vector unit
-      // (timing; attrs.perm records the permutation).
       const Value in = value(node, node.input(0));
       if (in.kind != Kind::Activation) {
         if (original_.count(node.input(0)) && const_shape(node.input(0)).size() == 2) {
@@ -1380,15 +1407,7 @@ class Importer {
         }
         fail(node, "a Transpose of a constant that is not a 2-D weight");
       }
-      Node& n = emit(node, ELEMENTWISE, {in.tensor}, {out(node)});
-      set_attr(n, "kind", VectorKind_Name(COPY));
-      std::vector<std::string> perm;
-      for (const auto& a : node.attribute()) {
-        if (a.name() == "perm") {
-          for (int64_t p : a.ints()) perm.push_back(std::to_string(p));
-        }
-      }
-      set_attr(n, "perm", fmt::format("{}", fmt::join(perm, ",")));
+      transpose(node, in);
       return;
     }
     if (op == "Expand") {
@@ -1501,6 +1520,56 @@ class Importer {
                          node.input(0) + "' is computed at run time"
                    : "this op has no lowering in npusim (supported, in the default domain: " +
                          kSupported + ")");
+  }
+
+  // A Transpose that swaps two adjacent groups of axes, [outer, R.., C..,
+  // inner] -> [outer, C.., R.., inner] (heads out of tokens and back, K^T):
+  // a COPY through the vector unit with transpose_rows R, one group of
+  // R x C x inner elements at a time.
+  void transpose(const onnx::NodeProto& node, const Value& in) {
+    const size_t rank = in.shape.size();
+    std::vector<size_t> perm;
+    for (const auto& a : node.attribute()) {
+      if (a.name() == "perm") {
+        for (int64_t p : a.ints()) perm.push_back(axis_of(node, p, rank));
+      }
+    }
+    if (perm.empty()) {
+      for (size_t i = rank; i-- > 0;) perm.push_back(i);
+    }
+    if (perm.size() != rank) fail(node, "perm does not fit the input's rank");
+    size_t a = 0;
+    while (a < rank && perm[a] == a) ++a;
+    const Dims y_shape = shape_of(node, node.output(0));
+    if (a == rank) {  // the identity
+      activation(node.output(0), node.output(0), in.tensor);
+      return;
+    }
+    // perm = [0 .. a-1, m .. b-1, a .. m-1, b ..]
+    const size_t m = perm[a];
+    size_t b = m;
+    size_t i = a;
+    while (i < rank && perm[i] == b) {
+      ++i;
+      ++b;
+    }
+    bool swap = m > a;
+    for (size_t k = a; k < m && swap; ++k, ++i) swap = i < rank && perm[i] == k;
+    for (; i < rank && swap; ++i) swap = perm[i] == i;
+    if (!swap) {
+      fail(node, fmt::format("perm [{}]: npusim transposes only by swapping two adjacent groups "
+                             "of axes",
+                             fmt::join(perm, ", ")));
+    }
+    const int64_t outer = product(in.shape, 0, a), r = product(in.shape, a, m),
+                  c = product(in.shape, m, b), inner = product(in.shape, b, rank);
+    const std::string x = view(in.tensor, {outer, r, c, inner}, node.output(0) + ".in");
+    const std::string y = tensor(node.output(0) + ".t", {outer, c, r, inner}, "");
+    Node& n = emit(node, ELEMENTWISE, {x}, {y});
+    set_attr(n, "kind", VectorKind_Name(COPY));
+    set_attr(n, "transpose_rows", r);
+    set_attr(n, "transpose_group", r * c * inner);
+    activation(node.output(0), node.output(0), y);
   }
 
   // Split, or a Slice with step 1 on one axis: SLICE of the input viewed
@@ -1660,13 +1729,6 @@ class Importer {
   std::unordered_map<std::string, std::string> transposed_of_;   // Transpose(weight) -> weight
   std::string hint_;  // appended to a node's error: which input to give
   // Patterns: the last node of each, and the nodes it absorbs.
-  struct Fused {
-    OpType op;
-    std::string input;
-    std::vector<std::string> params;  // weights after the input
-    std::map<std::string, int64_t> ints;
-    std::map<std::string, double> reals;
-  };
   std::map<int, Fused> fused_;
   std::set<int> absorbed_;
   std::unordered_map<std::string, int> producer_;  // value -> node index
@@ -1678,12 +1740,22 @@ class Importer {
 
 }  // namespace
 
-Graph import_onnx(const std::string& path, const DecodeShape& shape, const OnnxInputs& inputs) {
+OnnxModel import_onnx_model(const std::string& path, const DecodeShape& shape,
+                            const OnnxInputs& inputs) {
   onnx::ModelProto model;
   if (!model.ParseFromString(read_file(path))) {
     throw UserError(path + ": not a valid ONNX model (truncated or corrupt protobuf)");
   }
-  return Importer(path, shape, inputs).run(model);
+  Importer importer(path, shape, inputs);
+  OnnxModel out;
+  out.graph = importer.run(model);
+  out.weights = importer.weight_values();
+  out.fixed_inputs = importer.fixed_inputs();
+  return out;
+}
+
+Graph import_onnx(const std::string& path, const DecodeShape& shape, const OnnxInputs& inputs) {
+  return import_onnx_model(path, shape, inputs).graph;
 }
 
 }  // namespace npusim::compiler

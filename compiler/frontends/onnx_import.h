@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -36,5 +37,15 @@ using OnnxInputs = std::map<std::string, OnnxInputValues>;
 // integer input whose values are not given.
 [[nodiscard]] Graph import_onnx(const std::string& path, const DecodeShape& shape,
                                 const OnnxInputs& inputs = {});
+
+// The graph with the values of its weights (the initializers' data, as
+// float; functional mode computes with them) and the inputs fixed at import.
+struct OnnxModel {
+  Graph graph;
+  std::map<std::string, std::vector<float>> weights;
+  std::set<std::string> fixed_inputs;
+};
+[[nodiscard]] OnnxModel import_onnx_model(const std::string& path, const DecodeShape& shape,
+                                          const OnnxInputs& inputs = {});
 
 }  // namespace npusim::compiler

@@ -62,6 +62,22 @@ void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
     chunk = slot * 8 / dtype_bits(dt);
     require(chunk > 0, ctx.target.where, "core.scratchpad.capacity_bytes", "no vector slot");
   }
+  // A COPY that transposes (attrs.transpose_rows R): one group of R rows of
+  // C blocks (attrs.transpose_group elements) per operation.
+  const auto transpose_rows = static_cast<uint64_t>(attr_int(node, "transpose_rows", 0));
+  if (v.kind == COPY && transpose_rows != 0) {
+    const auto group = static_cast<uint64_t>(attr_int(node, "transpose_group", 0));
+    require(group > 0 && elements % group == 0 && group % (transpose_rows * row) == 0, "graph",
+            where + ".attrs.transpose_group",
+            fmt::format("{} must divide the input's {} elements into groups of {} rows of row "
+                        "length {}",
+                        group, elements, transpose_rows, row));
+    require(dtype_bytes(dt, group) <= slot, ctx.target.where, "core.scratchpad.capacity_bytes",
+            fmt::format("a transpose of {} elements (node '{}') needs {} bytes in a vector slot "
+                        "of {}",
+                        group, node.name(), dtype_bytes(dt, group), slot));
+    chunk = group;
+  }
   const uint32_t xt = ctx.tensor(x), yt = ctx.tensor(y);
   const uint32_t x2t = x2 != nullptr ? ctx.tensor(*x2) : 0;
   std::vector<Buffer> params;
@@ -94,7 +110,11 @@ void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
     const uint64_t out_count = reduces ? std::max<uint64_t>(1, n / row) : n;
     const Buffer out = y_on_chip ? y_on_chip->at(out_first) : b.acquire(Ring::VecOut);
     VectorOp op;
-    op.set_kind(v.kind);
+    // GELU_OP with attrs.approximate "tanh": GPT-2's gelu_new.
+    op.set_kind(node.op() == GELU_OP && node.attrs().count("approximate") != 0 &&
+                        node.attrs().at("approximate").s() == "tanh"
+                    ? GELU_TANH
+                    : v.kind);
     op.set_length(n);
     op.set_row_length(std::min(row, n));
     op.set_dtype(dt);
@@ -102,9 +122,15 @@ void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
     op.set_spm_in2(x2 != nullptr ? in2.spm_addr : (!params.empty() ? params[0].spm_addr : 0));
     if (params.size() > 1) op.set_spm_in3(params[1].spm_addr);  // a LayerNorm's bias
     op.set_constant_in2(x2 == nullptr && params.empty() && is_binary(v.kind));
+    if (op.constant_in2() &&
+        node.attrs().count("scalar") != 0) {  // its value, when the graph has it
+      op.set_scalar(static_cast<float>(attr_real(node, "scalar", 0)));
+      op.set_scalar_first(attr_int(node, "scalar_first", 0) != 0);
+    }
     // A parameter to a binary kind is one row, added to every row (a bias).
     op.set_broadcast_in2(x2 == nullptr && !params.empty() && !reduces && v.kind != RMSNORM &&
                          v.kind != LAYERNORM);
+    if (v.kind == COPY && transpose_rows != 0) op.set_transpose_rows(transpose_rows);
     if (v.kind == RMSNORM || v.kind == LAYERNORM) op.set_eps(static_cast<float>(norm_eps(node)));
     if (v.kind == SOFTMAX) {
       op.set_scale(static_cast<float>(attr_real(node, "scale", 1)));
