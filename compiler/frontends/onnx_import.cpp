@@ -1515,6 +1515,11 @@ class Importer {
     }
     if (op == "Gather") return gather(node);
     if (op == "Constant") return;  // folded
+    for (const auto& name : node.input()) {
+      if (auto d = data_.find(name); d != data_.end() && foldable(op)) {
+        fail(node, "initializer '" + name + "' has no data npusim can evaluate: " + d->second);
+      }
+    }
     fail(node, node.input_size() > 0 && foldable(op)
                    ? "npusim evaluates this op only at import, on constant inputs; '" +
                          node.input(0) + "' is computed at run time"

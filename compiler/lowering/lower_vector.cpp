@@ -24,6 +24,46 @@ struct VectorSpec {
   const char* row_attr = nullptr;  // node attribute with the row length, if not the last dim
 };
 
+// A transposing COPY (R rows of C blocks of `row` -> [C][R][row]) whose
+// group does not fit a vector slot: r rows at a time, each r rows leaving
+// the vector unit as C runs of r x row elements, stored R x row apart.
+void lower_strided_transpose(const Node& node, LoweringContext& ctx, uint64_t rows_r,
+                             uint64_t group, uint64_t row, uint64_t slot) {
+  const Tensor& x = ctx.tensors.at(node.inputs(0), node.name());
+  const Tensor& y = ctx.tensors.at(node.outputs(0), node.name());
+  const std::string where = "node '" + node.name() + "'";
+  require(!ctx.on_chip_output(y), "graph", where,
+          "a transpose larger than a vector slot cannot leave its output on chip");
+  const DType dt = x.dtype();
+  const uint64_t per_row = group / rows_r;  // C blocks of `row`
+  const uint64_t r_max = slot / dtype_bytes(dt, per_row);
+  require(r_max >= 1, ctx.target.where, "core.scratchpad.capacity_bytes",
+          fmt::format("{} bytes is too small for node '{}': one row of its transpose needs {} "
+                      "bytes in a vector slot",
+                      slot, node.name(), dtype_bytes(dt, per_row)));
+  ProgramBuilder& b = ctx.builder;
+  const uint32_t xt = ctx.tensor(x), yt = ctx.tensor(y);
+  for (uint64_t g0 = 0; g0 < num_elements(x); g0 += group) {
+    for (uint64_t r0 = 0; r0 < rows_r; r0 += r_max) {
+      const uint64_t r = std::min(r_max, rows_r - r0), n = r * per_row;
+      const Buffer in = b.acquire(Ring::VecIn);
+      b.load(in, xt, x.address() + dtype_bytes(dt, g0 + r0 * per_row), dtype_bytes(dt, n));
+      const Buffer out = b.acquire(Ring::VecOut);
+      VectorOp op;
+      op.set_kind(COPY);
+      op.set_length(n);
+      op.set_row_length(row);
+      op.set_dtype(dt);
+      op.set_spm_in(in.spm_addr);
+      op.set_spm_out(out.spm_addr);
+      op.set_transpose_rows(r);
+      b.vector(op, {in}, out);
+      b.store(out, yt, y.address() + dtype_bytes(dt, g0 + r0 * row), dtype_bytes(dt, r * row),
+              per_row / row, dtype_bytes(dt, rows_r * row));
+    }
+  }
+}
+
 void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
   const std::string where = "node '" + node.name() + "'";
   const int inputs = v.data_inputs + v.params;
@@ -72,10 +112,10 @@ void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
             fmt::format("{} must divide the input's {} elements into groups of {} rows of row "
                         "length {}",
                         group, elements, transpose_rows, row));
-    require(dtype_bytes(dt, group) <= slot, ctx.target.where, "core.scratchpad.capacity_bytes",
-            fmt::format("a transpose of {} elements (node '{}') needs {} bytes in a vector slot "
-                        "of {}",
-                        group, node.name(), dtype_bytes(dt, group), slot));
+    if (dtype_bytes(dt, group) > slot) {
+      lower_strided_transpose(node, ctx, transpose_rows, group, row, slot);
+      return;
+    }
     chunk = group;
   }
   const uint32_t xt = ctx.tensor(x), yt = ctx.tensor(y);
