@@ -285,8 +285,14 @@ FunctionalCore::Effect FunctionalCore::vector(const Instruction& ins) const {
   } else if (is_unary(kind)) {
     for (uint64_t i = 0; i < len; ++i) out[i] = unary(kind, x[i]);
   } else if (is_binary(kind) && op.constant_in2()) {
-    throw UserError(fmt::format("{}: vector: {} by a constant the program does not hold", where_,
-                                VectorKind_Name(kind)));
+    if (!op.has_scalar()) {
+      throw UserError(fmt::format("{}: vector: {} by a constant the program does not hold", where_,
+                                  VectorKind_Name(kind)));
+    }
+    const float s = op.scalar();
+    for (uint64_t i = 0; i < len; ++i) {
+      out[i] = op.scalar_first() ? binary(kind, s, x[i]) : binary(kind, x[i], s);
+    }
   } else if (is_binary(kind)) {
     // in2: length elements, or one row added to every row.
     const std::vector<float> y =

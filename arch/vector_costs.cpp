@@ -34,6 +34,7 @@ const std::map<VectorKind, VectorCost>& table() {
       {EXP, {2, 0, 0, 8}},
       {SILU, {3, 0, 0, 8}},       // x * 1 / (1 + exp(-x))
       {GELU, {4, 0, 0, 8}},       // tanh approximation
+      {GELU_TANH, {4, 0, 0, 8}},  // the same
       {SWIGLU, {4, 0, 0, 8}},     // silu(gate) * up
       {ROPE, {3, 0, 0, 4}},       // x * cos + rotate(x) * sin
       {SOFTMAX, {4, 2, 8, 8}},    // max, exp(x - max), sum, scale; 1 division per row

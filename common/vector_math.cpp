@@ -19,6 +19,7 @@ bool is_unary(VectorKind kind) {
     case RELU:
     case SILU:
     case GELU:
+    case GELU_TANH:
     case EXP:
     case SQRT:
     case TANH:
@@ -46,6 +47,10 @@ float unary(VectorKind kind, float x) {
       return silu(x);
     case GELU:
       return 0.5f * x * (1.0f + std::erf(x / std::sqrt(2.0f)));
+    case GELU_TANH: {
+      const float k = 0.7978845608028654f;  // sqrt(2 / pi)
+      return 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x)));
+    }
     case EXP:
       return std::exp(x);
     case SQRT:

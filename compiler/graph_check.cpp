@@ -287,6 +287,12 @@ class Checker {
                             shape_text(y), dim(table, 1)));
         const int64_t row = attr(n, "row", -1), tokens = attr(n, "tokens", 1);
         (void)attr(n, "seed", 0);
+        if (n.attrs().count("rows") != 0) {
+          const uint64_t listed = rows(n, dim(table, 0));
+          require(listed == elements(y) / dim(table, 1), where_, f + ".attrs.rows",
+                  fmt::format("lists {} rows for the output's {}", listed,
+                              elements(y) / dim(table, 1)));
+        }
         require(tokens >= 1, where_, f + ".attrs.tokens", "must be >= 1");
         require(row == -1 || (row >= 0 && static_cast<uint64_t>(tokens) <= dim(table, 0) &&
                               static_cast<uint64_t>(row) <= dim(table, 0) - tokens),
@@ -416,6 +422,17 @@ class Checker {
                     arch::vector_cost(kind) != nullptr,
                 where_, f + ".attrs.kind", "must name a vector operation (arch/isa.proto)");
         arity(n, 1, 2, "(x[, y])");
+        if (n.attrs().count("transpose_rows") != 0) {  // a transposing COPY
+          const int64_t r = attr(n, "transpose_rows", 0), group = attr(n, "transpose_group", 0);
+          const uint64_t len = elements(in(n, 0)), row = last(in(n, 0));
+          require(kind == COPY && n.inputs_size() == 1 && r >= 1 && group >= 1 &&
+                      len % static_cast<uint64_t>(group) == 0 &&
+                      static_cast<uint64_t>(group) % (static_cast<uint64_t>(r) * row) == 0,
+                  where_, f + ".attrs.transpose_rows",
+                  fmt::format("a COPY of one input whose transpose_group ({}) divides its {} "
+                              "elements into transpose_rows ({}) rows of blocks of {}",
+                              group, len, r, row));
+        }
         if (n.inputs_size() == 1) return vector(n, kind, 1, 0);
         const bool same = elements(in(n, 1)) == elements(in(n, 0));
         return vector(n, kind, same ? 2 : 1, same ? 0 : 1);

@@ -60,6 +60,12 @@ uint64_t splitmix64(uint64_t x) {
 }  // namespace
 
 std::vector<uint64_t> embedding_rows(const Node& node, uint64_t rows, uint64_t batch) {
+  if (node.attrs().count("rows") != 0) {  // listed (token ids fixed at import)
+    std::vector<uint64_t> listed = listed_rows(node, rows);
+    require(listed.size() == batch, "graph", "node '" + node.name() + "'.attrs.rows",
+            fmt::format("lists {} rows for {} output rows", listed.size(), batch));
+    return listed;
+  }
   const int64_t fixed = attr_int(node, "row", -1);
   const auto tokens = static_cast<uint64_t>(attr_int(node, "tokens", 1));
   const auto seed = static_cast<uint64_t>(attr_int(node, "seed", 0));

@@ -27,8 +27,9 @@ void set_attr(Node& node, const std::string& key, int64_t value);
 void set_attr(Node& node, const std::string& key, const std::string& value);
 [[nodiscard]] int64_t attr_int(const Node& node, const std::string& key, int64_t fallback);
 // The table rows an EMBEDDING node reads for its `batch` output rows, of a
-// table of `rows`: attrs.row + r % attrs.tokens (positions), or token ids
-// drawn from attrs.seed.
+// table of `rows`: attrs.rows (listed: token ids fixed at import),
+// attrs.row + r % attrs.tokens (positions), or token ids drawn from
+// attrs.seed.
 [[nodiscard]] std::vector<uint64_t> embedding_rows(const Node& node, uint64_t rows, uint64_t batch);
 
 // Weight-only quantisation: the K rows one scale covers in an INT4 weight

@@ -62,6 +62,7 @@ compiler::TensorValues seeded_inputs(const Graph& graph, uint64_t seed) {
   }
   compiler::TensorValues values;
   for (const Tensor& t : graph.tensors()) {
+    if (!t.alias_of().empty()) continue;  // a view: its values are its base's
     if (inputs.count(t.name()) == 0 && produced.count(t.name()) != 0) continue;
     // Weights spread as 1 / sqrt(rows), so that a product keeps the input's
     // scale; quantised ones take every integer their type holds and scales

@@ -18,10 +18,10 @@ namespace npusim::sim {
 
 // Seeded values for every input of `graph`: the tensors a node reads before
 // any produces them (parameters, the layer's input, KV caches) and those no
-// node produces. In [-1, 1), a weight's scaled by 1 / sqrt(its rows) so that
-// the layers keep their activations' scale; an INT8 or INT4 weight takes
-// every value its type holds, and its scales (positive) bring it to that
-// scale.
+// node produces, but views (alias_of: their base's values). In [-1, 1), a
+// weight's scaled by 1 / sqrt(its rows) so that the layers keep their
+// activations' scale; an INT8 or INT4 weight takes every value its type
+// holds, and its scales (positive) bring it to that scale.
 [[nodiscard]] compiler::TensorValues seeded_inputs(const Graph& graph, uint64_t seed);
 
 // Writes `values` as the tensor's dtype at its address (UserError when

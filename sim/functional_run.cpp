@@ -20,7 +20,14 @@ FunctionalResult run_functional(SimulationInput input, const Compiled& compiled,
   const Graph& graph = compiled.graph;
   const compiler::TensorIndex tensors(graph);
   compiler::TensorValues values = seeded_inputs(graph, options.seed);
+  for (const auto& [name, w] : compiled.weights) {  // an .onnx model's own weights
+    auto it = values.find(name);
+    if (it == values.end() || it->second.size() != w.size()) continue;
+    const DType dt = tensors.at(name, "weights").dtype();
+    for (size_t i = 0; i < w.size(); ++i) it->second[i] = round_to(dt, w[i]);
+  }
   for (const FunctionalOptions::Input& in : options.inputs) {
+    if (compiled.fixed_inputs.count(in.name) != 0) continue;  // fixed at import
     auto it = values.find(in.name);
     if (it == values.end()) {
       throw UserError(fmt::format(
@@ -78,6 +85,13 @@ FunctionalResult run_functional(SimulationInput input, const Compiled& compiled,
       TensorResult r{
           name, {t.shape().begin(), t.shape().end()}, t.dtype(), read_tensor(image, t), {}};
       if (auto it = reference.find(name); it != reference.end()) r.reference = it->second;
+      // Views of the output (an ONNX value laid over a node's rows) are
+      // outputs too, under their own names and shapes.
+      for (const Tensor& v : graph.tensors()) {
+        if (v.alias_of() != name || read.count(v.name()) != 0) continue;
+        result.outputs.push_back(
+            {v.name(), {v.shape().begin(), v.shape().end()}, v.dtype(), r.values, r.reference});
+      }
       result.outputs.push_back(std::move(r));
     }
   }

@@ -54,6 +54,10 @@ Graph load_graph(const std::string& path) {
 }
 
 Graph build_graph(const WorkloadOptions& o) {
+  return build_graph(o, nullptr);
+}
+
+Graph build_graph(const WorkloadOptions& o, Compiled* compiled) {
   require(o.phase == "decode" || o.phase == "prefill", "--phase", o.phase,
           "choices: decode, prefill");
   require(o.phase == "decode" || o.prompt_len >= 1, "--prompt-len", std::to_string(o.prompt_len),
@@ -82,7 +86,14 @@ Graph build_graph(const WorkloadOptions& o) {
   shape.seed = o.seed;
   if (!o.model.empty()) {
     auto ends = [&](const std::string& suffix) { return has_suffix(o.model, suffix); };
-    if (ends(".onnx")) return compiler::import_onnx(o.model, shape);
+    if (ends(".onnx")) {
+      compiler::OnnxModel m = compiler::import_onnx_model(o.model, shape, o.onnx_inputs);
+      if (compiled != nullptr) {
+        compiled->weights = std::move(m.weights);
+        compiled->fixed_inputs = std::move(m.fixed_inputs);
+      }
+      return std::move(m.graph);
+    }
     if (ends(".pb") || ends(".binpb") || ends(".textproto") || ends(".pbtxt") || ends(".txtpb")) {
       return load_graph(o.model);  // npusim's own graph, already specialised
     }
@@ -96,7 +107,7 @@ Graph build_graph(const WorkloadOptions& o) {
 Compiled compile_workload(const System& system, const std::string& where,
                           const WorkloadOptions& options) {
   Compiled c;
-  c.graph = build_graph(options);
+  c.graph = build_graph(options, &c);
   require(
       options.attention == "auto" || options.attention == "fused" || options.attention == "unfused",
       "--attention", options.attention, "choices: auto, fused, unfused");

@@ -2,10 +2,14 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "arch/isa.pb.h"
 #include "compiler/frontends/decoder_layer.h"
+#include "compiler/frontends/onnx_import.h"
 #include "compiler/graph.pb.h"
 #include "compiler/lowering/lowering.h"
 #include "sim/report.pb.h"
@@ -28,10 +32,17 @@ struct WorkloadOptions {
   // Fused (flash) attention: "auto" fuses prefill's (compiler/passes/
   // fuse_attention.h), "fused" every step's, "unfused" none.
   std::string attention = "auto";
+  // An .onnx model's integer inputs given values (--input): fixed at import
+  // (compiler/frontends/onnx_import.h); others are left to functional mode.
+  compiler::OnnxInputs onnx_inputs;
 };
 
 struct Compiled {
   Graph graph;  // placed
+  // An .onnx model's weight values (functional mode computes with them),
+  // and the inputs fixed at import (not graph tensors).
+  std::map<std::string, std::vector<float>> weights;
+  std::set<std::string> fixed_inputs;
   Graph tiled;  // placed, with the lowering's decisions on each node
   Program program;
   Workload workload;
@@ -45,6 +56,8 @@ struct Compiled {
 
 // The graph of the workload, unplaced. UserError on bad options.
 [[nodiscard]] Graph build_graph(const WorkloadOptions& options);
+// The same, with an .onnx model's weight values and fixed inputs in `c`.
+[[nodiscard]] Graph build_graph(const WorkloadOptions& options, Compiled* c);
 
 // Builds, places and lowers the workload for `system`.
 [[nodiscard]] Compiled compile_workload(const System& system, const std::string& where,

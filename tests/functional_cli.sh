@@ -20,4 +20,20 @@ status=0
 run --input x="$files/x.npy" --input w="$files/w.npy" --expect "$files/y_far.npy" >"$out/log" || status=$?
 [ "$status" = 1 ] || { echo "expected exit 1 past the tolerance, got $status"; exit 1; }
 grep -q "PAST THE TOLERANCE" "$out/log" || { echo "no tolerance message"; cat "$out/log"; exit 1; }
+# A PyTorch export (tests/onnx/torch): token ids fixed at import from --input,
+# the attention mask as run-time data, the output against PyTorch's. Then
+# GPT-2's logits in fp32 against PyTorch's, and not against BERT's (exit 1).
+torch="$2/tests/onnx/torch"
+"$npusim" run --system "$hw" --model "$torch/bert_op17.onnx" --dtype fp32 --functional --quiet \
+  --input input_ids="$torch/bert_op17.input_ids.npy" \
+  --input token_type_ids="$torch/bert_op17.token_type_ids.npy" \
+  --input attention_mask="$torch/bert_op17.attention_mask.npy" \
+  --expect last_hidden_state="$torch/bert_op17.last_hidden_state.npy"
+"$npusim" run --system "$hw" --model "$torch/gpt2_op17.onnx" --dtype fp32 --functional --quiet \
+  --input input_ids="$torch/gpt2_op17.input_ids.npy" --expect logits="$torch/gpt2_op17.logits.npy"
+status=0
+"$npusim" run --system "$hw" --model "$torch/gpt2_op17.onnx" --dtype fp32 --functional --quiet \
+  --input input_ids="$torch/opt_op17.input_ids.npy" --expect logits="$torch/opt_op17.logits.npy" \
+  >"$out/log" || status=$?
+[ "$status" = 1 ] || { echo "GPT-2 with OPT's logits: expected exit 1, got $status"; exit 1; }
 echo "functional_cli: ok"

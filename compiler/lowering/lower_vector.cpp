@@ -24,6 +24,46 @@ struct VectorSpec {
   const char* row_attr = nullptr;  // node attribute with the row length, if not the last dim
 };
 
+// A transposing COPY (R rows of C blocks of `row` -> [C][R][row]) whose
+// group does not fit a vector slot: r rows at a time, each r rows leaving
+// the vector unit as C runs of r x row elements, stored R x row apart.
+void lower_strided_transpose(const Node& node, LoweringContext& ctx, uint64_t rows_r,
+                             uint64_t group, uint64_t row, uint64_t slot) {
+  const Tensor& x = ctx.tensors.at(node.inputs(0), node.name());
+  const Tensor& y = ctx.tensors.at(node.outputs(0), node.name());
+  const std::string where = "node '" + node.name() + "'";
+  require(!ctx.on_chip_output(y), "graph", where,
+          "a transpose larger than a vector slot cannot leave its output on chip");
+  const DType dt = x.dtype();
+  const uint64_t per_row = group / rows_r;  // C blocks of `row`
+  const uint64_t r_max = slot / dtype_bytes(dt, per_row);
+  require(r_max >= 1, ctx.target.where, "core.scratchpad.capacity_bytes",
+          fmt::format("{} bytes is too small for node '{}': one row of its transpose needs {} "
+                      "bytes in a vector slot",
+                      slot, node.name(), dtype_bytes(dt, per_row)));
+  ProgramBuilder& b = ctx.builder;
+  const uint32_t xt = ctx.tensor(x), yt = ctx.tensor(y);
+  for (uint64_t g0 = 0; g0 < num_elements(x); g0 += group) {
+    for (uint64_t r0 = 0; r0 < rows_r; r0 += r_max) {
+      const uint64_t r = std::min(r_max, rows_r - r0), n = r * per_row;
+      const Buffer in = b.acquire(Ring::VecIn);
+      b.load(in, xt, x.address() + dtype_bytes(dt, g0 + r0 * per_row), dtype_bytes(dt, n));
+      const Buffer out = b.acquire(Ring::VecOut);
+      VectorOp op;
+      op.set_kind(COPY);
+      op.set_length(n);
+      op.set_row_length(row);
+      op.set_dtype(dt);
+      op.set_spm_in(in.spm_addr);
+      op.set_spm_out(out.spm_addr);
+      op.set_transpose_rows(r);
+      b.vector(op, {in}, out);
+      b.store(out, yt, y.address() + dtype_bytes(dt, g0 + r0 * row), dtype_bytes(dt, r * row),
+              per_row / row, dtype_bytes(dt, rows_r * row));
+    }
+  }
+}
+
 void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
   const std::string where = "node '" + node.name() + "'";
   const int inputs = v.data_inputs + v.params;
@@ -62,6 +102,22 @@ void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
     chunk = slot * 8 / dtype_bits(dt);
     require(chunk > 0, ctx.target.where, "core.scratchpad.capacity_bytes", "no vector slot");
   }
+  // A COPY that transposes (attrs.transpose_rows R): one group of R rows of
+  // C blocks (attrs.transpose_group elements) per operation.
+  const auto transpose_rows = static_cast<uint64_t>(attr_int(node, "transpose_rows", 0));
+  if (v.kind == COPY && transpose_rows != 0) {
+    const auto group = static_cast<uint64_t>(attr_int(node, "transpose_group", 0));
+    require(group > 0 && elements % group == 0 && group % (transpose_rows * row) == 0, "graph",
+            where + ".attrs.transpose_group",
+            fmt::format("{} must divide the input's {} elements into groups of {} rows of row "
+                        "length {}",
+                        group, elements, transpose_rows, row));
+    if (dtype_bytes(dt, group) > slot) {
+      lower_strided_transpose(node, ctx, transpose_rows, group, row, slot);
+      return;
+    }
+    chunk = group;
+  }
   const uint32_t xt = ctx.tensor(x), yt = ctx.tensor(y);
   const uint32_t x2t = x2 != nullptr ? ctx.tensor(*x2) : 0;
   std::vector<Buffer> params;
@@ -94,7 +150,11 @@ void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
     const uint64_t out_count = reduces ? std::max<uint64_t>(1, n / row) : n;
     const Buffer out = y_on_chip ? y_on_chip->at(out_first) : b.acquire(Ring::VecOut);
     VectorOp op;
-    op.set_kind(v.kind);
+    // GELU_OP with attrs.approximate "tanh": GPT-2's gelu_new.
+    op.set_kind(node.op() == GELU_OP && node.attrs().count("approximate") != 0 &&
+                        node.attrs().at("approximate").s() == "tanh"
+                    ? GELU_TANH
+                    : v.kind);
     op.set_length(n);
     op.set_row_length(std::min(row, n));
     op.set_dtype(dt);
@@ -102,9 +162,15 @@ void lower_vector(const Node& node, LoweringContext& ctx, const VectorSpec& v) {
     op.set_spm_in2(x2 != nullptr ? in2.spm_addr : (!params.empty() ? params[0].spm_addr : 0));
     if (params.size() > 1) op.set_spm_in3(params[1].spm_addr);  // a LayerNorm's bias
     op.set_constant_in2(x2 == nullptr && params.empty() && is_binary(v.kind));
+    if (op.constant_in2() &&
+        node.attrs().count("scalar") != 0) {  // its value, when the graph has it
+      op.set_scalar(static_cast<float>(attr_real(node, "scalar", 0)));
+      op.set_scalar_first(attr_int(node, "scalar_first", 0) != 0);
+    }
     // A parameter to a binary kind is one row, added to every row (a bias).
     op.set_broadcast_in2(x2 == nullptr && !params.empty() && !reduces && v.kind != RMSNORM &&
                          v.kind != LAYERNORM);
+    if (v.kind == COPY && transpose_rows != 0) op.set_transpose_rows(transpose_rows);
     if (v.kind == RMSNORM || v.kind == LAYERNORM) op.set_eps(static_cast<float>(norm_eps(node)));
     if (v.kind == SOFTMAX) {
       op.set_scale(static_cast<float>(attr_real(node, "scale", 1)));

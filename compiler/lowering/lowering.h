@@ -74,9 +74,13 @@ struct LoweringContext {
     if (record != nullptr) (*record->mutable_attrs())[key].set_i(value);
   }
 
-  // Registers a graph tensor with the builder; returns its program index.
+  // Registers a graph tensor with the builder; returns its program index. A
+  // view (alias_of) is its base tensor's bytes: the same program tensor, so
+  // that a load of the view waits for the stores of the base.
   uint32_t tensor(const Tensor& t) const {
-    return builder.tensor(t.name(), t.tensor_class(), t.size_bytes(), t.address());
+    const Tensor* base = &t;
+    while (!base->alias_of().empty()) base = &tensors.at(base->alias_of(), t.name());
+    return builder.tensor(base->name(), base->tensor_class(), base->size_bytes(), base->address());
   }
 
   // Where an input is on chip, when its producer left it there (recorded

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <Eigen/Core>
+#include <map>
+#include <string>
 
 #include "common/elements.h"
 #include "common/error.h"
@@ -19,12 +21,18 @@ using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor
 struct Values {
   const TensorValues& inputs;
   TensorValues produced;
+  std::map<std::string, std::string> alias_of;  // a view -> the tensor it views
 };
 
 const std::vector<float>& input(const Values& values, const Node& node, int i) {
-  auto it = values.produced.find(node.inputs(i));
+  std::string name = node.inputs(i);
+  for (auto a = values.alias_of.find(name); a != values.alias_of.end();
+       a = values.alias_of.find(name)) {
+    name = a->second;  // a view reads its base's values (the same bytes)
+  }
+  auto it = values.produced.find(name);
   if (it != values.produced.end()) return it->second;
-  it = values.inputs.find(node.inputs(i));
+  it = values.inputs.find(name);
   if (it == values.inputs.end()) {
     throw UserError(fmt::format("reference: node '{}': no value for its input '{}'", node.name(),
                                 node.inputs(i)));
@@ -154,7 +162,9 @@ std::vector<float> vector_op(const Node& node, const TensorIndex& tensors, const
       kind = SILU;
       break;
     case GELU_OP:
-      kind = GELU;
+      kind = node.attrs().count("approximate") != 0 && node.attrs().at("approximate").s() == "tanh"
+                 ? GELU_TANH
+                 : GELU;
       break;
     case RELU_OP:
       kind = RELU;
@@ -166,7 +176,30 @@ std::vector<float> vector_op(const Node& node, const TensorIndex& tensors, const
         binary_with(kind, input(values, node, 1));
         return out;
       }
+      if (kind == COPY && attr_int(node, "transpose_rows", 0) != 0) {
+        // Each group of R rows of C blocks of `row` is written [C][R][row].
+        const auto r_count = static_cast<uint64_t>(attr_int(node, "transpose_rows", 0));
+        const auto group = static_cast<uint64_t>(attr_int(node, "transpose_group", 0));
+        const uint64_t blocks = group / (r_count * row);
+        for (uint64_t g0 = 0; g0 < x.size(); g0 += group) {
+          for (uint64_t r = 0; r < r_count; ++r) {
+            for (uint64_t c = 0; c < blocks; ++c) {
+              std::copy_n(x.begin() + static_cast<std::ptrdiff_t>(g0 + (r * blocks + c) * row), row,
+                          out.begin() + static_cast<std::ptrdiff_t>(g0 + (c * r_count + r) * row));
+            }
+          }
+        }
+        return out;
+      }
       if (node.inputs_size() == 1 && is_unary(kind)) break;
+      if (node.inputs_size() == 1 && is_binary(kind) && node.attrs().count("scalar") != 0) {
+        const auto s = static_cast<float>(attr_real(node, "scalar", 0));
+        const bool first = attr_int(node, "scalar_first", 0) != 0;
+        for (size_t i = 0; i < x.size(); ++i) {
+          out[i] = first ? binary(kind, s, x[i]) : binary(kind, x[i], s);
+        }
+        return out;
+      }
       throw UserError(fmt::format(
           "reference: node '{}': ELEMENTWISE {} with {} input(s) (a scalar constant's value is "
           "not in the graph)",
@@ -303,10 +336,62 @@ std::vector<float> rows_op(const Node& node, const TensorIndex& tensors, const V
   return out;
 }
 
+// BATCH_MATMUL: out[p] = a[p] x b[p] (or b[0] for every p: broadcast).
+std::vector<float> batch_matmul(const Node& node, const TensorIndex& tensors,
+                                const Values& values) {
+  const Tensor &at = tensors.at(node.inputs(0), node.name()),
+               &bt = tensors.at(node.inputs(1), node.name());
+  const auto m = static_cast<Eigen::Index>(at.shape(at.shape_size() - 2));
+  const auto k = static_cast<Eigen::Index>(last_dim(at));
+  const auto n = static_cast<Eigen::Index>(last_dim(bt));
+  const std::vector<float>&a = input(values, node, 0), &b = input(values, node, 1);
+  const auto batch = static_cast<Eigen::Index>(a.size()) / (m * k);
+  const bool broadcast = static_cast<Eigen::Index>(b.size()) == k * n && batch > 1;
+  std::vector<float> out(static_cast<size_t>(batch * m * n));
+  for (Eigen::Index p = 0; p < batch; ++p) {
+    Eigen::Map<Mat>(out.data() + p * m * n, m, n) =
+        Eigen::Map<const Mat>(a.data() + p * m * k, m, k) *
+        Eigen::Map<const Mat>(b.data() + (broadcast ? 0 : p * k * n), k, n);
+  }
+  return out;
+}
+
+// SLICE: out = x[..., offset : offset + width]; CONCAT: the inputs side by
+// side on the last axis.
+std::vector<float> layout(const Node& node, const TensorIndex& tensors, const Values& values) {
+  const Tensor& y = tensors.at(node.outputs(0), node.name());
+  const uint64_t width = last_dim(y), rows = num_elements(y) / width;
+  std::vector<float> out(num_elements(y));
+  if (node.op() == SLICE) {
+    const uint64_t full = last_dim(tensors.at(node.inputs(0), node.name()));
+    const auto offset = static_cast<uint64_t>(attr_int(node, "offset", 0));
+    const std::vector<float>& x = input(values, node, 0);
+    for (uint64_t r = 0; r < rows; ++r) {
+      std::copy_n(x.begin() + static_cast<std::ptrdiff_t>(r * full + offset), width,
+                  out.begin() + static_cast<std::ptrdiff_t>(r * width));
+    }
+    return out;
+  }
+  uint64_t offset = 0;
+  for (int i = 0; i < node.inputs_size(); ++i) {
+    const uint64_t w = last_dim(tensors.at(node.inputs(i), node.name()));
+    const std::vector<float>& x = input(values, node, i);
+    for (uint64_t r = 0; r < rows; ++r) {
+      std::copy_n(x.begin() + static_cast<std::ptrdiff_t>(r * w), w,
+                  out.begin() + static_cast<std::ptrdiff_t>(r * width + offset));
+    }
+    offset += w;
+  }
+  return out;
+}
+
 }  // namespace
 
 TensorValues interpret(const Graph& graph, const TensorValues& inputs) {
-  Values values{inputs, {}};
+  Values values{inputs, {}, {}};
+  for (const Tensor& t : graph.tensors()) {
+    if (!t.alias_of().empty()) values.alias_of[t.name()] = t.alias_of();
+  }
   const TensorIndex tensors(graph);
   for (const auto& [name, v] : inputs) {
     const int i = tensors.index(name);
@@ -341,6 +426,13 @@ TensorValues interpret(const Graph& graph, const TensorValues& inputs) {
       case GATHER_ROWS:
       case SCATTER_ADD:
         out = rows_op(node, tensors, values);
+        break;
+      case BATCH_MATMUL:
+        out = batch_matmul(node, tensors, values);
+        break;
+      case SLICE:
+      case CONCAT:
+        out = layout(node, tensors, values);
         break;
       default:
         out = vector_op(node, tensors, values);

@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "sim/cli/options.h"
 #include "sim/cli/progress.h"
+#include "sim/config.h"
 #include "sim/functional_run.h"
 #include "sim/memtest.h"
 #include "sim/npy.h"
@@ -118,7 +119,9 @@ int run(const std::vector<std::string>& argv) {
   args.flag("functional", &functional,
             "execute the program with data (seeded by --seed, or --input): outputs checked against "
             "the untiled graph; no timing changes");
-  args.repeated("input", &inputs, "functional: NAME=FILE.npy gives an input tensor's values");
+  args.repeated("input", &inputs,
+                "NAME=FILE.npy gives an input tensor's values (functional mode; an .onnx model's "
+                "token ids and positions are fixed at import)");
   args.repeated("expect", &expects,
                 "functional: [NAME=]FILE.npy, the values an output must have (exit 1 past the "
                 "dtype's tolerance)");
@@ -136,8 +139,11 @@ int run(const std::vector<std::string>& argv) {
   } else {
     check_workload_options(args.given(), work);
   }
+  const bool onnx = sim::has_suffix(work.model, ".onnx");
   for (const char* flag : {"input", "expect", "output-npy"}) {
-    if (args.given(flag) && !functional) args.fail(flag, "applies only with --functional");
+    if (args.given(flag) && !functional && !(onnx && std::string(flag) == "input")) {
+      args.fail(flag, "applies only with --functional (or, --input, with an .onnx model)");
+    }
   }
   if (functional && args.given("program")) {
     args.fail("functional", "needs a workload to compile (--model or --layer), not --program");
@@ -191,6 +197,10 @@ int run(const std::vector<std::string>& argv) {
   fopt.seed = work.seed;
   for (const auto& [name, file] : input_files) {
     sim::NpyArray a = sim::load_npy(file);
+    if (onnx) {  // integer inputs are fixed at import
+      work.onnx_inputs[name] = {a.shape, std::vector<double>(a.values.begin(), a.values.end()),
+                                file};
+    }
     fopt.inputs.push_back({name, file, std::move(a.shape), std::move(a.values)});
   }
 
