@@ -2,18 +2,24 @@
 // PyTorch exports it (attention as plain MatMuls, GELU as Erf arithmetic),
 // compiles, runs, and does the same matrix work as the block built from
 // its dimensions.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <numeric>
+#include <utility>
+#include <vector>
 
 #include "common/error.h"
 #include "compiler/compile.h"
 #include "compiler/frontends/decoder_layer.h"
 #include "compiler/frontends/onnx_import.h"
 #include "compiler/graph_util.h"
+#include "sim/functional_run.h"
 #include "sim/workload.h"
 #include "test_util.h"
 
@@ -24,12 +30,12 @@ constexpr int64_t S = 64, H = 128, kHeads = 4, D = 32, I = 512;
 
 class Block {
  public:
-  Block() {
+  explicit Block(std::vector<int64_t> x = {S, H}) {
     model_.set_ir_version(8);
     model_.add_opset_import()->set_version(17);
     g_ = model_.mutable_graph();
     g_->set_name("gpt2_block");
-    input("x", {S, H});
+    input("x", std::move(x));
   }
   void input(const std::string& name, std::vector<int64_t> dims) {
     auto* in = g_->add_input();
@@ -302,6 +308,105 @@ TEST(Onnx, AnUnsupportedOpNamesTheNodeAndTheOp) {
   } catch (const UserError& e) {
     EXPECT_NE(std::string(e.what()).find("node 'y' (Cos): npusim evaluates this op only at import"),
               std::string::npos)
+        << e.what();
+  }
+}
+
+// x [2, 3, 4, 5] + 0.5 transposed by `perm` in functional mode (fp32): the
+// output is numpy's x.transpose(perm) + 0.5, as the reference interpreter
+// computes it too. Returns the transposing COPYs of the graph (by name) and
+// the program's transposing vector ops.
+std::pair<int, int> expect_transposed(const std::vector<int64_t>& perm) {
+  const std::vector<int64_t> dims = {2, 3, 4, 5};
+  Block b(dims);
+  b.scalar("half", 0.5f);
+  b.node("Add", {"x", "half"}, "x1");  // computed at run time
+  Block::perm(b.node("Transpose", {"x1"}, "y"), perm);
+  const System system = test::preset();
+  sim::WorkloadOptions w;
+  w.model = b.write();
+  w.phase = "prefill";
+  w.prompt_len = 8;
+  w.dtype = "fp32";
+  const sim::Compiled c = sim::compile_workload(system, "preset", w);
+  sim::FunctionalOptions options;
+  std::vector<float> x(2 * 3 * 4 * 5);
+  std::iota(x.begin(), x.end(), 0.0f);
+  options.inputs.push_back({"x", "", {2, 3, 4, 5}, x});
+  sim::SimulationInput in;
+  in.system = &system;
+  in.program = &c.program;
+  const sim::FunctionalResult f = sim::run_functional(in, c, options);
+  EXPECT_EQ(f.reference_error, "");
+  // y[i0][i1][i2][i3] = x1[j] with j[perm[k]] = i[k].
+  std::vector<uint64_t> y_shape;
+  for (int64_t p : perm) y_shape.push_back(static_cast<uint64_t>(dims[static_cast<size_t>(p)]));
+  std::vector<float> want(x.size());
+  std::vector<int64_t> stride = {60, 20, 5, 1};  // of x
+  int64_t o = 0;
+  for (uint64_t i0 = 0; i0 < y_shape[0]; ++i0) {
+    for (uint64_t i1 = 0; i1 < y_shape[1]; ++i1) {
+      for (uint64_t i2 = 0; i2 < y_shape[2]; ++i2) {
+        for (uint64_t i3 = 0; i3 < y_shape[3]; ++i3) {
+          const int64_t j = static_cast<int64_t>(i0) * stride[static_cast<size_t>(perm[0])] +
+                            static_cast<int64_t>(i1) * stride[static_cast<size_t>(perm[1])] +
+                            static_cast<int64_t>(i2) * stride[static_cast<size_t>(perm[2])] +
+                            static_cast<int64_t>(i3) * stride[static_cast<size_t>(perm[3])];
+          want[static_cast<size_t>(o++)] = x[static_cast<size_t>(j)] + 0.5f;
+        }
+      }
+    }
+  }
+  bool found = false;
+  for (const sim::TensorResult& t : f.outputs) {
+    if (t.name != "y") continue;
+    found = true;
+    EXPECT_EQ(t.shape, y_shape);
+    EXPECT_EQ(t.values, want);
+    EXPECT_EQ(t.reference, want);
+  }
+  EXPECT_TRUE(found) << "y is not an output";
+  int nodes = 0, ops = 0;
+  for (const Node& n : c.graph.nodes()) nodes += n.attrs().count("transpose_rows") != 0;
+  for (const auto& core : c.program.cores()) {
+    for (const auto& ins : core.vector()) ops += ins.vector().transpose_rows() != 0;
+  }
+  return {nodes, ops};
+}
+
+// A Transpose of a computed tensor by any permutation: a swap of two
+// adjacent groups of axes is one transposing COPY; any other permutation is
+// a few of them, each into a tensor of its own (and each costs its time).
+TEST(Onnx, ATransposeByAnyPermutationComputesNumpysTranspose) {
+  const std::vector<std::pair<std::vector<int64_t>, int>> cases = {
+      {{0, 2, 3, 1}, 1},  // [0] [1] [2 3] -> [0] [2 3] [1]
+      {{2, 0, 1, 3}, 1},  // [0 1] [2] [3] -> [2] [0 1] [3]
+      {{0, 1, 3, 2}, 1},  // K^T
+      {{1, 0, 3, 2}, 2}, {{3, 2, 1, 0}, 3}, {{1, 3, 0, 2}, 2}, {{0, 3, 1, 2}, 1}, {{2, 3, 1, 0}, 2},
+  };
+  for (const auto& [perm, swaps] : cases) {
+    SCOPED_TRACE(fmt::format("perm [{}]", fmt::join(perm, ", ")));
+    const auto [nodes, ops] = expect_transposed(perm);
+    EXPECT_EQ(nodes, swaps);
+    EXPECT_GE(ops, swaps);
+  }
+  // The identity is a view; no COPY.
+  EXPECT_EQ(expect_transposed({0, 1, 2, 3}).first, 0);
+}
+
+TEST(Onnx, ATransposePermMustBeAPermutation) {
+  Block b({2, 3, 4, 5});
+  b.scalar("half", 0.5f);
+  b.node("Add", {"x", "half"}, "x1");
+  Block::perm(b.node("Transpose", {"x1"}, "y"), {0, 1, 1, 2});
+  compiler::DecodeShape s;
+  try {
+    (void)compiler::import_onnx(b.write(), s);
+    FAIL() << "perm [0, 1, 1, 2] accepted";
+  } catch (const UserError& e) {
+    EXPECT_NE(
+        std::string(e.what()).find("node 'y' (Transpose): perm [0, 1, 1, 2] is not a permutation"),
+        std::string::npos)
         << e.what();
   }
 }

@@ -1527,10 +1527,14 @@ class Importer {
                          kSupported + ")");
   }
 
-  // A Transpose that swaps two adjacent groups of axes, [outer, R.., C..,
-  // inner] -> [outer, C.., R.., inner] (heads out of tokens and back, K^T):
-  // a COPY through the vector unit with transpose_rows R, one group of
-  // R x C x inner elements at a time.
+  // A Transpose: a sequence of swaps of two adjacent groups of axes,
+  // [outer, R.., C.., inner] -> [outer, C.., R.., inner], each a COPY
+  // through the vector unit with transpose_rows R, one group of
+  // R x C x inner elements at a time, into a tensor of its own. Output
+  // axis by output axis, the input axis that belongs there is brought
+  // forward past the axes between (with the axes after it that follow it
+  // in perm too): one swap for a head transpose or K^T, at most rank - 1
+  // for any permutation.
   void transpose(const onnx::NodeProto& node, const Value& in) {
     const size_t rank = in.shape.size();
     std::vector<size_t> perm;
@@ -1543,38 +1547,58 @@ class Importer {
       for (size_t i = rank; i-- > 0;) perm.push_back(i);
     }
     if (perm.size() != rank) fail(node, "perm does not fit the input's rank");
-    size_t a = 0;
-    while (a < rank && perm[a] == a) ++a;
-    const Dims y_shape = shape_of(node, node.output(0));
-    if (a == rank) {  // the identity
+    std::vector<bool> seen(rank, false);
+    for (size_t p : perm) {
+      if (seen[p]) {
+        fail(node, fmt::format("perm [{}] is not a permutation of the input's axes",
+                               fmt::join(perm, ", ")));
+      }
+      seen[p] = true;
+    }
+    // The swaps, as (first axis a, first axis of the second group m, end b)
+    // of the layout they are applied to.
+    struct Swap {
+      size_t a, m, b;
+      Dims shape;  // the layout's dims before the swap
+    };
+    std::vector<Swap> swaps;
+    std::vector<size_t> order(rank);  // input axis at each position of the layout
+    for (size_t i = 0; i < rank; ++i) order[i] = i;
+    for (size_t a = 0; a < rank; ++a) {
+      const size_t m =
+          static_cast<size_t>(std::find(order.begin(), order.end(), perm[a]) - order.begin());
+      if (m == a) continue;
+      size_t b = m + 1;
+      while (b < rank && a + (b - m) < rank && order[b] == perm[a + (b - m)]) ++b;
+      Dims shape;
+      for (size_t k : order) shape.push_back(in.shape[k]);
+      swaps.push_back({a, m, b, shape});
+      std::rotate(order.begin() + static_cast<std::ptrdiff_t>(a),
+                  order.begin() + static_cast<std::ptrdiff_t>(m),
+                  order.begin() + static_cast<std::ptrdiff_t>(b));
+    }
+    shape_of(node, node.output(0));
+    if (swaps.empty()) {  // the identity
       activation(node.output(0), node.output(0), in.tensor);
       return;
     }
-    // perm = [0 .. a-1, m .. b-1, a .. m-1, b ..]
-    const size_t m = perm[a];
-    size_t b = m;
-    size_t i = a;
-    while (i < rank && perm[i] == b) {
-      ++i;
-      ++b;
+    std::string from = in.tensor;
+    for (size_t s = 0; s < swaps.size(); ++s) {
+      const Swap& w = swaps[s];
+      const bool last = s + 1 == swaps.size();
+      const std::string step = last ? "" : fmt::format(".{}", s + 1);
+      const int64_t outer = product(w.shape, 0, w.a), r = product(w.shape, w.a, w.m),
+                    c = product(w.shape, w.m, w.b), inner = product(w.shape, w.b, rank);
+      const std::string x = view(from, {outer, r, c, inner},
+                                 node.output(0) + (s == 0 ? ".in" : fmt::format(".in{}", s + 1)));
+      const std::string y = tensor(node.output(0) + ".t" + step, {outer, c, r, inner}, "");
+      Node& n = emit(node, ELEMENTWISE, {x}, {y}, step);
+      set_attr(n, "kind", VectorKind_Name(COPY));
+      set_attr(n, "transpose_rows", r);
+      set_attr(n, "transpose_group", r * c * inner);
+      from = y;
     }
-    bool swap = m > a;
-    for (size_t k = a; k < m && swap; ++k, ++i) swap = i < rank && perm[i] == k;
-    for (; i < rank && swap; ++i) swap = perm[i] == i;
-    if (!swap) {
-      fail(node, fmt::format("perm [{}]: npusim transposes only by swapping two adjacent groups "
-                             "of axes",
-                             fmt::join(perm, ", ")));
-    }
-    const int64_t outer = product(in.shape, 0, a), r = product(in.shape, a, m),
-                  c = product(in.shape, m, b), inner = product(in.shape, b, rank);
-    const std::string x = view(in.tensor, {outer, r, c, inner}, node.output(0) + ".in");
-    const std::string y = tensor(node.output(0) + ".t", {outer, c, r, inner}, "");
-    Node& n = emit(node, ELEMENTWISE, {x}, {y});
-    set_attr(n, "kind", VectorKind_Name(COPY));
-    set_attr(n, "transpose_rows", r);
-    set_attr(n, "transpose_group", r * c * inner);
-    activation(node.output(0), node.output(0), y);
+    activation(node.output(0), node.output(0), from);
   }
 
   // Split, or a Slice with step 1 on one axis: SLICE of the input viewed
