@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -315,14 +316,18 @@ TEST(Onnx, AnUnsupportedOpNamesTheNodeAndTheOp) {
 // x [2, 3, 4, 5] + 0.5 transposed by `perm` in functional mode (fp32): the
 // output is numpy's x.transpose(perm) + 0.5, as the reference interpreter
 // computes it too. Returns the transposing COPYs of the graph (by name) and
-// the program's transposing vector ops.
-std::pair<int, int> expect_transposed(const std::vector<int64_t>& perm) {
-  const std::vector<int64_t> dims = {2, 3, 4, 5};
+// the program's transposing vector ops, and the longest of those.
+struct Transposes {
+  int nodes = 0, ops = 0;
+  uint64_t longest = 0;
+};
+Transposes expect_transposed(const std::vector<int64_t>& perm,
+                             const std::vector<int64_t>& dims = {2, 3, 4, 5},
+                             const System& system = test::preset()) {
   Block b(dims);
   b.scalar("half", 0.5f);
   b.node("Add", {"x", "half"}, "x1");  // computed at run time
   Block::perm(b.node("Transpose", {"x1"}, "y"), perm);
-  const System system = test::preset();
   sim::WorkloadOptions w;
   w.model = b.write();
   w.phase = "prefill";
@@ -330,9 +335,9 @@ std::pair<int, int> expect_transposed(const std::vector<int64_t>& perm) {
   w.dtype = "fp32";
   const sim::Compiled c = sim::compile_workload(system, "preset", w);
   sim::FunctionalOptions options;
-  std::vector<float> x(2 * 3 * 4 * 5);
+  std::vector<float> x(static_cast<size_t>(dims[0] * dims[1] * dims[2] * dims[3]));
   std::iota(x.begin(), x.end(), 0.0f);
-  options.inputs.push_back({"x", "", {2, 3, 4, 5}, x});
+  options.inputs.push_back({"x", "", std::vector<uint64_t>(dims.begin(), dims.end()), x});
   sim::SimulationInput in;
   in.system = &system;
   in.program = &c.program;
@@ -342,7 +347,8 @@ std::pair<int, int> expect_transposed(const std::vector<int64_t>& perm) {
   std::vector<uint64_t> y_shape;
   for (int64_t p : perm) y_shape.push_back(static_cast<uint64_t>(dims[static_cast<size_t>(p)]));
   std::vector<float> want(x.size());
-  std::vector<int64_t> stride = {60, 20, 5, 1};  // of x
+  const std::vector<int64_t> stride = {dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3],
+                                       1};  // of x
   int64_t o = 0;
   for (uint64_t i0 = 0; i0 < y_shape[0]; ++i0) {
     for (uint64_t i1 = 0; i1 < y_shape[1]; ++i1) {
@@ -366,12 +372,16 @@ std::pair<int, int> expect_transposed(const std::vector<int64_t>& perm) {
     EXPECT_EQ(t.reference, want);
   }
   EXPECT_TRUE(found) << "y is not an output";
-  int nodes = 0, ops = 0;
-  for (const Node& n : c.graph.nodes()) nodes += n.attrs().count("transpose_rows") != 0;
+  Transposes t;
+  for (const Node& n : c.graph.nodes()) t.nodes += n.attrs().count("transpose_rows") != 0;
   for (const auto& core : c.program.cores()) {
-    for (const auto& ins : core.vector()) ops += ins.vector().transpose_rows() != 0;
+    for (const auto& ins : core.vector()) {
+      if (ins.vector().transpose_rows() == 0) continue;
+      ++t.ops;
+      t.longest = std::max<uint64_t>(t.longest, ins.vector().length());
+    }
   }
-  return {nodes, ops};
+  return t;
 }
 
 // A Transpose of a computed tensor by any permutation: a swap of two
@@ -386,12 +396,21 @@ TEST(Onnx, ATransposeByAnyPermutationComputesNumpysTranspose) {
   };
   for (const auto& [perm, swaps] : cases) {
     SCOPED_TRACE(fmt::format("perm [{}]", fmt::join(perm, ", ")));
-    const auto [nodes, ops] = expect_transposed(perm);
-    EXPECT_EQ(nodes, swaps);
-    EXPECT_GE(ops, swaps);
+    const Transposes t = expect_transposed(perm);
+    EXPECT_EQ(t.nodes, swaps);
+    EXPECT_GE(t.ops, swaps);
   }
   // The identity is a view; no COPY.
-  EXPECT_EQ(expect_transposed({0, 1, 2, 3}).first, 0);
+  EXPECT_EQ(expect_transposed({0, 1, 2, 3}).nodes, 0);
+}
+
+// With a 64 KiB scratchpad the steps of x [4, 16, 32, 8] (fp32) reversed do
+// not fit a vector slot: each goes rows at a time, and still transposes.
+TEST(Onnx, ATransposeLargerThanAVectorSlotGoesRowsAtATimeStepByStep) {
+  const System small = test::preset({"core.scratchpad.capacity_bytes=65536"});
+  const Transposes t = expect_transposed({3, 2, 1, 0}, {4, 16, 32, 8}, small);
+  EXPECT_EQ(t.nodes, 3);
+  EXPECT_LT(t.longest, 4u * 16 * 32 * 8);  // the first step's one group goes in parts
 }
 
 TEST(Onnx, ATransposePermMustBeAPermutation) {
