@@ -430,6 +430,73 @@ TEST(Onnx, ATransposePermMustBeAPermutation) {
   }
 }
 
+// A Slice with steps of a computed tensor (forwards, backwards, on an inner
+// axis and on the last) gathers the picked rows: numpy's x[..., start::step].
+TEST(Onnx, ASliceWithStepsComputesNumpysSlice) {
+  const std::vector<int64_t> dims = {2, 3, 4, 5};
+  struct Case {
+    int64_t axis, start, end, step;
+  };
+  for (const Case& k :
+       std::vector<Case>{{1, 0, 3, 2}, {2, 3, -5, -1}, {3, 1, 5, 3}, {2, -1, 0, -2}}) {
+    SCOPED_TRACE(fmt::format("axis {} {}:{}:{}", k.axis, k.start, k.end, k.step));
+    Block b(dims);
+    b.scalar("half", 0.5f);
+    b.node("Add", {"x", "half"}, "x1");
+    b.ints("starts", {k.start});
+    b.ints("ends", {k.end});
+    b.ints("axes", {k.axis});
+    b.ints("steps", {k.step});
+    b.node("Slice", {"x1", "starts", "ends", "axes", "steps"}, "y");
+    sim::WorkloadOptions w;
+    w.model = b.write();
+    w.phase = "prefill";
+    w.prompt_len = 8;
+    w.dtype = "fp32";
+    const System system = test::preset();
+    const sim::Compiled c = sim::compile_workload(system, "preset", w);
+    sim::FunctionalOptions options;
+    std::vector<float> x(2 * 3 * 4 * 5);
+    std::iota(x.begin(), x.end(), 0.0f);
+    options.inputs.push_back({"x", "", {2, 3, 4, 5}, x});
+    sim::SimulationInput in;
+    in.system = &system;
+    const sim::FunctionalResult f = sim::run_functional(in, c, options);
+    // The picked indices of the axis, as numpy picks them.
+    const int64_t len = dims[static_cast<size_t>(k.axis)];
+    std::vector<int64_t> picked;
+    int64_t i = k.start < 0 ? k.start + len : k.start;
+    const int64_t end = k.end < 0 ? k.end + len : k.end;
+    for (; k.step > 0 ? i < std::min(end, len) : i > end; i += k.step) picked.push_back(i);
+    std::vector<float> want;
+    std::vector<int64_t> at(4);
+    for (at[0] = 0; at[0] < 2; ++at[0]) {
+      for (at[1] = 0; at[1] < 3; ++at[1]) {
+        for (at[2] = 0; at[2] < 4; ++at[2]) {
+          for (at[3] = 0; at[3] < 5; ++at[3]) {
+            std::vector<int64_t> from = at;
+            const auto j = static_cast<size_t>(at[static_cast<size_t>(k.axis)]);
+            if (j >= picked.size()) continue;
+            from[static_cast<size_t>(k.axis)] = picked[j];
+            want.push_back(
+                x[static_cast<size_t>(((from[0] * 3 + from[1]) * 4 + from[2]) * 5 + from[3])] +
+                0.5f);
+          }
+        }
+      }
+    }
+    bool found = false;
+    for (const sim::TensorResult& t : f.outputs) {
+      if (t.name != "y") continue;
+      found = true;
+      EXPECT_EQ(t.values, want);
+      EXPECT_EQ(t.reference, want);
+      EXPECT_EQ(t.shape[static_cast<size_t>(k.axis)], picked.size());
+    }
+    EXPECT_TRUE(found);
+  }
+}
+
 TEST(Onnx, ATruncatedFileIsAnError) {
   const std::string full = gpt2_block_onnx();
   std::ifstream in(full, std::ios::binary);

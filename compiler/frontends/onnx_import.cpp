@@ -1643,18 +1643,33 @@ class Importer {
         } else {
           for (size_t i = 0; i < s.values.size(); ++i) axes_list.push_back(static_cast<int64_t>(i));
         }
+        std::vector<int64_t> steps(axes_list.size(), 1);
         if (node.input_size() > 4 && !node.input(4).empty()) {
-          for (double v : consts_.at(node.input(4)).values) {
-            if (v != 1) fail(node, "a Slice with a step other than 1 is not supported");
-          }
+          const auto& given = consts_.at(node.input(4)).values;
+          for (size_t i = 0; i < steps.size() && i < given.size(); ++i)
+            steps[i] = to_int64(given[i]);
         }
+        // A reversal keeps the shape: its axis is the one stepping backwards.
+        if (axes == 0) {
+          int stepping = 0;
+          for (size_t i = 0; i < axes_list.size(); ++i) {
+            if (steps[i] == 1) continue;
+            a = axis_of(node, axes_list[i], x.shape.size());
+            ++stepping;
+          }
+          if (stepping > 1) fail(node, "a Slice of more than one axis is not supported");
+        }
+        int64_t step = 1;
         for (size_t i = 0; i < axes_list.size(); ++i) {
-          if (axis_of(node, axes_list[i], x.shape.size()) == a) {
-            start = to_int64(s.values.at(i));
-            if (start < 0) start += x.shape[a];
-            start = std::clamp<int64_t>(start, 0, x.shape[a]);
-          }
+          if (axis_of(node, axes_list[i], x.shape.size()) != a) continue;
+          step = steps[i];
+          if (step == 0) fail(node, "a step of 0");
+          start = to_int64(s.values.at(i));
+          if (start < 0) start += x.shape[a];
+          // ONNX clamps the start to [0, dim] going forwards, [0, dim - 1] backwards.
+          start = std::clamp<int64_t>(start, 0, x.shape[a] - (step < 0 ? 1 : 0));
         }
+        if (step != 1) return strided_slice(node, x, a, start, step);
       } else if (node.input_size() != 1) {
         fail(node, "needs starts and ends");
       }
@@ -1677,6 +1692,28 @@ class Importer {
       set_attr(n, "offset", starts[static_cast<size_t>(i)] * inner);
       if (!last) activation(node.output(i), node.output(i), target);
     }
+  }
+
+  // A Slice with a step other than 1 on axis `a` (backwards too): the
+  // input viewed as rows of the axis's inner elements, and the picked rows
+  // (start + j * step of each outer block) gathered, one DMA each.
+  void strided_slice(const onnx::NodeProto& node, const Value& x, size_t a, int64_t start,
+                     int64_t step) {
+    const Dims y = shape_of(node, node.output(0));
+    const int64_t outer = product(x.shape, 0, a), len = x.shape[a];
+    const int64_t inner = product(x.shape, a + 1, x.shape.size());
+    std::string rows;
+    for (int64_t o = 0; o < outer; ++o) {
+      for (int64_t j = 0; j < y[a]; ++j) {
+        const int64_t i = start + j * step;
+        if (i < 0 || i >= len) fail(node, "its output shape does not match its starts and steps");
+        rows += fmt::format("{}{}", rows.empty() ? "" : ",", o * len + i);
+      }
+    }
+    const std::string in = view(x.tensor, {outer * len, inner}, node.output(0) + ".in");
+    const std::string target = tensor(node.output(0) + ".rows", {outer * y[a], inner}, "");
+    set_attr(emit(node, GATHER_ROWS, {in}, {target}, ""), "rows", rows);
+    activation(node.output(0), node.output(0), target);
   }
 
   // Gather of rows of a 2-D weight: EMBEDDING. Its rows are fixed at
