@@ -497,6 +497,57 @@ TEST(Onnx, ASliceWithStepsComputesNumpysSlice) {
   }
 }
 
+// Gemm with transA (and transB): y = x1^T . w^T, the first operand
+// transposed on chip first.
+TEST(Onnx, AGemmWithTransposedOperandsComputesThem) {
+  Block b({6, 4});
+  b.scalar("half", 0.5f);
+  b.node("Add", {"x", "half"}, "x1");
+  b.weight("w", {3, 6});  // transB: [N, K]
+  auto* w = b.g_->mutable_initializer(b.g_->initializer_size() - 1);
+  for (int i = 0; i < w->float_data_size(); ++i)
+    w->set_float_data(i, 0.25f * static_cast<float>(i % 7) - 0.5f);
+  onnx::NodeProto& gemm = b.node("Gemm", {"x1", "w"}, "y");
+  for (const char* t : {"transA", "transB"}) {
+    auto* a = gemm.add_attribute();
+    a->set_name(t);
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(1);
+  }
+  sim::WorkloadOptions opts;
+  opts.model = b.write();
+  opts.phase = "prefill";
+  opts.prompt_len = 8;
+  opts.dtype = "fp32";
+  const System system = test::preset();
+  const sim::Compiled c = sim::compile_workload(system, "preset", opts);
+  sim::FunctionalOptions options;
+  std::vector<float> x(24);
+  std::iota(x.begin(), x.end(), 0.0f);
+  options.inputs.push_back({"x", "", {6, 4}, x});
+  sim::SimulationInput in;
+  in.system = &system;
+  const sim::FunctionalResult f = sim::run_functional(in, c, options);
+  std::vector<float> want(4 * 3, 0.0f);  // y[m, n] = sum_k x1[k, m] w[n, k]
+  for (int m = 0; m < 4; ++m) {
+    for (int n = 0; n < 3; ++n) {
+      for (int k = 0; k < 6; ++k) {
+        want[static_cast<size_t>(m * 3 + n)] +=
+            (x[static_cast<size_t>(k * 4 + m)] + 0.5f) * w->float_data(n * 6 + k);
+      }
+    }
+  }
+  bool found = false;
+  for (const sim::TensorResult& t : f.outputs) {
+    if (t.name != "y") continue;
+    found = true;
+    EXPECT_EQ(t.shape, (std::vector<uint64_t>{4, 3}));
+    ASSERT_EQ(t.values.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(t.values[i], want[i], 1e-4f) << i;
+  }
+  EXPECT_TRUE(found);
+}
+
 TEST(Onnx, ATruncatedFileIsAnError) {
   const std::string full = gpt2_block_onnx();
   std::ifstream in(full, std::ios::binary);

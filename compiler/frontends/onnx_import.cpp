@@ -1419,10 +1419,21 @@ class Importer {
       return;
     }
     if (op == "MatMul" || op == "Gemm") {
-      const Value a = value(node, node.input(0));
+      Value a = value(node, node.input(0));
       const Value b = value(node, node.input(1));
       if (a.kind != Kind::Activation) fail(node, "the first operand must be computed");
-      if (op == "Gemm" && int_attr(node, "transA", 0) != 0) fail(node, "transA is not supported");
+      if (op == "Gemm" && int_attr(node, "transA", 0) != 0) {
+        // A transposed first: a Transpose of its own (a transposing COPY).
+        if (a.shape.size() != 2) fail(node, "transA needs a 2-D first operand");
+        onnx::NodeProto t;
+        t.set_name((node.name().empty() ? node.output(0) : node.name()) + ".transA");
+        t.set_op_type("Transpose");
+        t.add_input(node.input(0));
+        t.add_output(node.output(0) + ".a_t");
+        shapes_[t.output(0)] = {a.shape[1], a.shape[0]};
+        transpose(t, a);
+        a = value(t, t.output(0));
+      }
       if (op == "Gemm" && (real_attr(node, "alpha", 1) != 1 || real_attr(node, "beta", 1) != 1)) {
         fail(node, "alpha and beta other than 1 are not supported");
       }
