@@ -47,7 +47,8 @@ void lower_scatter_add(const Node& node, LoweringContext& ctx) {
   require(rows.size() * width == num_elements(part), "graph", "node '" + node.name() + "'",
           "the part must hold one row per listed row");
   const uint64_t row_bytes = dtype_bytes(out.dtype(), width);
-  const uint64_t per = rows_per_slot(ctx, node, row_bytes);
+  // A row of the output, or its fp32 gate, whichever is wider.
+  const uint64_t per = rows_per_slot(ctx, node, std::max<uint64_t>(row_bytes, gated ? 4 : 0));
   ProgramBuilder& b = ctx.builder;
   const uint32_t pt = ctx.tensor(part), ot = ctx.tensor(out);
   const uint32_t at_t = acc != nullptr ? ctx.tensor(*acc) : 0;
