@@ -313,6 +313,38 @@ TEST(Onnx, AnUnsupportedOpNamesTheNodeAndTheOp) {
   }
 }
 
+// A block whose input x (of `dims`, 0, 1, 2, ...) and output y are fp32,
+// compiled and run in functional mode on `system`: x and y's result.
+struct BlockRun {
+  sim::Compiled compiled;
+  std::vector<float> x;
+  sim::TensorResult y;
+};
+BlockRun run_block(Block& b, const std::vector<int64_t>& dims, const System& system) {
+  sim::WorkloadOptions w;
+  w.model = b.write();
+  w.phase = "prefill";
+  w.prompt_len = 8;
+  w.dtype = "fp32";
+  BlockRun r;
+  r.compiled = sim::compile_workload(system, "preset", w);
+  uint64_t n = 1;
+  for (int64_t d : dims) n *= static_cast<uint64_t>(d);
+  r.x.resize(n);
+  std::iota(r.x.begin(), r.x.end(), 0.0f);
+  sim::FunctionalOptions options;
+  options.inputs.push_back({"x", "", std::vector<uint64_t>(dims.begin(), dims.end()), r.x});
+  sim::SimulationInput in;
+  in.system = &system;
+  const sim::FunctionalResult f = sim::run_functional(in, r.compiled, options);
+  EXPECT_EQ(f.reference_error, "");
+  for (const sim::TensorResult& t : f.outputs) {
+    if (t.name == "y") r.y = t;
+  }
+  EXPECT_EQ(r.y.name, "y") << "y is not an output";
+  return r;
+}
+
 // x [2, 3, 4, 5] + 0.5 transposed by `perm` in functional mode (fp32): the
 // output is numpy's x.transpose(perm) + 0.5, as the reference interpreter
 // computes it too. Returns the transposing COPYs of the graph (by name) and
@@ -328,21 +360,9 @@ Transposes expect_transposed(const std::vector<int64_t>& perm,
   b.scalar("half", 0.5f);
   b.node("Add", {"x", "half"}, "x1");  // computed at run time
   Block::perm(b.node("Transpose", {"x1"}, "y"), perm);
-  sim::WorkloadOptions w;
-  w.model = b.write();
-  w.phase = "prefill";
-  w.prompt_len = 8;
-  w.dtype = "fp32";
-  const sim::Compiled c = sim::compile_workload(system, "preset", w);
-  sim::FunctionalOptions options;
-  std::vector<float> x(static_cast<size_t>(dims[0] * dims[1] * dims[2] * dims[3]));
-  std::iota(x.begin(), x.end(), 0.0f);
-  options.inputs.push_back({"x", "", std::vector<uint64_t>(dims.begin(), dims.end()), x});
-  sim::SimulationInput in;
-  in.system = &system;
-  in.program = &c.program;
-  const sim::FunctionalResult f = sim::run_functional(in, c, options);
-  EXPECT_EQ(f.reference_error, "");
+  const BlockRun r = run_block(b, dims, system);
+  const std::vector<float>& x = r.x;
+  const sim::Compiled& c = r.compiled;
   // y[i0][i1][i2][i3] = x1[j] with j[perm[k]] = i[k].
   std::vector<uint64_t> y_shape;
   for (int64_t p : perm) y_shape.push_back(static_cast<uint64_t>(dims[static_cast<size_t>(p)]));
@@ -363,15 +383,9 @@ Transposes expect_transposed(const std::vector<int64_t>& perm,
       }
     }
   }
-  bool found = false;
-  for (const sim::TensorResult& t : f.outputs) {
-    if (t.name != "y") continue;
-    found = true;
-    EXPECT_EQ(t.shape, y_shape);
-    EXPECT_EQ(t.values, want);
-    EXPECT_EQ(t.reference, want);
-  }
-  EXPECT_TRUE(found) << "y is not an output";
+  EXPECT_EQ(r.y.shape, y_shape);
+  EXPECT_EQ(r.y.values, want);
+  EXPECT_EQ(r.y.reference, want);
   Transposes t;
   for (const Node& n : c.graph.nodes()) t.nodes += n.attrs().count("transpose_rows") != 0;
   for (const auto& core : c.program.cores()) {
@@ -448,20 +462,8 @@ TEST(Onnx, ASliceWithStepsComputesNumpysSlice) {
     b.ints("axes", {k.axis});
     b.ints("steps", {k.step});
     b.node("Slice", {"x1", "starts", "ends", "axes", "steps"}, "y");
-    sim::WorkloadOptions w;
-    w.model = b.write();
-    w.phase = "prefill";
-    w.prompt_len = 8;
-    w.dtype = "fp32";
-    const System system = test::preset();
-    const sim::Compiled c = sim::compile_workload(system, "preset", w);
-    sim::FunctionalOptions options;
-    std::vector<float> x(2 * 3 * 4 * 5);
-    std::iota(x.begin(), x.end(), 0.0f);
-    options.inputs.push_back({"x", "", {2, 3, 4, 5}, x});
-    sim::SimulationInput in;
-    in.system = &system;
-    const sim::FunctionalResult f = sim::run_functional(in, c, options);
+    const BlockRun r = run_block(b, dims, test::preset());
+    const std::vector<float>& x = r.x;
     // The picked indices of the axis, as numpy picks them.
     const int64_t len = dims[static_cast<size_t>(k.axis)];
     std::vector<int64_t> picked;
@@ -485,15 +487,10 @@ TEST(Onnx, ASliceWithStepsComputesNumpysSlice) {
         }
       }
     }
-    bool found = false;
-    for (const sim::TensorResult& t : f.outputs) {
-      if (t.name != "y") continue;
-      found = true;
-      EXPECT_EQ(t.values, want);
-      EXPECT_EQ(t.reference, want);
-      EXPECT_EQ(t.shape[static_cast<size_t>(k.axis)], picked.size());
-    }
-    EXPECT_TRUE(found);
+    EXPECT_EQ(r.y.values, want);
+    EXPECT_EQ(r.y.reference, want);
+    ASSERT_EQ(r.y.shape.size(), 4u);
+    EXPECT_EQ(r.y.shape[static_cast<size_t>(k.axis)], picked.size());
   }
 }
 
@@ -514,20 +511,8 @@ TEST(Onnx, AGemmWithTransposedOperandsComputesThem) {
     a->set_type(onnx::AttributeProto::INT);
     a->set_i(1);
   }
-  sim::WorkloadOptions opts;
-  opts.model = b.write();
-  opts.phase = "prefill";
-  opts.prompt_len = 8;
-  opts.dtype = "fp32";
-  const System system = test::preset();
-  const sim::Compiled c = sim::compile_workload(system, "preset", opts);
-  sim::FunctionalOptions options;
-  std::vector<float> x(24);
-  std::iota(x.begin(), x.end(), 0.0f);
-  options.inputs.push_back({"x", "", {6, 4}, x});
-  sim::SimulationInput in;
-  in.system = &system;
-  const sim::FunctionalResult f = sim::run_functional(in, c, options);
+  const BlockRun r = run_block(b, {6, 4}, test::preset());
+  const std::vector<float>& x = r.x;
   std::vector<float> want(4 * 3, 0.0f);  // y[m, n] = sum_k x1[k, m] w[n, k]
   for (int m = 0; m < 4; ++m) {
     for (int n = 0; n < 3; ++n) {
@@ -537,15 +522,12 @@ TEST(Onnx, AGemmWithTransposedOperandsComputesThem) {
       }
     }
   }
-  bool found = false;
-  for (const sim::TensorResult& t : f.outputs) {
-    if (t.name != "y") continue;
-    found = true;
-    EXPECT_EQ(t.shape, (std::vector<uint64_t>{4, 3}));
-    ASSERT_EQ(t.values.size(), want.size());
-    for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(t.values[i], want[i], 1e-4f) << i;
+  EXPECT_EQ(r.y.shape, (std::vector<uint64_t>{4, 3}));
+  ASSERT_EQ(r.y.values.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_NEAR(r.y.values[i], want[i], 1e-4f) << i;
+    EXPECT_NEAR(r.y.reference[i], want[i], 1e-4f) << i;
   }
-  EXPECT_TRUE(found);
 }
 
 TEST(Onnx, ATruncatedFileIsAnError) {

@@ -54,17 +54,24 @@ uint64_t parameters(const Graph& g) {
   return n;
 }
 
+// The export of `entry` at `dtype`, with its given inputs.
+sim::WorkloadOptions workload_of(const nlohmann::json& entry, const std::string& dtype) {
+  sim::WorkloadOptions w;
+  w.model = test::source_path(kDir + entry["file"].get<std::string>());
+  w.phase = "prefill";
+  w.prompt_len = 8;
+  w.dtype = dtype;
+  w.onnx_inputs = inputs_of(entry);
+  return w;
+}
+
 TEST(OnnxTorch, EveryExportImportsWithTheManifestsMacsAndParameters) {
   const nlohmann::json files = manifest();
   ASSERT_EQ(files.size(), 21u);
   const System system = test::preset();
   for (const auto& entry : files) {
     SCOPED_TRACE(entry["file"].get<std::string>());
-    sim::WorkloadOptions w;
-    w.model = test::source_path(kDir + entry["file"].get<std::string>());
-    w.phase = "prefill";
-    w.prompt_len = 8;
-    w.onnx_inputs = inputs_of(entry);
+    const sim::WorkloadOptions w = workload_of(entry, "fp16");
     sim::Compiled c;
     try {
       c = sim::compile_workload(system, "preset", w);
@@ -87,12 +94,7 @@ TEST(OnnxTorch, EveryExportImportsWithTheManifestsMacsAndParameters) {
 void expect_pytorchs_outputs(const System& system, const nlohmann::json& entry,
                              sim::Compiled* compiled = nullptr) {
   SCOPED_TRACE(entry["file"].get<std::string>());
-  sim::WorkloadOptions w;
-  w.model = test::source_path(kDir + entry["file"].get<std::string>());
-  w.phase = "prefill";
-  w.prompt_len = 8;
-  w.dtype = "fp32";
-  w.onnx_inputs = inputs_of(entry);
+  const sim::WorkloadOptions w = workload_of(entry, "fp32");
   sim::Compiled c;
   try {
     c = sim::compile_workload(system, "preset", w);

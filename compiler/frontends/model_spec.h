@@ -26,7 +26,7 @@ struct ModelSpec {
   uint64_t max_positions = 0;    // learned position embeddings (GPT-2, OPT)
   uint64_t position_offset = 0;  // rows before position 0 in that table (OPT: 2)
   NormKind norm = NormKind::Rms;
-  double norm_eps = 1e-5;  // added to the norms' variance
+  double norm_eps = 1e-5;     // added to the norms' variance
   double rope_theta = 10000;  // RoPE's base
   MlpKind mlp = MlpKind::GatedSilu;
   bool attention_bias = false;  // biases on Q, K and V
