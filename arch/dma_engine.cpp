@@ -6,6 +6,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "common/address_space.h"
 #include "common/error.h"
 #include "common/float_cast.h"
 
@@ -122,7 +123,12 @@ void DmaEngine::send(const DmaOp& op, uint64_t address, unsigned bytes) {
   const auto arrival = static_cast<uint64_t>(std::ceil(start - 1e-6));
   if (ResourceLedger* ledger = context_.ledger) {
     ledger->add(port_, static_cast<uint64_t>(start), port_free, bytes);
-    const double held = config_.unloaded_latency_ps + bytes * config_.memory_ps_per_byte;
+    double held = config_.unloaded_latency_ps + bytes * config_.memory_ps_per_byte;
+    if (!config_.memories.empty()) {
+      const auto& path =
+          config_.memories[std::min<size_t>(memory_of(address), config_.memories.size() - 1)];
+      held = path.unloaded_latency_ps + bytes * path.ps_per_byte;
+    }
     ledger->add(slots_column_, arrival, arrival + static_cast<uint64_t>(held), held);
     if (ps_per_request_ > 0) ledger->add_at(issue_, static_cast<uint64_t>(issue), 1.0);
   }

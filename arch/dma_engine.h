@@ -32,6 +32,13 @@ struct DmaConfig {
   // outstanding x time: near 1 when too few slots keep the memory waiting.
   double unloaded_latency_ps = 0;
   double memory_ps_per_byte = 0;
+  // With several memories (common/address_space.h), memory i's pair, for
+  // requests to its addresses (empty: the pair above for all).
+  struct MemoryPath {
+    double unloaded_latency_ps = 0;
+    double ps_per_byte = 0;
+  };
+  std::vector<MemoryPath> memories;
 };
 
 struct DmaStats {

@@ -6,6 +6,7 @@
 
 #include "arch/dataflow.h"
 #include "arch/vector_costs.h"
+#include "common/address_space.h"
 #include "common/dtype.h"
 #include "common/error.h"
 
@@ -119,7 +120,17 @@ class Checker {
     spm(".dma.spm_addr", op.spm_addr(), bytes);
     // Memory: [dram_addr, dram_addr + (rows - 1) * stride + row_bytes).
     const uint64_t stride = op.rows() == 1 ? 0 : op.dram_stride();
-    const uint64_t limit = limits_.memory_bytes == 0 ? UINT64_MAX : limits_.memory_bytes;
+    // With several memories, the range must lie in one memory's.
+    const bool several = !limits_.memories.empty();
+    const uint32_t m = memory_of(op.dram_addr());
+    ensure(!several || m < limits_.memories.size(), ".dma.dram_addr", [&] {
+      return fmt::format("0x{:x} is in no memory's range (memory {} of {})", op.dram_addr(), m,
+                         limits_.memories.size());
+    });
+    const uint64_t capacity = several ? limits_.memories[m] : limits_.memory_bytes;
+    const uint64_t limit = several ? memory_base(m) + (capacity == 0 ? memory_base(1) : capacity)
+                           : capacity == 0 ? UINT64_MAX
+                                           : capacity;
     ensure(!__builtin_mul_overflow(op.rows() - 1, stride, &last_row) &&
                !__builtin_add_overflow(last_row, op.row_bytes(), &end) &&
                !__builtin_add_overflow(op.dram_addr(), end, &end) && end <= limit,
@@ -127,10 +138,10 @@ class Checker {
              return fmt::format(
                  "{} rows of {} bytes, {} apart, from 0x{:x} reach past the memory's {}", op.rows(),
                  op.row_bytes(), stride, op.dram_addr(),
-                 limits_.memory_bytes == 0
-                     ? std::string("address space")
-                     : fmt::format("capacity ({} bytes, memory.capacity_bytes)",
-                                   limits_.memory_bytes));
+                 capacity == 0 ? std::string("address space")
+                               : fmt::format("capacity ({} bytes, {})", capacity,
+                                             several ? limits_.memory_fields[m]
+                                                     : std::string("memory.capacity_bytes")));
            });
   }
 

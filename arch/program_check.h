@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "arch/isa.pb.h"
 
@@ -14,6 +15,11 @@ namespace npusim::arch {
 struct CoreLimits {
   uint64_t spm_capacity_bytes = 0;
   uint64_t memory_bytes = 0;  // addresses a DMA may reach (0: the whole 64-bit space)
+  // Several memories (common/address_space.h): memory i's capacity (0: its
+  // whole range), and the field that sets it, named in errors. Replaces
+  // memory_bytes when not empty.
+  std::vector<uint64_t> memories;
+  std::vector<std::string> memory_fields;
 };
 
 struct ProgramFacts {

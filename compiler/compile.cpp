@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/address_space.h"
 #include "common/error.h"
 
 namespace npusim::compiler {
@@ -67,11 +68,29 @@ Program lower(const Graph& graph, const Target& target, Graph* tiled) {
   ProgramBuilder builder(
       graph.name(), default_spm_layout(target.spm_capacity_bytes, target.arrays, share, rings));
   builder.set_op_by_op(target.kernel_by_kernel);
-  LoweringContext ctx{graph, tensors, target, builder};
-  ctx.on_chip = &on_chip;
+  // One target per memory: a node is lowered for the memory that holds most
+  // of its input bytes.
+  std::vector<Target> by_memory;
+  for (size_t m = 0; m < target.memories.size() && target.memories.size() > 1; ++m) {
+    by_memory.push_back(target);
+    by_memory.back().use_memory(m);
+  }
   if (tiled != nullptr) *tiled = graph;
   for (int i = 0; i < graph.nodes_size(); ++i) {
     const Node& node = graph.nodes(i);
+    const Target* node_target = &target;
+    if (!by_memory.empty()) {
+      std::vector<uint64_t> bytes(by_memory.size(), 0);
+      for (const std::string& in : node.inputs()) {
+        const Tensor& t = tensors.at(in, node.name());
+        const uint32_t m = memory_of(t.address());
+        if (m < bytes.size()) bytes[m] += t.size_bytes();
+      }
+      node_target = &by_memory[static_cast<size_t>(std::max_element(bytes.begin(), bytes.end()) -
+                                                   bytes.begin())];
+    }
+    LoweringContext ctx{graph, tensors, *node_target, builder};
+    ctx.on_chip = &on_chip;
     ctx.record = tiled != nullptr ? tiled->mutable_nodes(i) : nullptr;
     const LowerFn* fn = LoweringRegistry::find(node.op());
     if (fn == nullptr) {

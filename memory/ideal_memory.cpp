@@ -28,8 +28,8 @@ void IdealMemory::energy(double seconds, MemoryEnergy* out) const {
 
 void IdealMemory::register_resources(ResourceLedger& ledger) {
   ledger_ = &ledger;
-  bus_ = ledger.add_resource({"memory bus", ResourcePath::Memory, "B", bandwidth_gbps_ * 1e-3,
-                              fmt::format("{} GB/s", bandwidth_gbps_), ""});
+  bus_ = ledger.add_resource({resource_name("memory bus"), ResourcePath::Memory, "B",
+                              bandwidth_gbps_ * 1e-3, fmt::format("{} GB/s", bandwidth_gbps_), ""});
 }
 
 void IdealMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {

@@ -13,9 +13,9 @@
 #include <tlm>
 #include <vector>
 
-#include "common/radix_heap.h"
 #include "common/resources.h"
 #include "memory/memory.pb.h"
+#include "memory/response_queue.h"
 
 namespace npusim::memory {
 
@@ -49,10 +49,17 @@ class MemoryModel : public sc_core::sc_module {
   // Registers the resources that can cap its throughput (its data bus, row
   // activations, ...) and records their work from now on.
   virtual void register_resources(ResourceLedger& ledger) = 0;
+  // Prefixes the names of its resources ("hbm DRAM bus"), for a system of
+  // several memories; default none.
+  void set_label(std::string label) { label_ = std::move(label); }
 
  protected:
-  SC_HAS_PROCESS(MemoryModel);
   TrafficSink* traffic_sink_ = nullptr;
+
+  // A resource's name with the label in front.
+  [[nodiscard]] std::string resource_name(const std::string& resource) const {
+    return label_.empty() ? resource : label_ + " " + resource;
+  }
 
   // A request arrives at `arrival_ps` (>= now). The model must eventually
   // call respond() for it.
@@ -64,11 +71,9 @@ class MemoryModel : public sc_core::sc_module {
  private:
   tlm::tlm_sync_enum nb_transport_fw(tlm::tlm_generic_payload& trans, tlm::tlm_phase& phase,
                                      sc_core::sc_time& delay);
-  void send_responses();
 
-  RadixHeap<tlm::tlm_generic_payload*> responses_;  // by time, ps
-  sc_core::sc_event response_event_;
-  uint64_t notified_ps_ = UINT64_MAX;  // time of the pending notification
+  ResponseQueue responses_;
+  std::string label_;
 };
 
 }  // namespace npusim::memory

@@ -5,15 +5,19 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/text_format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <set>
 
 #include "arch/dataflow.h"
 #include "common/error.h"
 #include "common/file.h"
 #include "common/ranges.h"
 #include "memory/registry.h"
+#include "sim/memories.h"
 
 namespace npusim::sim {
 namespace {
@@ -138,6 +142,35 @@ bool parse_number(const std::string& text, T* out) {
   return ec == std::errc() && ptr == end && !text.empty();
 }
 
+// The element of the repeated message field `f` of `m` that `key` names: an
+// index, or the value of the elements' `name` field.
+google::protobuf::Message* repeated_element(google::protobuf::Message* m,
+                                            const google::protobuf::FieldDescriptor* f,
+                                            const std::string& key, const std::string& where) {
+  const auto* r = m->GetReflection();
+  const int size = r->FieldSize(*m, f);
+  uint32_t index = 0;
+  if (parse_number(key, &index)) {
+    if (index >= static_cast<uint32_t>(size)) {
+      throw UserError(
+          fmt::format("{}: index {} is past the {} element(s) the system has", where, index, size));
+    }
+    return r->MutableRepeatedMessage(m, f, static_cast<int>(index));
+  }
+  const auto* name_field = f->message_type()->FindFieldByName("name");
+  std::vector<std::string> names;
+  for (int i = 0; i < size && name_field != nullptr; ++i) {
+    google::protobuf::Message* e = r->MutableRepeatedMessage(m, f, i);
+    const std::string n = e->GetReflection()->GetString(*e, name_field);
+    if (n == key) return e;
+    names.push_back("'" + n + "'");
+  }
+  throw UserError(fmt::format("{}: no element named '{}' ({})", where, key,
+                              names.empty()
+                                  ? "its elements have no names"
+                                  : "names: " + fmt::format("{}", fmt::join(names, ", "))));
+}
+
 }  // namespace
 
 void apply_override(const std::string& assignment, google::protobuf::Message* message) {
@@ -157,23 +190,43 @@ void apply_override(const std::string& assignment, google::protobuf::Message* me
   size_t start = 0;
   while (true) {
     const size_t dot = path.find('.', start);
-    const std::string name = path.substr(start, dot == std::string::npos ? dot : dot - start);
+    std::string name = path.substr(start, dot == std::string::npos ? dot : dot - start);
     const std::string walked = path.substr(0, dot);
+    // "memories[1]" or "memories[hbm]": an element of a repeated message,
+    // by index or by its `name` field.
+    std::string key;
+    bool keyed = false;
+    if (const size_t open = name.find('['); open != std::string::npos) {
+      if (name.back() != ']' || open + 2 > name.size() - 1) {
+        throw UserError(fmt::format("{}: {}: expected FIELD[INDEX] or FIELD[NAME]", where, walked));
+      }
+      key = name.substr(open + 1, name.size() - open - 2);
+      name.resize(open);
+      keyed = true;
+    }
     f = m->GetDescriptor()->FindFieldByName(name);
     if (f == nullptr) {
       throw UserError(fmt::format("{}: {}: no field named \"{}\" in {}", where, walked, name,
                                   m->GetDescriptor()->full_name()));
     }
-    if (f->is_repeated()) {
-      throw UserError(
-          fmt::format("{}: {}: a repeated field cannot be set with --set", where, walked));
+    if (f->is_repeated() != keyed || (keyed && f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE)) {
+      throw UserError(fmt::format(
+          "{}: {}: {}", where, walked,
+          keyed ? "only a repeated message field takes [INDEX] or [NAME]"
+          : f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE
+              ? fmt::format("a repeated field: name one element, {}[INDEX] or {}[NAME]", name, name)
+              : "a repeated field cannot be set with --set"));
     }
     if (dot == std::string::npos) break;
     if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) {
       throw UserError(fmt::format("{}: {}: is a {}, not a message with fields", where, walked,
                                   f->cpp_type_name()));
     }
-    m = m->GetReflection()->MutableMessage(m, f);
+    if (keyed) {
+      m = repeated_element(m, f, key, where + ": " + walked);
+    } else {
+      m = m->GetReflection()->MutableMessage(m, f);
+    }
     start = dot + 1;
   }
   const auto* r = m->GetReflection();
@@ -283,7 +336,64 @@ void apply_defaults(System& s) {
   if (!e->has_vector_static_mw_per_lane()) e->set_vector_static_mw_per_lane(1);
   if (!e->has_spm_static_mw_per_mib()) e->set_spm_static_mw_per_mib(15);
   if (!e->has_other_static_w()) e->set_other_static_w(0);
+  if (s.has_memory() && s.memory().name().empty()) s.mutable_memory()->set_name("memory");
+  for (int i = 0; i < s.memories_size(); ++i) {
+    MemoryConfig* m = s.mutable_memories(i);
+    if (m->name().empty()) m->set_name(fmt::format("memory{}", i));
+    if (m->has_link() && m->link().name().empty())
+      m->mutable_link()->set_name("link to " + m->name());
+  }
+  if (s.has_memory() && s.memory().has_link() && s.memory().link().name().empty())
+    s.mutable_memory()->mutable_link()->set_name("link to " + s.memory().name());
 }
+
+namespace {
+
+bool plain_name(const std::string& n) {
+  return !n.empty() && std::all_of(n.begin(), n.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+}
+
+void validate_memories(const System& s, const std::string& where) {
+  require(s.has_memory() != (s.memories_size() > 0), where, "memory",
+          s.has_memory() ? "give either memory or memories, not both"
+                         : "a memory model is required (memory, or memories)");
+  const std::vector<MemoryRef> all = memories(s);
+  std::set<std::string> names;
+  for (const MemoryRef& m : all) {
+    const MemoryConfig& c = *m.config;
+    memory::MemoryRegistry::lookup(c, where, m.path).validate(c, where, m.path);
+    require(plain_name(c.name()), where, m.path + ".name",
+            "'" + c.name() + "': letters, digits, '_' and '-' only");
+    require(names.insert(c.name()).second, where, m.path + ".name",
+            "'" + c.name() + "' names another memory too");
+    if (all.size() > 1) {
+      require(memory::MemoryRegistry::lookup(c, where, m.path).capacity_bytes(c) != 0, where,
+              m.path + ".capacity_bytes",
+              "each memory of a system with several needs a capacity (placement spills by it)");
+    }
+    if (c.has_link()) {
+      require(c.link().bandwidth_gbps() > 0, where, m.path + ".link.bandwidth_gbps",
+              "required, > 0 (GB/s per direction)");
+    }
+  }
+  for (int i = 0; i < s.placement().rules_size(); ++i) {
+    const PlacementRule& r = s.placement().rules(i);
+    const std::string path = fmt::format("placement.rules[{}]", i);
+    require(r.memories_size() > 0, where, path + ".memories", "name at least one memory");
+    for (const std::string& n : r.memories()) {
+      require(names.count(n) != 0, where, path + ".memories",
+              fmt::format("'{}' is not a memory of the system (memories: {})", n,
+                          fmt::join(names, ", ")));
+    }
+    require(!r.has_first_layer() || !r.has_last_layer() || r.first_layer() <= r.last_layer(), where,
+            path + ".last_layer",
+            fmt::format("{} is before first_layer {}", r.last_layer(), r.first_layer()));
+  }
+}
+
+}  // namespace
 
 void validate(const System& s, const std::string& where) {
   check_ranges(s, where);  // the ranges system.proto and memory.proto declare
@@ -295,21 +405,28 @@ void validate(const System& s, const std::string& where) {
           fmt::format("must divide capacity_bytes ({})", spm.capacity_bytes()));
   require(s.core().execution().launch_gap_ns() == 0 || s.core().execution().kernel_by_kernel(),
           where, "core.execution.launch_gap_ns", "applies only with kernel_by_kernel: true");
-  require(s.has_memory(), where, "memory", "a memory model is required");
-  memory::MemoryRegistry::lookup(s.memory(), where, "memory").validate(s.memory(), where, "memory");
+  validate_memories(s, where);
 }
 
-System complete_system(System s, const std::string& where, const std::vector<std::string>& sets) {
+System complete_system(System s, const std::string& where, const std::vector<std::string>& sets,
+                       const std::vector<std::string>& places) {
   for (const auto& set : sets) apply_override(set, &s);
+  if (!places.empty()) {
+    Placement p;
+    for (const auto& text : places) *p.add_rules() = parse_place_rule(text);
+    for (const auto& r : s.placement().rules()) *p.add_rules() = r;
+    *s.mutable_placement() = std::move(p);
+  }
   apply_defaults(s);
   validate(s, where);
   return s;
 }
 
-System load_system(const std::string& path, const std::vector<std::string>& sets) {
+System load_system(const std::string& path, const std::vector<std::string>& sets,
+                   const std::vector<std::string>& places) {
   System s;
   load_textproto(path, &s);
-  return complete_system(std::move(s), path, sets);
+  return complete_system(std::move(s), path, sets, places);
 }
 
 System dram_preset_system(const std::string& preset, const std::string& where,

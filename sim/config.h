@@ -29,11 +29,15 @@ void apply_defaults(System& system);
 // Checks every constraint; UserError naming `where` and the field path.
 void validate(const System& system, const std::string& where);
 
-// Overrides + defaults + validate, errors naming `where`.
+// Overrides + placement rules (--place, sim/memories.h: parse_place_rule;
+// they go before the file's, in order) + defaults + validate, errors naming
+// `where`.
 [[nodiscard]] System complete_system(System system, const std::string& where,
-                                     const std::vector<std::string>& sets);
+                                     const std::vector<std::string>& sets,
+                                     const std::vector<std::string>& places = {});
 // Load + complete_system.
-[[nodiscard]] System load_system(const std::string& path, const std::vector<std::string>& sets);
+[[nodiscard]] System load_system(const std::string& path, const std::vector<std::string>& sets,
+                                 const std::vector<std::string>& places = {});
 // A system holding only a DRAM preset's memory (memtest --dram): parse +
 // complete_system.
 [[nodiscard]] System dram_preset_system(const std::string& preset, const std::string& where,

@@ -34,7 +34,7 @@ EnergyComponent component(const char* name, double joules) {
 }  // namespace
 
 EnergyCounter::EnergyCounter(const System& system, const arch::NpuCore& core,
-                             const memory::MemoryModel& memory)
+                             const MemorySystem& memory)
     : config_(system.core().energy()), core_(core), memory_(memory) {
   const auto& a = system.core().array();
   array_static_w_ = static_cast<double>(a.count()) * a.rows() * a.cols() *
@@ -68,19 +68,22 @@ std::vector<EnergyComponent> EnergyCounter::components(double seconds) const {
       static_cast<double>(mx.spm_bytes + vx.spm_bytes) - mp.spm_bytes - vp.spm_bytes + dma_bytes;
   MemoryEnergy m;
   memory_.energy(seconds, &m);
-  return {component("arrays.mac", mac_joules),
-          component("arrays.static", array_static_w_ * seconds),
-          component("vector.ops", (static_cast<double>(vx.element_passes) - vp.element_passes) *
-                                      config_.vector_pj_per_element() * 1e-12),
-          component("vector.static", vector_static_w_ * seconds),
-          component("sram.access", sram_bytes * config_.sram_pj_per_byte() * 1e-12),
-          component("sram.static", spm_static_w_ * seconds),
-          component("other.static", config_.other_static_w() * seconds),
-          component("memory.activate", m.activate()),
-          component("memory.read_write", m.read_write()),
-          component("memory.io", m.io()),
-          component("memory.refresh", m.refresh()),
-          component("memory.background", m.background())};
+  std::vector<EnergyComponent> out = {
+      component("arrays.mac", mac_joules),
+      component("arrays.static", array_static_w_ * seconds),
+      component("vector.ops", (static_cast<double>(vx.element_passes) - vp.element_passes) *
+                                  config_.vector_pj_per_element() * 1e-12),
+      component("vector.static", vector_static_w_ * seconds),
+      component("sram.access", sram_bytes * config_.sram_pj_per_byte() * 1e-12),
+      component("sram.static", spm_static_w_ * seconds),
+      component("other.static", config_.other_static_w() * seconds),
+      component("memory.activate", m.activate()),
+      component("memory.read_write", m.read_write()),
+      component("memory.io", m.io()),
+      component("memory.refresh", m.refresh()),
+      component("memory.background", m.background())};
+  if (memory_.has_links()) out.push_back(component("memory.link", m.link()));
+  return out;
 }
 
 EnergyCounter::Split EnergyCounter::split(double seconds) const {

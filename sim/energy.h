@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "arch/npu_core.h"
-#include "memory/memory_model.h"
+#include "sim/memory_system.h"
 #include "sim/report.pb.h"
 #include "sim/system.pb.h"
 
@@ -19,7 +19,7 @@ namespace npusim::sim {
 // What the run has spent up to some time, by component.
 class EnergyCounter {
  public:
-  EnergyCounter(const System& system, const arch::NpuCore& core, const memory::MemoryModel& memory);
+  EnergyCounter(const System& system, const arch::NpuCore& core, const MemorySystem& memory);
 
   // The components after `seconds` of the run (names fixed, order fixed).
   [[nodiscard]] std::vector<EnergyComponent> components(double seconds) const;
@@ -32,7 +32,7 @@ class EnergyCounter {
  private:
   const EnergyConfig& config_;
   const arch::NpuCore& core_;
-  const memory::MemoryModel& memory_;
+  const MemorySystem& memory_;
   double array_static_w_, vector_static_w_, spm_static_w_;
 };
 

@@ -6,13 +6,28 @@
 #include "memory/latency.h"
 #include "memory/registry.h"
 #include "memory/traffic_generator.h"
+#include "sim/memories.h"
+#include "sim/memory_system.h"
 #include "sim/sim_context.h"
 
 namespace npusim::sim {
 
 MemtestReport run_memtest(const System& system, const MemtestOptions& o) {
-  const auto& entry = memory::MemoryRegistry::lookup(system.memory(), "memtest", "memory");
-  const uint64_t placeable = entry.capacity_bytes(system.memory());
+  // The memory under test, alone (with its link) at address 0.
+  const std::vector<MemoryRef> all = memories(system);
+  const MemoryRef* chosen = &all.front();
+  std::vector<std::string> names;
+  for (const MemoryRef& m : all) {
+    names.push_back(m.config->name());
+    if (m.config->name() == o.memory) chosen = &m;
+  }
+  require(o.memory.empty() || chosen->config->name() == o.memory, "--memory", o.memory,
+          fmt::format("not a memory of the system ({})", fmt::join(names, ", ")));
+  System alone;
+  *alone.mutable_memory() = *chosen->config;
+  const MemoryConfig& config = alone.memory();
+  const auto& entry = memory::MemoryRegistry::lookup(config, "memtest", chosen->path);
+  const uint64_t placeable = entry.capacity_bytes(config);
   // An unlimited ideal memory: patterns cover 1 GiB.
   const uint64_t capacity = placeable == 0 ? uint64_t{1} << 30 : placeable;
   MemtestReport r;
@@ -53,14 +68,14 @@ MemtestReport run_memtest(const System& system, const MemtestOptions& o) {
           std::to_string(o.outstanding), "must be between 1 and 65536");
 
   ScopedSimContext context;
-  auto mem = entry.create("memory", system.memory());
+  MemorySystem mem(alone);
   memory::TrafficGenerator gen("memtest", std::move(source), static_cast<uint32_t>(o.outstanding));
-  gen.socket.bind(mem->socket);
+  gen.socket.bind(mem.socket());
   context.run();
   if (gen.error()) std::rethrow_exception(gen.error());
   require(gen.requests() > 0, o.trace, "requests", "no requests (every line blank or a comment)");
 
-  r.set_memory(system.memory().has_dram() ? system.memory().dram().preset() : "ideal");
+  r.set_memory(config.has_dram() ? config.dram().preset() : "ideal");
   r.set_requests(gen.requests());
   r.set_request_bytes(o.trace.empty() ? static_cast<uint32_t>(o.request_bytes) : 0);
   r.set_outstanding(static_cast<uint32_t>(o.outstanding));
@@ -69,16 +84,16 @@ MemtestReport run_memtest(const System& system, const MemtestOptions& o) {
                           : 0.0);
   const uint64_t span = gen.requests() == 0 ? 0 : gen.last_response_ps() - gen.first_issue_ps();
   r.set_seconds(static_cast<double>(span) * 1e-12);
-  r.set_peak_bandwidth_gbps(mem->peak_bandwidth_gbps());
+  r.set_peak_bandwidth_gbps(mem.peak_bandwidth_gbps());
   r.set_achieved_bandwidth_gbps(span > 0 ? static_cast<double>(gen.bytes()) / r.seconds() / 1e9
                                          : 0.0);
   r.set_efficiency(r.achieved_bandwidth_gbps() / r.peak_bandwidth_gbps());
   *r.mutable_latency() = memory::latency_from_samples(gen.latencies_ns());
-  mem->report(r.mutable_memory_stats());
+  mem.model(0).report(r.mutable_memory_stats());
   // From time 0 to the last response: the memory is powered before the
   // first request too.
-  mem->energy(static_cast<double>(gen.requests() == 0 ? 0 : gen.last_response_ps()) * 1e-12,
-              r.mutable_memory_stats()->mutable_energy());
+  mem.energy(static_cast<double>(gen.requests() == 0 ? 0 : gen.last_response_ps()) * 1e-12,
+             r.mutable_memory_stats()->mutable_energy());
   return r;
 }
 

@@ -19,6 +19,9 @@ struct MemtestOptions {
   uint64_t outstanding = 64;
   uint64_t seed = 1;
   uint64_t footprint = 0;  // bytes the pattern covers; 0: the whole memory
+  // Which of the system's memories (its name; empty: the first), reached
+  // through its link if it has one.
+  std::string memory;
 };
 
 // UserError on bad options.

@@ -14,6 +14,8 @@
 #include "memory/registry.h"
 #include "sim/energy.h"
 #include "sim/limiters.h"
+#include "sim/memories.h"
+#include "sim/memory_system.h"
 #include "sim/roofline.h"
 #include "sim/sim_context.h"
 
@@ -37,6 +39,12 @@ arch::CoreConfig core_config(const System& s) {
   c.launch_gap = sc_core::sc_time(s.core().execution().launch_gap_ns(), sc_core::SC_NS);
   c.dma.unloaded_latency_ps = memory_read_latency_ns(s) * 1e3;
   c.dma.memory_ps_per_byte = 1e3 / memory_peak_gbps(s);
+  if (has_interconnect(s)) {
+    for (const MemoryRef& m : memories(s)) {
+      c.dma.memories.push_back(
+          {reachable_read_latency_ns(*m.config) * 1e3, 1e3 / reachable_peak_gbps(*m.config)});
+    }
+  }
   return c;
 }
 
@@ -72,25 +80,34 @@ void fill_bytes(ClassBytes* out, const std::array<uint64_t, 4>& by_class) {
 }  // namespace
 
 double memory_peak_gbps(const System& system) {
-  return memory::MemoryRegistry::lookup(system.memory(), "system", "memory")
-      .peak_bandwidth_gbps(system.memory());
+  double sum = 0;
+  for (const MemoryRef& m : memories(system)) sum += reachable_peak_gbps(*m.config);
+  return sum;
 }
 
 double memory_read_latency_ns(const System& system) {
-  return memory::MemoryRegistry::lookup(system.memory(), "system", "memory")
-      .read_latency_ns(system.memory());
+  return reachable_read_latency_ns(*memories(system).front().config);
 }
 
 Report simulate(const SimulationInput& in) {
   const System& sys = *in.system;
   const Program& program = *in.program;
-  const auto& entry = memory::MemoryRegistry::lookup(sys.memory(), in.system_where, "memory");
-  const arch::ProgramFacts facts = arch::check_program(
-      program, {sys.core().scratchpad().capacity_bytes(), entry.capacity_bytes(sys.memory())},
-      in.program_where);
+  arch::CoreLimits limits;
+  limits.spm_capacity_bytes = sys.core().scratchpad().capacity_bytes();
+  for (const MemoryRef& m : memories(sys)) {
+    const uint64_t capacity = memory::MemoryRegistry::lookup(*m.config, in.system_where, m.path)
+                                  .capacity_bytes(*m.config);
+    if (!has_interconnect(sys)) {
+      limits.memory_bytes = capacity;
+      break;
+    }
+    limits.memories.push_back(capacity);
+    limits.memory_fields.push_back(m.path + ".capacity_bytes");
+  }
+  const arch::ProgramFacts facts = arch::check_program(program, limits, in.program_where);
 
   ScopedSimContext context;
-  std::unique_ptr<memory::MemoryModel> mem = entry.create("memory", sys.memory());
+  auto mem = std::make_unique<MemorySystem>(sys);
   ResourceLedger ledger;
   mem->register_resources(ledger);
   arch::CoreConfig config = core_config(sys);
@@ -102,7 +119,7 @@ Report simulate(const SimulationInput& in) {
     config.functional = functional.get();
   }
   auto core = std::make_unique<arch::NpuCore>("core0", program, config);
-  core->dma().socket.bind(mem->socket);
+  core->dma().socket.bind(mem->socket());
   std::unique_ptr<TraceWriter> trace;
   if (in.trace != nullptr) {
     trace = std::make_unique<TraceWriter>(*in.trace, program, mem->trace_lanes());
@@ -197,8 +214,7 @@ Report simulate(const SimulationInput& in) {
   std::stable_sort(
       r.mutable_stalls()->begin(), r.mutable_stalls()->end(),
       [](const StallCause& x, const StallCause& y) { return x.cycles() > y.cycles(); });
-  mem->report(r.mutable_memory());
-  mem->energy(r.seconds(), r.mutable_memory()->mutable_energy());
+  mem->report(program, &r);
   fill_energy(energy, r.seconds(), peak_w, in.power_window_us, in.tokens, r.mutable_energy());
   fill_roofline(sys, program, core->profile(), in.memory_roof_gbps, limiters, &r);
   core.reset();

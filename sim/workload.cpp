@@ -16,6 +16,7 @@
 #include "compiler/passes/fuse_attention.h"
 #include "memory/registry.h"
 #include "sim/config.h"
+#include "sim/memories.h"
 #include "sim/simulator.h"
 
 namespace npusim::sim {
@@ -32,13 +33,23 @@ compiler::Target target_for(const System& s, const std::string& where) {
   // scratchpad's port (banks x width) takes less.
   const double spm_port = static_cast<double>(uint64_t{s.core().scratchpad().banks()} *
                                               s.core().scratchpad().bank_width_bytes());
-  t.memory_bytes_per_cycle = std::min(memory_peak_gbps(s) / s.core_clock_ghz(), spm_port);
-  t.memory_latency_cycles = memory_read_latency_ns(s) * s.core_clock_ghz();
-  const auto interleave =
-      memory::MemoryRegistry::lookup(s.memory(), where, "memory").interleave(s.memory());
-  t.memory_channels = interleave.channels;
-  t.memory_peak_bytes_per_cycle = memory_peak_gbps(s) / s.core_clock_ghz();
-  t.memory_granule_bytes = interleave.granule_bytes;
+  // Each memory as the DMA reaches it; the first is the one the fields
+  // describe, and a node reading another's tensors sees that one's.
+  for (const MemoryRef& m : memories(s)) {
+    const MemoryConfig& c = *m.config;
+    compiler::MemoryPath p;
+    const double peak = reachable_peak_gbps(c) / s.core_clock_ghz();
+    p.bytes_per_cycle = std::min(peak, spm_port);
+    p.latency_cycles = reachable_read_latency_ns(c) * s.core_clock_ghz();
+    p.peak_bytes_per_cycle = peak;
+    if (!c.has_link()) {  // a link is one queue, whatever the memory's channels
+      const auto interleave = memory::MemoryRegistry::lookup(c, where, m.path).interleave(c);
+      p.channels = interleave.channels;
+      p.granule_bytes = interleave.granule_bytes;
+    }
+    t.memories.push_back(p);
+  }
+  t.use_memory(0);
   t.dma_outstanding = s.core().dma().outstanding();
   t.kernel_by_kernel = s.core().execution().kernel_by_kernel();
   t.dma_max_request_bytes = s.core().dma().max_request_bytes();
@@ -116,11 +127,7 @@ Compiled compile_workload(const System& system, const std::string& where,
     fuse.prefill_only = options.attention == "auto";
     compiler::fuse_attention(c.graph, fuse);
   }
-  compiler::PlacementOptions placement;
-  placement.capacity_bytes = memory::MemoryRegistry::lookup(system.memory(), where, "memory")
-                                 .capacity_bytes(system.memory());
-  placement.capacity_field = where + ": memory.capacity_bytes";
-  compiler::place(c.graph, placement);
+  compiler::place_in_memories(c.graph, placement_options(system, where));
   c.program = compiler::lower(c.graph, target_for(system, where), &c.tiled);
   c.workload.set_model(options.model.empty() ? options.layer : options.model);
   c.workload.set_phase(options.phase);

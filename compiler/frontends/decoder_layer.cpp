@@ -116,8 +116,10 @@ ModelSpec parse_layer(const std::string& text, const std::string& where) {
   return d;
 }
 
-std::string add_decoder_layer(Graph& g, const ModelSpec& d, const DecodeShape& s,
-                              const std::string& p, const std::string& input, uint64_t layer) {
+namespace {
+
+std::string add_layer_nodes(Graph& g, const ModelSpec& d, const DecodeShape& s,
+                            const std::string& p, const std::string& input, uint64_t layer) {
   const auto B = static_cast<int64_t>(s.batch * s.tokens);  // activation rows
   const auto seqs = static_cast<int64_t>(s.batch);
   const auto T = static_cast<int64_t>(s.tokens);
@@ -295,6 +297,22 @@ std::string add_decoder_layer(Graph& g, const ModelSpec& d, const DecodeShape& s
   const auto y = act("out", {B, H});
   node("residual2", ADD_OP, {h, dn}, {y});
   return y;
+}
+
+}  // namespace
+
+std::string add_decoder_layer(Graph& g, const ModelSpec& d, const DecodeShape& s,
+                              const std::string& p, const std::string& input, uint64_t layer) {
+  const int first = g.tensors_size();
+  std::string out = add_layer_nodes(g, d, s, p, input, layer);
+  // What placement rules match by: the layer, and the experts' parameters.
+  const std::string experts = p + "experts.";
+  for (int i = first; i < g.tensors_size(); ++i) {
+    Tensor& t = *g.mutable_tensors(i);
+    t.set_layer(static_cast<uint32_t>(layer));
+    t.set_expert(t.is_parameter() && t.name().compare(0, experts.size(), experts) == 0);
+  }
+  return out;
 }
 
 void check_buildable(const ModelSpec& spec, const DecodeShape& shape, uint64_t layers,

@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "arch/dataflow.h"
 #include "compiler/graph.pb.h"
@@ -17,6 +18,16 @@
 #include "compiler/program_builder.h"
 
 namespace npusim::compiler {
+
+// What the compiler knows of one memory, as the DMA reaches it (through its
+// link, if it has one): the fields of Target that describe a memory.
+struct MemoryPath {
+  double bytes_per_cycle = 1000.0;  // memory_bytes_per_cycle
+  double latency_cycles = 0;        // memory_latency_cycles
+  uint32_t channels = 1;            // memory_channels
+  double peak_bytes_per_cycle = 0;  // memory_peak_bytes_per_cycle
+  uint64_t granule_bytes = 0;       // memory_granule_bytes
+};
 
 // What the compiler knows of the machine.
 struct Target {
@@ -53,6 +64,20 @@ struct Target {
   // Long requests reach the peak; short ones are latency-bound, and near
   // the peak the channels' queues grow, as a DRAM's do.
   [[nodiscard]] double stream_bytes_per_cycle(uint64_t row_bytes) const;
+
+  // The system's memories (common/address_space.h: memory i's addresses
+  // start at i << 50); empty: one, the fields above. A node is lowered with
+  // the fields of the memory that holds most of its input bytes.
+  std::vector<MemoryPath> memories;
+  // Sets the memory fields to memory `m`'s.
+  void use_memory(size_t m) {
+    const MemoryPath& p = memories.at(m);
+    memory_bytes_per_cycle = p.bytes_per_cycle;
+    memory_latency_cycles = p.latency_cycles;
+    memory_channels = p.channels;
+    memory_peak_bytes_per_cycle = p.peak_bytes_per_cycle;
+    memory_granule_bytes = p.granule_bytes;
+  }
   // Computed rates by row bytes, for the fields they were computed with.
   mutable std::unordered_map<uint64_t, double> stream_cache_;
   mutable std::array<double, 7> stream_cache_for_{};

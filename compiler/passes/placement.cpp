@@ -2,44 +2,188 @@
 
 #include <fmt/format.h>
 
-#include <optional>
+#include <algorithm>
 #include <unordered_map>
 
+#include "common/address_space.h"
 #include "common/checked.h"
 #include "common/error.h"
 
 namespace npusim::compiler {
+namespace {
+
+PlaceClass class_of(const Tensor& t) {
+  if (t.expert()) return PlaceClass::Experts;
+  switch (t.tensor_class()) {
+    case KV_CACHE:
+      return PlaceClass::KvCache;
+    case ACTIVATION:
+      return PlaceClass::Activations;
+    default:
+      return PlaceClass::Weights;
+  }
+}
+
+bool matches(const PlacementRule& r, const Tensor& t) {
+  const PlaceClass c = class_of(t);
+  const bool by_class =
+      r.classes.empty() || std::any_of(r.classes.begin(), r.classes.end(), [c](PlaceClass k) {
+        return k == c || (k == PlaceClass::Weights && c == PlaceClass::Experts);
+      });
+  if (!by_class) return false;
+  if (!r.first_layer && !r.last_layer) return true;
+  if (!t.has_layer()) return false;
+  return t.layer() >= r.first_layer.value_or(0) && t.layer() <= r.last_layer.value_or(UINT32_MAX);
+}
+
+std::string gib(uint64_t bytes) {
+  return fmt::format("{:.2f} GiB", bytes / 1073741824.0);
+}
+
+class Allocator {
+ public:
+  Allocator(const PlacementOptions& o, std::vector<PlacementMemory> memories)
+      : o_(o), memories_(std::move(memories)), next_(memories_.size(), 0) {}
+
+  // The address of `bytes` in memory `m`, or none if it has no room left.
+  std::optional<uint64_t> take(uint32_t m, uint64_t bytes, const std::string& tensor) {
+    const std::optional<uint64_t> padded = checked_add(next_[m], o_.alignment - 1);
+    if (!padded || !checked_add(*padded, bytes)) {
+      throw UserError(fmt::format("{}: the model needs more than 2^64 bytes (at tensor '{}')",
+                                  memories_[m].capacity_field, tensor));
+    }
+    const uint64_t at = *padded / o_.alignment * o_.alignment;
+    const uint64_t cap = memories_[m].capacity_bytes;
+    if (cap != 0 && (at > cap || bytes > cap - at)) return std::nullopt;
+    next_[m] = at + bytes;
+    return at;
+  }
+  [[nodiscard]] uint64_t used(uint32_t m) const { return next_[m]; }
+  [[nodiscard]] const PlacementMemory& memory(uint32_t m) const { return memories_[m]; }
+  [[nodiscard]] size_t size() const { return memories_.size(); }
+
+ private:
+  const PlacementOptions& o_;
+  std::vector<PlacementMemory> memories_;
+  std::vector<uint64_t> next_;
+};
+
+// The error for tensors that fit in none of the memories they may go to.
+[[noreturn]] void does_not_fit(const Allocator& a, const std::vector<const Tensor*>& left,
+                               const std::vector<uint32_t>& tried, const std::string& rule) {
+  uint64_t bytes = 0;
+  for (const Tensor* t : left) bytes += t->size_bytes();
+  std::vector<std::string> where;
+  for (uint32_t m : tried) {
+    const auto& mem = a.memory(m);
+    where.push_back(
+        fmt::format("{} ({} of {} used)", mem.name, gib(a.used(m)), gib(mem.capacity_bytes)));
+  }
+  const Tensor& first = *left.front();
+  throw UserError(fmt::format(
+      "{}: {} tensor(s), {} bytes ({}), fit in none of {}; the first is '{}' ({}, {} bytes){}. "
+      "Give the memories more capacity, or place the tensors elsewhere (placement.rules)",
+      a.memory(tried.back()).capacity_field, left.size(), bytes, gib(bytes), fmt::join(where, ", "),
+      first.name(), place_class_name(class_of(first)), first.size_bytes(),
+      rule.empty() ? "" : " (by " + rule + ")"));
+}
+
+}  // namespace
+
+const char* place_class_name(PlaceClass c) {
+  switch (c) {
+    case PlaceClass::Weights:
+      return "weights";
+    case PlaceClass::KvCache:
+      return "KV cache";
+    case PlaceClass::Activations:
+      return "activations";
+    case PlaceClass::Experts:
+      return "experts";
+  }
+  return "?";
+}
+
+std::vector<uint64_t> place_in_memories(Graph& graph, const PlacementOptions& options) {
+  std::vector<PlacementMemory> memories = options.memories;
+  if (memories.empty())
+    memories.push_back({"memory", options.capacity_bytes, options.capacity_field});
+  Allocator alloc(options, memories);
+  const bool single = memories.size() == 1;
+  const bool named = !options.memories.empty();  // else one memory, unnamed
+
+  // Which rule places each tensor (-1: none, the memories in order).
+  std::vector<int> rule_of(static_cast<size_t>(graph.tensors_size()), -1);
+  for (int i = 0; i < graph.tensors_size(); ++i) {
+    const Tensor& t = graph.tensors(i);
+    for (size_t r = 0; r < options.rules.size() && t.alias_of().empty(); ++r) {
+      if (matches(options.rules[r], t)) {
+        rule_of[static_cast<size_t>(i)] = static_cast<int>(r);
+        break;
+      }
+    }
+  }
+  std::vector<uint32_t> in_order(memories.size());
+  for (uint32_t m = 0; m < in_order.size(); ++m) in_order[m] = m;
+
+  auto place_group = [&](int rule) {
+    const std::vector<uint32_t>& targets =
+        rule < 0 ? in_order : options.rules[static_cast<size_t>(rule)].memories;
+    std::vector<const Tensor*> left;
+    for (int i = 0; i < graph.tensors_size(); ++i) {
+      Tensor& t = *graph.mutable_tensors(i);
+      if (rule_of[static_cast<size_t>(i)] != rule || !t.alias_of().empty()) continue;
+      bool done = false;
+      for (uint32_t m : targets) {
+        if (const auto at = alloc.take(m, t.size_bytes(), t.name())) {
+          t.set_address(memory_base(m) + *at);
+          if (named) t.set_memory(memories[m].name);
+          done = true;
+          break;
+        }
+      }
+      if (!done) left.push_back(&t);
+    }
+    if (left.empty()) return;
+    if (single && options.rules.empty()) {
+      // One memory: say how much the whole model needs.
+      uint64_t need = alloc.used(0);
+      for (const Tensor* t : left) {
+        need = (need + options.alignment - 1) / options.alignment * options.alignment;
+        need += t->size_bytes();
+      }
+      const uint64_t cap = memories[0].capacity_bytes;
+      throw UserError(fmt::format(
+          "{}: the model needs {} bytes ({:.2f} GiB) but the memory holds {} ({:.2f} GiB): "
+          "{} bytes too many",
+          memories[0].capacity_field, need, need / 1073741824.0, cap, cap / 1073741824.0,
+          need - cap));
+    }
+    does_not_fit(alloc, left, targets,
+                 rule < 0 ? "" : options.rules[static_cast<size_t>(rule)].where);
+  };
+  for (size_t r = 0; r < options.rules.size(); ++r) place_group(static_cast<int>(r));
+  place_group(-1);
+
+  // Views take their base tensor's place.
+  std::unordered_map<std::string, const Tensor*> by_name;
+  for (auto& t : *graph.mutable_tensors()) {
+    if (!t.alias_of().empty()) {
+      auto it = by_name.find(t.alias_of());
+      require(it != by_name.end(), "graph", "tensor '" + t.name() + "'.alias_of",
+              "'" + t.alias_of() + "' must be an earlier tensor");
+      t.set_address(it->second->address());
+      t.set_memory(it->second->memory());
+    }
+    by_name[t.name()] = &t;
+  }
+  std::vector<uint64_t> used(memories.size());
+  for (uint32_t m = 0; m < used.size(); ++m) used[m] = alloc.used(m);
+  return used;
+}
 
 uint64_t place(Graph& graph, const PlacementOptions& options) {
-  uint64_t next = 0;
-  std::unordered_map<std::string, uint64_t> placed;
-  for (auto& t : *graph.mutable_tensors()) {
-    if (!t.alias_of().empty()) {  // a view of an earlier tensor
-      auto it = placed.find(t.alias_of());
-      require(it != placed.end(), "graph", "tensor '" + t.name() + "'.alias_of",
-              "'" + t.alias_of() + "' must be an earlier tensor");
-      t.set_address(it->second);
-      placed[t.name()] = it->second;
-      continue;
-    }
-    const std::optional<uint64_t> padded = checked_add(next, options.alignment - 1);
-    if (!padded || !checked_add(*padded, t.size_bytes())) {
-      throw UserError(fmt::format("{}: the model needs more than 2^64 bytes (at tensor '{}')",
-                                  options.capacity_field, t.name()));
-    }
-    next = (next + options.alignment - 1) / options.alignment * options.alignment;
-    t.set_address(next);
-    placed[t.name()] = next;
-    next += t.size_bytes();
-  }
-  if (options.capacity_bytes != 0 && next > options.capacity_bytes) {
-    throw UserError(fmt::format(
-        "{}: the model needs {} bytes ({:.2f} GiB) but the memory holds {} ({:.2f} GiB): "
-        "{} bytes too many",
-        options.capacity_field, next, next / 1073741824.0, options.capacity_bytes,
-        options.capacity_bytes / 1073741824.0, next - options.capacity_bytes));
-  }
-  return next;
+  return place_in_memories(graph, options).front();
 }
 
 }  // namespace npusim::compiler

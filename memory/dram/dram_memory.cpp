@@ -267,14 +267,15 @@ void DramMemory::register_resources(ResourceLedger& ledger) {
   ChannelResources r;
   r.ledger = &ledger;
   r.bus = ledger.add_resource(
-      {"DRAM bus", ResourcePath::Memory, "clocks", channels / spec_.tck_ps,
+      {resource_name("DRAM bus"), ResourcePath::Memory, "clocks", channels / spec_.tck_ps,
        fmt::format("{} channels x 1 clock of data per clock", spec_.total_channels()), ""});
   // The fastest a channel opens rows when every ACT goes to another bank:
   // one per tRRD_S, four per tFAW, each bank once per tRC.
   const double acts_per_clock =
       std::min({static_cast<double>(spec_.banks()) / spec_.RC, 4.0 / spec_.FAW, 1.0 / spec_.RRD_S});
   r.act = ledger.add_resource(
-      {"DRAM activations", ResourcePath::Memory, "ACT", channels * acts_per_clock / spec_.tck_ps,
+      {resource_name("DRAM activations"), ResourcePath::Memory, "ACT",
+       channels * acts_per_clock / spec_.tck_ps,
        fmt::format("{} channels x min(banks/tRC, 4/tFAW, 1/tRRD_S) = {:.4g} ACT per clock each",
                    spec_.total_channels(), acts_per_clock),
        ""});

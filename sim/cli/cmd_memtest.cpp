@@ -70,6 +70,8 @@ int memtest(const std::vector<std::string>& argv) {
   args.option("seed", &o.seed, "random seed (default 1)", 0, UINT64_MAX);
   args.option("footprint", &o.footprint, "bytes the pattern covers (default: all memory)", 1,
               uint64_t{1} << 50);
+  args.option("memory", &o.memory,
+              "which of the system's memories (its name; default the first), through its link");
   args.option("report", &report, "write the report as JSON to this file");
   if (!args.parse()) return 0;
   if (list && args.given().size() > 1) {

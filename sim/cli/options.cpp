@@ -10,7 +10,14 @@ namespace npusim::cli {
 
 void add_system_options(Args& args, SystemOptions& o) {
   args.option("system", &o.system, "system description (.textproto), e.g. examples/hw/*.textproto");
-  args.repeated("set", &o.sets, "override a system field: --set core.array.rows=256 (repeatable)");
+  args.repeated("set", &o.sets,
+                "override a system field: --set core.array.rows=256, --set "
+                "memories[hbm].dram.stacks=4 (repeatable)");
+  args.repeated("place", &o.places,
+                "place tensors among the system's memories, before its own rules: "
+                "CLASSES[@FIRST-LAST]=MEMORY[,MEMORY...], CLASSES weights, kv_cache, "
+                "activations, experts or all joined by '+', e.g. kv_cache=hbm,socamm2 "
+                "(repeatable)");
 }
 
 void add_workload_options(Args& args, sim::WorkloadOptions& o) {
@@ -62,7 +69,7 @@ void check_workload_options(const std::set<std::string>& given, const sim::Workl
 
 System load_system(const SystemOptions& o) {
   if (o.system.empty()) throw UserError("--system: a system file is required");
-  return sim::load_system(o.system, o.sets);
+  return sim::load_system(o.system, o.sets, o.places);
 }
 
 void load_program(const std::string& path, Program* program) {

@@ -13,6 +13,7 @@ namespace npusim::cli {
 struct SystemOptions {
   std::string system;
   std::vector<std::string> sets;
+  std::vector<std::string> places;
 };
 
 // Ranges of the workload options.

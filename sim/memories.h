@@ -1,0 +1,44 @@
+// The memories of a system: `memory` (one) or `memories` (several, nearest
+// first), each with the path that names it in the system file and in
+// errors, and its index, which is also its address range (common/
+// address_space.h).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "compiler/passes/placement.h"
+#include "sim/system.pb.h"
+
+namespace npusim::sim {
+
+struct MemoryRef {
+  const MemoryConfig* config;
+  std::string path;  // "memory" or "memories[1]"
+  uint32_t index;
+};
+
+[[nodiscard]] std::vector<MemoryRef> memories(const System& system);
+// Whether requests pass through the interconnect: several memories, or one
+// behind a link.
+[[nodiscard]] bool has_interconnect(const System& system);
+
+// A memory's peak bandwidth as the NPU sees it, GB/s: its own, or its
+// link's per direction when that is less.
+[[nodiscard]] double reachable_peak_gbps(const MemoryConfig& memory);
+// Its read-latency estimate for a short request, through its link (both
+// ways) if it has one, ns.
+[[nodiscard]] double reachable_read_latency_ns(const MemoryConfig& memory);
+
+// The compiler's placement options for the system's memories and its
+// placement rules; `where` (the system file) is named in errors.
+[[nodiscard]] compiler::PlacementOptions placement_options(const System& system,
+                                                           const std::string& where);
+
+// Parses a --place rule, "CLASSES[@FIRST-LAST]=MEMORY[,MEMORY...]" (CLASSES:
+// weights, kv_cache, activations, experts or all, joined by '+'; the layers
+// inclusive), into a rule for System.placement. UserError on bad text.
+[[nodiscard]] PlacementRule parse_place_rule(const std::string& text);
+
+}  // namespace npusim::sim
