@@ -194,6 +194,25 @@ void print_table(const Report& r, std::ostream& out) {
     fmt::print(out, "dram commands: ACT {} PRE {} RD {} WR {} REF {}\n", dt.act(), dt.pre(),
                dt.rd(), dt.wr(), dt.ref());
   }
+  if (r.memories_size() > 0) {
+    fmt::print(out, "\n{:<12}{:<16}{:>12}{:>12}{:>12}{:>13}{:>13}{:>7}  {}\n", "memory", "model",
+               "placed", "read", "written", "achieved", "peak", "busy", "link: busy to / from");
+    for (const MemoryTierStats& m : r.memories()) {
+      std::string link = "-";
+      if (m.has_link()) {
+        const LinkStats& l = m.link();
+        link = fmt::format("{} ({}, {:g} ns): {:.1f}% / {:.1f}%", l.name(),
+                           si(l.bandwidth_gbps() * 1e9, "B/s"), l.latency_ns(),
+                           100.0 * l.busy_to_memory(), 100.0 * l.busy_from_memory());
+      }
+      fmt::print(out, "{:<12}{:<16}{:>12}{:>12}{:>12}{:>13}{:>13}{:>6.1f}%  {}\n", m.name(),
+                 m.model(), si(static_cast<double>(m.placed_bytes()), "B"),
+                 si(static_cast<double>(m.read_bytes()), "B"),
+                 si(static_cast<double>(m.written_bytes()), "B"),
+                 si(m.achieved_bandwidth_gbps() * 1e9, "B/s"),
+                 si(m.peak_bandwidth_gbps() * 1e9, "B/s"), 100.0 * m.busy(), link);
+    }
+  }
   if (r.has_energy()) {
     const Energy& e = r.energy();
     fmt::print(out, "\n{:<28}{:>20}\n", "energy", joules(e.joules()));

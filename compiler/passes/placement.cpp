@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <iterator>
 #include <unordered_map>
 
 #include "common/address_space.h"
@@ -36,8 +37,16 @@ bool matches(const PlacementRule& r, const Tensor& t) {
   return t.layer() >= r.first_layer.value_or(0) && t.layer() <= r.last_layer.value_or(UINT32_MAX);
 }
 
-std::string gib(uint64_t bytes) {
-  return fmt::format("{:.2f} GiB", bytes / 1073741824.0);
+// 3.25 GiB, 640 KiB, 12 B.
+std::string human(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  auto v = static_cast<double>(bytes);
+  size_t u = 0;
+  while (v >= 1024 && u + 1 < std::size(units)) {
+    v /= 1024;
+    ++u;
+  }
+  return u == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.3g} {}", v, units[u]);
 }
 
 class Allocator {
@@ -77,14 +86,14 @@ class Allocator {
   for (uint32_t m : tried) {
     const auto& mem = a.memory(m);
     where.push_back(
-        fmt::format("{} ({} of {} used)", mem.name, gib(a.used(m)), gib(mem.capacity_bytes)));
+        fmt::format("{} ({} of {} used)", mem.name, human(a.used(m)), human(mem.capacity_bytes)));
   }
   const Tensor& first = *left.front();
   throw UserError(fmt::format(
       "{}: {} tensor(s), {} bytes ({}), fit in none of {}; the first is '{}' ({}, {} bytes){}. "
       "Give the memories more capacity, or place the tensors elsewhere (placement.rules)",
-      a.memory(tried.back()).capacity_field, left.size(), bytes, gib(bytes), fmt::join(where, ", "),
-      first.name(), place_class_name(class_of(first)), first.size_bytes(),
+      a.memory(tried.back()).capacity_field, left.size(), bytes, human(bytes),
+      fmt::join(where, ", "), first.name(), place_class_name(class_of(first)), first.size_bytes(),
       rule.empty() ? "" : " (by " + rule + ")"));
 }
 

@@ -345,8 +345,9 @@ namespace {
 uint64_t device_bytes(const MemoryConfig& config, const std::string& where,
                       const std::string& path) {
   const DramConfig dram = resolve_config(config.dram(), where, path + ".dram");
+  // usable_bytes is each device's (a stack's, a module's).
   return dram.has_usable_bytes()
-             ? dram.usable_bytes()
+             ? dram.usable_bytes() * std::max<uint64_t>(1, dram.stacks())
              : resolve_spec(config.dram(), where, path + ".dram").capacity_bytes();
 }
 
