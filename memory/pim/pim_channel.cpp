@@ -58,7 +58,7 @@ bool PimChannel::plan_stage(dram::ChannelController& ch, uint64_t now, uint64_t&
       return true;
     case Stage::Broadcast: {
       const uint64_t bursts = uint64_t{pass_vectors(j)} * chunks_in_batch(j) * d.columns;
-      const uint64_t first = std::max({now, t.earliest(Command::WRGB, 0), buffer_free_ + 1});
+      const uint64_t first = std::max({now, t.earliest(Command::WRGB, 0), buffer_free_});
       const uint64_t last = first + (bursts - 1) * std::max(d.WRGB, d.CCD_S);
       ch.issue_all(Command::WRGB, last, bursts);
       bus(first, last, bursts);
@@ -89,7 +89,8 @@ bool PimChannel::plan_stage(dram::ChannelController& ch, uint64_t now, uint64_t&
         ledger_->add_at(macs_column_, d.ps_of((first_mac + last_mac) / 2),
                         static_cast<double>(macs));
       }
-      buffer_free_ = last_mac_ = last_mac;
+      last_mac_ = last_mac;
+      buffer_free_ = last_mac + 1;  // the buffer may be overwritten after its last use
       horizon_ = std::max(horizon_, prea);
       finish_ = std::max(finish_, prea);
       if (++chunk_ == chunks_in_batch(j)) stage_ = Stage::Readout;

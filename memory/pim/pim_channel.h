@@ -84,7 +84,7 @@ class PimChannel : public dram::ExclusiveWork {
   uint32_t pass_ = 0, batch_ = 0, group_ = 0, chunk_ = 0;
   uint64_t started_ = 0;      // its first command's clock
   uint64_t input_ready_ = 0;  // the broadcast input is in the buffer
-  uint64_t buffer_free_ = 0;  // the last MACAB using the buffer
+  uint64_t buffer_free_ = 0;  // after the last MACAB using the buffer
   uint64_t last_mac_ = 0;
   uint64_t finish_ = 0;   // the job's last data or command so far
   uint64_t horizon_ = 0;  // the latest command planned

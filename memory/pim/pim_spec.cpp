@@ -41,7 +41,7 @@ uint32_t PimSpec::macab_spacing(uint32_t element_bytes) const {
   const uint64_t elements = dram.burst_bytes() / element_bytes;
   const uint64_t unit_cycles = (elements + lanes - 1) / lanes;
   const double ps = static_cast<double>(unit_cycles) * 1e6 / clock_mhz;
-  const auto clocks = static_cast<uint32_t>(std::ceil(ps / dram.tck_ps - 1e-9));
+  const auto clocks = static_cast<uint32_t>(std::ceil(ps / dram.tck_ps - 1e-6));
   return std::max(dram.CCDAB, clocks);
 }
 
