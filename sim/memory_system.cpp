@@ -29,6 +29,7 @@ void add_energy(const MemoryEnergy& e, MemoryEnergy* sum) {
   sum->set_refresh(sum->refresh() + e.refresh());
   sum->set_background(sum->background() + e.background());
   sum->set_link(sum->link() + e.link());
+  if (e.has_pim()) sum->set_pim(sum->pim() + e.pim());
   sum->set_total(sum->total() + e.total());
 }
 

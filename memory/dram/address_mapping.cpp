@@ -150,4 +150,24 @@ DramAddress AddressMapping::decode(uint64_t address) const {
   return compose(v);
 }
 
+uint64_t AddressMapping::encode(const DramAddress& a) const {
+  uint64_t channel = a.channel;
+  if (channel_hash_) {  // compose() adds bank + banks x row to the channel
+    const uint64_t shift = (a.bank + uint64_t{banks_} * a.row) % channels_;
+    channel = (channel + channels_ - shift) % channels_;
+  }
+  std::array<uint64_t, kFields> v{};
+  v[Stack] = channel / channels_per_stack_;
+  v[Channel] = channel % channels_per_stack_;
+  v[Group] = a.bank / banks_per_group_;
+  v[Bank] = a.bank % banks_per_group_;
+  v[Row] = a.row;
+  v[Column] = a.column;
+  uint64_t x = 0;
+  for (auto d = digits_.rbegin(); d != digits_.rend(); ++d) {  // most significant first
+    x = x * d->radix + (v[d->field] >> d->shift) % d->radix;
+  }
+  return x * burst_bytes_;
+}
+
 }  // namespace npusim::memory::dram

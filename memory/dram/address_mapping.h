@@ -28,6 +28,8 @@ class AddressMapping {
   AddressMapping(const DramSpec& spec, const std::string& where, const std::string& field);
 
   [[nodiscard]] DramAddress decode(uint64_t address) const;
+  // The byte address of the first byte of burst `a` (decode's inverse).
+  [[nodiscard]] uint64_t encode(const DramAddress& a) const;
 
   // Walks consecutive bursts from an address, updating the decoded fields
   // like an odometer instead of decoding every burst.

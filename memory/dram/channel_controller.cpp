@@ -69,6 +69,11 @@ void ChannelController::enqueue(const Burst& burst, uint64_t now) {
       std::max(stats_.occupancy_max, static_cast<uint32_t>(read_bursts_ + write_bursts_));
 }
 
+void ChannelController::exclusive_arrived(uint64_t now) {
+  if (idle()) catch_up(now);
+  account(now);
+}
+
 void ChannelController::refreshed() {
   if (spec_.refresh == DramConfig::ALL_BANK) {
     refresh_due_ += spec_.REFI;
@@ -505,6 +510,10 @@ uint64_t ChannelController::step(uint64_t now) {
   // Refreshes that fell due are planned at their due clocks: the banks they
   // need close at their earliest, then the refresh; other banks go on.
   catch_up(now);
+  if (exclusive_ != nullptr && exclusive_->pending()) {
+    // Requests queued before it are served first; then it has the channel.
+    if (idle()) return std::max(now + 1, exclusive_->plan(*this, now));
+  }
   if (idle()) return wake;
   // (A refresh that falls due before the next step is planned then, at its
   // due clock: no step is needed for it.)
@@ -528,7 +537,9 @@ uint64_t ChannelController::step(uint64_t now) {
     return now + 1;
   }
 
-  if (idle()) return wake;  // refresh catches up on the next request
+  if (idle()) {  // refresh catches up on the next request
+    return exclusive_ != nullptr && exclusive_->pending() ? now + 1 : wake;
+  }
   // Reads going on with writes waiting: look again when the oldest ages.
   if (!draining_ && spec_.write_age > 0 && !writes_.empty()) {
     wake = std::min(wake, writes_[0].arrival + spec_.write_age);

@@ -33,6 +33,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "common/resources.h"
@@ -123,6 +124,23 @@ struct ChannelResources {
   ResourceLedger::Column bus = 0, act = 0;
 };
 
+class ChannelController;
+
+// Work that takes the whole channel (a PIM GEMV, memory/pim): once the
+// requests queued before it are served, the controller hands the channel
+// over (plan() issues its commands through issue_all() and issue()), and
+// holds new requests back until all of it is planned. Its commands go
+// into the same timing state, so the refreshes and requests after it wait
+// for them as for any command.
+class ExclusiveWork {
+ public:
+  virtual ~ExclusiveWork() = default;
+  [[nodiscard]] virtual bool pending() const = 0;
+  // Plans commands from `now`; returns the next clock to be called at
+  // (> now), or kNever once nothing is left.
+  virtual uint64_t plan(ChannelController& channel, uint64_t now) = 0;
+};
+
 class ChannelController {
  public:
   // `done(request, bursts, clock)` is called when an entry's data transfer ends.
@@ -133,6 +151,7 @@ class ChannelController {
   // (queued, or planned and not yet through its last column at `now`).
   [[nodiscard]] bool can_accept(bool write, uint64_t now) {
     retire(now);
+    if (exclusive_ != nullptr && exclusive_->pending()) return false;
     return write ? writes_.size() + in_flight_[1] < spec_.write_queue
                  : reads_.size() + in_flight_[0] < spec_.read_queue;
   }
@@ -145,6 +164,24 @@ class ChannelController {
   // planned), or kNever when idle with nothing queued.
   uint64_t step(uint64_t now);
   [[nodiscard]] bool idle() const { return reads_.empty() && writes_.empty(); }
+
+  // Exclusive work (a PIM memory's GEMVs): where it waits, and that some
+  // arrived at `now` (a sleeping channel first replays its refreshes).
+  void set_exclusive(ExclusiveWork* work) { exclusive_ = work; }
+  void exclusive_arrived(uint64_t now);
+  // For exclusive work: the timing state, the next refresh's due clock,
+  // and commands issued at `clock` (one to `bank`, or all-bank ones).
+  [[nodiscard]] const ChannelTiming& timing() const { return timing_; }
+  [[nodiscard]] uint64_t refresh_due() const { return refresh_due_; }
+  void issue_command(Command c, uint32_t bank, uint64_t clock, uint32_t row = 0) {
+    issue(c, bank, clock, row);
+  }
+  // `count` commands `c` were planned, the last issued at `clock`: the
+  // timing state records the last (later constraints follow from it).
+  void issue_all(Command c, uint64_t clock, uint64_t count = 1, uint32_t row = 0) {
+    issue(c, 0, clock, row);
+    stats_.commands[static_cast<size_t>(c)] += count - 1;
+  }
 
   // How far ahead of a column a whole row is planned (its ACT is committed).
   static constexpr uint64_t kPlanWindow = 2048;
@@ -263,6 +300,7 @@ class ChannelController {
   mutable std::vector<size_t> needed_;   // scratch for pick_refresh_bank()
   ChannelStats stats_;
   ChannelResources resources_;
+  ExclusiveWork* exclusive_ = nullptr;
 };
 
 }  // namespace npusim::memory::dram

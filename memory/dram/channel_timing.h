@@ -2,6 +2,17 @@
 // clock at which it may issue to a bank, given every command issued before.
 // The controller asks earliest() and then issue(); tests check each
 // constraint at its boundary (refused at t-1, allowed at t).
+//
+// A PIM DRAM (memory/pim) adds all-bank commands, with AttAcc's HBM3-PIM
+// constraints: ACTAB (a row opened in every bank: like an ACT to each, so
+// an ACTAB waits for every bank's tRC/tRP and tRRD after the last ACT, and
+// every bank then waits tRC for its next ACT; ACTAB to ACTAB is nRC), MACAB
+// (every unit reads a column of its bank: nRCD_RD after ACTAB, nCCDAB
+// after the last MACAB, none on the data bus), PREA (all banks: nRAS after
+// ACTAB, nRTPL after the last MACAB, and each bank's own tRTP/tWR; nRP to
+// the next ACT or ACTAB), WRGB (input into the GEMV buffers over the data
+// bus, like a WR: tCCD_S and the turnaround, and nWRGB between two) and
+// RDRES (results out over the data bus like an RD, nRDRES between two).
 #pragma once
 
 #include <array>
@@ -12,7 +23,21 @@
 
 namespace npusim::memory::dram {
 
-enum class Command : uint8_t { ACT, PRE, RD, WR, REFab, REFpb, kCount };
+enum class Command : uint8_t {
+  ACT,
+  PRE,
+  RD,
+  WR,
+  REFab,
+  REFpb,
+  // All-bank PIM commands (`bank` is ignored): memory/pim.
+  ACTAB,
+  MACAB,
+  PREA,
+  WRGB,
+  RDRES,
+  kCount
+};
 inline constexpr size_t kCommands = static_cast<size_t>(Command::kCount);
 [[nodiscard]] const char* command_name(Command c);
 
@@ -62,7 +87,10 @@ class ChannelTiming {
   std::vector<Bank> banks_;
   std::vector<Group> groups_;
   uint64_t act_ = 0, rd_ = 0, wr_ = 0, ref_ = 0;  // channel-wide
-  std::array<uint64_t, 4> faw_{};                 // the last four ACTs
+  // PIM: MACAB's floor (nRCD_RD after ACTAB, nCCDAB after MACAB), PRE's
+  // after a MACAB (nRTPL: every bank), WRGB's and RDRES's own spacing.
+  uint64_t mac_ = 0, pre_all_ = 0, wrgb_ = 0, rdres_ = 0;
+  std::array<uint64_t, 4> faw_{};  // the last four ACTs
   size_t faw_next_ = 0;
   uint32_t acts_ = 0;
 };

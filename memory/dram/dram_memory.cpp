@@ -280,6 +280,7 @@ void DramMemory::register_resources(ResourceLedger& ledger) {
                    spec_.total_channels(), acts_per_clock),
        ""});
   for (auto& c : channels_) c->set_resources(r);
+  resources_ = r;
 }
 
 void DramMemory::energy(double seconds, MemoryEnergy* out) const {

@@ -36,7 +36,8 @@ class DramMemory : public MemoryModel {
   SC_HAS_PROCESS(DramMemory);
   void accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) override;
 
- private:
+  // (Protected for a DRAM that computes, memory/pim, which drives the same
+  // controllers.)
   struct Request {
     tlm::tlm_generic_payload* trans = nullptr;
     uint32_t bursts_left = 0;
@@ -70,6 +71,7 @@ class DramMemory : public MemoryModel {
   uint64_t epoch_ = 0;
   sc_core::sc_event event_;
   uint64_t event_clock_ = kNever;  // clock the pending notification is for
+  ChannelResources resources_;     // set by register_resources()
 };
 
 }  // namespace npusim::memory::dram

@@ -1,9 +1,13 @@
 # Writes OUT: a C++ file with every preset file of DIR as a string, so that
-# presets are data (text files) yet built into the binary.
+# presets are data (text files) yet built into the binary. NS: the
+# namespace of preset_texts() (default npusim::memory::dram).
+if(NOT DEFINED NS)
+  set(NS "npusim::memory::dram")
+endif()
 file(GLOB presets "${DIR}/*.textproto")
 list(SORT presets)
-set(body "// Generated from memory/dram/presets/*.textproto; do not edit.\n")
-string(APPEND body "#include <map>\n#include <string>\n\nnamespace npusim::memory::dram {\n")
+set(body "// Generated from the preset files of ${DIR}; do not edit.\n")
+string(APPEND body "#include <map>\n#include <string>\n\nnamespace ${NS} {\n")
 string(APPEND body "const std::map<std::string, std::string>& preset_texts() {\n")
 string(APPEND body "  static const std::map<std::string, std::string> texts = {\n")
 foreach(p ${presets})
@@ -11,6 +15,6 @@ foreach(p ${presets})
   file(READ "${p}" text)
   string(APPEND body "      {\"${name}\", R\"npusim_preset(${text})npusim_preset\"},\n")
 endforeach()
-string(APPEND body "  };\n  return texts;\n}\n}  // namespace npusim::memory::dram\n")
+string(APPEND body "  };\n  return texts;\n}\n}  // namespace ${NS}\n")
 file(WRITE "${OUT}.tmp" "${body}")
 execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different "${OUT}.tmp" "${OUT}")

@@ -27,6 +27,9 @@ struct DramSpec {
   uint32_t CL = 0, CWL = 0, RCD_RD = 0, RCD_WR = 0, RP = 0, RAS = 0, RC = 0, WR = 0, RTP = 0;
   uint32_t CCD_S = 0, CCD_L = 0, RRD_S = 0, RRD_L = 0, FAW = 0, WTR_S = 0, WTR_L = 0, RTW = 0;
   uint32_t RFC = 0, RFCpb = 0, REFI = 0;
+  // All-bank PIM commands (memory/pim; 0 for a plain DRAM, which issues none):
+  // MACAB to MACAB, last MACAB to PREA, WRGB to WRGB, RDRES to RDRES.
+  uint32_t CCDAB = 0, RTPL = 0, WRGB = 0, RDRES = 0;
 
   DramConfig::PagePolicy page_policy = DramConfig::OPEN_PAGE;
   DramConfig::Refresh refresh = DramConfig::ALL_BANK;

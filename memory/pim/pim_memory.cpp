@@ -1,0 +1,199 @@
+#include "memory/pim/pim_memory.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "common/error.h"
+#include "memory/pim/pim_request.h"
+#include "memory/registry.h"
+
+namespace npusim::memory::pim {
+
+using dram::Command;
+
+PimMemory::PimMemory(const sc_core::sc_module_name& name, const PimSpec& spec,
+                     uint64_t capacity_bytes)
+    : DramMemory(name, spec.dram, capacity_bytes), pim_(spec) {
+  for (uint32_t c = 0; c < spec_.total_channels(); ++c) {
+    pim_channels_.push_back(std::make_unique<PimChannel>(
+        pim_, [this](uint32_t gemv, uint64_t clock) { finished(gemv, clock); }));
+    channels_[c]->set_exclusive(pim_channels_.back().get());
+  }
+}
+
+void PimMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
+  const auto* g = trans.get_extension<PimGemv>();
+  if (g == nullptr) {
+    DramMemory::accept(trans, arrival_ps);
+    return;
+  }
+  const uint64_t base = trans.get_address();
+  const uint32_t eb = g->element_bytes;
+  const bool shape_ok = g->out_rows > 0 && g->in_cols > 0 && g->vectors > 0 && eb > 0 &&
+                        spec_.burst_bytes() % eb == 0 && PimRegion::aligned(pim_, base);
+  if (!shape_ok) {
+    trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+    respond(trans, arrival_ps);
+    return;
+  }
+  const PimGeometry geometry = pim_.geometry();
+  const PimLayout layout(geometry, static_cast<uint32_t>(base / geometry.stripe_bytes()),
+                         g->out_rows, g->in_cols, eb);
+  if (base > capacity_bytes_ || layout.region_bytes() > capacity_bytes_ - base) {
+    trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    respond(trans, arrival_ps);
+    return;
+  }
+  uint32_t id;
+  if (free_gemvs_.empty()) {
+    id = static_cast<uint32_t>(gemvs_.size());
+    gemvs_.emplace_back();
+  } else {
+    id = free_gemvs_.back();
+    free_gemvs_.pop_back();
+  }
+  const uint64_t arrival = clock_of(arrival_ps);
+  Gemv& r = gemvs_[id];
+  r.trans = &trans;
+  r.done_clock = arrival;
+  r.channels_left = 0;
+  for (uint32_t c = 0; c < geometry.channels; ++c) r.channels_left += layout.groups_on(c) > 0;
+  for (uint32_t c = 0; c < geometry.channels; ++c) {
+    if (layout.groups_on(c) == 0) continue;
+    PimJob job;
+    job.request = id;
+    job.arrival = arrival;
+    job.base_row = static_cast<uint32_t>(base / geometry.stripe_bytes());
+    job.groups = layout.groups_on(c);
+    job.chunks = layout.chunks();
+    job.vectors = g->vectors;
+    job.element_bytes = eb;
+    pim_channels_[c]->push(job);
+    channels_[c]->exclusive_arrived(arrival);
+    wake(c, arrival);
+  }
+}
+
+void PimMemory::finished(uint32_t gemv, uint64_t clock) {
+  Gemv& r = gemvs_[gemv];
+  r.done_clock = std::max(r.done_clock, clock);
+  if (--r.channels_left == 0) {
+    r.trans->set_response_status(tlm::TLM_OK_RESPONSE);
+    respond(*r.trans, spec_.ps_of(r.done_clock));
+    free_gemvs_.push_back(gemv);
+    ++answered_;
+  }
+}
+
+void PimMemory::register_resources(ResourceLedger& ledger) {
+  DramMemory::register_resources(ledger);
+  double peak = 0;
+  for (const uint32_t eb : {1u, 2u, 4u}) {
+    if (spec_.burst_bytes() % eb == 0) peak = std::max(peak, pim_.macs_per_second(eb));
+  }
+  const auto macs = ledger.add_resource(
+      {resource_name("PIM MACs"), ResourcePath::Memory, "MAC", peak * 1e-12,
+       fmt::format("{} units x a column of elements per max(nCCDAB, the unit's cycles) = {:.4g} "
+                   "TMAC/s",
+                   pim_.total_units(), peak * 1e-12),
+       ""});
+  for (auto& p : pim_channels_) p->set_resources(&ledger, macs, resources_.bus);
+}
+
+void PimMemory::report(MemoryReport* out) const {
+  DramMemory::report(out);
+  PimStats* p = out->mutable_pim();
+  p->set_preset(pim_.name);
+  const auto count = [&](Command c) {
+    uint64_t n = 0;
+    for (const auto& ch : channels_) n += ch->stats().commands[static_cast<size_t>(c)];
+    return n;
+  };
+  p->set_actab(count(Command::ACTAB));
+  p->set_macab(count(Command::MACAB));
+  p->set_prea(count(Command::PREA));
+  p->set_wrgb(count(Command::WRGB));
+  p->set_rdres(count(Command::RDRES));
+  for (const auto& ch : pim_channels_) {
+    const PimChannelStats& s = ch->stats();
+    p->set_mode_switches(p->mode_switches() + s.mode_switches);
+    p->set_macs(p->macs() + s.macs);
+    p->set_pim_cycles(p->pim_cycles() + s.busy_cycles);
+  }
+  p->set_gemvs(answered_);
+  p->set_peak_tflops(2 * pim_.macs_per_second(2) * 1e-12);
+}
+
+void PimMemory::energy(double seconds, MemoryEnergy* out) const {
+  DramMemory::energy(seconds, out);
+  // PIM commands are counted as planned (up to a plan window ahead).
+  const DramEnergy& e = spec_.energy;
+  double actab = 0, macab = 0, bus_bursts = 0, macs = 0;
+  for (const auto& ch : channels_) {
+    const auto& c = ch->stats().commands;
+    actab += static_cast<double>(c[static_cast<size_t>(Command::ACTAB)]);
+    macab += static_cast<double>(c[static_cast<size_t>(Command::MACAB)]);
+    bus_bursts += static_cast<double>(c[static_cast<size_t>(Command::WRGB)] +
+                                      c[static_cast<size_t>(Command::RDRES)]);
+  }
+  for (const auto& ch : pim_channels_) macs += static_cast<double>(ch->stats().macs);
+  const double burst_bits = static_cast<double>(spec_.burst_bytes()) * 8;
+  const double joules =
+      actab * pim_.actab_acts * e.act_nj() * 1e-9 +
+      macab * pim_.macab_reads * burst_bits * e.read_pj_per_bit() * 1e-12 +
+      bus_bursts * burst_bits * (e.write_pj_per_bit() + e.io_pj_per_bit()) * 1e-12 +
+      macs * pim_.mac_pj * 1e-12;
+  out->set_pim(joules);
+  out->set_total(out->total() + joules);
+}
+
+namespace {
+
+// The DRAM the PIM memory is built on, as a DRAM MemoryConfig.
+MemoryConfig as_dram(const MemoryConfig& config, const std::string& where,
+                     const std::string& path) {
+  MemoryConfig m;
+  m.set_capacity_bytes(config.capacity_bytes());
+  *m.mutable_dram() = resolve_config(config.pim(), where, path).dram();
+  return m;
+}
+
+const MemoryModelEntry& dram_entry() {
+  MemoryConfig dram;
+  dram.mutable_dram();
+  return MemoryRegistry::lookup(dram, "pim", "memory");
+}
+
+MemoryModelEntry entry() {
+  MemoryModelEntry e;
+  e.validate = [](const MemoryConfig& config, const std::string& where, const std::string& path) {
+    (void)resolve_spec(config.pim(), where, path + ".pim");
+    dram_entry().validate(as_dram(config, where, path + ".pim"), where, path + ".pim");
+  };
+  e.create = [](const sc_core::sc_module_name& name,
+                const MemoryConfig& config) -> std::unique_ptr<MemoryModel> {
+    const MemoryConfig dram = as_dram(config, "pim", "memory.pim");
+    return std::make_unique<PimMemory>(name, resolve_spec(config.pim(), "pim", "memory.pim"),
+                                       dram_entry().capacity_bytes(dram));
+  };
+  e.peak_bandwidth_gbps = [](const MemoryConfig& config) {
+    return dram_entry().peak_bandwidth_gbps(as_dram(config, "pim", "memory.pim"));
+  };
+  e.capacity_bytes = [](const MemoryConfig& config) {
+    return dram_entry().capacity_bytes(as_dram(config, "pim", "memory.pim"));
+  };
+  e.read_latency_ns = [](const MemoryConfig& config) {
+    return dram_entry().read_latency_ns(as_dram(config, "pim", "memory.pim"));
+  };
+  e.interleave = [](const MemoryConfig& config) {
+    return dram_entry().interleave(as_dram(config, "pim", "memory.pim"));
+  };
+  return e;
+}
+
+}  // namespace
+
+NPUSIM_REGISTER_MEMORY(pim, entry());
+
+}  // namespace npusim::memory::pim

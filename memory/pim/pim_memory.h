@@ -1,0 +1,47 @@
+// A DRAM whose banks compute. Ordinary reads and writes go to the DRAM model
+// it derives from (the same controllers, the same timing); a payload with a
+// PimGemv extension (pim_request.h) is a GEMV over a region laid out as
+// pim_layout.h says: each channel holding part of it runs its share as PIM
+// commands (pim_channel.h) once the requests queued before it are served,
+// holding later ones back (a channel in PIM mode serves no ordinary access),
+// and the request is answered when the last channel's results are out.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "memory/dram/dram_memory.h"
+#include "memory/pim/pim_channel.h"
+#include "memory/pim/pim_spec.h"
+
+namespace npusim::memory::pim {
+
+class PimMemory : public dram::DramMemory {
+ public:
+  PimMemory(const sc_core::sc_module_name& name, const PimSpec& spec, uint64_t capacity_bytes = 0);
+
+  void report(MemoryReport* out) const override;
+  void energy(double seconds, MemoryEnergy* out) const override;
+  // The DRAM's, and "PIM MACs" (multiply-accumulates of every unit).
+  void register_resources(ResourceLedger& ledger) override;
+  [[nodiscard]] const PimSpec& pim_spec() const { return pim_; }
+
+ protected:
+  void accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) override;
+
+ private:
+  struct Gemv {
+    tlm::tlm_generic_payload* trans = nullptr;
+    uint32_t channels_left = 0;
+    uint64_t done_clock = 0;
+  };
+  void finished(uint32_t gemv, uint64_t clock);
+
+  PimSpec pim_;
+  std::vector<std::unique_ptr<PimChannel>> pim_channels_;
+  std::vector<Gemv> gemvs_;
+  std::vector<uint32_t> free_gemvs_;
+  uint64_t answered_ = 0;
+};
+
+}  // namespace npusim::memory::pim
