@@ -91,9 +91,9 @@ void write_sweep_csv(std::ostream& out, const std::vector<SweepAxis>& axes,
                      const std::vector<Report>& reports) {
   // A report's figures by column; a varied option's own column (batch,
   // kv_len, ...) is its axis's.
-  using Column = std::pair<const char*, std::function<std::string(const Report&)>>;
+  using Column = std::pair<std::string, std::function<std::string(const Report&)>>;
   const auto g = [](double v) { return fmt::format("{:.9g}", v); };
-  const std::vector<Column> columns = {
+  std::vector<Column> columns = {
       {"system", [](const Report& r) { return cell(r.system()); }},
       {"model", [](const Report& r) { return cell(r.workload().model()); }},
       {"phase", [](const Report& r) { return r.workload().phase(); }},
@@ -127,6 +127,36 @@ void write_sweep_csv(std::ostream& out, const std::vector<SweepAxis>& axes,
       {"peak_w", [&](const Report& r) { return g(r.energy().peak_w()); }},
       {"memory_joules", [&](const Report& r) { return g(r.memory().energy().total()); }},
   };
+  // A system of several memories: each one's bytes, bandwidth and busy
+  // share, and its link's busier direction, by the memory's name (the first
+  // report's memories; blank where a point has no such memory).
+  if (!reports.empty()) {
+    for (const MemoryTierStats& m : reports.front().memories()) {
+      const std::string name = m.name();
+      auto field = [name, g](auto get) {
+        return [name, g, get](const Report& r) -> std::string {
+          for (const MemoryTierStats& x : r.memories()) {
+            if (x.name() == name) return g(get(x));
+          }
+          return "";
+        };
+      };
+      columns.emplace_back(name + "_bytes_read", field([](const MemoryTierStats& x) {
+                             return static_cast<double>(x.read_bytes());
+                           }));
+      columns.emplace_back(name + "_bandwidth_gbps", field([](const MemoryTierStats& x) {
+                             return x.achieved_bandwidth_gbps();
+                           }));
+      columns.emplace_back(name + "_busy",
+                           field([](const MemoryTierStats& x) { return x.busy(); }));
+      if (m.has_link()) {
+        columns.emplace_back(name + "_link_busy", field([](const MemoryTierStats& x) {
+                               return std::max(x.link().busy_to_memory(),
+                                               x.link().busy_from_memory());
+                             }));
+      }
+    }
+  }
   std::set<std::string> varied;
   std::string header;
   for (const SweepAxis& a : axes) {

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <sstream>
 
 #include "common/address_space.h"
 #include "compiler/frontends/decoder_layer.h"
@@ -14,6 +15,7 @@
 #include "sim/functional_run.h"
 #include "sim/memtest.h"
 #include "sim/report_io.h"
+#include "sim/sweep.h"
 #include "sim/workload.h"
 #include "test_util.h"
 
@@ -323,6 +325,24 @@ TEST(Tiers, BadTiersAndPoliciesAreRefusedByName) {
               (void)tiered({"memory.ideal.bandwidth_gbps=1"});
             }).find("give either memory or memories, not both"),
             std::string::npos);
+}
+
+// A sweep's CSV gains each memory's bytes, bandwidth and busy share, and
+// its link's busier direction.
+TEST(Tiers, SweepRowsCarryEachMemoryAndLink) {
+  const Report r = loads(tiered(), 1 << 20, 2 << 20);
+  std::ostringstream csv;
+  sim::write_sweep_csv(csv, {}, {{}}, {r});
+  std::istringstream lines(csv.str());
+  std::string header, row;
+  std::getline(lines, header);
+  std::getline(lines, row);
+  EXPECT_NE(header.find(",near_bytes_read,near_bandwidth_gbps,near_busy,far_bytes_read,"
+                        "far_bandwidth_gbps,far_busy,far_link_busy"),
+            std::string::npos)
+      << header;
+  EXPECT_NE(row.find(fmt::format(",{},", 1 << 20)), std::string::npos) << row;
+  EXPECT_NE(row.find(fmt::format(",{},", 2 << 20)), std::string::npos) << row;
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The memory wall, in three experiments on Llama-2-7B (see README.md).
+"""The memory wall, in five experiments on Llama-2-7B (see README.md).
 
   examples/memory-wall/run.py [--npusim build/npusim] [--out memory-wall-out]
 
@@ -20,9 +20,9 @@ NPU = os.path.join(ROOT, "examples/hw/npu-hbm3.textproto")
 LAYERS = 2  # of Llama-2-7B's 32, plus the LM head: enough to see every effect, and quick
 
 
-def npusim(args, out, name, extra=()):
+def npusim(args, out, name, extra=(), system=NPU):
     report = os.path.join(out, name + ".json")
-    cmd = [args.npusim, "run", "--system", NPU, "--model", MODEL, "--layers", str(LAYERS),
+    cmd = [args.npusim, "run", "--system", system, "--model", MODEL, "--layers", str(LAYERS),
            "--quiet", "--report", report, *extra]
     subprocess.run(cmd, check=True)
     with open(report) as f:
@@ -42,6 +42,17 @@ def row(label, r, tokens):
 
 HEADER = (f"{'':<34}{'time us':>10}{'tokens/s':>12}{'mJ/token':>10}{'tokens/J':>10}{'W':>8}"
           f"{'memory':>10}{'arrays':>10}{'FLOP/B':>10}  limited by")
+
+
+TIER_HEADER = (f"{'':<38}{'time us':>10}{'tokens/s':>10}{'tokens/J':>10}"
+               f"{'GB per memory':>26}  limited by")
+
+
+def tier_row(label, r, tokens):
+    per = ", ".join(f"{m['name']} {int(m.get('read_bytes', 0)) / 1e9:.2f}" for m in r["memories"])
+    return (f"{label:<38}{r['seconds'] * 1e6:>10.0f}{tokens / r['seconds']:>10.0f}"
+            f"{tokens / r['energy']['joules']:>10.1f}{per:>26}  {r['limiter']['resource']}"
+            f" ({100 * r['limiter']['busy_share']:.0f}%)")
 
 
 def memory_share(r):
@@ -138,6 +149,32 @@ def main():
           f"   to memory and back ({gb(u):.1f} GB moved at 2048 tokens); fused (flash attention, the\n"
           f"   default) they stay on chip ({gb(f):.1f} GB) and the prompt takes "
           f"{100 * (1 - f['seconds'] / u['seconds']):.0f}% less time.\n")
+
+    print("5. Where the KV cache lives: HBM, spilling into SOCAMM2 behind NVLink-C2C, or CXL")
+    print("   (batch 16, KV 8192: the 2-layer slice's KV cache is 4.3 GB, its weights 0.9 GB)")
+    print(TIER_HEADER)
+    rubin = os.path.join(ROOT, "examples/hw/vera-rubin-like.textproto")
+    cxl = os.path.join(ROOT, "examples/hw/npu-hbm3-cxl.textproto")
+    kv = ["--batch", "16", "--kv-len", "8192"]
+    _, hbm = npusim(args, args.out, "kv-hbm", kv, rubin)
+    print(tier_row("vera-rubin-like, all in HBM4", hbm, 16))
+    # As if HBM had room for the weights and one layer's cache: the other
+    # layer's spills (placement's capacity-aware spill, no rule changed).
+    kv_layer = hbm["traffic"]["read"]["kv_cache"] // LAYERS
+    room = int(hbm["memories"][0]["placed_bytes"]) - kv_layer
+    _, spill = npusim(args, args.out, "kv-spill", kv + ["--set", f"memories[hbm].capacity_bytes={room}"],
+                      rubin)
+    print(tier_row("  HBM4 full after one layer: spill", spill, 16))
+    _, far = npusim(args, args.out, "kv-socamm2", kv + ["--place", "kv_cache=socamm2"], rubin)
+    print(tier_row("  --place kv_cache=socamm2", far, 16))
+    _, on_cxl = npusim(args, args.out, "kv-cxl", kv + ["--place", "kv_cache=cxl"], cxl)
+    print(tier_row("npu-hbm3-cxl, --place kv_cache=cxl", on_cxl, 16))
+    print("   Each step reads the whole cache once, so where it lives sets the pace. In HBM4 the\n"
+          "   DRAM bus is the wall. Spilled, the far half streams over NVLink-C2C at up to 900 GB/s\n"
+          "   per direction while the HBM waits: the link, not the LPDDR5X behind it (1.2 TB/s),\n"
+          "   becomes the limiter. On CXL (32 GB/s) the link is the wall by two orders of\n"
+          "   magnitude. Per token, the joules follow the time: the HBM's background and the\n"
+          "   NPU's leakage are paid for every microsecond the link makes everything wait.\n")
 
     plot("plot_roofline.py", batch_reports[0], batch_reports[-1], path, "-o",
          os.path.join(args.out, "roofline.png"), "--labels",
