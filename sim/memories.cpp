@@ -87,7 +87,7 @@ compiler::PlacementOptions placement_options(const System& system, const std::st
               "'" + n + "' is not a memory of the system");
       rule.memories.push_back(it->second);
     }
-    rule.where = fmt::format("{}: placement.rules[{}]", where, i);
+    rule.where = fmt::format("placement.rules[{}]", i);
     o.rules.push_back(std::move(rule));
   }
   return o;
