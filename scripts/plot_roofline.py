@@ -73,6 +73,17 @@ def main():
             if memory < peak * 0.999:
                 ax.plot([lo, compute / memory], [memory * lo, compute], color="gray",
                         linewidth=1, linestyle="--")
+            # Several memories: each one's own roof (its peak, capped by its
+            # link), thin and named at its left end; the solid roof is all
+            # of them streaming at once.
+            for m in roof.get("memories", []):
+                bw = m.get("peak_gbps", 0.0)
+                if bw <= 0 or bw >= peak * 0.999:
+                    continue
+                ax.plot([lo, compute / bw], [bw * lo, compute], color="tab:gray", linewidth=0.8,
+                        linestyle="-.")
+                ax.annotate(f"{m['name']} {bw:.0f} GB/s", (lo, bw * lo), fontsize=7,
+                            xytext=(2, 3), textcoords="offset points", color="tab:gray")
         ax.annotate(f"{marker} {name}: compute roof {compute / 1e3:.0f} TFLOP/s, peak bandwidth "
                     f"{peak:.0f} GB/s" + (f" (sustained {memory:.0f})" if memory < peak * 0.999
                                           else ""),

@@ -9,6 +9,7 @@
 #include <numeric>
 
 #include "common/error.h"
+#include "sim/memories.h"
 #include "sim/output_file.h"
 #include "sim/report_io.h"
 
@@ -128,6 +129,13 @@ void fill_roofline(const System& system, const Program& program,
   roof->set_memory_roof_gbps(memory_roof_gbps > 0 ? memory_roof_gbps
                                                   : report->traffic().peak_bandwidth_gbps());
   roof->set_ridge_intensity(ratio(roof->compute_roof_gflops(), roof->memory_roof_gbps()));
+  if (has_interconnect(system)) {
+    for (const MemoryRef& m : memories(system)) {
+      MemoryRoof* mr = roof->add_memories();
+      mr->set_name(m.config->name());
+      mr->set_peak_gbps(reachable_peak_gbps(*m.config));
+    }
+  }
 
   std::map<std::string, Sum> classes;
   std::map<int, Sum> layers;
