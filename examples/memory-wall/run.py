@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The memory wall, in five experiments on Llama-2-7B (see README.md).
+"""The memory wall, in five experiments on Llama-2-7B and -70B (see README.md).
 
   examples/memory-wall/run.py [--npusim build/npusim] [--out memory-wall-out]
 
@@ -20,9 +20,9 @@ NPU = os.path.join(ROOT, "examples/hw/npu-hbm3.textproto")
 LAYERS = 2  # of Llama-2-7B's 32, plus the LM head: enough to see every effect, and quick
 
 
-def npusim(args, out, name, extra=(), system=NPU):
+def npusim(args, out, name, extra=(), system=NPU, model=MODEL):
     report = os.path.join(out, name + ".json")
-    cmd = [args.npusim, "run", "--system", system, "--model", MODEL, "--layers", str(LAYERS),
+    cmd = [args.npusim, "run", "--system", system, "--model", model, "--layers", str(LAYERS),
            "--quiet", "--report", report, *extra]
     subprocess.run(cmd, check=True)
     with open(report) as f:
@@ -150,24 +150,26 @@ def main():
           f"   default) they stay on chip ({gb(f):.1f} GB) and the prompt takes "
           f"{100 * (1 - f['seconds'] / u['seconds']):.0f}% less time.\n")
 
-    print("5. Where the KV cache lives: HBM, spilling into SOCAMM2 behind NVLink-C2C, or CXL")
-    print("   (batch 16, KV 8192: the 2-layer slice's KV cache is 4.3 GB, its weights 0.9 GB)")
+    print("5. Llama-2-70B at long context: its KV cache in HBM4, spilling into SOCAMM2 behind\n"
+          "   NVLink-C2C, or in CXL (batch 16, KV 32768: the 2-layer slice's cache is 4.3 GB,\n"
+          "   its weights 3.9 GB)")
     print(TIER_HEADER)
     rubin = os.path.join(ROOT, "examples/hw/vera-rubin-like.textproto")
     cxl = os.path.join(ROOT, "examples/hw/npu-hbm3-cxl.textproto")
-    kv = ["--batch", "16", "--kv-len", "8192"]
-    _, hbm = npusim(args, args.out, "kv-hbm", kv, rubin)
+    big = os.path.join(ROOT, "examples/models/llama2-70b.json")
+    kv = ["--batch", "16", "--kv-len", "32768"]
+    _, hbm = npusim(args, args.out, "kv-hbm", kv, rubin, big)
     print(tier_row("vera-rubin-like, all in HBM4", hbm, 16))
     # As if HBM had room for the weights and one layer's cache: the other
     # layer's spills (placement's capacity-aware spill, no rule changed).
     kv_layer = hbm["traffic"]["read"]["kv_cache"] // LAYERS
     room = int(hbm["memories"][0]["placed_bytes"]) - kv_layer
-    _, spill = npusim(args, args.out, "kv-spill", kv + ["--set", f"memories[hbm].capacity_bytes={room}"],
-                      rubin)
+    _, spill = npusim(args, args.out, "kv-spill",
+                      kv + ["--set", f"memories[hbm].capacity_bytes={room}"], rubin, big)
     print(tier_row("  HBM4 full after one layer: spill", spill, 16))
-    _, far = npusim(args, args.out, "kv-socamm2", kv + ["--place", "kv_cache=socamm2"], rubin)
+    _, far = npusim(args, args.out, "kv-socamm2", kv + ["--place", "kv_cache=socamm2"], rubin, big)
     print(tier_row("  --place kv_cache=socamm2", far, 16))
-    _, on_cxl = npusim(args, args.out, "kv-cxl", kv + ["--place", "kv_cache=cxl"], cxl)
+    _, on_cxl = npusim(args, args.out, "kv-cxl", kv + ["--place", "kv_cache=cxl"], cxl, big)
     print(tier_row("npu-hbm3-cxl, --place kv_cache=cxl", on_cxl, 16))
     print("   Each step reads the whole cache once, so where it lives sets the pace. In HBM4 the\n"
           "   DRAM bus is the wall. Spilled, the far half streams over NVLink-C2C at up to 900 GB/s\n"
