@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "compiler/graph_util.h"
+#include "compiler/lowering/gemm.h"
 
 namespace npusim::compiler {
 namespace {
@@ -61,15 +62,20 @@ PimEstimate estimate_pim(const Target& target, uint32_t memory, uint64_t rows, u
   const double ns_per_cycle = 1.0 / target.clock_ghz;
   const double latency_ns = t.memory_latency_cycles * ns_per_cycle;
   PimEstimate e;
-  const double bytes = static_cast<double>(k * n * 2);
-  const double stream = t.stream_bytes_per_cycle(t.dma_max_request_bytes);
-  const double macs_per_cycle =
-      static_cast<double>(target.arrays) * target.array.rows * target.array.cols;
-  const double compute = static_cast<double>(rows * k * n) / macs_per_cycle;
-  e.npu_ns = std::max(bytes / stream, compute) * ns_per_cycle + latency_ns;
-  // As the lowering splits the vectors: as many as a slot holds inputs and results for.
+  // The NPU: the GEMM tiling's own estimate (weights streamed at the
+  // memory's rate, or the arrays' compute), plus a memory latency.
+  GemmSpec spec;
+  spec.m = rows;
+  spec.k = k;
+  spec.n = n;
+  spec.b_layout = BLayout::Tiled;
+  const GemmTiling tiling =
+      choose_gemm_tiling(spec, t, default_spm_layout(t.spm_capacity_bytes, t.arrays));
+  e.npu_ns = tiling.cost_cycles * ns_per_cycle + latency_ns;
+  // PIM: the GEMVs as the lowering splits the vectors (as many as a slot
+  // holds inputs and results for), their inputs and results through the DMA.
   const uint64_t per_request = std::max<uint64_t>(1, slot_bytes(target) / (2 * std::max(k, n)));
-  const double port = t.memory_bytes_per_cycle;  // bytes per cycle through the DMA
+  const double port = t.memory_bytes_per_cycle;
   for (uint64_t done = 0; done < rows; done += per_request) {
     const uint64_t v = std::min(per_request, rows - done);
     e.pim_ns +=

@@ -13,9 +13,10 @@
 // them through.
 //
 // Cost model, both in ns, on every eligible node (attrs pim.ns, npu.ns):
-//   NPU: max(weight bytes / the memory's stream rate (Target::
-//        stream_bytes_per_cycle of a long request), rows x K x N MACs /
-//        the arrays' MACs per cycle) + a memory latency;
+//   NPU: the GEMM tiling's estimate (compiler/lowering/gemm.h: the weights
+//        streamed at the memory's rate, Target::stream_bytes_per_cycle, or
+//        the arrays' compute, whichever is longer, per tile) + a memory
+//        latency;
 //   PIM: the GEMV's first-order time (memory/pim/pim_cost.h) + the inputs
 //        and results through the scratchpad port + three memory latencies
 //        (the input's load, the GEMV's request, the result's store: the

@@ -6,18 +6,19 @@
 // channel (the one holding the most groups of output rows), per pass of
 // vectors (as many as the GEMV buffer holds rows of input for):
 //
-//   per batch of chunks (the buffer's rows):  broadcast = bursts x tWRGB + CWL + BL
-//   per row (ACTAB .. PREA, then PREA->ACTAB):  nRCD + (MACABs - 1) x nCCDAB + nRTPL + nRP
-//                                                (at least nRC), MACABs = columns x
-//                                                banks per unit x vectors in the pass
+//   per batch of chunks (the buffer's rows):  broadcast = bursts x tWRGB + CWL + BL,
+//     its first row's ACTAB overlapping it: max(broadcast, nRTPL + nRP + nRCD) + MACs
+//   per further row (MACAB->PREA, PREA->ACTAB, ACTAB->MACAB):
+//     nRTPL + nRP + nRCD + MACs (at least nRC),
+//     MACs = (MACABs - 1) x nCCDAB, MACABs = columns x banks per unit x vectors
 //   the last readout:  bursts x tRDRES + CL + BL
 //   mode switches in and out:  2 x acts x nRC
 //
 // hardware.md's "MACAB count x nCCDAB + rows x (nRCD + nRP) + broadcast +
 // readout", with the broadcast serialised with the MACs when the buffer holds
 // one row of input (the next chunk's input may overwrite it only after its
-// last MACAB). The buffer's size and the ACTAB overlapping the broadcast make
-// it an estimate: tests/test_pim_offload.cpp states how close it comes.
+// last MACAB). Refresh and the readouts overlapping the rows make it an
+// estimate: tests/test_pim_offload.cpp states how close it comes.
 #pragma once
 
 #include <algorithm>
@@ -51,12 +52,16 @@ struct PimCost {
     for (uint64_t done = 0; done < vectors; done += per_pass) {
       const uint64_t v = std::min<uint64_t>(per_pass, vectors - done);
       const uint64_t macabs = uint64_t{geometry.columns} * banks_per_unit * v;
-      const double row = std::max<double>(RC, RCD + (macabs - 1.0) * macab + RTPL + RP);
+      const double macs = (macabs - 1.0) * macab;
+      // A row: PREA->ACTAB, ACTAB->MACAB, the MACABs, MACAB->PREA.
+      const double row = std::max<double>(RC, RP + RCD + macs + RTPL);
       for (uint64_t c = 0; c < chunks; c += batch_chunks) {
         const uint64_t in_batch = std::min(batch_chunks, chunks - c);
+        // The batch's first row opens while its input is broadcast.
         const double broadcast =
             static_cast<double>(v * in_batch * geometry.columns) * wrgb + CWL + BL;
-        total += broadcast + static_cast<double>(groups * in_batch) * row;
+        const double first = std::max<double>(broadcast, RTPL + RP + RCD) + macs;
+        total += first + static_cast<double>(groups * in_batch - 1) * row;
       }
     }
     const uint64_t result_bytes = uint64_t{geometry.banks} * per_pass * 2;
