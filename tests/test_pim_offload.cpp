@@ -100,7 +100,8 @@ TEST(PimOffload, FunctionalOutputsAreTheSameWithAndWithoutPim) {
 // against 3.33 TB/s at the pins: 10.7x) times the share of the PIM time the
 // MACABs issue (the command rate: per DRAM row, 32 MACABs 6 clocks apart
 // against the row's PREA->ACTAB->MACAB and MACAB->PREA gaps and the input's
-// broadcast: ~0.7) times the channels' balance (a 4096-row weight fills 128
+// broadcast, ~0.73, and the all-bank refresh's 450 ns every 3.9 us: ~0.65)
+// times the channels' balance (a 4096-row weight fills 128
 // of 160 channels' 32 banks; an 11008-row one puts 3 groups on the busiest
 // channel, 2.15 on average). The layer's other work (attention over the KV
 // cache, norms, the activations' round trips) does not speed up.
@@ -138,37 +139,38 @@ TEST(PimOffload, BatchOneDecodeBeatsHbm3ByTheBandwidthRatioTimesTheCommandRate) 
     const double balance =
         static_cast<double>(layout.groups()) / cost.geometry.channels / layout.groups_on(0);
     EXPECT_GT(command_rate, 0.6);
-    EXPECT_LT(command_rate, 0.8);
+    EXPECT_LT(command_rate, 0.7);
     streamed += bytes / external;
     in_pim += bytes / external / (ratio * command_rate * balance);
   }
-  // The GEMVs alone speed up by streamed / in_pim (~6.1x: 10.7 x ~0.74 x
+  // The GEMVs alone speed up by streamed / in_pim (~5.4x: 10.7 x ~0.65 x
   // ~0.77); the layer by less, since the rest does not speed up. Taking
   // all of the plain run beyond the weights' streaming at the pins' peak as
-  // "the rest" gives the floor (~4.6x; it also counts the stream's own
-  // shortfall from the peak, ~6% of the bus, which PIM does not pay).
+  // "the rest" gives the floor (~3.3x; it also counts the stream's own
+  // shortfall from the peak, which PIM does not pay).
   const double gemvs = streamed / in_pim;
   const double floor = t_plain / (t_plain - streamed + in_pim);
   RecordProperty("speedup", std::to_string(speedup));
   RecordProperty("gemv_speedup", std::to_string(gemvs));
   RecordProperty("floor", std::to_string(floor));
-  EXPECT_NEAR(gemvs, 6.1, 0.3);
+  EXPECT_NEAR(gemvs, 5.4, 0.2);
   EXPECT_GT(speedup, floor) << t_plain << " ns / " << t_pim << " ns";
   EXPECT_LT(speedup, gemvs) << t_plain << " ns / " << t_pim << " ns";
-  EXPECT_NEAR(speedup, 5.67, 0.3);  // measured: 129.7 us / 22.9 us
+  EXPECT_NEAR(speedup, 4.97, 0.25);  // measured: 142.6 us / 28.7 us
 }
 
 // One 4096 x 4096 fp16 GEMV (a Llama-2-7B attention projection) over B
 // vectors: PIM's time grows with B (each vector is its own pass of MACABs
 // over every row, the GEMV buffer holding one row of input), the NPU's
 // hardly (it streams the weights once; 32 arrays are far from busy), so the
-// compiler moves it back to the NPU at the crossover batch: 8 on
-// npu-hbm3-pim (PIM at 7: ~11.4 us against ~11.5 us estimated, 12.1 us
-// against 13.2 us simulated; the NPU at 8).
+// compiler moves it back to the NPU at the crossover batch: 7 on
+// npu-hbm3-pim (at 6, PIM: 11.2 us against 11.8 us estimated, 11.6 us
+// against 12.3 us simulated; at 7, the NPU: 13.0 against 11.8 estimated,
+// 13.8 against 12.3 simulated).
 TEST(PimOffload, TheCompilerMovesGemvsBackToTheNpuAtTheCrossoverBatch) {
   const System s = pim_system();
   const compiler::Target target = sim::target_for(s, "npu-hbm3-pim");
-  constexpr uint64_t kBelow = 7, kCrossover = 8;
+  constexpr uint64_t kBelow = 6, kCrossover = 7;
   for (const uint64_t batch : {kBelow, kCrossover}) {
     sim::WorkloadOptions w;
     w.model = test::matmul_graph(fmt::format("gemv{}", batch), batch, 4096, 4096);
@@ -180,16 +182,16 @@ TEST(PimOffload, TheCompilerMovesGemvsBackToTheNpuAtTheCrossoverBatch) {
     EXPECT_DOUBLE_EQ(compiler::attr_real(node, "pim.ns", 0), e.pim_ns);
     EXPECT_DOUBLE_EQ(compiler::attr_real(node, "npu.ns", 0), e.npu_ns);
     // Both sides simulated: the estimates' order is the simulation's, each
-    // estimate within its tolerance (PIM 10%: refresh-free, the readouts
-    // overlap the rows; NPU 20%: the tiling's estimate misses the stream's
-    // ramp up and down, ~1.7 us here).
+    // estimate within its tolerance (PIM 10%: refreshes falling mid-row,
+    // the readouts overlapping the rows; NPU 10%: the tiling's estimate
+    // misses the stream's ramp up and down).
     w.pim = "on";
     const double t_pim = time_ns(s, sim::compile_workload(s, "npu-hbm3-pim", w).program);
     w.pim = "off";
     const double t_npu = time_ns(s, sim::compile_workload(s, "npu-hbm3-pim", w).program);
     EXPECT_EQ(t_pim < t_npu, batch < kCrossover) << t_pim << " ns in PIM, " << t_npu << " ns";
     EXPECT_NEAR(e.pim_ns / t_pim, 1.0, 0.10) << "batch " << batch;
-    EXPECT_NEAR(e.npu_ns / t_npu, 1.0, 0.20) << "batch " << batch;
+    EXPECT_NEAR(e.npu_ns / t_npu, 1.0, 0.10) << "batch " << batch;
   }
 }
 

@@ -13,12 +13,13 @@
 //     MACs = (MACABs - 1) x nCCDAB, MACABs = columns x banks per unit x vectors
 //   the last readout:  bursts x tRDRES + CL + BL
 //   mode switches in and out:  2 x acts x nRC
+//   all stretched by an all-bank refresh's share: tREFI / (tREFI - tRFC)
 //
 // hardware.md's "MACAB count x nCCDAB + rows x (nRCD + nRP) + broadcast +
 // readout", with the broadcast serialised with the MACs when the buffer holds
 // one row of input (the next chunk's input may overwrite it only after its
-// last MACAB). Refresh and the readouts overlapping the rows make it an
-// estimate: tests/test_pim_offload.cpp states how close it comes.
+// last MACAB). Refreshes falling mid-row and the readouts overlapping the
+// rows make it an estimate: tests/test_pim_offload.cpp states how close it comes.
 #pragma once
 
 #include <algorithm>
@@ -38,6 +39,9 @@ struct PimCost {
   // a broadcast and a readout burst apart, and the DRAM's.
   uint32_t macab = 1, wrgb = 1, rdres = 1;
   uint32_t RCD = 0, RP = 0, RAS = 0, RC = 0, RTPL = 0, CL = 0, CWL = 0, BL = 0;
+  // All-bank refresh stops every unit for tRFC each tREFI: the time
+  // stretches by tREFI / (tREFI - tRFC) (1: no all-bank refresh).
+  double refresh_stretch = 1;
 
   // DRAM clocks of a GEMV of `out_rows` x `in_cols` 2-byte weights over
   // `vectors` inputs.
@@ -68,7 +72,7 @@ struct PimCost {
     total += static_cast<double>((result_bytes + geometry.burst_bytes - 1) / geometry.burst_bytes) *
                  rdres +
              CL + BL;
-    return total;
+    return total * refresh_stretch;
   }
   [[nodiscard]] double ns(uint32_t out_rows, uint32_t in_cols, uint32_t vectors) const {
     return clocks(out_rows, in_cols, vectors) * tck_ns;

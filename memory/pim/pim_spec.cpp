@@ -63,6 +63,9 @@ PimCost PimSpec::cost() const {
   c.CL = dram.CL;
   c.CWL = dram.CWL;
   c.BL = dram.burst_cycles;
+  if (dram.refresh == DramConfig::ALL_BANK && dram.REFI > dram.RFC) {
+    c.refresh_stretch = static_cast<double>(dram.REFI) / (dram.REFI - dram.RFC);
+  }
   return c;
 }
 
