@@ -21,7 +21,9 @@
 //        and results through the scratchpad port + three memory latencies
 //        (the input's load, the GEMV's request, the result's store: the
 //        activations around a GEMV go through memory).
-// `auto` offloads when PIM is the faster; `on` every eligible MATMUL; `off` none.
+// `auto` offloads when PIM is faster by 10% (the NPU's weight prefetch,
+// which a channel in PIM mode stalls, would overlap the GEMV); `on` every
+// eligible MATMUL; `off` none.
 #pragma once
 
 #include <cstdint>
