@@ -10,6 +10,7 @@
 #include <map>
 
 #include "arch/program_check.h"
+#include "common/address_space.h"
 #include "compiler/passes/pim_offload.h"
 #include "memory/pim/pim_spec.h"
 #include "sim/functional_run.h"
@@ -307,6 +308,39 @@ TEST(PimOffload, PimOnWithoutAPimMemoryIsAnError) {
   // auto and off compile without PIM, unchanged.
   w.pim = "auto";
   EXPECT_EQ(pim_instructions(sim::compile_workload(plain_system(), "plain", w).program), 0u);
+}
+
+// PIM as the second of two memories: the offloaded weights go to it
+// (addresses from 1 << 50), whatever the placement of the rest, and the
+// outputs still match the reference.
+TEST(PimOffload, APimMemoryBehindAnotherIsUsedByItsAddresses) {
+  System s = pim_system();
+  MemoryConfig pim = s.memory();
+  pim.set_name("pim");
+  pim.set_capacity_bytes(uint64_t{80} << 30);
+  s.clear_memory();
+  MemoryConfig* ddr = s.add_memories();
+  ddr->set_name("ddr");
+  ddr->set_capacity_bytes(uint64_t{16} << 30);
+  ddr->mutable_ideal()->set_bandwidth_gbps(200);
+  ddr->mutable_ideal()->set_latency_ns(100);
+  *s.add_memories() = pim;
+  sim::WorkloadOptions w;
+  w.layer = "tiny";
+  w.layers = 2;
+  w.pim = "on";
+  const sim::Compiled c = sim::compile_workload(s, "two memories", w);
+  ASSERT_EQ(pim_instructions(c.program), 14u);
+  for (const Instruction& ins : c.program.cores(0).dma()) {
+    if (ins.has_pim()) {
+      EXPECT_EQ(memory_of(ins.pim().dram_addr()), 1u);
+    }
+  }
+  sim::SimulationInput in;
+  in.system = &s;
+  in.program = &c.program;
+  const sim::FunctionalResult f = sim::run_functional(in, c, sim::FunctionalOptions{});
+  EXPECT_EQ(f.reference_error, "");
 }
 
 // Offloaded weights sit in PIM regions: stripe-aligned, with the region's
