@@ -9,6 +9,7 @@
 #include "common/address_space.h"
 #include "common/error.h"
 #include "common/float_cast.h"
+#include "memory/pim/pim_request.h"
 
 namespace npusim::arch {
 
@@ -55,7 +56,12 @@ DmaEngine::DmaEngine(const sc_core::sc_module_name& name, const Program& program
 }
 
 void DmaEngine::execute(const Instruction& instruction) {
+  if (instruction.has_pim()) {
+    execute_pim(instruction);
+    return;
+  }
   const DmaOp& op = instruction.dma();
+  if (pims_in_flight_ > 0) wait_for_spm(op.spm_addr(), op.rows() * op.row_bytes(), false);
   if (op.fence()) {
     // Every earlier store must complete first (read after write through memory).
     while (stores_in_flight_ > 0) sc_core::wait(response_event_);
@@ -78,6 +84,115 @@ void DmaEngine::execute(const Instruction& instruction) {
   row_ = offset_ = 0;
   pump();
   while (current_ != nullptr) sc_core::wait(issued_event_);
+}
+
+void DmaEngine::wait_for_spm(uint64_t spm, uint64_t bytes, bool pim) {
+  auto blocked = [&] {
+    for (const Transfer& t : transfers_) {
+      if (t.outstanding == 0 && t.ready_ps <= now_ps()) continue;
+      const Instruction& ins = *t.instruction;
+      uint64_t begin = 0, size = 0;
+      if (ins.has_pim()) {
+        begin = ins.pim().spm_out();
+        size = uint64_t{ins.pim().vectors()} * ins.pim().out_rows() * 2;
+      } else if (pim && ins.dma().direction() == DmaOp::LOAD) {
+        begin = ins.dma().spm_addr();
+        size = ins.dma().rows() * ins.dma().row_bytes();
+      }
+      if (size > 0 && begin < spm + bytes && spm < begin + size) return true;
+    }
+    return false;
+  };
+  while (blocked()) {
+    spm_waiting_ = true;
+    // A PIM GEMV's results are written after its response, up to ready_ps.
+    uint64_t next = UINT64_MAX;
+    for (const Transfer& t : transfers_) {
+      if (t.outstanding == 0 && t.ready_ps > now_ps()) next = std::min(next, t.ready_ps);
+    }
+    if (next != UINT64_MAX) {
+      sc_core::wait(sc_core::sc_time::from_value(next - now_ps()), spm_event_);
+    } else {
+      sc_core::wait(spm_event_);
+    }
+  }
+  spm_waiting_ = false;
+}
+
+double DmaEngine::port(double from_ps, uint64_t bytes) {
+  const double start = std::max(spm_port_free_ps_, from_ps);
+  spm_port_free_ps_ = start + static_cast<double>(bytes) * spm_ps_per_byte_;
+  if (ResourceLedger* ledger = context_.ledger) {
+    ledger->add(port_, static_cast<uint64_t>(start), static_cast<uint64_t>(spm_port_free_ps_),
+                static_cast<double>(bytes));
+  }
+  return spm_port_free_ps_;
+}
+
+void DmaEngine::execute_pim(const Instruction& instruction) {
+  const PimOp& op = instruction.pim();
+  const uint32_t m = memory_of(op.dram_addr());
+  if (m >= config_.pim_memories.size() || !config_.pim_memories[m]) {
+    context_.fail(UserError(fmt::format(
+        "core.dma: a PIM GEMV at 0x{:x} addresses memory {}, which is not a PIM memory: the "
+        "program was compiled for another system",
+        op.dram_addr(), m)));
+    stopped_ = true;
+    return;
+  }
+  const uint64_t in_bytes = uint64_t{op.vectors()} * op.in_cols() * 2;
+  const uint64_t out_bytes = uint64_t{op.vectors()} * op.out_rows() * 2;
+  // Its inputs must be in the scratchpad, its results' bytes free.
+  wait_for_spm(op.spm_in(), in_bytes, true);
+  wait_for_spm(op.spm_out(), out_bytes, false);
+  while (free_.empty()) {
+    spm_waiting_ = true;
+    sc_core::wait(spm_event_);
+  }
+  spm_waiting_ = false;
+  if (NodeProfile* p = node_profile(instruction)) p->bytes_read += out_bytes;
+  // The inputs leave through the scratchpad port; the request enters memory then.
+  const uint64_t now = now_ps();
+  const double issue = std::max(issue_free_ps_, static_cast<double>(now));
+  issue_free_ps_ = issue + ps_per_request_;
+  const double sent = port(issue, in_bytes);
+  if (!fits_in<uint64_t>(sent)) {
+    context_.fail(
+        UserError("core.dma: a PIM GEMV would leave the scratchpad port past the 2^64 ps "
+                  "a simulation can reach"));
+    stopped_ = true;
+    return;
+  }
+  const auto arrival = static_cast<uint64_t>(std::ceil(sent - 1e-6));
+  transfers_.push_back({&instruction, 1, true, 0});
+  Slot* slot = free_.back();
+  free_.pop_back();
+  slot->transfer = first_transfer_ + transfers_.size() - 1;
+  slot->store = false;
+  slot->pim_out_bytes = out_bytes;
+  tlm::tlm_generic_payload& p = slot->payload;
+  auto* gemv = new memory::pim::PimGemv;  // freed by release_extension or the payload
+  gemv->out_rows = op.out_rows();
+  gemv->in_cols = op.in_cols();
+  gemv->element_bytes = 2;
+  gemv->vectors = op.vectors();
+  p.set_extension(gemv);
+  p.set_command(tlm::TLM_READ_COMMAND);
+  p.set_address(op.dram_addr());
+  p.set_data_length(static_cast<unsigned>(std::min<uint64_t>(out_bytes, UINT32_MAX)));
+  p.set_streaming_width(p.get_data_length());
+  p.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  if (in_flight_++ == 0) log().open(arrival, Activity::Busy);
+  ++pims_in_flight_;
+  ++stats_.transactions;
+  stats_.written_bytes[ACTIVATION] += in_bytes;
+  stats_.read_bytes[ACTIVATION] += out_bytes;
+  tlm::tlm_phase phase = tlm::BEGIN_REQ;
+  sc_core::sc_time delay = sc_core::sc_time::from_value(arrival - now);
+  if (socket->nb_transport_fw(p, phase, delay) != tlm::TLM_ACCEPTED) {
+    throw std::runtime_error(
+        fmt::format("memory did not accept a PIM GEMV at 0x{:x}", op.dram_addr()));
+  }
 }
 
 void DmaEngine::pump() {
@@ -169,7 +284,16 @@ tlm::tlm_sync_enum DmaEngine::nb_transport_bw(tlm::tlm_generic_payload& trans,
   const SlotTag* tag = trans.get_extension<SlotTag>();
   if (tag == nullptr) throw std::logic_error("dma: response for an unknown request");
   Slot* slot = tag->slot;
-  --transfers_[slot->transfer - first_transfer_].outstanding;
+  Transfer& transfer = transfers_[slot->transfer - first_transfer_];
+  --transfer.outstanding;
+  if (slot->pim_out_bytes > 0) {
+    // The results come in through the scratchpad port.
+    transfer.ready_ps =
+        static_cast<uint64_t>(std::ceil(port(static_cast<double>(now_ps()), slot->pim_out_bytes)));
+    slot->pim_out_bytes = 0;
+    trans.release_extension<memory::pim::PimGemv>();
+    --pims_in_flight_;
+  }
   if (slot->store) --stores_in_flight_;
   if (--in_flight_ == 0) log().close(now_ps());
   free_.push_back(slot);
@@ -179,12 +303,13 @@ tlm::tlm_sync_enum DmaEngine::nb_transport_bw(tlm::tlm_generic_payload& trans,
   if (in_flight_ == 0 || (slot->store && stores_in_flight_ == 0)) {
     response_event_.notify(sc_core::SC_ZERO_TIME);
   }
+  if (spm_waiting_) spm_event_.notify(sc_core::SC_ZERO_TIME);
   return tlm::TLM_COMPLETED;
 }
 
 void DmaEngine::retire() {
   while (!transfers_.empty() && transfers_.front().issued && transfers_.front().outstanding == 0) {
-    complete_at(now_ps(), *transfers_.front().instruction);
+    complete_at(std::max(now_ps(), transfers_.front().ready_ps), *transfers_.front().instruction);
     transfers_.pop_front();
     ++first_transfer_;
   }

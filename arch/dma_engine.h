@@ -39,6 +39,9 @@ struct DmaConfig {
     double ps_per_byte = 0;
   };
   std::vector<MemoryPath> memories;
+  // Per memory (index 0 for the one memory): whether it computes GEMVs
+  // (PimOp); a PIM instruction to another fails the run.
+  std::vector<bool> pim_memories;
 };
 
 struct DmaStats {
@@ -68,11 +71,13 @@ class DmaEngine : public Engine {
     const Instruction* instruction;
     uint32_t outstanding = 0;
     bool issued = false;
+    uint64_t ready_ps = 0;  // completes no earlier (a PIM GEMV's results written)
   };
   struct Slot {  // one request in flight
     tlm::tlm_generic_payload payload;
     uint64_t transfer = 0;  // sequence number of its Transfer
     bool store = false;
+    uint64_t pim_out_bytes = 0;  // a PIM GEMV's results, written through the port
   };
   // Finds a response's slot without a search.
   struct SlotTag : tlm::tlm_extension<SlotTag> {
@@ -91,6 +96,14 @@ class DmaEngine : public Engine {
   void pump();
   void send(const DmaOp& op, uint64_t address, unsigned bytes);
   void retire();
+  // A PIM GEMV (PimOp): one request carrying memory::pim::PimGemv.
+  void execute_pim(const Instruction& instruction);
+  // Waits until no earlier unretired transfer that `conflicts` with
+  // [spm, spm + bytes) is in flight: a PIM GEMV's inputs loaded just before
+  // it, a transfer touching a PIM GEMV's results.
+  void wait_for_spm(uint64_t spm, uint64_t bytes, bool pim);
+  // Reserves the scratchpad port for `bytes` from `from_ps`; returns when it is done.
+  double port(double from_ps, uint64_t bytes);
 
   const Program& program_;
   DmaConfig config_;
@@ -113,6 +126,9 @@ class DmaEngine : public Engine {
   double ps_per_request_ = 0;
   ResourceLedger::Column port_ = 0, slots_column_ = 0, issue_ = 0;
   sc_core::sc_event response_event_;
+  sc_core::sc_event spm_event_;  // a transfer another waits for (wait_for_spm) completed
+  bool spm_waiting_ = false;
+  uint32_t pims_in_flight_ = 0;
   std::vector<unsigned char> data_;  // timing-only model: contents unused
 };
 

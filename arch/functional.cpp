@@ -68,6 +68,9 @@ void FunctionalCore::issue(Queue queue, const Instruction& ins) {
       case Instruction::kVector:
         pending_[queue].push_back(vector(ins));
         break;
+      case Instruction::kPim:
+        pending_[queue].push_back(pim(ins));
+        break;
       default:
         break;
     }
@@ -248,6 +251,35 @@ FunctionalCore::Effect FunctionalCore::matrix(const Instruction& ins) const {
     e.writes.push_back(
         spm_write("matrix.spm_out", op.spm_out() + dtype_bytes(od, first), od, line));
   }
+  return e;
+}
+
+// The weights are read logically (isa.proto PimOp): the PIM layout shapes
+// only the timing and the region's size.
+FunctionalCore::Effect FunctionalCore::pim(const Instruction& ins) const {
+  const PimOp& op = ins.pim();
+  const uint64_t v = op.vectors(), k = op.in_cols(), m = op.out_rows();
+  const DType dt = op.dtype();
+  if (program_ == nullptr || op.tensor() >= static_cast<uint32_t>(program_->tensors_size())) {
+    throw UserError(
+        fmt::format("{}: pim.tensor: {} names no tensor of the program", where_, op.tensor()));
+  }
+  const uint64_t base = program_->tensors(static_cast<int>(op.tensor())).dram_addr();
+  const uint64_t ld = op.w_ld() == 0 ? m : op.w_ld();
+  const std::vector<float> x = read_spm("pim.spm_in", op.spm_in(), dt, v * k);
+  std::vector<float> w(k * m);
+  std::vector<uint8_t> row(dtype_bytes(dt, m));
+  for (uint64_t r = 0; r < k; ++r) {
+    memory_.read(base + dtype_bytes(dt, r * ld + op.w_col()), row.data(), row.size());
+    decode_elements(dt, row.data(), m, w.data() + r * m);
+  }
+  using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const Mat y =
+      Eigen::Map<const Mat>(x.data(), static_cast<Eigen::Index>(v), static_cast<Eigen::Index>(k)) *
+      Eigen::Map<const Mat>(w.data(), static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(m));
+  const std::vector<float> out(y.data(), y.data() + y.size());
+  Effect e{&ins, {}};
+  e.writes.push_back(spm_write("pim.spm_out", op.spm_out(), dt, out));
   return e;
 }
 

@@ -11,7 +11,7 @@
 // hardware, and functional mode catches what the timing model cannot.
 //
 // The data semantics of each instruction are in arch/isa.proto (MatrixOp,
-// VectorOp, DmaOp); element types in common/elements.h.
+// VectorOp, DmaOp, PimOp); element types in common/elements.h.
 #pragma once
 
 #include <array>
@@ -72,6 +72,7 @@ class FunctionalCore {
   [[nodiscard]] Effect matrix(const Instruction& ins) const;
   void dequantise(const MatrixOp& op, std::vector<float>& weight) const;
   [[nodiscard]] Effect vector(const Instruction& ins) const;
+  [[nodiscard]] Effect pim(const Instruction& ins) const;
   [[nodiscard]] Effect online_softmax(const Instruction& ins, const std::vector<float>& x,
                                       uint64_t rows, uint64_t row) const;
   // Checks [address, address + bytes) lies in the scratchpad.

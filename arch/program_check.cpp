@@ -47,8 +47,13 @@ class Checker {
       for (const auto& w : ins.wait()) sem_op(w, q, false);
       for (const auto& s : ins.signal()) sem_op(s, q, true);
       if (q == DMA) {
-        ensure(ins.has_dma(), "", "a DMA queue holds only dma instructions");
-        dma(ins.dma());
+        ensure(ins.has_dma() || ins.has_pim(), "",
+               "a DMA queue holds only dma instructions (and pim GEMVs)");
+        if (ins.has_pim()) {
+          pim(ins.pim());
+        } else {
+          dma(ins.dma());
+        }
       } else if (q == MATRIX) {
         ensure(ins.has_matrix(), "", "a matrix queue holds only matrix instructions");
         matrix(ins.matrix());
@@ -142,6 +147,55 @@ class Checker {
                                : fmt::format("capacity ({} bytes, {})", capacity,
                                              several ? limits_.memory_fields[m]
                                                      : std::string("memory.capacity_bytes")));
+           });
+  }
+
+  void pim(const PimOp& op) {
+    ensure(op.out_rows() >= 1 && op.in_cols() >= 1 && op.vectors() >= 1, ".pim",
+           "out_rows, in_cols and vectors must be >= 1");
+    ensure(op.dtype() == FP16 || op.dtype() == BF16, ".pim.dtype", [&] {
+      return fmt::format("{} is not FP16 or BF16 (the PIM units' lanes)", DType_Name(op.dtype()));
+    });
+    ensure(op.tensor() < static_cast<uint32_t>(program_.tensors_size()), ".pim.tensor",
+           "no such tensor");
+    ensure(op.tensor_class() != TENSOR_CLASS_UNSPECIFIED && TensorClass_IsValid(op.tensor_class()),
+           ".pim.tensor_class", "must be WEIGHT, KV_CACHE or ACTIVATION");
+    ensure(op.w_ld() == 0 || op.w_ld() >= uint64_t{op.w_col()} + op.out_rows(), ".pim.w_ld",
+           "must be 0 or at least w_col + out_rows");
+    // At most 2^32 x 2^32 elements of 2 bytes: no overflow in 64 bits.
+    spm(".pim.spm_in", op.spm_in(), uint64_t{op.vectors()} * op.in_cols() * 2);
+    spm(".pim.spm_out", op.spm_out(), uint64_t{op.vectors()} * op.out_rows() * 2);
+    const bool several = !limits_.memories.empty();
+    const uint32_t m = memory_of(op.dram_addr());
+    ensure(!several || m < limits_.memories.size(), ".pim.dram_addr", [&] {
+      return fmt::format("0x{:x} is in no memory's range (memory {} of {})", op.dram_addr(), m,
+                         limits_.memories.size());
+    });
+    const bool is_pim = m < limits_.pim.size() && limits_.pim[m].has_value();
+    ensure(is_pim, ".pim.dram_addr", [&] {
+      const std::string name =
+          m < limits_.memory_names.size() ? limits_.memory_names[m] : std::string("memory");
+      return fmt::format(
+          "0x{:x} is in memory '{}', which is not a PIM memory: the program was compiled for "
+          "another system (one whose memory computes; --pim off compiles without PIM)",
+          op.dram_addr(), name);
+    });
+    const memory::pim::PimGeometry& g = *limits_.pim[m];
+    const uint64_t local = op.dram_addr() - memory_base(m);
+    const uint64_t stripe = g.stripe_bytes();
+    ensure(local % stripe == 0, ".pim.dram_addr", [&] {
+      return fmt::format("0x{:x} is not aligned to the PIM memory's stripe of {} bytes",
+                         op.dram_addr(), stripe);
+    });
+    const uint64_t region =
+        memory::pim::PimLayout(g, 0, op.out_rows(), op.in_cols(), 2).region_bytes();
+    const uint64_t capacity = several ? limits_.memories[m] : limits_.memory_bytes;
+    ensure(capacity == 0 || (local <= capacity && region <= capacity - local), ".pim.dram_addr",
+           [&] {
+             return fmt::format(
+                 "the {} x {} weights' PIM region of {} bytes from 0x{:x} reaches past the "
+                 "memory's capacity ({} bytes)",
+                 op.in_cols(), op.out_rows(), region, op.dram_addr(), capacity);
            });
   }
 

@@ -5,10 +5,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "arch/isa.pb.h"
+#include "memory/pim/pim_layout.h"
 
 namespace npusim::arch {
 
@@ -20,6 +22,11 @@ struct CoreLimits {
   // memory_bytes when not empty.
   std::vector<uint64_t> memories;
   std::vector<std::string> memory_fields;
+  // Per memory (index 0 for the one memory): its PIM geometry (memory/pim/
+  // pim_layout.h), none when it is not a PIM memory; a PIM instruction must
+  // address a PIM memory, at a stripe, with its region inside the capacity.
+  std::vector<std::optional<memory::pim::PimGeometry>> pim;
+  std::vector<std::string> memory_names;  // per memory, named in errors (empty: "memory")
 };
 
 struct ProgramFacts {

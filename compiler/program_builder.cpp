@@ -266,6 +266,12 @@ void ProgramBuilder::vector(const VectorOp& op, const std::vector<Buffer>& reads
   compute(VECTOR, std::move(ins), reads, out);
 }
 
+void ProgramBuilder::pim(const PimOp& op, const Buffer& in, const Buffer& out) {
+  Instruction ins;
+  *ins.mutable_pim() = op;
+  compute(DMA, std::move(ins), {in}, out);
+}
+
 std::vector<uint32_t> ProgramBuilder::order() const {
   const size_t n = nodes_.size();
   std::vector<std::vector<uint32_t>> users(n);
@@ -373,6 +379,10 @@ Program ProgramBuilder::finish() {
     Node& node = nodes_[i];
     switch (node.queue) {
       case DMA: {
+        if (node.ins.has_pim()) {
+          *core.add_dma() = std::move(node.ins);
+          break;
+        }
         DmaOp* op = node.ins.mutable_dma();
         if (op->direction() == DmaOp::STORE) {
           dirty[op->tensor()] = true;

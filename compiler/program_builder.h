@@ -110,6 +110,9 @@ class ProgramBuilder {
              uint64_t rows = 1, uint64_t dram_stride = 0);
   void matrix(const MatrixOp& op, std::initializer_list<Buffer> reads, const Buffer& out);
   void vector(const VectorOp& op, const std::vector<Buffer>& reads, const Buffer& out);
+  // A PIM GEMV on the DMA queue: reads `in`, writes `out` (the DMA engine
+  // orders it after the loads into `in` and before the transfers of `out`).
+  void pim(const PimOp& op, const Buffer& in, const Buffer& out);
 
   [[nodiscard]] Program finish();
   // Orders every queue op by op (all of one graph node's instructions before

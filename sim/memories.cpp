@@ -138,4 +138,9 @@ PlacementRule parse_place_rule(const std::string& text) {
   return r;
 }
 
+std::optional<memory::pim::PimSpec> pim_spec_of(const MemoryRef& memory, const std::string& where) {
+  if (!memory.config->has_pim()) return std::nullopt;
+  return memory::pim::resolve_spec(memory.config->pim(), where, memory.path + ".pim");
+}
+
 }  // namespace npusim::sim

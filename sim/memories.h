@@ -5,10 +5,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "compiler/passes/placement.h"
+#include "memory/pim/pim_spec.h"
 #include "sim/system.pb.h"
 
 namespace npusim::sim {
@@ -30,6 +32,11 @@ struct MemoryRef {
 // Its read-latency estimate for a short request, through its link (both
 // ways) if it has one, ns.
 [[nodiscard]] double reachable_read_latency_ns(const MemoryConfig& memory);
+
+// Its PIM spec (memory/pim/pim_spec.h) when it is a PIM memory; `where`
+// (the system file) is named in errors.
+[[nodiscard]] std::optional<memory::pim::PimSpec> pim_spec_of(const MemoryRef& memory,
+                                                              const std::string& where);
 
 // The compiler's placement options for the system's memories and its
 // placement rules; `where` (the system file) is named in errors.

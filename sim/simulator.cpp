@@ -45,6 +45,7 @@ arch::CoreConfig core_config(const System& s) {
           {reachable_read_latency_ns(*m.config) * 1e3, 1e3 / reachable_peak_gbps(*m.config)});
     }
   }
+  for (const MemoryRef& m : memories(s)) c.dma.pim_memories.push_back(m.config->has_pim());
   return c;
 }
 
@@ -103,6 +104,11 @@ Report simulate(const SimulationInput& in) {
     }
     limits.memories.push_back(capacity);
     limits.memory_fields.push_back(m.path + ".capacity_bytes");
+  }
+  for (const MemoryRef& m : memories(sys)) {
+    const auto pim = pim_spec_of(m, in.system_where);
+    limits.pim.push_back(pim ? std::optional(pim->geometry()) : std::nullopt);
+    limits.memory_names.push_back(m.config->name().empty() ? m.path : m.config->name());
   }
   const arch::ProgramFacts facts = arch::check_program(program, limits, in.program_where);
 

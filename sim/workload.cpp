@@ -14,6 +14,7 @@
 #include "compiler/frontends/onnx_import.h"
 #include "compiler/graph_check.h"
 #include "compiler/passes/fuse_attention.h"
+#include "compiler/passes/pim_offload.h"
 #include "memory/registry.h"
 #include "sim/config.h"
 #include "sim/memories.h"
@@ -38,6 +39,7 @@ compiler::Target target_for(const System& s, const std::string& where) {
   for (const MemoryRef& m : memories(s)) {
     const MemoryConfig& c = *m.config;
     compiler::MemoryPath p;
+    if (const auto pim = pim_spec_of(m, where)) p.pim = pim->cost();
     const double peak = reachable_peak_gbps(c) / s.core_clock_ghz();
     p.bytes_per_cycle = std::min(peak, spm_port);
     p.latency_cycles = reachable_read_latency_ns(c) * s.core_clock_ghz();
@@ -54,6 +56,7 @@ compiler::Target target_for(const System& s, const std::string& where) {
   t.kernel_by_kernel = s.core().execution().kernel_by_kernel();
   t.dma_max_request_bytes = s.core().dma().max_request_bytes();
   t.where = where;
+  t.clock_ghz = s.core_clock_ghz();
   return t;
 }
 
@@ -127,8 +130,10 @@ Compiled compile_workload(const System& system, const std::string& where,
     fuse.prefill_only = options.attention == "auto";
     compiler::fuse_attention(c.graph, fuse);
   }
+  const compiler::Target target = target_for(system, where);
+  (void)compiler::offload_to_pim(c.graph, target, compiler::parse_pim_mode(options.pim, "--pim"));
   compiler::place_in_memories(c.graph, placement_options(system, where));
-  c.program = compiler::lower(c.graph, target_for(system, where), &c.tiled);
+  c.program = compiler::lower(c.graph, target, &c.tiled);
   c.workload.set_model(options.model.empty() ? options.layer : options.model);
   c.workload.set_phase(options.phase);
   c.workload.set_batch(static_cast<uint32_t>(options.batch));

@@ -32,6 +32,10 @@ struct WorkloadOptions {
   // Fused (flash) attention: "auto" fuses prefill's (compiler/passes/
   // fuse_attention.h), "fused" every step's, "unfused" none.
   std::string attention = "auto";
+  // MATMULs offloaded to a PIM memory (compiler/passes/pim_offload.h):
+  // "auto" where the cost model says PIM is faster, "on" every eligible
+  // one, "off" none.
+  std::string pim = "auto";
   // An .onnx model's integer inputs given values (--input): fixed at import
   // (compiler/frontends/onnx_import.h); others are left to functional mode.
   compiler::OnnxInputs onnx_inputs;

@@ -350,7 +350,8 @@ TEST(Prefill, FusedAttentionRingsFitEveryScratchpad) {
                         "core.scratchpad.banks=16", fmt::format("core.array.count={}", arrays)});
       try {
         const sim::Compiled c = sim::compile_workload(system, "preset", w);
-        EXPECT_NO_THROW((void)arch::check_program(c.program, {mib << 20, 0, {}, {}}, "program"))
+        EXPECT_NO_THROW(
+            (void)arch::check_program(c.program, {mib << 20, 0, {}, {}, {}, {}}, "program"))
             << mib << " MiB, " << arrays << " arrays";
       } catch (const UserError& e) {
         EXPECT_NE(std::string(e.what()).find("core.scratchpad.capacity_bytes"), std::string::npos)

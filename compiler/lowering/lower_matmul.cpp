@@ -5,6 +5,7 @@
 
 #include "common/error.h"
 #include "compiler/lowering/gemm.h"
+#include "compiler/lowering/lower_pim.h"
 #include "compiler/lowering/weight_packing.h"
 
 namespace npusim::compiler {
@@ -28,6 +29,10 @@ void lower_matmul(const Node& node, LoweringContext& ctx) {
   require((node.inputs_size() == 2 || node.inputs_size() == 3) && node.outputs_size() == 1, "graph",
           "node '" + node.name() + "'",
           "MATMUL takes (input, weight[, scales]) and gives one output");
+  if (attr_int(node, "pim", 0) != 0) {
+    lower_pim_matmul(node, ctx);  // compiler/passes/pim_offload.h chose PIM
+    return;
+  }
   const Tensor& x = ctx.tensors.at(node.inputs(0), node.name());
   const Tensor& w = ctx.tensors.at(node.inputs(1), node.name());
   const Tensor& y = ctx.tensors.at(node.outputs(0), node.name());

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "compiler/graph_util.h"
 #include "compiler/lowering/on_chip.h"
 #include "compiler/program_builder.h"
+#include "memory/pim/pim_cost.h"
 
 namespace npusim::compiler {
 
@@ -27,6 +29,9 @@ struct MemoryPath {
   uint32_t channels = 1;            // memory_channels
   double peak_bytes_per_cycle = 0;  // memory_peak_bytes_per_cycle
   uint64_t granule_bytes = 0;       // memory_granule_bytes
+  // A memory whose banks compute: what the PIM offload's cost model needs
+  // (compiler/passes/pim_offload.h); none for any other memory.
+  std::optional<memory::pim::PimCost> pim;
 };
 
 // What the compiler knows of the machine.
@@ -42,6 +47,7 @@ struct Target {
   uint32_t dma_outstanding = 64;           // requests the DMA keeps in flight
   uint64_t dma_max_request_bytes = 4096;   // longest request; a strided row is one each
   std::string where = "system";            // named in errors (the system file)
+  double clock_ghz = 1.0;                  // the core's clock (cost estimates in ns)
   // Ops run one after another (ExecutionConfig.kernel_by_kernel): each
   // queue's instructions are ordered op by op.
   bool kernel_by_kernel = false;

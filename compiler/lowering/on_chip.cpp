@@ -21,6 +21,8 @@ std::optional<Ring> ring_between(Queue producer, Queue consumer) {
 }
 
 const OnChipOperands* operands_of(const Node& node) {
+  // A GEMV offloaded to PIM (attrs pim) reads and writes its activations in memory.
+  if (attr_int(node, "pim", 0) != 0) return nullptr;
   const OnChipOperands* o = LoweringRegistry::on_chip(node.op());
   return o != nullptr && o->queue != QUEUE_UNSPECIFIED ? o : nullptr;
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <stdexcept>
 #include <unordered_map>
 
 #include "common/address_space.h"
@@ -55,13 +56,16 @@ class Allocator {
       : o_(o), memories_(std::move(memories)), next_(memories_.size(), 0) {}
 
   // The address of `bytes` in memory `m`, or none if it has no room left.
-  std::optional<uint64_t> take(uint32_t m, uint64_t bytes, const std::string& tensor) {
-    const std::optional<uint64_t> padded = checked_add(next_[m], o_.alignment - 1);
+  // `alignment` 0: the options'.
+  std::optional<uint64_t> take(uint32_t m, uint64_t bytes, const std::string& tensor,
+                               uint64_t alignment = 0) {
+    const uint64_t align = alignment != 0 ? alignment : o_.alignment;
+    const std::optional<uint64_t> padded = checked_add(next_[m], align - 1);
     if (!padded || !checked_add(*padded, bytes)) {
       throw UserError(fmt::format("{}: the model needs more than 2^64 bytes (at tensor '{}')",
                                   memories_[m].capacity_field, tensor));
     }
-    const uint64_t at = *padded / o_.alignment * o_.alignment;
+    const uint64_t at = *padded / align * align;
     const uint64_t cap = memories_[m].capacity_bytes;
     if (cap != 0 && (at > cap || bytes > cap - at)) return std::nullopt;
     next_[m] = at + bytes;
@@ -121,10 +125,20 @@ std::vector<uint64_t> place_in_memories(Graph& graph, const PlacementOptions& op
   const bool single = memories.size() == 1;
   const bool named = !options.memories.empty();  // else one memory, unnamed
 
-  // Which rule places each tensor (-1: none, the memories in order).
+  // Which rule places each tensor (-1: none, the memories in order; -2:
+  // pinned to a memory, placed first).
+  constexpr int kPinned = -2;
   std::vector<int> rule_of(static_cast<size_t>(graph.tensors_size()), -1);
   for (int i = 0; i < graph.tensors_size(); ++i) {
     const Tensor& t = graph.tensors(i);
+    if (t.has_pin_memory() && t.alias_of().empty()) {
+      if (t.pin_memory() >= memories.size()) {
+        throw std::logic_error(fmt::format("placement: tensor '{}' is pinned to memory {} of {}",
+                                           t.name(), t.pin_memory(), memories.size()));
+      }
+      rule_of[static_cast<size_t>(i)] = kPinned;
+      continue;
+    }
     for (size_t r = 0; r < options.rules.size() && t.alias_of().empty(); ++r) {
       if (matches(options.rules[r], t)) {
         rule_of[static_cast<size_t>(i)] = static_cast<int>(r);
@@ -136,15 +150,20 @@ std::vector<uint64_t> place_in_memories(Graph& graph, const PlacementOptions& op
   for (uint32_t m = 0; m < in_order.size(); ++m) in_order[m] = m;
 
   auto place_group = [&](int rule) {
-    const std::vector<uint32_t>& targets =
-        rule < 0 ? in_order : options.rules[static_cast<size_t>(rule)].memories;
+    std::vector<uint32_t> pinned(1, 0);
+    const std::vector<uint32_t>& targets = rule == kPinned ? pinned
+                                           : rule < 0
+                                               ? in_order
+                                               : options.rules[static_cast<size_t>(rule)].memories;
     std::vector<const Tensor*> left;
     for (int i = 0; i < graph.tensors_size(); ++i) {
       Tensor& t = *graph.mutable_tensors(i);
       if (rule_of[static_cast<size_t>(i)] != rule || !t.alias_of().empty()) continue;
+      if (rule == kPinned) pinned[0] = t.pin_memory();
+      const uint64_t bytes = std::max(t.size_bytes(), t.placed_bytes());
       bool done = false;
       for (uint32_t m : targets) {
-        if (const auto at = alloc.take(m, t.size_bytes(), t.name())) {
+        if (const auto at = alloc.take(m, bytes, t.name(), t.alignment())) {
           t.set_address(memory_base(m) + *at);
           if (named) t.set_memory(memories[m].name);
           done = true;
@@ -158,8 +177,9 @@ std::vector<uint64_t> place_in_memories(Graph& graph, const PlacementOptions& op
       // One memory: say how much the whole model needs.
       uint64_t need = alloc.used(0);
       for (const Tensor* t : left) {
-        need = (need + options.alignment - 1) / options.alignment * options.alignment;
-        need += t->size_bytes();
+        const uint64_t align = t->alignment() != 0 ? t->alignment() : options.alignment;
+        need = (need + align - 1) / align * align;
+        need += std::max(t->size_bytes(), t->placed_bytes());
       }
       const uint64_t cap = memories[0].capacity_bytes;
       throw UserError(fmt::format(
@@ -169,8 +189,11 @@ std::vector<uint64_t> place_in_memories(Graph& graph, const PlacementOptions& op
           need - cap));
     }
     does_not_fit(alloc, left, targets,
-                 rule < 0 ? "" : options.rules[static_cast<size_t>(rule)].where);
+                 rule == kPinned ? "the PIM offload (--pim)"
+                 : rule < 0      ? ""
+                                 : options.rules[static_cast<size_t>(rule)].where);
   };
+  place_group(kPinned);
   for (size_t r = 0; r < options.rules.size(); ++r) place_group(static_cast<int>(r));
   place_group(-1);
 

@@ -164,6 +164,11 @@ class ChannelController {
   // planned), or kNever when idle with nothing queued.
   uint64_t step(uint64_t now);
   [[nodiscard]] bool idle() const { return reads_.empty() && writes_.empty(); }
+  // When a queue held full by planned rows has room again: after the first
+  // of them (kNever when none is planned).
+  [[nodiscard]] uint64_t room_clock() const {
+    return planned_head_ < planned_.size() ? planned_[planned_head_].last + 1 : kNever;
+  }
 
   // Exclusive work (a PIM memory's GEMVs): where it waits, and that some
   // arrived at `now` (a sleeping channel first replays its refreshes).

@@ -210,6 +210,12 @@ void DramMemory::run() {
     }
     wakes_.set(channel, next);
     admit(channel, now, now + 1);  // this clock's command slot is used
+    // Bursts still waiting for room the planned rows hold: the channel
+    // looks again when the first of them retires (a step that filled the
+    // queue with planned rows may have nothing else to wake for).
+    if (!waiting_[channel].empty()) {
+      wake(channel, std::max(now + 1, channels_[channel]->room_clock()));
+    }
   }
   event_clock_ = kNever;
   if (const uint64_t next = wakes_.top_clock(); next != WakeQueue::kNone) {

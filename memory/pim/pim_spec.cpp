@@ -45,6 +45,30 @@ uint32_t PimSpec::macab_spacing(uint32_t element_bytes) const {
   return std::max(dram.CCDAB, clocks);
 }
 
+PimCost PimSpec::cost() const {
+  PimCost c;
+  c.geometry = geometry();
+  c.tck_ns = dram.tck_ps * 1e-3;
+  c.banks_per_unit = banks_per_unit;
+  c.buffer_bytes = buffer_bytes;
+  c.mode_switch_acts = mode_switch_acts;
+  c.macab = macab_spacing(2);
+  c.wrgb = std::max(dram.WRGB, dram.CCD_S);
+  c.rdres = std::max(dram.RDRES, dram.CCD_S);
+  c.RCD = dram.RCD_RD;
+  c.RP = dram.RP;
+  c.RAS = dram.RAS;
+  c.RC = dram.RC;
+  c.RTPL = dram.RTPL;
+  c.CL = dram.CL;
+  c.CWL = dram.CWL;
+  c.BL = dram.burst_cycles;
+  if (dram.refresh == DramConfig::ALL_BANK && dram.REFI > dram.RFC) {
+    c.refresh_stretch = static_cast<double>(dram.REFI) / (dram.REFI - dram.RFC);
+  }
+  return c;
+}
+
 double PimSpec::macs_per_second(uint32_t element_bytes) const {
   const double per_macab =
       static_cast<double>(total_units()) * static_cast<double>(dram.burst_bytes() / element_bytes);

@@ -9,6 +9,7 @@
 #include "memory/dram/address_mapping.h"
 #include "memory/dram/spec.h"
 #include "memory/memory.pb.h"
+#include "memory/pim/pim_cost.h"
 #include "memory/pim/pim_layout.h"
 
 namespace npusim::memory::pim {
@@ -36,6 +37,8 @@ struct PimSpec {
   [[nodiscard]] uint32_t macab_spacing(uint32_t element_bytes) const;
   // Multiply-accumulates per second at that spacing, all units (2 flops each).
   [[nodiscard]] double macs_per_second(uint32_t element_bytes) const;
+  // The numbers of the first-order GEMV time estimate (pim_cost.h).
+  [[nodiscard]] PimCost cost() const;
   // The units' own peak: units x lanes x clock.
   [[nodiscard]] double unit_macs_per_second() const {
     return static_cast<double>(total_units()) * lanes * clock_mhz * 1e6;

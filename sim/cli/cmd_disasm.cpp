@@ -33,6 +33,15 @@ std::string body(const Program& p, const Instruction& ins) {
                        d.direction() == DmaOp::LOAD ? "->" : "<-", d.spm_addr(), shape,
                        d.fence() ? "  fence" : "");
   }
+  if (ins.has_pim()) {
+    const auto& g = ins.pim();
+    const std::string tensor = g.tensor() < static_cast<uint32_t>(p.tensors_size())
+                                   ? p.tensors(static_cast<int>(g.tensor())).name()
+                                   : "?";
+    return fmt::format("pim   gemv {}x{} x{} {} {} @ 0x{:x} in=0x{:x} out=0x{:x}", g.out_rows(),
+                       g.in_cols(), g.vectors(), DType_Name(g.dtype()), tensor, g.dram_addr(),
+                       g.spm_in(), g.spm_out());
+  }
   if (ins.has_matrix()) {
     const auto& m = ins.matrix();
     return fmt::format("gemm  {}x{}x{} {} {}{} a=0x{:x} b=0x{:x} out=0x{:x}", m.m(), m.k(), m.n(),
