@@ -60,6 +60,10 @@ std::string describe(const Instruction& ins) {
     const MatrixOp& m = ins.matrix();
     return fmt::format("tile {}x{}x{}", m.m(), m.k(), m.n());
   }
+  if (ins.has_pim()) {
+    const PimOp& p = ins.pim();
+    return fmt::format("PIM GEMV {}x{} x{}", p.out_rows(), p.in_cols(), p.vectors());
+  }
   return VectorKind_Name(ins.vector().kind());
 }
 
