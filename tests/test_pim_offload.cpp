@@ -60,16 +60,7 @@ TEST(PimOffload, FunctionalOutputsAreTheSameWithAndWithoutPim) {
     w.pim = pim;
     const sim::Compiled c = sim::compile_workload(s, "npu-hbm3-pim", w);
     EXPECT_EQ(pim_instructions(c.program) > 0, pim == "on");
-    sim::SimulationInput in;
-    in.system = &s;
-    in.program = &c.program;
-    sim::FunctionalOptions o;
-    o.seed = 3;
-    const sim::FunctionalResult f = sim::run_functional(in, c, o);
-    EXPECT_EQ(f.reference_error, "") << "--pim " << pim;
-    std::map<std::string, std::vector<float>> out;
-    for (const auto& t : f.outputs) out[t.name] = t.values;
-    return out;
+    return test::functional_outputs(s, w, 3);
   };
   const auto off = outputs("off");
   const auto on = outputs("on");

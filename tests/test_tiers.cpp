@@ -265,21 +265,9 @@ TEST(Tiers, FunctionalOutputsDoNotDependOnPlacement) {
   w.layers = 2;
   w.batch = 2;
   w.kv_len = 24;
-  auto outputs = [&](const System& s) {
-    const sim::Compiled c = sim::compile_workload(s, "t", w);
-    sim::SimulationInput in;
-    in.system = &s;
-    in.program = &c.program;
-    sim::FunctionalOptions o;
-    o.seed = 3;
-    const sim::FunctionalResult f = sim::run_functional(in, c, o);
-    EXPECT_EQ(f.reference_error, "");
-    std::map<std::string, std::vector<float>> out;
-    for (const auto& t : f.outputs) out[t.name] = t.values;
-    return out;
-  };
-  const auto one = outputs(test::preset());
-  const auto tiers = outputs(tiered({}, {"kv_cache=far", "weights@1-1=far"}));
+  const auto one = test::functional_outputs(test::preset(), w, 3);
+  const auto tiers =
+      test::functional_outputs(tiered({}, {"kv_cache=far", "weights@1-1=far"}), w, 3);
   ASSERT_FALSE(one.empty());
   EXPECT_EQ(one, tiers);
 }

@@ -6,13 +6,16 @@
 
 #include <fstream>
 #include <functional>
+#include <map>
 #include <string>
 
 #include "common/error.h"
 
 #include "sim/config.h"
+#include "sim/functional_run.h"
 #include "sim/simulator.h"
 #include "sim/system.pb.h"
+#include "sim/workload.h"
 
 namespace npusim::test {
 
@@ -48,6 +51,24 @@ inline std::string matmul_graph(const std::string& name, uint64_t m, uint64_t k,
       "nodes {{ name: \"{0}\" op: MATMUL inputs: [\"x\", \"w\"] outputs: [\"y\"] }}\n",
       name, m, k, n);
   return path;
+}
+
+// Compiles the workload for `system` and runs it in functional mode with
+// data seeded by `seed`; returns every output by name (the reference agrees,
+// or the test fails).
+inline std::map<std::string, std::vector<float>> functional_outputs(
+    const System& system, const sim::WorkloadOptions& workload, uint64_t seed) {
+  const sim::Compiled c = sim::compile_workload(system, "system", workload);
+  sim::SimulationInput in;
+  in.system = &system;
+  in.program = &c.program;
+  sim::FunctionalOptions o;
+  o.seed = seed;
+  const sim::FunctionalResult f = sim::run_functional(in, c, o);
+  EXPECT_EQ(f.reference_error, "");
+  std::map<std::string, std::vector<float>> out;
+  for (const auto& t : f.outputs) out[t.name] = t.values;
+  return out;
 }
 
 inline Report run(const System& system, const Program& program) {
