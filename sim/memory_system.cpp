@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "common/address_space.h"
 #include "memory/registry.h"
 #include "sim/memories.h"
@@ -124,15 +126,12 @@ bool MemorySystem::has_links() const {
 double MemorySystem::peak_bandwidth_gbps() const {
   // Every memory at once, each capped by its link.
   double sum = 0;
-  for (const auto& model : models_) sum += model->peak_bandwidth_gbps();
-  if (interconnect_ != nullptr) {
-    sum = 0;
-    for (size_t i = 0; i < models_.size(); ++i) {
-      double peak = models_[i]->peak_bandwidth_gbps();
-      if (const memory::Link* link = interconnect_->link(static_cast<uint32_t>(i)))
-        peak = std::min(peak, link->config().bandwidth_gbps());
-      sum += peak;
-    }
+  for (size_t i = 0; i < models_.size(); ++i) {
+    double peak = models_[i]->peak_bandwidth_gbps();
+    const memory::Link* link =
+        interconnect_ != nullptr ? interconnect_->link(static_cast<uint32_t>(i)) : nullptr;
+    if (link != nullptr) peak = std::min(peak, link->config().bandwidth_gbps());
+    sum += peak;
   }
   return sum;
 }
