@@ -27,6 +27,14 @@ bool has_interconnect(const System& system) {
   return all.size() > 1 || (all.size() == 1 && all[0].config->has_link());
 }
 
+std::string memory_model_name(const MemoryConfig& c) {
+  if (c.has_dram() && !c.dram().preset().empty()) return c.dram().preset();
+  if (c.has_pim() && !c.pim().preset().empty()) return c.pim().preset();
+  const auto* oneof = MemoryConfig::descriptor()->FindOneofByName("model");
+  const auto* set = c.GetReflection()->GetOneofFieldDescriptor(c, oneof);
+  return set == nullptr ? "" : set->name();
+}
+
 double reachable_peak_gbps(const MemoryConfig& memory) {
   const double own =
       memory::MemoryRegistry::lookup(memory, "system", "memory").peak_bandwidth_gbps(memory);

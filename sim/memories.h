@@ -26,6 +26,9 @@ struct MemoryRef {
 // behind a link.
 [[nodiscard]] bool has_interconnect(const System& system);
 
+// What a memory is, for reports: its DRAM or PIM preset, or its model's name.
+[[nodiscard]] std::string memory_model_name(const MemoryConfig& memory);
+
 // A memory's peak bandwidth as the NPU sees it, GB/s: its own, or its
 // link's per direction when that is less.
 [[nodiscard]] double reachable_peak_gbps(const MemoryConfig& memory);

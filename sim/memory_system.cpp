@@ -35,13 +35,6 @@ void add_energy(const MemoryEnergy& e, MemoryEnergy* sum) {
   sum->set_total(sum->total() + e.total());
 }
 
-std::string model_name(const MemoryConfig& c) {
-  if (c.has_dram()) return c.dram().preset().empty() ? "dram" : c.dram().preset();
-  const auto* oneof = MemoryConfig::descriptor()->FindOneofByName("model");
-  const auto* set = c.GetReflection()->GetOneofFieldDescriptor(c, oneof);
-  return set == nullptr ? "" : set->name();
-}
-
 }  // namespace
 
 MemorySystem::MemorySystem(const System& system) : system_(system) {
@@ -155,7 +148,7 @@ void MemorySystem::report(const Program& program, Report* out) const {
     const MemoryConfig& c = *all[i].config;
     MemoryTierStats* s = out->add_memories();
     s->set_name(c.name());
-    s->set_model(model_name(c));
+    s->set_model(memory_model_name(c));
     s->set_capacity_bytes(
         memory::MemoryRegistry::lookup(c, "system", all[i].path).capacity_bytes(c));
     s->set_placed_bytes(placed[i]);

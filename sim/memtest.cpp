@@ -75,7 +75,7 @@ MemtestReport run_memtest(const System& system, const MemtestOptions& o) {
   if (gen.error()) std::rethrow_exception(gen.error());
   require(gen.requests() > 0, o.trace, "requests", "no requests (every line blank or a comment)");
 
-  r.set_memory(config.has_dram() ? config.dram().preset() : "ideal");
+  r.set_memory(memory_model_name(config));
   r.set_requests(gen.requests());
   r.set_request_bytes(o.trace.empty() ? static_cast<uint32_t>(o.request_bytes) : 0);
   r.set_outstanding(static_cast<uint32_t>(o.outstanding));

@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "memory/dram/spec.h"
+#include "memory/pim/pim_spec.h"
 #include "sim/cli/options.h"
 #include "sim/config.h"
 #include "sim/memtest.h"
@@ -58,7 +59,7 @@ int memtest(const std::vector<std::string>& argv) {
   bool list = false;
   add_system_options(args, sys);
   args.option("dram", &dram, "a DRAM preset instead of --system (see --list-presets)");
-  args.flag("list-presets", &list, "print the built-in DRAM presets");
+  args.flag("list-presets", &list, "print the built-in DRAM and PIM presets");
   args.option("pattern", &o.pattern, "sequential (default), random or strided");
   args.option("trace", &o.trace, "trace file: lines of 'time_ns R|W address bytes'");
   args.option("requests", &o.requests, "requests to issue (default 100000)", 1, 100000000);
@@ -96,6 +97,8 @@ int memtest(const std::vector<std::string>& argv) {
   if (!report.empty()) sim::OutputFile::check(report, "--report");
   if (list) {
     for (const auto& name : memory::dram::preset_names()) fmt::print("{}\n", name);
+    // PIM memories: memory { pim { preset: NAME } }.
+    for (const auto& name : memory::pim::preset_names()) fmt::print("{} (pim)\n", name);
     return 0;
   }
   System system;
