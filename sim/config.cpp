@@ -349,6 +349,8 @@ void apply_defaults(System& s) {
 
 namespace {
 
+constexpr size_t kMaxMemories = 1024;
+
 bool plain_name(const std::string& n) {
   return !n.empty() && std::all_of(n.begin(), n.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
@@ -360,6 +362,9 @@ void validate_memories(const System& s, const std::string& where) {
           s.has_memory() ? "give either memory or memories, not both"
                          : "a memory model is required (memory, or memories)");
   const std::vector<MemoryRef> all = memories(s);
+  // Each memory owns 2^50 addresses (common/address_space.h): 2^14 fit.
+  require(all.size() <= kMaxMemories, where, "memories",
+          fmt::format("{} memories; at most {}", all.size(), kMaxMemories));
   std::set<std::string> names;
   for (const MemoryRef& m : all) {
     const MemoryConfig& c = *m.config;

@@ -313,6 +313,17 @@ TEST(Tiers, BadTiersAndPoliciesAreRefusedByName) {
               (void)tiered({"memory.ideal.bandwidth_gbps=1"});
             }).find("give either memory or memories, not both"),
             std::string::npos);
+  // Each memory owns 2^50 addresses: more than 1024 are refused.
+  EXPECT_NE(test::error_of([] {
+              System s = tiered();
+              for (int i = 2; i < 1025; ++i) {
+                MemoryConfig* m = s.add_memories();
+                *m = s.memories(0);
+                m->set_name(fmt::format("m{}", i));
+              }
+              (void)sim::complete_system(s, "many", {});
+            }).find("many: memories: 1025 memories; at most 1024"),
+            std::string::npos);
 }
 
 // A sweep's CSV gains each memory's bytes, bandwidth and busy share, and
