@@ -119,20 +119,37 @@ void DmaEngine::wait_for_spm(uint64_t spm, uint64_t bytes, bool pim) {
   spm_waiting_ = false;
 }
 
-double DmaEngine::port(double from_ps, uint64_t bytes) {
+double DmaEngine::next_issue() {
+  const double issue = std::max(issue_free_ps_, static_cast<double>(now_ps()));
+  issue_free_ps_ = issue + ps_per_request_;
+  return issue;
+}
+
+std::optional<DmaEngine::PortSpan> DmaEngine::port(double from_ps, uint64_t bytes) {
   const double start = std::max(spm_port_free_ps_, from_ps);
   spm_port_free_ps_ = start + static_cast<double>(bytes) * spm_ps_per_byte_;
+  // Times are doubles for the rates' fractions of a ps. Past 2^64 ps (213
+  // days) they no longer fit the simulation's clock (a request rate of 1e-300
+  // per cycle gets there). The port frees last: if it fits, all do.
+  if (!fits_in<uint64_t>(spm_port_free_ps_)) {
+    context_.fail(UserError(fmt::format(
+        "core.dma: a request would leave the scratchpad port at {:.3g} ps, past the 2^64 ps a "
+        "simulation can reach (core.dma.requests_per_cycle, the scratchpad's banks and width)",
+        spm_port_free_ps_)));
+    stopped_ = true;
+    return std::nullopt;
+  }
   if (ResourceLedger* ledger = context_.ledger) {
     ledger->add(port_, static_cast<uint64_t>(start), static_cast<uint64_t>(spm_port_free_ps_),
                 static_cast<double>(bytes));
   }
-  return spm_port_free_ps_;
+  return PortSpan{start, spm_port_free_ps_};
 }
 
 void DmaEngine::execute_pim(const Instruction& instruction) {
   const PimOp& op = instruction.pim();
   const uint32_t m = memory_of(op.dram_addr());
-  if (m >= config_.pim_memories.size() || !config_.pim_memories[m]) {
+  if (m >= config_.memories.size() || !config_.memories[m].pim) {
     context_.fail(UserError(fmt::format(
         "core.dma: a PIM GEMV at 0x{:x} addresses memory {}, which is not a PIM memory: the "
         "program was compiled for another system",
@@ -153,17 +170,9 @@ void DmaEngine::execute_pim(const Instruction& instruction) {
   if (NodeProfile* p = node_profile(instruction)) p->bytes_read += out_bytes;
   // The inputs leave through the scratchpad port; the request enters memory then.
   const uint64_t now = now_ps();
-  const double issue = std::max(issue_free_ps_, static_cast<double>(now));
-  issue_free_ps_ = issue + ps_per_request_;
-  const double sent = port(issue, in_bytes);
-  if (!fits_in<uint64_t>(sent)) {
-    context_.fail(
-        UserError("core.dma: a PIM GEMV would leave the scratchpad port past the 2^64 ps "
-                  "a simulation can reach"));
-    stopped_ = true;
-    return;
-  }
-  const auto arrival = static_cast<uint64_t>(std::ceil(sent - 1e-6));
+  const std::optional<PortSpan> sent = port(next_issue(), in_bytes);
+  if (!sent) return;
+  const auto arrival = static_cast<uint64_t>(std::ceil(sent->end - 1e-6));
   transfers_.push_back({&instruction, 1, true, 0});
   Slot* slot = free_.back();
   free_.pop_back();
@@ -216,34 +225,18 @@ void DmaEngine::pump() {
 
 void DmaEngine::send(const DmaOp& op, uint64_t address, unsigned bytes) {
   // The scratchpad port serialises requests at its bandwidth: a request
-  // enters memory when the port has taken it.
-  // The engine issues at most requests_per_cycle.
+  // enters memory when the port starts taking it. The engine issues at most
+  // requests_per_cycle.
   const uint64_t now = now_ps();
-  const double issue = std::max(issue_free_ps_, static_cast<double>(now));
-  issue_free_ps_ = issue + ps_per_request_;
-  const double start = std::max(spm_port_free_ps_, issue);
-  spm_port_free_ps_ = start + bytes * spm_ps_per_byte_;
-  // Times are doubles for the rates' fractions of a ps. Past 2^64 ps (213
-  // days) they no longer fit the simulation's clock (a request rate of 1e-300
-  // per cycle gets there). The port frees last: if it fits, all do.
-  if (!fits_in<uint64_t>(spm_port_free_ps_)) {
-    context_.fail(UserError(fmt::format(
-        "core.dma: a request would leave the scratchpad port at {:.3g} ps, past the 2^64 ps a "
-        "simulation can reach (core.dma.requests_per_cycle, the scratchpad's banks and width)",
-        spm_port_free_ps_)));
-    stopped_ = true;
-    return;
-  }
-  const auto port_free = static_cast<uint64_t>(spm_port_free_ps_);
-  const auto arrival = static_cast<uint64_t>(std::ceil(start - 1e-6));
+  const double issue = next_issue();
+  const std::optional<PortSpan> span = port(issue, bytes);
+  if (!span) return;
+  const auto arrival = static_cast<uint64_t>(std::ceil(span->start - 1e-6));
   if (ResourceLedger* ledger = context_.ledger) {
-    ledger->add(port_, static_cast<uint64_t>(start), port_free, bytes);
-    double held = config_.unloaded_latency_ps + bytes * config_.memory_ps_per_byte;
-    if (!config_.memories.empty()) {
-      const auto& path =
-          config_.memories[std::min<size_t>(memory_of(address), config_.memories.size() - 1)];
-      held = path.unloaded_latency_ps + bytes * path.ps_per_byte;
-    }
+    // Memory i's estimate for a request to its addresses.
+    const DmaConfig::MemoryPath& path =
+        config_.memories[std::min<size_t>(memory_of(address), config_.memories.size() - 1)];
+    const double held = path.unloaded_latency_ps + bytes * path.ps_per_byte;
     ledger->add(slots_column_, arrival, arrival + static_cast<uint64_t>(held), held);
     if (ps_per_request_ > 0) ledger->add_at(issue_, static_cast<uint64_t>(issue), 1.0);
   }
@@ -288,8 +281,9 @@ tlm::tlm_sync_enum DmaEngine::nb_transport_bw(tlm::tlm_generic_payload& trans,
   --transfer.outstanding;
   if (slot->pim_out_bytes > 0) {
     // The results come in through the scratchpad port.
-    transfer.ready_ps =
-        static_cast<uint64_t>(std::ceil(port(static_cast<double>(now_ps()), slot->pim_out_bytes)));
+    const std::optional<PortSpan> written =
+        port(static_cast<double>(now_ps()), slot->pim_out_bytes);
+    transfer.ready_ps = written ? static_cast<uint64_t>(std::ceil(written->end)) : now_ps();
     slot->pim_out_bytes = 0;
     trans.release_extension<memory::pim::PimGemv>();
     --pims_in_flight_;

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <tlm>
 #include <vector>
 
@@ -25,23 +26,20 @@ struct DmaConfig {
   uint32_t max_request_bytes = 2048;
   uint64_t spm_bytes_per_cycle = 2048;  // the scratchpad's DMA port
   double requests_per_cycle = 0;        // request issue rate; 0: no limit
-  // A request's latency through an idle memory, estimated: latency_ps (the
-  // memory's read-latency estimate) + bytes x ps_per_byte (the memory's
-  // peak). By Little's law a request holds its slot about this long at no
-  // load, so the slots' busy share is the requests' unloaded latencies over
-  // outstanding x time: near 1 when too few slots keep the memory waiting.
-  double unloaded_latency_ps = 0;
-  double memory_ps_per_byte = 0;
-  // With several memories (common/address_space.h), memory i's pair, for
-  // requests to its addresses (empty: the pair above for all).
+  // Memory i (common/address_space.h), for requests to its addresses; at
+  // least one. A request's latency through an idle memory, estimated:
+  // unloaded_latency_ps (the memory's read-latency estimate, through its
+  // link) + bytes x ps_per_byte (its peak). By Little's law a request holds
+  // its slot about this long at no load, so the slots' busy share is the
+  // requests' unloaded latencies over outstanding x time: near 1 when too
+  // few slots keep the memory waiting. `pim`: it computes GEMVs (PimOp); a
+  // PIM instruction to another memory fails the run.
   struct MemoryPath {
     double unloaded_latency_ps = 0;
     double ps_per_byte = 0;
+    bool pim = false;
   };
-  std::vector<MemoryPath> memories;
-  // Per memory (index 0 for the one memory): whether it computes GEMVs
-  // (PimOp); a PIM instruction to another fails the run.
-  std::vector<bool> pim_memories;
+  std::vector<MemoryPath> memories{MemoryPath{}};
 };
 
 struct DmaStats {
@@ -102,8 +100,14 @@ class DmaEngine : public Engine {
   // [spm, spm + bytes) is in flight: a PIM GEMV's inputs loaded just before
   // it, a transfer touching a PIM GEMV's results.
   void wait_for_spm(uint64_t spm, uint64_t bytes, bool pim);
-  // Reserves the scratchpad port for `bytes` from `from_ps`; returns when it is done.
-  double port(double from_ps, uint64_t bytes);
+  // The time the next request may issue (requests_per_cycle), ps.
+  double next_issue();
+  // Reserves the scratchpad port for `bytes` from `from_ps` (in the ledger
+  // too); none, and the run failed, past the 2^64 ps a simulation reaches.
+  struct PortSpan {
+    double start, end;
+  };
+  std::optional<PortSpan> port(double from_ps, uint64_t bytes);
 
   const Program& program_;
   DmaConfig config_;

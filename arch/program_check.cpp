@@ -118,36 +118,41 @@ class Checker {
            "no such tensor");
     ensure(op.tensor_class() != TENSOR_CLASS_UNSPECIFIED && TensorClass_IsValid(op.tensor_class()),
            ".dma.tensor_class", "must be WEIGHT, KV_CACHE or ACTIVATION");
-    uint64_t bytes = 0, last_row = 0, end = 0;
+    uint64_t bytes = 0;
     ensure(!__builtin_mul_overflow(op.rows(), op.row_bytes(), &bytes), ".dma.rows", [&] {
       return fmt::format("{} rows of {} bytes: more than 2^64 bytes", op.rows(), op.row_bytes());
     });
     spm(".dma.spm_addr", op.spm_addr(), bytes);
     // Memory: [dram_addr, dram_addr + (rows - 1) * stride + row_bytes).
     const uint64_t stride = op.rows() == 1 ? 0 : op.dram_stride();
-    // With several memories, the range must lie in one memory's.
-    const bool several = !limits_.memories.empty();
-    const uint32_t m = memory_of(op.dram_addr());
-    ensure(!several || m < limits_.memories.size(), ".dma.dram_addr", [&] {
-      return fmt::format("0x{:x} is in no memory's range (memory {} of {})", op.dram_addr(), m,
-                         limits_.memories.size());
+    uint64_t last_row = 0, span = 0;
+    const bool fits = !__builtin_mul_overflow(op.rows() - 1, stride, &last_row) &&
+                      !__builtin_add_overflow(last_row, op.row_bytes(), &span);
+    memory_range(".dma.dram_addr", op.dram_addr(), fits ? span : UINT64_MAX, [&] {
+      return fmt::format("{} rows of {} bytes, {} apart,", op.rows(), op.row_bytes(), stride);
     });
-    const uint64_t capacity = several ? limits_.memories[m] : limits_.memory_bytes;
-    const uint64_t limit = several ? memory_base(m) + (capacity == 0 ? memory_base(1) : capacity)
-                           : capacity == 0 ? UINT64_MAX
-                                           : capacity;
-    ensure(!__builtin_mul_overflow(op.rows() - 1, stride, &last_row) &&
-               !__builtin_add_overflow(last_row, op.row_bytes(), &end) &&
-               !__builtin_add_overflow(op.dram_addr(), end, &end) && end <= limit,
-           ".dma.dram_addr", [&] {
-             return fmt::format(
-                 "{} rows of {} bytes, {} apart, from 0x{:x} reach past the memory's {}", op.rows(),
-                 op.row_bytes(), stride, op.dram_addr(),
-                 capacity == 0 ? std::string("address space")
-                               : fmt::format("capacity ({} bytes, {})", capacity,
-                                             several ? limits_.memory_fields[m]
-                                                     : std::string("memory.capacity_bytes")));
-           });
+  }
+
+  // Checks that [addr, addr + bytes) lies in one memory, within its
+  // capacity; returns the memory. `what` describes the range for errors.
+  template <typename What>
+  const MemoryLimit& memory_range(const char* field, uint64_t addr, uint64_t bytes, What&& what) {
+    const uint32_t m = memory_of(addr);
+    const bool routed = m < limits_.memories.size();
+    // Past the last range: named as the one memory's, or the system's.
+    const MemoryLimit& limit = limits_.memories[routed ? m : limits_.memories.size() - 1];
+    const uint64_t cap = limit.capacity_bytes == 0 ? memory_base(1) : limit.capacity_bytes;
+    const uint64_t local = local_address(addr);
+    ensure(routed && bytes <= cap && local <= cap - bytes, field, [&] {
+      return fmt::format(
+          "{} from 0x{:x} reach past the {}", what(), addr,
+          !routed && limits_.memories.size() > 1
+              ? fmt::format("address space of the system's {} memories", limits_.memories.size())
+          : limit.capacity_bytes == 0
+              ? std::string("memory's address space")
+              : fmt::format("memory's capacity ({} bytes, {})", limit.capacity_bytes, limit.field));
+    });
+    return limit;
   }
 
   void pim(const PimOp& op) {
@@ -165,38 +170,28 @@ class Checker {
     // At most 2^32 x 2^32 elements of 2 bytes: no overflow in 64 bits.
     spm(".pim.spm_in", op.spm_in(), uint64_t{op.vectors()} * op.in_cols() * 2);
     spm(".pim.spm_out", op.spm_out(), uint64_t{op.vectors()} * op.out_rows() * 2);
-    const bool several = !limits_.memories.empty();
     const uint32_t m = memory_of(op.dram_addr());
-    ensure(!several || m < limits_.memories.size(), ".pim.dram_addr", [&] {
-      return fmt::format("0x{:x} is in no memory's range (memory {} of {})", op.dram_addr(), m,
-                         limits_.memories.size());
-    });
-    const bool is_pim = m < limits_.pim.size() && limits_.pim[m].has_value();
-    ensure(is_pim, ".pim.dram_addr", [&] {
-      const std::string name =
-          m < limits_.memory_names.size() ? limits_.memory_names[m] : std::string("memory");
+    const MemoryLimit* memory = m < limits_.memories.size() ? &limits_.memories[m] : nullptr;
+    ensure(memory != nullptr && memory->pim, ".pim.dram_addr", [&] {
       return fmt::format(
-          "0x{:x} is in memory '{}', which is not a PIM memory: the program was compiled for "
-          "another system (one whose memory computes; --pim off compiles without PIM)",
-          op.dram_addr(), name);
+          "0x{:x} is in {}, which is not a PIM memory: the program was compiled for another "
+          "system (one whose memory computes; --pim off compiles without PIM)",
+          op.dram_addr(),
+          memory == nullptr ? fmt::format("no memory (memory {})", m)
+                            : fmt::format("memory '{}'", memory->name));
     });
-    const memory::pim::PimGeometry& g = *limits_.pim[m];
-    const uint64_t local = op.dram_addr() - memory_base(m);
+    const memory::pim::PimGeometry& g = *memory->pim;
     const uint64_t stripe = g.stripe_bytes();
-    ensure(local % stripe == 0, ".pim.dram_addr", [&] {
+    ensure(local_address(op.dram_addr()) % stripe == 0, ".pim.dram_addr", [&] {
       return fmt::format("0x{:x} is not aligned to the PIM memory's stripe of {} bytes",
                          op.dram_addr(), stripe);
     });
     const uint64_t region =
         memory::pim::PimLayout(g, 0, op.out_rows(), op.in_cols(), 2).region_bytes();
-    const uint64_t capacity = several ? limits_.memories[m] : limits_.memory_bytes;
-    ensure(capacity == 0 || (local <= capacity && region <= capacity - local), ".pim.dram_addr",
-           [&] {
-             return fmt::format(
-                 "the {} x {} weights' PIM region of {} bytes from 0x{:x} reaches past the "
-                 "memory's capacity ({} bytes)",
-                 op.in_cols(), op.out_rows(), region, op.dram_addr(), capacity);
-           });
+    memory_range(".pim.dram_addr", op.dram_addr(), region, [&] {
+      return fmt::format("the {} x {} weights' PIM region of {} bytes", op.in_cols(), op.out_rows(),
+                         region);
+    });
   }
 
   void matrix(const MatrixOp& op) {

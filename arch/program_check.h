@@ -14,19 +14,20 @@
 
 namespace npusim::arch {
 
+// One memory of the system (common/address_space.h: memory i's addresses
+// start at i << 50): what a DMA or PIM instruction may reach there.
+struct MemoryLimit {
+  uint64_t capacity_bytes = 0;                  // 0: its whole range
+  std::string field = "memory.capacity_bytes";  // what sets it, named in errors
+  std::string name = "memory";
+  // Its PIM geometry (memory/pim/pim_layout.h) when it computes: a PIM
+  // instruction must address a PIM memory, at a stripe, its region inside.
+  std::optional<memory::pim::PimGeometry> pim;
+};
+
 struct CoreLimits {
   uint64_t spm_capacity_bytes = 0;
-  uint64_t memory_bytes = 0;  // addresses a DMA may reach (0: the whole 64-bit space)
-  // Several memories (common/address_space.h): memory i's capacity (0: its
-  // whole range), and the field that sets it, named in errors. Replaces
-  // memory_bytes when not empty.
-  std::vector<uint64_t> memories;
-  std::vector<std::string> memory_fields;
-  // Per memory (index 0 for the one memory): its PIM geometry (memory/pim/
-  // pim_layout.h), none when it is not a PIM memory; a PIM instruction must
-  // address a PIM memory, at a stripe, with its region inside the capacity.
-  std::vector<std::optional<memory::pim::PimGeometry>> pim;
-  std::vector<std::string> memory_names;  // per memory, named in errors (empty: "memory")
+  std::vector<MemoryLimit> memories{MemoryLimit{}};  // memory i's; at least one
 };
 
 struct ProgramFacts {

@@ -37,15 +37,11 @@ arch::CoreConfig core_config(const System& s) {
   c.dma.requests_per_cycle = s.core().dma().requests_per_cycle();
   c.kernel_by_kernel = s.core().execution().kernel_by_kernel();
   c.launch_gap = sc_core::sc_time(s.core().execution().launch_gap_ns(), sc_core::SC_NS);
-  c.dma.unloaded_latency_ps = memory_read_latency_ns(s) * 1e3;
-  c.dma.memory_ps_per_byte = 1e3 / memory_peak_gbps(s);
-  if (has_interconnect(s)) {
-    for (const MemoryRef& m : memories(s)) {
-      c.dma.memories.push_back(
-          {reachable_read_latency_ns(*m.config) * 1e3, 1e3 / reachable_peak_gbps(*m.config)});
-    }
+  c.dma.memories.clear();
+  for (const MemoryRef& m : memories(s)) {
+    c.dma.memories.push_back({reachable_read_latency_ns(*m.config) * 1e3,
+                              1e3 / reachable_peak_gbps(*m.config), m.config->has_pim()});
   }
-  for (const MemoryRef& m : memories(s)) c.dma.pim_memories.push_back(m.config->has_pim());
   return c;
 }
 
@@ -95,20 +91,14 @@ Report simulate(const SimulationInput& in) {
   const Program& program = *in.program;
   arch::CoreLimits limits;
   limits.spm_capacity_bytes = sys.core().scratchpad().capacity_bytes();
+  limits.memories.clear();
   for (const MemoryRef& m : memories(sys)) {
-    const uint64_t capacity = memory::MemoryRegistry::lookup(*m.config, in.system_where, m.path)
-                                  .capacity_bytes(*m.config);
-    if (!has_interconnect(sys)) {
-      limits.memory_bytes = capacity;
-      break;
-    }
-    limits.memories.push_back(capacity);
-    limits.memory_fields.push_back(m.path + ".capacity_bytes");
-  }
-  for (const MemoryRef& m : memories(sys)) {
-    const auto pim = pim_spec_of(m, in.system_where);
-    limits.pim.push_back(pim ? std::optional(pim->geometry()) : std::nullopt);
-    limits.memory_names.push_back(m.config->name().empty() ? m.path : m.config->name());
+    arch::MemoryLimit& l = limits.memories.emplace_back();
+    l.capacity_bytes = memory::MemoryRegistry::lookup(*m.config, in.system_where, m.path)
+                           .capacity_bytes(*m.config);
+    l.field = m.path + ".capacity_bytes";
+    l.name = m.config->name();
+    if (const auto pim = pim_spec_of(m, in.system_where)) l.pim = pim->geometry();
   }
   const arch::ProgramFacts facts = arch::check_program(program, limits, in.program_where);
 

@@ -351,7 +351,7 @@ TEST(Prefill, FusedAttentionRingsFitEveryScratchpad) {
       try {
         const sim::Compiled c = sim::compile_workload(system, "preset", w);
         EXPECT_NO_THROW(
-            (void)arch::check_program(c.program, {mib << 20, 0, {}, {}, {}, {}}, "program"))
+            (void)arch::check_program(c.program, {mib << 20, {arch::MemoryLimit{}}}, "program"))
             << mib << " MiB, " << arrays << " arrays";
       } catch (const UserError& e) {
         EXPECT_NE(std::string(e.what()).find("core.scratchpad.capacity_bytes"), std::string::npos)

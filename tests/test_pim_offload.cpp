@@ -232,8 +232,8 @@ TEST(PimOffload, ThePimInstructionsFieldsAreChecked) {
   const memory::pim::PimGeometry g = spec_of(pim_system()).geometry();
   arch::CoreLimits limits;
   limits.spm_capacity_bytes = 1 << 20;
-  limits.memory_bytes = 16 * g.stripe_bytes();
-  limits.pim = {g};
+  limits.memories[0].capacity_bytes = 16 * g.stripe_bytes();
+  limits.memories[0].pim = g;
   auto error = [&](const std::function<void(PimOp&)>& edit) {
     return test::error_of([&] { (void)arch::check_program(pim_program(edit), limits, "p"); });
   };
@@ -257,12 +257,12 @@ TEST(PimOffload, ThePimInstructionsFieldsAreChecked) {
             std::string::npos);
   EXPECT_NE(error([&](PimOp& op) {
               op.set_dram_addr(16 * g.stripe_bytes());
-            }).find("reaches past the memory's capacity"),
+            }).find("reach past the memory's capacity"),
             std::string::npos);
   EXPECT_NE(error([](PimOp& op) { op.set_w_ld(10); }).find(".pim.w_ld: must be 0 or at least"),
             std::string::npos);
-  limits.pim = {std::nullopt};
-  limits.memory_names = {"hbm"};
+  limits.memories[0].pim.reset();
+  limits.memories[0].name = "hbm";
   EXPECT_NE(error([](PimOp&) {})
                 .find("in memory 'hbm', which is not a PIM memory: the program "
                       "was compiled for another system"),

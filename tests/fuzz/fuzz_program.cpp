@@ -22,8 +22,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       // As simulate() checks it, but also for programs too big to simulate here.
       arch::CoreLimits limits;
       limits.spm_capacity_bytes = system.core().scratchpad().capacity_bytes();
-      limits.memory_bytes = memory::MemoryRegistry::lookup(system.memory(), "system", "memory")
-                                .capacity_bytes(system.memory());
+      limits.memories[0].capacity_bytes =
+          memory::MemoryRegistry::lookup(system.memory(), "system", "memory")
+              .capacity_bytes(system.memory());
       (void)arch::check_program(program, limits, file.path());
       if (fuzz::dma_requests(program, system) > fuzz::kMaxSimulatedRequests) return;
       sim::SimulationInput in;
