@@ -21,12 +21,12 @@ uint64_t Link::cross(Direction& d, uint64_t t_ps, uint64_t bytes) {
     ledger_->add(d.column, static_cast<uint64_t>(start), static_cast<uint64_t>(d.free_ps),
                  static_cast<double>(wire));
   }
-  (&d == &to_ ? stats_.bytes_to_memory : stats_.bytes_from_memory) += wire;
+  d.bytes += wire;
   return static_cast<uint64_t>(std::ceil(d.free_ps - 1e-6)) + latency_ps_;
 }
 
 uint64_t Link::to_memory(uint64_t t_ps, uint64_t bytes) {
-  ++stats_.transactions;
+  ++transactions_;
   return cross(to_, t_ps, bytes);
 }
 
@@ -45,8 +45,7 @@ void Link::register_resources(ResourceLedger& ledger) {
 }
 
 double Link::energy_joules() const {
-  return static_cast<double>(stats_.bytes_to_memory + stats_.bytes_from_memory) * 8 *
-         config_.pj_per_bit() * 1e-12;
+  return static_cast<double>(to_.bytes + from_.bytes) * 8 * config_.pj_per_bit() * 1e-12;
 }
 
 }  // namespace npusim::memory

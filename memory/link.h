@@ -31,7 +31,7 @@ class Link {
     uint64_t transactions = 0;
     uint64_t bytes_to_memory = 0, bytes_from_memory = 0;  // payload and headers
   };
-  [[nodiscard]] const Stats& stats() const { return stats_; }
+  [[nodiscard]] Stats stats() const { return {transactions_, to_.bytes, from_.bytes}; }
   [[nodiscard]] const LinkConfig& config() const { return config_; }
   // Joules spent carrying what crossed it so far.
   [[nodiscard]] double energy_joules() const;
@@ -40,6 +40,7 @@ class Link {
   struct Direction {
     double free_ps = 0;
     ResourceLedger::Column column = 0;
+    uint64_t bytes = 0;  // payload and headers carried
   };
   uint64_t cross(Direction& d, uint64_t t_ps, uint64_t bytes);
 
@@ -48,7 +49,7 @@ class Link {
   uint64_t latency_ps_;
   Direction to_, from_;
   ResourceLedger* ledger_ = nullptr;
-  Stats stats_;
+  uint64_t transactions_ = 0;
 };
 
 }  // namespace npusim::memory

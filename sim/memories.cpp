@@ -52,13 +52,13 @@ double reachable_read_latency_ns(const MemoryConfig& memory) {
 
 compiler::PlacementOptions placement_options(const System& system, const std::string& where) {
   compiler::PlacementOptions o;
-  const std::vector<MemoryRef> all = memories(system);
+  const bool routed = has_interconnect(system);
   std::map<std::string, uint32_t> index;
-  for (const MemoryRef& m : all) {
+  for (const MemoryRef& m : memories(system)) {
     const uint64_t capacity =
         memory::MemoryRegistry::lookup(*m.config, where, m.path).capacity_bytes(*m.config);
     const std::string field = where + ": " + m.path + ".capacity_bytes";
-    if (!has_interconnect(system)) {  // one memory: addresses as they always were
+    if (!routed) {  // one memory: addresses as they always were
       o.capacity_bytes = capacity;
       o.capacity_field = field;
       break;

@@ -67,20 +67,18 @@ void MemorySystem::register_resources(ResourceLedger& ledger) {
 }
 
 std::vector<std::string> MemorySystem::trace_lanes() const {
-  if (models_.size() == 1 && interconnect_ == nullptr) return models_.front()->trace_lanes();
+  if (interconnect_ == nullptr) return models_.front()->trace_lanes();
   std::vector<std::string> lanes;
   for (const auto& model : models_) {
     for (const std::string& lane : model->trace_lanes())
       lanes.push_back(fmt::format("{}: {}", model->basename(), lane));
   }
-  if (interconnect_ != nullptr) {
-    for (const std::string& lane : interconnect_->trace_lanes()) lanes.push_back(lane);
-  }
+  for (const std::string& lane : interconnect_->trace_lanes()) lanes.push_back(lane);
   return lanes;
 }
 
 void MemorySystem::set_trace(memory::TrafficSink* sink) {
-  if (models_.size() == 1 && interconnect_ == nullptr) {
+  if (interconnect_ == nullptr) {
     models_.front()->set_trace(sink);
     return;
   }
@@ -90,28 +88,36 @@ void MemorySystem::set_trace(memory::TrafficSink* sink) {
     model->set_trace(lane_sinks_.back().get());
     offset += static_cast<uint32_t>(model->trace_lanes().size());
   }
-  if (interconnect_ != nullptr) interconnect_->set_trace(sink, offset);
+  interconnect_->set_trace(sink, offset);
+}
+
+const memory::Link* MemorySystem::link(size_t i) const {
+  return interconnect_ != nullptr ? interconnect_->link(static_cast<uint32_t>(i)) : nullptr;
+}
+
+void MemorySystem::memory_energy(size_t i, double seconds, MemoryEnergy* out) const {
+  models_[i]->energy(seconds, out);
+  if (const memory::Link* l = link(i)) {
+    out->set_link(l->energy_joules());
+    out->set_total(out->total() + out->link());
+  }
 }
 
 void MemorySystem::energy(double seconds, MemoryEnergy* out) const {
-  if (models_.size() == 1 && interconnect_ == nullptr) {
+  if (interconnect_ == nullptr) {
     models_.front()->energy(seconds, out);
     return;
   }
   for (size_t i = 0; i < models_.size(); ++i) {
     MemoryEnergy e;
-    models_[i]->energy(seconds, &e);
-    if (const memory::Link* link = interconnect_->link(static_cast<uint32_t>(i))) {
-      e.set_link(link->energy_joules());
-      e.set_total(e.total() + e.link());
-    }
+    memory_energy(i, seconds, &e);
     add_energy(e, out);
   }
 }
 
 bool MemorySystem::has_links() const {
-  for (size_t i = 0; interconnect_ != nullptr && i < models_.size(); ++i) {
-    if (interconnect_->link(static_cast<uint32_t>(i)) != nullptr) return true;
+  for (size_t i = 0; i < models_.size(); ++i) {
+    if (link(i) != nullptr) return true;
   }
   return false;
 }
@@ -120,11 +126,8 @@ double MemorySystem::peak_bandwidth_gbps() const {
   // Every memory at once, each capped by its link.
   double sum = 0;
   for (size_t i = 0; i < models_.size(); ++i) {
-    double peak = models_[i]->peak_bandwidth_gbps();
-    const memory::Link* link =
-        interconnect_ != nullptr ? interconnect_->link(static_cast<uint32_t>(i)) : nullptr;
-    if (link != nullptr) peak = std::min(peak, link->config().bandwidth_gbps());
-    sum += peak;
+    const double own = models_[i]->peak_bandwidth_gbps();
+    sum += link(i) != nullptr ? std::min(own, link(i)->config().bandwidth_gbps()) : own;
   }
   return sum;
 }
@@ -163,10 +166,10 @@ void MemorySystem::report(const Program& program, Report* out) const {
                     ? s->achieved_bandwidth_gbps() / s->peak_bandwidth_gbps()
                     : 0.0);
     models_[i]->report(s->mutable_stats());
-    models_[i]->energy(seconds, s->mutable_stats()->mutable_energy());
-    if (const memory::Link* link = interconnect_->link(m)) {
+    memory_energy(i, seconds, s->mutable_stats()->mutable_energy());
+    if (const memory::Link* link = this->link(i)) {
       LinkStats* l = s->mutable_link();
-      const auto& ls = link->stats();
+      const memory::Link::Stats ls = link->stats();
       l->set_name(link->config().name());
       l->set_bandwidth_gbps(link->config().bandwidth_gbps());
       l->set_latency_ns(link->config().latency_ns());
@@ -177,9 +180,6 @@ void MemorySystem::report(const Program& program, Report* out) const {
       l->set_busy_to_memory(capacity > 0 ? ls.bytes_to_memory / capacity : 0.0);
       l->set_busy_from_memory(capacity > 0 ? ls.bytes_from_memory / capacity : 0.0);
       l->set_joules(link->energy_joules());
-      MemoryEnergy* e = s->mutable_stats()->mutable_energy();
-      e->set_link(l->joules());
-      e->set_total(e->total() + e->link());
     }
   }
 }

@@ -42,6 +42,11 @@ class MemorySystem {
   [[nodiscard]] const memory::MemoryModel& model(size_t i) const { return *models_[i]; }
 
  private:
+  // Memory i's link, or null.
+  [[nodiscard]] const memory::Link* link(size_t i) const;
+  // Memory i's energy with its link's.
+  void memory_energy(size_t i, double seconds, MemoryEnergy* out) const;
+
   const System& system_;
   std::vector<std::unique_ptr<memory::MemoryModel>> models_;
   std::unique_ptr<memory::Interconnect> interconnect_;

@@ -65,15 +65,19 @@ class Allocator {
       throw UserError(fmt::format("{}: the model needs more than 2^64 bytes (at tensor '{}')",
                                   memories_[m].capacity_field, tensor));
     }
-    const uint64_t at = *padded / align * align;
+    const uint64_t at = aligned(next_[m], align);
     const uint64_t cap = memories_[m].capacity_bytes;
     if (cap != 0 && (at > cap || bytes > cap - at)) return std::nullopt;
     next_[m] = at + bytes;
     return at;
   }
   [[nodiscard]] uint64_t used(uint32_t m) const { return next_[m]; }
+  // `at` rounded up to `alignment` (0: the default one).
+  [[nodiscard]] uint64_t aligned(uint64_t at, uint64_t alignment) const {
+    const uint64_t align = alignment != 0 ? alignment : o_.alignment;
+    return (at + align - 1) / align * align;
+  }
   [[nodiscard]] const PlacementMemory& memory(uint32_t m) const { return memories_[m]; }
-  [[nodiscard]] size_t size() const { return memories_.size(); }
 
  private:
   const PlacementOptions& o_;
@@ -81,11 +85,16 @@ class Allocator {
   std::vector<uint64_t> next_;
 };
 
+// What a tensor takes: its bytes, or its PIM region's (placed_bytes).
+uint64_t footprint(const Tensor& t) {
+  return std::max(t.size_bytes(), t.placed_bytes());
+}
+
 // The error for tensors that fit in none of the memories they may go to.
 [[noreturn]] void does_not_fit(const Allocator& a, const std::vector<const Tensor*>& left,
                                const std::vector<uint32_t>& tried, const std::string& rule) {
   uint64_t bytes = 0;
-  for (const Tensor* t : left) bytes += t->size_bytes();
+  for (const Tensor* t : left) bytes += footprint(*t);
   std::vector<std::string> where;
   for (uint32_t m : tried) {
     const auto& mem = a.memory(m);
@@ -97,7 +106,7 @@ class Allocator {
       "{}: {} tensor(s), {} bytes ({}), fit in none of {}; the first is '{}' ({}, {} bytes){}. "
       "Give the memories more capacity, or place the tensors elsewhere (placement.rules)",
       a.memory(tried.back()).capacity_field, left.size(), bytes, human(bytes),
-      fmt::join(where, ", "), first.name(), place_class_name(class_of(first)), first.size_bytes(),
+      fmt::join(where, ", "), first.name(), place_class_name(class_of(first)), footprint(first),
       rule.empty() ? "" : " (by " + rule + ")"));
 }
 
@@ -149,21 +158,23 @@ std::vector<uint64_t> place_in_memories(Graph& graph, const PlacementOptions& op
   std::vector<uint32_t> in_order(memories.size());
   for (uint32_t m = 0; m < in_order.size(); ++m) in_order[m] = m;
 
+  // The memories a tensor may go to, nearest first.
+  std::vector<uint32_t> pinned(1);
+  auto targets_of = [&](const Tensor& t, int rule) -> const std::vector<uint32_t>& {
+    if (rule == kPinned) {
+      pinned[0] = t.pin_memory();
+      return pinned;
+    }
+    return rule < 0 ? in_order : options.rules[static_cast<size_t>(rule)].memories;
+  };
   auto place_group = [&](int rule) {
-    std::vector<uint32_t> pinned(1, 0);
-    const std::vector<uint32_t>& targets = rule == kPinned ? pinned
-                                           : rule < 0
-                                               ? in_order
-                                               : options.rules[static_cast<size_t>(rule)].memories;
     std::vector<const Tensor*> left;
     for (int i = 0; i < graph.tensors_size(); ++i) {
       Tensor& t = *graph.mutable_tensors(i);
       if (rule_of[static_cast<size_t>(i)] != rule || !t.alias_of().empty()) continue;
-      if (rule == kPinned) pinned[0] = t.pin_memory();
-      const uint64_t bytes = std::max(t.size_bytes(), t.placed_bytes());
       bool done = false;
-      for (uint32_t m : targets) {
-        if (const auto at = alloc.take(m, bytes, t.name(), t.alignment())) {
+      for (uint32_t m : targets_of(t, rule)) {
+        if (const auto at = alloc.take(m, footprint(t), t.name(), t.alignment())) {
           t.set_address(memory_base(m) + *at);
           if (named) t.set_memory(memories[m].name);
           done = true;
@@ -176,11 +187,7 @@ std::vector<uint64_t> place_in_memories(Graph& graph, const PlacementOptions& op
     if (single && options.rules.empty()) {
       // One memory: say how much the whole model needs.
       uint64_t need = alloc.used(0);
-      for (const Tensor* t : left) {
-        const uint64_t align = t->alignment() != 0 ? t->alignment() : options.alignment;
-        need = (need + align - 1) / align * align;
-        need += std::max(t->size_bytes(), t->placed_bytes());
-      }
+      for (const Tensor* t : left) need = alloc.aligned(need, t->alignment()) + footprint(*t);
       const uint64_t cap = memories[0].capacity_bytes;
       throw UserError(fmt::format(
           "{}: the model needs {} bytes ({:.2f} GiB) but the memory holds {} ({:.2f} GiB): "
@@ -188,7 +195,7 @@ std::vector<uint64_t> place_in_memories(Graph& graph, const PlacementOptions& op
           memories[0].capacity_field, need, need / 1073741824.0, cap, cap / 1073741824.0,
           need - cap));
     }
-    does_not_fit(alloc, left, targets,
+    does_not_fit(alloc, left, targets_of(*left.front(), rule),
                  rule == kPinned ? "the PIM offload (--pim)"
                  : rule < 0      ? ""
                                  : options.rules[static_cast<size_t>(rule)].where);
