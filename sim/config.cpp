@@ -336,15 +336,16 @@ void apply_defaults(System& s) {
   if (!e->has_vector_static_mw_per_lane()) e->set_vector_static_mw_per_lane(1);
   if (!e->has_spm_static_mw_per_mib()) e->set_spm_static_mw_per_mib(15);
   if (!e->has_other_static_w()) e->set_other_static_w(0);
-  if (s.has_memory() && s.memory().name().empty()) s.mutable_memory()->set_name("memory");
-  for (int i = 0; i < s.memories_size(); ++i) {
-    MemoryConfig* m = s.mutable_memories(i);
-    if (m->name().empty()) m->set_name(fmt::format("memory{}", i));
+  // Names: "memory" for the one memory, "memory<i>" in a list; a link is
+  // named after its memory.
+  auto name = [](MemoryConfig* m, const std::string& fallback) {
+    if (m->name().empty()) m->set_name(fallback);
     if (m->has_link() && m->link().name().empty())
       m->mutable_link()->set_name("link to " + m->name());
-  }
-  if (s.has_memory() && s.memory().has_link() && s.memory().link().name().empty())
-    s.mutable_memory()->mutable_link()->set_name("link to " + s.memory().name());
+  };
+  if (s.has_memory()) name(s.mutable_memory(), "memory");
+  for (int i = 0; i < s.memories_size(); ++i)
+    name(s.mutable_memories(i), fmt::format("memory{}", i));
 }
 
 namespace {

@@ -243,6 +243,7 @@ TEST(Tiers, FarStreamsShareTheLinkAndTheLimiterNamesIt) {
   // The near memory (16x the link) takes its share beside the far stream.
   EXPECT_LT(near_and_far.seconds() / far.seconds(), 1.1);
   EXPECT_EQ(far.limiter().resource(), "C2C from memory");
+  // Busy all but the first request's trip (1.1 us of ~1 ms).
   EXPECT_GT(far.limiter().busy_share(), 0.97);
   ASSERT_EQ(near_and_far.memories_size(), 2);
   EXPECT_EQ(near_and_far.memories(0).read_bytes(), mib64);
