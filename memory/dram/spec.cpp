@@ -1,40 +1,25 @@
 #include "memory/dram/spec.h"
 
 #include <fmt/format.h>
-#include <google/protobuf/text_format.h>
 
 #include <cmath>
 #include <map>
 
 #include "common/error.h"
 #include "common/ranges.h"
+#include "memory/preset_table.h"
 
 namespace npusim::memory::dram {
 
 const std::map<std::string, std::string>& preset_texts();  // presets.cpp (generated)
 
 std::vector<std::string> preset_names() {
-  std::vector<std::string> out;
-  for (const auto& [name, text] : preset_texts()) out.push_back(name);
-  return out;
+  return memory::preset_names(preset_texts());
 }
 
 DramConfig resolve_config(const DramConfig& config, const std::string& where,
                           const std::string& path) {
-  DramConfig out;
-  if (!config.preset().empty()) {
-    auto it = preset_texts().find(config.preset());
-    if (it == preset_texts().end()) {
-      throw UserError(fmt::format("{}: {}.preset: unknown DRAM preset '{}'; presets: {}", where,
-                                  path, config.preset(), fmt::join(preset_names(), ", ")));
-    }
-    if (!google::protobuf::TextFormat::ParseFromString(it->second, &out)) {
-      throw std::logic_error("built-in DRAM preset " + config.preset() + " does not parse");
-    }
-    out.set_preset(config.preset());
-  }
-  out.MergeFrom(config);
-  return out;
+  return resolve_preset(preset_texts(), config, "DRAM", where, path);
 }
 
 namespace {

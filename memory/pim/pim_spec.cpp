@@ -1,7 +1,6 @@
 #include "memory/pim/pim_spec.h"
 
 #include <fmt/format.h>
-#include <google/protobuf/text_format.h>
 
 #include <cmath>
 #include <map>
@@ -9,32 +8,19 @@
 
 #include "common/error.h"
 #include "common/ranges.h"
+#include "memory/preset_table.h"
 
 namespace npusim::memory::pim {
 
 const std::map<std::string, std::string>& preset_texts();  // pim_presets.cpp (generated)
 
 std::vector<std::string> preset_names() {
-  std::vector<std::string> out;
-  for (const auto& [name, text] : preset_texts()) out.push_back(name);
-  return out;
+  return memory::preset_names(preset_texts());
 }
 
 PimConfig resolve_config(const PimConfig& config, const std::string& where,
                          const std::string& path) {
-  PimConfig out;
-  if (!config.preset().empty()) {
-    auto it = preset_texts().find(config.preset());
-    if (it == preset_texts().end()) {
-      throw UserError(fmt::format("{}: {}.preset: unknown PIM preset '{}'; presets: {}", where,
-                                  path, config.preset(), fmt::join(preset_names(), ", ")));
-    }
-    if (!google::protobuf::TextFormat::ParseFromString(it->second, &out)) {
-      throw std::logic_error("built-in PIM preset " + config.preset() + " does not parse");
-    }
-  }
-  out.MergeFrom(config);
-  return out;
+  return resolve_preset(preset_texts(), config, "PIM", where, path);
 }
 
 uint32_t PimSpec::macab_spacing(uint32_t element_bytes) const {
