@@ -159,6 +159,9 @@ void DmaEngine::execute_pim(const Instruction& instruction) {
   }
   const uint64_t in_bytes = uint64_t{op.vectors()} * op.in_cols() * 2;
   const uint64_t out_bytes = uint64_t{op.vectors()} * op.out_rows() * 2;
+  if (op.fence()) {
+    while (stores_in_flight_ > 0) sc_core::wait(response_event_);
+  }
   // Its inputs must be in the scratchpad, its results' bytes free.
   wait_for_spm(op.spm_in(), in_bytes, true);
   wait_for_spm(op.spm_out(), out_bytes, false);
@@ -185,6 +188,8 @@ void DmaEngine::execute_pim(const Instruction& instruction) {
   gemv->in_cols = op.in_cols();
   gemv->element_bytes = 2;
   gemv->vectors = op.vectors();
+  gemv->blocks = std::max(op.blocks(), 1u);
+  gemv->block = op.block();
   p.set_extension(gemv);
   p.set_command(tlm::TLM_READ_COMMAND);
   p.set_address(op.dram_addr());
@@ -252,6 +257,15 @@ void DmaEngine::send(const DmaOp& op, uint64_t address, unsigned bytes) {
   p.set_data_length(bytes);
   p.set_streaming_width(bytes);
   p.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  if (op.has_pim()) {  // written where the PIM layout puts each element
+    auto* write = new memory::pim::PimWrite;  // freed by release_extension or the payload
+    write->region = local_address(op.pim().region());
+    write->out_rows = op.pim().out_rows();
+    write->in_cols = op.pim().in_cols();
+    write->blocks = std::max(op.pim().blocks(), 1u);
+    write->outputs_major = op.pim().outputs_major();
+    p.set_extension(write);
+  }
   if (in_flight_++ == 0) log().open(arrival, Activity::Busy);
   if (!load) ++stores_in_flight_;
   ++transfers_.back().outstanding;
@@ -288,7 +302,12 @@ tlm::tlm_sync_enum DmaEngine::nb_transport_bw(tlm::tlm_generic_payload& trans,
     trans.release_extension<memory::pim::PimGemv>();
     --pims_in_flight_;
   }
-  if (slot->store) --stores_in_flight_;
+  if (slot->store) {
+    --stores_in_flight_;
+    if (trans.get_extension<memory::pim::PimWrite>() != nullptr) {
+      trans.release_extension<memory::pim::PimWrite>();
+    }
+  }
   if (--in_flight_ == 0) log().close(now_ps());
   free_.push_back(slot);
   retire();

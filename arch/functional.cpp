@@ -264,19 +264,20 @@ FunctionalCore::Effect FunctionalCore::pim(const Instruction& ins) const {
     throw UserError(
         fmt::format("{}: pim.tensor: {} names no tensor of the program", where_, op.tensor()));
   }
-  const uint64_t base = program_->tensors(static_cast<int>(op.tensor())).dram_addr();
-  const uint64_t ld = op.w_ld() == 0 ? m : op.w_ld();
+  // Block `block` of the stored matrices, as W[k][m].
+  const uint64_t base = program_->tensors(static_cast<int>(op.tensor())).dram_addr() +
+                        dtype_bytes(dt, uint64_t{op.block()} * k * m);
   const std::vector<float> x = read_spm("pim.spm_in", op.spm_in(), dt, v * k);
   std::vector<float> w(k * m);
-  std::vector<uint8_t> row(dtype_bytes(dt, m));
-  for (uint64_t r = 0; r < k; ++r) {
-    memory_.read(base + dtype_bytes(dt, r * ld + op.w_col()), row.data(), row.size());
-    decode_elements(dt, row.data(), m, w.data() + r * m);
-  }
+  std::vector<uint8_t> bytes(dtype_bytes(dt, k * m));
+  memory_.read(base, bytes.data(), bytes.size());
+  decode_elements(dt, bytes.data(), k * m, w.data());
   using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  const Mat y =
-      Eigen::Map<const Mat>(x.data(), static_cast<Eigen::Index>(v), static_cast<Eigen::Index>(k)) *
-      Eigen::Map<const Mat>(w.data(), static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(m));
+  const auto rows = [](uint64_t n) { return static_cast<Eigen::Index>(n); };
+  const Eigen::Map<const Mat> xs(x.data(), rows(v), rows(k));
+  const Mat y = op.outputs_major()
+                    ? Mat(xs * Eigen::Map<const Mat>(w.data(), rows(m), rows(k)).transpose())
+                    : Mat(xs * Eigen::Map<const Mat>(w.data(), rows(k), rows(m)));
   const std::vector<float> out(y.data(), y.data() + y.size());
   Effect e{&ins, {}};
   e.writes.push_back(spm_write("pim.spm_out", op.spm_out(), dt, out));

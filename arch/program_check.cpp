@@ -131,6 +131,20 @@ class Checker {
     memory_range(".dma.dram_addr", op.dram_addr(), fits ? span : UINT64_MAX, [&] {
       return fmt::format("{} rows of {} bytes, {} apart,", op.rows(), op.row_bytes(), stride);
     });
+    if (op.has_pim()) {
+      const PimRegionRef& r = op.pim();
+      const uint32_t blocks = std::max(r.blocks(), 1u);
+      ensure(op.direction() == DmaOp::STORE && r.out_rows() >= 1 && r.in_cols() >= 1, ".dma.pim",
+             "a store into a region of out_rows, in_cols >= 1");
+      pim_region(".dma.pim.region", r.region(), r.out_rows(), r.in_cols(), blocks);
+      const uint64_t logical = uint64_t{blocks} * r.out_rows() * r.in_cols() * 2;
+      ensure(op.dram_addr() >= r.region() && fits && op.dram_addr() - r.region() <= logical &&
+                 span <= logical - (op.dram_addr() - r.region()),
+             ".dma.dram_addr", [&] {
+               return fmt::format("the store reaches outside the region's {} logical bytes",
+                                  logical);
+             });
+    }
   }
 
   // Checks that [addr, addr + bytes) lies in one memory, within its
@@ -165,32 +179,40 @@ class Checker {
            "no such tensor");
     ensure(op.tensor_class() != TENSOR_CLASS_UNSPECIFIED && TensorClass_IsValid(op.tensor_class()),
            ".pim.tensor_class", "must be WEIGHT, KV_CACHE or ACTIVATION");
-    ensure(op.w_ld() == 0 || op.w_ld() >= uint64_t{op.w_col()} + op.out_rows(), ".pim.w_ld",
-           "must be 0 or at least w_col + out_rows");
+    const uint32_t blocks = std::max(op.blocks(), 1u);
+    ensure(op.block() < blocks, ".pim.block",
+           [&] { return fmt::format("{} is not below blocks ({})", op.block(), blocks); });
     // At most 2^32 x 2^32 elements of 2 bytes: no overflow in 64 bits.
     spm(".pim.spm_in", op.spm_in(), uint64_t{op.vectors()} * op.in_cols() * 2);
     spm(".pim.spm_out", op.spm_out(), uint64_t{op.vectors()} * op.out_rows() * 2);
-    const uint32_t m = memory_of(op.dram_addr());
+    pim_region(".pim.dram_addr", op.dram_addr(), op.out_rows(), op.in_cols(), blocks);
+  }
+
+  // A PIM region of `blocks` matrices of out_rows x in_cols 2-byte elements
+  // at `addr`: in a PIM memory, aligned to its stripe, within its capacity.
+  void pim_region(const char* field, uint64_t addr, uint32_t out_rows, uint32_t in_cols,
+                  uint32_t blocks) {
+    const uint32_t m = memory_of(addr);
     const MemoryLimit* memory = m < limits_.memories.size() ? &limits_.memories[m] : nullptr;
-    ensure(memory != nullptr && memory->pim, ".pim.dram_addr", [&] {
+    ensure(memory != nullptr && memory->pim, field, [&] {
       return fmt::format(
           "0x{:x} is in {}, which is not a PIM memory: the program was compiled for another "
           "system (one whose memory computes; --pim off compiles without PIM)",
-          op.dram_addr(),
+          addr,
           memory == nullptr ? fmt::format("no memory (memory {})", m)
                             : fmt::format("memory '{}'", memory->name));
     });
     const memory::pim::PimGeometry& g = *memory->pim;
     const uint64_t stripe = g.stripe_bytes();
-    ensure(local_address(op.dram_addr()) % stripe == 0, ".pim.dram_addr", [&] {
-      return fmt::format("0x{:x} is not aligned to the PIM memory's stripe of {} bytes",
-                         op.dram_addr(), stripe);
+    ensure(local_address(addr) % stripe == 0, field, [&] {
+      return fmt::format("0x{:x} is not aligned to the PIM memory's stripe of {} bytes", addr,
+                         stripe);
     });
     const uint64_t region =
-        memory::pim::PimLayout(g, 0, op.out_rows(), op.in_cols(), 2).region_bytes();
-    memory_range(".pim.dram_addr", op.dram_addr(), region, [&] {
-      return fmt::format("the {} x {} weights' PIM region of {} bytes", op.in_cols(), op.out_rows(),
-                         region);
+        memory::pim::PimLayout(g, 0, out_rows, in_cols, 2, blocks).region_bytes();
+    memory_range(field, addr, region, [&] {
+      return fmt::format("{} block(s) of {} x {} weights' PIM region of {} bytes", blocks, in_cols,
+                         out_rows, region);
     });
   }
 

@@ -191,7 +191,7 @@ uint32_t ProgramBuilder::add(Queue queue, Instruction ins) {
 
 void ProgramBuilder::dma(const Buffer& buf, DmaOp::Direction dir, uint32_t tensor,
                          uint64_t dram_addr, uint64_t row_bytes, uint64_t rows,
-                         uint64_t dram_stride) {
+                         uint64_t dram_stride, const PimRegionRef* pim) {
   if (rows > 1 && dram_stride == row_bytes) {  // contiguous rows: one 1-D transfer
     row_bytes *= rows;
     rows = 1;
@@ -206,6 +206,7 @@ void ProgramBuilder::dma(const Buffer& buf, DmaOp::Direction dir, uint32_t tenso
   op->set_dram_stride(rows > 1 ? dram_stride : 0);
   op->set_tensor(tensor);
   op->set_tensor_class(program_.tensors(static_cast<int>(tensor)).tensor_class());
+  if (pim != nullptr) *op->mutable_pim() = *pim;
   const uint32_t id = add(DMA, std::move(ins));
   Occupancy& occ = occupancies_[buf.occupancy];
   // The bytes the transfer touches, as one range (rows with gaps included).
@@ -236,8 +237,9 @@ void ProgramBuilder::load(const Buffer& dst, uint32_t tensor, uint64_t dram_addr
 }
 
 void ProgramBuilder::store(const Buffer& src, uint32_t tensor, uint64_t dram_addr,
-                           uint64_t row_bytes, uint64_t rows, uint64_t dram_stride) {
-  dma(src, DmaOp::STORE, tensor, dram_addr, row_bytes, rows, dram_stride);
+                           uint64_t row_bytes, uint64_t rows, uint64_t dram_stride,
+                           const PimRegionRef* pim) {
+  dma(src, DmaOp::STORE, tensor, dram_addr, row_bytes, rows, dram_stride, pim);
 }
 
 void ProgramBuilder::compute(Queue queue, Instruction ins, const std::vector<Buffer>& reads,
@@ -269,7 +271,19 @@ void ProgramBuilder::vector(const VectorOp& op, const std::vector<Buffer>& reads
 void ProgramBuilder::pim(const PimOp& op, const Buffer& in, const Buffer& out) {
   Instruction ins;
   *ins.mutable_pim() = op;
-  compute(DMA, std::move(ins), {in}, out);
+  const uint32_t id = add(DMA, std::move(ins));
+  occupancies_[in.occupancy].readers.push_back(id);
+  occupancies_[out.occupancy].writers.push_back(id);
+  // Read after write: the stores into its block (a KV cache's appends).
+  auto it = stores_of_.find(op.tensor());
+  if (it != stores_of_.end()) {
+    const uint64_t bytes = uint64_t{op.out_rows()} * op.in_cols() * 2;
+    const uint64_t begin = program_.tensors(static_cast<int>(op.tensor())).dram_addr() +
+                           uint64_t{op.block()} * bytes;
+    for (const StoredRange& st : it->second) {
+      if (st.begin < begin + bytes && begin < st.end) nodes_[id].deps.push_back(st.node);
+    }
+  }
 }
 
 std::vector<uint32_t> ProgramBuilder::order() const {
@@ -379,16 +393,14 @@ Program ProgramBuilder::finish() {
     Node& node = nodes_[i];
     switch (node.queue) {
       case DMA: {
-        if (node.ins.has_pim()) {
-          *core.add_dma() = std::move(node.ins);
-          break;
-        }
-        DmaOp* op = node.ins.mutable_dma();
-        if (op->direction() == DmaOp::STORE) {
-          dirty[op->tensor()] = true;
+        const bool pim = node.ins.has_pim();
+        const uint32_t tensor = pim ? node.ins.pim().tensor() : node.ins.dma().tensor();
+        if (!pim && node.ins.dma().direction() == DmaOp::STORE) {
+          dirty[tensor] = true;
           any_dirty = true;
-        } else if (any_dirty && dirty[op->tensor()]) {
-          op->set_fence(true);  // waits for every earlier store
+        } else if (any_dirty && dirty[tensor]) {
+          // Waits for every earlier store.
+          pim ? node.ins.mutable_pim()->set_fence(true) : node.ins.mutable_dma()->set_fence(true);
           std::fill(dirty.begin(), dirty.end(), false);
           any_dirty = false;
         }

@@ -106,8 +106,9 @@ class ProgramBuilder {
 
   void load(const Buffer& dst, uint32_t tensor, uint64_t dram_addr, uint64_t row_bytes,
             uint64_t rows = 1, uint64_t dram_stride = 0);
+  // With `pim`, into a region a PIM memory computes with (isa.proto DmaOp.pim).
   void store(const Buffer& src, uint32_t tensor, uint64_t dram_addr, uint64_t row_bytes,
-             uint64_t rows = 1, uint64_t dram_stride = 0);
+             uint64_t rows = 1, uint64_t dram_stride = 0, const PimRegionRef* pim = nullptr);
   void matrix(const MatrixOp& op, std::initializer_list<Buffer> reads, const Buffer& out);
   void vector(const VectorOp& op, const std::vector<Buffer>& reads, const Buffer& out);
   // A PIM GEMV on the DMA queue: reads `in`, writes `out` (the DMA engine
@@ -137,7 +138,8 @@ class ProgramBuilder {
   uint32_t add(Queue queue, Instruction ins);
   void compute(Queue queue, Instruction ins, const std::vector<Buffer>& reads, const Buffer& out);
   void dma(const Buffer& buf, DmaOp::Direction dir, uint32_t tensor, uint64_t dram_addr,
-           uint64_t row_bytes, uint64_t rows, uint64_t dram_stride);
+           uint64_t row_bytes, uint64_t rows, uint64_t dram_stride,
+           const PimRegionRef* pim = nullptr);
   [[nodiscard]] uint32_t full_sem(Ring ring, uint32_t slot) const;
   [[nodiscard]] uint32_t empty_sem(Ring ring, uint32_t slot) const;
   [[nodiscard]] std::vector<uint32_t> order() const;

@@ -122,8 +122,9 @@ struct Probe : sc_core::sc_module {
   struct Request {
     uint64_t address = 0;
     uint32_t bytes = 0;
-    std::unique_ptr<PimGemv> gemv;  // a GEMV when set
-    uint64_t at_ps = 0;             // when it is sent
+    std::unique_ptr<PimGemv> gemv;    // a GEMV when set
+    std::unique_ptr<PimWrite> write;  // a write through a PIM layout when set
+    uint64_t at_ps = 0;               // when it is sent
   };
   tlm_utils::simple_initiator_socket<Probe> socket;
   std::vector<Request> requests;
@@ -136,14 +137,21 @@ struct Probe : sc_core::sc_module {
     SC_THREAD(send);
   }
   void read(uint64_t address, uint32_t bytes, uint64_t at_ps = 0) {
-    requests.push_back({address, bytes, nullptr, at_ps});
+    requests.push_back({address, bytes, nullptr, nullptr, at_ps});
   }
-  void gemv(uint64_t address, uint32_t m, uint32_t k, uint32_t vectors = 1, uint64_t at_ps = 0) {
+  void gemv(uint64_t address, uint32_t m, uint32_t k, uint32_t vectors = 1, uint64_t at_ps = 0,
+            uint32_t blocks = 1, uint32_t block = 0) {
     auto g = std::make_unique<PimGemv>();
     g->out_rows = m;
     g->in_cols = k;
     g->vectors = vectors;
-    requests.push_back({address, m * vectors * 2, std::move(g), at_ps});
+    g->blocks = blocks;
+    g->block = block;
+    requests.push_back({address, m * vectors * 2, std::move(g), nullptr, at_ps});
+  }
+  // `bytes` at `address` of the region `w` describes, in its logical order.
+  void write(const PimWrite& w, uint64_t address, uint32_t bytes) {
+    requests.push_back({address, bytes, nullptr, std::make_unique<PimWrite>(w), 0});
   }
   void send() {
     status.assign(requests.size(), tlm::TLM_INCOMPLETE_RESPONSE);
@@ -153,7 +161,7 @@ struct Probe : sc_core::sc_module {
       if (r.at_ps > now) sc_core::wait(sc_core::sc_time::from_value(r.at_ps - now));
       payloads.push_back(std::make_unique<tlm::tlm_generic_payload>());
       tlm::tlm_generic_payload& p = *payloads.back();
-      p.set_command(tlm::TLM_READ_COMMAND);
+      p.set_command(r.write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
       p.set_address(r.address);
       p.set_data_length(r.bytes);
       p.set_streaming_width(r.bytes);
@@ -161,6 +169,7 @@ struct Probe : sc_core::sc_module {
       p.set_byte_enable_ptr(nullptr);
       p.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
       if (r.gemv) p.set_extension(r.gemv.get());
+      if (r.write) p.set_extension(r.write.get());
       tlm::tlm_phase phase = tlm::BEGIN_REQ;
       sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
       (void)socket->nb_transport_fw(p, phase, delay);
@@ -172,6 +181,7 @@ struct Probe : sc_core::sc_module {
         status[i] = p.get_response_status();
         done_ps[i] = sc_core::sc_time_stamp().value();
         if (requests[i].gemv) p.clear_extension(requests[i].gemv.get());
+        if (requests[i].write) p.clear_extension(requests[i].write.get());
       }
     }
     return tlm::TLM_COMPLETED;
@@ -270,6 +280,80 @@ TEST(PimGemv, UnconstrainedNccdabShortensItByTheRatioOfTheMacPhases) {
       static_cast<double>(run(memory_of(pim_config("HBM3-PIM", false)), long_gemv).done_ps[0]);
   const double unconstrained = static_cast<double>(run(memory_of(c), long_gemv).done_ps[0]);
   EXPECT_NEAR(capped / unconstrained, 241.0 / 179.0, 0.01);
+}
+
+// Decode attention's layout (pim_layout.h, blocks): 64 blocks of a score's
+// K cache, L = 512 positions x d = 128, on HBM3-PIM without refresh (32
+// channels x 32 banks): a block is 16 groups of 32 positions, block b on
+// channels 16 (b % 2) to 16 (b % 2) + 15, one group each; d = 128 fp16 fill
+// 8 of a row's 32 columns, so a row takes 8 MACABs. Worked by hand (as
+// hand_clocks): WRGB x 8, 2 apart, the last at 14, the input in at 14 + 9
+// + 2 = 25; ACTAB at 0, the first MACAB at max(nRCD_RD 26, 25) = 26, the
+// last at 26 + 7 x 6 = 68; RDRES x 2 from 68 + 6 = 74, the second at 76,
+// its data 19 later: 95 clocks. Blocks on other channels run alongside; two
+// on the same channels one after the other, without leaving PIM mode.
+TEST(PimGemv, ABlockRunsOnTheChannelsHoldingItsGroups) {
+  const PimConfig c = pim_config("HBM3-PIM", false);
+  const PimSpec p = spec_of(c);
+  ASSERT_EQ(p.geometry().channels, 32u);
+  ASSERT_EQ(p.geometry().banks, 32u);
+  const auto gemvs = [&](std::vector<uint32_t> blocks) {
+    return run(memory_of(c), [&](Probe& probe) {
+      for (const uint32_t b : blocks) probe.gemv(0, 512, 128, 1, 0, 64, b);
+    });
+  };
+  const Outcome one = gemvs({0});
+  ASSERT_EQ(one.status[0], tlm::TLM_OK_RESPONSE);
+  EXPECT_EQ(one.done_ps[0], p.dram.ps_of(95));
+  EXPECT_EQ(one.report.pim().actab(), 16u);
+  EXPECT_EQ(one.report.pim().macab(), 16u * 8);
+  EXPECT_EQ(one.report.pim().macs(), 512u * 128);
+  const Outcome beside = gemvs({0, 1});
+  EXPECT_EQ(beside.done_ps[0], one.done_ps[0]);
+  EXPECT_EQ(beside.done_ps[1], one.done_ps[0]);
+  const Outcome behind = gemvs({0, 2});
+  EXPECT_EQ(behind.done_ps[0], one.done_ps[0]);
+  EXPECT_GT(behind.done_ps[1], one.done_ps[0] + p.dram.ps_of(p.dram.RC));
+  EXPECT_EQ(behind.report.pim().mode_switches(), one.report.pim().mode_switches());
+  // A block past the region's count is refused.
+  const Outcome bad = gemvs({64});
+  EXPECT_EQ(bad.status[0], tlm::TLM_GENERIC_ERROR_RESPONSE);
+}
+
+// An append to a KV cache laid out for PIM: a key (a score's output row: d
+// elements in consecutive columns of one bank) is one run of bursts in one
+// row; a value (one element of each of d output rows: a column of the
+// context's matrix) is a masked burst in each of d banks.
+TEST(PimMemory, AnAppendWritesEachElementWhereTheLayoutPutsIt) {
+  const PimConfig c = pim_config("HBM3-PIM", false);
+  PimWrite key;
+  key.out_rows = 512;  // L
+  key.in_cols = 128;   // d
+  key.blocks = 64;
+  key.outputs_major = true;
+  PimWrite value = key;
+  value.out_rows = 128;  // d
+  value.in_cols = 512;   // L
+  value.outputs_major = false;
+  // Position 300 of block 5: a key is row 300 of the block's [512][128].
+  const uint64_t block = 5 * 512 * 128 * 2;
+  const Outcome k =
+      run(memory_of(c), [&](Probe& probe) { probe.write(key, block + 300 * 128 * 2, 128 * 2); });
+  ASSERT_EQ(k.status[0], tlm::TLM_OK_RESPONSE);
+  EXPECT_EQ(k.report.dram().total().wr(), 8u);  // 256 bytes, 32 per burst
+  EXPECT_EQ(k.report.dram().total().act(), 1u);
+  // A value is row 300 of the block's [512][128] too, but its elements are
+  // output rows 0..127 of column 300: 4 groups of 32 banks.
+  const Outcome v =
+      run(memory_of(c), [&](Probe& probe) { probe.write(value, block + 300 * 128 * 2, 128 * 2); });
+  ASSERT_EQ(v.status[0], tlm::TLM_OK_RESPONSE);
+  EXPECT_EQ(v.report.dram().total().wr(), 128u);
+  EXPECT_EQ(v.report.dram().total().act(), 128u);
+  EXPECT_GT(v.done_ps[0], k.done_ps[0]);
+  // Outside the region's logical bytes: refused.
+  const Outcome past =
+      run(memory_of(c), [&](Probe& probe) { probe.write(key, 64ull * 512 * 128 * 2 - 2, 4); });
+  EXPECT_EQ(past.status[0], tlm::TLM_GENERIC_ERROR_RESPONSE);
 }
 
 // Ordinary reads on a PIM memory: the same times and counters as on the
@@ -401,6 +485,47 @@ TEST(PimLayout, WeightsMapOneToOneOntoTheRegion) {
       }
     }
   }
+}
+
+// Blocks (pim_layout.h): each block's output rows take whole groups of
+// their own, the groups a channel holds of a block are consecutive slots from
+// first_slot_on(), and every element of every block has its own byte.
+TEST(PimLayout, BlocksTakeWholeGroupsOfTheirOwn) {
+  const PimConfig c = pim_config("LPDDR5-PIM");  // 4 channels x 16 banks, 2 KiB rows
+  const PimSpec p = spec_of(c);
+  const uint64_t stripe = p.geometry().stripe_bytes();
+  constexpr uint32_t kBlocks = 5, kM = 40, kK = 700;  // 3 groups of 16 per block (8 rows padding)
+  const PimRegion region(p, 2 * stripe, kM, kK, 2, kBlocks);
+  const PimLayout& layout = region.layout();
+  EXPECT_EQ(layout.block_groups(), 3u);
+  EXPECT_EQ(layout.groups(), 15u);
+  EXPECT_EQ(layout.chunks(), 1u);
+  EXPECT_EQ(layout.last_chunk_columns(), (700u * 2 + 31) / 32);
+  std::vector<uint64_t> addresses;
+  for (uint32_t b = 0; b < kBlocks; ++b) {
+    uint32_t groups = 0;
+    for (uint32_t ch = 0; ch < 4; ++ch) {
+      groups += layout.groups_on(ch, b);
+      for (uint32_t m = 0; m < kM; ++m) {
+        const PimPlace place = layout.place(m, 0, b);
+        if (place.channel != ch) continue;
+        const uint32_t first = 2 + layout.first_slot_on(ch, b) * layout.chunks();
+        EXPECT_GE(place.row, first);
+        EXPECT_LT(place.row, first + layout.groups_on(ch, b) * layout.chunks());
+      }
+    }
+    EXPECT_EQ(groups, layout.block_groups());
+    for (uint32_t m = 0; m < kM; ++m) {
+      for (uint32_t k = 0; k < kK; k += 7) addresses.push_back(region.address(m, k, b));
+    }
+  }
+  for (const uint64_t a : addresses) {
+    ASSERT_GE(a, 2 * stripe);
+    ASSERT_LT(a, 2 * stripe + region.bytes());
+  }
+  std::sort(addresses.begin(), addresses.end());
+  EXPECT_EQ(std::adjacent_find(addresses.begin(), addresses.end()), addresses.end());
+  EXPECT_EQ(region.bytes(), 4 * stripe);  // 15 groups on 4 channels: 4 slots of one row
 }
 
 // Every published figure each preset models, computed by the model.

@@ -8,6 +8,7 @@
 #include "common/dtype.h"
 #include "common/error.h"
 #include "compiler/lowering/gemm.h"
+#include "compiler/lowering/lower_pim.h"
 
 namespace npusim::compiler {
 namespace {
@@ -21,6 +22,10 @@ void lower_attention(const Node& node, LoweringContext& ctx, bool score) {
   const Tensor& out = ctx.tensors.at(node.outputs(0), node.name());
   const auto [batch, kv_heads, len, d] = cache_shape(cache, node.name());
   const auto [heads, group, tokens] = attention_shape(node, {batch, kv_heads, len, d});
+  if (attr_int(node, "pim", 0) != 0) {
+    lower_pim_attention(node, ctx, score);  // compiler/passes/pim_offload.h chose PIM
+    return;
+  }
 
   GemmSpec spec;
   spec.node = node.name();

@@ -35,6 +35,18 @@ void lower_kv_append(const Node& node, LoweringContext& ctx) {
   const uint32_t xt = ctx.tensor(x), ct = ctx.tensor(cache);
   const uint64_t total = batch * tokens;  // rows: token t of sequence b is row b * tokens + t
   const std::optional<OnChipTensor> x_on_chip = ctx.on_chip_input(x);
+  // A cache a PIM memory computes attention with is written through its
+  // layout (isa.proto DmaOp.pim).
+  std::optional<PimRegionRef> pim;
+  if (cache.has_pim()) {
+    pim.emplace();
+    pim->set_region(cache.address());
+    pim->set_out_rows(cache.pim().out_rows());
+    pim->set_in_cols(cache.pim().in_cols());
+    pim->set_blocks(cache.pim().blocks());
+    pim->set_outputs_major(cache.pim().outputs_major());
+  }
+  const PimRegionRef* through = pim ? &*pim : nullptr;
   for (uint64_t b0 = 0; b0 < total; b0 += rows_per_tile) {
     const uint64_t rows = std::min(rows_per_tile, total - b0);
     Buffer in{};
@@ -57,7 +69,8 @@ void lower_kv_append(const Node& node, LoweringContext& ctx) {
       for (uint64_t r = b0; r < b0 + rows; ++r) {
         b.store(out.at(dtype_bytes(cache.dtype(), (r - b0) * row)), ct,
                 cache.address() + dtype_bytes(cache.dtype(), (r * kv_heads * len + pos) * d),
-                dtype_bytes(cache.dtype(), d), kv_heads, dtype_bytes(cache.dtype(), len * d));
+                dtype_bytes(cache.dtype(), d), kv_heads, dtype_bytes(cache.dtype(), len * d),
+                through);
       }
       continue;
     }
@@ -70,7 +83,7 @@ void lower_kv_append(const Node& node, LoweringContext& ctx) {
       for (uint64_t h = 0; h < kv_heads; ++h) {
         b.store(out.at(dtype_bytes(cache.dtype(), (h * rows + (r - b0)) * d)), ct,
                 cache.address() + dtype_bytes(cache.dtype(), ((seq * kv_heads + h) * len + at) * d),
-                dtype_bytes(cache.dtype(), n * d));
+                dtype_bytes(cache.dtype(), n * d), 1, 0, through);
       }
       r += n;
     }

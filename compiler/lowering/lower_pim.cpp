@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/error.h"
+#include "compiler/graph_util.h"
 
 namespace npusim::compiler {
 
@@ -43,6 +44,60 @@ void lower_pim_matmul(const Node& node, LoweringContext& ctx) {
   }
   ctx.note("pim.requests", static_cast<int64_t>((rows + per_request - 1) / per_request));
   ctx.note("pim.vectors_per_request", static_cast<int64_t>(per_request));
+}
+
+void lower_pim_attention(const Node& node, LoweringContext& ctx, bool score) {
+  const Tensor& in = ctx.tensors.at(node.inputs(0), node.name());
+  const Tensor& cache = ctx.tensors.at(node.inputs(1), node.name());
+  const Tensor& out = ctx.tensors.at(node.outputs(0), node.name());
+  const CacheShape cs = cache_shape(cache, node.name());
+  const AttentionShape a = attention_shape(node, cs);
+  const PimMatrix& matrix = cache.pim();
+  const uint64_t m = matrix.out_rows(), k = matrix.in_cols();
+  if (matrix.blocks() != cs.batch * cs.kv_heads || m != (score ? cs.len : cs.head_dim) ||
+      k != (score ? cs.head_dim : cs.len) || matrix.outputs_major() != score) {
+    throw std::logic_error(
+        fmt::format("node '{}': the cache's PIM layout does not match the node", node.name()));
+  }
+  const uint64_t slot = ctx.builder.layout()[Ring::VecIn].slot_bytes;
+  const uint64_t per_head = a.group * std::max(m, k) * 2;
+  const uint64_t per_load = std::min<uint64_t>(cs.kv_heads, slot / per_head);
+  if (per_load == 0) {
+    throw std::logic_error(fmt::format("node '{}': a head's {} bytes do not fit a {}-byte slot",
+                                       node.name(), per_head, slot));
+  }
+  const uint32_t in_t = ctx.tensor(in), cache_t = ctx.tensor(cache), out_t = ctx.tensor(out);
+  const uint64_t loads = cs.batch * ((cs.kv_heads + per_load - 1) / per_load);
+  ctx.builder.reserve(loads * (2 + per_load));
+  for (uint64_t b = 0; b < cs.batch; ++b) {
+    for (uint64_t g0 = 0; g0 < cs.kv_heads; g0 += per_load) {
+      const uint64_t n = std::min(per_load, cs.kv_heads - g0);
+      const uint64_t head0 = b * a.heads + g0 * a.group;  // the first query head's row
+      const Buffer x = ctx.builder.acquire(Ring::VecIn);
+      ctx.builder.load(x, in_t, in.address() + head0 * k * 2, n * a.group * k * 2);
+      const Buffer y = ctx.builder.acquire(Ring::VecIn);
+      for (uint64_t g = 0; g < n; ++g) {
+        const Buffer xg = x.at(g * a.group * k * 2), yg = y.at(g * a.group * m * 2);
+        PimOp op;
+        op.set_dram_addr(cache.address());
+        op.set_out_rows(static_cast<uint32_t>(m));
+        op.set_in_cols(static_cast<uint32_t>(k));
+        op.set_vectors(static_cast<uint32_t>(a.group));
+        op.set_dtype(cache.dtype());
+        op.set_spm_in(xg.spm_addr);
+        op.set_spm_out(yg.spm_addr);
+        op.set_tensor(cache_t);
+        op.set_tensor_class(KV_CACHE);
+        op.set_blocks(matrix.blocks());
+        op.set_block(static_cast<uint32_t>(b * cs.kv_heads + g0 + g));
+        op.set_outputs_major(score);
+        ctx.builder.pim(op, xg, yg);
+      }
+      ctx.builder.store(y, out_t, out.address() + head0 * m * 2, n * a.group * m * 2);
+    }
+  }
+  ctx.note("pim.requests", static_cast<int64_t>(cs.batch * cs.kv_heads));
+  ctx.note("pim.heads_per_load", static_cast<int64_t>(per_load));
 }
 
 }  // namespace npusim::compiler

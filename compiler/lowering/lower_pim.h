@@ -1,5 +1,6 @@
-// An offloaded MATMUL (attrs pim = 1, compiler/passes/pim_offload.h) lowered
-// to PIM GEMVs (isa.proto PimOp) on the DMA queue.
+// An offloaded MATMUL or decode attention GEMV (attrs pim = 1,
+// compiler/passes/pim_offload.h) lowered to PIM GEMVs (isa.proto PimOp) on
+// the DMA queue.
 #pragma once
 
 #include "compiler/lowering/lowering.h"
@@ -12,5 +13,13 @@ namespace npusim::compiler {
 // inputs, one GEMV, a store of the results (the activations around it go
 // through memory, never forwarded on chip).
 void lower_pim_matmul(const Node& node, LoweringContext& ctx);
+
+// Decode ATTENTION_SCORE (`score`) or ATTENTION_CONTEXT with its cache in a
+// PIM region of one block per sequence and KV head (Tensor.pim): per
+// sequence, the KV heads in groups of as many as a slot holds the inputs
+// and results of; per group, a load of the query rows (or probabilities), one
+// GEMV per KV head over its `group` query heads, a store of the scores (or
+// context rows).
+void lower_pim_attention(const Node& node, LoweringContext& ctx, bool score);
 
 }  // namespace npusim::compiler

@@ -27,16 +27,31 @@ uint64_t slot_bytes(const Target& target) {
   return default_spm_layout(target.spm_capacity_bytes, target.arrays)[Ring::VecIn].slot_bytes;
 }
 
-// Why `node` cannot run in PIM, or "" when it can.
-std::string ineligible(const Node& node, const TensorIndex& tensors, const Target& target,
-                       const std::map<std::string, int>& readers) {
+// What a node would run in PIM: one GEMV per block of `matrix` (blocks,
+// out_rows M, in_cols K) over `vectors` inputs each, and the same work as the
+// NPU lowering would tile it (`npu`, `npu_repeats` times).
+struct Candidate {
+  const Tensor* weights = nullptr;
+  PimMatrix matrix;
+  uint64_t vectors = 0;
+  GemmSpec npu;
+  uint64_t npu_repeats = 1;
+};
+
+bool fp16(DType t) {
+  return t == FP16 || t == BF16;
+}
+
+// A MATMUL by a weight [K, N]: N x K, one block, the input's rows.
+std::string matmul(const Node& node, const TensorIndex& tensors, const Target& target,
+                   const std::map<std::string, int>& readers, Candidate& c) {
   if (node.inputs_size() != 2 || node.outputs_size() != 1) return "a quantised weight";
   if (attr_int(node, "weight_transposed", 0) != 0) return "a transposed weight";
   const Tensor& x = tensors.at(node.inputs(0), node.name());
   const Tensor& w = tensors.at(node.inputs(1), node.name());
   const Tensor& y = tensors.at(node.outputs(0), node.name());
   if (!w.is_parameter() || w.shape_size() != 2 || !w.alias_of().empty()) return "not a weight";
-  if (w.dtype() != FP16 && w.dtype() != BF16) return "not an FP16 or BF16 weight";
+  if (!fp16(w.dtype())) return "not an FP16 or BF16 weight";
   if (x.dtype() != w.dtype() || y.dtype() != w.dtype()) return "activations of another type";
   if (readers.at(w.name()) != 1) return "a weight shared with another node";
   const auto k = static_cast<uint64_t>(w.shape(0)), n = static_cast<uint64_t>(w.shape(1));
@@ -44,7 +59,141 @@ std::string ineligible(const Node& node, const TensorIndex& tensors, const Targe
     return "a row larger than a scratchpad slot";
   }
   if (last_dim(x) != k) return "a shape mismatch";
+  c.weights = &w;
+  c.matrix.set_out_rows(static_cast<uint32_t>(n));
+  c.matrix.set_in_cols(static_cast<uint32_t>(k));
+  c.matrix.set_blocks(1);
+  c.vectors = num_elements(x) / k;
+  c.npu.m = c.vectors;
+  c.npu.k = k;
+  c.npu.n = n;
+  c.npu.b_layout = BLayout::Tiled;
   return "";
+}
+
+// Decode attention's score (q . K^T: the K cache block [L, d] of a sequence
+// and KV head is L x d, stored outputs-major) or context (p . V: the V cache
+// block is d x L), one block per sequence and KV head, the `group` query
+// heads sharing it its vectors.
+std::string attention(const Node& node, const TensorIndex& tensors, const Target& target,
+                      const std::map<std::string, int>& readers, Candidate& c) {
+  const bool score = node.op() == ATTENTION_SCORE;
+  if (node.inputs_size() != 2 || node.outputs_size() != 1) return "a shape mismatch";
+  const Tensor& in = tensors.at(node.inputs(0), node.name());
+  const Tensor& cache = tensors.at(node.inputs(1), node.name());
+  const Tensor& out = tensors.at(node.outputs(0), node.name());
+  const CacheShape cs = cache_shape(cache, node.name());
+  const AttentionShape a = attention_shape(node, cs);
+  if (a.tokens != 1) return "not decode (one new token)";
+  if (!cache.alias_of().empty()) return "a cache that is a view of another";
+  if (!fp16(cache.dtype())) return "not an FP16 or BF16 cache";
+  if (in.dtype() != cache.dtype() || out.dtype() != cache.dtype()) {
+    return "activations of another type";
+  }
+  if (readers.at(cache.name()) != 1) return "a cache another node reads";
+  const uint64_t m = score ? cs.len : cs.head_dim, k = score ? cs.head_dim : cs.len;
+  const uint64_t blocks = cs.batch * cs.kv_heads;
+  if (m > UINT32_MAX || k > UINT32_MAX || blocks > UINT32_MAX) return "a cache too large";
+  if (a.group * std::max(m, k) * 2 > slot_bytes(target)) {
+    return "a head's scores larger than a scratchpad slot";
+  }
+  c.weights = &cache;
+  c.matrix.set_out_rows(static_cast<uint32_t>(m));
+  c.matrix.set_in_cols(static_cast<uint32_t>(k));
+  c.matrix.set_blocks(static_cast<uint32_t>(blocks));
+  c.matrix.set_outputs_major(score);
+  c.vectors = a.group;
+  // As lower_attention tiles decode: per sequence, kv_heads problems of
+  // `group` rows.
+  c.npu.m = a.group;
+  c.npu.k = k;
+  c.npu.n = m;
+  c.npu.batch = cs.kv_heads;
+  c.npu.b_layout = score ? BLayout::NK : BLayout::KN;
+  c.npu.b_batch_stride = cs.len * cs.head_dim;
+  c.npu.a.dtype = in.dtype();
+  c.npu.b.dtype = cache.dtype();
+  c.npu.out.dtype = out.dtype();
+  c.npu_repeats = cs.batch;
+  return "";
+}
+
+// Both estimates for a candidate.
+PimEstimate estimate(const Target& target, uint32_t memory, const Candidate& c) {
+  Target t = target;
+  t.use_memory(memory);
+  const memory::pim::PimCost& cost = *target.memories.at(memory).pim;
+  const double ns_per_cycle = 1.0 / target.clock_ghz;
+  const double latency_ns = t.memory_latency_cycles * ns_per_cycle;
+  const uint32_t m = c.matrix.out_rows(), k = c.matrix.in_cols();
+  PimEstimate e;
+  // The NPU: the GEMM tiling's own estimate (the weights streamed at the
+  // memory's rate, or the arrays' compute), plus a memory latency.
+  const GemmTiling tiling =
+      choose_gemm_tiling(c.npu, t, default_spm_layout(t.spm_capacity_bytes, t.arrays));
+  e.npu_ns = tiling.cost_cycles * ns_per_cycle * static_cast<double>(c.npu_repeats) + latency_ns;
+  // PIM: the GEMVs as the lowering issues them, in requests (a load of
+  // inputs, its GEMVs, a store of results): MATMUL rows as many as a slot
+  // holds inputs and results for, one GEMV each; attention a sequence's KV
+  // heads as many as a slot holds, one GEMV per head. The activations share
+  // the PIM memory (as in every PIM preset) and a channel in PIM mode serves
+  // no ordinary read, so a request's load waits for the GEMVs before it on
+  // the channels it falls on, and its GEMVs for the load: the requests run
+  // one after another, each with a mode switch out and in and two memory
+  // latencies (its load's, its GEMV request's), as far as their loads
+  // reach. On top: the inputs' and results' bytes through the DMA, and the
+  // first request's three latencies (load, GEMV request, store).
+  const double port = t.memory_bytes_per_cycle;
+  const uint32_t blocks = c.matrix.blocks();
+  const RingLayout ring = default_spm_layout(t.spm_capacity_bytes, t.arrays)[Ring::VecIn];
+  // Requests as block ranges [first, end) (one block: vector ranges).
+  std::vector<std::pair<uint64_t, uint64_t>> requests;
+  if (blocks > 1) {
+    const uint64_t kv_heads = blocks / c.npu_repeats;
+    const uint64_t per_load = std::max<uint64_t>(
+        1, std::min(kv_heads, ring.slot_bytes / (c.vectors * std::max(m, k) * 2)));
+    for (uint64_t b = 0; b < blocks;) {
+      const uint64_t end = std::min(b + per_load, (b / kv_heads + 1) * kv_heads);
+      requests.emplace_back(b, end);
+      b = end;
+    }
+  } else {
+    const uint64_t per_request = std::max<uint64_t>(1, ring.slot_bytes / (2 * std::max(m, k)));
+    for (uint64_t v = 0; v < c.vectors; v += per_request) {
+      requests.emplace_back(v, std::min(c.vectors, v + per_request));
+    }
+  }
+  const auto gemvs = [&](size_t from, size_t to) {  // requests [from, to) queued together
+    if (blocks > 1) {
+      return cost.ns(m, k, static_cast<uint32_t>(c.vectors), blocks,
+                     static_cast<uint32_t>(requests[from].first),
+                     static_cast<uint32_t>(requests[to - 1].second - requests[from].first));
+    }
+    double ns = 0;  // one GEMV per request, each its own pass over the rows
+    for (size_t r = from; r < to; ++r) {
+      ns += cost.ns(m, k, static_cast<uint32_t>(requests[r].second - requests[r].first));
+    }
+    return ns;
+  };
+  // A load of B bytes falls on min(channels, B / granule) channels: only
+  // those leave PIM mode for it, the GEMVs queued on the others go on. The
+  // requests serialise in that proportion f (their load's channels'
+  // share): (1 - f) x all queued together + f x one after another.
+  const size_t n = requests.size();
+  double serial = 0;
+  for (size_t r = 0; r < n; ++r) serial += gemvs(r, r + 1) + (r > 0 ? 2 * latency_ns : 0);
+  const uint64_t load_bytes =
+      (requests[0].second - requests[0].first) * (blocks > 1 ? c.vectors * k : k) * 2;
+  const uint64_t granules =
+      (load_bytes + t.memory_granule_bytes - 1) / std::max<uint64_t>(1, t.memory_granule_bytes);
+  const double f =
+      t.memory_granule_bytes == 0
+          ? 1.0
+          : std::min(1.0, static_cast<double>(granules) / std::max(1u, t.memory_channels));
+  e.pim_ns = (1 - f) * gemvs(0, n) + f * serial +
+             static_cast<double>(blocks * c.vectors * (uint64_t{k} + m) * 2) / port * ns_per_cycle +
+             3 * latency_ns;
+  return e;
 }
 
 }  // namespace
@@ -65,34 +214,16 @@ std::optional<uint32_t> pim_memory(const Target& target) {
 
 PimEstimate estimate_pim(const Target& target, uint32_t memory, uint64_t rows, uint64_t k,
                          uint64_t n) {
-  Target t = target;
-  t.use_memory(memory);
-  const memory::pim::PimCost& cost = *target.memories.at(memory).pim;
-  const double ns_per_cycle = 1.0 / target.clock_ghz;
-  const double latency_ns = t.memory_latency_cycles * ns_per_cycle;
-  PimEstimate e;
-  // The NPU: the GEMM tiling's own estimate (weights streamed at the
-  // memory's rate, or the arrays' compute), plus a memory latency.
-  GemmSpec spec;
-  spec.m = rows;
-  spec.k = k;
-  spec.n = n;
-  spec.b_layout = BLayout::Tiled;
-  const GemmTiling tiling =
-      choose_gemm_tiling(spec, t, default_spm_layout(t.spm_capacity_bytes, t.arrays));
-  e.npu_ns = tiling.cost_cycles * ns_per_cycle + latency_ns;
-  // PIM: the GEMVs as the lowering splits the vectors (as many as a slot
-  // holds inputs and results for), their inputs and results through the DMA.
-  const uint64_t per_request = std::max<uint64_t>(1, slot_bytes(target) / (2 * std::max(k, n)));
-  const double port = t.memory_bytes_per_cycle;
-  for (uint64_t done = 0; done < rows; done += per_request) {
-    const uint64_t v = std::min(per_request, rows - done);
-    e.pim_ns +=
-        cost.ns(static_cast<uint32_t>(n), static_cast<uint32_t>(k), static_cast<uint32_t>(v)) +
-        static_cast<double>(v * (k + n) * 2) / port * ns_per_cycle;
-  }
-  e.pim_ns += 3 * latency_ns;
-  return e;
+  Candidate c;
+  c.matrix.set_out_rows(static_cast<uint32_t>(n));
+  c.matrix.set_in_cols(static_cast<uint32_t>(k));
+  c.matrix.set_blocks(1);
+  c.vectors = rows;
+  c.npu.m = rows;
+  c.npu.k = k;
+  c.npu.n = n;
+  c.npu.b_layout = BLayout::Tiled;
+  return estimate(target, memory, c);
 }
 
 uint32_t offload_to_pim(Graph& graph, const Target& target, PimMode mode) {
@@ -107,41 +238,47 @@ uint32_t offload_to_pim(Graph& graph, const Target& target, PimMode mode) {
   }
   if (mode == PimMode::Off) return 0;
   const memory::pim::PimCost& cost = *target.memories[*memory].pim;
+  // Readers of each tensor, but for the appends that write a cache.
   std::map<std::string, int> readers;
   for (const Node& node : graph.nodes()) {
+    if (node.op() == KV_APPEND) continue;
     for (const std::string& in : node.inputs()) ++readers[in];
   }
   const TensorIndex tensors(graph);
-  std::map<std::string, std::pair<uint64_t, uint64_t>> offloaded;  // weight -> (K, N)
+  std::map<std::string, PimMatrix> offloaded;  // tensor -> its layout
   uint32_t count = 0;
   for (Node& node : *graph.mutable_nodes()) {
-    if (node.op() != MATMUL) continue;
-    const std::string why = ineligible(node, tensors, target, readers);
+    Candidate c;
+    std::string why;
+    if (node.op() == MATMUL) {
+      why = matmul(node, tensors, target, readers, c);
+    } else if (node.op() == ATTENTION_SCORE || node.op() == ATTENTION_CONTEXT) {
+      why = attention(node, tensors, target, readers, c);
+    } else {
+      continue;
+    }
     if (!why.empty()) {
       set_attr(node, "pim.skip", why);
       continue;
     }
-    const Tensor& x = tensors.at(node.inputs(0), node.name());
-    const Tensor& w = tensors.at(node.inputs(1), node.name());
-    const auto k = static_cast<uint64_t>(w.shape(0)), n = static_cast<uint64_t>(w.shape(1));
-    const uint64_t rows = num_elements(x) / k;
-    const PimEstimate e = estimate_pim(target, *memory, rows, k, n);
+    const PimEstimate e = estimate(target, *memory, c);
     set_attr_real(node, "pim.ns", e.pim_ns);
     set_attr_real(node, "npu.ns", e.npu_ns);
     const bool pim = mode == PimMode::On || e.pim_ns < kPimMargin * e.npu_ns;
     set_attr(node, "pim", pim ? 1 : 0);
     if (!pim) continue;
-    offloaded[w.name()] = {k, n};
+    offloaded[c.weights->name()] = c.matrix;
     ++count;
   }
   for (Tensor& t : *graph.mutable_tensors()) {
     auto it = offloaded.find(t.name());
     if (it == offloaded.end()) continue;
+    const PimMatrix& p = it->second;
     t.set_pin_memory(*memory);
     t.set_alignment(cost.geometry.stripe_bytes());
     t.set_placed_bytes(
-        std::max(t.size_bytes(), cost.region_bytes(static_cast<uint32_t>(it->second.second),
-                                                   static_cast<uint32_t>(it->second.first))));
+        std::max(t.size_bytes(), cost.region_bytes(p.out_rows(), p.in_cols(), p.blocks())));
+    *t.mutable_pim() = p;
   }
   return count;
 }

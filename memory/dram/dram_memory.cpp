@@ -65,14 +65,7 @@ void DramMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
     respond(trans, arrival_ps);
     return;
   }
-  uint32_t id;
-  if (free_requests_.empty()) {
-    id = static_cast<uint32_t>(requests_.size());
-    requests_.emplace_back();
-  } else {
-    id = free_requests_.back();
-    free_requests_.pop_back();
-  }
+  const uint32_t id = requests_.take();
   const uint64_t arrival = clock_of(arrival_ps);
   Request& r = requests_[id];
   r.trans = &trans;
@@ -190,7 +183,7 @@ void DramMemory::done(uint32_t request, uint32_t bursts, uint64_t clock) {
   r.bursts_left -= bursts;
   if (r.bursts_left == 0) {
     respond(*r.trans, spec_.ps_of(r.done_clock));
-    free_requests_.push_back(request);
+    requests_.release(request);
   }
 }
 

@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/slot_pool.h"
 #include "memory/dram/address_mapping.h"
 #include "memory/dram/channel_controller.h"
 #include "memory/dram/spec.h"
@@ -58,8 +59,7 @@ class DramMemory : public MemoryModel {
   std::vector<std::unique_ptr<ChannelController>> channels_;
   std::vector<std::deque<Burst>> waiting_;  // bursts that found the channel's queue full
   WakeQueue wakes_;                         // per channel: the clock it asked to be stepped at
-  std::vector<Request> requests_;
-  std::vector<uint32_t> free_requests_;
+  SlotPool<Request> requests_;
   // Scratch for accept(): a request's bursts grouped by channel, bank and row.
   std::vector<Burst> runs_;
   std::vector<uint32_t> run_channels_;

@@ -22,6 +22,10 @@ uint32_t PimChannel::chunks_in_batch(const PimJob& j) const {
   return std::min(batch_chunks(j), j.chunks - batch_ * batch_chunks(j));
 }
 
+uint32_t PimChannel::columns_of(const PimJob& j, uint32_t c) const {
+  return c + 1 == j.chunks && j.last_columns > 0 ? j.last_columns : spec_.dram.columns;
+}
+
 void PimChannel::bus(uint64_t first, uint64_t last, uint64_t bursts) {
   if (ledger_ == nullptr) return;
   ledger_->add_at(bus_column_, spec_.dram.ps_of((first + last) / 2),
@@ -53,11 +57,16 @@ bool PimChannel::plan_stage(dram::ChannelController& ch, uint64_t now, uint64_t&
       started_ = finish_ = now;
       horizon_ = std::max(horizon_, now);
       pass_ = batch_ = group_ = chunk_ = 0;
-      mode_switch(ch, now);
+      if (!pim_mode_) mode_switch(ch, now);
+      pim_mode_ = true;
       stage_ = Stage::Broadcast;
       return true;
     case Stage::Broadcast: {
-      const uint64_t bursts = uint64_t{pass_vectors(j)} * chunks_in_batch(j) * d.columns;
+      uint64_t columns = 0;
+      for (uint32_t c = 0; c < chunks_in_batch(j); ++c) {
+        columns += columns_of(j, batch_ * batch_chunks(j) + c);
+      }
+      const uint64_t bursts = uint64_t{pass_vectors(j)} * columns;
       const uint64_t first = std::max({now, t.earliest(Command::WRGB, 0), buffer_free_});
       const uint64_t last = first + (bursts - 1) * std::max(d.WRGB, d.CCD_S);
       ch.issue_all(Command::WRGB, last, bursts);
@@ -68,7 +77,9 @@ bool PimChannel::plan_stage(dram::ChannelController& ch, uint64_t now, uint64_t&
       return true;
     }
     case Stage::Row: {
-      const uint64_t macabs = uint64_t{d.columns} * spec_.banks_per_unit * pass_vectors(j);
+      const uint32_t chunk = batch_ * batch_chunks(j) + chunk_;
+      const uint64_t macabs =
+          uint64_t{columns_of(j, chunk)} * spec_.banks_per_unit * pass_vectors(j);
       const uint64_t act = std::max(now, t.earliest(Command::ACTAB, 0));
       const uint64_t first_mac = std::max(act + d.RCD_RD, input_ready_);
       const uint64_t last_mac = first_mac + (macabs - 1) * spacing;
@@ -78,7 +89,7 @@ bool PimChannel::plan_stage(dram::ChannelController& ch, uint64_t now, uint64_t&
         wait = ch.refresh_due();
         return false;
       }
-      const uint32_t row = j.base_row + group_ * j.chunks + batch_ * batch_chunks(j) + chunk_;
+      const uint32_t row = j.base_row + group_ * j.chunks + chunk;
       ch.issue_all(Command::ACTAB, act, 1, row);
       ch.issue_all(Command::MACAB, last_mac, macabs);
       const uint64_t prea = t.earliest(Command::PREA, 0);  // = pre, by the timing state
@@ -88,6 +99,7 @@ bool PimChannel::plan_stage(dram::ChannelController& ch, uint64_t now, uint64_t&
       if (ledger_ != nullptr) {
         ledger_->add_at(macs_column_, d.ps_of((first_mac + last_mac) / 2),
                         static_cast<double>(macs));
+        ledger_->add_at(rows_column_, d.ps_of(act), 1.0);
       }
       last_mac_ = last_mac;
       buffer_free_ = last_mac + 1;  // the buffer may be overwritten after its last use
@@ -124,7 +136,10 @@ bool PimChannel::plan_stage(dram::ChannelController& ch, uint64_t now, uint64_t&
       return true;
     }
     case Stage::Exit: {
-      mode_switch(ch, now);
+      if (jobs_.size() == 1) {  // nothing queued behind it: back to ordinary access
+        mode_switch(ch, now);
+        pim_mode_ = false;
+      }
       stats_.busy_cycles += finish_ - started_;
       ++stats_.gemvs;
       const PimJob done = j;

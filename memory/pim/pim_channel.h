@@ -12,6 +12,10 @@
 //         RDRES the group's results (banks x vectors elements)
 //   [mode switch out]
 //
+// A row's MACABs walk the columns its chunk fills. The channel stays in PIM
+// mode from one GEMV to the next queued behind it (the controller serves no
+// ordinary access while PIM work is queued either way).
+//
 // A row (ACTAB .. PREA), a broadcast and a readout are each planned in one
 // step, at their earliest clocks, up to kPlanWindow clocks ahead; only the
 // last command of a run goes into the timing state (later constraints follow
@@ -35,6 +39,7 @@ struct PimJob {
   uint32_t base_row = 0;
   uint32_t groups = 0;  // groups of output rows this channel computes
   uint32_t chunks = 0;  // DRAM rows (input chunks) per group
+  uint32_t last_columns = 0;  // columns the last chunk fills (the others: all)
   uint32_t vectors = 1;
   uint32_t element_bytes = 2;
 };
@@ -54,11 +59,13 @@ class PimChannel : public dram::ExclusiveWork {
   uint64_t plan(dram::ChannelController& channel, uint64_t now) override;
 
   [[nodiscard]] const PimChannelStats& stats() const { return stats_; }
-  // Where the MACs and the data bus clocks (WRGB, RDRES) are recorded.
+  // Where the MACs, the all-bank rows (ACTAB) and the data bus clocks
+  // (WRGB, RDRES) are recorded.
   void set_resources(ResourceLedger* ledger, ResourceLedger::Column macs,
-                     ResourceLedger::Column bus) {
+                     ResourceLedger::Column rows, ResourceLedger::Column bus) {
     ledger_ = ledger;
     macs_column_ = macs;
+    rows_column_ = rows;
     bus_column_ = bus;
   }
 
@@ -74,6 +81,8 @@ class PimChannel : public dram::ExclusiveWork {
   [[nodiscard]] uint32_t pass_vectors(const PimJob& j) const;
   [[nodiscard]] uint32_t batch_chunks(const PimJob& j) const;  // per batch, at most
   [[nodiscard]] uint32_t chunks_in_batch(const PimJob& j) const;
+  // Columns of the chunk `c` (of the group's chunks).
+  [[nodiscard]] uint32_t columns_of(const PimJob& j, uint32_t c) const;
 
   const PimSpec& spec_;
   Done done_;
@@ -81,6 +90,7 @@ class PimChannel : public dram::ExclusiveWork {
   std::deque<PimJob> jobs_;
   // Where the front job is.
   Stage stage_ = Stage::Enter;
+  bool pim_mode_ = false;
   uint32_t pass_ = 0, batch_ = 0, group_ = 0, chunk_ = 0;
   uint64_t started_ = 0;      // its first command's clock
   uint64_t input_ready_ = 0;  // the broadcast input is in the buffer
@@ -90,7 +100,7 @@ class PimChannel : public dram::ExclusiveWork {
   uint64_t horizon_ = 0;  // the latest command planned
   PimChannelStats stats_;
   ResourceLedger* ledger_ = nullptr;
-  ResourceLedger::Column macs_column_ = 0, bus_column_ = 0;
+  ResourceLedger::Column macs_column_ = 0, rows_column_ = 0, bus_column_ = 0;
 };
 
 }  // namespace npusim::memory::pim

@@ -10,9 +10,10 @@
 //     its first row's ACTAB overlapping it: max(broadcast, nRTPL + nRP + nRCD) + MACs
 //   per further row (MACAB->PREA, PREA->ACTAB, ACTAB->MACAB):
 //     nRTPL + nRP + nRCD + MACs (at least nRC),
-//     MACs = (MACABs - 1) x nCCDAB, MACABs = columns x banks per unit x vectors
+//     MACs = (MACABs - 1) x nCCDAB,
+//     MACABs = the chunk's columns x banks per unit x vectors
 //   the last readout:  bursts x tRDRES + CL + BL
-//   mode switches in and out:  2 x acts x nRC
+//   mode switches in and out:  2 x acts x nRC (once for blocks queued together)
 //   all stretched by an all-bank refresh's share: tREFI / (tREFI - tRFC)
 //
 // hardware.md's "MACAB count x nCCDAB + rows x (nRCD + nRP) + broadcast +
@@ -44,41 +45,78 @@ struct PimCost {
   double refresh_stretch = 1;
 
   // DRAM clocks of a GEMV of `out_rows` x `in_cols` 2-byte weights over
-  // `vectors` inputs.
-  [[nodiscard]] double clocks(uint32_t out_rows, uint32_t in_cols, uint32_t vectors) const {
-    const PimLayout layout(geometry, 0, out_rows, in_cols, 2);
-    const uint64_t groups = layout.groups_on(0);  // channel 0 holds the most
+  // `vectors` inputs; with `blocks` > 1, of one GEMV on each of the `count`
+  // blocks from `first` (0: all; pim_layout.h), each with its own input, all
+  // queued at once: the busiest channel runs its share of each, staying in
+  // PIM mode.
+  [[nodiscard]] double clocks(uint32_t out_rows, uint32_t in_cols, uint32_t vectors,
+                              uint32_t blocks = 1, uint32_t first = 0, uint32_t count = 0) const {
+    const PimLayout layout(geometry, 0, out_rows, in_cols, 2, blocks);
+    const uint32_t end = count == 0 ? blocks : first + count;
+    // One block: channel 0 holds the most groups.
+    const uint32_t channels = blocks == 1 ? 1 : geometry.channels;
+    double busiest = 0;
+    for (uint32_t c = 0; c < channels; ++c) {
+      double t = 0;
+      for (uint32_t b = first; b < end; ++b) {
+        const uint32_t groups = layout.groups_on(c, b);
+        if (groups > 0) t += job_clocks(layout, groups, vectors);
+      }
+      busiest = std::max(busiest, t);
+    }
+    return (2.0 * mode_switch_acts * RC + busiest) * refresh_stretch;
+  }
+  [[nodiscard]] double ns(uint32_t out_rows, uint32_t in_cols, uint32_t vectors,
+                          uint32_t blocks = 1, uint32_t first = 0, uint32_t count = 0) const {
+    return clocks(out_rows, in_cols, vectors, blocks, first, count) * tck_ns;
+  }
+  // Leaving PIM mode and entering it again (an ordinary access between two
+  // GEMVs), ns.
+  [[nodiscard]] double mode_round_trip_ns() const { return 2.0 * mode_switch_acts * RC * tck_ns; }
+  [[nodiscard]] uint64_t region_bytes(uint32_t out_rows, uint32_t in_cols,
+                                      uint32_t blocks = 1) const {
+    return PimLayout(geometry, 0, out_rows, in_cols, 2, blocks).region_bytes();
+  }
+
+ private:
+  // One channel's share (`groups` groups of output rows) of one GEMV.
+  [[nodiscard]] double job_clocks(const PimLayout& layout, uint32_t groups,
+                                  uint32_t vectors) const {
     const uint64_t chunks = layout.chunks();
+    const auto columns = [&](uint64_t c) -> uint64_t {
+      return c + 1 == chunks ? layout.last_chunk_columns() : geometry.columns;
+    };
     const uint64_t slots = std::max<uint64_t>(1, buffer_bytes / geometry.row_bytes());
     const uint64_t per_pass = std::min<uint64_t>(vectors, slots);
     const uint64_t batch_chunks = std::max<uint64_t>(1, slots / per_pass);
-    double total = 2.0 * mode_switch_acts * RC;
+    double total = 0;
     for (uint64_t done = 0; done < vectors; done += per_pass) {
       const uint64_t v = std::min<uint64_t>(per_pass, vectors - done);
-      const uint64_t macabs = uint64_t{geometry.columns} * banks_per_unit * v;
-      const double macs = (macabs - 1.0) * macab;
-      // A row: PREA->ACTAB, ACTAB->MACAB, the MACABs, MACAB->PREA.
-      const double row = std::max<double>(RC, RP + RCD + macs + RTPL);
-      for (uint64_t c = 0; c < chunks; c += batch_chunks) {
-        const uint64_t in_batch = std::min(batch_chunks, chunks - c);
+      // MACABs of a row of chunk c; a row: PREA->ACTAB, ACTAB->MACAB, the
+      // MACABs, MACAB->PREA.
+      const auto macs = [&](uint64_t c) {
+        return (static_cast<double>(columns(c) * banks_per_unit * v) - 1.0) * macab;
+      };
+      const auto row = [&](uint64_t c) { return std::max<double>(RC, RP + RCD + macs(c) + RTPL); };
+      for (uint64_t c0 = 0; c0 < chunks; c0 += batch_chunks) {
+        const uint64_t c1 = std::min(chunks, c0 + batch_chunks);
+        double rows = 0;
+        uint64_t broadcast_columns = 0;
+        for (uint64_t c = c0; c < c1; ++c) {
+          rows += row(c);
+          broadcast_columns += columns(c);
+        }
         // The batch's first row opens while its input is broadcast.
-        const double broadcast =
-            static_cast<double>(v * in_batch * geometry.columns) * wrgb + CWL + BL;
-        const double first = std::max<double>(broadcast, RTPL + RP + RCD) + macs;
-        total += first + static_cast<double>(groups * in_batch - 1) * row;
+        const double broadcast = static_cast<double>(v * broadcast_columns) * wrgb + CWL + BL;
+        const double first = std::max<double>(broadcast, RTPL + RP + RCD) + macs(c0);
+        total += first + groups * rows - row(c0);
       }
     }
     const uint64_t result_bytes = uint64_t{geometry.banks} * per_pass * 2;
-    total += static_cast<double>((result_bytes + geometry.burst_bytes - 1) / geometry.burst_bytes) *
-                 rdres +
-             CL + BL;
-    return total * refresh_stretch;
-  }
-  [[nodiscard]] double ns(uint32_t out_rows, uint32_t in_cols, uint32_t vectors) const {
-    return clocks(out_rows, in_cols, vectors) * tck_ns;
-  }
-  [[nodiscard]] uint64_t region_bytes(uint32_t out_rows, uint32_t in_cols) const {
-    return PimLayout(geometry, 0, out_rows, in_cols, 2).region_bytes();
+    return total +
+           static_cast<double>((result_bytes + geometry.burst_bytes - 1) / geometry.burst_bytes) *
+               rdres +
+           CL + BL;
   }
 };
 

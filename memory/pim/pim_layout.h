@@ -21,6 +21,14 @@
 // PIM memory requires it) those are the bytes [base_row x stripe,
 // (base_row + rows()) x stripe), stripe = row bytes x banks x channels.
 // Slots past M or K are padding (the compiler writes zeros there).
+//
+// Several matrices of one shape (`blocks`: decode attention's K or V cache,
+// one block per sequence and KV head) stack along M, each block's output
+// rows padded to whole groups: block b's rows are groups [b x G, (b + 1) x G),
+// G = ceil(M / banks), so the blocks spread over the channels in turn and a
+// GEMV on one block runs on the channels holding its groups:
+//
+//   group g = b x G + m / banks   (the rest as above).
 #pragma once
 
 #include <cstdint>
@@ -47,46 +55,75 @@ class PimLayout {
   // `base_row`: the region's first DRAM row. element_bytes must divide the
   // burst bytes (PimSpec checks requests).
   PimLayout(const PimGeometry& g, uint32_t base_row, uint32_t out_rows, uint32_t in_cols,
-            uint32_t element_bytes)
-      : g_(g), base_row_(base_row), m_(out_rows), k_(in_cols), eb_(element_bytes) {}
+            uint32_t element_bytes, uint32_t blocks = 1)
+      : g_(g),
+        base_row_(base_row),
+        m_(out_rows),
+        k_(in_cols),
+        eb_(element_bytes),
+        blocks_(blocks) {}
 
   [[nodiscard]] uint32_t elements_per_column() const { return g_.burst_bytes / eb_; }
   [[nodiscard]] uint64_t elements_per_row() const {
     return uint64_t{g_.columns} * elements_per_column();
   }
-  [[nodiscard]] uint32_t groups() const { return (m_ + g_.banks - 1) / g_.banks; }
+  [[nodiscard]] uint32_t block_groups() const { return (m_ + g_.banks - 1) / g_.banks; }
+  [[nodiscard]] uint64_t groups() const { return uint64_t{blocks_} * block_groups(); }
   [[nodiscard]] uint32_t chunks() const {
     return static_cast<uint32_t>((k_ + elements_per_row() - 1) / elements_per_row());
   }
-  // Groups channel `c` computes.
+  // Columns the last chunk fills (the MACs a row of it takes per bank).
+  [[nodiscard]] uint32_t last_chunk_columns() const {
+    const uint64_t rest = k_ - (uint64_t{chunks()} - 1) * elements_per_row();
+    return static_cast<uint32_t>((rest + elements_per_column() - 1) / elements_per_column());
+  }
+  // Groups channel `c` computes, of every block.
   [[nodiscard]] uint32_t groups_on(uint32_t c) const {
-    return groups() / g_.channels + (c < groups() % g_.channels ? 1 : 0);
+    return static_cast<uint32_t>(groups() / g_.channels + (c < groups() % g_.channels ? 1 : 0));
+  }
+  // Of block `b`: the groups channel `c` computes, and the first one's slot
+  // (its DRAM rows are base_row + slot x chunks onwards; the block's next
+  // groups on the channel take the slots after it).
+  [[nodiscard]] uint32_t groups_on(uint32_t c, uint32_t b) const {
+    const uint64_t first = first_group_on(c, b), end = uint64_t{b + 1} * block_groups();
+    return first >= end ? 0 : static_cast<uint32_t>((end - 1 - first) / g_.channels + 1);
+  }
+  [[nodiscard]] uint32_t first_slot_on(uint32_t c, uint32_t b) const {
+    return static_cast<uint32_t>(first_group_on(c, b) / g_.channels);
   }
   // DRAM rows the region takes in every bank.
   [[nodiscard]] uint32_t rows() const {
-    return (groups() + g_.channels - 1) / g_.channels * chunks();
+    return static_cast<uint32_t>((groups() + g_.channels - 1) / g_.channels * chunks());
   }
   [[nodiscard]] uint64_t region_bytes() const { return uint64_t{rows()} * g_.stripe_bytes(); }
   [[nodiscard]] uint64_t base_address() const { return uint64_t{base_row_} * g_.stripe_bytes(); }
 
-  // Where weight (m, k) lives (m < out_rows, k < in_cols; padding slots too).
-  [[nodiscard]] PimPlace place(uint32_t m, uint32_t k) const {
-    const uint32_t group = m / g_.banks;
+  // Where weight (m, k) of block b lives (m < out_rows, k < in_cols;
+  // padding slots too).
+  [[nodiscard]] PimPlace place(uint32_t m, uint32_t k, uint32_t b = 0) const {
+    const uint64_t group = uint64_t{b} * block_groups() + m / g_.banks;
     const uint64_t per_row = elements_per_row();
     const uint32_t in_row = static_cast<uint32_t>(k % per_row);
     PimPlace p;
-    p.channel = group % g_.channels;
+    p.channel = static_cast<uint32_t>(group % g_.channels);
     p.bank = m % g_.banks;
-    p.row = base_row_ + group / g_.channels * chunks() + static_cast<uint32_t>(k / per_row);
+    p.row = base_row_ + static_cast<uint32_t>(group / g_.channels) * chunks() +
+            static_cast<uint32_t>(k / per_row);
     p.column = in_row / elements_per_column();
     p.byte = in_row % elements_per_column() * eb_;
     return p;
   }
 
  private:
+  // Block b's first group on channel c (past its last when it has none).
+  [[nodiscard]] uint64_t first_group_on(uint32_t c, uint32_t b) const {
+    const uint64_t begin = uint64_t{b} * block_groups();
+    return begin + (c + g_.channels - begin % g_.channels) % g_.channels;
+  }
+
   PimGeometry g_;
   uint32_t base_row_;
-  uint32_t m_, k_, eb_;
+  uint32_t m_, k_, eb_, blocks_;
 };
 
 }  // namespace npusim::memory::pim

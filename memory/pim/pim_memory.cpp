@@ -23,55 +23,120 @@ PimMemory::PimMemory(const sc_core::sc_module_name& name, const PimSpec& spec,
 }
 
 void PimMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
-  const auto* g = trans.get_extension<PimGemv>();
-  if (g == nullptr) {
-    DramMemory::accept(trans, arrival_ps);
-    return;
-  }
-  const uint64_t base = trans.get_address();
-  const uint32_t eb = g->element_bytes;
-  const bool shape_ok = g->out_rows > 0 && g->in_cols > 0 && g->vectors > 0 && eb > 0 &&
-                        spec_.burst_bytes() % eb == 0 && PimRegion::aligned(pim_, base);
-  if (!shape_ok) {
-    trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
-    respond(trans, arrival_ps);
-    return;
-  }
-  const PimGeometry geometry = pim_.geometry();
-  const PimLayout layout(geometry, static_cast<uint32_t>(base / geometry.stripe_bytes()),
-                         g->out_rows, g->in_cols, eb);
-  if (base > capacity_bytes_ || layout.region_bytes() > capacity_bytes_ - base) {
-    trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
-    respond(trans, arrival_ps);
-    return;
-  }
-  uint32_t id;
-  if (free_gemvs_.empty()) {
-    id = static_cast<uint32_t>(gemvs_.size());
-    gemvs_.emplace_back();
+  if (const auto* g = trans.get_extension<PimGemv>()) {
+    gemv(trans, *g, arrival_ps);
+  } else if (const auto* w = trans.get_extension<PimWrite>()) {
+    write(trans, *w, arrival_ps);
   } else {
-    id = free_gemvs_.back();
-    free_gemvs_.pop_back();
+    DramMemory::accept(trans, arrival_ps);
   }
+}
+
+bool PimMemory::refuse(bool bad, tlm::tlm_generic_payload& trans,
+                       tlm::tlm_response_status status, uint64_t arrival_ps) {
+  if (!bad) return false;
+  trans.set_response_status(status);
+  respond(trans, arrival_ps);
+  return true;
+}
+
+void PimMemory::gemv(tlm::tlm_generic_payload& trans, const PimGemv& g, uint64_t arrival_ps) {
+  const uint64_t base = trans.get_address();
+  const uint32_t eb = g.element_bytes;
+  const bool shape_ok = g.out_rows > 0 && g.in_cols > 0 && g.vectors > 0 && eb > 0 &&
+                        g.blocks > 0 && g.block < g.blocks && spec_.burst_bytes() % eb == 0 &&
+                        PimRegion::aligned(pim_, base);
+  if (refuse(!shape_ok, trans, tlm::TLM_GENERIC_ERROR_RESPONSE, arrival_ps)) return;
+  const PimGeometry geometry = pim_.geometry();
+  const auto base_row = static_cast<uint32_t>(base / geometry.stripe_bytes());
+  const PimLayout layout(geometry, base_row, g.out_rows, g.in_cols, eb, g.blocks);
+  if (refuse(base > capacity_bytes_ || layout.region_bytes() > capacity_bytes_ - base, trans,
+             tlm::TLM_ADDRESS_ERROR_RESPONSE, arrival_ps)) {
+    return;
+  }
+  const uint32_t id = gemvs_.take();
   const uint64_t arrival = clock_of(arrival_ps);
   Gemv& r = gemvs_[id];
   r.trans = &trans;
   r.done_clock = arrival;
   r.channels_left = 0;
-  for (uint32_t c = 0; c < geometry.channels; ++c) r.channels_left += layout.groups_on(c) > 0;
+  for (uint32_t c = 0; c < geometry.channels; ++c) r.channels_left += layout.groups_on(c, g.block) > 0;
   for (uint32_t c = 0; c < geometry.channels; ++c) {
-    if (layout.groups_on(c) == 0) continue;
+    const uint32_t groups = layout.groups_on(c, g.block);
+    if (groups == 0) continue;
     PimJob job;
     job.request = id;
     job.arrival = arrival;
-    job.base_row = static_cast<uint32_t>(base / geometry.stripe_bytes());
-    job.groups = layout.groups_on(c);
+    job.base_row = base_row + layout.first_slot_on(c, g.block) * layout.chunks();
+    job.groups = groups;
     job.chunks = layout.chunks();
-    job.vectors = g->vectors;
+    job.last_columns = layout.last_chunk_columns();
+    job.vectors = g.vectors;
     job.element_bytes = eb;
     pim_channels_[c]->push(job);
     channels_[c]->exclusive_arrived(arrival);
     wake(c, arrival);
+  }
+}
+
+void PimMemory::write(tlm::tlm_generic_payload& trans, const PimWrite& w, uint64_t arrival_ps) {
+  const uint64_t first = trans.get_address(), bytes = trans.get_data_length();
+  const uint32_t eb = w.element_bytes;
+  const uint64_t matrix = uint64_t{w.out_rows} * w.in_cols;
+  const bool shape_ok = matrix > 0 && w.blocks > 0 && eb > 0 && spec_.burst_bytes() % eb == 0 &&
+                        PimRegion::aligned(pim_, w.region) && first >= w.region &&
+                        (first - w.region) % eb == 0 && bytes % eb == 0 && bytes > 0 &&
+                        (first - w.region + bytes) / eb <= matrix * w.blocks;
+  if (refuse(!shape_ok, trans, tlm::TLM_GENERIC_ERROR_RESPONSE, arrival_ps)) return;
+  const PimGeometry geometry = pim_.geometry();
+  const PimLayout layout(geometry, static_cast<uint32_t>(w.region / geometry.stripe_bytes()),
+                         w.out_rows, w.in_cols, eb, w.blocks);
+  if (refuse(w.region > capacity_bytes_ || layout.region_bytes() > capacity_bytes_ - w.region,
+             trans, tlm::TLM_ADDRESS_ERROR_RESPONSE, arrival_ps)) {
+    return;
+  }
+  // The bursts the elements fall in, consecutive columns of a row in one run
+  // (a key's elements), each element of a column of outputs its own (a
+  // value's: one masked burst per bank).
+  runs_.clear();
+  run_channels_.clear();
+  const uint64_t begin = (first - w.region) / eb, end = begin + bytes / eb;
+  for (uint64_t e = begin; e < end; ++e) {
+    const auto block = static_cast<uint32_t>(e / matrix);
+    const uint64_t i = e % matrix;
+    const auto m = static_cast<uint32_t>(w.outputs_major ? i / w.in_cols : i % w.out_rows);
+    const auto k = static_cast<uint32_t>(w.outputs_major ? i % w.in_cols : i / w.out_rows);
+    const PimPlace p = layout.place(m, k, block);
+    if (!runs_.empty() && run_channels_.back() == p.channel && runs_.back().bank == p.bank &&
+        runs_.back().row == p.row) {
+      dram::Burst& run = runs_.back();
+      if (run.column + run.count - 1 == p.column) continue;  // the same burst
+      if (spec_.row_granular && run.column + run.count == p.column) {
+        ++run.count;
+        continue;
+      }
+    }
+    dram::Burst b;
+    b.bank = p.bank;
+    b.row = p.row;
+    b.column = p.column;
+    b.write = true;
+    runs_.push_back(b);
+    run_channels_.push_back(p.channel);
+  }
+  const uint32_t id = requests_.take();
+  const uint64_t arrival = clock_of(arrival_ps);
+  Request& r = requests_[id];
+  r.trans = &trans;
+  r.done_clock = arrival;
+  r.bursts_left = 0;
+  for (const dram::Burst& b : runs_) r.bursts_left += b.count;
+  for (size_t i = 0; i < runs_.size(); ++i) {
+    dram::Burst b = runs_[i];
+    b.arrival = arrival;
+    b.request = id;
+    b.as_unit = b.count > 1;
+    enqueue_on(run_channels_[i], b);
   }
 }
 
@@ -81,7 +146,7 @@ void PimMemory::finished(uint32_t gemv, uint64_t clock) {
   if (--r.channels_left == 0) {
     r.trans->set_response_status(tlm::TLM_OK_RESPONSE);
     respond(*r.trans, spec_.ps_of(r.done_clock));
-    free_gemvs_.push_back(gemv);
+    gemvs_.release(gemv);
     ++answered_;
   }
 }
@@ -98,7 +163,14 @@ void PimMemory::register_resources(ResourceLedger& ledger) {
                    "TMAC/s",
                    pim_.total_units(), peak * 1e-12),
        ""});
-  for (auto& p : pim_channels_) p->set_resources(&ledger, macs, resources_.bus);
+  // A channel's units open a row in every bank at most once per tRC.
+  const double channels = spec_.total_channels();
+  const auto rows = ledger.add_resource(
+      {resource_name("PIM rows"), ResourcePath::Memory, "ACTAB", channels / spec_.RC / spec_.tck_ps,
+       fmt::format("{} channels x 1 all-bank row per tRC ({} clocks)", spec_.total_channels(),
+                   spec_.RC),
+       ""});
+  for (auto& p : pim_channels_) p->set_resources(&ledger, macs, rows, resources_.bus);
 }
 
 void PimMemory::report(MemoryReport* out) const {

@@ -4,7 +4,9 @@
 // pim_layout.h says: each channel holding part of it runs its share as PIM
 // commands (pim_channel.h) once the requests queued before it are served,
 // holding later ones back (a channel in PIM mode serves no ordinary access),
-// and the request is answered when the last channel's results are out.
+// and the request is answered when the last channel's results are out. A
+// payload with a PimWrite extension writes each element's burst where the
+// layout puts it, as ordinary DRAM writes (masked bursts).
 #pragma once
 
 #include <memory>
@@ -12,6 +14,7 @@
 
 #include "memory/dram/dram_memory.h"
 #include "memory/pim/pim_channel.h"
+#include "memory/pim/pim_request.h"
 #include "memory/pim/pim_spec.h"
 
 namespace npusim::memory::pim {
@@ -36,11 +39,15 @@ class PimMemory : public dram::DramMemory {
     uint64_t done_clock = 0;
   };
   void finished(uint32_t gemv, uint64_t clock);
+  void gemv(tlm::tlm_generic_payload& trans, const PimGemv& g, uint64_t arrival_ps);
+  void write(tlm::tlm_generic_payload& trans, const PimWrite& w, uint64_t arrival_ps);
+  // Answers `trans` with `status` at once; false when the shape is fine.
+  bool refuse(bool bad, tlm::tlm_generic_payload& trans, tlm::tlm_response_status status,
+              uint64_t arrival_ps);
 
   PimSpec pim_;
   std::vector<std::unique_ptr<PimChannel>> pim_channels_;
-  std::vector<Gemv> gemvs_;
-  std::vector<uint32_t> free_gemvs_;
+  SlotPool<Gemv> gemvs_;
   uint64_t answered_ = 0;
 };
 

@@ -148,14 +148,14 @@ PimSpec resolve_spec(const PimConfig& raw, const std::string& where, const std::
 }
 
 PimRegion::PimRegion(const PimSpec& spec, uint64_t base_address, uint32_t out_rows,
-                     uint32_t in_cols, uint32_t element_bytes)
+                     uint32_t in_cols, uint32_t element_bytes, uint32_t blocks)
     : dram_(spec.dram),
       mapping_(dram_, "pim", "address_mapping"),
       layout_(spec.geometry(), static_cast<uint32_t>(base_address / spec.geometry().stripe_bytes()),
-              out_rows, in_cols, element_bytes) {}
+              out_rows, in_cols, element_bytes, blocks) {}
 
-uint64_t PimRegion::address(uint32_t m, uint32_t k) const {
-  const PimPlace p = layout_.place(m, k);
+uint64_t PimRegion::address(uint32_t m, uint32_t k, uint32_t block) const {
+  const PimPlace p = layout_.place(m, k, block);
   dram::DramAddress a;
   a.channel = p.channel;
   a.bank = p.bank;

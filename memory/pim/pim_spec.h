@@ -61,13 +61,13 @@ class PimRegion {
   // UserError-free: `base_address` must be a multiple of the stripe (check
   // with aligned()).
   PimRegion(const PimSpec& spec, uint64_t base_address, uint32_t out_rows, uint32_t in_cols,
-            uint32_t element_bytes);
+            uint32_t element_bytes, uint32_t blocks = 1);
   [[nodiscard]] static bool aligned(const PimSpec& spec, uint64_t address) {
     return address % spec.geometry().stripe_bytes() == 0;
   }
   [[nodiscard]] const PimLayout& layout() const { return layout_; }
   [[nodiscard]] uint64_t bytes() const { return layout_.region_bytes(); }
-  [[nodiscard]] uint64_t address(uint32_t m, uint32_t k) const;
+  [[nodiscard]] uint64_t address(uint32_t m, uint32_t k, uint32_t block = 0) const;
 
  private:
   dram::DramSpec dram_;
