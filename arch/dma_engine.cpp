@@ -257,7 +257,7 @@ void DmaEngine::send(const DmaOp& op, uint64_t address, unsigned bytes) {
   p.set_data_length(bytes);
   p.set_streaming_width(bytes);
   p.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-  if (op.has_pim()) {  // written where the PIM layout puts each element
+  if (op.has_pim()) {                         // written where the PIM layout puts each element
     auto* write = new memory::pim::PimWrite;  // freed by release_extension or the payload
     write->region = local_address(op.pim().region());
     write->out_rows = op.pim().out_rows();

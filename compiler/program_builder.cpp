@@ -278,8 +278,8 @@ void ProgramBuilder::pim(const PimOp& op, const Buffer& in, const Buffer& out) {
   auto it = stores_of_.find(op.tensor());
   if (it != stores_of_.end()) {
     const uint64_t bytes = uint64_t{op.out_rows()} * op.in_cols() * 2;
-    const uint64_t begin = program_.tensors(static_cast<int>(op.tensor())).dram_addr() +
-                           uint64_t{op.block()} * bytes;
+    const uint64_t begin =
+        program_.tensors(static_cast<int>(op.tensor())).dram_addr() + uint64_t{op.block()} * bytes;
     for (const StoredRange& st : it->second) {
       if (st.begin < begin + bytes && begin < st.end) nodes_[id].deps.push_back(st.node);
     }

@@ -37,8 +37,8 @@ struct PimJob {
   uint32_t request = 0;  // the owner's id, passed back when done
   uint64_t arrival = 0;  // clock
   uint32_t base_row = 0;
-  uint32_t groups = 0;  // groups of output rows this channel computes
-  uint32_t chunks = 0;  // DRAM rows (input chunks) per group
+  uint32_t groups = 0;        // groups of output rows this channel computes
+  uint32_t chunks = 0;        // DRAM rows (input chunks) per group
   uint32_t last_columns = 0;  // columns the last chunk fills (the others: all)
   uint32_t vectors = 1;
   uint32_t element_bytes = 2;

@@ -32,8 +32,8 @@ void PimMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
   }
 }
 
-bool PimMemory::refuse(bool bad, tlm::tlm_generic_payload& trans,
-                       tlm::tlm_response_status status, uint64_t arrival_ps) {
+bool PimMemory::refuse(bool bad, tlm::tlm_generic_payload& trans, tlm::tlm_response_status status,
+                       uint64_t arrival_ps) {
   if (!bad) return false;
   trans.set_response_status(status);
   respond(trans, arrival_ps);
@@ -60,7 +60,8 @@ void PimMemory::gemv(tlm::tlm_generic_payload& trans, const PimGemv& g, uint64_t
   r.trans = &trans;
   r.done_clock = arrival;
   r.channels_left = 0;
-  for (uint32_t c = 0; c < geometry.channels; ++c) r.channels_left += layout.groups_on(c, g.block) > 0;
+  for (uint32_t c = 0; c < geometry.channels; ++c)
+    r.channels_left += layout.groups_on(c, g.block) > 0;
   for (uint32_t c = 0; c < geometry.channels; ++c) {
     const uint32_t groups = layout.groups_on(c, g.block);
     if (groups == 0) continue;
