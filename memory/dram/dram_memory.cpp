@@ -65,14 +65,11 @@ void DramMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
     respond(trans, arrival_ps);
     return;
   }
-  const uint32_t id = requests_.take();
   const uint64_t arrival = clock_of(arrival_ps);
-  Request& r = requests_[id];
-  r.trans = &trans;
-  r.done_clock = arrival;
   const bool write = trans.is_write();
   const uint64_t begin = first / bb * bb;
-  r.bursts_left = static_cast<uint32_t>((first + bytes - begin + bb - 1) / bb);
+  const uint32_t id =
+      open_request(trans, arrival, static_cast<uint32_t>((first + bytes - begin + bb - 1) / bb));
   if (!spec_.row_granular || bytes < spec_.row_bytes()) {
     for (uint64_t a = begin; a < first + bytes; a += bb) {
       const DramAddress d = mapping_.decode(a);
@@ -175,6 +172,16 @@ void DramMemory::admit(uint32_t channel, uint64_t now, uint64_t look) {
     added = true;
   }
   if (added) wake(channel, look);
+}
+
+uint32_t DramMemory::open_request(tlm::tlm_generic_payload& trans, uint64_t arrival,
+                                  uint32_t bursts) {
+  const uint32_t id = requests_.take();
+  Request& r = requests_[id];
+  r.trans = &trans;
+  r.done_clock = arrival;
+  r.bursts_left = bursts;
+  return id;
 }
 
 void DramMemory::done(uint32_t request, uint32_t bursts, uint64_t clock) {

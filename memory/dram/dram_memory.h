@@ -46,6 +46,9 @@ class DramMemory : public MemoryModel {
   };
   void run();
   void done(uint32_t request, uint32_t bursts, uint64_t clock);
+  // A request for `trans` of `bursts` bursts arriving at clock `arrival`;
+  // returns its id (answered when done() has counted them all).
+  uint32_t open_request(tlm::tlm_generic_payload& trans, uint64_t arrival, uint32_t bursts);
   void enqueue_on(uint32_t channel, const Burst& burst);
   void group_bursts(uint64_t from, uint64_t to, const Burst& proto);
   void wake(uint32_t channel, uint64_t clock);

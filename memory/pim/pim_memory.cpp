@@ -125,13 +125,10 @@ void PimMemory::write(tlm::tlm_generic_payload& trans, const PimWrite& w, uint64
     runs_.push_back(b);
     run_channels_.push_back(p.channel);
   }
-  const uint32_t id = requests_.take();
+  uint32_t bursts = 0;
+  for (const dram::Burst& b : runs_) bursts += b.count;
   const uint64_t arrival = clock_of(arrival_ps);
-  Request& r = requests_[id];
-  r.trans = &trans;
-  r.done_clock = arrival;
-  r.bursts_left = 0;
-  for (const dram::Burst& b : runs_) r.bursts_left += b.count;
+  const uint32_t id = open_request(trans, arrival, bursts);
   for (size_t i = 0; i < runs_.size(); ++i) {
     dram::Burst b = runs_[i];
     b.arrival = arrival;
