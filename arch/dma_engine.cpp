@@ -6,6 +6,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "arch/chip_network.h"
 #include "common/address_space.h"
 #include "common/error.h"
 #include "common/float_cast.h"
@@ -58,6 +59,10 @@ DmaEngine::DmaEngine(const sc_core::sc_module_name& name, const Program& program
 void DmaEngine::execute(const Instruction& instruction) {
   if (instruction.has_pim()) {
     execute_pim(instruction);
+    return;
+  }
+  if (instruction.has_send()) {
+    execute_send(instruction);
     return;
   }
   const DmaOp& op = instruction.dma();
@@ -207,6 +212,30 @@ void DmaEngine::execute_pim(const Instruction& instruction) {
     throw std::runtime_error(
         fmt::format("memory did not accept a PIM GEMV at 0x{:x}", op.dram_addr()));
   }
+}
+
+void DmaEngine::execute_send(const Instruction& instruction) {
+  const SendOp& op = instruction.send();
+  if (context_.network == nullptr || op.dest_core() >= context_.network->cores()) {
+    context_.fail(UserError(fmt::format(
+        "core.dma: a send to core {}, which this system does not have: the program was "
+        "compiled for another system",
+        op.dest_core())));
+    stopped_ = true;
+    return;
+  }
+  // Its bytes must be in the scratchpad: earlier loads into them complete.
+  wait_for_spm(op.spm_addr(), op.bytes(), true);
+  // They leave through the scratchpad port and the network; it completes
+  // (gives its signals, perhaps the destination's) when the last has landed.
+  const std::optional<PortSpan> read = port(next_issue(), op.bytes());
+  if (!read) return;
+  const uint64_t landed = context_.network->send(static_cast<uint64_t>(std::ceil(read->start)),
+                                                 context_.core, op.dest_core(), op.bytes());
+  transfers_.push_back(
+      {&instruction, 0, true, std::max(landed, static_cast<uint64_t>(std::ceil(read->end)))});
+  stats_.sent_bytes += op.bytes();
+  retire();
 }
 
 void DmaEngine::pump() {

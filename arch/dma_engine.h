@@ -49,6 +49,7 @@ struct DmaStats {
   // Per tensor, its bytes read up to its size: read - unique_read are re-reads.
   std::array<uint64_t, 4> unique_read_bytes{};
   uint64_t transactions = 0;
+  uint64_t sent_bytes = 0;  // by sends to other cores
 };
 
 class DmaEngine : public Engine {
@@ -96,6 +97,7 @@ class DmaEngine : public Engine {
   void retire();
   // A PIM GEMV (PimOp): one request carrying memory::pim::PimGemv.
   void execute_pim(const Instruction& instruction);
+  void execute_send(const Instruction& instruction);
   // Waits until no earlier unretired transfer that `conflicts` with
   // [spm, spm + bytes) is in flight: a PIM GEMV's inputs loaded just before
   // it, a transfer touching a PIM GEMV's results.

@@ -145,14 +145,11 @@ NodeProfile* Engine::node_profile(const Instruction& instruction) {
   return instruction.node() < profile.size() ? &profile[instruction.node()] : nullptr;
 }
 
-KernelBarrier::KernelBarrier(const Program& program, uint64_t launch_gap_ps)
-    : left_(static_cast<size_t>(program.nodes_size()), 0),
-      finish_ps_(left_.size(), 0),
-      gap_ps_(launch_gap_ps) {
-  // The core runs the program's first core; each of its queues must take
-  // the ops in order, as the compiler orders them for kernel-by-kernel
-  // execution, or a queue would wait for an op behind it.
-  const auto& core = program.cores(0);
+KernelBarrier::KernelBarrier(const CoreProgram& core, int nodes, uint64_t launch_gap_ps)
+    : left_(static_cast<size_t>(nodes), 0), finish_ps_(left_.size(), 0), gap_ps_(launch_gap_ps) {
+  // Each of the core's queues must take the ops in order, as the compiler
+  // orders them for kernel-by-kernel execution, or a queue would wait for an
+  // op behind it.
   const std::pair<const char*, const Instructions*> queues[] = {
       {"dma", &core.dma()}, {"matrix", &core.matrix()}, {"vector", &core.vector()}};
   for (const auto& [name, queue] : queues) {

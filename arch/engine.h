@@ -26,6 +26,8 @@
 
 namespace npusim::arch {
 
+class ChipNetwork;
+
 class Engine;
 
 // What the instructions of one graph node did (the report's per-op table).
@@ -44,7 +46,7 @@ struct NodeProfile {
 // completed, plus a launch gap.
 class KernelBarrier {
  public:
-  KernelBarrier(const Program& program, uint64_t launch_gap_ps);
+  KernelBarrier(const CoreProgram& core, int nodes, uint64_t launch_gap_ps);
   // An instruction of `node` will complete at `time_ps`.
   void issued(uint32_t node, uint64_t time_ps);
   // When `node` may start: once every earlier node's instructions have
@@ -74,6 +76,8 @@ struct CoreContext {
   ResourceLedger* ledger = nullptr;             // resources and stall time (null: none kept)
   KernelBarrier* kernels = nullptr;             // kernel by kernel (null: ops overlap)
   FunctionalCore* functional = nullptr;         // executes with data (null: timing only)
+  uint32_t core = 0;                            // this core (Program.cores index)
+  ChipNetwork* network = nullptr;               // carries sends (null: one core)
 
   // Bad input found while the simulation runs: keeps the first error and
   // stops the simulation; simulate() throws it once sc_start() has returned.

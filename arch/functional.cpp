@@ -18,6 +18,14 @@
 
 namespace npusim::arch {
 
+MemoryImage::MemoryImage(const MemoryImage& other) {
+  for (const auto& [page, bytes] : other.pages_) {
+    auto copy = std::make_unique<uint8_t[]>(kPageBytes);
+    std::memcpy(copy.get(), bytes.get(), kPageBytes);
+    pages_.emplace(page, std::move(copy));
+  }
+}
+
 void MemoryImage::read(uint64_t address, uint8_t* out, uint64_t bytes) const {
   while (bytes > 0) {
     const uint64_t page = address / kPageBytes, offset = address % kPageBytes;
@@ -71,6 +79,9 @@ void FunctionalCore::issue(Queue queue, const Instruction& ins) {
       case Instruction::kPim:
         pending_[queue].push_back(pim(ins));
         break;
+      case Instruction::kSend:
+        pending_[queue].push_back(send(ins));
+        break;
       default:
         break;
     }
@@ -107,6 +118,8 @@ void FunctionalCore::commit(Queue queue, const Instruction* up_to) {
     for (const Write& w : e.writes) {
       if (w.memory) {
         memory_.write(w.address, w.bytes.data(), w.bytes.size());
+      } else if (w.into != nullptr) {
+        std::memcpy(w.into->spm_.data() + w.address, w.bytes.data(), w.bytes.size());
       } else {
         std::memcpy(spm_.data() + w.address, w.bytes.data(), w.bytes.size());
       }
@@ -120,6 +133,23 @@ void FunctionalCore::spm_range(const char* field, uint64_t address, uint64_t byt
     throw UserError(fmt::format("{}: {} = {} with {} bytes is outside the {}-byte scratchpad",
                                 where_, field, address, bytes, spm_.size()));
   }
+}
+
+// The bytes are read at issue and land in the destination's scratchpad
+// when the send retires (then its signals, which the destination waits for).
+FunctionalCore::Effect FunctionalCore::send(const Instruction& ins) const {
+  const SendOp& op = ins.send();
+  spm_range("send.spm_addr", op.spm_addr(), op.bytes());
+  if (op.dest_core() >= peers_.size() || peers_[op.dest_core()] == nullptr) {
+    throw UserError(fmt::format("{}: send.dest_core: {} is not a core of this system", where_,
+                                op.dest_core()));
+  }
+  FunctionalCore* to = peers_[op.dest_core()];
+  to->spm_range("send.dest_spm_addr", op.dest_spm_addr(), op.bytes());
+  Effect e{&ins, {}};
+  const auto* from = spm_.data() + op.spm_addr();
+  e.writes.push_back({false, op.dest_spm_addr(), std::vector<uint8_t>(from, from + op.bytes()), to});
+  return e;
 }
 
 FunctionalCore::Effect FunctionalCore::dma(const Instruction& ins) const {

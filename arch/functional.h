@@ -30,6 +30,10 @@ namespace npusim::arch {
 // bytes never written read as zero.
 class MemoryImage {
  public:
+  MemoryImage() = default;
+  MemoryImage(const MemoryImage& other);  // a deep copy (each chip's memories)
+  MemoryImage& operator=(const MemoryImage&) = delete;
+  MemoryImage(MemoryImage&&) = default;
   void read(uint64_t address, uint8_t* out, uint64_t bytes) const;
   void write(uint64_t address, const uint8_t* in, uint64_t bytes);
 
@@ -51,12 +55,16 @@ class FunctionalCore {
   void retire(Queue queue, const Instruction& instruction);
   // The run ended: every result is visible.
   void finish();
+  // The other cores' functional state, by core index (sends write into
+  // theirs); this core's own entry may be anything.
+  void set_peers(std::vector<FunctionalCore*> peers) { peers_ = std::move(peers); }
 
  private:
   struct Write {
     bool memory;  // else the scratchpad
     uint64_t address;
     std::vector<uint8_t> bytes;
+    FunctionalCore* into = nullptr;  // another core's scratchpad (a send), else this one's
   };
   struct Effect {
     const Instruction* instruction;
@@ -69,6 +77,7 @@ class FunctionalCore {
 
   void commit(Queue queue, const Instruction* up_to);  // null: all
   [[nodiscard]] Effect dma(const Instruction& ins) const;
+  [[nodiscard]] Effect send(const Instruction& ins) const;
   [[nodiscard]] Effect matrix(const Instruction& ins) const;
   void dequantise(const MatrixOp& op, std::vector<float>& weight) const;
   [[nodiscard]] Effect vector(const Instruction& ins) const;
@@ -90,6 +99,7 @@ class FunctionalCore {
 
   MemoryImage& memory_;
   std::vector<uint8_t> spm_;
+  std::vector<FunctionalCore*> peers_;
   std::string where_;
   const Program* program_;
   std::array<std::deque<Effect>, 4> pending_;  // per queue, in program order

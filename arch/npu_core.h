@@ -1,5 +1,6 @@
-// One NPU core: the three queues (DMA, matrix, vector) over one program,
-// sharing the program's semaphores. Bind `dma().socket` to a memory model.
+// One NPU core: the three queues (DMA, matrix, vector) over its part of the
+// program (Program.cores[core]), sharing the program's semaphores with the
+// other cores. Bind `dma().socket` to a memory model.
 #pragma once
 
 #include <exception>
@@ -29,6 +30,11 @@ struct CoreConfig {
   sc_core::sc_time launch_gap = sc_core::SC_ZERO_TIME;
   // Executes the program with data beside the timing (null: timing only).
   FunctionalCore* functional = nullptr;
+  // Several cores (sim/system.proto Topology): this one's index, the
+  // semaphores they share (null: its own) and the network their sends take.
+  uint32_t core = 0;
+  SemaphoreBank* shared_semaphores = nullptr;
+  ChipNetwork* network = nullptr;
 };
 
 class NpuCore : public sc_core::sc_module {
@@ -59,7 +65,8 @@ class NpuCore : public sc_core::sc_module {
   [[nodiscard]] std::exception_ptr error() const { return context_.error; }
 
  private:
-  SemaphoreBank semaphores_;
+  std::unique_ptr<SemaphoreBank> own_semaphores_;  // unless shared
+  SemaphoreBank* semaphores_;
   std::unique_ptr<KernelBarrier> kernels_;
   std::vector<NodeProfile> profile_;
   uint64_t instructions_ = 0;

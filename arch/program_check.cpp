@@ -28,12 +28,24 @@ class Checker {
       require(sem.kind() != SEMAPHORE_KIND_UNSPECIFIED && SemaphoreKind_IsValid(sem.kind()), where_,
               path + ".kind", "must be DATA_READY or BUFFER_FREE");
     }
-    require(program_.cores_size() == 1, where_, "cores",
-            fmt::format("this NPU has 1 core; the program has {}", program_.cores_size()));
-    const auto& core = program_.cores(0);
-    queue("cores[0].dma", DMA, core.dma());
-    queue("cores[0].matrix", MATRIX, core.matrix());
-    queue("cores[0].vector", VECTOR, core.vector());
+    require(program_.cores_size() == static_cast<int>(limits_.cores), where_, "cores",
+            fmt::format("this system has {} core(s); the program has {}", limits_.cores,
+                        program_.cores_size()));
+    for (int i = 0; i < program_.semaphores_size(); ++i) {
+      require(program_.semaphores(i).core() < limits_.cores, where_,
+              fmt::format("semaphores[{}].core", i),
+              fmt::format("must be below the system's {} core(s)", limits_.cores));
+    }
+    for (uint32_t c = 0; c < limits_.cores; ++c) {
+      core_ = c;
+      const auto& core = program_.cores(static_cast<int>(c));
+      const std::string names[] = {fmt::format("cores[{}].dma", c),
+                                   fmt::format("cores[{}].matrix", c),
+                                   fmt::format("cores[{}].vector", c)};
+      queue(names[0], DMA, core.dma());
+      queue(names[1], MATRIX, core.matrix());
+      queue(names[2], VECTOR, core.vector());
+    }
     return facts_;
   }
 
@@ -47,10 +59,12 @@ class Checker {
       for (const auto& w : ins.wait()) sem_op(w, q, false);
       for (const auto& s : ins.signal()) sem_op(s, q, true);
       if (q == DMA) {
-        ensure(ins.has_dma() || ins.has_pim(), "",
-               "a DMA queue holds only dma instructions (and pim GEMVs)");
+        ensure(ins.has_dma() || ins.has_pim() || ins.has_send(), "",
+               "a DMA queue holds only dma instructions (and pim GEMVs, sends)");
         if (ins.has_pim()) {
           pim(ins.pim());
+        } else if (ins.has_send()) {
+          send(ins.send());
         } else {
           dma(ins.dma());
         }
@@ -85,15 +99,24 @@ class Checker {
     ensure(op.count() >= 1, signal ? ".signal.count" : ".wait.count", "must be >= 1");
     const auto& sem = program_.semaphores(static_cast<int>(op.sem()));
     if (signal) {
-      ensure(sem.producer() == q, sem_field, [&] {
-        return fmt::format("semaphore '{}' is produced by queue {}", sem.name(),
-                           Queue_Name(sem.producer()));
+      ensure(sem.producer() == q && sem.core() == core_, sem_field, [&] {
+        return fmt::format("semaphore '{}' is produced by queue {} of core {}", sem.name(),
+                           Queue_Name(sem.producer()), sem.core());
       });
     } else {
-      ensure(sem.producer() != q, sem_field, [&] {
+      ensure(sem.producer() != q || sem.core() != core_, sem_field, [&] {
         return fmt::format("a queue cannot wait for its own semaphore '{}'", sem.name());
       });
     }
+  }
+
+  void send(const SendOp& op) {
+    ensure(op.dest_core() < limits_.cores, ".send.dest_core", [&] {
+      return fmt::format("{} is not below the system's {} core(s)", op.dest_core(), limits_.cores);
+    });
+    ensure(op.dest_core() != core_, ".send.dest_core", "a core cannot send to itself");
+    spm(".send.spm_addr", op.spm_addr(), op.bytes());
+    spm(".send.dest_spm_addr", op.dest_spm_addr(), op.bytes());
   }
 
   void spm(const char* field, uint64_t addr, uint64_t bytes) {
@@ -282,6 +305,7 @@ class Checker {
   const std::string& where_;
   const std::string* queue_ = nullptr;  // the instruction being checked: queue and index
   int index_ = 0;
+  uint32_t core_ = 0;  // whose queues
   ProgramFacts facts_;
 };
 

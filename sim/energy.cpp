@@ -161,12 +161,26 @@ double PowerMeter::finish(double end_seconds) {
   return peak_w_;
 }
 
-void fill_energy(const EnergyCounter& counter, double seconds, double peak_w, double window_us,
-                 uint64_t tokens, Energy* out) {
+void fill_energy(const std::vector<const EnergyCounter*>& counters, double network_joules,
+                 double seconds, double peak_w, double window_us, uint64_t tokens, Energy* out) {
   double joules = 0;
-  for (EnergyComponent& c : counter.components(seconds)) {
-    joules += c.joules();
-    *out->add_components() = std::move(c);
+  for (size_t i = 0; i < counters.size(); ++i) {
+    const std::vector<EnergyComponent> components = counters[i]->components(seconds);
+    for (size_t k = 0; k < components.size(); ++k) {  // names and order fixed
+      joules += components[k].joules();
+      if (i == 0) {
+        *out->add_components() = components[k];
+      } else {
+        EnergyComponent* c = out->mutable_components(static_cast<int>(k));
+        c->set_joules(c->joules() + components[k].joules());
+      }
+    }
+  }
+  if (counters.size() > 1) {
+    EnergyComponent* c = out->add_components();
+    c->set_name("network.links");
+    c->set_joules(network_joules);
+    joules += network_joules;
   }
   for (auto& c : *out->mutable_components()) c.set_share(joules > 0 ? c.joules() / joules : 0.0);
   out->set_joules(joules);

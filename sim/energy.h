@@ -70,7 +70,9 @@ class PowerMeter : public sc_core::sc_module {
 };
 
 // The report's energy: components, total, average and peak power, per token.
-void fill_energy(const EnergyCounter& counter, double seconds, double peak_w, double window_us,
-                 uint64_t tokens, Energy* out);
+// Several chips: each component summed over their counters, the chip
+// network's links as one more ("network.links"), the peak the sum of theirs.
+void fill_energy(const std::vector<const EnergyCounter*>& counters, double network_joules,
+                 double seconds, double peak_w, double window_us, uint64_t tokens, Energy* out);
 
 }  // namespace npusim::sim

@@ -8,6 +8,7 @@
 #include <memory>
 #include <systemc>
 
+#include "arch/chip_network.h"
 #include "arch/npu_core.h"
 #include "arch/program_check.h"
 #include "common/error.h"
@@ -67,6 +68,130 @@ void fill_unit(UnitStats* u, const char* name, const arch::Engine& e, uint64_t c
   u->set_instructions(e.executed());
 }
 
+uint32_t chip_count(const System& s) {
+  return s.has_topology() && s.topology().has_chips() ? s.topology().chips() : 1;
+}
+
+arch::ChipNetworkConfig network_config(const System& s) {
+  const Topology& t = s.topology();
+  arch::ChipNetworkConfig c;
+  c.chips = chip_count(s);
+  c.cores = 1;
+  switch (t.chip_topology()) {
+    case FULLY_CONNECTED:
+      c.shape = arch::ChipNetworkConfig::Shape::Full;
+      break;
+    case TORUS_2D:
+      c.shape = arch::ChipNetworkConfig::Shape::Torus;
+      break;
+    case SWITCH:
+      c.shape = arch::ChipNetworkConfig::Shape::Switch;
+      break;
+    default:
+      c.shape = arch::ChipNetworkConfig::Shape::Ring;
+      break;
+  }
+  c.torus_x = t.torus_x();
+  c.torus_y = t.torus_y();
+  c.chip_link = t.chip_link();
+  c.core_port = t.core_port();
+  c.packet_bytes = s.core().dma().max_request_bytes();
+  return c;
+}
+
+// One chip: its memories, its core (bound to them), the resources they
+// register, their energy. A chip of several is a SystemC module of its own
+// (`name`), so that each chip's modules have their own names; one chip's are
+// top-level, as they always were.
+struct ChipParts {
+  ResourceLedger ledger;
+  std::unique_ptr<MemorySystem> mem;
+  std::unique_ptr<arch::FunctionalCore> functional;
+  std::unique_ptr<arch::NpuCore> core;
+  std::unique_ptr<EnergyCounter> energy;
+  std::unique_ptr<PowerMeter> power;
+
+  void build(const System& sys, const Program& program, arch::CoreConfig config,
+             arch::MemoryImage* image, const SimulationInput& in) {
+    mem = std::make_unique<MemorySystem>(sys);
+    mem->register_resources(ledger);
+    config.ledger = &ledger;
+    if (image != nullptr) {
+      functional = std::make_unique<arch::FunctionalCore>(
+          *image, sys.core().scratchpad().capacity_bytes(), in.program_where, &program);
+      config.functional = functional.get();
+    }
+    const std::string core_name = fmt::format("core{}", config.core);
+    core = std::make_unique<arch::NpuCore>(core_name.c_str(), program, config);
+    core->dma().socket.bind(mem->socket());
+    energy = std::make_unique<EnergyCounter>(sys, *core, *mem);
+    power = std::make_unique<PowerMeter>("power", *energy, *core,
+                                         sc_core::sc_time(in.power_window_us, sc_core::SC_US));
+  }
+};
+
+class Chip : public ChipParts {
+ public:
+  Chip(std::string chip_name, const System& sys, const Program& program,
+       const arch::CoreConfig& config, arch::MemoryImage* image, const SimulationInput& in)
+      : name(std::move(chip_name)) {
+    if (name.empty()) {
+      build(sys, program, config, image, in);
+    } else {
+      module_ =
+          std::make_unique<Module>(name.c_str(), [&] { build(sys, program, config, image, in); });
+    }
+  }
+  ~Chip() {  // the models before their module
+    power.reset();
+    energy.reset();
+    core.reset();
+    functional.reset();
+    mem.reset();
+  }
+  const std::string name;
+
+ private:
+  struct Module : sc_core::sc_module {
+    Module(const sc_core::sc_module_name& n, const std::function<void()>& build)
+        : sc_core::sc_module(n) {
+      build();
+    }
+  };
+  std::unique_ptr<Module> module_;
+};
+
+// Each chip's time, traffic, limiter and energy, and each network hop's.
+void fill_network(const std::vector<std::unique_ptr<Chip>>& chips,
+                  const arch::ChipNetwork& network, uint64_t end_ps, Report* r) {
+  for (size_t c = 0; c < chips.size(); ++c) {
+    const Chip& chip = *chips[c];
+    ChipStats* s = r->add_chips();
+    s->set_chip(static_cast<uint32_t>(c));
+    s->set_seconds(static_cast<double>(chip.core->finish_ps()) * 1e-12);
+    const auto& dma = chip.core->dma().stats();
+    s->set_bytes_sent(dma.sent_bytes);
+    s->set_bytes_read(dma.read_bytes[WEIGHT] + dma.read_bytes[KV_CACHE] +
+                      dma.read_bytes[ACTIVATION]);
+    Report own;
+    Limiters(chip.ledger, end_ps).fill_resources(&own);
+    *s->mutable_limiter() = own.limiter();
+    double joules = 0;
+    for (const EnergyComponent& e : chip.energy->components(static_cast<double>(end_ps) * 1e-12)) {
+      joules += e.joules();
+    }
+    s->set_joules(joules);
+  }
+  for (const auto& h : network.stats()) {
+    if (h.packets == 0) continue;
+    NetworkHopStats* out = r->add_network();
+    out->set_name(h.name);
+    out->set_packets(h.packets);
+    out->set_bytes(h.bytes);
+    out->set_busy(end_ps > 0 ? h.busy_ps / static_cast<double>(end_ps) : 0.0);
+  }
+}
+
 void fill_bytes(ClassBytes* out, const std::array<uint64_t, 4>& by_class) {
   out->set_weight(by_class[WEIGHT]);
   out->set_kv_cache(by_class[KV_CACHE]);
@@ -100,61 +225,99 @@ Report simulate(const SimulationInput& in) {
     l.name = m.config->name();
     if (const auto pim = pim_spec_of(m, in.system_where)) l.pim = pim->geometry();
   }
+  limits.cores = chip_count(sys);
   const arch::ProgramFacts facts = arch::check_program(program, limits, in.program_where);
 
   ScopedSimContext context;
-  auto mem = std::make_unique<MemorySystem>(sys);
-  ResourceLedger ledger;
-  mem->register_resources(ledger);
-  arch::CoreConfig config = core_config(sys);
-  config.ledger = &ledger;
-  std::unique_ptr<arch::FunctionalCore> functional;
-  if (in.memory_image != nullptr) {
-    functional = std::make_unique<arch::FunctionalCore>(
-        *in.memory_image, sys.core().scratchpad().capacity_bytes(), in.program_where, &program);
-    config.functional = functional.get();
+  // Several chips: each its memories and core, the cores sharing the
+  // program's semaphores and joined by the chip network.
+  const uint32_t n_chips = chip_count(sys);
+  std::unique_ptr<arch::ChipNetwork> network;
+  std::unique_ptr<arch::SemaphoreBank> semaphores;
+  std::vector<arch::MemoryImage> images;
+  if (n_chips > 1) {
+    network = std::make_unique<arch::ChipNetwork>(network_config(sys));
+    semaphores = std::make_unique<arch::SemaphoreBank>(program);
+    // Each chip has its own copy of the memories' contents.
+    if (in.memory_image != nullptr) {
+      images.reserve(n_chips - 1);
+      for (uint32_t c = 1; c < n_chips; ++c) images.emplace_back(*in.memory_image);
+    }
   }
-  auto core = std::make_unique<arch::NpuCore>("core0", program, config);
-  core->dma().socket.bind(mem->socket());
+  const arch::CoreConfig config = core_config(sys);
+  std::vector<std::unique_ptr<Chip>> chips;
+  for (uint32_t c = 0; c < n_chips; ++c) {
+    arch::CoreConfig cc = config;
+    cc.core = c;
+    cc.shared_semaphores = semaphores.get();
+    cc.network = network.get();
+    arch::MemoryImage* image =
+        in.memory_image == nullptr ? nullptr : c == 0 ? in.memory_image : &images[c - 1];
+    chips.push_back(std::make_unique<Chip>(n_chips == 1 ? "" : fmt::format("chip{}", c), sys,
+                                           program, cc, image, in));
+  }
+  if (network != nullptr) {
+    std::vector<ResourceLedger*> ledgers;
+    std::vector<arch::FunctionalCore*> functional;
+    for (auto& chip : chips) {
+      ledgers.push_back(&chip->ledger);
+      functional.push_back(chip->functional.get());
+    }
+    network->register_resources(ledgers);
+    for (auto& chip : chips) {
+      if (chip->functional != nullptr) chip->functional->set_peers(functional);
+    }
+  }
+  Chip& first = *chips.front();
+  arch::NpuCore* core = first.core.get();
+  MemorySystem* mem = first.mem.get();
+  ResourceLedger& ledger = first.ledger;
   std::unique_ptr<TraceWriter> trace;
   if (in.trace != nullptr) {
     trace = std::make_unique<TraceWriter>(*in.trace, program, mem->trace_lanes());
     core->set_trace(trace.get());
     mem->set_trace(trace.get());
-  }
-  const EnergyCounter energy(sys, *core, *mem);
-  PowerMeter power("power", energy, *core, sc_core::sc_time(in.power_window_us, sc_core::SC_US));
-  if (trace != nullptr) {
     TraceWriter* t = trace.get();
-    power.observe([t](uint64_t from_ps, uint64_t to_ps, double core_w, double memory_w) {
+    first.power->observe([t](uint64_t from_ps, uint64_t to_ps, double core_w, double memory_w) {
       t->power(from_ps, to_ps, core_w, memory_w);
     });
   }
   if (in.progress) {
-    arch::NpuCore* c = core.get();
-    core->set_progress([c, &in] {
-      in.progress(c->instructions_issued(), c->instructions(), sc_core::sc_time_stamp().value());
+    core->set_progress([&chips, &in] {
+      uint64_t done = 0, total = 0;
+      for (const auto& chip : chips) {
+        done += chip->core->instructions_issued();
+        total += chip->core->instructions();
+      }
+      in.progress(done, total, sc_core::sc_time_stamp().value());
     });
   }
   context.run();
-  if (core->error()) std::rethrow_exception(core->error());
-  if (functional != nullptr) functional->finish();
-  const double peak_w = power.finish(static_cast<double>(core->finish_ps()) * 1e-12);
-  if (trace != nullptr) {
-    trace->resources(ledger, core->finish_ps());
-    trace->finish(core->finish_ps());
-  }
-
-  if (!core->finished()) {
-    std::string where;
-    for (Queue q : {DMA, MATRIX, VECTOR}) {
-      where += fmt::format("\n  {}: {}", Queue_Name(q), core->engine(q)->where());
+  uint64_t end_ps = 0;
+  double peak_w = 0;
+  for (auto& chip : chips) {
+    arch::NpuCore& c = *chip->core;
+    if (c.error()) std::rethrow_exception(c.error());
+    if (!c.finished()) {
+      std::string where;
+      for (Queue q : {DMA, MATRIX, VECTOR}) {
+        where += fmt::format("\n  {}{}: {}", n_chips == 1 ? "" : chip->name + " ", Queue_Name(q),
+                             c.engine(q)->where());
+      }
+      throw UserError(fmt::format("{}: the program deadlocked:{}", in.program_where, where));
     }
-    throw UserError(fmt::format("{}: the program deadlocked:{}", in.program_where, where));
+    end_ps = std::max(end_ps, c.finish_ps());
+  }
+  for (auto& chip : chips) {
+    if (chip->functional != nullptr) chip->functional->finish();
+    peak_w += chip->power->finish(static_cast<double>(end_ps) * 1e-12);
+  }
+  if (trace != nullptr) {
+    trace->resources(ledger, end_ps);
+    trace->finish(end_ps);
   }
 
   const uint64_t clock_ps = config.clock.value();
-  const uint64_t end_ps = core->finish_ps();
   const uint64_t cycles = (end_ps + clock_ps - 1) / clock_ps;
   Report r;
   r.set_system(sys.name());
@@ -211,10 +374,13 @@ Report simulate(const SimulationInput& in) {
       r.mutable_stalls()->begin(), r.mutable_stalls()->end(),
       [](const StallCause& x, const StallCause& y) { return x.cycles() > y.cycles(); });
   mem->report(program, &r);
-  fill_energy(energy, r.seconds(), peak_w, in.power_window_us, in.tokens, r.mutable_energy());
+  std::vector<const EnergyCounter*> counters;
+  for (const auto& chip : chips) counters.push_back(chip->energy.get());
+  fill_energy(counters, network ? network->energy_joules() : 0.0, r.seconds(), peak_w,
+              in.power_window_us, in.tokens, r.mutable_energy());
   fill_roofline(sys, program, core->profile(), in.memory_roof_gbps, limiters, &r);
-  core.reset();
-  mem.reset();
+  if (network != nullptr) fill_network(chips, *network, end_ps, &r);
+  chips.clear();
   return r;
 }
 

@@ -1,0 +1,81 @@
+// The network between the cores of a system (sim/system.proto Topology):
+// chips joined by links in a ring, fully connected, as a 2-D torus or
+// through a switch, and each core's port into its chip's network. A send
+// (isa.proto SendOp) goes out in packets of at most `packet_bytes`; each
+// packet crosses the source core's port, then the chip links on its route
+// (shortest: around the ring the nearer way, the torus x then y, a switch
+// up and down), then the destination core's port, each a store-and-forward
+// hop: it occupies the hop's direction for (packet + header) / bandwidth,
+// one packet after another, and reaches the next hop the hop's latency
+// later. So a message pipelines over its hops, and sends sharing a link
+// direction queue behind each other: a collective's time emerges from the
+// links. Every link direction is a resource the limiter accounting names.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/resources.h"
+#include "memory/memory.pb.h"
+
+namespace npusim::arch {
+
+struct ChipNetworkConfig {
+  uint32_t chips = 1, cores = 1;  // cores per chip
+  enum class Shape : uint8_t { Ring, Full, Torus, Switch } shape = Shape::Ring;
+  uint32_t torus_x = 1, torus_y = 1;
+  LinkConfig chip_link;
+  LinkConfig core_port;  // bandwidth 0: unlimited, no latency
+  uint64_t packet_bytes = 4096;
+};
+
+class ChipNetwork {
+ public:
+  explicit ChipNetwork(const ChipNetworkConfig& config);
+
+  // `bytes` leave core `from` at `t_ps` for core `to`: when the last packet
+  // has landed, ps. Bytes 0: one header-only packet (a credit).
+  uint64_t send(uint64_t t_ps, uint32_t from, uint32_t to, uint64_t bytes);
+
+  // Each hop in the ledger of the chip it leaves (`ledgers`, one per chip):
+  // a chip link's out of its source chip, a core port in its core's.
+  void register_resources(const std::vector<ResourceLedger*>& ledgers);
+
+  struct HopStats {
+    std::string name;
+    uint64_t packets = 0, bytes = 0;  // payload and headers
+    double busy_ps = 0;
+  };
+  [[nodiscard]] std::vector<HopStats> stats() const;
+  [[nodiscard]] double energy_joules() const;
+  [[nodiscard]] uint32_t cores() const { return config_.chips * config_.cores; }
+  // The chip links a message from chip a to chip b crosses, in order
+  // (indices into the hops; for tests and reports).
+  [[nodiscard]] std::vector<uint32_t> route(uint32_t a, uint32_t b) const;
+
+ private:
+  struct Hop {  // one direction of one link or port
+    std::string name;
+    double ps_per_byte = 0;  // 0: unlimited
+    uint64_t latency_ps = 0;
+    uint64_t header_bytes = 0;
+    double pj_per_bit = 0;
+    double free_ps = 0;
+    HopStats stats;
+    uint32_t chip = 0;  // whose ledger records it
+    ResourceLedger* ledger = nullptr;
+    ResourceLedger::Column column = 0;
+  };
+  uint32_t add_hop(const std::string& name, const LinkConfig& link, uint32_t chip);
+  // The hop of the chip link a -> b (neighbours), or of the switch ports.
+  [[nodiscard]] uint32_t link(uint32_t a, uint32_t b) const;
+
+  ChipNetworkConfig config_;
+  std::vector<Hop> hops_;
+  std::vector<uint32_t> port_out_, port_in_;  // per core
+  std::vector<uint32_t> link_of_;  // chips x chips -> hop (neighbours; a switch: a -> a is up)
+  std::vector<uint32_t> switch_down_;  // per chip: the switch port down to it
+};
+
+}  // namespace npusim::arch
