@@ -74,7 +74,7 @@ class ChipNetwork {
   ChipNetworkConfig config_;
   std::vector<Hop> hops_;
   std::vector<uint32_t> port_out_, port_in_;  // per core
-  std::vector<uint32_t> link_of_;  // chips x chips -> hop (neighbours; a switch: a -> a is up)
+  std::vector<uint32_t> link_of_;      // chips x chips -> hop (neighbours; a switch: a -> a is up)
   std::vector<uint32_t> switch_down_;  // per chip: the switch port down to it
 };
 

@@ -217,10 +217,10 @@ void DmaEngine::execute_pim(const Instruction& instruction) {
 void DmaEngine::execute_send(const Instruction& instruction) {
   const SendOp& op = instruction.send();
   if (context_.network == nullptr || op.dest_core() >= context_.network->cores()) {
-    context_.fail(UserError(fmt::format(
-        "core.dma: a send to core {}, which this system does not have: the program was "
-        "compiled for another system",
-        op.dest_core())));
+    context_.fail(UserError(
+        fmt::format("core.dma: a send to core {}, which this system does not have: the program was "
+                    "compiled for another system",
+                    op.dest_core())));
     stopped_ = true;
     return;
   }

@@ -141,14 +141,15 @@ FunctionalCore::Effect FunctionalCore::send(const Instruction& ins) const {
   const SendOp& op = ins.send();
   spm_range("send.spm_addr", op.spm_addr(), op.bytes());
   if (op.dest_core() >= peers_.size() || peers_[op.dest_core()] == nullptr) {
-    throw UserError(fmt::format("{}: send.dest_core: {} is not a core of this system", where_,
-                                op.dest_core()));
+    throw UserError(
+        fmt::format("{}: send.dest_core: {} is not a core of this system", where_, op.dest_core()));
   }
   FunctionalCore* to = peers_[op.dest_core()];
   to->spm_range("send.dest_spm_addr", op.dest_spm_addr(), op.bytes());
   Effect e{&ins, {}};
   const auto* from = spm_.data() + op.spm_addr();
-  e.writes.push_back({false, op.dest_spm_addr(), std::vector<uint8_t>(from, from + op.bytes()), to});
+  e.writes.push_back(
+      {false, op.dest_spm_addr(), std::vector<uint8_t>(from, from + op.bytes()), to});
   return e;
 }
 

@@ -7,9 +7,8 @@ namespace npusim::arch {
 NpuCore::NpuCore(const sc_core::sc_module_name& name, const Program& program,
                  const CoreConfig& config)
     : sc_core::sc_module(name),
-      own_semaphores_(config.shared_semaphores == nullptr
-                          ? std::make_unique<SemaphoreBank>(program)
-                          : nullptr),
+      own_semaphores_(config.shared_semaphores == nullptr ? std::make_unique<SemaphoreBank>(program)
+                                                          : nullptr),
       semaphores_(config.shared_semaphores != nullptr ? config.shared_semaphores
                                                       : own_semaphores_.get()) {
   context_.semaphores = semaphores_;
@@ -24,7 +23,8 @@ NpuCore::NpuCore(const sc_core::sc_module_name& name, const Program& program,
   context_.ledger = config.ledger;
   context_.functional = config.functional;
   if (config.kernel_by_kernel) {
-    kernels_ = std::make_unique<KernelBarrier>(core, program.nodes_size(), config.launch_gap.value());
+    kernels_ =
+        std::make_unique<KernelBarrier>(core, program.nodes_size(), config.launch_gap.value());
     context_.kernels = kernels_.get();
   }
   context_.engine = [this](Queue q) { return engine(q); };

@@ -28,7 +28,7 @@ struct MemoryLimit {
 struct CoreLimits {
   uint64_t spm_capacity_bytes = 0;                   // each core's
   std::vector<MemoryLimit> memories{MemoryLimit{}};  // memory i's; at least one
-  uint32_t cores = 1;  // the system's (sim/system.proto Topology)
+  uint32_t cores = 1;                                // the system's (sim/system.proto Topology)
 };
 
 struct ProgramFacts {

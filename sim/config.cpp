@@ -401,6 +401,26 @@ void validate_memories(const System& s, const std::string& where) {
 
 }  // namespace
 
+// Chips that the links can join: a chip link with a bandwidth, a torus whose
+// sides multiply to the chips; a core port, if given, with a bandwidth.
+void validate_topology(const System& s, const std::string& where) {
+  if (!s.has_topology()) return;
+  const Topology& t = s.topology();
+  if (t.has_core_port()) {
+    require(t.core_port().bandwidth_gbps() > 0, where, "topology.core_port.bandwidth_gbps",
+            "must be > 0");
+  }
+  if (t.chips() <= 1) return;
+  require(t.has_chip_link() && t.chip_link().bandwidth_gbps() > 0, where,
+          "topology.chip_link.bandwidth_gbps",
+          fmt::format("{} chips need a chip link with a bandwidth > 0", t.chips()));
+  if (t.chip_topology() == TORUS_2D) {
+    require(uint64_t{t.torus_x()} * t.torus_y() == t.chips(), where, "topology.torus_x",
+            fmt::format("torus_x x torus_y = {} x {} must equal the {} chips", t.torus_x(),
+                        t.torus_y(), t.chips()));
+  }
+}
+
 void validate(const System& s, const std::string& where) {
   check_ranges(s, where);  // the ranges system.proto and memory.proto declare
   const auto& a = s.core().array();
@@ -412,6 +432,7 @@ void validate(const System& s, const std::string& where) {
   require(s.core().execution().launch_gap_ns() == 0 || s.core().execution().kernel_by_kernel(),
           where, "core.execution.launch_gap_ns", "applies only with kernel_by_kernel: true");
   validate_memories(s, where);
+  validate_topology(s, where);
 }
 
 System complete_system(System s, const std::string& where, const std::vector<std::string>& sets,

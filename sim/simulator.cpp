@@ -162,8 +162,8 @@ class Chip : public ChipParts {
 };
 
 // Each chip's time, traffic, limiter and energy, and each network hop's.
-void fill_network(const std::vector<std::unique_ptr<Chip>>& chips,
-                  const arch::ChipNetwork& network, uint64_t end_ps, Report* r) {
+void fill_network(const std::vector<std::unique_ptr<Chip>>& chips, const arch::ChipNetwork& network,
+                  uint64_t end_ps, Report* r) {
   for (size_t c = 0; c < chips.size(); ++c) {
     const Chip& chip = *chips[c];
     ChipStats* s = r->add_chips();
@@ -251,8 +251,9 @@ Report simulate(const SimulationInput& in) {
     cc.core = c;
     cc.shared_semaphores = semaphores.get();
     cc.network = network.get();
-    arch::MemoryImage* image =
-        in.memory_image == nullptr ? nullptr : c == 0 ? in.memory_image : &images[c - 1];
+    arch::MemoryImage* image = in.memory_image == nullptr ? nullptr
+                               : c == 0                   ? in.memory_image
+                                                          : &images[c - 1];
     chips.push_back(std::make_unique<Chip>(n_chips == 1 ? "" : fmt::format("chip{}", c), sys,
                                            program, cc, image, in));
   }

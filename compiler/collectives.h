@@ -1,0 +1,46 @@
+// Collectives built from sends (isa.proto SendOp) and the vector unit,
+// appended to a program of several cores: the schedule is the compiler's
+// choice; its time is whatever the chip network makes of the sends
+// (arch/chip_network.h), never a formula.
+//
+// Ring all-reduce of a buffer of E elements that every core of the ring
+// holds in its scratchpad, summed in place, in N chunks (N cores; chunk k
+// is elements [k E / N, (k + 1) E / N)):
+//   reduce-scatter, steps s = 0 .. N - 2: core r sends chunk (r - s) mod N
+//     into the next core's receive buffer; the next core adds it into its
+//     own copy of that chunk, then frees the buffer (a credit the sender
+//     waits for before its next send) and sends the sum on at step s + 1;
+//   all-gather, steps s = 0 .. N - 2: core r sends chunk (r + 1 - s) mod N,
+//     complete, straight into the next core's copy, which passes it on.
+// Each core sends 2 (N - 1) chunks of E / N: on an idle ring of bandwidth B
+// per direction the time is 2 (N - 1) / N x E x bytes / B plus, per step,
+// the hops' latencies and an add.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "arch/isa.pb.h"
+
+namespace npusim::compiler {
+
+struct RingAllReduce {
+  std::vector<uint32_t> cores;  // the ring, in order (Program.cores indices)
+  uint64_t spm_data = 0;        // the buffer, at the same address on every core
+  uint64_t spm_scratch = 0;     // a chunk's bytes to receive into
+  uint64_t elements = 0;
+  DType dtype = FP16;
+  // Per core (as `cores`), a semaphore its first add waits for: the buffer
+  // is in its scratchpad (empty: it is already).
+  std::vector<uint32_t> data_ready;
+  std::string name = "allreduce";  // prefixes its semaphores' names
+};
+
+// Appends the instructions and semaphores to `program`, whose cores must
+// exist. Core r's buffer is complete when semaphore "<name>[r].gathered"
+// can be taken once more after the collective's own instructions on its DMA
+// queue (a wait of count 1 placed after them). UserError when the ring has fewer than 2 cores or
+// fewer elements than cores.
+void ring_all_reduce(Program& program, const RingAllReduce& spec);
+
+}  // namespace npusim::compiler

@@ -1,0 +1,258 @@
+// Chips joined by links (sim/system.proto Topology, arch/chip_network.h)
+// and the collectives the compiler builds from sends (compiler/
+// collectives.h): routes, a send's time in closed form, a ring all-reduce
+// against the ring's closed form, contention, and the values it computes.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "arch/chip_network.h"
+#include "arch/functional.h"
+#include "arch/vector_costs.h"
+#include "common/elements.h"
+#include "compiler/collectives.h"
+#include "sim/config.h"
+#include "sim/simulator.h"
+#include "test_util.h"
+
+namespace npusim {
+namespace {
+
+LinkConfig link_of(double gbps, double latency_ns, uint32_t header = 0) {
+  LinkConfig l;
+  l.set_name("ICI");
+  l.set_bandwidth_gbps(gbps);
+  l.set_latency_ns(latency_ns);
+  l.set_header_bytes(header);
+  return l;
+}
+
+arch::ChipNetworkConfig network(uint32_t chips, arch::ChipNetworkConfig::Shape shape) {
+  arch::ChipNetworkConfig c;
+  c.chips = chips;
+  c.shape = shape;
+  c.chip_link = link_of(100, 500, 64);
+  c.packet_bytes = 4096;
+  return c;
+}
+
+// Routes take the shortest way: around the ring the nearer direction, on
+// the torus x then y, through a switch up and down.
+TEST(ChipNetwork, RoutesAreShortest) {
+  using Shape = arch::ChipNetworkConfig::Shape;
+  const arch::ChipNetwork ring(network(8, Shape::Ring));
+  EXPECT_EQ(ring.route(0, 3).size(), 3u);
+  EXPECT_EQ(ring.route(0, 5).size(), 3u);  // backwards
+  EXPECT_EQ(ring.route(0, 4).size(), 4u);
+  EXPECT_EQ(ring.route(2, 2).size(), 0u);
+  const arch::ChipNetwork full(network(8, Shape::Full));
+  EXPECT_EQ(full.route(1, 6).size(), 1u);
+  arch::ChipNetworkConfig t = network(16, Shape::Torus);
+  t.torus_x = 4;
+  t.torus_y = 4;
+  const arch::ChipNetwork torus(t);
+  EXPECT_EQ(torus.route(0, 15).size(), 2u);  // (0,0) to (3,3): one wrap each way
+  EXPECT_EQ(torus.route(0, 10).size(), 4u);  // (0,0) to (2,2)
+  const arch::ChipNetwork sw(network(8, Shape::Switch));
+  EXPECT_EQ(sw.route(3, 7).size(), 2u);
+}
+
+// One message of B bytes in P-byte packets with H-byte headers over h
+// store-and-forward hops of bandwidth W and latency L: the packets pipeline,
+// so it lands at (h - 1) x ((P + H) / W + L) + ceil(B / P) x (P + H) / W + L
+// (the last hop's packets one after another). Two messages sharing a link
+// direction take twice as long as one for the second.
+TEST(ChipNetwork, AMessagePipelinesOverItsHopsAndSharesALink) {
+  using Shape = arch::ChipNetworkConfig::Shape;
+  arch::ChipNetwork ring(network(8, Shape::Ring));
+  const double ps_per_byte = 1000.0 / 100;  // 100 GB/s
+  const double packet_ps = (4096 + 64) * ps_per_byte, latency_ps = 500e3;
+  const uint64_t bytes = 1 << 20;  // 256 packets
+  const double expected = 2 * (packet_ps + latency_ps) + 256 * packet_ps + latency_ps;
+  EXPECT_NEAR(static_cast<double>(ring.send(0, 0, 3, bytes)), expected, 2);
+  // The same path again at time 0: it queues behind the first on every hop.
+  arch::ChipNetwork shared(network(8, Shape::Ring));
+  (void)shared.send(0, 0, 1, bytes);
+  const uint64_t second = shared.send(0, 0, 1, bytes);
+  EXPECT_NEAR(static_cast<double>(second), 2 * 256 * packet_ps + latency_ps, 2);
+  // The other direction is free.
+  EXPECT_NEAR(static_cast<double>(shared.send(0, 1, 0, bytes)), 256 * packet_ps + latency_ps, 2);
+}
+
+// A system of `chips` npu-hbm3 chips in a ring of 100 GB/s links, 1 us.
+System ring_system(uint32_t chips) {
+  System s = sim::load_system(
+      std::string(NPUSIM_SOURCE_DIR) + "/examples/hw/npu-hbm3.textproto",
+      {fmt::format("topology.chips={}", chips), "topology.chip_link.name='ICI'",
+       "topology.chip_link.bandwidth_gbps=100", "topology.chip_link.latency_ns=1000"});
+  return s;
+}
+
+// Each core loads its `elements` fp16 inputs (core c's at c x bytes) into
+// its scratchpad, all-reduces them `collectives` times over (each on its own
+// buffer), and core 0 stores the first result at `out`. Without `io`, the
+// collectives alone, on what the scratchpads hold.
+Program all_reduce_program(uint32_t chips, uint64_t elements, uint32_t collectives, uint64_t out,
+                           bool io = true) {
+  Program p;
+  const uint64_t bytes = elements * 2;
+  TensorRef* t = p.add_tensors();
+  t->set_name("x");
+  t->set_tensor_class(ACTIVATION);
+  t->set_bytes(bytes * chips + bytes);
+  std::vector<uint32_t> ready;
+  for (uint32_t c = 0; c < chips; ++c) {
+    p.add_cores();
+    Semaphore* s = p.add_semaphores();
+    s->set_id(static_cast<uint32_t>(p.semaphores_size() - 1));
+    s->set_name(fmt::format("loaded[{}]", c));
+    s->set_producer(DMA);
+    s->set_core(c);
+    s->set_kind(DATA_READY);
+    s->set_initial(0);
+    ready.push_back(s->id());
+    for (uint32_t k = 0; k < collectives && io; ++k) {
+      Instruction& load = *p.mutable_cores(static_cast<int>(c))->add_dma();
+      DmaOp& op = *load.mutable_dma();
+      op.set_direction(DmaOp::LOAD);
+      op.set_dram_addr(c * bytes);
+      op.set_spm_addr(k * 2 * bytes);
+      op.set_row_bytes(bytes);
+      op.set_rows(1);
+      op.set_tensor(0);
+      op.set_tensor_class(ACTIVATION);
+      SemOp* sig = load.add_signal();
+      sig->set_sem(s->id());
+      sig->set_count(1);
+    }
+  }
+  for (uint32_t k = 0; k < collectives; ++k) {
+    compiler::RingAllReduce r;
+    for (uint32_t c = 0; c < chips; ++c) r.cores.push_back(c);
+    r.spm_data = k * 2 * bytes;
+    r.spm_scratch = k * 2 * bytes + bytes;
+    r.elements = elements;
+    if (io) r.data_ready = ready;
+    r.name = fmt::format("allreduce{}", k);
+    compiler::ring_all_reduce(p, r);
+  }
+  if (!io) return p;
+  // Core 0 stores the first buffer once its last all-gather chunk is in
+  // (compiler/collectives.h: its `gathered` semaphore's last count).
+  Instruction& store = *p.mutable_cores(0)->add_dma();
+  DmaOp& op = *store.mutable_dma();
+  op.set_direction(DmaOp::STORE);
+  op.set_dram_addr(out);
+  op.set_spm_addr(0);
+  op.set_row_bytes(bytes);
+  op.set_rows(1);
+  op.set_tensor(0);
+  op.set_tensor_class(ACTIVATION);
+  for (int i = 0; i < p.semaphores_size(); ++i) {
+    if (p.semaphores(i).name() == "allreduce0[0].gathered") {
+      SemOp* w = store.add_wait();
+      w->set_sem(static_cast<uint32_t>(i));
+      w->set_count(1);
+    }
+  }
+  return p;
+}
+
+// On an idle ring of N = 4 chips, an all-reduce of S = 8 MiB takes the
+// ring's closed form within 2%: each of the 2 (N - 1) steps sends a chunk of
+// S / N over one link (100 GB/s, 1 us) and, in the reduce-scatter, adds it
+// (npu-hbm3's 2048 lanes): 2 (N - 1) / N x S / W + 2 (N - 1) x L + (N - 1)
+// x the add. The links carry exactly 2 (N - 1) / N x S each way in all.
+TEST(Collectives, RingAllReduceMatchesTheClosedForm) {
+  constexpr uint32_t kChips = 4;
+  constexpr uint64_t kElements = 4 << 20;  // 8 MiB of fp16
+  const System s = ring_system(kChips);
+  const Program p = all_reduce_program(kChips, kElements, 1, 0, false);
+  const Report r = test::run(s, p);
+  const double bytes = kElements * 2.0, w = 100e9, l = 1e-6;
+  const uint64_t chunk = kElements / kChips;
+  const double add_s = static_cast<double>(arch::vector_cycles(*arch::vector_cost(ADD), chunk, 0,
+                                                               s.core().vector().lanes())) /
+                       (s.core_clock_ghz() * 1e9);
+  const double closed =
+      2.0 * (kChips - 1) / kChips * bytes / w + 2 * (kChips - 1) * l + (kChips - 1) * add_s;
+  RecordProperty("seconds",
+                 fmt::format("{:.3f} us against {:.3f} us", r.seconds() * 1e6, closed * 1e6));
+  EXPECT_NEAR(r.seconds() / closed, 1.0, 0.02);
+  ASSERT_EQ(r.chips_size(), 4);
+  uint64_t link_bytes = 0;
+  for (const NetworkHopStats& h : r.network()) {
+    if (h.name().rfind("ICI", 0) == 0) link_bytes += h.bytes();
+  }
+  EXPECT_EQ(link_bytes, 2u * (kChips - 1) * kChips * (kElements / kChips) * 2);
+  for (const ChipStats& c : r.chips()) EXPECT_EQ(c.bytes_sent(), 2u * (kChips - 1) * chunk * 2);
+  // The limiter of chip 0 is its outgoing link.
+  EXPECT_EQ(r.chips(0).limiter().resource(), "ICI 0->1");
+}
+
+// Two all-reduces at once on the same ring share its links: together they
+// take longer than one alone (about twice: each step's chunks queue).
+TEST(Collectives, TwoConcurrentAllReducesShareTheLinks) {
+  const System s = ring_system(4);
+  const double one = test::run(s, all_reduce_program(4, 1 << 20, 1, 0, false)).seconds();
+  const double two = test::run(s, all_reduce_program(4, 1 << 20, 2, 0, false)).seconds();
+  EXPECT_GT(two, 1.6 * one);
+  EXPECT_LT(two, 2.2 * one);
+}
+
+// The values: every core's buffer ends as the sum of the four inputs
+// (small integers: exact in fp16); core 0 stores it.
+TEST(Collectives, RingAllReduceSumsEveryCoresInput) {
+  constexpr uint32_t kChips = 4;
+  constexpr uint64_t kElements = 1000;  // chunks of 250
+  const System s = ring_system(kChips);
+  const uint64_t out = kChips * kElements * 2;
+  const Program p = all_reduce_program(kChips, kElements, 1, out);
+  arch::MemoryImage image;
+  std::vector<float> sum(kElements, 0.0F);
+  for (uint32_t c = 0; c < kChips; ++c) {
+    std::vector<float> x(kElements);
+    for (uint64_t i = 0; i < kElements; ++i) {
+      x[i] = static_cast<float>((i * 7 + c * 3) % 17) - 8.0F;
+      sum[i] += x[i];
+    }
+    std::vector<uint8_t> bytes(kElements * 2);
+    encode_elements(FP16, x.data(), kElements, bytes.data());
+    image.write(c * kElements * 2, bytes.data(), bytes.size());
+  }
+  sim::SimulationInput in;
+  in.system = &s;
+  in.program = &p;
+  in.memory_image = &image;
+  (void)sim::simulate(in);
+  std::vector<uint8_t> bytes(kElements * 2);
+  image.read(out, bytes.data(), bytes.size());
+  std::vector<float> got(kElements);
+  decode_elements(FP16, bytes.data(), kElements, got.data());
+  EXPECT_EQ(got, sum);
+}
+
+TEST(Collectives, BadTopologiesAreRefused) {
+  const std::string hw = std::string(NPUSIM_SOURCE_DIR) + "/examples/hw/npu-hbm3.textproto";
+  EXPECT_NE(test::error_of([&] {
+              (void)sim::load_system(hw, {"topology.chips=4"});
+            }).find("topology.chip_link.bandwidth_gbps: 4 chips need a chip link"),
+            std::string::npos);
+  EXPECT_NE(test::error_of([&] {
+              (void)sim::load_system(
+                  hw, {"topology.chips=6", "topology.chip_topology=TORUS_2D", "topology.torus_x=4",
+                       "topology.torus_y=2", "topology.chip_link.bandwidth_gbps=10"});
+            }).find("torus_x x torus_y = 4 x 2 must equal the 6 chips"),
+            std::string::npos);
+  // A program for 4 cores on a system of 2.
+  const System two = ring_system(2);
+  EXPECT_NE(test::error_of([&] {
+              (void)test::run(two, all_reduce_program(4, 1000, 1, 8000));
+            }).find("this system has 2 core(s); the program has 4"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace npusim
