@@ -213,6 +213,21 @@ void print_table(const Report& r, std::ostream& out) {
                  si(m.peak_bandwidth_gbps() * 1e9, "B/s"), 100.0 * m.busy(), link);
     }
   }
+  if (r.chips_size() > 0) {
+    fmt::print(out, "\n{:<6}{:>14}{:>12}{:>12}{:>12}  {}\n", "chip", "finished", "read", "sent",
+               "energy", "limited by");
+    for (const ChipStats& c : r.chips()) {
+      fmt::print(out, "{:<6}{:>14}{:>12}{:>12}{:>12}  {} ({:.1f}%)\n", c.chip(),
+                 si(c.seconds(), "s"), si(static_cast<double>(c.bytes_read()), "B"),
+                 si(static_cast<double>(c.bytes_sent()), "B"), joules(c.joules()),
+                 c.limiter().resource(), 100.0 * c.limiter().busy_share());
+    }
+    fmt::print(out, "\n{:<32}{:>12}{:>10}{:>8}\n", "network hop", "bytes", "packets", "busy");
+    for (const NetworkHopStats& h : r.network()) {
+      fmt::print(out, "{:<32}{:>12}{:>10}{:>7.1f}%\n", h.name(),
+                 si(static_cast<double>(h.bytes()), "B"), h.packets(), 100.0 * h.busy());
+    }
+  }
   if (r.has_energy()) {
     const Energy& e = r.energy();
     fmt::print(out, "\n{:<28}{:>20}\n", "energy", joules(e.joules()));
