@@ -153,7 +153,7 @@ uint64_t ChipNetwork::send(uint64_t t_ps, uint32_t from, uint32_t to, uint64_t b
       h.stats.busy_ps += busy;
       if (h.ledger != nullptr && busy > 0) {
         h.ledger->add(h.column, static_cast<uint64_t>(start), static_cast<uint64_t>(start + busy),
-                      busy);
+                      static_cast<double>(wire));
       }
       at = start + busy + static_cast<double>(h.latency_ps);
     }
@@ -166,8 +166,9 @@ void ChipNetwork::register_resources(const std::vector<ResourceLedger*>& ledgers
   for (Hop& h : hops_) {
     if (h.ps_per_byte <= 0 || h.chip >= ledgers.size()) continue;  // unlimited: never a limit
     h.ledger = ledgers[h.chip];
-    h.column = h.ledger->add_resource({h.name, ResourcePath::Memory, "ps", 1.0,
-                                       fmt::format("{:.4g} GB/s", 1000.0 / h.ps_per_byte), ""});
+    h.column = h.ledger->add_resource(
+        {h.name, ResourcePath::Memory, "B", 1.0 / h.ps_per_byte,
+         fmt::format("{:.4g} GB/s per direction", 1000.0 / h.ps_per_byte), ""});
   }
 }
 

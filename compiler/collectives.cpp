@@ -94,4 +94,22 @@ void ring_all_reduce(Program& program, const RingAllReduce& spec) {
   }
 }
 
+Program all_reduce_program(uint32_t cores, uint64_t elements, DType dtype, uint32_t count) {
+  Program p;
+  p.set_name(fmt::format("all-reduce of {} x {} over {} cores", count, elements, cores));
+  for (uint32_t c = 0; c < cores; ++c) p.add_cores();
+  const uint64_t bytes = dtype_bytes(dtype, elements);
+  for (uint32_t k = 0; k < count; ++k) {
+    RingAllReduce r;
+    for (uint32_t c = 0; c < cores; ++c) r.cores.push_back(c);
+    r.spm_data = 2 * k * bytes;
+    r.spm_scratch = r.spm_data + bytes;
+    r.elements = elements;
+    r.dtype = dtype;
+    r.name = fmt::format("allreduce{}", k);
+    ring_all_reduce(p, r);
+  }
+  return p;
+}
+
 }  // namespace npusim::compiler

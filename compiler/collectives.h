@@ -43,4 +43,12 @@ struct RingAllReduce {
 // fewer elements than cores.
 void ring_all_reduce(Program& program, const RingAllReduce& spec);
 
+// A program of `cores` cores (a ring in index order) running `count` ring
+// all-reduces of `elements` each, one after another's buffer in the
+// scratchpads (buffer k at 2 k x its bytes, its receive buffer after it), on
+// whatever the scratchpads hold: a topology's collective measured alone
+// (npusim collective).
+[[nodiscard]] Program all_reduce_program(uint32_t cores, uint64_t elements, DType dtype,
+                                         uint32_t count = 1);
+
 }  // namespace npusim::compiler

@@ -214,11 +214,11 @@ void print_table(const Report& r, std::ostream& out) {
     }
   }
   if (r.chips_size() > 0) {
-    fmt::print(out, "\n{:<6}{:>14}{:>12}{:>12}{:>12}  {}\n", "chip", "finished", "read", "sent",
+    fmt::print(out, "\n{:<6}{:>14}{:>12}{:>12}{:>12}  {}\n", "chip", "finished, us", "read", "sent",
                "energy", "limited by");
     for (const ChipStats& c : r.chips()) {
-      fmt::print(out, "{:<6}{:>14}{:>12}{:>12}{:>12}  {} ({:.1f}%)\n", c.chip(),
-                 si(c.seconds(), "s"), si(static_cast<double>(c.bytes_read()), "B"),
+      fmt::print(out, "{:<6}{:>14.3f}{:>12}{:>12}{:>12}  {} ({:.1f}%)\n", c.chip(),
+                 c.seconds() * 1e6, si(static_cast<double>(c.bytes_read()), "B"),
                  si(static_cast<double>(c.bytes_sent()), "B"), joules(c.joules()),
                  c.limiter().resource(), 100.0 * c.limiter().busy_share());
     }

@@ -68,10 +68,6 @@ void fill_unit(UnitStats* u, const char* name, const arch::Engine& e, uint64_t c
   u->set_instructions(e.executed());
 }
 
-uint32_t chip_count(const System& s) {
-  return s.has_topology() && s.topology().has_chips() ? s.topology().chips() : 1;
-}
-
 arch::ChipNetworkConfig network_config(const System& s) {
   const Topology& t = s.topology();
   arch::ChipNetworkConfig c;
@@ -200,6 +196,10 @@ void fill_bytes(ClassBytes* out, const std::array<uint64_t, 4>& by_class) {
 }
 
 }  // namespace
+
+uint32_t chip_count(const System& system) {
+  return system.has_topology() && system.topology().has_chips() ? system.topology().chips() : 1;
+}
 
 double memory_peak_gbps(const System& system) {
   double sum = 0;

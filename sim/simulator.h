@@ -37,6 +37,8 @@ struct SimulationInput {
 
 [[nodiscard]] Report simulate(const SimulationInput& input);
 
+// The system's chips (Topology.chips, default 1).
+[[nodiscard]] uint32_t chip_count(const System& system);
 // Peak bandwidth of the system's memory, GB/s.
 [[nodiscard]] double memory_peak_gbps(const System& system);
 // The system memory's read-latency estimate for short requests, ns.

@@ -120,7 +120,7 @@ Graph build_graph(const WorkloadOptions& o, Compiled* compiled) {
 
 Compiled compile_workload(const System& system, const std::string& where,
                           const WorkloadOptions& options) {
-  require(!system.has_topology() || system.topology().chips() <= 1, where, "topology.chips",
+  require(chip_count(system) == 1, where, "topology.chips",
           fmt::format("{} chips: the compiler does not shard a model over chips yet (tensor and "
                       "pipeline parallelism are to come); a program written for them runs with "
                       "npusim run --program",

@@ -91,11 +91,8 @@ System ring_system(uint32_t chips) {
 }
 
 // Each core loads its `elements` fp16 inputs (core c's at c x bytes) into
-// its scratchpad, all-reduces them `collectives` times over (each on its own
-// buffer), and core 0 stores the first result at `out`. Without `io`, the
-// collectives alone, on what the scratchpads hold.
-Program all_reduce_program(uint32_t chips, uint64_t elements, uint32_t collectives, uint64_t out,
-                           bool io = true) {
+// its scratchpad, all-reduces them, and core 0 stores the result at `out`.
+Program load_all_reduce_store(uint32_t chips, uint64_t elements, uint64_t out) {
   Program p;
   const uint64_t bytes = elements * 2;
   TensorRef* t = p.add_tensors();
@@ -113,32 +110,27 @@ Program all_reduce_program(uint32_t chips, uint64_t elements, uint32_t collectiv
     s->set_kind(DATA_READY);
     s->set_initial(0);
     ready.push_back(s->id());
-    for (uint32_t k = 0; k < collectives && io; ++k) {
-      Instruction& load = *p.mutable_cores(static_cast<int>(c))->add_dma();
-      DmaOp& op = *load.mutable_dma();
-      op.set_direction(DmaOp::LOAD);
-      op.set_dram_addr(c * bytes);
-      op.set_spm_addr(k * 2 * bytes);
-      op.set_row_bytes(bytes);
-      op.set_rows(1);
-      op.set_tensor(0);
-      op.set_tensor_class(ACTIVATION);
-      SemOp* sig = load.add_signal();
-      sig->set_sem(s->id());
-      sig->set_count(1);
-    }
+    Instruction& load = *p.mutable_cores(static_cast<int>(c))->add_dma();
+    DmaOp& op = *load.mutable_dma();
+    op.set_direction(DmaOp::LOAD);
+    op.set_dram_addr(c * bytes);
+    op.set_spm_addr(0);
+    op.set_row_bytes(bytes);
+    op.set_rows(1);
+    op.set_tensor(0);
+    op.set_tensor_class(ACTIVATION);
+    SemOp* sig = load.add_signal();
+    sig->set_sem(s->id());
+    sig->set_count(1);
   }
-  for (uint32_t k = 0; k < collectives; ++k) {
-    compiler::RingAllReduce r;
-    for (uint32_t c = 0; c < chips; ++c) r.cores.push_back(c);
-    r.spm_data = k * 2 * bytes;
-    r.spm_scratch = k * 2 * bytes + bytes;
-    r.elements = elements;
-    if (io) r.data_ready = ready;
-    r.name = fmt::format("allreduce{}", k);
-    compiler::ring_all_reduce(p, r);
-  }
-  if (!io) return p;
+  compiler::RingAllReduce r;
+  for (uint32_t c = 0; c < chips; ++c) r.cores.push_back(c);
+  r.spm_data = 0;
+  r.spm_scratch = bytes;
+  r.elements = elements;
+  r.data_ready = ready;
+  r.name = "allreduce0";
+  compiler::ring_all_reduce(p, r);
   // Core 0 stores the first buffer once its last all-gather chunk is in
   // (compiler/collectives.h: its `gathered` semaphore's last count).
   Instruction& store = *p.mutable_cores(0)->add_dma();
@@ -169,7 +161,7 @@ TEST(Collectives, RingAllReduceMatchesTheClosedForm) {
   constexpr uint32_t kChips = 4;
   constexpr uint64_t kElements = 4 << 20;  // 8 MiB of fp16
   const System s = ring_system(kChips);
-  const Program p = all_reduce_program(kChips, kElements, 1, 0, false);
+  const Program p = compiler::all_reduce_program(kChips, kElements, FP16);
   const Report r = test::run(s, p);
   const double bytes = kElements * 2.0, w = 100e9, l = 1e-6;
   const uint64_t chunk = kElements / kChips;
@@ -196,8 +188,8 @@ TEST(Collectives, RingAllReduceMatchesTheClosedForm) {
 // take longer than one alone (about twice: each step's chunks queue).
 TEST(Collectives, TwoConcurrentAllReducesShareTheLinks) {
   const System s = ring_system(4);
-  const double one = test::run(s, all_reduce_program(4, 1 << 20, 1, 0, false)).seconds();
-  const double two = test::run(s, all_reduce_program(4, 1 << 20, 2, 0, false)).seconds();
+  const double one = test::run(s, compiler::all_reduce_program(4, 1 << 20, FP16, 1)).seconds();
+  const double two = test::run(s, compiler::all_reduce_program(4, 1 << 20, FP16, 2)).seconds();
   EXPECT_GT(two, 1.6 * one);
   EXPECT_LT(two, 2.2 * one);
 }
@@ -209,7 +201,7 @@ TEST(Collectives, RingAllReduceSumsEveryCoresInput) {
   constexpr uint64_t kElements = 1000;  // chunks of 250
   const System s = ring_system(kChips);
   const uint64_t out = kChips * kElements * 2;
-  const Program p = all_reduce_program(kChips, kElements, 1, out);
+  const Program p = load_all_reduce_store(kChips, kElements, out);
   arch::MemoryImage image;
   std::vector<float> sum(kElements, 0.0F);
   for (uint32_t c = 0; c < kChips; ++c) {
@@ -249,7 +241,7 @@ TEST(Collectives, BadTopologiesAreRefused) {
   // A program for 4 cores on a system of 2.
   const System two = ring_system(2);
   EXPECT_NE(test::error_of([&] {
-              (void)test::run(two, all_reduce_program(4, 1000, 1, 8000));
+              (void)test::run(two, compiler::all_reduce_program(4, 1000, FP16));
             }).find("this system has 2 core(s); the program has 4"),
             std::string::npos);
 }
