@@ -99,34 +99,7 @@ arch::ChipNetworkConfig network_config(const System& s) {
 // register, their energy. A chip of several is a SystemC module of its own
 // (`name`), so that each chip's modules have their own names; one chip's are
 // top-level, as they always were.
-struct ChipParts {
-  ResourceLedger ledger;
-  std::unique_ptr<MemorySystem> mem;
-  std::unique_ptr<arch::FunctionalCore> functional;
-  std::unique_ptr<arch::NpuCore> core;
-  std::unique_ptr<EnergyCounter> energy;
-  std::unique_ptr<PowerMeter> power;
-
-  void build(const System& sys, const Program& program, arch::CoreConfig config,
-             arch::MemoryImage* image, const SimulationInput& in) {
-    mem = std::make_unique<MemorySystem>(sys);
-    mem->register_resources(ledger);
-    config.ledger = &ledger;
-    if (image != nullptr) {
-      functional = std::make_unique<arch::FunctionalCore>(
-          *image, sys.core().scratchpad().capacity_bytes(), in.program_where, &program);
-      config.functional = functional.get();
-    }
-    const std::string core_name = fmt::format("core{}", config.core);
-    core = std::make_unique<arch::NpuCore>(core_name.c_str(), program, config);
-    core->dma().socket.bind(mem->socket());
-    energy = std::make_unique<EnergyCounter>(sys, *core, *mem);
-    power = std::make_unique<PowerMeter>("power", *energy, *core,
-                                         sc_core::sc_time(in.power_window_us, sc_core::SC_US));
-  }
-};
-
-class Chip : public ChipParts {
+class Chip {
  public:
   Chip(std::string chip_name, const System& sys, const Program& program,
        const arch::CoreConfig& config, arch::MemoryImage* image, const SimulationInput& in)
@@ -145,9 +118,36 @@ class Chip : public ChipParts {
     functional.reset();
     mem.reset();
   }
+  Chip(const Chip&) = delete;
+  Chip& operator=(const Chip&) = delete;
+
   const std::string name;
+  ResourceLedger ledger;
+  std::unique_ptr<MemorySystem> mem;
+  std::unique_ptr<arch::FunctionalCore> functional;
+  std::unique_ptr<arch::NpuCore> core;
+  std::unique_ptr<EnergyCounter> energy;
+  std::unique_ptr<PowerMeter> power;
 
  private:
+  void build(const System& sys, const Program& program, arch::CoreConfig config,
+             arch::MemoryImage* image, const SimulationInput& in) {
+    mem = std::make_unique<MemorySystem>(sys);
+    mem->register_resources(ledger);
+    config.ledger = &ledger;
+    if (image != nullptr) {
+      functional = std::make_unique<arch::FunctionalCore>(
+          *image, sys.core().scratchpad().capacity_bytes(), in.program_where, &program);
+      config.functional = functional.get();
+    }
+    const std::string core_name = fmt::format("core{}", config.core);
+    core = std::make_unique<arch::NpuCore>(core_name.c_str(), program, config);
+    core->dma().socket.bind(mem->socket());
+    energy = std::make_unique<EnergyCounter>(sys, *core, *mem);
+    power = std::make_unique<PowerMeter>("power", *energy, *core,
+                                         sc_core::sc_time(in.power_window_us, sc_core::SC_US));
+  }
+
   struct Module : sc_core::sc_module {
     Module(const sc_core::sc_module_name& n, const std::function<void()>& build)
         : sc_core::sc_module(n) {
