@@ -37,6 +37,7 @@ int collective(const std::vector<std::string>& argv) {
     throw UserError(fmt::format("{}: topology.chips: {} chip(s): a collective needs 2 or more",
                                 sys.system, chips));
   }
+  if (bytes % 2 != 0) args.fail("bytes", fmt::format("{} is not a whole number of fp16", bytes));
   const uint64_t elements = bytes / 2;
   if (elements < chips) args.fail("bytes", fmt::format("fewer than one fp16 per chip ({})", chips));
   // Each collective's buffer and its receive buffer (up to the whole buffer).
