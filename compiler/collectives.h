@@ -3,18 +3,22 @@
 // choice; its time is whatever the chip network makes of the sends
 // (arch/chip_network.h), never a formula.
 //
-// Ring all-reduce of a buffer of E elements that every core of the ring
-// holds in its scratchpad, summed in place, in N chunks (N cores; chunk k
-// is elements [k E / N, (k + 1) E / N)):
+// Ring collectives over a buffer of E elements at the same scratchpad
+// address on every core of the ring, in N chunks (N cores; chunk k is
+// elements [k E / N, (k + 1) E / N)):
 //   reduce-scatter, steps s = 0 .. N - 2: core r sends chunk (r - s) mod N
 //     into the next core's receive buffer; the next core adds it into its
 //     own copy of that chunk, then frees the buffer (a credit the sender
-//     waits for before its next send) and sends the sum on at step s + 1;
-//   all-gather, steps s = 0 .. N - 2: core r sends chunk (r + 1 - s) mod N,
-//     complete, straight into the next core's copy, which passes it on.
-// Each core sends 2 (N - 1) chunks of E / N: on an idle ring of bandwidth B
-// per direction the time is 2 (N - 1) / N x E x bytes / B plus, per step,
-// the hops' latencies and an add.
+//     waits for before its next send) and sends the sum on at step s + 1.
+//     Core r ends with chunk (r + 1) mod N summed over the ring;
+//   all-gather, steps s = 0 .. N - 2: core r sends chunk (r + h - s) mod N,
+//     complete, straight into the next core's copy, which passes it on
+//     (h = 0 alone: core r starts with chunk r; h = 1 after a
+//     reduce-scatter). Every core ends with every chunk;
+//   all-reduce: reduce-scatter, then all-gather.
+// Each core sends N - 1 chunks of E / N per phase: on an idle ring of
+// bandwidth W per direction a phase takes (N - 1) / N x E x bytes / W plus,
+// per step, the hops' latencies (and, reducing, an add).
 #pragma once
 
 #include <cstdint>
@@ -24,31 +28,37 @@
 
 namespace npusim::compiler {
 
-struct RingAllReduce {
+enum class RingOp : uint8_t { AllReduce, ReduceScatter, AllGather };
+
+struct RingCollective {
+  RingOp op = RingOp::AllReduce;
   std::vector<uint32_t> cores;  // the ring, in order (Program.cores indices)
   uint64_t spm_data = 0;        // the buffer, at the same address on every core
-  uint64_t spm_scratch = 0;     // a chunk's bytes to receive into
+  uint64_t spm_scratch = 0;     // a chunk's bytes to receive into (reducing)
   uint64_t elements = 0;
   DType dtype = FP16;
-  // Per core (as `cores`), a semaphore its first add waits for: the buffer
-  // is in its scratchpad (empty: it is already).
+  // Per core (as `cores`), a semaphore its first add (or, gathering alone,
+  // its first send) waits for: the buffer is in its scratchpad (empty: it is
+  // already).
   std::vector<uint32_t> data_ready;
-  std::string name = "allreduce";  // prefixes its semaphores' names
+  std::string name = "collective";  // prefixes its semaphores' names
 };
 
 // Appends the instructions and semaphores to `program`, whose cores must
-// exist. Core r's buffer is complete when semaphore "<name>[r].gathered"
-// can be taken once more after the collective's own instructions on its DMA
-// queue (a wait of count 1 placed after them). UserError when the ring has fewer than 2 cores or
-// fewer elements than cores.
-void ring_all_reduce(Program& program, const RingAllReduce& spec);
+// exist. After an all-gather (or all-reduce), core r's buffer is complete
+// when semaphore "<name>[r].gathered" can be taken once more after the
+// collective's own instructions on its DMA queue (a wait of count 1 placed
+// after them); after a reduce-scatter, when "<name>[r].added" can be.
+// UserError when the ring has fewer than 2 cores or fewer elements than
+// cores.
+void ring_collective(Program& program, const RingCollective& spec);
 
 // A program of `cores` cores (a ring in index order) running `count` ring
-// all-reduces of `elements` each, one after another's buffer in the
+// collectives of `elements` each at once, one after another's buffer in the
 // scratchpads (buffer k at 2 k x its bytes, its receive buffer after it), on
 // whatever the scratchpads hold: a topology's collective measured alone
 // (npusim collective).
-[[nodiscard]] Program all_reduce_program(uint32_t cores, uint64_t elements, DType dtype,
+[[nodiscard]] Program collective_program(RingOp op, uint32_t cores, uint64_t elements, DType dtype,
                                          uint32_t count = 1);
 
 }  // namespace npusim::compiler

@@ -81,10 +81,11 @@ TEST(ChipNetwork, AMessagePipelinesOverItsHopsAndSharesALink) {
   EXPECT_NEAR(static_cast<double>(shared.send(0, 1, 0, bytes)), 256 * packet_ps + latency_ps, 2);
 }
 
-// A system of `chips` npu-hbm3 chips in a ring of 100 GB/s links, 1 us.
-System ring_system(uint32_t chips) {
+// A system of `chips` npu-hbm3 (or `hw`) chips in a ring of 100 GB/s links,
+// 1 us.
+System ring_system(uint32_t chips, const std::string& hw = "npu-hbm3") {
   System s = sim::load_system(
-      std::string(NPUSIM_SOURCE_DIR) + "/examples/hw/npu-hbm3.textproto",
+      std::string(NPUSIM_SOURCE_DIR) + "/examples/hw/" + hw + ".textproto",
       {fmt::format("topology.chips={}", chips), "topology.chip_link.name='ICI'",
        "topology.chip_link.bandwidth_gbps=100", "topology.chip_link.latency_ns=1000"});
   return s;
@@ -92,7 +93,8 @@ System ring_system(uint32_t chips) {
 
 // Each core loads its `elements` fp16 inputs (core c's at c x bytes) into
 // its scratchpad, all-reduces them, and core 0 stores the result at `out`.
-Program load_all_reduce_store(uint32_t chips, uint64_t elements, uint64_t out) {
+Program load_collective_store(compiler::RingOp ring, uint32_t chips, uint64_t elements,
+                              uint64_t out) {
   Program p;
   const uint64_t bytes = elements * 2;
   TensorRef* t = p.add_tensors();
@@ -123,16 +125,18 @@ Program load_all_reduce_store(uint32_t chips, uint64_t elements, uint64_t out) {
     sig->set_sem(s->id());
     sig->set_count(1);
   }
-  compiler::RingAllReduce r;
+  compiler::RingCollective r;
+  r.op = ring;
   for (uint32_t c = 0; c < chips; ++c) r.cores.push_back(c);
   r.spm_data = 0;
   r.spm_scratch = bytes;
   r.elements = elements;
   r.data_ready = ready;
-  r.name = "allreduce0";
-  compiler::ring_all_reduce(p, r);
-  // Core 0 stores the first buffer once its last all-gather chunk is in
-  // (compiler/collectives.h: its `gathered` semaphore's last count).
+  r.name = "c";
+  compiler::ring_collective(p, r);
+  // Core 0 stores its buffer once its last chunk is in (compiler/
+  // collectives.h: its `gathered`, or reducing only `added`, semaphore's
+  // last count).
   Instruction& store = *p.mutable_cores(0)->add_dma();
   DmaOp& op = *store.mutable_dma();
   op.set_direction(DmaOp::STORE);
@@ -143,7 +147,8 @@ Program load_all_reduce_store(uint32_t chips, uint64_t elements, uint64_t out) {
   op.set_tensor(0);
   op.set_tensor_class(ACTIVATION);
   for (int i = 0; i < p.semaphores_size(); ++i) {
-    if (p.semaphores(i).name() == "allreduce0[0].gathered") {
+    const char* last = ring == compiler::RingOp::ReduceScatter ? "c[0].added" : "c[0].gathered";
+    if (p.semaphores(i).name() == last) {
       SemOp* w = store.add_wait();
       w->set_sem(static_cast<uint32_t>(i));
       w->set_count(1);
@@ -161,7 +166,8 @@ TEST(Collectives, RingAllReduceMatchesTheClosedForm) {
   constexpr uint32_t kChips = 4;
   constexpr uint64_t kElements = 4 << 20;  // 8 MiB of fp16
   const System s = ring_system(kChips);
-  const Program p = compiler::all_reduce_program(kChips, kElements, FP16);
+  const Program p =
+      compiler::collective_program(compiler::RingOp::AllReduce, kChips, kElements, FP16);
   const Report r = test::run(s, p);
   const double bytes = kElements * 2.0, w = 100e9, l = 1e-6;
   const uint64_t chunk = kElements / kChips;
@@ -184,46 +190,88 @@ TEST(Collectives, RingAllReduceMatchesTheClosedForm) {
   EXPECT_EQ(r.chips(0).limiter().resource(), "ICI 0->1");
 }
 
+// Reduce-scatter and all-gather alone: one phase each, (N - 1) / N x S / W
+// + (N - 1) x L (+ (N - 1) adds reducing), on the same ring.
+TEST(Collectives, ReduceScatterAndAllGatherAreOnePhaseEach) {
+  constexpr uint32_t kChips = 4;
+  constexpr uint64_t kElements = 4 << 20;
+  const System s = ring_system(kChips);
+  const double bytes = kElements * 2.0, w = 100e9, l = 1e-6;
+  const double add_s =
+      static_cast<double>(arch::vector_cycles(*arch::vector_cost(ADD), kElements / kChips, 0,
+                                              s.core().vector().lanes())) /
+      (s.core_clock_ghz() * 1e9);
+  const double phase = (kChips - 1.0) / kChips * bytes / w + (kChips - 1) * l;
+  const double rs = test::run(s, compiler::collective_program(compiler::RingOp::ReduceScatter,
+                                                              kChips, kElements, FP16))
+                        .seconds();
+  const double ag = test::run(s, compiler::collective_program(compiler::RingOp::AllGather, kChips,
+                                                              kElements, FP16))
+                        .seconds();
+  EXPECT_NEAR(rs / (phase + (kChips - 1) * add_s), 1.0, 0.02);
+  EXPECT_NEAR(ag / phase, 1.0, 0.02);
+}
+
 // Two all-reduces at once on the same ring share its links: together they
 // take longer than one alone (about twice: each step's chunks queue).
 TEST(Collectives, TwoConcurrentAllReducesShareTheLinks) {
   const System s = ring_system(4);
-  const double one = test::run(s, compiler::all_reduce_program(4, 1 << 20, FP16, 1)).seconds();
-  const double two = test::run(s, compiler::all_reduce_program(4, 1 << 20, FP16, 2)).seconds();
+  const double one =
+      test::run(s, compiler::collective_program(compiler::RingOp::AllReduce, 4, 1 << 20, FP16, 1))
+          .seconds();
+  const double two =
+      test::run(s, compiler::collective_program(compiler::RingOp::AllReduce, 4, 1 << 20, FP16, 2))
+          .seconds();
   EXPECT_GT(two, 1.6 * one);
   EXPECT_LT(two, 2.2 * one);
 }
 
 // The values: every core's buffer ends as the sum of the four inputs
 // (small integers: exact in fp16); core 0 stores it.
-TEST(Collectives, RingAllReduceSumsEveryCoresInput) {
+TEST(Collectives, RingCollectivesComputeTheirValues) {
   constexpr uint32_t kChips = 4;
   constexpr uint64_t kElements = 1000;  // chunks of 250
-  const System s = ring_system(kChips);
+  const System s = ring_system(kChips, "npu-128x128-ideal");
   const uint64_t out = kChips * kElements * 2;
-  const Program p = load_all_reduce_store(kChips, kElements, out);
-  arch::MemoryImage image;
+  std::vector<std::vector<float>> x(kChips, std::vector<float>(kElements));
   std::vector<float> sum(kElements, 0.0F);
+  arch::MemoryImage image;
   for (uint32_t c = 0; c < kChips; ++c) {
-    std::vector<float> x(kElements);
     for (uint64_t i = 0; i < kElements; ++i) {
-      x[i] = static_cast<float>((i * 7 + c * 3) % 17) - 8.0F;
-      sum[i] += x[i];
+      x[c][i] = static_cast<float>((i * 7 + c * 3) % 17) - 8.0F;
+      sum[i] += x[c][i];
     }
     std::vector<uint8_t> bytes(kElements * 2);
-    encode_elements(FP16, x.data(), kElements, bytes.data());
+    encode_elements(FP16, x[c].data(), kElements, bytes.data());
     image.write(c * kElements * 2, bytes.data(), bytes.size());
   }
-  sim::SimulationInput in;
-  in.system = &s;
-  in.program = &p;
-  in.memory_image = &image;
-  (void)sim::simulate(in);
-  std::vector<uint8_t> bytes(kElements * 2);
-  image.read(out, bytes.data(), bytes.size());
-  std::vector<float> got(kElements);
-  decode_elements(FP16, bytes.data(), kElements, got.data());
-  EXPECT_EQ(got, sum);
+  const auto core0 = [&](compiler::RingOp ring) {
+    arch::MemoryImage mem(image);
+    const Program p = load_collective_store(ring, kChips, kElements, out);
+    sim::SimulationInput in;
+    in.system = &s;
+    in.program = &p;
+    in.memory_image = &mem;
+    (void)sim::simulate(in);
+    std::vector<uint8_t> bytes(kElements * 2);
+    mem.read(out, bytes.data(), bytes.size());
+    std::vector<float> got(kElements);
+    decode_elements(FP16, bytes.data(), kElements, got.data());
+    return got;
+  };
+  // All-reduce: every element summed over the four (small integers: exact).
+  EXPECT_EQ(core0(compiler::RingOp::AllReduce), sum);
+  // Reduce-scatter: core 0 ends with chunk 1 summed.
+  const std::vector<float> rs = core0(compiler::RingOp::ReduceScatter);
+  EXPECT_EQ(std::vector<float>(rs.begin() + 250, rs.begin() + 500),
+            std::vector<float>(sum.begin() + 250, sum.begin() + 500));
+  // All-gather: chunk k is core k's own.
+  const std::vector<float> ag = core0(compiler::RingOp::AllGather);
+  for (uint32_t k = 0; k < kChips; ++k) {
+    EXPECT_EQ(std::vector<float>(ag.begin() + k * 250, ag.begin() + (k + 1) * 250),
+              std::vector<float>(x[k].begin() + k * 250, x[k].begin() + (k + 1) * 250))
+        << "chunk " << k;
+  }
 }
 
 TEST(Collectives, BadTopologiesAreRefused) {
@@ -241,7 +289,8 @@ TEST(Collectives, BadTopologiesAreRefused) {
   // A program for 4 cores on a system of 2.
   const System two = ring_system(2);
   EXPECT_NE(test::error_of([&] {
-              (void)test::run(two, compiler::all_reduce_program(4, 1000, FP16));
+              (void)test::run(
+                  two, compiler::collective_program(compiler::RingOp::AllReduce, 4, 1000, FP16));
             }).find("this system has 2 core(s); the program has 4"),
             std::string::npos);
 }

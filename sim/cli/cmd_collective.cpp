@@ -23,13 +23,22 @@ int collective(const std::vector<std::string>& argv) {
   uint64_t bytes = 8 << 20;
   uint64_t count = 1;
   add_system_options(args, sys);
-  args.option("op", &op, "the collective: all-reduce (a ring over the chips in index order)");
-  args.option("bytes", &bytes, "bytes each chip contributes, fp16 (default 8 MiB)", 2,
+  args.option("op", &op,
+              "all-reduce (default), reduce-scatter or all-gather: a ring over the chips in index "
+              "order");
+  args.option("bytes", &bytes, "the buffer's bytes on each chip, fp16 (default 8 MiB)", 2,
               uint64_t{1} << 40);
   args.option("count", &count, "collectives at once, each on its own buffer (default 1)", 1, 64);
   args.option("report", &report, "write the report as JSON to this file");
   if (!args.parse()) return 0;
-  if (op != "all-reduce") args.fail("op", fmt::format("'{}': choices: all-reduce", op));
+  compiler::RingOp ring = compiler::RingOp::AllReduce;
+  if (op == "reduce-scatter") {
+    ring = compiler::RingOp::ReduceScatter;
+  } else if (op == "all-gather") {
+    ring = compiler::RingOp::AllGather;
+  } else if (op != "all-reduce") {
+    args.fail("op", fmt::format("'{}': choices: all-reduce, reduce-scatter, all-gather", op));
+  }
   if (!report.empty()) sim::OutputFile::check(report, "--report");
   const System system = load_system(sys);
   const uint32_t chips = sim::chip_count(system);
@@ -48,16 +57,18 @@ int collective(const std::vector<std::string>& argv) {
                                    count, bytes, spm));
   }
   const Program program =
-      compiler::all_reduce_program(chips, elements, FP16, static_cast<uint32_t>(count));
+      compiler::collective_program(ring, chips, elements, FP16, static_cast<uint32_t>(count));
   sim::SimulationInput in;
   in.system = &system;
   in.program = &program;
   in.system_where = sys.system;
   const Report r = sim::simulate(in);
   // nccl-tests' figures: the algorithm bandwidth (bytes / time) and the bus
-  // bandwidth (what each link carried: x 2 (N - 1) / N for an all-reduce).
+  // bandwidth (what each link carried: x 2 (N - 1) / N for an all-reduce,
+  // (N - 1) / N for either half).
   const double algbw = static_cast<double>(bytes) * count / r.seconds();
-  const double busbw = algbw * 2.0 * (chips - 1) / chips;
+  const double busbw =
+      algbw * (ring == compiler::RingOp::AllReduce ? 2.0 : 1.0) * (chips - 1) / chips;
   fmt::print("collective          {} x {} of {} bytes, ring over {} chips\n", count, op, bytes,
              chips);
   fmt::print("time                {:.3f} us\n", r.seconds() * 1e6);
