@@ -67,10 +67,7 @@ void DmaEngine::execute(const Instruction& instruction) {
   }
   const DmaOp& op = instruction.dma();
   if (pims_in_flight_ > 0) wait_for_spm(op.spm_addr(), op.rows() * op.row_bytes(), false);
-  if (op.fence()) {
-    // Every earlier store must complete first (read after write through memory).
-    while (stores_in_flight_ > 0) sc_core::wait(response_event_);
-  }
+  if (op.fence()) wait_for_stores();  // read after write through memory
   if (op.direction() == DmaOp::LOAD) {
     // Bytes of a tensor read beyond its size are re-reads; a tensor read in
     // part (an embedding table) counts the part.
@@ -91,16 +88,21 @@ void DmaEngine::execute(const Instruction& instruction) {
   while (current_ != nullptr) sc_core::wait(issued_event_);
 }
 
-void DmaEngine::wait_for_spm(uint64_t spm, uint64_t bytes, bool pim) {
+void DmaEngine::wait_for_stores() {
+  while (stores_in_flight_ > 0) sc_core::wait(response_event_);
+}
+
+void DmaEngine::wait_for_spm(uint64_t spm, uint64_t bytes, bool reads) {
   auto blocked = [&] {
     for (const Transfer& t : transfers_) {
       if (t.outstanding == 0 && t.ready_ps <= now_ps()) continue;
       const Instruction& ins = *t.instruction;
+      if (ins.has_send()) continue;  // it read its bytes when it issued
       uint64_t begin = 0, size = 0;
       if (ins.has_pim()) {
         begin = ins.pim().spm_out();
         size = uint64_t{ins.pim().vectors()} * ins.pim().out_rows() * 2;
-      } else if (pim && ins.dma().direction() == DmaOp::LOAD) {
+      } else if (reads && ins.dma().direction() == DmaOp::LOAD) {
         begin = ins.dma().spm_addr();
         size = ins.dma().rows() * ins.dma().row_bytes();
       }
@@ -164,9 +166,7 @@ void DmaEngine::execute_pim(const Instruction& instruction) {
   }
   const uint64_t in_bytes = uint64_t{op.vectors()} * op.in_cols() * 2;
   const uint64_t out_bytes = uint64_t{op.vectors()} * op.out_rows() * 2;
-  if (op.fence()) {
-    while (stores_in_flight_ > 0) sc_core::wait(response_event_);
-  }
+  if (op.fence()) wait_for_stores();  // reads what earlier stores wrote (a KV cache's appends)
   // Its inputs must be in the scratchpad, its results' bytes free.
   wait_for_spm(op.spm_in(), in_bytes, true);
   wait_for_spm(op.spm_out(), out_bytes, false);

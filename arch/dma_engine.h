@@ -97,11 +97,14 @@ class DmaEngine : public Engine {
   void retire();
   // A PIM GEMV (PimOp): one request carrying memory::pim::PimGemv.
   void execute_pim(const Instruction& instruction);
+  // A send (SendOp) to another core, through the chip network.
   void execute_send(const Instruction& instruction);
-  // Waits until no earlier unretired transfer that `conflicts` with
-  // [spm, spm + bytes) is in flight: a PIM GEMV's inputs loaded just before
-  // it, a transfer touching a PIM GEMV's results.
-  void wait_for_spm(uint64_t spm, uint64_t bytes, bool pim);
+  // Waits until no earlier unretired transfer touching [spm, spm + bytes)
+  // is in flight: a PIM GEMV writing its results there and, when the caller
+  // `reads` those bytes (a PIM GEMV's inputs, a send's), a load into them.
+  void wait_for_spm(uint64_t spm, uint64_t bytes, bool reads);
+  // Waits until every store issued so far has completed (a fence).
+  void wait_for_stores();
   // The time the next request may issue (requests_per_cycle), ps.
   double next_issue();
   // Reserves the scratchpad port for `bytes` from `from_ps` (in the ledger

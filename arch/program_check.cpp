@@ -19,6 +19,9 @@ class Checker {
       : program_(program), limits_(limits), where_(where) {}
 
   ProgramFacts run() {
+    require(program_.cores_size() == static_cast<int>(limits_.cores), where_, "cores",
+            fmt::format("this system has {} core(s); the program has {}", limits_.cores,
+                        program_.cores_size()));
     for (int i = 0; i < program_.semaphores_size(); ++i) {
       const auto& sem = program_.semaphores(i);
       const std::string path = fmt::format("semaphores[{}]", i);
@@ -27,13 +30,7 @@ class Checker {
               path + ".producer", "must be DMA, MATRIX or VECTOR");
       require(sem.kind() != SEMAPHORE_KIND_UNSPECIFIED && SemaphoreKind_IsValid(sem.kind()), where_,
               path + ".kind", "must be DATA_READY or BUFFER_FREE");
-    }
-    require(program_.cores_size() == static_cast<int>(limits_.cores), where_, "cores",
-            fmt::format("this system has {} core(s); the program has {}", limits_.cores,
-                        program_.cores_size()));
-    for (int i = 0; i < program_.semaphores_size(); ++i) {
-      require(program_.semaphores(i).core() < limits_.cores, where_,
-              fmt::format("semaphores[{}].core", i),
+      require(sem.core() < limits_.cores, where_, path + ".core",
               fmt::format("must be below the system's {} core(s)", limits_.cores));
     }
     for (uint32_t c = 0; c < limits_.cores; ++c) {

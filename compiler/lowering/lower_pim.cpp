@@ -16,7 +16,7 @@ void lower_pim_matmul(const Node& node, LoweringContext& ctx) {
   const auto k = static_cast<uint64_t>(w.shape(0)), n = static_cast<uint64_t>(w.shape(1));
   const uint64_t rows = num_elements(x) / k;
   const uint64_t slot = ctx.builder.layout()[Ring::VecIn].slot_bytes;
-  const uint64_t per_request = std::min(rows, slot / (2 * std::max(k, n)));
+  const uint64_t per_request = std::min(rows, pim_vectors_per_request(slot, n, k));
   if (per_request == 0) {
     throw std::logic_error(
         fmt::format("node '{}': a PIM GEMV's row of {} x {} does not fit a {}-byte slot",
@@ -60,11 +60,10 @@ void lower_pim_attention(const Node& node, LoweringContext& ctx, bool score) {
         fmt::format("node '{}': the cache's PIM layout does not match the node", node.name()));
   }
   const uint64_t slot = ctx.builder.layout()[Ring::VecIn].slot_bytes;
-  const uint64_t per_head = a.group * std::max(m, k) * 2;
-  const uint64_t per_load = std::min<uint64_t>(cs.kv_heads, slot / per_head);
+  const uint64_t per_load = pim_heads_per_request(slot, a.group, m, k, cs.kv_heads);
   if (per_load == 0) {
-    throw std::logic_error(fmt::format("node '{}': a head's {} bytes do not fit a {}-byte slot",
-                                       node.name(), per_head, slot));
+    throw std::logic_error(fmt::format(
+        "node '{}': a head's inputs or results do not fit a {}-byte slot", node.name(), slot));
   }
   const uint32_t in_t = ctx.tensor(in), cache_t = ctx.tensor(cache), out_t = ctx.tensor(out);
   const uint64_t loads = cs.batch * ((cs.kv_heads + per_load - 1) / per_load);

@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "compiler/graph_util.h"
 #include "compiler/lowering/gemm.h"
+#include "compiler/lowering/lower_pim.h"
 
 namespace npusim::compiler {
 namespace {
@@ -55,7 +56,7 @@ std::string matmul(const Node& node, const TensorIndex& tensors, const Target& t
   if (x.dtype() != w.dtype() || y.dtype() != w.dtype()) return "activations of another type";
   if (readers.at(w.name()) != 1) return "a weight shared with another node";
   const auto k = static_cast<uint64_t>(w.shape(0)), n = static_cast<uint64_t>(w.shape(1));
-  if (k * 2 > slot_bytes(target) || n * 2 > slot_bytes(target)) {
+  if (pim_vectors_per_request(slot_bytes(target), n, k) == 0) {
     return "a row larger than a scratchpad slot";
   }
   if (last_dim(x) != k) return "a shape mismatch";
@@ -94,7 +95,7 @@ std::string attention(const Node& node, const TensorIndex& tensors, const Target
   const uint64_t m = score ? cs.len : cs.head_dim, k = score ? cs.head_dim : cs.len;
   const uint64_t blocks = cs.batch * cs.kv_heads;
   if (m > UINT32_MAX || k > UINT32_MAX || blocks > UINT32_MAX) return "a cache too large";
-  if (a.group * std::max(m, k) * 2 > slot_bytes(target)) {
+  if (pim_heads_per_request(slot_bytes(target), a.group, m, k, cs.kv_heads) == 0) {
     return "a head's scores larger than a scratchpad slot";
   }
   c.weights = &cache;
@@ -145,20 +146,21 @@ PimEstimate estimate(const Target& target, uint32_t memory, const Candidate& c) 
   // first request's three latencies (load, GEMV request, store).
   const double port = t.memory_bytes_per_cycle;
   const uint32_t blocks = c.matrix.blocks();
-  const RingLayout ring = default_spm_layout(t.spm_capacity_bytes, t.arrays)[Ring::VecIn];
+  const uint64_t slot = slot_bytes(target);
   // Requests as block ranges [first, end) (one block: vector ranges).
   std::vector<std::pair<uint64_t, uint64_t>> requests;
   if (blocks > 1) {
     const uint64_t kv_heads = blocks / c.npu_repeats;
-    const uint64_t per_load = std::max<uint64_t>(
-        1, std::min(kv_heads, ring.slot_bytes / (c.vectors * std::max(m, k) * 2)));
+    // (At least one: estimate_pim() is public; eligible nodes fit.)
+    const uint64_t per_load =
+        std::max<uint64_t>(1, pim_heads_per_request(slot, c.vectors, m, k, kv_heads));
     for (uint64_t b = 0; b < blocks;) {
       const uint64_t end = std::min(b + per_load, (b / kv_heads + 1) * kv_heads);
       requests.emplace_back(b, end);
       b = end;
     }
   } else {
-    const uint64_t per_request = std::max<uint64_t>(1, ring.slot_bytes / (2 * std::max(m, k)));
+    const uint64_t per_request = std::max<uint64_t>(1, pim_vectors_per_request(slot, m, k));
     for (uint64_t v = 0; v < c.vectors; v += per_request) {
       requests.emplace_back(v, std::min(c.vectors, v + per_request));
     }

@@ -40,40 +40,50 @@ bool PimMemory::refuse(bool bad, tlm::tlm_generic_payload& trans, tlm::tlm_respo
   return true;
 }
 
-void PimMemory::gemv(tlm::tlm_generic_payload& trans, const PimGemv& g, uint64_t arrival_ps) {
-  const uint64_t base = trans.get_address();
-  const uint32_t eb = g.element_bytes;
-  const bool shape_ok = g.out_rows > 0 && g.in_cols > 0 && g.vectors > 0 && eb > 0 &&
-                        g.blocks > 0 && g.block < g.blocks && spec_.burst_bytes() % eb == 0 &&
-                        PimRegion::aligned(pim_, base);
-  if (refuse(!shape_ok, trans, tlm::TLM_GENERIC_ERROR_RESPONSE, arrival_ps)) return;
+std::optional<PimLayout> PimMemory::region(tlm::tlm_generic_payload& trans, uint64_t base,
+                                           uint32_t out_rows, uint32_t in_cols, uint32_t eb,
+                                           uint32_t blocks, bool shape_ok, uint64_t arrival_ps) {
+  const bool ok = shape_ok && out_rows > 0 && in_cols > 0 && blocks > 0 && eb > 0 &&
+                  spec_.burst_bytes() % eb == 0 && PimRegion::aligned(pim_, base);
+  if (refuse(!ok, trans, tlm::TLM_GENERIC_ERROR_RESPONSE, arrival_ps)) return std::nullopt;
   const PimGeometry geometry = pim_.geometry();
-  const auto base_row = static_cast<uint32_t>(base / geometry.stripe_bytes());
-  const PimLayout layout(geometry, base_row, g.out_rows, g.in_cols, eb, g.blocks);
+  const PimLayout layout(geometry, static_cast<uint32_t>(base / geometry.stripe_bytes()), out_rows,
+                         in_cols, eb, blocks);
   if (refuse(base > capacity_bytes_ || layout.region_bytes() > capacity_bytes_ - base, trans,
              tlm::TLM_ADDRESS_ERROR_RESPONSE, arrival_ps)) {
-    return;
+    return std::nullopt;
   }
+  return layout;
+}
+
+void PimMemory::gemv(tlm::tlm_generic_payload& trans, const PimGemv& g, uint64_t arrival_ps) {
+  const uint64_t base = trans.get_address();
+  const std::optional<PimLayout> layout =
+      region(trans, base, g.out_rows, g.in_cols, g.element_bytes, g.blocks,
+             g.vectors > 0 && g.block < g.blocks, arrival_ps);
+  if (!layout) return;
+  const PimGeometry geometry = pim_.geometry();
+  const auto base_row = static_cast<uint32_t>(base / geometry.stripe_bytes());
   const uint32_t id = gemvs_.take();
   const uint64_t arrival = clock_of(arrival_ps);
   Gemv& r = gemvs_[id];
   r.trans = &trans;
   r.done_clock = arrival;
   r.channels_left = 0;
-  for (uint32_t c = 0; c < geometry.channels; ++c)
-    r.channels_left += layout.groups_on(c, g.block) > 0;
+  // (Channels answer only when stepped, after this returns.)
   for (uint32_t c = 0; c < geometry.channels; ++c) {
-    const uint32_t groups = layout.groups_on(c, g.block);
+    const uint32_t groups = layout->groups_on(c, g.block);
     if (groups == 0) continue;
+    ++r.channels_left;
     PimJob job;
     job.request = id;
     job.arrival = arrival;
-    job.base_row = base_row + layout.first_slot_on(c, g.block) * layout.chunks();
+    job.base_row = base_row + layout->first_slot_on(c, g.block) * layout->chunks();
     job.groups = groups;
-    job.chunks = layout.chunks();
-    job.last_columns = layout.last_chunk_columns();
+    job.chunks = layout->chunks();
+    job.last_columns = layout->last_chunk_columns();
     job.vectors = g.vectors;
-    job.element_bytes = eb;
+    job.element_bytes = g.element_bytes;
     pim_channels_[c]->push(job);
     channels_[c]->exclusive_arrived(arrival);
     wake(c, arrival);
@@ -84,18 +94,13 @@ void PimMemory::write(tlm::tlm_generic_payload& trans, const PimWrite& w, uint64
   const uint64_t first = trans.get_address(), bytes = trans.get_data_length();
   const uint32_t eb = w.element_bytes;
   const uint64_t matrix = uint64_t{w.out_rows} * w.in_cols;
-  const bool shape_ok = matrix > 0 && w.blocks > 0 && eb > 0 && spec_.burst_bytes() % eb == 0 &&
-                        PimRegion::aligned(pim_, w.region) && first >= w.region &&
-                        (first - w.region) % eb == 0 && bytes % eb == 0 && bytes > 0 &&
-                        (first - w.region + bytes) / eb <= matrix * w.blocks;
-  if (refuse(!shape_ok, trans, tlm::TLM_GENERIC_ERROR_RESPONSE, arrival_ps)) return;
-  const PimGeometry geometry = pim_.geometry();
-  const PimLayout layout(geometry, static_cast<uint32_t>(w.region / geometry.stripe_bytes()),
-                         w.out_rows, w.in_cols, eb, w.blocks);
-  if (refuse(w.region > capacity_bytes_ || layout.region_bytes() > capacity_bytes_ - w.region,
-             trans, tlm::TLM_ADDRESS_ERROR_RESPONSE, arrival_ps)) {
-    return;
-  }
+  // Whole elements within the region's logical bytes.
+  const bool inside = eb > 0 && first >= w.region && (first - w.region) % eb == 0 &&
+                      bytes % eb == 0 && bytes > 0 &&
+                      (first - w.region + bytes) / eb <= matrix * w.blocks;
+  const std::optional<PimLayout> layout =
+      region(trans, w.region, w.out_rows, w.in_cols, eb, w.blocks, inside, arrival_ps);
+  if (!layout) return;
   // The bursts the elements fall in, consecutive columns of a row in one run
   // (a key's elements), each element of a column of outputs its own (a
   // value's: one masked burst per bank).
@@ -107,7 +112,7 @@ void PimMemory::write(tlm::tlm_generic_payload& trans, const PimWrite& w, uint64
     const uint64_t i = e % matrix;
     const auto m = static_cast<uint32_t>(w.outputs_major ? i / w.in_cols : i % w.out_rows);
     const auto k = static_cast<uint32_t>(w.outputs_major ? i % w.in_cols : i / w.out_rows);
-    const PimPlace p = layout.place(m, k, block);
+    const PimPlace p = layout->place(m, k, block);
     if (!runs_.empty() && run_channels_.back() == p.channel && runs_.back().bank == p.bank &&
         runs_.back().row == p.row) {
       dram::Burst& run = runs_.back();

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "memory/dram/dram_memory.h"
@@ -41,6 +42,12 @@ class PimMemory : public dram::DramMemory {
   void finished(uint32_t gemv, uint64_t clock);
   void gemv(tlm::tlm_generic_payload& trans, const PimGemv& g, uint64_t arrival_ps);
   void write(tlm::tlm_generic_payload& trans, const PimWrite& w, uint64_t arrival_ps);
+  // The layout of the region at `base` a request addresses; null when it is
+  // refused (answered at once: a bad shape, unless `shape_ok`, or past the
+  // capacity).
+  std::optional<PimLayout> region(tlm::tlm_generic_payload& trans, uint64_t base, uint32_t out_rows,
+                                  uint32_t in_cols, uint32_t eb, uint32_t blocks, bool shape_ok,
+                                  uint64_t arrival_ps);
   // Answers `trans` with `status` at once; false when the shape is fine.
   bool refuse(bool bad, tlm::tlm_generic_payload& trans, tlm::tlm_response_status status,
               uint64_t arrival_ps);
