@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <array>
+
 #include "common/dtype.h"
 #include "common/error.h"
 
@@ -28,6 +30,45 @@ void add_op(google::protobuf::RepeatedPtrField<SemOp>* ops, uint32_t sem) {
 
 }  // namespace
 
+const char* ring_role_name(RingRole role) {
+  static constexpr std::array<const char*, kRingRoles> kNames = {"recv_full", "recv_free", "added",
+                                                                 "gathered"};
+  return kNames[static_cast<size_t>(role)];
+}
+
+std::vector<RingStep> ring_steps(RingOp op, uint32_t n, uint32_t r) {
+  const bool reduce = op != RingOp::AllGather, gather = op != RingOp::ReduceScatter;
+  std::vector<RingStep> steps;
+  for (uint32_t s = 0; reduce && s + 1 < n; ++s) {
+    RingStep send{RingStep::Send, (r + n - s) % n, true, false, {}, {}};
+    if (s > 0) send.waits.push_back({RingRole::Added});  // the chunk it added last step
+    send.waits.push_back({RingRole::RecvFree, true});    // the next core's buffer is free
+    send.signals.push_back({RingRole::RecvFull, true});
+    steps.push_back(std::move(send));
+    steps.push_back({RingStep::Add,
+                     (r + 2 * n - s - 1) % n,
+                     false,
+                     s == 0,
+                     {{RingRole::RecvFull}},
+                     {{RingRole::RecvFree}, {RingRole::Added}}});
+  }
+  // All-gather: the chunk it holds complete, then each it received.
+  const uint32_t h = reduce ? 1 : 0;
+  for (uint32_t s = 0; gather && s + 1 < n; ++s) {
+    RingStep send{RingStep::Send, (r + h + n - s) % n, false, false, {}, {}};
+    if (s > 0) {
+      send.waits.push_back({RingRole::Gathered});
+    } else if (reduce) {
+      send.waits.push_back({RingRole::Added});
+    } else {
+      send.after_data = true;
+    }
+    send.signals.push_back({RingRole::Gathered, true});
+    steps.push_back(std::move(send));
+  }
+  return steps;
+}
+
 void ring_collective(Program& program, const RingCollective& spec) {
   const auto n = static_cast<uint32_t>(spec.cores.size());
   require(n >= 2, "collective", spec.name + ".cores", "a ring needs 2 or more cores");
@@ -35,74 +76,61 @@ void ring_collective(Program& program, const RingCollective& spec) {
           fmt::format("{} elements do not make a chunk for each of {} cores", spec.elements, n));
   require(spec.data_ready.empty() || spec.data_ready.size() == n, "collective",
           spec.name + ".data_ready", "one semaphore per core of the ring, or none");
-  const bool reduce = spec.op != RingOp::AllGather, gather = spec.op != RingOp::ReduceScatter;
   const auto first = [&](uint32_t k) { return k * spec.elements / n; };
   const auto count = [&](uint32_t k) { return first(k + 1) - first(k); };
   const auto bytes = [&](uint64_t e) { return dtype_bytes(spec.dtype, e); };
-  // Per position r in the ring: its receive buffer full (given by the
-  // previous core's sends), free again (by its adds), a chunk added (for
-  // its own next send), an all-gather chunk landed (by the previous core).
-  std::vector<uint32_t> full(n), free(n), added(n), landed(n);
+  // Per position r, the semaphore of each role the collective uses.
+  std::vector<std::array<uint32_t, kRingRoles>> sems(n);
+  const bool reduce = spec.op != RingOp::AllGather, gather = spec.op != RingOp::ReduceScatter;
   for (uint32_t r = 0; r < n; ++r) {
-    const uint32_t core = spec.cores[r], prev = spec.cores[(r + n - 1) % n];
-    const std::string at = fmt::format("{}[{}]", spec.name, r);
-    if (reduce) {
-      full[r] = add_semaphore(program, at + ".recv_full", DMA, prev, DATA_READY, 0);
-      free[r] = add_semaphore(program, at + ".recv_free", VECTOR, core, BUFFER_FREE, 1);
-      program.mutable_semaphores(static_cast<int>(free[r]))->set_bytes(bytes(count(0) + 1));
-      added[r] = add_semaphore(program, at + ".added", VECTOR, core, DATA_READY, 0);
+    const uint32_t prev = (r + n - 1) % n;
+    for (size_t i = 0; i < kRingRoles; ++i) {
+      const auto role = static_cast<RingRole>(i);
+      if (role == RingRole::Gathered ? !gather : !reduce) continue;
+      const bool free = role == RingRole::RecvFree;
+      sems[r][i] = add_semaphore(
+          program, fmt::format("{}[{}].{}", spec.name, r, ring_role_name(role)),
+          given_by_previous(role) ? DMA : VECTOR, spec.cores[given_by_previous(role) ? prev : r],
+          free ? BUFFER_FREE : DATA_READY, free ? 1 : 0);
+      if (free)
+        program.mutable_semaphores(static_cast<int>(sems[r][i]))->set_bytes(bytes(count(0) + 1));
     }
-    if (gather) landed[r] = add_semaphore(program, at + ".gathered", DMA, prev, DATA_READY, 0);
   }
-  const auto send = [&](CoreProgram& core, uint32_t chunk, uint32_t to, uint64_t dest) {
-    Instruction& out = *core.add_dma();
-    SendOp& op = *out.mutable_send();
-    op.set_spm_addr(spec.spm_data + bytes(first(chunk)));
-    op.set_bytes(bytes(count(chunk)));
-    op.set_dest_core(spec.cores[to]);
-    op.set_dest_spm_addr(dest);
-    return &out;
-  };
   for (uint32_t r = 0; r < n; ++r) {
     const uint32_t next = (r + 1) % n;
+    const auto sem = [&](RingSemRef ref) {
+      return sems[ref.next ? next : r][static_cast<size_t>(ref.role)];
+    };
     CoreProgram& core = *program.mutable_cores(static_cast<int>(spec.cores[r]));
-    for (uint32_t s = 0; reduce && s + 1 < n; ++s) {
-      const uint32_t out = (r + n - s) % n, in = (r + 2 * n - s - 1) % n;
-      Instruction& sent = *send(core, out, next, spec.spm_scratch);
-      if (s > 0) add_op(sent.mutable_wait(), added[r]);  // the chunk it added last step
-      add_op(sent.mutable_wait(), free[next]);           // the next core's buffer is free
-      add_op(sent.mutable_signal(), full[next]);
-      Instruction& sum = *core.add_vector();
-      VectorOp& v = *sum.mutable_vector();
-      v.set_kind(ADD);
-      v.set_length(count(in));
-      v.set_dtype(spec.dtype);
-      v.set_spm_in(spec.spm_data + bytes(first(in)));
-      v.set_spm_in2(spec.spm_scratch);
-      v.set_spm_out(spec.spm_data + bytes(first(in)));
-      if (s == 0 && !spec.data_ready.empty()) add_op(sum.mutable_wait(), spec.data_ready[r]);
-      add_op(sum.mutable_wait(), full[r]);
-      add_op(sum.mutable_signal(), free[r]);
-      add_op(sum.mutable_signal(), added[r]);
-    }
-    // All-gather: the chunk it holds complete, then each it received.
-    const uint32_t h = reduce ? 1 : 0;
-    for (uint32_t s = 0; gather && s + 1 < n; ++s) {
-      const uint32_t chunk = (r + h + n - s) % n;
-      Instruction& sent = *send(core, chunk, next, spec.spm_data + bytes(first(chunk)));
-      if (s > 0) {
-        add_op(sent.mutable_wait(), landed[r]);
-      } else if (reduce) {
-        add_op(sent.mutable_wait(), added[r]);
-      } else if (!spec.data_ready.empty()) {
+    for (const RingStep& step : ring_steps(spec.op, n, r)) {
+      Instruction& ins = step.kind == RingStep::Send ? *core.add_dma() : *core.add_vector();
+      const uint64_t at = spec.spm_data + bytes(first(step.chunk));
+      if (step.kind == RingStep::Send) {
+        SendOp& op = *ins.mutable_send();
+        op.set_spm_addr(at);
+        op.set_bytes(bytes(count(step.chunk)));
+        op.set_dest_core(spec.cores[next]);
+        op.set_dest_spm_addr(step.into_scratch ? spec.spm_scratch : at);
+      } else {
+        VectorOp& v = *ins.mutable_vector();
+        v.set_kind(ADD);
+        v.set_length(count(step.chunk));
+        v.set_dtype(spec.dtype);
+        v.set_spm_in(at);
+        v.set_spm_in2(spec.spm_scratch);
+        v.set_spm_out(at);
+      }
+      if (step.after_data && !spec.data_ready.empty()) {
         // A send waits by itself for the loads into its bytes before it on
         // its own DMA queue; data from another queue or core needs the wait.
         const Semaphore& ready = program.semaphores(static_cast<int>(spec.data_ready[r]));
-        if (ready.producer() != DMA || ready.core() != spec.cores[r]) {
-          add_op(sent.mutable_wait(), spec.data_ready[r]);
+        if (step.kind == RingStep::Add || ready.producer() != DMA ||
+            ready.core() != spec.cores[r]) {
+          add_op(ins.mutable_wait(), spec.data_ready[r]);
         }
       }
-      add_op(sent.mutable_signal(), landed[next]);
+      for (RingSemRef w : step.waits) add_op(ins.mutable_wait(), sem(w));
+      for (RingSemRef g : step.signals) add_op(ins.mutable_signal(), sem(g));
     }
   }
 }

@@ -30,6 +30,45 @@ namespace npusim::compiler {
 
 enum class RingOp : uint8_t { AllReduce, ReduceScatter, AllGather };
 
+// The semaphores of a ring, one of each role per position r: a receive
+// buffer full (given by the previous core's sends), free again (by r's
+// adds; initially 1), a chunk added (for r's own next send), an all-gather
+// chunk landed in r's copy (by the previous core's sends). Reducing uses
+// the first three, gathering the last.
+enum class RingRole : uint8_t { RecvFull, RecvFree, Added, Gathered };
+inline constexpr size_t kRingRoles = 4;
+[[nodiscard]] const char* ring_role_name(RingRole role);  // "recv_full", ...
+struct RingSemRef {
+  RingRole role;
+  bool next = false;  // the next core's semaphore, not this one's
+};
+
+// One instruction of a ring collective on the core at position r: a send
+// (DMA queue) of chunk `chunk` to the next core, into its receive buffer
+// or its copy of the chunk, or an add (vector queue) of the received chunk
+// into r's own copy of `chunk`.
+struct RingStep {
+  enum Kind : uint8_t { Send, Add } kind = Send;
+  uint32_t chunk = 0;
+  bool into_scratch = false;  // a send into the next core's receive buffer
+  // The first to use the data: it waits for the buffer to be in the
+  // scratchpad (RingCollective.data_ready).
+  bool after_data = false;
+  std::vector<RingSemRef> waits, signals;
+};
+
+// Position r's steps of a ring collective over n cores, in order: each
+// waits (by its semaphores, or by its queue's order) for the one before.
+// After them, r's copy is complete once it takes one more Gathered (a
+// gather) or Added (a reduce-scatter).
+[[nodiscard]] std::vector<RingStep> ring_steps(RingOp op, uint32_t n, uint32_t r);
+
+// The semaphore of `role` of ring position r is signalled by a queue of
+// this core (false) or of the previous one (true): by its sends.
+[[nodiscard]] constexpr bool given_by_previous(RingRole role) {
+  return role == RingRole::RecvFull || role == RingRole::Gathered;
+}
+
 struct RingCollective {
   RingOp op = RingOp::AllReduce;
   std::vector<uint32_t> cores;  // the ring, in order (Program.cores indices)
