@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "common/address_space.h"
 #include "common/error.h"
@@ -31,12 +32,28 @@ uint64_t out_share(const Graph& graph, const TensorIndex& tensors, const Target&
 }
 }  // namespace
 
-Program lower(const Graph& graph, const Target& target, Graph* tiled) {
+Program lower(const Graph& graph, const Target& target_in, Graph* tiled) {
   TensorIndex tensors(graph);
   for (const Tensor& t : graph.tensors()) {
     if (!t.has_address()) {
       throw UserError("graph: tensor '" + t.name() + "' has no address; run placement first");
     }
+  }
+  // All-reduces get the top of the scratchpad, at most a sixteenth: the
+  // largest one's bytes and a chunk to receive into.
+  CoreRing ring{target_in.ring, target_in.rank};
+  Target target = target_in;
+  for (const Node& node : graph.nodes()) {
+    if (node.op() != ALL_REDUCE) continue;
+    require(target.ring.size() >= 2, target.where, "node '" + node.name() + "'",
+            "an ALL_REDUCE needs a ring of two or more cores (topology.chips and --tp)");
+    const uint64_t bytes = tensors.at(node.inputs(0), node.name()).size_bytes();
+    ring.spm_bytes = std::max(ring.spm_bytes, bytes + bytes / target.ring.size() + 128);
+  }
+  if (ring.spm_bytes > 0) {
+    ring.spm_bytes = std::min(ring.spm_bytes, target.spm_capacity_bytes / 16) / 64 * 64;
+    ring.spm_base = target.spm_capacity_bytes - ring.spm_bytes;
+    target.spm_capacity_bytes = ring.spm_base;
   }
   // Activations forwarded between ops: planned with room for them, then
   // the scratchpad is laid out with the rings the plan uses, the rest going
@@ -65,8 +82,9 @@ Program lower(const Graph& graph, const Target& target, Graph* tiled) {
     rings[r].slots += own[r].slots;
     rings[r].slot_bytes = std::max(rings[r].slot_bytes, own[r].slot_bytes);
   }
-  ProgramBuilder builder(
-      graph.name(), default_spm_layout(target.spm_capacity_bytes, target.arrays, share, rings));
+  ProgramBuilder builder(graph.name(),
+                         default_spm_layout(target.spm_capacity_bytes, target.arrays, share, rings),
+                         ring);
   builder.set_op_by_op(target.kernel_by_kernel);
   // One target per memory: a node is lowered for the memory that holds most
   // of its input bytes.
@@ -102,6 +120,51 @@ Program lower(const Graph& graph, const Target& target, Graph* tiled) {
     on_chip.lowered(i, builder);
   }
   return builder.finish();
+}
+
+Program merge_core_programs(std::vector<Program> programs, uint32_t ring_semaphores) {
+  if (programs.empty()) throw std::logic_error("merge_core_programs: no programs");
+  const uint32_t shared = ring_semaphores;
+  const auto own = static_cast<uint32_t>(programs[0].semaphores_size()) - shared;
+  Program out;
+  out.set_name(programs[0].name());
+  *out.mutable_tensors() = programs[0].tensors();
+  *out.mutable_nodes() = programs[0].nodes();
+  *out.mutable_node_ops() = programs[0].node_ops();
+  for (uint32_t k = 0; k < shared; ++k)
+    *out.add_semaphores() = programs[0].semaphores(static_cast<int>(k));
+  for (size_t r = 0; r < programs.size(); ++r) {
+    Program& p = programs[r];
+    if (p.semaphores_size() != programs[0].semaphores_size() || p.cores_size() != 1 ||
+        p.tensors_size() != programs[0].tensors_size() ||
+        p.nodes_size() != programs[0].nodes_size()) {
+      throw std::logic_error(
+          fmt::format("merge_core_programs: core {}'s program is not built like core 0's", r));
+    }
+    const auto base = static_cast<uint32_t>(shared + r * own);
+    for (uint32_t k = shared; k < shared + own; ++k) {
+      Semaphore& s = *out.add_semaphores();
+      s = p.semaphores(static_cast<int>(k));
+      s.set_id(base + k - shared);
+      s.set_core(static_cast<uint32_t>(r));
+    }
+    CoreProgram& core = *out.add_cores();
+    core.Swap(p.mutable_cores(0));
+    const auto renumber = [&](google::protobuf::RepeatedPtrField<Instruction>* queue) {
+      for (Instruction& ins : *queue) {
+        for (SemOp& op : *ins.mutable_wait()) {
+          if (op.sem() >= shared) op.set_sem(base + op.sem() - shared);
+        }
+        for (SemOp& op : *ins.mutable_signal()) {
+          if (op.sem() >= shared) op.set_sem(base + op.sem() - shared);
+        }
+      }
+    };
+    renumber(core.mutable_dma());
+    renumber(core.mutable_matrix());
+    renumber(core.mutable_vector());
+  }
+  return out;
 }
 
 }  // namespace npusim::compiler

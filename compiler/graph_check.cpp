@@ -398,6 +398,17 @@ class Checker {
                 where_, f + ".attrs.tokens", "must be at least 1 and divide the input's rows");
         return;
       }
+      case ALL_REDUCE: {
+        arity(n, 1, 1, "(partial sums)");
+        const int64_t ranks = attr(n, "ranks", 0);
+        require(ranks >= 2 && ranks <= 4096, where_, f + ".attrs.ranks",
+                "must be between 2 and 4096 cores");
+        require(in(n, 0).dtype() == out(n).dtype() && elements(in(n, 0)) == elements(out(n)) &&
+                    elements(out(n)) >= static_cast<uint64_t>(ranks),
+                where_, f,
+                "sums into an output of its input's type and size, at least one element per core");
+        return;
+      }
       case ADD_OP:
         return vector(n, ADD, 2, 0);
       case MUL_OP:

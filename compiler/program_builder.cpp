@@ -7,18 +7,19 @@
 #include <stdexcept>
 #include <tuple>
 
+#include "common/dtype.h"
 #include "common/error.h"
 
 namespace npusim::compiler {
 namespace {
 
-struct RingRole {
+struct RingUse {
   const char* name;
   Queue producer;
   Queue consumer;
 };
 
-constexpr std::array<RingRole, kRings> kRoles = {{
+constexpr std::array<RingUse, kRings> kRoles = {{
     {"weight", DMA, MATRIX},
     {"mat_in", DMA, MATRIX},
     {"mat_out", MATRIX, DMA},
@@ -41,7 +42,7 @@ void add_sem(SemOp* op, uint32_t sem) {
   op->set_count(1);
 }
 
-const RingRole& role(Ring r) {
+const RingUse& role(Ring r) {
   return kRoles[static_cast<size_t>(r)];
 }
 
@@ -91,10 +92,36 @@ SpmLayout default_spm_layout(uint64_t capacity_bytes, uint32_t arrays, uint64_t 
   return layout;
 }
 
-ProgramBuilder::ProgramBuilder(std::string name, const SpmLayout& layout) : layout_(layout) {
+ProgramBuilder::ProgramBuilder(std::string name, const SpmLayout& layout, CoreRing ring)
+    : layout_(layout), ring_(std::move(ring)) {
   program_.set_name(std::move(name));
   program_.add_cores();
   uint32_t id = 0;
+  // The ring's: per position p, its roles (collectives.h RingRole) and a
+  // piece loaded, at 5 p + role.
+  const auto n = static_cast<uint32_t>(ring_.cores.size());
+  for (uint32_t p = 0; p < n && ring_.semaphores() > 0; ++p) {
+    const uint32_t prev = ring_.cores[(p + n - 1) % n];
+    for (size_t k = 0; k <= kRingRoles; ++k) {
+      Semaphore* sem = program_.add_semaphores();
+      sem->set_id(id++);
+      if (k == kRingRoles) {
+        sem->set_name(fmt::format("ring[{}].loaded", p));
+        sem->set_producer(DMA);
+        sem->set_core(ring_.cores[p]);
+        sem->set_kind(DATA_READY);
+        continue;
+      }
+      const auto role = static_cast<RingRole>(k);
+      const bool free = role == RingRole::RecvFree;
+      sem->set_name(fmt::format("ring[{}].{}", p, ring_role_name(role)));
+      sem->set_producer(given_by_previous(role) ? DMA : VECTOR);
+      sem->set_core(given_by_previous(role) ? prev : ring_.cores[p]);
+      sem->set_kind(free ? BUFFER_FREE : DATA_READY);
+      sem->set_initial(free ? 1 : 0);
+      if (free) sem->set_bytes(ring_.spm_bytes);
+    }
+  }
   for (size_t r = 0; r < kRings; ++r) {
     sem_base_[r] = id;
     last_occupancy_[r].assign(layout_.rings[r].slots, -1);
@@ -284,6 +311,114 @@ void ProgramBuilder::pim(const PimOp& op, const Buffer& in, const Buffer& out) {
       if (st.begin < begin + bytes && begin < st.end) nodes_[id].deps.push_back(st.node);
     }
   }
+}
+
+void ProgramBuilder::all_reduce(uint32_t in, uint64_t in_addr, uint32_t out, uint64_t out_addr,
+                                uint64_t elements, DType dtype) {
+  const auto n = static_cast<uint64_t>(ring_.cores.size());
+  if (n < 2) throw std::logic_error("program builder: an all-reduce without a ring of cores");
+  // A piece of e elements takes e in the data buffer and e / n (rounded up)
+  // in the receive buffer, each 64-byte aligned.
+  constexpr uint64_t kAlign = 64;
+  const auto fits = [&](uint64_t e) {
+    const uint64_t data = (dtype_bytes(dtype, e) + kAlign - 1) / kAlign * kAlign;
+    return data + dtype_bytes(dtype, (e + n - 1) / n) <= ring_.spm_bytes;
+  };
+  uint64_t piece = std::min(elements, ring_.spm_bytes / dtype_bytes(dtype, 1));
+  while (piece > 0 && !fits(piece)) piece = piece * n / (n + 1);
+  // Equal pieces, each at least 2n / 2 = n elements (a chunk per core).
+  if (piece < 2 * n && piece < elements) piece = 0;
+  if (piece < n || elements < n) {
+    throw std::logic_error(fmt::format(
+        "program builder: an all-reduce of {} elements over {} cores in {} scratchpad bytes",
+        elements, n, ring_.spm_bytes));
+  }
+  const uint64_t pieces = (elements + piece - 1) / piece;
+  reserve(pieces * (4 * n));
+  for (uint64_t k = 0; k < pieces; ++k) {
+    const uint64_t e = k * elements / pieces, count = (k + 1) * elements / pieces - e;
+    ring_piece(in, in_addr + dtype_bytes(dtype, e), out, out_addr + dtype_bytes(dtype, e), count,
+               dtype);
+  }
+}
+
+void ProgramBuilder::ring_piece(uint32_t in, uint64_t in_addr, uint32_t out, uint64_t out_addr,
+                                uint64_t elements, DType dtype) {
+  const auto n = static_cast<uint32_t>(ring_.cores.size());
+  const uint32_t r = ring_.rank, next = (r + 1) % n;
+  const auto sem = [&](uint32_t position, size_t role) {
+    return static_cast<uint32_t>(5 * position + role);
+  };
+  const auto first = [&](uint32_t k) { return k * elements / n; };
+  const auto bytes = [&](uint64_t e) { return dtype_bytes(dtype, e); };
+  const uint64_t data = ring_.spm_base;
+  const uint64_t scratch = data + (bytes(elements) + 63) / 64 * 64;
+  const auto transfer = [&](DmaOp::Direction dir, uint32_t tensor, uint64_t addr) {
+    Instruction ins;
+    DmaOp* op = ins.mutable_dma();
+    op->set_direction(dir);
+    op->set_dram_addr(addr);
+    op->set_spm_addr(data);
+    op->set_row_bytes(bytes(elements));
+    op->set_rows(1);
+    op->set_tensor(tensor);
+    op->set_tensor_class(program_.tensors(static_cast<int>(tensor)).tensor_class());
+    return ins;
+  };
+  // The piece into the data buffer, after the stores it reads and the
+  // previous piece's store out of the buffer.
+  Instruction load = transfer(DmaOp::LOAD, in, in_addr);
+  add_sem(load.add_signal(), sem(r, kRingRoles));
+  uint32_t last = add(DMA, std::move(load));
+  if (auto it = stores_of_.find(in); it != stores_of_.end()) {
+    for (const StoredRange& st : it->second) {
+      if (st.begin < in_addr + bytes(elements) && in_addr < st.end)
+        nodes_[last].deps.push_back(st.node);
+    }
+  }
+  if (last_ring_store_ >= 0) nodes_[last].deps.push_back(static_cast<uint32_t>(last_ring_store_));
+  nodes_[last].priority -= int64_t{1} << 41;
+  for (const RingStep& step : ring_steps(RingOp::AllReduce, n, r)) {
+    Instruction ins;
+    const uint64_t at = data + bytes(first(step.chunk));
+    const uint64_t count = first(step.chunk + 1) - first(step.chunk);
+    if (step.kind == RingStep::Send) {
+      SendOp& op = *ins.mutable_send();
+      op.set_spm_addr(at);
+      op.set_bytes(bytes(count));
+      op.set_dest_core(ring_.cores[next]);
+      op.set_dest_spm_addr(step.into_scratch ? scratch : at);
+    } else {
+      VectorOp& v = *ins.mutable_vector();
+      v.set_kind(ADD);
+      v.set_length(count);
+      v.set_dtype(dtype);
+      v.set_spm_in(at);
+      v.set_spm_in2(scratch);
+      v.set_spm_out(at);
+    }
+    if (step.after_data && step.kind == RingStep::Add) add_sem(ins.add_wait(), sem(r, kRingRoles));
+    for (RingSemRef w : step.waits) {
+      add_sem(ins.add_wait(), sem(w.next ? next : r, static_cast<size_t>(w.role)));
+    }
+    for (RingSemRef g : step.signals) {
+      add_sem(ins.add_signal(), sem(g.next ? next : r, static_cast<size_t>(g.role)));
+    }
+    // The step before it here stands for the steps of the other cores it
+    // waits for: every core's program has them in the same place.
+    const uint32_t id = add(step.kind == RingStep::Send ? DMA : VECTOR, std::move(ins));
+    nodes_[id].deps.push_back(last);
+    nodes_[id].priority -= int64_t{1} << 41;
+    last = id;
+  }
+  // The sum out, once the last chunk has landed.
+  Instruction store = transfer(DmaOp::STORE, out, out_addr);
+  add_sem(store.add_wait(), sem(r, static_cast<size_t>(RingRole::Gathered)));
+  const uint32_t id = add(DMA, std::move(store));
+  nodes_[id].deps.push_back(last);
+  nodes_[id].priority -= int64_t{1} << 41;
+  stores_of_[out].push_back({out_addr, out_addr + bytes(elements), id});
+  last_ring_store_ = id;
 }
 
 std::vector<uint32_t> ProgramBuilder::order() const {

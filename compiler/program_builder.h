@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "arch/isa.pb.h"
+#include "compiler/collectives.h"
 
 namespace npusim::compiler {
 
@@ -77,6 +78,23 @@ struct Buffer {
   [[nodiscard]] Buffer at(uint64_t bytes) const { return {ring, occupancy, spm_addr + bytes}; }
 };
 
+// The cores a program's collectives run over (tensor parallelism), in ring
+// order, and the position of the core this program is for. Each core's
+// program is built alike, with the ring's semaphores first (5 per core of
+// the ring, the same ids in every core's program: merge_core_programs()
+// keeps one copy) and its own after them. The scratchpad bytes [spm_base,
+// spm_base + spm_bytes) are the collectives' alone, at the same place on
+// every core: the other cores' sends land there.
+struct CoreRing {
+  std::vector<uint32_t> cores;
+  uint32_t rank = 0;
+  uint64_t spm_base = 0;
+  uint64_t spm_bytes = 0;
+  [[nodiscard]] uint32_t semaphores() const {
+    return cores.size() < 2 ? 0 : static_cast<uint32_t>(5 * cores.size());
+  }
+};
+
 class ProgramBuilder {
  public:
   // The most instructions a program may have: about 1.5 GB while it is
@@ -84,7 +102,7 @@ class ProgramBuilder {
   // more is refused (UserError) rather than exhausting memory or time.
   static constexpr uint64_t kMaxInstructions = uint64_t{1} << 22;
 
-  ProgramBuilder(std::string name, const SpmLayout& layout);
+  ProgramBuilder(std::string name, const SpmLayout& layout, CoreRing ring = {});
 
   // UserError naming the current node when `more` instructions would take
   // the program past kMaxInstructions; lowerings call it before allocating
@@ -115,6 +133,15 @@ class ProgramBuilder {
   // orders it after the loads into `in` and before the transfers of `out`).
   void pim(const PimOp& op, const Buffer& in, const Buffer& out);
 
+  // Sums `elements` of tensor `in` (from memory address in_addr) over the
+  // ring's cores into tensor `out` (at out_addr) on every one: a ring
+  // all-reduce (compiler/collectives.h ring_steps) through the ring's
+  // scratchpad bytes, in pieces that fit them. Its sends and adds wait on
+  // the ring's semaphores; here each waits for the step before it on this
+  // core, as it does on every other core, so that one order suits all.
+  void all_reduce(uint32_t in, uint64_t in_addr, uint32_t out, uint64_t out_addr, uint64_t elements,
+                  DType dtype);
+
   [[nodiscard]] Program finish();
   // Orders every queue op by op (all of one graph node's instructions before
   // the next node's), for kernel-by-kernel execution; default false.
@@ -144,8 +171,13 @@ class ProgramBuilder {
   [[nodiscard]] uint32_t empty_sem(Ring ring, uint32_t slot) const;
   [[nodiscard]] std::vector<uint32_t> order() const;
 
+  void ring_piece(uint32_t in, uint64_t in_addr, uint32_t out, uint64_t out_addr, uint64_t elements,
+                  DType dtype);
+
   Program program_;
   SpmLayout layout_;
+  CoreRing ring_;
+  int64_t last_ring_store_ = -1;  // the last piece's store: the next piece's load follows it
   std::array<uint32_t, kRings> sem_base_{};
   std::array<uint64_t, kRings> acquired_{};
   std::array<std::vector<int64_t>, kRings> last_occupancy_;

@@ -17,7 +17,10 @@ namespace npusim::sim {
 
 FunctionalResult run_functional(SimulationInput input, const Compiled& compiled,
                                 const FunctionalOptions& options) {
-  const Graph& graph = compiled.graph;
+  // The whole model's inputs: with tensor parallelism, each chip gets its
+  // part of them.
+  const uint32_t ranks = compiled.sharding.ranks;
+  const Graph& graph = ranks > 1 ? compiled.full : compiled.graph;
   const compiler::TensorIndex tensors(graph);
   compiler::TensorValues values = seeded_inputs(graph, options.seed);
   for (const auto& [name, w] : compiled.weights) {  // an .onnx model's own weights
@@ -58,10 +61,25 @@ FunctionalResult run_functional(SimulationInput input, const Compiled& compiled,
     it->second.clear();
     for (float v : in.values) it->second.push_back(round_to(t.dtype(), v));
   }
-  arch::MemoryImage image;
-  write_inputs(image, compiled.tiled, values);
+  std::vector<arch::MemoryImage> images(ranks);
+  for (uint32_t r = 0; r < ranks; ++r) {
+    if (ranks == 1) {
+      write_inputs(images[r], compiled.tiled, values);
+      continue;
+    }
+    compiler::TensorValues part;
+    for (const auto& [name, v] : values) {
+      auto it = compiled.sharding.split_axis.find(name);
+      part[name] =
+          it == compiled.sharding.split_axis.end()
+              ? v
+              : compiler::shard_values(v, tensors.at(name, "inputs"), it->second, r, ranks);
+    }
+    write_inputs(images[r], compiled.tiled, part);
+  }
   input.program = &compiled.program;
-  input.memory_image = &image;
+  input.memory_image = &images[0];
+  for (uint32_t r = 1; r < ranks; ++r) input.chip_images.push_back(&images[r]);
   FunctionalResult result;
   result.report = simulate(input);
 
@@ -76,14 +94,24 @@ FunctionalResult run_functional(SimulationInput input, const Compiled& compiled,
   // The outputs: what no node reads, and the state a next step reads (a KV
   // cache updated in place), once each.
   std::set<std::string> read, listed;
+  const compiler::TensorIndex shards(compiled.graph);  // placed: where each chip holds them
   for (const Node& n : graph.nodes()) read.insert(n.inputs().begin(), n.inputs().end());
   for (const Node& n : graph.nodes()) {
     for (const std::string& name : n.outputs()) {
       const bool state = n.op() == KV_APPEND;
       if ((read.count(name) != 0 && !state) || !listed.insert(name).second) continue;
       const Tensor& t = tensors.at(name, n.name());
-      TensorResult r{
-          name, {t.shape().begin(), t.shape().end()}, t.dtype(), read_tensor(image, t), {}};
+      TensorResult r{name, {t.shape().begin(), t.shape().end()}, t.dtype(), {}, {}};
+      auto split = compiled.sharding.split_axis.find(name);
+      if (split == compiled.sharding.split_axis.end()) {
+        r.values = read_tensor(images[0], shards.at(name, n.name()));
+      } else {  // each chip's part
+        std::vector<std::vector<float>> parts;
+        for (const arch::MemoryImage& image : images) {
+          parts.push_back(read_tensor(image, shards.at(name, n.name())));
+        }
+        r.values = compiler::unshard_values(parts, t, split->second);
+      }
       if (auto it = reference.find(name); it != reference.end()) r.reference = it->second;
       // Views of the output (an ONNX value laid over a node's rows) are
       // outputs too, under their own names and shapes.

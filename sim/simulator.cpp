@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <stdexcept>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -239,7 +241,10 @@ Report simulate(const SimulationInput& in) {
     network = std::make_unique<arch::ChipNetwork>(network_config(sys));
     semaphores = std::make_unique<arch::SemaphoreBank>(program);
     // Each chip has its own copy of the memories' contents.
-    if (in.memory_image != nullptr) {
+    if (!in.chip_images.empty() && in.chip_images.size() != n_chips - 1) {
+      throw std::logic_error("simulate: chip_images is not one per chip after the first");
+    }
+    if (in.memory_image != nullptr && in.chip_images.empty()) {
       images.reserve(n_chips - 1);
       for (uint32_t c = 1; c < n_chips; ++c) images.emplace_back(*in.memory_image);
     }
@@ -253,6 +258,7 @@ Report simulate(const SimulationInput& in) {
     cc.network = network.get();
     arch::MemoryImage* image = in.memory_image == nullptr ? nullptr
                                : c == 0                   ? in.memory_image
+                               : !in.chip_images.empty()  ? in.chip_images[c - 1]
                                                           : &images[c - 1];
     chips.push_back(std::make_unique<Chip>(n_chips == 1 ? "" : fmt::format("chip{}", c), sys,
                                            program, cc, image, in));

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "arch/functional.h"
 #include "arch/isa.pb.h"
@@ -33,6 +34,9 @@ struct SimulationInput {
   // Functional mode (arch/functional.h): the memory's contents, which the
   // program reads and writes as it runs; no time changes. Null: timing only.
   arch::MemoryImage* memory_image = nullptr;
+  // With several chips, chips 1, 2, ...'s own contents (each its part of a
+  // model split over them); empty: each a copy of memory_image.
+  std::vector<arch::MemoryImage*> chip_images;
 };
 
 [[nodiscard]] Report simulate(const SimulationInput& input);

@@ -120,11 +120,17 @@ Graph build_graph(const WorkloadOptions& o, Compiled* compiled) {
 
 Compiled compile_workload(const System& system, const std::string& where,
                           const WorkloadOptions& options) {
-  require(chip_count(system) == 1, where, "topology.chips",
-          fmt::format("{} chips: the compiler does not shard a model over chips yet (tensor and "
-                      "pipeline parallelism are to come); a program written for them runs with "
-                      "npusim run --program",
-                      system.topology().chips()));
+  const uint32_t chips = chip_count(system);
+  const bool from_flag = options.tp != 0;
+  const uint32_t tp = from_flag ? static_cast<uint32_t>(options.tp)
+                      : system.topology().has_tensor_parallel()
+                          ? system.topology().tensor_parallel()
+                          : chips;
+  require(tp == chips, from_flag ? "--tp" : where + ": topology.tensor_parallel",
+          std::to_string(tp),
+          fmt::format("must equal topology.chips ({}): the compiler spreads a model over chips by "
+                      "tensor parallelism alone (pipeline parallelism is to come)",
+                      chips));
   Compiled c;
   c.graph = build_graph(options, &c);
   require(
@@ -135,10 +141,29 @@ Compiled compile_workload(const System& system, const std::string& where,
     fuse.prefill_only = options.attention == "auto";
     compiler::fuse_attention(c.graph, fuse);
   }
-  const compiler::Target target = target_for(system, where);
+  if (tp > 1) {
+    compiler::ShardedGraph shard = compiler::shard_tensor_parallel(
+        c.graph, tp, from_flag ? "--tp" : where + ": topology.tensor_parallel");
+    c.full = std::move(c.graph);
+    c.graph = std::move(shard.graph);
+    c.sharding = std::move(shard.sharding);
+  }
+  compiler::Target target = target_for(system, where);
   (void)compiler::offload_to_pim(c.graph, target, compiler::parse_pim_mode(options.pim, "--pim"));
   compiler::place_in_memories(c.graph, placement_options(system, where));
-  c.program = compiler::lower(c.graph, target, &c.tiled);
+  if (tp == 1) {
+    c.program = compiler::lower(c.graph, target, &c.tiled);
+  } else {
+    // One program per chip, each for its place in the ring.
+    std::vector<Program> programs;
+    for (uint32_t r = 0; r < tp; ++r) target.ring.push_back(r);
+    for (uint32_t r = 0; r < tp; ++r) {
+      target.rank = r;
+      programs.push_back(compiler::lower(c.graph, target, r == 0 ? &c.tiled : nullptr));
+    }
+    c.program = compiler::merge_core_programs(std::move(programs),
+                                              compiler::CoreRing{target.ring}.semaphores());
+  }
   c.workload.set_model(options.model.empty() ? options.layer : options.model);
   c.workload.set_phase(options.phase);
   c.workload.set_batch(static_cast<uint32_t>(options.batch));

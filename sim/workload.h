@@ -12,6 +12,7 @@
 #include "compiler/frontends/onnx_import.h"
 #include "compiler/graph.pb.h"
 #include "compiler/lowering/lowering.h"
+#include "compiler/passes/tensor_parallel.h"
 #include "sim/report.pb.h"
 #include "sim/system.pb.h"
 
@@ -36,13 +37,20 @@ struct WorkloadOptions {
   // "auto" where the cost model says PIM is faster, "on" every eligible
   // one, "off" none.
   std::string pim = "auto";
+  // Tensor parallelism over the system's chips (0: the system's
+  // topology.tensor_parallel, or all its chips).
+  uint64_t tp = 0;
   // An .onnx model's integer inputs given values (--input): fixed at import
   // (compiler/frontends/onnx_import.h); others are left to functional mode.
   compiler::OnnxInputs onnx_inputs;
 };
 
 struct Compiled {
-  Graph graph;  // placed
+  Graph graph;  // placed: what each chip runs
+  // With tensor parallelism: the whole model's graph (unplaced), and how
+  // each chip's tensors are cut from its tensors.
+  Graph full;
+  compiler::TensorSharding sharding;
   // An .onnx model's weight values (functional mode computes with them),
   // and the inputs fixed at import (not graph tensors).
   std::map<std::string, std::vector<float>> weights;

@@ -51,6 +51,11 @@ struct Target {
   // Ops run one after another (ExecutionConfig.kernel_by_kernel): each
   // queue's instructions are ordered op by op.
   bool kernel_by_kernel = false;
+  // Tensor parallelism: the cores the program's ALL_REDUCE nodes sum over,
+  // in ring order, and the position of the core it is compiled for (none:
+  // one core).
+  std::vector<uint32_t> ring;
+  uint32_t rank = 0;
 
   // The memory's channels and the bytes each serves before the address
   // moves to the next (0: one shared bus), and the memory's own peak (a

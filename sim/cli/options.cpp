@@ -44,6 +44,10 @@ void add_workload_options(Args& args, sim::WorkloadOptions& o) {
               "(scores and probabilities through memory)");
   args.option("dtype", &o.dtype,
               "weight precision: fp32, fp16, bf16, fp8, int8, int4 (default fp16)");
+  args.option("tp", &o.tp,
+              "tensor parallelism: the chips each layer is split over (default: the system's "
+              "topology.tensor_parallel, or all its chips)",
+              1, 4096);
   args.option("pim", &o.pim,
               "GEMVs in a PIM memory: auto (default: where the cost model says PIM is faster), "
               "on (every eligible MATMUL; an error without a PIM memory), off");
