@@ -1,0 +1,146 @@
+// Tensor parallelism (compiler/passes/tensor_parallel.h): the split each
+// core gets, the bytes it reads and sends, and the same outputs at 1, 2 and
+// 4 chips in functional mode.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+#include "compiler/frontends/decoder_layer.h"
+#include "compiler/graph_util.h"
+#include "compiler/passes/tensor_parallel.h"
+#include "sim/config.h"
+#include "sim/functional_run.h"
+#include "sim/simulator.h"
+#include "sim/workload.h"
+
+namespace npusim {
+namespace {
+
+// `chips` npu-hbm3 chips in a ring of 100 GB/s links of 1 us.
+System chips_system(uint32_t chips) {
+  return sim::load_system(
+      std::string(NPUSIM_SOURCE_DIR) + "/examples/hw/npu-hbm3.textproto",
+      {fmt::format("topology.chips={}", chips), "topology.chip_link.bandwidth_gbps=100",
+       "topology.chip_link.latency_ns=1000"});
+}
+
+constexpr const char* kLayer = "hidden=512,heads=8,kv_heads=4,intermediate=1024";
+
+sim::WorkloadOptions layers(uint64_t n, uint64_t batch = 1) {
+  sim::WorkloadOptions w;
+  w.layer = kLayer;
+  w.layers = n;
+  w.batch = batch;
+  return w;
+}
+
+// Q, K, V, gate and up by columns; O and down by rows (their partial sums
+// reduced once each, before the residual adds); the norms whole.
+TEST(TensorParallel, SplitsALayerAsMegatronDoes) {
+  const compiler::ModelSpec spec = compiler::parse_layer(kLayer, "test");
+  compiler::DecodeShape shape;
+  const Graph full = compiler::build_decoder_layers(spec, shape, 2);
+  const compiler::ShardedGraph s = compiler::shard_tensor_parallel(full, 4);
+  const auto axis = [&](const std::string& t) {
+    auto it = s.sharding.split_axis.find(t);
+    return it == s.sharding.split_axis.end() ? -1 : it->second;
+  };
+  for (const char* proj : {"q_proj", "k_proj", "v_proj", "gate_proj", "up_proj"}) {
+    EXPECT_EQ(axis(fmt::format("layers.0.{}.weight", proj)), 1) << proj;
+  }
+  EXPECT_EQ(axis("layers.0.o_proj.weight"), 0);
+  EXPECT_EQ(axis("layers.0.down_proj.weight"), 0);
+  EXPECT_EQ(axis("layers.0.attn_norm.weight"), -1);
+  EXPECT_EQ(axis("layers.1.k_cache"), 1);  // by KV heads
+  uint32_t reduces = 0;
+  for (const Node& n : s.graph.nodes()) {
+    if (n.op() == ALL_REDUCE) {
+      ++reduces;
+      EXPECT_EQ(compiler::attr_int(n, "ranks", 0), 4);
+    }
+    if (n.op() == ATTENTION_SCORE) {
+      EXPECT_EQ(compiler::attr_int(n, "heads", 0), 2);
+    }
+  }
+  EXPECT_EQ(reduces, 4u);  // two per layer
+  const compiler::TensorIndex t(s.graph);
+  EXPECT_EQ(t.at("layers.0.q_proj.weight", "test").shape(1), 128);
+  EXPECT_EQ(t.at("layers.0.k_cache", "test").shape(1), 1);
+}
+
+// Each chip reads 1/N of every split weight and all of the whole ones,
+// and sends what the ring all-reduce's schedule says: 2 (N - 1) / N of
+// each reduced tensor's bytes.
+TEST(TensorParallel, EachChipReadsItsShareAndSendsTheRingsBytes) {
+  const compiler::ModelSpec spec = compiler::parse_layer(kLayer, "test");
+  compiler::DecodeShape shape;
+  shape.batch = 2;
+  const Graph full = compiler::build_decoder_layers(spec, shape, 2);
+  for (uint32_t n : {2u, 4u}) {
+    const compiler::ShardedGraph s = compiler::shard_tensor_parallel(full, n);
+    uint64_t expected = 0;
+    for (const Tensor& w : full.tensors()) {
+      if (w.tensor_class() != WEIGHT) continue;
+      expected += s.sharding.split_axis.count(w.name()) != 0 ? w.size_bytes() / n : w.size_bytes();
+    }
+    const System system = chips_system(n);
+    const sim::Compiled c = sim::compile_workload(system, "test", layers(2, 2));
+    sim::SimulationInput in;
+    in.system = &system;
+    in.program = &c.program;
+    const Report r = sim::simulate(in);
+    ASSERT_EQ(r.chips_size(), static_cast<int>(n));
+    EXPECT_EQ(r.traffic().unique_read().weight(), expected) << n << " chips";
+    // Two all-reduces per layer of 2 rows x 512 fp16.
+    const uint64_t reduced = 2 * 2 * (2 * 512 * 2);
+    for (const ChipStats& chip : r.chips()) {
+      EXPECT_EQ(chip.bytes_sent(), reduced * 2 * (n - 1) / n) << n << " chips";
+      EXPECT_EQ(chip.bytes_read(), r.chips(0).bytes_read());
+    }
+  }
+}
+
+// 1, 2 and 4 chips compute the same outputs (the KV caches gathered from
+// every chip's part), each within fp16 rounding of the reference
+// interpreter on the whole graph.
+TEST(TensorParallel, FunctionalOutputsAreTheSameAtOneTwoAndFourChips) {
+  std::map<std::string, std::vector<float>> one;
+  for (uint32_t n : {1u, 2u, 4u}) {
+    const System system = chips_system(n);
+    const sim::Compiled c = sim::compile_workload(system, "test", layers(2, 3));
+    sim::SimulationInput in;
+    in.system = &system;
+    const sim::FunctionalResult f = sim::run_functional(in, c, {});
+    ASSERT_EQ(f.outputs.size(), 5u);  // two layers' K and V caches, and the output
+    for (const sim::TensorResult& t : f.outputs) {
+      ASSERT_FALSE(t.reference.empty()) << t.name;
+      const sim::Comparison cmp = sim::compare(t.values, t.reference, t.dtype);
+      EXPECT_TRUE(cmp.within()) << n << " chips, " << t.name << ": " << cmp.max_rel;
+      if (n == 1) {
+        one[t.name] = t.values;
+      } else {
+        const sim::Comparison same = sim::compare(t.values, one.at(t.name), t.dtype);
+        EXPECT_TRUE(same.within()) << n << " chips, " << t.name << ": " << same.max_rel;
+      }
+    }
+  }
+}
+
+// Splitting takes 1/N of each part and puts the parts back.
+TEST(TensorParallel, ShardValuesCutAndJoinAlongAnAxis) {
+  Tensor t;
+  t.add_shape(2);
+  t.add_shape(4);
+  t.add_shape(3);
+  std::vector<float> v(24);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i);
+  const std::vector<float> p1 = compiler::shard_values(v, t, 1, 1, 2);
+  EXPECT_EQ(p1, (std::vector<float>{6, 7, 8, 9, 10, 11, 18, 19, 20, 21, 22, 23}));
+  const std::vector<float> p0 = compiler::shard_values(v, t, 1, 0, 2);
+  EXPECT_EQ(compiler::unshard_values({p0, p1}, t, 1), v);
+}
+
+}  // namespace
+}  // namespace npusim
