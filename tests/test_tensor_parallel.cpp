@@ -8,6 +8,8 @@
 #include <string>
 
 #include "compiler/frontends/decoder_layer.h"
+#include "compiler/frontends/hf_config.h"
+#include "compiler/frontends/model_graph.h"
 #include "compiler/graph_util.h"
 #include "compiler/passes/tensor_parallel.h"
 #include "sim/config.h"
@@ -68,6 +70,23 @@ TEST(TensorParallel, SplitsALayerAsMegatronDoes) {
   const compiler::TensorIndex t(s.graph);
   EXPECT_EQ(t.at("layers.0.q_proj.weight", "test").shape(1), 128);
   EXPECT_EQ(t.at("layers.0.k_cache", "test").shape(1), 1);
+}
+
+// A whole model's LM head is split by vocabulary, its logits left in
+// parts; the embedding stays whole; a head tied to it too.
+TEST(TensorParallel, SplitsTheLmHeadByVocabularyUnlessTied) {
+  compiler::DecodeShape shape;
+  const auto model = [&](const char* name) {
+    return compiler::build_model(
+        compiler::load_hf_config(std::string(NPUSIM_SOURCE_DIR) + "/examples/models/" + name),
+        shape, 1);
+  };
+  const compiler::ShardedGraph llama = compiler::shard_tensor_parallel(model("llama2-7b.json"), 2);
+  EXPECT_EQ(llama.sharding.split_axis.at("lm_head.weight"), 1);
+  EXPECT_EQ(llama.sharding.split_axis.at("logits"), 1);
+  EXPECT_EQ(llama.sharding.split_axis.count("embed_tokens.weight"), 0u);
+  const compiler::ShardedGraph qwen = compiler::shard_tensor_parallel(model("qwen2-0.5b.json"), 2);
+  EXPECT_EQ(qwen.sharding.split_axis.count("logits"), 0u);
 }
 
 // Each chip reads 1/N of every split weight and all of the whole ones,

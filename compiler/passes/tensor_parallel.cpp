@@ -105,8 +105,11 @@ class Sharder {
   // Every op reading activation `t` can take its columns split in N.
   bool splittable(const std::string& t) {
     if (auto it = memo_.find(t); it != memo_.end()) return it->second;
-    bool ok = users_.count(t) != 0;
-    for (const auto& [node, i] : ok ? users_.at(t) : std::vector<std::pair<const Node*, int>>{}) {
+    // The graph's output stays split (each core holds its share: the
+    // logits of an LM head split by vocabulary).
+    bool ok = true;
+    for (const auto& [node, i] :
+         users_.count(t) != 0 ? users_.at(t) : std::vector<std::pair<const Node*, int>>{}) {
       const Node& n = *node;
       switch (n.op()) {
         case MATMUL:
@@ -169,7 +172,9 @@ class Sharder {
           split(n.inputs(1), transposed ? 1 : 0, n);
           if (n.inputs_size() == 3) split(n.inputs(2), 0, n);  // the scale groups
           partial_out = true;
-        } else if (weighted(n) && in_state(0) == State::Whole && splittable(n.outputs(0))) {
+        } else if (weighted(n) && in_state(0) == State::Whole &&
+                   users_.at(n.inputs(1)).size() == 1 &&
+                   splittable(n.outputs(0))) {  // by columns (a weight no other node reads whole)
           const bool transposed = attr_int(n, "weight_transposed", 0) != 0;
           split(n.inputs(1), transposed ? 0 : 1, n);
           if (n.inputs_size() == 3) split(n.inputs(2), 1, n);

@@ -9,8 +9,10 @@
 // partial sums; an ALL_REDUCE node sums them over the cores before any op
 // that needs the whole tensor (a norm, a residual add, the graph's output).
 // Attention runs on each core's heads against its share of the KV heads'
-// caches. Everything else runs whole on every core: the embedding, the
-// norms, a router, and an LM head whose logits are the graph's output. A
+// caches. An LM head is split by columns, each core computing the logits
+// of its share of the vocabulary (the graph's output, left split).
+// Everything else runs whole on every core: the embedding (and a head tied
+// to it), the norms, a router. A
 // decoder layer thus takes one all-reduce after its attention block (Q, K,
 // V by columns, O by rows) and one after its MLP (gate and up by columns,
 // down by rows); an MoE layer's experts are split alike and summed once.
