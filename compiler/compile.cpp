@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <stdexcept>
+#include <unordered_map>
 
 #include "common/address_space.h"
 #include "common/error.h"
@@ -39,21 +41,33 @@ Program lower(const Graph& graph, const Target& target_in, Graph* tiled) {
       throw UserError("graph: tensor '" + t.name() + "' has no address; run placement first");
     }
   }
-  // All-reduces get the top of the scratchpad, at most a sixteenth: the
-  // largest one's bytes and a chunk to receive into.
-  CoreRing ring{target_in.ring, target_in.rank};
+  // What other cores send into gets the top of the scratchpad: the
+  // pipeline's buffers, and below them the ring's, at most a sixteenth:
+  // the largest all-reduce's bytes and a chunk to receive into.
+  CorePeers peers;
+  peers.core = target_in.core;
+  peers.ring = target_in.ring;
+  peers.from = target_in.pipe_from;
+  peers.to = target_in.pipe_to;
   Target target = target_in;
   for (const Node& node : graph.nodes()) {
+    if (node.op() == PIPE_SEND || node.op() == PIPE_RECV) {
+      require(node.op() == PIPE_SEND ? target.pipe_to >= 0 : target.pipe_from >= 0, target.where,
+              "node '" + node.name() + "'",
+              fmt::format("a {} needs a {} core (pipeline parallelism: --pp)",
+                          OpType_Name(node.op()), node.op() == PIPE_SEND ? "next" : "previous"));
+      peers.pipe_bytes = target.pipe_bytes;
+    }
     if (node.op() != ALL_REDUCE) continue;
     require(target.ring.size() >= 2, target.where, "node '" + node.name() + "'",
             "an ALL_REDUCE needs a ring of two or more cores (topology.chips and --tp)");
     const uint64_t bytes = tensors.at(node.inputs(0), node.name()).size_bytes();
-    ring.spm_bytes = std::max(ring.spm_bytes, bytes + bytes / target.ring.size() + 128);
+    peers.ring_bytes = std::max(peers.ring_bytes, bytes + bytes / target.ring.size() + 128);
   }
-  if (ring.spm_bytes > 0) {
-    ring.spm_bytes = std::min(ring.spm_bytes, target.spm_capacity_bytes / 16) / 64 * 64;
-    ring.spm_base = target.spm_capacity_bytes - ring.spm_bytes;
-    target.spm_capacity_bytes = ring.spm_base;
+  peers.ring_bytes = std::min(peers.ring_bytes, target.spm_capacity_bytes / 16) / 64 * 64;
+  if (peers.ring_bytes + peers.pipe_bytes > 0) {
+    peers.spm_base = target.spm_capacity_bytes - peers.ring_bytes - 2 * peers.pipe_bytes;
+    target.spm_capacity_bytes = peers.spm_base;
   }
   // Activations forwarded between ops: planned with room for them, then
   // the scratchpad is laid out with the rings the plan uses, the rest going
@@ -84,7 +98,7 @@ Program lower(const Graph& graph, const Target& target_in, Graph* tiled) {
   }
   ProgramBuilder builder(graph.name(),
                          default_spm_layout(target.spm_capacity_bytes, target.arrays, share, rings),
-                         ring);
+                         peers);
   builder.set_op_by_op(target.kernel_by_kernel);
   // One target per memory: a node is lowered for the memory that holds most
   // of its input bytes.
@@ -122,47 +136,78 @@ Program lower(const Graph& graph, const Target& target_in, Graph* tiled) {
   return builder.finish();
 }
 
-Program merge_core_programs(std::vector<Program> programs, uint32_t ring_semaphores) {
+Program merge_core_programs(std::vector<Program> programs) {
   if (programs.empty()) throw std::logic_error("merge_core_programs: no programs");
-  const uint32_t shared = ring_semaphores;
-  const auto own = static_cast<uint32_t>(programs[0].semaphores_size()) - shared;
   Program out;
   out.set_name(programs[0].name());
-  *out.mutable_tensors() = programs[0].tensors();
-  *out.mutable_nodes() = programs[0].nodes();
-  *out.mutable_node_ops() = programs[0].node_ops();
-  for (uint32_t k = 0; k < shared; ++k)
-    *out.add_semaphores() = programs[0].semaphores(static_cast<int>(k));
-  for (size_t r = 0; r < programs.size(); ++r) {
-    Program& p = programs[r];
-    if (p.semaphores_size() != programs[0].semaphores_size() || p.cores_size() != 1 ||
-        p.tensors_size() != programs[0].tensors_size() ||
-        p.nodes_size() != programs[0].nodes_size()) {
-      throw std::logic_error(
-          fmt::format("merge_core_programs: core {}'s program is not built like core 0's", r));
+  // The semaphores between cores, each defined by its owner's program.
+  std::unordered_map<uint32_t, uint32_t> shared;
+  for (const Program& p : programs) {
+    for (const Semaphore& sem : p.semaphores()) {
+      if (sem.id() < kSharedSemaphore) continue;
+      const auto id = static_cast<uint32_t>(out.semaphores_size());
+      if (!shared.emplace(sem.id(), id).second) {
+        throw std::logic_error(
+            fmt::format("merge_core_programs: '{}' is defined twice", sem.name()));
+      }
+      Semaphore& copy = *out.add_semaphores();
+      copy = sem;
+      copy.set_id(id);
     }
-    const auto base = static_cast<uint32_t>(shared + r * own);
-    for (uint32_t k = shared; k < shared + own; ++k) {
-      Semaphore& s = *out.add_semaphores();
-      s = p.semaphores(static_cast<int>(k));
-      s.set_id(base + k - shared);
-      s.set_core(static_cast<uint32_t>(r));
+  }
+  // Each core's own semaphores, and the tensors and nodes (one entry for
+  // the same tensor at the same address, or the same node, on many cores).
+  std::map<std::pair<std::string, uint64_t>, uint32_t> tensors;
+  std::unordered_map<std::string, uint32_t> nodes;
+  for (size_t c = 0; c < programs.size(); ++c) {
+    Program& p = programs[c];
+    if (p.cores_size() != 1) throw std::logic_error("merge_core_programs: a program of one core");
+    std::unordered_map<uint32_t, uint32_t> own;
+    for (const Semaphore& sem : p.semaphores()) {
+      if (sem.id() >= kSharedSemaphore) continue;
+      own[sem.id()] = static_cast<uint32_t>(out.semaphores_size());
+      Semaphore& copy = *out.add_semaphores();
+      copy = sem;
+      copy.set_id(own[sem.id()]);
+      copy.set_core(static_cast<uint32_t>(c));
     }
+    std::vector<uint32_t> tensor(static_cast<size_t>(p.tensors_size()));
+    for (int t = 0; t < p.tensors_size(); ++t) {
+      const TensorRef& ref = p.tensors(t);
+      auto [it, added] = tensors.emplace(std::make_pair(ref.name(), ref.dram_addr()),
+                                         static_cast<uint32_t>(out.tensors_size()));
+      if (added) *out.add_tensors() = ref;
+      tensor[static_cast<size_t>(t)] = it->second;
+    }
+    std::vector<uint32_t> node(static_cast<size_t>(p.nodes_size()));
+    for (int n = 0; n < p.nodes_size(); ++n) {
+      auto [it, added] = nodes.emplace(p.nodes(n), static_cast<uint32_t>(out.nodes_size()));
+      if (added) {
+        out.add_nodes(p.nodes(n));
+        out.add_node_ops(n < p.node_ops_size() ? p.node_ops(n) : "");
+      }
+      node[static_cast<size_t>(n)] = it->second;
+    }
+    const auto sem = [&](SemOp& op) {
+      const auto& table = op.sem() >= kSharedSemaphore ? shared : own;
+      auto it = table.find(op.sem());
+      if (it == table.end()) {
+        throw std::logic_error(fmt::format(
+            "merge_core_programs: core {} names semaphore {} no core defines", c, op.sem()));
+      }
+      op.set_sem(it->second);
+    };
     CoreProgram& core = *out.add_cores();
     core.Swap(p.mutable_cores(0));
-    const auto renumber = [&](google::protobuf::RepeatedPtrField<Instruction>* queue) {
+    for (auto* queue : {core.mutable_dma(), core.mutable_matrix(), core.mutable_vector()}) {
       for (Instruction& ins : *queue) {
-        for (SemOp& op : *ins.mutable_wait()) {
-          if (op.sem() >= shared) op.set_sem(base + op.sem() - shared);
-        }
-        for (SemOp& op : *ins.mutable_signal()) {
-          if (op.sem() >= shared) op.set_sem(base + op.sem() - shared);
-        }
+        for (SemOp& op : *ins.mutable_wait()) sem(op);
+        for (SemOp& op : *ins.mutable_signal()) sem(op);
+        if (ins.has_dma()) ins.mutable_dma()->set_tensor(tensor[ins.dma().tensor()]);
+        if (ins.has_pim()) ins.mutable_pim()->set_tensor(tensor[ins.pim().tensor()]);
+        ins.set_node(node[ins.node()]);
       }
-    };
-    renumber(core.mutable_dma());
-    renumber(core.mutable_matrix());
-    renumber(core.mutable_vector());
+    }
   }
   return out;
 }

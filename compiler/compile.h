@@ -13,11 +13,12 @@ namespace npusim::compiler {
 // sizes, orientation, loop order) as attributes.
 [[nodiscard]] Program lower(const Graph& graph, const Target& target, Graph* tiled = nullptr);
 
-// One program of N cores from N programs of one core each, program r for
-// core r, all built with the same ring of cores 0 .. N - 1 (Target.ring):
-// the ring's first `ring_semaphores` semaphores once (the same in each),
-// then each core's own, renumbered; the tensors and nodes are the first
-// program's (std::logic_error unless every program has the same).
-[[nodiscard]] Program merge_core_programs(std::vector<Program> programs, uint32_t ring_semaphores);
+// One program of N cores from N programs of one core each, program c for
+// core c (Target.core): the semaphores between cores (kSharedSemaphore
+// on) first, each from the program that defines it, then each core's own;
+// the tensors and nodes of all, one entry each for the same tensor at the
+// same address or the same node. std::logic_error when a program names a
+// semaphore no program defines.
+[[nodiscard]] Program merge_core_programs(std::vector<Program> programs);
 
 }  // namespace npusim::compiler

@@ -409,6 +409,14 @@ class Checker {
                 "sums into an output of its input's type and size, at least one element per core");
         return;
       }
+      case PIPE_SEND:
+      case PIPE_RECV: {
+        const bool send = n.op() == PIPE_SEND;
+        require(n.inputs_size() == (send ? 1 : 0) && n.outputs_size() == (send ? 0 : 1), where_, f,
+                send ? "PIPE_SEND takes (x) and gives no output"
+                     : "PIPE_RECV takes no input and gives one output");
+        return;
+      }
       case ADD_OP:
         return vector(n, ADD, 2, 0);
       case MUL_OP:

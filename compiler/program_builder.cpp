@@ -92,36 +92,32 @@ SpmLayout default_spm_layout(uint64_t capacity_bytes, uint32_t arrays, uint64_t 
   return layout;
 }
 
-ProgramBuilder::ProgramBuilder(std::string name, const SpmLayout& layout, CoreRing ring)
-    : layout_(layout), ring_(std::move(ring)) {
+uint32_t CorePeers::rank() const {
+  for (size_t i = 0; i < ring.size(); ++i) {
+    if (ring[i] == core) return static_cast<uint32_t>(i);
+  }
+  throw std::logic_error(fmt::format("core {} is not in its ring", core));
+}
+
+ProgramBuilder::ProgramBuilder(std::string name, const SpmLayout& layout, CorePeers peers)
+    : layout_(layout), peers_(std::move(peers)) {
   program_.set_name(std::move(name));
   program_.add_cores();
-  uint32_t id = 0;
-  // The ring's: per position p, its roles (collectives.h RingRole) and a
-  // piece loaded, at 5 p + role.
-  const auto n = static_cast<uint32_t>(ring_.cores.size());
-  for (uint32_t p = 0; p < n && ring_.semaphores() > 0; ++p) {
-    const uint32_t prev = ring_.cores[(p + n - 1) % n];
-    for (size_t k = 0; k <= kRingRoles; ++k) {
-      Semaphore* sem = program_.add_semaphores();
-      sem->set_id(id++);
-      if (k == kRingRoles) {
-        sem->set_name(fmt::format("ring[{}].loaded", p));
-        sem->set_producer(DMA);
-        sem->set_core(ring_.cores[p]);
-        sem->set_kind(DATA_READY);
-        continue;
-      }
-      const auto role = static_cast<RingRole>(k);
-      const bool free = role == RingRole::RecvFree;
-      sem->set_name(fmt::format("ring[{}].{}", p, ring_role_name(role)));
-      sem->set_producer(given_by_previous(role) ? DMA : VECTOR);
-      sem->set_core(given_by_previous(role) ? prev : ring_.cores[p]);
-      sem->set_kind(free ? BUFFER_FREE : DATA_READY);
-      sem->set_initial(free ? 1 : 0);
-      if (free) sem->set_bytes(ring_.spm_bytes);
-    }
+  // This core's semaphores for what its peers send it.
+  if (peers_.ring.size() >= 2) {
+    const auto n = static_cast<uint32_t>(peers_.ring.size());
+    const uint32_t prev = peers_.ring[(peers_.rank() + n - 1) % n];
+    define(SharedRole::RecvFull, DMA, prev, 0);
+    define(SharedRole::RecvFree, VECTOR, peers_.core, peers_.ring_bytes);
+    define(SharedRole::Added, VECTOR, peers_.core, 0);
+    define(SharedRole::Gathered, DMA, prev, 0);
+    define(SharedRole::Loaded, DMA, peers_.core, 0);
   }
+  if (peers_.from >= 0) {
+    define(SharedRole::PipeFull, DMA, peers_.from, 0);
+    define(SharedRole::PipeFree, DMA, peers_.core, peers_.pipe_bytes);
+  }
+  uint32_t id = 0;
   for (size_t r = 0; r < kRings; ++r) {
     sem_base_[r] = id;
     last_occupancy_[r].assign(layout_.rings[r].slots, -1);
@@ -142,6 +138,20 @@ ProgramBuilder::ProgramBuilder(std::string name, const SpmLayout& layout, CoreRi
       empty->set_initial(1);
     }
   }
+}
+
+void ProgramBuilder::define(SharedRole role, Queue producer, int64_t signaller,
+                            uint64_t free_bytes) {
+  static constexpr std::array<const char*, 7> kNames = {
+      "recv_full", "recv_free", "added", "gathered", "loaded", "pipe_full", "pipe_free"};
+  Semaphore* sem = program_.add_semaphores();
+  sem->set_id(shared_semaphore(peers_.core, role));
+  sem->set_name(fmt::format("core{}.{}", peers_.core, kNames[static_cast<size_t>(role)]));
+  sem->set_producer(producer);
+  sem->set_core(static_cast<uint32_t>(signaller));
+  sem->set_kind(free_bytes > 0 ? BUFFER_FREE : DATA_READY);
+  sem->set_initial(free_bytes > 0 ? 1 : 0);
+  sem->set_bytes(free_bytes);
 }
 
 uint32_t ProgramBuilder::full_sem(Ring ring, uint32_t slot) const {
@@ -315,23 +325,23 @@ void ProgramBuilder::pim(const PimOp& op, const Buffer& in, const Buffer& out) {
 
 void ProgramBuilder::all_reduce(uint32_t in, uint64_t in_addr, uint32_t out, uint64_t out_addr,
                                 uint64_t elements, DType dtype) {
-  const auto n = static_cast<uint64_t>(ring_.cores.size());
+  const auto n = static_cast<uint64_t>(peers_.ring.size());
   if (n < 2) throw std::logic_error("program builder: an all-reduce without a ring of cores");
   // A piece of e elements takes e in the data buffer and e / n (rounded up)
   // in the receive buffer, each 64-byte aligned.
   constexpr uint64_t kAlign = 64;
   const auto fits = [&](uint64_t e) {
     const uint64_t data = (dtype_bytes(dtype, e) + kAlign - 1) / kAlign * kAlign;
-    return data + dtype_bytes(dtype, (e + n - 1) / n) <= ring_.spm_bytes;
+    return data + dtype_bytes(dtype, (e + n - 1) / n) <= peers_.ring_bytes;
   };
-  uint64_t piece = std::min(elements, ring_.spm_bytes / dtype_bytes(dtype, 1));
+  uint64_t piece = std::min(elements, peers_.ring_bytes / dtype_bytes(dtype, 1));
   while (piece > 0 && !fits(piece)) piece = piece * n / (n + 1);
   // Equal pieces, each at least 2n / 2 = n elements (a chunk per core).
   if (piece < 2 * n && piece < elements) piece = 0;
   if (piece < n || elements < n) {
     throw std::logic_error(fmt::format(
         "program builder: an all-reduce of {} elements over {} cores in {} scratchpad bytes",
-        elements, n, ring_.spm_bytes));
+        elements, n, peers_.ring_bytes));
   }
   const uint64_t pieces = (elements + piece - 1) / piece;
   reserve(pieces * (4 * n));
@@ -342,42 +352,49 @@ void ProgramBuilder::all_reduce(uint32_t in, uint64_t in_addr, uint32_t out, uin
   }
 }
 
+uint32_t ProgramBuilder::raw_transfer(DmaOp::Direction dir, uint32_t tensor, uint64_t addr,
+                                      uint64_t spm, uint64_t bytes) {
+  Instruction ins;
+  DmaOp* op = ins.mutable_dma();
+  op->set_direction(dir);
+  op->set_dram_addr(addr);
+  op->set_spm_addr(spm);
+  op->set_row_bytes(bytes);
+  op->set_rows(1);
+  op->set_tensor(tensor);
+  op->set_tensor_class(program_.tensors(static_cast<int>(tensor)).tensor_class());
+  const uint32_t id = add(DMA, std::move(ins));
+  if (dir == DmaOp::LOAD) {
+    if (auto it = stores_of_.find(tensor); it != stores_of_.end()) {
+      for (const StoredRange& st : it->second) {
+        if (st.begin < addr + bytes && addr < st.end) nodes_[id].deps.push_back(st.node);
+      }
+    }
+  } else {
+    stores_of_[tensor].push_back({addr, addr + bytes, id});
+  }
+  // As soon as their data allows: peers wait for them.
+  nodes_[id].priority -= int64_t{1} << 41;
+  return id;
+}
+
 void ProgramBuilder::ring_piece(uint32_t in, uint64_t in_addr, uint32_t out, uint64_t out_addr,
                                 uint64_t elements, DType dtype) {
-  const auto n = static_cast<uint32_t>(ring_.cores.size());
-  const uint32_t r = ring_.rank, next = (r + 1) % n;
-  const auto sem = [&](uint32_t position, size_t role) {
-    return static_cast<uint32_t>(5 * position + role);
-  };
+  const auto n = static_cast<uint32_t>(peers_.ring.size());
+  const uint32_t r = peers_.rank(), next = (r + 1) % n;
   const auto first = [&](uint32_t k) { return k * elements / n; };
   const auto bytes = [&](uint64_t e) { return dtype_bytes(dtype, e); };
-  const uint64_t data = ring_.spm_base;
+  const uint64_t data = peers_.spm_base;
   const uint64_t scratch = data + (bytes(elements) + 63) / 64 * 64;
-  const auto transfer = [&](DmaOp::Direction dir, uint32_t tensor, uint64_t addr) {
-    Instruction ins;
-    DmaOp* op = ins.mutable_dma();
-    op->set_direction(dir);
-    op->set_dram_addr(addr);
-    op->set_spm_addr(data);
-    op->set_row_bytes(bytes(elements));
-    op->set_rows(1);
-    op->set_tensor(tensor);
-    op->set_tensor_class(program_.tensors(static_cast<int>(tensor)).tensor_class());
-    return ins;
+  const auto sem = [&](RingSemRef ref) {
+    return shared_semaphore(peers_.ring[ref.next ? next : r], static_cast<SharedRole>(ref.role));
   };
+  const uint32_t loaded = shared_semaphore(peers_.core, SharedRole::Loaded);
   // The piece into the data buffer, after the stores it reads and the
   // previous piece's store out of the buffer.
-  Instruction load = transfer(DmaOp::LOAD, in, in_addr);
-  add_sem(load.add_signal(), sem(r, kRingRoles));
-  uint32_t last = add(DMA, std::move(load));
-  if (auto it = stores_of_.find(in); it != stores_of_.end()) {
-    for (const StoredRange& st : it->second) {
-      if (st.begin < in_addr + bytes(elements) && in_addr < st.end)
-        nodes_[last].deps.push_back(st.node);
-    }
-  }
+  uint32_t last = raw_transfer(DmaOp::LOAD, in, in_addr, data, bytes(elements));
+  add_sem(nodes_[last].ins.add_signal(), loaded);
   if (last_ring_store_ >= 0) nodes_[last].deps.push_back(static_cast<uint32_t>(last_ring_store_));
-  nodes_[last].priority -= int64_t{1} << 41;
   for (const RingStep& step : ring_steps(RingOp::AllReduce, n, r)) {
     Instruction ins;
     const uint64_t at = data + bytes(first(step.chunk));
@@ -386,7 +403,7 @@ void ProgramBuilder::ring_piece(uint32_t in, uint64_t in_addr, uint32_t out, uin
       SendOp& op = *ins.mutable_send();
       op.set_spm_addr(at);
       op.set_bytes(bytes(count));
-      op.set_dest_core(ring_.cores[next]);
+      op.set_dest_core(peers_.ring[next]);
       op.set_dest_spm_addr(step.into_scratch ? scratch : at);
     } else {
       VectorOp& v = *ins.mutable_vector();
@@ -397,13 +414,9 @@ void ProgramBuilder::ring_piece(uint32_t in, uint64_t in_addr, uint32_t out, uin
       v.set_spm_in2(scratch);
       v.set_spm_out(at);
     }
-    if (step.after_data && step.kind == RingStep::Add) add_sem(ins.add_wait(), sem(r, kRingRoles));
-    for (RingSemRef w : step.waits) {
-      add_sem(ins.add_wait(), sem(w.next ? next : r, static_cast<size_t>(w.role)));
-    }
-    for (RingSemRef g : step.signals) {
-      add_sem(ins.add_signal(), sem(g.next ? next : r, static_cast<size_t>(g.role)));
-    }
+    if (step.after_data && step.kind == RingStep::Add) add_sem(ins.add_wait(), loaded);
+    for (RingSemRef w : step.waits) add_sem(ins.add_wait(), sem(w));
+    for (RingSemRef g : step.signals) add_sem(ins.add_signal(), sem(g));
     // The step before it here stands for the steps of the other cores it
     // waits for: every core's program has them in the same place.
     const uint32_t id = add(step.kind == RingStep::Send ? DMA : VECTOR, std::move(ins));
@@ -412,13 +425,53 @@ void ProgramBuilder::ring_piece(uint32_t in, uint64_t in_addr, uint32_t out, uin
     last = id;
   }
   // The sum out, once the last chunk has landed.
-  Instruction store = transfer(DmaOp::STORE, out, out_addr);
-  add_sem(store.add_wait(), sem(r, static_cast<size_t>(RingRole::Gathered)));
-  const uint32_t id = add(DMA, std::move(store));
-  nodes_[id].deps.push_back(last);
-  nodes_[id].priority -= int64_t{1} << 41;
-  stores_of_[out].push_back({out_addr, out_addr + bytes(elements), id});
-  last_ring_store_ = id;
+  const uint32_t store = raw_transfer(DmaOp::STORE, out, out_addr, data, bytes(elements));
+  add_sem(nodes_[store].ins.add_wait(), sem({RingRole::Gathered}));
+  nodes_[store].deps.push_back(last);
+  last_ring_store_ = store;
+}
+
+void ProgramBuilder::pipe_send(uint32_t t, uint64_t addr, uint64_t bytes) {
+  if (peers_.to < 0 || peers_.pipe_bytes == 0) {
+    throw std::logic_error("program builder: a pipeline send without a next core");
+  }
+  const uint64_t out = peers_.spm_base + peers_.ring_bytes;
+  const auto to = static_cast<uint32_t>(peers_.to);
+  for (uint64_t b = 0; b < bytes; b += peers_.pipe_bytes) {
+    const uint64_t n = std::min(peers_.pipe_bytes, bytes - b);
+    // Into the send buffer (the send waits by itself for loads into its
+    // bytes before it on the DMA queue), then into the next core's.
+    uint32_t load = raw_transfer(DmaOp::LOAD, t, addr + b, out, n);
+    if (last_pipe_ >= 0) nodes_[load].deps.push_back(static_cast<uint32_t>(last_pipe_));
+    Instruction ins;
+    SendOp& op = *ins.mutable_send();
+    op.set_spm_addr(out);
+    op.set_bytes(n);
+    op.set_dest_core(to);
+    op.set_dest_spm_addr(out + peers_.pipe_bytes);
+    add_sem(ins.add_wait(), shared_semaphore(to, SharedRole::PipeFree));
+    add_sem(ins.add_signal(), shared_semaphore(to, SharedRole::PipeFull));
+    const uint32_t id = add(DMA, std::move(ins));
+    nodes_[id].deps.push_back(load);
+    nodes_[id].priority -= int64_t{1} << 41;
+    last_pipe_ = id;
+  }
+}
+
+void ProgramBuilder::pipe_recv(uint32_t t, uint64_t addr, uint64_t bytes) {
+  if (peers_.from < 0 || peers_.pipe_bytes == 0) {
+    throw std::logic_error("program builder: a pipeline receive without a previous core");
+  }
+  for (uint64_t b = 0; b < bytes; b += peers_.pipe_bytes) {
+    const uint64_t n = std::min(peers_.pipe_bytes, bytes - b);
+    const uint32_t id = raw_transfer(DmaOp::STORE, t, addr + b,
+                                     peers_.spm_base + peers_.ring_bytes + peers_.pipe_bytes, n);
+    add_sem(nodes_[id].ins.add_wait(), shared_semaphore(peers_.core, SharedRole::PipeFull));
+    add_sem(nodes_[id].ins.add_signal(), shared_semaphore(peers_.core, SharedRole::PipeFree));
+    // After what came before it in the program: waiting early for the
+    // previous core would hold the DMA queue up.
+    if (id > 0) nodes_[id].deps.push_back(id - 1);
+  }
 }
 
 std::vector<uint32_t> ProgramBuilder::order() const {

@@ -78,21 +78,42 @@ struct Buffer {
   [[nodiscard]] Buffer at(uint64_t bytes) const { return {ring, occupancy, spm_addr + bytes}; }
 };
 
-// The cores a program's collectives run over (tensor parallelism), in ring
-// order, and the position of the core this program is for. Each core's
-// program is built alike, with the ring's semaphores first (5 per core of
-// the ring, the same ids in every core's program: merge_core_programs()
-// keeps one copy) and its own after them. The scratchpad bytes [spm_base,
-// spm_base + spm_bytes) are the collectives' alone, at the same place on
-// every core: the other cores' sends land there.
-struct CoreRing {
-  std::vector<uint32_t> cores;
-  uint32_t rank = 0;
+// Semaphores between cores, for the buffers of core c that other cores
+// send into (a ring's receive buffer and data, a pipeline's receive
+// buffer): every core's program names them kSharedSemaphore + 8 c + role;
+// core c's program defines them (with that id), and merge_core_programs()
+// gives them their place among the merged program's semaphores. The first
+// four roles are collectives.h's RingRole.
+enum class SharedRole : uint8_t {
+  RecvFull,
+  RecvFree,
+  Added,
+  Gathered,
+  Loaded,    // a ring piece is in the data buffer
+  PipeFull,  // the pipeline's receive buffer holds a piece
+  PipeFree   // and is free for the next
+};
+inline constexpr uint32_t kSharedSemaphore = 1u << 30;
+[[nodiscard]] constexpr uint32_t shared_semaphore(uint32_t core, SharedRole role) {
+  return kSharedSemaphore + 8 * core + static_cast<uint32_t>(role);
+}
+
+// The cores a core's program exchanges data with: the ring its
+// all-reduces run over (tensor parallelism; in ring order, `core` among
+// them) and the pipeline's previous and next core (pipeline parallelism).
+// The scratchpad bytes from spm_base on are theirs alone: the ring's
+// `ring_bytes` (its data, then a chunk's receive buffer: at the same place
+// on every core of the ring), then the pipeline's `pipe_bytes` to send
+// from and as many to receive into, which end the scratchpad (at the same
+// place on every core).
+struct CorePeers {
+  uint32_t core = 0;
+  std::vector<uint32_t> ring;
+  int64_t from = -1, to = -1;  // -1: none
   uint64_t spm_base = 0;
-  uint64_t spm_bytes = 0;
-  [[nodiscard]] uint32_t semaphores() const {
-    return cores.size() < 2 ? 0 : static_cast<uint32_t>(5 * cores.size());
-  }
+  uint64_t ring_bytes = 0;
+  uint64_t pipe_bytes = 0;
+  [[nodiscard]] uint32_t rank() const;  // the core's position in the ring
 };
 
 class ProgramBuilder {
@@ -102,7 +123,7 @@ class ProgramBuilder {
   // more is refused (UserError) rather than exhausting memory or time.
   static constexpr uint64_t kMaxInstructions = uint64_t{1} << 22;
 
-  ProgramBuilder(std::string name, const SpmLayout& layout, CoreRing ring = {});
+  ProgramBuilder(std::string name, const SpmLayout& layout, CorePeers peers = {});
 
   // UserError naming the current node when `more` instructions would take
   // the program past kMaxInstructions; lowerings call it before allocating
@@ -142,6 +163,15 @@ class ProgramBuilder {
   void all_reduce(uint32_t in, uint64_t in_addr, uint32_t out, uint64_t out_addr, uint64_t elements,
                   DType dtype);
 
+  // Pipeline parallelism: sends `bytes` of tensor `t` (at `addr`) to the
+  // next core, which receives them (pipe_recv) into its tensor; in pieces
+  // of the pipeline's buffer, each sent once the next core has stored the
+  // one before.
+  void pipe_send(uint32_t t, uint64_t addr, uint64_t bytes);
+  // Stores what the previous core sends (pipe_send) into tensor `t`, after
+  // everything lowered before it.
+  void pipe_recv(uint32_t t, uint64_t addr, uint64_t bytes);
+
   [[nodiscard]] Program finish();
   // Orders every queue op by op (all of one graph node's instructions before
   // the next node's), for kernel-by-kernel execution; default false.
@@ -176,8 +206,15 @@ class ProgramBuilder {
 
   Program program_;
   SpmLayout layout_;
-  CoreRing ring_;
+  // A DMA transfer between the scratchpad and memory outside the rings
+  // (the peers' buffers), after the stores it reads.
+  uint32_t raw_transfer(DmaOp::Direction dir, uint32_t tensor, uint64_t addr, uint64_t spm,
+                        uint64_t bytes);
+  void define(SharedRole role, Queue producer, int64_t signaller, uint64_t free_bytes);
+
+  CorePeers peers_;
   int64_t last_ring_store_ = -1;  // the last piece's store: the next piece's load follows it
+  int64_t last_pipe_ = -1;  // the last pipeline send: the next load into its buffer follows it
   std::array<uint32_t, kRings> sem_base_{};
   std::array<uint64_t, kRings> acquired_{};
   std::array<std::vector<int64_t>, kRings> last_occupancy_;

@@ -158,11 +158,10 @@ Compiled compile_workload(const System& system, const std::string& where,
     std::vector<Program> programs;
     for (uint32_t r = 0; r < tp; ++r) target.ring.push_back(r);
     for (uint32_t r = 0; r < tp; ++r) {
-      target.rank = r;
+      target.core = r;
       programs.push_back(compiler::lower(c.graph, target, r == 0 ? &c.tiled : nullptr));
     }
-    c.program = compiler::merge_core_programs(std::move(programs),
-                                              compiler::CoreRing{target.ring}.semaphores());
+    c.program = compiler::merge_core_programs(std::move(programs));
   }
   c.workload.set_model(options.model.empty() ? options.layer : options.model);
   c.workload.set_phase(options.phase);

@@ -51,11 +51,15 @@ struct Target {
   // Ops run one after another (ExecutionConfig.kernel_by_kernel): each
   // queue's instructions are ordered op by op.
   bool kernel_by_kernel = false;
-  // Tensor parallelism: the cores the program's ALL_REDUCE nodes sum over,
-  // in ring order, and the position of the core it is compiled for (none:
-  // one core).
+  // The core the program is for, the cores its ALL_REDUCE nodes sum over
+  // in ring order (tensor parallelism; none: no ring), and the cores its
+  // PIPE_RECV and PIPE_SEND nodes receive from and send to (pipeline
+  // parallelism; -1: none) in pieces of pipe_bytes (the same on every
+  // core: the receive buffer ends the scratchpad).
+  uint32_t core = 0;
   std::vector<uint32_t> ring;
-  uint32_t rank = 0;
+  int64_t pipe_from = -1, pipe_to = -1;
+  uint64_t pipe_bytes = 0;
 
   // The memory's channels and the bytes each serves before the address
   // moves to the next (0: one shared bus), and the memory's own peak (a
