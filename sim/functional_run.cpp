@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
 
 #include "arch/functional.h"
@@ -17,10 +18,16 @@ namespace npusim::sim {
 
 FunctionalResult run_functional(SimulationInput input, const Compiled& compiled,
                                 const FunctionalOptions& options) {
-  // The whole model's inputs: with tensor parallelism, each chip gets its
-  // part of them.
+  // The whole model's inputs: with tensor or pipeline parallelism, each
+  // chip gets its stage's, in its part.
   const uint32_t ranks = compiled.sharding.ranks;
-  const Graph& graph = ranks > 1 ? compiled.full : compiled.graph;
+  const bool parallel = compiled.full.nodes_size() > 0;
+  const Graph& graph = parallel ? compiled.full : compiled.graph;
+  // Each chip's stage: its placed graph and its lowering's decisions.
+  std::vector<std::pair<const Graph*, const Graph*>> stages;
+  for (const Compiled::Stage& s : compiled.stages) stages.emplace_back(&s.graph, &s.tiled);
+  if (stages.empty()) stages.emplace_back(&compiled.graph, &compiled.tiled);
+  const auto chips = static_cast<uint32_t>(stages.size()) * compiled.tp;
   const compiler::TensorIndex tensors(graph);
   compiler::TensorValues values = seeded_inputs(graph, options.seed);
   for (const auto& [name, w] : compiled.weights) {  // an .onnx model's own weights
@@ -61,25 +68,29 @@ FunctionalResult run_functional(SimulationInput input, const Compiled& compiled,
     it->second.clear();
     for (float v : in.values) it->second.push_back(round_to(t.dtype(), v));
   }
-  std::vector<arch::MemoryImage> images(ranks);
-  for (uint32_t r = 0; r < ranks; ++r) {
-    if (ranks == 1) {
-      write_inputs(images[r], compiled.tiled, values);
+  std::vector<arch::MemoryImage> images(chips);
+  for (uint32_t c = 0; c < chips; ++c) {
+    const auto [placed, tiled] = stages[c / compiled.tp];
+    if (!parallel) {
+      write_inputs(images[c], *tiled, values);
       continue;
     }
+    std::set<std::string> here;
+    for (const Tensor& t : placed->tensors()) here.insert(t.name());
     compiler::TensorValues part;
     for (const auto& [name, v] : values) {
+      if (here.count(name) == 0) continue;  // another stage's
       auto it = compiled.sharding.split_axis.find(name);
-      part[name] =
-          it == compiled.sharding.split_axis.end()
-              ? v
-              : compiler::shard_values(v, tensors.at(name, "inputs"), it->second, r, ranks);
+      part[name] = it == compiled.sharding.split_axis.end()
+                       ? v
+                       : compiler::shard_values(v, tensors.at(name, "inputs"), it->second,
+                                                c % compiled.tp, ranks);
     }
-    write_inputs(images[r], compiled.tiled, part);
+    write_inputs(images[c], *tiled, part);
   }
   input.program = &compiled.program;
   input.memory_image = &images[0];
-  for (uint32_t r = 1; r < ranks; ++r) input.chip_images.push_back(&images[r]);
+  for (uint32_t c = 1; c < chips; ++c) input.chip_images.push_back(&images[c]);
   FunctionalResult result;
   result.report = simulate(input);
 
@@ -94,7 +105,16 @@ FunctionalResult run_functional(SimulationInput input, const Compiled& compiled,
   // The outputs: what no node reads, and the state a next step reads (a KV
   // cache updated in place), once each.
   std::set<std::string> read, listed;
-  const compiler::TensorIndex shards(compiled.graph);  // placed: where each chip holds them
+  // Where each tensor is computed: its stage's chips, and its place there.
+  std::map<std::string, uint32_t> stage_of;
+  std::vector<compiler::TensorIndex> placed;
+  for (uint32_t st = 0; st < stages.size(); ++st) {
+    placed.emplace_back(*stages[st].first);
+    for (const Node& n : stages[st].first->nodes()) {
+      if (n.op() == PIPE_RECV) continue;
+      for (const std::string& o : n.outputs()) stage_of.emplace(o, st);
+    }
+  }
   for (const Node& n : graph.nodes()) read.insert(n.inputs().begin(), n.inputs().end());
   for (const Node& n : graph.nodes()) {
     for (const std::string& name : n.outputs()) {
@@ -102,13 +122,15 @@ FunctionalResult run_functional(SimulationInput input, const Compiled& compiled,
       if ((read.count(name) != 0 && !state) || !listed.insert(name).second) continue;
       const Tensor& t = tensors.at(name, n.name());
       TensorResult r{name, {t.shape().begin(), t.shape().end()}, t.dtype(), {}, {}};
+      const uint32_t st = stage_of.count(name) != 0 ? stage_of.at(name) : 0;
+      const Tensor& at = placed[st].at(name, n.name());
       auto split = compiled.sharding.split_axis.find(name);
       if (split == compiled.sharding.split_axis.end()) {
-        r.values = read_tensor(images[0], shards.at(name, n.name()));
+        r.values = read_tensor(images[st * compiled.tp], at);
       } else {  // each chip's part
         std::vector<std::vector<float>> parts;
-        for (const arch::MemoryImage& image : images) {
-          parts.push_back(read_tensor(image, shards.at(name, n.name())));
+        for (uint32_t k = 0; k < compiled.tp; ++k) {
+          parts.push_back(read_tensor(images[st * compiled.tp + k], at));
         }
         r.values = compiler::unshard_values(parts, t, split->second);
       }

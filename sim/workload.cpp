@@ -15,6 +15,7 @@
 #include "compiler/graph_check.h"
 #include "compiler/passes/fuse_attention.h"
 #include "compiler/passes/pim_offload.h"
+#include "compiler/passes/pipeline.h"
 #include "memory/registry.h"
 #include "sim/config.h"
 #include "sim/memories.h"
@@ -118,21 +119,39 @@ Graph build_graph(const WorkloadOptions& o, Compiled* compiled) {
                                         static_cast<uint32_t>(o.layers == 0 ? 1 : o.layers));
 }
 
+namespace {
+
+// A parallelism degree: the flag's, else the system's field's, else
+// `fallback`; `flag` or `field` names it in errors.
+uint32_t degree(uint64_t flag_value, bool has_field, uint32_t field_value, uint32_t fallback) {
+  return flag_value != 0 ? static_cast<uint32_t>(flag_value) : has_field ? field_value : fallback;
+}
+
+}  // namespace
+
 Compiled compile_workload(const System& system, const std::string& where,
                           const WorkloadOptions& options) {
   const uint32_t chips = chip_count(system);
-  const bool from_flag = options.tp != 0;
-  const uint32_t tp = from_flag ? static_cast<uint32_t>(options.tp)
-                      : system.topology().has_tensor_parallel()
-                          ? system.topology().tensor_parallel()
-                          : chips;
-  require(tp == chips, from_flag ? "--tp" : where + ": topology.tensor_parallel",
-          std::to_string(tp),
-          fmt::format("must equal topology.chips ({}): the compiler spreads a model over chips by "
-                      "tensor parallelism alone (pipeline parallelism is to come)",
-                      chips));
+  const Topology& topo = system.topology();
+  const uint32_t pp = degree(options.pp, topo.has_pipeline_parallel(), topo.pipeline_parallel(), 1);
+  const uint32_t micro =
+      degree(options.micro_batches, topo.has_micro_batches(), topo.micro_batches(), 1);
+  const std::string pp_name = options.pp != 0 ? "--pp" : where + ": topology.pipeline_parallel";
+  require(chips % pp == 0, pp_name, std::to_string(pp),
+          fmt::format("must divide topology.chips ({}): each stage takes as many chips", chips));
+  const uint32_t tp =
+      degree(options.tp, topo.has_tensor_parallel(), topo.tensor_parallel(), chips / pp);
+  const std::string tp_name = options.tp != 0 ? "--tp" : where + ": topology.tensor_parallel";
+  require(tp * pp == chips, tp_name, std::to_string(tp),
+          fmt::format("times the pipeline's {} stage(s) must make topology.chips ({})", pp, chips));
+  require(options.batch % micro == 0,
+          options.micro_batches != 0 ? "--micro-batches" : where + ": topology.micro_batches",
+          std::to_string(micro), fmt::format("must divide the batch ({})", options.batch));
   Compiled c;
-  c.graph = build_graph(options, &c);
+  c.tp = tp;
+  WorkloadOptions one = options;  // a micro-batch
+  one.batch = options.batch / micro;
+  c.graph = build_graph(one, &c);
   require(
       options.attention == "auto" || options.attention == "fused" || options.attention == "unfused",
       "--attention", options.attention, "choices: auto, fused, unfused");
@@ -141,36 +160,63 @@ Compiled compile_workload(const System& system, const std::string& where,
     fuse.prefill_only = options.attention == "auto";
     compiler::fuse_attention(c.graph, fuse);
   }
+  uint32_t layers = 0;
+  for (const auto& node : c.graph.nodes())
+    layers += node.op() == ATTENTION_SCORE || node.op() == ATTENTION ? 1 : 0;
+  if (micro > 1) c.graph = compiler::replicate_micro_batches(c.graph, micro);
+  if (tp > 1 || pp > 1) c.full = c.graph;
   if (tp > 1) {
-    compiler::ShardedGraph shard = compiler::shard_tensor_parallel(
-        c.graph, tp, from_flag ? "--tp" : where + ": topology.tensor_parallel");
-    c.full = std::move(c.graph);
+    compiler::ShardedGraph shard = compiler::shard_tensor_parallel(c.graph, tp, tp_name);
     c.graph = std::move(shard.graph);
     c.sharding = std::move(shard.sharding);
   }
-  compiler::Target target = target_for(system, where);
-  (void)compiler::offload_to_pim(c.graph, target, compiler::parse_pim_mode(options.pim, "--pim"));
-  compiler::place_in_memories(c.graph, placement_options(system, where));
-  if (tp == 1) {
-    c.program = compiler::lower(c.graph, target, &c.tiled);
+  std::vector<Graph> stages;
+  if (pp > 1) {
+    stages = compiler::split_stages(c.graph, pp, pp_name);
   } else {
-    // One program per chip, each for its place in the ring.
-    std::vector<Program> programs;
-    for (uint32_t r = 0; r < tp; ++r) target.ring.push_back(r);
-    for (uint32_t r = 0; r < tp; ++r) {
-      target.core = r;
-      programs.push_back(compiler::lower(c.graph, target, r == 0 ? &c.tiled : nullptr));
-    }
-    c.program = compiler::merge_core_programs(std::move(programs));
+    stages.push_back(std::move(c.graph));
   }
+  compiler::Target target = target_for(system, where);
+  for (Graph& g : stages) {
+    (void)compiler::offload_to_pim(g, target, compiler::parse_pim_mode(options.pim, "--pim"));
+    compiler::place_in_memories(g, placement_options(system, where));
+  }
+  // What crosses between stages goes in pieces of at most a 32nd of the
+  // scratchpad, the same on every chip.
+  for (const Graph& g : stages) {
+    const compiler::TensorIndex tensors(g);
+    for (const Node& n : g.nodes()) {
+      if (n.op() != PIPE_SEND) continue;
+      target.pipe_bytes =
+          std::max(target.pipe_bytes, tensors.at(n.inputs(0), n.name()).size_bytes());
+    }
+  }
+  target.pipe_bytes = (std::min(target.pipe_bytes, target.spm_capacity_bytes / 32) + 63) / 64 * 64;
+  // One program per chip: its stage's graph, for its place in the stage's
+  // ring and in the pipeline.
+  std::vector<Program> programs;
+  c.stages.resize(pp);
+  for (uint32_t s = 0; s < pp; ++s) {
+    target.ring.clear();
+    for (uint32_t r = 0; tp > 1 && r < tp; ++r) target.ring.push_back(s * tp + r);
+    for (uint32_t r = 0; r < tp; ++r) {
+      target.core = s * tp + r;
+      target.pipe_from = s > 0 ? int64_t{s - 1} * tp + r : -1;
+      target.pipe_to = s + 1 < pp ? int64_t{s + 1} * tp + r : -1;
+      programs.push_back(compiler::lower(stages[s], target, r == 0 ? &c.stages[s].tiled : nullptr));
+    }
+    c.stages[s].graph = std::move(stages[s]);
+  }
+  c.program = programs.size() == 1 ? std::move(programs.front())
+                                   : compiler::merge_core_programs(std::move(programs));
+  c.graph = c.stages.front().graph;
+  c.tiled = c.stages.front().tiled;
+  if (pp == 1) c.stages.clear();
   c.workload.set_model(options.model.empty() ? options.layer : options.model);
   c.workload.set_phase(options.phase);
   c.workload.set_batch(static_cast<uint32_t>(options.batch));
   c.workload.set_kv_len(options.phase == "prefill" ? options.prompt_len : options.kv_len);
   c.workload.set_tokens(options.batch * (options.phase == "prefill" ? options.prompt_len : 1));
-  uint32_t layers = 0;
-  for (const auto& node : c.graph.nodes())
-    layers += node.op() == ATTENTION_SCORE || node.op() == ATTENTION ? 1 : 0;
   c.workload.set_layers(layers);
   return c;
 }

@@ -37,20 +37,32 @@ struct WorkloadOptions {
   // "auto" where the cost model says PIM is faster, "on" every eligible
   // one, "off" none.
   std::string pim = "auto";
-  // Tensor parallelism over the system's chips (0: the system's
-  // topology.tensor_parallel, or all its chips).
+  // Tensor and pipeline parallelism over the system's chips, and the
+  // micro-batches (0: the system's topology.tensor_parallel, or all the
+  // chips of a stage; topology.pipeline_parallel, or 1; and
+  // topology.micro_batches, or 1).
   uint64_t tp = 0;
+  uint64_t pp = 0;
+  uint64_t micro_batches = 0;
   // An .onnx model's integer inputs given values (--input): fixed at import
   // (compiler/frontends/onnx_import.h); others are left to functional mode.
   compiler::OnnxInputs onnx_inputs;
 };
 
 struct Compiled {
-  Graph graph;  // placed: what each chip runs
-  // With tensor parallelism: the whole model's graph (unplaced), and how
-  // each chip's tensors are cut from its tensors.
+  Graph graph;  // placed: what the first chip runs
+  // With tensor or pipeline parallelism: the whole model's graph (every
+  // micro-batch's copy, unplaced), how each chip's tensors are cut from its
+  // tensors, and each pipeline stage's placed graph and lowering decisions
+  // (stage s runs on chips s x tp to (s + 1) x tp - 1; graph and tiled are
+  // the first stage's).
   Graph full;
   compiler::TensorSharding sharding;
+  struct Stage {
+    Graph graph, tiled;
+  };
+  std::vector<Stage> stages;
+  uint32_t tp = 1;
   // An .onnx model's weight values (functional mode computes with them),
   // and the inputs fixed at import (not graph tensors).
   std::map<std::string, std::vector<float>> weights;

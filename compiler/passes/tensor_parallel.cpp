@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <functional>
 #include <stdexcept>
 #include <unordered_map>
@@ -102,6 +103,14 @@ class Sharder {
            tensors_.at(n.inputs(1), n.name()).is_parameter();
   }
 
+  // Tensor `w` is read only as matmuls' weight (no other op reads it whole:
+  // an embedding table tied to the LM head).
+  [[nodiscard]] bool only_weight(const std::string& w) const {
+    const auto& users = users_.at(w);
+    return std::all_of(users.begin(), users.end(),
+                       [](const auto& u) { return u.first->op() == MATMUL && u.second == 1; });
+  }
+
   // Every op reading activation `t` can take its columns split in N.
   bool splittable(const std::string& t) {
     if (auto it = memo_.find(t); it != memo_.end()) return it->second;
@@ -172,9 +181,8 @@ class Sharder {
           split(n.inputs(1), transposed ? 1 : 0, n);
           if (n.inputs_size() == 3) split(n.inputs(2), 0, n);  // the scale groups
           partial_out = true;
-        } else if (weighted(n) && in_state(0) == State::Whole &&
-                   users_.at(n.inputs(1)).size() == 1 &&
-                   splittable(n.outputs(0))) {  // by columns (a weight no other node reads whole)
+        } else if (weighted(n) && in_state(0) == State::Whole && only_weight(n.inputs(1)) &&
+                   splittable(n.outputs(0))) {  // by columns
           const bool transposed = attr_int(n, "weight_transposed", 0) != 0;
           split(n.inputs(1), transposed ? 0 : 1, n);
           if (n.inputs_size() == 3) split(n.inputs(2), 1, n);

@@ -48,6 +48,14 @@ void add_workload_options(Args& args, sim::WorkloadOptions& o) {
               "tensor parallelism: the chips each layer is split over (default: the system's "
               "topology.tensor_parallel, or all its chips)",
               1, 4096);
+  args.option("pp", &o.pp,
+              "pipeline parallelism: the stages the layers are cut into, each of --tp chips "
+              "(default: the system's topology.pipeline_parallel, or 1)",
+              1, 4096);
+  args.option("micro-batches", &o.micro_batches,
+              "micro-batches the batch is cut into, flowing through the pipeline one after "
+              "another (default: the system's topology.micro_batches, or 1)",
+              1, 65536);
   args.option("pim", &o.pim,
               "GEMVs in a PIM memory: auto (default: where the cost model says PIM is faster), "
               "on (every eligible MATMUL; an error without a PIM memory), off");
