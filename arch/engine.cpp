@@ -46,6 +46,7 @@ void Engine::run() {
     }
     inputs_ready_ps_ = 0;
     for (const auto& op : instruction.wait()) acquire(op);
+    if (first_issue_ps_ == UINT64_MAX) first_issue_ps_ = now_ps();
     if (trace_ != nullptr) issued_ps_[&instruction] = now_ps();
     if (NodeProfile* p = node_profile(instruction)) {
       p->first_issue_ps = std::min(p->first_issue_ps, now_ps());

@@ -109,6 +109,8 @@ class Engine : public sc_core::sc_module {
   [[nodiscard]] bool finished() const { return finished_; }
   // When the last of this queue's work completed, ps.
   [[nodiscard]] uint64_t finish_ps() const { return finish_ps_; }
+  // When its first instruction issued (UINT64_MAX: none has), ps.
+  [[nodiscard]] uint64_t first_issue_ps() const { return first_issue_ps_; }
   [[nodiscard]] size_t executed() const { return executed_; }
   // The ledger column of the unit's stall time waiting on each busy path
   // (StallMemory, StallMatrix, StallVector), -1 for other activities or
@@ -178,6 +180,7 @@ class Engine : public sc_core::sc_module {
   size_t executed_ = 0;
   bool finished_ = false;
   uint64_t finish_ps_ = 0;
+  uint64_t first_issue_ps_ = UINT64_MAX;
   uint64_t last_completion_ps_ = 0;
   uint64_t waiting_since_ps_ = UINT64_MAX;  // start of the current wait
   uint64_t inputs_ready_ps_ = 0;

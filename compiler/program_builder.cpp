@@ -468,9 +468,9 @@ void ProgramBuilder::pipe_recv(uint32_t t, uint64_t addr, uint64_t bytes) {
                                      peers_.spm_base + peers_.ring_bytes + peers_.pipe_bytes, n);
     add_sem(nodes_[id].ins.add_wait(), shared_semaphore(peers_.core, SharedRole::PipeFull));
     add_sem(nodes_[id].ins.add_signal(), shared_semaphore(peers_.core, SharedRole::PipeFree));
-    // After what came before it in the program: waiting early for the
-    // previous core would hold the DMA queue up.
-    if (id > 0) nodes_[id].deps.push_back(id - 1);
+    // As late as the loads that read it allow: waiting early for the
+    // previous core would hold up the DMA queue's prefetches behind it.
+    nodes_[id].priority += int64_t{1} << 42;
   }
 }
 

@@ -214,14 +214,19 @@ void print_table(const Report& r, std::ostream& out) {
     }
   }
   if (r.chips_size() > 0) {
-    fmt::print(out, "\n{:<6}{:>14}{:>12}{:>12}{:>12}  {}\n", "chip", "finished, us", "read", "sent",
-               "energy", "limited by");
+    fmt::print(out, "\n{:<6}{:>14}{:>14}{:>8}{:>12}{:>12}{:>12}  {}\n", "chip", "computing, us",
+               "finished, us", "idle", "read", "sent", "energy", "limited by");
     for (const ChipStats& c : r.chips()) {
-      fmt::print(out, "{:<6}{:>14.3f}{:>12}{:>12}{:>12}  {} ({:.1f}%)\n", c.chip(),
-                 c.seconds() * 1e6, si(static_cast<double>(c.bytes_read()), "B"),
+      fmt::print(out, "{:<6}{:>14.3f}{:>14.3f}{:>7.1f}%{:>12}{:>12}{:>12}  {} ({:.1f}%)\n",
+                 c.chip(), c.computing_from() * 1e6, c.seconds() * 1e6, 100.0 * c.idle_share(),
+                 si(static_cast<double>(c.bytes_read()), "B"),
                  si(static_cast<double>(c.bytes_sent()), "B"), joules(c.joules()),
                  c.limiter().resource(), 100.0 * c.limiter().busy_share());
     }
+    fmt::print(
+        out,
+        "chips idle before their first op and after their last: {:.1f}% (a pipeline's bubble)\n",
+        100.0 * r.idle_share());
     fmt::print(out, "\n{:<32}{:>12}{:>10}{:>8}\n", "network hop", "bytes", "packets", "busy");
     for (const NetworkHopStats& h : r.network()) {
       fmt::print(out, "{:<32}{:>12}{:>10}{:>7.1f}%\n", h.name(),

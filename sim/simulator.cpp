@@ -167,6 +167,14 @@ void fill_network(const std::vector<std::unique_ptr<Chip>>& chips, const arch::C
     ChipStats* s = r->add_chips();
     s->set_chip(static_cast<uint32_t>(c));
     s->set_seconds(static_cast<double>(chip.core->finish_ps()) * 1e-12);
+    const uint64_t from = std::min(chip.core->engine(MATRIX)->first_issue_ps(),
+                                   chip.core->engine(VECTOR)->first_issue_ps());
+    const uint64_t idle_ps =
+        from == UINT64_MAX ? end_ps : from + (end_ps - std::min(end_ps, chip.core->finish_ps()));
+    s->set_computing_from(from == UINT64_MAX ? 0.0 : static_cast<double>(from) * 1e-12);
+    s->set_idle_share(end_ps > 0 ? static_cast<double>(idle_ps) / static_cast<double>(end_ps)
+                                 : 0.0);
+    r->set_idle_share(r->idle_share() + s->idle_share() / static_cast<double>(chips.size()));
     const auto& dma = chip.core->dma().stats();
     s->set_bytes_sent(dma.sent_bytes);
     s->set_bytes_read(dma.read_bytes[WEIGHT] + dma.read_bytes[KV_CACHE] +
