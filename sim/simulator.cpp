@@ -130,6 +130,7 @@ class Chip {
   std::unique_ptr<arch::NpuCore> core;
   std::unique_ptr<EnergyCounter> energy;
   std::unique_ptr<PowerMeter> power;
+  TraceWriter::Chip* trace = nullptr;  // its tracks, when the run writes a trace
 
  private:
   void build(const System& sys, const Program& program, arch::CoreConfig config,
@@ -289,13 +290,16 @@ Report simulate(const SimulationInput& in) {
   ResourceLedger& ledger = first.ledger;
   std::unique_ptr<TraceWriter> trace;
   if (in.trace != nullptr) {
-    trace = std::make_unique<TraceWriter>(*in.trace, program, mem->trace_lanes());
-    core->set_trace(trace.get());
-    mem->set_trace(trace.get());
-    TraceWriter* t = trace.get();
-    first.power->observe([t](uint64_t from_ps, uint64_t to_ps, double core_w, double memory_w) {
-      t->power(from_ps, to_ps, core_w, memory_w);
-    });
+    trace = std::make_unique<TraceWriter>(*in.trace, program);
+    for (auto& chip : chips) {
+      TraceWriter::Chip& t = trace->add_chip(n_chips, chip->mem->trace_lanes());
+      chip->core->set_trace(&t);
+      chip->mem->set_trace(&t);
+      chip->power->observe([&t](uint64_t from_ps, uint64_t to_ps, double core_w, double memory_w) {
+        t.power(from_ps, to_ps, core_w, memory_w);
+      });
+      chip->trace = &t;
+    }
   }
   if (in.progress) {
     core->set_progress([&chips, &in] {
@@ -328,7 +332,7 @@ Report simulate(const SimulationInput& in) {
     peak_w += chip->power->finish(static_cast<double>(end_ps) * 1e-12);
   }
   if (trace != nullptr) {
-    trace->resources(ledger, end_ps);
+    for (auto& chip : chips) chip->trace->resources(chip->ledger, end_ps);
     trace->finish(end_ps);
   }
 

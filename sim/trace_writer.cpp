@@ -69,25 +69,38 @@ std::string describe(const Instruction& ins) {
 
 }  // namespace
 
-TraceWriter::TraceWriter(const TraceOptions& options, const Program& program,
-                         std::vector<std::string> memory_lanes)
-    : options_(options),
-      program_(program),
-      lanes_(std::move(memory_lanes)),
-      file_(options.path, "--trace"),
-      out_(file_.stream()) {
+TraceWriter::TraceWriter(const TraceOptions& options, const Program& program)
+    : options_(options), program_(program), file_(options.path, "--trace"), out_(file_.stream()) {
   for (const std::string& node : program.nodes()) node_layer_.push_back(decoder_layer(node));
   out_ << "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n";
-  event(R"({"ph":"M","pid":1,"name":"process_name","args":{"name":"core0"}})");
-  event(R"({"ph":"M","pid":2,"name":"process_name","args":{"name":"memory"}})");
-  for (Queue q : {DMA, MATRIX, VECTOR}) {
-    event(
-        fmt::format(R"({{"ph":"M","pid":1,"tid":{},"name":"thread_name","args":{{"name":"{}"}}}})",
-                    static_cast<int>(q), queue_name(q)));
-  }
 }
 
 TraceWriter::~TraceWriter() = default;  // an unfinished trace is removed (OutputFile)
+
+TraceWriter::Chip& TraceWriter::add_chip(uint32_t chips, std::vector<std::string> memory_lanes) {
+  chips_.push_back(std::make_unique<Chip>(*this, static_cast<uint32_t>(chips_.size()), chips,
+                                          std::move(memory_lanes)));
+  return *chips_.back();
+}
+
+TraceWriter::Chip::Chip(TraceWriter& writer, uint32_t chip, uint32_t chips,
+                        std::vector<std::string> lanes)
+    : w_(writer),
+      core_pid_(static_cast<int>(2 * chip + 1)),
+      memory_pid_(static_cast<int>(2 * chip + 2)),
+      lanes_(std::move(lanes)) {
+  const std::string prefix = chips > 1 ? fmt::format("chip{} ", chip) : "";
+  w_.event(fmt::format(R"({{"ph":"M","pid":{},"name":"process_name","args":{{"name":"{}core0"}}}})",
+                       core_pid_, prefix));
+  w_.event(
+      fmt::format(R"({{"ph":"M","pid":{},"name":"process_name","args":{{"name":"{}memory"}}}})",
+                  memory_pid_, prefix));
+  for (Queue q : {DMA, MATRIX, VECTOR}) {
+    w_.event(
+        fmt::format(R"({{"ph":"M","pid":{},"tid":{},"name":"thread_name","args":{{"name":"{}"}}}})",
+                    core_pid_, static_cast<int>(q), queue_name(q)));
+  }
+}
 
 void TraceWriter::event(const std::string& json) {
   if (!first_) out_ << ",\n";
@@ -95,13 +108,13 @@ void TraceWriter::event(const std::string& json) {
   out_ << json;
 }
 
-void TraceWriter::activity(Queue queue, const arch::Segment& span) {
-  const uint64_t start = std::max(span.start_ps, options_.from_ps);
-  const uint64_t end = std::min(span.end_ps, options_.to_ps);
+void TraceWriter::Chip::activity(Queue queue, const arch::Segment& span) {
+  const uint64_t start = std::max(span.start_ps, w_.options_.from_ps);
+  const uint64_t end = std::min(span.end_ps, w_.options_.to_ps);
   if (end <= start) return;
-  event(fmt::format(R"({{"ph":"X","pid":1,"tid":{},"cat":"unit","name":"{}","ts":{},"dur":{}}})",
-                    static_cast<int>(queue), activity_name(span.activity), us(start),
-                    us(end - start)));
+  w_.event(fmt::format(
+      R"({{"ph":"X","pid":{},"tid":{},"cat":"unit","name":"{}","ts":{},"dur":{}}})", core_pid_,
+      static_cast<int>(queue), activity_name(span.activity), us(start), us(end - start)));
 }
 
 bool TraceWriter::in_layers(const Instruction& instruction) const {
@@ -110,47 +123,52 @@ bool TraceWriter::in_layers(const Instruction& instruction) const {
   return layer >= options_.first_layer && layer <= options_.last_layer;
 }
 
-void TraceWriter::instruction(Queue queue, const Instruction& instruction, uint64_t start_ps,
-                              uint64_t end_ps) {
-  if (end_ps <= options_.from_ps || start_ps >= options_.to_ps || !in_layers(instruction)) return;
-  const std::string node = instruction.node() < static_cast<uint32_t>(program_.nodes_size())
-                               ? program_.nodes(static_cast<int>(instruction.node()))
+void TraceWriter::Chip::instruction(Queue queue, const Instruction& instruction, uint64_t start_ps,
+                                    uint64_t end_ps) {
+  if (end_ps <= w_.options_.from_ps || start_ps >= w_.options_.to_ps ||
+      !w_.in_layers(instruction)) {
+    return;
+  }
+  const Program& program = w_.program_;
+  const std::string node = instruction.node() < static_cast<uint32_t>(program.nodes_size())
+                               ? program.nodes(static_cast<int>(instruction.node()))
                                : std::string();
   const std::string name =
       quoted(node.empty() ? describe(instruction) : node + ": " + describe(instruction));
-  const uint64_t id = next_id_++;
+  const uint64_t id = w_.next_id_++;
   const char* cat = queue == DMA      ? "dma instructions"
                     : queue == MATRIX ? "matrix instructions"
                                       : "vector instructions";
-  event(fmt::format(R"({{"ph":"b","pid":1,"cat":"{}","id":{},"name":{},"ts":{}}})", cat, id, name,
-                    us(start_ps)));
-  event(fmt::format(R"({{"ph":"e","pid":1,"cat":"{}","id":{},"name":{},"ts":{}}})", cat, id, name,
-                    us(end_ps)));
+  w_.event(fmt::format(R"({{"ph":"b","pid":{},"cat":"{}","id":{},"name":{},"ts":{}}})", core_pid_,
+                       cat, id, name, us(start_ps)));
+  w_.event(fmt::format(R"({{"ph":"e","pid":{},"cat":"{}","id":{},"name":{},"ts":{}}})", core_pid_,
+                       cat, id, name, us(end_ps)));
 }
 
-void TraceWriter::transferred(uint32_t lane, uint64_t end_ps, uint64_t bytes) {
-  auto& window = windows_[end_ps / options_.counter_window_ps];
+void TraceWriter::Chip::transferred(uint32_t lane, uint64_t end_ps, uint64_t bytes) {
+  auto& window = windows_[end_ps / w_.options_.counter_window_ps];
   window.resize(lanes_.size(), 0);
   if (lane < window.size()) window[lane] += bytes;
   // Transfers end at or after the current time: earlier windows are final.
   flush_windows(sc_core::sc_time_stamp().value());
 }
 
-void TraceWriter::scratchpad(uint64_t time_ps, uint64_t bytes) {
-  SpmWindow& w = spm_[time_ps / options_.counter_window_ps];
-  w.peak = std::max(w.peak, bytes);
-  w.last = bytes;
+void TraceWriter::Chip::scratchpad(uint64_t time_ps, uint64_t bytes) {
+  SpmWindow& win = spm_[time_ps / w_.options_.counter_window_ps];
+  win.peak = std::max(win.peak, bytes);
+  win.last = bytes;
   flush_windows(time_ps);
 }
 
-void TraceWriter::flush_windows(uint64_t before_ps) {
-  const uint64_t w = options_.counter_window_ps;
+void TraceWriter::Chip::flush_windows(uint64_t before_ps) {
+  const TraceOptions& o = w_.options_;
+  const uint64_t w = o.counter_window_ps;
   const uint64_t complete = before_ps / w;  // windows [0, complete) are final
   for (; written_windows_ < complete; ++written_windows_) {
     const uint64_t start = written_windows_ * w;
     auto it = windows_.find(written_windows_);
     bool recorded = it != windows_.end();
-    if (start + w > options_.from_ps && start < options_.to_ps) {
+    if (start + w > o.from_ps && start < o.to_ps) {
       std::string args;
       for (size_t lane = 0; lane < lanes_.size(); ++lane) {
         const uint64_t bytes = it != windows_.end() ? it->second[lane] : 0;
@@ -158,8 +176,8 @@ void TraceWriter::flush_windows(uint64_t before_ps) {
         args += fmt::format("{}{}:{:.3f}", lane == 0 ? "" : ",", quoted(lanes_[lane]),
                             static_cast<double>(bytes) * 1000.0 / static_cast<double>(w));
       }
-      event(fmt::format(R"({{"ph":"C","pid":2,"name":"bandwidth GB/s","ts":{},"args":{{{}}}}})",
-                        us(start), args));
+      w_.event(fmt::format(R"({{"ph":"C","pid":{},"name":"bandwidth GB/s","ts":{},"args":{{{}}}}})",
+                           memory_pid_, us(start), args));
     }
     if (it != windows_.end()) windows_.erase(it);
     // Scratchpad: the most in use in the window (what it started with, or
@@ -171,10 +189,10 @@ void TraceWriter::flush_windows(uint64_t before_ps) {
       spm_.erase(spm);
       recorded = true;
     }
-    if (start + w > options_.from_ps && start < options_.to_ps) {
-      event(fmt::format(
-          R"({{"ph":"C","pid":1,"name":"scratchpad MiB","ts":{},"args":{{"in use":{:.3f}}}}})",
-          us(start), static_cast<double>(in_use) / (1 << 20)));
+    if (start + w > o.from_ps && start < o.to_ps) {
+      w_.event(fmt::format(
+          R"({{"ph":"C","pid":{},"name":"scratchpad MiB","ts":{},"args":{{"in use":{:.3f}}}}})",
+          core_pid_, us(start), static_cast<double>(in_use) / (1 << 20)));
     }
     // A window with nothing recorded: every window up to the next with
     // anything recorded would repeat its figures, and a counter
@@ -189,30 +207,30 @@ void TraceWriter::flush_windows(uint64_t before_ps) {
   }
 }
 
-void TraceWriter::power(uint64_t from_ps, uint64_t to_ps, double core_w, double memory_w) {
-  if (to_ps <= options_.from_ps || from_ps >= options_.to_ps) return;
-  event(fmt::format(
-      R"({{"ph":"C","pid":1,"name":"power W","ts":{},"args":{{"core":{:.3f},"memory":{:.3f}}}}})",
-      us(from_ps), core_w, memory_w));
+void TraceWriter::Chip::power(uint64_t from_ps, uint64_t to_ps, double core_w, double memory_w) {
+  if (to_ps <= w_.options_.from_ps || from_ps >= w_.options_.to_ps) return;
+  w_.event(fmt::format(
+      R"({{"ph":"C","pid":{},"name":"power W","ts":{},"args":{{"core":{:.3f},"memory":{:.3f}}}}})",
+      core_pid_, us(from_ps), core_w, memory_w));
 }
 
-void TraceWriter::resources(const ResourceLedger& ledger, uint64_t end_ps) {
+void TraceWriter::Chip::resources(const ResourceLedger& ledger, uint64_t end_ps) {
   const uint64_t window = ledger.window_ps();
   for (size_t w = 0; w < ledger.windows() && w * window < end_ps; ++w) {
     const uint64_t from = w * window;
-    if (from + window <= options_.from_ps || from >= options_.to_ps) continue;
+    if (from + window <= w_.options_.from_ps || from >= w_.options_.to_ps) continue;
     std::string args;
     for (const auto& r : ledger.resources()) {
       args += fmt::format("{}{}:{:.2f}", args.empty() ? "" : ",", quoted(r.info.name),
                           100.0 * ledger.share_in(r, w));
     }
-    event(fmt::format(R"({{"ph":"C","pid":1,"name":"busy %","ts":{},"args":{{{}}}}})", us(from),
-                      args));
+    w_.event(fmt::format(R"({{"ph":"C","pid":{},"name":"busy %","ts":{},"args":{{{}}}}})",
+                         core_pid_, us(from), args));
   }
 }
 
 void TraceWriter::finish(uint64_t end_ps) {
-  flush_windows(end_ps + options_.counter_window_ps);
+  for (auto& chip : chips_) chip->flush_windows(end_ps + options_.counter_window_ps);
   out_ << "\n]}\n";
   file_.commit();
 }

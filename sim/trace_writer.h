@@ -3,7 +3,7 @@
 // the writer keeps only the bandwidth windows whose transfers may still
 // arrive, so memory stays flat however long the run.
 //
-// Tracks:
+// Tracks, per chip (a process for its core and one for its memories):
 // - per queue (DMA, matrix, vector) of core0: the unit's activity, one slice
 //   per span of one kind: "busy", or "stall: memory" / "stall: dependency" /
 //   "stall: scratchpad space". Slices of a track never overlap; their sums
@@ -16,7 +16,8 @@
 //   (--power-window-us), from the energy counted in it.
 // - "busy %": each resource's busy share (common/resources.h) per window of
 //   the resource ledger, written when the run ends; the limiter of a window
-//   is the resource with the highest.
+//   is the resource with the highest. A chip's links out (and its core's
+//   port) are its resources: a track each.
 // - core0 "scratchpad MiB": the most scratchpad in use in each window
 //   (buffers between their first writer and their last reader; activations
 //   forwarded on chip within one queue are not counted).
@@ -24,6 +25,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -44,52 +46,70 @@ struct TraceOptions {
   uint64_t counter_window_ps = 1000000;  // bandwidth resolution, 1 us
 };
 
-class TraceWriter : public arch::TraceSink, public memory::TrafficSink {
+class TraceWriter {
  public:
   // UserError naming the option when the file cannot be written.
-  TraceWriter(const TraceOptions& options, const Program& program,
-              std::vector<std::string> memory_lanes);
-  ~TraceWriter() override;
+  TraceWriter(const TraceOptions& options, const Program& program);
+  ~TraceWriter();
   TraceWriter(const TraceWriter&) = delete;
   TraceWriter& operator=(const TraceWriter&) = delete;
 
-  void activity(Queue queue, const arch::Segment& span) override;
-  void instruction(Queue queue, const Instruction& instruction, uint64_t start_ps,
-                   uint64_t end_ps) override;
-  void transferred(uint32_t lane, uint64_t end_ps, uint64_t bytes) override;
-  void scratchpad(uint64_t time_ps, uint64_t bytes) override;
-  // The power drawn over [from, to), W (sim/energy.h's PowerMeter).
-  void power(uint64_t from_ps, uint64_t to_ps, double core_w, double memory_w);
-  // Each resource's busy share per ledger window up to `end_ps`.
-  void resources(const ResourceLedger& ledger, uint64_t end_ps);
+  // One chip's tracks: its core's units and instructions, scratchpad and
+  // power (process "core0", or "chip<c> core0" of several chips), its
+  // memories' bandwidth ("memory", or "chip<c> memory"), and the busy share
+  // of each resource of its ledger, the chip links leaving it among them.
+  class Chip : public arch::TraceSink, public memory::TrafficSink {
+   public:
+    Chip(TraceWriter& writer, uint32_t chip, uint32_t chips, std::vector<std::string> lanes);
+    void activity(Queue queue, const arch::Segment& span) override;
+    void instruction(Queue queue, const Instruction& instruction, uint64_t start_ps,
+                     uint64_t end_ps) override;
+    void transferred(uint32_t lane, uint64_t end_ps, uint64_t bytes) override;
+    void scratchpad(uint64_t time_ps, uint64_t bytes) override;
+    // The power drawn over [from, to), W (sim/energy.h's PowerMeter).
+    void power(uint64_t from_ps, uint64_t to_ps, double core_w, double memory_w);
+    // Each resource's busy share per ledger window up to `end_ps`.
+    void resources(const ResourceLedger& ledger, uint64_t end_ps);
+    // Writes the windows that end before `before_ps`.
+    void flush_windows(uint64_t before_ps);
+
+   private:
+    TraceWriter& w_;
+    const int core_pid_, memory_pid_;
+    std::vector<std::string> lanes_;
+    // Bandwidth windows not yet written, by index: bytes per lane.
+    std::map<uint64_t, std::vector<uint64_t>> windows_;
+    uint64_t written_windows_ = 0;  // windows before this index are written
+    // Scratchpad bytes in use, per window not yet written: the most, and
+    // the last figure (what the next window starts with).
+    struct SpmWindow {
+      uint64_t peak = 0;
+      uint64_t last = 0;
+    };
+    std::map<uint64_t, SpmWindow> spm_;
+    uint64_t spm_carry_ = 0;  // in use at the start of the next window to write
+  };
+
+  // Adds the next chip's tracks (chip 0 first), of `chips`, whose memories
+  // have `memory_lanes`.
+  Chip& add_chip(uint32_t chips, std::vector<std::string> memory_lanes);
+
   // The run ended at `end_ps`: writes the remaining bandwidth windows and
   // closes the JSON.
   void finish(uint64_t end_ps);
 
  private:
   void event(const std::string& json);
-  void flush_windows(uint64_t before_ps);
   [[nodiscard]] bool in_layers(const Instruction& instruction) const;
 
   TraceOptions options_;
   const Program& program_;
-  std::vector<std::string> lanes_;
   std::vector<int> node_layer_;  // per graph node: its decoder layer, or -1
   OutputFile file_;
   std::ostream& out_;
   bool first_ = true;
   uint64_t next_id_ = 0;
-  // Bandwidth windows not yet written, by index: bytes per lane.
-  std::map<uint64_t, std::vector<uint64_t>> windows_;
-  uint64_t written_windows_ = 0;  // windows before this index are written
-  // Scratchpad bytes in use, per window not yet written: the most, and the
-  // last figure (what the next window starts with).
-  struct SpmWindow {
-    uint64_t peak = 0;
-    uint64_t last = 0;
-  };
-  std::map<uint64_t, SpmWindow> spm_;
-  uint64_t spm_carry_ = 0;  // in use at the start of the next window to write
+  std::vector<std::unique_ptr<Chip>> chips_;
 };
 
 }  // namespace npusim::sim

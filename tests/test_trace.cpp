@@ -90,6 +90,39 @@ TEST(Trace, UnitTracksDoNotOverlapAndSumToTheReportsCycles) {
   EXPECT_EQ(instructions, executed);
 }
 
+// Two tensor-parallel chips: a process each for core and memory, each
+// chip's units busy, and a busy-share track for each direction of the link
+// whose share over the run is the report's.
+TEST(Trace, EachChipHasItsProcessesAndEachLinkItsTrack) {
+  const System system =
+      sim::load_system(test::source_path("examples/hw/npu-hbm3.textproto"),
+                       {"topology.chips=2", "topology.chip_link.bandwidth_gbps=100",
+                        "topology.chip_link.latency_ns=1000"});
+  const Traced t = traced(system, tiny_layer(), {});
+  std::map<int, std::string> processes;
+  std::map<int, uint64_t> busy_ps;              // per process, its units' busy time
+  std::map<std::string, double> link_share_us;  // per link, busy % x window
+  for (const auto& e : t.trace["traceEvents"]) {
+    if (e["name"] == "process_name") processes[e["pid"].get<int>()] = e["args"]["name"];
+    if (e["ph"] == "X" && e["name"] == "busy") busy_ps[e["pid"].get<int>()] += ps(e["dur"]);
+    if (e["ph"] == "C" && e["name"] == "busy %") {
+      for (const auto& [name, share] : e["args"].items()) {
+        if (name.rfind("chip link", 0) == 0) link_share_us[name] += share.get<double>();
+      }
+    }
+  }
+  EXPECT_EQ(processes,
+            (std::map<int, std::string>{
+                {1, "chip0 core0"}, {2, "chip0 memory"}, {3, "chip1 core0"}, {4, "chip1 memory"}}));
+  EXPECT_GT(busy_ps[1], 0u);
+  EXPECT_EQ(busy_ps[3], busy_ps[1]);  // the chips do the same work
+  ASSERT_EQ(link_share_us.size(), 2u);
+  for (const NetworkHopStats& hop : t.report.network()) {
+    if (hop.name().rfind("chip link", 0) != 0) continue;
+    EXPECT_GT(link_share_us.at(hop.name()), 0.0) << hop.name();
+  }
+}
+
 TEST(Trace, BandwidthCountersCarryTheBytesMovedPerStack) {
   const System system = sim::load_system(test::source_path("examples/hw/npu-hbm3.textproto"), {});
   sim::TraceOptions o;
