@@ -142,24 +142,35 @@ uint64_t ChipNetwork::send(uint64_t t_ps, uint32_t from, uint32_t to, uint64_t b
   for (uint64_t p = 0; p < packets; ++p) {
     const uint64_t payload = std::min(packet, bytes - std::min(bytes, p * packet));
     double at = static_cast<double>(t_ps);  // every packet is ready at once
-    for (const uint32_t i : path) {
-      Hop& h = hops_[i];
-      const uint64_t wire = payload + h.header_bytes;
-      const double start = std::max(at, h.free_ps);
-      const double busy = static_cast<double>(wire) * h.ps_per_byte;
-      h.free_ps = start + busy;
-      ++h.stats.packets;
-      h.stats.bytes += wire;
-      h.stats.busy_ps += busy;
-      if (h.ledger != nullptr && busy > 0) {
-        h.ledger->add(h.column, static_cast<uint64_t>(start), static_cast<uint64_t>(start + busy),
-                      static_cast<double>(wire));
-      }
-      at = start + busy + static_cast<double>(h.latency_ps);
-    }
+    for (const uint32_t i : path) at = cross(hops_[i], at, payload);
     last = std::max(last, at);
   }
   return static_cast<uint64_t>(std::ceil(last - 1e-6));
+}
+
+double ChipNetwork::cross(Hop& h, double at, uint64_t payload) {
+  const uint64_t wire = payload + h.header_bytes;
+  const double start = std::max(at, h.free_ps);
+  const double busy = static_cast<double>(wire) * h.ps_per_byte;
+  h.free_ps = start + busy;
+  ++h.stats.packets;
+  h.stats.bytes += wire;
+  h.stats.busy_ps += busy;
+  if (h.ledger != nullptr && busy > 0) {
+    h.ledger->add(h.column, static_cast<uint64_t>(start), static_cast<uint64_t>(start + busy),
+                  static_cast<double>(wire));
+  }
+  return start + busy + static_cast<double>(h.latency_ps);
+}
+
+uint64_t ChipNetwork::to_memory(uint64_t t_ps, uint32_t core, uint64_t bytes) {
+  const double at = cross(hops_[port_out_.at(core)], static_cast<double>(t_ps), bytes);
+  return static_cast<uint64_t>(std::ceil(at - 1e-6));
+}
+
+uint64_t ChipNetwork::from_memory(uint64_t t_ps, uint32_t core, uint64_t bytes) {
+  const double at = cross(hops_[port_in_.at(core)], static_cast<double>(t_ps), bytes);
+  return static_cast<uint64_t>(std::ceil(at - 1e-6));
 }
 
 void ChipNetwork::register_resources(const std::vector<ResourceLedger*>& ledgers) {

@@ -9,7 +9,9 @@
 // one packet after another, and reaches the next hop the hop's latency
 // later. So a message pipelines over its hops, and sends sharing a link
 // direction queue behind each other: a collective's time emerges from the
-// links. Every link direction is a resource the limiter accounting names.
+// links. A core's requests to its chip's memories, and their responses,
+// cross its port too (a crossbar behind the ports: arch/core_crossbar.h).
+// Every link direction is a resource the limiter accounting names.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +39,12 @@ class ChipNetwork {
   // `bytes` leave core `from` at `t_ps` for core `to`: when the last packet
   // has landed, ps. Bytes 0: one header-only packet (a credit).
   uint64_t send(uint64_t t_ps, uint32_t from, uint32_t to, uint64_t bytes);
+  // A memory request of core `core` leaves through its port at `t_ps`
+  // (`bytes`: a write's data; a read's request is its header alone): when
+  // it is through, ps. Its response comes back in through the port the
+  // same way (`bytes`: a read's data).
+  uint64_t to_memory(uint64_t t_ps, uint32_t core, uint64_t bytes);
+  uint64_t from_memory(uint64_t t_ps, uint32_t core, uint64_t bytes);
 
   // Each hop in the ledger of the chip it leaves (`ledgers`, one per chip):
   // a chip link's out of its source chip, a core port in its core's.
@@ -68,6 +76,9 @@ class ChipNetwork {
     ResourceLedger::Column column = 0;
   };
   uint32_t add_hop(const std::string& name, const LinkConfig& link, uint32_t chip);
+  // One packet of `payload` bytes enters hop `h` at `at`: when it reaches
+  // the next, ps.
+  double cross(Hop& h, double at, uint64_t payload);
   // The hop of the chip link a -> b (neighbours), or of the switch ports.
   [[nodiscard]] uint32_t link(uint32_t a, uint32_t b) const;
 

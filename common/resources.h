@@ -45,12 +45,15 @@ class ResourceLedger {
   static constexpr size_t kMaxWindows = 16384;
   static constexpr unsigned kFirstShift = 14;  // 16.4 ns
 
-  // Registers a resource; its work goes to the returned column.
+  // Registers a resource; its work goes to the returned column. Its name
+  // takes the prefix set (a chip's core: "core1 DMA slots").
   Column add_resource(ResourceInfo info) {
     const Column c = add_column();
+    info.name = prefix_ + info.name;
     resources_.push_back({std::move(info), c});
     return c;
   }
+  void set_prefix(std::string prefix) { prefix_ = std::move(prefix); }
   // A column that is not a resource.
   Column add_column() {
     const Column c = columns_++;
@@ -128,6 +131,7 @@ class ResourceLedger {
   }
 
  private:
+  std::string prefix_;
   [[nodiscard]] size_t window_of(uint64_t t_ps) {
     auto w = static_cast<size_t>(t_ps >> shift_);
     if (w < windows_) return w;

@@ -410,6 +410,9 @@ void validate_topology(const System& s, const std::string& where) {
     require(t.core_port().bandwidth_gbps() > 0, where, "topology.core_port.bandwidth_gbps",
             "must be > 0");
   }
+  require(uint64_t{std::max(1u, t.chips())} * std::max(1u, t.cores()) <= 4096, where,
+          "topology.cores",
+          fmt::format("{} chips of {} cores: at most 4096 cores in all", t.chips(), t.cores()));
   if (t.chips() <= 1) return;
   require(t.has_chip_link() && t.chip_link().bandwidth_gbps() > 0, where,
           "topology.chip_link.bandwidth_gbps",

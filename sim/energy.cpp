@@ -33,14 +33,16 @@ EnergyComponent component(const char* name, double joules) {
 
 }  // namespace
 
-EnergyCounter::EnergyCounter(const System& system, const arch::NpuCore& core,
+EnergyCounter::EnergyCounter(const System& system, std::vector<const arch::NpuCore*> cores,
                              const MemorySystem& memory)
-    : config_(system.core().energy()), core_(core), memory_(memory) {
+    : config_(system.core().energy()), cores_(std::move(cores)), memory_(memory) {
   const auto& a = system.core().array();
-  array_static_w_ = static_cast<double>(a.count()) * a.rows() * a.cols() *
+  const auto n = static_cast<double>(cores_.size());
+  array_static_w_ = n * static_cast<double>(a.count()) * a.rows() * a.cols() *
                     config_.array_static_uw_per_pe() * 1e-6;
-  vector_static_w_ = system.core().vector().lanes() * config_.vector_static_mw_per_lane() * 1e-3;
-  spm_static_w_ = static_cast<double>(system.core().scratchpad().capacity_bytes()) /
+  vector_static_w_ =
+      n * system.core().vector().lanes() * config_.vector_static_mw_per_lane() * 1e-3;
+  spm_static_w_ = n * static_cast<double>(system.core().scratchpad().capacity_bytes()) /
                   (1024.0 * 1024.0) * config_.spm_static_mw_per_mib() * 1e-3;
 }
 
@@ -48,31 +50,33 @@ std::vector<EnergyComponent> EnergyCounter::components(double seconds) const {
   // As of `seconds`: what the tile and the vector op still running then
   // have left is not spent yet.
   const auto t_ps = static_cast<uint64_t>(std::llround(seconds * 1e12));
-  const auto& mx = core_.matrix().stats();
-  const arch::MatrixUnit::Pending mp = core_.matrix().pending_at(t_ps);
-  double mac_joules = 0;
-  for (size_t d = 0; d < mx.macs_by_dtype.size(); ++d) {
-    mac_joules += (static_cast<double>(mx.macs_by_dtype[d]) - mp.macs_by_dtype[d]) *
-                  mac_pj(config_, static_cast<DType>(d)) * 1e-12;
+  double mac_joules = 0, element_passes = 0, sram_bytes = 0;
+  for (const arch::NpuCore* core : cores_) {
+    const auto& mx = core->matrix().stats();
+    const arch::MatrixUnit::Pending mp = core->matrix().pending_at(t_ps);
+    for (size_t d = 0; d < mx.macs_by_dtype.size(); ++d) {
+      mac_joules += (static_cast<double>(mx.macs_by_dtype[d]) - mp.macs_by_dtype[d]) *
+                    mac_pj(config_, static_cast<DType>(d)) * 1e-12;
+    }
+    const auto& vx = core->vector().stats();
+    const arch::VectorUnit::Pending vp = core->vector().pending_at(t_ps);
+    element_passes += static_cast<double>(vx.element_passes) - vp.element_passes;
+    const auto& dma = core->dma().stats();
+    double dma_bytes = 0;
+    for (size_t c = 0; c < dma.read_bytes.size(); ++c) {
+      dma_bytes += static_cast<double>(dma.read_bytes[c] + dma.written_bytes[c]);
+    }
+    // Every byte a unit reads or writes in the scratchpad, and every byte
+    // the DMA puts there or takes from it.
+    sram_bytes +=
+        static_cast<double>(mx.spm_bytes + vx.spm_bytes) - mp.spm_bytes - vp.spm_bytes + dma_bytes;
   }
-  const auto& vx = core_.vector().stats();
-  const arch::VectorUnit::Pending vp = core_.vector().pending_at(t_ps);
-  const auto& dma = core_.dma().stats();
-  double dma_bytes = 0;
-  for (size_t c = 0; c < dma.read_bytes.size(); ++c) {
-    dma_bytes += static_cast<double>(dma.read_bytes[c] + dma.written_bytes[c]);
-  }
-  // Every byte a unit reads or writes in the scratchpad, and every byte the
-  // DMA puts there or takes from it.
-  const double sram_bytes =
-      static_cast<double>(mx.spm_bytes + vx.spm_bytes) - mp.spm_bytes - vp.spm_bytes + dma_bytes;
   MemoryEnergy m;
   memory_.energy(seconds, &m);
   std::vector<EnergyComponent> out = {
       component("arrays.mac", mac_joules),
       component("arrays.static", array_static_w_ * seconds),
-      component("vector.ops", (static_cast<double>(vx.element_passes) - vp.element_passes) *
-                                  config_.vector_pj_per_element() * 1e-12),
+      component("vector.ops", element_passes * config_.vector_pj_per_element() * 1e-12),
       component("vector.static", vector_static_w_ * seconds),
       component("sram.access", sram_bytes * config_.sram_pj_per_byte() * 1e-12),
       component("sram.static", spm_static_w_ * seconds),
@@ -95,18 +99,22 @@ EnergyCounter::Split EnergyCounter::split(double seconds) const {
 }
 
 PowerMeter::PowerMeter(const sc_core::sc_module_name& name, const EnergyCounter& counter,
-                       const arch::NpuCore& core, sc_core::sc_time window)
-    : sc_core::sc_module(name), counter_(counter), core_(core), window_(window) {
+                       std::vector<const arch::NpuCore*> cores, sc_core::sc_time window)
+    : sc_core::sc_module(name), counter_(counter), cores_(std::move(cores)), window_(window) {
   SC_THREAD(run);
 }
 
 void PowerMeter::run() {
   sc_core::sc_time next = window_;
   for (;;) {
-    wait(next - sc_core::sc_time_stamp(), core_.queue_finished());
+    sc_core::sc_event_or_list finished;
+    for (const arch::NpuCore* core : cores_) finished |= core->queue_finished();
+    wait(next - sc_core::sc_time_stamp(), finished);
     // Done (so the run ends where it would without the meter), or nothing
     // else is left to happen: a deadlock.
-    if (core_.finished() || !sc_core::sc_pending_activity()) return;
+    const bool done = std::all_of(cores_.begin(), cores_.end(),
+                                  [](const arch::NpuCore* c) { return c->finished(); });
+    if (done || !sc_core::sc_pending_activity()) return;
     if (sc_core::sc_time_stamp() < next) continue;  // one queue finished
     sample(sc_core::sc_time_stamp().to_seconds());
     next += window_;

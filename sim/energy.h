@@ -19,7 +19,9 @@ namespace npusim::sim {
 // What the run has spent up to some time, by component.
 class EnergyCounter {
  public:
-  EnergyCounter(const System& system, const arch::NpuCore& core, const MemorySystem& memory);
+  // A chip's: its cores' and its memories'.
+  EnergyCounter(const System& system, std::vector<const arch::NpuCore*> cores,
+                const MemorySystem& memory);
 
   // The components after `seconds` of the run (names fixed, order fixed).
   [[nodiscard]] std::vector<EnergyComponent> components(double seconds) const;
@@ -31,7 +33,7 @@ class EnergyCounter {
 
  private:
   const EnergyConfig& config_;
-  const arch::NpuCore& core_;
+  std::vector<const arch::NpuCore*> cores_;
   const MemorySystem& memory_;
   double array_static_w_, vector_static_w_, spm_static_w_;
 };
@@ -42,7 +44,7 @@ class EnergyCounter {
 class PowerMeter : public sc_core::sc_module {
  public:
   PowerMeter(const sc_core::sc_module_name& name, const EnergyCounter& counter,
-             const arch::NpuCore& core, sc_core::sc_time window);
+             std::vector<const arch::NpuCore*> cores, sc_core::sc_time window);
 
   // Called with each window's power, W, of the core and of the memory.
   using Observer =
@@ -62,7 +64,7 @@ class PowerMeter : public sc_core::sc_module {
   void run();
 
   const EnergyCounter& counter_;
-  const arch::NpuCore& core_;
+  std::vector<const arch::NpuCore*> cores_;
   sc_core::sc_time window_;
   Observer observer_;
   double last_seconds_ = 0, peak_w_ = 0;

@@ -15,6 +15,7 @@
 #include "arch/program_check.h"
 #include "common/error.h"
 #include "memory/registry.h"
+#include "sim/core_crossbar.h"
 #include "sim/energy.h"
 #include "sim/limiters.h"
 #include "sim/memories.h"
@@ -74,7 +75,7 @@ arch::ChipNetworkConfig network_config(const System& s) {
   const Topology& t = s.topology();
   arch::ChipNetworkConfig c;
   c.chips = chip_count(s);
-  c.cores = 1;
+  c.cores = cores_per_chip(s);
   switch (t.chip_topology()) {
     case FULLY_CONNECTED:
       c.shape = arch::ChipNetworkConfig::Shape::Full;
@@ -97,57 +98,83 @@ arch::ChipNetworkConfig network_config(const System& s) {
   return c;
 }
 
-// One chip: its memories, its core (bound to them), the resources they
-// register, their energy. A chip of several is a SystemC module of its own
-// (`name`), so that each chip's modules have their own names; one chip's are
-// top-level, as they always were.
+// One chip: its memories, its cores (bound to them, through a crossbar
+// when there are several), the resources they register, their energy. A
+// chip of several is a SystemC module of its own (`name`), so that each
+// chip's modules have their own names; one chip's are top-level, as they
+// always were. Of several cores, each one's resources are named after it.
 class Chip {
  public:
   Chip(std::string chip_name, const System& sys, const Program& program,
-       const arch::CoreConfig& config, arch::MemoryImage* image, const SimulationInput& in)
+       const arch::CoreConfig& config, uint32_t n_cores, arch::ChipNetwork* network,
+       arch::MemoryImage* image, const SimulationInput& in)
       : name(std::move(chip_name)) {
+    auto make = [&] { build(sys, program, config, n_cores, network, image, in); };
     if (name.empty()) {
-      build(sys, program, config, image, in);
+      make();
     } else {
-      module_ =
-          std::make_unique<Module>(name.c_str(), [&] { build(sys, program, config, image, in); });
+      module_ = std::make_unique<Module>(name.c_str(), make);
     }
   }
   ~Chip() {  // the models before their module
     power.reset();
     energy.reset();
-    core.reset();
-    functional.reset();
+    cores.clear();
+    crossbar.reset();
+    functional.clear();
     mem.reset();
   }
   Chip(const Chip&) = delete;
   Chip& operator=(const Chip&) = delete;
 
+  [[nodiscard]] arch::NpuCore& core() const { return *cores.front(); }
+  [[nodiscard]] uint64_t finish_ps() const {
+    uint64_t t = 0;
+    for (const auto& c : cores) t = std::max(t, c->finish_ps());
+    return t;
+  }
+
   const std::string name;
   ResourceLedger ledger;
   std::unique_ptr<MemorySystem> mem;
-  std::unique_ptr<arch::FunctionalCore> functional;
-  std::unique_ptr<arch::NpuCore> core;
+  std::vector<std::unique_ptr<arch::FunctionalCore>> functional;  // per core, functional mode
+  std::unique_ptr<CoreCrossbar> crossbar;
+  std::vector<std::unique_ptr<arch::NpuCore>> cores;
   std::unique_ptr<EnergyCounter> energy;
   std::unique_ptr<PowerMeter> power;
   TraceWriter::Chip* trace = nullptr;  // its tracks, when the run writes a trace
 
  private:
-  void build(const System& sys, const Program& program, arch::CoreConfig config,
-             arch::MemoryImage* image, const SimulationInput& in) {
+  void build(const System& sys, const Program& program, const arch::CoreConfig& config,
+             uint32_t n_cores, arch::ChipNetwork* network, arch::MemoryImage* image,
+             const SimulationInput& in) {
     mem = std::make_unique<MemorySystem>(sys);
     mem->register_resources(ledger);
-    config.ledger = &ledger;
-    if (image != nullptr) {
-      functional = std::make_unique<arch::FunctionalCore>(
-          *image, sys.core().scratchpad().capacity_bytes(), in.program_where, &program);
-      config.functional = functional.get();
+    if (n_cores > 1) crossbar = std::make_unique<CoreCrossbar>("crossbar", *network, config.core);
+    std::vector<const arch::NpuCore*> views;
+    for (uint32_t k = 0; k < n_cores; ++k) {
+      arch::CoreConfig cc = config;
+      cc.core = config.core + k;
+      cc.ledger = &ledger;
+      if (n_cores > 1) ledger.set_prefix(fmt::format("core{} ", cc.core));
+      if (image != nullptr) {
+        functional.push_back(std::make_unique<arch::FunctionalCore>(
+            *image, sys.core().scratchpad().capacity_bytes(), in.program_where, &program));
+        cc.functional = functional.back().get();
+      }
+      const std::string core_name = fmt::format("core{}", cc.core);
+      cores.push_back(std::make_unique<arch::NpuCore>(core_name.c_str(), program, cc));
+      if (crossbar != nullptr) {
+        cores.back()->dma().socket.bind(crossbar->cores);
+      } else {
+        cores.back()->dma().socket.bind(mem->socket());
+      }
+      views.push_back(cores.back().get());
     }
-    const std::string core_name = fmt::format("core{}", config.core);
-    core = std::make_unique<arch::NpuCore>(core_name.c_str(), program, config);
-    core->dma().socket.bind(mem->socket());
-    energy = std::make_unique<EnergyCounter>(sys, *core, *mem);
-    power = std::make_unique<PowerMeter>("power", *energy, *core,
+    ledger.set_prefix("");
+    if (crossbar != nullptr) crossbar->memory.bind(mem->socket());
+    energy = std::make_unique<EnergyCounter>(sys, views, *mem);
+    power = std::make_unique<PowerMeter>("power", *energy, views,
                                          sc_core::sc_time(in.power_window_us, sc_core::SC_US));
   }
 
@@ -167,19 +194,23 @@ void fill_network(const std::vector<std::unique_ptr<Chip>>& chips, const arch::C
     const Chip& chip = *chips[c];
     ChipStats* s = r->add_chips();
     s->set_chip(static_cast<uint32_t>(c));
-    s->set_seconds(static_cast<double>(chip.core->finish_ps()) * 1e-12);
-    const uint64_t from = std::min(chip.core->engine(MATRIX)->first_issue_ps(),
-                                   chip.core->engine(VECTOR)->first_issue_ps());
+    s->set_seconds(static_cast<double>(chip.finish_ps()) * 1e-12);
+    uint64_t from = UINT64_MAX, sent = 0, read = 0;
+    for (const auto& core : chip.cores) {
+      from = std::min(
+          {from, core->engine(MATRIX)->first_issue_ps(), core->engine(VECTOR)->first_issue_ps()});
+      const auto& dma = core->dma().stats();
+      sent += dma.sent_bytes;
+      read += dma.read_bytes[WEIGHT] + dma.read_bytes[KV_CACHE] + dma.read_bytes[ACTIVATION];
+    }
     const uint64_t idle_ps =
-        from == UINT64_MAX ? end_ps : from + (end_ps - std::min(end_ps, chip.core->finish_ps()));
+        from == UINT64_MAX ? end_ps : from + (end_ps - std::min(end_ps, chip.finish_ps()));
     s->set_computing_from(from == UINT64_MAX ? 0.0 : static_cast<double>(from) * 1e-12);
     s->set_idle_share(end_ps > 0 ? static_cast<double>(idle_ps) / static_cast<double>(end_ps)
                                  : 0.0);
     r->set_idle_share(r->idle_share() + s->idle_share() / static_cast<double>(chips.size()));
-    const auto& dma = chip.core->dma().stats();
-    s->set_bytes_sent(dma.sent_bytes);
-    s->set_bytes_read(dma.read_bytes[WEIGHT] + dma.read_bytes[KV_CACHE] +
-                      dma.read_bytes[ACTIVATION]);
+    s->set_bytes_sent(sent);
+    s->set_bytes_read(read);
     Report own;
     Limiters(chip.ledger, end_ps).fill_resources(&own);
     *s->mutable_limiter() = own.limiter();
@@ -212,6 +243,10 @@ uint32_t chip_count(const System& system) {
   return system.has_topology() && system.topology().has_chips() ? system.topology().chips() : 1;
 }
 
+uint32_t cores_per_chip(const System& system) {
+  return system.has_topology() && system.topology().has_cores() ? system.topology().cores() : 1;
+}
+
 double memory_peak_gbps(const System& system) {
   double sum = 0;
   for (const MemoryRef& m : memories(system)) sum += reachable_peak_gbps(*m.config);
@@ -236,19 +271,21 @@ Report simulate(const SimulationInput& in) {
     l.name = m.config->name();
     if (const auto pim = pim_spec_of(m, in.system_where)) l.pim = pim->geometry();
   }
-  limits.cores = chip_count(sys);
+  const uint32_t n_chips = chip_count(sys), per_chip = cores_per_chip(sys);
+  limits.cores = n_chips * per_chip;
   const arch::ProgramFacts facts = arch::check_program(program, limits, in.program_where);
 
   ScopedSimContext context;
-  // Several chips: each its memories and core, the cores sharing the
+  // Several cores: on chips each with its memories, the cores sharing the
   // program's semaphores and joined by the chip network.
-  const uint32_t n_chips = chip_count(sys);
   std::unique_ptr<arch::ChipNetwork> network;
   std::unique_ptr<arch::SemaphoreBank> semaphores;
   std::vector<arch::MemoryImage> images;
-  if (n_chips > 1) {
+  if (n_chips * per_chip > 1) {
     network = std::make_unique<arch::ChipNetwork>(network_config(sys));
     semaphores = std::make_unique<arch::SemaphoreBank>(program);
+  }
+  if (n_chips > 1) {
     // Each chip has its own copy of the memories' contents.
     if (!in.chip_images.empty() && in.chip_images.size() != n_chips - 1) {
       throw std::logic_error("simulate: chip_images is not one per chip after the first");
@@ -262,7 +299,7 @@ Report simulate(const SimulationInput& in) {
   std::vector<std::unique_ptr<Chip>> chips;
   for (uint32_t c = 0; c < n_chips; ++c) {
     arch::CoreConfig cc = config;
-    cc.core = c;
+    cc.core = c * per_chip;
     cc.shared_semaphores = semaphores.get();
     cc.network = network.get();
     arch::MemoryImage* image = in.memory_image == nullptr ? nullptr
@@ -270,22 +307,20 @@ Report simulate(const SimulationInput& in) {
                                : !in.chip_images.empty()  ? in.chip_images[c - 1]
                                                           : &images[c - 1];
     chips.push_back(std::make_unique<Chip>(n_chips == 1 ? "" : fmt::format("chip{}", c), sys,
-                                           program, cc, image, in));
+                                           program, cc, per_chip, network.get(), image, in));
   }
   if (network != nullptr) {
     std::vector<ResourceLedger*> ledgers;
     std::vector<arch::FunctionalCore*> functional;
     for (auto& chip : chips) {
       ledgers.push_back(&chip->ledger);
-      functional.push_back(chip->functional.get());
+      for (auto& f : chip->functional) functional.push_back(f.get());
     }
     network->register_resources(ledgers);
-    for (auto& chip : chips) {
-      if (chip->functional != nullptr) chip->functional->set_peers(functional);
-    }
+    for (auto* f : functional) f->set_peers(functional);
   }
   Chip& first = *chips.front();
-  arch::NpuCore* core = first.core.get();
+  arch::NpuCore* core = &first.core();
   MemorySystem* mem = first.mem.get();
   ResourceLedger& ledger = first.ledger;
   std::unique_ptr<TraceWriter> trace;
@@ -293,7 +328,7 @@ Report simulate(const SimulationInput& in) {
     trace = std::make_unique<TraceWriter>(*in.trace, program);
     for (auto& chip : chips) {
       TraceWriter::Chip& t = trace->add_chip(n_chips, chip->mem->trace_lanes());
-      chip->core->set_trace(&t);
+      chip->core().set_trace(&t);  // of several cores, the first's units
       chip->mem->set_trace(&t);
       chip->power->observe([&t](uint64_t from_ps, uint64_t to_ps, double core_w, double memory_w) {
         t.power(from_ps, to_ps, core_w, memory_w);
@@ -305,8 +340,10 @@ Report simulate(const SimulationInput& in) {
     core->set_progress([&chips, &in] {
       uint64_t done = 0, total = 0;
       for (const auto& chip : chips) {
-        done += chip->core->instructions_issued();
-        total += chip->core->instructions();
+        for (const auto& c : chip->cores) {
+          done += c->instructions_issued();
+          total += c->instructions();
+        }
       }
       in.progress(done, total, sc_core::sc_time_stamp().value());
     });
@@ -315,20 +352,23 @@ Report simulate(const SimulationInput& in) {
   uint64_t end_ps = 0;
   double peak_w = 0;
   for (auto& chip : chips) {
-    arch::NpuCore& c = *chip->core;
-    if (c.error()) std::rethrow_exception(c.error());
-    if (!c.finished()) {
-      std::string where;
-      for (Queue q : {DMA, MATRIX, VECTOR}) {
-        where += fmt::format("\n  {}{}: {}", n_chips == 1 ? "" : chip->name + " ", Queue_Name(q),
-                             c.engine(q)->where());
+    for (auto& owned : chip->cores) {
+      arch::NpuCore& c = *owned;
+      if (c.error()) std::rethrow_exception(c.error());
+      if (!c.finished()) {
+        std::string where;
+        const std::string who = (n_chips == 1 ? "" : chip->name + " ") +
+                                (per_chip == 1 ? "" : std::string(c.name()) + " ");
+        for (Queue q : {DMA, MATRIX, VECTOR}) {
+          where += fmt::format("\n  {}{}: {}", who, Queue_Name(q), c.engine(q)->where());
+        }
+        throw UserError(fmt::format("{}: the program deadlocked:{}", in.program_where, where));
       }
-      throw UserError(fmt::format("{}: the program deadlocked:{}", in.program_where, where));
+      end_ps = std::max(end_ps, c.finish_ps());
     }
-    end_ps = std::max(end_ps, c.finish_ps());
   }
   for (auto& chip : chips) {
-    if (chip->functional != nullptr) chip->functional->finish();
+    for (auto& f : chip->functional) f->finish();
     peak_w += chip->power->finish(static_cast<double>(end_ps) * 1e-12);
   }
   if (trace != nullptr) {

@@ -41,8 +41,10 @@ struct SimulationInput {
 
 [[nodiscard]] Report simulate(const SimulationInput& input);
 
-// The system's chips (Topology.chips, default 1).
+// The system's chips (Topology.chips, default 1), and cores per chip
+// (Topology.cores, default 1).
 [[nodiscard]] uint32_t chip_count(const System& system);
+[[nodiscard]] uint32_t cores_per_chip(const System& system);
 // Peak bandwidth of the system's memory, GB/s.
 [[nodiscard]] double memory_peak_gbps(const System& system);
 // The system memory's read-latency estimate for short requests, ns.

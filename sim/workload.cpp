@@ -132,6 +132,10 @@ uint32_t degree(uint64_t flag_value, bool has_field, uint32_t field_value, uint3
 Compiled compile_workload(const System& system, const std::string& where,
                           const WorkloadOptions& options) {
   const uint32_t chips = chip_count(system);
+  require(cores_per_chip(system) == 1, where, "topology.cores",
+          fmt::format("{} cores per chip: the compiler does not yet split a model over a chip's "
+                      "cores (a program written for them runs with npusim run --program)",
+                      cores_per_chip(system)));
   const Topology& topo = system.topology();
   const uint32_t pp = degree(options.pp, topo.has_pipeline_parallel(), topo.pipeline_parallel(), 1);
   const uint32_t micro =

@@ -24,7 +24,7 @@ int collective(const std::vector<std::string>& argv) {
   uint64_t count = 1;
   add_system_options(args, sys);
   args.option("op", &op,
-              "all-reduce (default), reduce-scatter or all-gather: a ring over the chips in index "
+              "all-reduce (default), reduce-scatter or all-gather: a ring over the cores in index "
               "order");
   args.option("bytes", &bytes, "the buffer's bytes on each chip, fp16 (default 8 MiB)", 2,
               uint64_t{1} << 40);
@@ -41,10 +41,12 @@ int collective(const std::vector<std::string>& argv) {
   }
   if (!report.empty()) sim::OutputFile::check(report, "--report");
   const System system = load_system(sys);
-  const uint32_t chips = sim::chip_count(system);
+  // A ring over every core, chip by chip.
+  const uint32_t chips = sim::chip_count(system) * sim::cores_per_chip(system);
   if (chips < 2) {
-    throw UserError(fmt::format("{}: topology.chips: {} chip(s): a collective needs 2 or more",
-                                sys.system, chips));
+    throw UserError(fmt::format(
+        "{}: topology.chips: {} chip(s) of {} core(s): a collective needs 2 or more cores",
+        sys.system, sim::chip_count(system), sim::cores_per_chip(system)));
   }
   if (bytes % 2 != 0) args.fail("bytes", fmt::format("{} is not a whole number of fp16", bytes));
   const uint64_t elements = bytes / 2;
@@ -69,7 +71,7 @@ int collective(const std::vector<std::string>& argv) {
   const double algbw = static_cast<double>(bytes) * count / r.seconds();
   const double busbw =
       algbw * (ring == compiler::RingOp::AllReduce ? 2.0 : 1.0) * (chips - 1) / chips;
-  fmt::print("collective          {} x {} of {} bytes, ring over {} chips\n", count, op, bytes,
+  fmt::print("collective          {} x {} of {} bytes, ring over {} cores\n", count, op, bytes,
              chips);
   fmt::print("time                {:.3f} us\n", r.seconds() * 1e6);
   fmt::print("algorithm bandwidth {:.2f} GB/s\n", algbw / 1e9);

@@ -1,0 +1,45 @@
+// The cores of a chip reaching its memories: a crossbar behind each core's
+// port into the chip's network (arch/chip_network.h). A core's request
+// crosses its port out (a write's data, a read's header), goes to the
+// memories, and its response crosses its port in (a read's data). Cores
+// contend at their ports (each its own) and at the memories (shared), so a
+// chip's cores together are slower than each alone when either is the wall,
+// and the limiter names which.
+#pragma once
+
+#include <tlm_utils/multi_passthrough_target_socket.h>
+#include <tlm_utils/simple_initiator_socket.h>
+
+#include <cstdint>
+#include <systemc>
+#include <tlm>
+#include <unordered_map>
+
+#include "arch/chip_network.h"
+#include "memory/response_queue.h"
+
+namespace npusim::sim {
+
+class CoreCrossbar : public sc_core::sc_module {
+ public:
+  // Socket i: the chip's core i (its global index first_core + i).
+  tlm_utils::multi_passthrough_target_socket<CoreCrossbar> cores;
+  tlm_utils::simple_initiator_socket<CoreCrossbar> memory;
+
+  CoreCrossbar(const sc_core::sc_module_name& name, arch::ChipNetwork& network,
+               uint32_t first_core);
+
+ private:
+  tlm::tlm_sync_enum nb_transport_fw(int core, tlm::tlm_generic_payload& trans,
+                                     tlm::tlm_phase& phase, sc_core::sc_time& delay);
+  tlm::tlm_sync_enum nb_transport_bw(tlm::tlm_generic_payload& trans, tlm::tlm_phase& phase,
+                                     sc_core::sc_time& delay);
+  void deliver(tlm::tlm_generic_payload& trans);
+
+  arch::ChipNetwork& network_;
+  const uint32_t first_core_;
+  std::unordered_map<const tlm::tlm_generic_payload*, int> from_;  // in flight: its core
+  memory::ResponseQueue responses_;
+};
+
+}  // namespace npusim::sim
