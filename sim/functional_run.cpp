@@ -23,11 +23,17 @@ FunctionalResult run_functional(SimulationInput input, const Compiled& compiled,
   const uint32_t ranks = compiled.sharding.ranks;
   const bool parallel = compiled.full.nodes_size() > 0;
   const Graph& graph = parallel ? compiled.full : compiled.graph;
-  // Each chip's stage: its placed graph and its lowering's decisions.
+  // Each stage on each core of a chip: its placed graph and its lowering's
+  // decisions (Compiled::stages). Core g (chip g / K, K cores per chip) runs
+  // stage g / tp as rank g % tp, placed for core g % K.
   std::vector<std::pair<const Graph*, const Graph*>> stages;
   for (const Compiled::Stage& s : compiled.stages) stages.emplace_back(&s.graph, &s.tiled);
   if (stages.empty()) stages.emplace_back(&compiled.graph, &compiled.tiled);
-  const auto chips = static_cast<uint32_t>(stages.size()) * compiled.tp;
+  const uint32_t per_chip = compiled.cores_per_chip, tp = compiled.tp;
+  const auto cores = static_cast<uint32_t>(stages.size()) / per_chip * tp;
+  const auto stage_of_core = [&](uint32_t g) {
+    return stages[size_t{g / tp} * per_chip + g % per_chip];
+  };
   const compiler::TensorIndex tensors(graph);
   compiler::TensorValues values = seeded_inputs(graph, options.seed);
   for (const auto& [name, w] : compiled.weights) {  // an .onnx model's own weights
@@ -68,11 +74,12 @@ FunctionalResult run_functional(SimulationInput input, const Compiled& compiled,
     it->second.clear();
     for (float v : in.values) it->second.push_back(round_to(t.dtype(), v));
   }
-  std::vector<arch::MemoryImage> images(chips);
-  for (uint32_t c = 0; c < chips; ++c) {
-    const auto [placed, tiled] = stages[c / compiled.tp];
+  std::vector<arch::MemoryImage> images(cores / per_chip);  // one per chip
+  for (uint32_t c = 0; c < cores; ++c) {
+    const auto [placed, tiled] = stage_of_core(c);
+    arch::MemoryImage& image = images[c / per_chip];
     if (!parallel) {
-      write_inputs(images[c], *tiled, values);
+      write_inputs(image, *tiled, values);
       continue;
     }
     std::set<std::string> here;
@@ -81,16 +88,16 @@ FunctionalResult run_functional(SimulationInput input, const Compiled& compiled,
     for (const auto& [name, v] : values) {
       if (here.count(name) == 0) continue;  // another stage's
       auto it = compiled.sharding.split_axis.find(name);
-      part[name] = it == compiled.sharding.split_axis.end()
-                       ? v
-                       : compiler::shard_values(v, tensors.at(name, "inputs"), it->second,
-                                                c % compiled.tp, ranks);
+      part[name] =
+          it == compiled.sharding.split_axis.end()
+              ? v
+              : compiler::shard_values(v, tensors.at(name, "inputs"), it->second, c % tp, ranks);
     }
-    write_inputs(images[c], *tiled, part);
+    write_inputs(image, *tiled, part);
   }
   input.program = &compiled.program;
   input.memory_image = &images[0];
-  for (uint32_t c = 1; c < chips; ++c) input.chip_images.push_back(&images[c]);
+  for (size_t c = 1; c < images.size(); ++c) input.chip_images.push_back(&images[c]);
   FunctionalResult result;
   result.report = simulate(input);
 
@@ -105,16 +112,20 @@ FunctionalResult run_functional(SimulationInput input, const Compiled& compiled,
   // The outputs: what no node reads, and the state a next step reads (a KV
   // cache updated in place), once each.
   std::set<std::string> read, listed;
-  // Where each tensor is computed: its stage's chips, and its place there.
+  // Where each tensor is computed: its stage's cores, and its place on each.
   std::map<std::string, uint32_t> stage_of;
   std::vector<compiler::TensorIndex> placed;
   for (uint32_t st = 0; st < stages.size(); ++st) {
     placed.emplace_back(*stages[st].first);
     for (const Node& n : stages[st].first->nodes()) {
       if (n.op() == PIPE_RECV) continue;
-      for (const std::string& o : n.outputs()) stage_of.emplace(o, st);
+      for (const std::string& o : n.outputs()) stage_of.emplace(o, st / per_chip);
     }
   }
+  const auto read_on = [&](uint32_t core, const std::string& name, const std::string& node) {
+    const Tensor& at = placed[size_t{core / tp} * per_chip + core % per_chip].at(name, node);
+    return read_tensor(images[core / per_chip], at);
+  };
   for (const Node& n : graph.nodes()) read.insert(n.inputs().begin(), n.inputs().end());
   for (const Node& n : graph.nodes()) {
     for (const std::string& name : n.outputs()) {
@@ -122,16 +133,13 @@ FunctionalResult run_functional(SimulationInput input, const Compiled& compiled,
       if ((read.count(name) != 0 && !state) || !listed.insert(name).second) continue;
       const Tensor& t = tensors.at(name, n.name());
       TensorResult r{name, {t.shape().begin(), t.shape().end()}, t.dtype(), {}, {}};
-      const uint32_t st = stage_of.count(name) != 0 ? stage_of.at(name) : 0;
-      const Tensor& at = placed[st].at(name, n.name());
+      const uint32_t first = (stage_of.count(name) != 0 ? stage_of.at(name) : 0) * tp;
       auto split = compiled.sharding.split_axis.find(name);
       if (split == compiled.sharding.split_axis.end()) {
-        r.values = read_tensor(images[st * compiled.tp], at);
-      } else {  // each chip's part
+        r.values = read_on(first, name, n.name());
+      } else {  // each core's part
         std::vector<std::vector<float>> parts;
-        for (uint32_t k = 0; k < compiled.tp; ++k) {
-          parts.push_back(read_tensor(images[st * compiled.tp + k], at));
-        }
+        for (uint32_t k = 0; k < tp; ++k) parts.push_back(read_on(first + k, name, n.name()));
         r.values = compiler::unshard_values(parts, t, split->second);
       }
       if (auto it = reference.find(name); it != reference.end()) r.reference = it->second;

@@ -131,11 +131,10 @@ uint32_t degree(uint64_t flag_value, bool has_field, uint32_t field_value, uint3
 
 Compiled compile_workload(const System& system, const std::string& where,
                           const WorkloadOptions& options) {
-  const uint32_t chips = chip_count(system);
-  require(cores_per_chip(system) == 1, where, "topology.cores",
-          fmt::format("{} cores per chip: the compiler does not yet split a model over a chip's "
-                      "cores (a program written for them runs with npusim run --program)",
-                      cores_per_chip(system)));
+  // The cores, chip by chip: a pipeline stage is whole chips, and a
+  // tensor-parallel group all the cores of a stage's chips.
+  const uint32_t chips = chip_count(system), per_chip = cores_per_chip(system);
+  const uint32_t cores = chips * per_chip;
   const Topology& topo = system.topology();
   const uint32_t pp = degree(options.pp, topo.has_pipeline_parallel(), topo.pipeline_parallel(), 1);
   const uint32_t micro =
@@ -144,10 +143,11 @@ Compiled compile_workload(const System& system, const std::string& where,
   require(chips % pp == 0, pp_name, std::to_string(pp),
           fmt::format("must divide topology.chips ({}): each stage takes as many chips", chips));
   const uint32_t tp =
-      degree(options.tp, topo.has_tensor_parallel(), topo.tensor_parallel(), chips / pp);
+      degree(options.tp, topo.has_tensor_parallel(), topo.tensor_parallel(), cores / pp);
   const std::string tp_name = options.tp != 0 ? "--tp" : where + ": topology.tensor_parallel";
-  require(tp * pp == chips, tp_name, std::to_string(tp),
-          fmt::format("times the pipeline's {} stage(s) must make topology.chips ({})", pp, chips));
+  require(tp * pp == cores, tp_name, std::to_string(tp),
+          fmt::format("times the pipeline's {} stage(s) must make the {} cores ({} chips of {})",
+                      pp, cores, chips, per_chip));
   require(options.batch % micro == 0,
           options.micro_batches != 0 ? "--micro-batches" : where + ": topology.micro_batches",
           std::to_string(micro), fmt::format("must divide the batch ({})", options.batch));
@@ -183,7 +183,6 @@ Compiled compile_workload(const System& system, const std::string& where,
   compiler::Target target = target_for(system, where);
   for (Graph& g : stages) {
     (void)compiler::offload_to_pim(g, target, compiler::parse_pim_mode(options.pim, "--pim"));
-    compiler::place_in_memories(g, placement_options(system, where));
   }
   // What crosses between stages goes in pieces of at most a 32nd of the
   // scratchpad, the same on every chip.
@@ -196,26 +195,37 @@ Compiled compile_workload(const System& system, const std::string& where,
     }
   }
   target.pipe_bytes = (std::min(target.pipe_bytes, target.spm_capacity_bytes / 32) + 63) / 64 * 64;
-  // One program per chip: its stage's graph, for its place in the stage's
-  // ring and in the pipeline.
+  // Each stage placed for each core of a chip, in its part of the chip's
+  // memories; then one program per core: its stage's graph, for its place
+  // in the stage's ring and in the pipeline.
+  compiler::PlacementOptions placement = placement_options(system, where);
+  placement.partitions = per_chip;
   std::vector<Program> programs;
-  c.stages.resize(pp);
+  c.stages.resize(size_t{pp} * per_chip);
+  c.cores_per_chip = per_chip;
   for (uint32_t s = 0; s < pp; ++s) {
+    for (uint32_t k = 0; k < per_chip; ++k) {
+      Compiled::Stage& placed = c.stages[size_t{s} * per_chip + k];
+      placed.graph = stages[s];
+      placement.partition = k;
+      compiler::place_in_memories(placed.graph, placement);
+    }
     target.ring.clear();
     for (uint32_t r = 0; tp > 1 && r < tp; ++r) target.ring.push_back(s * tp + r);
     for (uint32_t r = 0; r < tp; ++r) {
       target.core = s * tp + r;
       target.pipe_from = s > 0 ? int64_t{s - 1} * tp + r : -1;
       target.pipe_to = s + 1 < pp ? int64_t{s + 1} * tp + r : -1;
-      programs.push_back(compiler::lower(stages[s], target, r == 0 ? &c.stages[s].tiled : nullptr));
+      Compiled::Stage& placed = c.stages[size_t{s} * per_chip + target.core % per_chip];
+      programs.push_back(
+          compiler::lower(placed.graph, target, r < per_chip ? &placed.tiled : nullptr));
     }
-    c.stages[s].graph = std::move(stages[s]);
   }
   c.program = programs.size() == 1 ? std::move(programs.front())
                                    : compiler::merge_core_programs(std::move(programs));
   c.graph = c.stages.front().graph;
   c.tiled = c.stages.front().tiled;
-  if (pp == 1) c.stages.clear();
+  if (c.stages.size() == 1) c.stages.clear();
   c.workload.set_model(options.model.empty() ? options.layer : options.model);
   c.workload.set_phase(options.phase);
   c.workload.set_batch(static_cast<uint32_t>(options.batch));

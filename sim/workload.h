@@ -51,11 +51,13 @@ struct WorkloadOptions {
 
 struct Compiled {
   Graph graph;  // placed: what the first chip runs
-  // With tensor or pipeline parallelism: the whole model's graph (every
-  // micro-batch's copy, unplaced), how each chip's tensors are cut from its
-  // tensors, and each pipeline stage's placed graph and lowering decisions
-  // (stage s runs on chips s x tp to (s + 1) x tp - 1; graph and tiled are
-  // the first stage's).
+  // With tensor or pipeline parallelism, or several cores per chip: the
+  // whole model's graph (every micro-batch's copy, unplaced), how each
+  // core's tensors are cut from its tensors, and each pipeline stage's
+  // placed graph and lowering decisions for each core of a chip (in its
+  // part of the chip's memories): stage s on core k of a chip is
+  // stages[s x cores_per_chip + k]. Stage s runs on cores s x tp to
+  // (s + 1) x tp - 1 (chip by chip); graph and tiled are the first core's.
   Graph full;
   compiler::TensorSharding sharding;
   struct Stage {
@@ -63,6 +65,7 @@ struct Compiled {
   };
   std::vector<Stage> stages;
   uint32_t tp = 1;
+  uint32_t cores_per_chip = 1;
   // An .onnx model's weight values (functional mode computes with them),
   // and the inputs fixed at import (not graph tensors).
   std::map<std::string, std::vector<float>> weights;

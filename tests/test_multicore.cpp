@@ -7,11 +7,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "sim/config.h"
+#include "sim/functional_run.h"
 #include "sim/simulator.h"
+#include "sim/workload.h"
 #include "test_util.h"
 
 namespace npusim {
@@ -85,6 +88,36 @@ TEST(MultiCore, EachCoresResourcesAreNamedAfterIt) {
   for (const ResourceStats& s : r.resources()) names.push_back(s.name());
   for (const char* name : {"core0 DMA slots", "core1 DMA slots", "core1 array compute"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
+  }
+}
+
+// A layer split over the cores of a chip (tensor parallelism, each core in
+// its part of the chip's memory), and over two chips of two cores each,
+// computes what one core does.
+TEST(MultiCore, ALayerSplitOverCoresComputesWhatOneCoreDoes) {
+  sim::WorkloadOptions w;
+  w.layer = "hidden=512,heads=8,kv_heads=4,intermediate=1024";
+  w.batch = 2;
+  std::map<std::string, std::vector<float>> one;
+  for (const auto& sets : std::vector<std::vector<std::string>>{
+           {},
+           {"topology.cores=4"},
+           {"topology.cores=2", "topology.chips=2", "topology.chip_link.bandwidth_gbps=100"}}) {
+    const System system =
+        sim::load_system(test::source_path("examples/hw/npu-hbm3.textproto"), sets);
+    const sim::Compiled c = sim::compile_workload(system, "test", w);
+    sim::SimulationInput in;
+    in.system = &system;
+    const sim::FunctionalResult f = sim::run_functional(in, c, {});
+    ASSERT_EQ(f.outputs.size(), 3u);  // the K and V caches and the output
+    for (const sim::TensorResult& t : f.outputs) {
+      EXPECT_TRUE(sim::compare(t.values, t.reference, t.dtype).within()) << t.name;
+      if (sets.empty()) {
+        one[t.name] = t.values;
+      } else {
+        EXPECT_TRUE(sim::compare(t.values, one.at(t.name), t.dtype).within()) << t.name;
+      }
+    }
   }
 }
 

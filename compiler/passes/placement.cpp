@@ -130,6 +130,18 @@ std::vector<uint64_t> place_in_memories(Graph& graph, const PlacementOptions& op
   std::vector<PlacementMemory> memories = options.memories;
   if (memories.empty())
     memories.push_back({"memory", options.capacity_bytes, options.capacity_field});
+  // A core's part of each memory, from `offset` on.
+  std::vector<uint64_t> offset(memories.size(), 0);
+  if (options.partitions > 1) {
+    for (size_t m = 0; m < memories.size(); ++m) {
+      PlacementMemory& mem = memories[m];
+      const uint64_t part = (mem.capacity_bytes > 0 ? mem.capacity_bytes : uint64_t{1} << 50) /
+                            options.partitions / options.alignment * options.alignment;
+      offset[m] = options.partition * part;
+      if (mem.capacity_bytes > 0) mem.capacity_bytes = part;
+      mem.capacity_field += fmt::format(" (a core's 1/{} of it)", options.partitions);
+    }
+  }
   Allocator alloc(options, memories);
   const bool single = memories.size() == 1;
   const bool named = !options.memories.empty();  // else one memory, unnamed
@@ -175,7 +187,7 @@ std::vector<uint64_t> place_in_memories(Graph& graph, const PlacementOptions& op
       bool done = false;
       for (uint32_t m : targets_of(t, rule)) {
         if (const auto at = alloc.take(m, footprint(t), t.name(), t.alignment())) {
-          t.set_address(memory_base(m) + *at);
+          t.set_address(memory_base(m) + offset[m] + *at);
           if (named) t.set_memory(memories[m].name);
           done = true;
           break;

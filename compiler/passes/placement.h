@@ -41,6 +41,10 @@ struct PlacementOptions {
   // Several memories, nearest first; index i is memory_base(i).
   std::vector<PlacementMemory> memories;
   std::vector<PlacementRule> rules;
+  // Cores sharing the memories: every memory in `partitions` equal parts
+  // (of an unlimited one, 2^50 / partitions bytes each), the tensors in
+  // part `partition`.
+  uint32_t partition = 0, partitions = 1;
 };
 
 // Returns the bytes used in each memory (the end of its last tensor).
