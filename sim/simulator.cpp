@@ -327,8 +327,8 @@ Report simulate(const SimulationInput& in) {
   if (in.trace != nullptr) {
     trace = std::make_unique<TraceWriter>(*in.trace, program);
     for (auto& chip : chips) {
-      TraceWriter::Chip& t = trace->add_chip(n_chips, chip->mem->trace_lanes());
-      chip->core().set_trace(&t);  // of several cores, the first's units
+      TraceWriter::Chip& t = trace->add_chip(n_chips, per_chip, chip->mem->trace_lanes());
+      for (uint32_t k = 0; k < per_chip; ++k) chip->cores[k]->set_trace(&t.core(k));
       chip->mem->set_trace(&t);
       chip->power->observe([&t](uint64_t from_ps, uint64_t to_ps, double core_w, double memory_w) {
         t.power(from_ps, to_ps, core_w, memory_w);

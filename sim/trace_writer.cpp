@@ -77,29 +77,42 @@ TraceWriter::TraceWriter(const TraceOptions& options, const Program& program)
 
 TraceWriter::~TraceWriter() = default;  // an unfinished trace is removed (OutputFile)
 
-TraceWriter::Chip& TraceWriter::add_chip(uint32_t chips, std::vector<std::string> memory_lanes) {
-  chips_.push_back(std::make_unique<Chip>(*this, static_cast<uint32_t>(chips_.size()), chips,
+TraceWriter::Chip& TraceWriter::add_chip(uint32_t chips, uint32_t cores,
+                                         std::vector<std::string> memory_lanes) {
+  chips_.push_back(std::make_unique<Chip>(*this, static_cast<uint32_t>(chips_.size()), chips, cores,
                                           std::move(memory_lanes)));
   return *chips_.back();
 }
 
-TraceWriter::Chip::Chip(TraceWriter& writer, uint32_t chip, uint32_t chips,
+void TraceWriter::name_core(int pid, const std::string& name) {
+  event(fmt::format(R"({{"ph":"M","pid":{},"name":"process_name","args":{{"name":"{}"}}}})", pid,
+                    name));
+  for (Queue q : {DMA, MATRIX, VECTOR}) {
+    event(
+        fmt::format(R"({{"ph":"M","pid":{},"tid":{},"name":"thread_name","args":{{"name":"{}"}}}})",
+                    pid, static_cast<int>(q), queue_name(q)));
+  }
+}
+
+// Chip c's processes: its cores', then its memories' (pids from 1).
+TraceWriter::Chip::Chip(TraceWriter& writer, uint32_t chip, uint32_t chips, uint32_t cores,
                         std::vector<std::string> lanes)
     : w_(writer),
-      core_pid_(static_cast<int>(2 * chip + 1)),
-      memory_pid_(static_cast<int>(2 * chip + 2)),
+      core_pid_(static_cast<int>(chip * (cores + 1) + 1)),
+      memory_pid_(core_pid_ + static_cast<int>(cores)),
       lanes_(std::move(lanes)) {
   const std::string prefix = chips > 1 ? fmt::format("chip{} ", chip) : "";
-  w_.event(fmt::format(R"({{"ph":"M","pid":{},"name":"process_name","args":{{"name":"{}core0"}}}})",
-                       core_pid_, prefix));
+  for (uint32_t k = 0; k < cores; ++k) {
+    w_.name_core(core_pid_ + static_cast<int>(k), fmt::format("{}core{}", prefix, k));
+    if (k > 0) others_.push_back(std::make_unique<Units>(w_, core_pid_ + static_cast<int>(k)));
+  }
   w_.event(
       fmt::format(R"({{"ph":"M","pid":{},"name":"process_name","args":{{"name":"{}memory"}}}})",
                   memory_pid_, prefix));
-  for (Queue q : {DMA, MATRIX, VECTOR}) {
-    w_.event(
-        fmt::format(R"({{"ph":"M","pid":{},"tid":{},"name":"thread_name","args":{{"name":"{}"}}}})",
-                    core_pid_, static_cast<int>(q), queue_name(q)));
-  }
+}
+
+arch::TraceSink& TraceWriter::Chip::core(uint32_t k) {
+  return k == 0 ? static_cast<arch::TraceSink&>(*this) : *others_.at(k - 1);
 }
 
 void TraceWriter::event(const std::string& json) {
@@ -109,12 +122,16 @@ void TraceWriter::event(const std::string& json) {
 }
 
 void TraceWriter::Chip::activity(Queue queue, const arch::Segment& span) {
-  const uint64_t start = std::max(span.start_ps, w_.options_.from_ps);
-  const uint64_t end = std::min(span.end_ps, w_.options_.to_ps);
+  w_.unit_activity(core_pid_, queue, span);
+}
+
+void TraceWriter::unit_activity(int pid, Queue queue, const arch::Segment& span) {
+  const uint64_t start = std::max(span.start_ps, options_.from_ps);
+  const uint64_t end = std::min(span.end_ps, options_.to_ps);
   if (end <= start) return;
-  w_.event(fmt::format(
-      R"({{"ph":"X","pid":{},"tid":{},"cat":"unit","name":"{}","ts":{},"dur":{}}})", core_pid_,
-      static_cast<int>(queue), activity_name(span.activity), us(start), us(end - start)));
+  event(fmt::format(R"({{"ph":"X","pid":{},"tid":{},"cat":"unit","name":"{}","ts":{},"dur":{}}})",
+                    pid, static_cast<int>(queue), activity_name(span.activity), us(start),
+                    us(end - start)));
 }
 
 bool TraceWriter::in_layers(const Instruction& instruction) const {
@@ -125,24 +142,25 @@ bool TraceWriter::in_layers(const Instruction& instruction) const {
 
 void TraceWriter::Chip::instruction(Queue queue, const Instruction& instruction, uint64_t start_ps,
                                     uint64_t end_ps) {
-  if (end_ps <= w_.options_.from_ps || start_ps >= w_.options_.to_ps ||
-      !w_.in_layers(instruction)) {
-    return;
-  }
-  const Program& program = w_.program_;
-  const std::string node = instruction.node() < static_cast<uint32_t>(program.nodes_size())
-                               ? program.nodes(static_cast<int>(instruction.node()))
+  w_.unit_instruction(core_pid_, queue, instruction, start_ps, end_ps);
+}
+
+void TraceWriter::unit_instruction(int pid, Queue queue, const Instruction& instruction,
+                                   uint64_t start_ps, uint64_t end_ps) {
+  if (end_ps <= options_.from_ps || start_ps >= options_.to_ps || !in_layers(instruction)) return;
+  const std::string node = instruction.node() < static_cast<uint32_t>(program_.nodes_size())
+                               ? program_.nodes(static_cast<int>(instruction.node()))
                                : std::string();
   const std::string name =
       quoted(node.empty() ? describe(instruction) : node + ": " + describe(instruction));
-  const uint64_t id = w_.next_id_++;
+  const uint64_t id = next_id_++;
   const char* cat = queue == DMA      ? "dma instructions"
                     : queue == MATRIX ? "matrix instructions"
                                       : "vector instructions";
-  w_.event(fmt::format(R"({{"ph":"b","pid":{},"cat":"{}","id":{},"name":{},"ts":{}}})", core_pid_,
-                       cat, id, name, us(start_ps)));
-  w_.event(fmt::format(R"({{"ph":"e","pid":{},"cat":"{}","id":{},"name":{},"ts":{}}})", core_pid_,
-                       cat, id, name, us(end_ps)));
+  event(fmt::format(R"({{"ph":"b","pid":{},"cat":"{}","id":{},"name":{},"ts":{}}})", pid, cat, id,
+                    name, us(start_ps)));
+  event(fmt::format(R"({{"ph":"e","pid":{},"cat":"{}","id":{},"name":{},"ts":{}}})", pid, cat, id,
+                    name, us(end_ps)));
 }
 
 void TraceWriter::Chip::transferred(uint32_t lane, uint64_t end_ps, uint64_t bytes) {

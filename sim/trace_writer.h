@@ -3,7 +3,8 @@
 // the writer keeps only the bandwidth windows whose transfers may still
 // arrive, so memory stays flat however long the run.
 //
-// Tracks, per chip (a process for its core and one for its memories):
+// Tracks, per chip (a process for each of its cores and one for its
+// memories):
 // - per queue (DMA, matrix, vector) of core0: the unit's activity, one slice
 //   per span of one kind: "busy", or "stall: memory" / "stall: dependency" /
 //   "stall: scratchpad space". Slices of a track never overlap; their sums
@@ -60,7 +61,11 @@ class TraceWriter {
   // of each resource of its ledger, the chip links leaving it among them.
   class Chip : public arch::TraceSink, public memory::TrafficSink {
    public:
-    Chip(TraceWriter& writer, uint32_t chip, uint32_t chips, std::vector<std::string> lanes);
+    Chip(TraceWriter& writer, uint32_t chip, uint32_t chips, uint32_t cores,
+         std::vector<std::string> lanes);
+    // Its core k's units and instructions (k = 0: this; the others'
+    // processes "chip<c> core<k>" have no scratchpad or power counters).
+    arch::TraceSink& core(uint32_t k);
     void activity(Queue queue, const arch::Segment& span) override;
     void instruction(Queue queue, const Instruction& instruction, uint64_t start_ps,
                      uint64_t end_ps) override;
@@ -74,8 +79,27 @@ class TraceWriter {
     void flush_windows(uint64_t before_ps);
 
    private:
+    // Another core's units and instructions.
+    class Units : public arch::TraceSink {
+     public:
+      Units(TraceWriter& writer, int pid) : w_(writer), pid_(pid) {}
+      void activity(Queue queue, const arch::Segment& span) override {
+        w_.unit_activity(pid_, queue, span);
+      }
+      void instruction(Queue queue, const Instruction& instruction, uint64_t start_ps,
+                       uint64_t end_ps) override {
+        w_.unit_instruction(pid_, queue, instruction, start_ps, end_ps);
+      }
+      void scratchpad(uint64_t, uint64_t) override {}
+
+     private:
+      TraceWriter& w_;
+      const int pid_;
+    };
+
     TraceWriter& w_;
     const int core_pid_, memory_pid_;
+    std::vector<std::unique_ptr<Units>> others_;
     std::vector<std::string> lanes_;
     // Bandwidth windows not yet written, by index: bytes per lane.
     std::map<uint64_t, std::vector<uint64_t>> windows_;
@@ -90,9 +114,9 @@ class TraceWriter {
     uint64_t spm_carry_ = 0;  // in use at the start of the next window to write
   };
 
-  // Adds the next chip's tracks (chip 0 first), of `chips`, whose memories
-  // have `memory_lanes`.
-  Chip& add_chip(uint32_t chips, std::vector<std::string> memory_lanes);
+  // Adds the next chip's tracks (chip 0 first), of `chips` of `cores`
+  // cores each, whose memories have `memory_lanes`.
+  Chip& add_chip(uint32_t chips, uint32_t cores, std::vector<std::string> memory_lanes);
 
   // The run ended at `end_ps`: writes the remaining bandwidth windows and
   // closes the JSON.
@@ -101,6 +125,12 @@ class TraceWriter {
  private:
   void event(const std::string& json);
   [[nodiscard]] bool in_layers(const Instruction& instruction) const;
+  // A unit's span, and an instruction, on the tracks of process `pid`.
+  void unit_activity(int pid, Queue queue, const arch::Segment& span);
+  void unit_instruction(int pid, Queue queue, const Instruction& instruction, uint64_t start_ps,
+                        uint64_t end_ps);
+  // Names process `pid` and its units' tracks.
+  void name_core(int pid, const std::string& name);
 
   TraceOptions options_;
   const Program& program_;

@@ -123,6 +123,22 @@ TEST(Trace, EachChipHasItsProcessesAndEachLinkItsTrack) {
   }
 }
 
+// Two cores on one chip: a process for each core, both working.
+TEST(Trace, EachCoreOfAChipHasItsProcess) {
+  const System system =
+      sim::load_system(test::source_path("examples/hw/npu-hbm3.textproto"), {"topology.cores=2"});
+  const Traced t = traced(system, tiny_layer(), {});
+  std::map<int, std::string> processes;
+  std::map<int, uint64_t> busy_ps;
+  for (const auto& e : t.trace["traceEvents"]) {
+    if (e["name"] == "process_name") processes[e["pid"].get<int>()] = e["args"]["name"];
+    if (e["ph"] == "X" && e["name"] == "busy") busy_ps[e["pid"].get<int>()] += ps(e["dur"]);
+  }
+  EXPECT_EQ(processes, (std::map<int, std::string>{{1, "core0"}, {2, "core1"}, {3, "memory"}}));
+  EXPECT_GT(busy_ps[1], 0u);
+  EXPECT_GT(busy_ps[2], 0u);
+}
+
 TEST(Trace, BandwidthCountersCarryTheBytesMovedPerStack) {
   const System system = sim::load_system(test::source_path("examples/hw/npu-hbm3.textproto"), {});
   sim::TraceOptions o;
