@@ -200,6 +200,12 @@ Compiled compile_workload(const System& system, const std::string& where,
   // in the stage's ring and in the pipeline.
   compiler::PlacementOptions placement = placement_options(system, where);
   placement.partitions = per_chip;
+  if (cores > 1) {  // a memory that is too small is a chip's, for its share
+    const std::string share =
+        fmt::format(" (a chip's, for its part of the model: tp {} x pp {})", tp, pp);
+    placement.capacity_field += share;
+    for (compiler::PlacementMemory& m : placement.memories) m.capacity_field += share;
+  }
   std::vector<Program> programs;
   c.stages.resize(size_t{pp} * per_chip);
   c.cores_per_chip = per_chip;
