@@ -45,11 +45,11 @@ void add_workload_options(Args& args, sim::WorkloadOptions& o) {
   args.option("dtype", &o.dtype,
               "weight precision: fp32, fp16, bf16, fp8, int8, int4 (default fp16)");
   args.option("tp", &o.tp,
-              "tensor parallelism: the chips each layer is split over (default: the system's "
-              "topology.tensor_parallel, or all its chips)",
+              "tensor parallelism: the cores each layer is split over (default: the system's "
+              "topology.tensor_parallel, or all the cores of a pipeline stage's chips)",
               1, 4096);
   args.option("pp", &o.pp,
-              "pipeline parallelism: the stages the layers are cut into, each of --tp chips "
+              "pipeline parallelism: the stages the layers are cut into, each of --tp cores "
               "(default: the system's topology.pipeline_parallel, or 1)",
               1, 4096);
   args.option("micro-batches", &o.micro_batches,
