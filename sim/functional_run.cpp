@@ -23,17 +23,15 @@ FunctionalResult run_functional(SimulationInput input, const Compiled& compiled,
   const uint32_t ranks = compiled.sharding.ranks;
   const bool parallel = compiled.full.nodes_size() > 0;
   const Graph& graph = parallel ? compiled.full : compiled.graph;
-  // Each stage on each core of a chip: its placed graph and its lowering's
-  // decisions (Compiled::stages). Core g (chip g / K, K cores per chip) runs
-  // stage g / tp as rank g % tp, placed for core g % K.
+  // Each core's placed graph and its lowering's decisions
+  // (Compiled::stages): core g (chip g / K, K cores per chip) runs stage
+  // g / tp as rank g % tp.
   std::vector<std::pair<const Graph*, const Graph*>> stages;
   for (const Compiled::Stage& s : compiled.stages) stages.emplace_back(&s.graph, &s.tiled);
   if (stages.empty()) stages.emplace_back(&compiled.graph, &compiled.tiled);
   const uint32_t per_chip = compiled.cores_per_chip, tp = compiled.tp;
-  const auto cores = static_cast<uint32_t>(stages.size()) / per_chip * tp;
-  const auto stage_of_core = [&](uint32_t g) {
-    return stages[size_t{g / tp} * per_chip + g % per_chip];
-  };
+  const auto cores = static_cast<uint32_t>(stages.size());
+  const auto stage_of_core = [&](uint32_t g) { return stages[g]; };
   const compiler::TensorIndex tensors(graph);
   compiler::TensorValues values = seeded_inputs(graph, options.seed);
   for (const auto& [name, w] : compiled.weights) {  // an .onnx model's own weights
@@ -119,12 +117,11 @@ FunctionalResult run_functional(SimulationInput input, const Compiled& compiled,
     placed.emplace_back(*stages[st].first);
     for (const Node& n : stages[st].first->nodes()) {
       if (n.op() == PIPE_RECV) continue;
-      for (const std::string& o : n.outputs()) stage_of.emplace(o, st / per_chip);
+      for (const std::string& o : n.outputs()) stage_of.emplace(o, st / tp);
     }
   }
   const auto read_on = [&](uint32_t core, const std::string& name, const std::string& node) {
-    const Tensor& at = placed[size_t{core / tp} * per_chip + core % per_chip].at(name, node);
-    return read_tensor(images[core / per_chip], at);
+    return read_tensor(images[core / per_chip], placed[core].at(name, node));
   };
   for (const Node& n : graph.nodes()) read.insert(n.inputs().begin(), n.inputs().end());
   for (const Node& n : graph.nodes()) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <boost/algorithm/string/case_conv.hpp>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "common/error.h"
@@ -145,6 +146,15 @@ Compiled compile_workload(const System& system, const std::string& where,
   const uint32_t tp =
       degree(options.tp, topo.has_tensor_parallel(), topo.tensor_parallel(), cores / pp);
   const std::string tp_name = options.tp != 0 ? "--tp" : where + ": topology.tensor_parallel";
+  const uint32_t ep_degree =
+      degree(options.ep, topo.has_expert_parallel(), topo.expert_parallel(), 1);
+  require(ep_degree == 1 || ep_degree == tp,
+          options.ep != 0 ? "--ep" : where + ": topology.expert_parallel",
+          std::to_string(ep_degree),
+          fmt::format("experts spread over the tensor-parallel group: 1 (split like the rest) or "
+                      "--tp ({})",
+                      tp));
+  const bool ep = ep_degree > 1;
   require(tp * pp == cores, tp_name, std::to_string(tp),
           fmt::format("times the pipeline's {} stage(s) must make the {} cores ({} chips of {})",
                       pp, cores, chips, per_chip));
@@ -169,24 +179,38 @@ Compiled compile_workload(const System& system, const std::string& where,
     layers += node.op() == ATTENTION_SCORE || node.op() == ATTENTION ? 1 : 0;
   if (micro > 1) c.graph = compiler::replicate_micro_batches(c.graph, micro);
   if (tp > 1 || pp > 1) c.full = c.graph;
-  if (tp > 1) {
-    compiler::ShardedGraph shard = compiler::shard_tensor_parallel(c.graph, tp, tp_name);
-    c.graph = std::move(shard.graph);
-    c.sharding = std::move(shard.sharding);
-  }
-  std::vector<Graph> stages;
-  if (pp > 1) {
-    stages = compiler::split_stages(c.graph, pp, pp_name);
-  } else {
-    stages.push_back(std::move(c.graph));
+  // Each rank's graph, cut into the stages: the same for every rank, but
+  // with expert parallelism.
+  std::vector<std::vector<Graph>> ranks(tp);  // [rank][stage]
+  for (uint32_t r = 0; r < tp; ++r) {
+    if (r > 0 && !ep) {
+      ranks[r] = ranks[0];
+      continue;
+    }
+    Graph g;
+    if (tp > 1) {
+      compiler::ShardedGraph shard = compiler::shard_tensor_parallel(
+          c.graph, tp, tp_name, ep ? std::optional<uint32_t>(r) : std::nullopt);
+      g = std::move(shard.graph);
+      if (r == 0) c.sharding = std::move(shard.sharding);
+    } else {
+      g = c.graph;
+    }
+    if (pp > 1) {
+      ranks[r] = compiler::split_stages(g, pp, pp_name);
+    } else {
+      ranks[r].push_back(std::move(g));
+    }
   }
   compiler::Target target = target_for(system, where);
-  for (Graph& g : stages) {
-    (void)compiler::offload_to_pim(g, target, compiler::parse_pim_mode(options.pim, "--pim"));
+  for (auto& stages : ranks) {
+    for (Graph& g : stages) {
+      (void)compiler::offload_to_pim(g, target, compiler::parse_pim_mode(options.pim, "--pim"));
+    }
   }
   // What crosses between stages goes in pieces of at most a 32nd of the
   // scratchpad, the same on every chip.
-  for (const Graph& g : stages) {
+  for (const Graph& g : ranks[0]) {
     const compiler::TensorIndex tensors(g);
     for (const Node& n : g.nodes()) {
       if (n.op() != PIPE_SEND) continue;
@@ -195,9 +219,8 @@ Compiled compile_workload(const System& system, const std::string& where,
     }
   }
   target.pipe_bytes = (std::min(target.pipe_bytes, target.spm_capacity_bytes / 32) + 63) / 64 * 64;
-  // Each stage placed for each core of a chip, in its part of the chip's
-  // memories; then one program per core: its stage's graph, for its place
-  // in the stage's ring and in the pipeline.
+  // Each core's graph placed in its part of its chip's memories, then
+  // lowered for its place in its stage's ring and in the pipeline.
   compiler::PlacementOptions placement = placement_options(system, where);
   placement.partitions = per_chip;
   if (cores > 1) {  // a memory that is too small is a chip's, for its share
@@ -207,25 +230,20 @@ Compiled compile_workload(const System& system, const std::string& where,
     for (compiler::PlacementMemory& m : placement.memories) m.capacity_field += share;
   }
   std::vector<Program> programs;
-  c.stages.resize(size_t{pp} * per_chip);
+  c.stages.resize(cores);
   c.cores_per_chip = per_chip;
-  for (uint32_t s = 0; s < pp; ++s) {
-    for (uint32_t k = 0; k < per_chip; ++k) {
-      Compiled::Stage& placed = c.stages[size_t{s} * per_chip + k];
-      placed.graph = stages[s];
-      placement.partition = k;
-      compiler::place_in_memories(placed.graph, placement);
-    }
+  for (uint32_t core = 0; core < cores; ++core) {
+    const uint32_t s = core / tp, r = core % tp;
+    Compiled::Stage& placed = c.stages[core];
+    placed.graph = ranks[r][s];
+    placement.partition = core % per_chip;
+    compiler::place_in_memories(placed.graph, placement);
     target.ring.clear();
-    for (uint32_t r = 0; tp > 1 && r < tp; ++r) target.ring.push_back(s * tp + r);
-    for (uint32_t r = 0; r < tp; ++r) {
-      target.core = s * tp + r;
-      target.pipe_from = s > 0 ? int64_t{s - 1} * tp + r : -1;
-      target.pipe_to = s + 1 < pp ? int64_t{s + 1} * tp + r : -1;
-      Compiled::Stage& placed = c.stages[size_t{s} * per_chip + target.core % per_chip];
-      programs.push_back(
-          compiler::lower(placed.graph, target, r < per_chip ? &placed.tiled : nullptr));
-    }
+    for (uint32_t k = 0; tp > 1 && k < tp; ++k) target.ring.push_back(s * tp + k);
+    target.core = core;
+    target.pipe_from = s > 0 ? int64_t{s - 1} * tp + r : -1;
+    target.pipe_to = s + 1 < pp ? int64_t{s + 1} * tp + r : -1;
+    programs.push_back(compiler::lower(placed.graph, target, &placed.tiled));
   }
   c.program = programs.size() == 1 ? std::move(programs.front())
                                    : compiler::merge_core_programs(std::move(programs));

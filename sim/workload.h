@@ -44,6 +44,9 @@ struct WorkloadOptions {
   uint64_t tp = 0;
   uint64_t pp = 0;
   uint64_t micro_batches = 0;
+  // Expert parallelism: 1 (experts split like the rest) or tp (each expert
+  // whole on one core of the group); 0: topology.expert_parallel, or 1.
+  uint64_t ep = 0;
   // An .onnx model's integer inputs given values (--input): fixed at import
   // (compiler/frontends/onnx_import.h); others are left to functional mode.
   compiler::OnnxInputs onnx_inputs;
@@ -53,11 +56,10 @@ struct Compiled {
   Graph graph;  // placed: what the first chip runs
   // With tensor or pipeline parallelism, or several cores per chip: the
   // whole model's graph (every micro-batch's copy, unplaced), how each
-  // core's tensors are cut from its tensors, and each pipeline stage's
-  // placed graph and lowering decisions for each core of a chip (in its
-  // part of the chip's memories): stage s on core k of a chip is
-  // stages[s x cores_per_chip + k]. Stage s runs on cores s x tp to
-  // (s + 1) x tp - 1 (chip by chip); graph and tiled are the first core's.
+  // core's tensors are cut from its tensors, and each core's placed graph
+  // and lowering decisions (stages[core], placed in its part of its chip's
+  // memories). Core g runs stage g / tp as rank g % tp (cores chip by
+  // chip); graph and tiled are core 0's.
   Graph full;
   compiler::TensorSharding sharding;
   struct Stage {

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <functional>
+#include <optional>
+#include <regex>
 #include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
@@ -19,8 +21,8 @@ enum class State : uint8_t { Whole, Split, Partial };
 
 class Sharder {
  public:
-  Sharder(const Graph& full, uint32_t ranks, std::string flag)
-      : g_(full), tensors_(full), n_(ranks), flag_(std::move(flag)) {
+  Sharder(const Graph& full, uint32_t ranks, std::string flag, std::optional<uint32_t> expert_rank)
+      : g_(full), tensors_(full), n_(ranks), flag_(std::move(flag)), expert_rank_(expert_rank) {
     for (const Node& node : g_.nodes()) {
       for (int i = 0; i < node.inputs_size(); ++i) users_[node.inputs(i)].push_back({&node, i});
     }
@@ -35,7 +37,16 @@ class Sharder {
       if (reduced_.count(name) == 0 && users_.count(name) == 0) reduce(name);
     }
     // The tensors, in the full graph's order, cut where they are split.
+    std::unordered_set<std::string> used;
+    for (const Node& n : nodes_) {
+      used.insert(n.inputs().begin(), n.inputs().end());
+      used.insert(n.outputs().begin(), n.outputs().end());
+    }
     for (const Tensor& t : g_.tensors()) {
+      if (expert_rank_ && used.count(t.name()) == 0) {
+        const std::optional<uint32_t> e = expert_of(t.name());
+        if (e && *e % n_ != *expert_rank_) continue;  // another core's expert
+      }
       Tensor& copy = *out_.graph.add_tensors();
       copy = t;
       auto it = out_.sharding.split_axis.find(t.name());
@@ -167,8 +178,86 @@ class Sharder {
     return true;
   }
 
+  // An MoE expert's node ("...experts.<e>....", the frontends' naming): e.
+  [[nodiscard]] static std::optional<uint32_t> expert_of(const std::string& name) {
+    static const std::regex kExpert(R"(experts\.(\d+)\.)");
+    std::smatch m;
+    if (!std::regex_search(name, m, kExpert)) return std::nullopt;
+    return static_cast<uint32_t>(std::stoul(m[1].str()));
+  }
+
+  // Expert parallelism: expert e's nodes run whole on core e mod N alone,
+  // their combine leaving partial sums; elsewhere they are dropped, and
+  // what read a dropped combine's output reads its accumulator (or, with no
+  // expert here before it, nothing, and a consumer that needs the sum reads
+  // zeros). Returns false when `n` is dropped.
+  bool place_expert(Node& n) {
+    for (std::string& in : *n.mutable_inputs()) {
+      auto it = forward_.find(in);
+      if (it != forward_.end()) in = it->second;
+    }
+    const std::optional<uint32_t> e = expert_of(n.name());
+    if (!e) return true;
+    const bool mine = *e % n_ == *expert_rank_;
+    if (n.op() == SCATTER_ADD) {  // part[, acc][, gates]
+      const bool gated = n.attrs().count("slots") != 0;
+      const bool has_acc = n.inputs_size() == (gated ? 3 : 2);
+      std::string acc = has_acc ? n.inputs(1) : std::string();
+      if (!mine) {
+        forward_[n.outputs(0)] = acc;
+        return false;
+      }
+      if (has_acc && acc.empty()) n.mutable_inputs()->erase(n.mutable_inputs()->begin() + 1);
+      if (has_acc && !acc.empty()) n.set_inputs(1, partial_of_.at(acc));
+      partial_of_[n.outputs(0)] = n.outputs(0) + ".partial";
+      n.set_outputs(0, n.outputs(0) + ".partial");
+      nodes_.push_back(std::move(n));
+      return false;
+    }
+    if (!mine) return false;
+    nodes_.push_back(std::move(n));  // whole: its weights are all here
+    return false;
+  }
+
+  // Input i of `n`, absent on this core (no expert here gave the MoE
+  // block's sum): zeros of its shape, from another input of that shape.
+  void zeros_for(Node& n, int i, const std::string& missing) {
+    const Tensor& want = tensors_.at(missing, n.name());
+    for (int j = 0; j < n.inputs_size(); ++j) {
+      if (j == i || n.inputs(j).empty()) continue;
+      const Tensor& like = tensors_.at(n.inputs(j), n.name());
+      if (like.shape().size() != want.shape().size() ||
+          !std::equal(like.shape().begin(), like.shape().end(), want.shape().begin()) ||
+          state(n.inputs(j)) != State::Whole) {
+        continue;
+      }
+      Node zero;
+      zero.set_name(missing + ".zeros");
+      zero.set_op(ELEMENTWISE);
+      zero.add_inputs(n.inputs(j));
+      zero.add_outputs(missing + ".partial");
+      set_attr(zero, "kind", std::string("MUL"));
+      set_attr_real(zero, "scalar", 0.0);
+      nodes_.push_back(std::move(zero));
+      partial_of_[missing] = missing + ".partial";
+      n.set_inputs(i, missing);
+      return;
+    }
+    throw UserError(
+        fmt::format("{} {} with expert parallelism: node '{}' needs '{}', which no "
+                    "expert on this core computes",
+                    flag_, n_, n.name(), missing));
+  }
+
   void shard(const Node& full) {
     Node n = full;
+    if (expert_rank_) {
+      if (!place_expert(n)) return;
+      for (int i = 0; i < n.inputs_size(); ++i) {
+        auto it = forward_.find(full.inputs(i));
+        if (it != forward_.end() && it->second.empty()) zeros_for(n, i, full.inputs(i));
+      }
+    }
     const auto in_state = [&](int i) { return state(n.inputs(i)); };
     const auto last_axis = [&](const std::string& t) {
       return tensors_.at(t, n.name()).shape_size() - 1;
@@ -282,6 +371,8 @@ class Sharder {
   std::unordered_map<std::string, bool> memo_;
   std::map<std::string, std::string> partial_of_;  // a partial sum -> its name in the core's graph
   std::unordered_set<std::string> reduced_;        // partial sums with their all-reduce
+  const std::optional<uint32_t> expert_rank_;      // expert parallelism: this core's rank
+  std::unordered_map<std::string, std::string> forward_;  // a dropped combine's output -> its acc
   std::vector<Node> nodes_;
   ShardedGraph out_;
 };
@@ -301,10 +392,11 @@ Around around(const Tensor& t, int axis) {
 
 }  // namespace
 
-ShardedGraph shard_tensor_parallel(const Graph& full, uint32_t ranks, const std::string& flag) {
+ShardedGraph shard_tensor_parallel(const Graph& full, uint32_t ranks, const std::string& flag,
+                                   std::optional<uint32_t> expert_rank) {
   require(ranks >= 1 && ranks <= 4096, flag, std::to_string(ranks), "must be between 1 and 4096");
   if (ranks == 1) return {full, {}};
-  return Sharder(full, ranks, flag).run();
+  return Sharder(full, ranks, flag, expert_rank).run();
 }
 
 std::vector<float> shard_values(const std::vector<float>& values, const Tensor& full, int axis,

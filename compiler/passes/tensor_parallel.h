@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -44,8 +45,16 @@ struct ShardedGraph {
 // UserError naming `flag` when `ranks` does not divide what it must split:
 // attention heads, KV heads, a split matmul's columns or rows, a quantised
 // weight's scale groups.
+//
+// With `expert_rank` (expert parallelism over the same cores), the graph
+// of that core: an MoE layer's experts are not split but spread, expert e
+// whole on core e mod N (the tokens are on every core after attention's
+// all-reduce, so none move); each core combines its experts' outputs into
+// partial sums, and one all-reduce per layer adds them. Cores' graphs then
+// differ.
 [[nodiscard]] ShardedGraph shard_tensor_parallel(const Graph& full, uint32_t ranks,
-                                                 const std::string& flag = "--tp");
+                                                 const std::string& flag = "--tp",
+                                                 std::optional<uint32_t> expert_rank = {});
 
 // Core `rank`'s part of `values` (the elements of `full`, row-major), cut
 // along `axis` into `ranks` parts.

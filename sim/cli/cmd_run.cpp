@@ -132,9 +132,9 @@ int run(const std::vector<std::string>& argv) {
   if (!args.parse()) return 0;
   if (args.given("program")) {
     // A program is already compiled for its system and workload.
-    for (const char* flag :
-         {"model", "layer", "phase", "prompt-len", "batch", "kv-len", "layers", "seed",
-          "activation-dtype", "kv-dtype", "attention", "dtype", "tp", "pp", "micro-batches"}) {
+    for (const char* flag : {"model", "layer", "phase", "prompt-len", "batch", "kv-len", "layers",
+                             "seed", "activation-dtype", "kv-dtype", "attention", "dtype", "tp",
+                             "pp", "micro-batches", "ep"}) {
       if (args.given(flag)) args.fail(flag, "cannot be used with --program (it is compiled)");
     }
   } else {

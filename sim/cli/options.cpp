@@ -56,6 +56,11 @@ void add_workload_options(Args& args, sim::WorkloadOptions& o) {
               "micro-batches the batch is cut into, flowing through the pipeline one after "
               "another (default: the system's topology.micro_batches, or 1)",
               1, 65536);
+  args.option("ep", &o.ep,
+              "expert parallelism: 1 (an MoE layer's experts split over the --tp cores like "
+              "the rest) or --tp (each expert whole on one of them; default: the system's "
+              "topology.expert_parallel, or 1)",
+              1, 4096);
   args.option("pim", &o.pim,
               "GEMVs in a PIM memory: auto (default: where the cost model says PIM is faster), "
               "on (every eligible MATMUL; an error without a PIM memory), off");
