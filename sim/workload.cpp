@@ -235,7 +235,7 @@ Compiled compile_workload(const System& system, const std::string& where,
   for (uint32_t core = 0; core < cores; ++core) {
     const uint32_t s = core / tp, r = core % tp;
     Compiled::Stage& placed = c.stages[core];
-    placed.graph = ranks[r][s];
+    placed.graph = cores == 1 ? std::move(ranks[r][s]) : ranks[r][s];
     placement.partition = core % per_chip;
     compiler::place_in_memories(placed.graph, placement);
     target.ring.clear();
@@ -247,9 +247,14 @@ Compiled compile_workload(const System& system, const std::string& where,
   }
   c.program = programs.size() == 1 ? std::move(programs.front())
                                    : compiler::merge_core_programs(std::move(programs));
-  c.graph = c.stages.front().graph;
-  c.tiled = c.stages.front().tiled;
-  if (c.stages.size() == 1) c.stages.clear();
+  if (c.stages.size() == 1) {
+    c.graph = std::move(c.stages.front().graph);
+    c.tiled = std::move(c.stages.front().tiled);
+    c.stages.clear();
+  } else {
+    c.graph = c.stages.front().graph;
+    c.tiled = c.stages.front().tiled;
+  }
   c.workload.set_model(options.model.empty() ? options.layer : options.model);
   c.workload.set_phase(options.phase);
   c.workload.set_batch(static_cast<uint32_t>(options.batch));
