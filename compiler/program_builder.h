@@ -168,8 +168,9 @@ class ProgramBuilder {
   // of the pipeline's buffer, each sent once the next core has stored the
   // one before.
   void pipe_send(uint32_t t, uint64_t addr, uint64_t bytes);
-  // Stores what the previous core sends (pipe_send) into tensor `t`, after
-  // everything lowered before it.
+  // Stores what the previous core sends (pipe_send) into tensor `t`, as
+  // late in the DMA queue as the loads that read it allow (waiting early
+  // would hold up the prefetches behind it).
   void pipe_recv(uint32_t t, uint64_t addr, uint64_t bytes);
 
   [[nodiscard]] Program finish();
@@ -203,15 +204,16 @@ class ProgramBuilder {
 
   void ring_piece(uint32_t in, uint64_t in_addr, uint32_t out, uint64_t out_addr, uint64_t elements,
                   DType dtype);
-
-  Program program_;
-  SpmLayout layout_;
   // A DMA transfer between the scratchpad and memory outside the rings
   // (the peers' buffers), after the stores it reads.
   uint32_t raw_transfer(DmaOp::Direction dir, uint32_t tensor, uint64_t addr, uint64_t spm,
                         uint64_t bytes);
+  // Defines this core's semaphore of `role`, signalled by `producer` of
+  // core `signaller`; a BUFFER_FREE one of `free_bytes` when those are > 0.
   void define(SharedRole role, Queue producer, int64_t signaller, uint64_t free_bytes);
 
+  Program program_;
+  SpmLayout layout_;
   CorePeers peers_;
   int64_t last_ring_store_ = -1;  // the last piece's store: the next piece's load follows it
   int64_t last_pipe_ = -1;  // the last pipeline send: the next load into its buffer follows it
