@@ -101,15 +101,16 @@ EnergyCounter::Split EnergyCounter::split(double seconds) const {
 PowerMeter::PowerMeter(const sc_core::sc_module_name& name, const EnergyCounter& counter,
                        std::vector<const arch::NpuCore*> cores, sc_core::sc_time window)
     : sc_core::sc_module(name), counter_(counter), cores_(std::move(cores)), window_(window) {
+  // A member, not a local of run(): a thread's stack is not unwound when
+  // the simulation ends, and the list holds memory.
+  for (const arch::NpuCore* core : cores_) finished_ |= core->queue_finished();
   SC_THREAD(run);
 }
 
 void PowerMeter::run() {
   sc_core::sc_time next = window_;
   for (;;) {
-    sc_core::sc_event_or_list finished;
-    for (const arch::NpuCore* core : cores_) finished |= core->queue_finished();
-    wait(next - sc_core::sc_time_stamp(), finished);
+    wait(next - sc_core::sc_time_stamp(), finished_);
     // Done (so the run ends where it would without the meter), or nothing
     // else is left to happen: a deadlock.
     const bool done = std::all_of(cores_.begin(), cores_.end(),

@@ -65,6 +65,7 @@ class PowerMeter : public sc_core::sc_module {
 
   const EnergyCounter& counter_;
   std::vector<const arch::NpuCore*> cores_;
+  sc_core::sc_event_or_list finished_;  // any queue of any core finished
   sc_core::sc_time window_;
   Observer observer_;
   double last_seconds_ = 0, peak_w_ = 0;
