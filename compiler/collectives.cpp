@@ -69,6 +69,30 @@ std::vector<RingStep> ring_steps(RingOp op, uint32_t n, uint32_t r) {
   return steps;
 }
 
+Instruction ring_step_instruction(const RingStep& step, uint32_t n, uint64_t elements, DType dtype,
+                                  uint64_t spm_data, uint64_t spm_scratch, uint32_t next) {
+  const uint64_t first = step.chunk * elements / n;
+  const uint64_t count = (step.chunk + 1) * elements / n - first;
+  const uint64_t at = spm_data + dtype_bytes(dtype, first);
+  Instruction ins;
+  if (step.kind == RingStep::Send) {
+    SendOp& op = *ins.mutable_send();
+    op.set_spm_addr(at);
+    op.set_bytes(dtype_bytes(dtype, count));
+    op.set_dest_core(next);
+    op.set_dest_spm_addr(step.into_scratch ? spm_scratch : at);
+  } else {
+    VectorOp& v = *ins.mutable_vector();
+    v.set_kind(ADD);
+    v.set_length(count);
+    v.set_dtype(dtype);
+    v.set_spm_in(at);
+    v.set_spm_in2(spm_scratch);
+    v.set_spm_out(at);
+  }
+  return ins;
+}
+
 void ring_collective(Program& program, const RingCollective& spec) {
   const auto n = static_cast<uint32_t>(spec.cores.size());
   require(n >= 2, "collective", spec.name + ".cores", "a ring needs 2 or more cores");
@@ -104,22 +128,8 @@ void ring_collective(Program& program, const RingCollective& spec) {
     CoreProgram& core = *program.mutable_cores(static_cast<int>(spec.cores[r]));
     for (const RingStep& step : ring_steps(spec.op, n, r)) {
       Instruction& ins = step.kind == RingStep::Send ? *core.add_dma() : *core.add_vector();
-      const uint64_t at = spec.spm_data + bytes(first(step.chunk));
-      if (step.kind == RingStep::Send) {
-        SendOp& op = *ins.mutable_send();
-        op.set_spm_addr(at);
-        op.set_bytes(bytes(count(step.chunk)));
-        op.set_dest_core(spec.cores[next]);
-        op.set_dest_spm_addr(step.into_scratch ? spec.spm_scratch : at);
-      } else {
-        VectorOp& v = *ins.mutable_vector();
-        v.set_kind(ADD);
-        v.set_length(count(step.chunk));
-        v.set_dtype(spec.dtype);
-        v.set_spm_in(at);
-        v.set_spm_in2(spec.spm_scratch);
-        v.set_spm_out(at);
-      }
+      ins = ring_step_instruction(step, n, spec.elements, spec.dtype, spec.spm_data,
+                                  spec.spm_scratch, spec.cores[next]);
       if (step.after_data && !spec.data_ready.empty()) {
         // A send waits by itself for the loads into its bytes before it on
         // its own DMA queue; data from another queue or core needs the wait.

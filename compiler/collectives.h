@@ -63,6 +63,13 @@ struct RingStep {
 // gather) or Added (a reduce-scatter).
 [[nodiscard]] std::vector<RingStep> ring_steps(RingOp op, uint32_t n, uint32_t r);
 
+// The instruction of `step` (its semaphores aside) on a ring of `n` cores
+// over `elements` of `dtype` at spm_data on every core, chunks received at
+// spm_scratch, a send going to core `next`.
+[[nodiscard]] Instruction ring_step_instruction(const RingStep& step, uint32_t n, uint64_t elements,
+                                                DType dtype, uint64_t spm_data,
+                                                uint64_t spm_scratch, uint32_t next);
+
 // The semaphore of `role` of ring position r is signalled by a queue of
 // this core (false) or of the previous one (true): by its sends.
 [[nodiscard]] constexpr bool given_by_previous(RingRole role) {

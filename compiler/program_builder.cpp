@@ -226,9 +226,9 @@ uint32_t ProgramBuilder::add(Queue queue, Instruction ins) {
   return id;
 }
 
-void ProgramBuilder::dma(const Buffer& buf, DmaOp::Direction dir, uint32_t tensor,
-                         uint64_t dram_addr, uint64_t row_bytes, uint64_t rows,
-                         uint64_t dram_stride, const PimRegionRef* pim) {
+uint32_t ProgramBuilder::transfer(DmaOp::Direction dir, uint32_t tensor, uint64_t dram_addr,
+                                  uint64_t spm_addr, uint64_t row_bytes, uint64_t rows,
+                                  uint64_t dram_stride, const PimRegionRef* pim) {
   if (rows > 1 && dram_stride == row_bytes) {  // contiguous rows: one 1-D transfer
     row_bytes *= rows;
     rows = 1;
@@ -237,7 +237,7 @@ void ProgramBuilder::dma(const Buffer& buf, DmaOp::Direction dir, uint32_t tenso
   DmaOp* op = ins.mutable_dma();
   op->set_direction(dir);
   op->set_dram_addr(dram_addr);
-  op->set_spm_addr(buf.spm_addr);
+  op->set_spm_addr(spm_addr);
   op->set_row_bytes(row_bytes);
   op->set_rows(rows);
   op->set_dram_stride(rows > 1 ? dram_stride : 0);
@@ -245,23 +245,37 @@ void ProgramBuilder::dma(const Buffer& buf, DmaOp::Direction dir, uint32_t tenso
   op->set_tensor_class(program_.tensors(static_cast<int>(tensor)).tensor_class());
   if (pim != nullptr) *op->mutable_pim() = *pim;
   const uint32_t id = add(DMA, std::move(ins));
-  Occupancy& occ = occupancies_[buf.occupancy];
   // The bytes the transfer touches, as one range (rows with gaps included).
   const uint64_t begin = dram_addr, end = dram_addr + (rows - 1) * dram_stride + row_bytes;
   if (dir == DmaOp::LOAD) {
+    after_stores(id, tensor, begin, end);
+  } else {
+    stores_of_[tensor].push_back({begin, end, id});
+  }
+  return id;
+}
+
+void ProgramBuilder::after_stores(uint32_t id, uint32_t tensor, uint64_t begin, uint64_t end) {
+  auto it = stores_of_.find(tensor);
+  if (it == stores_of_.end()) return;
+  for (const StoredRange& st : it->second) {
+    if (st.begin < end && begin < st.end) nodes_[id].deps.push_back(st.node);
+  }
+}
+
+void ProgramBuilder::dma(const Buffer& buf, DmaOp::Direction dir, uint32_t tensor,
+                         uint64_t dram_addr, uint64_t row_bytes, uint64_t rows,
+                         uint64_t dram_stride, const PimRegionRef* pim) {
+  const uint32_t id =
+      transfer(dir, tensor, dram_addr, buf.spm_addr, row_bytes, rows, dram_stride, pim);
+  Occupancy& occ = occupancies_[buf.occupancy];
+  if (dir == DmaOp::LOAD) {
     occ.writers.push_back(id);
-    auto it = stores_of_.find(tensor);
-    if (it != stores_of_.end()) {  // read after write: the stores this load overlaps
-      for (const StoredRange& st : it->second) {
-        if (st.begin < end && begin < st.end) nodes_[id].deps.push_back(st.node);
-      }
-    }
     // Loads go out as early as their slot allows, in the order compute needs
     // them, so DMA streams ahead of compute.
     nodes_[id].priority -= int64_t{1} << 40;
   } else {
     occ.readers.push_back(id);
-    stores_of_[tensor].push_back({begin, end, id});
     // Stores go out as soon as their data is ready: a store stuck behind
     // prefetches would hold its buffer, and the compute that needs it, back.
     nodes_[id].priority -= int64_t{1} << 41;
@@ -312,15 +326,10 @@ void ProgramBuilder::pim(const PimOp& op, const Buffer& in, const Buffer& out) {
   occupancies_[in.occupancy].readers.push_back(id);
   occupancies_[out.occupancy].writers.push_back(id);
   // Read after write: the stores into its block (a KV cache's appends).
-  auto it = stores_of_.find(op.tensor());
-  if (it != stores_of_.end()) {
-    const uint64_t bytes = uint64_t{op.out_rows()} * op.in_cols() * 2;
-    const uint64_t begin =
-        program_.tensors(static_cast<int>(op.tensor())).dram_addr() + uint64_t{op.block()} * bytes;
-    for (const StoredRange& st : it->second) {
-      if (st.begin < begin + bytes && begin < st.end) nodes_[id].deps.push_back(st.node);
-    }
-  }
+  const uint64_t bytes = uint64_t{op.out_rows()} * op.in_cols() * 2;
+  const uint64_t begin =
+      program_.tensors(static_cast<int>(op.tensor())).dram_addr() + uint64_t{op.block()} * bytes;
+  after_stores(id, op.tensor(), begin, begin + bytes);
 }
 
 void ProgramBuilder::all_reduce(uint32_t in, uint64_t in_addr, uint32_t out, uint64_t out_addr,
@@ -352,29 +361,10 @@ void ProgramBuilder::all_reduce(uint32_t in, uint64_t in_addr, uint32_t out, uin
   }
 }
 
-uint32_t ProgramBuilder::raw_transfer(DmaOp::Direction dir, uint32_t tensor, uint64_t addr,
-                                      uint64_t spm, uint64_t bytes) {
-  Instruction ins;
-  DmaOp* op = ins.mutable_dma();
-  op->set_direction(dir);
-  op->set_dram_addr(addr);
-  op->set_spm_addr(spm);
-  op->set_row_bytes(bytes);
-  op->set_rows(1);
-  op->set_tensor(tensor);
-  op->set_tensor_class(program_.tensors(static_cast<int>(tensor)).tensor_class());
-  const uint32_t id = add(DMA, std::move(ins));
-  if (dir == DmaOp::LOAD) {
-    if (auto it = stores_of_.find(tensor); it != stores_of_.end()) {
-      for (const StoredRange& st : it->second) {
-        if (st.begin < addr + bytes && addr < st.end) nodes_[id].deps.push_back(st.node);
-      }
-    }
-  } else {
-    stores_of_[tensor].push_back({addr, addr + bytes, id});
-  }
-  // As soon as their data allows: peers wait for them.
-  nodes_[id].priority -= int64_t{1} << 41;
+uint32_t ProgramBuilder::peer_transfer(DmaOp::Direction dir, uint32_t tensor, uint64_t addr,
+                                       uint64_t spm, uint64_t bytes) {
+  const uint32_t id = transfer(dir, tensor, addr, spm, bytes);
+  nodes_[id].priority -= int64_t{1} << 41;  // as soon as their data allows: peers wait for them
   return id;
 }
 
@@ -382,7 +372,6 @@ void ProgramBuilder::ring_piece(uint32_t in, uint64_t in_addr, uint32_t out, uin
                                 uint64_t elements, DType dtype) {
   const auto n = static_cast<uint32_t>(peers_.ring.size());
   const uint32_t r = peers_.rank(), next = (r + 1) % n;
-  const auto first = [&](uint32_t k) { return k * elements / n; };
   const auto bytes = [&](uint64_t e) { return dtype_bytes(dtype, e); };
   const uint64_t data = peers_.spm_base;
   const uint64_t scratch = data + (bytes(elements) + 63) / 64 * 64;
@@ -392,28 +381,12 @@ void ProgramBuilder::ring_piece(uint32_t in, uint64_t in_addr, uint32_t out, uin
   const uint32_t loaded = shared_semaphore(peers_.core, SharedRole::Loaded);
   // The piece into the data buffer, after the stores it reads and the
   // previous piece's store out of the buffer.
-  uint32_t last = raw_transfer(DmaOp::LOAD, in, in_addr, data, bytes(elements));
+  uint32_t last = peer_transfer(DmaOp::LOAD, in, in_addr, data, bytes(elements));
   add_sem(nodes_[last].ins.add_signal(), loaded);
   if (last_ring_store_ >= 0) nodes_[last].deps.push_back(static_cast<uint32_t>(last_ring_store_));
   for (const RingStep& step : ring_steps(RingOp::AllReduce, n, r)) {
-    Instruction ins;
-    const uint64_t at = data + bytes(first(step.chunk));
-    const uint64_t count = first(step.chunk + 1) - first(step.chunk);
-    if (step.kind == RingStep::Send) {
-      SendOp& op = *ins.mutable_send();
-      op.set_spm_addr(at);
-      op.set_bytes(bytes(count));
-      op.set_dest_core(peers_.ring[next]);
-      op.set_dest_spm_addr(step.into_scratch ? scratch : at);
-    } else {
-      VectorOp& v = *ins.mutable_vector();
-      v.set_kind(ADD);
-      v.set_length(count);
-      v.set_dtype(dtype);
-      v.set_spm_in(at);
-      v.set_spm_in2(scratch);
-      v.set_spm_out(at);
-    }
+    Instruction ins =
+        ring_step_instruction(step, n, elements, dtype, data, scratch, peers_.ring[next]);
     if (step.after_data && step.kind == RingStep::Add) add_sem(ins.add_wait(), loaded);
     for (RingSemRef w : step.waits) add_sem(ins.add_wait(), sem(w));
     for (RingSemRef g : step.signals) add_sem(ins.add_signal(), sem(g));
@@ -425,7 +398,7 @@ void ProgramBuilder::ring_piece(uint32_t in, uint64_t in_addr, uint32_t out, uin
     last = id;
   }
   // The sum out, once the last chunk has landed.
-  const uint32_t store = raw_transfer(DmaOp::STORE, out, out_addr, data, bytes(elements));
+  const uint32_t store = peer_transfer(DmaOp::STORE, out, out_addr, data, bytes(elements));
   add_sem(nodes_[store].ins.add_wait(), sem({RingRole::Gathered}));
   nodes_[store].deps.push_back(last);
   last_ring_store_ = store;
@@ -441,7 +414,7 @@ void ProgramBuilder::pipe_send(uint32_t t, uint64_t addr, uint64_t bytes) {
     const uint64_t n = std::min(peers_.pipe_bytes, bytes - b);
     // Into the send buffer (the send waits by itself for loads into its
     // bytes before it on the DMA queue), then into the next core's.
-    uint32_t load = raw_transfer(DmaOp::LOAD, t, addr + b, out, n);
+    uint32_t load = peer_transfer(DmaOp::LOAD, t, addr + b, out, n);
     if (last_pipe_ >= 0) nodes_[load].deps.push_back(static_cast<uint32_t>(last_pipe_));
     Instruction ins;
     SendOp& op = *ins.mutable_send();
@@ -464,8 +437,8 @@ void ProgramBuilder::pipe_recv(uint32_t t, uint64_t addr, uint64_t bytes) {
   }
   for (uint64_t b = 0; b < bytes; b += peers_.pipe_bytes) {
     const uint64_t n = std::min(peers_.pipe_bytes, bytes - b);
-    const uint32_t id = raw_transfer(DmaOp::STORE, t, addr + b,
-                                     peers_.spm_base + peers_.ring_bytes + peers_.pipe_bytes, n);
+    const uint32_t id = peer_transfer(DmaOp::STORE, t, addr + b,
+                                      peers_.spm_base + peers_.ring_bytes + peers_.pipe_bytes, n);
     add_sem(nodes_[id].ins.add_wait(), shared_semaphore(peers_.core, SharedRole::PipeFull));
     add_sem(nodes_[id].ins.add_signal(), shared_semaphore(peers_.core, SharedRole::PipeFree));
     // As late as the loads that read it allow: waiting early for the

@@ -204,10 +204,17 @@ class ProgramBuilder {
 
   void ring_piece(uint32_t in, uint64_t in_addr, uint32_t out, uint64_t out_addr, uint64_t elements,
                   DType dtype);
-  // A DMA transfer between the scratchpad and memory outside the rings
-  // (the peers' buffers), after the stores it reads.
-  uint32_t raw_transfer(DmaOp::Direction dir, uint32_t tensor, uint64_t addr, uint64_t spm,
-                        uint64_t bytes);
+  // A DMA transfer (a load after the stores it reads), its buffer's
+  // synchronisation left to the caller.
+  uint32_t transfer(DmaOp::Direction dir, uint32_t tensor, uint64_t dram_addr, uint64_t spm_addr,
+                    uint64_t row_bytes, uint64_t rows = 1, uint64_t dram_stride = 0,
+                    const PimRegionRef* pim = nullptr);
+  // Node `id` after the stores of `tensor` that overlap [begin, end).
+  void after_stores(uint32_t id, uint32_t tensor, uint64_t begin, uint64_t end);
+  // A transfer of the peers' buffers (outside the rings), issued as soon as
+  // its data allows: other cores wait for it.
+  uint32_t peer_transfer(DmaOp::Direction dir, uint32_t tensor, uint64_t addr, uint64_t spm,
+                         uint64_t bytes);
   // Defines this core's semaphore of `role`, signalled by `producer` of
   // core `signaller`; a BUFFER_FREE one of `free_bytes` when those are > 0.
   void define(SharedRole role, Queue producer, int64_t signaller, uint64_t free_bytes);

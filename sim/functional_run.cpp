@@ -31,7 +31,6 @@ FunctionalResult run_functional(SimulationInput input, const Compiled& compiled,
   if (stages.empty()) stages.emplace_back(&compiled.graph, &compiled.tiled);
   const uint32_t per_chip = compiled.cores_per_chip, tp = compiled.tp;
   const auto cores = static_cast<uint32_t>(stages.size());
-  const auto stage_of_core = [&](uint32_t g) { return stages[g]; };
   const compiler::TensorIndex tensors(graph);
   compiler::TensorValues values = seeded_inputs(graph, options.seed);
   for (const auto& [name, w] : compiled.weights) {  // an .onnx model's own weights
@@ -74,7 +73,7 @@ FunctionalResult run_functional(SimulationInput input, const Compiled& compiled,
   }
   std::vector<arch::MemoryImage> images(cores / per_chip);  // one per chip
   for (uint32_t c = 0; c < cores; ++c) {
-    const auto [placed, tiled] = stage_of_core(c);
+    const auto [placed, tiled] = stages[c];
     arch::MemoryImage& image = images[c / per_chip];
     if (!parallel) {
       write_inputs(image, *tiled, values);
