@@ -77,6 +77,15 @@ std::vector<uint64_t> embedding_rows(const Node& node, uint64_t rows, uint64_t b
   return src;
 }
 
+std::vector<uint64_t> embedding_shard_rows(const Node& node, uint64_t rows, uint64_t batch,
+                                           uint32_t rank) {
+  const auto shards = static_cast<uint64_t>(attr_int(node, "vocab_shards", 1));
+  std::vector<uint64_t> src = embedding_rows(node, rows * shards, batch);
+  if (shards == 1) return src;
+  for (uint64_t& r : src) r = r / rows == rank ? r % rows : kOtherShardRow;
+  return src;
+}
+
 uint64_t quant_group(DType dtype, uint64_t k) {
   if (dtype == INT4) return std::min<uint64_t>(128, k);
   return dtype == INT8 ? k : 0;

@@ -31,6 +31,15 @@ void set_attr(Node& node, const std::string& key, const std::string& value);
 // attrs.row + r % attrs.tokens (positions), or token ids drawn from
 // attrs.seed.
 [[nodiscard]] std::vector<uint64_t> embedding_rows(const Node& node, uint64_t rows, uint64_t batch);
+// A row no core of a vocabulary-split embedding but another holds.
+inline constexpr uint64_t kOtherShardRow = UINT64_MAX;
+// The rows core `rank` of an embedding split by vocabulary (attrs.vocab_shards
+// N, tensor_parallel.h) reads from its block of `rows` rows: the tokens are
+// those the whole table's (N x rows) embedding_rows() gives, each in the
+// block of one core; the others' are kOtherShardRow. Without the attribute,
+// embedding_rows().
+[[nodiscard]] std::vector<uint64_t> embedding_shard_rows(const Node& node, uint64_t rows,
+                                                         uint64_t batch, uint32_t rank);
 
 // Weight-only quantisation: the K rows one scale covers in an INT4 weight
 // (groups of 128, as GPTQ and AWQ use, or all K when fewer) or an INT8 one

@@ -75,7 +75,8 @@ TEST(TensorParallel, SplitsALayerAsMegatronDoes) {
 }
 
 // A whole model's LM head is split by vocabulary, its logits left in
-// parts; the embedding stays whole; a head tied to it too.
+// parts; so is its embedding, whose partial lookups one all-reduce sums; a
+// table tied to the head stays whole, and the head with it.
 TEST(TensorParallel, SplitsTheLmHeadByVocabularyUnlessTied) {
   compiler::DecodeShape shape;
   const auto model = [&](const char* name) {
@@ -86,9 +87,18 @@ TEST(TensorParallel, SplitsTheLmHeadByVocabularyUnlessTied) {
   const compiler::ShardedGraph llama = compiler::shard_tensor_parallel(model("llama2-7b.json"), 2);
   EXPECT_EQ(llama.sharding.split_axis.at("lm_head.weight"), 1);
   EXPECT_EQ(llama.sharding.split_axis.at("logits"), 1);
-  EXPECT_EQ(llama.sharding.split_axis.count("embed_tokens.weight"), 0u);
+  EXPECT_EQ(llama.sharding.split_axis.at("embed_tokens.weight"), 0);
+  int reduced_lookups = 0;
+  for (const Node& n : llama.graph.nodes()) {
+    if (n.op() == EMBEDDING) {
+      EXPECT_EQ(compiler::attr_int(n, "vocab_shards", 1), 2);
+    }
+    if (n.op() == ALL_REDUCE && n.outputs(0) == "embeddings") ++reduced_lookups;
+  }
+  EXPECT_EQ(reduced_lookups, 1);
   const compiler::ShardedGraph qwen = compiler::shard_tensor_parallel(model("qwen2-0.5b.json"), 2);
   EXPECT_EQ(qwen.sharding.split_axis.count("logits"), 0u);
+  EXPECT_EQ(qwen.sharding.split_axis.count("embed_tokens.weight"), 0u);
 }
 
 // Each chip reads 1/N of every split weight and all of the whole ones,
@@ -178,13 +188,45 @@ TEST(TensorParallel, ExpertParallelismSpreadsWholeExperts) {
     }
     for (const Node& n : c.stages[core].graph.nodes()) reduces += n.op() == ALL_REDUCE ? 1 : 0;
     EXPECT_EQ(experts, 2u * 2u * 3u) << core;  // 2 experts x 2 layers x 3 projections
-    EXPECT_EQ(reduces, 4u) << core;            // 2 per layer
+    EXPECT_EQ(reduces, 5u) << core;            // 2 per layer, and the embedding's
   }
   sim::SimulationInput in;
   in.system = &system;
   const sim::FunctionalResult f = sim::run_functional(in, c, {});
   ASSERT_EQ(f.outputs.size(), 5u);
   for (const sim::TensorResult& t : f.outputs) {
+    EXPECT_TRUE(sim::compare(t.values, t.reference, t.dtype).within()) << t.name;
+  }
+}
+
+// The embedding split by vocabulary over 4 chips: each holds a quarter of
+// the table, looks up the tokens in it (a chip may hold none of a step's)
+// and the all-reduce gives every chip the whole lookup: the model's
+// outputs are those of the reference interpreter on the whole model.
+TEST(TensorParallel, VocabularySplitEmbeddingLooksUpEveryToken) {
+  const std::string path = ::testing::TempDir() + "/vocab4.json";
+  std::ofstream(path) << R"({"model_type": "llama", "hidden_size": 256,
+    "num_hidden_layers": 1, "num_attention_heads": 4, "num_key_value_heads": 4,
+    "intermediate_size": 512, "vocab_size": 1000})";
+  const System system = chips_system(4);
+  sim::WorkloadOptions w;
+  w.model = path;
+  w.batch = 3;
+  const sim::Compiled c = sim::compile_workload(system, "test", w);
+  EXPECT_EQ(c.sharding.split_axis.at("embed_tokens.weight"), 0);
+  for (uint32_t core = 0; core < 4; ++core) {
+    for (const Tensor& t : c.stages[core].graph.tensors()) {
+      if (t.name() == "embed_tokens.weight") {
+        EXPECT_EQ(t.shape(0), 250) << core;
+      }
+    }
+  }
+  sim::SimulationInput in;
+  in.system = &system;
+  const sim::FunctionalResult f = sim::run_functional(in, c, {});
+  ASSERT_EQ(f.outputs.size(), 3u);  // K and V caches, and the logits
+  for (const sim::TensorResult& t : f.outputs) {
+    ASSERT_FALSE(t.reference.empty()) << t.name;
     EXPECT_TRUE(sim::compare(t.values, t.reference, t.dtype).within()) << t.name;
   }
 }

@@ -57,12 +57,32 @@ void gather_rows(LoweringContext& ctx, const Node& node, const Tensor& x,
   const std::optional<OnChipTensor> y_on_chip = ctx.on_chip_output(y);
   for (size_t i0 = 0; i0 < src.size(); i0 += per) {
     const size_t n = std::min<size_t>(per, src.size() - i0);
-    const Buffer in = b.acquire(Ring::VecIn);
-    for (size_t i = 0; i < n; ++i) {
-      b.load(in.at(i * row_in), xt, x.address() + src[i0 + i] * row_in, row_in);
+    const bool any = std::any_of(src.begin() + static_cast<std::ptrdiff_t>(i0),
+                                 src.begin() + static_cast<std::ptrdiff_t>(i0 + n),
+                                 [](uint64_t r) { return r != kOtherShardRow; });
+    const Buffer out = [&] {
+      if (!any) return y_on_chip ? y_on_chip->at(i0 * width) : b.acquire(Ring::VecOut);
+      const Buffer in = b.acquire(Ring::VecIn);
+      for (size_t i = 0; i < n; ++i) {
+        if (src[i0 + i] == kOtherShardRow) continue;
+        b.load(in.at(i * row_in), xt, x.address() + src[i0 + i] * row_in, row_in);
+      }
+      const Buffer copied = y_on_chip ? y_on_chip->at(i0 * width) : b.acquire(Ring::VecOut);
+      b.vector(vector_op(COPY, n * width, y.dtype(), in, copied), {in}, copied);
+      return copied;
+    }();
+    // Rows another core holds are zeros here (runs of them, one FILL each).
+    for (size_t i = 0; i < n;) {
+      if (src[i0 + i] != kOtherShardRow) {
+        ++i;
+        continue;
+      }
+      size_t j = i;
+      while (j < n && src[i0 + j] == kOtherShardRow) ++j;
+      const Buffer zeros = out.at(i * row_out);
+      b.vector(vector_op(FILL, (j - i) * width, y.dtype(), zeros, zeros), {}, zeros);
+      i = j;
     }
-    const Buffer out = y_on_chip ? y_on_chip->at(i0 * width) : b.acquire(Ring::VecOut);
-    b.vector(vector_op(COPY, n * width, y.dtype(), in, out), {in}, out);
     if (!y_on_chip) b.store(out, yt, y.address() + i0 * row_out, n * row_out);
   }
 }

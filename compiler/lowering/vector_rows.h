@@ -26,7 +26,8 @@ void copy_rows(LoweringContext& ctx, const Node& node, const Tensor& x, uint64_t
 
 // Row i of y (rows of `width` elements, back to back) is row src[i] of x:
 // one DMA per row into the vector unit's buffers, then a copy out (left on
-// chip when y is forwarded).
+// chip when y is forwarded). A row src[i] = kOtherShardRow (graph_util.h)
+// is zeros.
 void gather_rows(LoweringContext& ctx, const Node& node, const Tensor& x,
                  const std::vector<uint64_t>& src, const Tensor& y, uint64_t width);
 

@@ -122,6 +122,13 @@ class Sharder {
                        [](const auto& u) { return u.first->op() == MATMUL && u.second == 1; });
   }
 
+  // Tensor `t` is read only as embeddings' tables.
+  [[nodiscard]] bool only_embedding(const std::string& t) const {
+    const auto& users = users_.at(t);
+    return std::all_of(users.begin(), users.end(),
+                       [](const auto& u) { return u.first->op() == EMBEDDING && u.second == 0; });
+  }
+
   // Every op reading activation `t` can take its columns split in N.
   bool splittable(const std::string& t) {
     if (auto it = memo_.find(t); it != memo_.end()) return it->second;
@@ -276,6 +283,19 @@ class Sharder {
           split(n.inputs(1), transposed ? 0 : 1, n);
           if (n.inputs_size() == 3) split(n.inputs(2), 1, n);
           split_out = true;
+        }
+        break;
+      case EMBEDDING:
+        // By vocabulary (Megatron's vocab-parallel embedding): each core
+        // holds a block of the table's rows and gathers the tokens that
+        // fall in it, zeros for the others; the sum over the cores is the
+        // lookup. A table that something else reads (tied to the LM head)
+        // or whose rows the cores do not divide stays whole.
+        if (only_embedding(n.inputs(0)) &&
+            tensors_.at(n.inputs(0), n.name()).shape(0) % static_cast<int64_t>(n_) == 0) {
+          split(n.inputs(0), 0, n);
+          set_attr(n, "vocab_shards", static_cast<int64_t>(n_));
+          partial_out = true;
         }
         break;
       case BIAS_ADD:

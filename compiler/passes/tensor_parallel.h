@@ -10,9 +10,11 @@
 // that needs the whole tensor (a norm, a residual add, the graph's output).
 // Attention runs on each core's heads against its share of the KV heads'
 // caches. An LM head is split by columns, each core computing the logits
-// of its share of the vocabulary (the graph's output, left split).
-// Everything else runs whole on every core: the embedding (and a head tied
-// to it), the norms, a router. A
+// of its share of the vocabulary (the graph's output, left split). The
+// embedding is split by vocabulary too: each core looks up the tokens in
+// its block of the table, zeros for the rest, and an all-reduce sums them.
+// Everything else runs whole on every core: a table tied to the LM head
+// (and that head), the norms, a router. A
 // decoder layer thus takes one all-reduce after its attention block (Q, K,
 // V by columns, O by rows) and one after its MLP (gate and up by columns,
 // down by rows); an MoE layer's experts are split alike and summed once.
