@@ -4,11 +4,15 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
+#include <set>
 #include <string>
 
 #include "common/error.h"
 #include "compiler/frontends/decoder_layer.h"
+#include "compiler/frontends/hf_config.h"
+#include "compiler/frontends/model_graph.h"
 #include "compiler/graph_util.h"
 #include "compiler/passes/pipeline.h"
 #include "sim/config.h"
@@ -52,6 +56,34 @@ TEST(Pipeline, CutsLayersIntoStagesAndSendsWhatCrosses) {
   EXPECT_NO_THROW((void)second.at("layers.3.q_proj.weight", "test"));
   EXPECT_THROW((void)second.at("layers.0.q_proj.weight", "test"), UserError);
   EXPECT_THROW((void)compiler::split_stages(g, 5), UserError);  // more stages than layers
+}
+
+// Stages even in the bytes they keep: with as many stages as parts the
+// embedding and the LM head (and final norm) have stages of their own, as
+// an SRAM-only chip too small for a layer and a table needs; with two, the
+// embedding goes with the first layer and the head with the last.
+TEST(Pipeline, StagesAreEvenInBytesAndTheEmbeddingAndHeadMayStandAlone) {
+  const std::string path = ::testing::TempDir() + "/pp_parts.json";
+  std::ofstream(path) << R"({"model_type": "llama", "hidden_size": 256,
+    "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 4,
+    "intermediate_size": 512, "vocab_size": 1000})";
+  const Graph g = compiler::build_model(compiler::load_hf_config(path), compiler::DecodeShape{}, 2);
+  const auto ops = [](const Graph& stage) {
+    std::multiset<OpType> out;
+    for (const Node& n : stage.nodes()) out.insert(n.op());
+    return out;
+  };
+  const std::vector<Graph> four = compiler::split_stages(g, 4);
+  EXPECT_EQ(ops(four[0]), (std::multiset<OpType>{EMBEDDING, PIPE_SEND}));
+  EXPECT_EQ(ops(four[3]), (std::multiset<OpType>{PIPE_RECV, RMS_NORM, MATMUL}));
+  EXPECT_EQ(count(four[1], ATTENTION_SCORE) + count(four[1], ATTENTION), 1u);
+  EXPECT_EQ(count(four[2], ATTENTION_SCORE) + count(four[2], ATTENTION), 1u);
+  const std::vector<Graph> two = compiler::split_stages(g, 2);
+  EXPECT_EQ(count(two[0], EMBEDDING), 1u);
+  EXPECT_EQ(count(two[1], EMBEDDING), 0u);
+  EXPECT_EQ(two[1].nodes(two[1].nodes_size() - 1).name(), "lm_head");
+  EXPECT_EQ(count(two[0], MATMUL), count(two[1], MATMUL) - 1);  // 7 per layer, and the head
+  EXPECT_THROW((void)compiler::split_stages(g, 5), UserError);  // 4 parts
 }
 
 // Balanced stages (one layer each on ideal memory, the links' time a

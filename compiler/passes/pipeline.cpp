@@ -41,6 +41,56 @@ Graph replicate_micro_batches(const Graph& graph, uint32_t micro_batches) {
   return out;
 }
 
+namespace {
+
+// Consecutive groups of `units` (bytes each), exactly `stages` of them,
+// none empty, the largest group as small as can be: the least cap at which
+// filling groups in order up to it needs no more than `stages` groups
+// (binary search), then filled so, closing a group early when the units
+// left are just enough for the groups left. Returns each unit's group.
+std::vector<uint32_t> balance(const std::vector<uint64_t>& units, uint32_t stages) {
+  const auto groups_at = [&](uint64_t cap) {
+    uint32_t groups = 1;
+    uint64_t sum = 0;
+    for (uint64_t u : units) {
+      if (sum + u > cap && sum > 0) {
+        ++groups;
+        sum = 0;
+      }
+      sum += u;
+    }
+    return groups;
+  };
+  uint64_t lo = *std::max_element(units.begin(), units.end()), hi = 0;
+  for (uint64_t u : units) hi += u;
+  while (lo < hi) {
+    const uint64_t mid = lo + (hi - lo) / 2;
+    if (groups_at(mid) <= stages) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  std::vector<uint32_t> group(units.size());
+  uint32_t g = 0;
+  uint64_t sum = 0;
+  size_t in_group = 0;
+  for (size_t i = 0; i < units.size(); ++i) {
+    const size_t left = units.size() - i;  // this unit and those after it
+    if (in_group > 0 && (sum + units[i] > lo || left == stages - g - 1)) {
+      ++g;
+      sum = 0;
+      in_group = 0;
+    }
+    sum += units[i];
+    ++in_group;
+    group[i] = g;
+  }
+  return group;
+}
+
+}  // namespace
+
 std::vector<Graph> split_stages(const Graph& graph, uint32_t stages, const std::string& flag) {
   const TensorIndex tensors(graph);
   std::set<uint32_t> layers;
@@ -50,35 +100,77 @@ std::vector<Graph> split_stages(const Graph& graph, uint32_t stages, const std::
   require(!layers.empty(), flag, std::to_string(stages),
           "the graph's tensors carry no decoder layer numbers (Tensor.layer), which pipeline "
           "stages are made of");
-  require(layers.size() >= stages, flag, std::to_string(stages),
-          fmt::format("more stages than the graph's {} decoder layers", layers.size()));
-  std::map<uint32_t, uint32_t> stage_of_layer;
-  uint32_t i = 0;
-  for (uint32_t l : layers)
-    stage_of_layer[l] = static_cast<uint32_t>(uint64_t{i++} * stages / layers.size());
 
-  // Each node's stage: its outputs' layer, else the latest layer of what
-  // it reads (the LM head after the last layer), else the first.
-  std::unordered_map<std::string, int64_t> layer_of;  // tensor -> layer (-1: before any)
-  std::unordered_map<std::string, uint32_t> made_in;  // tensor -> the stage that computes it
-  std::vector<uint32_t> stage_of(static_cast<size_t>(graph.nodes_size()));
+  // Each node's part: its outputs' layer, else the latest layer of what
+  // it reads, else (reading no layer's tensors) what comes before the
+  // layers (the embedding). A node after the last layer that no layer's
+  // node reads (the final norm, the LM head) is what comes after them.
+  const auto last_layer = static_cast<int64_t>(*layers.rbegin());
+  constexpr int64_t kBefore = -1;
+  const int64_t after = last_layer + 1;
+  std::unordered_map<std::string, int64_t> layer_of;  // tensor -> its part
+  std::vector<int64_t> part_of(static_cast<size_t>(graph.nodes_size()));
+  bool after_read_by_layer = false;
   for (int n = 0; n < graph.nodes_size(); ++n) {
     const Node& node = graph.nodes(n);
-    int64_t layer = -1;
+    int64_t layer = kBefore;
     for (const std::string& o : node.outputs()) {
       const Tensor& t = tensors.at(o, node.name());
       if (t.has_layer()) layer = std::max<int64_t>(layer, t.layer());
     }
-    if (layer < 0) {
+    if (layer == kBefore) {
       for (const std::string& in : node.inputs()) {
         auto it = layer_of.find(in);
         if (it != layer_of.end()) layer = std::max(layer, it->second);
       }
+      if (layer == last_layer) layer = after;
+    } else {
+      for (const std::string& in : node.inputs()) {
+        auto it = layer_of.find(in);
+        after_read_by_layer = after_read_by_layer || (it != layer_of.end() && it->second == after);
+      }
     }
     for (const std::string& o : node.outputs()) layer_of[o] = layer;
-    stage_of[static_cast<size_t>(n)] =
-        layer < 0 ? 0 : stage_of_layer.at(static_cast<uint32_t>(layer));
+    part_of[static_cast<size_t>(n)] = layer;
   }
+  // (A graph whose last layer reads a tensor no layer is marked on keeps
+  // what follows it in that layer's part.)
+  if (after_read_by_layer) {
+    for (int64_t& p : part_of) p = p == after ? last_layer : p;
+  }
+
+  // The parts in order, with the bytes each keeps in memory (its weights
+  // and KV cache), cut into stages as even in bytes as their order allows.
+  std::map<int64_t, uint64_t> bytes;  // part -> bytes
+  std::set<std::string> counted;
+  for (int n = 0; n < graph.nodes_size(); ++n) {
+    const Node& node = graph.nodes(n);
+    uint64_t& b = bytes[part_of[static_cast<size_t>(n)]];
+    for (const auto* names : {&node.inputs(), &node.outputs()}) {
+      for (const std::string& name : *names) {
+        const Tensor& t = tensors.at(name, node.name());
+        if (t.alias_of().empty() &&
+            (t.tensor_class() == WEIGHT || t.tensor_class() == KV_CACHE || t.is_parameter()) &&
+            counted.insert(name).second) {
+          b += t.size_bytes();
+        }
+      }
+    }
+  }
+  require(bytes.size() >= stages, flag, std::to_string(stages),
+          fmt::format("more stages than the graph's {} parts: its {} decoder layers and what comes "
+                      "before and after them",
+                      bytes.size(), layers.size()));
+  std::vector<uint64_t> unit_bytes;
+  std::map<int64_t, uint32_t> unit_of;
+  for (const auto& [part, b] : bytes) {
+    unit_of[part] = static_cast<uint32_t>(unit_bytes.size());
+    unit_bytes.push_back(std::max<uint64_t>(b, 1));
+  }
+  const std::vector<uint32_t> group = balance(unit_bytes, stages);
+  std::vector<uint32_t> stage_of(part_of.size());
+  for (size_t n = 0; n < part_of.size(); ++n) stage_of[n] = group[unit_of.at(part_of[n])];
+  std::unordered_map<std::string, uint32_t> made_in;  // tensor -> the stage that computes it
 
   // The nodes of each stage, with the tensors that cross between stages
   // sent after their producer and received before their first reader.

@@ -19,13 +19,17 @@ namespace npusim::compiler {
 // nodes "mb<m>." + the name.
 [[nodiscard]] Graph replicate_micro_batches(const Graph& graph, uint32_t micro_batches);
 
-// The graph of each of `stages` stages: decoder layer l (Tensor.layer) in
-// stage l x stages / layers, what comes before the first layer (the
-// embedding) in the first and after the last (the LM head) in the last.
-// A tensor a stage reads from the one before arrives by a PIPE_RECV before
-// its first reader, sent by a PIPE_SEND right after its producer. UserError
-// naming `flag` when the graph has fewer layers than stages, or tensors
-// without their layer.
+// The graph of each of `stages` stages. The graph's parts, in order, are
+// what comes before the decoder layers (the embedding), each layer
+// (Tensor.layer), and what comes after them (the final norm, the LM head);
+// each stage takes consecutive parts, cut so that the most bytes a stage
+// keeps in memory (weights and KV cache) are as few as the order allows:
+// equal layers are shared out evenly, and with as many stages as parts
+// the embedding and the LM head have stages of their own (as SRAM-only
+// chips need). A tensor a stage reads from the one before arrives by a
+// PIPE_RECV before its first reader, sent by a PIPE_SEND right after its
+// producer. UserError naming `flag` when the graph has fewer parts than
+// stages, or tensors without their layer.
 [[nodiscard]] std::vector<Graph> split_stages(const Graph& graph, uint32_t stages,
                                               const std::string& flag = "--pp");
 
