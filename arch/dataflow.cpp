@@ -45,20 +45,23 @@ GemmTiming gemm_timing(const DataflowInfo& dataflow, const ArrayShape& array,
   GemmTiming t;
   t.folds = row_folds * col_folds;
   t.hidden_preload = map.preload && array.double_buffered;
-  // One fold: (preload) + fill + T streamed + drain, SCALE-Sim's closed form.
-  const uint64_t fold = (map.preload ? array.rows : 0) + array.rows + array.cols + map.temporal - 2;
+  // One fold: (preload) + fill + T streamed + drain, SCALE-Sim's closed form;
+  // the preload takes P = rows / preload_rows cycles (rows with SCALE-Sim's
+  // one row a cycle).
+  const uint64_t p = array.preload_cycles();
+  const uint64_t fold = (map.preload ? p : 0) + array.rows + array.cols + map.temporal - 2;
   if (t.hidden_preload) {
     // Folds follow each other through the pipeline: the next fold's operand
-    // shifts into the shadow registers (rows cycles) while this fold's T rows
-    // enter, so a fold starts max(T, rows) after the previous one; the array
+    // shifts into the shadow registers (P cycles) while this fold's T rows
+    // enter, so a fold starts max(T, P) after the previous one; the array
     // fills and drains once per tile.
-    t.cycles = fold + (t.folds - 1) * std::max(map.temporal, array.rows) - 1;
-    t.load_cycles = array.rows + (t.folds - 1) * (array.rows - std::min(map.temporal, array.rows));
-    const uint64_t tail = array.cols + std::min(map.temporal, array.rows);
+    t.cycles = fold + (t.folds - 1) * std::max(map.temporal, p) - 1;
+    t.load_cycles = p + (t.folds - 1) * (p - std::min(map.temporal, p));
+    const uint64_t tail = array.rows + array.cols + map.temporal - std::max(map.temporal, p);
     t.tail_overlap = tail > 3 ? tail - 3 : 0;
   } else {
     t.cycles = t.folds * fold - 1;
-    t.load_cycles = map.preload ? t.folds * array.rows : 0;
+    t.load_cycles = map.preload ? t.folds * p : 0;
   }
   t.macs = gemm.m * gemm.k * gemm.n;
   t.mapping_efficiency = static_cast<double>(map.spatial_rows * map.spatial_cols) /

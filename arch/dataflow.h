@@ -20,6 +20,7 @@
 // operands are ready (MatrixUnit; GemmTiming::tail_overlap).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -44,6 +45,12 @@ struct ArrayShape {
   // preload, and it too hides under the previous tile when its operand is
   // ready early (MatrixUnit).
   bool double_buffered = false;
+  // Rows of the stationary operand shifted in per cycle (1: SCALE-Sim's).
+  uint64_t preload_rows = 1;
+  // Cycles one fold's stationary operand takes to shift in.
+  [[nodiscard]] uint64_t preload_cycles() const {
+    return (rows + preload_rows - 1) / std::max<uint64_t>(preload_rows, 1);
+  }
 };
 
 // How a dataflow lays a GEMM onto the array.

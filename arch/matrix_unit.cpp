@@ -27,8 +27,8 @@ MatrixUnit::MatrixUnit(const sc_core::sc_module_name& name, const Instructions& 
          "arrays"});
     load_ = ledger->add_resource(
         {"array operand load", ResourcePath::Matrix, "array-cycles", arrays / clock_ps,
-         fmt::format("{} arrays, one row of {} stationary operands per cycle each", config.count,
-                     config.array.cols),
+         fmt::format("{} arrays, {} row(s) of {} stationary operands per cycle each", config.count,
+                     config.array.preload_rows, config.array.cols),
          "arrays"});
   }
 }
@@ -65,19 +65,19 @@ void MatrixUnit::execute(const Instruction& instruction) {
   if (timing.hidden_preload && free_at > now) {
     // A double-buffered array shifts this tile's first stationary operand
     // into its shadow registers during the previous tile's last fold, from
-    // when the operand is ready (rows cycles). Loaded in time, the tile's
+    // when the operand is ready (its preload cycles). Loaded in time, the tile's
     // first fold follows the previous tile's last fold as folds follow each
     // other within a tile: the previous tile's drain and this one's fill
     // overlap (GemmTiming::tail_overlap).
-    const uint64_t rows = config_.array.rows;
+    const uint64_t preload = config_.array.preload_cycles();
     const uint64_t fold_start =
-        std::max({free_at - std::min(free_at, tail_ps_[array]), ready + cycles_ps(rows), now});
+        std::max({free_at - std::min(free_at, tail_ps_[array]), ready + cycles_ps(preload), now});
     if (fold_start < free_at) {
       start = fold_start;
-      cycles -= rows;
-      load -= rows;
+      cycles -= preload;
+      load -= preload;
     } else {
-      const uint64_t hidden = std::min<uint64_t>(rows, (free_at - ready) / cycles_ps(1));
+      const uint64_t hidden = std::min<uint64_t>(preload, (free_at - ready) / cycles_ps(1));
       cycles -= hidden;
       load -= hidden;
     }

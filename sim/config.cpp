@@ -307,12 +307,20 @@ void apply_override(const std::string& assignment, google::protobuf::Message* me
   }
 }
 
+arch::ArrayShape array_shape(const System& s) {
+  const ArrayConfig& a = s.core().array();
+  arch::ArrayShape shape{a.rows(), a.cols(), a.double_buffered()};
+  shape.preload_rows = a.preload_rows_per_cycle();
+  return shape;
+}
+
 void apply_defaults(System& s) {
   if (!s.has_core_clock_ghz()) s.set_core_clock_ghz(1.0);
   auto* array = s.mutable_core()->mutable_array();
   if (!array->has_rows()) array->set_rows(128);
   if (!array->has_cols()) array->set_cols(128);
   if (!array->has_count()) array->set_count(1);
+  if (!array->has_preload_rows_per_cycle()) array->set_preload_rows_per_cycle(1);
   if (array->dataflow() == DATAFLOW_UNSPECIFIED) array->set_dataflow(WEIGHT_STATIONARY);
   auto* spm = s.mutable_core()->mutable_scratchpad();
   if (!spm->has_capacity_bytes()) spm->set_capacity_bytes(16u << 20);

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "arch/dataflow.h"
 #include "sim/system.pb.h"
 
 namespace npusim::sim {
@@ -28,6 +29,9 @@ void apply_defaults(System& system);
 
 // Checks every constraint; UserError naming `where` and the field path.
 void validate(const System& system, const std::string& where);
+
+// The core's arrays as the timing model and the compiler see them.
+[[nodiscard]] arch::ArrayShape array_shape(const System& system);
 
 // Overrides + placement rules (--place, sim/memories.h: parse_place_rule;
 // they go before the file's, in order) + defaults + validate, errors naming

@@ -15,6 +15,7 @@
 #include "arch/program_check.h"
 #include "common/error.h"
 #include "memory/registry.h"
+#include "sim/config.h"
 #include "sim/core_crossbar.h"
 #include "sim/energy.h"
 #include "sim/limiters.h"
@@ -33,8 +34,7 @@ arch::CoreConfig core_config(const System& s) {
   c.dma.max_request_bytes = s.core().dma().max_request_bytes();
   c.dma.spm_bytes_per_cycle =
       uint64_t{s.core().scratchpad().banks()} * s.core().scratchpad().bank_width_bytes();
-  c.matrix.array = {s.core().array().rows(), s.core().array().cols(),
-                    s.core().array().double_buffered()};
+  c.matrix.array = array_shape(s);
   c.matrix.count = s.core().array().count();
   c.matrix.dataflow = s.core().array().dataflow();
   c.vector_lanes = s.core().vector().lanes();
@@ -190,6 +190,8 @@ class Chip {
 // Each chip's time, traffic, limiter and energy, and each network hop's.
 void fill_network(const std::vector<std::unique_ptr<Chip>>& chips, const arch::ChipNetwork& network,
                   uint64_t end_ps, Report* r) {
+  std::map<std::string, Limiter> held_by;  // resource -> its chips' busy share x span
+  std::map<std::string, double> chip_ps;   // resource -> its chips' spans
   for (size_t c = 0; c < chips.size(); ++c) {
     const Chip& chip = *chips[c];
     ChipStats* s = r->add_chips();
@@ -211,14 +213,27 @@ void fill_network(const std::vector<std::unique_ptr<Chip>>& chips, const arch::C
     r->set_idle_share(r->idle_share() + s->idle_share() / static_cast<double>(chips.size()));
     s->set_bytes_sent(sent);
     s->set_bytes_read(read);
-    Report own;
-    Limiters(chip.ledger, end_ps).fill_resources(&own);
-    *s->mutable_limiter() = own.limiter();
+    // Its limiter while it computed (a pipeline stage idles most of a run).
+    const uint64_t finish = std::min(end_ps, chip.finish_ps());
+    const Span active = from < finish ? Span{from, finish} : Span{0, end_ps};
+    *s->mutable_limiter() = Limiters(chip.ledger, end_ps).limiter({active});
+    // The system's limiter: the chips' that held them the longest.
+    Limiter& held = held_by[s->limiter().resource()];
+    const double span = static_cast<double>(active.second - active.first);
+    held.set_busy_share(held.busy_share() + span * s->limiter().busy_share());
+    chip_ps[s->limiter().resource()] += span;
     double joules = 0;
     for (const EnergyComponent& e : chip.energy->components(static_cast<double>(end_ps) * 1e-12)) {
       joules += e.joules();
     }
     s->set_joules(joules);
+  }
+  const auto most =
+      std::max_element(chip_ps.begin(), chip_ps.end(),
+                       [](const auto& a, const auto& b) { return a.second < b.second; });
+  if (most != chip_ps.end() && most->second > 0) {
+    r->mutable_limiter()->set_resource(most->first);
+    r->mutable_limiter()->set_busy_share(held_by.at(most->first).busy_share() / most->second);
   }
   for (const auto& h : network.stats()) {
     if (h.packets == 0) continue;

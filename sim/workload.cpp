@@ -26,7 +26,7 @@ namespace npusim::sim {
 
 compiler::Target target_for(const System& s, const std::string& where) {
   compiler::Target t;
-  t.array = {s.core().array().rows(), s.core().array().cols(), s.core().array().double_buffered()};
+  t.array = array_shape(s);
   t.arrays = s.core().array().count();
   t.dataflow = s.core().array().dataflow();
   t.vector_lanes = s.core().vector().lanes();

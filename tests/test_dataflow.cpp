@@ -66,6 +66,30 @@ TEST(Dataflow, DoubleBufferedArrayPipelinesItsFolds) {
   EXPECT_EQ(gemm_timing(*os, shadow, g).cycles, gemm_timing(*os, serial, g).cycles);
 }
 
+// A wider preload path (ArrayShape::preload_rows): a fold's stationary
+// operand shifts in rows / preload_rows cycles. A GEMV (M = 1, T = 1) on a
+// double-buffered 320x320 WS array then starts a fold every 40 cycles at
+// 8 rows a cycle instead of every 320: it takes in 2,560 weights a cycle,
+// not 320.
+TEST(Dataflow, AWiderPreloadPathTakesInWeightsFaster) {
+  const DataflowInfo* ws = DataflowRegistry::find("ws");
+  ASSERT_NE(ws, nullptr);
+  ArrayShape one{320, 320, true}, eight{320, 320, true};
+  eight.preload_rows = 8;
+  EXPECT_EQ(eight.preload_cycles(), 40u);
+  const GemmShape gemv{1, 3200, 3200};  // 100 folds
+  EXPECT_EQ(gemm_timing(*ws, one, gemv).cycles, (320u + 320 + 320 + 1 - 2) + 99u * 320 - 1);
+  EXPECT_EQ(gemm_timing(*ws, eight, gemv).cycles, (40u + 320 + 320 + 1 - 2) + 99u * 40 - 1);
+  EXPECT_EQ(gemm_timing(*ws, eight, gemv).load_cycles, 40u + 99u * 39);
+  // Serial folds each wait for their (shorter) preload.
+  ArrayShape serial{320, 320, false};
+  serial.preload_rows = 8;
+  EXPECT_EQ(gemm_timing(*ws, serial, gemv).cycles, 100u * (40 + 320 + 320 + 1 - 2) - 1);
+  // Rows that do not divide: the last cycle shifts in fewer.
+  serial.preload_rows = 3;
+  EXPECT_EQ(serial.preload_cycles(), 107u);
+}
+
 TEST(Dataflow, EfficiencyAndUtilisation) {
   const DataflowInfo* ws = DataflowRegistry::find("ws");
   ASSERT_NE(ws, nullptr);

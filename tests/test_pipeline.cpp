@@ -109,6 +109,15 @@ TEST(Pipeline, TheBubbleIsGPipes) {
     ASSERT_EQ(r.chips_size(), 4);
     const double stage = r.chips(1).computing_from() - r.chips(0).computing_from();
     EXPECT_NEAR(r.chips(3).computing_from() - r.chips(2).computing_from(), stage, 0.02 * stage);
+    // Each stage's limiter is measured while it computed (decode on 1 TB/s
+    // ideal memory: its bus, busy most of that time though the chip idles
+    // most of the run), and the system's is the one that held them.
+    for (const ChipStats& chip : r.chips()) {
+      EXPECT_EQ(chip.limiter().resource(), "memory bus") << chip.chip();
+      EXPECT_GT(chip.limiter().busy_share(), 0.6) << chip.chip();
+    }
+    EXPECT_EQ(r.limiter().resource(), "memory bus");
+    EXPECT_GT(r.limiter().busy_share(), 0.6);
   }
 }
 
