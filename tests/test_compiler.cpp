@@ -240,6 +240,29 @@ TEST(Lowering, TilingWeighsTheDmaRateOfShortRows) {
   EXPECT_GE(slower.cost_cycles, slow.cost_cycles);
 }
 
+// Tiles fill arrays whose sides are not powers of two: on a 320x320
+// weight-stationary array, a GEMV of 3200 x 3200 (ten array sides each
+// way) is cut into tiles of multiples of 320, every fold full; tiles of
+// powers of two (256, 512, ...) would leave rows or columns idle.
+TEST(Lowering, TilesAreMultiplesOfTheArraysSides) {
+  Target t;
+  t.array = {320, 320, true};
+  t.array.preload_rows = 8;
+  t.spm_capacity_bytes = 8u << 20;
+  t.memory_bytes_per_cycle = 80000.0;
+  GemmSpec s;
+  s.node = "gemv";
+  s.m = 1;
+  s.k = 3200;
+  s.n = 3200;
+  s.b_layout = BLayout::Tiled;
+  const GemmTiling tiling =
+      choose_gemm_tiling(s, t, default_spm_layout(t.spm_capacity_bytes, t.arrays));
+  EXPECT_EQ(tiling.tk % 320, 0u) << tiling.tk;
+  EXPECT_EQ(tiling.tn % 320, 0u) << tiling.tn;
+  EXPECT_LT(tiling.tk * tiling.tn, s.k * s.n);  // the whole weight does not fit a slot
+}
+
 TEST(Lowering, MoreBandwidthNeverMakesTheCompiledPrefillSlower) {
   // Tiling that ignored the DMA's request rate chose to re-read inputs in
   // short rows once memory looked fast: this prefill took 279 us at 1 TB/s

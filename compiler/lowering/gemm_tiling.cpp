@@ -16,9 +16,17 @@ namespace {
 // larger tiles when the estimate is otherwise equal.
 constexpr double kPerTileOverhead = 2.0;
 
-std::vector<uint64_t> candidates(uint64_t dim, uint64_t smallest) {
+// Tile sizes along a dimension of `dim`: all of it, powers of two from
+// `smallest`, and the arrays' rows and columns times powers of two (an
+// array of 320 rows is filled by tiles of 320 or 640, not 256 or 512).
+std::vector<uint64_t> candidates(uint64_t dim, uint64_t smallest, const arch::ArrayShape& array) {
   std::vector<uint64_t> out{dim};
   for (uint64_t t = smallest; t < dim; t *= 2) out.push_back(t);
+  for (const uint64_t side : {array.rows, array.cols}) {
+    for (uint64_t t = side; t > 0 && t < dim; t *= 2) {
+      if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
+    }
+  }
   return out;
 }
 
@@ -79,10 +87,10 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
       out_on_chip || (s.out_contiguous() && dtype_bytes(FP32, s.batch * s.m * s.n) <= o_slot);
   GemmTiling best;
   best.cost_cycles = std::numeric_limits<double>::infinity();
-  for (uint64_t tk : candidates(s.k, 16)) {
-    for (uint64_t tn : candidates(s.n, 16)) {
+  for (uint64_t tk : candidates(s.k, 16, t.array)) {
+    for (uint64_t tn : candidates(s.n, 16, t.array)) {
       if (s.b_tile_bytes(tk, tn) > w_slot) continue;
-      for (uint64_t tm : candidates(s.m, 1)) {
+      for (uint64_t tm : candidates(s.m, 1, t.array)) {
         if (dtype_bytes(s.a.dtype, tm * tk) > a_slot) continue;
         if (dtype_bytes(FP32, tm * tn) > o_slot) continue;  // fp32 accumulators
         const uint64_t mt = ceil_div(s.m, tm), kt = ceil_div(s.k, tk), nt = ceil_div(s.n, tn);
