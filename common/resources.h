@@ -9,7 +9,10 @@
 //
 // Work is kept in windows of 2^shift ps from time 0: a run that outgrows
 // kMaxWindows windows has neighbouring windows merged (the window doubles),
-// so memory stays bounded and a short run keeps a fine resolution. Columns
+// so memory stays bounded and a short run keeps a fine resolution. Windows
+// are stored in chunks allocated when first written, so a component that
+// works in a few bursts (a pipeline stage among hundreds of chips:
+// prefetching at the start, computing in its turn) holds only those. Columns
 // that are not resources (a unit's stall time, say) are kept the same way,
 // so that they can be compared window by window.
 #pragma once
@@ -57,12 +60,15 @@ class ResourceLedger {
   // A column that is not a resource.
   Column add_column() {
     const Column c = columns_++;
-    std::vector<double> grown(windows_ * columns_, 0.0);
-    for (size_t w = 0; w < windows_; ++w) {
-      std::copy_n(cells_.begin() + static_cast<std::ptrdiff_t>(w * c), c,
-                  grown.begin() + static_cast<std::ptrdiff_t>(w * columns_));
+    for (Chunk& chunk : chunks_) {
+      if (chunk.empty()) continue;
+      Chunk grown(kChunk * columns_, 0.0);
+      for (size_t w = 0; w < kChunk; ++w) {
+        std::copy_n(chunk.begin() + static_cast<std::ptrdiff_t>(w * c), c,
+                    grown.begin() + static_cast<std::ptrdiff_t>(w * columns_));
+      }
+      chunk = std::move(grown);
     }
-    cells_ = std::move(grown);
     return c;
   }
 
@@ -103,10 +109,16 @@ class ResourceLedger {
   // All the work of column `c`.
   [[nodiscard]] double total(Column c) const {
     double sum = 0;
-    for (size_t w = 0; w < windows_; ++w) sum += cells_[w * columns_ + c];
+    for (const Chunk& chunk : chunks_) {
+      for (size_t w = 0; w < chunk.size() / std::max<size_t>(columns_, 1); ++w) {
+        sum += chunk[w * columns_ + c];
+      }
+    }
     return sum;
   }
   [[nodiscard]] size_t windows() const { return windows_; }
+  // Whether window `w` may hold work (its chunk was written).
+  [[nodiscard]] bool held(size_t w) const { return w < windows_ && !chunks_[w / kChunk].empty(); }
   [[nodiscard]] uint64_t window_ps() const { return uint64_t{1} << shift_; }
   // A resource's busy share in one window: its work / (capacity x window).
   [[nodiscard]] double share_in(const Registered& r, size_t window) const {
@@ -115,7 +127,7 @@ class ResourceLedger {
                : 0.0;
   }
   [[nodiscard]] double at(size_t window, Column c) const {
-    return window < windows_ ? cells_[window * columns_ + c] : 0.0;
+    return held(window) ? chunks_[window / kChunk][window % kChunk * columns_ + c] : 0.0;
   }
   // Work of column `c` in [from, to), whole windows prorated at the edges.
   [[nodiscard]] double work(Column c, uint64_t from_ps, uint64_t to_ps) const {
@@ -139,29 +151,40 @@ class ResourceLedger {
       merge();
       w = static_cast<size_t>(t_ps >> shift_);
     }
-    if (w >= windows_) {
-      windows_ = std::max(w + 1, std::min(kMaxWindows, 2 * windows_));
-      cells_.resize(windows_ * columns_, 0.0);
-    }
+    windows_ = std::max(w + 1, std::min(kMaxWindows, 2 * windows_));
+    chunks_.resize((windows_ + kChunk - 1) / kChunk);
     return w;
   }
-  double& cell(size_t w, Column c) { return cells_[w * columns_ + c]; }
+  double& cell(size_t w, Column c) {
+    Chunk& chunk = chunks_[w / kChunk];
+    if (chunk.empty()) chunk.assign(kChunk * columns_, 0.0);
+    return chunk[w % kChunk * columns_ + c];
+  }
   // Halves the resolution: windows 2i and 2i + 1 become window i.
   void merge() {
-    const size_t half = (windows_ + 1) / 2;
-    for (size_t w = 0; w < half; ++w) {
-      for (Column c = 0; c < columns_; ++c) {
-        const double b = 2 * w + 1 < windows_ ? cells_[(2 * w + 1) * columns_ + c] : 0.0;
-        cells_[w * columns_ + c] = cells_[2 * w * columns_ + c] + b;
+    std::vector<Chunk> merged((windows_ + 1) / 2 / kChunk + 1);
+    for (size_t k = 0; k < chunks_.size(); ++k) {
+      if (chunks_[k].empty()) continue;
+      for (size_t i = 0; i < kChunk; ++i) {
+        const size_t to = (k * kChunk + i) / 2;
+        Chunk& out = merged[to / kChunk];
+        if (out.empty()) out.assign(kChunk * columns_, 0.0);
+        for (Column c = 0; c < columns_; ++c) {
+          out[to % kChunk * columns_ + c] += chunks_[k][i * columns_ + c];
+        }
       }
     }
-    windows_ = half;
-    cells_.resize(windows_ * columns_);
+    windows_ = (windows_ + 1) / 2;
+    merged.resize((windows_ + kChunk - 1) / kChunk);
+    chunks_ = std::move(merged);
     ++shift_;
   }
 
+  // Windows in chunks of kChunk, each [window][column], empty until written.
+  static constexpr size_t kChunk = 64;
+  using Chunk = std::vector<double>;
   std::vector<Registered> resources_;
-  std::vector<double> cells_;  // [window][column]
+  std::vector<Chunk> chunks_;
   size_t windows_ = 0;
   Column columns_ = 0;
   unsigned shift_ = kFirstShift;

@@ -30,9 +30,10 @@ Limiters::Limiters(const ResourceLedger& ledger, uint64_t end_ps)
   // Each path's busiest resource per window, once for every unit's stalls.
   for (ResourcePath path : {ResourcePath::Memory, ResourcePath::Matrix, ResourcePath::Vector}) {
     auto& busiest = busiest_[static_cast<size_t>(path)];
-    busiest.resize(ledger.windows());
+    busiest.assign(ledger.windows(), -1);
     std::vector<double> shares(ledger.resources().size());
     for (size_t w = 0; w < ledger.windows(); ++w) {
+      if (!ledger.held(w)) continue;  // no work: no resource busy
       for (size_t i = 0; i < shares.size(); ++i) {
         const auto& r = ledger.resources()[i];
         shares[i] = r.info.path == path ? ledger.share_in(r, w) : -1.0;
