@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <stdexcept>
 
@@ -33,6 +34,26 @@ ChipNetwork::ChipNetwork(const ChipNetworkConfig& config) : config_(config) {
                           : fmt::format("chip {} core {}", c / config.cores, c % config.cores);
     port_out_.push_back(add_hop(core + " port out", config.core_port, c / config.cores));
     port_in_.push_back(add_hop(core + " port in", config.core_port, c / config.cores));
+  }
+  if (config.mesh) {
+    const uint32_t x = config.mesh_x, y = config.mesh_y;
+    if (uint64_t{x} * y != config.cores) throw std::logic_error("chip network: mesh is not cores");
+    const std::string mesh = config.mesh_link.name().empty() ? "mesh" : config.mesh_link.name();
+    mesh_hop_.assign(size_t{n} * config.cores * 4, kNone);
+    for (uint32_t chip = 0; chip < n; ++chip) {
+      for (uint32_t a = 0; a < config.cores; ++a) {
+        const uint32_t ax = a % x, ay = a / x;
+        const std::array<std::pair<bool, uint32_t>, 4> to = {
+            {{ax + 1 < x, a + 1}, {ax > 0, a - 1}, {ay + 1 < y, a + x}, {ay > 0, a - x}}};
+        for (size_t d = 0; d < 4; ++d) {
+          if (!to[d].first) continue;
+          mesh_hop_[(size_t{chip} * config.cores + a) * 4 + d] =
+              add_hop(n == 1 ? fmt::format("{} {}->{}", mesh, a, to[d].second)
+                             : fmt::format("chip {} {} {}->{}", chip, mesh, a, to[d].second),
+                      config.mesh_link, chip);
+        }
+      }
+    }
   }
   const std::string name = config.chip_link.name().empty() ? "chip link" : config.chip_link.name();
   link_of_.assign(size_t{n} * n, kNone);
@@ -131,10 +152,29 @@ std::vector<uint32_t> ChipNetwork::route(uint32_t a, uint32_t b) const {
   return r;
 }
 
+void ChipNetwork::mesh_route(uint32_t chip, uint32_t from, uint32_t to,
+                             std::vector<uint32_t>& path) const {
+  if (!config_.mesh) return;
+  const uint32_t x = config_.mesh_x;
+  uint32_t at = from;
+  const auto step = [&](size_t dir, uint32_t next) {
+    path.push_back(mesh_hop_.at((size_t{chip} * config_.cores + at) * 4 + dir));
+    at = next;
+  };
+  while (at % x < to % x) step(0, at + 1);
+  while (at % x > to % x) step(1, at - 1);
+  while (at / x < to / x) step(2, at + x);
+  while (at / x > to / x) step(3, at - x);
+}
+
 uint64_t ChipNetwork::send(uint64_t t_ps, uint32_t from, uint32_t to, uint64_t bytes) {
   std::vector<uint32_t> path{port_out_.at(from)};
   const uint32_t a = from / config_.cores, b = to / config_.cores;
+  const uint32_t from_node = from % config_.cores, to_node = to % config_.cores;
+  // On a mesh: to the other core's node, or through node 0's chip links.
+  mesh_route(a, from_node, a == b ? to_node : 0, path);
   for (const uint32_t h : route(a, b)) path.push_back(h);
+  if (a != b) mesh_route(b, 0, to_node, path);
   path.push_back(port_in_.at(to));
   const uint64_t packet = std::max<uint64_t>(1, config_.packet_bytes);
   const uint64_t packets = std::max<uint64_t>(1, (bytes + packet - 1) / packet);
@@ -163,14 +203,23 @@ double ChipNetwork::cross(Hop& h, double at, uint64_t payload) {
   return start + busy + static_cast<double>(h.latency_ps);
 }
 
-uint64_t ChipNetwork::to_memory(uint64_t t_ps, uint32_t core, uint64_t bytes) {
-  const double at = cross(hops_[port_out_.at(core)], static_cast<double>(t_ps), bytes);
+uint64_t ChipNetwork::cross_all(const std::vector<uint32_t>& path, uint64_t t_ps, uint64_t bytes) {
+  auto at = static_cast<double>(t_ps);
+  for (const uint32_t h : path) at = cross(hops_[h], at, bytes);
   return static_cast<uint64_t>(std::ceil(at - 1e-6));
 }
 
-uint64_t ChipNetwork::from_memory(uint64_t t_ps, uint32_t core, uint64_t bytes) {
-  const double at = cross(hops_[port_in_.at(core)], static_cast<double>(t_ps), bytes);
-  return static_cast<uint64_t>(std::ceil(at - 1e-6));
+uint64_t ChipNetwork::to_memory(uint64_t t_ps, uint32_t core, uint64_t bytes, uint64_t address) {
+  std::vector<uint32_t> path{port_out_.at(core)};
+  mesh_route(core / config_.cores, core % config_.cores, memory_node(address), path);
+  return cross_all(path, t_ps, bytes);
+}
+
+uint64_t ChipNetwork::from_memory(uint64_t t_ps, uint32_t core, uint64_t bytes, uint64_t address) {
+  std::vector<uint32_t> path;
+  mesh_route(core / config_.cores, memory_node(address), core % config_.cores, path);
+  path.push_back(port_in_.at(core));
+  return cross_all(path, t_ps, bytes);
 }
 
 void ChipNetwork::register_resources(const std::vector<ResourceLedger*>& ledgers) {

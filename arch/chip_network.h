@@ -10,7 +10,12 @@
 // later. So a message pipelines over its hops, and sends sharing a link
 // direction queue behind each other: a collective's time emerges from the
 // links. A core's requests to its chip's memories, and their responses,
-// cross its port too (a crossbar behind the ports: arch/core_crossbar.h).
+// cross its port too (a crossbar behind the ports: sim/core_crossbar.h).
+// Within a chip the cores may instead sit on a 2-D mesh: a packet then
+// crosses the mesh links on its XY route between its core's node and the
+// node of the memory its address is interleaved to (or of the core it is
+// sent to, or node 0, where the chip links attach), each link direction a
+// store-and-forward hop like any other.
 // Every link direction is a resource the limiter accounting names.
 #pragma once
 
@@ -30,6 +35,13 @@ struct ChipNetworkConfig {
   LinkConfig chip_link;
   LinkConfig core_port;  // bandwidth 0: unlimited, no latency
   uint64_t packet_bytes = 4096;
+  // A 2-D mesh within each chip (cores = mesh_x x mesh_y), its memories at
+  // `memory_nodes`, addresses interleaved over them every interleave_bytes.
+  bool mesh = false;
+  uint32_t mesh_x = 1, mesh_y = 1;
+  LinkConfig mesh_link;
+  std::vector<uint32_t> memory_nodes{0};
+  uint64_t interleave_bytes = 4096;
 };
 
 class ChipNetwork {
@@ -43,8 +55,9 @@ class ChipNetwork {
   // (`bytes`: a write's data; a read's request is its header alone): when
   // it is through, ps. Its response comes back in through the port the
   // same way (`bytes`: a read's data).
-  uint64_t to_memory(uint64_t t_ps, uint32_t core, uint64_t bytes);
-  uint64_t from_memory(uint64_t t_ps, uint32_t core, uint64_t bytes);
+  // On a mesh, `address` picks the memory node it goes to.
+  uint64_t to_memory(uint64_t t_ps, uint32_t core, uint64_t bytes, uint64_t address = 0);
+  uint64_t from_memory(uint64_t t_ps, uint32_t core, uint64_t bytes, uint64_t address = 0);
 
   // Each hop in the ledger of the chip it leaves (`ledgers`, one per chip):
   // a chip link's out of its source chip, a core port in its core's.
@@ -61,6 +74,9 @@ class ChipNetwork {
   // The chip links a message from chip a to chip b crosses, in order
   // (indices into the hops; for tests and reports).
   [[nodiscard]] std::vector<uint32_t> route(uint32_t a, uint32_t b) const;
+  // The mesh links from node `from` to node `to` of chip `chip`, x first
+  // (appended to `path`; none without a mesh).
+  void mesh_route(uint32_t chip, uint32_t from, uint32_t to, std::vector<uint32_t>& path) const;
 
  private:
   struct Hop {  // one direction of one link or port
@@ -81,12 +97,19 @@ class ChipNetwork {
   double cross(Hop& h, double at, uint64_t payload);
   // The hop of the chip link a -> b (neighbours), or of the switch ports.
   [[nodiscard]] uint32_t link(uint32_t a, uint32_t b) const;
+  // Crosses the hops of `path` in order from `t_ps` with `bytes`: ps.
+  uint64_t cross_all(const std::vector<uint32_t>& path, uint64_t t_ps, uint64_t bytes);
+  [[nodiscard]] uint32_t memory_node(uint64_t address) const {
+    return config_.memory_nodes[address / config_.interleave_bytes % config_.memory_nodes.size()];
+  }
 
   ChipNetworkConfig config_;
   std::vector<Hop> hops_;
   std::vector<uint32_t> port_out_, port_in_;  // per core
   std::vector<uint32_t> link_of_;      // chips x chips -> hop (neighbours; a switch: a -> a is up)
   std::vector<uint32_t> switch_down_;  // per chip: the switch port down to it
+  // Per chip, per node, per direction (+x, -x, +y, -y): the mesh hop.
+  std::vector<uint32_t> mesh_hop_;
 };
 
 }  // namespace npusim::arch

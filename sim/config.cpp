@@ -421,6 +421,19 @@ void validate_topology(const System& s, const std::string& where) {
   require(uint64_t{std::max(1u, t.chips())} * std::max(1u, t.cores()) <= 4096, where,
           "topology.cores",
           fmt::format("{} chips of {} cores: at most 4096 cores in all", t.chips(), t.cores()));
+  if (t.on_chip_network() == MESH_2D) {
+    const uint32_t cores = std::max(1u, t.cores());
+    require(uint64_t{t.mesh_x()} * t.mesh_y() == cores, where, "topology.mesh_x",
+            fmt::format("mesh_x x mesh_y = {} x {} must equal the {} cores of a chip", t.mesh_x(),
+                        t.mesh_y(), cores));
+    require(t.mesh_link().bandwidth_gbps() > 0, where, "topology.mesh_link.bandwidth_gbps",
+            "a 2-D mesh needs links with a bandwidth > 0");
+    for (int i = 0; i < t.memory_nodes_size(); ++i) {
+      require(t.memory_nodes(i) < cores, where, fmt::format("topology.memory_nodes[{}]", i),
+              fmt::format("{} is not a node of the {} x {} mesh (0 to {})", t.memory_nodes(i),
+                          t.mesh_x(), t.mesh_y(), cores - 1));
+    }
+  }
   if (t.chips() <= 1) return;
   require(t.has_chip_link() && t.chip_link().bandwidth_gbps() > 0, where,
           "topology.chip_link.bandwidth_gbps",

@@ -23,7 +23,7 @@ tlm::tlm_sync_enum CoreCrossbar::nb_transport_fw(int core, tlm::tlm_generic_payl
   const uint64_t now = sc_core::sc_time_stamp().value();
   const uint64_t through =
       network_.to_memory(now + delay.value(), first_core_ + static_cast<uint32_t>(core),
-                         trans.is_write() ? trans.get_data_length() : 0);
+                         trans.is_write() ? trans.get_data_length() : 0, trans.get_address());
   sc_core::sc_time forward = sc_core::sc_time::from_value(through - now);
   return memory->nb_transport_fw(trans, phase, forward);
 }
@@ -32,9 +32,9 @@ tlm::tlm_sync_enum CoreCrossbar::nb_transport_bw(tlm::tlm_generic_payload& trans
                                                  tlm::tlm_phase& phase, sc_core::sc_time& delay) {
   if (phase != tlm::BEGIN_RESP) throw std::logic_error("core crossbar: unexpected TLM phase");
   const int core = from_.at(&trans);
-  const uint64_t back = network_.from_memory(sc_core::sc_time_stamp().value() + delay.value(),
-                                             first_core_ + static_cast<uint32_t>(core),
-                                             trans.is_read() ? trans.get_data_length() : 0);
+  const uint64_t back = network_.from_memory(
+      sc_core::sc_time_stamp().value() + delay.value(), first_core_ + static_cast<uint32_t>(core),
+      trans.is_read() ? trans.get_data_length() : 0, trans.get_address());
   responses_.push(trans, back);
   return tlm::TLM_COMPLETED;
 }

@@ -4,7 +4,9 @@
 // memories, and its response crosses its port in (a read's data). Cores
 // contend at their ports (each its own) and at the memories (shared), so a
 // chip's cores together are slower than each alone when either is the wall,
-// and the limiter names which.
+// and the limiter names which. On a 2-D mesh (Topology.on_chip_network)
+// requests and responses also cross the mesh links between the core's node
+// and the memory's (the network's to_memory / from_memory, by address).
 #pragma once
 
 #include <tlm_utils/multi_passthrough_target_socket.h>

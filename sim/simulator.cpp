@@ -94,6 +94,15 @@ arch::ChipNetworkConfig network_config(const System& s) {
   c.torus_y = t.torus_y();
   c.chip_link = t.chip_link();
   c.core_port = t.core_port();
+  if (t.on_chip_network() == MESH_2D) {
+    c.mesh = true;
+    c.mesh_x = t.mesh_x();
+    c.mesh_y = t.mesh_y();
+    c.mesh_link = t.mesh_link();
+    c.memory_nodes.assign(t.memory_nodes().begin(), t.memory_nodes().end());
+    if (c.memory_nodes.empty()) c.memory_nodes.push_back(0);
+    c.interleave_bytes = t.has_mesh_interleave_bytes() ? t.mesh_interleave_bytes() : 4096;
+  }
   c.packet_bytes = s.core().dma().max_request_bytes();
   return c;
 }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "arch/chip_network.h"
 #include "sim/config.h"
 #include "sim/functional_run.h"
 #include "sim/simulator.h"
@@ -89,6 +90,52 @@ TEST(MultiCore, EachCoresResourcesAreNamedAfterIt) {
   for (const char* name : {"core0 DMA slots", "core1 DMA slots", "core1 array compute"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
   }
+}
+
+// A 3 x 3 mesh of 100 GB/s links of 10 ns, ports unlimited: a 4 KiB send
+// from core 0 to core 8 goes along x, then y, a store-and-forward hop per
+// link (4 x (4096 B / 100 GB/s + 10 ns)); a memory request from core 8 to
+// a memory at node 0 crosses the same four links, one at node 8 none.
+TEST(MultiCore, AMeshRoutesXThenYAndPacketsCrossEachLink) {
+  arch::ChipNetworkConfig c;
+  c.cores = 9;
+  c.mesh = true;
+  c.mesh_x = 3;
+  c.mesh_y = 3;
+  c.mesh_link.set_bandwidth_gbps(100);
+  c.mesh_link.set_latency_ns(10);
+  c.memory_nodes = {0, 8};
+  c.interleave_bytes = 4096;
+  arch::ChipNetwork net(c);
+  EXPECT_EQ(net.send(0, 0, 8, 4096), 4u * (40960 + 10000));
+  std::vector<std::string> crossed;
+  for (const auto& h : net.stats()) {
+    if (h.packets > 0) crossed.push_back(h.name);
+  }
+  EXPECT_EQ(crossed, (std::vector<std::string>{"core 0 port out", "core 8 port in", "mesh 0->1",
+                                               "mesh 1->2", "mesh 2->5", "mesh 5->8"}));
+  EXPECT_EQ(net.to_memory(1000000, 8, 0, 0), 1000000u + 4 * 10000);  // to node 0
+  EXPECT_EQ(net.to_memory(1000000, 8, 0, 4096), 1000000u);           // node 8's
+  EXPECT_EQ(net.from_memory(1000000, 4, 4096, 4096), 1000000u + 2 * (40960 + 10000));
+}
+
+// Four cores on a 2 x 2 mesh of 256 GB/s links, the DRAM at node 0: one
+// core at node 3 alone streams at a link's rate; all four together share
+// the link out of node 0 towards x (core 1's responses and core 3's, x
+// first), which the limiter names.
+TEST(MultiCore, OnAMeshTheLinkOutOfTheMemorysNodeIsTheWall) {
+  constexpr uint64_t kBytes = 8 << 20;
+  const System system = chip(4, {"topology.on_chip_network=MESH_2D", "topology.mesh_x=2",
+                                 "topology.mesh_y=2", "topology.mesh_link.bandwidth_gbps=256"});
+  Program far = streams(4, 4, kBytes);
+  for (int c = 0; c < 3; ++c) far.mutable_cores(c)->clear_dma();  // core 3 alone
+  const Report alone = test::run(system, far);
+  const Report together = test::run(system, streams(4, 4, kBytes));
+  EXPECT_NEAR(alone.seconds(), static_cast<double>(kBytes) / 256e9, 0.03 * alone.seconds());
+  EXPECT_EQ(together.limiter().resource(), "mesh 0->1");
+  EXPECT_GT(together.limiter().busy_share(), 0.9);
+  // Two streams share that link: the last ends about twice as late.
+  EXPECT_GT(together.seconds(), 1.8 * alone.seconds());
 }
 
 // A layer split over the cores of a chip (tensor parallelism, each core in
