@@ -1,5 +1,7 @@
-// npusim bench: wall time to compile and to simulate a workload.
+// npusim bench: wall time to compile and to simulate a workload, and the
+// process's peak memory.
 #include <fmt/format.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -46,16 +48,25 @@ int bench(const std::vector<std::string>& argv) {
     const auto t2 = clock::now();
     compile_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
     simulate_ms.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
-    workload = c.graph.name();
-    const auto& core = c.program.cores(0);
-    instructions = static_cast<uint64_t>(core.dma_size() + core.matrix_size() + core.vector_size());
+    workload = c.full.nodes_size() > 0 ? c.full.name() : c.graph.name();
+    instructions = 0;
+    for (const CoreProgram& core : c.program.cores()) {
+      instructions +=
+          static_cast<uint64_t>(core.dma_size() + core.matrix_size() + core.vector_size());
+    }
   }
   fmt::print("workload       {} on {}\n", workload, sys.system);
-  fmt::print("instructions   {}\n", instructions);
-  fmt::print("transactions   {}\n", report.traffic().transactions());
+  const auto cores = static_cast<uint64_t>(sim::chip_count(system)) * sim::cores_per_chip(system);
+  fmt::print("instructions   {}{}\n", instructions,
+             cores > 1 ? fmt::format(" ({} cores)", cores) : std::string());
+  fmt::print("transactions   {}{}\n", report.traffic().transactions(),
+             report.chips_size() > 1 ? " (chip 0's)" : "");
   fmt::print("simulated      {} cycles ({:.3f} ms)\n", report.cycles(), report.seconds() * 1e3);
   fmt::print("compile        {:.1f} ms (median of {})\n", median(compile_ms), repeat);
   fmt::print("simulate       {:.1f} ms (median of {})\n", median(simulate_ms), repeat);
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  fmt::print("peak memory    {:.0f} MB (resident)\n", static_cast<double>(usage.ru_maxrss) / 1024);
   return 0;
 }
 
