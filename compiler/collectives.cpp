@@ -145,6 +145,77 @@ void ring_collective(Program& program, const RingCollective& spec) {
   }
 }
 
+void all_to_all(Program& program, const AllToAll& spec) {
+  const auto n = static_cast<uint32_t>(spec.cores.size());
+  require(n >= 2, "collective", spec.name + ".cores", "an all-to-all needs 2 or more cores");
+  require(spec.elements >= n, "collective", spec.name + ".elements",
+          fmt::format("{} elements do not make a chunk for each of {} cores", spec.elements, n));
+  require(spec.data_ready.empty() || spec.data_ready.size() == n, "collective",
+          spec.name + ".data_ready", "one semaphore per core, or none");
+  const auto first = [&](uint32_t k) { return k * spec.elements / n; };
+  const auto count = [&](uint32_t k) { return first(k + 1) - first(k); };
+  const auto bytes = [&](uint64_t e) { return dtype_bytes(spec.dtype, e); };
+  // from[d][s]: chunk d of core s landed in core d's slot s (s == d: copied).
+  std::vector<std::vector<uint32_t>> from(n, std::vector<uint32_t>(n));
+  for (uint32_t d = 0; d < n; ++d) {
+    for (uint32_t s = 0; s < n; ++s) {
+      from[d][s] = add_semaphore(program,
+                                 s == d ? fmt::format("{}[{}].own", spec.name, d)
+                                        : fmt::format("{}[{}].from[{}]", spec.name, d, s),
+                                 s == d ? VECTOR : DMA, spec.cores[s], DATA_READY, 0);
+    }
+  }
+  for (uint32_t r = 0; r < n; ++r) {
+    CoreProgram& core = *program.mutable_cores(static_cast<int>(spec.cores[r]));
+    const auto after_data = [&](Instruction& ins, bool on_dma) {
+      if (spec.data_ready.empty()) return;
+      // A send waits by itself for the loads before it on its DMA queue.
+      const Semaphore& ready = program.semaphores(static_cast<int>(spec.data_ready[r]));
+      if (!on_dma || ready.producer() != DMA || ready.core() != spec.cores[r]) {
+        add_op(ins.mutable_wait(), spec.data_ready[r]);
+      }
+    };
+    for (uint32_t j = 1; j < n; ++j) {
+      const uint32_t d = (r + j) % n;
+      Instruction& ins = *core.add_dma();
+      SendOp& op = *ins.mutable_send();
+      op.set_spm_addr(spec.spm_data + bytes(first(d)));
+      op.set_bytes(bytes(count(d)));
+      op.set_dest_core(spec.cores[d]);
+      op.set_dest_spm_addr(spec.spm_out + bytes(uint64_t{r} * count(d)));
+      if (j == 1) after_data(ins, true);
+      add_op(ins.mutable_signal(), from[d][r]);
+    }
+    Instruction& copy = *core.add_vector();
+    VectorOp& v = *copy.mutable_vector();
+    v.set_kind(COPY);
+    v.set_length(count(r));
+    v.set_dtype(spec.dtype);
+    v.set_spm_in(spec.spm_data + bytes(first(r)));
+    v.set_spm_out(spec.spm_out + bytes(uint64_t{r} * count(r)));
+    after_data(copy, false);
+    add_op(copy.mutable_signal(), from[r][r]);
+  }
+}
+
+Program all_to_all_program(uint32_t cores, uint64_t elements, DType dtype, uint32_t count) {
+  Program p;
+  p.set_name(fmt::format("{} all-to-all(s) of {} elements over {} cores", count, elements, cores));
+  for (uint32_t c = 0; c < cores; ++c) p.add_cores();
+  const uint64_t bytes = dtype_bytes(dtype, elements);
+  for (uint32_t k = 0; k < count; ++k) {
+    AllToAll a;
+    for (uint32_t c = 0; c < cores; ++c) a.cores.push_back(c);
+    a.spm_data = 2 * k * bytes;
+    a.spm_out = a.spm_data + bytes;
+    a.elements = elements;
+    a.dtype = dtype;
+    a.name = fmt::format("all_to_all{}", k);
+    all_to_all(p, a);
+  }
+  return p;
+}
+
 Program collective_program(RingOp op, uint32_t cores, uint64_t elements, DType dtype,
                            uint32_t count) {
   Program p;

@@ -99,6 +99,35 @@ struct RingCollective {
 // cores.
 void ring_collective(Program& program, const RingCollective& spec);
 
+// All-to-all over `cores` (Program.cores indices, N of them): core r's
+// buffer at spm_data holds N chunks (chunk d, elements [d E / N, (d + 1) E
+// / N), is for core d); after it, core d's buffer at spm_out holds chunk d
+// of every core, core s's at slot s (s x chunk d's elements on). Pairwise
+// exchange: at step j = 1 .. N - 1 core r sends chunk (r + j) mod N
+// straight into that core's slot r; every step is a permutation of the
+// cores, and all are issued at once, so the links and ports on the routes
+// set the time (on a fully connected network: one chunk's time plus a
+// link's latency). Its own chunk core r copies with its vector unit.
+// Completion on core d: semaphore "<name>[d].from[s]" for each s != d
+// (given by s's send) and "<name>[d].own" (its copy), each once.
+struct AllToAll {
+  std::vector<uint32_t> cores;
+  uint64_t spm_data = 0, spm_out = 0;  // the same on every core
+  uint64_t elements = 0;               // in each core's buffer
+  DType dtype = FP16;
+  // Per core (as `cores`), a semaphore saying the buffer is in its
+  // scratchpad (empty: it is already), which its sends and copy wait for.
+  std::vector<uint32_t> data_ready;
+  std::string name = "all_to_all";
+};
+// UserError when there are fewer than 2 cores or fewer elements than cores.
+void all_to_all(Program& program, const AllToAll& spec);
+
+// A program of `cores` cores running `count` all-to-alls of `elements`
+// each at once (buffer k at 2 k x its bytes, its output after it).
+[[nodiscard]] Program all_to_all_program(uint32_t cores, uint64_t elements, DType dtype,
+                                         uint32_t count = 1);
+
 // A program of `cores` cores (a ring in index order) running `count` ring
 // collectives of `elements` each at once, one after another's buffer in the
 // scratchpads (buffer k at 2 k x its bytes, its receive buffer after it), on

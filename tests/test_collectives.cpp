@@ -274,6 +274,96 @@ TEST(Collectives, RingCollectivesComputeTheirValues) {
   }
 }
 
+// An all-to-all of S = 8 MiB per chip over 4 fully connected chips: each
+// chip's three chunks of S / 4 leave its scratchpad through the DMA port
+// one after another (banks x width a cycle; a send reads its bytes as it
+// issues) and go over three links of their own (100 GB/s, 1 us), so it
+// takes two chunks' port time, then one chunk's link time plus the
+// latency, and each link carries one chunk. On a ring the chunks for the
+// chip opposite share links with the neighbours' (two hops): longer.
+TEST(Collectives, AllToAllOnAFullyConnectedNetworkTakesOneChunksTime) {
+  constexpr uint32_t kChips = 4;
+  constexpr uint64_t kElements = 4 << 20;  // 8 MiB of fp16
+  System full = ring_system(kChips);
+  full.mutable_topology()->set_chip_topology(FULLY_CONNECTED);
+  const Program p = compiler::all_to_all_program(kChips, kElements, FP16);
+  const Report r = test::run(full, p);
+  const double port = static_cast<double>(full.core().scratchpad().banks()) *
+                      full.core().scratchpad().bank_width_bytes() * full.core_clock_ghz() * 1e9;
+  const double chunk = kElements / kChips * 2.0;
+  const double closed = (kChips - 2) * chunk / port + chunk / 100e9 + 1e-6;
+  RecordProperty("seconds",
+                 fmt::format("{:.3f} us against {:.3f} us", r.seconds() * 1e6, closed * 1e6));
+  EXPECT_NEAR(r.seconds() / closed, 1.0, 0.02);
+  for (const NetworkHopStats& h : r.network()) {
+    if (h.name().rfind("ICI", 0) == 0) {
+      EXPECT_EQ(h.bytes(), chunk) << h.name();
+    }
+  }
+  for (const ChipStats& c : r.chips()) EXPECT_EQ(c.bytes_sent(), 3 * chunk);
+  const Report ring = test::run(ring_system(kChips), p);
+  EXPECT_GT(ring.seconds(), 1.4 * r.seconds());
+}
+
+// The values: core 0 ends with chunk 0 of every core, core s's at slot s.
+TEST(Collectives, AllToAllDeliversEachCoresChunk) {
+  constexpr uint32_t kChips = 4;
+  constexpr uint64_t kElements = 1000;  // chunks of 250
+  const System s = ring_system(kChips, "npu-128x128-ideal");
+  const uint64_t bytes = kElements * 2, out = kChips * bytes;
+  Program p = load_collective_store(compiler::RingOp::AllGather, kChips, kElements, out);
+  // The same loads, then an all-to-all instead of the ring (the program's
+  // store, last on core 0's DMA queue, waits for it instead).
+  Program a2a;
+  *a2a.mutable_tensors() = p.tensors();
+  std::vector<uint32_t> ready;
+  for (uint32_t c = 0; c < kChips; ++c) {
+    *a2a.add_cores()->add_dma() = p.cores(static_cast<int>(c)).dma(0);
+    *a2a.add_semaphores() = p.semaphores(static_cast<int>(c));
+    ready.push_back(c);
+  }
+  compiler::AllToAll spec;
+  for (uint32_t c = 0; c < kChips; ++c) spec.cores.push_back(c);
+  spec.spm_data = 0;
+  spec.spm_out = bytes;
+  spec.elements = kElements;
+  spec.data_ready = ready;
+  spec.name = "a";
+  compiler::all_to_all(a2a, spec);
+  Instruction store = p.cores(0).dma(p.cores(0).dma_size() - 1);
+  store.clear_wait();
+  store.mutable_dma()->set_spm_addr(bytes);
+  for (int i = 0; i < a2a.semaphores_size(); ++i) {
+    if (a2a.semaphores(i).name().rfind("a[0].", 0) != 0) continue;
+    SemOp* w = store.add_wait();
+    w->set_sem(static_cast<uint32_t>(i));
+    w->set_count(1);
+  }
+  *a2a.mutable_cores(0)->add_dma() = store;
+  arch::MemoryImage mem;
+  std::vector<std::vector<float>> x(kChips, std::vector<float>(kElements));
+  for (uint32_t c = 0; c < kChips; ++c) {
+    for (uint64_t i = 0; i < kElements; ++i) x[c][i] = static_cast<float>((i * 5 + c * 11) % 23);
+    std::vector<uint8_t> b(bytes);
+    encode_elements(FP16, x[c].data(), kElements, b.data());
+    mem.write(c * bytes, b.data(), b.size());
+  }
+  sim::SimulationInput in;
+  in.system = &s;
+  in.program = &a2a;
+  in.memory_image = &mem;
+  (void)sim::simulate(in);
+  std::vector<uint8_t> b(bytes);
+  mem.read(out, b.data(), b.size());
+  std::vector<float> got(kElements);
+  decode_elements(FP16, b.data(), kElements, got.data());
+  for (uint32_t k = 0; k < kChips; ++k) {
+    EXPECT_EQ(std::vector<float>(got.begin() + k * 250, got.begin() + (k + 1) * 250),
+              std::vector<float>(x[k].begin(), x[k].begin() + 250))
+        << "slot " << k;
+  }
+}
+
 TEST(Collectives, BadTopologiesAreRefused) {
   const std::string hw = std::string(NPUSIM_SOURCE_DIR) + "/examples/hw/npu-hbm3.textproto";
   EXPECT_NE(test::error_of([&] {

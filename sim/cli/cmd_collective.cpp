@@ -25,7 +25,7 @@ int collective(const std::vector<std::string>& argv) {
   add_system_options(args, sys);
   args.option("op", &op,
               "all-reduce (default), reduce-scatter or all-gather: a ring over the cores in index "
-              "order");
+              "order; or all-to-all: pairwise exchange");
   args.option("bytes", &bytes, "the buffer's bytes on each chip, fp16 (default 8 MiB)", 2,
               uint64_t{1} << 40);
   args.option("count", &count, "collectives at once, each on its own buffer (default 1)", 1, 64);
@@ -36,9 +36,11 @@ int collective(const std::vector<std::string>& argv) {
     ring = compiler::RingOp::ReduceScatter;
   } else if (op == "all-gather") {
     ring = compiler::RingOp::AllGather;
-  } else if (op != "all-reduce") {
-    args.fail("op", fmt::format("'{}': choices: all-reduce, reduce-scatter, all-gather", op));
+  } else if (op != "all-reduce" && op != "all-to-all") {
+    args.fail("op",
+              fmt::format("'{}': choices: all-reduce, reduce-scatter, all-gather, all-to-all", op));
   }
+  const bool a2a = op == "all-to-all";
   if (!report.empty()) sim::OutputFile::check(report, "--report");
   const System system = load_system(sys);
   // A ring over every core, chip by chip.
@@ -59,7 +61,8 @@ int collective(const std::vector<std::string>& argv) {
                                    count, bytes, spm));
   }
   const Program program =
-      compiler::collective_program(ring, chips, elements, FP16, static_cast<uint32_t>(count));
+      a2a ? compiler::all_to_all_program(chips, elements, FP16, static_cast<uint32_t>(count))
+          : compiler::collective_program(ring, chips, elements, FP16, static_cast<uint32_t>(count));
   sim::SimulationInput in;
   in.system = &system;
   in.program = &program;
@@ -67,12 +70,12 @@ int collective(const std::vector<std::string>& argv) {
   const Report r = sim::simulate(in);
   // nccl-tests' figures: the algorithm bandwidth (bytes / time) and the bus
   // bandwidth (what each link carried: x 2 (N - 1) / N for an all-reduce,
-  // (N - 1) / N for either half).
+  // (N - 1) / N for either half and for an all-to-all).
   const double algbw = static_cast<double>(bytes) * count / r.seconds();
   const double busbw =
-      algbw * (ring == compiler::RingOp::AllReduce ? 2.0 : 1.0) * (chips - 1) / chips;
-  fmt::print("collective          {} x {} of {} bytes, ring over {} cores\n", count, op, bytes,
-             chips);
+      algbw * (ring == compiler::RingOp::AllReduce && !a2a ? 2.0 : 1.0) * (chips - 1) / chips;
+  fmt::print("collective          {} x {} of {} bytes, {} over {} cores\n", count, op, bytes,
+             a2a ? "pairwise exchange" : "ring", chips);
   fmt::print("time                {:.3f} us\n", r.seconds() * 1e6);
   fmt::print("algorithm bandwidth {:.2f} GB/s\n", algbw / 1e9);
   fmt::print("bus bandwidth       {:.2f} GB/s\n\n", busbw / 1e9);
