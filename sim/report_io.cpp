@@ -6,7 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
+#include <vector>
 
 #include "common/error.h"
 #include "sim/output_file.h"
@@ -118,6 +120,9 @@ double bandwidth_share(const Report& r) {
   return t.peak_bandwidth_gbps() > 0 ? t.achieved_bandwidth_gbps() / t.peak_bandwidth_gbps() : 0.0;
 }
 
+// Rows of the chip and network tables beyond which they are cut.
+constexpr size_t kMaxRows = 48;
+
 void print_table(const Report& r, std::ostream& out) {
   const auto& w = r.workload();
   const auto& t = r.traffic();
@@ -138,6 +143,13 @@ void print_table(const Report& r, std::ostream& out) {
     fmt::print(
         out, "{:<28}{:>20}\n", "limited by",
         fmt::format("{} ({:.1f}%)", r.limiter().resource(), 100.0 * r.limiter().busy_share()));
+  }
+  if (r.chips_size() > 1) {
+    uint64_t read = 0;
+    for (const ChipStats& c : r.chips()) read += c.bytes_read();
+    fmt::print(out, "{:<28}{:>20}\n", "chips", r.chips_size());
+    fmt::print(out, "{:<28}{:>20}\n", "bytes read, all chips", si(static_cast<double>(read), "B"));
+    fmt::print(out, "(from here to the chip table: chip 0's)\n");
   }
   fmt::print(out, "{:<28}{:>20}\n", "bytes read", si(static_cast<double>(t.read().total()), "B"));
   fmt::print(out, "{:<28}{:>20}\n", "  weights", si(static_cast<double>(t.read().weight()), "B"));
@@ -216,21 +228,43 @@ void print_table(const Report& r, std::ostream& out) {
   if (r.chips_size() > 0) {
     fmt::print(out, "\n{:<6}{:>14}{:>14}{:>8}{:>12}{:>12}{:>12}  {}\n", "chip", "computing, us",
                "finished, us", "idle", "read", "sent", "energy", "limited by");
-    for (const ChipStats& c : r.chips()) {
+    // Many chips: every k-th of them (and the last), so that the table
+    // stays readable and still shows a pipeline from end to end.
+    const int every =
+        (r.chips_size() + static_cast<int>(kMaxRows) - 1) / static_cast<int>(kMaxRows);
+    for (int i = 0; i < r.chips_size(); ++i) {
+      if (i % every != 0 && i + 1 != r.chips_size()) continue;
+      const ChipStats& c = r.chips(i);
       fmt::print(out, "{:<6}{:>14.3f}{:>14.3f}{:>7.1f}%{:>12}{:>12}{:>12}  {} ({:.1f}%)\n",
                  c.chip(), c.computing_from() * 1e6, c.seconds() * 1e6, 100.0 * c.idle_share(),
                  si(static_cast<double>(c.bytes_read()), "B"),
                  si(static_cast<double>(c.bytes_sent()), "B"), joules(c.joules()),
                  c.limiter().resource(), 100.0 * c.limiter().busy_share());
     }
+    if (every > 1) {
+      fmt::print(out, "(every {}th of {} chips, and the last; every chip in --report's chips)\n",
+                 every, r.chips_size());
+    }
     fmt::print(
         out,
         "chips idle before their first op and after their last: {:.1f}% (a pipeline's bubble)\n",
         100.0 * r.idle_share());
     fmt::print(out, "\n{:<32}{:>12}{:>10}{:>8}\n", "network hop", "bytes", "packets", "busy");
-    for (const NetworkHopStats& h : r.network()) {
+    // Many hops: the busiest, busiest first.
+    std::vector<const NetworkHopStats*> hops;
+    for (const NetworkHopStats& h : r.network()) hops.push_back(&h);
+    if (hops.size() > kMaxRows) {
+      std::stable_sort(hops.begin(), hops.end(),
+                       [](const auto* a, const auto* b) { return a->busy() > b->busy(); });
+    }
+    for (size_t i = 0; i < hops.size() && i < kMaxRows; ++i) {
+      const NetworkHopStats& h = *hops[i];
       fmt::print(out, "{:<32}{:>12}{:>10}{:>7.1f}%\n", h.name(),
                  si(static_cast<double>(h.bytes()), "B"), h.packets(), 100.0 * h.busy());
+    }
+    if (hops.size() > kMaxRows) {
+      fmt::print(out, "(the {} busiest of {} hops; every hop in --report's network)\n", kMaxRows,
+                 hops.size());
     }
   }
   if (r.has_energy()) {
