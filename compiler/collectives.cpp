@@ -28,6 +28,40 @@ void add_op(google::protobuf::RepeatedPtrField<SemOp>* ops, uint32_t sem) {
   op->set_count(1);
 }
 
+// A collective's buffer of E elements cut in n chunks: chunk k is elements
+// [k E / n, (k + 1) E / n).
+struct Chunks {
+  uint32_t n;
+  uint64_t elements;
+  DType dtype;
+  [[nodiscard]] uint64_t first(uint32_t k) const { return k * elements / n; }
+  [[nodiscard]] uint64_t count(uint32_t k) const { return first(k + 1) - first(k); }
+  [[nodiscard]] uint64_t bytes(uint64_t e) const { return dtype_bytes(dtype, e); }
+};
+
+// The chunks of a collective `name` (a `what`) over `cores`, checked: 2 or
+// more cores, a chunk for each, a data-ready semaphore per core or none.
+Chunks checked(const std::string& name, const char* what, const std::vector<uint32_t>& cores,
+               uint64_t elements, DType dtype, const std::vector<uint32_t>& data_ready) {
+  const auto n = static_cast<uint32_t>(cores.size());
+  require(n >= 2, "collective", name + ".cores", fmt::format("{} needs 2 or more cores", what));
+  require(elements >= n, "collective", name + ".elements",
+          fmt::format("{} elements do not make a chunk for each of {} cores", elements, n));
+  require(data_ready.empty() || data_ready.size() == n, "collective", name + ".data_ready",
+          "one semaphore per core, or none");
+  return {n, elements, dtype};
+}
+
+// `ins`, the first of a collective's instructions on `core` to use its
+// buffer, waits for semaphore `ready` (the buffer in the scratchpad)
+// unless it is on the DMA queue whose loads give it: a send waits by
+// itself for the loads into its bytes before it on its own queue.
+void wait_for_data(const Program& program, Instruction& ins, bool on_dma, uint32_t ready,
+                   uint32_t core) {
+  const Semaphore& sem = program.semaphores(static_cast<int>(ready));
+  if (!on_dma || sem.producer() != DMA || sem.core() != core) add_op(ins.mutable_wait(), ready);
+}
+
 }  // namespace
 
 const char* ring_role_name(RingRole role) {
@@ -94,15 +128,9 @@ Instruction ring_step_instruction(const RingStep& step, uint32_t n, uint64_t ele
 }
 
 void ring_collective(Program& program, const RingCollective& spec) {
-  const auto n = static_cast<uint32_t>(spec.cores.size());
-  require(n >= 2, "collective", spec.name + ".cores", "a ring needs 2 or more cores");
-  require(spec.elements >= n, "collective", spec.name + ".elements",
-          fmt::format("{} elements do not make a chunk for each of {} cores", spec.elements, n));
-  require(spec.data_ready.empty() || spec.data_ready.size() == n, "collective",
-          spec.name + ".data_ready", "one semaphore per core of the ring, or none");
-  const auto first = [&](uint32_t k) { return k * spec.elements / n; };
-  const auto count = [&](uint32_t k) { return first(k + 1) - first(k); };
-  const auto bytes = [&](uint64_t e) { return dtype_bytes(spec.dtype, e); };
+  const Chunks chunks =
+      checked(spec.name, "a ring", spec.cores, spec.elements, spec.dtype, spec.data_ready);
+  const uint32_t n = chunks.n;
   // Per position r, the semaphore of each role the collective uses.
   std::vector<std::array<uint32_t, kRingRoles>> sems(n);
   const bool reduce = spec.op != RingOp::AllGather, gather = spec.op != RingOp::ReduceScatter;
@@ -117,7 +145,8 @@ void ring_collective(Program& program, const RingCollective& spec) {
           given_by_previous(role) ? DMA : VECTOR, spec.cores[given_by_previous(role) ? prev : r],
           free ? BUFFER_FREE : DATA_READY, free ? 1 : 0);
       if (free)
-        program.mutable_semaphores(static_cast<int>(sems[r][i]))->set_bytes(bytes(count(0) + 1));
+        program.mutable_semaphores(static_cast<int>(sems[r][i]))
+            ->set_bytes(chunks.bytes(chunks.count(0) + 1));
     }
   }
   for (uint32_t r = 0; r < n; ++r) {
@@ -131,13 +160,7 @@ void ring_collective(Program& program, const RingCollective& spec) {
       ins = ring_step_instruction(step, n, spec.elements, spec.dtype, spec.spm_data,
                                   spec.spm_scratch, spec.cores[next]);
       if (step.after_data && !spec.data_ready.empty()) {
-        // A send waits by itself for the loads into its bytes before it on
-        // its own DMA queue; data from another queue or core needs the wait.
-        const Semaphore& ready = program.semaphores(static_cast<int>(spec.data_ready[r]));
-        if (step.kind == RingStep::Add || ready.producer() != DMA ||
-            ready.core() != spec.cores[r]) {
-          add_op(ins.mutable_wait(), spec.data_ready[r]);
-        }
+        wait_for_data(program, ins, step.kind == RingStep::Send, spec.data_ready[r], spec.cores[r]);
       }
       for (RingSemRef w : step.waits) add_op(ins.mutable_wait(), sem(w));
       for (RingSemRef g : step.signals) add_op(ins.mutable_signal(), sem(g));
@@ -146,15 +169,9 @@ void ring_collective(Program& program, const RingCollective& spec) {
 }
 
 void all_to_all(Program& program, const AllToAll& spec) {
-  const auto n = static_cast<uint32_t>(spec.cores.size());
-  require(n >= 2, "collective", spec.name + ".cores", "an all-to-all needs 2 or more cores");
-  require(spec.elements >= n, "collective", spec.name + ".elements",
-          fmt::format("{} elements do not make a chunk for each of {} cores", spec.elements, n));
-  require(spec.data_ready.empty() || spec.data_ready.size() == n, "collective",
-          spec.name + ".data_ready", "one semaphore per core, or none");
-  const auto first = [&](uint32_t k) { return k * spec.elements / n; };
-  const auto count = [&](uint32_t k) { return first(k + 1) - first(k); };
-  const auto bytes = [&](uint64_t e) { return dtype_bytes(spec.dtype, e); };
+  const Chunks c =
+      checked(spec.name, "an all-to-all", spec.cores, spec.elements, spec.dtype, spec.data_ready);
+  const uint32_t n = c.n;
   // from[d][s]: chunk d of core s landed in core d's slot s (s == d: copied).
   std::vector<std::vector<uint32_t>> from(n, std::vector<uint32_t>(n));
   for (uint32_t d = 0; d < n; ++d) {
@@ -168,31 +185,27 @@ void all_to_all(Program& program, const AllToAll& spec) {
   for (uint32_t r = 0; r < n; ++r) {
     CoreProgram& core = *program.mutable_cores(static_cast<int>(spec.cores[r]));
     const auto after_data = [&](Instruction& ins, bool on_dma) {
-      if (spec.data_ready.empty()) return;
-      // A send waits by itself for the loads before it on its DMA queue.
-      const Semaphore& ready = program.semaphores(static_cast<int>(spec.data_ready[r]));
-      if (!on_dma || ready.producer() != DMA || ready.core() != spec.cores[r]) {
-        add_op(ins.mutable_wait(), spec.data_ready[r]);
-      }
+      if (!spec.data_ready.empty())
+        wait_for_data(program, ins, on_dma, spec.data_ready[r], spec.cores[r]);
     };
     for (uint32_t j = 1; j < n; ++j) {
       const uint32_t d = (r + j) % n;
       Instruction& ins = *core.add_dma();
       SendOp& op = *ins.mutable_send();
-      op.set_spm_addr(spec.spm_data + bytes(first(d)));
-      op.set_bytes(bytes(count(d)));
+      op.set_spm_addr(spec.spm_data + c.bytes(c.first(d)));
+      op.set_bytes(c.bytes(c.count(d)));
       op.set_dest_core(spec.cores[d]);
-      op.set_dest_spm_addr(spec.spm_out + bytes(uint64_t{r} * count(d)));
+      op.set_dest_spm_addr(spec.spm_out + c.bytes(uint64_t{r} * c.count(d)));
       if (j == 1) after_data(ins, true);
       add_op(ins.mutable_signal(), from[d][r]);
     }
     Instruction& copy = *core.add_vector();
     VectorOp& v = *copy.mutable_vector();
     v.set_kind(COPY);
-    v.set_length(count(r));
+    v.set_length(c.count(r));
     v.set_dtype(spec.dtype);
-    v.set_spm_in(spec.spm_data + bytes(first(r)));
-    v.set_spm_out(spec.spm_out + bytes(uint64_t{r} * count(r)));
+    v.set_spm_in(spec.spm_data + c.bytes(c.first(r)));
+    v.set_spm_out(spec.spm_out + c.bytes(uint64_t{r} * c.count(r)));
     after_data(copy, false);
     add_op(copy.mutable_signal(), from[r][r]);
   }
