@@ -211,43 +211,60 @@ void all_to_all(Program& program, const AllToAll& spec) {
   }
 }
 
-Program all_to_all_program(uint32_t cores, uint64_t elements, DType dtype, uint32_t count) {
+namespace {
+
+// A program of `cores` cores running `count` collectives at once: add(p,
+// k, data, second) appends collective k, its buffer at data = 2 k x
+// `bytes` in every scratchpad and what it receives at second = data + bytes.
+template <typename Add>
+Program at_once(std::string name, uint32_t cores, uint64_t bytes, uint32_t count, Add add) {
   Program p;
-  p.set_name(fmt::format("{} all-to-all(s) of {} elements over {} cores", count, elements, cores));
+  p.set_name(std::move(name));
   for (uint32_t c = 0; c < cores; ++c) p.add_cores();
-  const uint64_t bytes = dtype_bytes(dtype, elements);
-  for (uint32_t k = 0; k < count; ++k) {
-    AllToAll a;
-    for (uint32_t c = 0; c < cores; ++c) a.cores.push_back(c);
-    a.spm_data = 2 * k * bytes;
-    a.spm_out = a.spm_data + bytes;
-    a.elements = elements;
-    a.dtype = dtype;
-    a.name = fmt::format("all_to_all{}", k);
-    all_to_all(p, a);
-  }
+  for (uint32_t k = 0; k < count; ++k) add(p, k, 2 * k * bytes, 2 * k * bytes + bytes);
   return p;
+}
+
+std::vector<uint32_t> in_order(uint32_t cores) {
+  std::vector<uint32_t> out(cores);
+  for (uint32_t c = 0; c < cores; ++c) out[c] = c;
+  return out;
+}
+
+}  // namespace
+
+Program all_to_all_program(uint32_t cores, uint64_t elements, DType dtype, uint32_t count) {
+  return at_once(
+      fmt::format("{} all-to-all(s) of {} elements over {} cores", count, elements, cores), cores,
+      dtype_bytes(dtype, elements), count,
+      [&](Program& p, uint32_t k, uint64_t data, uint64_t out) {
+        AllToAll a;
+        a.cores = in_order(cores);
+        a.spm_data = data;
+        a.spm_out = out;
+        a.elements = elements;
+        a.dtype = dtype;
+        a.name = fmt::format("all_to_all{}", k);
+        all_to_all(p, a);
+      });
 }
 
 Program collective_program(RingOp op, uint32_t cores, uint64_t elements, DType dtype,
                            uint32_t count) {
-  Program p;
-  p.set_name(
-      fmt::format("{} ring collective(s) of {} elements over {} cores", count, elements, cores));
-  for (uint32_t c = 0; c < cores; ++c) p.add_cores();
-  const uint64_t bytes = dtype_bytes(dtype, elements);
-  for (uint32_t k = 0; k < count; ++k) {
-    RingCollective r;
-    r.op = op;
-    for (uint32_t c = 0; c < cores; ++c) r.cores.push_back(c);
-    r.spm_data = 2 * k * bytes;
-    r.spm_scratch = r.spm_data + bytes;
-    r.elements = elements;
-    r.dtype = dtype;
-    r.name = fmt::format("collective{}", k);
-    ring_collective(p, r);
-  }
-  return p;
+  return at_once(
+      fmt::format("{} ring collective(s) of {} elements over {} cores", count, elements, cores),
+      cores, dtype_bytes(dtype, elements), count,
+      [&](Program& p, uint32_t k, uint64_t data, uint64_t scratch) {
+        RingCollective r;
+        r.op = op;
+        r.cores = in_order(cores);
+        r.spm_data = data;
+        r.spm_scratch = scratch;
+        r.elements = elements;
+        r.dtype = dtype;
+        r.name = fmt::format("collective{}", k);
+        ring_collective(p, r);
+      });
 }
 
 }  // namespace npusim::compiler
