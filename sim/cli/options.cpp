@@ -49,8 +49,9 @@ void add_workload_options(Args& args, sim::WorkloadOptions& o) {
               "topology.tensor_parallel, or all the cores of a pipeline stage's chips)",
               1, 4096);
   args.option("pp", &o.pp,
-              "pipeline parallelism: the stages the layers are cut into, each of --tp cores "
-              "(default: the system's topology.pipeline_parallel, or 1)",
+              "pipeline parallelism: the stages the model is cut into (the embedding, the "
+              "layers and the LM head, in order, even in bytes), each of --tp cores (default: the "
+              "system's topology.pipeline_parallel, or 1)",
               1, 4096);
   args.option("micro-batches", &o.micro_batches,
               "micro-batches the batch is cut into, flowing through the pipeline one after "
