@@ -209,17 +209,18 @@ uint64_t ChipNetwork::cross_all(const std::vector<uint32_t>& path, uint64_t t_ps
   return static_cast<uint64_t>(std::ceil(at - 1e-6));
 }
 
+// (Per memory request: the path is built in a vector kept for it.)
 uint64_t ChipNetwork::to_memory(uint64_t t_ps, uint32_t core, uint64_t bytes, uint64_t address) {
-  std::vector<uint32_t> path{port_out_.at(core)};
-  mesh_route(core / config_.cores, core % config_.cores, memory_node(address), path);
-  return cross_all(path, t_ps, bytes);
+  path_.assign(1, port_out_.at(core));
+  mesh_route(core / config_.cores, core % config_.cores, memory_node(address), path_);
+  return cross_all(path_, t_ps, bytes);
 }
 
 uint64_t ChipNetwork::from_memory(uint64_t t_ps, uint32_t core, uint64_t bytes, uint64_t address) {
-  std::vector<uint32_t> path;
-  mesh_route(core / config_.cores, memory_node(address), core % config_.cores, path);
-  path.push_back(port_in_.at(core));
-  return cross_all(path, t_ps, bytes);
+  path_.clear();
+  mesh_route(core / config_.cores, memory_node(address), core % config_.cores, path_);
+  path_.push_back(port_in_.at(core));
+  return cross_all(path_, t_ps, bytes);
 }
 
 void ChipNetwork::register_resources(const std::vector<ResourceLedger*>& ledgers) {

@@ -110,6 +110,7 @@ class ChipNetwork {
   std::vector<uint32_t> switch_down_;  // per chip: the switch port down to it
   // Per chip, per node, per direction (+x, -x, +y, -y): the mesh hop.
   std::vector<uint32_t> mesh_hop_;
+  std::vector<uint32_t> path_;  // a memory request's hops (reused)
 };
 
 }  // namespace npusim::arch

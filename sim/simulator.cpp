@@ -199,8 +199,8 @@ class Chip {
 // Each chip's time, traffic, limiter and energy, and each network hop's.
 void fill_network(const std::vector<std::unique_ptr<Chip>>& chips, const arch::ChipNetwork& network,
                   uint64_t end_ps, Report* r) {
-  std::map<std::string, Limiter> held_by;  // resource -> its chips' busy share x span
-  std::map<std::string, double> chip_ps;   // resource -> its chips' spans
+  // Per resource that limited chips: their spans and busy share x span.
+  std::map<std::string, std::pair<double, double>> held;
   for (size_t c = 0; c < chips.size(); ++c) {
     const Chip& chip = *chips[c];
     ChipStats* s = r->add_chips();
@@ -226,23 +226,22 @@ void fill_network(const std::vector<std::unique_ptr<Chip>>& chips, const arch::C
     const uint64_t finish = std::min(end_ps, chip.finish_ps());
     const Span active = from < finish ? Span{from, finish} : Span{0, end_ps};
     *s->mutable_limiter() = Limiters(chip.ledger, end_ps).limiter({active});
-    // The system's limiter: the chips' that held them the longest.
-    Limiter& held = held_by[s->limiter().resource()];
-    const double span = static_cast<double>(active.second - active.first);
-    held.set_busy_share(held.busy_share() + span * s->limiter().busy_share());
-    chip_ps[s->limiter().resource()] += span;
+    auto& [ps, busy_ps] = held[s->limiter().resource()];
+    ps += static_cast<double>(active.second - active.first);
+    busy_ps += static_cast<double>(active.second - active.first) * s->limiter().busy_share();
     double joules = 0;
     for (const EnergyComponent& e : chip.energy->components(static_cast<double>(end_ps) * 1e-12)) {
       joules += e.joules();
     }
     s->set_joules(joules);
   }
-  const auto most =
-      std::max_element(chip_ps.begin(), chip_ps.end(),
-                       [](const auto& a, const auto& b) { return a.second < b.second; });
-  if (most != chip_ps.end() && most->second > 0) {
+  // The system's limiter: the one that held chips the longest.
+  const auto most = std::max_element(held.begin(), held.end(), [](const auto& a, const auto& b) {
+    return a.second.first < b.second.first;
+  });
+  if (most != held.end() && most->second.first > 0) {
     r->mutable_limiter()->set_resource(most->first);
-    r->mutable_limiter()->set_busy_share(held_by.at(most->first).busy_share() / most->second);
+    r->mutable_limiter()->set_busy_share(most->second.second / most->second.first);
   }
   for (const auto& h : network.stats()) {
     if (h.packets == 0) continue;
