@@ -242,7 +242,7 @@ void print_table(const Report& r, std::ostream& out) {
                  c.limiter().resource(), 100.0 * c.limiter().busy_share());
     }
     if (every > 1) {
-      fmt::print(out, "(every {}th of {} chips, and the last; every chip in --report's chips)\n",
+      fmt::print(out, "(one chip in {} of {}, and the last; every chip in --report's chips)\n",
                  every, r.chips_size());
     }
     fmt::print(

@@ -5,7 +5,7 @@
 //
 // Tracks, per chip (a process for each of its cores and one for its
 // memories):
-// - per queue (DMA, matrix, vector) of core0: the unit's activity, one slice
+// - per queue (DMA, matrix, vector) of each core: the unit's activity, one slice
 //   per span of one kind: "busy", or "stall: memory" / "stall: dependency" /
 //   "stall: scratchpad space". Slices of a track never overlap; their sums
 //   are the report's busy and stall cycles.

@@ -7,13 +7,16 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "arch/chip_network.h"
 #include "sim/config.h"
 #include "sim/functional_run.h"
+#include "sim/report_io.h"
 #include "sim/simulator.h"
 #include "sim/workload.h"
 #include "test_util.h"
@@ -136,6 +139,42 @@ TEST(MultiCore, OnAMeshTheLinkOutOfTheMemorysNodeIsTheWall) {
   EXPECT_GT(together.limiter().busy_share(), 0.9);
   // Two streams share that link: the last ends about twice as late.
   EXPECT_GT(together.seconds(), 1.8 * alone.seconds());
+}
+
+// The run table of many chips stays readable: every k-th chip (and the
+// last) up to 48 rows, the 48 busiest hops busiest first, each cut saying
+// so; the bytes read are summed over the chips.
+TEST(MultiCore, TheRunTableOfManyChipsSamplesChipsAndShowsTheBusiestHops) {
+  Report r;
+  for (uint32_t i = 0; i < 100; ++i) {
+    ChipStats& c = *r.add_chips();
+    c.set_chip(i);
+    c.set_bytes_read(1000);
+    NetworkHopStats& h = *r.add_network();
+    h.set_name(fmt::format("hop{}", i));
+    h.set_busy(i / 100.0);
+  }
+  std::ostringstream out;
+  sim::print_table(r, out);
+  const std::string text = out.str();
+  EXPECT_NE(text.find("bytes read, all chips                 100.000 KB"), std::string::npos)
+      << text;
+  std::istringstream lines(text);
+  int chip_rows = 0;
+  bool last_chip = false;
+  std::string first_hop;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("network hop", 0) == 0) std::getline(lines, first_hop);
+    if (line.empty() || !std::isdigit(static_cast<unsigned char>(line[0]))) continue;
+    ++chip_rows;
+    last_chip = last_chip || line.rfind("99 ", 0) == 0;
+  }
+  EXPECT_EQ(chip_rows, 34);  // chips 0, 3, ..., 99: one in ceil(100 / 48) = 3
+  EXPECT_TRUE(last_chip);
+  EXPECT_NE(text.find("(one chip in 3 of 100, and the last;"), std::string::npos);
+  EXPECT_EQ(first_hop.substr(0, 6), "hop99 ");
+  EXPECT_NE(text.find("(the 48 busiest of 100 hops;"), std::string::npos);
+  EXPECT_EQ(text.find("hop51 "), std::string::npos);  // the 49th busiest
 }
 
 // A layer split over the cores of a chip (tensor parallelism, each core in
