@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <vector>
 
 #include "arch/chip_network.h"
@@ -91,11 +92,10 @@ System ring_system(uint32_t chips, const std::string& hw = "npu-hbm3") {
   return s;
 }
 
-// Each core loads its `elements` fp16 inputs (core c's at c x bytes) into
-// its scratchpad, all-reduces them, and core 0 stores the result at `out`.
-Program load_collective_store(compiler::RingOp ring, uint32_t chips, uint64_t elements,
-                              uint64_t out) {
-  Program p;
+// Each of `chips` cores loads its `elements` fp16 inputs (core c's at c x
+// their bytes) into its scratchpad at 0 (tensor 0, with room for an output
+// after the inputs); returns the semaphore each core's load gives.
+std::vector<uint32_t> load_inputs(Program& p, uint32_t chips, uint64_t elements) {
   const uint64_t bytes = elements * 2;
   TensorRef* t = p.add_tensors();
   t->set_name("x");
@@ -125,35 +125,48 @@ Program load_collective_store(compiler::RingOp ring, uint32_t chips, uint64_t el
     sig->set_sem(s->id());
     sig->set_count(1);
   }
-  compiler::RingCollective r;
-  r.op = ring;
-  for (uint32_t c = 0; c < chips; ++c) r.cores.push_back(c);
-  r.spm_data = 0;
-  r.spm_scratch = bytes;
-  r.elements = elements;
-  r.data_ready = ready;
-  r.name = "c";
-  compiler::ring_collective(p, r);
-  // Core 0 stores its buffer once its last chunk is in (compiler/
-  // collectives.h: its `gathered`, or reducing only `added`, semaphore's
-  // last count).
+  return ready;
+}
+
+// Core 0 stores `bytes` of its scratchpad from `spm` at `out` once it can
+// take once each semaphore `done` names.
+void store_from_core0(Program& p, uint64_t spm, uint64_t bytes, uint64_t out,
+                      const std::function<bool(const std::string&)>& done) {
   Instruction& store = *p.mutable_cores(0)->add_dma();
   DmaOp& op = *store.mutable_dma();
   op.set_direction(DmaOp::STORE);
   op.set_dram_addr(out);
-  op.set_spm_addr(0);
+  op.set_spm_addr(spm);
   op.set_row_bytes(bytes);
   op.set_rows(1);
   op.set_tensor(0);
   op.set_tensor_class(ACTIVATION);
   for (int i = 0; i < p.semaphores_size(); ++i) {
-    const char* last = ring == compiler::RingOp::ReduceScatter ? "c[0].added" : "c[0].gathered";
-    if (p.semaphores(i).name() == last) {
-      SemOp* w = store.add_wait();
-      w->set_sem(static_cast<uint32_t>(i));
-      w->set_count(1);
-    }
+    if (!done(p.semaphores(i).name())) continue;
+    SemOp* w = store.add_wait();
+    w->set_sem(static_cast<uint32_t>(i));
+    w->set_count(1);
   }
+}
+
+// Each core loads its inputs, the ring collective runs on them, and core 0
+// stores its buffer at `out` once its last chunk is in (compiler/
+// collectives.h: its `gathered`, or reducing only `added`, semaphore's last
+// count).
+Program load_collective_store(compiler::RingOp ring, uint32_t chips, uint64_t elements,
+                              uint64_t out) {
+  Program p;
+  compiler::RingCollective r;
+  r.op = ring;
+  for (uint32_t c = 0; c < chips; ++c) r.cores.push_back(c);
+  r.data_ready = load_inputs(p, chips, elements);
+  r.spm_data = 0;
+  r.spm_scratch = elements * 2;
+  r.elements = elements;
+  r.name = "c";
+  compiler::ring_collective(p, r);
+  const char* last = ring == compiler::RingOp::ReduceScatter ? "c[0].added" : "c[0].gathered";
+  store_from_core0(p, 0, elements * 2, out, [&](const std::string& name) { return name == last; });
   return p;
 }
 
@@ -311,35 +324,19 @@ TEST(Collectives, AllToAllDeliversEachCoresChunk) {
   constexpr uint64_t kElements = 1000;  // chunks of 250
   const System s = ring_system(kChips, "npu-128x128-ideal");
   const uint64_t bytes = kElements * 2, out = kChips * bytes;
-  Program p = load_collective_store(compiler::RingOp::AllGather, kChips, kElements, out);
-  // The same loads, then an all-to-all instead of the ring (the program's
-  // store, last on core 0's DMA queue, waits for it instead).
+  // Each core loads its inputs, the all-to-all runs on them, and core 0
+  // stores its output once it has every core's chunk and its own.
   Program a2a;
-  *a2a.mutable_tensors() = p.tensors();
-  std::vector<uint32_t> ready;
-  for (uint32_t c = 0; c < kChips; ++c) {
-    *a2a.add_cores()->add_dma() = p.cores(static_cast<int>(c)).dma(0);
-    *a2a.add_semaphores() = p.semaphores(static_cast<int>(c));
-    ready.push_back(c);
-  }
   compiler::AllToAll spec;
   for (uint32_t c = 0; c < kChips; ++c) spec.cores.push_back(c);
+  spec.data_ready = load_inputs(a2a, kChips, kElements);
   spec.spm_data = 0;
   spec.spm_out = bytes;
   spec.elements = kElements;
-  spec.data_ready = ready;
   spec.name = "a";
   compiler::all_to_all(a2a, spec);
-  Instruction store = p.cores(0).dma(p.cores(0).dma_size() - 1);
-  store.clear_wait();
-  store.mutable_dma()->set_spm_addr(bytes);
-  for (int i = 0; i < a2a.semaphores_size(); ++i) {
-    if (a2a.semaphores(i).name().rfind("a[0].", 0) != 0) continue;
-    SemOp* w = store.add_wait();
-    w->set_sem(static_cast<uint32_t>(i));
-    w->set_count(1);
-  }
-  *a2a.mutable_cores(0)->add_dma() = store;
+  store_from_core0(a2a, bytes, bytes, out,
+                   [](const std::string& name) { return name.rfind("a[0].", 0) == 0; });
   arch::MemoryImage mem;
   std::vector<std::vector<float>> x(kChips, std::vector<float>(kElements));
   for (uint32_t c = 0; c < kChips; ++c) {
