@@ -39,17 +39,16 @@ struct Chunks {
   [[nodiscard]] uint64_t bytes(uint64_t e) const { return dtype_bytes(dtype, e); }
 };
 
-// The chunks of a collective `name` (a `what`) over `cores`, checked: 2 or
-// more cores, a chunk for each, a data-ready semaphore per core or none.
-Chunks checked(const std::string& name, const char* what, const std::vector<uint32_t>& cores,
-               uint64_t elements, DType dtype, const std::vector<uint32_t>& data_ready) {
-  const auto n = static_cast<uint32_t>(cores.size());
-  require(n >= 2, "collective", name + ".cores", fmt::format("{} needs 2 or more cores", what));
-  require(elements >= n, "collective", name + ".elements",
-          fmt::format("{} elements do not make a chunk for each of {} cores", elements, n));
-  require(data_ready.empty() || data_ready.size() == n, "collective", name + ".data_ready",
+// The chunks of collective `c` (a `what`), checked: 2 or more cores, a
+// chunk for each, a data-ready semaphore per core or none.
+Chunks checked(const Collective& c, const char* what) {
+  const auto n = static_cast<uint32_t>(c.cores.size());
+  require(n >= 2, "collective", c.name + ".cores", fmt::format("{} needs 2 or more cores", what));
+  require(c.elements >= n, "collective", c.name + ".elements",
+          fmt::format("{} elements do not make a chunk for each of {} cores", c.elements, n));
+  require(c.data_ready.empty() || c.data_ready.size() == n, "collective", c.name + ".data_ready",
           "one semaphore per core, or none");
-  return {n, elements, dtype};
+  return {n, c.elements, c.dtype};
 }
 
 // `ins`, the first of a collective's instructions on `core` to use its
@@ -128,8 +127,7 @@ Instruction ring_step_instruction(const RingStep& step, uint32_t n, uint64_t ele
 }
 
 void ring_collective(Program& program, const RingCollective& spec) {
-  const Chunks chunks =
-      checked(spec.name, "a ring", spec.cores, spec.elements, spec.dtype, spec.data_ready);
+  const Chunks chunks = checked(spec, "a ring");
   const uint32_t n = chunks.n;
   // Per position r, the semaphore of each role the collective uses.
   std::vector<std::array<uint32_t, kRingRoles>> sems(n);
@@ -169,8 +167,7 @@ void ring_collective(Program& program, const RingCollective& spec) {
 }
 
 void all_to_all(Program& program, const AllToAll& spec) {
-  const Chunks c =
-      checked(spec.name, "an all-to-all", spec.cores, spec.elements, spec.dtype, spec.data_ready);
+  const Chunks c = checked(spec, "an all-to-all");
   const uint32_t n = c.n;
   // from[d][s]: chunk d of core s landed in core d's slot s (s == d: copied).
   std::vector<std::vector<uint32_t>> from(n, std::vector<uint32_t>(n));
@@ -213,58 +210,51 @@ void all_to_all(Program& program, const AllToAll& spec) {
 
 namespace {
 
-// A program of `cores` cores running `count` collectives at once: add(p,
-// k, data, second) appends collective k, its buffer at data = 2 k x
-// `bytes` in every scratchpad and what it receives at second = data + bytes.
+// A program of `cores` cores running `count` collectives (`what`) at once,
+// each `name`<k> over all the cores in order: add(p, c) appends collective k
+// (`c`, of `elements`), its buffer at 2 k x their bytes in every scratchpad
+// and what it receives (second) right after.
 template <typename Add>
-Program at_once(std::string name, uint32_t cores, uint64_t bytes, uint32_t count, Add add) {
+Program at_once(const char* what, const char* name, uint32_t cores, uint64_t elements, DType dtype,
+                uint32_t count, Add add) {
   Program p;
-  p.set_name(std::move(name));
+  p.set_name(fmt::format("{} {}(s) of {} elements over {} cores", count, what, elements, cores));
   for (uint32_t c = 0; c < cores; ++c) p.add_cores();
-  for (uint32_t k = 0; k < count; ++k) add(p, k, 2 * k * bytes, 2 * k * bytes + bytes);
+  const uint64_t bytes = dtype_bytes(dtype, elements);
+  for (uint32_t k = 0; k < count; ++k) {
+    Collective c;
+    for (uint32_t core = 0; core < cores; ++core) c.cores.push_back(core);
+    c.spm_data = 2 * k * bytes;
+    c.elements = elements;
+    c.dtype = dtype;
+    c.name = fmt::format("{}{}", name, k);
+    add(p, c, c.spm_data + bytes);
+  }
   return p;
-}
-
-std::vector<uint32_t> in_order(uint32_t cores) {
-  std::vector<uint32_t> out(cores);
-  for (uint32_t c = 0; c < cores; ++c) out[c] = c;
-  return out;
 }
 
 }  // namespace
 
 Program all_to_all_program(uint32_t cores, uint64_t elements, DType dtype, uint32_t count) {
-  return at_once(
-      fmt::format("{} all-to-all(s) of {} elements over {} cores", count, elements, cores), cores,
-      dtype_bytes(dtype, elements), count,
-      [&](Program& p, uint32_t k, uint64_t data, uint64_t out) {
-        AllToAll a;
-        a.cores = in_order(cores);
-        a.spm_data = data;
-        a.spm_out = out;
-        a.elements = elements;
-        a.dtype = dtype;
-        a.name = fmt::format("all_to_all{}", k);
-        all_to_all(p, a);
-      });
+  return at_once("all-to-all", "all_to_all", cores, elements, dtype, count,
+                 [](Program& p, const Collective& c, uint64_t second) {
+                   AllToAll a;
+                   static_cast<Collective&>(a) = c;
+                   a.spm_out = second;
+                   all_to_all(p, a);
+                 });
 }
 
 Program collective_program(RingOp op, uint32_t cores, uint64_t elements, DType dtype,
                            uint32_t count) {
-  return at_once(
-      fmt::format("{} ring collective(s) of {} elements over {} cores", count, elements, cores),
-      cores, dtype_bytes(dtype, elements), count,
-      [&](Program& p, uint32_t k, uint64_t data, uint64_t scratch) {
-        RingCollective r;
-        r.op = op;
-        r.cores = in_order(cores);
-        r.spm_data = data;
-        r.spm_scratch = scratch;
-        r.elements = elements;
-        r.dtype = dtype;
-        r.name = fmt::format("collective{}", k);
-        ring_collective(p, r);
-      });
+  return at_once("ring collective", "collective", cores, elements, dtype, count,
+                 [op](Program& p, const Collective& c, uint64_t second) {
+                   RingCollective r;
+                   static_cast<Collective&>(r) = c;
+                   r.op = op;
+                   r.spm_scratch = second;
+                   ring_collective(p, r);
+                 });
 }
 
 }  // namespace npusim::compiler

@@ -76,18 +76,23 @@ struct RingStep {
   return role == RingRole::RecvFull || role == RingRole::Gathered;
 }
 
-struct RingCollective {
-  RingOp op = RingOp::AllReduce;
-  std::vector<uint32_t> cores;  // the ring, in order (Program.cores indices)
+// What every collective has: its cores, its buffer on each, and the
+// semaphores saying the buffer is there.
+struct Collective {
+  std::vector<uint32_t> cores;  // Program.cores indices (a ring: in ring order)
   uint64_t spm_data = 0;        // the buffer, at the same address on every core
-  uint64_t spm_scratch = 0;     // a chunk's bytes to receive into (reducing)
-  uint64_t elements = 0;
+  uint64_t elements = 0;        // in each core's buffer
   DType dtype = FP16;
-  // Per core (as `cores`), a semaphore its first add (or, gathering alone,
-  // its first send) waits for: the buffer is in its scratchpad (empty: it is
-  // already).
+  // Per core (as `cores`), a semaphore the first of the collective's
+  // instructions to use the buffer waits for: the buffer is in its
+  // scratchpad (empty: it is already).
   std::vector<uint32_t> data_ready;
   std::string name = "collective";  // prefixes its semaphores' names
+};
+
+struct RingCollective : Collective {
+  RingOp op = RingOp::AllReduce;
+  uint64_t spm_scratch = 0;  // a chunk's bytes to receive into (reducing)
 };
 
 // Appends the instructions and semaphores to `program`, whose cores must
@@ -110,15 +115,8 @@ void ring_collective(Program& program, const RingCollective& spec);
 // link's latency). Its own chunk core r copies with its vector unit.
 // Completion on core d: semaphore "<name>[d].from[s]" for each s != d
 // (given by s's send) and "<name>[d].own" (its copy), each once.
-struct AllToAll {
-  std::vector<uint32_t> cores;
-  uint64_t spm_data = 0, spm_out = 0;  // the same on every core
-  uint64_t elements = 0;               // in each core's buffer
-  DType dtype = FP16;
-  // Per core (as `cores`), a semaphore saying the buffer is in its
-  // scratchpad (empty: it is already), which its sends and copy wait for.
-  std::vector<uint32_t> data_ready;
-  std::string name = "all_to_all";
+struct AllToAll : Collective {
+  uint64_t spm_out = 0;  // the output, at the same address on every core
 };
 // UserError when there are fewer than 2 cores or fewer elements than cores.
 void all_to_all(Program& program, const AllToAll& spec);
