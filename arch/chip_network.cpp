@@ -212,13 +212,15 @@ uint64_t ChipNetwork::cross_all(const std::vector<uint32_t>& path, uint64_t t_ps
 // (Per memory request: the path is built in a vector kept for it.)
 uint64_t ChipNetwork::to_memory(uint64_t t_ps, uint32_t core, uint64_t bytes, uint64_t address) {
   path_.assign(1, port_out_.at(core));
-  mesh_route(core / config_.cores, core % config_.cores, memory_node(address), path_);
+  if (config_.mesh)
+    mesh_route(core / config_.cores, core % config_.cores, memory_node(address), path_);
   return cross_all(path_, t_ps, bytes);
 }
 
 uint64_t ChipNetwork::from_memory(uint64_t t_ps, uint32_t core, uint64_t bytes, uint64_t address) {
   path_.clear();
-  mesh_route(core / config_.cores, memory_node(address), core % config_.cores, path_);
+  if (config_.mesh)
+    mesh_route(core / config_.cores, memory_node(address), core % config_.cores, path_);
   path_.push_back(port_in_.at(core));
   return cross_all(path_, t_ps, bytes);
 }

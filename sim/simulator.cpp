@@ -222,7 +222,8 @@ void fill_network(const std::vector<std::unique_ptr<Chip>>& chips, const arch::C
     r->set_idle_share(r->idle_share() + s->idle_share() / static_cast<double>(chips.size()));
     s->set_bytes_sent(sent);
     s->set_bytes_read(read);
-    // Its limiter while it computed (a pipeline stage idles most of a run).
+    // Its limiter while it computed (a pipeline stage idles most of a run;
+    // a chip that computed nothing, over the whole run).
     const uint64_t finish = std::min(end_ps, chip.finish_ps());
     const Span active = from < finish ? Span{from, finish} : Span{0, end_ps};
     *s->mutable_limiter() = Limiters(chip.ledger, end_ps).limiter({active});

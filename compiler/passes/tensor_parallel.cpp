@@ -114,19 +114,13 @@ class Sharder {
            tensors_.at(n.inputs(1), n.name()).is_parameter();
   }
 
-  // Tensor `w` is read only as matmuls' weight (no other op reads it whole:
-  // an embedding table tied to the LM head).
-  [[nodiscard]] bool only_weight(const std::string& w) const {
-    const auto& users = users_.at(w);
-    return std::all_of(users.begin(), users.end(),
-                       [](const auto& u) { return u.first->op() == MATMUL && u.second == 1; });
-  }
-
-  // Tensor `t` is read only as embeddings' tables.
-  [[nodiscard]] bool only_embedding(const std::string& t) const {
+  // Tensor `t` is read only as input `input` of `op` nodes: only as
+  // matmuls' weight (not also whole, as an embedding table tied to the LM
+  // head is), or only as embeddings' tables.
+  [[nodiscard]] bool only_read_as(const std::string& t, OpType op, int input) const {
     const auto& users = users_.at(t);
     return std::all_of(users.begin(), users.end(),
-                       [](const auto& u) { return u.first->op() == EMBEDDING && u.second == 0; });
+                       [&](const auto& u) { return u.first->op() == op && u.second == input; });
   }
 
   // Every op reading activation `t` can take its columns split in N.
@@ -277,7 +271,8 @@ class Sharder {
           split(n.inputs(1), transposed ? 1 : 0, n);
           if (n.inputs_size() == 3) split(n.inputs(2), 0, n);  // the scale groups
           partial_out = true;
-        } else if (weighted(n) && in_state(0) == State::Whole && only_weight(n.inputs(1)) &&
+        } else if (weighted(n) && in_state(0) == State::Whole &&
+                   only_read_as(n.inputs(1), MATMUL, 1) &&
                    splittable(n.outputs(0))) {  // by columns
           const bool transposed = attr_int(n, "weight_transposed", 0) != 0;
           split(n.inputs(1), transposed ? 0 : 1, n);
@@ -291,7 +286,7 @@ class Sharder {
         // fall in it, zeros for the others; the sum over the cores is the
         // lookup. A table that something else reads (tied to the LM head)
         // or whose rows the cores do not divide stays whole.
-        if (only_embedding(n.inputs(0)) &&
+        if (only_read_as(n.inputs(0), EMBEDDING, 0) &&
             tensors_.at(n.inputs(0), n.name()).shape(0) % static_cast<int64_t>(n_) == 0) {
           split(n.inputs(0), 0, n);
           set_attr(n, "vocab_shards", static_cast<int64_t>(n_));
