@@ -73,17 +73,14 @@ std::vector<uint32_t> balance(const std::vector<uint64_t>& units, uint32_t stage
   }
   std::vector<uint32_t> group(units.size());
   uint32_t g = 0;
-  uint64_t sum = 0;
-  size_t in_group = 0;
+  uint64_t sum = 0;  // of group g (units are >= 1 byte: 0 only while it is empty)
   for (size_t i = 0; i < units.size(); ++i) {
     const size_t left = units.size() - i;  // this unit and those after it
-    if (in_group > 0 && (sum + units[i] > lo || left == stages - g - 1)) {
+    if (sum > 0 && (sum + units[i] > lo || left == stages - g - 1)) {
       ++g;
       sum = 0;
-      in_group = 0;
     }
     sum += units[i];
-    ++in_group;
     group[i] = g;
   }
   return group;
