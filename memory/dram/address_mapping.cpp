@@ -115,10 +115,10 @@ void AddressMapping::Cursor::advance(uint64_t bursts) {
   for (size_t i = 0; i < digit_.size() && bursts > 0; ++i) {
     const Digit& d = m_.digits_[i];
     const uint64_t sum = digit_[i] + bursts;
-    const uint64_t value = sum % d.radix;
+    const uint64_t value = d.bits > 0 ? sum & (d.radix - 1) : sum % d.radix;
     field_[d.field] = field_[d.field] - (digit_[i] << d.shift) + (value << d.shift);
     digit_[i] = value;
-    bursts = sum / d.radix;
+    bursts = d.bits > 0 ? sum >> d.bits : sum / d.radix;
   }
 }
 

@@ -125,8 +125,7 @@ uint32_t ChannelController::pick_refresh_bank() const {
   return best;
 }
 
-void ChannelController::catch_up(uint64_t now) {
-  if (spec_.refresh == DramConfig::NO_REFRESH) return;
+void ChannelController::refresh_until(uint64_t now) {
   const bool all = spec_.refresh == DramConfig::ALL_BANK;
   const Command ref = all ? Command::REFab : Command::REFpb;
   const uint64_t interval = all ? spec_.REFI : spec_.REFI / spec_.banks();

@@ -226,8 +226,12 @@ class ChannelController {
   // Counts planned rows whose last column is at or before `now` as done.
   void retire(uint64_t now);
   void served(Burst& b, uint64_t clock, uint32_t bursts);
-  // Plans every refresh due by `now`, at its due clock.
-  void catch_up(uint64_t now);
+  // Plans every refresh due by `now`, at its due clock (inline: called per
+  // request and per step, and most often nothing is due).
+  void catch_up(uint64_t now) {
+    if (refresh_due_ <= now) refresh_until(now);
+  }
+  void refresh_until(uint64_t now);
   // Every bank closed and able to take `ref` at `clock`.
   [[nodiscard]] bool settled_by(Command ref, uint64_t clock) const;
   [[nodiscard]] uint32_t pick_refresh_bank() const;

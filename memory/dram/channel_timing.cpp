@@ -14,21 +14,9 @@ const char* command_name(Command c) {
 ChannelTiming::ChannelTiming(const DramSpec& spec)
     : s_(spec), banks_(spec.banks()), groups_(spec.bank_groups) {}
 
-uint64_t ChannelTiming::earliest(Command c, uint32_t bank) const {
+uint64_t ChannelTiming::earliest_other(Command c, uint32_t bank) const {
   const Bank& b = banks_[bank];
-  const Group& g = groups_[bank / s_.banks_per_group];
   switch (c) {
-    case Command::ACT: {
-      uint64_t t = std::max({b.act, g.act, act_});
-      if (acts_ >= 4) t = std::max(t, faw_[faw_next_] + s_.FAW);  // the 4th-last ACT
-      return t;
-    }
-    case Command::PRE:
-      return std::max(b.pre, pre_all_);
-    case Command::RD:
-      return std::max({b.rd, g.rd, rd_});
-    case Command::WR:
-      return std::max({b.wr, g.wr, wr_});
     case Command::REFab:
       return ref_;
     case Command::REFpb:
@@ -55,46 +43,9 @@ uint64_t ChannelTiming::earliest(Command c, uint32_t bank) const {
   }
 }
 
-void ChannelTiming::issue(Command c, uint32_t bank, uint64_t t, uint32_t row) {
+void ChannelTiming::issue_other(Command c, uint32_t bank, uint64_t t, uint32_t row) {
   Bank& b = banks_[bank];
-  Group& g = groups_[bank / s_.banks_per_group];
   switch (c) {
-    case Command::ACT:
-      b.open_row = row;
-      b.rd = t + s_.RCD_RD;
-      b.wr = t + s_.RCD_WR;
-      b.pre = std::max(b.pre, t + s_.RAS);
-      b.act = t + s_.RC;
-      g.act = t + s_.RRD_L;
-      act_ = t + s_.RRD_S;
-      faw_[faw_next_] = t;
-      faw_next_ = (faw_next_ + 1) % faw_.size();
-      ++acts_;
-      ref_ = std::max(ref_, t + s_.RC);
-      break;
-    case Command::PRE:
-      b.open_row = kClosed;
-      b.act = std::max(b.act, t + s_.RP);
-      ref_ = std::max(ref_, t + s_.RP);
-      break;
-    case Command::RD: {
-      b.pre = std::max(b.pre, t + s_.RTP);
-      g.rd = std::max(g.rd, t + s_.CCD_L);
-      rd_ = std::max(rd_, t + s_.CCD_S);
-      // Read to write: the read data must leave the bus, plus the turnaround.
-      const uint64_t to_write = t + s_.CL + s_.burst_cycles + s_.RTW - std::min(s_.CWL, s_.CL);
-      wr_ = std::max(wr_, to_write);
-      break;
-    }
-    case Command::WR: {
-      const uint64_t data_end = t + s_.CWL + s_.burst_cycles;
-      b.pre = std::max(b.pre, data_end + s_.WR);
-      g.wr = std::max(g.wr, t + s_.CCD_L);
-      wr_ = std::max(wr_, t + s_.CCD_S);
-      g.rd = std::max(g.rd, data_end + s_.WTR_L);
-      rd_ = std::max(rd_, data_end + s_.WTR_S);
-      break;
-    }
     case Command::REFab:
       for (Bank& each : banks_) each.act = std::max(each.act, t + s_.RFC);
       ref_ = t + s_.RFC;

@@ -15,6 +15,7 @@
 // RDRES (results out over the data bus like an RD, nRDRES between two).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <vector>
@@ -49,7 +50,27 @@ class ChannelTiming {
 
   // Earliest clock `command` may issue to `bank` (ignores whether the bank's
   // row state allows it: RD/WR need the row open, ACT/REF a closed bank).
-  [[nodiscard]] uint64_t earliest(Command command, uint32_t bank) const;
+  // (Inline for the commands a controller issues per row; the rest in
+  // earliest_other().)
+  [[nodiscard]] uint64_t earliest(Command command, uint32_t bank) const {
+    const Bank& b = banks_[bank];
+    switch (command) {
+      case Command::ACT: {
+        const Group& g = groups_[bank / s_.banks_per_group];
+        uint64_t t = std::max({b.act, g.act, act_});
+        if (acts_ >= 4) t = std::max(t, faw_[faw_next_] + s_.FAW);  // the 4th-last ACT
+        return t;
+      }
+      case Command::PRE:
+        return std::max(b.pre, pre_all_);
+      case Command::RD:
+        return std::max({b.rd, groups_[bank / s_.banks_per_group].rd, rd_});
+      case Command::WR:
+        return std::max({b.wr, groups_[bank / s_.banks_per_group].wr, wr_});
+      default:
+        return earliest_other(command, bank);
+    }
+  }
   // The channel-wide part of earliest(): no bank can take `command` before.
   [[nodiscard]] uint64_t channel_floor(Command command) const {
     return command == Command::RD ? rd_ : command == Command::WR ? wr_ : 0;
@@ -70,12 +91,59 @@ class ChannelTiming {
     return earliest(command, bank) <= clock;
   }
   // Records `command` at `clock` (>= earliest). ACT opens `row`.
-  void issue(Command command, uint32_t bank, uint64_t clock, uint32_t row = 0);
+  void issue(Command command, uint32_t bank, uint64_t clock, uint32_t row = 0) {
+    Bank& b = banks_[bank];
+    switch (command) {
+      case Command::ACT: {
+        Group& g = groups_[bank / s_.banks_per_group];
+        b.open_row = row;
+        b.rd = clock + s_.RCD_RD;
+        b.wr = clock + s_.RCD_WR;
+        b.pre = std::max(b.pre, clock + s_.RAS);
+        b.act = clock + s_.RC;
+        g.act = clock + s_.RRD_L;
+        act_ = clock + s_.RRD_S;
+        faw_[faw_next_] = clock;
+        faw_next_ = (faw_next_ + 1) % faw_.size();
+        ++acts_;
+        ref_ = std::max(ref_, clock + s_.RC);
+        return;
+      }
+      case Command::PRE:
+        b.open_row = kClosed;
+        b.act = std::max(b.act, clock + s_.RP);
+        ref_ = std::max(ref_, clock + s_.RP);
+        return;
+      case Command::RD: {
+        Group& g = groups_[bank / s_.banks_per_group];
+        b.pre = std::max(b.pre, clock + s_.RTP);
+        g.rd = std::max(g.rd, clock + s_.CCD_L);
+        rd_ = std::max(rd_, clock + s_.CCD_S);
+        // Read to write: the read data must leave the bus, plus the turnaround.
+        wr_ = std::max(wr_, clock + s_.CL + s_.burst_cycles + s_.RTW - std::min(s_.CWL, s_.CL));
+        return;
+      }
+      case Command::WR: {
+        Group& g = groups_[bank / s_.banks_per_group];
+        const uint64_t data_end = clock + s_.CWL + s_.burst_cycles;
+        b.pre = std::max(b.pre, data_end + s_.WR);
+        g.wr = std::max(g.wr, clock + s_.CCD_L);
+        wr_ = std::max(wr_, clock + s_.CCD_S);
+        g.rd = std::max(g.rd, data_end + s_.WTR_L);
+        rd_ = std::max(rd_, data_end + s_.WTR_S);
+        return;
+      }
+      default:
+        issue_other(command, bank, clock, row);
+    }
+  }
 
   [[nodiscard]] uint32_t open_row(uint32_t bank) const { return banks_[bank].open_row; }
   [[nodiscard]] uint32_t banks() const { return static_cast<uint32_t>(banks_.size()); }
 
  private:
+  [[nodiscard]] uint64_t earliest_other(Command command, uint32_t bank) const;
+  void issue_other(Command command, uint32_t bank, uint64_t clock, uint32_t row);
   struct Bank {
     uint32_t open_row = kClosed;
     uint64_t act = 0, pre = 0, rd = 0, wr = 0;

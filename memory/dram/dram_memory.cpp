@@ -87,11 +87,19 @@ void DramMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
   const uint64_t mid_begin = std::min((begin + block - 1) / block * block, end);
   const uint64_t mid_end = std::max(mid_begin, end / block * block);
   group_bursts(begin, mid_begin, {arrival, 0, 0, 0, id, write, 0, 1, false});
-  const uint64_t rows = mapping_.row_block() / spec_.columns;
-  for (uint64_t b0 = mid_begin; b0 < mid_end; b0 += block) {
-    for (uint64_t k = 0; k < rows; ++k) {
-      const DramAddress d = mapping_.decode(b0 + mapping_.row_in_block(k) * bb);
-      enqueue_on(d.channel, {arrival, d.bank, d.row, 0, id, write, 0, spec_.columns, true});
+  if (mid_begin < mid_end) {
+    // The rows' first bursts, in address order: walked, not decoded each.
+    const uint64_t rows = mapping_.row_block() / spec_.columns;
+    AddressMapping::Cursor cursor(mapping_, mid_begin);
+    uint64_t at = mid_begin / bb;
+    for (uint64_t b0 = mid_begin / bb; b0 < mid_end / bb; b0 += mapping_.row_block()) {
+      for (uint64_t k = 0; k < rows; ++k) {
+        const uint64_t to = b0 + mapping_.row_in_block(k);
+        cursor.advance(to - at);
+        at = to;
+        const DramAddress d = cursor.address();
+        enqueue_on(d.channel, {arrival, d.bank, d.row, 0, id, write, 0, spec_.columns, true});
+      }
     }
   }
   group_bursts(mid_end, end, {arrival, 0, 0, 0, id, write, 0, 1, false});
