@@ -50,13 +50,15 @@ struct Burst {
   uint64_t arrival = 0;  // clock the request reached the controller
   uint32_t bank = 0, row = 0, column = 0;
   uint32_t request = 0;  // the owner's id, passed back on completion
+  uint32_t count = 1;    // bursts in this entry
   bool write = false;
   uint8_t outcome = 0;  // 0 row hit, 1 miss (bank closed), 2 conflict (other row open)
-  uint32_t count = 1;   // bursts in this entry
   // Row-granular fast path: planned as a unit (plan_rows), a whole row or the
   // part of one a request covers; else burst by burst.
   bool as_unit = false;
 };
+// 32 bytes: queues index and size it by shifts, not by divisions.
+static_assert(sizeof(Burst) == 32);
 
 // A vector consumed from the front through an offset `head`: drops the
 // consumed elements once they are all of it, or half of it (and 64 or more).

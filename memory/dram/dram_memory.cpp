@@ -73,7 +73,7 @@ void DramMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
   if (!spec_.row_granular || bytes < spec_.row_bytes()) {
     for (uint64_t a = begin; a < first + bytes; a += bb) {
       const DramAddress d = mapping_.decode(a);
-      enqueue_on(d.channel, {arrival, d.bank, d.row, d.column, id, write, 0, 1, false});
+      enqueue_on(d.channel, {arrival, d.bank, d.row, d.column, id, 1, write, 0, false});
     }
     return;
   }
@@ -86,7 +86,7 @@ void DramMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
   const uint64_t block = mapping_.row_block() * bb;
   const uint64_t mid_begin = std::min((begin + block - 1) / block * block, end);
   const uint64_t mid_end = std::max(mid_begin, end / block * block);
-  group_bursts(begin, mid_begin, {arrival, 0, 0, 0, id, write, 0, 1, false});
+  group_bursts(begin, mid_begin, {arrival, 0, 0, 0, id, 1, write, 0, false});
   if (mid_begin < mid_end) {
     // The rows' first bursts, in address order: walked, not decoded each.
     const uint64_t rows = mapping_.row_block() / spec_.columns;
@@ -98,11 +98,11 @@ void DramMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
         cursor.advance(to - at);
         at = to;
         const DramAddress d = cursor.address();
-        enqueue_on(d.channel, {arrival, d.bank, d.row, 0, id, write, 0, spec_.columns, true});
+        enqueue_on(d.channel, {arrival, d.bank, d.row, 0, id, spec_.columns, write, 0, true});
       }
     }
   }
-  group_bursts(mid_end, end, {arrival, 0, 0, 0, id, write, 0, 1, false});
+  group_bursts(mid_end, end, {arrival, 0, 0, 0, id, 1, write, 0, false});
 }
 
 // Queues the bursts of [from, to) (burst aligned at `from`) as entries like
