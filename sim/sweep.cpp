@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "sim/memories.h"
 #include "sim/report_io.h"
 #include "sim/simulator.h"
 
@@ -86,12 +87,9 @@ Report run_workload(const System& system, const std::string& where,
   return r;
 }
 
-void write_sweep_csv(std::ostream& out, const std::vector<SweepAxis>& axes,
-                     const std::vector<std::vector<std::string>>& grid,
-                     const std::vector<Report>& reports) {
+SweepTable::SweepTable(const std::vector<SweepAxis>& axes, const System& first) {
   // A report's figures by column; a varied option's own column (batch,
   // kv_len, ...) is its axis's.
-  using Column = std::pair<std::string, std::function<std::string(const Report&)>>;
   const auto g = [](double v) { return fmt::format("{:.9g}", v); };
   std::vector<Column> columns = {
       {"system", [](const Report& r) { return cell(r.system()); }},
@@ -102,37 +100,36 @@ void write_sweep_csv(std::ostream& out, const std::vector<SweepAxis>& axes,
       {"layers", [](const Report& r) { return std::to_string(r.workload().layers()); }},
       {"tokens", [](const Report& r) { return std::to_string(r.workload().tokens()); }},
       {"cycles", [](const Report& r) { return std::to_string(r.cycles()); }},
-      {"seconds", [&](const Report& r) { return g(r.seconds()); }},
-      {"tokens_per_s", [&](const Report& r) { return g(tokens_per_second(r)); }},
+      {"seconds", [g](const Report& r) { return g(r.seconds()); }},
+      {"tokens_per_s", [g](const Report& r) { return g(tokens_per_second(r)); }},
       {"bytes_read", [](const Report& r) { return std::to_string(r.traffic().read().total()); }},
       {"bytes_written",
        [](const Report& r) { return std::to_string(r.traffic().written().total()); }},
-      {"bandwidth_gbps", [&](const Report& r) { return g(r.traffic().achieved_bandwidth_gbps()); }},
-      {"bandwidth_share", [&](const Report& r) { return g(bandwidth_share(r)); }},
-      {"array_utilization", [&](const Report& r) { return g(r.compute().array_utilization()); }},
+      {"bandwidth_gbps", [g](const Report& r) { return g(r.traffic().achieved_bandwidth_gbps()); }},
+      {"bandwidth_share", [g](const Report& r) { return g(bandwidth_share(r)); }},
+      {"array_utilization", [g](const Report& r) { return g(r.compute().array_utilization()); }},
       {"stall_memory_cycles",
        [](const Report& r) { return std::to_string(r.stall_memory_cycles()); }},
       {"stall_dependency_cycles",
        [](const Report& r) { return std::to_string(r.stall_dependency_cycles()); }},
       {"stall_spm_space_cycles",
        [](const Report& r) { return std::to_string(r.stall_spm_space_cycles()); }},
-      {"intensity", [&](const Report& r) { return g(r.roofline().intensity()); }},
-      {"ridge_intensity", [&](const Report& r) { return g(r.roofline().ridge_intensity()); }},
+      {"intensity", [g](const Report& r) { return g(r.roofline().intensity()); }},
+      {"ridge_intensity", [g](const Report& r) { return g(r.roofline().ridge_intensity()); }},
       {"bound", [](const Report& r) { return cell(r.limiter().resource()); }},
-      {"bound_share", [&](const Report& r) { return g(r.limiter().busy_share()); }},
-      {"joules", [&](const Report& r) { return g(r.energy().joules()); }},
-      {"joules_per_token", [&](const Report& r) { return g(r.energy().joules_per_token()); }},
-      {"tokens_per_joule", [&](const Report& r) { return g(r.energy().tokens_per_joule()); }},
-      {"average_w", [&](const Report& r) { return g(r.energy().average_w()); }},
-      {"peak_w", [&](const Report& r) { return g(r.energy().peak_w()); }},
-      {"memory_joules", [&](const Report& r) { return g(r.memory().energy().total()); }},
+      {"bound_share", [g](const Report& r) { return g(r.limiter().busy_share()); }},
+      {"joules", [g](const Report& r) { return g(r.energy().joules()); }},
+      {"joules_per_token", [g](const Report& r) { return g(r.energy().joules_per_token()); }},
+      {"tokens_per_joule", [g](const Report& r) { return g(r.energy().tokens_per_joule()); }},
+      {"average_w", [g](const Report& r) { return g(r.energy().average_w()); }},
+      {"peak_w", [g](const Report& r) { return g(r.energy().peak_w()); }},
+      {"memory_joules", [g](const Report& r) { return g(r.memory().energy().total()); }},
   };
-  // A system of several memories: each one's bytes, bandwidth and busy
-  // share, and its link's busier direction, by the memory's name (the first
-  // report's memories; blank where a point has no such memory).
-  if (!reports.empty()) {
-    for (const MemoryTierStats& m : reports.front().memories()) {
-      const std::string name = m.name();
+  // Several memories (or one behind a link): the report lists each
+  // (MemorySystem::report), as the system does.
+  if (has_interconnect(first)) {
+    for (const MemoryRef& m : memories(first)) {
+      const std::string name = m.config->name();
       auto field = [name, g](auto get) {
         return [name, g, get](const Report& r) -> std::string {
           for (const MemoryTierStats& x : r.memories()) {
@@ -141,42 +138,64 @@ void write_sweep_csv(std::ostream& out, const std::vector<SweepAxis>& axes,
           return "";
         };
       };
-      columns.emplace_back(name + "_bytes_read", field([](const MemoryTierStats& x) {
-                             return static_cast<double>(x.read_bytes());
-                           }));
-      columns.emplace_back(name + "_bandwidth_gbps", field([](const MemoryTierStats& x) {
-                             return x.achieved_bandwidth_gbps();
-                           }));
-      columns.emplace_back(name + "_busy",
-                           field([](const MemoryTierStats& x) { return x.busy(); }));
-      if (m.has_link()) {
-        columns.emplace_back(name + "_link_busy", field([](const MemoryTierStats& x) {
-                               return std::max(x.link().busy_to_memory(),
-                                               x.link().busy_from_memory());
-                             }));
+      columns.push_back({name + "_bytes_read", field([](const MemoryTierStats& x) {
+                           return static_cast<double>(x.read_bytes());
+                         })});
+      columns.push_back({name + "_bandwidth_gbps", field([](const MemoryTierStats& x) {
+                           return x.achieved_bandwidth_gbps();
+                         })});
+      columns.push_back({name + "_busy", field([](const MemoryTierStats& x) { return x.busy(); })});
+      if (m.config->has_link()) {
+        columns.push_back({name + "_link_busy", field([](const MemoryTierStats& x) {
+                             return std::max(x.link().busy_to_memory(),
+                                             x.link().busy_from_memory());
+                           })});
       }
     }
   }
   std::set<std::string> varied;
-  std::string header;
   for (const SweepAxis& a : axes) {
     std::string name = a.field;
     std::replace(name.begin(), name.end(), '-', '_');  // kv-len: the kv_len column
     varied.insert(name);
-    header += (header.empty() ? "" : ",") + cell(name);
+    axes_.push_back(name);
   }
-  for (const auto& [name, value] : columns) {
-    if (varied.count(name) == 0) header += std::string(",") + name;
+  for (Column& c : columns) {
+    if (varied.count(c.name) == 0) columns_.push_back(std::move(c));
   }
-  out << header << "\n";
-  for (size_t i = 0; i < reports.size(); ++i) {
-    std::string row;
-    for (const std::string& v : grid[i]) row += (row.empty() ? "" : ",") + cell(v);
-    for (const auto& [name, value] : columns) {
-      if (varied.count(name) == 0) row += "," + value(reports[i]);
-    }
-    out << row << "\n";
-  }
+}
+
+std::string SweepTable::header() const {
+  std::string header;
+  for (const std::string& a : axes_) header += (header.empty() ? "" : ",") + cell(a);
+  for (const Column& c : columns_) header += "," + c.name;
+  return header + ",error";
+}
+
+std::string SweepTable::row(const std::vector<std::string>& values, const Report& report) const {
+  std::string row;
+  for (const std::string& v : values) row += (row.empty() ? "" : ",") + cell(v);
+  for (const Column& c : columns_) row += "," + c.value(report);
+  return row + ",";
+}
+
+std::string SweepTable::failed_row(const std::vector<std::string>& values,
+                                   const std::string& error) const {
+  std::string row;
+  for (const std::string& v : values) row += (row.empty() ? "" : ",") + cell(v);
+  row += std::string(columns_.size(), ',');
+  std::string one_line = error;
+  std::replace_if(
+      one_line.begin(), one_line.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+  return row + "," + cell(one_line);
+}
+
+void write_sweep_csv(std::ostream& out, const std::vector<SweepAxis>& axes,
+                     const std::vector<std::vector<std::string>>& grid,
+                     const std::vector<Report>& reports, const System& first) {
+  const SweepTable table(axes, first);
+  out << table.header() << "\n";
+  for (size_t i = 0; i < reports.size(); ++i) out << table.row(grid[i], reports[i]) << "\n";
 }
 
 }  // namespace npusim::sim

@@ -2,6 +2,7 @@
 // one run per point, one CSV row per run (what pandas.read_csv reads).
 #pragma once
 
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -32,9 +33,34 @@ struct SweepAxis {
 [[nodiscard]] Report run_workload(const System& system, const std::string& where,
                                   const WorkloadOptions& options);
 
-// The CSV: the axes' fields, then the figures of each report.
+// The CSV's columns: the axes' fields, then the figures of a report, then
+// `error` (empty, or why the point failed under --keep-going). A system of
+// several memories adds each one's bytes, bandwidth and busy share (and its
+// link's) by the memory's name, as `system` (the first point's) lists them;
+// blank where a point has no such memory. Decided before any point runs, so
+// rows can be written as points finish, in any order.
+class SweepTable {
+ public:
+  SweepTable(const std::vector<SweepAxis>& axes, const System& first);
+  [[nodiscard]] std::string header() const;
+  // The CSV row of a point with the varied `values`.
+  [[nodiscard]] std::string row(const std::vector<std::string>& values, const Report& report) const;
+  // A failed point: its values, blank figures and the error.
+  [[nodiscard]] std::string failed_row(const std::vector<std::string>& values,
+                                       const std::string& error) const;
+
+ private:
+  struct Column {
+    std::string name;
+    std::function<std::string(const Report&)> value;
+  };
+  std::vector<std::string> axes_;  // the axes' column names
+  std::vector<Column> columns_;    // the figures not varied
+};
+
+// The CSV of finished reports, the points in grid order.
 void write_sweep_csv(std::ostream& out, const std::vector<SweepAxis>& axes,
                      const std::vector<std::vector<std::string>>& grid,
-                     const std::vector<Report>& reports);
+                     const std::vector<Report>& reports, const System& first);
 
 }  // namespace npusim::sim

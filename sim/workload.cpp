@@ -130,8 +130,11 @@ uint32_t degree(uint64_t flag_value, bool has_field, uint32_t field_value, uint3
 
 }  // namespace
 
-Compiled compile_workload(const System& system, const std::string& where,
-                          const WorkloadOptions& options) {
+namespace {
+
+// Builds and places the workload, and lowers it unless `lower` is false.
+Compiled compile(const System& system, const std::string& where, const WorkloadOptions& options,
+                 bool lower) {
   // The cores, chip by chip: a pipeline stage is whole chips, and a
   // tensor-parallel group all the cores of a stage's chips.
   const uint32_t chips = chip_count(system), per_chip = cores_per_chip(system);
@@ -238,6 +241,7 @@ Compiled compile_workload(const System& system, const std::string& where,
     placed.graph = cores == 1 ? std::move(ranks[r][s]) : ranks[r][s];
     placement.partition = core % per_chip;
     compiler::place_in_memories(placed.graph, placement);
+    if (!lower) continue;
     target.ring.clear();
     for (uint32_t k = 0; tp > 1 && k < tp; ++k) target.ring.push_back(s * tp + k);
     target.core = core;
@@ -245,6 +249,7 @@ Compiled compile_workload(const System& system, const std::string& where,
     target.pipe_to = s + 1 < pp ? int64_t{s + 1} * tp + r : -1;
     programs.push_back(compiler::lower(placed.graph, target, &placed.tiled));
   }
+  if (!lower) return c;
   c.program = programs.size() == 1 ? std::move(programs.front())
                                    : compiler::merge_core_programs(std::move(programs));
   if (c.stages.size() == 1) {
@@ -262,6 +267,18 @@ Compiled compile_workload(const System& system, const std::string& where,
   c.workload.set_tokens(options.batch * (options.phase == "prefill" ? options.prompt_len : 1));
   c.workload.set_layers(layers);
   return c;
+}
+
+}  // namespace
+
+Compiled compile_workload(const System& system, const std::string& where,
+                          const WorkloadOptions& options) {
+  return compile(system, where, options, true);
+}
+
+void check_workload(const System& system, const std::string& where,
+                    const WorkloadOptions& options) {
+  (void)compile(system, where, options, false);
 }
 
 }  // namespace npusim::sim

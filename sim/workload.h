@@ -91,5 +91,9 @@ struct Compiled {
 // Builds, places and lowers the workload for `system`.
 [[nodiscard]] Compiled compile_workload(const System& system, const std::string& where,
                                         const WorkloadOptions& options);
+// What compile_workload() checks before lowering: the options, the model,
+// the parallelism and that every core's share fits its memories (UserError
+// otherwise). A sweep checks every point so before the first runs.
+void check_workload(const System& system, const std::string& where, const WorkloadOptions& options);
 
 }  // namespace npusim::sim

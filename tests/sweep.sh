@@ -10,7 +10,7 @@ args=(--system "$hw" --layer tiny --kv-len 64 --vary batch=1,4 --vary core.array
 "$npusim" sweep "${args[@]}" --csv "$out/one.csv" --reports "$out/reports"
 "$npusim" sweep "${args[@]}" --csv "$out/two.csv" --jobs 2
 cmp "$out/one.csv" "$out/two.csv" || { echo "--jobs 2 gave other figures" >&2; exit 1; }
-ls "$out/reports"/{0,1,2,3}.json > /dev/null
+ls "$out/reports"/batch={1,4}_core.array.count={1,2}.json > /dev/null
 "$npusim" run --system "$hw" --layer tiny --kv-len 64 --batch 4 --set core.array.count=2 \
   --quiet --report "$out/direct.json"
 /usr/bin/python3 - "$out/one.csv" "$out/direct.json" <<'PY'

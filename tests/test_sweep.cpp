@@ -2,9 +2,12 @@
 // repeated.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <fstream>
 #include <sstream>
 
 #include "sim/sweep.h"
+#include "sim/sweep_store.h"
 #include "test_util.h"
 
 namespace npusim::sim {
@@ -35,9 +38,9 @@ TEST(Sweep, TheCsvHasOneRowPerPointAndEachVariedColumnOnce) {
   }
   EXPECT_GT(reports[1].cycles(), reports[0].cycles());  // more KV cache to read
   std::ostringstream csv;
-  write_sweep_csv(csv, {parse_sweep_axis("kv-len=64,128")}, {{"64"}, {"128"}}, reports);
+  write_sweep_csv(csv, {parse_sweep_axis("kv-len=64,128")}, {{"64"}, {"128"}}, reports, system);
   std::istringstream lines(csv.str());
-  std::string header, row;
+  std::string header, row, last;
   std::getline(lines, header);
   EXPECT_EQ(header.rfind("kv_len,system,model,phase,batch,layers,tokens,cycles,", 0), 0u) << header;
   EXPECT_EQ(header.find(",kv_len"), std::string::npos);
@@ -45,8 +48,71 @@ TEST(Sweep, TheCsvHasOneRowPerPointAndEachVariedColumnOnce) {
   while (std::getline(lines, row)) {
     EXPECT_EQ(row.rfind(rows == 0 ? "64,npu-128x128-ideal,tiny,decode,1," : "128,", 0), 0u) << row;
     ++rows;
+    last = row;
   }
   EXPECT_EQ(rows, 2u);
+  EXPECT_EQ(header.substr(header.size() - 6), ",error");
+  EXPECT_EQ(last.back(), ',');  // no error
+}
+
+TEST(Sweep, AFailedPointKeepsItsValuesAndItsErrorWithBlankFigures) {
+  const SweepTable table({parse_sweep_axis("batch=1,2")}, test::preset());
+  const std::string header = table.header();
+  const std::string row = table.failed_row({"2"}, "the point batch=2: too big, \"sadly\"\nreally");
+  EXPECT_EQ(std::count(row.begin(), row.end(), ','),
+            std::count(header.begin(), header.end(), ',') + 1);  // + the comma in the quote
+  EXPECT_EQ(row.rfind("2,,,", 0), 0u) << row;
+  EXPECT_NE(row.find(",\"the point batch=2: too big, \"\"sadly\"\" really\""), std::string::npos)
+      << row;
+}
+
+// A sweep's results live in a journal (one line per finished point) and a
+// CSV rewritten from it; a second store over the same files resumes.
+TEST(Sweep, TheStoreResumesFinishedPointsAndRefusesAnotherSweep) {
+  const test::TempDir dir;
+  SweepStore::Options o;
+  o.csv = dir.path() + "/s.csv";
+  o.definition = "--vary batch=1,2,3\n";
+  o.header = "batch,x,error";
+  o.names = {"batch=1", "batch=2", "batch=3"};
+  {
+    SweepStore store(o);
+    EXPECT_EQ(store.finished_count(), 0u);
+    store.record(2, nullptr, "3,30,", "thirty");
+    store.record(0, nullptr, "1,10,", "ten");
+    store.flush();
+  }
+  EXPECT_EQ(test::read_file(o.csv), "batch,x,error\n1,10,\n3,30,\n");  // grid order
+  {
+    // A kill in the middle of a journal line: the torn line is dropped.
+    std::ofstream(o.csv + ".journal", std::ios::app) << "point 1\tfig";
+    SweepStore store(o);
+    EXPECT_EQ(store.finished_count(), 2u);
+    EXPECT_TRUE(store.finished(0));
+    EXPECT_FALSE(store.finished(1));
+    EXPECT_EQ(store.figures(2), "thirty");
+    store.record(1, nullptr, "2,20,", "twenty");
+  }
+  EXPECT_EQ(test::read_file(o.csv), "batch,x,error\n1,10,\n2,20,\n3,30,\n");
+  SweepStore::Options other = o;
+  other.definition = "--vary batch=1,2,4\n";
+  EXPECT_NE(test::error_of([&] { SweepStore s(other); })
+                .find("holds the results of another sweep (it has 'def --vary batch=1,2,3' where "
+                      "this one has 'def --vary batch=1,2,4')"),
+            std::string::npos);
+  other.restart = true;  // starts over
+  SweepStore fresh(other);
+  EXPECT_EQ(fresh.finished_count(), 0u);
+}
+
+TEST(Sweep, ReportsAreNamedByTheirValues) {
+  const auto names =
+      sweep_report_names({"system", "memory.dram.preset"}, {{"a/b/npu.textproto", "\"HBM3-6400\""},
+                                                            {"a/npu.textproto", "x y"},
+                                                            {"b/npu.textproto", "x_y"}});
+  EXPECT_EQ(names[0], "system=npu_memory.dram.preset=HBM3-6400");
+  EXPECT_EQ(names[1], "system=npu_memory.dram.preset=x-y_1");  // the same name twice: indexed
+  EXPECT_EQ(names[2], "system=npu_memory.dram.preset=x-y_2");
 }
 
 }  // namespace

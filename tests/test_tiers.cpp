@@ -332,7 +332,7 @@ TEST(Tiers, BadTiersAndPoliciesAreRefusedByName) {
 TEST(Tiers, SweepRowsCarryEachMemoryAndLink) {
   const Report r = loads(tiered(), 1 << 20, 2 << 20);
   std::ostringstream csv;
-  sim::write_sweep_csv(csv, {}, {{}}, {r});
+  sim::write_sweep_csv(csv, {}, {{}}, {r}, tiered());
   std::istringstream lines(csv.str());
   std::string header, row;
   std::getline(lines, header);

@@ -107,6 +107,7 @@ bool Args::parse() {
       value = argv_[++i];
     }
     it->second.set(value);
+    values_.emplace_back(name, value);
   }
   if (positional_ == nullptr && !positional.empty()) {
     throw UserError(fmt::format("npusim {}: unexpected argument '{}'", command_, positional[0]));

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace npusim::cli {
@@ -33,6 +34,10 @@ class Args {
   // Whether parse() met --name.
   [[nodiscard]] bool given(const std::string& name) const { return given_.count(name) > 0; }
   [[nodiscard]] const std::set<std::string>& given() const { return given_; }
+  // Every option parse() met, in order, with its value ("" for a flag).
+  [[nodiscard]] const std::vector<std::pair<std::string, std::string>>& values() const {
+    return values_;
+  }
   // UserError "npusim CMD: --name: ..." (for checks after parse()).
   [[noreturn]] void fail(const std::string& name, const std::string& constraint) const;
 
@@ -51,6 +56,7 @@ class Args {
   std::vector<std::string> argv_;
   std::map<std::string, Spec> specs_;
   std::set<std::string> given_;
+  std::vector<std::pair<std::string, std::string>> values_;
   std::vector<std::string>* positional_ = nullptr;
   std::string positional_name_;
   std::string positional_help_;

@@ -1,7 +1,8 @@
-// A progress line on stderr for long runs: nothing for the first two seconds
-// (short runs stay silent), then at most five updates a second with the
-// instructions issued, the simulated time and the rate; cleared at the end.
-// Off when stderr is not a terminal.
+// Progress of a long run on stderr: nothing for the first two seconds
+// (short runs stay silent), then the instructions issued, the simulated
+// time, the rate and an estimate of the time left. On a terminal it is one
+// line redrawn at most five times a second and cleared at the end; in a
+// log (stderr not a terminal) a line every ten seconds.
 #pragma once
 
 #include <chrono>
@@ -21,6 +22,7 @@ class Progress {
  private:
   using Clock = std::chrono::steady_clock;
   bool enabled_;
+  bool terminal_;
   bool shown_ = false;
   Clock::time_point start_ = Clock::now();
   Clock::time_point last_ = start_;
