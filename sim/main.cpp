@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/version.h"
 #include "sim/cli/command.h"
 
 int main(int argc, char** argv) {
@@ -20,8 +21,13 @@ int main(int argc, char** argv) {
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     fmt::print("npusim: a cycle-approximate NPU simulator for the memory wall\n\ncommands:\n");
     for (const auto* c : CommandRegistry::all()) fmt::print("  {:<10}{}\n", c->name, c->summary);
-    fmt::print("\nnpusim COMMAND --help shows a command's options.\n");
+    fmt::print(
+        "\nnpusim COMMAND --help shows a command's options; npusim --version the version.\n");
     return args.empty() ? 2 : 0;
+  }
+  if (args[0] == "--version" || args[0] == "version") {
+    fmt::print("npusim {}\n", npusim::kVersion);
+    return 0;
   }
   const auto* command = CommandRegistry::find(args[0]);
   if (command == nullptr) {

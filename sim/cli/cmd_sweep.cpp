@@ -23,6 +23,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "common/version.h"
 #include "sim/cli/options.h"
 #include "sim/output_file.h"
 #include "sim/report_io.h"
@@ -284,7 +285,9 @@ int sweep(const std::vector<std::string>& argv) {
                                               "quiet", "restart", "keep-going"};
     if (how.count(name) == 0) definition.emplace_back(name, value);
   }
-  store_options.definition = sim::sweep_definition(definition);
+  // Results of another npusim version may differ: its journal is another sweep's.
+  store_options.definition =
+      fmt::format("npusim {}\n", kVersion) + sim::sweep_definition(definition);
   store_options.header = table->header();
   std::vector<std::string> fields;
   for (const auto& axis : axes) fields.push_back(axis.field);
