@@ -3,28 +3,19 @@
 // as each point finishes (sim/sweep_store.h), so that a sweep that stops
 // resumes where it stopped.
 #include <fmt/format.h>
-#include <poll.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <csignal>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <map>
 #include <memory>
 #include <set>
 
 #include "common/error.h"
 #include "common/version.h"
 #include "sim/cli/options.h"
+#include "sim/cli/sweep_runner.h"
 #include "sim/output_file.h"
 #include "sim/report_io.h"
 #include "sim/sweep.h"
@@ -32,15 +23,6 @@
 
 namespace npusim::cli {
 namespace {
-
-// What one point runs: the system file with its overrides, and the
-// workload. (The system itself is loaded when the point runs: a sweep of
-// many points holds little per point.)
-struct Point {
-  std::string label;  // field=value, ...
-  SystemOptions system;
-  sim::WorkloadOptions workload;
-};
 
 std::vector<Point> build_points(const SystemOptions& sys, const sim::WorkloadOptions& work,
                                 const std::vector<sim::SweepAxis>& axes,
@@ -91,126 +73,15 @@ void check_folder(const std::string& dir) {
   }
 }
 
-// A point's system, and (with `check`) its workload placed on it, or the
-// UserError that names the point.
-System point_system(const Point& p, bool check) {
-  try {
-    System system = load_system(p.system);
-    if (check) sim::check_workload(system, p.system.system, p.workload);
-    return system;
-  } catch (const UserError& e) {
-    throw UserError(fmt::format("the point {}: {}", p.label, e.what()));
-  }
-}
-
-Report run_point(const Point& p) {
-  const System system = point_system(p, false);
-  try {
-    return sim::run_workload(system, p.system.system, p.workload);
-  } catch (const UserError& e) {
-    throw UserError(fmt::format("the point {}: {}", p.label, e.what()));
-  }
-}
-
-// A point's outcome: its report, or the error that stopped it.
-struct Outcome {
-  size_t point = 0;
-  bool ok = false;
-  Report report;
-  std::string error;
-};
-
-// Runs `todo` (point indices) in up to `jobs` child processes at once
-// (SystemC runs one simulation per process at a time). Each child sends its
-// report back through a pipe and dies with the sweep (PR_SET_PDEATHSIG), so
-// a killed sweep leaves neither processes nor files behind. `done` gets
-// each outcome in the parent, as it comes; it returns false to deal no more
-// points (the running ones finish).
-void run_children(const std::vector<Point>& points, const std::vector<size_t>& todo, uint64_t jobs,
-                  const std::function<bool(Outcome&)>& done) {
-  struct Child {
-    pid_t pid;
-    size_t point;
-    std::string data;
-  };
-  std::map<int, Child> running;  // by the pipe's read end
-  size_t next = 0;
-  bool more = true;
-  const pid_t parent = getpid();
-  while ((more && next < todo.size()) || !running.empty()) {
-    while (more && running.size() < jobs && next < todo.size()) {
-      int fds[2];
-      if (pipe(fds) != 0) throw UserError("--jobs: cannot create a pipe");
-      std::cout.flush();
-      std::fflush(nullptr);
-      const pid_t pid = fork();
-      if (pid < 0) throw UserError("--jobs: fork failed");
-      if (pid == 0) {
-        close(fds[0]);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) std::_Exit(1);  // the sweep died before the line above
-        std::string out;
-        try {
-          const Report r = run_point(points[todo[next]]);
-          out = "0" + r.SerializeAsString();
-        } catch (const std::exception& e) {
-          out = std::string("2") + e.what();
-        }
-        for (size_t at = 0; at < out.size();) {
-          const ssize_t n = write(fds[1], out.data() + at, out.size() - at);
-          if (n < 0 && errno == EINTR) continue;
-          if (n <= 0) std::_Exit(3);
-          at += static_cast<size_t>(n);
-        }
-        std::_Exit(0);
-      }
-      close(fds[1]);
-      running[fds[0]] = {pid, todo[next++], ""};
-    }
-    std::vector<pollfd> polls;
-    for (const auto& [fd, child] : running) polls.push_back({fd, POLLIN, 0});
-    if (poll(polls.data(), polls.size(), -1) < 0) {
-      if (errno == EINTR) continue;
-      throw UserError("--jobs: waiting for the points failed");
-    }
-    for (const pollfd& p : polls) {
-      if (p.revents == 0) continue;
-      Child& child = running.at(p.fd);
-      char buffer[65536];
-      const ssize_t n = read(p.fd, buffer, sizeof buffer);
-      if (n < 0 && errno == EINTR) continue;
-      if (n > 0) {
-        child.data.append(buffer, static_cast<size_t>(n));
-        continue;
-      }
-      close(p.fd);  // the child finished (or died)
-      int status = 0;
-      waitpid(child.pid, &status, 0);
-      Outcome o;
-      o.point = child.point;
-      const bool exited = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-      if (exited && !child.data.empty() && child.data[0] == '0' &&
-          o.report.ParseFromArray(child.data.data() + 1, static_cast<int>(child.data.size() - 1))) {
-        o.ok = true;
-      } else if (exited && !child.data.empty() && child.data[0] == '2') {
-        o.error = child.data.substr(1);
-      } else {
-        o.error = fmt::format("the point {}: the run failed ({})", points[child.point].label,
-                              WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "no report");
-      }
-      running.erase(p.fd);
-      if (!done(o)) more = false;
-    }
-  }
-}
-
 std::string clock_text(double seconds) {
   const auto s = static_cast<uint64_t>(seconds + 0.5);
   return s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
                    : fmt::format("{}:{:02}", s / 60, s % 60);
 }
 
-int sweep(const std::vector<std::string>& argv) {
+// `mpi`: the MPI job, when launched by mpirun or srun: the ranks share the
+// points (rank 0 keeps the results and simulates too).
+int sweep_ranks(const std::vector<std::string>& argv, MpiJob* mpi) {
   Args args("sweep", argv);
   SystemOptions sys;
   sim::WorkloadOptions work;
@@ -239,6 +110,12 @@ int sweep(const std::vector<std::string>& argv) {
   if (!args.parse()) return 0;
   if (vary.empty()) throw UserError("npusim sweep: --vary: give at least one field=v1,v2,...");
   if (jobs < 1 || jobs > 256) throw UserError("--jobs: must be between 1 and 256");
+  const bool ranks = mpi != nullptr && mpi->size() > 1;
+  if (ranks && jobs > 1) {
+    args.fail("jobs", fmt::format("under MPI each of the {} ranks runs one point at a time: leave "
+                                  "--jobs out and start more ranks",
+                                  mpi->size()));
+  }
 
   std::vector<sim::SweepAxis> axes;
   for (const std::string& v : vary) {
@@ -257,6 +134,19 @@ int sweep(const std::vector<std::string>& argv) {
   }
   const auto grid = sim::sweep_grid(axes);
   const std::vector<Point> points = build_points(sys, work, axes, grid);
+  if (ranks && mpi->rank() != 0) {  // rank 0 checks, then deals the points
+    if (!mpi->agree(false)) return 2;
+    mpi->follow(points);
+    return 0;
+  }
+  // Rank 0 tells the others whether its checks passed.
+  struct Agreement {
+    MpiJob* mpi;
+    bool agreed = false;
+    ~Agreement() {
+      if (mpi != nullptr && !agreed) (void)mpi->agree(false);
+    }
+  } agreement{ranks ? mpi : nullptr};
   // The outputs can be written, before any point runs.
   if (!csv_path.empty()) sim::OutputFile::check(csv_path, "--csv");
   if (!reports_dir.empty()) check_folder(reports_dir);
@@ -294,6 +184,7 @@ int sweep(const std::vector<std::string>& argv) {
   store_options.names = sim::sweep_report_names(fields, grid);
   store_options.restart = restart;
   sim::SweepStore store(store_options);
+  if (ranks) agreement.agreed = mpi->agree(true);
 
   // Progress on stderr after every point (a batch log gets it too).
   const auto start = std::chrono::steady_clock::now();
@@ -351,18 +242,10 @@ int sweep(const std::vector<std::string>& argv) {
     }
     todo.push_back(i);
   }
-  if (jobs == 1) {
-    for (size_t i : todo) {
-      Outcome o;
-      o.point = i;
-      try {
-        o.report = run_point(points[i]);
-        o.ok = true;
-      } catch (const UserError& e) {
-        o.error = e.what();
-      }
-      if (!finish(o)) break;
-    }
+  if (ranks) {
+    mpi->lead(points, todo, finish);
+  } else if (jobs == 1) {
+    run_here(points, todo, finish);
   } else {
     run_children(points, todo, jobs, finish);
   }
@@ -383,6 +266,18 @@ int sweep(const std::vector<std::string>& argv) {
     }
   }
   return 0;
+}
+
+int sweep(const std::vector<std::string>& argv) {
+  std::unique_ptr<MpiJob> mpi;
+  if (MpiJob::launched()) mpi = std::make_unique<MpiJob>();
+  try {
+    return sweep_ranks(argv, mpi.get());
+  } catch (const UserError&) {
+    // Every rank parses the same command line: rank 0 says what is wrong.
+    if (mpi != nullptr && mpi->rank() != 0) return 2;
+    throw;
+  }
 }
 
 }  // namespace
