@@ -11,8 +11,6 @@ include(CMakePackageConfigHelpers)
 set(NPUSIM_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/npusim)
 set(NPUSIM_DATA_DIR ${CMAKE_INSTALL_DATADIR}/npusim)
 
-add_library(npusim_sc_main STATIC sim/sc_main.cpp)
-target_link_libraries(npusim_sc_main PUBLIC npusim_systemc)
 add_library(npusim_embed INTERFACE)
 # (sc_main linked whole: only libsystemc, after it on the line, refers to it.)
 target_link_libraries(npusim_embed INTERFACE npusim_sim "$<LINK_LIBRARY:WHOLE_ARCHIVE,npusim_sc_main>")
@@ -52,3 +50,11 @@ install(PROGRAMS scripts/npusim_plot.py scripts/plot_compare.py scripts/plot_roo
                  scripts/plot_sweep.py scripts/plot_timeline.py scripts/export_onnx.py
         DESTINATION ${NPUSIM_DATA_DIR}/scripts)
 install(FILES LICENSE CITATION.cff README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+
+# The Python package, where Debian's python3 finds packages under the prefix
+# (/usr/local/lib/python3/dist-packages; elsewhere set PYTHONPATH).
+if(NPUSIM_PYTHON)
+  set(NPUSIM_PYTHON_DIR ${CMAKE_INSTALL_LIBDIR}/python3/dist-packages/npusim)
+  install(TARGETS npusim_python LIBRARY DESTINATION ${NPUSIM_PYTHON_DIR})
+  install(FILES sim/python/npusim/__init__.py DESTINATION ${NPUSIM_PYTHON_DIR})
+endif()

@@ -25,6 +25,7 @@ packages=(
   libonnx-dev
   libeigen3-dev libxtensor-dev
   python3-matplotlib
+  pybind11-dev python3-dev python3-pytest python3-pandas
 )
 packages+=("${extra[@]}")
 

@@ -56,7 +56,7 @@ int memtest(const std::vector<std::string>& argv) {
   SystemOptions sys;
   sim::MemtestOptions o;
   std::string dram, report;
-  bool list = false;
+  bool list = false, quiet = false;
   add_system_options(args, sys);
   args.option("dram", &dram, "a DRAM preset instead of --system (see --list-presets)");
   args.flag("list-presets", &list, "print the built-in DRAM and PIM presets");
@@ -74,6 +74,7 @@ int memtest(const std::vector<std::string>& argv) {
   args.option("memory", &o.memory,
               "which of the system's memories (its name; default the first), through its link");
   args.option("report", &report, "write the report as JSON to this file");
+  args.flag("quiet", &quiet, "print nothing (with --report)");
   if (!args.parse()) return 0;
   if (list && args.given().size() > 1) {
     args.fail("list-presets", "takes no other option (it only lists the presets)");
@@ -111,11 +112,13 @@ int memtest(const std::vector<std::string>& argv) {
   const auto t0 = std::chrono::steady_clock::now();
   const MemtestReport r = sim::run_memtest(system, o);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  print(r);
-  // Simulation speed (wall clock; not part of the report, which is deterministic).
-  fmt::print("wall time           {:.3f} s ({:.3g} M requests/s, {:.3g} GB simulated per s)\n",
-             wall, static_cast<double>(r.requests()) / wall / 1e6,
-             r.achieved_bandwidth_gbps() * r.seconds() / wall);
+  if (!quiet) {
+    print(r);
+    // Simulation speed (wall clock; not part of the report, which is deterministic).
+    fmt::print("wall time           {:.3f} s ({:.3g} M requests/s, {:.3g} GB simulated per s)\n",
+               wall, static_cast<double>(r.requests()) / wall / 1e6,
+               r.achieved_bandwidth_gbps() * r.seconds() / wall);
+  }
   if (!report.empty()) sim::write_json(r, report, "--report");
   return 0;
 }
