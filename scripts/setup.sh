@@ -19,7 +19,7 @@ packages=(
   libsystemc-dev
   libprotobuf-dev protobuf-compiler
   libfmt-dev
-  libboost-dev libboost-mpi-dev libboost-serialization-dev openmpi-bin libopenmpi-dev
+  libboost-dev libboost-mpi-dev libboost-serialization-dev libboost-program-options-dev openmpi-bin libopenmpi-dev
   libgtest-dev libgmock-dev
   nlohmann-json3-dev
   libonnx-dev

@@ -1,8 +1,10 @@
 // The npusim command line: one file per subcommand, each registering itself
-// with NPUSIM_REGISTER_COMMAND, and a small option parser whose errors are
-// UserErrors (exit status 2).
+// with NPUSIM_REGISTER_COMMAND, and the options of each, matched by
+// Boost.Program_options, checked here (ranges, repeats), whose errors are
+// UserErrors (exit status 2). Help lists them aligned, with their defaults.
 #pragma once
 
+#include <boost/program_options/options_description.hpp>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -46,6 +48,7 @@ class Args {
   [[nodiscard]] std::string usage() const;
 
  private:
+  [[nodiscard]] boost::program_options::options_description description() const;
   struct Spec {
     std::function<void(const std::string&)> set;
     bool takes_value;
