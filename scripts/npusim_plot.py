@@ -38,3 +38,15 @@ def save(fig, path):
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     print(f"wrote {path}")
+
+
+def workload_text(report):
+    """What a report ran: "llama2-7b.json decode, batch 1, KV 2048, 2 decoder
+    layers" (a slice when the model has more)."""
+    w = report.get("workload", {})
+    model = str(w.get("model", "?")).rsplit("/", 1)[-1]
+    phase = w.get("phase", "")
+    length = f"KV {w.get('kv_len', '?')}" if phase == "decode" else f"prompt {w.get('kv_len', '?')}"
+    layers = w.get("layers", 0)
+    return (f"{model} {phase}, batch {w.get('batch', '?')}, {length}"
+            + (f", {layers} decoder layer{'s' if layers != 1 else ''}" if layers else ""))

@@ -4,16 +4,23 @@ workload's tokens, which a report of `npusim run --program` does not know:
 0), the share of the memory's peak bandwidth used and of the arrays' peak.
 Uses Debian's python3-matplotlib.
 
-  scripts/plot_compare.py a.json b.json ... -o compare.png [--labels A,B,...]
+The title says what ran (the model, phase, batch, KV length and layers,
+when the reports share them; else each bar's label does).
+
+  scripts/plot_compare.py a.json b.json ... -o compare.png [--labels A,B,...] [--title TEXT]
 """
-from npusim_plot import add_reports, load_reports, parser, plt, save
+from npusim_plot import add_reports, load_reports, parser, plt, save, workload_text
 
 
 def main():
     ap = parser(__doc__, "compare.png")
     add_reports(ap)
+    ap.add_argument("--title", default="", help="what was compared (default: the workload)")
     args = ap.parse_args()
     reports, labels = load_reports(ap, args)
+    runs = [workload_text(r) for r in reports]
+    if len(set(runs)) > 1:  # each bar says what it ran
+        labels = [f"{label}\n{run}" for label, run in zip(labels, runs)]
 
     per_s = [r.get("workload", {}).get("tokens", 0) / r["seconds"] if r.get("seconds") else 0.0
              for r in reports]
@@ -31,7 +38,8 @@ def main():
         ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
         ax.set_ylabel(title)
         ax.grid(True, axis="y", alpha=0.3)
-    fig.suptitle("npusim runs compared")
+    same = len(set(runs)) == 1
+    fig.suptitle(args.title or (runs[0] if same else "npusim runs compared"))
     save(fig, args.output)
 
 

@@ -397,7 +397,9 @@ Report simulate(const SimulationInput& in) {
   }
   if (trace != nullptr) {
     for (auto& chip : chips) chip->trace->resources(chip->ledger, end_ps);
-    trace->finish(end_ps);
+    trace->finish(end_ps,
+                  {sys.name(), mem->peak_bandwidth_gbps(),
+                   static_cast<double>(sys.core().scratchpad().capacity_bytes()) / (1 << 20)});
   }
 
   const uint64_t clock_ps = config.clock.value();

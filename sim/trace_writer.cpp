@@ -247,9 +247,12 @@ void TraceWriter::Chip::resources(const ResourceLedger& ledger, uint64_t end_ps)
   }
 }
 
-void TraceWriter::finish(uint64_t end_ps) {
+void TraceWriter::finish(uint64_t end_ps, const Machine& machine) {
   for (auto& chip : chips_) chip->flush_windows(end_ps + options_.counter_window_ps);
-  out_ << "\n]}\n";
+  out_ << fmt::format(
+      "\n],\"otherData\":{{\"system\":{},\"peak_memory_gbps\":{:.6g},\"scratchpad_mib\":{:.6g}}}}}"
+      "\n",
+      quoted(machine.system), machine.peak_memory_gbps, machine.scratchpad_mib);
   file_.commit();
 }
 

@@ -119,8 +119,15 @@ class TraceWriter {
   Chip& add_chip(uint32_t chips, uint32_t cores, std::vector<std::string> memory_lanes);
 
   // The run ended at `end_ps`: writes the remaining bandwidth windows and
-  // closes the JSON.
-  void finish(uint64_t end_ps);
+  // closes the JSON, with what plots draw the counters against in
+  // "otherData" (Chrome's trace format's place for it): the system, its
+  // peak memory bandwidth (GB/s, a chip's) and scratchpad capacity (MiB).
+  struct Machine {
+    std::string system;
+    double peak_memory_gbps = 0;
+    double scratchpad_mib = 0;
+  };
+  void finish(uint64_t end_ps, const Machine& machine);
 
  private:
   void event(const std::string& json);

@@ -17,7 +17,16 @@ hw="$src/examples/hw/npu-128x128-ideal.textproto"
   --vary core.array.count=1,2 --quiet --csv "$out/s.csv"
 /usr/bin/python3 "$src/scripts/plot_sweep.py" "$out/s.csv" --x batch --y tokens_per_s \
   --series core.array.count --logx -o "$out/sweep.png"
-for png in roofline timeline compare sweep; do
+/usr/bin/python3 "$src/scripts/plot_sweep.py" "$out/s.csv" --x batch --y tokens_per_s \
+  --series batch --facet core.array.count --logx --logy --title "facets" -o "$out/facets.png"
+# The trace says what the counters are drawn against.
+/usr/bin/python3 - "$out/t.json" <<'PY'
+import json, sys
+other = json.load(open(sys.argv[1]))["otherData"]
+assert other["system"] == "npu-128x128-ideal" and other["peak_memory_gbps"] == 1000, other
+assert other["scratchpad_mib"] > 0, other
+PY
+for png in roofline timeline compare sweep facets; do
   test -s "$out/$png.png" || { echo "$png.png is empty" >&2; exit 1; }
   head -c 8 "$out/$png.png" | od -An -c | grep -q "P   N   G" || { echo "$png.png is no PNG" >&2; exit 1; }
 done

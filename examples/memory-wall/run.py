@@ -184,9 +184,11 @@ def main():
     plot("plot_compare.py", *memory_reports, "-o", os.path.join(args.out, "memories.png"),
          "--labels", ",".join(m[0].split(" (")[0] for m in memories))
     plot("plot_timeline.py", os.path.join(args.out, "decode.trace.json"), "-o",
-         os.path.join(args.out, "decode-timeline.png"))
+         os.path.join(args.out, "decode-timeline.png"), "--title",
+         f"Llama-2-7B decode on npu-hbm3 ({LAYERS} of 32 layers and the LM head)")
     plot("plot_timeline.py", os.path.join(args.out, "prefill.trace.json"), "-o",
-         os.path.join(args.out, "prefill-timeline.png"))
+         os.path.join(args.out, "prefill-timeline.png"), "--title",
+         f"Llama-2-7B prefill on npu-hbm3 ({LAYERS} of 32 layers and the LM head)")
     print(f"plots: {args.out}/roofline.png, memories.png, decode-timeline.png, prefill-timeline.png")
 
 
