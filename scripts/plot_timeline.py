@@ -25,6 +25,13 @@ STALL_COLOURS = ["tab:red", "tab:orange", "tab:purple", "tab:brown", "tab:pink",
                  "tab:cyan", "tab:blue", "tab:gray"]
 
 
+def reference(ax, value, text):
+    """A dashed line at `value` (a peak, a capacity), named, with room above."""
+    ax.axhline(value, color="black", linestyle="--", linewidth=1)
+    ax.annotate(text, (0, value), xytext=(4, 3), textcoords="offset points", fontsize=8)
+    ax.set_ylim(0, value * 1.15)
+
+
 def per_window(slices, bins, window):
     """Time of each window the slices cover."""
     out = [0.0] * bins
@@ -96,10 +103,7 @@ def main():
                    color="black", linewidth=1.5)
     peak = machine.get("peak_memory_gbps", 0)
     if peak:
-        ax_bw.axhline(peak, color="black", linestyle="--", linewidth=1)
-        ax_bw.annotate(f"peak {peak:.0f} GB/s", (0, peak), xytext=(4, 3),
-                       textcoords="offset points", fontsize=8)
-        ax_bw.set_ylim(0, peak * 1.12)
+        reference(ax_bw, peak, f"peak {peak:.0f} GB/s")
     ax_bw.set_ylabel("memory (GB/s)")
     ax_bw.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.005, 1))
 
@@ -139,10 +143,7 @@ def main():
                 color="tab:purple", linewidth=1)
     capacity = machine.get("scratchpad_mib", 0)
     if capacity:
-        ax_spm.axhline(capacity, color="black", linestyle="--", linewidth=1)
-        ax_spm.annotate(f"capacity {capacity:.0f} MiB", (0, capacity), xytext=(4, 3),
-                        textcoords="offset points", fontsize=8)
-        ax_spm.set_ylim(0, capacity * 1.15)
+        reference(ax_spm, capacity, f"capacity {capacity:.0f} MiB")
     ax_spm.set_ylabel("scratchpad (MiB)")
     if power:
         ax_w = axes[5]

@@ -7,10 +7,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <memory>
 #include <set>
+#include <stdexcept>
 
 #include "common/error.h"
 #include "common/version.h"
@@ -250,6 +252,8 @@ int sweep_ranks(const std::vector<std::string>& argv, MpiJob* mpi) {
     run_children(points, todo, jobs, finish);
   }
   store.flush();
+  if (failure.rfind(kInternalError, 0) == 0)
+    throw std::runtime_error(failure.substr(std::strlen(kInternalError)));
   if (!failure.empty()) {
     throw UserError(fmt::format("{} ({} of {} points finished{}; the same command resumes)",
                                 failure, store.finished_count(), points.size(),

@@ -72,6 +72,8 @@ Outcome run_point(const std::vector<Point>& points, size_t i) {
     }
   } catch (const UserError& e) {
     o.error = e.what();
+  } catch (const std::exception& e) {  // a bug: said so (the sweep then exits with status 1)
+    o.error = fmt::format("{}{}", kInternalError, e.what());
   }
   return o;
 }
@@ -210,13 +212,7 @@ void MpiJob::lead(const std::vector<Point>& points, const std::vector<size_t>& t
   bool local_done = false;
   std::thread simulate([&] {
     for (int64_t p; (p = deal()) >= 0;) {
-      Outcome o;
-      try {
-        o = run_point(points, static_cast<size_t>(p));
-      } catch (const std::exception& e) {
-        o.point = static_cast<size_t>(p);
-        o.error = fmt::format("internal error (a bug in npusim, please report): {}", e.what());
-      }
+      Outcome o = run_point(points, static_cast<size_t>(p));
       const std::lock_guard<std::mutex> lock(m);
       local.push_back(std::move(o));
     }
@@ -294,14 +290,7 @@ void MpiJob::follow(const std::vector<Point>& points) {
     int64_t point = -1;
     world.recv(0, kAssign, point);
     if (point < 0) return;
-    Outcome o;
-    try {
-      o = run_point(points, static_cast<size_t>(point));
-    } catch (const std::exception& e) {
-      o.point = static_cast<size_t>(point);
-      o.error = fmt::format("internal error (a bug in npusim, please report): {}", e.what());
-    }
-    message = fmt::format("{} ", point) + encode(o);
+    message = fmt::format("{} ", point) + encode(run_point(points, static_cast<size_t>(point)));
   }
 }
 

@@ -41,8 +41,10 @@ using OutcomeSink = std::function<bool(Outcome&)>;
 // A point's system, and (with `check`) its workload placed on it, or the
 // UserError that names the point.
 [[nodiscard]] System point_system(const Point& p, bool check);
-// Runs a point: its outcome (a UserError becomes the error).
+// Runs a point: its outcome. A UserError becomes the error; any other
+// exception (a bug) too, after kInternalError.
 [[nodiscard]] Outcome run_point(const std::vector<Point>& points, size_t i);
+inline constexpr const char* kInternalError = "internal error (a bug in npusim, please report): ";
 
 // Runs `todo` (point indices) here, one after another.
 void run_here(const std::vector<Point>& points, const std::vector<size_t>& todo,
