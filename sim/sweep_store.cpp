@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <string_view>
 
 #include "common/error.h"
 #include "sim/output_file.h"
@@ -28,15 +29,23 @@ std::string read_file(const std::string& path) {
   return s.str();
 }
 
-// Removes what a killed run may have left of its atomic writes: the
-// temporary files OutputFile makes beside `target` ("<name>.partial-XXXXXX").
-void remove_partials(const fs::path& dir, const std::string& prefix) {
+// Removes what a killed run may have left of its atomic writes in `dir`:
+// the temporary files OutputFile makes beside a target ("<name>.partial-
+// XXXXXX"), those whose target name starts with `prefix` and ends with
+// `suffix`.
+void remove_partials(const fs::path& dir, const std::string& prefix, const std::string& suffix) {
   std::error_code ec;
+  constexpr std::string_view kMark = ".partial-";
   for (fs::directory_iterator it(dir.empty() ? fs::path(".") : dir, ec), end; !ec && it != end;
        it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    const std::string mark = prefix + ".partial-";
-    if (name.rfind(mark, 0) == 0 && name.size() == mark.size() + 6) fs::remove(it->path(), ec);
+    if (name.size() < kMark.size() + 6) continue;
+    const std::string target = name.substr(0, name.size() - kMark.size() - 6);
+    if (name.compare(target.size(), kMark.size(), kMark) == 0 && target.rfind(prefix, 0) == 0 &&
+        target.size() >= suffix.size() &&
+        target.compare(target.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      fs::remove(it->path(), ec);
+    }
   }
 }
 
@@ -71,7 +80,7 @@ SweepStore::SweepStore(Options options)
   if (!o_.csv.empty()) {
     journal_ = o_.csv + ".journal";
     const fs::path p(o_.csv);
-    remove_partials(p.parent_path(), p.filename().string());
+    remove_partials(p.parent_path(), p.filename().string(), p.filename().string());
   } else if (!o_.reports.empty()) {
     journal_ = (fs::path(o_.reports) / "journal").string();
   }
@@ -82,7 +91,7 @@ SweepStore::SweepStore(Options options)
       throw UserError(
           fmt::format("{}: --reports: cannot create the folder ({})", o_.reports, ec.message()));
     }
-    for (const std::string& name : o_.names) remove_partials(o_.reports, name + ".json");
+    remove_partials(o_.reports, "", ".json");
   }
   if (journal_.empty()) return;
   std::error_code ec;
