@@ -7,6 +7,9 @@ set -euo pipefail
 npusim="$1"; src="$2"
 out="$(mktemp -d)"; trap 'rm -rf "$out"' EXIT
 mpi=(mpirun --oversubscribe --allow-run-as-root -np 3)
+# Containers often forbid the cross-process memory access OpenMPI uses for
+# large messages (a report is one): copy through shared memory instead.
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
 hw="$src/examples/hw/npu-128x128-ideal.textproto"
 args=(--system "$hw" --kv-len 256 --layers 10 --vary batch=1,2,4,8 --vary core.array.count=1,2,4 --quiet)
 "$npusim" sweep "${args[@]}" --csv "$out/one.csv" --reports "$out/one"
