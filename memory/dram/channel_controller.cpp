@@ -373,7 +373,6 @@ ChannelController::Placement ChannelController::place(const Burst& b, uint64_t n
 
 void ChannelController::plan_rows(BurstQueue& q, uint64_t now, uint64_t& wake) {
   const bool write = &q == &writes_;
-  const Command c = write ? Command::WR : Command::RD;
   bool behind_single = false;
   bool waits_for_hit = false;  // a row passed over for a later hit on its bank
   for (size_t i = 0; i < q.size();) {
@@ -439,32 +438,8 @@ void ChannelController::plan_rows(BurstQueue& q, uint64_t now, uint64_t& wake) {
       bursts =
           static_cast<uint32_t>(std::min<uint64_t>(bursts, (refresh_due_ - p.start) / period_ + 1));
     }
-    if (p.pre != kNever) {
-      issue(Command::PRE, b.bank, p.pre);
-      if (b.outcome == 0) b.outcome = 2;
-    }
-    if (p.act != kNever) {
-      issue(Command::ACT, b.bank, p.act, b.row);
-      if (b.outcome == 0) b.outcome = 1;
-    }
-    // Columns every period_ clocks in the lane; the last one stands for
-    // them all in the timing state.
-    const uint64_t last = p.start + (bursts - 1) * period_;
-    lanes_[p.lane].next = last + period_;
-    turnaround(write, last);
-    issue(c, b.bank, last);
-    account(now);
-    served(b, last, bursts);
+    commit_row(b, p, bursts, now);
     queued_[write] -= bursts;
-    done_(b.request, bursts, last + (write ? spec_.CWL : spec_.CL) + spec_.burst_cycles);
-    const Planned planned{last, p.act == kNever ? kNoAct : static_cast<uint32_t>(last - p.act),
-                          static_cast<uint16_t>(bursts), write};
-    planned_.insert(
-        std::upper_bound(planned_.begin() + static_cast<std::ptrdiff_t>(planned_head_),
-                         planned_.end(), planned,
-                         [](const Planned& x, const Planned& y) { return x.last < y.last; }),
-        planned);
-    ++in_flight_[write];
     if (bursts < b.count) {  // the rest after the refresh
       b.count -= bursts;
       b.column += bursts;
@@ -484,6 +459,79 @@ void ChannelController::plan_rows(BurstQueue& q, uint64_t now, uint64_t& wake) {
       return;
     }
   }
+}
+
+uint64_t ChannelController::arrive(const Burst& in, uint64_t now) {
+  const bool write = in.write;
+  if (!idle() || !in.as_unit || in.arrival != now ||
+      (exclusive_ != nullptr && exclusive_->pending())) {
+    enqueue(in, now);
+    return step(now);
+  }
+  catch_up(now);  // as enqueue() and step() would, before anything else
+  account(now);
+  // What plan_rows() would do with it as the only entry of its queue (the
+  // open-row check cannot apply: no other entry wants a row); anything else
+  // (a lane or a refresh in the way) goes the usual way.
+  uint64_t lane_free = kNever;
+  for (const Lane& l : lanes_) lane_free = std::min(lane_free, l.next);
+  const Placement p = lane_free > now + kPlanWindow ? Placement{} : place(in, now);
+  const bool refresh_first =
+      (spec_.refresh == DramConfig::PER_BANK && in.count < spec_.columns &&
+       std::min({p.pre, p.act, p.start}) >= refresh_due_) ||
+      (spec_.refresh == DramConfig::ALL_BANK &&
+       (p.start >= refresh_due_ || (refresh_due_ - p.start) / period_ + 1 < in.count));
+  if (p.start > now + kPlanWindow || refresh_first) {
+    enqueue(in, now);
+    return step(now);
+  }
+  // enqueue()'s counts that outlive the entry (its bursts occupy the queue
+  // until its last column; entries, wanted rows and queued bursts come and
+  // go), and step()'s: a queue full of planned rows wakes it, and the
+  // entry's direction is served.
+  latest_arrival_ = std::max(latest_arrival_, in.arrival);
+  (write ? write_bursts_ : read_bursts_) += in.count;
+  stats_.occupancy_max =
+      std::max(stats_.occupancy_max, static_cast<uint32_t>(read_bursts_ + write_bursts_));
+  uint64_t wake = kNever;
+  if (planned_head_ < planned_.size() && (uint64_t{!write} + in_flight_[0] >= spec_.read_queue ||
+                                          uint64_t{write} + in_flight_[1] >= spec_.write_queue)) {
+    wake = std::max(planned_[planned_head_].last + 1, now + 1);
+  }
+  draining_ = write;
+  Burst b = in;
+  commit_row(b, p, b.count, now);
+  auto_precharge(b.bank, now);
+  if (drain_flips(now)) wake = std::min(wake, now + 1);  // plan_rows(): the other queue's turn
+  return wake;
+}
+
+void ChannelController::commit_row(Burst& b, const Placement& p, uint32_t bursts, uint64_t now) {
+  const bool write = b.write;
+  if (p.pre != kNever) {
+    issue(Command::PRE, b.bank, p.pre);
+    if (b.outcome == 0) b.outcome = 2;
+  }
+  if (p.act != kNever) {
+    issue(Command::ACT, b.bank, p.act, b.row);
+    if (b.outcome == 0) b.outcome = 1;
+  }
+  // Columns every period_ clocks in the lane; the last one stands for
+  // them all in the timing state.
+  const uint64_t last = p.start + (bursts - 1) * period_;
+  lanes_[p.lane].next = last + period_;
+  turnaround(write, last);
+  issue(write ? Command::WR : Command::RD, b.bank, last);
+  account(now);
+  served(b, last, bursts);
+  done_(b.request, bursts, last + (write ? spec_.CWL : spec_.CL) + spec_.burst_cycles);
+  const Planned planned{last, p.act == kNever ? kNoAct : static_cast<uint32_t>(last - p.act),
+                        static_cast<uint16_t>(bursts), write};
+  planned_.insert(std::upper_bound(
+                      planned_.begin() + static_cast<std::ptrdiff_t>(planned_head_), planned_.end(),
+                      planned, [](const Planned& x, const Planned& y) { return x.last < y.last; }),
+                  planned);
+  ++in_flight_[write];
 }
 
 ChannelController::EnergyCounts ChannelController::energy_counts(uint64_t clock) const {

@@ -160,6 +160,11 @@ class ChannelController {
   // A channel that had nothing queued first replays the refreshes that fell
   // due while it slept (at their due clocks), so idle time costs no events.
   void enqueue(const Burst& burst, uint64_t now);
+  // enqueue() then step(), as one: a whole row reaching a channel with
+  // nothing queued that can be planned at once (the common case of a
+  // stream) is planned without passing through the queue, with the same
+  // commands, counts and next clock.
+  uint64_t arrive(const Burst& burst, uint64_t now);
   // Plans the whole rows it can and issues one burst-level command at `now`;
   // returns the next clock to call it (now + 1 after a single command, when
   // the data bus next allows a column command, or when a row can be
@@ -219,6 +224,9 @@ class ChannelController {
     uint64_t pre = kNever;
   };
   [[nodiscard]] Placement place(const Burst& b, uint64_t now) const;
+  // Plans `bursts` columns of row `b` at `p`: its PRE and ACT if needed,
+  // the columns in the lane, the counts and the owner's done().
+  void commit_row(Burst& b, const Placement& p, uint32_t bursts, uint64_t now);
   // The first clock of a column of the other direction after a column of
   // direction `write` at `column` (fast path's dir_free_).
   void turnaround(bool write, uint64_t column);

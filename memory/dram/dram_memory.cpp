@@ -151,14 +151,14 @@ void DramMemory::group_bursts(uint64_t from, uint64_t to, const Burst& proto) {
 void DramMemory::enqueue_on(uint32_t channel, const Burst& burst) {
   ChannelController& c = *channels_[channel];
   if (waiting_[channel].empty() && c.can_accept(burst.write, burst.arrival)) {  // straight in
-    c.enqueue(burst, burst.arrival);
     if (burst.as_unit && wakes_.clock(channel) > burst.arrival) {
       // Nothing of this channel is due before the row arrives: plan it now
       // rather than through the event loop (the step it would get).
-      const uint64_t next = c.step(burst.arrival);
+      const uint64_t next = c.arrive(burst, burst.arrival);
       if (next < wakes_.clock(channel)) wake(channel, next);
       return;
     }
+    c.enqueue(burst, burst.arrival);
     wake(channel, burst.arrival);
     return;
   }
