@@ -371,16 +371,47 @@ ChannelController::Placement ChannelController::place(const Burst& b, uint64_t n
   return p;
 }
 
+uint32_t ChannelController::before_refresh(const Burst& b, const Placement& p) const {
+  // A per-bank refresh due before a part row's first command goes first,
+  // at its due clock: planned after such short rows (a burst-interleaved
+  // mapping's few columns per bank), it would be pinned behind them (and
+  // with it the channel's ACT spacing), holding back every row planned
+  // later, as burst by burst never does (16 KiB requests: 298 against 819
+  // GB/s). Whole rows are long enough that waiting costs more simulation
+  // time than it changes (DramFastPath tests: both within 2%).
+  if (spec_.refresh == DramConfig::PER_BANK && b.count < spec_.columns &&
+      std::min({p.pre, p.act, p.start}) >= refresh_due_) {
+    return 0;
+  }
+  // An all-bank refresh stops every bank when it falls due: the columns
+  // up to then are served, and the rest of the row waits for it (and a
+  // new ACT), as burst by burst.
+  if (spec_.refresh == DramConfig::ALL_BANK) {
+    if (p.start >= refresh_due_) return 0;
+    return static_cast<uint32_t>(
+        std::min<uint64_t>(b.count, (refresh_due_ - p.start) / period_ + 1));
+  }
+  return b.count;
+}
+
+uint64_t ChannelController::room_wake(size_t reads, size_t writes, uint64_t now) const {
+  // A queue held full by planned rows has room again after the first of them
+  // (one already past, not yet retired, makes room at the next clock).
+  if (planned_head_ < planned_.size() &&
+      (reads + in_flight_[0] >= spec_.read_queue || writes + in_flight_[1] >= spec_.write_queue)) {
+    return std::max(planned_[planned_head_].last + 1, now + 1);
+  }
+  return kNever;
+}
+
 void ChannelController::plan_rows(BurstQueue& q, uint64_t now, uint64_t& wake) {
   const bool write = &q == &writes_;
   bool behind_single = false;
   bool waits_for_hit = false;  // a row passed over for a later hit on its bank
   for (size_t i = 0; i < q.size();) {
     // No row, however ready its bank, starts before a lane is free.
-    uint64_t lane_free = kNever;
-    for (const Lane& l : lanes_) lane_free = std::min(lane_free, l.next);
-    if (lane_free > now + kPlanWindow) {
-      wake = std::min(wake, lane_free - kPlanWindow);
+    if (const uint64_t free = lane_free(); free > now + kPlanWindow) {
+      wake = std::min(wake, free - kPlanWindow);
       return;
     }
     Burst& b = q[i];
@@ -414,29 +445,10 @@ void ChannelController::plan_rows(BurstQueue& q, uint64_t now, uint64_t& wake) {
       ++i;
       continue;
     }
-    // An all-bank refresh stops every bank when it falls due: the columns
-    // up to then are served, and the rest of the row waits for it (and a
-    // new ACT), as burst by burst.
-    uint32_t bursts = b.count;
-    // A per-bank refresh due before a part row's first command goes first,
-    // at its due clock: planned after such short rows (a burst-interleaved
-    // mapping's few columns per bank), it would be pinned behind them (and
-    // with it the channel's ACT spacing), holding back every row planned
-    // later, as burst by burst never does (16 KiB requests: 298 against 819
-    // GB/s). Whole rows are long enough that waiting costs more simulation
-    // time than it changes (DramFastPath tests: both within 2%).
-    if (spec_.refresh == DramConfig::PER_BANK && b.count < spec_.columns &&
-        std::min({p.pre, p.act, p.start}) >= refresh_due_) {
+    const uint32_t bursts = before_refresh(b, p);
+    if (bursts == 0) {
       wake = std::min(wake, refresh_due_);
       return;
-    }
-    if (spec_.refresh == DramConfig::ALL_BANK) {
-      if (p.start >= refresh_due_) {
-        wake = std::min(wake, refresh_due_);
-        return;
-      }
-      bursts =
-          static_cast<uint32_t>(std::min<uint64_t>(bursts, (refresh_due_ - p.start) / period_ + 1));
     }
     commit_row(b, p, bursts, now);
     queued_[write] -= bursts;
@@ -473,15 +485,8 @@ uint64_t ChannelController::arrive(const Burst& in, uint64_t now) {
   // What plan_rows() would do with it as the only entry of its queue (the
   // open-row check cannot apply: no other entry wants a row); anything else
   // (a lane or a refresh in the way) goes the usual way.
-  uint64_t lane_free = kNever;
-  for (const Lane& l : lanes_) lane_free = std::min(lane_free, l.next);
-  const Placement p = lane_free > now + kPlanWindow ? Placement{} : place(in, now);
-  const bool refresh_first =
-      (spec_.refresh == DramConfig::PER_BANK && in.count < spec_.columns &&
-       std::min({p.pre, p.act, p.start}) >= refresh_due_) ||
-      (spec_.refresh == DramConfig::ALL_BANK &&
-       (p.start >= refresh_due_ || (refresh_due_ - p.start) / period_ + 1 < in.count));
-  if (p.start > now + kPlanWindow || refresh_first) {
+  const Placement p = lane_free() > now + kPlanWindow ? Placement{} : place(in, now);
+  if (p.start > now + kPlanWindow || before_refresh(in, p) < in.count) {
     enqueue(in, now);
     return step(now);
   }
@@ -493,11 +498,7 @@ uint64_t ChannelController::arrive(const Burst& in, uint64_t now) {
   (write ? write_bursts_ : read_bursts_) += in.count;
   stats_.occupancy_max =
       std::max(stats_.occupancy_max, static_cast<uint32_t>(read_bursts_ + write_bursts_));
-  uint64_t wake = kNever;
-  if (planned_head_ < planned_.size() && (uint64_t{!write} + in_flight_[0] >= spec_.read_queue ||
-                                          uint64_t{write} + in_flight_[1] >= spec_.write_queue)) {
-    wake = std::max(planned_[planned_head_].last + 1, now + 1);
-  }
+  uint64_t wake = room_wake(!write, write, now);
   draining_ = write;
   Burst b = in;
   commit_row(b, p, b.count, now);
@@ -559,13 +560,7 @@ ChannelController::EnergyCounts ChannelController::energy_counts(uint64_t clock)
 
 uint64_t ChannelController::step(uint64_t now) {
   account(now);
-  uint64_t wake = kNever;
-  // A queue held full by planned rows has room again after the first of them
-  // (one already past, not yet retired, makes room at the next clock).
-  if (planned_head_ < planned_.size() && (reads_.size() + in_flight_[0] >= spec_.read_queue ||
-                                          writes_.size() + in_flight_[1] >= spec_.write_queue)) {
-    wake = std::max(planned_[planned_head_].last + 1, now + 1);
-  }
+  uint64_t wake = room_wake(reads_.size(), writes_.size(), now);
   // Refreshes that fell due are planned at their due clocks: the banks they
   // need close at their earliest, then the refresh; other banks go on.
   catch_up(now);

@@ -224,6 +224,19 @@ class ChannelController {
     uint64_t pre = kNever;
   };
   [[nodiscard]] Placement place(const Burst& b, uint64_t now) const;
+  // The first clock a new row may start in some lane.
+  [[nodiscard]] uint64_t lane_free() const {
+    uint64_t free = kNever;
+    for (const Lane& l : lanes_) free = std::min(free, l.next);
+    return free;
+  }
+  // How many of row `b`'s columns, placed at `p`, go before the next
+  // refresh: all, those up to an all-bank refresh, or 0 when the refresh
+  // must come first.
+  [[nodiscard]] uint32_t before_refresh(const Burst& b, const Placement& p) const;
+  // When a queue held full by planned rows (with `reads` and `writes`
+  // entries queued) has room again; kNever when it is not full.
+  [[nodiscard]] uint64_t room_wake(size_t reads, size_t writes, uint64_t now) const;
   // Plans `bursts` columns of row `b` at `p`: its PRE and ACT if needed,
   // the columns in the lane, the counts and the owner's done().
   void commit_row(Burst& b, const Placement& p, uint32_t bursts, uint64_t now);
