@@ -44,5 +44,8 @@ fi
 $install_only && exit 0
 
 jobs="$(nproc 2>/dev/null || echo 2)"
-cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+# The Python module for Debian's python3, whose packages (pytest, pandas) the
+# list above installs.
+cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null
 cmake --build "$build" -j "$jobs"

@@ -172,30 +172,27 @@ std::string SweepTable::header() const {
   return header + ",error";
 }
 
+std::string SweepTable::values(const std::vector<std::string>& values) const {
+  std::string cells;
+  for (const std::string& v : values) cells += (cells.empty() ? "" : ",") + cell(v);
+  return cells;
+}
+
 std::string SweepTable::row(const std::vector<std::string>& values, const Report& report) const {
-  std::string row;
-  for (const std::string& v : values) row += (row.empty() ? "" : ",") + cell(v);
+  std::string row = this->values(values);
   for (const Column& c : columns_) row += "," + c.value(report);
   return row + ",";
 }
 
 std::string SweepTable::failed_row(const std::vector<std::string>& values,
                                    const std::string& error) const {
-  std::string row;
-  for (const std::string& v : values) row += (row.empty() ? "" : ",") + cell(v);
-  row += std::string(columns_.size(), ',');
-  std::string one_line = error;
-  std::replace_if(
-      one_line.begin(), one_line.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
-  return row + "," + cell(one_line);
+  return this->values(values) + std::string(columns_.size() + 1, ',') + cell(one_line(error));
 }
 
-void write_sweep_csv(std::ostream& out, const std::vector<SweepAxis>& axes,
-                     const std::vector<std::vector<std::string>>& grid,
-                     const std::vector<Report>& reports, const System& first) {
-  const SweepTable table(axes, first);
-  out << table.header() << "\n";
-  for (size_t i = 0; i < reports.size(); ++i) out << table.row(grid[i], reports[i]) << "\n";
+std::string one_line(std::string text) {
+  std::replace_if(
+      text.begin(), text.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
+  return text;
 }
 
 }  // namespace npusim::sim

@@ -50,6 +50,7 @@ class SweepTable {
                                        const std::string& error) const;
 
  private:
+  [[nodiscard]] std::string values(const std::vector<std::string>& values) const;
   struct Column {
     std::string name;
     std::function<std::string(const Report&)> value;
@@ -58,9 +59,8 @@ class SweepTable {
   std::vector<Column> columns_;    // the figures not varied
 };
 
-// The CSV of finished reports, the points in grid order.
-void write_sweep_csv(std::ostream& out, const std::vector<SweepAxis>& axes,
-                     const std::vector<std::vector<std::string>>& grid,
-                     const std::vector<Report>& reports, const System& first);
+// `text` on one line: line breaks and tabs as spaces (a CSV cell, a
+// journal field).
+[[nodiscard]] std::string one_line(std::string text);
 
 }  // namespace npusim::sim

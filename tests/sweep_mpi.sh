@@ -2,7 +2,8 @@
 # sweep_mpi.sh NPUSIM SOURCE_DIR: `mpirun -np 3 npusim sweep` deals the points
 # to three ranks and writes the same CSV and reports as one process, byte for
 # byte; with a rank killed midway the job stops, and the same command
-# finishes it with the same results; --jobs is refused under MPI.
+# finishes it with the same results; --jobs and a point that does not fit
+# are refused under MPI with rank 0's message.
 set -euo pipefail
 npusim="$1"; src="$2"
 out="$(mktemp -d)"; trap 'rm -rf "$out"' EXIT
@@ -34,4 +35,11 @@ if "${mpi[@]}" "$npusim" sweep "${args[@]}" --jobs 2 > "$out/err" 2>&1; then
   echo "--jobs under MPI was accepted" >&2; exit 1
 fi
 grep -q -- "--jobs: under MPI each of the 3 ranks runs one point at a time" "$out/err"
+# A point that does not fit: rank 0 refuses the sweep before any runs, and
+# says why (the other ranks end quietly, not cutting it off).
+if "${mpi[@]}" "$npusim" sweep --system "$hw" --layer tiny --quiet \
+    --vary memory.capacity_bytes=1073741824,65536 > "$out/err" 2>&1; then
+  echo "a point that does not fit ran under MPI" >&2; exit 1
+fi
+grep -q "memory.capacity_bytes=65536.*bytes too many" "$out/err"
 echo "sweep mpi ok"

@@ -37,9 +37,9 @@ TEST(Sweep, TheCsvHasOneRowPerPointAndEachVariedColumnOnce) {
     reports.push_back(run_workload(system, "test", w));
   }
   EXPECT_GT(reports[1].cycles(), reports[0].cycles());  // more KV cache to read
-  std::ostringstream csv;
-  write_sweep_csv(csv, {parse_sweep_axis("kv-len=64,128")}, {{"64"}, {"128"}}, reports, system);
-  std::istringstream lines(csv.str());
+  const SweepTable table({parse_sweep_axis("kv-len=64,128")}, system);
+  std::istringstream lines(table.header() + "\n" + table.row({"64"}, reports[0]) + "\n" +
+                           table.row({"128"}, reports[1]) + "\n");
   std::string header, row, last;
   std::getline(lines, header);
   EXPECT_EQ(header.rfind("kv_len,system,model,phase,batch,layers,tokens,cycles,", 0), 0u) << header;
@@ -103,6 +103,20 @@ TEST(Sweep, TheStoreResumesFinishedPointsAndRefusesAnotherSweep) {
   other.restart = true;  // starts over
   SweepStore fresh(other);
   EXPECT_EQ(fresh.finished_count(), 0u);
+}
+
+// A sweep's definition holds its options and what the files they name
+// hold: an edited system file makes it another sweep.
+TEST(Sweep, ADefinitionChangesWithAnOptionOrAFileTheOptionsName) {
+  const test::TempDir dir;
+  const std::string file = dir.path() + "/a.textproto";
+  std::ofstream(file) << "name: \"a\"";
+  const auto before = sweep_definition({{"system", file}, {"vary", "system=" + file + ",x"}});
+  EXPECT_EQ(before, sweep_definition({{"system", file}, {"vary", "system=" + file + ",x"}}));
+  EXPECT_NE(before.find(file + ": 9 bytes, CRC-32 "), std::string::npos) << before;
+  EXPECT_NE(before, sweep_definition({{"system", file}, {"vary", "system=" + file + ",y"}}));
+  std::ofstream(file) << "name: \"b\"";  // the same size, other bytes
+  EXPECT_NE(before, sweep_definition({{"system", file}, {"vary", "system=" + file + ",x"}}));
 }
 
 TEST(Sweep, ReportsAreNamedByTheirValues) {

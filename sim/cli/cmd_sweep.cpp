@@ -137,7 +137,8 @@ int sweep_ranks(const std::vector<std::string>& argv, MpiJob* mpi) {
   const auto grid = sim::sweep_grid(axes);
   const std::vector<Point> points = build_points(sys, work, axes, grid);
   if (ranks && mpi->rank() != 0) {  // rank 0 checks, then deals the points
-    if (!mpi->agree(false)) return 2;
+    // (Refused: rank 0 says why and ends with status 2, see sweep().)
+    if (!mpi->agree(false)) return 0;
     mpi->follow(points);
     return 0;
   }
@@ -214,9 +215,7 @@ int sweep_ranks(const std::vector<std::string>& argv, MpiJob* mpi) {
         if (failure.empty()) failure = o.error;
         return false;
       }
-      std::string line = o.error;
-      for (char& c : line) c = c == '\n' || c == '\t' || c == '\r' ? ' ' : c;
-      figures = "  failed: " + line;
+      figures = "  failed: " + sim::one_line(o.error);
       row = table->failed_row(grid[o.point], o.error);
     }
     store.record(o.point, o.ok ? &o.report : nullptr, row, figures);
@@ -278,8 +277,11 @@ int sweep(const std::vector<std::string>& argv) {
   try {
     return sweep_ranks(argv, mpi.get());
   } catch (const UserError&) {
-    // Every rank parses the same command line: rank 0 says what is wrong.
-    if (mpi != nullptr && mpi->rank() != 0) return 2;
+    // Every rank parses the same command line: rank 0 says what is wrong,
+    // and its status is the job's. The others end quietly with 0: mpirun
+    // stops the job at the first rank that fails, which could cut rank 0
+    // off before it says why.
+    if (mpi != nullptr && mpi->rank() != 0) return 0;
     throw;
   }
 }
