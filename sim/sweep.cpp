@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "sim/memories.h"
+#include "sim/program_cache.h"
 #include "sim/report_io.h"
 #include "sim/simulator.h"
 
@@ -74,16 +75,18 @@ std::vector<std::vector<std::string>> sweep_grid(const std::vector<SweepAxis>& a
   return grid;
 }
 
-Report run_workload(const System& system, const std::string& where,
-                    const WorkloadOptions& options) {
-  Compiled c = compile_workload(system, where, options);
+Report run_workload(const System& system, const std::string& where, const WorkloadOptions& options,
+                    ProgramCache* cache) {
+  ProgramCache none(0);
+  const std::shared_ptr<const Compiled> c =
+      (cache != nullptr ? *cache : none).get(system, where, options);
   SimulationInput in;
   in.system = &system;
   in.system_where = where;
-  in.program = &c.program;
-  in.tokens = c.workload.tokens();
+  in.program = &c->program;
+  in.tokens = c->workload.tokens();
   Report r = simulate(in);
-  *r.mutable_workload() = c.workload;
+  *r.mutable_workload() = c->workload;
   return r;
 }
 

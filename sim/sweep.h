@@ -29,9 +29,13 @@ struct SweepAxis {
 // Every combination of the axes' values, the first axis varying slowest.
 [[nodiscard]] std::vector<std::vector<std::string>> sweep_grid(const std::vector<SweepAxis>& axes);
 
+class ProgramCache;
+
 // Compiles and simulates one workload, with its tokens for energy per token.
+// With a cache, a program compiled for an earlier point the compiler cannot
+// tell apart from this one is reused (sim/program_cache.h).
 [[nodiscard]] Report run_workload(const System& system, const std::string& where,
-                                  const WorkloadOptions& options);
+                                  const WorkloadOptions& options, ProgramCache* cache = nullptr);
 
 // The CSV's columns: the axes' fields, then the figures of a report, then
 // `error` (empty, or why the point failed under --keep-going). A system of

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "sim/program_cache.h"
 #include "sim/sweep.h"
 #include "sim/sweep_store.h"
 #include "test_util.h"
@@ -117,6 +118,44 @@ TEST(Sweep, ADefinitionChangesWithAnOptionOrAFileTheOptionsName) {
   EXPECT_NE(before, sweep_definition({{"system", file}, {"vary", "system=" + file + ",y"}}));
   std::ofstream(file) << "name: \"b\"";  // the same size, other bytes
   EXPECT_NE(before, sweep_definition({{"system", file}, {"vary", "system=" + file + ",x"}}));
+}
+
+TEST(Sweep, PointsTheCompilerCannotTellApartShareOneProgram) {
+  const std::string hw = test::source_path("examples/hw/npu-hbm3.textproto");
+  WorkloadOptions w;
+  w.layer = "tiny";
+  const System base = load_system(hw, {});
+  // What only the simulator reads: the refresh, the page policy, a link.
+  for (const char* set : {"memory.dram.refresh=NO_REFRESH", "memory.dram.page_policy=CLOSED_PAGE",
+                          "topology.chip_link.bandwidth_gbps=50"}) {
+    EXPECT_EQ(compile_key(load_system(hw, {set}), hw, w), compile_key(base, hw, w)) << set;
+  }
+  // What the compiler sees: the memory's peak and latency, the core, the
+  // parallelism, the workload, the file named in errors.
+  for (const char* set :
+       {"memory.dram.preset=\"HBM4-8000\"", "memory.dram.stacks=4", "core.scratchpad.banks=128",
+        "core.dma.outstanding=64", "core_clock_ghz=1.5", "topology.cores=2"}) {
+    EXPECT_NE(compile_key(load_system(hw, {set}), hw, w), compile_key(base, hw, w)) << set;
+  }
+  WorkloadOptions other = w;
+  other.batch = 2;
+  EXPECT_NE(compile_key(base, hw, other), compile_key(base, hw, w));
+  EXPECT_NE(compile_key(base, "b.textproto", w), compile_key(base, hw, w));
+
+  // A program from the cache runs as one compiled afresh.
+  ProgramCache cache;
+  const System closed = load_system(hw, {"memory.dram.page_policy=CLOSED_PAGE"});
+  const Report open = run_workload(base, hw, w, &cache);
+  const Report cached = run_workload(closed, hw, w, &cache);
+  EXPECT_EQ(cache.misses(), 1u);
+  EXPECT_EQ(cache.hits(), 1u);
+  EXPECT_EQ(cached.SerializeAsString(), run_workload(closed, hw, w).SerializeAsString());
+  EXPECT_NE(cached.memory().dram().total().pre(), open.memory().dram().total().pre());
+  // Another program goes in beside it; the oldest of three leaves.
+  other.batch = 3;
+  (void)run_workload(base, hw, other, &cache);
+  (void)run_workload(base, hw, w, &cache);
+  EXPECT_EQ(cache.hits(), 2u);
 }
 
 TEST(Sweep, ReportsAreNamedByTheirValues) {

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "sim/program_cache.h"
 #include "sim/sweep.h"
 
 namespace npusim::cli {
@@ -58,14 +59,14 @@ System point_system(const Point& p, bool check) {
   }
 }
 
-Outcome run_point(const std::vector<Point>& points, size_t i) {
+Outcome run_point(const std::vector<Point>& points, size_t i, sim::ProgramCache& cache) {
   const Point& p = points[i];
   Outcome o;
   o.point = i;
   try {
     const System system = point_system(p, false);
     try {
-      o.report = sim::run_workload(system, p.system.system, p.workload);
+      o.report = sim::run_workload(system, p.system.system, p.workload, &cache);
       o.ok = true;
     } catch (const UserError& e) {
       throw UserError(fmt::format("the point {}: {}", p.label, e.what()));
@@ -80,8 +81,9 @@ Outcome run_point(const std::vector<Point>& points, size_t i) {
 
 void run_here(const std::vector<Point>& points, const std::vector<size_t>& todo,
               const OutcomeSink& done) {
+  sim::ProgramCache cache;
   for (size_t i : todo) {
-    Outcome o = run_point(points, i);
+    Outcome o = run_point(points, i, cache);
     if (!done(o)) break;
   }
 }
@@ -97,8 +99,17 @@ void run_children(const std::vector<Point>& points, const std::vector<size_t>& t
   size_t next = 0;
   bool more = true;
   const pid_t parent = getpid();
+  // Each distinct program is compiled once, here, and the children that
+  // run its points inherit it. (A point that fails to compile fails again
+  // in its child, which reports why.)
+  sim::ProgramCache cache;
   while ((more && next < todo.size()) || !running.empty()) {
     while (more && running.size() < jobs && next < todo.size()) {
+      try {
+        const Point& p = points[todo[next]];
+        (void)cache.get(point_system(p, false), p.system.system, p.workload);
+      } catch (const std::exception&) {
+      }
       int fds[2];
       if (pipe(fds) != 0) throw UserError("--jobs: cannot create a pipe");
       std::cout.flush();
@@ -109,7 +120,7 @@ void run_children(const std::vector<Point>& points, const std::vector<size_t>& t
         close(fds[0]);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent) std::_Exit(1);  // the sweep died before the line above
-        const std::string out = encode(run_point(points, todo[next]));
+        const std::string out = encode(run_point(points, todo[next], cache));
         for (size_t at = 0; at < out.size();) {
           const ssize_t n = write(fds[1], out.data() + at, out.size() - at);
           if (n < 0 && errno == EINTR) continue;
@@ -211,8 +222,9 @@ void MpiJob::lead(const std::vector<Point>& points, const std::vector<size_t>& t
   std::deque<Outcome> local;
   bool local_done = false;
   std::thread simulate([&] {
+    sim::ProgramCache cache;
     for (int64_t p; (p = deal()) >= 0;) {
-      Outcome o = run_point(points, static_cast<size_t>(p));
+      Outcome o = run_point(points, static_cast<size_t>(p), cache);
       const std::lock_guard<std::mutex> lock(m);
       local.push_back(std::move(o));
     }
@@ -285,12 +297,14 @@ void MpiJob::lead(const std::vector<Point>& points, const std::vector<size_t>& t
 void MpiJob::follow(const std::vector<Point>& points) {
   boost::mpi::communicator& world = s_->world;
   std::string message = "-1 ";  // ready, nothing done yet
+  sim::ProgramCache cache;
   for (;;) {
     world.send(0, kResult, message);
     int64_t point = -1;
     world.recv(0, kAssign, point);
     if (point < 0) return;
-    message = fmt::format("{} ", point) + encode(run_point(points, static_cast<size_t>(point)));
+    message =
+        fmt::format("{} ", point) + encode(run_point(points, static_cast<size_t>(point), cache));
   }
 }
 

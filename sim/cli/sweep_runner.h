@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sim/cli/options.h"
+#include "sim/program_cache.h"
 #include "sim/report.pb.h"
 #include "sim/workload.h"
 
@@ -42,8 +43,10 @@ using OutcomeSink = std::function<bool(Outcome&)>;
 // UserError that names the point.
 [[nodiscard]] System point_system(const Point& p, bool check);
 // Runs a point: its outcome. A UserError becomes the error; any other
-// exception (a bug) too, after kInternalError.
-[[nodiscard]] Outcome run_point(const std::vector<Point>& points, size_t i);
+// exception (a bug) too, after kInternalError. Its program comes from
+// `cache` when an earlier point compiled the same one.
+[[nodiscard]] Outcome run_point(const std::vector<Point>& points, size_t i,
+                                sim::ProgramCache& cache);
 inline constexpr const char* kInternalError = "internal error (a bug in npusim, please report): ";
 
 // Runs `todo` (point indices) here, one after another.
