@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Simulation speed, the figures issue 16 sets targets for, each printed with
+# the command that measures it (median of 3 runs, one core each):
+#   - a Llama-2-7B decode token, KV 2048, on npu-hbm3 (target: simulate <= 1 s);
+#   - a Llama-2-70B decode token on gb200-like, one chip that holds it
+#     (target: simulate <= 10 s);
+#   - burst-level memtest, sequential 64-byte reads on one HBM3 stack
+#     (target: >= 8 M requests/s).
+# Usage: scripts/bench-speed.sh [--against OTHER_NPUSIM] [--quick]
+#   --against  also runs OTHER_NPUSIM (say, a build of an earlier commit),
+#              alternating with this one, and prints OTHER / this: before
+#              and after measured side by side, as noisy machines need.
+#   --quick    2 of the models' decoder layers instead of all (a smoke run).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+other=""
+layers=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --against) other="$2"; shift 2 ;;
+    --quick) layers=(--layers 2); shift ;;
+    *) echo "bench-speed.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+"$here/scripts/setup.sh" >/dev/null
+this="$here/build/npusim"
+runs=3
+
+# One figure of one run of binary $1: the rest is the command.
+figure() {
+  local bin="$1" kind="$2"; shift 2
+  if [[ "$kind" == memtest ]]; then
+    "$bin" memtest "$@" | sed -n 's/^wall time .*(\([0-9.]*\) M requests\/s.*/\1/p'
+  else
+    "$bin" bench --repeat 1 "$@" | awk '/^simulate /{print $2}'
+  fi
+}
+median() { tr ' ' '\n' | sed '/^$/d' | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+
+measure() {
+  local name="$1" unit="$2" kind="$3"; shift 3
+  echo "== $name"
+  echo "   npusim $kind $*"
+  local mine="" theirs=""
+  for _ in $(seq "$runs"); do
+    mine="$mine $(figure "$this" "$kind" "$@")"
+    if [[ -n "$other" ]]; then theirs="$theirs $(figure "$other" "$kind" "$@")"; fi
+  done
+  local m
+  m=$(echo "$mine" | median)
+  echo "   this build: $m $unit (median of $runs:$mine)"
+  if [[ -n "$other" ]]; then
+    local t
+    t=$(echo "$theirs" | median)
+    echo "   $other: $t $unit (median of $runs:$theirs)"
+    awk -v a="$t" -v b="$m" -v u="$unit" 'BEGIN{
+      r = (u == "ms") ? a / b : b / a
+      printf "   speed-up of this build: %.2fx\n", r }'
+  fi
+}
+
+ex="$here/examples"
+measure "Llama-2-7B decode token, KV 2048, npu-hbm3 (simulate)" ms bench \
+  --system "$ex/hw/npu-hbm3.textproto" --model "$ex/models/llama2-7b.json" --kv-len 2048 \
+  "${layers[@]}"
+measure "Llama-2-70B decode token, KV 2048, gb200-like (simulate)" ms bench \
+  --system "$ex/hw/gb200-like.textproto" --model "$ex/models/llama2-70b.json" --dtype bf16 \
+  --kv-len 2048 "${layers[@]}"
+measure "memtest: sequential 64 B reads, one HBM3 stack" "M requests/s" memtest \
+  --dram HBM3-6400 --pattern sequential --requests 2000000 --request-bytes 64 --outstanding 1024
