@@ -189,10 +189,17 @@ void ChannelController::issue(Command c, uint32_t bank, uint64_t now, uint32_t r
     }
   }
   if (c == Command::ACT) {
-    for (const auto* q : {&reads_, &writes_}) {
+    // The queued entries for the row it opens: of the bank's entries
+    // (counted), so the scan stops at the bank's last one.
+    for (size_t w = 0; w < 2; ++w) {
+      const BurstQueue& q = w == 0 ? reads_ : writes_;
       uint32_t n = 0;
-      for (const Burst& b : *q) n += b.bank == bank && b.row == row;
-      const size_t w = q == &writes_;
+      uint32_t left = bank_[bank].entries[w];
+      for (const Burst* b = q.begin(); left > 0 && b != q.end(); ++b) {
+        if (b->bank != bank) continue;
+        --left;
+        n += b->row == row;
+      }
       hits_[w] += n - bank_[bank].wanted[w];
       bank_[bank].wanted[w] = n;
     }
