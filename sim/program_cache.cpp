@@ -96,6 +96,10 @@ std::string compile_key(const System& system, const std::string& where, const Wo
 
 std::shared_ptr<const Compiled> ProgramCache::get(const System& system, const std::string& where,
                                                   const WorkloadOptions& options) {
+  if (capacity_ == 0) {
+    ++misses_;
+    return std::make_shared<const Compiled>(compile_workload(system, where, options));
+  }
   std::string key = compile_key(system, where, options);
   for (auto it = entries_.begin(); it != entries_.end(); ++it) {
     if (it->first != key) continue;
@@ -105,7 +109,6 @@ std::shared_ptr<const Compiled> ProgramCache::get(const System& system, const st
   }
   ++misses_;
   auto compiled = std::make_shared<const Compiled>(compile_workload(system, where, options));
-  if (capacity_ == 0) return compiled;
   entries_.emplace_front(std::move(key), compiled);
   if (entries_.size() > capacity_) entries_.pop_back();
   return compiled;
