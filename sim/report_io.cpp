@@ -123,6 +123,20 @@ double bandwidth_share(const Report& r) {
 // Rows of the chip and network tables beyond which they are cut.
 constexpr size_t kMaxRows = 48;
 
+std::string channel_spread(const DramStats& d) {
+  if (d.channels_size() < 2 || d.cycles() == 0) return "";
+  const auto by_data = [](const DramChannelStats& a, const DramChannelStats& b) {
+    return a.data_cycles() < b.data_cycles();
+  };
+  const auto [least, busiest] =
+      std::minmax_element(d.channels().begin(), d.channels().end(), by_data);
+  const double cycles = static_cast<double>(d.cycles());
+  return fmt::format("busiest {:.1f}% (channel {}), least {:.1f}%",
+                     100.0 * static_cast<double>(busiest->data_cycles()) / cycles,
+                     busiest->channel(),
+                     100.0 * static_cast<double>(least->data_cycles()) / cycles);
+}
+
 void print_table(const Report& r, std::ostream& out) {
   const auto& w = r.workload();
   const auto& t = r.traffic();
@@ -203,6 +217,9 @@ void print_table(const Report& r, std::ostream& out) {
                d.preset(), d.channels_size(), 100.0 * d.row_hit_rate(),
                100.0 * d.data_bus_utilization(), 100.0 * d.refresh_overhead(),
                dt.read_latency().mean_ns(), dt.read_latency().p99_ns());
+    if (const std::string spread = channel_spread(d); !spread.empty()) {
+      fmt::print(out, "dram channels: data bus {}\n", spread);
+    }
     fmt::print(out, "dram commands: ACT {} PRE {} RD {} WR {} REF {}\n", dt.act(), dt.pre(),
                dt.rd(), dt.wr(), dt.ref());
   }

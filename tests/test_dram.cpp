@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <tuple>
@@ -16,6 +17,7 @@
 #include "memory/registry.h"
 #include "sim/config.h"
 #include "sim/memtest.h"
+#include "sim/report_io.h"
 #include "sim/workload.h"
 #include "test_util.h"
 
@@ -445,6 +447,33 @@ TEST(DramFastPath, PerBankRefreshAgreesWithBurstLevelOnSmallInterleavedRequests)
     EXPECT_EQ(fast.memory_stats().dram().total().act(), slow.memory_stats().dram().total().act())
         << mapping;
   }
+}
+
+// A hot spot hides in the mean data-bus share: the spread names it. Strided
+// 64 B reads whose stride is a whole turn of the mapping's channel bits all
+// land on a few channels.
+TEST(DramReport, TheChannelSpreadShowsAHotSpotTheMeanHides) {
+  const auto spread = [](const char* pattern) {
+    sim::MemtestOptions o;
+    o.pattern = pattern;
+    o.stride = 32768;
+    o.requests = 5000;
+    o.request_bytes = 64;
+    const DramStats d = sim::run_memtest(dram_system("HBM3-6400"), o).memory_stats().dram();
+    double busiest = 0, least = 0;
+    unsigned channel = 0;
+    EXPECT_EQ(std::sscanf(sim::channel_spread(d).c_str(), "busiest %lf%% (channel %u), least %lf%%",
+                          &busiest, &channel, &least),
+              3)
+        << sim::channel_spread(d);
+    return std::make_tuple(busiest / 100, least / 100, d.data_bus_utilization());
+  };
+  const auto [hot, cold, mean] = spread("strided");
+  EXPECT_GT(hot, 10 * mean);
+  EXPECT_EQ(cold, 0.0);
+  const auto [busiest, least, all] = spread("sequential");
+  EXPECT_NEAR(busiest, all, 0.01 * all);
+  EXPECT_NEAR(least, all, 0.01 * all);
 }
 
 TEST(DramPolicy, ClosedPageTurnsConflictsIntoMisses) {
