@@ -261,6 +261,8 @@ class ChannelController {
   void refreshed();
   bool schedule(BurstQueue& queue, uint64_t now, uint64_t& wake);
   void issue(Command c, uint32_t bank, uint64_t now, uint32_t row = 0);
+  // issue(), inlined where this file's per-row paths call it.
+  void record(Command c, uint32_t bank, uint64_t now, uint32_t row = 0);
   void account(uint64_t now);
   // Whether an entry of `q` (the queue being served) still targets `bank`'s
   // open row. Only that queue counts: a row the other queue wants must not
