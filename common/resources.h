@@ -145,8 +145,13 @@ class ResourceLedger {
  private:
   std::string prefix_;
   [[nodiscard]] size_t window_of(uint64_t t_ps) {
+    const auto w = static_cast<size_t>(t_ps >> shift_);
+    return w < windows_ ? w : grow(t_ps);
+  }
+  // window_of() past the last window: more windows, or wider ones. (Out of
+  // line: work is added per DRAM row, and this is rare.)
+  [[gnu::noinline]] size_t grow(uint64_t t_ps) {
     auto w = static_cast<size_t>(t_ps >> shift_);
-    if (w < windows_) return w;
     while (w >= kMaxWindows) {
       merge();
       w = static_cast<size_t>(t_ps >> shift_);
@@ -157,9 +162,11 @@ class ResourceLedger {
   }
   double& cell(size_t w, Column c) {
     Chunk& chunk = chunks_[w / kChunk];
-    if (chunk.empty()) chunk.assign(kChunk * columns_, 0.0);
+    if (chunk.empty()) hold(chunk);
     return chunk[w % kChunk * columns_ + c];
   }
+  // A chunk's first work: its windows, zero (out of line, as grow()).
+  [[gnu::noinline]] void hold(std::vector<double>& chunk) const { chunk.assign(kChunk * columns_, 0.0); }
   // Halves the resolution: windows 2i and 2i + 1 become window i.
   void merge() {
     std::vector<Chunk> merged((windows_ + 1) / 2 / kChunk + 1);
