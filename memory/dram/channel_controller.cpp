@@ -30,33 +30,6 @@ ChannelController::ChannelController(const DramSpec& spec, Done done)
   last_used_.assign(spec.banks(), 0);
 }
 
-// inline (like removed()): per burst, and only called in this file.
-inline void ChannelController::account(uint64_t now) {
-  if (now <= stats_.last_clock) return;
-  // Planned rows occupy the queue until their last column (planned_ is in
-  // the order of those clocks).
-  if (planned_head_ < planned_.size()) {
-    size_t gone = planned_head_;
-    for (; gone < planned_.size() && planned_[gone].last <= now; ++gone) {
-      const Planned& p = planned_[gone];
-      if (p.last > stats_.last_clock) {
-        stats_.occupancy_sum += (p.last - stats_.last_clock) * (read_bursts_ + write_bursts_);
-        stats_.last_clock = p.last;
-      }
-      (p.write ? write_bursts_ : read_bursts_) -= p.bursts;
-      --in_flight_[p.write];
-    }
-    planned_head_ = gone;
-    compact_front(planned_, planned_head_);
-  }
-  stats_.occupancy_sum += (now - stats_.last_clock) * (read_bursts_ + write_bursts_);
-  stats_.last_clock = now;
-}
-
-void ChannelController::retire(uint64_t now) {
-  account(now);
-}
-
 void ChannelController::enqueue(const Burst& burst, uint64_t now) {
   if (idle()) catch_up(now);
   account(now);

@@ -247,7 +247,7 @@ class ChannelController {
   // a write older than write_age).
   [[nodiscard]] bool drain_flips(uint64_t now) const;
   // Counts planned rows whose last column is at or before `now` as done.
-  void retire(uint64_t now);
+  void retire(uint64_t now) { account(now); }
   void served(Burst& b, uint64_t clock, uint32_t bursts);
   // Plans every refresh due by `now`, at its due clock (inline: called per
   // request and per step, and most often nothing is due).
@@ -263,7 +263,29 @@ class ChannelController {
   void issue(Command c, uint32_t bank, uint64_t now, uint32_t row = 0);
   // issue(), inlined where this file's per-row paths call it.
   void record(Command c, uint32_t bank, uint64_t now, uint32_t row = 0);
-  void account(uint64_t now);
+  // The time-weighted queue occupancy up to `now`, and the planned rows
+  // retired by then (inline: per row, from can_accept() too).
+  void account(uint64_t now) {
+    if (now <= stats_.last_clock) return;
+    // Planned rows occupy the queue until their last column (planned_ is in
+    // the order of those clocks).
+    if (planned_head_ < planned_.size()) {
+      size_t gone = planned_head_;
+      for (; gone < planned_.size() && planned_[gone].last <= now; ++gone) {
+        const Planned& p = planned_[gone];
+        if (p.last > stats_.last_clock) {
+          stats_.occupancy_sum += (p.last - stats_.last_clock) * (read_bursts_ + write_bursts_);
+          stats_.last_clock = p.last;
+        }
+        (p.write ? write_bursts_ : read_bursts_) -= p.bursts;
+        --in_flight_[p.write];
+      }
+      planned_head_ = gone;
+      compact_front(planned_, planned_head_);
+    }
+    stats_.occupancy_sum += (now - stats_.last_clock) * (read_bursts_ + write_bursts_);
+    stats_.last_clock = now;
+  }
   // Whether an entry of `q` (the queue being served) still targets `bank`'s
   // open row. Only that queue counts: a row the other queue wants must not
   // block this one's precharge while that queue is not being served.
