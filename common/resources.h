@@ -165,8 +165,6 @@ class ResourceLedger {
     if (chunk.empty()) hold(chunk);
     return chunk[w % kChunk * columns_ + c];
   }
-  // A chunk's first work: its windows, zero (out of line, as grow()).
-  [[gnu::noinline]] void hold(std::vector<double>& chunk) const { chunk.assign(kChunk * columns_, 0.0); }
   // Halves the resolution: windows 2i and 2i + 1 become window i.
   void merge() {
     std::vector<Chunk> merged((windows_ + 1) / 2 / kChunk + 1);
@@ -175,7 +173,7 @@ class ResourceLedger {
       for (size_t i = 0; i < kChunk; ++i) {
         const size_t to = (k * kChunk + i) / 2;
         Chunk& out = merged[to / kChunk];
-        if (out.empty()) out.assign(kChunk * columns_, 0.0);
+        if (out.empty()) hold(out);
         for (Column c = 0; c < columns_; ++c) {
           out[to % kChunk * columns_ + c] += chunks_[k][i * columns_ + c];
         }
@@ -190,6 +188,8 @@ class ResourceLedger {
   // Windows in chunks of kChunk, each [window][column], empty until written.
   static constexpr size_t kChunk = 64;
   using Chunk = std::vector<double>;
+  // A chunk's first work: its windows, zero (out of line, as grow()).
+  [[gnu::noinline]] void hold(Chunk& chunk) const { chunk.assign(kChunk * columns_, 0.0); }
   std::vector<Registered> resources_;
   std::vector<Chunk> chunks_;
   size_t windows_ = 0;
