@@ -77,9 +77,9 @@ std::vector<std::vector<std::string>> sweep_grid(const std::vector<SweepAxis>& a
 
 Report run_workload(const System& system, const std::string& where, const WorkloadOptions& options,
                     ProgramCache* cache) {
-  ProgramCache none(0);
   const std::shared_ptr<const Compiled> c =
-      (cache != nullptr ? *cache : none).get(system, where, options);
+      cache != nullptr ? cache->get(system, where, options)
+                       : std::make_shared<const Compiled>(compile_workload(system, where, options));
   SimulationInput in;
   in.system = &system;
   in.system_where = where;

@@ -450,8 +450,9 @@ TEST(DramFastPath, PerBankRefreshAgreesWithBurstLevelOnSmallInterleavedRequests)
 }
 
 // A hot spot hides in the mean data-bus share: the spread names it. Strided
-// 64 B reads whose stride is a whole turn of the mapping's channel bits all
-// land on a few channels.
+// 64 B reads 32 KiB apart land on 2 of HBM3's 32 pseudo-channels, so the
+// busier of the two carries at least 16x the mean (15x: the spread's
+// percentages have one decimal).
 TEST(DramReport, TheChannelSpreadShowsAHotSpotTheMeanHides) {
   const auto spread = [](const char* pattern) {
     sim::MemtestOptions o;
@@ -469,7 +470,7 @@ TEST(DramReport, TheChannelSpreadShowsAHotSpotTheMeanHides) {
     return std::make_tuple(busiest / 100, least / 100, d.data_bus_utilization());
   };
   const auto [hot, cold, mean] = spread("strided");
-  EXPECT_GT(hot, 10 * mean);
+  EXPECT_GT(hot, 15 * mean);
   EXPECT_EQ(cold, 0.0);
   const auto [busiest, least, all] = spread("sequential");
   EXPECT_NEAR(busiest, all, 0.01 * all);

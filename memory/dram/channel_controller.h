@@ -152,7 +152,7 @@ class ChannelController {
   // Queue capacity counts entries: a burst, or a whole row on the fast path
   // (queued, or planned and not yet through its last column at `now`).
   [[nodiscard]] bool can_accept(bool write, uint64_t now) {
-    retire(now);
+    account(now);
     if (exclusive_ != nullptr && exclusive_->pending()) return false;
     return write ? writes_.size() + in_flight_[1] < spec_.write_queue
                  : reads_.size() + in_flight_[0] < spec_.read_queue;
@@ -246,8 +246,6 @@ class ChannelController {
   // Whether the write drain starts or stops (between the watermarks, or for
   // a write older than write_age).
   [[nodiscard]] bool drain_flips(uint64_t now) const;
-  // Counts planned rows whose last column is at or before `now` as done.
-  void retire(uint64_t now) { account(now); }
   void served(Burst& b, uint64_t clock, uint32_t bursts);
   // Plans every refresh due by `now`, at its due clock (inline: called per
   // request and per step, and most often nothing is due).
@@ -263,8 +261,9 @@ class ChannelController {
   void issue(Command c, uint32_t bank, uint64_t now, uint32_t row = 0);
   // issue(), inlined where this file's per-row paths call it.
   void record(Command c, uint32_t bank, uint64_t now, uint32_t row = 0);
-  // The time-weighted queue occupancy up to `now`, and the planned rows
-  // retired by then (inline: per row, from can_accept() too).
+  // Accounts the time-weighted queue occupancy up to `now`, and counts the
+  // planned rows whose last column is at or before `now` as done (inline:
+  // per row, from can_accept() too).
   void account(uint64_t now) {
     if (now <= stats_.last_clock) return;
     // Planned rows occupy the queue until their last column (planned_ is in
