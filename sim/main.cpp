@@ -2,6 +2,7 @@
 // internal error (a bug in npusim).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -20,7 +21,11 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     fmt::print("npusim: a cycle-approximate NPU simulator for the memory wall\n\ncommands:\n");
-    for (const auto* c : CommandRegistry::all()) fmt::print("  {:<10}{}\n", c->name, c->summary);
+    size_t width = 0;  // the longest name, and two spaces
+    for (const auto* c : CommandRegistry::all()) width = std::max(width, c->name.size() + 2);
+    for (const auto* c : CommandRegistry::all()) {
+      fmt::print("  {:<{}}{}\n", c->name, width, c->summary);
+    }
     fmt::print(
         "\nnpusim COMMAND --help shows a command's options; npusim --version the version.\n");
     return args.empty() ? 2 : 0;
