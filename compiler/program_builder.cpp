@@ -222,7 +222,7 @@ uint32_t ProgramBuilder::add(Queue queue, Instruction ins) {
   reserve(1);
   const auto id = static_cast<uint32_t>(nodes_.size());
   ins.set_node(node_);
-  nodes_.push_back({queue, std::move(ins), {}, static_cast<int64_t>(id)});
+  nodes_.push_back({queue, std::move(ins), static_cast<int64_t>(id)});
   return id;
 }
 
@@ -259,7 +259,7 @@ void ProgramBuilder::after_stores(uint32_t id, uint32_t tensor, uint64_t begin, 
   auto it = stores_of_.find(tensor);
   if (it == stores_of_.end()) return;
   for (const StoredRange& st : it->second) {
-    if (st.begin < end && begin < st.end) nodes_[id].deps.push_back(st.node);
+    if (st.begin < end && begin < st.end) depend(id, st.node);
   }
 }
 
@@ -383,7 +383,7 @@ void ProgramBuilder::ring_piece(uint32_t in, uint64_t in_addr, uint32_t out, uin
   // previous piece's store out of the buffer.
   uint32_t last = peer_transfer(DmaOp::LOAD, in, in_addr, data, bytes(elements));
   add_sem(nodes_[last].ins.add_signal(), loaded);
-  if (last_ring_store_ >= 0) nodes_[last].deps.push_back(static_cast<uint32_t>(last_ring_store_));
+  if (last_ring_store_ >= 0) depend(last, static_cast<uint32_t>(last_ring_store_));
   for (const RingStep& step : ring_steps(RingOp::AllReduce, n, r)) {
     Instruction ins =
         ring_step_instruction(step, n, elements, dtype, data, scratch, peers_.ring[next]);
@@ -393,14 +393,14 @@ void ProgramBuilder::ring_piece(uint32_t in, uint64_t in_addr, uint32_t out, uin
     // The step before it here stands for the steps of the other cores it
     // waits for: every core's program has them in the same place.
     const uint32_t id = add(step.kind == RingStep::Send ? DMA : VECTOR, std::move(ins));
-    nodes_[id].deps.push_back(last);
+    depend(id, last);
     nodes_[id].priority -= int64_t{1} << 41;
     last = id;
   }
   // The sum out, once the last chunk has landed.
   const uint32_t store = peer_transfer(DmaOp::STORE, out, out_addr, data, bytes(elements));
   add_sem(nodes_[store].ins.add_wait(), sem({RingRole::Gathered}));
-  nodes_[store].deps.push_back(last);
+  depend(store, last);
   last_ring_store_ = store;
 }
 
@@ -415,7 +415,7 @@ void ProgramBuilder::pipe_send(uint32_t t, uint64_t addr, uint64_t bytes) {
     // Into the send buffer (the send waits by itself for loads into its
     // bytes before it on the DMA queue), then into the next core's.
     uint32_t load = peer_transfer(DmaOp::LOAD, t, addr + b, out, n);
-    if (last_pipe_ >= 0) nodes_[load].deps.push_back(static_cast<uint32_t>(last_pipe_));
+    if (last_pipe_ >= 0) depend(load, static_cast<uint32_t>(last_pipe_));
     Instruction ins;
     SendOp& op = *ins.mutable_send();
     op.set_spm_addr(out);
@@ -425,7 +425,7 @@ void ProgramBuilder::pipe_send(uint32_t t, uint64_t addr, uint64_t bytes) {
     add_sem(ins.add_wait(), shared_semaphore(to, SharedRole::PipeFree));
     add_sem(ins.add_signal(), shared_semaphore(to, SharedRole::PipeFull));
     const uint32_t id = add(DMA, std::move(ins));
-    nodes_[id].deps.push_back(load);
+    depend(id, load);
     nodes_[id].priority -= int64_t{1} << 41;
     last_pipe_ = id;
   }
@@ -449,13 +449,16 @@ void ProgramBuilder::pipe_recv(uint32_t t, uint64_t addr, uint64_t bytes) {
 
 std::vector<uint32_t> ProgramBuilder::order() const {
   const size_t n = nodes_.size();
-  std::vector<std::vector<uint32_t>> users(n);
-  std::vector<uint32_t> pending(n, 0);
-  for (uint32_t i = 0; i < n; ++i) {
-    for (uint32_t d : nodes_[i].deps) {
-      users[d].push_back(i);
-      ++pending[i];
-    }
+  // Each instruction's users, as one array: users of i at [first[i], first[i + 1]).
+  std::vector<uint32_t> pending(n, 0), first(n + 1, 0), users(edges_.size());
+  for (const Edge& e : edges_) {
+    ++first[e.on + 1];
+    ++pending[e.node];
+  }
+  for (size_t i = 0; i < n; ++i) first[i + 1] += first[i];
+  {
+    std::vector<uint32_t> fill(first.begin(), first.end() - 1);
+    for (const Edge& e : edges_) users[fill[e.on]++] = e.node;
   }
   // Op by op, the graph node comes first: dependencies only point to
   // earlier nodes (instructions are added node by node), so this order is
@@ -474,8 +477,8 @@ std::vector<uint32_t> ProgramBuilder::order() const {
     const uint32_t i = std::get<2>(ready.top());
     ready.pop();
     out.push_back(i);
-    for (uint32_t u : users[i]) {
-      if (--pending[u] == 0) ready.push(key(u));
+    for (uint32_t k = first[i]; k < first[i + 1]; ++k) {
+      if (--pending[users[k]] == 0) ready.push(key(users[k]));
     }
   }
   if (out.size() != n) {
@@ -506,19 +509,19 @@ Program ProgramBuilder::finish() {
                                          occ.writers.empty() ? "written" : "read"));
     }
     for (size_t w = 1; w < occ.writers.size(); ++w) {
-      nodes_[occ.writers[w]].deps.push_back(occ.writers[w - 1]);
+      depend(occ.writers[w], occ.writers[w - 1]);
     }
     for (size_t r = 1; r < occ.readers.size(); ++r) {
-      nodes_[occ.readers[r]].deps.push_back(occ.readers[r - 1]);
+      depend(occ.readers[r], occ.readers[r - 1]);
     }
     Node& first_writer = nodes_[occ.writers.front()];
     Node& last_writer = nodes_[occ.writers.back()];
     Node& first_reader = nodes_[occ.readers.front()];
     Node& last_reader = nodes_[occ.readers.back()];
     if (occ.previous >= 0) {
-      first_writer.deps.push_back(occupancies_[static_cast<size_t>(occ.previous)].readers.back());
+      depend(occ.writers.front(), occupancies_[static_cast<size_t>(occ.previous)].readers.back());
     }
-    first_reader.deps.push_back(occ.writers.back());
+    depend(occ.readers.front(), occ.writers.back());
     if (same_queue(static_cast<size_t>(occ.ring))) continue;
     const Queue q = first_writer.queue;
     const auto on_q = [&](uint32_t id) { return nodes_[id].queue == q; };
@@ -543,7 +546,7 @@ Program ProgramBuilder::finish() {
   for (uint32_t i = 0; i < nodes_.size(); ++i) {
     const Queue q = nodes_[i].queue;
     if (q == DMA) continue;
-    if (last[q] >= 0) nodes_[i].deps.push_back(static_cast<uint32_t>(last[q]));
+    if (last[q] >= 0) depend(i, static_cast<uint32_t>(last[q]));
     last[q] = i;
   }
 
@@ -577,6 +580,7 @@ Program ProgramBuilder::finish() {
     }
   }
   nodes_.clear();
+  edges_.clear();
   occupancies_.clear();
   return std::move(program_);
 }

@@ -182,8 +182,12 @@ class ProgramBuilder {
   struct Node {
     Queue queue;
     Instruction ins;
-    std::vector<uint32_t> deps;
     int64_t priority;
+  };
+  // Instruction `node` comes after instruction `on`.
+  void depend(uint32_t node, uint32_t on) { edges_.push_back({node, on}); }
+  struct Edge {
+    uint32_t node, on;
   };
   struct Occupancy {
     Ring ring;
@@ -229,6 +233,9 @@ class ProgramBuilder {
   std::array<std::vector<int64_t>, kRings> last_occupancy_;
   std::array<std::vector<bool>, kRings> pinned_;
   std::vector<Node> nodes_;
+  // Every dependency, in one list (not a vector per instruction: millions
+  // of small allocations in a multi-chip model's programs).
+  std::vector<Edge> edges_;
   std::vector<Occupancy> occupancies_;
   std::unordered_map<std::string, uint32_t> tensor_index_;
   struct StoredRange {

@@ -24,6 +24,7 @@ packages=(
   nlohmann-json3-dev
   libonnx-dev
   libeigen3-dev libxtensor-dev
+  libgoogle-perftools-dev
   python3-matplotlib
   pybind11-dev python3-dev python3-pytest python3-pandas
 )
