@@ -75,8 +75,10 @@ TEST(PimOffload, FunctionalOutputsAreTheSameWithAndWithoutPim) {
   // A GEMV sums its K products in fp32 and rounds once, as the NPU's K
   // tiles do (fp32 partial sums, rounded by the last); only the order of
   // the fp32 additions differs, which may move a sum across an fp16
-  // rounding boundary: an element may differ by a step or two (here one
-  // element of each KV cache does; the layer's output not at all).
+  // rounding boundary: an element may differ by a step or two (one element
+  // of each KV cache does; of the layer's output, none on the machines of
+  // earlier sessions and one, by one step, on an AMD EPYC: which element
+  // crosses depends on the machine, so none is expected to be exact).
   for (const auto& [name, values] : off) {
     const std::vector<float>& other = on.at(name);
     ASSERT_EQ(values.size(), other.size()) << name;
@@ -90,7 +92,6 @@ TEST(PimOffload, FunctionalOutputsAreTheSameWithAndWithoutPim) {
     }
     EXPECT_LE(differ, values.size() / 100) << name;
   }
-  EXPECT_EQ(off.at("layers.1.out"), on.at("layers.1.out"));
 }
 
 // Batch-1 decode of one Llama-2-7B layer (KV length 128): every projection
