@@ -6,17 +6,10 @@
 namespace npusim::memory {
 
 namespace {
-constexpr unsigned kSubBits = 6;                // 64 buckets per power of two
-constexpr uint64_t kLinear = uint64_t{1} << 8;  // exact below this
-constexpr unsigned kLinearBits = 8;
+constexpr unsigned kSubBits = latency_detail::kSubBits;
+constexpr uint64_t kLinear = latency_detail::kLinear;
+constexpr unsigned kLinearBits = latency_detail::kLinearBits;
 }  // namespace
-
-size_t latency_bucket(uint64_t v) {
-  if (v < kLinear) return static_cast<size_t>(v);
-  const auto e = static_cast<unsigned>(63 - __builtin_clzll(v));  // e >= kLinearBits
-  const uint64_t sub = (v >> (e - kSubBits)) & ((uint64_t{1} << kSubBits) - 1);
-  return static_cast<size_t>(kLinear + (e - kLinearBits) * (uint64_t{1} << kSubBits) + sub);
-}
 
 double latency_bucket_value(size_t b) {
   if (b < kLinear) return static_cast<double>(b);
@@ -34,9 +27,10 @@ LatencyStats latency_from_histogram(const std::vector<uint64_t>& h, double ns_pe
   double sum = 0;
   size_t max = 0;
   for (size_t i = 0; i < h.size(); ++i) {
+    if (h[i] == 0) continue;
     count += h[i];
     sum += static_cast<double>(h[i]) * latency_bucket_value(i);
-    if (h[i] > 0) max = i;
+    max = i;
   }
   out.set_count(count);
   if (count == 0) return out;

@@ -14,7 +14,19 @@ namespace npusim::memory {
 // kLatencyBuckets buckets. (Loaded DRAM latencies of a few hundred clocks
 // then fall in a few hundred buckets, which stay in cache for every channel.)
 inline constexpr size_t kLatencyBuckets = 256 + 56 * 64;
-[[nodiscard]] size_t latency_bucket(uint64_t units);
+namespace latency_detail {
+inline constexpr unsigned kSubBits = 6;                // 64 buckets per power of two
+inline constexpr uint64_t kLinear = uint64_t{1} << 8;  // exact below this
+inline constexpr unsigned kLinearBits = 8;
+}  // namespace latency_detail
+// (Inline: a DRAM channel counts every row it serves.)
+[[nodiscard]] inline size_t latency_bucket(uint64_t v) {
+  using namespace latency_detail;
+  if (v < kLinear) return static_cast<size_t>(v);
+  const auto e = static_cast<unsigned>(63 - __builtin_clzll(v));  // e >= kLinearBits
+  const uint64_t sub = (v >> (e - kSubBits)) & ((uint64_t{1} << kSubBits) - 1);
+  return static_cast<size_t>(kLinear + (e - kLinearBits) * (uint64_t{1} << kSubBits) + sub);
+}
 // The middle of the values bucket `b` holds (exact below 256).
 [[nodiscard]] double latency_bucket_value(size_t b);
 

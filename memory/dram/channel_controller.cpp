@@ -523,10 +523,15 @@ NPUSIM_ROW_PATH void ChannelController::commit_row(Burst& b, const Placement& p,
   done_(b.request, bursts, last + (write ? spec_.CWL : spec_.CL) + spec_.burst_cycles);
   const Planned planned{last, p.act == kNever ? kNoAct : static_cast<uint32_t>(last - p.act),
                         static_cast<uint16_t>(bursts), write};
-  planned_.insert(std::upper_bound(
-                      planned_.begin() + static_cast<std::ptrdiff_t>(planned_head_), planned_.end(),
-                      planned, [](const Planned& x, const Planned& y) { return x.last < y.last; }),
-                  planned);
+  if (planned_.size() == planned_head_ || planned_.back().last <= last) {
+    planned_.push_back(planned);  // most often the row ends after every planned one
+  } else {
+    planned_.insert(
+        std::upper_bound(planned_.begin() + static_cast<std::ptrdiff_t>(planned_head_),
+                         planned_.end(), planned,
+                         [](const Planned& x, const Planned& y) { return x.last < y.last; }),
+        planned);
+  }
   ++in_flight_[write];
 }
 
