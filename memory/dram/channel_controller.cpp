@@ -76,10 +76,15 @@ uint32_t ChannelController::pick_refresh_bank() const {
   if (timing_.banks() <= 64) {
     // Banks as bits: most often an unrefreshed bank has nothing queued.
     if (const uint64_t idle = unrefreshed_mask_ & ~queued_mask_; idle != 0) {
-      uint32_t best = kClosed;
-      for (uint64_t m = idle; m != 0; m &= m - 1) {
+      // The most recently used of them, the lowest among equals.
+      auto best = static_cast<uint32_t>(__builtin_ctzll(idle));
+      uint64_t best_used = last_used_[best];
+      for (uint64_t m = idle & (idle - 1); m != 0; m &= m - 1) {
         const auto b = static_cast<uint32_t>(__builtin_ctzll(m));
-        if (best == kClosed || last_used_[b] > last_used_[best]) best = b;
+        if (last_used_[b] > best_used) {
+          best = b;
+          best_used = last_used_[b];
+        }
       }
       return best;
     }
@@ -119,7 +124,9 @@ void ChannelController::refresh_until(uint64_t now) {
     // due clock, the same banks in the same order), so all but the last are
     // counted in closed form, not replayed. An idle second is 256k
     // refreshes per channel.
-    const uint64_t rounds = (now - refresh_due_) / (interval * round);
+    // (Most often one refresh is due: no division then.)
+    const uint64_t rounds =
+        now - refresh_due_ < 2 * interval * round ? 0 : (now - refresh_due_) / (interval * round);
     if (rounds > 1 && refreshed_count_ == 0 && idle() &&
         (last_round_clean_ || settled_by(ref, refresh_due_))) {
       const uint64_t skipped = (rounds - 1) * round;
@@ -170,8 +177,10 @@ NPUSIM_ROW_PATH void ChannelController::record(Command c, uint32_t bank, uint64_
   }
   if (c == Command::ACT) {
     // The queued entries for the row it opens: of the bank's entries
-    // (counted), so the scan stops at the bank's last one.
+    // (counted), so the scan stops at the bank's last one (most often the
+    // bank has none: a row planned as it arrives).
     for (size_t w = 0; w < 2; ++w) {
+      if (bank_[bank].entries[w] == 0 && bank_[bank].wanted[w] == 0) continue;
       const BurstQueue& q = w == 0 ? reads_ : writes_;
       uint32_t n = 0;
       uint32_t left = bank_[bank].entries[w];
