@@ -57,12 +57,10 @@ TEST_P(GemmOnDram, RunsAtTheArrayRoofWithinTenPercentOfIdealMemory) {
     EXPECT_EQ(d.report.limiter().resource(), "array compute") << hw << " M=" << m;
     EXPECT_GE(d.report.compute().array_utilization(), 0.80) << hw << " M=" << m;
   }
-  // The bar is 15%. a100-like's 108 arrays of 32x32 measure +22%
-  // at M = 1024 (+8% at 256): the tiler charges every tile its own fill and
-  // drain, which back-to-back tiles overlap (MatrixUnit). Counting the
-  // overlap made it choose worse tilings inside a layer (the teaching
-  // preset's prefill 9% slower), so it is not on: held at 25% until then.
-  EXPECT_NEAR(d.estimated_s / d.report.seconds(), 1.0, 0.25) << hw << " M=" << m;
+  // The tiler's estimate within 15% (a100-like: -2% at M = 256, +3% at
+  // 1024; +22% while the charge per tile that ranks tilings counted as
+  // time, 2 cycles x 147456 tiles).
+  EXPECT_NEAR(d.estimated_s / d.report.seconds(), 1.0, 0.15) << hw << " M=" << m;
 }
 
 TEST(GemmOnDram, NpuHbm3RunsItsArraysAtOver80PercentOnDram) {
