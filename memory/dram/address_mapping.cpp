@@ -4,6 +4,7 @@
 
 #include <array>
 #include <sstream>
+#include <stdexcept>
 
 #include "common/error.h"
 
@@ -75,6 +76,9 @@ AddressMapping::AddressMapping(const DramSpec& s, const std::string& where,
     used[f] += bits;
     seen[f] = true;
   }
+  if (digits_.size() > kMaxDigits) {
+    throw std::logic_error(fmt::format("address mapping: {} digits", digits_.size()));
+  }
   for (const Digit& d : digits_) {  // least significant first
     if (d.field != Column) break;
     column_run_ *= d.radix;
@@ -99,20 +103,19 @@ AddressMapping::AddressMapping(const DramSpec& s, const std::string& where,
   }
 }
 
-AddressMapping::Cursor::Cursor(const AddressMapping& m, uint64_t address)
-    : m_(m), digit_(m.digits_.size()) {
-  uint64_t x = address / m.burst_bytes_;
+AddressMapping::Cursor::Cursor(const AddressMapping& m, uint64_t address) : m_(m) {
+  uint64_t x = m.burst_shift_ >= 0 ? address >> m.burst_shift_ : address / m.burst_bytes_;
   for (size_t i = 0; i < m.digits_.size(); ++i) {
     const Digit& d = m.digits_[i];
-    digit_[i] = x % d.radix;
-    x /= d.radix;
+    digit_[i] = d.bits > 0 ? x & (d.radix - 1) : x % d.radix;
+    x = d.bits > 0 ? x >> d.bits : x / d.radix;
     field_[d.field] |= digit_[i] << d.shift;
   }
 }
 
 void AddressMapping::Cursor::advance(uint64_t bursts) {
   // Mixed-radix addition, carrying into the higher digits.
-  for (size_t i = 0; i < digit_.size() && bursts > 0; ++i) {
+  for (size_t i = 0; i < m_.digits_.size() && bursts > 0; ++i) {
     const Digit& d = m_.digits_[i];
     const uint64_t sum = digit_[i] + bursts;
     const uint64_t value = d.bits > 0 ? sum & (d.radix - 1) : sum % d.radix;

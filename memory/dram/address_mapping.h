@@ -33,6 +33,9 @@ class AddressMapping {
 
   // Walks consecutive bursts from an address, updating the decoded fields
   // like an odometer instead of decoding every burst.
+  // Every digit but the stack's takes at least one bit of an address of
+  // at most 64.
+  static constexpr size_t kMaxDigits = 65;
   class Cursor {
    public:
     Cursor(const AddressMapping& mapping, uint64_t address);
@@ -42,7 +45,9 @@ class AddressMapping {
 
    private:
     const AddressMapping& m_;
-    std::vector<uint64_t> digit_;  // value of each digit, least significant first
+    // Value of each digit, least significant first (not a vector: a cursor
+    // is made per request).
+    std::array<uint64_t, kMaxDigits> digit_;
     std::array<uint64_t, 6> field_{};
   };
   // Bursts in a row of the address space that share channel, bank and row
