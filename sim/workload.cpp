@@ -225,6 +225,7 @@ Compiled compile(const System& system, const std::string& where, const WorkloadO
   // Each core's graph placed in its part of its chip's memories, then
   // lowered for its place in its stage's ring and in the pipeline.
   compiler::PlacementOptions placement = placement_options(system, where);
+  if (!options.model.empty()) placement.graph_where = options.model;
   placement.partitions = per_chip;
   if (cores > 1) {  // a memory that is too small is a chip's, for its share
     const std::string share =

@@ -153,10 +153,11 @@ std::vector<uint64_t> place_in_memories(Graph& graph, const PlacementOptions& op
   for (int i = 0; i < graph.tensors_size(); ++i) {
     const Tensor& t = graph.tensors(i);
     if (t.has_pin_memory() && t.alias_of().empty()) {
-      if (t.pin_memory() >= memories.size()) {
-        throw std::logic_error(fmt::format("placement: tensor '{}' is pinned to memory {} of {}",
-                                           t.name(), t.pin_memory(), memories.size()));
-      }
+      // (Set by the PIM offload; a graph read from a file may hold any.)
+      require(t.pin_memory() < memories.size(), options.graph_where,
+              "tensor '" + t.name() + "'.pin_memory",
+              fmt::format("{} names no memory: the system has {} (numbered from 0)", t.pin_memory(),
+                          memories.size()));
       rule_of[static_cast<size_t>(i)] = kPinned;
       continue;
     }

@@ -38,6 +38,7 @@ struct PlacementOptions {
   uint64_t capacity_bytes = 0;
   uint64_t alignment = 4096;
   std::string capacity_field = "memory.capacity_bytes";  // named in errors
+  std::string graph_where = "graph";  // the graph's file, named in errors about its fields
   // Several memories, nearest first; index i is memory_base(i).
   std::vector<PlacementMemory> memories;
   std::vector<PlacementRule> rules;
