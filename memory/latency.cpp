@@ -5,11 +5,9 @@
 
 namespace npusim::memory {
 
-namespace {
-constexpr unsigned kSubBits = latency_detail::kSubBits;
-constexpr uint64_t kLinear = latency_detail::kLinear;
-constexpr unsigned kLinearBits = latency_detail::kLinearBits;
-}  // namespace
+using latency_detail::kLinear;
+using latency_detail::kLinearBits;
+using latency_detail::kSubBits;
 
 double latency_bucket_value(size_t b) {
   if (b < kLinear) return static_cast<double>(b);

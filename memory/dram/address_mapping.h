@@ -31,11 +31,11 @@ class AddressMapping {
   // The byte address of the first byte of burst `a` (decode's inverse).
   [[nodiscard]] uint64_t encode(const DramAddress& a) const;
 
-  // Walks consecutive bursts from an address, updating the decoded fields
-  // like an odometer instead of decoding every burst.
   // Every digit but the stack's takes at least one bit of an address of
   // at most 64.
   static constexpr size_t kMaxDigits = 65;
+  // Walks consecutive bursts from an address, updating the decoded fields
+  // like an odometer instead of decoding every burst.
   class Cursor {
    public:
     Cursor(const AddressMapping& mapping, uint64_t address);
