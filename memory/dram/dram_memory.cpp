@@ -176,6 +176,10 @@ void DramMemory::enqueue_on(uint32_t channel, const Burst& burst) {
 // Moves waiting bursts into the controller's queue while it has room; the
 // controller then looks at them at `look` at the latest.
 void DramMemory::admit(uint32_t channel, uint64_t now, uint64_t look) {
+  if (move_waiting(channel, now)) wake(channel, look);
+}
+
+bool DramMemory::move_waiting(uint32_t channel, uint64_t now) {
   auto& wait = waiting_[channel];
   ChannelController& c = *channels_[channel];
   bool added = false;
@@ -186,7 +190,7 @@ void DramMemory::admit(uint32_t channel, uint64_t now, uint64_t look) {
     c.enqueue(b, now);
     added = true;
   }
-  if (added) wake(channel, look);
+  return added;
 }
 
 uint32_t DramMemory::open_request(tlm::tlm_generic_payload& trans, uint64_t arrival,
@@ -214,6 +218,10 @@ void DramMemory::run() {
   event_clock_ = 0;  // no notifications while stepping: one at the end
   for (uint64_t t; (t = wakes_.top_clock()) <= now;) {
     const uint32_t channel = wakes_.take(t);
+    // Bursts waiting for room that the channel has again at this clock (its
+    // first planned row retired) enter its queue first, and this step plans
+    // them, as a controller takes a request the clock its queue has room.
+    (void)move_waiting(channel, now);
     const uint64_t next = channels_[channel]->step(now);
     if (next == kNever && !channels_[channel]->idle()) {
       throw std::logic_error(fmt::format(

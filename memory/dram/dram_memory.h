@@ -53,6 +53,9 @@ class DramMemory : public MemoryModel {
   void group_bursts(uint64_t from, uint64_t to, const Burst& proto);
   void wake(uint32_t channel, uint64_t clock);
   void admit(uint32_t channel, uint64_t now, uint64_t look);
+  // Moves waiting bursts into the controller's queue while it has room at
+  // `now`; whether any moved.
+  bool move_waiting(uint32_t channel, uint64_t now);
   [[nodiscard]] uint64_t clock_of(uint64_t ps) const;  // first clock at or after ps
   [[nodiscard]] uint64_t current_clock() const;
 
