@@ -171,6 +171,10 @@ class ChannelController {
   // planned), or kNever when idle with nothing queued.
   uint64_t step(uint64_t now);
   [[nodiscard]] bool idle() const { return reads_.empty() && writes_.empty(); }
+  // Whether the last step issued a burst-level column command, which frees
+  // its entry's queue slot (planning a row keeps the slot until its last
+  // column: only such a step makes room where there was none).
+  [[nodiscard]] bool issued_column() const { return column_issued_; }
   // When a queue held full by planned rows has room again: after the first
   // of them (kNever when none is planned).
   [[nodiscard]] uint64_t room_clock() const {

@@ -232,7 +232,9 @@ void DramMemory::run() {
           fmt::format("DRAM channel {} asked to be stepped again at clock {}", channel, now));
     }
     wakes_.set(channel, next);
-    admit(channel, now, now + 1);  // this clock's command slot is used
+    // Room the step made (a burst issued) goes to waiting bursts; they are
+    // looked at next clock, this clock's command slot being used.
+    if (channels_[channel]->issued_column()) admit(channel, now, now + 1);
     // Bursts still waiting for room the planned rows hold: the channel
     // looks again when the first of them retires (a step that filled the
     // queue with planned rows may have nothing else to wake for).
