@@ -123,18 +123,21 @@ double bandwidth_share(const Report& r) {
 // Rows of the chip and network tables beyond which they are cut.
 constexpr size_t kMaxRows = 48;
 
-std::string channel_spread(const DramStats& d) {
-  if (d.channels_size() < 2 || d.cycles() == 0) return "";
+std::optional<ChannelSpread> channel_spread(const DramStats& d) {
+  if (d.channels_size() < 2 || d.cycles() == 0) return std::nullopt;
   const auto by_data = [](const DramChannelStats& a, const DramChannelStats& b) {
     return a.data_cycles() < b.data_cycles();
   };
   const auto [least, busiest] =
       std::minmax_element(d.channels().begin(), d.channels().end(), by_data);
   const double cycles = static_cast<double>(d.cycles());
-  return fmt::format("busiest {:.1f}% (channel {}), least {:.1f}%",
-                     100.0 * static_cast<double>(busiest->data_cycles()) / cycles,
-                     busiest->channel(),
-                     100.0 * static_cast<double>(least->data_cycles()) / cycles);
+  return ChannelSpread{static_cast<double>(busiest->data_cycles()) / cycles, busiest->channel(),
+                       static_cast<double>(least->data_cycles()) / cycles};
+}
+
+std::string format_spread(const ChannelSpread& s) {
+  return fmt::format("busiest {:.1f}% (channel {}), least {:.1f}%", 100.0 * s.busiest,
+                     s.busiest_channel, 100.0 * s.least);
 }
 
 void print_table(const Report& r, std::ostream& out) {
@@ -217,8 +220,8 @@ void print_table(const Report& r, std::ostream& out) {
                d.preset(), d.channels_size(), 100.0 * d.row_hit_rate(),
                100.0 * d.data_bus_utilization(), 100.0 * d.refresh_overhead(),
                dt.read_latency().mean_ns(), dt.read_latency().p99_ns());
-    if (const std::string spread = channel_spread(d); !spread.empty()) {
-      fmt::print(out, "dram channels: data bus {}\n", spread);
+    if (const auto spread = channel_spread(d)) {
+      fmt::print(out, "dram channels: data bus {}\n", format_spread(*spread));
     }
     fmt::print(out, "dram commands: ACT {} PRE {} RD {} WR {} REF {}\n", dt.act(), dt.pre(),
                dt.rd(), dt.wr(), dt.ref());

@@ -2,6 +2,7 @@
 // integers as numbers), and a terminal table.
 #pragma once
 
+#include <optional>
 #include <ostream>
 #include <string>
 
@@ -17,10 +18,17 @@ void print_table(const Report& report, std::ostream& out);
 // the memory's peak bandwidth it used.
 [[nodiscard]] double tokens_per_second(const Report& report);
 [[nodiscard]] double bandwidth_share(const Report& report);
-// How evenly a DRAM's channels carried data: "busiest 91.0% (channel 17),
-// least 12.3%" of their data buses' time (a hot spot hides in the mean);
-// empty with one channel or no time.
-[[nodiscard]] std::string channel_spread(const DramStats& dram);
+// How evenly a DRAM's channels carried data: the busiest and the least busy
+// channel's share of time their data buses carried data (a hot spot hides
+// in the mean); nullopt with one channel or no time.
+struct ChannelSpread {
+  double busiest = 0;
+  uint32_t busiest_channel = 0;
+  double least = 0;
+};
+[[nodiscard]] std::optional<ChannelSpread> channel_spread(const DramStats& dram);
+// "busiest 91.0% (channel 17), least 12.3%"
+[[nodiscard]] std::string format_spread(const ChannelSpread& spread);
 // `v` with an SI prefix (K, M, G, ...) and `decimals` decimals: "1.234 GB".
 [[nodiscard]] std::string si(double v, const char* unit, int decimals = 3);
 

@@ -35,8 +35,8 @@ void print(const MemtestReport& r) {
                100.0 * d.row_hit_rate(), t.row_hits(), t.row_misses(), t.row_conflicts());
     fmt::print("refresh overhead    {:.2f}% of channel time\n", 100.0 * d.refresh_overhead());
     fmt::print("data bus busy       {:.1f}%\n", 100.0 * d.data_bus_utilization());
-    if (const std::string spread = sim::channel_spread(d); !spread.empty()) {
-      fmt::print("  per channel       {}\n", spread);
+    if (const auto spread = sim::channel_spread(d)) {
+      fmt::print("  per channel       {}\n", sim::format_spread(*spread));
     }
     fmt::print("commands            ACT {}  PRE {}  RD {}  WR {}  REF {}\n", t.act(), t.pre(),
                t.rd(), t.wr(), t.ref());
