@@ -568,6 +568,7 @@ ChannelController::EnergyCounts ChannelController::energy_counts(uint64_t clock)
 }
 
 uint64_t ChannelController::step(uint64_t now) {
+  column_issued_ = false;  // (also when it returns early: issued_column())
   account(now);
   uint64_t wake = room_wake(reads_.size(), writes_.size(), now);
   // Refreshes that fell due are planned at their due clocks: the banks they
@@ -583,7 +584,6 @@ uint64_t ChannelController::step(uint64_t now) {
 
   // Write drain between the watermarks; reads otherwise.
   if (drain_flips(now)) draining_ = !draining_;
-  column_issued_ = false;
   BurstQueue& q = draining_ ? writes_ : reads_;
   if (q.size() > singles_[draining_]) plan_rows(q, now, wake);  // whole rows queued
   // Single bursts go burst by burst (whole rows wait for plan_rows()).

@@ -336,7 +336,7 @@ class ChannelController {
   // nothing else issued; the last complete round did. After such a round
   // every later idle round repeats it exactly (catch_up()).
   bool round_clean_ = false, last_round_clean_ = false;
-  bool column_issued_ = false;  // the last schedule() issued RD or WR
+  bool column_issued_ = false;  // the last step issued RD or WR (schedule())
   // Fast path: the data bus's lanes and what constrains the next planned row.
   struct Lane {
     uint64_t next = 0;  // first clock a new row may start in it
