@@ -314,7 +314,16 @@ NPUSIM_ROW_PATH void ChannelController::served(Burst& b, uint64_t clock, uint32_
   stats_.row_hits += bursts - 1;
   b.outcome = 0;
   if (!b.write) {
-    stats_.read_latency[latency_bucket(end - b.arrival)] += bursts;
+    // From reaching the channel to the data's end. A row's columns are
+    // period_ apart, the last at `clock`: each half of them is counted at
+    // its middle (the mean is exact; a percentile is within a quarter row).
+    const uint64_t last = end - b.arrival + b.waited;
+    const uint32_t early = bursts / 2, late = bursts - early;
+    stats_.read_latency[latency_bucket(last - (late - 1) * period_ / 2)] += late;
+    if (early > 0) {
+      stats_.read_latency[latency_bucket(last - late * period_ - (early - 1) * period_ / 2)] +=
+          early;
+    }
   }
   if (bursts > 1) {
     stats_.commands[static_cast<size_t>(b.write ? Command::WR : Command::RD)] += bursts - 1;
@@ -457,7 +466,7 @@ void ChannelController::plan_rows(BurstQueue& q, uint64_t now, uint64_t& wake) {
     queued_[write] -= bursts;
     if (bursts < b.count) {  // the rest after the refresh
       b.count -= bursts;
-      b.column += bursts;
+      b.column = static_cast<uint16_t>(b.column + bursts);
       wake = std::min(wake, refresh_due_);
       return;
     }

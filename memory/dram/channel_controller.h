@@ -47,15 +47,34 @@ inline constexpr uint64_t kNever = UINT64_MAX;
 // One burst, or (row-granular fast path) `count` bursts to consecutive
 // columns of one row, served as a unit.
 struct Burst {
-  uint64_t arrival = 0;  // clock the request reached the controller
-  uint32_t bank = 0, row = 0, column = 0;
+  uint64_t arrival = 0;  // clock the request reached the controller's queue
+  uint32_t row = 0;
   uint32_t request = 0;  // the owner's id, passed back on completion
   uint32_t count = 1;    // bursts in this entry
+  // Clocks it waited for room before `arrival` (read latency counts from
+  // when it reached the channel; saturates at 2^32 - 1).
+  uint32_t waited = 0;
+  uint16_t bank = 0;    // < 64 x 64 banks (memory.proto)
+  uint16_t column = 0;  // < 65536 columns
   bool write = false;
   uint8_t outcome = 0;  // 0 row hit, 1 miss (bank closed), 2 conflict (other row open)
   // Row-granular fast path: planned as a unit (plan_rows), a whole row or the
   // part of one a request covers; else burst by burst.
   bool as_unit = false;
+
+  [[nodiscard]] static Burst of(uint64_t arrival, uint32_t bank, uint32_t row, uint32_t column,
+                                uint32_t request, uint32_t count, bool write, bool as_unit) {
+    Burst b;
+    b.arrival = arrival;
+    b.row = row;
+    b.request = request;
+    b.count = count;
+    b.bank = static_cast<uint16_t>(bank);
+    b.column = static_cast<uint16_t>(column);
+    b.write = write;
+    b.as_unit = as_unit;
+    return b;
+  }
 };
 // 32 bytes: queues index and size it by shifts, not by divisions.
 static_assert(sizeof(Burst) == 32);

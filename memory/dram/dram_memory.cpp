@@ -73,7 +73,7 @@ void DramMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
   if (!spec_.row_granular || bytes < spec_.row_bytes()) {
     for (uint64_t a = begin; a < first + bytes; a += bb) {
       const DramAddress d = mapping_.decode(a);
-      enqueue_on(d.channel, {arrival, d.bank, d.row, d.column, id, 1, write, 0, false});
+      enqueue_on(d.channel, Burst::of(arrival, d.bank, d.row, d.column, id, 1, write, false));
     }
     return;
   }
@@ -86,7 +86,7 @@ void DramMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
   const uint64_t block = mapping_.row_block() * bb;
   const uint64_t mid_begin = std::min((begin + block - 1) / block * block, end);
   const uint64_t mid_end = std::max(mid_begin, end / block * block);
-  group_bursts(begin, mid_begin, {arrival, 0, 0, 0, id, 1, write, 0, false});
+  group_bursts(begin, mid_begin, Burst::of(arrival, 0, 0, 0, id, 1, write, false));
   if (mid_begin < mid_end) {
     // The rows' first bursts, in address order: walked, not decoded each.
     const uint64_t rows = mapping_.row_block() / spec_.columns;
@@ -98,11 +98,11 @@ void DramMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
         cursor.advance(to - at);
         at = to;
         const DramAddress d = cursor.address();
-        enqueue_on(d.channel, {arrival, d.bank, d.row, 0, id, spec_.columns, write, 0, true});
+        enqueue_on(d.channel, Burst::of(arrival, d.bank, d.row, 0, id, spec_.columns, write, true));
       }
     }
   }
-  group_bursts(mid_end, end, {arrival, 0, 0, 0, id, 1, write, 0, false});
+  group_bursts(mid_end, end, Burst::of(arrival, 0, 0, 0, id, 1, write, false));
 }
 
 // Queues the bursts of [from, to) (burst aligned at `from`) as entries like
@@ -134,9 +134,9 @@ void DramMemory::group_bursts(uint64_t from, uint64_t to, const Burst& proto) {
     }
     slot = {epoch_, runs_.size()};
     Burst run = proto;
-    run.bank = d.bank;
+    run.bank = static_cast<uint16_t>(d.bank);
     run.row = d.row;
-    run.column = d.column;
+    run.column = static_cast<uint16_t>(d.column);
     run.count = n;
     runs_.push_back(run);
     run_channels_.push_back(d.channel);
@@ -186,7 +186,11 @@ bool DramMemory::move_waiting(uint32_t channel, uint64_t now) {
   while (!wait.empty() && c.can_accept(wait.front().write, now)) {
     Burst b = wait.front();
     wait.pop_front();
-    b.arrival = std::max(b.arrival, now);
+    if (now > b.arrival) {  // it waited for room
+      b.waited =
+          static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, b.waited + (now - b.arrival)));
+      b.arrival = now;
+    }
     c.enqueue(b, now);
     added = true;
   }

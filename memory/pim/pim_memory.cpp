@@ -123,9 +123,9 @@ void PimMemory::write(tlm::tlm_generic_payload& trans, const PimWrite& w, uint64
       }
     }
     dram::Burst b;
-    b.bank = p.bank;
+    b.bank = static_cast<uint16_t>(p.bank);
     b.row = p.row;
-    b.column = p.column;
+    b.column = static_cast<uint16_t>(p.column);
     b.write = true;
     runs_.push_back(b);
     run_channels_.push_back(p.channel);
