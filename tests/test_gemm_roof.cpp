@@ -52,6 +52,8 @@ TEST_P(GemmOnDram, RunsAtTheArrayRoofWithinTenPercentOfIdealMemory) {
       file, {fmt::format("memory.ideal.bandwidth_gbps={}", sim::memory_peak_gbps(dram)),
              fmt::format("memory.ideal.latency_ns={}", sim::memory_read_latency_ns(dram))});
   const Result d = simulate_gemm(dram, m), i = simulate_gemm(ideal, m);
+  // (npu-hbm3 at M = 256: 1.092x; 1.107x while writes queued ahead of their
+  // arrival held a drain open with the reads waiting.)
   EXPECT_LT(d.report.seconds(), 1.10 * i.report.seconds()) << hw << " M=" << m;
   if (m >= 1024) {
     EXPECT_EQ(d.report.limiter().resource(), "array compute") << hw << " M=" << m;
@@ -63,24 +65,8 @@ TEST_P(GemmOnDram, RunsAtTheArrayRoofWithinTenPercentOfIdealMemory) {
   EXPECT_NEAR(d.estimated_s / d.report.seconds(), 1.0, 0.15) << hw << " M=" << m;
 }
 
-TEST(GemmOnDram, NpuHbm3RunsItsArraysAtOver80PercentOnDram) {
-  // M = 1024 on npu-hbm3: 86% of the arrays, limited by them, the tiler's
-  // estimate within 6%; 1.105x the time on ideal memory (the bar is
-  // 1.10: the input's row blocks, 512 B rows, load slower from DRAM).
-  const std::string file = test::source_path("examples/hw/npu-hbm3.textproto");
-  const System dram = sim::load_system(file, {});
-  const System ideal = sim::load_system(
-      file, {fmt::format("memory.ideal.bandwidth_gbps={}", sim::memory_peak_gbps(dram)),
-             fmt::format("memory.ideal.latency_ns={}", sim::memory_read_latency_ns(dram))});
-  const Result d = simulate_gemm(dram, 1024), i = simulate_gemm(ideal, 1024);
-  EXPECT_EQ(d.report.limiter().resource(), "array compute");
-  EXPECT_GE(d.report.compute().array_utilization(), 0.80);
-  EXPECT_NEAR(d.estimated_s / d.report.seconds(), 1.0, 0.15);
-  EXPECT_LT(d.report.seconds(), 1.12 * i.report.seconds());
-}
-
 INSTANTIATE_TEST_SUITE_P(Presets, GemmOnDram,
-                         ::testing::Combine(::testing::Values("a100-like"),
+                         ::testing::Combine(::testing::Values("a100-like", "npu-hbm3"),
                                             ::testing::Values(uint64_t{256}, uint64_t{1024})));
 
 class PrefillOnDram : public ::testing::TestWithParam<const char*> {};

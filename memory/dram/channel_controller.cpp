@@ -343,8 +343,14 @@ NPUSIM_ROW_PATH bool ChannelController::drain_flips(uint64_t now) const {
   // The oldest write has waited too long: drain it even below the watermark.
   const bool aged =
       spec_.write_age > 0 && !writes_.empty() && now >= writes_[0].arrival + spec_.write_age;
-  return draining_ ? writes_.empty() || (queued_[1] <= spec_.write_low && !reads_.empty() && !aged)
-                   : queued_[1] >= spec_.write_high || (reads_.empty() && !writes_.empty()) || aged;
+  // Writes queued ahead of their arrival (a request is queued when it is
+  // sent, its bursts arriving later) neither start a drain nor keep one
+  // going while reads wait: until the oldest arrives, the reads are served.
+  const bool arrived = !writes_.empty() && writes_[0].arrival <= now;
+  return draining_ ? writes_.empty() ||
+                         (!reads_.empty() && (!arrived || (queued_[1] <= spec_.write_low && !aged)))
+                   : !writes_.empty() &&
+                         (reads_.empty() || (arrived && (queued_[1] >= spec_.write_high || aged)));
 }
 
 NPUSIM_ROW_PATH ChannelController::Placement ChannelController::place(const Burst& b,
@@ -612,9 +618,11 @@ uint64_t ChannelController::step(uint64_t now) {
   if (idle()) {  // refresh catches up on the next request
     return exclusive_ != nullptr && exclusive_->pending() ? now + 1 : wake;
   }
-  // Reads going on with writes waiting: look again when the oldest ages.
-  if (!draining_ && spec_.write_age > 0 && !writes_.empty()) {
-    wake = std::min(wake, writes_[0].arrival + spec_.write_age);
+  // Reads going on with writes waiting: look again when the oldest arrives
+  // (a drain may start then) and when it ages.
+  if (!draining_ && !writes_.empty()) {
+    if (writes_[0].arrival > now) wake = std::min(wake, writes_[0].arrival);
+    if (spec_.write_age > 0) wake = std::min(wake, writes_[0].arrival + spec_.write_age);
   }
   return std::max(wake, now + 1);
 }
