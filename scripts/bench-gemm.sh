@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Compute-bound GEMMs on DRAM against ideal memory: M x 12288 x 12288 fp16 on
-# a100-like and npu-hbm3, each also on ideal memory with the DRAM's peak
-# bandwidth and unloaded latency. Prints the simulated time of both, the
+# a100-like and npu-hbm3, each program also on ideal memory with the DRAM's
+# peak bandwidth and unloaded latency. Prints the simulated time of both, the
 # ratio, the arrays' utilisation, the limiter and the tiler's estimate.
 # (M = 256 and 1024 are unit tests: tests/test_gemm_roof.cpp.)
 set -euo pipefail
@@ -20,9 +20,11 @@ tensors { name: "w" shape: [12288, 12288] dtype: FP16 tensor_class: WEIGHT is_pa
 tensors { name: "y" shape: [$m, 12288] dtype: FP16 tensor_class: ACTIVATION }
 nodes { name: "mm" op: MATMUL inputs: ["x", "w"] outputs: ["y"] }
 G
-    "$npusim" run --system "$sys" --model "$g" --quiet --report "$dir/d.json"
+    "$npusim" compile --system "$sys" --model "$g" --output "$dir/p.pb"
+    "$npusim" run --system "$sys" --program "$dir/p.pb" --quiet --report "$dir/d.json"
     read -r peak lat < <(python3 -c "import json; t = json.load(open('$dir/d.json'))['traffic']; print(t['peak_bandwidth_gbps'], t['unloaded_latency_ns'])")
-    "$npusim" run --system "$sys" --model "$g" --quiet --report "$dir/i.json" \
+    # The same program on ideal memory.
+    "$npusim" run --system "$sys" --program "$dir/p.pb" --quiet --report "$dir/i.json" \
       --set "memory.ideal.bandwidth_gbps=$peak" --set "memory.ideal.latency_ns=$lat"
     est=$("$npusim" compile --system "$sys" --model "$g" --emit tiled | grep -A2 estimated_cycles | grep -o '[0-9]*' | tail -1)
     python3 - "$dir/d.json" "$dir/i.json" "$hw" "$m" "$est" <<'P'
