@@ -159,7 +159,9 @@ class Chip {
              const SimulationInput& in) {
     mem = std::make_unique<MemorySystem>(sys);
     mem->register_resources(ledger);
-    if (n_cores > 1) crossbar = std::make_unique<CoreCrossbar>("crossbar", *network, config.core);
+    if (n_cores > 1 || sys.topology().has_core_port()) {
+      crossbar = std::make_unique<CoreCrossbar>("crossbar", *network, config.core);
+    }
     std::vector<const arch::NpuCore*> views;
     for (uint32_t k = 0; k < n_cores; ++k) {
       arch::CoreConfig cc = config;
@@ -305,10 +307,12 @@ Report simulate(const SimulationInput& in) {
   std::unique_ptr<arch::ChipNetwork> network;
   std::unique_ptr<arch::SemaphoreBank> semaphores;
   std::vector<arch::MemoryImage> images;
-  if (n_chips * per_chip > 1) {
+  // (One core crosses the network only for its core_port, when it has one.)
+  const bool core_port = sys.topology().has_core_port();
+  if (n_chips * per_chip > 1 || core_port) {
     network = std::make_unique<arch::ChipNetwork>(network_config(sys));
-    semaphores = std::make_unique<arch::SemaphoreBank>(program);
   }
+  if (n_chips * per_chip > 1) semaphores = std::make_unique<arch::SemaphoreBank>(program);
   if (n_chips > 1) {
     // Each chip has its own copy of the memories' contents.
     if (!in.chip_images.empty() && in.chip_images.size() != n_chips - 1) {

@@ -86,6 +86,24 @@ TEST(MultiCore, BehindNarrowPortsEachCoreIsHeldByItsPort) {
   EXPECT_GT(together.limiter().busy_share(), 0.75);
 }
 
+// A single core crosses its port too (a GPU-like core's path to its L2
+// and memory controllers): it used to be ignored without a word.
+TEST(MultiCore, ASingleCoreCrossesItsPort) {
+  constexpr uint64_t kBytes = 8 << 20;
+  const Report open = test::run(chip(1), streams(1, 1, kBytes));
+  const Report narrow =
+      test::run(chip(1, {"topology.core_port.bandwidth_gbps=256"}), streams(1, 1, kBytes));
+  EXPECT_NEAR(narrow.seconds(), static_cast<double>(kBytes) / 256e9, 0.02 * narrow.seconds());
+  EXPECT_EQ(narrow.limiter().resource(), "core 0 port in");
+  EXPECT_GT(narrow.seconds(), 3.0 * open.seconds());
+  // A latency on the port delays the loads: each request and each response
+  // takes 1 us more to cross, so the run ends at least 2 us later.
+  const Report far = test::run(
+      chip(1, {"topology.core_port.bandwidth_gbps=100000", "topology.core_port.latency_ns=1000"}),
+      streams(1, 1, kBytes));
+  EXPECT_GT(far.seconds(), open.seconds() + 2e-6);
+}
+
 TEST(MultiCore, EachCoresResourcesAreNamedAfterIt) {
   const Report r = test::run(chip(2), streams(2, 2, 4 << 20));
   std::vector<std::string> names;
