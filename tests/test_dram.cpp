@@ -610,6 +610,29 @@ double lm_head_seconds(uint64_t batch, const std::vector<std::string>& sets) {
   return test::run(s, c.program).seconds();
 }
 
+// The fast path against burst by burst on a real workload's mix of weight
+// streams, activation loads and stores: GPT-2 (2 layers) on npu-hbm3, both
+// phases. Measured: the fast path 2.2% (prefill, 128 tokens) and 1.2%
+// (decode, KV 512) slower; Llama-2-7B's within 0.3%.
+TEST(DramFastPath, AgreesWithBurstLevelOnAModelsDecodeAndPrefill) {
+  for (const char* phase : {"prefill", "decode"}) {
+    const auto cycles = [phase](const char* granular) {
+      const System s = sim::load_system(test::source_path("examples/hw/npu-hbm3.textproto"),
+                                        {std::string("memory.dram.row_granular=") + granular});
+      sim::WorkloadOptions w;
+      w.model = test::source_path("examples/models/gpt2.json");
+      w.phase = phase;
+      w.prompt_len = 128;
+      w.kv_len = 512;
+      w.layers = 2;
+      const sim::Compiled c = sim::compile_workload(s, "test", w);
+      return static_cast<double>(test::run(s, c.program).cycles());
+    };
+    const double fast = cycles("true"), slow = cycles("false");
+    EXPECT_NEAR(fast / slow, 1.0, 0.03) << phase;
+  }
+}
+
 TEST(DramWriteAge, AFewWritesAmongStreamingReadsDoNotWaitForTheWatermark) {
   // Llama-2-7B's LM head at batch 4 stores each column block's logits (2 KB)
   // while its weights stream in. Below the write watermark those writes
