@@ -44,8 +44,7 @@ void ChannelController::enqueue(const Burst& burst, uint64_t now) {
   latest_arrival_ = std::max(latest_arrival_, burst.arrival);
   (burst.write ? write_bursts_ : read_bursts_) += burst.count;
   queued_[burst.write] += burst.count;
-  stats_.occupancy_max =
-      std::max(stats_.occupancy_max, static_cast<uint32_t>(read_bursts_ + write_bursts_));
+  stats_.occupancy_max = std::max(stats_.occupancy_max, static_cast<uint32_t>(held()));
 }
 
 void ChannelController::exclusive_arrived(uint64_t now) {
@@ -514,8 +513,7 @@ uint64_t ChannelController::arrive(const Burst& in, uint64_t now) {
   // entry's direction is served.
   latest_arrival_ = std::max(latest_arrival_, in.arrival);
   (write ? write_bursts_ : read_bursts_) += in.count;
-  stats_.occupancy_max =
-      std::max(stats_.occupancy_max, static_cast<uint32_t>(read_bursts_ + write_bursts_));
+  stats_.occupancy_max = std::max(stats_.occupancy_max, static_cast<uint32_t>(held()));
   uint64_t wake = room_wake(!write, write, now);
   draining_ = write;
   Burst b = in;

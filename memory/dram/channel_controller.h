@@ -131,7 +131,8 @@ struct ChannelStats {
   uint64_t read_bytes = 0, write_bytes = 0;
   uint64_t data_cycles = 0;          // clocks the data bus carried data
   uint64_t refresh_bank_cycles = 0;  // bank-clocks blocked by refresh (REFab blocks every bank)
-  uint64_t occupancy_sum = 0;        // queued bursts summed over clocks (time-weighted)
+  uint64_t occupancy_sum = 0;        // bursts at the channel (queued, or waiting for room) summed
+                                     // over clocks (time-weighted)
   uint32_t occupancy_max = 0;
   uint64_t last_clock = 0;  // last clock the occupancy was accounted to
   std::vector<uint64_t>
@@ -179,6 +180,14 @@ class ChannelController {
   // A channel that had nothing queued first replays the refreshes that fell
   // due while it slept (at their due clocks), so idle time costs no events.
   void enqueue(const Burst& burst, uint64_t now);
+  // `bursts` bursts reached the channel at `now` and wait for room in its
+  // queue (positive), or leave that wait for the queue (negative): the
+  // occupancy counts them.
+  void waiting(int64_t bursts, uint64_t now) {
+    account(now);
+    waiting_bursts_ = static_cast<uint64_t>(static_cast<int64_t>(waiting_bursts_) + bursts);
+    stats_.occupancy_max = std::max(stats_.occupancy_max, static_cast<uint32_t>(held()));
+  }
   // enqueue() then step(), as one: a whole row reaching a channel with
   // nothing queued that can be planned at once (the common case of a
   // stream) is planned without passing through the queue, with the same
@@ -296,7 +305,7 @@ class ChannelController {
       for (; gone < planned_.size() && planned_[gone].last <= now; ++gone) {
         const Planned& p = planned_[gone];
         if (p.last > stats_.last_clock) {
-          stats_.occupancy_sum += (p.last - stats_.last_clock) * (read_bursts_ + write_bursts_);
+          stats_.occupancy_sum += (p.last - stats_.last_clock) * held();
           stats_.last_clock = p.last;
         }
         (p.write ? write_bursts_ : read_bursts_) -= p.bursts;
@@ -305,7 +314,7 @@ class ChannelController {
       planned_head_ = gone;
       compact_front(planned_, planned_head_);
     }
-    stats_.occupancy_sum += (now - stats_.last_clock) * (read_bursts_ + write_bursts_);
+    stats_.occupancy_sum += (now - stats_.last_clock) * held();
     stats_.last_clock = now;
   }
   // Whether an entry of `q` (the queue being served) still targets `bank`'s
@@ -315,6 +324,9 @@ class ChannelController {
     return bank_[bank].wanted[&q == &writes_] > 0;
   }
   void removed(const Burst& b);
+  // Bursts at the channel: queued or planned and not yet issued, and those
+  // waiting for room in the queue.
+  [[nodiscard]] uint64_t held() const { return read_bursts_ + write_bursts_ + waiting_bursts_; }
   void auto_precharge(uint32_t bank, uint64_t now);
 
   const DramSpec& spec_;
@@ -322,6 +334,7 @@ class ChannelController {
   ChannelTiming timing_;
   BurstQueue reads_, writes_;
   uint64_t read_bursts_ = 0, write_bursts_ = 0;  // bursts queued or planned, not yet issued
+  uint64_t waiting_bursts_ = 0;                  // bursts waiting for room (waiting())
   std::array<uint64_t, 2> queued_{};  // per queue: bursts waiting to be planned or issued
   bool draining_ = false;
   // What the controller keeps per bank, together (one cache line). Queues

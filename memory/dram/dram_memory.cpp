@@ -170,6 +170,7 @@ void DramMemory::enqueue_on(uint32_t channel, const Burst& burst) {
     return;
   }
   waiting_[channel].push_back(burst);
+  c.waiting(burst.count, burst.arrival);
   admit(channel, burst.arrival, burst.arrival);
 }
 
@@ -186,6 +187,7 @@ bool DramMemory::move_waiting(uint32_t channel, uint64_t now) {
   while (!wait.empty() && c.can_accept(wait.front().write, now)) {
     Burst b = wait.front();
     wait.pop_front();
+    c.waiting(-static_cast<int64_t>(b.count), now);
     if (now > b.arrival) {  // it waited for room
       b.waited =
           static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, b.waited + (now - b.arrival)));
