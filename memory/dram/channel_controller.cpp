@@ -339,6 +339,7 @@ NPUSIM_ROW_PATH void ChannelController::turnaround(bool write, uint64_t column) 
 }
 
 NPUSIM_ROW_PATH bool ChannelController::drain_flips(uint64_t now) const {
+  if (writes_.empty()) return draining_;  // (most often: reads only, none to drain)
   // The oldest write has waited too long: drain it even below the watermark.
   const bool aged =
       spec_.write_age > 0 && !writes_.empty() && now >= writes_[0].arrival + spec_.write_age;
