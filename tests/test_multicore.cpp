@@ -102,6 +102,14 @@ TEST(MultiCore, ASingleCoreCrossesItsPort) {
       chip(1, {"topology.core_port.bandwidth_gbps=100000", "topology.core_port.latency_ns=1000"}),
       streams(1, 1, kBytes));
   EXPECT_GT(far.seconds(), open.seconds() + 2e-6);
+  // With few requests in flight, that round trip holds the slots: the DMA's
+  // slots are the wall, as Little's law says, not the DRAM they leave idle.
+  const Report few =
+      test::run(chip(1, {"topology.core_port.bandwidth_gbps=100000",
+                         "topology.core_port.latency_ns=1000", "core.dma.outstanding=8"}),
+                streams(1, 1, kBytes));
+  EXPECT_EQ(few.limiter().resource(), "DMA slots");
+  EXPECT_GT(few.limiter().busy_share(), 0.9);
 }
 
 TEST(MultiCore, EachCoresResourcesAreNamedAfterIt) {
