@@ -37,6 +37,14 @@ DmaEngine::DmaEngine(const sc_core::sc_module_name& name, const Program& program
          fmt::format("{} requests in flight, each held about its unloaded latency",
                      config.outstanding),
          ""});
+    if (config.outstanding_bytes > 0) {
+      bytes_column_ = ledger->add_resource(
+          {"DMA bytes in flight", ResourcePath::Memory, "byte-ps",
+           static_cast<double>(config.outstanding_bytes),
+           fmt::format("{} bytes in flight, each held about its request's unloaded latency",
+                       config.outstanding_bytes),
+           ""});
+    }
     if (config.requests_per_cycle > 0) {
       issue_ = ledger->add_resource(
           {"DMA issue", ResourcePath::Memory, "requests", config.requests_per_cycle / clock_ps,
@@ -243,6 +251,11 @@ void DmaEngine::pump() {
     const DmaOp& op = *current_;
     const auto bytes = static_cast<unsigned>(
         std::min<uint64_t>(config_.max_request_bytes, op.row_bytes() - offset_));
+    // Validation keeps outstanding_bytes >= max_request_bytes: an idle
+    // engine always has room for a request.
+    if (config_.outstanding_bytes > 0 && bytes_in_flight_ + bytes > config_.outstanding_bytes) {
+      break;
+    }
     send(op, op.dram_addr() + row_ * op.dram_stride() + offset_, bytes);
     offset_ += bytes;
     if (offset_ == op.row_bytes()) {
@@ -272,6 +285,9 @@ void DmaEngine::send(const DmaOp& op, uint64_t address, unsigned bytes) {
         config_.memories[std::min<size_t>(memory_of(address), config_.memories.size() - 1)];
     const double held = path.unloaded_latency_ps + bytes * path.ps_per_byte;
     ledger->add(slots_column_, arrival, arrival + static_cast<uint64_t>(held), held);
+    if (config_.outstanding_bytes > 0) {
+      ledger->add(bytes_column_, arrival, arrival + static_cast<uint64_t>(held), held * bytes);
+    }
     if (ps_per_request_ > 0) ledger->add_at(issue_, static_cast<uint64_t>(issue), 1.0);
   }
 
@@ -297,6 +313,8 @@ void DmaEngine::send(const DmaOp& op, uint64_t address, unsigned bytes) {
   }
   if (in_flight_++ == 0) log().open(arrival, Activity::Busy);
   if (!load) ++stores_in_flight_;
+  bytes_in_flight_ += bytes;
+  slot->bytes = bytes;
   ++transfers_.back().outstanding;
   ++stats_.transactions;
   (load ? stats_.read_bytes : stats_.written_bytes)[op.tensor_class()] += bytes;
@@ -322,6 +340,8 @@ tlm::tlm_sync_enum DmaEngine::nb_transport_bw(tlm::tlm_generic_payload& trans,
   Slot* slot = tag->slot;
   Transfer& transfer = transfers_[slot->transfer - first_transfer_];
   --transfer.outstanding;
+  bytes_in_flight_ -= slot->bytes;
+  slot->bytes = 0;
   if (slot->pim_out_bytes > 0) {
     // The results come in through the scratchpad port.
     const std::optional<PortSpan> written =

@@ -26,6 +26,7 @@ struct DmaConfig {
   uint32_t max_request_bytes = 2048;
   uint64_t spm_bytes_per_cycle = 2048;  // the scratchpad's DMA port
   double requests_per_cycle = 0;        // request issue rate; 0: no limit
+  uint64_t outstanding_bytes = 0;       // bytes in flight at most; 0: no limit
   // Memory i (common/address_space.h), for requests to its addresses; at
   // least one. A request's latency through an idle memory, estimated:
   // unloaded_latency_ps (the memory's read-latency estimate, through its
@@ -77,6 +78,7 @@ class DmaEngine : public Engine {
     uint64_t transfer = 0;  // sequence number of its Transfer
     bool store = false;
     uint64_t pim_out_bytes = 0;  // a PIM GEMV's results, written through the port
+    uint32_t bytes = 0;          // a load's or store's, counted in bytes_in_flight_
   };
   // Finds a response's slot without a search.
   struct SlotTag : tlm::tlm_extension<SlotTag> {
@@ -127,13 +129,14 @@ class DmaEngine : public Engine {
   uint64_t row_ = 0, offset_ = 0;
   sc_core::sc_event issued_event_;  // the current transfer is fully issued
   uint32_t in_flight_ = 0;
+  uint64_t bytes_in_flight_ = 0;  // of loads and stores (outstanding_bytes)
   uint32_t stores_in_flight_ = 0;
   double spm_port_free_ps_ = 0;  // when the scratchpad port takes the next request
   double spm_ps_per_byte_;
   double issue_free_ps_ = 0;  // when the next request may issue (requests_per_cycle)
   bool stopped_ = false;      // a time past 2^64 ps: the run stops (CoreContext::fail)
   double ps_per_request_ = 0;
-  ResourceLedger::Column port_ = 0, slots_column_ = 0, issue_ = 0;
+  ResourceLedger::Column port_ = 0, slots_column_ = 0, issue_ = 0, bytes_column_ = 0;
   sc_core::sc_event response_event_;
   sc_core::sc_event spm_event_;  // a transfer another waits for (wait_for_spm) completed
   bool spm_waiting_ = false;

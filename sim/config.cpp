@@ -453,6 +453,11 @@ void validate(const System& s, const std::string& where) {
   const auto& spm = s.core().scratchpad();
   require(spm.capacity_bytes() % spm.banks() == 0, where, "core.scratchpad.banks",
           fmt::format("must divide capacity_bytes ({})", spm.capacity_bytes()));
+  const auto& dma = s.core().dma();
+  require(!dma.has_outstanding_bytes() || dma.outstanding_bytes() >= dma.max_request_bytes(), where,
+          "core.dma.outstanding_bytes",
+          fmt::format("must be at least max_request_bytes ({}), or no request could issue",
+                      dma.max_request_bytes()));
   require(s.core().execution().launch_gap_ns() == 0 || s.core().execution().kernel_by_kernel(),
           where, "core.execution.launch_gap_ns", "applies only with kernel_by_kernel: true");
   validate_memories(s, where);

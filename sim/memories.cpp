@@ -50,6 +50,18 @@ double reachable_read_latency_ns(const MemoryConfig& memory) {
   return own + 2 * l.latency_ns() + 2.0 * l.header_bytes() / l.bandwidth_gbps();
 }
 
+double core_peak_gbps(const System& system, const MemoryConfig& memory) {
+  const double gbps = reachable_peak_gbps(memory);
+  const Topology& t = system.topology();
+  return t.has_core_port() ? std::min(gbps, t.core_port().bandwidth_gbps()) : gbps;
+}
+
+double core_read_latency_ns(const System& system, const MemoryConfig& memory) {
+  const Topology& t = system.topology();
+  return reachable_read_latency_ns(memory) +
+         (t.has_core_port() ? 2 * t.core_port().latency_ns() : 0.0);
+}
+
 compiler::PlacementOptions placement_options(const System& system, const std::string& where) {
   compiler::PlacementOptions o;
   const bool routed = has_interconnect(system);

@@ -35,6 +35,10 @@ struct MemoryRef {
 // Its read-latency estimate for a short request, through its link (both
 // ways) if it has one, ns.
 [[nodiscard]] double reachable_read_latency_ns(const MemoryConfig& memory);
+// The same as a core sees them: through its port into the chip network
+// too (topology.core_port, both ways), when it has one.
+[[nodiscard]] double core_peak_gbps(const System& system, const MemoryConfig& memory);
+[[nodiscard]] double core_read_latency_ns(const System& system, const MemoryConfig& memory);
 
 // Its PIM spec (memory/pim/pim_spec.h) when it is a PIM memory; `where`
 // (the system file) is named in errors.

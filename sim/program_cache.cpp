@@ -75,6 +75,7 @@ std::string compile_key(const System& system, const std::string& where, const Wo
   field(key, "pipeline_parallel", t.has_pipeline_parallel() ? t.pipeline_parallel() : 0);
   field(key, "micro_batches", t.has_micro_batches() ? t.micro_batches() : 0);
   field(key, "expert_parallel", t.has_expert_parallel() ? t.expert_parallel() : 0);
+  field(key, "core_port", bytes_of(t.core_port()));  // the DMA's path to memory (target_for())
   field(key, "placement", bytes_of(system.placement()));
   // Each memory as target_for() and placement_options() see it.
   for (const MemoryRef& m : memories(system)) {

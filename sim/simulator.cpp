@@ -39,18 +39,15 @@ arch::CoreConfig core_config(const System& s) {
   c.matrix.dataflow = s.core().array().dataflow();
   c.vector_lanes = s.core().vector().lanes();
   c.dma.requests_per_cycle = s.core().dma().requests_per_cycle();
+  c.dma.outstanding_bytes = s.core().dma().outstanding_bytes();
   c.kernel_by_kernel = s.core().execution().kernel_by_kernel();
   c.launch_gap = sc_core::sc_time(s.core().execution().launch_gap_ns(), sc_core::SC_NS);
   c.dma.memories.clear();
   // A request and its response also cross the core's port, when it has one
   // (the first hop of its path; a mesh's further hops are not counted).
-  const bool port = s.topology().has_core_port();
-  const double port_ns = port ? 2 * s.topology().core_port().latency_ns() : 0.0;
   for (const MemoryRef& m : memories(s)) {
-    double gbps = reachable_peak_gbps(*m.config);
-    if (port) gbps = std::min(gbps, s.topology().core_port().bandwidth_gbps());
-    c.dma.memories.push_back(
-        {(reachable_read_latency_ns(*m.config) + port_ns) * 1e3, 1e3 / gbps, m.config->has_pim()});
+    c.dma.memories.push_back({core_read_latency_ns(s, *m.config) * 1e3,
+                              1e3 / core_peak_gbps(s, *m.config), m.config->has_pim()});
   }
   return c;
 }

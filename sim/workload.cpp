@@ -43,8 +43,9 @@ compiler::Target target_for(const System& s, const std::string& where) {
     compiler::MemoryPath p;
     if (const auto pim = pim_spec_of(m, where)) p.pim = pim->cost();
     const double peak = reachable_peak_gbps(c) / s.core_clock_ghz();
-    p.bytes_per_cycle = std::min(peak, spm_port);
-    p.latency_cycles = reachable_read_latency_ns(c) * s.core_clock_ghz();
+    // Through the core's port, when it has one (as the simulator's DMA).
+    p.bytes_per_cycle = std::min(core_peak_gbps(s, c) / s.core_clock_ghz(), spm_port);
+    p.latency_cycles = core_read_latency_ns(s, c) * s.core_clock_ghz();
     p.peak_bytes_per_cycle = peak;
     if (!c.has_link()) {  // a link is one queue, whatever the memory's channels
       const auto interleave = memory::MemoryRegistry::lookup(c, where, m.path).interleave(c);
@@ -55,6 +56,7 @@ compiler::Target target_for(const System& s, const std::string& where) {
   }
   t.use_memory(0);
   t.dma_outstanding = s.core().dma().outstanding();
+  t.dma_outstanding_bytes = s.core().dma().outstanding_bytes();
   t.kernel_by_kernel = s.core().execution().kernel_by_kernel();
   t.dma_max_request_bytes = s.core().dma().max_request_bytes();
   t.where = where;

@@ -80,6 +80,24 @@ TEST(Limiters, FewSlotsAndShortRequestsNameTheDmaSlots) {
   EXPECT_LT(resource(r, "memory bus").busy_share(), 0.01);
 }
 
+TEST(Limiters, FewBytesInFlightNameTheDmaBytesInFlight) {
+  // 8 KiB in flight (a GPU's kind of limit, core.dma.outstanding_bytes) as
+  // 2 KiB requests, with slots to spare: 4 requests over 100 ns + 2 ns each
+  // move 8 KiB / 102 ns = 80 GB/s; the memory bus (1 TB/s) idles.
+  const System s = test::preset({"core.dma.outstanding=64", "core.dma.max_request_bytes=2048",
+                                 "core.dma.outstanding_bytes=8192"});
+  const uint64_t bytes = 1 << 20;
+  const Report r = test::run(s, loads(1, bytes, [](uint64_t) { return 0; }));
+  const double held_ps = 100e3 + 2048 / 1e3 * 1e3;  // latency + 2 KiB at 1 B/ps
+  const double closed = static_cast<double>(bytes) * held_ps / (8192.0 * r.seconds() * 1e12);
+  EXPECT_NEAR(resource(r, "DMA bytes in flight").busy_share(), closed, 1e-3);
+  EXPECT_GT(closed, 0.98);
+  EXPECT_EQ(r.limiter().resource(), "DMA bytes in flight");
+  EXPECT_NEAR(static_cast<double>(bytes) / r.seconds() / 1e9, 8192.0 / 102.048, 1.0);
+  // The slots were far from full: 4 of 64 held.
+  EXPECT_LT(resource(r, "DMA slots").busy_share(), 0.07);
+}
+
 TEST(Limiters, ASlowIssueRateNamesTheDmaIssue) {
   // One 64 B request every 10 cycles: 6.4 GB/s, whatever the memory.
   const System s = test::preset({"core.dma.requests_per_cycle=0.1", "core.dma.max_request_bytes=64",

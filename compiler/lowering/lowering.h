@@ -45,6 +45,7 @@ struct Target {
   double memory_bytes_per_cycle = 1000.0;  // peak memory bandwidth / core clock
   double memory_latency_cycles = 0;        // read-latency estimate (0: not limiting)
   uint32_t dma_outstanding = 64;           // requests the DMA keeps in flight
+  uint64_t dma_outstanding_bytes = 0;      // and the bytes they may hold; 0: no limit
   uint64_t dma_max_request_bytes = 4096;   // longest request; a strided row is one each
   std::string where = "system";            // named in errors (the system file)
   double clock_ghz = 1.0;                  // the core's clock (cost estimates in ns)
@@ -72,6 +73,7 @@ struct Target {
   // Bytes per cycle a transfer made of `row_bytes` rows can stream, each
   // row one request (at most dma_max_request_bytes): a closed queueing
   // network solved by (approximate) mean value analysis. `dma_outstanding` requests
+  // (fewer when dma_outstanding_bytes holds fewer of this size)
   // circulate between the DMA and the memory; a request spreads over the
   // channels its bytes reach (one per granule), occupies each for its
   // share of the bytes at a channel's bandwidth and queues behind the
@@ -95,7 +97,7 @@ struct Target {
   }
   // Computed rates by row bytes, for the fields they were computed with.
   mutable std::unordered_map<uint64_t, double> stream_cache_;
-  mutable std::array<double, 7> stream_cache_for_{};
+  mutable std::array<double, 8> stream_cache_for_{};
 };
 
 struct LoweringContext {

@@ -13,13 +13,14 @@ namespace npusim::compiler {
 double Target::stream_bytes_per_cycle(uint64_t row_bytes) const {
   if (row_bytes == 0 || memory_bytes_per_cycle <= 0) return memory_bytes_per_cycle;
   const auto request = static_cast<double>(std::min(row_bytes, dma_max_request_bytes));
-  const std::array<double, 7> fields = {memory_bytes_per_cycle,
+  const std::array<double, 8> fields = {memory_bytes_per_cycle,
                                         memory_peak_bytes_per_cycle,
                                         memory_latency_cycles,
                                         static_cast<double>(memory_channels),
                                         static_cast<double>(memory_granule_bytes),
                                         static_cast<double>(dma_outstanding),
-                                        static_cast<double>(dma_max_request_bytes)};
+                                        static_cast<double>(dma_max_request_bytes),
+                                        static_cast<double>(dma_outstanding_bytes)};
   if (fields != stream_cache_for_) {
     stream_cache_.clear();
     stream_cache_for_ = fields;
@@ -41,8 +42,14 @@ double Target::stream_bytes_per_cycle(uint64_t row_bytes) const {
   const double delay = std::max(0.0, memory_latency_cycles - granule);
   // n requests in flight: a part's time at a channel is its service plus
   // the queue it finds (a part arrives at a given channel k / C of the time).
+  // Requests in flight: the slots, or as many as the bytes in flight allow.
+  uint32_t in_flight = std::max<uint32_t>(1, dma_outstanding);
+  if (dma_outstanding_bytes > 0) {
+    in_flight = static_cast<uint32_t>(std::clamp<double>(
+        std::floor(static_cast<double>(dma_outstanding_bytes) / request), 1.0, in_flight));
+  }
   double queue = 0, throughput = 0;
-  for (uint32_t n = 1; n <= std::max<uint32_t>(1, dma_outstanding); ++n) {
+  for (uint32_t n = 1; n <= in_flight; ++n) {
     const double residence = service * (1.0 + queue);
     throughput = n / (delay + residence);
     queue = throughput * (k / c) * residence;
