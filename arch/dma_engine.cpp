@@ -284,9 +284,11 @@ void DmaEngine::send(const DmaOp& op, uint64_t address, unsigned bytes) {
     const DmaConfig::MemoryPath& path =
         config_.memories[std::min<size_t>(memory_of(address), config_.memories.size() - 1)];
     const double held = path.unloaded_latency_ps + bytes * path.ps_per_byte;
-    ledger->add(slots_column_, arrival, arrival + static_cast<uint64_t>(held), held);
+    const uint64_t until = arrival + static_cast<uint64_t>(held);
     if (config_.outstanding_bytes > 0) {
-      ledger->add(bytes_column_, arrival, arrival + static_cast<uint64_t>(held), held * bytes);
+      ledger->add(arrival, until, slots_column_, held, bytes_column_, held * bytes);
+    } else {
+      ledger->add(slots_column_, arrival, until, held);
     }
     if (ps_per_request_ > 0) ledger->add_at(issue_, static_cast<uint64_t>(issue), 1.0);
   }

@@ -106,6 +106,30 @@ class ResourceLedger {
     }
   }
 
+  // Two columns' work done evenly over the same span (one pass; each
+  // column's cells as add() would leave them).
+  void add(uint64_t start_ps, uint64_t end_ps, Column c1, double work1, Column c2, double work2) {
+    if (end_ps <= start_ps) {
+      add_at(start_ps, c1, work1, c2, work2);
+      return;
+    }
+    const size_t last = window_of(end_ps - 1);  // may merge; earlier windows exist then
+    const auto first = static_cast<size_t>(start_ps >> shift_);
+    if (first == last) {
+      cell(first, c1) += work1;
+      cell(first, c2) += work2;
+      return;
+    }
+    const double per_ps1 = work1 / static_cast<double>(end_ps - start_ps);
+    const double per_ps2 = work2 / static_cast<double>(end_ps - start_ps);
+    for (size_t w = first; w <= last; ++w) {
+      const uint64_t a = std::max(start_ps, uint64_t{w} << shift_);
+      const uint64_t b = std::min(end_ps, uint64_t{w + 1} << shift_);
+      cell(w, c1) += per_ps1 * static_cast<double>(b - a);
+      cell(w, c2) += per_ps2 * static_cast<double>(b - a);
+    }
+  }
+
   // All the work of column `c`.
   [[nodiscard]] double total(Column c) const {
     double sum = 0;
