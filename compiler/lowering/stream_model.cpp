@@ -40,14 +40,14 @@ double Target::stream_bytes_per_cycle(uint64_t row_bytes) const {
   // rest is a delay no request waits for another in.
   const double granule = channels ? static_cast<double>(memory_granule_bytes) / per_channel : 0.0;
   const double delay = std::max(0.0, memory_latency_cycles - granule);
-  // n requests in flight: a part's time at a channel is its service plus
-  // the queue it finds (a part arrives at a given channel k / C of the time).
   // Requests in flight: the slots, or as many as the bytes in flight allow.
   uint32_t in_flight = std::max<uint32_t>(1, dma_outstanding);
   if (dma_outstanding_bytes > 0) {
     in_flight = static_cast<uint32_t>(std::clamp<double>(
         std::floor(static_cast<double>(dma_outstanding_bytes) / request), 1.0, in_flight));
   }
+  // n requests in flight: a part's time at a channel is its service plus
+  // the queue it finds (a part arrives at a given channel k / C of the time).
   double queue = 0, throughput = 0;
   for (uint32_t n = 1; n <= in_flight; ++n) {
     const double residence = service * (1.0 + queue);
