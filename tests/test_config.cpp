@@ -29,12 +29,13 @@ TEST(Config, OverridesReachAnyField) {
 }
 
 TEST(Config, ErrorsNameTheFileAndField) {
-  EXPECT_NE(
-      test::error_of([] {
-        System s;
-        parse_textproto("core { array { rowz: 1 } }", "a.textproto", &s);
-      }).find("a.textproto:1:20: core.array.rowz: Message type \"npusim.ArrayConfig\" has no field named \"rowz\""),
-      std::string::npos);
+  EXPECT_NE(test::error_of([] {
+              System s;
+              parse_textproto("core { array { rowz: 1 } }", "a.textproto", &s);
+            })
+                .find("a.textproto:1:20: core.array.rowz: Message type \"npusim.ArrayConfig\" has "
+                      "no field named \"rowz\""),
+            std::string::npos);
   EXPECT_EQ(test::error_of([] { (void)test::preset({"core.array.cols=0"}); })
                 .find(test::source_path("examples/hw/npu-128x128-ideal.textproto") +
                       ": core.array.cols: must be between 1 and 4096 (PEs), not 0"),

@@ -622,17 +622,15 @@ double lm_head_seconds(uint64_t batch, const std::vector<std::string>& sets) {
 // (decode, KV 512) slower; Llama-2-7B's within 0.3%.
 TEST(DramFastPath, AgreesWithBurstLevelOnAModelsDecodeAndPrefill) {
   for (const char* phase : {"prefill", "decode"}) {
-    const auto cycles = [phase](const char* granular) {
-      const System s = sim::load_system(test::source_path("examples/hw/npu-hbm3.textproto"),
-                                        {std::string("memory.dram.row_granular=") + granular});
-      sim::WorkloadOptions w;
-      w.model = test::source_path("examples/models/gpt2.json");
-      w.phase = phase;
-      w.prompt_len = 128;
-      w.kv_len = 512;
-      w.layers = 2;
-      const sim::Compiled c = sim::compile_workload(s, "test", w);
-      return static_cast<double>(test::run(s, c.program).cycles());
+    sim::WorkloadOptions w;
+    w.model = test::source_path("examples/models/gpt2.json");
+    w.phase = phase;
+    w.prompt_len = 128;
+    w.kv_len = 512;
+    w.layers = 2;
+    const auto cycles = [&w](const char* granular) {
+      const System s = test::hw("npu-hbm3", {std::string("memory.dram.row_granular=") + granular});
+      return static_cast<double>(test::run_workload(s, w).cycles());
     };
     const double fast = cycles("true"), slow = cycles("false");
     EXPECT_NEAR(fast / slow, 1.0, 0.03) << phase;

@@ -18,8 +18,7 @@ Report decode(const System& s, const std::string& model, uint64_t layers,
   w.layers = layers;
   w.dtype = dtype;
   if (kv_len > 0) w.kv_len = kv_len;
-  const sim::Compiled c = sim::compile_workload(s, "test", w);
-  return test::run(s, c.program);
+  return test::run_workload(s, w);
 }
 
 TEST(KernelByKernel, EachKernelAfterTheFirstWaitsExactlyTheLaunchGap) {
@@ -57,12 +56,11 @@ TEST(KernelByKernel, TensorCoreShapedComputeTakesInInt8WeightsFasterThanTheMemor
   // (1.2 TB/s): Llama-2-70B int8 waits for them. 108 arrays of 32x32 at
   // 1.41 GHz take 108 x 32 (4.9 TB/s): the memory path is the wall, the
   // bytes the SMs keep in flight (about 1.45 TB/s here).
-  const System a100 = sim::load_system(test::source_path("examples/hw/a100-like.textproto"), {});
+  const System a100 = test::hw("a100-like");
   const Report r = decode(a100, "examples/models/llama2-70b.json", 2, "int8");
   EXPECT_EQ(r.limiter().resource(), "DMA bytes in flight");
-  const System big_arrays = sim::load_system(test::source_path("examples/hw/a100-like.textproto"),
-                                             {"core.array.rows=128", "core.array.cols=128",
-                                              "core.array.count=10", "core_clock_ghz=0.952"});
+  const System big_arrays = test::hw("a100-like", {"core.array.rows=128", "core.array.cols=128",
+                                                   "core.array.count=10", "core_clock_ghz=0.952"});
   const Report b = decode(big_arrays, "examples/models/llama2-70b.json", 2, "int8");
   EXPECT_EQ(b.limiter().resource(), "array operand load");
   EXPECT_GT(b.seconds(), 1.15 * r.seconds());
@@ -73,7 +71,7 @@ TEST(KernelByKernel, TensorCoreShapedComputeTakesInInt8WeightsFasterThanTheMemor
 // 9.453 ms against 9.433 ms for all 32 layers; 70B: 47.76 against 47.53).
 double token_ms(const std::string& preset, const std::string& model, const std::string& dtype,
                 uint64_t layers) {
-  const System s = sim::load_system(test::source_path("examples/hw/" + preset + ".textproto"), {});
+  const System s = test::hw(preset);
   const Report one = decode(s, model, 1, dtype, 128);
   const Report two = decode(s, model, 2, dtype, 128);
   EXPECT_EQ(two.limiter().resource(), "DMA bytes in flight") << preset;

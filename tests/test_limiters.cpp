@@ -257,8 +257,7 @@ namespace {
 
 TEST(Limiters, NoOpPassesARoofInDecodeOrPrefillOnThreePresets) {
   for (const char* hw : {"npu-128x128-ideal", "npu-hbm3", "a100-like"}) {
-    const System s =
-        sim::load_system(test::source_path(std::string("examples/hw/") + hw + ".textproto"), {});
+    const System s = test::hw(hw);
     for (const char* phase : {"decode", "prefill"}) {
       sim::WorkloadOptions w;
       w.model = test::source_path("examples/models/llama2-7b.json");
@@ -266,8 +265,7 @@ TEST(Limiters, NoOpPassesARoofInDecodeOrPrefillOnThreePresets) {
       w.kv_len = 2048;
       w.prompt_len = 512;
       w.layers = 2;
-      const sim::Compiled c = sim::compile_workload(s, "test", w);
-      const Report r = test::run(s, c.program);
+      const Report r = test::run_workload(s, w);
       const Roofline& roof = r.roofline();
       for (const OpStats& o : r.ops()) {
         EXPECT_LE(o.achieved_gflops(), roof.compute_roof_gflops() * (1 + 1e-9))

@@ -53,7 +53,7 @@ Program streams(uint32_t cores, uint32_t active, uint64_t bytes) {
 System chip(uint32_t cores, const std::vector<std::string>& more = {}) {
   std::vector<std::string> sets = {fmt::format("topology.cores={}", cores)};
   sets.insert(sets.end(), more.begin(), more.end());
-  return sim::load_system(test::source_path("examples/hw/npu-hbm3.textproto"), sets);
+  return test::hw("npu-hbm3", sets);
 }
 
 TEST(MultiCore, CoresSharingOneDramAreSlowerThanOneAloneAndTheDramIsTheWall) {

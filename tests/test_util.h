@@ -31,6 +31,11 @@ inline System preset(const std::vector<std::string>& sets = {}) {
   return sim::load_system(source_path("examples/hw/npu-128x128-ideal.textproto"), sets);
 }
 
+// The preset examples/hw/NAME.textproto, with overrides.
+inline System hw(const std::string& name, const std::vector<std::string>& sets = {}) {
+  return sim::load_system(source_path("examples/hw/" + name + ".textproto"), sets);
+}
+
 // The message of the UserError that `f` throws, or "(no error)".
 inline std::string error_of(const std::function<void()>& f) {
   try {
@@ -105,6 +110,12 @@ inline Report run(const System& system, const Program& program) {
   in.system = &system;
   in.program = &program;
   return sim::simulate(in);
+}
+
+// Compiles the workload for `system` and runs it.
+inline Report run_workload(const System& system, const sim::WorkloadOptions& workload) {
+  const sim::Compiled c = sim::compile_workload(system, "test", workload);
+  return run(system, c.program);
 }
 
 // A program with one core and the given semaphores.
