@@ -339,18 +339,16 @@ NPUSIM_ROW_PATH void ChannelController::turnaround(bool write, uint64_t column) 
 }
 
 NPUSIM_ROW_PATH bool ChannelController::drain_flips(uint64_t now) const {
-  if (writes_.empty()) return draining_;  // (most often: reads only, none to drain)
+  // No writes: a drain ends, none starts (most often: reads only).
+  if (writes_.empty()) return draining_;
   // The oldest write has waited too long: drain it even below the watermark.
-  const bool aged =
-      spec_.write_age > 0 && !writes_.empty() && now >= writes_[0].arrival + spec_.write_age;
+  const bool aged = spec_.write_age > 0 && now >= writes_[0].arrival + spec_.write_age;
   // Writes queued ahead of their arrival (a request is queued when it is
   // sent, its bursts arriving later) neither start a drain nor keep one
   // going while reads wait: until the oldest arrives, the reads are served.
-  const bool arrived = !writes_.empty() && writes_[0].arrival <= now;
-  return draining_ ? writes_.empty() ||
-                         (!reads_.empty() && (!arrived || (queued_[1] <= spec_.write_low && !aged)))
-                   : !writes_.empty() &&
-                         (reads_.empty() || (arrived && (queued_[1] >= spec_.write_high || aged)));
+  const bool arrived = writes_[0].arrival <= now;
+  return draining_ ? !reads_.empty() && (!arrived || (queued_[1] <= spec_.write_low && !aged))
+                   : reads_.empty() || (arrived && (queued_[1] >= spec_.write_high || aged));
 }
 
 NPUSIM_ROW_PATH ChannelController::Placement ChannelController::place(const Burst& b,
