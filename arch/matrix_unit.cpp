@@ -8,6 +8,39 @@
 #include "common/dtype.h"
 
 namespace npusim::arch {
+namespace {
+
+// The bytes of a rows x cols operand at `addr`, lines `ld` elements apart
+// (0: packed), as the functional model reads it (functional.cpp).
+MatrixUnit::Span span_of(uint64_t addr, DType dtype, uint64_t rows, uint64_t cols, uint64_t ld,
+                         bool col_major) {
+  const uint64_t inner = col_major ? rows : cols;
+  return {addr, col_major ? cols : rows, dtype_bytes(dtype, inner),
+          dtype_bytes(dtype, ld == 0 ? inner : ld)};
+}
+
+}  // namespace
+
+bool MatrixUnit::Span::overlaps(const Span& o) const {
+  if (lines == 0 || o.lines == 0) return false;
+  const uint64_t end = addr + (lines - 1) * stride_bytes + line_bytes;
+  const uint64_t o_end = o.addr + (o.lines - 1) * o.stride_bytes + o.line_bytes;
+  if (end <= o.addr || o_end <= addr) return false;
+  // Lines equally far apart (tiles of one matrix): they overlap when some
+  // line of each does. Otherwise the ranges' overlap is taken as one.
+  if (stride_bytes != o.stride_bytes || line_bytes > stride_bytes || o.line_bytes > stride_bytes) {
+    return true;
+  }
+  // Line j of o starts d + (j - i) s bytes after line i of this one: they
+  // meet when -o.line_bytes < d + q s < line_bytes for some q = j - i.
+  const auto s = static_cast<int64_t>(stride_bytes);
+  const int64_t d = static_cast<int64_t>(o.addr) - static_cast<int64_t>(addr);
+  const int64_t low = -static_cast<int64_t>(o.line_bytes) + 1 - d;  // q s >= low
+  int64_t q = low >= 0 ? (low + s - 1) / s : -((-low) / s);
+  const auto q_min = -static_cast<int64_t>(lines - 1), q_max = static_cast<int64_t>(o.lines - 1);
+  q = std::max(q, q_min);
+  return q <= q_max && d + q * s < static_cast<int64_t>(line_bytes);
+}
 
 MatrixUnit::MatrixUnit(const sc_core::sc_module_name& name, const Instructions& queue,
                        CoreContext& context, const MatrixConfig& config)
@@ -52,12 +85,41 @@ void MatrixUnit::execute(const Instruction& instruction) {
   if (info == nullptr) throw std::logic_error("matrix op with unregistered dataflow");
   const GemmTiming timing = gemm_timing(*info, config_.array, {op.m(), op.k(), op.n()});
 
-  const auto array = static_cast<size_t>(std::min_element(free_at_ps_.begin(), free_at_ps_.end()) -
-                                         free_at_ps_.begin());
+  const uint64_t m = op.m(), k = op.k(), n = op.n();
+  const DType out_dtype = op.out_dtype() == DTYPE_UNSPECIFIED ? FP32 : op.out_dtype();
+  const Span writes = span_of(op.spm_out(), out_dtype, m, n, op.ldo(), op.out_col_major());
+  const std::array<Span, 3> reads = {
+      span_of(op.spm_a(), a_dtype(op), m, k, op.lda(), op.a_col_major()),
+      span_of(op.spm_b(), op.dtype(), k, n, op.ldb(), op.b_col_major()),
+      op.has_spm_acc()  ? span_of(op.spm_acc(), FP32, m, n, 0, op.out_col_major())
+      : op.accumulate() ? span_of(op.spm_out(), FP32, m, n, op.ldo(), op.out_col_major())
+                        : Span{}};
   // The queue reaches a tile at `now`; its operands may have been in the
   // scratchpad since `ready`.
   const uint64_t now = now_ps();
   const uint64_t ready = inputs_ready_ps();
+  auto array = static_cast<size_t>(std::min_element(free_at_ps_.begin(), free_at_ps_.end()) -
+                                   free_at_ps_.begin());
+  const uint64_t first_free = free_at_ps_[array];
+  uint64_t after = 0;  // when the latest tile that writes what this one touches ends
+  if (config_.count > 1) {
+    for (size_t x = 0; x < latest_.size(); ++x) {
+      const Tile& t = latest_[x];
+      if (t.end_ps <= std::max(now, after) || t.out.lines == 0) continue;
+      if (t.out.overlaps(writes) || t.out.overlaps(reads[0]) || t.out.overlaps(reads[1]) ||
+          t.out.overlaps(reads[2])) {
+        after = t.end_ps;
+        array = x;
+      }
+    }
+  }
+  // Such a tile goes to the writer's array, which frees when the writer
+  // ends (no array could start it sooner) and where it may overlap the
+  // writer's drain as any next tile does: the array sums its own partial
+  // sums in order. The arrays that sit idle meanwhile wait on the chain.
+  if (after > std::max(now, first_free)) {
+    log().append(std::max(now, first_free), after, Activity::StallDependency);
+  }
   const uint64_t free_at = free_at_ps_[array];
   uint64_t start = std::max(now, free_at);
   uint64_t cycles = timing.cycles;
@@ -109,7 +171,7 @@ void MatrixUnit::execute(const Instruction& instruction) {
                        dtype_bytes(op.dtype(), uint64_t{op.k()} * op.n()) +
                        (op.accumulate() ? 2 : 1) * out;
   stats_.spm_bytes += spm;
-  latest_[array] = {start, end, timing.macs, spm, compute_dtype(op)};
+  latest_[array] = {start, end, timing.macs, spm, compute_dtype(op), writes};
 }
 
 }  // namespace npusim::arch

@@ -1,6 +1,9 @@
 // The matrix unit: `count` systolic arrays of rows x cols fed by one in-order
 // queue. Each tile instruction goes to the array that frees first and takes
-// the dataflow's closed-form cycles (dataflow.h).
+// the dataflow's closed-form cycles (dataflow.h). A tile that reads what a
+// tile still computing writes (partial sums it accumulates into, an operand
+// forwarded from an earlier tile) or writes over it starts after that tile
+// ends, on the same array: an accumulation chain runs one tile at a time.
 #pragma once
 
 #include <array>
@@ -33,6 +36,13 @@ struct MatrixStats {
 
 class MatrixUnit : public Engine {
  public:
+  // Scratchpad bytes a tile operand spans: `lines` lines of `line_bytes`,
+  // `stride_bytes` apart.
+  struct Span {
+    uint64_t addr = 0, lines = 0, line_bytes = 0, stride_bytes = 0;
+    [[nodiscard]] bool overlaps(const Span& o) const;
+  };
+
   MatrixUnit(const sc_core::sc_module_name& name, const Instructions& queue, CoreContext& context,
              const MatrixConfig& config);
 
@@ -53,6 +63,7 @@ class MatrixUnit : public Engine {
   struct Tile {  // the latest tile of an array
     uint64_t start_ps = 0, end_ps = 0, macs = 0, spm_bytes = 0;
     DType dtype = DTYPE_UNSPECIFIED;
+    Span out;  // what it writes
   };
   MatrixConfig config_;
   MatrixStats stats_;

@@ -228,6 +228,7 @@ class ProgramBuilder {
   CorePeers peers_;
   int64_t last_ring_store_ = -1;  // the last piece's store: the next piece's load follows it
   int64_t last_pipe_ = -1;  // the last pipeline send: the next load into its buffer follows it
+  int64_t last_load_ = -1;  // the last load into a ring buffer (a pinned one follows it)
   std::array<uint32_t, kRings> sem_base_{};
   std::array<uint64_t, kRings> acquired_{};
   std::array<std::vector<int64_t>, kRings> last_occupancy_;

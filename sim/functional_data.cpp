@@ -109,7 +109,7 @@ void write_tensor(arch::MemoryImage& image, const Tensor& tensor,
 void write_inputs(arch::MemoryImage& image, const Graph& tiled,
                   const compiler::TensorValues& values) {
   const compiler::TensorIndex tensors(tiled);
-  const std::map<std::string, uint64_t> packed = compiler::packed_weights(tiled);
+  const std::map<std::string, compiler::WeightPacking> packed = compiler::packed_weights(tiled);
   for (const auto& [name, v] : values) {
     const Tensor& t = tensors.at(name, "inputs");
     auto p = packed.find(name);

@@ -638,16 +638,17 @@ TEST(DramFastPath, AgreesWithBurstLevelOnAModelsDecodeAndPrefill) {
 }
 
 TEST(DramWriteAge, AFewWritesAmongStreamingReadsDoNotWaitForTheWatermark) {
-  // Llama-2-7B's LM head at batch 4 stores each column block's logits (2 KB)
-  // while its weights stream in. Below the write watermark those writes
-  // waited for more writes, and the DMA, retiring in order, held the loads
-  // behind them: 87.6 us against 65.6 at batch 1. Aged after write_age_ns
-  // they drain: the weights set the time again.
+  // Llama-2-7B's LM head at batch 4 stores its logits while its weights
+  // stream in, a group of column blocks' at a time (64 KB: 32 blocks of 2
+  // KB). Below the write watermark those writes waited for more writes, and
+  // the DMA, retiring in order, held the loads behind them: 70.5 us against
+  // 65.9 (87.6 when each column block's logits went alone). Aged after
+  // write_age_ns they drain: the weights set the time again.
   const double one = lm_head_seconds(1, {});
   const double four = lm_head_seconds(4, {});
   const double never_aged = lm_head_seconds(4, {"memory.dram.write_age_ns=0"});
   EXPECT_LT(four, 1.05 * one);
-  EXPECT_GT(never_aged, 1.2 * one);
+  EXPECT_GT(never_aged, 1.05 * four);
 }
 
 }  // namespace

@@ -95,8 +95,9 @@ TEST(Functional, AStreamedGemmComputesTheGraph) {
 
 // Small scratchpads, one array and odd shapes force K loops, partial tiles,
 // both orientations and both loop orders, whole outputs summed over a K loop
-// in tile buffers of their own, and weights packed in blocks of each width:
-// all compute the same numbers.
+// in tile buffers of their own, K loops interleaved in groups (their
+// partial sums sharing output slots) and weights packed for each: all
+// compute the same numbers.
 TEST(Functional, EveryTilingComputesTheSameNumbers) {
   std::set<std::string> seen;
   for (const auto& sets : std::vector<std::vector<std::string>>{
@@ -109,7 +110,8 @@ TEST(Functional, EveryTilingComputesTheSameNumbers) {
                                   {37, 200, 130},
                                   {200, 96, 24},
                                   {130, 520, 70},
-                                  {300, 700, 200}}) {
+                                  {300, 700, 200},
+                                  {520, 300, 24}}) {
       const System system = test::preset(sets);
       const std::string name = fmt::format("mm_{}_{}_{}", m, k, n);
       const FunctionalRun r = run_functional(system, test::matmul_graph(name, m, k, n));
@@ -118,13 +120,18 @@ TEST(Functional, EveryTilingComputesTheSameNumbers) {
       seen.insert(fmt::format("transposed={} rows_outer={} out_whole={} k_loop={}",
                               r.tiling.at("tile.transposed"), r.tiling.at("tile.rows_outer"),
                               r.tiling.at("tile.out_whole"), k_loop));
+      if (k_loop && r.tiling.at("tile.group") > 1) {
+        seen.insert(fmt::format("grouped rows_outer={}", r.tiling.at("tile.rows_outer")));
+      }
+      if (k_loop && r.tiling.at("tile.accumulators_per_slot") > 1) seen.insert("shared slots");
     }
   }
   // The decisions the cases are there to reach.
   for (const char* wanted : {"transposed=1 rows_outer=0 out_whole=0 k_loop=true",
                              "transposed=0 rows_outer=0 out_whole=1 k_loop=true",
                              "transposed=1 rows_outer=0 out_whole=1 k_loop=true",
-                             "transposed=1 rows_outer=1 out_whole=0 k_loop=true"}) {
+                             "transposed=1 rows_outer=1 out_whole=0 k_loop=true",
+                             "grouped rows_outer=0", "grouped rows_outer=1", "shared slots"}) {
     EXPECT_EQ(seen.count(wanted), 1u)
         << wanted << " among " << fmt::format("{}", fmt::join(seen, "; "));
   }

@@ -259,7 +259,9 @@ TEST(Tiers, FarStreamsShareTheLinkAndTheLimiterNamesIt) {
 }
 
 // Any placement computes the same numbers: a decoder layer with its KV
-// cache and its second half's weights in the far memory.
+// cache and its second half's weights in the far memory. (Up to the order
+// of the sums: the tiling, and so where the K loops split, follows the
+// speed of the memory a matmul reads; fp16 results within an ulp or two.)
 TEST(Tiers, FunctionalOutputsDoNotDependOnPlacement) {
   sim::WorkloadOptions w;
   w.layer = "tiny";
@@ -270,7 +272,11 @@ TEST(Tiers, FunctionalOutputsDoNotDependOnPlacement) {
   const auto tiers =
       test::functional_outputs(tiered({}, {"kv_cache=far", "weights@1-1=far"}), w, 3);
   ASSERT_FALSE(one.empty());
-  EXPECT_EQ(one, tiers);
+  ASSERT_EQ(one.size(), tiers.size());
+  for (const auto& [name, values] : one) {
+    ASSERT_EQ(tiers.count(name), 1u) << name;
+    EXPECT_LT(sim::compare(tiers.at(name), values, FP16).max_rel, 2e-3) << name;
+  }
 }
 
 TEST(Tiers, SetReachesAMemoryByIndexOrName) {

@@ -29,6 +29,8 @@ void note_tiling(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
   ctx.note("tile.a_whole", t.a_whole);
   ctx.note("tile.out_whole", t.out_whole);
   ctx.note("tile.rows_outer", t.rows_outer);
+  ctx.note("tile.group", static_cast<int64_t>(t.group));
+  ctx.note("tile.accumulators_per_slot", static_cast<int64_t>(t.accumulators_per_slot));
   ctx.note("tile.estimated_cycles", static_cast<int64_t>(t.cost_cycles));
 }
 
@@ -51,7 +53,7 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
     const uint64_t b_addr = s.b.address + dtype_bytes(bd, p / s.b_group * s.b_batch_stride);
     std::vector<Buffer> resident(t.a_resident && !t.a_whole ? mt * kt : 0);
     std::vector<bool> loaded(resident.size(), false);
-    std::vector<Buffer> outs(mt);
+    std::vector<Buffer> outs;  // the partial sums of a group's outputs, row block by column
 
     auto load_a = [&](const Buffer& buf, uint64_t m0, uint64_t rows, uint64_t k0, uint64_t cols) {
       b.load(buf, s.a.tensor, s.a.address + dtype_bytes(ad, a_base + m0 * s.lda() + k0),
@@ -61,8 +63,8 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
     auto load_b = [&](uint64_t k0, uint64_t tk, uint64_t n0, uint64_t tn) {
       const Buffer w = b.acquire(Ring::Weight);
       switch (s.b_layout) {
-        case BLayout::Tiled:  // column block n0 holds K x tn, its k0 tile tk x tn
-          b.load(w, s.b.tensor, b_addr + dtype_bytes(bd, n0 * s.k + k0 * tn),
+        case BLayout::Tiled:  // packed in the order the tiles load (weight_packing.h)
+          b.load(w, s.b.tensor, b_addr + dtype_bytes(bd, t.packing().tile_offset(s.k, s.n, k0, n0)),
                  dtype_bytes(bd, tk * tn));
           break;
         case BLayout::KN:
@@ -137,6 +139,26 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
               dtype_bytes(od, tn), tm, dtype_bytes(od, s.ldo()));
     };
 
+    // Column blocks go in groups whose K loops interleave (GemmTiling::group).
+    const uint64_t group_cols = t.group * t.tn;
+    // A group's partial sums, as many to an output slot as it holds
+    // (GemmTiling::accumulators_per_slot), the slots held for the group.
+    std::vector<Buffer> acc_slots;
+    auto accumulators = [&](uint64_t count) {
+      std::vector<Buffer> accs;
+      const uint64_t stride = acc_stride(t.tm, t.tn);
+      for (uint64_t i = 0; i < count; ++i) {
+        if (i % t.accumulators_per_slot == 0) {
+          acc_slots.push_back(b.acquire(Ring::MatOut, /*pinned=*/true));
+        }
+        accs.push_back(acc_slots.back().at(i % t.accumulators_per_slot * stride));
+      }
+      return accs;
+    };
+    auto release_accumulators = [&] {
+      for (const Buffer& slot : acc_slots) b.unpin(slot);
+      acc_slots.clear();
+    };
     if (t.rows_outer) {
       // Each row block of A stays resident while every column block of B
       // streams past it.
@@ -147,27 +169,40 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
           row.push_back(b.acquire(Ring::MatIn, /*pinned=*/true));
           load_a(row.back(), m0, tm, k0, std::min(t.tk, s.k - k0));
         }
-        for (uint64_t n0 = 0; n0 < s.n; n0 += t.tn) {
-          const uint64_t tn = std::min(t.tn, s.n - n0);
-          const Buffer out = b.acquire(Ring::MatOut, /*pinned=*/true);
+        for (uint64_t g0 = 0; g0 < s.n; g0 += group_cols) {
+          const uint64_t g_end = std::min(s.n, g0 + group_cols);
+          const std::vector<Buffer> group_outs = accumulators((g_end - g0 + t.tn - 1) / t.tn);
           for (uint64_t k0 = 0; k0 < s.k; k0 += t.tk) {
             const uint64_t tk = std::min(t.tk, s.k - k0);
-            multiply(k0, row[k0 / t.tk], tk, load_b(k0, tk, n0, tn), out, tn, tm, tk, tn, k0 != 0,
-                     k0 + tk == s.k);
+            for (uint64_t n0 = g0; n0 < g_end; n0 += t.tn) {
+              const uint64_t tn = std::min(t.tn, s.n - n0);
+              multiply(k0, row[k0 / t.tk], tk, load_b(k0, tk, n0, tn), group_outs[(n0 - g0) / t.tn],
+                       tn, tm, tk, tn, k0 != 0, k0 + tk == s.k);
+            }
           }
-          b.unpin(out);
-          store_out(out, m0, tm, n0, tn);
+          for (uint64_t n0 = g0; n0 < g_end; n0 += t.tn) {
+            store_out(group_outs[(n0 - g0) / t.tn], m0, tm, n0, std::min(t.tn, s.n - n0));
+          }
+          release_accumulators();
         }
         for (const Buffer& r : row) b.unpin(r);
       }
       continue;
     }
 
-    for (uint64_t n0 = 0; n0 < s.n; n0 += t.tn) {
-      const uint64_t tn = std::min(t.tn, s.n - n0);
+    for (uint64_t g0 = 0; g0 < s.n; g0 += group_cols) {
+      const uint64_t g_end = std::min(s.n, g0 + group_cols);
+      const uint64_t cols = (g_end - g0 + t.tn - 1) / t.tn;
+      // Partial sums: over a K loop, a tile buffer each (kt = 1 writes the
+      // output directly, or a slot per tile to store from).
+      outs = kt > 1 ? accumulators(mt * cols) : std::vector<Buffer>(mt * cols);
       for (uint64_t k0 = 0; k0 < s.k; k0 += t.tk) {
         const uint64_t tk = std::min(t.tk, s.k - k0);
-        const Buffer w = load_b(k0, tk, n0, tn);
+        const bool last = k0 + tk == s.k;
+        std::vector<Buffer> ws;
+        for (uint64_t n0 = g0; n0 < g_end; n0 += t.tn) {
+          ws.push_back(load_b(k0, tk, n0, std::min(t.tn, s.n - n0)));
+        }
         for (uint64_t m0 = 0; m0 < s.m; m0 += t.tm) {
           const uint64_t tm = std::min(t.tm, s.m - m0);
           const uint64_t mi = m0 / t.tm;
@@ -191,42 +226,42 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
             a = b.acquire(Ring::MatIn);
             load_a(a, m0, tm, k0, tk);
           }
-          // The whole output (on chip, or stored at the end) holds the
-          // results as `od`, where the tensor has them. Over a K loop the
-          // tile's fp32 partial sums are summed in a tile buffer of their
-          // own: in the whole output they would overlap finished tiles.
-          const bool last = k0 + tk == s.k;
-          Buffer out{};
-          uint64_t ldo = tn;
-          if (s.out.on_chip || t.out_whole) {
-            if (kt > 1 && k0 == 0) outs[mi] = b.acquire(Ring::MatOut, /*pinned=*/true);
-            if (kt > 1 && !last) {
-              multiply(k0, a, lda, w, outs[mi], tn, tm, tk, tn, k0 != 0, false);
+          for (uint64_t n0 = g0; n0 < g_end; n0 += t.tn) {
+            const uint64_t tn = std::min(t.tn, s.n - n0);
+            const Buffer& w = ws[(n0 - g0) / t.tn];
+            Buffer& acc = outs[mi * cols + (n0 - g0) / t.tn];
+            // The whole output (on chip, or stored at the end) holds the
+            // results as `od`, where the tensor has them. Over a K loop the
+            // tile's fp32 partial sums are summed in a tile buffer of their
+            // own: in the whole output they would overlap finished tiles.
+            if (s.out.on_chip || t.out_whole) {
+              if (kt > 1 && !last) {
+                multiply(k0, a, lda, w, acc, tn, tm, tk, tn, k0 != 0, false);
+                continue;
+              }
+              Buffer out{};
+              uint64_t ldo = 0;
+              if (s.out.on_chip) {
+                out = s.out.on_chip->at(out_base + m0 * s.ldo() + n0);
+                ldo = s.ldo();
+              } else {
+                out = out_all.at(dtype_bytes(od, out_base + m0 * s.n + n0));
+                ldo = s.n;
+              }
+              if (kt > 1) {
+                multiply(k0, a, lda, w, out, ldo, tm, tk, tn, true, true, acc);
+              } else {
+                multiply(k0, a, lda, w, out, ldo, tm, tk, tn, false, true);
+              }
               continue;
             }
-            if (s.out.on_chip) {
-              out = s.out.on_chip->at(out_base + m0 * s.ldo() + n0);
-              ldo = s.ldo();
-            } else {
-              out = out_all.at(dtype_bytes(od, out_base + m0 * s.n + n0));
-              ldo = s.n;
-            }
-            if (kt > 1) {
-              multiply(k0, a, lda, w, out, ldo, tm, tk, tn, true, true, outs[mi]);
-              b.unpin(outs[mi]);
-              continue;
-            }
-          } else {
-            if (k0 == 0) outs[mi] = b.acquire(Ring::MatOut, /*pinned=*/kt > 1);
-            out = outs[mi];
-          }
-          multiply(k0, a, lda, w, out, ldo, tm, tk, tn, k0 != 0, last);
-          if (!t.out_whole && k0 + tk == s.k) {
-            b.unpin(out);
-            store_out(out, m0, tm, n0, tn);
+            if (kt == 1) acc = b.acquire(Ring::MatOut);
+            multiply(k0, a, lda, w, acc, tn, tm, tk, tn, k0 != 0, last);
+            if (last) store_out(acc, m0, tm, n0, tn);
           }
         }
       }
+      release_accumulators();
     }
     for (const Buffer& r : resident) b.unpin(r);
   }

@@ -14,6 +14,7 @@
 
 #include "common/dtype.h"
 #include "compiler/lowering/lowering.h"
+#include "compiler/lowering/weight_packing.h"
 
 namespace npusim::compiler {
 
@@ -105,8 +106,26 @@ struct GemmTiling {
   // Loop order: A's row blocks outermost (each resident while B streams
   // past it; B is read once per row block) instead of B outermost.
   bool rows_outer = false;
+  // Column blocks whose K loops interleave: for each K step, their tiles
+  // (of every row block, or of the resident one) follow one another. A K
+  // loop's tiles sum into one output and run one after another, so the
+  // arrays work in parallel only on as many outputs as a group has.
+  uint64_t group = 1;
+  // A K loop's partial sums (fp32 tm x tn) to an output slot.
+  uint64_t accumulators_per_slot = 1;
   double cost_cycles = 0;  // the cost model's estimate
+  // Of it, the last tile's compute, which nothing of this GEMM overlaps and
+  // the same GEMM again right after loads under (0 when it cannot).
+  double tail_cycles = 0;
+  // How a weight packed for this tiling lies (BLayout::Tiled).
+  [[nodiscard]] WeightPacking packing() const { return {tn, tk, group}; }
 };
+
+// Bytes from one K loop's partial sums (fp32 tm x tn) to the next in an
+// output slot.
+[[nodiscard]] inline uint64_t acc_stride(uint64_t tm, uint64_t tn) {
+  return (dtype_bytes(FP32, tm * tn) + 63) / 64 * 64;
+}
 
 // Chooses tile sizes and orientation for the target; UserError when the
 // scratchpad cannot hold the smallest tile. An operand on chip is whole

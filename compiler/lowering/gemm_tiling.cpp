@@ -43,13 +43,15 @@ Split split(uint64_t dim, uint64_t tile) {
   return {dim / tile, tile, dim % tile};
 }
 
-// Summed closed-form cycles of every tile of the GEMM. (Back to back on a
-// double-buffered array tiles overlap their fill and drain, MatrixUnit, but
-// within a model's layer they often do not: the estimate keeps each tile's
-// own fill and drain, which predicts layers better.)
+// Summed cycles of every tile of the GEMM, back to back on its array: a
+// double-buffered array overlaps a tile's fill with the drain of the tile
+// before (MatrixUnit), as a K loop's tiles, which follow one another on
+// one array, do. `edge`: the most one tile's fill and drain add alone (an
+// array's first and last tile).
 double compute_cycles(const GemmSpec& s, uint64_t tm, uint64_t tk, uint64_t tn, bool transposed,
-                      const arch::DataflowInfo& df, const Target& t) {
+                      const arch::DataflowInfo& df, const Target& t, double* edge) {
   double total = 0;
+  *edge = 0;
   const Split m = split(s.m, tm), k = split(s.k, tk), n = split(s.n, tn);
   for (int mi = 0; mi < 2; ++mi) {
     for (int ki = 0; ki < 2; ++ki) {
@@ -62,8 +64,10 @@ double compute_cycles(const GemmSpec& s, uint64_t tm, uint64_t tk, uint64_t tn, 
         const uint64_t gn = ni ? n.rest : n.size;
         const arch::GemmShape shape =
             transposed ? arch::GemmShape{gn, gk, gm} : arch::GemmShape{gm, gk, gn};
-        total += static_cast<double>(count) *
-                 static_cast<double>(arch::gemm_timing(df, t.array, shape).cycles);
+        const arch::GemmTiming g = arch::gemm_timing(df, t.array, shape);
+        const uint64_t overlap = g.hidden_preload ? t.array.preload_cycles() + g.tail_overlap : 0;
+        total += static_cast<double>(count) * static_cast<double>(g.cycles - overlap);
+        *edge = std::max(*edge, static_cast<double>(overlap));
       }
     }
   }
@@ -137,45 +141,82 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
         // block unless it stays resident; or A's row blocks outermost, each
         // resident while B streams past it once per row block.
         const double batch = static_cast<double>(s.batch);
-        const std::array<double, 2> compute = {batch * compute_cycles(s, tm, tk, tn, false, *df, t),
-                                               batch * compute_cycles(s, tm, tk, tn, true, *df, t)};
+        std::array<double, 2> edge{};
+        const std::array<double, 2> compute = {
+            batch * compute_cycles(s, tm, tk, tn, false, *df, t, &edge[0]),
+            batch * compute_cycles(s, tm, tk, tn, true, *df, t, &edge[1])};
         for (bool rows_outer : {false, true}) {
-          bool resident = whole || mt * kt <= a_slots;
-          double stream = 0;
-          double exposed = 0;  // memory time nothing computes under
           if (rows_outer && (a_on_chip || out_on_chip)) continue;
-          if (!rows_outer) {
-            // Outputs accumulate across the K loop, a slot per row block.
-            if (kt > 1 && mt > o_slots) continue;
-            stream = b_time + a_time * (resident ? 1 : static_cast<double>(nt)) + o_time;
-          } else {
-            if (mt == 1 || kt > a_slots) continue;  // one row block's tiles stay resident
-            resident = false;
-            stream = b_time * static_cast<double>(mt) + a_time + o_time;
-            // The next row block loads under this one only when the input
-            // ring holds both; else each block's load waits for the last
-            // tile of the block before to free its slots.
-            if (2 * kt > a_slots) exposed = a_time;
-          }
-          const double memory = batch * stream;
-          for (bool transposed : {false, true}) {
-            const double c = compute[transposed ? 1 : 0];
-            // The exposed loads are not overlapped: out of the max, after it.
-            const double cost = std::max(c / parallel, memory - batch * exposed) + batch * exposed +
-                                fill + c / static_cast<double>(tiles);
-            const double rank = cost + kPerTileOverhead * static_cast<double>(tiles);
-            if (rank < best_rank) {
-              best_rank = rank;
-              best = {tm,
-                      tk,
-                      tn,
-                      transposed,
-                      resident && !rows_outer,
-                      whole && !rows_outer,
-                      out_whole && !rows_outer,
-                      rows_outer,
-                      cost};
+          if (rows_outer && (mt == 1 || kt > a_slots)) continue;  // a row block stays resident
+          // A K loop's tiles run one after another (they sum into one
+          // output): the arrays share the outputs of a group of column
+          // blocks, each with its partial sums in an output slot. A group
+          // of a K step's weight tiles is loaded before its tiles.
+          const uint64_t rows = rows_outer ? 1 : mt;
+          const uint64_t w_slots = layout[Ring::Weight].slots;
+          const uint64_t per_slot = o_slot / acc_stride(tm, tn);
+          const uint64_t accumulators = (o_slots - 1) * per_slot;
+          if (kt > 1 && rows > accumulators) continue;
+          const uint64_t g_max =
+              kt == 1 ? 1 : std::min({nt, accumulators / rows, rows_outer ? nt : w_slots - 1});
+          if (g_max == 0) continue;
+          // Groups as even as the count they come in allows: enough outputs
+          // for the arrays, or as many as the slots hold.
+          const auto even = [&](uint64_t g) { return ceil_div(nt, ceil_div(nt, g)); };
+          const uint64_t g_need = even(std::min(g_max, ceil_div(t.arrays, rows)));
+          for (const uint64_t group : {g_need, even(g_max)}) {
+            bool resident = whole || mt * kt <= a_slots;
+            double stream = 0;
+            double exposed = 0;  // memory time nothing computes under
+            const uint64_t groups = ceil_div(nt, group);
+            if (!rows_outer) {
+              stream = b_time + a_time * (resident ? 1 : static_cast<double>(groups)) + o_time;
+            } else {
+              resident = false;
+              stream = b_time * static_cast<double>(mt) + a_time + o_time;
+              // The next row block loads under this one only when the input
+              // ring holds both; else each block's load waits for the last
+              // tile of the block before to free its slots.
+              if (2 * kt > a_slots) exposed = a_time;
             }
+            // Group after group, each takes the longer of its compute, over
+            // the arrays its K loops keep busy, and its share of the memory
+            // time (a last, smaller group has fewer arrays for its compute).
+            // A group's K loops end together, so its outputs are stored
+            // together, and the in-order DMA loads nothing meanwhile: the
+            // arrays compute under the stores only the K step loaded ahead.
+            const uint64_t rest = nt % group;
+            const bool burst = kt > 1 && !out_whole && !out_on_chip;
+            const double stores = burst ? batch * o_time : 0.0;
+            const double memory = batch * stream - batch * exposed - stores;
+            const double blocks = rows_outer ? static_cast<double>(mt) : 1.0;
+            for (bool transposed : {false, true}) {
+              const double c = compute[transposed ? 1 : 0];
+              const auto phase = [&](uint64_t cols) {
+                const double busy =
+                    std::min(parallel, static_cast<double>(kt > 1 ? cols * rows : tiles));
+                const double share = static_cast<double>(cols) / static_cast<double>(nt);
+                const double step = c * share / busy / blocks / static_cast<double>(kt);
+                return std::max(c * share / busy, memory * share) +
+                       blocks * std::max(0.0, stores * share / blocks - step);
+              };
+              // The exposed loads are not overlapped: after the groups.
+              const double tail = c / static_cast<double>(tiles) + edge[transposed ? 1 : 0];
+              const double cost = static_cast<double>(nt / group) * phase(group) +
+                                  (rest > 0 ? phase(rest) : 0.0) + batch * exposed + fill + tail;
+              const double rank = cost + kPerTileOverhead * static_cast<double>(tiles);
+              if (rank < best_rank) {
+                best_rank = rank;
+                best = {tm, tk, tn, transposed, resident && !rows_outer, whole && !rows_outer,
+                        out_whole && !rows_outer, rows_outer, group, per_slot, cost,
+                        // Output tiles stored one by one keep the DMA
+                        // behind the last ones (measured: attention scores,
+                        // PimOffload tests); a whole output is stored
+                        // after the next GEMM's loads are queued.
+                        out_whole && !rows_outer ? tail : 0.0};
+              }
+            }
+            if (group == even(g_max)) break;  // g_need was the same
           }
         }
       }

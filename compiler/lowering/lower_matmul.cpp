@@ -13,16 +13,16 @@ namespace {
 
 // Takes the operands from the tensors (the activations `a` read on chip,
 // and the output left there, when they are forwarded), then tiles and lowers.
-// Returns the tiling's tn.
-uint64_t lower_with(GemmSpec& spec, const Tensor& a, const Tensor& b, const Tensor& y,
-                    LoweringContext& ctx) {
+// Returns the tiling.
+GemmTiling lower_with(GemmSpec& spec, const Tensor& a, const Tensor& b, const Tensor& y,
+                      LoweringContext& ctx) {
   spec.a = {ctx.tensor(a), a.address(), a.dtype(), ctx.on_chip_input(a)};
   spec.b = {ctx.tensor(b), b.address(), b.dtype(), std::nullopt};
   spec.out = {ctx.tensor(y), y.address(), y.dtype(), ctx.on_chip_output(y)};
   const GemmTiling tiling = choose_gemm_tiling(spec, ctx.target, ctx.builder.layout());
   note_tiling(spec, tiling, ctx);
   lower_gemm(spec, tiling, ctx);
-  return tiling.tn;
+  return tiling;
 }
 
 void lower_matmul(const Node& node, LoweringContext& ctx) {
@@ -57,8 +57,8 @@ void lower_matmul(const Node& node, LoweringContext& ctx) {
         ctx.tensor(sc), sc.address(), sc.dtype(),
         static_cast<uint64_t>(attr_int(node, "scale_group", static_cast<int64_t>(k))), k};
   }
-  const uint64_t tn = lower_with(spec, x, w, y, ctx);
-  if (!transposed) ctx.note(kPackedTnAttr, static_cast<int64_t>(tn));
+  const GemmTiling tiling = lower_with(spec, x, w, y, ctx);
+  if (!transposed) note_packing(tiling.packing(), ctx);
 }
 
 // BATCH_MATMUL: out[.., M, N] = a[.., M, K] x b[.., K, N], both computed at

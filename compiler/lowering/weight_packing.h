@@ -1,10 +1,13 @@
 // How MATMUL weights lie in memory. The compiler packs a weight [K, N] in the
 // order its tiles are consumed (BLayout::Tiled, compiler/lowering/gemm.h) so
-// that each tile is one contiguous transfer: column block n0 (tn columns, or
-// fewer for the last) holds its K x tn elements row-major, blocks one after
-// the other. The tiled graph records tn on the MATMUL node as
-// "weight.packed_tn"; whoever puts the weight in memory (functional mode)
-// packs it the same way.
+// that each tile is one contiguous transfer and the tiles follow one another
+// as they are loaded: groups of `group` column blocks of tn columns (the
+// last group and block narrower when N is not a multiple), each group K step
+// after K step (tk rows, the last fewer), each step its blocks' tk x tn tiles
+// one after the other, row-major. One block to a group is column block after
+// column block, each K x tn row-major. The tiled graph records the packing on
+// the MATMUL node ("weight.packed_tn", "_tk", "_group"); whoever puts the
+// weight in memory (functional mode) packs it the same way.
 #pragma once
 
 #include <cstdint>
@@ -16,14 +19,27 @@
 
 namespace npusim::compiler {
 
-inline constexpr const char* kPackedTnAttr = "weight.packed_tn";
+struct LoweringContext;
 
-// `kn` (row-major K x N) in column blocks of `tn`.
+struct WeightPacking {
+  uint64_t tn = 0, tk = 0, group = 1;
+  // Where the tile of rows k0.. and columns n0.. of a K x N weight starts,
+  // in elements from the weight's first.
+  [[nodiscard]] uint64_t tile_offset(uint64_t k, uint64_t n, uint64_t k0, uint64_t n0) const;
+  bool operator==(const WeightPacking& o) const {
+    return tn == o.tn && tk == o.tk && group == o.group;
+  }
+};
+
+// Records the packing on the node being lowered (LoweringContext::note).
+void note_packing(const WeightPacking& packing, LoweringContext& ctx);
+
+// `kn` (row-major K x N) packed.
 [[nodiscard]] std::vector<float> pack_weight(const std::vector<float>& kn, uint64_t k, uint64_t n,
-                                             uint64_t tn);
+                                             const WeightPacking& packing);
 
-// The block width each packed weight of a tiled graph is stored in, by
-// tensor name. UserError when two nodes pack one weight differently.
-[[nodiscard]] std::map<std::string, uint64_t> packed_weights(const Graph& tiled);
+// How each packed weight of a tiled graph is stored, by tensor name.
+// UserError when two nodes pack one weight differently.
+[[nodiscard]] std::map<std::string, WeightPacking> packed_weights(const Graph& tiled);
 
 }  // namespace npusim::compiler
