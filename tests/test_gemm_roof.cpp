@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <fstream>
+#include <map>
 #include <string>
 
 #include "sim/workload.h"
@@ -62,7 +63,7 @@ TEST_P(GemmOnDram, RunsAtTheArrayRoofWithinTenPercentOfIdealMemory) {
     EXPECT_EQ(d.report.limiter().resource(), "array compute") << hw << " M=" << m;
     EXPECT_GE(d.report.compute().array_utilization(), 0.80) << hw << " M=" << m;
   }
-  // The tiler's estimate within 15% (a100-like: +2% at M = 256, +1% at
+  // The tiler's estimate within 15% (a100-like: -1% at M = 256, +0.1% at
   // 1024; +22% while the charge per tile that ranks tilings counted as
   // time, 2 cycles x 147456 tiles).
   EXPECT_NEAR(d.estimated_s / d.report.seconds(), 1.0, 0.15) << hw << " M=" << m;
@@ -74,13 +75,33 @@ INSTANTIATE_TEST_SUITE_P(Presets, GemmOnDram,
 
 class PrefillOnDram : public ::testing::TestWithParam<const char*> {};
 
-TEST_P(PrefillOnDram, Llama2_7bPromptOf2048TokensIsLimitedByTheArrays) {
+// The layer is limited by the arrays, and the tiler predicts each of its
+// GEMMs within 15% (measured: a100-like, op by op, 0.997-1.003; npu-hbm3,
+// whose ops overlap their neighbours, 0.97-1.08. Before a K loop's tiles
+// ran one after another on one array, a100-like's were 0.68-0.71: the
+// estimate ignored how few weight slots the on-chip rings left).
+TEST_P(PrefillOnDram, Llama2_7bPromptOf2048TokensIsLimitedByTheArraysAsTheTilerPredicts) {
+  const System system = test::hw(GetParam());
   sim::WorkloadOptions w;
   w.model = test::source_path("examples/models/llama2-7b.json");
   w.phase = "prefill";
   w.prompt_len = 2048;
   w.layers = 1;
-  EXPECT_EQ(test::run_workload(test::hw(GetParam()), w).limiter().resource(), "array compute");
+  const sim::Compiled c = sim::compile_workload(system, "test", w);
+  const Report r = test::run(system, c.program);
+  EXPECT_EQ(r.limiter().resource(), "array compute");
+  std::map<std::string, double> estimated_s;
+  for (const Node& n : c.tiled.nodes()) {
+    if (n.op() != MATMUL) continue;
+    estimated_s[n.name()] = static_cast<double>(n.attrs().at("tile.estimated_cycles").i()) /
+                            (system.core_clock_ghz() * 1e9);
+  }
+  EXPECT_EQ(estimated_s.size(), 8u);  // q, k, v, o, gate, up, down and the LM head
+  for (const OpStats& op : r.ops()) {
+    auto it = estimated_s.find(op.node());
+    if (it == estimated_s.end()) continue;
+    EXPECT_NEAR(it->second / op.seconds(), 1.0, 0.15) << GetParam() << " " << op.node();
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Presets, PrefillOnDram, ::testing::Values("a100-like", "npu-hbm3"));

@@ -2,6 +2,8 @@
 // each stall is blamed on what it waited for.
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "common/error.h"
 #include "test_util.h"
 
@@ -42,6 +44,43 @@ TEST(Stalls, ComputeWaitingForALoadIsAMemoryStall) {
   EXPECT_EQ(unit(r, "dma").busy_cycles(), kLoadCycles);
   EXPECT_EQ(unit(r, "dma").idle_cycles(), kTileCycles);
   expect_accounted(r);
+}
+
+TEST(Stalls, ATileReadingWhatAnotherStillComputesFollowsItOnItsArray) {
+  // Two 128^3 WS tiles on 8 arrays: independent, they run at once; when the
+  // second sums into the first's output (a K loop) or reads it as an
+  // operand, it follows on the first one's array, their fill and drain
+  // overlapping as back to back (128 + 253 cycles). Column tiles of one
+  // output (lines 1 KiB apart, 512 B each) interleave without touching.
+  constexpr uint64_t kOut = 1 << 20;
+  const auto cycles = [](const std::function<void(MatrixOp&)>& second) {
+    ProgramMaker p;
+    MatrixOp& first = *p.gemm(128, 128, 128).mutable_matrix();
+    first.set_spm_b(32768);
+    first.set_spm_out(kOut);
+    MatrixOp& next = *p.gemm(128, 128, 128).mutable_matrix();
+    next.set_spm_b(32768);
+    next.set_spm_out(2 * kOut);
+    second(next);
+    return test::run(test::preset(), p.program()).cycles();
+  };
+  EXPECT_EQ(cycles([](MatrixOp&) {}), kTileCycles);
+  EXPECT_EQ(cycles([](MatrixOp& op) {
+              op.set_spm_out(kOut);
+              op.set_accumulate(true);
+            }),
+            2 * kTileCycles - 128 - 253);
+  EXPECT_EQ(cycles([](MatrixOp& op) { op.set_spm_a(kOut); }), 2 * kTileCycles - 128 - 253);
+  EXPECT_EQ(cycles([](MatrixOp& op) { op.set_spm_out(kOut + 8); }), 2 * kTileCycles - 128 - 253);
+  // Side by side in a 256-column fp32 output: no line of one in the other.
+  ProgramMaker p;
+  for (const uint64_t column : {0, 128}) {
+    MatrixOp& op = *p.gemm(128, 128, 128).mutable_matrix();
+    op.set_spm_b(32768);
+    op.set_spm_out(kOut + 4 * column);
+    op.set_ldo(256);
+  }
+  EXPECT_EQ(test::run(test::preset(), p.program()).cycles(), kTileCycles);
 }
 
 TEST(Stalls, ADoubleBufferedArrayPreloadsTheNextTileUnderThisOne) {

@@ -12,14 +12,17 @@
 namespace npusim::compiler {
 namespace {
 
-// Fixed cycles charged per tile instruction, summed over the tiles, so that
-// the search prefers fewer, larger tiles. It ranks tilings and is not part
-// of the estimate: nothing in the simulator takes these cycles (summed over
-// 108 arrays they were 19% of a GEMM's estimate). It stands for what the
-// model leaves out: per-transfer costs that make many small tiles stream
-// slower (Llama-2-7B's LM head at batch 4 on npu-hbm3 in 4000 tiles of K
-// 128 streams at 82.5% of peak against 96.8% in 1000 of K 512, where the
-// model without the charge picks the first).
+// Fixed cycles charged per tile instruction, summed over the tiles and
+// added to the memory time, so that the search prefers fewer, larger tiles
+// where streaming sets the time. It ranks tilings and is not part of the
+// estimate: nothing in the simulator takes these cycles (summed over 108
+// arrays they were 19% of a GEMM's estimate; charged beside the compute
+// too, they picked npu-hbm3 a 4096 x 12288 x 12288 tiling that re-read the
+// activations 24 times, 1.32x the time of one with twice the tiles and less
+// than half the traffic). It stands for what the model leaves out: per-transfer costs
+// that make many small tiles stream slower (Llama-2-7B's LM head at batch 4 on npu-hbm3 in 4000
+// tiles of K 128 streams at 82.5% of peak against 96.8% in 1000 of K 512, where the model without
+// the charge picks the first).
 constexpr double kPerTileOverhead = 2.0;
 
 // Tile sizes along a dimension of `dim`: all of it, powers of two from
@@ -72,6 +75,23 @@ double compute_cycles(const GemmSpec& s, uint64_t tm, uint64_t tk, uint64_t tn, 
     }
   }
   return total;
+}
+
+// Weight tiles per cycle when `slots` weight buffers cycle between memory
+// (each load a `latency`) and the arrays (each weight's tiles `demand`
+// array-cycles over at most `arrays` arrays): mean value analysis of the
+// closed network, the arrays one station of `arrays` servers as a server
+// that many times as fast and a delay for the rest (Seidmann et al., 1987).
+double weights_per_cycle(uint64_t slots, double latency, double demand, double arrays) {
+  const double service = demand / arrays;
+  const double delay = latency + demand - service;
+  double queue = 0, throughput = 0;
+  for (uint64_t n = 1; n <= slots; ++n) {
+    const double residence = service * (1.0 + queue);
+    throughput = static_cast<double>(n) / (delay + residence);
+    queue = throughput * residence;
+  }
+  return throughput;
 }
 
 uint64_t ceil_div(uint64_t a, uint64_t b) {
@@ -190,21 +210,36 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
             const double stores = burst ? batch * o_time : 0.0;
             const double memory = batch * stream - batch * exposed - stores;
             const double blocks = rows_outer ? static_cast<double>(mt) : 1.0;
+            // Each weight tile holds a slot of the weight ring from its
+            // load's issue (a memory latency) until its tiles have computed:
+            // with few slots for the latency, the slots bound how fast the
+            // arrays go, and near that bound both slow each other.
+            const double weight_tiles = batch * static_cast<double>(kt * nt) * blocks;
             for (bool transposed : {false, true}) {
               const double c = compute[transposed ? 1 : 0];
-              const auto phase = [&](uint64_t cols) {
-                const double busy =
-                    std::min(parallel, static_cast<double>(kt > 1 ? cols * rows : tiles));
-                const double share = static_cast<double>(cols) / static_cast<double>(nt);
-                const double step = c * share / busy / blocks / static_cast<double>(kt);
-                return std::max(c * share / busy, memory * share) +
-                       blocks * std::max(0.0, stores * share / blocks - step);
+              // The time of the groups with `mem` cycles of memory work.
+              const auto groups_time = [&](double mem) {
+                const auto phase = [&](uint64_t cols) {
+                  const double busy =
+                      std::min(parallel, static_cast<double>(kt > 1 ? cols * rows : tiles));
+                  const double share = static_cast<double>(cols) / static_cast<double>(nt);
+                  const double step = c * share / busy / blocks / static_cast<double>(kt);
+                  const double on_arrays = weight_tiles * share /
+                                           weights_per_cycle(w_slots - 1, t.memory_latency_cycles,
+                                                             c / weight_tiles, busy);
+                  return std::max(on_arrays, mem * share) +
+                         blocks * std::max(0.0, stores * share / blocks - step);
+                };
+                return static_cast<double>(nt / group) * phase(group) +
+                       (rest > 0 ? phase(rest) : 0.0);
               };
               // The exposed loads are not overlapped: after the groups.
               const double tail = c / static_cast<double>(tiles) + edge[transposed ? 1 : 0];
-              const double cost = static_cast<double>(nt / group) * phase(group) +
-                                  (rest > 0 ? phase(rest) : 0.0) + batch * exposed + fill + tail;
-              const double rank = cost + kPerTileOverhead * static_cast<double>(tiles);
+              const double ends = batch * exposed + fill + tail;
+              const double cost = groups_time(memory) + ends;
+              // The charge per tile makes the transfers slower, not the arrays.
+              const double rank =
+                  groups_time(memory + kPerTileOverhead * static_cast<double>(tiles)) + ends;
               if (rank < best_rank) {
                 best_rank = rank;
                 best = {tm, tk, tn, transposed, resident && !rows_outer, whole && !rows_outer,
