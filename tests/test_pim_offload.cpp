@@ -253,7 +253,7 @@ std::string attention_graph(const std::string& name, bool score, uint64_t batch,
 // NPU streams each sequence's and KV head's 512 KiB cache block through the
 // pins for one query vector; the PIM reads it inside the banks. Measured:
 //   score:   PIM 21.4 us (estimate 22.4), NPU 100.2 us (92.9): 4.7x;
-//   context: PIM 19.3 us (estimate 17.2), NPU 95.4 us (89.0): 4.9x.
+//   context: PIM 19.3 us (estimate 17.2), NPU 99.6 us (92.6): 5.2x.
 // A score row holds one key of d = 128 fp16, 8 of a DRAM row's 32 columns,
 // so each ACTAB-to-PREA cycle (97 clocks) carries 8 MACABs, but a
 // sequence's q (8 KiB) is loaded on a few channels and the 16 sequences'
@@ -263,9 +263,7 @@ std::string attention_graph(const std::string& name, bool score, uint64_t batch,
 // PIM mode serves no ordinary read): the sequences run one after another
 // (all queued together would take 12 us). The PIM estimate comes within
 // 11% (it stretches the GEMVs by the all-bank refresh's average share; a
-// refresh stalls serialised requests a little more), the NPU's within 10%
-// (the 16 sequences' GEMMs back to back: each loads under the last tile of
-// the one before when its output is stored whole).
+// refresh stalls serialised requests a little more), the NPU's within 10%.
 TEST(PimOffload, DecodeAttentionGemvsMatchTheirEstimates) {
   const System s = pim_system();
   for (const bool score : {true, false}) {

@@ -30,6 +30,7 @@ void note_tiling(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
   ctx.note("tile.out_whole", t.out_whole);
   ctx.note("tile.rows_outer", t.rows_outer);
   ctx.note("tile.group", static_cast<int64_t>(t.group));
+  ctx.note("tile.problems", static_cast<int64_t>(t.problems));
   ctx.note("tile.accumulators_per_slot", static_cast<int64_t>(t.accumulators_per_slot));
   ctx.note("tile.estimated_cycles", static_cast<int64_t>(t.cost_cycles));
 }
@@ -47,32 +48,42 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
   }
   if (t.out_whole && !s.out.on_chip) out_all = b.acquire(Ring::MatOut, /*pinned=*/true);
 
-  for (uint64_t p = 0; p < s.batch; ++p) {
-    const uint64_t a_base = p * s.a_step();
-    const uint64_t out_base = p * s.out_step();
-    const uint64_t b_addr = s.b.address + dtype_bytes(bd, p / s.b_group * s.b_batch_stride);
-    std::vector<Buffer> resident(t.a_resident && !t.a_whole ? mt * kt : 0);
+  // Problem p's A and output start a_base(p) and out_base(p) elements in,
+  // its B at b_addr(p).
+  const auto a_base = [&](uint64_t p) { return p * s.a_step(); };
+  const auto out_base = [&](uint64_t p) { return p * s.out_step(); };
+  const auto b_addr = [&](uint64_t p) {
+    return s.b.address + dtype_bytes(bd, p / s.b_group * s.b_batch_stride);
+  };
+  // Problems go in groups whose K loops interleave too (GemmTiling::problems).
+  for (uint64_t p0 = 0; p0 < s.batch; p0 += t.problems) {
+    const uint64_t p_end = std::min(s.batch, p0 + t.problems);
+    // A's resident tiles and the partial sums of a group's outputs, problem
+    // by problem, row block by column.
+    std::vector<Buffer> resident(t.a_resident && !t.a_whole ? (p_end - p0) * mt * kt : 0);
     std::vector<bool> loaded(resident.size(), false);
-    std::vector<Buffer> outs;  // the partial sums of a group's outputs, row block by column
+    std::vector<Buffer> outs;
 
-    auto load_a = [&](const Buffer& buf, uint64_t m0, uint64_t rows, uint64_t k0, uint64_t cols) {
-      b.load(buf, s.a.tensor, s.a.address + dtype_bytes(ad, a_base + m0 * s.lda() + k0),
+    auto load_a = [&](const Buffer& buf, uint64_t p, uint64_t m0, uint64_t rows, uint64_t k0,
+                      uint64_t cols) {
+      b.load(buf, s.a.tensor, s.a.address + dtype_bytes(ad, a_base(p) + m0 * s.lda() + k0),
              dtype_bytes(ad, cols), rows, dtype_bytes(ad, s.lda()));
     };
-    // Loads B's (k0, n0) tile into a fresh weight buffer.
-    auto load_b = [&](uint64_t k0, uint64_t tk, uint64_t n0, uint64_t tn) {
+    // Loads problem p's (k0, n0) tile of B into a fresh weight buffer.
+    auto load_b = [&](uint64_t p, uint64_t k0, uint64_t tk, uint64_t n0, uint64_t tn) {
       const Buffer w = b.acquire(Ring::Weight);
       switch (s.b_layout) {
         case BLayout::Tiled:  // packed in the order the tiles load (weight_packing.h)
-          b.load(w, s.b.tensor, b_addr + dtype_bytes(bd, t.packing().tile_offset(s.k, s.n, k0, n0)),
+          b.load(w, s.b.tensor,
+                 b_addr(p) + dtype_bytes(bd, t.packing().tile_offset(s.k, s.n, k0, n0)),
                  dtype_bytes(bd, tk * tn));
           break;
         case BLayout::KN:
-          b.load(w, s.b.tensor, b_addr + dtype_bytes(bd, k0 * s.n + n0), dtype_bytes(bd, tn), tk,
+          b.load(w, s.b.tensor, b_addr(p) + dtype_bytes(bd, k0 * s.n + n0), dtype_bytes(bd, tn), tk,
                  dtype_bytes(bd, s.n));
           break;
         case BLayout::NK:
-          b.load(w, s.b.tensor, b_addr + dtype_bytes(bd, n0 * s.k + k0), dtype_bytes(bd, tk), tn,
+          b.load(w, s.b.tensor, b_addr(p) + dtype_bytes(bd, n0 * s.k + k0), dtype_bytes(bd, tk), tn,
                  dtype_bytes(bd, s.k));
           break;
       }
@@ -134,8 +145,9 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
         b.matrix(op, {a, w}, out);
       }
     };
-    auto store_out = [&](const Buffer& out, uint64_t m0, uint64_t tm, uint64_t n0, uint64_t tn) {
-      b.store(out, s.out.tensor, s.out.address + dtype_bytes(od, out_base + m0 * s.ldo() + n0),
+    auto store_out = [&](const Buffer& out, uint64_t p, uint64_t m0, uint64_t tm, uint64_t n0,
+                         uint64_t tn) {
+      b.store(out, s.out.tensor, s.out.address + dtype_bytes(od, out_base(p) + m0 * s.ldo() + n0),
               dtype_bytes(od, tn), tm, dtype_bytes(od, s.ldo()));
     };
 
@@ -161,13 +173,14 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
     };
     if (t.rows_outer) {
       // Each row block of A stays resident while every column block of B
-      // streams past it.
+      // streams past it (a problem at a time).
+      const uint64_t p = p0;
       for (uint64_t m0 = 0; m0 < s.m; m0 += t.tm) {
         const uint64_t tm = std::min(t.tm, s.m - m0);
         std::vector<Buffer> row;
         for (uint64_t k0 = 0; k0 < s.k; k0 += t.tk) {
           row.push_back(b.acquire(Ring::MatIn, /*pinned=*/true));
-          load_a(row.back(), m0, tm, k0, std::min(t.tk, s.k - k0));
+          load_a(row.back(), p, m0, tm, k0, std::min(t.tk, s.k - k0));
         }
         for (uint64_t g0 = 0; g0 < s.n; g0 += group_cols) {
           const uint64_t g_end = std::min(s.n, g0 + group_cols);
@@ -176,12 +189,12 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
             const uint64_t tk = std::min(t.tk, s.k - k0);
             for (uint64_t n0 = g0; n0 < g_end; n0 += t.tn) {
               const uint64_t tn = std::min(t.tn, s.n - n0);
-              multiply(k0, row[k0 / t.tk], tk, load_b(k0, tk, n0, tn), group_outs[(n0 - g0) / t.tn],
-                       tn, tm, tk, tn, k0 != 0, k0 + tk == s.k);
+              multiply(k0, row[k0 / t.tk], tk, load_b(p, k0, tk, n0, tn),
+                       group_outs[(n0 - g0) / t.tn], tn, tm, tk, tn, k0 != 0, k0 + tk == s.k);
             }
           }
           for (uint64_t n0 = g0; n0 < g_end; n0 += t.tn) {
-            store_out(group_outs[(n0 - g0) / t.tn], m0, tm, n0, std::min(t.tn, s.n - n0));
+            store_out(group_outs[(n0 - g0) / t.tn], p, m0, tm, n0, std::min(t.tn, s.n - n0));
           }
           release_accumulators();
         }
@@ -195,69 +208,72 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
       const uint64_t cols = (g_end - g0 + t.tn - 1) / t.tn;
       // Partial sums: over a K loop, a tile buffer each (kt = 1 writes the
       // output directly, or a slot per tile to store from).
-      outs = kt > 1 ? accumulators(mt * cols) : std::vector<Buffer>(mt * cols);
+      const uint64_t count = (p_end - p0) * mt * cols;
+      outs = kt > 1 ? accumulators(count) : std::vector<Buffer>(count);
       for (uint64_t k0 = 0; k0 < s.k; k0 += t.tk) {
         const uint64_t tk = std::min(t.tk, s.k - k0);
         const bool last = k0 + tk == s.k;
-        std::vector<Buffer> ws;
-        for (uint64_t n0 = g0; n0 < g_end; n0 += t.tn) {
-          ws.push_back(load_b(k0, tk, n0, std::min(t.tn, s.n - n0)));
-        }
-        for (uint64_t m0 = 0; m0 < s.m; m0 += t.tm) {
-          const uint64_t tm = std::min(t.tm, s.m - m0);
-          const uint64_t mi = m0 / t.tm;
-          Buffer a{};
-          uint64_t lda = tk;  // a tile of its own
-          if (s.a.on_chip) {
-            a = s.a.on_chip->at(a_base + m0 * s.lda() + k0);  // the tile, where it lies
-            lda = s.lda();
-          } else if (t.a_whole) {
-            a = a_all.at(dtype_bytes(ad, a_base + m0 * s.k + k0));  // the tile inside A
-            lda = s.k;
-          } else if (t.a_resident) {
-            const size_t slot = mi * kt + k0 / t.tk;
-            if (!loaded[slot]) {
-              resident[slot] = b.acquire(Ring::MatIn, /*pinned=*/true);
-              load_a(resident[slot], m0, tm, k0, tk);
-              loaded[slot] = true;
-            }
-            a = resident[slot];
-          } else {
-            a = b.acquire(Ring::MatIn);
-            load_a(a, m0, tm, k0, tk);
-          }
+        for (uint64_t p = p0; p < p_end; ++p) {
+          std::vector<Buffer> ws;
           for (uint64_t n0 = g0; n0 < g_end; n0 += t.tn) {
-            const uint64_t tn = std::min(t.tn, s.n - n0);
-            const Buffer& w = ws[(n0 - g0) / t.tn];
-            Buffer& acc = outs[mi * cols + (n0 - g0) / t.tn];
-            // The whole output (on chip, or stored at the end) holds the
-            // results as `od`, where the tensor has them. Over a K loop the
-            // tile's fp32 partial sums are summed in a tile buffer of their
-            // own: in the whole output they would overlap finished tiles.
-            if (s.out.on_chip || t.out_whole) {
-              if (kt > 1 && !last) {
-                multiply(k0, a, lda, w, acc, tn, tm, tk, tn, k0 != 0, false);
+            ws.push_back(load_b(p, k0, tk, n0, std::min(t.tn, s.n - n0)));
+          }
+          for (uint64_t m0 = 0; m0 < s.m; m0 += t.tm) {
+            const uint64_t tm = std::min(t.tm, s.m - m0);
+            const uint64_t mi = (p - p0) * mt + m0 / t.tm;
+            Buffer a{};
+            uint64_t lda = tk;  // a tile of its own
+            if (s.a.on_chip) {
+              a = s.a.on_chip->at(a_base(p) + m0 * s.lda() + k0);  // the tile, where it lies
+              lda = s.lda();
+            } else if (t.a_whole) {
+              a = a_all.at(dtype_bytes(ad, a_base(p) + m0 * s.k + k0));  // the tile inside A
+              lda = s.k;
+            } else if (t.a_resident) {
+              const size_t slot = mi * kt + k0 / t.tk;
+              if (!loaded[slot]) {
+                resident[slot] = b.acquire(Ring::MatIn, /*pinned=*/true);
+                load_a(resident[slot], p, m0, tm, k0, tk);
+                loaded[slot] = true;
+              }
+              a = resident[slot];
+            } else {
+              a = b.acquire(Ring::MatIn);
+              load_a(a, p, m0, tm, k0, tk);
+            }
+            for (uint64_t n0 = g0; n0 < g_end; n0 += t.tn) {
+              const uint64_t tn = std::min(t.tn, s.n - n0);
+              const Buffer& w = ws[(n0 - g0) / t.tn];
+              Buffer& acc = outs[mi * cols + (n0 - g0) / t.tn];
+              // The whole output (on chip, or stored at the end) holds the
+              // results as `od`, where the tensor has them. Over a K loop the
+              // tile's fp32 partial sums are summed in a tile buffer of their
+              // own: in the whole output they would overlap finished tiles.
+              if (s.out.on_chip || t.out_whole) {
+                if (kt > 1 && !last) {
+                  multiply(k0, a, lda, w, acc, tn, tm, tk, tn, k0 != 0, false);
+                  continue;
+                }
+                Buffer out{};
+                uint64_t ldo = 0;
+                if (s.out.on_chip) {
+                  out = s.out.on_chip->at(out_base(p) + m0 * s.ldo() + n0);
+                  ldo = s.ldo();
+                } else {
+                  out = out_all.at(dtype_bytes(od, out_base(p) + m0 * s.n + n0));
+                  ldo = s.n;
+                }
+                if (kt > 1) {
+                  multiply(k0, a, lda, w, out, ldo, tm, tk, tn, true, true, acc);
+                } else {
+                  multiply(k0, a, lda, w, out, ldo, tm, tk, tn, false, true);
+                }
                 continue;
               }
-              Buffer out{};
-              uint64_t ldo = 0;
-              if (s.out.on_chip) {
-                out = s.out.on_chip->at(out_base + m0 * s.ldo() + n0);
-                ldo = s.ldo();
-              } else {
-                out = out_all.at(dtype_bytes(od, out_base + m0 * s.n + n0));
-                ldo = s.n;
-              }
-              if (kt > 1) {
-                multiply(k0, a, lda, w, out, ldo, tm, tk, tn, true, true, acc);
-              } else {
-                multiply(k0, a, lda, w, out, ldo, tm, tk, tn, false, true);
-              }
-              continue;
+              if (kt == 1) acc = b.acquire(Ring::MatOut);
+              multiply(k0, a, lda, w, acc, tn, tm, tk, tn, k0 != 0, last);
+              if (last) store_out(acc, p, m0, tm, n0, tn);
             }
-            if (kt == 1) acc = b.acquire(Ring::MatOut);
-            multiply(k0, a, lda, w, acc, tn, tm, tk, tn, k0 != 0, last);
-            if (last) store_out(acc, m0, tm, n0, tn);
           }
         }
       }

@@ -111,12 +111,13 @@ struct GemmTiling {
   // loop's tiles sum into one output and run one after another, so the
   // arrays work in parallel only on as many outputs as a group has.
   uint64_t group = 1;
+  // Problems of a batch whose K loops interleave the same way (each K step
+  // goes through their groups' tiles), so that problems with few outputs
+  // (a head's attention in decode) still fill the arrays.
+  uint64_t problems = 1;
   // A K loop's partial sums (fp32 tm x tn) to an output slot.
   uint64_t accumulators_per_slot = 1;
   double cost_cycles = 0;  // the cost model's estimate
-  // Of it, the last tile's compute, which nothing of this GEMM overlaps and
-  // the same GEMM again right after loads under (0 when it cannot).
-  double tail_cycles = 0;
   // How a weight packed for this tiling lies (BLayout::Tiled).
   [[nodiscard]] WeightPacking packing() const { return {tn, tk, group}; }
 };

@@ -182,10 +182,22 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
           if (g_max == 0) continue;
           // Groups as even as the count they come in allows: enough outputs
           // for the arrays, or as many as the slots hold.
-          const auto even = [&](uint64_t g) { return ceil_div(nt, ceil_div(nt, g)); };
-          const uint64_t g_need = even(std::min(g_max, ceil_div(t.arrays, rows)));
-          for (const uint64_t group : {g_need, even(g_max)}) {
-            bool resident = whole || mt * kt <= a_slots;
+          const auto even = [](uint64_t all, uint64_t g) {
+            return ceil_div(all, ceil_div(all, g));
+          };
+          const uint64_t g_need = even(nt, std::min(g_max, ceil_div(t.arrays, rows)));
+          for (const uint64_t group : {g_need, even(nt, g_max)}) {
+            // Problems whose K loops interleave with the group's, when its
+            // own do not fill the arrays (a K step's tiles of all of them).
+            uint64_t problems = 1;
+            if (kt > 1 && !rows_outer && s.batch > 1) {
+              const uint64_t chains = group * rows;
+              problems =
+                  std::max<uint64_t>(1, std::min({ceil_div(t.arrays, chains), accumulators / chains,
+                                                  (w_slots - 1) / group, s.batch}));
+              problems = even(s.batch, problems);
+            }
+            bool resident = whole || problems * mt * kt <= a_slots;
             double stream = 0;
             double exposed = 0;  // memory time nothing computes under
             const uint64_t groups = ceil_div(nt, group);
@@ -219,10 +231,11 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
               const double c = compute[transposed ? 1 : 0];
               // The time of the groups with `mem` cycles of memory work.
               const auto groups_time = [&](double mem) {
-                const auto phase = [&](uint64_t cols) {
+                const auto phase = [&](uint64_t cols, uint64_t probs) {
                   const double busy =
-                      std::min(parallel, static_cast<double>(kt > 1 ? cols * rows : tiles));
-                  const double share = static_cast<double>(cols) / static_cast<double>(nt);
+                      std::min(parallel, static_cast<double>(kt > 1 ? cols * rows * probs : tiles));
+                  const double share =
+                      static_cast<double>(cols * probs) / static_cast<double>(nt * s.batch);
                   const double step = c * share / busy / blocks / static_cast<double>(kt);
                   const double on_arrays = weight_tiles * share /
                                            weights_per_cycle(w_slots - 1, t.memory_latency_cycles,
@@ -230,8 +243,12 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
                   return std::max(on_arrays, mem * share) +
                          blocks * std::max(0.0, stores * share / blocks - step);
                 };
-                return static_cast<double>(nt / group) * phase(group) +
-                       (rest > 0 ? phase(rest) : 0.0);
+                const auto columns = [&](uint64_t probs) {
+                  return static_cast<double>(nt / group) * phase(group, probs) +
+                         (rest > 0 ? phase(rest, probs) : 0.0);
+                };
+                return static_cast<double>(s.batch / problems) * columns(problems) +
+                       (s.batch % problems > 0 ? columns(s.batch % problems) : 0.0);
               };
               // The exposed loads are not overlapped: after the groups.
               const double tail = c / static_cast<double>(tiles) + edge[transposed ? 1 : 0];
@@ -242,16 +259,21 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
                   groups_time(memory + kPerTileOverhead * static_cast<double>(tiles)) + ends;
               if (rank < best_rank) {
                 best_rank = rank;
-                best = {tm, tk, tn, transposed, resident && !rows_outer, whole && !rows_outer,
-                        out_whole && !rows_outer, rows_outer, group, per_slot, cost,
-                        // Output tiles stored one by one keep the DMA
-                        // behind the last ones (measured: attention scores,
-                        // PimOffload tests); a whole output is stored
-                        // after the next GEMM's loads are queued.
-                        out_whole && !rows_outer ? tail : 0.0};
+                best = {tm,
+                        tk,
+                        tn,
+                        transposed,
+                        resident && !rows_outer,
+                        whole && !rows_outer,
+                        out_whole && !rows_outer,
+                        rows_outer,
+                        group,
+                        problems,
+                        per_slot,
+                        cost};
               }
             }
-            if (group == even(g_max)) break;  // g_need was the same
+            if (group == even(nt, g_max)) break;  // g_need was the same
           }
         }
       }

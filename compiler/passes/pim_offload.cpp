@@ -129,14 +129,10 @@ PimEstimate estimate(const Target& target, uint32_t memory, const Candidate& c) 
   const uint32_t m = c.matrix.out_rows(), k = c.matrix.in_cols();
   PimEstimate e;
   // The NPU: the GEMM tiling's own estimate (the weights streamed at the
-  // memory's rate, or the arrays' compute), repeated back to back (each
-  // loading under the last tile of the one before), plus a memory latency.
+  // memory's rate, or the arrays' compute), plus a memory latency.
   const GemmTiling tiling =
       choose_gemm_tiling(c.npu, t, default_spm_layout(t.spm_capacity_bytes, t.arrays));
-  e.npu_ns = ((tiling.cost_cycles - tiling.tail_cycles) * static_cast<double>(c.npu_repeats) +
-              tiling.tail_cycles) *
-                 ns_per_cycle +
-             latency_ns;
+  e.npu_ns = tiling.cost_cycles * ns_per_cycle * static_cast<double>(c.npu_repeats) + latency_ns;
   // PIM: the GEMVs as the lowering issues them, in requests (a load of
   // inputs, its GEMVs, a store of results): MATMUL rows as many as a slot
   // holds inputs and results for, one GEMV each; attention a sequence's KV
