@@ -18,12 +18,16 @@ namespace {
 // estimate: nothing in the simulator takes these cycles (summed over 108
 // arrays they were 19% of a GEMM's estimate; charged beside the compute
 // too, they picked npu-hbm3 a 4096 x 12288 x 12288 tiling that re-read the
-// activations 24 times, 1.32x the time of one with twice the tiles and less
-// than half the traffic). It stands for what the model leaves out: per-transfer costs
-// that make many small tiles stream slower (Llama-2-7B's LM head at batch 4 on npu-hbm3 in 4000
-// tiles of K 128 streams at 82.5% of peak against 96.8% in 1000 of K 512, where the model without
-// the charge picks the first).
+// activations 24 times, 1.32x the time of one with twice the tiles and
+// less than half the traffic). It stands for what the model leaves out:
+// per-transfer costs that make many small tiles stream slower (Llama-2-7B's
+// LM head at batch 4 on npu-hbm3 in 4000 tiles of K 128 streams at 82.5% of
+// peak against 96.8% in 1000 of K 512, where the model without the charge
+// picks the first).
 constexpr double kPerTileOverhead = 2.0;
+
+// Estimates this close (a share of the better one) count as a tie.
+constexpr double kTie = 0.005;
 
 // Tile sizes along a dimension of `dim`: all of it, powers of two from
 // `smallest`, and the arrays' rows and columns times powers of two (an
@@ -85,8 +89,9 @@ double compute_cycles(const GemmSpec& s, uint64_t tm, uint64_t tk, uint64_t tn, 
 double weights_per_cycle(uint64_t slots, double latency, double demand, double arrays) {
   const double service = demand / arrays;
   const double delay = latency + demand - service;
+  // Done when the arrays' bound (1 / service) is all but reached.
   double queue = 0, throughput = 0;
-  for (uint64_t n = 1; n <= slots; ++n) {
+  for (uint64_t n = 1; n <= slots && throughput * service < 0.9999; ++n) {
     const double residence = service * (1.0 + queue);
     throughput = static_cast<double>(n) / (delay + residence);
     queue = throughput * residence;
@@ -117,6 +122,8 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
       out_on_chip || (s.out_contiguous() && dtype_bytes(FP32, s.batch * s.m * s.n) <= o_slot);
   GemmTiling best;
   double best_rank = std::numeric_limits<double>::infinity();
+  double best_memory = 0;
+  uint64_t best_tiles = 0;
   for (uint64_t tk : candidates(s.k, 16, t.array)) {
     for (uint64_t tn : candidates(s.n, 16, t.array)) {
       if (s.b_tile_bytes(tk, tn) > w_slot) continue;
@@ -257,8 +264,23 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
               // The charge per tile makes the transfers slower, not the arrays.
               const double rank =
                   groups_time(memory + kPerTileOverhead * static_cast<double>(tiles)) + ends;
-              if (rank < best_rank) {
+              // Of tilings within kTie of each other, the one that moves
+              // fewer bytes (the stream model knows nothing of DRAM bank
+              // conflicts: 1 KiB rows re-read at 75% of the arrays' time
+              // streamed at 1.8 TB/s, not the 3 it expects), then the one
+              // with fewer tiles (fewer instructions to issue and simulate).
+              const auto close = [](double x, double to) { return x < to * (1 + kTie); };
+              const auto below = [](double x, double to) { return x < to * (1 - kTie); };
+              const bool better =
+                  below(rank, best_rank) ||
+                  (close(rank, best_rank) &&
+                   (below(memory, best_memory) ||
+                    (close(memory, best_memory) &&
+                     (tiles < best_tiles || (tiles == best_tiles && rank < best_rank)))));
+              if (better) {
                 best_rank = rank;
+                best_memory = memory;
+                best_tiles = tiles;
                 best = {tm,
                         tk,
                         tn,
