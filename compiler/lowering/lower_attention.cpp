@@ -34,10 +34,12 @@ void lower_attention(const Node& node, LoweringContext& ctx, bool score) {
   spec.b_layout = score ? BLayout::NK : BLayout::KN;
   spec.b_batch_stride = len * d;
   if (tokens == 1) {
-    // Decode: one batched GEMM per sequence whose kv_heads problems each
-    // take the `group` query heads sharing a KV head (contiguous rows).
+    // Decode: one batched GEMM whose problems, sequence by sequence and KV
+    // head by KV head, each take the `group` query heads sharing a KV head
+    // (contiguous rows; the caches' blocks follow one another likewise), so
+    // that all of them can keep the arrays busy (GemmTiling::problems).
     spec.m = group;
-    spec.batch = kv_heads;
+    spec.batch = batch * kv_heads;
   } else {
     // Prefill: per sequence, one problem per query head of `tokens` rows;
     // `group` heads share each KV block. Q and the context are [tokens,
@@ -66,6 +68,13 @@ void lower_attention(const Node& node, LoweringContext& ctx, bool score) {
   // Elements of one sequence in the activation operand and in the output.
   const uint64_t in_per_seq = num_elements(in) / batch;
   const uint64_t out_per_seq = num_elements(out) / batch;
+  if (tokens == 1) {
+    spec.a = {in_t, in.address(), in.dtype(), in_on_chip};
+    spec.b = {cache_t, cache.address(), cache.dtype(), std::nullopt};
+    spec.out = {out_t, out.address(), out.dtype(), out_on_chip};
+    lower_gemm(spec, tiling, ctx);
+    return;
+  }
   for (uint64_t b = 0; b < batch; ++b) {
     spec.a = {in_t, in.address() + dtype_bytes(in.dtype(), b * in_per_seq), in.dtype(),
               std::nullopt};

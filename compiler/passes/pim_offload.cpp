@@ -29,14 +29,15 @@ uint64_t slot_bytes(const Target& target) {
 }
 
 // What a node would run in PIM: one GEMV per block of `matrix` (blocks,
-// out_rows M, in_cols K) over `vectors` inputs each, and the same work as the
-// NPU lowering would tile it (`npu`, `npu_repeats` times).
+// out_rows M, in_cols K) over `vectors` inputs each, the blocks those of
+// `sequences` sequences (attention: a sequence's KV heads), and the same work
+// as the NPU lowering would tile it (`npu`).
 struct Candidate {
   const Tensor* weights = nullptr;
   PimMatrix matrix;
   uint64_t vectors = 0;
+  uint64_t sequences = 1;
   GemmSpec npu;
-  uint64_t npu_repeats = 1;
 };
 
 bool fp16(DType t) {
@@ -104,18 +105,18 @@ std::string attention(const Node& node, const TensorIndex& tensors, const Target
   c.matrix.set_blocks(static_cast<uint32_t>(blocks));
   c.matrix.set_outputs_major(score);
   c.vectors = a.group;
-  // As lower_attention tiles decode: per sequence, kv_heads problems of
-  // `group` rows.
+  // As lower_attention tiles decode: batch x kv_heads problems of `group`
+  // rows.
   c.npu.m = a.group;
   c.npu.k = k;
   c.npu.n = m;
-  c.npu.batch = cs.kv_heads;
+  c.npu.batch = cs.batch * cs.kv_heads;
   c.npu.b_layout = score ? BLayout::NK : BLayout::KN;
   c.npu.b_batch_stride = cs.len * cs.head_dim;
   c.npu.a.dtype = in.dtype();
   c.npu.b.dtype = cache.dtype();
   c.npu.out.dtype = out.dtype();
-  c.npu_repeats = cs.batch;
+  c.sequences = cs.batch;
   return "";
 }
 
@@ -132,7 +133,7 @@ PimEstimate estimate(const Target& target, uint32_t memory, const Candidate& c) 
   // memory's rate, or the arrays' compute), plus a memory latency.
   const GemmTiling tiling =
       choose_gemm_tiling(c.npu, t, default_spm_layout(t.spm_capacity_bytes, t.arrays));
-  e.npu_ns = tiling.cost_cycles * ns_per_cycle * static_cast<double>(c.npu_repeats) + latency_ns;
+  e.npu_ns = tiling.cost_cycles * ns_per_cycle + latency_ns;
   // PIM: the GEMVs as the lowering issues them, in requests (a load of
   // inputs, its GEMVs, a store of results): MATMUL rows as many as a slot
   // holds inputs and results for, one GEMV each; attention a sequence's KV
@@ -150,7 +151,7 @@ PimEstimate estimate(const Target& target, uint32_t memory, const Candidate& c) 
   // Requests as block ranges [first, end) (one block: vector ranges).
   std::vector<std::pair<uint64_t, uint64_t>> requests;
   if (blocks > 1) {
-    const uint64_t kv_heads = blocks / c.npu_repeats;
+    const uint64_t kv_heads = blocks / c.sequences;
     // (At least one: estimate_pim() is public; eligible nodes fit.)
     const uint64_t per_load =
         std::max<uint64_t>(1, pim_heads_per_request(slot, c.vectors, m, k, kv_heads));
