@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <stdexcept>
 #include <vector>
 
 #include "common/dtype.h"
@@ -40,6 +41,9 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
   const DType ad = s.a.dtype, bd = s.b.dtype, od = s.out.dtype;
   const uint64_t mt = (s.m + t.tm - 1) / t.tm;
   const uint64_t kt = (s.k + t.tk - 1) / t.tk;
+  if (t.rows_outer && t.problems != 1) {
+    throw std::logic_error("GEMM tiling: A's row blocks outermost interleave no problems");
+  }
 
   Buffer a_all{}, out_all{};
   if (t.a_whole && !s.a.on_chip) {
@@ -173,7 +177,7 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
     };
     if (t.rows_outer) {
       // Each row block of A stays resident while every column block of B
-      // streams past it (a problem at a time).
+      // streams past it (one problem: t.problems is 1).
       const uint64_t p = p0;
       for (uint64_t m0 = 0; m0 < s.m; m0 += t.tm) {
         const uint64_t tm = std::min(t.tm, s.m - m0);

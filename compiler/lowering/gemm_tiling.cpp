@@ -236,34 +236,41 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
             const double weight_tiles = batch * static_cast<double>(kt * nt) * blocks;
             for (bool transposed : {false, true}) {
               const double c = compute[transposed ? 1 : 0];
-              // The time of the groups with `mem` cycles of memory work.
-              const auto groups_time = [&](double mem) {
-                const auto phase = [&](uint64_t cols, uint64_t probs) {
-                  const double busy =
-                      std::min(parallel, static_cast<double>(kt > 1 ? cols * rows * probs : tiles));
-                  const double share =
-                      static_cast<double>(cols * probs) / static_cast<double>(nt * s.batch);
-                  const double step = c * share / busy / blocks / static_cast<double>(kt);
-                  const double on_arrays = weight_tiles * share /
-                                           weights_per_cycle(w_slots - 1, t.memory_latency_cycles,
-                                                             c / weight_tiles, busy);
-                  return std::max(on_arrays, mem * share) +
-                         blocks * std::max(0.0, stores * share / blocks - step);
-                };
-                const auto columns = [&](uint64_t probs) {
-                  return static_cast<double>(nt / group) * phase(group, probs) +
-                         (rest > 0 ? phase(rest, probs) : 0.0);
-                };
-                return static_cast<double>(s.batch / problems) * columns(problems) +
-                       (s.batch % problems > 0 ? columns(s.batch % problems) : 0.0);
+              // Group after group, with the memory work as estimated and as
+              // ranked (the charge per tile makes the transfers slower, not
+              // the arrays): {cost, rank} before the ends.
+              const double charged = memory + kPerTileOverhead * static_cast<double>(tiles);
+              const auto phase = [&](uint64_t cols, uint64_t probs) {
+                const double busy =
+                    std::min(parallel, static_cast<double>(kt > 1 ? cols * rows * probs : tiles));
+                const double share =
+                    static_cast<double>(cols * probs) / static_cast<double>(nt * s.batch);
+                const double step = c * share / busy / blocks / static_cast<double>(kt);
+                const double on_arrays =
+                    weight_tiles * share /
+                    weights_per_cycle(w_slots - 1, t.memory_latency_cycles, c / weight_tiles, busy);
+                const double burst_wait = blocks * std::max(0.0, stores * share / blocks - step);
+                return std::array<double, 2>{std::max(on_arrays, memory * share) + burst_wait,
+                                             std::max(on_arrays, charged * share) + burst_wait};
               };
+              std::array<double, 2> sums{};  // cost, rank
+              const auto add = [&](double times, uint64_t cols, uint64_t probs) {
+                if (times == 0 || cols == 0 || probs == 0) return;
+                const std::array<double, 2> p = phase(cols, probs);
+                sums[0] += times * p[0];
+                sums[1] += times * p[1];
+              };
+              for (const uint64_t probs : {problems, s.batch % problems}) {
+                const double times =
+                    probs == problems ? static_cast<double>(s.batch / problems) : 1.0;
+                add(times * static_cast<double>(nt / group), group, probs);
+                add(times, rest, probs);
+              }
               // The exposed loads are not overlapped: after the groups.
               const double tail = c / static_cast<double>(tiles) + edge[transposed ? 1 : 0];
               const double ends = batch * exposed + fill + tail;
-              const double cost = groups_time(memory) + ends;
-              // The charge per tile makes the transfers slower, not the arrays.
-              const double rank =
-                  groups_time(memory + kPerTileOverhead * static_cast<double>(tiles)) + ends;
+              const double cost = sums[0] + ends;
+              const double rank = sums[1] + ends;
               // Of tilings within kTie of each other, the one that moves
               // fewer bytes (the stream model knows nothing of DRAM bank
               // conflicts: 1 KiB rows re-read at 75% of the arrays' time

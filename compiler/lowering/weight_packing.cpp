@@ -52,6 +52,8 @@ std::map<std::string, WeightPacking> packed_weights(const Graph& tiled) {
   for (const Node& node : tiled.nodes()) {
     auto tn = node.attrs().find(kPackedTn);
     if (tn == node.attrs().end()) continue;
+    // A graph tiled before groups records tn alone: one block to a group,
+    // whose layout no tk changes.
     const auto get = [&](const char* key) {
       auto it = node.attrs().find(key);
       return it == node.attrs().end() ? uint64_t{1} : static_cast<uint64_t>(it->second.i());
