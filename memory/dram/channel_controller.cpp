@@ -27,6 +27,8 @@ ChannelController::ChannelController(const DramSpec& spec, Done done)
   lanes_.resize(lanes);
   period_ = lanes * slot_;
   period_pow2_ = (period_ & (period_ - 1)) == 0;
+  turnaround_ = {uint64_t{spec.CL} + spec.burst_cycles + spec.RTW - std::min(spec.CWL, spec.CL),
+                 uint64_t{spec.CWL} + spec.burst_cycles + spec.WTR_L};
   last_used_.assign(spec.banks(), 0);
 }
 
@@ -330,12 +332,9 @@ NPUSIM_ROW_PATH void ChannelController::served(Burst& b, uint64_t clock, uint32_
 }
 
 NPUSIM_ROW_PATH void ChannelController::turnaround(bool write, uint64_t column) {
-  if (write) {  // the data must be written, then tWTR (the long one: any bank group)
-    dir_free_[0] = std::max(dir_free_[0], column + spec_.CWL + spec_.burst_cycles + spec_.WTR_L);
-  } else {  // the read data must leave the bus, then the bus turns around
-    dir_free_[1] = std::max(dir_free_[1], column + spec_.CL + spec_.burst_cycles + spec_.RTW -
-                                              std::min(spec_.CWL, spec_.CL));
-  }
+  // (The data must be written, then tWTR, the long one: any bank group; the
+  // read data must leave the bus, then the bus turns around.)
+  dir_free_[!write] = std::max(dir_free_[!write], column + turnaround_[write]);
 }
 
 NPUSIM_ROW_PATH bool ChannelController::drain_flips(uint64_t now) const {
@@ -371,12 +370,15 @@ NPUSIM_ROW_PATH ChannelController::Placement ChannelController::place(const Burs
   const uint64_t floor =
       std::max({ready, now, timing_.group_floor(write ? Command::WR : Command::RD, b.bank),
                 dir_free_[write], bus_free_});
+  // The first slot of lane j at or after the floor and the lane's next. A
+  // used lane's next is one of its slots (commit_row()), so past the floor
+  // it is the start; else the lane's first slot from the floor.
+  const uint64_t r = period_pow2_ ? floor & (period_ - 1) : floor % period_;
   for (size_t j = 0; j < lanes_.size(); ++j) {
-    // The first slot of lane j at or after the floor and the lane's next.
-    const uint64_t from = std::max(floor, lanes_[j].next);
+    const uint64_t next = lanes_[j].next;
     const uint64_t phase = j * slot_;
-    const uint64_t r = period_pow2_ ? from & (period_ - 1) : from % period_;
-    const uint64_t start = from + (phase >= r ? phase - r : phase + period_ - r);
+    const uint64_t start =
+        next > floor ? next : floor + (phase >= r ? phase - r : phase + period_ - r);
     if (start < p.start) {
       p.start = start;
       p.lane = j;

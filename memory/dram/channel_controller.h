@@ -376,9 +376,10 @@ class ChannelController {
   };
   std::vector<Lane> lanes_;
   uint64_t slot_ = 1, period_ = 1;
-  bool period_pow2_ = true;             // clocks per bus slot; per lane round (L slots)
-  std::array<uint64_t, 2> dir_free_{};  // per direction: first column clock (turnaround)
-  uint64_t bus_free_ = 0;               // first clock after burst-level columns (tCCD_S)
+  bool period_pow2_ = true;               // clocks per bus slot; per lane round (L slots)
+  std::array<uint64_t, 2> dir_free_{};    // per direction: first column clock (turnaround)
+  std::array<uint64_t, 2> turnaround_{};  // per direction: from a column to the other's dir_free_
+  uint64_t bus_free_ = 0;                 // first clock after burst-level columns (tCCD_S)
   struct Planned {
     uint64_t last;     // its last column's clock
     uint32_t act_gap;  // clocks from its ACT to `last` (kNoAct: no ACT)

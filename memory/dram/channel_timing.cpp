@@ -12,7 +12,13 @@ const char* command_name(Command c) {
 }
 
 ChannelTiming::ChannelTiming(const DramSpec& spec)
-    : s_(spec), banks_(spec.banks()), groups_(spec.bank_groups) {}
+    : s_(spec),
+      read_to_write_(uint64_t{spec.CL} + spec.burst_cycles + spec.RTW -
+                     std::min(spec.CWL, spec.CL)),
+      banks_(spec.banks()),
+      groups_(spec.bank_groups) {
+  for (uint32_t b = 0; b < banks_.size(); ++b) banks_[b].group = b / spec.banks_per_group;
+}
 
 uint64_t ChannelTiming::earliest_other(Command c, uint32_t bank) const {
   const Bank& b = banks_[bank];

@@ -56,7 +56,7 @@ class ChannelTiming {
     const Bank& b = banks_[bank];
     switch (command) {
       case Command::ACT: {
-        const Group& g = groups_[bank / s_.banks_per_group];
+        const Group& g = groups_[b.group];
         uint64_t t = std::max({b.act, g.act, act_});
         if (acts_ >= 4) t = std::max(t, faw_[faw_next_] + s_.FAW);  // the 4th-last ACT
         return t;
@@ -64,9 +64,9 @@ class ChannelTiming {
       case Command::PRE:
         return std::max(b.pre, pre_all_);
       case Command::RD:
-        return std::max({b.rd, groups_[bank / s_.banks_per_group].rd, rd_});
+        return std::max({b.rd, groups_[banks_[bank].group].rd, rd_});
       case Command::WR:
-        return std::max({b.wr, groups_[bank / s_.banks_per_group].wr, wr_});
+        return std::max({b.wr, groups_[banks_[bank].group].wr, wr_});
       default:
         return earliest_other(command, bank);
     }
@@ -84,7 +84,7 @@ class ChannelTiming {
   // The bank group's part of earliest() for RD or WR (tCCD_L after the
   // group's last column of that kind; tWTR_L before a read).
   [[nodiscard]] uint64_t group_floor(Command command, uint32_t bank) const {
-    const Group& g = groups_[bank / s_.banks_per_group];
+    const Group& g = groups_[banks_[bank].group];
     return command == Command::RD ? g.rd : g.wr;
   }
   [[nodiscard]] bool ready(Command command, uint32_t bank, uint64_t clock) const {
@@ -95,7 +95,7 @@ class ChannelTiming {
     Bank& b = banks_[bank];
     switch (command) {
       case Command::ACT: {
-        Group& g = groups_[bank / s_.banks_per_group];
+        Group& g = groups_[b.group];
         b.open_row = row;
         b.rd = clock + s_.RCD_RD;
         b.wr = clock + s_.RCD_WR;
@@ -115,16 +115,16 @@ class ChannelTiming {
         ref_ = std::max(ref_, clock + s_.RP);
         return;
       case Command::RD: {
-        Group& g = groups_[bank / s_.banks_per_group];
+        Group& g = groups_[b.group];
         b.pre = std::max(b.pre, clock + s_.RTP);
         g.rd = std::max(g.rd, clock + s_.CCD_L);
         rd_ = std::max(rd_, clock + s_.CCD_S);
         // Read to write: the read data must leave the bus, plus the turnaround.
-        wr_ = std::max(wr_, clock + s_.CL + s_.burst_cycles + s_.RTW - std::min(s_.CWL, s_.CL));
+        wr_ = std::max(wr_, clock + read_to_write_);
         return;
       }
       case Command::WR: {
-        Group& g = groups_[bank / s_.banks_per_group];
+        Group& g = groups_[b.group];
         const uint64_t data_end = clock + s_.CWL + s_.burst_cycles;
         b.pre = std::max(b.pre, data_end + s_.WR);
         g.wr = std::max(g.wr, clock + s_.CCD_L);
@@ -146,12 +146,14 @@ class ChannelTiming {
   void issue_other(Command command, uint32_t bank, uint64_t clock, uint32_t row);
   struct Bank {
     uint32_t open_row = kClosed;
+    uint32_t group = 0;  // its bank group (an index, not a division per command)
     uint64_t act = 0, pre = 0, rd = 0, wr = 0;
   };
   struct Group {
     uint64_t act = 0, rd = 0, wr = 0;
   };
   const DramSpec& s_;
+  uint64_t read_to_write_;  // RD to WR: CL + burst + tRTW - min(CWL, CL)
   std::vector<Bank> banks_;
   std::vector<Group> groups_;
   uint64_t act_ = 0, rd_ = 0, wr_ = 0, ref_ = 0;  // channel-wide
