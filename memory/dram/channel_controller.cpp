@@ -17,9 +17,10 @@ ChannelController::ChannelController(const DramSpec& spec, Done done)
       done_(std::move(done)),
       timing_(spec),
       bank_(spec.banks()),
-      refresh_due_(spec.refresh == DramConfig::ALL_BANK   ? spec.REFI
-                   : spec.refresh == DramConfig::PER_BANK ? spec.REFI / spec.banks()
-                                                          : kNever) {
+      refresh_interval_(spec.refresh == DramConfig::ALL_BANK   ? spec.REFI
+                        : spec.refresh == DramConfig::PER_BANK ? spec.REFI / spec.banks()
+                                                               : kNever),
+      refresh_due_(refresh_interval_) {
   stats_.read_latency.assign(kLatencyBuckets, 0);
   unrefreshed_mask_ = all_banks_mask();
   slot_ = std::max<uint64_t>({1, spec.CCD_S, spec.burst_cycles});
@@ -55,10 +56,8 @@ void ChannelController::exclusive_arrived(uint64_t now) {
 }
 
 void ChannelController::refreshed() {
-  if (spec_.refresh == DramConfig::ALL_BANK) {
-    refresh_due_ += spec_.REFI;
-  } else {
-    refresh_due_ += spec_.REFI / spec_.banks();
+  refresh_due_ += refresh_interval_;
+  if (spec_.refresh != DramConfig::ALL_BANK) {
     bank_[refresh_bank_].refreshed = true;
     unrefreshed_mask_ &= ~bank_bit(refresh_bank_);
     if (++refreshed_count_ == timing_.banks()) {  // a new round: every bank once per tREFI
@@ -73,11 +72,14 @@ void ChannelController::refreshed() {
 // order. Take the bank the queue needs last (an idle one if any), and among
 // equals the one used most recently (a streaming sweep needs it last), so
 // that the refresh hides behind the traffic.
-uint32_t ChannelController::pick_refresh_bank() const {
+uint32_t ChannelController::pick_refresh_bank() {
   if (timing_.banks() <= 64) {
     // Banks as bits: most often an unrefreshed bank has nothing queued.
     if (const uint64_t idle = unrefreshed_mask_ & ~queued_mask_; idle != 0) {
-      // The most recently used of them, the lowest among equals.
+      // The most recently used of them, the lowest among equals: the most
+      // recently used bank of all, when it is one of them.
+      if (mru_bank_ == kClosed) mru_bank_ = most_recently_used();
+      if ((idle >> mru_bank_) & 1) return mru_bank_;
       auto best = static_cast<uint32_t>(__builtin_ctzll(idle));
       uint64_t best_used = last_used_[best];
       for (uint64_t m = idle & (idle - 1); m != 0; m &= m - 1) {
@@ -113,7 +115,7 @@ uint32_t ChannelController::pick_refresh_bank() const {
 void ChannelController::refresh_until(uint64_t now) {
   const bool all = spec_.refresh == DramConfig::ALL_BANK;
   const Command ref = all ? Command::REFab : Command::REFpb;
-  const uint64_t interval = all ? spec_.REFI : spec_.REFI / spec_.banks();
+  const uint64_t interval = refresh_interval_;
   const uint64_t round = all ? 1 : timing_.banks();  // refreshes until every bank had one
   const uint64_t per_refresh = all ? uint64_t{spec_.RFC} * spec_.banks() : spec_.RFCpb;
   while (refresh_due_ <= now) {
@@ -157,6 +159,14 @@ void ChannelController::refresh_until(uint64_t now) {
   }
 }
 
+uint32_t ChannelController::most_recently_used() const {
+  uint32_t best = 0;
+  for (uint32_t b = 1; b < timing_.banks(); ++b) {
+    if (last_used_[b] > last_used_[best]) best = b;
+  }
+  return best;
+}
+
 bool ChannelController::settled_by(Command ref, uint64_t clock) const {
   for (uint32_t b = 0; b < timing_.banks(); ++b) {
     if (timing_.open_row(b) != kClosed || timing_.earliest(ref, b) > clock) return false;
@@ -168,7 +178,20 @@ NPUSIM_ROW_PATH void ChannelController::record(Command c, uint32_t bank, uint64_
                                                uint32_t row) {
   timing_.issue(c, bank, now, row);
   if (c != Command::REFab && c != Command::REFpb) round_clean_ = last_round_clean_ = false;
-  if (c == Command::RD || c == Command::WR) last_used_[bank] = now;
+  if (c == Command::RD || c == Command::WR) {
+    // The most recently used bank stays known while columns only move
+    // clocks forward (a bank's columns do); any other change rescans.
+    const uint64_t before = last_used_[bank];
+    last_used_[bank] = now;
+    if (mru_bank_ != kClosed) {
+      const uint64_t top = last_used_[mru_bank_];
+      if (bank == mru_bank_) {
+        if (now < before) mru_bank_ = kClosed;
+      } else if (now > top || (now == top && bank < mru_bank_)) {
+        mru_bank_ = bank;
+      }
+    }
+  }
   ++stats_.commands[static_cast<size_t>(c)];
   if (c == Command::PRE) {
     for (size_t w = 0; w < 2; ++w) {
@@ -539,6 +562,8 @@ NPUSIM_ROW_PATH void ChannelController::commit_row(Burst& b, const Placement& p,
   // them all in the timing state.
   const uint64_t last = p.start + (bursts - 1) * period_;
   lanes_[p.lane].next = last + period_;
+  lane_free_ = kNever;
+  for (const Lane& l : lanes_) lane_free_ = std::min(lane_free_, l.next);
   turnaround(write, last);
   record(write ? Command::WR : Command::RD, b.bank, last);
   account(now);
@@ -569,8 +594,7 @@ ChannelController::EnergyCounts ChannelController::energy_counts(uint64_t clock)
   // replays them only when its next request comes (catch_up()).
   if (spec_.refresh != DramConfig::NO_REFRESH && refresh_due_ <= clock) {
     const bool all = spec_.refresh == DramConfig::ALL_BANK;
-    const uint64_t interval = all ? spec_.REFI : spec_.REFI / spec_.banks();
-    (all ? e.refab : e.refpb) += (clock - refresh_due_) / interval + 1;
+    (all ? e.refab : e.refpb) += (clock - refresh_due_) / refresh_interval_ + 1;
   }
   for (size_t i = planned_head_; i < planned_.size(); ++i) {
     const Planned& p = planned_[i];

@@ -258,11 +258,7 @@ class ChannelController {
   };
   [[nodiscard]] Placement place(const Burst& b, uint64_t now) const;
   // The first clock a new row may start in some lane.
-  [[nodiscard]] uint64_t lane_free() const {
-    uint64_t free = kNever;
-    for (const Lane& l : lanes_) free = std::min(free, l.next);
-    return free;
-  }
+  [[nodiscard]] uint64_t lane_free() const { return lane_free_; }
   // How many of row `b`'s columns, placed at `p`, go before the next
   // refresh: all, those up to an all-bank refresh, or 0 when the refresh
   // must come first.
@@ -288,7 +284,9 @@ class ChannelController {
   void refresh_until(uint64_t now);
   // Every bank closed and able to take `ref` at `clock`.
   [[nodiscard]] bool settled_by(Command ref, uint64_t clock) const;
-  [[nodiscard]] uint32_t pick_refresh_bank() const;
+  [[nodiscard]] uint32_t pick_refresh_bank();
+  // The bank whose last column is the latest, the lowest among equals.
+  [[nodiscard]] uint32_t most_recently_used() const;
   void refreshed();
   bool schedule(BurstQueue& queue, uint64_t now, uint64_t& wake);
   void issue(Command c, uint32_t bank, uint64_t now, uint32_t row = 0);
@@ -349,6 +347,7 @@ class ChannelController {
   std::vector<BankState> bank_;
   std::vector<uint64_t> last_used_;    // per bank: its last column's clock (dense: the
                                        // refresh pick compares them all)
+  uint32_t mru_bank_ = 0;              // most_recently_used(), kClosed when unknown
   std::array<uint64_t, 2> singles_{};  // per queue: queued single bursts
   // Up to 64 banks as bits (more: 0, unused): banks with queued entries, and
   // banks not yet refreshed in this round.
@@ -362,6 +361,7 @@ class ChannelController {
   std::array<uint64_t, 2> hits_{};  // per queue: entries for open rows (BankState::wanted summed)
   uint64_t latest_arrival_ = 0;     // latest arrival clock of anything queued so far
   uint64_t scan_ = 0;
+  uint64_t refresh_interval_;  // clocks between refreshes (kNever: none)
   uint64_t refresh_due_;
   uint32_t refresh_bank_ = 0;
   uint32_t refreshed_count_ = 0;
@@ -375,6 +375,7 @@ class ChannelController {
     uint64_t next = 0;  // first clock a new row may start in it
   };
   std::vector<Lane> lanes_;
+  uint64_t lane_free_ = 0;  // the lanes' earliest next (kept by commit_row())
   uint64_t slot_ = 1, period_ = 1;
   bool period_pow2_ = true;               // clocks per bus slot; per lane round (L slots)
   std::array<uint64_t, 2> dir_free_{};    // per direction: first column clock (turnaround)
