@@ -90,6 +90,7 @@ AddressMapping::AddressMapping(const DramSpec& s, const std::string& where,
   for (size_t i = 0; i <= top_column && i < digits_.size(); ++i) {
     if (digits_[i].field != Column) row_digits_.push_back({digits_[i].radix, row_block_});
     row_block_ *= digits_[i].radix;
+    block_digits_ = i + 1;
   }
   for (int f = 0; f < kFields; ++f) {
     if (f == Stack) {

@@ -42,6 +42,19 @@ class AddressMapping {
     [[nodiscard]] DramAddress address() const;
     void next() { advance(1); }     // the following burst
     void advance(uint64_t bursts);  // `bursts` bursts on
+    // One aligned row block on, from the start of one (row_block() bursts:
+    // the carry into the digit above the block; inline, per row of a
+    // transfer).
+    void next_block() {
+      for (size_t i = m_.block_digits_; i < m_.digits_.size(); ++i) {
+        const Digit& d = m_.digits_[i];
+        const uint64_t old = digit_[i];
+        const uint64_t value = old + 1 == d.radix ? 0 : old + 1;
+        field_[d.field] = field_[d.field] - (old << d.shift) + (value << d.shift);
+        digit_[i] = value;
+        if (value != 0) return;
+      }
+    }
 
    private:
     const AddressMapping& m_;
@@ -97,6 +110,7 @@ class AddressMapping {
   uint64_t capacity_;
   uint64_t column_run_ = 1;
   uint64_t row_block_ = 1;
+  size_t block_digits_ = 0;  // the digits inside a row block (the lowest)
   struct Place {
     uint64_t radix;
     uint64_t weight;  // bursts one step of this digit moves

@@ -91,14 +91,23 @@ void DramMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
     // The rows' first bursts, in address order: walked, not decoded each.
     const uint64_t rows = mapping_.row_block() / spec_.columns;
     AddressMapping::Cursor cursor(mapping_, mid_begin);
-    uint64_t at = mid_begin / bb;
-    for (uint64_t b0 = mid_begin / bb; b0 < mid_end / bb; b0 += mapping_.row_block()) {
-      for (uint64_t k = 0; k < rows; ++k) {
-        const uint64_t to = b0 + mapping_.row_in_block(k);
-        cursor.advance(to - at);
-        at = to;
-        const DramAddress d = cursor.address();
-        enqueue_on(d.channel, Burst::of(arrival, d.bank, d.row, 0, id, spec_.columns, write, true));
+    const auto whole_row = [&](const DramAddress& d) {
+      enqueue_on(d.channel, Burst::of(arrival, d.bank, d.row, 0, id, spec_.columns, write, true));
+    };
+    if (rows == 1) {  // a block is a row (the column digits lowest): block by block
+      for (uint64_t b0 = mid_begin / bb; b0 < mid_end / bb; b0 += mapping_.row_block()) {
+        if (b0 != mid_begin / bb) cursor.next_block();
+        whole_row(cursor.address());
+      }
+    } else {
+      uint64_t at = mid_begin / bb;
+      for (uint64_t b0 = mid_begin / bb; b0 < mid_end / bb; b0 += mapping_.row_block()) {
+        for (uint64_t k = 0; k < rows; ++k) {
+          const uint64_t to = b0 + mapping_.row_in_block(k);
+          cursor.advance(to - at);
+          at = to;
+          whole_row(cursor.address());
+        }
       }
     }
   }
