@@ -64,7 +64,8 @@ AddressMapping::AddressMapping(const DramSpec& s, const std::string& where,
     const Field f = it->field;
     if (f == Stack) {
       require(!seen[f], where, field, "'st' appears twice");
-      digits_.push_back({f, counts[f], 0, 0});
+      // (One stack takes no digit: a radix-1 digit would divide by 1 per decode.)
+      if (counts[f] > 1) digits_.push_back({f, counts[f], 0, 0});
       seen[f] = true;
       continue;
     }
