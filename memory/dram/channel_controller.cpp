@@ -55,7 +55,7 @@ void ChannelController::exclusive_arrived(uint64_t now) {
   account(now);
 }
 
-void ChannelController::refreshed() {
+NPUSIM_ROW_PATH void ChannelController::refreshed() {
   refresh_due_ += refresh_interval_;
   if (spec_.refresh != DramConfig::ALL_BANK) {
     bank_[refresh_bank_].refreshed = true;
@@ -152,7 +152,7 @@ void ChannelController::refresh_until(uint64_t now) {
     }
     const uint64_t at = std::max(due, timing_.earliest(ref, refresh_bank_));
     if (at != due) round_clean_ = false;
-    issue(ref, refresh_bank_, at);
+    record(ref, refresh_bank_, at);
     stats_.refresh_bank_cycles += per_refresh;
     refreshed();
     if (refreshed_count_ == 0) last_round_clean_ = round_clean_;

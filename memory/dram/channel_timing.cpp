@@ -20,13 +20,11 @@ ChannelTiming::ChannelTiming(const DramSpec& spec)
   for (uint32_t b = 0; b < banks_.size(); ++b) banks_[b].group = b / spec.banks_per_group;
 }
 
-uint64_t ChannelTiming::earliest_other(Command c, uint32_t bank) const {
-  const Bank& b = banks_[bank];
+// (The commands here take every bank: the per-bank ones are inline.)
+uint64_t ChannelTiming::earliest_other(Command c, uint32_t /*bank*/) const {
   switch (c) {
     case Command::REFab:
       return ref_;
-    case Command::REFpb:
-      return b.act;
     case Command::ACTAB: {
       uint64_t t = act_;
       for (const Bank& each : banks_) t = std::max(t, each.act);
@@ -49,15 +47,11 @@ uint64_t ChannelTiming::earliest_other(Command c, uint32_t bank) const {
   }
 }
 
-void ChannelTiming::issue_other(Command c, uint32_t bank, uint64_t t, uint32_t row) {
-  Bank& b = banks_[bank];
+void ChannelTiming::issue_other(Command c, uint32_t /*bank*/, uint64_t t, uint32_t row) {
   switch (c) {
     case Command::REFab:
       for (Bank& each : banks_) each.act = std::max(each.act, t + s_.RFC);
       ref_ = t + s_.RFC;
-      break;
-    case Command::REFpb:
-      b.act = std::max(b.act, t + s_.RFCpb);
       break;
     case Command::ACTAB:
       for (Bank& each : banks_) {

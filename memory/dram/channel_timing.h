@@ -50,8 +50,8 @@ class ChannelTiming {
 
   // Earliest clock `command` may issue to `bank` (ignores whether the bank's
   // row state allows it: RD/WR need the row open, ACT/REF a closed bank).
-  // (Inline for the commands a controller issues per row; the rest in
-  // earliest_other().)
+  // (Inline for the commands a controller issues per row and the per-bank
+  // refresh; the all-bank ones in earliest_other().)
   [[nodiscard]] uint64_t earliest(Command command, uint32_t bank) const {
     const Bank& b = banks_[bank];
     switch (command) {
@@ -67,6 +67,8 @@ class ChannelTiming {
         return std::max({b.rd, groups_[banks_[bank].group].rd, rd_});
       case Command::WR:
         return std::max({b.wr, groups_[banks_[bank].group].wr, wr_});
+      case Command::REFpb:
+        return b.act;
       default:
         return earliest_other(command, bank);
     }
@@ -133,6 +135,9 @@ class ChannelTiming {
         rd_ = std::max(rd_, data_end + s_.WTR_S);
         return;
       }
+      case Command::REFpb:
+        b.act = std::max(b.act, clock + s_.RFCpb);
+        return;
       default:
         issue_other(command, bank, clock, row);
     }
