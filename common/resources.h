@@ -18,6 +18,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -88,46 +89,14 @@ class ResourceLedger {
   }
   // `work` done evenly over [start, end).
   void add(Column c, uint64_t start_ps, uint64_t end_ps, double work) {
-    if (end_ps <= start_ps) {
-      add_at(c, start_ps, work);
-      return;
-    }
-    const size_t last = window_of(end_ps - 1);  // may merge; earlier windows exist then
-    const auto first = static_cast<size_t>(start_ps >> shift_);
-    if (first == last) {
-      cell(first, c) += work;
-      return;
-    }
-    const double per_ps = work / static_cast<double>(end_ps - start_ps);
-    for (size_t w = first; w <= last; ++w) {
-      const uint64_t a = std::max(start_ps, uint64_t{w} << shift_);
-      const uint64_t b = std::min(end_ps, uint64_t{w + 1} << shift_);
-      cell(w, c) += per_ps * static_cast<double>(b - a);
-    }
+    const std::array<Share, 1> each{{{c, work}}};
+    add_spread(start_ps, end_ps, each);
   }
-
   // Two columns' work done evenly over the same span (one pass; each
   // column's cells as add() would leave them).
   void add(uint64_t start_ps, uint64_t end_ps, Column c1, double work1, Column c2, double work2) {
-    if (end_ps <= start_ps) {
-      add_at(start_ps, c1, work1, c2, work2);
-      return;
-    }
-    const size_t last = window_of(end_ps - 1);  // may merge; earlier windows exist then
-    const auto first = static_cast<size_t>(start_ps >> shift_);
-    if (first == last) {
-      cell(first, c1) += work1;
-      cell(first, c2) += work2;
-      return;
-    }
-    const double per_ps1 = work1 / static_cast<double>(end_ps - start_ps);
-    const double per_ps2 = work2 / static_cast<double>(end_ps - start_ps);
-    for (size_t w = first; w <= last; ++w) {
-      const uint64_t a = std::max(start_ps, uint64_t{w} << shift_);
-      const uint64_t b = std::min(end_ps, uint64_t{w + 1} << shift_);
-      cell(w, c1) += per_ps1 * static_cast<double>(b - a);
-      cell(w, c2) += per_ps2 * static_cast<double>(b - a);
-    }
+    const std::array<Share, 2> each{{{c1, work1}, {c2, work2}}};
+    add_spread(start_ps, end_ps, each);
   }
 
   // All the work of column `c`.
@@ -183,6 +152,34 @@ class ResourceLedger {
     windows_ = std::max(w + 1, std::min(kMaxWindows, 2 * windows_));
     chunks_.resize((windows_ + kChunk - 1) / kChunk);
     return w;
+  }
+  struct Share {
+    Column column;
+    double work;
+  };
+  // Each share's work spread evenly over [start, end), windows prorated.
+  template <size_t N>
+  void add_spread(uint64_t start_ps, uint64_t end_ps, const std::array<Share, N>& each) {
+    if (end_ps <= start_ps) {
+      const size_t w = window_of(start_ps);
+      for (const Share& s : each) cell(w, s.column) += s.work;
+      return;
+    }
+    const size_t last = window_of(end_ps - 1);  // may merge; earlier windows exist then
+    const auto first = static_cast<size_t>(start_ps >> shift_);
+    if (first == last) {
+      for (const Share& s : each) cell(first, s.column) += s.work;
+      return;
+    }
+    std::array<double, N> per_ps{};
+    for (size_t i = 0; i < N; ++i)
+      per_ps[i] = each[i].work / static_cast<double>(end_ps - start_ps);
+    for (size_t w = first; w <= last; ++w) {
+      const uint64_t a = std::max(start_ps, uint64_t{w} << shift_);
+      const uint64_t b = std::min(end_ps, uint64_t{w + 1} << shift_);
+      for (size_t i = 0; i < N; ++i)
+        cell(w, each[i].column) += per_ps[i] * static_cast<double>(b - a);
+    }
   }
   double& cell(size_t w, Column c) {
     Chunk& chunk = chunks_[w / kChunk];
