@@ -15,6 +15,7 @@ ChannelTiming::ChannelTiming(const DramSpec& spec)
     : s_(spec),
       read_to_write_(uint64_t{spec.CL} + spec.burst_cycles + spec.RTW -
                      std::min(spec.CWL, spec.CL)),
+      nbanks_(spec.banks()),
       banks_(spec.banks()),
       groups_(spec.bank_groups) {
   for (uint32_t b = 0; b < banks_.size(); ++b) banks_[b].group = b / spec.banks_per_group;

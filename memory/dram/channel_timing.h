@@ -144,7 +144,7 @@ class ChannelTiming {
   }
 
   [[nodiscard]] uint32_t open_row(uint32_t bank) const { return banks_[bank].open_row; }
-  [[nodiscard]] uint32_t banks() const { return static_cast<uint32_t>(banks_.size()); }
+  [[nodiscard]] uint32_t banks() const { return nbanks_; }
 
  private:
   [[nodiscard]] uint64_t earliest_other(Command command, uint32_t bank) const;
@@ -159,6 +159,7 @@ class ChannelTiming {
   };
   const DramSpec& s_;
   uint64_t read_to_write_;  // RD to WR: CL + burst + tRTW - min(CWL, CL)
+  uint32_t nbanks_;         // banks_.size() (a Bank is 40 bytes: not a shift)
   std::vector<Bank> banks_;
   std::vector<Group> groups_;
   uint64_t act_ = 0, rd_ = 0, wr_ = 0, ref_ = 0;  // channel-wide
