@@ -88,9 +88,12 @@ TEST(GpuPresets, A100LikeDecodesWithinTenPercentOfTheMeasuredA100) {
   EXPECT_NEAR(llama70b / 52.0, 1.0, 0.10) << llama70b << " ms";
 }
 
-TEST(GpuPresets, H100LikeDecodesInTwoThirdsOfA100LikesTime) {
+TEST(GpuPresets, H100LikeKeepsItsCalibrationToTwoThirdsOfA100LikesTime) {
   // NVIDIA's NeMo tables: Llama-2-7B at batch 1 on an H100 takes 0.657 of
-  // an A100's time, prompt included (h100-like.textproto).
+  // an A100's time, prompt included. h100-like's bytes in flight were
+  // chosen to give that ratio (h100-like.textproto): this guards the
+  // calibration against model changes; it does not validate the preset (no
+  // measured H100 figure does yet). The A100's bytes per SM would give 0.78.
   const double ratio = token_ms("h100-like", "examples/models/llama2-7b.json", "bf16", 32) /
                        token_ms("a100-like", "examples/models/llama2-7b.json", "bf16", 32);
   EXPECT_NEAR(ratio / 0.657, 1.0, 0.05) << ratio;
