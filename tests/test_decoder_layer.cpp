@@ -99,7 +99,7 @@ namespace npusim {
 namespace {
 
 TEST(DecoderLayerOnDram, Llama2_7bBatch1OnFiveHbm3StacksIsMemoryBound) {
-  const System system = sim::load_system(test::source_path("examples/hw/npu-hbm3.textproto"), {});
+  const System system = test::hw("npu-hbm3");
   sim::WorkloadOptions w;
   w.batch = 1;
   w.kv_len = 2048;

@@ -589,8 +589,7 @@ TEST(DramFastPath, AChannelHeldFullByPlannedRowsNeverAsksForAPastClock) {
   // (found by two decode layers at batch 16 with 512 requests in flight).
   // Now a step always asks for a later clock, and run() refuses one that
   // does not (a logic_error, not a hang).
-  const System s = sim::load_system(test::source_path("examples/hw/npu-hbm3.textproto"),
-                                    {"core.dma.outstanding=512"});
+  const System s = test::hw("npu-hbm3", {"core.dma.outstanding=512"});
   sim::WorkloadOptions w;
   w.model = test::source_path("examples/models/llama2-7b.json");
   w.layers = 2;
@@ -609,7 +608,7 @@ namespace {
 
 double lm_head_seconds(uint64_t batch, const std::vector<std::string>& sets) {
   const std::string path = test::matmul_graph("lm_head", batch, 4096, 32000);
-  const System s = sim::load_system(test::source_path("examples/hw/npu-hbm3.textproto"), sets);
+  const System s = test::hw("npu-hbm3", sets);
   sim::WorkloadOptions w;
   w.model = path;
   const sim::Compiled c = sim::compile_workload(s, "test", w);

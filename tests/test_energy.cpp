@@ -22,7 +22,7 @@ std::map<std::string, double> components(const Report& r) {
 }
 
 System hbm3_npu() {
-  return sim::load_system(test::source_path("examples/hw/npu-hbm3.textproto"), {});
+  return test::hw("npu-hbm3");
 }
 
 // One load of `bytes` of weights, nothing else.

@@ -49,7 +49,7 @@ Report decode(const System& system, uint32_t layers = 1) {
 }
 
 System hbm3(const std::vector<std::string>& sets = {}) {
-  return sim::load_system(test::source_path("examples/hw/npu-hbm3.textproto"), sets);
+  return test::hw("npu-hbm3", sets);
 }
 
 TEST(Limiters, ScratchpadPortShareIsItsBytesOverBanksTimesWidthTimesCycles) {

@@ -174,8 +174,7 @@ struct Probe : sc_core::sc_module {
 // doing what a real one does), and serves one inside it.
 TEST(MemoryModels, ARequestPastCapacityGetsAnAddressError) {
   for (const char* file : {"npu-128x128-ideal", "npu-hbm3", "lpu-socamm2"}) {
-    const System system =
-        sim::load_system(test::source_path(std::string("examples/hw/") + file + ".textproto"), {});
+    const System system = test::hw(file);
     MemoryConfig config = system.memory();
     if (config.has_ideal()) config.set_capacity_bytes(uint64_t{1} << 30);
     const memory::MemoryModelEntry& entry = memory::MemoryRegistry::lookup(config, file, "memory");

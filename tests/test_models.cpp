@@ -136,7 +136,7 @@ TEST(WholeModel, Llama2_7bDecodeOnHbm3TakesItsBytesAtMemtestsSequentialBandwidth
   // size, as many in flight). Two of the 32 layers and the LM head keep the
   // test fast: they measure +2.5%, the full token +2.6% (3.581 ms against
   // 3.490 ms); 5% holds what was reached.
-  const System system = sim::load_system(test::source_path("examples/hw/npu-hbm3.textproto"), {});
+  const System system = test::hw("npu-hbm3");
   sim::WorkloadOptions w;
   w.model = test::source_path("examples/models/llama2-7b.json");
   w.kv_len = 2048;

@@ -216,8 +216,7 @@ TEST(MultiCore, ALayerSplitOverCoresComputesWhatOneCoreDoes) {
            {},
            {"topology.cores=4"},
            {"topology.cores=2", "topology.chips=2", "topology.chip_link.bandwidth_gbps=100"}}) {
-    const System system =
-        sim::load_system(test::source_path("examples/hw/npu-hbm3.textproto"), sets);
+    const System system = test::hw("npu-hbm3", sets);
     const sim::Compiled c = sim::compile_workload(system, "test", w);
     sim::SimulationInput in;
     in.system = &system;

@@ -23,7 +23,7 @@ namespace npusim {
 namespace {
 
 System pim_system() {
-  return sim::load_system(test::source_path("examples/hw/npu-hbm3-pim.textproto"), {});
+  return test::hw("npu-hbm3-pim");
 }
 
 // The same system with its memory the PIM memory's DRAM, without PIM: the

@@ -95,9 +95,8 @@ TEST(Trace, UnitTracksDoNotOverlapAndSumToTheReportsCycles) {
 // whose share over the run is the report's.
 TEST(Trace, EachChipHasItsProcessesAndEachLinkItsTrack) {
   const System system =
-      sim::load_system(test::source_path("examples/hw/npu-hbm3.textproto"),
-                       {"topology.chips=2", "topology.chip_link.bandwidth_gbps=100",
-                        "topology.chip_link.latency_ns=1000"});
+      test::hw("npu-hbm3", {"topology.chips=2", "topology.chip_link.bandwidth_gbps=100",
+                            "topology.chip_link.latency_ns=1000"});
   const Traced t = traced(system, tiny_layer(), {});
   std::map<int, std::string> processes;
   std::map<int, uint64_t> busy_ps;              // per process, its units' busy time
@@ -125,8 +124,7 @@ TEST(Trace, EachChipHasItsProcessesAndEachLinkItsTrack) {
 
 // Two cores on one chip: a process for each core, both working.
 TEST(Trace, EachCoreOfAChipHasItsProcess) {
-  const System system =
-      sim::load_system(test::source_path("examples/hw/npu-hbm3.textproto"), {"topology.cores=2"});
+  const System system = test::hw("npu-hbm3", {"topology.cores=2"});
   const Traced t = traced(system, tiny_layer(), {});
   std::map<int, std::string> processes;
   std::map<int, uint64_t> busy_ps;
@@ -140,7 +138,7 @@ TEST(Trace, EachCoreOfAChipHasItsProcess) {
 }
 
 TEST(Trace, BandwidthCountersCarryTheBytesMovedPerStack) {
-  const System system = sim::load_system(test::source_path("examples/hw/npu-hbm3.textproto"), {});
+  const System system = test::hw("npu-hbm3");
   sim::TraceOptions o;
   o.counter_window_ps = 100000;  // 100 ns
   const Traced t = traced(system, tiny_layer(), o);
@@ -168,7 +166,7 @@ TEST(Trace, BandwidthCountersCarryTheBytesMovedPerStack) {
 }
 
 TEST(Trace, PowerCountersAddUpToTheReportsEnergy) {
-  const System system = sim::load_system(test::source_path("examples/hw/npu-hbm3.textproto"), {});
+  const System system = test::hw("npu-hbm3");
   const Traced t = traced(system, tiny_layer(), {}, /*power_window_us=*/0.5);
   std::vector<std::pair<double, double>> samples;  // (from, watts), s and W
   for (const auto& e : t.trace["traceEvents"]) {
