@@ -174,6 +174,7 @@ bool ChannelController::settled_by(Command ref, uint64_t clock) const {
   return true;
 }
 
+template <bool kQueued>
 NPUSIM_ROW_PATH void ChannelController::record(Command c, uint32_t bank, uint64_t now,
                                                uint32_t row) {
   timing_.issue(c, bank, now, row);
@@ -193,6 +194,7 @@ NPUSIM_ROW_PATH void ChannelController::record(Command c, uint32_t bank, uint64_
     }
   }
   ++stats_.commands[static_cast<size_t>(c)];
+  if (!kQueued) return;  // no entry wants a row
   if (c == Command::PRE) {
     for (size_t w = 0; w < 2; ++w) {
       hits_[w] -= bank_[bank].wanted[w];
@@ -225,12 +227,13 @@ void ChannelController::issue(Command c, uint32_t bank, uint64_t now, uint32_t r
 
 // Closed page: a column command to a row no queued entry still wants closes
 // it (auto-precharge, RDA/WRA): the PRE issues at its earliest clock.
-void ChannelController::auto_precharge(uint32_t bank, uint64_t now) {
-  if (spec_.page_policy != DramConfig::CLOSED_PAGE || row_wanted(reads_, bank) ||
-      row_wanted(writes_, bank)) {
+template <bool kQueued>
+NPUSIM_ROW_PATH void ChannelController::auto_precharge(uint32_t bank, uint64_t now) {
+  if (spec_.page_policy != DramConfig::CLOSED_PAGE ||
+      (kQueued && (row_wanted(reads_, bank) || row_wanted(writes_, bank)))) {
     return;
   }
-  record(Command::PRE, bank, std::max(now, timing_.earliest(Command::PRE, bank)));
+  record<kQueued>(Command::PRE, bank, std::max(now, timing_.earliest(Command::PRE, bank)));
 }
 
 inline void ChannelController::removed(const Burst& b) {
@@ -541,21 +544,23 @@ uint64_t ChannelController::arrive(const Burst& in, uint64_t now) {
   uint64_t wake = room_wake(!write, write, now);
   draining_ = write;
   Burst b = in;
-  commit_row(b, p, b.count, now);
-  auto_precharge(b.bank, now);
-  if (drain_flips(now)) wake = std::min(wake, now + 1);  // plan_rows(): the other queue's turn
+  commit_row<false>(b, p, b.count, now);  // (nothing queued: no entry wants a row)
+  auto_precharge<false>(b.bank, now);
+  // drain_flips() with no write queued: a write's drain ends, a step later.
+  if (write) wake = std::min(wake, now + 1);  // plan_rows(): the other queue's turn
   return wake;
 }
 
+template <bool kQueued>
 NPUSIM_ROW_PATH void ChannelController::commit_row(Burst& b, const Placement& p, uint32_t bursts,
                                                    uint64_t now) {
   const bool write = b.write;
   if (p.pre != kNever) {
-    record(Command::PRE, b.bank, p.pre);
+    record<kQueued>(Command::PRE, b.bank, p.pre);
     if (b.outcome == 0) b.outcome = 2;
   }
   if (p.act != kNever) {
-    record(Command::ACT, b.bank, p.act, b.row);
+    record<kQueued>(Command::ACT, b.bank, p.act, b.row);
     if (b.outcome == 0) b.outcome = 1;
   }
   // Columns every period_ clocks in the lane; the last one stands for
@@ -565,7 +570,7 @@ NPUSIM_ROW_PATH void ChannelController::commit_row(Burst& b, const Placement& p,
   lane_free_ = kNever;
   for (const Lane& l : lanes_) lane_free_ = std::min(lane_free_, l.next);
   turnaround(write, last);
-  record(write ? Command::WR : Command::RD, b.bank, last);
+  record<kQueued>(write ? Command::WR : Command::RD, b.bank, last);
   account(now);
   served(b, last, bursts);
   done_(b.request, bursts, last + (write ? spec_.CWL : spec_.CL) + spec_.burst_cycles);

@@ -268,6 +268,8 @@ class ChannelController {
   [[nodiscard]] uint64_t room_wake(size_t reads, size_t writes, uint64_t now) const;
   // Plans `bursts` columns of row `b` at `p`: its PRE and ACT if needed,
   // the columns in the lane, the counts and the owner's done().
+  // (kQueued false: nothing is queued, so no entry's wanted row changes.)
+  template <bool kQueued = true>
   void commit_row(Burst& b, const Placement& p, uint32_t bursts, uint64_t now);
   // The first clock of a column of the other direction after a column of
   // direction `write` at `column` (fast path's dir_free_).
@@ -291,6 +293,7 @@ class ChannelController {
   bool schedule(BurstQueue& queue, uint64_t now, uint64_t& wake);
   void issue(Command c, uint32_t bank, uint64_t now, uint32_t row = 0);
   // issue(), inlined where this file's per-row paths call it.
+  template <bool kQueued = true>
   void record(Command c, uint32_t bank, uint64_t now, uint32_t row = 0);
   // Accounts the time-weighted queue occupancy up to `now`, and counts the
   // planned rows whose last column is at or before `now` as done (inline:
@@ -326,6 +329,7 @@ class ChannelController {
   // Bursts at the channel: queued or planned and not yet issued, and those
   // waiting for room in the queue.
   [[nodiscard]] uint64_t held() const { return read_bursts_ + write_bursts_ + waiting_bursts_; }
+  template <bool kQueued = true>
   void auto_precharge(uint32_t bank, uint64_t now);
 
   const DramSpec& spec_;
