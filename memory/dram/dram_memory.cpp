@@ -83,9 +83,13 @@ void DramMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
   const uint32_t id =
       open_request(trans, arrival, static_cast<uint32_t>((first + bytes - begin + bb - 1) / bb));
   if (!spec_.row_granular || bytes < spec_.row_bytes()) {
-    for (uint64_t a = begin; a < first + bytes; a += bb) {
-      const DramAddress d = mapping_.decode(a);
+    // Burst by burst, the address walked rather than decoded each time.
+    AddressMapping::Cursor cursor(mapping_, begin);
+    for (uint64_t a = begin;;) {
+      const DramAddress d = cursor.address();
       enqueue_on(d.channel, Burst::of(arrival, d.bank, d.row, d.column, id, 1, write, false));
+      if ((a += bb) >= first + bytes) break;
+      cursor.next();
     }
     return;
   }
