@@ -546,8 +546,9 @@ uint64_t ChannelController::arrive(const Burst& in, uint64_t now) {
   Burst b = in;
   commit_row<false>(b, p, b.count, now);  // (nothing queued: no entry wants a row)
   auto_precharge<false>(b.bank, now);
-  // drain_flips() with no write queued: a write's drain ends, a step later.
-  if (write) wake = std::min(wake, now + 1);  // plan_rows(): the other queue's turn
+  // As drain_flips() with no write queued: the drain this write started
+  // ends, and the next clock's step turns back to the reads.
+  if (write) wake = std::min(wake, now + 1);
   return wake;
 }
 
