@@ -28,8 +28,7 @@ ChannelController::ChannelController(const DramSpec& spec, Done done)
   lanes_.resize(lanes);
   period_ = lanes * slot_;
   period_pow2_ = (period_ & (period_ - 1)) == 0;
-  turnaround_ = {uint64_t{spec.CL} + spec.burst_cycles + spec.RTW - std::min(spec.CWL, spec.CL),
-                 uint64_t{spec.CWL} + spec.burst_cycles + spec.WTR_L};
+  turnaround_ = {spec.read_to_write(), uint64_t{spec.CWL} + spec.burst_cycles + spec.WTR_L};
   last_used_.assign(spec.banks(), 0);
 }
 

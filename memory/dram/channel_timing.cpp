@@ -13,8 +13,7 @@ const char* command_name(Command c) {
 
 ChannelTiming::ChannelTiming(const DramSpec& spec)
     : s_(spec),
-      read_to_write_(uint64_t{spec.CL} + spec.burst_cycles + spec.RTW -
-                     std::min(spec.CWL, spec.CL)),
+      read_to_write_(spec.read_to_write()),
       nbanks_(spec.banks()),
       banks_(spec.banks()),
       groups_(spec.bank_groups) {

@@ -158,7 +158,7 @@ class ChannelTiming {
     uint64_t act = 0, rd = 0, wr = 0;
   };
   const DramSpec& s_;
-  uint64_t read_to_write_;  // RD to WR: CL + burst + tRTW - min(CWL, CL)
+  uint64_t read_to_write_;  // DramSpec::read_to_write(), per read
   uint32_t nbanks_;         // banks_.size() (a Bank is 40 bytes: not a shift)
   std::vector<Bank> banks_;
   std::vector<Group> groups_;

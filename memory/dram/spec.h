@@ -2,6 +2,7 @@
 // clock cycles, and the figures derived from them.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -56,6 +57,11 @@ struct DramSpec {
     const double ps = static_cast<double>(clock) * tck_ps - 1e-6;
     const auto whole = static_cast<int64_t>(ps);  // toward zero: 0 for ps in (-1, 0]
     return static_cast<uint64_t>(whole) + (static_cast<double>(whole) < ps ? 1 : 0);
+  }
+  // Clocks from a read's column command to the first write column's (the
+  // read data leaves the bus, then it turns around).
+  [[nodiscard]] uint64_t read_to_write() const {
+    return uint64_t{CL} + burst_cycles + RTW - std::min(CWL, CL);
   }
   // Peak data bandwidth of all channels, GB/s.
   [[nodiscard]] double peak_gbps() const {
