@@ -77,18 +77,9 @@ uint32_t ChannelController::pick_refresh_bank() {
     if (const uint64_t idle = unrefreshed_mask_ & ~queued_mask_; idle != 0) {
       // The most recently used of them, the lowest among equals: the most
       // recently used bank of all, when it is one of them.
-      if (mru_bank_ == kClosed) mru_bank_ = most_recently_used();
+      if (mru_bank_ == kClosed) mru_bank_ = most_recent_of(all_banks_mask());
       if ((idle >> mru_bank_) & 1) return mru_bank_;
-      auto best = static_cast<uint32_t>(__builtin_ctzll(idle));
-      uint64_t best_used = last_used_[best];
-      for (uint64_t m = idle & (idle - 1); m != 0; m &= m - 1) {
-        const auto b = static_cast<uint32_t>(__builtin_ctzll(m));
-        if (last_used_[b] > best_used) {
-          best = b;
-          best_used = last_used_[b];
-        }
-      }
-      return best;
+      return most_recent_of(idle);
     }
   }
   constexpr size_t kIdle = SIZE_MAX;
@@ -158,10 +149,15 @@ void ChannelController::refresh_until(uint64_t now) {
   }
 }
 
-uint32_t ChannelController::most_recently_used() const {
-  uint32_t best = 0;
-  for (uint32_t b = 1; b < timing_.banks(); ++b) {
-    if (last_used_[b] > last_used_[best]) best = b;
+uint32_t ChannelController::most_recent_of(uint64_t banks) const {
+  auto best = static_cast<uint32_t>(__builtin_ctzll(banks));
+  uint64_t best_used = last_used_[best];
+  for (uint64_t m = banks & (banks - 1); m != 0; m &= m - 1) {
+    const auto b = static_cast<uint32_t>(__builtin_ctzll(m));
+    if (last_used_[b] > best_used) {
+      best = b;
+      best_used = last_used_[b];
+    }
   }
   return best;
 }

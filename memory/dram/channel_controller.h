@@ -287,8 +287,9 @@ class ChannelController {
   // Every bank closed and able to take `ref` at `clock`.
   [[nodiscard]] bool settled_by(Command ref, uint64_t clock) const;
   [[nodiscard]] uint32_t pick_refresh_bank();
-  // The bank whose last column is the latest, the lowest among equals.
-  [[nodiscard]] uint32_t most_recently_used() const;
+  // Of `banks` (bits, not 0; up to 64 banks), the one whose last column is
+  // the latest, the lowest among equals.
+  [[nodiscard]] uint32_t most_recent_of(uint64_t banks) const;
   void refreshed();
   bool schedule(BurstQueue& queue, uint64_t now, uint64_t& wake);
   void issue(Command c, uint32_t bank, uint64_t now, uint32_t row = 0);
@@ -351,7 +352,7 @@ class ChannelController {
   std::vector<BankState> bank_;
   std::vector<uint64_t> last_used_;    // per bank: its last column's clock (dense: the
                                        // refresh pick compares them all)
-  uint32_t mru_bank_ = 0;              // most_recently_used(), kClosed when unknown
+  uint32_t mru_bank_ = 0;              // most_recent_of(every bank), kClosed: unknown
   std::array<uint64_t, 2> singles_{};  // per queue: queued single bursts
   // Up to 64 banks as bits (more: 0, unused): banks with queued entries, and
   // banks not yet refreshed in this round.
