@@ -120,10 +120,14 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
       a_on_chip || (s.a_contiguous() && dtype_bytes(s.a.dtype, s.batch * s.m * s.k) <= a_slot);
   const bool out_whole =
       out_on_chip || (s.out_contiguous() && dtype_bytes(FP32, s.batch * s.m * s.n) <= o_slot);
-  GemmTiling best;
-  double best_rank = std::numeric_limits<double>::infinity();
-  double best_memory = 0;
-  uint64_t best_tiles = 0;
+  // Every tiling that fits, ranked after the loops (choose()).
+  struct Candidate {
+    double rank;     // estimated cycles, with the per-tile charge
+    double traffic;  // cycles of streaming what it moves
+    uint64_t tiles;
+    GemmTiling tiling;
+  };
+  std::vector<Candidate> fits;
   for (uint64_t tk : candidates(s.k, 16, t.array)) {
     for (uint64_t tn : candidates(s.n, 16, t.array)) {
       if (s.b_tile_bytes(tk, tn) > w_slot) continue;
@@ -271,36 +275,10 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
               const double ends = batch * exposed + fill + tail;
               const double cost = sums[0] + ends;
               const double rank = sums[1] + ends;
-              // Of tilings within kTie of each other, the one that moves
-              // fewer bytes (the stream model knows nothing of DRAM bank
-              // conflicts: 1 KiB rows re-read at 75% of the arrays' time
-              // streamed at 1.8 TB/s, not the 3 it expects), then the one
-              // with fewer tiles (fewer instructions to issue and simulate).
-              const auto close = [](double x, double to) { return x < to * (1 + kTie); };
-              const auto below = [](double x, double to) { return x < to * (1 - kTie); };
-              const bool better =
-                  below(rank, best_rank) ||
-                  (close(rank, best_rank) &&
-                   (below(memory, best_memory) ||
-                    (close(memory, best_memory) &&
-                     (tiles < best_tiles || (tiles == best_tiles && rank < best_rank)))));
-              if (better) {
-                best_rank = rank;
-                best_memory = memory;
-                best_tiles = tiles;
-                best = {tm,
-                        tk,
-                        tn,
-                        transposed,
-                        resident && !rows_outer,
-                        whole && !rows_outer,
-                        out_whole && !rows_outer,
-                        rows_outer,
-                        group,
-                        problems,
-                        per_slot,
-                        cost};
-              }
+              fits.push_back({rank, batch * stream, tiles,
+                              GemmTiling{tm, tk, tn, transposed, resident && !rows_outer,
+                                         whole && !rows_outer, out_whole && !rows_outer, rows_outer,
+                                         group, problems, per_slot, cost}});
             }
             if (group == even(nt, g_max)) break;  // g_need was the same
           }
@@ -308,14 +286,34 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
       }
     }
   }
-  if (best.tm == 0) {
+  if (fits.empty()) {
     throw UserError(fmt::format(
         "{}: core.scratchpad.capacity_bytes: {} bytes is too small for the smallest tile of "
         "node '{}' (M={}, K={}, N={}): a weight slot of {} bytes, an input slot of {} and an "
         "output slot of {} hold no 16x16 tile",
         t.where, t.spm_capacity_bytes, s.node, s.m, s.k, s.n, w_slot, a_slot, o_slot));
   }
-  return best;
+  // The fastest; of those within kTie of it, the ones that move the least
+  // (within kTie: the stream model knows nothing of DRAM bank conflicts, so
+  // of two tilings it finds as fast, the one re-reading less is safer);
+  // of those, the fewest tiles (fewer instructions to issue and simulate),
+  // then the fastest. Each step compares with the best of the step before,
+  // so ties never drift.
+  double fastest = std::numeric_limits<double>::infinity();
+  for (const Candidate& c : fits) fastest = std::min(fastest, c.rank);
+  double least = std::numeric_limits<double>::infinity();
+  for (const Candidate& c : fits) {
+    if (c.rank <= fastest * (1 + kTie)) least = std::min(least, c.traffic);
+  }
+  const Candidate* best = nullptr;
+  for (const Candidate& c : fits) {
+    if (c.rank > fastest * (1 + kTie) || c.traffic > least * (1 + kTie)) continue;
+    if (best == nullptr || c.tiles < best->tiles ||
+        (c.tiles == best->tiles && c.rank < best->rank)) {
+      best = &c;
+    }
+  }
+  return best->tiling;
 }
 
 }  // namespace npusim::compiler
