@@ -44,11 +44,7 @@ bool MatrixUnit::Span::overlaps(const Span& o) const {
 
 MatrixUnit::MatrixUnit(const sc_core::sc_module_name& name, const Instructions& queue,
                        CoreContext& context, const MatrixConfig& config)
-    : Engine(name, MATRIX, queue, context),
-      config_(config),
-      free_at_ps_(config.count, 0),
-      tail_ps_(config.count, 0),
-      latest_(config.count) {
+    : Engine(name, MATRIX, queue, context), config_(config), latest_(config.count) {
   if (ResourceLedger* ledger = context.ledger) {
     const auto arrays = static_cast<double>(config.count);
     const auto clock_ps = static_cast<double>(context.clock.value());
@@ -88,39 +84,34 @@ void MatrixUnit::execute(const Instruction& instruction) {
   const uint64_t m = op.m(), k = op.k(), n = op.n();
   const DType out_dtype = op.out_dtype() == DTYPE_UNSPECIFIED ? FP32 : op.out_dtype();
   const Span writes = span_of(op.spm_out(), out_dtype, m, n, op.ldo(), op.out_col_major());
-  const std::array<Span, 3> reads = {
-      span_of(op.spm_a(), a_dtype(op), m, k, op.lda(), op.a_col_major()),
-      span_of(op.spm_b(), op.dtype(), k, n, op.ldb(), op.b_col_major()),
-      op.has_spm_acc()  ? span_of(op.spm_acc(), FP32, m, n, 0, op.out_col_major())
-      : op.accumulate() ? span_of(op.spm_out(), FP32, m, n, op.ldo(), op.out_col_major())
-                        : Span{}};
+  const Span a = span_of(op.spm_a(), a_dtype(op), m, k, op.lda(), op.a_col_major());
+  const Span b = span_of(op.spm_b(), op.dtype(), k, n, op.ldb(), op.b_col_major());
+  // Partial sums read as the functional model reads them (functional.cpp).
+  const Span acc = !op.accumulate() ? Span{}
+                   : op.has_spm_acc()
+                       ? span_of(op.spm_acc(), FP32, m, n, 0, op.out_col_major())
+                       : span_of(op.spm_out(), FP32, m, n, op.ldo(), op.out_col_major());
   // The queue reaches a tile at `now`; its operands may have been in the
   // scratchpad since `ready`.
   const uint64_t now = now_ps();
   const uint64_t ready = inputs_ready_ps();
-  auto array = static_cast<size_t>(std::min_element(free_at_ps_.begin(), free_at_ps_.end()) -
-                                   free_at_ps_.begin());
-  const uint64_t first_free = free_at_ps_[array];
-  uint64_t after = 0;  // when the latest tile that writes what this one touches ends
-  if (config_.count > 1) {
-    for (size_t x = 0; x < latest_.size(); ++x) {
-      const Tile& t = latest_[x];
-      if (t.end_ps <= std::max(now, after) || t.out.lines == 0) continue;
-      if (t.out.overlaps(writes) || t.out.overlaps(reads[0]) || t.out.overlaps(reads[1]) ||
-          t.out.overlaps(reads[2])) {
-        after = t.end_ps;
-        array = x;
-      }
+  // The array that frees first, unless an array's latest tile, still
+  // computing, writes what this one reads or writes: then that array, which
+  // frees when the writer ends (no array could start the tile sooner), and
+  // where the tile may overlap the writer's drain as any next tile does
+  // (the array sums its own partial sums in order).
+  size_t array = 0;
+  uint64_t after = 0;  // when the latest such writer ends
+  for (size_t x = 0; x < latest_.size(); ++x) {
+    const Tile& t = latest_[x];
+    if (after == 0 && t.end_ps < latest_[array].end_ps) array = x;
+    if (config_.count == 1 || t.end_ps <= std::max(now, after)) continue;
+    if (t.out.overlaps(writes) || t.out.overlaps(a) || t.out.overlaps(b) || t.out.overlaps(acc)) {
+      after = t.end_ps;
+      array = x;
     }
   }
-  // Such a tile goes to the writer's array, which frees when the writer
-  // ends (no array could start it sooner) and where it may overlap the
-  // writer's drain as any next tile does: the array sums its own partial
-  // sums in order. The arrays that sit idle meanwhile wait on the chain.
-  if (after > std::max(now, first_free)) {
-    log().append(std::max(now, first_free), after, Activity::StallDependency);
-  }
-  const uint64_t free_at = free_at_ps_[array];
+  const uint64_t free_at = latest_[array].end_ps;
   uint64_t start = std::max(now, free_at);
   uint64_t cycles = timing.cycles;
   uint64_t load = timing.load_cycles;
@@ -132,8 +123,8 @@ void MatrixUnit::execute(const Instruction& instruction) {
     // other within a tile: the previous tile's drain and this one's fill
     // overlap (GemmTiming::tail_overlap).
     const uint64_t preload = config_.array.preload_cycles();
-    const uint64_t fold_start =
-        std::max({free_at - std::min(free_at, tail_ps_[array]), ready + cycles_ps(preload), now});
+    const uint64_t fold_start = std::max(
+        {free_at - std::min(free_at, latest_[array].tail_ps), ready + cycles_ps(preload), now});
     if (fold_start < free_at) {
       start = fold_start;
       cycles -= preload;
@@ -152,8 +143,6 @@ void MatrixUnit::execute(const Instruction& instruction) {
   const uint64_t from = std::max(start, free_at);
   const uint64_t added = (end - from) / cycles_ps(1);
   load = std::min(load, added);
-  free_at_ps_[array] = end;
-  tail_ps_[array] = timing.hidden_preload ? cycles_ps(timing.tail_overlap) : 0;
   busy(start, end);
   if (ResourceLedger* ledger = context_.ledger) {
     ledger->add(compute_, from, end, static_cast<double>(added - load));
@@ -171,7 +160,13 @@ void MatrixUnit::execute(const Instruction& instruction) {
                        dtype_bytes(op.dtype(), uint64_t{op.k()} * op.n()) +
                        (op.accumulate() ? 2 : 1) * out;
   stats_.spm_bytes += spm;
-  latest_[array] = {start, end, timing.macs, spm, compute_dtype(op), writes};
+  latest_[array] = {start,
+                    end,
+                    timing.macs,
+                    spm,
+                    compute_dtype(op),
+                    writes,
+                    timing.hidden_preload ? cycles_ps(timing.tail_overlap) : 0};
 }
 
 }  // namespace npusim::arch

@@ -1,9 +1,10 @@
 // The matrix unit: `count` systolic arrays of rows x cols fed by one in-order
 // queue. Each tile instruction goes to the array that frees first and takes
-// the dataflow's closed-form cycles (dataflow.h). A tile that reads what a
-// tile still computing writes (partial sums it accumulates into, an operand
-// forwarded from an earlier tile) or writes over it starts after that tile
-// ends, on the same array: an accumulation chain runs one tile at a time.
+// the dataflow's closed-form cycles (dataflow.h). A tile that touches what
+// an array's latest tile, still computing, writes (partial sums it
+// accumulates into, an operand forwarded from it, an output it writes over)
+// goes to that array and follows the writer as back-to-back tiles do: an
+// accumulation chain runs one tile at a time.
 #pragma once
 
 #include <array>
@@ -60,16 +61,15 @@ class MatrixUnit : public Engine {
   void execute(const Instruction& instruction) override;
 
  private:
-  struct Tile {  // the latest tile of an array
+  struct Tile {  // the latest tile of an array (its end: when the array frees)
     uint64_t start_ps = 0, end_ps = 0, macs = 0, spm_bytes = 0;
     DType dtype = DTYPE_UNSPECIFIED;
-    Span out;  // what it writes
+    Span out;              // what it writes
+    uint64_t tail_ps = 0;  // how much of it the next tile may overlap
   };
   MatrixConfig config_;
   MatrixStats stats_;
-  std::vector<uint64_t> free_at_ps_;  // per array
-  std::vector<uint64_t> tail_ps_;     // per array: how much of its last tile the next may overlap
-  std::vector<Tile> latest_;          // per array
+  std::vector<Tile> latest_;  // per array
   ResourceLedger::Column compute_ = 0, load_ = 0;
 };
 
