@@ -65,17 +65,11 @@ void lower_attention(const Node& node, LoweringContext& ctx, bool score) {
   const GemmTiling tiling = choose_gemm_tiling(spec, ctx.target, ctx.builder.layout());
   note_tiling(spec, tiling, ctx);
   const uint32_t in_t = ctx.tensor(in), cache_t = ctx.tensor(cache), out_t = ctx.tensor(out);
-  if (tokens == 1) {
-    spec.a = {in_t, in.address(), in.dtype(), in_on_chip};
-    spec.b = {cache_t, cache.address(), cache.dtype(), std::nullopt};
-    spec.out = {out_t, out.address(), out.dtype(), out_on_chip};
-    lower_gemm(spec, tiling, ctx);
-    return;
-  }
-  // Elements of one sequence in the activation operand and in the output.
+  // Elements of one sequence in the activation operand and in the output;
+  // decoding, one GEMM takes every sequence (its problems).
   const uint64_t in_per_seq = num_elements(in) / batch;
   const uint64_t out_per_seq = num_elements(out) / batch;
-  for (uint64_t b = 0; b < batch; ++b) {
+  for (uint64_t b = 0; b < (tokens == 1 ? 1 : batch); ++b) {
     spec.a = {in_t, in.address() + dtype_bytes(in.dtype(), b * in_per_seq), in.dtype(),
               std::nullopt};
     spec.b = {cache_t, cache.address() + dtype_bytes(cache.dtype(), b * kv_heads * len * d),

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "common/error.h"
 #include "compiler/lowering/lowering.h"
@@ -52,11 +53,14 @@ std::map<std::string, WeightPacking> packed_weights(const Graph& tiled) {
   for (const Node& node : tiled.nodes()) {
     auto tn = node.attrs().find(kPackedTn);
     if (tn == node.attrs().end()) continue;
-    // A graph tiled before groups records tn alone: one block to a group,
-    // whose layout no tk changes.
+    // (note_packing() writes all three.)
     const auto get = [&](const char* key) {
       auto it = node.attrs().find(key);
-      return it == node.attrs().end() ? uint64_t{1} : static_cast<uint64_t>(it->second.i());
+      if (it == node.attrs().end()) {
+        throw std::logic_error(
+            fmt::format("tiled node '{}' has {} but not {}", node.name(), kPackedTn, key));
+      }
+      return static_cast<uint64_t>(it->second.i());
     };
     const WeightPacking packing{static_cast<uint64_t>(tn->second.i()), get(kPackedTk),
                                 get(kPackedGroup)};
