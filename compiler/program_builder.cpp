@@ -272,11 +272,13 @@ void ProgramBuilder::dma(const Buffer& buf, DmaOp::Direction dir, uint32_t tenso
   if (dir == DmaOp::LOAD) {
     occ.writers.push_back(id);
     // Loads go out as early as their slot allows, in the order compute needs
-    // them, so DMA streams ahead of compute. A slot held (pinned) for an
-    // operand that stays has no earlier use to wait for: its load keeps its
-    // place after the loads before it, rather than going before all those
-    // still waiting for a slot (a GEMM's resident input, 8 MB of it, ahead
-    // of the weights its first tiles need).
+    // them, so DMA streams ahead of compute. A load into a pinned slot (an
+    // operand that stays: a GEMM's resident input, flash attention's, a
+    // vector op's parameters, a tensor kept on chip) waits for little more
+    // than its slot's last use, so it would go before every load still
+    // waiting for a slot: it keeps its place after the loads before it
+    // instead (a GEMM's whole resident input went ahead of the weights its
+    // first tiles need).
     if (pinned_[static_cast<size_t>(occ.ring)][occ.slot] && last_load_ >= 0) {
       depend(id, static_cast<uint32_t>(last_load_));
     }

@@ -3,9 +3,9 @@
 // with B (weights or a KV-cache block) streamed through the weight ring, once
 // per problem (grouped-query heads sharing a KV block each stream it) and,
 // with A's row blocks outermost, once per row block; A kept in the
-// scratchpad when it fits (else re-read once per column block of B, visible
-// as activation re-reads); and the outputs of all problems collected in one
-// buffer and stored once when they fit.
+// scratchpad when it fits (else re-read once per group of column blocks of
+// B, visible as activation re-reads); and the outputs of all problems
+// collected in one buffer and stored once when they fit.
 #pragma once
 
 #include <cstdint>
@@ -97,8 +97,9 @@ struct GemmSpec {
 struct GemmTiling {
   uint64_t tm = 0, tk = 0, tn = 0;
   bool transposed = false;  // array computes out^T = B^T A^T (m and n swap roles)
-  // A stays in the scratchpad for a whole problem: all problems' A in one
-  // slot (a_whole), else one slot per tile (a_resident only).
+  // A stays in the scratchpad for the problems interleaved together: all
+  // problems' A in one slot (a_whole), else one slot per tile (a_resident
+  // only).
   bool a_resident = false;
   bool a_whole = false;
   // All problems' outputs accumulate in one slot and are stored once.

@@ -168,8 +168,8 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
         const double fill =
             t.memory_latency_cycles +
             static_cast<double>(dtype_bytes(s.b.dtype, tk * tn)) / t.stream_bytes_per_cycle(b_row);
-        // Loop orders: B (weights) outermost, read once, A re-read per column
-        // block unless it stays resident; or A's row blocks outermost, each
+        // Loop orders: B (weights) outermost, read once, A re-read per group
+        // of column blocks unless it stays resident; or A's row blocks outermost, each
         // resident while B streams past it once per row block.
         const double batch = static_cast<double>(s.batch);
         std::array<double, 2> edge{};
