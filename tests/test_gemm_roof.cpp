@@ -97,11 +97,14 @@ TEST_P(PrefillOnDram, Llama2_7bPromptOf2048TokensIsLimitedByTheArraysAsTheTilerP
                             (system.core_clock_ghz() * 1e9);
   }
   EXPECT_EQ(estimated_s.size(), 8u);  // q, k, v, o, gate, up, down and the LM head
+  size_t compared = 0;
   for (const OpStats& op : r.ops()) {
     auto it = estimated_s.find(op.node());
     if (it == estimated_s.end()) continue;
     EXPECT_NEAR(it->second / op.seconds(), 1.0, 0.15) << GetParam() << " " << op.node();
+    ++compared;
   }
+  EXPECT_EQ(compared, estimated_s.size());  // every GEMM's op reported
 }
 
 INSTANTIATE_TEST_SUITE_P(Presets, PrefillOnDram, ::testing::Values("a100-like", "npu-hbm3"));
