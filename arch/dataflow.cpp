@@ -3,14 +3,13 @@
 #include <algorithm>
 #include <map>
 
+#include "common/integer.h"
+
 namespace npusim::arch {
 namespace {
 std::map<int, DataflowInfo>& table() {
   static std::map<int, DataflowInfo> entries;
   return entries;
-}
-uint64_t ceil_div(uint64_t a, uint64_t b) {
-  return (a + b - 1) / b;
 }
 }  // namespace
 

@@ -9,6 +9,7 @@
 #include "common/dtype.h"
 #include "common/error.h"
 #include "common/float_cast.h"
+#include "common/integer.h"
 
 namespace npusim::compiler {
 
@@ -39,8 +40,8 @@ void note_tiling(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
 void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
   ProgramBuilder& b = ctx.builder;
   const DType ad = s.a.dtype, bd = s.b.dtype, od = s.out.dtype;
-  const uint64_t mt = (s.m + t.tm - 1) / t.tm;
-  const uint64_t kt = (s.k + t.tk - 1) / t.tk;
+  const uint64_t mt = ceil_div(s.m, t.tm);
+  const uint64_t kt = ceil_div(s.k, t.tk);
   if (t.rows_outer && t.problems != 1) {
     throw std::logic_error("GEMM tiling: A's row blocks outermost interleave no problems");
   }
@@ -188,7 +189,7 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
         }
         for (uint64_t g0 = 0; g0 < s.n; g0 += group_cols) {
           const uint64_t g_end = std::min(s.n, g0 + group_cols);
-          const std::vector<Buffer> group_outs = accumulators((g_end - g0 + t.tn - 1) / t.tn);
+          const std::vector<Buffer> group_outs = accumulators(ceil_div(g_end - g0, t.tn));
           for (uint64_t k0 = 0; k0 < s.k; k0 += t.tk) {
             const uint64_t tk = std::min(t.tk, s.k - k0);
             for (uint64_t n0 = g0; n0 < g_end; n0 += t.tn) {
@@ -209,7 +210,7 @@ void lower_gemm(const GemmSpec& s, const GemmTiling& t, LoweringContext& ctx) {
 
     for (uint64_t g0 = 0; g0 < s.n; g0 += group_cols) {
       const uint64_t g_end = std::min(s.n, g0 + group_cols);
-      const uint64_t cols = (g_end - g0 + t.tn - 1) / t.tn;
+      const uint64_t cols = ceil_div(g_end - g0, t.tn);
       // Partial sums: over a K loop, a tile buffer each (kt = 1 writes the
       // output directly, or a slot per tile to store from).
       const uint64_t count = (p_end - p0) * mt * cols;

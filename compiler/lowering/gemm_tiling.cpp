@@ -7,6 +7,7 @@
 
 #include "common/dtype.h"
 #include "common/error.h"
+#include "common/integer.h"
 #include "compiler/lowering/gemm.h"
 
 namespace npusim::compiler {
@@ -97,10 +98,6 @@ double weights_per_cycle(uint64_t slots, double latency, double demand, double a
     queue = throughput * residence;
   }
   return throughput;
-}
-
-uint64_t ceil_div(uint64_t a, uint64_t b) {
-  return (a + b - 1) / b;
 }
 
 }  // namespace
