@@ -94,6 +94,13 @@ struct GemmSpec {
   }
 };
 
+// The GEMM attention lowers to (ATTENTION_SCORE when `score`, else
+// ATTENTION_CONTEXT) for caches of batch x kv_heads blocks of len x d, with
+// `group` query heads to a KV head and `tokens` new tokens: strides and
+// problems; the caller fills in the operands.
+[[nodiscard]] GemmSpec attention_gemm(uint64_t batch, uint64_t kv_heads, uint64_t len, uint64_t d,
+                                      uint64_t group, uint64_t tokens, bool score);
+
 struct GemmTiling {
   uint64_t tm = 0, tk = 0, tn = 0;
   bool transposed = false;  // array computes out^T = B^T A^T (m and n swap roles)

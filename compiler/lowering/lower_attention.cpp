@@ -11,6 +11,40 @@
 #include "compiler/lowering/lower_pim.h"
 
 namespace npusim::compiler {
+
+GemmSpec attention_gemm(uint64_t batch, uint64_t kv_heads, uint64_t len, uint64_t d, uint64_t group,
+                        uint64_t tokens, bool score) {
+  GemmSpec spec;
+  spec.k = score ? d : len;
+  spec.n = score ? len : d;
+  spec.b_layout = score ? BLayout::NK : BLayout::KN;
+  spec.b_batch_stride = len * d;
+  if (tokens == 1) {
+    // Decode: one batched GEMM whose problems, sequence by sequence and KV
+    // head by KV head, each take the `group` query heads sharing a KV head
+    // (contiguous rows; the caches' blocks follow one another likewise), so
+    // that all of them can keep the arrays busy (GemmTiling::problems).
+    spec.m = group;
+    spec.batch = batch * kv_heads;
+  } else {
+    // Prefill: per sequence, one problem per query head of `tokens` rows;
+    // `group` heads share each KV block. Q and the context are [tokens,
+    // heads * d]: a head's rows are heads * d apart.
+    const uint64_t heads = group * kv_heads;
+    spec.m = tokens;
+    spec.batch = heads;
+    spec.b_group = group;
+    if (score) {
+      spec.a_row_stride = heads * d;
+      spec.a_batch_stride = d;
+    } else {
+      spec.out_row_stride = heads * d;
+      spec.out_batch_stride = d;
+    }
+  }
+  return spec;
+}
+
 namespace {
 
 void lower_attention(const Node& node, LoweringContext& ctx, bool score) {
@@ -27,34 +61,8 @@ void lower_attention(const Node& node, LoweringContext& ctx, bool score) {
     return;
   }
 
-  GemmSpec spec;
+  GemmSpec spec = attention_gemm(batch, kv_heads, len, d, group, tokens, score);
   spec.node = node.name();
-  spec.k = score ? d : len;
-  spec.n = score ? len : d;
-  spec.b_layout = score ? BLayout::NK : BLayout::KN;
-  spec.b_batch_stride = len * d;
-  if (tokens == 1) {
-    // Decode: one batched GEMM whose problems, sequence by sequence and KV
-    // head by KV head, each take the `group` query heads sharing a KV head
-    // (contiguous rows; the caches' blocks follow one another likewise), so
-    // that all of them can keep the arrays busy (GemmTiling::problems).
-    spec.m = group;
-    spec.batch = batch * kv_heads;
-  } else {
-    // Prefill: per sequence, one problem per query head of `tokens` rows;
-    // `group` heads share each KV block. Q and the context are [tokens,
-    // heads * d]: a head's rows are heads * d apart.
-    spec.m = tokens;
-    spec.batch = heads;
-    spec.b_group = group;
-    if (score) {
-      spec.a_row_stride = heads * d;
-      spec.a_batch_stride = d;
-    } else {
-      spec.out_row_stride = heads * d;
-      spec.out_batch_stride = d;
-    }
-  }
   spec.a.dtype = in.dtype();
   spec.b.dtype = cache.dtype();
   spec.out.dtype = out.dtype();

@@ -105,14 +105,7 @@ std::string attention(const Node& node, const TensorIndex& tensors, const Target
   c.matrix.set_blocks(static_cast<uint32_t>(blocks));
   c.matrix.set_outputs_major(score);
   c.vectors = a.group;
-  // As lower_attention tiles decode: batch x kv_heads problems of `group`
-  // rows.
-  c.npu.m = a.group;
-  c.npu.k = k;
-  c.npu.n = m;
-  c.npu.batch = cs.batch * cs.kv_heads;
-  c.npu.b_layout = score ? BLayout::NK : BLayout::KN;
-  c.npu.b_batch_stride = cs.len * cs.head_dim;
+  c.npu = attention_gemm(cs.batch, cs.kv_heads, cs.len, cs.head_dim, a.group, 1, score);
   c.npu.a.dtype = in.dtype();
   c.npu.b.dtype = cache.dtype();
   c.npu.out.dtype = out.dtype();
