@@ -29,14 +29,14 @@ uint64_t slot_bytes(const Target& target) {
 }
 
 // What a node would run in PIM: one GEMV per block of `matrix` (blocks,
-// out_rows M, in_cols K) over `vectors` inputs each, the blocks those of
-// `sequences` sequences (attention: a sequence's KV heads), and the same work
-// as the NPU lowering would tile it (`npu`).
+// out_rows M, in_cols K) over `vectors` inputs each (attention: a block per
+// sequence and KV head, `kv_heads` to a sequence), and the same work as the
+// NPU lowering would tile it (`npu`).
 struct Candidate {
   const Tensor* weights = nullptr;
   PimMatrix matrix;
   uint64_t vectors = 0;
-  uint64_t sequences = 1;
+  uint64_t kv_heads = 1;
   GemmSpec npu;
 };
 
@@ -109,7 +109,7 @@ std::string attention(const Node& node, const TensorIndex& tensors, const Target
   c.npu.a.dtype = in.dtype();
   c.npu.b.dtype = cache.dtype();
   c.npu.out.dtype = out.dtype();
-  c.sequences = cs.batch;
+  c.kv_heads = cs.kv_heads;
   return "";
 }
 
@@ -144,7 +144,7 @@ PimEstimate estimate(const Target& target, uint32_t memory, const Candidate& c) 
   // Requests as block ranges [first, end) (one block: vector ranges).
   std::vector<std::pair<uint64_t, uint64_t>> requests;
   if (blocks > 1) {
-    const uint64_t kv_heads = blocks / c.sequences;
+    const uint64_t kv_heads = c.kv_heads;
     // (At least one: estimate_pim() is public; eligible nodes fit.)
     const uint64_t per_load =
         std::max<uint64_t>(1, pim_heads_per_request(slot, c.vectors, m, k, kv_heads));
