@@ -4,6 +4,7 @@
 
 #include <functional>
 
+#include "arch/matrix_unit.h"
 #include "common/error.h"
 #include "test_util.h"
 
@@ -44,6 +45,27 @@ TEST(Stalls, ComputeWaitingForALoadIsAMemoryStall) {
   EXPECT_EQ(unit(r, "dma").busy_cycles(), kLoadCycles);
   EXPECT_EQ(unit(r, "dma").idle_cycles(), kTileCycles);
   expect_accounted(r);
+}
+
+TEST(MatrixSpan, OverlapsWhenALineOfEachSharesAByte) {
+  using Span = arch::MatrixUnit::Span;
+  // Columns of one matrix: lines 1 KiB apart, 512 B each.
+  const Span left{0, 8, 512, 1024};
+  EXPECT_TRUE(left.overlaps(left));
+  EXPECT_FALSE(left.overlaps({512, 8, 512, 1024}));             // the other half of each line
+  EXPECT_TRUE(left.overlaps({511, 8, 512, 1024}));              // one byte into each line
+  EXPECT_FALSE(Span({512, 8, 512, 1024}).overlaps(left));       // this one first
+  EXPECT_TRUE(Span({4096 - 1, 8, 2, 1024}).overlaps(left));     // a line straddling two
+  EXPECT_FALSE(left.overlaps({7 * 1024 + 512, 4, 512, 1024}));  // after the last line
+  EXPECT_TRUE(left.overlaps({7 * 1024, 4, 16, 1024}));          // on the last line
+  // Ranges that only touch, and empty spans, do not overlap.
+  EXPECT_FALSE(Span({0, 1, 64, 64}).overlaps({64, 1, 64, 64}));
+  EXPECT_FALSE(left.overlaps({}));
+  EXPECT_FALSE(Span{}.overlaps(left));
+  // Other strides, or lines longer than their stride: overlapping ranges
+  // count as overlapping (conservative).
+  EXPECT_TRUE(left.overlaps({512, 4, 512, 2048}));
+  EXPECT_TRUE(left.overlaps({512, 2, 2048, 1024}));
 }
 
 TEST(Stalls, ATileReadingWhatAnotherStillComputesFollowsItOnItsArray) {
