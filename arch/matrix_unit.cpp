@@ -97,22 +97,41 @@ void MatrixUnit::execute(const Instruction& instruction) {
   const uint64_t ready = inputs_ready_ps();
   // The array that frees first, unless an array's latest tile, still
   // computing, writes what this one reads or writes: then that array, which
-  // frees when the writer ends (no array could start the tile sooner), and
-  // where the tile may overlap the writer's drain as any next tile does
-  // (the array sums its own partial sums in order).
+  // frees when the writer ends (no array could start the tile sooner). There
+  // the tile may overlap the writer's drain as any next tile does when it
+  // accumulates into or writes over the writer's output (the array sums its
+  // own partial sums in order); when it reads that output as an operand, it
+  // starts once the output has drained. So with an output still draining
+  // under the next tile on its array: read as an operand once drained, and
+  // summed into or written over once drained unless on that array.
+  const auto operand = [&](const Span& out) { return out.overlaps(a) || out.overlaps(b); };
+  const auto touches = [&](const Span& out) {
+    return operand(out) || out.overlaps(writes) || out.overlaps(acc);
+  };
   size_t array = 0;
-  uint64_t after = 0;  // when the latest such writer ends
+  uint64_t after = 0;    // when the latest such writer ends
+  uint64_t drained = 0;  // when the outputs it must wait for have drained
   for (size_t x = 0; x < latest_.size(); ++x) {
     const Tile& t = latest_[x];
     if (after == 0 && t.end_ps < latest_[array].end_ps) array = x;
-    if (config_.count == 1 || t.end_ps <= std::max(now, after)) continue;
-    if (t.out.overlaps(writes) || t.out.overlaps(a) || t.out.overlaps(b) || t.out.overlaps(acc)) {
+    if (t.draining_end_ps > now && operand(t.draining)) {
+      drained = std::max(drained, t.draining_end_ps);
+    }
+    if (t.end_ps <= now) continue;
+    if (operand(t.out)) drained = std::max(drained, t.end_ps);
+    if (t.end_ps > after && touches(t.out)) {
       after = t.end_ps;
       array = x;
     }
   }
+  for (size_t x = 0; x < latest_.size(); ++x) {
+    const Tile& t = latest_[x];
+    if (x != array && t.draining_end_ps > now && touches(t.draining)) {
+      drained = std::max(drained, t.draining_end_ps);
+    }
+  }
   const uint64_t free_at = latest_[array].end_ps;
-  uint64_t start = std::max(now, free_at);
+  uint64_t start = std::max({now, free_at, drained});
   uint64_t cycles = timing.cycles;
   uint64_t load = timing.load_cycles;
   if (timing.hidden_preload && free_at > now) {
@@ -123,8 +142,8 @@ void MatrixUnit::execute(const Instruction& instruction) {
     // other within a tile: the previous tile's drain and this one's fill
     // overlap (GemmTiming::tail_overlap).
     const uint64_t preload = config_.array.preload_cycles();
-    const uint64_t fold_start = std::max(
-        {free_at - std::min(free_at, latest_[array].tail_ps), ready + cycles_ps(preload), now});
+    const uint64_t fold_start = std::max({free_at - std::min(free_at, latest_[array].tail_ps),
+                                          ready + cycles_ps(preload), now, drained});
     if (fold_start < free_at) {
       start = fold_start;
       cycles -= preload;
@@ -160,13 +179,17 @@ void MatrixUnit::execute(const Instruction& instruction) {
                        dtype_bytes(op.dtype(), uint64_t{op.k()} * op.n()) +
                        (op.accumulate() ? 2 : 1) * out;
   stats_.spm_bytes += spm;
+  const Tile& before = latest_[array];
+  const bool under = before.end_ps > start;  // this tile starts under its drain
   latest_[array] = {start,
                     end,
                     timing.macs,
                     spm,
                     compute_dtype(op),
                     writes,
-                    timing.hidden_preload ? cycles_ps(timing.tail_overlap) : 0};
+                    timing.hidden_preload ? cycles_ps(timing.tail_overlap) : 0,
+                    under ? before.out : Span{},
+                    under ? before.end_ps : 0};
 }
 
 }  // namespace npusim::arch

@@ -3,8 +3,12 @@
 // the dataflow's closed-form cycles (dataflow.h). A tile that touches what
 // an array's latest tile, still computing, writes (partial sums it
 // accumulates into, an operand forwarded from it, an output it writes over)
-// goes to that array and follows the writer as back-to-back tiles do: an
-// accumulation chain runs one tile at a time.
+// goes to that array and follows the writer: an accumulation chain runs one
+// tile at a time, each tile's fill under the one before's drain, as the
+// array sums in order; a tile that reads the output as an operand starts
+// once all of it has drained into the scratchpad. The output of a tile still
+// draining under the next one on its array is read as an operand once it has
+// drained, and summed into or written over then too, unless on that array.
 #pragma once
 
 #include <array>
@@ -66,6 +70,10 @@ class MatrixUnit : public Engine {
     DType dtype = DTYPE_UNSPECIFIED;
     Span out;              // what it writes
     uint64_t tail_ps = 0;  // how much of it the next tile may overlap
+    // The tile before it on the array, when this one started under its
+    // drain: what it writes, and when its last output has drained.
+    Span draining;
+    uint64_t draining_end_ps = 0;
   };
   MatrixConfig config_;
   MatrixStats stats_;

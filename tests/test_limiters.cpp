@@ -165,7 +165,11 @@ TEST(Limiters, ArraySharesAreTheTilesLoadAndStreamCyclesOverArraysTimesCycles) {
   const System s = test::preset({"core.array.count=1"});
   test::ProgramMaker p;
   const uint64_t tiles = 50;
-  for (uint64_t i = 0; i < tiles; ++i) p.gemm(1, 128, 512);
+  for (uint64_t i = 0; i < tiles; ++i) {  // A at 0, B at 4 KiB, the outputs at 1 MiB
+    MatrixOp& op = *p.gemm(1, 128, 512).mutable_matrix();
+    op.set_spm_b(4096);
+    op.set_spm_out(1 << 20);
+  }
   const Report r = test::run(s, p.program());
   const auto* ws = arch::DataflowRegistry::find(WEIGHT_STATIONARY);
   const arch::GemmTiming t = arch::gemm_timing(*ws, {128, 128, true}, {1, 128, 512});

@@ -70,10 +70,12 @@ TEST(MatrixSpan, OverlapsWhenALineOfEachSharesAByte) {
 
 TEST(Stalls, ATileReadingWhatAnotherStillComputesFollowsItOnItsArray) {
   // Two 128^3 WS tiles on 8 arrays: independent, they run at once; when the
-  // second sums into the first's output (a K loop) or reads it as an
-  // operand, it follows on the first one's array, their fill and drain
-  // overlapping as back to back (128 + 253 cycles). Column tiles of one
-  // output (lines 1 KiB apart, 512 B each) interleave without touching.
+  // second sums into the first's output (a K loop) or writes over it, it
+  // follows on the first one's array, their fill and drain overlapping as
+  // back to back (128 + 253 cycles); when it reads that output as an
+  // operand, it starts once the output has drained (its preload still hides
+  // under the first: 128 cycles). Column tiles of one output (lines 1 KiB
+  // apart, 512 B each) interleave without touching.
   constexpr uint64_t kOut = 1 << 20;
   const auto cycles = [](const std::function<void(MatrixOp&)>& second) {
     ProgramMaker p;
@@ -92,7 +94,8 @@ TEST(Stalls, ATileReadingWhatAnotherStillComputesFollowsItOnItsArray) {
               op.set_accumulate(true);
             }),
             2 * kTileCycles - 128 - 253);
-  EXPECT_EQ(cycles([](MatrixOp& op) { op.set_spm_a(kOut); }), 2 * kTileCycles - 128 - 253);
+  EXPECT_EQ(cycles([](MatrixOp& op) { op.set_spm_a(kOut); }), 2 * kTileCycles - 128);
+  EXPECT_EQ(cycles([](MatrixOp& op) { op.set_spm_b(kOut); }), 2 * kTileCycles - 128);
   EXPECT_EQ(cycles([](MatrixOp& op) { op.set_spm_out(kOut + 8); }), 2 * kTileCycles - 128 - 253);
   // Side by side in a 256-column fp32 output: no line of one in the other.
   ProgramMaker p;
@@ -105,6 +108,33 @@ TEST(Stalls, ATileReadingWhatAnotherStillComputesFollowsItOnItsArray) {
   EXPECT_EQ(test::run(test::preset(), p.program()).cycles(), kTileCycles);
 }
 
+TEST(Stalls, AnOutputDrainingUnderTheNextTileIsReadOnceItHasDrained) {
+  // On 8 arrays: a 128^3 tile, then one summing into the first half of its
+  // output (64 rows, under its drain on its array), then one reading the
+  // other half as its A operand: that half is written only when the first
+  // tile ends (509 cycles), so the third tile, on an array of its own,
+  // starts then.
+  constexpr uint64_t kOut = 1 << 20;
+  const auto alone = [] {
+    ProgramMaker p;
+    p.gemm(64, 128, 128).mutable_matrix()->set_spm_out(kOut);
+    return test::run(test::preset(), p.program()).cycles();
+  }();
+  ProgramMaker p;
+  MatrixOp& first = *p.gemm(128, 128, 128).mutable_matrix();
+  first.set_spm_b(32768);
+  first.set_spm_out(kOut);
+  MatrixOp& sum = *p.gemm(64, 128, 128).mutable_matrix();
+  sum.set_spm_b(65536);
+  sum.set_spm_out(kOut);  // rows 0-63, 512 B each
+  sum.set_accumulate(true);
+  MatrixOp& reader = *p.gemm(64, 128, 128).mutable_matrix();
+  reader.set_spm_a(kOut + 64 * 512);  // rows 64-95 of the first's output
+  reader.set_spm_b(98304);
+  reader.set_spm_out(2 * kOut);
+  EXPECT_EQ(test::run(test::preset(), p.program()).cycles(), kTileCycles + alone);
+}
+
 TEST(Stalls, ADoubleBufferedArrayPreloadsTheNextTileUnderThisOne) {
   // Two independent 128^3 WS tiles on one array: the second one's weights
   // shift in during the first one's fold, saving its 128-cycle preload, and
@@ -113,8 +143,11 @@ TEST(Stalls, ADoubleBufferedArrayPreloadsTheNextTileUnderThisOne) {
   // C + min(T, R) - 3 = 253 cycles.
   for (const bool shadow : {false, true}) {
     ProgramMaker p;
-    p.gemm(128, 128, 128);
-    p.gemm(128, 128, 128);
+    for (const uint64_t out : {1 << 20, 2 << 20}) {
+      MatrixOp& op = *p.gemm(128, 128, 128).mutable_matrix();
+      op.set_spm_b(32768);
+      op.set_spm_out(out);
+    }
     const Report r =
         test::run(test::preset({"core.array.count=1", std::string("core.array.double_buffered=") +
                                                           (shadow ? "true" : "false")}),
