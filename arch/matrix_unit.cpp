@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <stdexcept>
+#include <utility>
 
 #include "common/dtype.h"
 
@@ -111,25 +113,35 @@ void MatrixUnit::execute(const Instruction& instruction) {
   size_t array = 0;
   uint64_t after = 0;    // when the latest such writer ends
   uint64_t drained = 0;  // when the outputs it must wait for have drained
+  // The two latest-draining outputs it sums into or writes over, and their
+  // arrays (the one it runs on needs no wait).
+  std::array<std::pair<uint64_t, size_t>, 2> writes_draining{};
   for (size_t x = 0; x < latest_.size(); ++x) {
     const Tile& t = latest_[x];
     if (after == 0 && t.end_ps < latest_[array].end_ps) array = x;
-    if (t.draining_end_ps > now && operand(t.draining)) {
-      drained = std::max(drained, t.draining_end_ps);
+    if (t.draining_end_ps > now) {
+      if (operand(t.draining)) {
+        drained = std::max(drained, t.draining_end_ps);
+      } else if (touches(t.draining)) {
+        auto& [first, second] = writes_draining;
+        if (t.draining_end_ps > first.first) {
+          second = first;
+          first = {t.draining_end_ps, x};
+        } else if (t.draining_end_ps > second.first) {
+          second = {t.draining_end_ps, x};
+        }
+      }
     }
     if (t.end_ps <= now) continue;
-    if (operand(t.out)) drained = std::max(drained, t.end_ps);
-    if (t.end_ps > after && touches(t.out)) {
+    const bool reads = operand(t.out);
+    if (reads) drained = std::max(drained, t.end_ps);
+    if (t.end_ps > after && (reads || t.out.overlaps(writes) || t.out.overlaps(acc))) {
       after = t.end_ps;
       array = x;
     }
   }
-  for (size_t x = 0; x < latest_.size(); ++x) {
-    const Tile& t = latest_[x];
-    if (x != array && t.draining_end_ps > now && touches(t.draining)) {
-      drained = std::max(drained, t.draining_end_ps);
-    }
-  }
+  drained = std::max(drained, writes_draining[0].second != array ? writes_draining[0].first
+                                                                 : writes_draining[1].first);
   const uint64_t free_at = latest_[array].end_ps;
   uint64_t start = std::max({now, free_at, drained});
   uint64_t cycles = timing.cycles;
