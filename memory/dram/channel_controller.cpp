@@ -288,10 +288,22 @@ bool ChannelController::schedule(BurstQueue& q, uint64_t now, uint64_t& wake) {
   // row command, so each bank is checked once; when every entry hits an
   // open row, none is needed.
   if (hits_[writes] == q.size()) return false;
+  // Only a bank with an entry for another row can need one: once every such
+  // bank's oldest entry has been checked, the rest of the queue cannot.
+  uint64_t todo = ~uint64_t{0};
+  if (timing_.banks() <= 64) {
+    todo = 0;
+    for (uint64_t m = queued_mask_; m != 0; m &= m - 1) {
+      const auto bank = static_cast<uint32_t>(__builtin_ctzll(m));
+      if (bank_[bank].entries[writes] > bank_[bank].wanted[writes]) todo |= uint64_t{1} << bank;
+    }
+  }
   ++scan_;
   for (Burst& b : q) {
+    if (todo == 0) break;
     if (b.arrival > now || b.as_unit || bank_[b.bank].seen == scan_) continue;
     bank_[b.bank].seen = scan_;
+    todo &= ~bank_bit(b.bank);
     const uint32_t open = timing_.open_row(b.bank);
     if (open == b.row) continue;  // a hit waiting for its column timing
     const Command c = open == kClosed ? Command::ACT : Command::PRE;
