@@ -29,6 +29,15 @@ void expect_accounted(const Report& r) {
   }
 }
 
+// An m x 128 x 128 fp16 tile reading B at `b` and writing its fp32 output
+// at `out` (A at 0 unless set).
+MatrixOp& tile(ProgramMaker& p, uint32_t m, uint64_t b, uint64_t out) {
+  MatrixOp& op = *p.gemm(m, 128, 128).mutable_matrix();
+  op.set_spm_b(b);
+  op.set_spm_out(out);
+  return op;
+}
+
 // 1 MiB at 1 TB/s after 100 ns: 1148.576 ns; a 128^3 WS tile: 509 cycles.
 constexpr uint64_t kLoadCycles = 1149;
 constexpr uint64_t kTileCycles = 509;
@@ -79,13 +88,8 @@ TEST(Stalls, ATileReadingWhatAnotherStillComputesFollowsItOnItsArray) {
   constexpr uint64_t kOut = 1 << 20;
   const auto cycles = [](const std::function<void(MatrixOp&)>& second) {
     ProgramMaker p;
-    MatrixOp& first = *p.gemm(128, 128, 128).mutable_matrix();
-    first.set_spm_b(32768);
-    first.set_spm_out(kOut);
-    MatrixOp& next = *p.gemm(128, 128, 128).mutable_matrix();
-    next.set_spm_b(32768);
-    next.set_spm_out(2 * kOut);
-    second(next);
+    tile(p, 128, 32768, kOut);
+    second(tile(p, 128, 32768, 2 * kOut));
     return test::run(test::preset(), p.program()).cycles();
   };
   EXPECT_EQ(cycles([](MatrixOp&) {}), kTileCycles);
@@ -117,21 +121,13 @@ TEST(Stalls, AnOutputDrainingUnderTheNextTileIsReadOnceItHasDrained) {
   constexpr uint64_t kOut = 1 << 20;
   const auto alone = [] {
     ProgramMaker p;
-    p.gemm(64, 128, 128).mutable_matrix()->set_spm_out(kOut);
+    tile(p, 64, 0, kOut);
     return test::run(test::preset(), p.program()).cycles();
   }();
   ProgramMaker p;
-  MatrixOp& first = *p.gemm(128, 128, 128).mutable_matrix();
-  first.set_spm_b(32768);
-  first.set_spm_out(kOut);
-  MatrixOp& sum = *p.gemm(64, 128, 128).mutable_matrix();
-  sum.set_spm_b(65536);
-  sum.set_spm_out(kOut);  // rows 0-63, 512 B each
-  sum.set_accumulate(true);
-  MatrixOp& reader = *p.gemm(64, 128, 128).mutable_matrix();
-  reader.set_spm_a(kOut + 64 * 512);  // rows 64-95 of the first's output
-  reader.set_spm_b(98304);
-  reader.set_spm_out(2 * kOut);
+  tile(p, 128, 32768, kOut);
+  tile(p, 64, 65536, kOut).set_accumulate(true);            // rows 0-63, 512 B each
+  tile(p, 64, 98304, 2 * kOut).set_spm_a(kOut + 64 * 512);  // reads rows 64-95 of the first
   EXPECT_EQ(test::run(test::preset(), p.program()).cycles(), kTileCycles + alone);
 }
 
@@ -143,11 +139,7 @@ TEST(Stalls, ADoubleBufferedArrayPreloadsTheNextTileUnderThisOne) {
   // C + min(T, R) - 3 = 253 cycles.
   for (const bool shadow : {false, true}) {
     ProgramMaker p;
-    for (const uint64_t out : {1 << 20, 2 << 20}) {
-      MatrixOp& op = *p.gemm(128, 128, 128).mutable_matrix();
-      op.set_spm_b(32768);
-      op.set_spm_out(out);
-    }
+    for (const uint64_t out : {1 << 20, 2 << 20}) tile(p, 128, 32768, out);
     const Report r =
         test::run(test::preset({"core.array.count=1", std::string("core.array.double_buffered=") +
                                                           (shadow ? "true" : "false")}),
