@@ -3,7 +3,7 @@
 
   examples/memory-wall/run.py [--npusim build/npusim] [--out memory-wall-out]
 
-Runs npusim about a dozen times (under a minute), prints a table per
+Runs npusim about a dozen times (about 90 s), prints a table per
 experiment and writes roofline, timeline and comparison plots (PNG) into
 --out. Uses Debian's python3-matplotlib (scripts/setup.sh installs it).
 """
