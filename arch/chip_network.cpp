@@ -7,6 +7,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "common/integer.h"
+
 namespace npusim::arch {
 
 namespace {
@@ -177,7 +179,7 @@ uint64_t ChipNetwork::send(uint64_t t_ps, uint32_t from, uint32_t to, uint64_t b
   if (a != b) mesh_route(b, 0, to_node, path);
   path.push_back(port_in_.at(to));
   const uint64_t packet = std::max<uint64_t>(1, config_.packet_bytes);
-  const uint64_t packets = std::max<uint64_t>(1, (bytes + packet - 1) / packet);
+  const uint64_t packets = std::max<uint64_t>(1, ceil_div(bytes, packet));
   double last = static_cast<double>(t_ps);
   for (uint64_t p = 0; p < packets; ++p) {
     const uint64_t payload = std::min(packet, bytes - std::min(bytes, p * packet));

@@ -9,6 +9,7 @@
 #include "common/address_space.h"
 #include "common/dtype.h"
 #include "common/error.h"
+#include "common/integer.h"
 
 namespace npusim::arch {
 namespace {
@@ -282,8 +283,7 @@ class Checker {
     if (op.kind() != FILL) spm(".vector.spm_in", op.spm_in(), bytes);
     spm(".vector.spm_out", op.spm_out(), dtype_bytes(vector_out_dtype(op), op.length()));
     // The fp32 row state: alpha or l (ROW_), or m and l, and alpha (ONLINE_SOFTMAX).
-    const uint64_t rows =
-        op.row_length() != 0 ? (op.length() + op.row_length() - 1) / op.row_length() : 1;
+    const uint64_t rows = op.row_length() != 0 ? ceil_div(op.length(), op.row_length()) : 1;
     if (op.kind() == ROW_SCALE_ADD || op.kind() == ROW_DIV) {
       spm(".vector.spm_in3", op.spm_in3(), dtype_bytes(FP32, rows));
     } else if (op.kind() == ONLINE_SOFTMAX) {

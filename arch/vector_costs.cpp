@@ -4,6 +4,7 @@
 #include <map>
 
 #include "common/dtype.h"
+#include "common/integer.h"
 
 namespace npusim::arch {
 namespace {
@@ -59,13 +60,13 @@ const VectorCost* vector_cost(VectorKind kind) {
 uint64_t vector_cycles(const VectorCost& cost, uint64_t length, uint64_t row_length,
                        uint32_t lanes) {
   const uint64_t row = row_length == 0 ? length : row_length;
-  const uint64_t rows = row == 0 ? 0 : (length + row - 1) / row;
-  const uint64_t sweeps = (length + lanes - 1) / lanes;
+  const uint64_t rows = row == 0 ? 0 : ceil_div(length, row);
+  const uint64_t sweeps = ceil_div(length, lanes);
   // Rows shorter than the lanes are reduced side by side (segmented trees).
   // The reduction trees and the scalar unit are pipelined: each group of
   // rows enters them one cycle after the last, and their depth is paid once.
   const uint64_t side_by_side = std::max<uint64_t>(1, lanes / std::max<uint64_t>(row, 1));
-  const uint64_t row_groups = (rows + side_by_side - 1) / side_by_side;
+  const uint64_t row_groups = ceil_div(rows, side_by_side);
   const uint32_t depth = log2_ceil(static_cast<uint32_t>(std::min<uint64_t>(row, lanes)));
   const uint64_t reductions = cost.trees > 0 || cost.per_row > 0 ? row_groups : 0;
   return cost.latency + cost.passes * sweeps + reductions +
@@ -79,7 +80,7 @@ DType vector_out_dtype(const VectorOp& op) {
 uint64_t vector_spm_bytes(const VectorOp& op, const VectorCost& cost) {
   const uint64_t len = op.length();
   const uint64_t row = op.row_length() != 0 ? op.row_length() : len;
-  const uint64_t rows = row == 0 ? 0 : (len + row - 1) / row;
+  const uint64_t rows = row == 0 ? 0 : ceil_div(len, row);
   const uint64_t inputs = op.kind() == FILL ? 0 : op.spm_in2() != 0 ? 2 : 1;
   const uint64_t state = op.kind() == ONLINE_SOFTMAX                          ? 5 * rows
                          : op.kind() == ROW_SCALE_ADD || op.kind() == ROW_DIV ? rows

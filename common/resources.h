@@ -23,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "common/integer.h"
+
 namespace npusim {
 
 // Whose work a resource limits: a unit waiting on the DMA waits on the
@@ -150,7 +152,7 @@ class ResourceLedger {
       w = static_cast<size_t>(t_ps >> shift_);
     }
     windows_ = std::max(w + 1, std::min(kMaxWindows, 2 * windows_));
-    chunks_.resize((windows_ + kChunk - 1) / kChunk);
+    chunks_.resize(ceil_div(windows_, kChunk));
     return w;
   }
   struct Share {
@@ -201,7 +203,7 @@ class ResourceLedger {
       }
     }
     windows_ = (windows_ + 1) / 2;
-    merged.resize((windows_ + kChunk - 1) / kChunk);
+    merged.resize(ceil_div(windows_, kChunk));
     chunks_ = std::move(merged);
     ++shift_;
   }

@@ -9,6 +9,7 @@
 
 #include "common/dtype.h"
 #include "common/error.h"
+#include "common/integer.h"
 
 namespace npusim::compiler {
 namespace {
@@ -76,7 +77,7 @@ SpmLayout default_spm_layout(uint64_t capacity_bytes, uint32_t arrays, uint64_t 
       if (r == static_cast<size_t>(Ring::Weight) && on_chip_bytes > 0 && ring.slot_bytes > 0) {
         // Whole weight slots make the room, so that the tiles that fit a
         // weight slot stay the same; two stay for the weights.
-        const uint64_t given = (on_chip_bytes + ring.slot_bytes - 1) / ring.slot_bytes;
+        const uint64_t given = ceil_div(on_chip_bytes, ring.slot_bytes);
         if (given + 2 > ring.slots) {
           throw std::logic_error(fmt::format(
               "scratchpad layout: {} bytes of on-chip rings leave fewer than two of the {} "
@@ -351,7 +352,7 @@ void ProgramBuilder::all_reduce(uint32_t in, uint64_t in_addr, uint32_t out, uin
   constexpr uint64_t kAlign = 64;
   const auto fits = [&](uint64_t e) {
     const uint64_t data = (dtype_bytes(dtype, e) + kAlign - 1) / kAlign * kAlign;
-    return data + dtype_bytes(dtype, (e + n - 1) / n) <= peers_.ring_bytes;
+    return data + dtype_bytes(dtype, ceil_div(e, n)) <= peers_.ring_bytes;
   };
   uint64_t piece = std::min(elements, peers_.ring_bytes / dtype_bytes(dtype, 1));
   while (piece > 0 && !fits(piece)) piece = piece * n / (n + 1);
@@ -362,7 +363,7 @@ void ProgramBuilder::all_reduce(uint32_t in, uint64_t in_addr, uint32_t out, uin
         "program builder: an all-reduce of {} elements over {} cores in {} scratchpad bytes",
         elements, n, peers_.ring_bytes));
   }
-  const uint64_t pieces = (elements + piece - 1) / piece;
+  const uint64_t pieces = ceil_div(elements, piece);
   reserve(pieces * (4 * n));
   for (uint64_t k = 0; k < pieces; ++k) {
     const uint64_t e = k * elements / pieces, count = (k + 1) * elements / pieces - e;

@@ -14,6 +14,7 @@
 #include "arch/npu_core.h"
 #include "arch/program_check.h"
 #include "common/error.h"
+#include "common/integer.h"
 #include "memory/registry.h"
 #include "sim/config.h"
 #include "sim/core_crossbar.h"
@@ -410,7 +411,7 @@ Report simulate(const SimulationInput& in) {
   }
 
   const uint64_t clock_ps = config.clock.value();
-  const uint64_t cycles = (end_ps + clock_ps - 1) / clock_ps;
+  const uint64_t cycles = ceil_div(end_ps, clock_ps);
   Report r;
   r.set_system(sys.name());
   r.set_cycles(cycles);

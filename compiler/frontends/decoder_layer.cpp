@@ -10,6 +10,7 @@
 
 #include "common/checked.h"
 #include "common/error.h"
+#include "common/integer.h"
 #include "compiler/frontends/hf_config.h"
 #include "compiler/frontends/moe_routing.h"
 #include "compiler/graph_check.h"
@@ -163,7 +164,7 @@ std::string add_layer_nodes(Graph& g, const ModelSpec& d, const DecodeShape& s,
     if (const uint64_t group = quant_group(wt, static_cast<uint64_t>(in)); group != 0) {
       // Quantised: a scale per output column and group of input rows, in
       // the activation precision.
-      const auto groups = (static_cast<uint64_t>(in) + group - 1) / group;
+      const auto groups = ceil_div(static_cast<uint64_t>(in), group);
       mm.add_inputs(param(n + ".scales", {static_cast<int64_t>(groups), out_dim}, at));
       set_attr(mm, "scale_group", static_cast<int64_t>(group));
     }
@@ -257,8 +258,7 @@ std::string add_layer_nodes(Graph& g, const ModelSpec& d, const DecodeShape& s,
           param(x + proj + ".weight", {in, out_dim}, wt);
           if (const uint64_t group = quant_group(wt, static_cast<uint64_t>(in)); group != 0) {
             param(x + proj + ".scales",
-                  {static_cast<int64_t>((static_cast<uint64_t>(in) + group - 1) / group), out_dim},
-                  at);
+                  {static_cast<int64_t>(ceil_div(static_cast<uint64_t>(in), group)), out_dim}, at);
           }
         }
         continue;

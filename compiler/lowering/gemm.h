@@ -13,6 +13,7 @@
 #include <string>
 
 #include "common/dtype.h"
+#include "common/integer.h"
 #include "compiler/lowering/lowering.h"
 #include "compiler/lowering/weight_packing.h"
 
@@ -52,12 +53,12 @@ struct GemmScales {
   // Scale rows a tile of tk rows starting at a multiple of tk takes, at most.
   [[nodiscard]] uint64_t rows_for(uint64_t tk) const {
     if (per_column()) return 1;
-    const uint64_t aligned = (tk + group - 1) / group;
+    const uint64_t aligned = ceil_div(tk, group);
     return tk % group == 0 || group % tk == 0 ? aligned : aligned + 1;
   }
   // Scale bytes a stream of all of B in tiles of tk rows reads.
   [[nodiscard]] uint64_t streamed_bytes(uint64_t tk, uint64_t n) const {
-    return dtype_bytes(dtype, rows_for(tk) * n) * (per_column() ? 1 : (k + tk - 1) / tk);
+    return dtype_bytes(dtype, rows_for(tk) * n) * (per_column() ? 1 : ceil_div(k, tk));
   }
 };
 

@@ -21,6 +21,7 @@
 #include "common/checked.h"
 #include "common/dtype.h"
 #include "common/error.h"
+#include "common/integer.h"
 #include "compiler/lowering/gemm.h"
 #include "compiler/lowering/lowering.h"
 #include "compiler/lowering/on_chip.h"
@@ -125,7 +126,7 @@ FlashTiling tiling_of(const Node& node, const FlashShape& s, const Target& t, DT
                       "--attention unfused)",
                       t.spm_capacity_bytes, node.name(), s.group));
   const uint64_t tq = rows / s.group;
-  const uint64_t blocks = s.batch * s.kv_heads * ((s.tokens + tq - 1) / tq);
+  const uint64_t blocks = s.batch * s.kv_heads * ceil_div(s.tokens, tq);
   uint64_t chains = 1;
   while (chains < std::min<uint64_t>(t.arrays, blocks) &&
          rings_fit(rings_for(s, tk, rows, chains + 1, act), t)) {
@@ -222,7 +223,7 @@ void lower_flash_attention(const Node& node, LoweringContext& ctx) {
 
   // A chain per sequence, KV head and block of query rows, each some
   // instructions: within the program's budget before they are listed.
-  const uint64_t blocks = (s.tokens + t.tq - 1) / t.tq;
+  const uint64_t blocks = ceil_div(s.tokens, t.tq);
   b.reserve(checked_mul(s.batch * s.kv_heads, blocks).value_or(~uint64_t{0}));
   std::vector<Chain> all;
   for (uint64_t seq = 0; seq < s.batch; ++seq) {
@@ -248,7 +249,7 @@ void lower_flash_attention(const Node& node, LoweringContext& ctx) {
                head_row, c.nt, dtype_bytes(act, ld));
       }
       c.o = b.acquire(Ring::VecToVec, /*pinned=*/true);
-      steps = std::max(steps, (c.keys + t.tk - 1) / t.tk);
+      steps = std::max(steps, ceil_div(c.keys, t.tk));
     }
     // Software-pipelined: the chains' scores of step j go to the arrays
     // while the vector unit works on step j - 1's softmaxes.

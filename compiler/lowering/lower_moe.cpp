@@ -12,6 +12,7 @@
 
 #include "common/dtype.h"
 #include "common/error.h"
+#include "common/integer.h"
 #include "compiler/lowering/lowering.h"
 #include "compiler/lowering/vector_rows.h"
 
@@ -59,9 +60,9 @@ void lower_scatter_add(const Node& node, LoweringContext& ctx) {
       gated ? listed_rows(node, k, "slots") : std::vector<uint64_t>{};
   const uint32_t gt = gated ? ctx.tensor(*gates) : 0;
   const uint64_t gate_bytes = gated ? dtype_bytes(gates->dtype(), 1) : 0;
-  b.reserve((total_rows + per - 1) / per);  // a vector op per chunk, at least
+  b.reserve(ceil_div(total_rows, per));  // a vector op per chunk, at least
   // Part rows by the chunk of output rows they land in, in listed order.
-  std::vector<std::vector<size_t>> landing((total_rows + per - 1) / per);
+  std::vector<std::vector<size_t>> landing(ceil_div(total_rows, per));
   for (size_t i = 0; i < rows.size(); ++i) landing[rows[i] / per].push_back(i);
   for (uint64_t r0 = 0; r0 < total_rows; r0 += per) {
     const uint64_t n = std::min(per, total_rows - r0);
@@ -147,7 +148,7 @@ void lower_moe_gates(const Node& node, LoweringContext& ctx) {
   const uint64_t per = rows_per_slot(ctx, node, std::max(dtype_bytes(dt, k), dtype_bytes(FP32, k)));
   ProgramBuilder& b = ctx.builder;
   const uint32_t pt = ctx.tensor(probs), ot = ctx.tensor(out);
-  b.reserve((rows + per - 1) / per);
+  b.reserve(ceil_div(rows, per));
   for (uint64_t r0 = 0; r0 < rows; r0 += per) {
     const uint64_t n = std::min(per, rows - r0);
     const Buffer in = b.acquire(Ring::VecIn);

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/error.h"
+#include "common/integer.h"
 #include "compiler/graph_util.h"
 
 namespace npusim::compiler {
@@ -23,7 +24,7 @@ void lower_pim_matmul(const Node& node, LoweringContext& ctx) {
                     node.name(), k, n, slot));
   }
   const uint32_t xt = ctx.tensor(x), wt = ctx.tensor(w), yt = ctx.tensor(y);
-  ctx.builder.reserve(3 * ((rows + per_request - 1) / per_request));
+  ctx.builder.reserve(3 * ceil_div(rows, per_request));
   for (uint64_t r = 0; r < rows; r += per_request) {
     const uint64_t v = std::min(per_request, rows - r);
     const Buffer in = ctx.builder.acquire(Ring::VecIn);
@@ -42,7 +43,7 @@ void lower_pim_matmul(const Node& node, LoweringContext& ctx) {
     ctx.builder.pim(op, in, out);
     ctx.builder.store(out, yt, y.address() + r * n * 2, v * n * 2);
   }
-  ctx.note("pim.requests", static_cast<int64_t>((rows + per_request - 1) / per_request));
+  ctx.note("pim.requests", static_cast<int64_t>(ceil_div(rows, per_request)));
   ctx.note("pim.vectors_per_request", static_cast<int64_t>(per_request));
 }
 
@@ -66,7 +67,7 @@ void lower_pim_attention(const Node& node, LoweringContext& ctx, bool score) {
         "node '{}': a head's inputs or results do not fit a {}-byte slot", node.name(), slot));
   }
   const uint32_t in_t = ctx.tensor(in), cache_t = ctx.tensor(cache), out_t = ctx.tensor(out);
-  const uint64_t loads = cs.batch * ((cs.kv_heads + per_load - 1) / per_load);
+  const uint64_t loads = cs.batch * ceil_div(cs.kv_heads, per_load);
   ctx.builder.reserve(loads * (2 + per_load));
   for (uint64_t b = 0; b < cs.batch; ++b) {
     for (uint64_t g0 = 0; g0 < cs.kv_heads; g0 += per_load) {

@@ -1,5 +1,6 @@
 #include "memory/dram/channel_controller.h"
 
+#include "common/integer.h"
 #include "memory/latency.h"
 
 #include <algorithm>
@@ -24,7 +25,7 @@ ChannelController::ChannelController(const DramSpec& spec, Done done)
   stats_.read_latency.assign(kLatencyBuckets, 0);
   unrefreshed_mask_ = all_banks_mask();
   slot_ = std::max<uint64_t>({1, spec.CCD_S, spec.burst_cycles});
-  const uint64_t lanes = std::max<uint64_t>(1, (spec.CCD_L + slot_ - 1) / slot_);
+  const uint64_t lanes = std::max<uint64_t>(1, ceil_div(spec.CCD_L, slot_));
   lanes_.resize(lanes);
   period_ = lanes * slot_;
   period_pow2_ = (period_ & (period_ - 1)) == 0;

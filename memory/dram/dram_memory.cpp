@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "common/integer.h"
 #include "memory/latency.h"
 #include "memory/registry.h"
 
@@ -81,7 +82,7 @@ void DramMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
   const bool write = trans.is_write();
   const uint64_t begin = first / bb * bb;
   const uint32_t id =
-      open_request(trans, arrival, static_cast<uint32_t>((first + bytes - begin + bb - 1) / bb));
+      open_request(trans, arrival, static_cast<uint32_t>(ceil_div(first + bytes - begin, bb)));
   if (!spec_.row_granular || bytes < spec_.row_bytes()) {
     // Burst by burst, the address walked rather than decoded each time.
     AddressMapping::Cursor cursor(mapping_, begin);
@@ -145,7 +146,7 @@ void DramMemory::group_bursts(uint64_t from, uint64_t to, const Burst& proto) {
     const DramAddress d = cursor.address();
     // Bursts up to the next run boundary share channel, bank and row.
     const uint64_t step = std::min((a / run_bytes + 1) * run_bytes, to) - a;
-    const auto n = static_cast<uint32_t>((step + bb - 1) / bb);
+    const auto n = static_cast<uint32_t>(ceil_div(step, bb));
     a += n * bb;
     cursor.advance(n);
     // The run this request is building in the bank, if any (direct mapped).

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/integer.h"
+
 namespace npusim::memory::pim {
 
 using dram::Command;
@@ -110,7 +112,7 @@ bool PimChannel::plan_stage(dram::ChannelController& ch, uint64_t now, uint64_t&
     }
     case Stage::Readout: {
       const uint64_t bytes = uint64_t{d.banks()} * pass_vectors(j) * j.element_bytes;
-      const uint64_t bursts = (bytes + d.burst_bytes() - 1) / d.burst_bytes();
+      const uint64_t bursts = ceil_div(bytes, d.burst_bytes());
       const uint64_t first = std::max({now, t.earliest(Command::RDRES, 0), last_mac_ + spacing});
       const uint64_t last = first + (bursts - 1) * std::max(d.RDRES, d.CCD_S);
       ch.issue_all(Command::RDRES, last, bursts);
@@ -123,11 +125,11 @@ bool PimChannel::plan_stage(dram::ChannelController& ch, uint64_t now, uint64_t&
         return true;
       }
       group_ = 0;
-      const uint32_t batches = (j.chunks + batch_chunks(j) - 1) / batch_chunks(j);
+      const auto batches = static_cast<uint32_t>(ceil_div(j.chunks, batch_chunks(j)));
       if (++batch_ == batches) {
         batch_ = 0;
         const uint32_t per_pass = std::min(j.vectors, slots());
-        if (++pass_ == (j.vectors + per_pass - 1) / per_pass) {
+        if (++pass_ == ceil_div(j.vectors, per_pass)) {
           stage_ = Stage::Exit;
           return true;
         }

@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "common/integer.h"
 #include "memory/pim/pim_layout.h"
 
 namespace npusim::memory::pim {
@@ -113,10 +114,8 @@ struct PimCost {
       }
     }
     const uint64_t result_bytes = uint64_t{geometry.banks} * per_pass * 2;
-    return total +
-           static_cast<double>((result_bytes + geometry.burst_bytes - 1) / geometry.burst_bytes) *
-               rdres +
-           CL + BL;
+    return total + static_cast<double>(ceil_div(result_bytes, geometry.burst_bytes)) * rdres + CL +
+           BL;
   }
 };
 

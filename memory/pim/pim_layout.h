@@ -33,6 +33,8 @@
 
 #include <cstdint>
 
+#include "common/integer.h"
+
 namespace npusim::memory::pim {
 
 // What the layout needs of the memory (PimSpec::geometry()).
@@ -67,15 +69,17 @@ class PimLayout {
   [[nodiscard]] uint64_t elements_per_row() const {
     return uint64_t{g_.columns} * elements_per_column();
   }
-  [[nodiscard]] uint32_t block_groups() const { return (m_ + g_.banks - 1) / g_.banks; }
+  [[nodiscard]] uint32_t block_groups() const {
+    return static_cast<uint32_t>(ceil_div(m_, g_.banks));
+  }
   [[nodiscard]] uint64_t groups() const { return uint64_t{blocks_} * block_groups(); }
   [[nodiscard]] uint32_t chunks() const {
-    return static_cast<uint32_t>((k_ + elements_per_row() - 1) / elements_per_row());
+    return static_cast<uint32_t>(ceil_div(k_, elements_per_row()));
   }
   // Columns the last chunk fills (the MACs a row of it takes per bank).
   [[nodiscard]] uint32_t last_chunk_columns() const {
     const uint64_t rest = k_ - (uint64_t{chunks()} - 1) * elements_per_row();
-    return static_cast<uint32_t>((rest + elements_per_column() - 1) / elements_per_column());
+    return static_cast<uint32_t>(ceil_div(rest, elements_per_column()));
   }
   // Groups channel `c` computes, of every block.
   [[nodiscard]] uint32_t groups_on(uint32_t c) const {
@@ -93,7 +97,7 @@ class PimLayout {
   }
   // DRAM rows the region takes in every bank.
   [[nodiscard]] uint32_t rows() const {
-    return static_cast<uint32_t>((groups() + g_.channels - 1) / g_.channels * chunks());
+    return static_cast<uint32_t>(ceil_div(groups(), g_.channels) * chunks());
   }
   [[nodiscard]] uint64_t region_bytes() const { return uint64_t{rows()} * g_.stripe_bytes(); }
   [[nodiscard]] uint64_t base_address() const { return uint64_t{base_row_} * g_.stripe_bytes(); }

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "common/integer.h"
 #include "common/ranges.h"
 #include "memory/preset_table.h"
 
@@ -25,7 +26,7 @@ PimConfig resolve_config(const PimConfig& config, const std::string& where,
 
 uint32_t PimSpec::macab_spacing(uint32_t element_bytes) const {
   const uint64_t elements = dram.burst_bytes() / element_bytes;
-  const uint64_t unit_cycles = (elements + lanes - 1) / lanes;
+  const uint64_t unit_cycles = ceil_div(elements, lanes);
   const double ps = static_cast<double>(unit_cycles) * 1e6 / clock_mhz;
   const auto clocks = static_cast<uint32_t>(std::ceil(ps / dram.tck_ps - 1e-6));
   return std::max(dram.CCDAB, clocks);
