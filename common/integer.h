@@ -10,4 +10,9 @@ namespace npusim {
   return (a + b - 1) / b;
 }
 
+// a rounded up to a multiple of b (b > 0).
+[[nodiscard]] constexpr uint64_t round_up(uint64_t a, uint64_t b) {
+  return ceil_div(a, b) * b;
+}
+
 }  // namespace npusim

@@ -351,7 +351,7 @@ void ProgramBuilder::all_reduce(uint32_t in, uint64_t in_addr, uint32_t out, uin
   // in the receive buffer, each 64-byte aligned.
   constexpr uint64_t kAlign = 64;
   const auto fits = [&](uint64_t e) {
-    const uint64_t data = (dtype_bytes(dtype, e) + kAlign - 1) / kAlign * kAlign;
+    const uint64_t data = round_up(dtype_bytes(dtype, e), kAlign);
     return data + dtype_bytes(dtype, ceil_div(e, n)) <= peers_.ring_bytes;
   };
   uint64_t piece = std::min(elements, peers_.ring_bytes / dtype_bytes(dtype, 1));

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "common/dtype.h"
+#include "common/integer.h"
 #include "compiler/lowering/lowering.h"
 
 namespace npusim::compiler {
@@ -102,7 +103,7 @@ OnChip::OnChip(const Graph& graph, const TensorIndex& tensors, const SpmLayout& 
     if (*std::max_element(first, last) >= layout[c.plan.ring].slots) continue;
     RingLayout& r = rings_[static_cast<size_t>(c.plan.ring) - kFirstOnChipRing];
     for (auto it = first; it != last; ++it) r.slots = std::max(r.slots, ++*it);
-    r.slot_bytes = std::max(r.slot_bytes, (c.bytes + kAlign - 1) / kAlign * kAlign);
+    r.slot_bytes = std::max(r.slot_bytes, round_up(c.bytes, kAlign));
     plan_.emplace(c.name, c.plan);
   }
 }

@@ -10,6 +10,7 @@
 #include "common/address_space.h"
 #include "common/checked.h"
 #include "common/error.h"
+#include "common/integer.h"
 
 namespace npusim::compiler {
 namespace {
@@ -75,7 +76,7 @@ class Allocator {
   // `at` rounded up to `alignment` (0: the default one).
   [[nodiscard]] uint64_t aligned(uint64_t at, uint64_t alignment) const {
     const uint64_t align = alignment != 0 ? alignment : o_.alignment;
-    return (at + align - 1) / align * align;
+    return round_up(at, align);
   }
   [[nodiscard]] const PlacementMemory& memory(uint32_t m) const { return memories_[m]; }
 

@@ -101,7 +101,7 @@ void DramMemory::accept(tlm::tlm_generic_payload& trans, uint64_t arrival_ps) {
   // split into single bursts would wait behind every planned row).
   const uint64_t end = first + bytes;
   const uint64_t block = mapping_.row_block() * bb;
-  const uint64_t mid_begin = std::min((begin + block - 1) / block * block, end);
+  const uint64_t mid_begin = std::min(round_up(begin, block), end);
   const uint64_t mid_end = std::max(mid_begin, end / block * block);
   group_bursts(begin, mid_begin, Burst::of(arrival, 0, 0, 0, id, 1, write, false));
   if (mid_begin < mid_end) {
