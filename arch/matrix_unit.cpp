@@ -107,9 +107,7 @@ void MatrixUnit::execute(const Instruction& instruction) {
   // under the next tile on its array: read as an operand once drained, and
   // summed into or written over once drained unless on that array.
   const auto operand = [&](const Span& out) { return out.overlaps(a) || out.overlaps(b); };
-  const auto touches = [&](const Span& out) {
-    return operand(out) || out.overlaps(writes) || out.overlaps(acc);
-  };
+  const auto written = [&](const Span& out) { return out.overlaps(writes) || out.overlaps(acc); };
   size_t array = 0;
   uint64_t after = 0;    // when the latest such writer ends
   uint64_t drained = 0;  // when the outputs it must wait for have drained
@@ -122,7 +120,7 @@ void MatrixUnit::execute(const Instruction& instruction) {
     if (t.draining_end_ps > now) {
       if (operand(t.draining)) {
         drained = std::max(drained, t.draining_end_ps);
-      } else if (touches(t.draining)) {
+      } else if (written(t.draining)) {
         auto& [first, second] = writes_draining;
         if (t.draining_end_ps > first.first) {
           second = first;
@@ -135,7 +133,7 @@ void MatrixUnit::execute(const Instruction& instruction) {
     if (t.end_ps <= now) continue;
     const bool reads = operand(t.out);
     if (reads) drained = std::max(drained, t.end_ps);
-    if (t.end_ps > after && (reads || t.out.overlaps(writes) || t.out.overlaps(acc))) {
+    if (t.end_ps > after && (reads || written(t.out))) {
       after = t.end_ps;
       array = x;
     }

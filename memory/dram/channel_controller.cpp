@@ -296,7 +296,7 @@ bool ChannelController::schedule(BurstQueue& q, uint64_t now, uint64_t& wake) {
     todo = 0;
     for (uint64_t m = queued_mask_; m != 0; m &= m - 1) {
       const auto bank = static_cast<uint32_t>(__builtin_ctzll(m));
-      if (bank_[bank].entries[writes] > bank_[bank].wanted[writes]) todo |= uint64_t{1} << bank;
+      if (bank_[bank].entries[writes] > bank_[bank].wanted[writes]) todo |= bank_bit(bank);
     }
   }
   ++scan_;
