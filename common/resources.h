@@ -85,9 +85,9 @@ class ResourceLedger {
   void add_at(Column c, uint64_t t_ps, double work) { cell(window_of(t_ps), c) += work; }
   // Two columns' work done at the same time (one window lookup).
   void add_at(uint64_t t_ps, Column c1, double work1, Column c2, double work2) {
-    const size_t w = window_of(t_ps);
-    cell(w, c1) += work1;
-    cell(w, c2) += work2;
+    double* window = cells(window_of(t_ps));
+    window[c1] += work1;
+    window[c2] += work2;
   }
   // `work` done evenly over [start, end).
   void add(Column c, uint64_t start_ps, uint64_t end_ps, double work) {
@@ -183,10 +183,12 @@ class ResourceLedger {
         cell(w, each[i].column) += per_ps[i] * static_cast<double>(b - a);
     }
   }
-  double& cell(size_t w, Column c) {
+  double& cell(size_t w, Column c) { return cells(w)[c]; }
+  // Window `w`'s cells, one per column.
+  double* cells(size_t w) {
     Chunk& chunk = chunks_[w / kChunk];
     if (chunk.empty()) hold(chunk);
-    return chunk[w % kChunk * columns_ + c];
+    return chunk.data() + w % kChunk * columns_;
   }
   // Halves the resolution: windows 2i and 2i + 1 become window i.
   void merge() {
