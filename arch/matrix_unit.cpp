@@ -23,11 +23,7 @@ MatrixUnit::Span span_of(uint64_t addr, DType dtype, uint64_t rows, uint64_t col
 
 }  // namespace
 
-bool MatrixUnit::Span::overlaps(const Span& o) const {
-  if (lines == 0 || o.lines == 0) return false;
-  const uint64_t end = addr + (lines - 1) * stride_bytes + line_bytes;
-  const uint64_t o_end = o.addr + (o.lines - 1) * o.stride_bytes + o.line_bytes;
-  if (end <= o.addr || o_end <= addr) return false;
+bool MatrixUnit::Span::lines_meet(const Span& o) const {
   // Lines equally far apart (tiles of one matrix): they overlap when some
   // line of each does. Otherwise the ranges' overlap is taken as one.
   if (stride_bytes != o.stride_bytes || line_bytes > stride_bytes || o.line_bytes > stride_bytes) {

@@ -45,7 +45,19 @@ class MatrixUnit : public Engine {
   // `stride_bytes` apart.
   struct Span {
     uint64_t addr = 0, lines = 0, line_bytes = 0, stride_bytes = 0;
-    [[nodiscard]] bool overlaps(const Span& o) const;
+    // Whether a byte is in both. (Inline: a tile tests every array's
+    // latest outputs, and most are elsewhere in the scratchpad, which the
+    // first bytes' and ends' test settles.)
+    [[nodiscard]] bool overlaps(const Span& o) const {
+      if (lines == 0 || o.lines == 0) return false;
+      const uint64_t end = addr + (lines - 1) * stride_bytes + line_bytes;
+      const uint64_t o_end = o.addr + (o.lines - 1) * o.stride_bytes + o.line_bytes;
+      return end > o.addr && o_end > addr && lines_meet(o);
+    }
+
+   private:
+    // overlaps() for spans whose ranges overlap: whether some lines do.
+    [[nodiscard]] bool lines_meet(const Span& o) const;
   };
 
   MatrixUnit(const sc_core::sc_module_name& name, const Instructions& queue, CoreContext& context,
