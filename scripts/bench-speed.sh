@@ -5,7 +5,9 @@
 #   - a Llama-2-70B decode token on gb200-like, one chip that holds it
 #     (target: simulate <= 10 s);
 #   - burst-level memtest, sequential 64-byte reads on one HBM3 stack
-#     (target: >= 8 M requests/s).
+#     (target: >= 8 M requests/s);
+#   - and, for where the time goes, the 7B token with an ideal memory in
+#     place of the DRAM (no target).
 # Usage: scripts/bench-speed.sh [--against OTHER_NPUSIM] [--quick]
 #   --against  also runs OTHER_NPUSIM (say, a build of an earlier commit),
 #              alternating with this one, and prints OTHER / this: before
@@ -63,6 +65,12 @@ ex="$here/examples"
 measure "Llama-2-7B decode token, KV 2048, npu-hbm3 (simulate)" ms bench \
   --system "$ex/hw/npu-hbm3.textproto" --model "$ex/models/llama2-7b.json" --kv-len 2048 \
   "${layers[@]}"
+# The same token with an ideal memory of the same bandwidth in place of the
+# DRAM: the rest of the simulator's share (no target; the gap to the first
+# figure is what the DRAM model costs).
+measure "Llama-2-7B decode token, as above, ideal 4096 GB/s memory (simulate)" ms bench \
+  --system "$ex/hw/npu-hbm3.textproto" --model "$ex/models/llama2-7b.json" --kv-len 2048 \
+  --set memory.ideal.bandwidth_gbps=4096 --set memory.ideal.latency_ns=100 "${layers[@]}"
 measure "Llama-2-70B decode token, KV 2048, gb200-like (simulate)" ms bench \
   --system "$ex/hw/gb200-like.textproto" --model "$ex/models/llama2-70b.json" --dtype bf16 \
   --kv-len 2048 "${layers[@]}"
