@@ -173,15 +173,25 @@ class ResourceLedger {
       for (const Share& s : each) cell(first, s.column) += s.work;
       return;
     }
-    std::array<double, N> per_ps{};
-    for (size_t i = 0; i < N; ++i)
+    // Each window gets per_ps x its ps of the span: the first from
+    // start_ps, the last to end_ps, those between all of theirs.
+    std::array<double, N> per_ps{}, whole{};
+    for (size_t i = 0; i < N; ++i) {
       per_ps[i] = each[i].work / static_cast<double>(end_ps - start_ps);
-    for (size_t w = first; w <= last; ++w) {
-      const uint64_t a = std::max(start_ps, uint64_t{w} << shift_);
-      const uint64_t b = std::min(end_ps, uint64_t{w + 1} << shift_);
-      for (size_t i = 0; i < N; ++i)
-        cell(w, each[i].column) += per_ps[i] * static_cast<double>(b - a);
+      whole[i] = per_ps[i] * static_cast<double>(window_ps());
     }
+    const auto add_to = [&](size_t w, const std::array<double, N>& work) {
+      double* window = cells(w);
+      for (size_t i = 0; i < N; ++i) window[each[i].column] += work[i];
+    };
+    const auto part = [&](uint64_t ps) {
+      std::array<double, N> work{};
+      for (size_t i = 0; i < N; ++i) work[i] = per_ps[i] * static_cast<double>(ps);
+      return work;
+    };
+    add_to(first, part((uint64_t{first + 1} << shift_) - start_ps));
+    for (size_t w = first + 1; w < last; ++w) add_to(w, whole);
+    add_to(last, part(end_ps - (uint64_t{last} << shift_)));
   }
   double& cell(size_t w, Column c) { return cells(w)[c]; }
   // Window `w`'s cells, one per column.
