@@ -110,9 +110,14 @@ void MatrixUnit::execute(const Instruction& instruction) {
   // The two latest-draining outputs it sums into or writes over, and their
   // arrays (the one it runs on needs no wait).
   std::array<std::pair<uint64_t, size_t>, 2> writes_draining{};
+  uint64_t first_free = latest_[0].end_ps;  // latest_[array].end_ps while no writer is found
   for (size_t x = 0; x < latest_.size(); ++x) {
     const Tile& t = latest_[x];
-    if (after == 0 && t.end_ps < latest_[array].end_ps) array = x;
+    if (after == 0 && t.end_ps < first_free) {
+      array = x;
+      first_free = t.end_ps;
+    }
+    if (t.end_ps <= now && t.draining_end_ps <= now) continue;  // idle: no hazard
     if (t.draining_end_ps > now) {
       if (operand(t.draining)) {
         drained = std::max(drained, t.draining_end_ps);
