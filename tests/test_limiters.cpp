@@ -311,5 +311,28 @@ TEST(ResourceLedger, WindowsMergeWithoutLosingWork) {
   EXPECT_DOUBLE_EQ(ledger.work(a, 0, ledger.window_ps()), 300.0);
 }
 
+TEST(ResourceLedger, WorkSpreadOverASpanGoesToEachWindowByItsShareOfTheSpan) {
+  ResourceLedger ledger;
+  const auto a = ledger.add_resource({"a", ResourcePath::Memory, "B", 1.0, "", ""});
+  const auto b = ledger.add_column();
+  const auto c = ledger.add_column();
+  const uint64_t w = ledger.window_ps();
+  // From a quarter into window 1 to half into window 4: 3/4 + 1 + 1 + 1/2
+  // windows, so 3.25 windows of work at 100 per window.
+  ledger.add(a, w + w / 4, 4 * w + w / 2, 325.0);
+  ledger.add(w + w / 4, 4 * w + w / 2, b, 325.0, c, 650.0);  // two columns at once
+  const double expect[] = {0.0, 75.0, 100.0, 100.0, 50.0, 0.0};
+  for (size_t i = 0; i < 6; ++i) {
+    EXPECT_DOUBLE_EQ(ledger.at(i, a), expect[i]) << "window " << i;
+    EXPECT_DOUBLE_EQ(ledger.at(i, b), expect[i]) << "window " << i;
+    EXPECT_DOUBLE_EQ(ledger.at(i, c), 2 * expect[i]) << "window " << i;
+  }
+  // Within one window, or at an instant: all of it there.
+  ledger.add(a, 2 * w + 1, 3 * w - 1, 9.0);
+  ledger.add(a, 3 * w + 5, 3 * w + 5, 4.0);
+  EXPECT_DOUBLE_EQ(ledger.at(2, a), 109.0);
+  EXPECT_DOUBLE_EQ(ledger.at(3, a), 104.0);
+}
+
 }  // namespace
 }  // namespace npusim
