@@ -56,9 +56,7 @@ DmaEngine::DmaEngine(const sc_core::sc_module_name& name, const Program& program
     slot->payload.set_data_ptr(data_.data());
     slot->payload.set_byte_enable_ptr(nullptr);
     slot->payload.set_dmi_allowed(false);
-    auto* tag = new SlotTag;  // owned and freed by the payload
-    tag->slot = slot.get();
-    slot->payload.set_extension(tag);
+    SlotTag::set(slot->payload, slot.get());
     free_.push_back(slot.get());
     slots_.push_back(std::move(slot));
   }
@@ -337,9 +335,9 @@ tlm::tlm_sync_enum DmaEngine::nb_transport_bw(tlm::tlm_generic_payload& trans,
                                          trans.get_data_length(), trans.get_address(),
                                          trans.get_response_string()));
   }
-  const SlotTag* tag = trans.get_extension<SlotTag>();
+  const SlotTag* tag = SlotTag::of(trans);
   if (tag == nullptr) throw std::logic_error("dma: response for an unknown request");
-  Slot* slot = tag->slot;
+  Slot* slot = tag->value;
   Transfer& transfer = transfers_[slot->transfer - first_transfer_];
   --transfer.outstanding;
   bytes_in_flight_ -= slot->bytes;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "arch/engine.h"
+#include "memory/payload_tag.h"
 
 namespace npusim::arch {
 
@@ -81,13 +82,7 @@ class DmaEngine : public Engine {
     uint32_t bytes = 0;          // a load's or store's, counted in bytes_in_flight_
   };
   // Finds a response's slot without a search.
-  struct SlotTag : tlm::tlm_extension<SlotTag> {
-    Slot* slot = nullptr;
-    [[nodiscard]] tlm::tlm_extension_base* clone() const override { return new SlotTag(*this); }
-    void copy_from(const tlm::tlm_extension_base& other) override {
-      slot = static_cast<const SlotTag&>(other).slot;
-    }
-  };
+  using SlotTag = memory::PayloadTag<DmaEngine, Slot*>;
 
   tlm::tlm_sync_enum nb_transport_bw(tlm::tlm_generic_payload& trans, tlm::tlm_phase& phase,
                                      sc_core::sc_time& delay);

@@ -153,9 +153,7 @@ TrafficGenerator::TrafficGenerator(const sc_core::sc_module_name& name,
   socket.register_nb_transport_bw(this, &TrafficGenerator::nb_transport_bw);
   for (uint32_t i = 0; i < outstanding; ++i) {
     auto slot = std::make_unique<Slot>();
-    auto* tag = new Tag;  // owned by the payload
-    tag->slot = slot.get();
-    slot->payload.set_extension(tag);
+    Tag::set(slot->payload, slot.get());
     slot->payload.set_byte_enable_ptr(nullptr);
     free_.push_back(slot.get());
     slots_.push_back(std::move(slot));
@@ -217,7 +215,7 @@ tlm::tlm_sync_enum TrafficGenerator::nb_transport_bw(tlm::tlm_generic_payload& t
                     trans.get_data_length(), trans.get_address(), trans.get_response_string())));
     sc_core::sc_stop();
   }
-  Slot* slot = trans.get_extension<Tag>()->slot;
+  Slot* slot = Tag::of(trans)->value;
   const uint64_t now = sc_core::sc_time_stamp().value();
   latencies_ns_.push_back(static_cast<double>(now - slot->issued_ps) * 1e-3);
   last_response_ps_ = std::max(last_response_ps_, now);

@@ -13,6 +13,8 @@
 #include <tlm>
 #include <vector>
 
+#include "memory/payload_tag.h"
+
 namespace npusim::memory {
 
 struct TrafficRequest {
@@ -71,13 +73,8 @@ class TrafficGenerator : public sc_core::sc_module {
     tlm::tlm_generic_payload payload;
     uint64_t issued_ps = 0;
   };
-  struct Tag : tlm::tlm_extension<Tag> {
-    Slot* slot = nullptr;
-    [[nodiscard]] tlm::tlm_extension_base* clone() const override { return new Tag(*this); }
-    void copy_from(const tlm::tlm_extension_base& o) override {
-      slot = static_cast<const Tag&>(o).slot;
-    }
-  };
+  // Finds a response's slot without a search.
+  using Tag = PayloadTag<TrafficGenerator, Slot*>;
   void issue();
   tlm::tlm_sync_enum nb_transport_bw(tlm::tlm_generic_payload& trans, tlm::tlm_phase& phase,
                                      sc_core::sc_time& delay);

@@ -19,12 +19,7 @@ CoreCrossbar::CoreCrossbar(const sc_core::sc_module_name& name, arch::ChipNetwor
 tlm::tlm_sync_enum CoreCrossbar::nb_transport_fw(int core, tlm::tlm_generic_payload& trans,
                                                  tlm::tlm_phase& phase, sc_core::sc_time& delay) {
   if (phase != tlm::BEGIN_REQ) throw std::logic_error("core crossbar: unexpected TLM phase");
-  auto* from = trans.get_extension<FromCore>();
-  if (from == nullptr) {
-    from = new FromCore;
-    trans.set_extension(from);  // freed with the payload
-  }
-  from->core = core;
+  FromCore::set(trans, core);
   const uint64_t now = sc_core::sc_time_stamp().value();
   const uint64_t through =
       network_.to_memory(now + delay.value(), first_core_ + static_cast<uint32_t>(core),
@@ -36,7 +31,7 @@ tlm::tlm_sync_enum CoreCrossbar::nb_transport_fw(int core, tlm::tlm_generic_payl
 tlm::tlm_sync_enum CoreCrossbar::nb_transport_bw(tlm::tlm_generic_payload& trans,
                                                  tlm::tlm_phase& phase, sc_core::sc_time& delay) {
   if (phase != tlm::BEGIN_RESP) throw std::logic_error("core crossbar: unexpected TLM phase");
-  const int core = trans.get_extension<FromCore>()->core;
+  const int core = FromCore::of(trans)->value;
   const uint64_t back = network_.from_memory(
       sc_core::sc_time_stamp().value() + delay.value(), first_core_ + static_cast<uint32_t>(core),
       trans.is_read() ? trans.get_data_length() : 0, trans.get_address());
@@ -45,7 +40,7 @@ tlm::tlm_sync_enum CoreCrossbar::nb_transport_bw(tlm::tlm_generic_payload& trans
 }
 
 void CoreCrossbar::deliver(tlm::tlm_generic_payload& trans) {
-  const int core = trans.get_extension<FromCore>()->core;
+  const int core = FromCore::of(trans)->value;
   tlm::tlm_phase phase = tlm::BEGIN_RESP;
   sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
   cores[core]->nb_transport_bw(trans, phase, delay);

@@ -17,6 +17,7 @@
 #include <tlm>
 
 #include "arch/chip_network.h"
+#include "memory/payload_tag.h"
 #include "memory/response_queue.h"
 
 namespace npusim::sim {
@@ -36,16 +37,8 @@ class CoreCrossbar : public sc_core::sc_module {
   tlm::tlm_sync_enum nb_transport_bw(tlm::tlm_generic_payload& trans, tlm::tlm_phase& phase,
                                      sc_core::sc_time& delay);
   void deliver(tlm::tlm_generic_payload& trans);
-  // The core a request in flight came from, carried with it (set once on
-  // each of a core's payloads, which live as long as the core's engine and
-  // are reused request after request: no lookup, no allocation per request).
-  struct FromCore : tlm::tlm_extension<FromCore> {
-    int core = 0;
-    [[nodiscard]] tlm::tlm_extension_base* clone() const override { return new FromCore(*this); }
-    void copy_from(const tlm::tlm_extension_base& other) override {
-      core = static_cast<const FromCore&>(other).core;
-    }
-  };
+  // The core a request in flight came from, carried with it.
+  using FromCore = memory::PayloadTag<CoreCrossbar, int>;
 
   arch::ChipNetwork& network_;
   const uint32_t first_core_;
