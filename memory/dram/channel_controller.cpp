@@ -292,7 +292,8 @@ bool ChannelController::schedule(BurstQueue& q, uint64_t now, uint64_t& wake) {
   // Only a bank with an entry for another row can need one: once every such
   // bank's oldest entry has been checked, the rest of the queue cannot.
   uint64_t todo = ~uint64_t{0};
-  if (timing_.banks() <= 64) {
+  const bool masked = timing_.banks() <= 64;
+  if (masked) {
     todo = 0;
     for (uint64_t m = queued_mask_; m != 0; m &= m - 1) {
       const auto bank = static_cast<uint32_t>(__builtin_ctzll(m));
@@ -302,6 +303,9 @@ bool ChannelController::schedule(BurstQueue& q, uint64_t now, uint64_t& wake) {
   ++scan_;
   for (Burst& b : q) {
     if (todo == 0) break;
+    // A bank out of `todo` (checked, or every entry of it a hit) has
+    // nothing to do: most of a long queue is hits waiting for the bus.
+    if (masked && (todo & bank_bit(b.bank)) == 0) continue;
     if (b.arrival > now || b.as_unit || bank_[b.bank].seen == scan_) continue;
     bank_[b.bank].seen = scan_;
     todo &= ~bank_bit(b.bank);
