@@ -127,10 +127,6 @@ void AddressMapping::Cursor::advance(uint64_t bursts) {
   }
 }
 
-DramAddress AddressMapping::Cursor::address() const {
-  return m_.compose(field_);
-}
-
 uint64_t AddressMapping::row_in_block(uint64_t r) const {
   uint64_t at = 0;
   for (const Place& p : row_digits_) {  // r's mixed-radix digits, least significant first

@@ -39,7 +39,8 @@ class AddressMapping {
   class Cursor {
    public:
     Cursor(const AddressMapping& mapping, uint64_t address);
-    [[nodiscard]] DramAddress address() const;
+    // (Inline: per row of a transfer.)
+    [[nodiscard]] DramAddress address() const { return m_.compose(field_); }
     void next() { advance(1); }     // the following burst
     void advance(uint64_t bursts);  // `bursts` bursts on
     // One aligned row block on, from the start of one (row_block() bursts:
