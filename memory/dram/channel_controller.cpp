@@ -133,17 +133,23 @@ void ChannelController::refresh_until(uint64_t now) {
     const uint64_t due = refresh_due_;
     if (refreshed_count_ == 0) round_clean_ = true;  // a round starts
     if (!idle()) round_clean_ = false;
-    if (!all) refresh_bank_ = pick_refresh_bank();
-    const uint32_t first = all ? 0 : refresh_bank_;
-    const uint32_t last = all ? timing_.banks() : refresh_bank_ + 1;
-    for (uint32_t b = first; b < last; ++b) {
+    const auto close = [&](uint32_t b) {
       if (timing_.open_row(b) != kClosed) {
         record(Command::PRE, b, std::max(due, timing_.earliest(Command::PRE, b)));
       }
+    };
+    uint64_t at;
+    if (all) {
+      for (uint32_t b = 0; b < timing_.banks(); ++b) close(b);
+      at = std::max(due, timing_.earliest(Command::REFab, 0));
+      record(Command::REFab, 0, at);
+    } else {  // (the commands spelled out: the per-bank case runs every few rows)
+      refresh_bank_ = pick_refresh_bank();
+      close(refresh_bank_);
+      at = std::max(due, timing_.earliest(Command::REFpb, refresh_bank_));
+      record(Command::REFpb, refresh_bank_, at);
     }
-    const uint64_t at = std::max(due, timing_.earliest(ref, refresh_bank_));
     if (at != due) round_clean_ = false;
-    record(ref, refresh_bank_, at);
     stats_.refresh_bank_cycles += per_refresh;
     refreshed();
     if (refreshed_count_ == 0) last_round_clean_ = round_clean_;
