@@ -27,20 +27,32 @@ const char* path_name(ResourcePath path) {
 
 Limiters::Limiters(const ResourceLedger& ledger, uint64_t end_ps)
     : ledger_(ledger), end_ps_(end_ps) {
-  // Each path's busiest resource per window, once for every unit's stalls.
-  for (ResourcePath path : {ResourcePath::Memory, ResourcePath::Matrix, ResourcePath::Vector}) {
-    auto& busiest = busiest_[static_cast<size_t>(path)];
-    busiest.assign(ledger.windows(), -1);
-    std::vector<double> shares(ledger.resources().size());
-    for (size_t w = 0; w < ledger.windows(); ++w) {
-      if (!ledger.held(w)) continue;  // no work: no resource busy
-      for (size_t i = 0; i < shares.size(); ++i) {
-        const auto& r = ledger.resources()[i];
-        shares[i] = r.info.path == path ? ledger.share_in(r, w) : -1.0;
-      }
-      busiest[w] = pick(shares).resource;
-    }
+  // A group is a run of resources registered one after another.
+  const auto& rs = ledger.resources();
+  group_first_.resize(rs.size());
+  for (size_t i = 0; i < rs.size(); ++i) {
+    const bool joins =
+        i > 0 && !rs[i].info.group.empty() && rs[i - 1].info.group == rs[i].info.group;
+    group_first_[i] = joins ? group_first_[i - 1] : i;
   }
+}
+
+const std::vector<int>& Limiters::busiest(ResourcePath path) const {
+  const auto p = static_cast<size_t>(path);
+  auto& busiest = busiest_[p];
+  if (have_busiest_[p]) return busiest;
+  have_busiest_[p] = true;
+  busiest.assign(ledger_.windows(), -1);
+  std::vector<double> shares(ledger_.resources().size());
+  for (size_t w = 0; w < ledger_.windows(); ++w) {
+    if (!ledger_.held(w)) continue;  // no work: no resource busy
+    for (size_t i = 0; i < shares.size(); ++i) {
+      const auto& r = ledger_.resources()[i];
+      shares[i] = r.info.path == path ? ledger_.share_in(r, w) : -1.0;
+    }
+    busiest[w] = pick(shares).resource;
+  }
+  return busiest;
 }
 
 double Limiters::share(size_t resource, const std::vector<Span>& spans) const {
@@ -59,12 +71,13 @@ Limiters::Pick Limiters::pick(const std::vector<double>& shares) const {
   // wait for operands): the group is as busy as their sum, and is named by
   // its busiest member.
   const auto& rs = ledger_.resources();
-  std::vector<double> group(rs.size(), 0.0);
-  std::vector<int> named(rs.size(), -1);
+  std::vector<double>& group = group_share_;
+  std::vector<int>& named = group_named_;
+  group.assign(rs.size(), 0.0);
+  named.assign(rs.size(), -1);
   for (size_t i = 0; i < rs.size(); ++i) {
     if (shares[i] < 0) continue;
-    size_t g = i;  // the group's first member
-    while (g > 0 && !rs[i].info.group.empty() && rs[g - 1].info.group == rs[i].info.group) --g;
+    const size_t g = group_first_[i];
     group[g] += shares[i];
     if (named[g] < 0 || shares[i] > shares[static_cast<size_t>(named[g])]) {
       named[g] = static_cast<int>(i);
@@ -126,7 +139,7 @@ void Limiters::fill_stalls(const arch::Engine& engine, uint64_t clock_ps, UnitSt
     for (size_t w = 0; w < ledger_.windows(); ++w) {
       const double t = ledger_.at(w, column);
       if (t <= 0) continue;
-      const int r = busiest_[static_cast<size_t>(path)][w];
+      const int r = busiest(path)[w];
       // No resource of the path did work in the window: the data was on its
       // way (latency), or the unit computed nothing measurable.
       ps[r >= 0                         ? ledger_.resources()[static_cast<size_t>(r)].info.name

@@ -47,11 +47,20 @@ class Limiters {
   [[nodiscard]] Pick pick(const std::vector<double>& shares) const;
   [[nodiscard]] Limiter named(const Pick& p) const;
 
+  // Per window: the busiest resource (group) of `path`, or -1 when none of
+  // its resources did any work in it (made on first use: only the stalls
+  // need it).
+  [[nodiscard]] const std::vector<int>& busiest(ResourcePath path) const;
+
   const ResourceLedger& ledger_;
   uint64_t end_ps_;
-  // Per path, per window: its busiest resource (group), or -1 when none of
-  // them did any work in it.
-  std::array<std::vector<int>, 3> busiest_;
+  // Per resource: the first member of its group (itself when in none).
+  std::vector<size_t> group_first_;
+  mutable std::array<std::vector<int>, 3> busiest_;
+  mutable std::array<bool, 3> have_busiest_{};
+  // pick()'s scratch, per resource.
+  mutable std::vector<double> group_share_;
+  mutable std::vector<int> group_named_;
 };
 
 // "memory", "matrix", "vector".
