@@ -51,14 +51,13 @@ DmaEngine::DmaEngine(const sc_core::sc_module_name& name, const Program& program
            fmt::format("{} requests per cycle", config.requests_per_cycle), ""});
     }
   }
+  slots_ = std::make_unique<Slot[]>(config.outstanding);
   for (uint32_t i = 0; i < config.outstanding; ++i) {
-    auto slot = std::make_unique<Slot>();
-    slot->payload.set_data_ptr(data_.data());
-    slot->payload.set_byte_enable_ptr(nullptr);
-    slot->payload.set_dmi_allowed(false);
-    SlotTag::set(slot->payload, slot.get());
-    free_.push_back(slot.get());
-    slots_.push_back(std::move(slot));
+    Slot& slot = slots_[i];
+    slot.set_data_ptr(data_.data());
+    slot.set_byte_enable_ptr(nullptr);
+    slot.set_dmi_allowed(false);
+    free_.push_back(&slot);
   }
 }
 
@@ -193,7 +192,7 @@ void DmaEngine::execute_pim(const Instruction& instruction) {
   slot->transfer = first_transfer_ + transfers_.size() - 1;
   slot->store = false;
   slot->pim_out_bytes = out_bytes;
-  tlm::tlm_generic_payload& p = slot->payload;
+  tlm::tlm_generic_payload& p = *slot;
   auto* gemv = new memory::pim::PimGemv;  // freed by release_extension or the payload
   gemv->out_rows = op.out_rows();
   gemv->in_cols = op.in_cols();
@@ -296,7 +295,7 @@ void DmaEngine::send(const DmaOp& op, uint64_t address, unsigned bytes) {
   free_.pop_back();
   slot->transfer = first_transfer_ + transfers_.size() - 1;
   slot->store = !load;
-  tlm::tlm_generic_payload& p = slot->payload;
+  tlm::tlm_generic_payload& p = *slot;
   p.set_command(load ? tlm::TLM_READ_COMMAND : tlm::TLM_WRITE_COMMAND);
   p.set_address(address);
   p.set_data_length(bytes);
@@ -335,9 +334,8 @@ tlm::tlm_sync_enum DmaEngine::nb_transport_bw(tlm::tlm_generic_payload& trans,
                                          trans.get_data_length(), trans.get_address(),
                                          trans.get_response_string()));
   }
-  const SlotTag* tag = SlotTag::of(trans);
-  if (tag == nullptr) throw std::logic_error("dma: response for an unknown request");
-  Slot* slot = tag->value;
+  Slot* slot = slot_of(trans);
+  if (slot == nullptr) throw std::logic_error("dma: response for an unknown request");
   Transfer& transfer = transfers_[slot->transfer - first_transfer_];
   --transfer.outstanding;
   bytes_in_flight_ -= slot->bytes;

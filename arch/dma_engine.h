@@ -12,13 +12,13 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <tlm>
 #include <vector>
 
 #include "arch/engine.h"
-#include "memory/payload_tag.h"
 
 namespace npusim::arch {
 
@@ -74,15 +74,15 @@ class DmaEngine : public Engine {
     bool issued = false;
     uint64_t ready_ps = 0;  // completes no earlier (a PIM GEMV's results written)
   };
-  struct Slot {  // one request in flight
-    tlm::tlm_generic_payload payload;
+  // One request in flight: its payload, with what the response needs (a
+  // response finds its slot in the payload itself: no extension lookup, and
+  // one allocation to touch).
+  struct Slot : tlm::tlm_generic_payload {
     uint64_t transfer = 0;  // sequence number of its Transfer
     bool store = false;
     uint64_t pim_out_bytes = 0;  // a PIM GEMV's results, written through the port
     uint32_t bytes = 0;          // a load's or store's, counted in bytes_in_flight_
   };
-  // Finds a response's slot without a search.
-  using SlotTag = memory::PayloadTag<DmaEngine, Slot*>;
 
   tlm::tlm_sync_enum nb_transport_bw(tlm::tlm_generic_payload& trans, tlm::tlm_phase& phase,
                                      sc_core::sc_time& delay);
@@ -115,7 +115,15 @@ class DmaEngine : public Engine {
   DmaConfig config_;
   DmaStats stats_;
   std::vector<uint64_t> tensor_read_;  // per program tensor: bytes loaded so far
-  std::vector<std::unique_ptr<Slot>> slots_;
+  std::unique_ptr<Slot[]> slots_;  // config_.outstanding of them
+  // The slot `trans` is, nullptr when it is none of this engine's.
+  [[nodiscard]] Slot* slot_of(tlm::tlm_generic_payload& trans) {
+    const std::less<const void*> before;
+    if (before(&trans, slots_.get()) || !before(&trans, slots_.get() + config_.outstanding)) {
+      return nullptr;
+    }
+    return static_cast<Slot*>(&trans);
+  }
   std::vector<Slot*> free_;
   std::deque<Transfer> transfers_;  // unretired, in program order
   uint64_t first_transfer_ = 0;     // sequence number of transfers_.front()
