@@ -407,10 +407,14 @@ TEST(DramController, WritesNotYetArrivedDoNotHoldReadsBack) {
     c.set_preset("HBM3-6400");
     c.set_refresh(DramConfig::NO_REFRESH);
     const DramSpec s = resolve_spec(c, "test", "dram");
-    std::map<uint32_t, uint64_t> done;
-    ChannelController ctl(s, [&](uint32_t request, uint32_t, uint64_t clock) {
-      done[request] = std::max(done[request], clock);
-    });
+    struct Ends final : ChannelOwner {
+      std::map<uint32_t, uint64_t> ends;  // per request: its last data's end
+      void row_done(uint32_t, uint32_t request, uint32_t, uint64_t clock) override {
+        ends[request] = std::max(ends[request], clock);
+      }
+    } owner;
+    std::map<uint32_t, uint64_t>& done = owner.ends;
+    ChannelController ctl(s, owner, 0);
     constexpr uint64_t kWritesArrive = 2000;
     for (uint32_t i = 0; i < s.write_high; ++i) {  // enough to start a drain once arrived
       ctl.enqueue(Burst::of(kWritesArrive, 5, 1, i % s.columns, 100 + i, 1, true, false), 0);

@@ -13,9 +13,10 @@
 
 namespace npusim::memory::dram {
 
-ChannelController::ChannelController(const DramSpec& spec, Done done)
+ChannelController::ChannelController(const DramSpec& spec, ChannelOwner& owner, uint32_t channel)
     : spec_(spec),
-      done_(std::move(done)),
+      owner_(owner),
+      channel_(channel),
       timing_(spec),
       bank_(spec.banks()),
       refresh_interval_(spec.refresh == DramConfig::ALL_BANK   ? spec.REFI
@@ -286,7 +287,8 @@ bool ChannelController::schedule(BurstQueue& q, uint64_t now, uint64_t& wake) {
     removed(done);
     q.erase(i);
     auto_precharge(done.bank, now);
-    done_(done.request, 1, now + (done.write ? spec_.CWL : spec_.CL) + spec_.burst_cycles);
+    owner_.row_done(channel_, done.request, 1,
+                    now + (done.write ? spec_.CWL : spec_.CL) + spec_.burst_cycles);
     return true;
   }
   if (floor > now) wake = std::min(wake, floor);
@@ -594,7 +596,8 @@ NPUSIM_ROW_PATH void ChannelController::commit_row(Burst& b, const Placement& p,
   record<kQueued>(write ? Command::WR : Command::RD, b.bank, last);
   account(now);
   served(b, last, bursts);
-  done_(b.request, bursts, last + (write ? spec_.CWL : spec_.CL) + spec_.burst_cycles);
+  owner_.row_done(channel_, b.request, bursts,
+                  last + (write ? spec_.CWL : spec_.CL) + spec_.burst_cycles);
   const Planned planned{last, p.act == kNever ? kNoAct : static_cast<uint32_t>(last - p.act),
                         static_cast<uint16_t>(bursts), write};
   if (planned_.size() == planned_head_ || planned_.back().last <= last) {

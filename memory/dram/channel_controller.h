@@ -33,7 +33,6 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <functional>
 #include <vector>
 
 #include "common/resources.h"
@@ -164,11 +163,22 @@ class ExclusiveWork {
   virtual uint64_t plan(ChannelController& channel, uint64_t now) = 0;
 };
 
+// Who hears of a channel's finished transfers (a DRAM memory).
+class ChannelOwner {
+ public:
+  // `bursts` bursts of the owner's request `request` on `channel` have
+  // moved, the last one's data ending at `clock`. (A virtual call, not a
+  // std::function: every row ends here.)
+  virtual void row_done(uint32_t channel, uint32_t request, uint32_t bursts, uint64_t clock) = 0;
+
+ protected:
+  ~ChannelOwner() = default;
+};
+
 class ChannelController {
  public:
-  // `done(request, bursts, clock)` is called when an entry's data transfer ends.
-  using Done = std::function<void(uint32_t request, uint32_t bursts, uint64_t clock)>;
-  ChannelController(const DramSpec& spec, Done done);
+  // `owner` hears of each entry's data transfer as it ends, as `channel`.
+  ChannelController(const DramSpec& spec, ChannelOwner& owner, uint32_t channel);
 
   // Queue capacity counts entries: a burst, or a whole row on the fast path
   // (queued, or planned and not yet through its last column at `now`).
@@ -334,7 +344,8 @@ class ChannelController {
   void auto_precharge(uint32_t bank, uint64_t now);
 
   const DramSpec& spec_;
-  Done done_;
+  ChannelOwner& owner_;
+  uint32_t channel_;
   ChannelTiming timing_;
   BurstQueue reads_, writes_;
   uint64_t read_bursts_ = 0, write_bursts_ = 0;  // bursts queued or planned, not yet issued

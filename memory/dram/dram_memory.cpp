@@ -24,6 +24,14 @@ namespace npusim::memory::dram {
   }
 }
 
+void DramMemory::row_done(uint32_t channel, uint32_t request, uint32_t bursts, uint64_t clock) {
+  if (traffic_sink_ != nullptr) {
+    traffic_sink_->transferred(channel / spec_.channels, spec_.ps_of(clock),
+                               uint64_t{bursts} * spec_.burst_bytes());
+  }
+  done(request, bursts, clock);
+}
+
 DramMemory::DramMemory(const sc_core::sc_module_name& name, const DramSpec& spec,
                        uint64_t capacity_bytes)
     : MemoryModel(name),
@@ -35,14 +43,8 @@ DramMemory::DramMemory(const sc_core::sc_module_name& name, const DramSpec& spec
       wakes_(spec_.total_channels()),
       run_slots_(size_t{spec_.total_channels()} * spec_.banks()) {
   for (uint32_t c = 0; c < spec_.total_channels(); ++c) {
-    channels_.push_back(std::make_unique<ChannelController>(
-        spec_, [this, c](uint32_t request, uint32_t bursts, uint64_t clock) {
-          if (traffic_sink_ != nullptr) {
-            traffic_sink_->transferred(c / spec_.channels, spec_.ps_of(clock),
-                                       uint64_t{bursts} * spec_.burst_bytes());
-          }
-          done(request, bursts, clock);
-        }));
+    channels_.push_back(
+        std::make_unique<ChannelController>(spec_, static_cast<ChannelOwner&>(*this), c));
   }
   SC_METHOD(run);
   sensitive << event_;

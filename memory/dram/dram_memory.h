@@ -19,7 +19,7 @@
 
 namespace npusim::memory::dram {
 
-class DramMemory : public MemoryModel {
+class DramMemory : public MemoryModel, private ChannelOwner {
  public:
   // A request past capacity_bytes (0: all the organisation addresses) gets
   // TLM_ADDRESS_ERROR_RESPONSE.
@@ -46,6 +46,8 @@ class DramMemory : public MemoryModel {
   };
   void run();
   void done(uint32_t request, uint32_t bursts, uint64_t clock);
+  // ChannelOwner: the traffic trace, then done().
+  void row_done(uint32_t channel, uint32_t request, uint32_t bursts, uint64_t clock) final;
   // A request for `trans` of `bursts` bursts arriving at clock `arrival`;
   // returns its id (answered when done() has counted them all).
   uint32_t open_request(tlm::tlm_generic_payload& trans, uint64_t arrival, uint32_t bursts);
