@@ -419,17 +419,25 @@ NPUSIM_ROW_PATH ChannelController::Placement ChannelController::place(const Burs
   // The first slot of lane j at or after the floor and the lane's next. A
   // used lane's next is one of its slots (commit_row()), so past the floor
   // it is the start; else the lane's first slot from the floor.
+  // (Locals, not p's fields: p may be the caller's, which could alias the
+  // lanes, so each store would reload them.)
   const uint64_t r = period_pow2_ ? floor & (period_ - 1) : floor % period_;
-  for (size_t j = 0; j < lanes_.size(); ++j) {
-    const uint64_t next = lanes_[j].next;
+  const Lane* lanes = lanes_.data();
+  const size_t n = lanes_.size();
+  uint64_t best = kNever;
+  size_t best_lane = 0;
+  for (size_t j = 0; j < n; ++j) {
+    const uint64_t next = lanes[j].next;
     const uint64_t phase = j * slot_;
     const uint64_t start =
         next > floor ? next : floor + (phase >= r ? phase - r : phase + period_ - r);
-    if (start < p.start) {
-      p.start = start;
-      p.lane = j;
+    if (start < best) {
+      best = start;
+      best_lane = j;
     }
   }
+  p.start = best;
+  p.lane = best_lane;
   return p;
 }
 
@@ -590,8 +598,9 @@ NPUSIM_ROW_PATH void ChannelController::commit_row(Burst& b, const Placement& p,
   // them all in the timing state.
   const uint64_t last = p.start + (bursts - 1) * period_;
   lanes_[p.lane].next = last + period_;
-  lane_free_ = kNever;
-  for (const Lane& l : lanes_) lane_free_ = std::min(lane_free_, l.next);
+  uint64_t free = kNever;
+  for (const Lane& l : lanes_) free = std::min(free, l.next);
+  lane_free_ = free;
   turnaround(write, last);
   record<kQueued>(write ? Command::WR : Command::RD, b.bank, last);
   account(now);

@@ -102,13 +102,17 @@ class BurstQueue {
   [[nodiscard]] Burst* end() { return v_.data() + v_.size(); }
   [[nodiscard]] const Burst* begin() const { return v_.data() + head_; }
   [[nodiscard]] const Burst* end() const { return v_.data() + v_.size(); }
-  [[nodiscard]] size_t size() const { return v_.size() - head_; }
+  [[nodiscard]] size_t size() const { return size_; }
   [[nodiscard]] bool empty() const { return size() == 0; }
   [[nodiscard]] Burst& operator[](size_t i) { return v_[head_ + i]; }
   [[nodiscard]] const Burst& operator[](size_t i) const { return v_[head_ + i]; }
-  void push_back(const Burst& b) { v_.push_back(b); }
+  void push_back(const Burst& b) {
+    v_.push_back(b);
+    ++size_;
+  }
   // Removes entry `i`, keeping the order of the others.
   void erase(size_t i) {
+    --size_;
     const auto at = static_cast<std::ptrdiff_t>(head_ + i);
     if (i < size() / 2) {
       std::move_backward(v_.begin() + static_cast<std::ptrdiff_t>(head_), v_.begin() + at,
@@ -123,6 +127,7 @@ class BurstQueue {
  private:
   std::vector<Burst> v_;
   size_t head_ = 0;
+  size_t size_ = 0;  // v_.size() - head_ (one load: idle() is asked per row)
 };
 
 struct ChannelStats {
