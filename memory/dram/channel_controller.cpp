@@ -297,23 +297,31 @@ bool ChannelController::schedule(BurstQueue& q, uint64_t now, uint64_t& wake) {
   // row command, so each bank is checked once; when every entry hits an
   // open row, none is needed.
   if (hits_[writes] == q.size()) return false;
-  // Only a bank with an entry for another row can need one: once every such
-  // bank's oldest entry has been checked, the rest of the queue cannot.
+  // Only a bank with an entry for another row can need one, and not while
+  // an entry of this queue still wants its open row (its oldest entry is
+  // then a hit waiting for its column, or a miss whose PRE must wait): once
+  // every such bank's oldest entry has been checked, the rest of the queue
+  // cannot.
   uint64_t todo = ~uint64_t{0};
   const bool masked = timing_.banks() <= 64;
   if (masked) {
     todo = 0;
     for (uint64_t m = queued_mask_; m != 0; m &= m - 1) {
       const auto bank = static_cast<uint32_t>(__builtin_ctzll(m));
-      if (bank_[bank].entries[writes] > bank_[bank].wanted[writes]) todo |= bank_bit(bank);
+      const BankState& s = bank_[bank];
+      if (s.wanted[writes] == 0 && s.entries[writes] > 0) todo |= uint64_t{1} << bank;
     }
   }
   ++scan_;
-  for (Burst& b : q) {
-    if (todo == 0) break;
-    // A bank out of `todo` (checked, or every entry of it a hit) has
-    // nothing to do: most of a long queue is hits waiting for the bus.
-    if (masked && (todo & bank_bit(b.bank)) == 0) continue;
+  Burst* const end = q.end();
+  for (Burst* it = q.begin(); todo != 0; ++it) {
+    // A bank out of `todo` (checked, or nothing to do) is passed over in a
+    // tight loop: most of a long queue is hits waiting for the bus.
+    if (masked) {
+      while (it != end && ((todo >> it->bank) & 1) == 0) ++it;
+    }
+    if (it == end) break;
+    Burst& b = *it;
     if (b.arrival > now || b.as_unit || bank_[b.bank].seen == scan_) continue;
     bank_[b.bank].seen = scan_;
     todo &= ~bank_bit(b.bank);
