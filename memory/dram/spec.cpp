@@ -84,6 +84,10 @@ DramSpec resolve_spec(const DramConfig& raw, const std::string& where, const std
   r.check(t.has_tck_ns() && std::isfinite(t.tck_ns()) && t.tck_ns() > 0, "timing.tck_ns",
           "must be > 0 (ns)");
   s.tck_ps = t.tck_ns() * 1e3;
+  if (s.tck_ps >= 1 && s.tck_ps < 1e9 && s.tck_ps == std::floor(s.tck_ps)) {
+    s.tck_whole_ps = static_cast<uint64_t>(s.tck_ps);
+    s.whole_ps_clocks = (uint64_t{1} << 53) / s.tck_whole_ps;
+  }
   s.burst_cycles = r.cycles(t.has_burst_cycles(), t.burst_cycles(), "burst_cycles");
   r.check(s.burst_cycles >= 1, "timing.burst_cycles", "must be >= 1");
   s.CL = r.cycles(t.has_ncl(), t.ncl(), "nCL");

@@ -24,6 +24,9 @@ struct DramSpec {
 
   // Timings, in clock cycles.
   double tck_ps = 0;
+  // tck_ps when a whole number of ps, else 0, and the clocks before 2^53 ps
+  // (9000 s) with it: ps_of() by integers (resolve_spec() sets them).
+  uint64_t tck_whole_ps = 0, whole_ps_clocks = 0;
   uint32_t burst_cycles = 0;
   uint32_t CL = 0, CWL = 0, RCD_RD = 0, RCD_WR = 0, RP = 0, RAS = 0, RC = 0, WR = 0, RTP = 0;
   uint32_t CCD_S = 0, CCD_L = 0, RRD_S = 0, RRD_L = 0, FAW = 0, WTR_S = 0, WTR_L = 0, RTW = 0;
@@ -52,8 +55,10 @@ struct DramSpec {
   // When clock `clock` starts, ps (rounded up to a whole ps). (The ceiling
   // of a value in (-1, 2^63) by truncation, as std::ceil rounds it: a DRAM
   // channel converts every row it serves, and GCC's inline std::ceil
-  // without SSE4.1 takes three times the instructions.)
+  // without SSE4.1 takes three times the instructions. A whole tck_ps
+  // gives the same value by integers, the double product being exact.)
   [[nodiscard]] uint64_t ps_of(uint64_t clock) const {
+    if (clock < whole_ps_clocks) return clock * tck_whole_ps;
     const double ps = static_cast<double>(clock) * tck_ps - 1e-6;
     const auto whole = static_cast<int64_t>(ps);  // toward zero: 0 for ps in (-1, 0]
     return static_cast<uint64_t>(whole) + (static_cast<double>(whole) < ps ? 1 : 0);
