@@ -151,6 +151,31 @@ TEST(DramPresets, PeakBandwidthIsTheJedecArithmetic) {
   EXPECT_EQ(resolve_spec(five, "t", "d").capacity_bytes(), 5 * (16ull << 30));
 }
 
+// ps_of() takes integers when tCK is a whole number of ps (HBM3's 625):
+// the same ps as the rounded-up double product, which is exact there, for
+// clocks from 0 to past a simulated hour; a tCK of a fraction of a ps
+// (DDR5-4800's 416.67) keeps the double product.
+TEST(DramPresets, ClockEdgesByIntegersAreTheDoubleProduct) {
+  const auto by_double = [](const DramSpec& s, uint64_t clock) {
+    return static_cast<uint64_t>(std::ceil(static_cast<double>(clock) * s.tck_ps - 1e-6));
+  };
+  for (const char* preset : {"HBM3-6400", "DDR5-4800-RDIMM", "LPDDR5X-8533"}) {
+    DramConfig c;
+    c.set_preset(preset);
+    const DramSpec s = resolve_spec(c, "test", "dram");
+    EXPECT_EQ(s.tck_whole_ps != 0, s.tck_ps == std::floor(s.tck_ps)) << preset;
+    for (uint64_t clock = 0; clock < 100000; clock += 7) {
+      ASSERT_EQ(s.ps_of(clock), by_double(s, clock)) << preset << " clock " << clock;
+    }
+    for (uint64_t clock = 1; clock < (uint64_t{1} << 40); clock = clock * 3 + 1) {
+      ASSERT_EQ(s.ps_of(clock), by_double(s, clock)) << preset << " clock " << clock;
+    }
+  }
+  DramConfig hbm3;
+  hbm3.set_preset("HBM3-6400");
+  EXPECT_EQ(resolve_spec(hbm3, "test", "dram").tck_whole_ps, 625u);
+}
+
 TEST(DramPresets, Socamm2ModulesHoldTheirNominalCapacity) {
   // The 192 GB module is organised like the 256 GiB one; usable_bytes limits it.
   for (const auto& [name, gib] : {std::pair{"SOCAMM2-192GB", 192ull}, {"SOCAMM2-256GB", 256ull}}) {
