@@ -40,6 +40,7 @@ DramMemory::DramMemory(const sc_core::sc_module_name& name, const DramSpec& spec
       capacity_bytes_(capacity_bytes != 0 ? std::min(capacity_bytes, mapping_.capacity_bytes())
                                           : mapping_.capacity_bytes()),
       waiting_(spec_.total_channels()),
+      held_back_(spec_.total_channels(), 0),
       wakes_(spec_.total_channels()),
       run_slots_(size_t{spec_.total_channels()} * spec_.banks()) {
   for (uint32_t c = 0; c < spec_.total_channels(); ++c) {
@@ -185,7 +186,7 @@ void DramMemory::group_bursts(uint64_t from, uint64_t to, const Burst& proto) {
 
 void DramMemory::enqueue_on(uint32_t channel, const Burst& burst) {
   ChannelController& c = *channels_[channel];
-  if (waiting_[channel].empty() && c.can_accept(burst.write, burst.arrival)) {  // straight in
+  if (!held_back_[channel] && c.can_accept(burst.write, burst.arrival)) {  // straight in
     if (burst.as_unit && wakes_.clock(channel) > burst.arrival) {
       // Nothing of this channel is due before the row arrives: plan it now
       // rather than through the event loop (the step it would get).
@@ -198,6 +199,7 @@ void DramMemory::enqueue_on(uint32_t channel, const Burst& burst) {
     return;
   }
   waiting_[channel].push_back(burst);
+  held_back_[channel] = 1;
   c.waiting(burst.count, burst.arrival);
   admit(channel, burst.arrival, burst.arrival);
 }
@@ -224,6 +226,7 @@ bool DramMemory::move_waiting(uint32_t channel, uint64_t now) {
     c.enqueue(b, now);
     added = true;
   }
+  held_back_[channel] = !wait.empty();
   return added;
 }
 
@@ -262,7 +265,7 @@ void DramMemory::run() {
     // Bursts still waiting for room the planned rows hold: the channel
     // looks again when the first of them retires (a step that filled the
     // queue with planned rows may have nothing else to wake for).
-    if (!waiting_[channel].empty()) {
+    if (held_back_[channel]) {
       wake(channel, std::max(now + 1, channels_[channel]->room_clock()));
     }
   }

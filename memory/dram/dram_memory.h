@@ -66,6 +66,9 @@ class DramMemory : public MemoryModel, private ChannelOwner {
   uint64_t capacity_bytes_;
   std::vector<std::unique_ptr<ChannelController>> channels_;
   std::vector<std::deque<Burst>> waiting_;  // bursts that found the channel's queue full
+  // Per channel: whether waiting_ holds any (dense: asked for every row,
+  // where the deques would cost a cache line each).
+  std::vector<uint8_t> held_back_;
   WakeQueue wakes_;                         // per channel: the clock it asked to be stepped at
   SlotPool<Request> requests_;
   // Scratch for accept(): a request's bursts grouped by channel, bank and row.
