@@ -376,7 +376,7 @@ MemtestReport big_stream(const std::vector<std::string>& sets) {
 // With every row in one bank group, consecutive columns are tCCD_L apart:
 // the data bus carries burst / tCCD_L of its peak (2 of 4 clocks on HBM3),
 // burst by burst and on the fast path alike; spread over the bank groups,
-// rows interleave and fill it.
+// rows interleave and fill it, up to 4 bursts per tCCD_L.
 TEST(DramFastPath, OneBankGroupGetsBurstOverTccdLOfTheBus) {
   for (const char* granular : {"true", "false"}) {
     const std::string g = std::string("memory.dram.row_granular=") + granular;
@@ -385,6 +385,15 @@ TEST(DramFastPath, OneBankGroupGetsBurstOverTccdLOfTheBus) {
     EXPECT_NEAR(one.efficiency(), 2.0 / 4.0, 0.005) << granular;
     const MemtestReport all = big_stream({"memory.dram.refresh=NO_REFRESH", g});
     EXPECT_GT(all.efficiency(), 0.99) << granular;
+    // A tCCD_L of 12 clocks (6 lanes of the bus on the fast path, more than
+    // the controller keeps in itself): one bank group gets 2 of 12 clocks,
+    // the four together 8 of 12.
+    const std::string long_ccd = "memory.dram.timing.nCCD_L=12";
+    const MemtestReport one_slow = big_stream({"memory.dram.address_mapping=\"bg ro ba co st ch\"",
+                                               "memory.dram.refresh=NO_REFRESH", long_ccd, g});
+    EXPECT_NEAR(one_slow.efficiency(), 2.0 / 12.0, 0.005) << granular;
+    const MemtestReport all_slow = big_stream({"memory.dram.refresh=NO_REFRESH", long_ccd, g});
+    EXPECT_NEAR(all_slow.efficiency(), 8.0 / 12.0, 0.005) << granular;
   }
 }
 

@@ -27,7 +27,13 @@ ChannelController::ChannelController(const DramSpec& spec, ChannelOwner& owner, 
   unrefreshed_mask_ = all_banks_mask();
   slot_ = std::max<uint64_t>({1, spec.CCD_S, spec.burst_cycles});
   const uint64_t lanes = std::max<uint64_t>(1, ceil_div(spec.CCD_L, slot_));
-  lanes_.resize(lanes);
+  nlanes_ = lanes;
+  if (lanes <= kInlineLanes) {
+    lanes_ = inline_lanes_.data();
+  } else {
+    heap_lanes_.resize(lanes);
+    lanes_ = heap_lanes_.data();
+  }
   period_ = lanes * slot_;
   period_pow2_ = (period_ & (period_ - 1)) == 0;
   turnaround_ = {spec.read_to_write(), uint64_t{spec.CWL} + spec.burst_cycles + spec.WTR_L};
@@ -430,8 +436,8 @@ NPUSIM_ROW_PATH ChannelController::Placement ChannelController::place(const Burs
   // (Locals, not p's fields: p may be the caller's, which could alias the
   // lanes, so each store would reload them.)
   const uint64_t r = period_pow2_ ? floor & (period_ - 1) : floor % period_;
-  const Lane* lanes = lanes_.data();
-  const size_t n = lanes_.size();
+  const Lane* lanes = lanes_;
+  const size_t n = nlanes_;
   uint64_t best = kNever;
   size_t best_lane = 0;
   for (size_t j = 0; j < n; ++j) {
@@ -607,7 +613,7 @@ NPUSIM_ROW_PATH void ChannelController::commit_row(Burst& b, const Placement& p,
   const uint64_t last = p.start + (bursts - 1) * period_;
   lanes_[p.lane].next = last + period_;
   uint64_t free = kNever;
-  for (const Lane& l : lanes_) free = std::min(free, l.next);
+  for (size_t j = 0; j < nlanes_; ++j) free = std::min(free, lanes_[j].next);
   lane_free_ = free;
   turnaround(write, last);
   record<kQueued>(write ? Command::WR : Command::RD, b.bank, last);

@@ -184,6 +184,8 @@ class ChannelController {
  public:
   // `owner` hears of each entry's data transfer as it ends, as `channel`.
   ChannelController(const DramSpec& spec, ChannelOwner& owner, uint32_t channel);
+  ChannelController(const ChannelController&) = delete;  // (lanes_ may point into it)
+  ChannelController& operator=(const ChannelController&) = delete;
 
   // Queue capacity counts entries: a burst, or a whole row on the fast path
   // (queued, or planned and not yet through its last column at `now`).
@@ -395,7 +397,13 @@ class ChannelController {
   struct Lane {
     uint64_t next = 0;  // first clock a new row may start in it
   };
-  std::vector<Lane> lanes_;
+  // The lanes: in the controller when they fit (every preset's do: one
+  // cache line fewer per row), else on the heap.
+  static constexpr size_t kInlineLanes = 4;
+  std::array<Lane, kInlineLanes> inline_lanes_{};
+  std::vector<Lane> heap_lanes_;
+  Lane* lanes_ = nullptr;  // one of the two
+  size_t nlanes_ = 0;
   uint64_t lane_free_ = 0;  // the lanes' earliest next (kept by commit_row())
   uint64_t slot_ = 1, period_ = 1;
   bool period_pow2_ = true;               // clocks per bus slot; per lane round (L slots)
