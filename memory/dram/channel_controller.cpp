@@ -79,7 +79,7 @@ NPUSIM_ROW_PATH void ChannelController::refreshed() {
 // order. Take the bank the queue needs last (an idle one if any), and among
 // equals the one used most recently (a streaming sweep needs it last), so
 // that the refresh hides behind the traffic.
-uint32_t ChannelController::pick_refresh_bank() {
+NPUSIM_ROW_PATH uint32_t ChannelController::pick_refresh_bank() {
   if (timing_.banks() <= 64) {
     // Banks as bits: most often an unrefreshed bank has nothing queued.
     if (const uint64_t idle = unrefreshed_mask_ & ~queued_mask_; idle != 0) {
@@ -90,6 +90,10 @@ uint32_t ChannelController::pick_refresh_bank() {
       return most_recent_of(idle);
     }
   }
+  return pick_needed_last();
+}
+
+uint32_t ChannelController::pick_needed_last() {
   constexpr size_t kIdle = SIZE_MAX;
   std::vector<size_t>& needed = needed_;  // per bank: queue position of its oldest entry
   needed.assign(timing_.banks(), kIdle);

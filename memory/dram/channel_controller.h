@@ -304,6 +304,9 @@ class ChannelController {
   // Every bank closed and able to take `ref` at `clock`.
   [[nodiscard]] bool settled_by(Command ref, uint64_t clock) const;
   [[nodiscard]] uint32_t pick_refresh_bank();
+  // pick_refresh_bank() when every unrefreshed bank has entries queued (or
+  // more than 64 banks): the one the queue needs last.
+  [[nodiscard]] uint32_t pick_needed_last();
   // Of `banks` (bits, not 0; up to 64 banks), the one whose last column is
   // the latest, the lowest among equals.
   [[nodiscard]] uint32_t most_recent_of(uint64_t banks) const;
