@@ -321,23 +321,27 @@ class ChannelController {
   // per row, from can_accept() too).
   void account(uint64_t now) {
     if (now <= stats_.last_clock) return;
+    // (In locals: a store to a counter could alias a planned row's clock,
+    // and would reload it.)
+    uint64_t last = stats_.last_clock, sum = stats_.occupancy_sum, bursts = held();
     // Planned rows occupy the queue until their last column (planned_ is in
     // the order of those clocks).
     if (planned_head_ < planned_.size()) {
-      size_t gone = planned_head_;
-      for (; gone < planned_.size() && planned_[gone].last <= now; ++gone) {
-        const Planned& p = planned_[gone];
-        if (p.last > stats_.last_clock) {
-          stats_.occupancy_sum += (p.last - stats_.last_clock) * held();
-          stats_.last_clock = p.last;
+      const Planned* p = planned_.data() + planned_head_;
+      const Planned* const end = planned_.data() + planned_.size();
+      for (; p != end && p->last <= now; ++p) {
+        if (p->last > last) {
+          sum += (p->last - last) * bursts;
+          last = p->last;
         }
-        (p.write ? write_bursts_ : read_bursts_) -= p.bursts;
-        --in_flight_[p.write];
+        bursts -= p->bursts;
+        (p->write ? write_bursts_ : read_bursts_) -= p->bursts;
+        --in_flight_[p->write];
       }
-      planned_head_ = gone;
+      planned_head_ = static_cast<size_t>(p - planned_.data());
       compact_front(planned_, planned_head_);
     }
-    stats_.occupancy_sum += (now - stats_.last_clock) * held();
+    stats_.occupancy_sum = sum + (now - last) * bursts;
     stats_.last_clock = now;
   }
   // Whether an entry of `q` (the queue being served) still targets `bank`'s
