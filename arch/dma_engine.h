@@ -115,7 +115,7 @@ class DmaEngine : public Engine {
   DmaConfig config_;
   DmaStats stats_;
   std::vector<uint64_t> tensor_read_;  // per program tensor: bytes loaded so far
-  std::unique_ptr<Slot[]> slots_;  // config_.outstanding of them
+  std::unique_ptr<Slot[]> slots_;      // config_.outstanding of them
   // The slot `trans` is, nullptr when it is none of this engine's.
   [[nodiscard]] Slot* slot_of(tlm::tlm_generic_payload& trans) {
     const std::less<const void*> before;

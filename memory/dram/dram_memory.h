@@ -69,7 +69,7 @@ class DramMemory : public MemoryModel, private ChannelOwner {
   // Per channel: whether waiting_ holds any (dense: asked for every row,
   // where the deques would cost a cache line each).
   std::vector<uint8_t> held_back_;
-  WakeQueue wakes_;                         // per channel: the clock it asked to be stepped at
+  WakeQueue wakes_;  // per channel: the clock it asked to be stepped at
   SlotPool<Request> requests_;
   // Scratch for accept(): a request's bursts grouped by channel, bank and row.
   std::vector<Burst> runs_;
