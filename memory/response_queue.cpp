@@ -16,7 +16,11 @@ void ResponseQueue::push(tlm::tlm_generic_payload& trans, uint64_t time_ps) {
   const uint64_t now = sc_core::sc_time_stamp().value();
   if (time_ps < now) time_ps = now;
   responses_.push(time_ps, &trans);
-  if (time_ps < notified_ps_) {
+  // (While send() delivers, it notifies once when done: a response pushed
+  // from a delivery, notified here, would have that notification cancelled
+  // by send()'s for an earlier one, and a cancelled notification stays in
+  // the kernel's queue until its time.)
+  if (!sending_ && time_ps < notified_ps_) {
     notified_ps_ = time_ps;
     event_.notify(sc_core::sc_time::from_value(time_ps - now));
   }
@@ -25,7 +29,9 @@ void ResponseQueue::push(tlm::tlm_generic_payload& trans, uint64_t time_ps) {
 void ResponseQueue::send() {
   const uint64_t now = sc_core::sc_time_stamp().value();
   notified_ps_ = UINT64_MAX;
+  sending_ = true;
   while (!responses_.empty() && responses_.top_key() <= now) deliver_(*responses_.pop());
+  sending_ = false;
   if (!responses_.empty() && responses_.top_key() < notified_ps_) {
     notified_ps_ = responses_.top_key();
     event_.notify(sc_core::sc_time::from_value(notified_ps_ - now));

@@ -30,6 +30,7 @@ class ResponseQueue {
   RadixHeap<tlm::tlm_generic_payload*> responses_;  // by time, ps
   sc_core::sc_event event_;
   uint64_t notified_ps_ = UINT64_MAX;  // time of the pending notification
+  bool sending_ = false;               // send() is delivering
 };
 
 }  // namespace npusim::memory
