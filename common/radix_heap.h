@@ -72,9 +72,12 @@ class RadixHeap {
     size_t i = 1;
     while (buckets_[i].empty()) ++i;  // the caller checked the queue is not empty
     auto& from = buckets_[i];
-    last_ = std::min_element(from.begin(), from.end(), [](const Entry& a, const Entry& b) {
-              return a.key < b.key;
-            })->key;
+    // (top_key() has most often just found it.)
+    last_ = top_ != kUnknown
+                ? top_
+                : std::min_element(from.begin(), from.end(), [](const Entry& a, const Entry& b) {
+                    return a.key < b.key;
+                  })->key;
     // In push order: every bucket below `from` is empty now, so each one
     // gets this one batch, in from's order (push order by induction), and
     // only later pushes after it.
