@@ -51,20 +51,28 @@ TEST(RadixHeap, PopsInKeyOrderAndEqualKeysInPushOrder) {
 }
 
 // Against a reference (key, push order) queue, with pushes and pops
-// interleaved, many equal keys and keys far apart.
+// interleaved, many equal keys and keys far apart; a pop with or without a
+// look at the smallest key first, and pushes between the look and the pop
+// (the look's key is reused by the pop).
 TEST(RadixHeap, AgreesWithAReferenceQueue) {
   RadixHeap<int> h;
   std::set<std::pair<uint64_t, int>> ref;
   uint64_t last = 0, state = 12345;
   auto next = [&] { return state = state * 6364136223846793005ull + 1442695040888963407ull; };
+  const auto push = [&](int i) {
+    const uint64_t r = next();
+    const uint64_t key = last + (r % 4 == 0 ? (r >> 8) % 1000000 : (r >> 8) % 4);
+    h.push(key, i);
+    ref.insert({key, i});
+  };
   for (int i = 0; i < 20000; ++i) {
     if (ref.empty() || next() % 3 != 0) {
-      const uint64_t r = next();
-      const uint64_t key = last + (r % 4 == 0 ? (r >> 8) % 1000000 : (r >> 8) % 4);
-      h.push(key, i);
-      ref.insert({key, i});
+      push(i);
     } else {
-      ASSERT_EQ(h.top_key(), ref.begin()->first);
+      if (next() % 2 == 0) {
+        ASSERT_EQ(h.top_key(), ref.begin()->first);
+        if (next() % 3 == 0) push(i);
+      }
       last = ref.begin()->first;
       ASSERT_EQ(h.pop(), ref.begin()->second) << "pop " << i;
       ref.erase(ref.begin());
