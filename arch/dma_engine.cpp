@@ -51,7 +51,7 @@ DmaEngine::DmaEngine(const sc_core::sc_module_name& name, const Program& program
            fmt::format("{} requests per cycle", config.requests_per_cycle), ""});
     }
   }
-  slots_ = std::make_unique<Slot[]>(config.outstanding);
+  slots_ = memory::PayloadSlots<Slot>(config.outstanding);
   for (uint32_t i = 0; i < config.outstanding; ++i) {
     Slot& slot = slots_[i];
     slot.set_data_ptr(data_.data());
@@ -334,7 +334,7 @@ tlm::tlm_sync_enum DmaEngine::nb_transport_bw(tlm::tlm_generic_payload& trans,
                                          trans.get_data_length(), trans.get_address(),
                                          trans.get_response_string()));
   }
-  Slot* slot = slot_of(trans);
+  Slot* slot = slots_.of(trans);
   if (slot == nullptr) throw std::logic_error("dma: response for an unknown request");
   Transfer& transfer = transfers_[slot->transfer - first_transfer_];
   --transfer.outstanding;

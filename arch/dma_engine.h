@@ -12,13 +12,13 @@
 #include <array>
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <tlm>
 #include <vector>
 
 #include "arch/engine.h"
+#include "memory/payload_slots.h"
 
 namespace npusim::arch {
 
@@ -74,9 +74,8 @@ class DmaEngine : public Engine {
     bool issued = false;
     uint64_t ready_ps = 0;  // completes no earlier (a PIM GEMV's results written)
   };
-  // One request in flight: its payload, with what the response needs (a
-  // response finds its slot in the payload itself: no extension lookup, and
-  // one allocation to touch).
+  // One request in flight: its payload, with what the response needs
+  // (memory/payload_slots.h).
   struct Slot : tlm::tlm_generic_payload {
     uint64_t transfer = 0;  // sequence number of its Transfer
     bool store = false;
@@ -115,15 +114,7 @@ class DmaEngine : public Engine {
   DmaConfig config_;
   DmaStats stats_;
   std::vector<uint64_t> tensor_read_;  // per program tensor: bytes loaded so far
-  std::unique_ptr<Slot[]> slots_;      // config_.outstanding of them
-  // The slot `trans` is, nullptr when it is none of this engine's.
-  [[nodiscard]] Slot* slot_of(tlm::tlm_generic_payload& trans) {
-    const std::less<const void*> before;
-    if (before(&trans, slots_.get()) || !before(&trans, slots_.get() + config_.outstanding)) {
-      return nullptr;
-    }
-    return static_cast<Slot*>(&trans);
-  }
+  memory::PayloadSlots<Slot> slots_;   // config_.outstanding of them
   std::vector<Slot*> free_;
   std::deque<Transfer> transfers_;  // unretired, in program order
   uint64_t first_transfer_ = 0;     // sequence number of transfers_.front()

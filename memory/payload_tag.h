@@ -1,7 +1,9 @@
 // A TLM-2.0 extension that carries one value with a payload, so that a
-// module finds its own state for a transaction again on the way back (the
-// initiator's slot, the crossbar's core) without a lookup. `Owner` keeps the
-// tags of different modules apart (each type is its own extension ID).
+// module that does not own the payload finds its own state for a
+// transaction again on the way back (the core crossbar, the core a request
+// came from) without a lookup; an initiator keeps its state in the payload
+// itself (memory/payload_slots.h). `Owner` keeps the tags of different
+// modules apart (each type is its own extension ID).
 // Owned by the payload, which frees it: set once on a payload that is reused
 // request after request, it costs no allocation per request.
 #pragma once

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <sstream>
+#include <stdexcept>
 #include <vector>
 
 #include "common/error.h"
@@ -151,12 +152,10 @@ TrafficGenerator::TrafficGenerator(const sc_core::sc_module_name& name,
                                    std::unique_ptr<TrafficSource> source, uint32_t outstanding)
     : sc_core::sc_module(name), socket("socket"), source_(std::move(source)) {
   socket.register_nb_transport_bw(this, &TrafficGenerator::nb_transport_bw);
+  slots_ = PayloadSlots<Slot>(outstanding);
   for (uint32_t i = 0; i < outstanding; ++i) {
-    auto slot = std::make_unique<Slot>();
-    Tag::set(slot->payload, slot.get());
-    slot->payload.set_byte_enable_ptr(nullptr);
-    free_.push_back(slot.get());
-    slots_.push_back(std::move(slot));
+    slots_[i].set_byte_enable_ptr(nullptr);
+    free_.push_back(&slots_[i]);
   }
   SC_METHOD(issue);
   sensitive << wake_;
@@ -187,7 +186,7 @@ void TrafficGenerator::issue() {
     Slot* slot = free_.back();
     free_.pop_back();
     if (data_.size() < pending_.bytes) data_.resize(pending_.bytes);
-    tlm::tlm_generic_payload& p = slot->payload;
+    tlm::tlm_generic_payload& p = *slot;
     p.set_data_ptr(data_.data());
     p.set_command(pending_.write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
     p.set_address(pending_.address);
@@ -215,7 +214,8 @@ tlm::tlm_sync_enum TrafficGenerator::nb_transport_bw(tlm::tlm_generic_payload& t
                     trans.get_data_length(), trans.get_address(), trans.get_response_string())));
     sc_core::sc_stop();
   }
-  Slot* slot = Tag::of(trans)->value;
+  Slot* slot = slots_.of(trans);
+  if (slot == nullptr) throw std::logic_error("traffic generator: response for an unknown request");
   const uint64_t now = sc_core::sc_time_stamp().value();
   latencies_ns_.push_back(static_cast<double>(now - slot->issued_ps) * 1e-3);
   last_response_ps_ = std::max(last_response_ps_, now);

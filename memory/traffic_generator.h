@@ -13,7 +13,7 @@
 #include <tlm>
 #include <vector>
 
-#include "memory/payload_tag.h"
+#include "memory/payload_slots.h"
 
 namespace npusim::memory {
 
@@ -69,18 +69,15 @@ class TrafficGenerator : public sc_core::sc_module {
 
  private:
   SC_HAS_PROCESS(TrafficGenerator);
-  struct Slot {
-    tlm::tlm_generic_payload payload;
+  struct Slot : tlm::tlm_generic_payload {  // (memory/payload_slots.h)
     uint64_t issued_ps = 0;
   };
-  // Finds a response's slot without a search.
-  using Tag = PayloadTag<TrafficGenerator, Slot*>;
   void issue();
   tlm::tlm_sync_enum nb_transport_bw(tlm::tlm_generic_payload& trans, tlm::tlm_phase& phase,
                                      sc_core::sc_time& delay);
 
   std::unique_ptr<TrafficSource> source_;
-  std::vector<std::unique_ptr<Slot>> slots_;
+  PayloadSlots<Slot> slots_;
   std::vector<Slot*> free_;
   std::vector<unsigned char> data_;
   TrafficRequest pending_;
