@@ -5,12 +5,13 @@
 namespace npusim::sim {
 
 CoreCrossbar::CoreCrossbar(const sc_core::sc_module_name& name, arch::ChipNetwork& network,
-                           uint32_t first_core)
+                           uint32_t first_core, uint32_t cores_bound)
     : sc_core::sc_module(name),
       cores("cores"),
       memory("memory"),
       network_(network),
       first_core_(first_core),
+      single_core_(cores_bound == 1),
       responses_("responses", [this](tlm::tlm_generic_payload& trans) { deliver(trans); }) {
   cores.register_nb_transport_fw(this, &CoreCrossbar::nb_transport_fw);
   memory.register_nb_transport_bw(this, &CoreCrossbar::nb_transport_bw);
@@ -19,7 +20,7 @@ CoreCrossbar::CoreCrossbar(const sc_core::sc_module_name& name, arch::ChipNetwor
 tlm::tlm_sync_enum CoreCrossbar::nb_transport_fw(int core, tlm::tlm_generic_payload& trans,
                                                  tlm::tlm_phase& phase, sc_core::sc_time& delay) {
   if (phase != tlm::BEGIN_REQ) throw std::logic_error("core crossbar: unexpected TLM phase");
-  FromCore::set(trans, core);
+  if (!single_core_) FromCore::set(trans, core);
   const uint64_t now = sc_core::sc_time_stamp().value();
   const uint64_t through =
       network_.to_memory(now + delay.value(), first_core_ + static_cast<uint32_t>(core),
@@ -31,7 +32,7 @@ tlm::tlm_sync_enum CoreCrossbar::nb_transport_fw(int core, tlm::tlm_generic_payl
 tlm::tlm_sync_enum CoreCrossbar::nb_transport_bw(tlm::tlm_generic_payload& trans,
                                                  tlm::tlm_phase& phase, sc_core::sc_time& delay) {
   if (phase != tlm::BEGIN_RESP) throw std::logic_error("core crossbar: unexpected TLM phase");
-  const int core = FromCore::of(trans)->value;
+  const int core = core_of(trans);
   const uint64_t back = network_.from_memory(
       sc_core::sc_time_stamp().value() + delay.value(), first_core_ + static_cast<uint32_t>(core),
       trans.is_read() ? trans.get_data_length() : 0, trans.get_address());
@@ -40,7 +41,7 @@ tlm::tlm_sync_enum CoreCrossbar::nb_transport_bw(tlm::tlm_generic_payload& trans
 }
 
 void CoreCrossbar::deliver(tlm::tlm_generic_payload& trans) {
-  const int core = FromCore::of(trans)->value;
+  const int core = core_of(trans);
   tlm::tlm_phase phase = tlm::BEGIN_RESP;
   sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
   cores[core]->nb_transport_bw(trans, phase, delay);

@@ -164,7 +164,7 @@ class Chip {
     mem = std::make_unique<MemorySystem>(sys);
     mem->register_resources(ledger);
     if (n_cores > 1 || sys.topology().has_core_port()) {
-      crossbar = std::make_unique<CoreCrossbar>("crossbar", *network, config.core);
+      crossbar = std::make_unique<CoreCrossbar>("crossbar", *network, config.core, n_cores);
     }
     std::vector<const arch::NpuCore*> views;
     for (uint32_t k = 0; k < n_cores; ++k) {
