@@ -16,6 +16,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <initializer_list>
 #include <string>
 #include <unordered_map>
@@ -233,7 +234,9 @@ class ProgramBuilder {
   std::array<uint64_t, kRings> acquired_{};
   std::array<std::vector<int64_t>, kRings> last_occupancy_;
   std::array<std::vector<bool>, kRings> pinned_;
-  std::vector<Node> nodes_;
+  // (A deque: growing it moves no instruction, where a vector's growth
+  // moved each protobuf message about twice, 7% of an 8-chip model's compile.)
+  std::deque<Node> nodes_;
   // Every dependency, in one list (not a vector per instruction: millions
   // of small allocations in a multi-chip model's programs).
   std::vector<Edge> edges_;

@@ -1,6 +1,8 @@
 // Compiler passes on small graphs.
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "common/error.h"
 #include "compiler/compile.h"
 #include "compiler/frontends/decoder_layer.h"
@@ -238,6 +240,84 @@ TEST(Lowering, TilingWeighsTheDmaRateOfShortRows) {
   const GemmTiling slower = choose_gemm_tiling(s, t, layout);
   EXPECT_TRUE(slower.rows_outer || slower.a_resident);
   EXPECT_GE(slower.cost_cycles, slow.cost_cycles);
+}
+
+// The tiling of a GEMM is chosen once per key (every field of the spec, the
+// target and the layout the choice reads): a model's 80 identical layers on
+// 8 cores choose each shape once. A spec or target that differs in any of
+// those fields gets its own choice, the one an uncached choice gives.
+TEST(Lowering, ATilingComesFromTheCacheOnlyForAnIdenticalChoice) {
+  Target t;
+  t.array = {64, 64, true};
+  t.arrays = 8;
+  t.spm_capacity_bytes = 4u << 20;
+  t.memory_bytes_per_cycle = 256.0;
+  t.memory_latency_cycles = 200;
+  GemmSpec base;
+  base.node = "proj";
+  base.m = 16;
+  base.k = 4096;
+  base.n = 4096;
+  base.b_layout = BLayout::Tiled;
+  const SpmLayout layout = default_spm_layout(t.spm_capacity_bytes, t.arrays);
+  struct Variant {
+    GemmSpec s;
+    Target t;
+  };
+  std::vector<Variant> variants;
+  const auto spec = [&](const std::function<void(GemmSpec&)>& change) {
+    GemmSpec s = base;
+    change(s);
+    variants.push_back({s, t});
+  };
+  const auto target = [&](const std::function<void(Target&)>& change) {
+    Target v = t;  // (shares t's cache)
+    change(v);
+    variants.push_back({base, v});
+  };
+  spec([](GemmSpec&) {});
+  spec([](GemmSpec& s) { s.m = 512; });
+  spec([](GemmSpec& s) { s.k = 11008; });
+  spec([](GemmSpec& s) { s.n = 1024; });
+  spec([](GemmSpec& s) { s.batch = 32; });
+  spec([](GemmSpec& s) { s.b.dtype = INT8; });
+  spec([](GemmSpec& s) { s.a.dtype = FP32; });
+  spec([](GemmSpec& s) { s.out.dtype = FP32; });
+  spec([](GemmSpec& s) { s.b_layout = BLayout::KN; });
+  spec([](GemmSpec& s) { s.b_layout = BLayout::NK; });
+  spec([](GemmSpec& s) { s.a_row_stride = 8192; });
+  spec([](GemmSpec& s) { s.out_row_stride = 8192; });
+  spec([](GemmSpec& s) { s.b_scales = GemmScales{0, 0, FP16, 128, 4096}; });
+  spec([](GemmSpec& s) { s.b_scales = GemmScales{0, 0, FP16, 4096, 4096}; });
+  target([](Target& v) { v.memory_latency_cycles = 2000; });
+  target([](Target& v) { v.memory_bytes_per_cycle = 16.0; });
+  target([](Target& v) { v.dma_max_request_bytes = 256; });
+  target([](Target& v) { v.arrays = 1; });
+  target([](Target& v) { v.array = {128, 128, true}; });
+  target([](Target& v) { v.dataflow = OUTPUT_STATIONARY; });
+  const auto same = [](const GemmTiling& a, const GemmTiling& b) {
+    return a.tm == b.tm && a.tk == b.tk && a.tn == b.tn && a.transposed == b.transposed &&
+           a.a_resident == b.a_resident && a.a_whole == b.a_whole && a.out_whole == b.out_whole &&
+           a.rows_outer == b.rows_outer && a.group == b.group && a.problems == b.problems &&
+           a.accumulators_per_slot == b.accumulators_per_slot && a.cost_cycles == b.cost_cycles;
+  };
+  const GemmTiling first = choose_gemm_tiling(base, t, layout);
+  size_t differ = 0;
+  for (size_t i = 0; i < variants.size(); ++i) {
+    const Variant& v = variants[i];
+    const GemmTiling cached = choose_gemm_tiling(v.s, v.t, layout);
+    Target uncached = v.t;
+    uncached.tiling_cache_.reset();
+    EXPECT_TRUE(same(cached, choose_gemm_tiling(v.s, uncached, layout))) << "variant " << i;
+    differ += same(cached, first) ? 0 : 1;
+  }
+  // Most variants choose another tiling than the base spec: the check above
+  // would have caught one taken from the base's entry.
+  EXPECT_GE(differ, variants.size() / 2);
+  // One entry per distinct choice (the first variant is the base again).
+  EXPECT_EQ(t.tiling_cache_->chosen.size(), variants.size());
+  (void)choose_gemm_tiling(base, t, layout);
+  EXPECT_EQ(t.tiling_cache_->chosen.size(), variants.size());
 }
 
 // Tiles fill arrays whose sides are not powers of two: on a 320x320

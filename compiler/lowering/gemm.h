@@ -9,8 +9,10 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/dtype.h"
 #include "common/integer.h"
@@ -136,6 +138,12 @@ struct GemmTiling {
 [[nodiscard]] inline uint64_t acc_stride(uint64_t tm, uint64_t tn) {
   return (dtype_bytes(FP32, tm * tn) + 63) / 64 * 64;
 }
+
+// choose_gemm_tiling()'s choices, by a key of every field of the spec, the
+// target and the layout it reads (Target::tiling_cache_).
+struct GemmTilingCache {
+  std::map<std::vector<uint64_t>, GemmTiling> chosen;
+};
 
 // Chooses tile sizes and orientation for the target; UserError when the
 // scratchpad cannot hold the smallest tile. An operand on chip is whole

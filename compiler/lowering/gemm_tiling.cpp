@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "common/dtype.h"
@@ -100,9 +102,58 @@ double weights_per_cycle(uint64_t slots, double latency, double demand, double a
   return throughput;
 }
 
+GemmTiling choose(const GemmSpec& s, const Target& t, const SpmLayout& layout);
+
+// Every field choose() reads (doubles by their bits): equal keys, equal
+// choices.
+std::vector<uint64_t> tiling_key(const GemmSpec& s, const Target& t, const SpmLayout& layout) {
+  const auto bits = [](double d) {
+    uint64_t u = 0;
+    std::memcpy(&u, &d, sizeof u);
+    return u;
+  };
+  std::vector<uint64_t> key = {
+      s.batch, s.m, s.k, s.n,
+      // The operands: dtypes, on chip or not, strides and B's layout.
+      static_cast<uint64_t>(s.a.dtype), s.a.on_chip.has_value(), s.a_row_stride, s.a_batch_stride,
+      static_cast<uint64_t>(s.b.dtype), static_cast<uint64_t>(s.b_layout),
+      static_cast<uint64_t>(s.out.dtype), s.out.on_chip.has_value(), s.out_row_stride,
+      s.out_batch_stride, s.b_scales.has_value(),
+      s.b_scales ? static_cast<uint64_t>(s.b_scales->dtype) : 0, s.b_scales ? s.b_scales->group : 0,
+      s.b_scales ? s.b_scales->k : 0,
+      // The arrays.
+      t.array.rows, t.array.cols, t.array.double_buffered, t.array.preload_rows, t.arrays,
+      static_cast<uint64_t>(t.dataflow),
+      // The memory, as stream_bytes_per_cycle() and the latency see it.
+      bits(t.memory_bytes_per_cycle), bits(t.memory_peak_bytes_per_cycle),
+      bits(t.memory_latency_cycles), t.memory_channels, t.memory_granule_bytes, t.dma_outstanding,
+      t.dma_max_request_bytes, t.dma_outstanding_bytes};
+  for (const Ring r : {Ring::Weight, Ring::MatIn, Ring::MatOut}) {
+    key.push_back(layout[r].slot_bytes);
+    key.push_back(layout[r].slots);
+  }
+  return key;
+}
+
 }  // namespace
 
+std::shared_ptr<GemmTilingCache> new_tiling_cache() {
+  return std::make_shared<GemmTilingCache>();
+}
+
 GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayout& layout) {
+  if (t.tiling_cache_ == nullptr) return choose(s, t, layout);
+  std::vector<uint64_t> key = tiling_key(s, t, layout);
+  auto& chosen = t.tiling_cache_->chosen;
+  if (auto it = chosen.find(key); it != chosen.end()) return it->second;
+  const GemmTiling tiling = choose(s, t, layout);  // (an error is not kept: it names the node)
+  chosen.emplace(std::move(key), tiling);
+  return tiling;
+}
+
+namespace {
+
+GemmTiling choose(const GemmSpec& s, const Target& t, const SpmLayout& layout) {
   const arch::DataflowInfo* df = arch::DataflowRegistry::find(t.dataflow);
   if (df == nullptr) throw std::logic_error("target dataflow is not registered");
   const uint64_t w_slot = layout[Ring::Weight].slot_bytes;
@@ -313,4 +364,5 @@ GemmTiling choose_gemm_tiling(const GemmSpec& s, const Target& t, const SpmLayou
   return best->tiling;
 }
 
+}  // namespace
 }  // namespace npusim::compiler

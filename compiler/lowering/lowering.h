@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -33,6 +34,9 @@ struct MemoryPath {
   // (compiler/passes/pim_offload.h); none for any other memory.
   std::optional<memory::pim::PimCost> pim;
 };
+
+struct GemmTilingCache;  // compiler/lowering/gemm.h
+[[nodiscard]] std::shared_ptr<GemmTilingCache> new_tiling_cache();
 
 // What the compiler knows of the machine.
 struct Target {
@@ -98,6 +102,10 @@ struct Target {
   // Computed rates by row bytes, for the fields they were computed with.
   mutable std::unordered_map<uint64_t, double> stream_cache_;
   mutable std::array<double, 8> stream_cache_for_{};
+  // Tilings chosen (choose_gemm_tiling), by everything the choice reads;
+  // shared by the copies of a target (each core's, each memory's), so a
+  // model's identical layers on every core choose once.
+  std::shared_ptr<GemmTilingCache> tiling_cache_ = new_tiling_cache();
 };
 
 struct LoweringContext {
