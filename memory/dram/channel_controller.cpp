@@ -17,12 +17,12 @@ ChannelController::ChannelController(const DramSpec& spec, ChannelOwner& owner, 
     : spec_(spec),
       owner_(owner),
       channel_(channel),
+      refresh_due_(spec.refresh == DramConfig::ALL_BANK   ? spec.REFI
+                   : spec.refresh == DramConfig::PER_BANK ? spec.REFI / spec.banks()
+                                                          : kNever),
       timing_(spec),
-      bank_(spec.banks()),
-      refresh_interval_(spec.refresh == DramConfig::ALL_BANK   ? spec.REFI
-                        : spec.refresh == DramConfig::PER_BANK ? spec.REFI / spec.banks()
-                                                               : kNever),
-      refresh_due_(refresh_interval_) {
+      refresh_interval_(refresh_due_),
+      bank_(spec.banks()) {
   stats_.read_latency.assign(kLatencyBuckets, 0);
   unrefreshed_mask_ = all_banks_mask();
   slot_ = std::max<uint64_t>({1, spec.CCD_S, spec.burst_cycles});

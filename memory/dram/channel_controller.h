@@ -125,9 +125,9 @@ class BurstQueue {
   }
 
  private:
-  std::vector<Burst> v_;
-  size_t head_ = 0;
   size_t size_ = 0;  // v_.size() - head_ (one load: idle() is asked per row)
+  size_t head_ = 0;
+  std::vector<Burst> v_;
 };
 
 struct ChannelStats {
@@ -180,7 +180,7 @@ class ChannelOwner {
   ~ChannelOwner() = default;
 };
 
-class ChannelController {
+class alignas(64) ChannelController {
  public:
   // `owner` hears of each entry's data transfer as it ends, as `channel`.
   ChannelController(const DramSpec& spec, ChannelOwner& owner, uint32_t channel);
@@ -357,66 +357,34 @@ class ChannelController {
   template <bool kQueued = true>
   void auto_precharge(uint32_t bank, uint64_t now);
 
+  // (The members every row touches come first, together: 640 channels of
+  // an 8-chip system do not fit in a core's L2 cache, and each line a row
+  // touches is a miss there.)
   const DramSpec& spec_;
   ChannelOwner& owner_;
+  ExclusiveWork* exclusive_ = nullptr;
   uint32_t channel_;
-  ChannelTiming timing_;
-  BurstQueue reads_, writes_;
+  uint32_t mru_bank_ = 0;                        // most_recent_of(every bank), kClosed: unknown
   uint64_t read_bursts_ = 0, write_bursts_ = 0;  // bursts queued or planned, not yet issued
   uint64_t waiting_bursts_ = 0;                  // bursts waiting for room (waiting())
-  std::array<uint64_t, 2> queued_{};  // per queue: bursts waiting to be planned or issued
-  bool draining_ = false;
-  // What the controller keeps per bank, together (one cache line). Queues
-  // are indexed reads 0, writes 1.
-  struct BankState {
-    std::array<uint32_t, 2> wanted{};   // per queue: entries for its open row
-    std::array<uint32_t, 2> entries{};  // per queue: entries queued for it
-    uint64_t seen = 0;                  // scan in which it was last checked
-    bool refreshed = false;             // refreshed in the current round
-  };
-  std::vector<BankState> bank_;
-  std::vector<uint64_t> last_used_;    // per bank: its last column's clock (dense: the
-                                       // refresh pick compares them all)
-  uint32_t mru_bank_ = 0;              // most_recent_of(every bank), kClosed: unknown
-  std::array<uint64_t, 2> singles_{};  // per queue: queued single bursts
-  // Up to 64 banks as bits (more: 0, unused): banks with queued entries, and
-  // banks not yet refreshed in this round.
-  [[nodiscard]] uint64_t bank_bit(uint32_t bank) const {
-    return bank < 64 ? uint64_t{1} << bank : 0;
-  }
-  [[nodiscard]] uint64_t all_banks_mask() const {
-    return timing_.banks() >= 64 ? ~uint64_t{0} : (uint64_t{1} << timing_.banks()) - 1;
-  }
-  uint64_t queued_mask_ = 0, unrefreshed_mask_ = 0;
-  std::array<uint64_t, 2> hits_{};  // per queue: entries for open rows (BankState::wanted summed)
-  uint64_t latest_arrival_ = 0;     // latest arrival clock of anything queued so far
-  uint64_t scan_ = 0;
-  uint64_t refresh_interval_;  // clocks between refreshes (kNever: none)
+  uint64_t latest_arrival_ = 0;                  // latest arrival clock of anything queued so far
   uint64_t refresh_due_;
-  uint32_t refresh_bank_ = 0;
-  uint32_t refreshed_count_ = 0;
-  // The round of refreshes under way had each at its due clock, idle, with
-  // nothing else issued; the last complete round did. After such a round
-  // every later idle round repeats it exactly (catch_up()).
-  bool round_clean_ = false, last_round_clean_ = false;
-  bool column_issued_ = false;  // the last step issued RD or WR (schedule())
   // Fast path: the data bus's lanes and what constrains the next planned row.
   struct Lane {
     uint64_t next = 0;  // first clock a new row may start in it
   };
+  uint64_t lane_free_ = 0;  // the lanes' earliest next (kept by commit_row())
+  Lane* lanes_ = nullptr;   // inline_lanes_ or heap_lanes_
+  size_t nlanes_ = 0;
+  uint64_t slot_ = 1, period_ = 1;        // clocks per bus slot; per lane round (L slots)
+  uint64_t bus_free_ = 0;                 // first clock after burst-level columns (tCCD_S)
+  std::array<uint32_t, 2> in_flight_{};   // planned_ per direction
+  std::array<uint64_t, 2> dir_free_{};    // per direction: first column clock (turnaround)
+  std::array<uint64_t, 2> turnaround_{};  // per direction: from a column to the other's dir_free_
   // The lanes: in the controller when they fit (every preset's do: one
   // cache line fewer per row), else on the heap.
   static constexpr size_t kInlineLanes = 4;
   std::array<Lane, kInlineLanes> inline_lanes_{};
-  std::vector<Lane> heap_lanes_;
-  Lane* lanes_ = nullptr;  // one of the two
-  size_t nlanes_ = 0;
-  uint64_t lane_free_ = 0;  // the lanes' earliest next (kept by commit_row())
-  uint64_t slot_ = 1, period_ = 1;
-  bool period_pow2_ = true;               // clocks per bus slot; per lane round (L slots)
-  std::array<uint64_t, 2> dir_free_{};    // per direction: first column clock (turnaround)
-  std::array<uint64_t, 2> turnaround_{};  // per direction: from a column to the other's dir_free_
-  uint64_t bus_free_ = 0;                 // first clock after burst-level columns (tCCD_S)
   struct Planned {
     uint64_t last;     // its last column's clock
     uint32_t act_gap;  // clocks from its ACT to `last` (kNoAct: no ACT)
@@ -426,11 +394,48 @@ class ChannelController {
   static constexpr uint32_t kNoAct = UINT32_MAX;
   std::vector<Planned> planned_;  // from planned_head_: rows not yet through their last column
   size_t planned_head_ = 0;
-  std::array<uint32_t, 2> in_flight_{};  // planned_ per direction
-  mutable std::vector<size_t> needed_;   // scratch for pick_refresh_bank()
+  std::vector<uint64_t> last_used_;  // per bank: its last column's clock (dense: the
+                                     // refresh pick compares them all)
+  bool draining_ = false;
+  bool period_pow2_ = true;
+  // The round of refreshes under way had each at its due clock, idle, with
+  // nothing else issued; the last complete round did. After such a round
+  // every later idle round repeats it exactly (catch_up()).
+  bool round_clean_ = false, last_round_clean_ = false;
+  BurstQueue reads_, writes_;
   ChannelStats stats_;
   ChannelResources resources_;
-  ExclusiveWork* exclusive_ = nullptr;
+  ChannelTiming timing_;
+  // Refresh, every few rows.
+  uint64_t refresh_interval_;  // clocks between refreshes (kNever: none)
+  uint32_t refresh_bank_ = 0;
+  uint32_t refreshed_count_ = 0;
+  // Up to 64 banks as bits (more: 0, unused): banks with queued entries, and
+  // banks not yet refreshed in this round.
+  [[nodiscard]] uint64_t bank_bit(uint32_t bank) const {
+    return bank < 64 ? uint64_t{1} << bank : 0;
+  }
+  [[nodiscard]] uint64_t all_banks_mask() const {
+    return timing_.banks() >= 64 ? ~uint64_t{0} : (uint64_t{1} << timing_.banks()) - 1;
+  }
+  uint64_t queued_mask_ = 0, unrefreshed_mask_ = 0;
+  // What the controller keeps per bank, together (one cache line). Queues
+  // are indexed reads 0, writes 1.
+  struct BankState {
+    std::array<uint32_t, 2> wanted{};   // per queue: entries for its open row
+    std::array<uint32_t, 2> entries{};  // per queue: entries queued for it
+    uint64_t seen = 0;                  // scan in which it was last checked
+    bool refreshed = false;             // refreshed in the current round
+  };
+  std::vector<BankState> bank_;
+  // The queued path's.
+  std::array<uint64_t, 2> queued_{};   // per queue: bursts waiting to be planned or issued
+  std::array<uint64_t, 2> singles_{};  // per queue: queued single bursts
+  std::array<uint64_t, 2> hits_{};  // per queue: entries for open rows (BankState::wanted summed)
+  uint64_t scan_ = 0;
+  bool column_issued_ = false;  // the last step issued RD or WR (schedule())
+  std::vector<Lane> heap_lanes_;
+  mutable std::vector<size_t> needed_;  // scratch for pick_refresh_bank()
 };
 
 }  // namespace npusim::memory::dram
