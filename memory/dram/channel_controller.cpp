@@ -27,7 +27,7 @@ ChannelController::ChannelController(const DramSpec& spec, ChannelOwner& owner, 
   unrefreshed_mask_ = all_banks_mask();
   slot_ = std::max<uint64_t>({1, spec.CCD_S, spec.burst_cycles});
   const uint64_t lanes = std::max<uint64_t>(1, ceil_div(spec.CCD_L, slot_));
-  nlanes_ = lanes;
+  nlanes_ = static_cast<uint32_t>(lanes);
   if (lanes <= kInlineLanes) {
     lanes_ = inline_lanes_.data();
   } else {
@@ -85,7 +85,10 @@ NPUSIM_ROW_PATH uint32_t ChannelController::pick_refresh_bank() {
     if (const uint64_t idle = unrefreshed_mask_ & ~queued_mask_; idle != 0) {
       // The most recently used of them, the lowest among equals: the most
       // recently used bank of all, when it is one of them.
-      if (mru_bank_ == kClosed) mru_bank_ = most_recent_of(all_banks_mask());
+      if (mru_bank_ == kClosed) {
+        mru_bank_ = most_recent_of(all_banks_mask());
+        mru_used_ = last_used_[mru_bank_];
+      }
       if ((idle >> mru_bank_) & 1) return mru_bank_;
       return most_recent_of(idle);
     }
@@ -198,11 +201,12 @@ NPUSIM_ROW_PATH void ChannelController::record(Command c, uint32_t bank, uint64_
     const uint64_t before = last_used_[bank];
     last_used_[bank] = now;
     if (mru_bank_ != kClosed) {
-      const uint64_t top = last_used_[mru_bank_];
       if (bank == mru_bank_) {
         if (now < before) mru_bank_ = kClosed;
-      } else if (now > top || (now == top && bank < mru_bank_)) {
+        mru_used_ = now;
+      } else if (now > mru_used_ || (now == mru_used_ && bank < mru_bank_)) {
         mru_bank_ = bank;
+        mru_used_ = now;
       }
     }
   }

@@ -131,17 +131,19 @@ class BurstQueue {
 };
 
 struct ChannelStats {
-  std::array<uint64_t, kCommands> commands{};
+  // (What every row counts first, the commands' counts last: a row counts
+  // ACT, PRE, RD and WR, the first four, so its counts take two cache lines.)
   uint64_t row_hits = 0, row_misses = 0, row_conflicts = 0;
   uint64_t read_bytes = 0, write_bytes = 0;
-  uint64_t data_cycles = 0;          // clocks the data bus carried data
-  uint64_t refresh_bank_cycles = 0;  // bank-clocks blocked by refresh (REFab blocks every bank)
-  uint64_t occupancy_sum = 0;        // bursts at the channel (queued, or waiting for room) summed
-                                     // over clocks (time-weighted)
+  uint64_t data_cycles = 0;    // clocks the data bus carried data
+  uint64_t occupancy_sum = 0;  // bursts at the channel (queued, or waiting for room) summed
+                               // over clocks (time-weighted)
+  uint64_t last_clock = 0;     // last clock the occupancy was accounted to
   uint32_t occupancy_max = 0;
-  uint64_t last_clock = 0;  // last clock the occupancy was accounted to
   std::vector<uint64_t>
       read_latency;  // latency_bucket() histogram: clocks from arrival to data end
+  std::array<uint64_t, kCommands> commands{};
+  uint64_t refresh_bank_cycles = 0;  // bank-clocks blocked by refresh (REFab blocks every bank)
 };
 
 // Where a controller records the work of the resources it models: its data
@@ -375,7 +377,7 @@ class alignas(64) ChannelController {
   };
   uint64_t lane_free_ = 0;  // the lanes' earliest next (kept by commit_row())
   Lane* lanes_ = nullptr;   // inline_lanes_ or heap_lanes_
-  size_t nlanes_ = 0;
+  uint64_t mru_used_ = 0;   // last_used_[mru_bank_] (known: each row's column compares with it)
   uint64_t slot_ = 1, period_ = 1;        // clocks per bus slot; per lane round (L slots)
   uint64_t bus_free_ = 0;                 // first clock after burst-level columns (tCCD_S)
   std::array<uint32_t, 2> in_flight_{};   // planned_ per direction
@@ -402,8 +404,9 @@ class alignas(64) ChannelController {
   // nothing else issued; the last complete round did. After such a round
   // every later idle round repeats it exactly (catch_up()).
   bool round_clean_ = false, last_round_clean_ = false;
-  BurstQueue reads_, writes_;
+  uint32_t nlanes_ = 0;
   ChannelStats stats_;
+  BurstQueue reads_, writes_;
   ChannelResources resources_;
   ChannelTiming timing_;
   // Refresh, every few rows.

@@ -163,12 +163,13 @@ class ChannelTiming {
   std::vector<Bank> banks_;
   std::vector<Group> groups_;
   uint64_t act_ = 0, rd_ = 0, wr_ = 0, ref_ = 0;  // channel-wide
-  // PIM: MACAB's floor (nRCD_RD after ACTAB, nCCDAB after MACAB), PRE's
-  // after a MACAB (nRTPL: every bank), WRGB's and RDRES's own spacing.
-  uint64_t mac_ = 0, pre_all_ = 0, wrgb_ = 0, rdres_ = 0;
-  std::array<uint64_t, 4> faw_{};  // the last four ACTs
+  std::array<uint64_t, 4> faw_{};                 // the last four ACTs
   size_t faw_next_ = 0;
   uint32_t acts_ = 0;
+  // PIM: PRE's floor after a MACAB (nRTPL: every bank); MACAB's floor (nRCD_RD
+  // after ACTAB, nCCDAB after MACAB), WRGB's and RDRES's own spacing, which
+  // a row never reads (last: a controller's rows touch the lines before).
+  uint64_t pre_all_ = 0, mac_ = 0, wrgb_ = 0, rdres_ = 0;
 };
 
 }  // namespace npusim::memory::dram
