@@ -65,10 +65,14 @@ void ChannelController::exclusive_arrived(uint64_t now) {
 NPUSIM_ROW_PATH void ChannelController::refreshed() {
   refresh_due_ += refresh_interval_;
   if (spec_.refresh != DramConfig::ALL_BANK) {
-    bank_[refresh_bank_].refreshed = true;
+    // (Up to 64 banks, the mask alone: the per-bank flag is another cache
+    // line per refresh.)
+    if (timing_.banks() > 64) bank_[refresh_bank_].refreshed = true;
     unrefreshed_mask_ &= ~bank_bit(refresh_bank_);
     if (++refreshed_count_ == timing_.banks()) {  // a new round: every bank once per tREFI
-      for (BankState& b : bank_) b.refreshed = false;
+      if (timing_.banks() > 64) {
+        for (BankState& b : bank_) b.refreshed = false;
+      }
       unrefreshed_mask_ = all_banks_mask();
       refreshed_count_ = 0;
     }
@@ -108,7 +112,9 @@ uint32_t ChannelController::pick_needed_last() {
   }
   uint32_t best = kClosed;
   for (uint32_t b = 0; b < timing_.banks(); ++b) {
-    if (bank_[b].refreshed) continue;
+    if (timing_.banks() <= 64 ? (unrefreshed_mask_ & bank_bit(b)) == 0 : bank_[b].refreshed) {
+      continue;
+    }
     if (best == kClosed || needed[b] > needed[best] ||
         (needed[b] == needed[best] && last_used_[b] > last_used_[best])) {
       best = b;
@@ -211,8 +217,8 @@ NPUSIM_ROW_PATH void ChannelController::record(Command c, uint32_t bank, uint64_
     }
   }
   ++stats_.commands[static_cast<size_t>(c)];
-  if (!kQueued) return;  // no entry wants a row
-  if (c == Command::PRE) {
+  if (!kQueued) return;                // no entry wants a row
+  if (c == Command::PRE && !idle()) {  // (idle: no entry wants a row)
     for (size_t w = 0; w < 2; ++w) {
       hits_[w] -= bank_[bank].wanted[w];
       bank_[bank].wanted[w] = 0;

@@ -428,7 +428,7 @@ class alignas(64) ChannelController {
     std::array<uint32_t, 2> wanted{};   // per queue: entries for its open row
     std::array<uint32_t, 2> entries{};  // per queue: entries queued for it
     uint64_t seen = 0;                  // scan in which it was last checked
-    bool refreshed = false;             // refreshed in the current round
+    bool refreshed = false;             // refreshed in the current round (over 64 banks)
   };
   std::vector<BankState> bank_;
   // The queued path's.

@@ -149,17 +149,20 @@ class ChannelTiming {
  private:
   [[nodiscard]] uint64_t earliest_other(Command command, uint32_t bank) const;
   void issue_other(Command command, uint32_t bank, uint64_t clock, uint32_t row);
-  struct Bank {
+  // (Each in a cache line of its own, or half of one: a row's commands touch
+  // one bank and its group, and 40 or 24 bytes would often straddle two
+  // lines, a miss each when hundreds of channels' state outgrow the cache.)
+  struct alignas(64) Bank {
     uint32_t open_row = kClosed;
     uint32_t group = 0;  // its bank group (an index, not a division per command)
     uint64_t act = 0, pre = 0, rd = 0, wr = 0;
   };
-  struct Group {
+  struct alignas(32) Group {
     uint64_t act = 0, rd = 0, wr = 0;
   };
   const DramSpec& s_;
   uint64_t read_to_write_;  // DramSpec::read_to_write(), per read
-  uint32_t nbanks_;         // banks_.size() (a Bank is 40 bytes: not a shift)
+  uint32_t nbanks_;         // banks_.size()
   std::vector<Bank> banks_;
   std::vector<Group> groups_;
   uint64_t act_ = 0, rd_ = 0, wr_ = 0, ref_ = 0;  // channel-wide
