@@ -223,7 +223,8 @@ uint32_t ProgramBuilder::add(Queue queue, Instruction ins) {
   reserve(1);
   const auto id = static_cast<uint32_t>(nodes_.size());
   ins.set_node(node_);
-  nodes_.push_back({queue, std::move(ins), static_cast<int64_t>(id)});
+  nodes_.push_back(
+      {queue, std::make_unique<Instruction>(std::move(ins)), static_cast<int64_t>(id)});
   return id;
 }
 
@@ -393,7 +394,7 @@ void ProgramBuilder::ring_piece(uint32_t in, uint64_t in_addr, uint32_t out, uin
   // The piece into the data buffer, after the stores it reads and the
   // previous piece's store out of the buffer.
   uint32_t last = peer_transfer(DmaOp::LOAD, in, in_addr, data, bytes(elements));
-  add_sem(nodes_[last].ins.add_signal(), loaded);
+  add_sem(nodes_[last].ins->add_signal(), loaded);
   if (last_ring_store_ >= 0) depend(last, static_cast<uint32_t>(last_ring_store_));
   for (const RingStep& step : ring_steps(RingOp::AllReduce, n, r)) {
     Instruction ins =
@@ -410,7 +411,7 @@ void ProgramBuilder::ring_piece(uint32_t in, uint64_t in_addr, uint32_t out, uin
   }
   // The sum out, once the last chunk has landed.
   const uint32_t store = peer_transfer(DmaOp::STORE, out, out_addr, data, bytes(elements));
-  add_sem(nodes_[store].ins.add_wait(), sem({RingRole::Gathered}));
+  add_sem(nodes_[store].ins->add_wait(), sem({RingRole::Gathered}));
   depend(store, last);
   last_ring_store_ = store;
 }
@@ -450,8 +451,8 @@ void ProgramBuilder::pipe_recv(uint32_t t, uint64_t addr, uint64_t bytes) {
     const uint64_t n = std::min(peers_.pipe_bytes, bytes - b);
     const uint32_t id = peer_transfer(DmaOp::STORE, t, addr + b,
                                       peers_.spm_base + peers_.ring_bytes + peers_.pipe_bytes, n);
-    add_sem(nodes_[id].ins.add_wait(), shared_semaphore(peers_.core, SharedRole::PipeFull));
-    add_sem(nodes_[id].ins.add_signal(), shared_semaphore(peers_.core, SharedRole::PipeFree));
+    add_sem(nodes_[id].ins->add_wait(), shared_semaphore(peers_.core, SharedRole::PipeFull));
+    add_sem(nodes_[id].ins->add_signal(), shared_semaphore(peers_.core, SharedRole::PipeFree));
     // As late as the loads that read it allow: waiting early for the
     // previous core would hold up the DMA queue's prefetches behind it.
     nodes_[id].priority += int64_t{1} << 42;
@@ -477,7 +478,7 @@ std::vector<uint32_t> ProgramBuilder::order() const {
   using Key = std::tuple<uint32_t, int64_t, uint32_t>;
   std::priority_queue<Key, std::vector<Key>, std::greater<>> ready;
   auto key = [&](uint32_t i) {
-    return Key{op_by_op_ ? nodes_[i].ins.node() : 0u, nodes_[i].priority, i};
+    return Key{op_by_op_ ? nodes_[i].ins->node() : 0u, nodes_[i].priority, i};
   };
   for (uint32_t i = 0; i < n; ++i) {
     if (pending[i] == 0) ready.push(key(i));
@@ -545,12 +546,12 @@ Program ProgramBuilder::finish() {
         next[i] < 0 ? !one_queue
                     : last_reader.queue !=
                           nodes_[occupancies_[static_cast<size_t>(next[i])].writers.front()].queue;
-    if (wait_free) add_sem(first_writer.ins.add_wait(), empty_sem(occ.ring, occ.slot));
+    if (wait_free) add_sem(first_writer.ins->add_wait(), empty_sem(occ.ring, occ.slot));
     if (!one_queue) {
-      add_sem(last_writer.ins.add_signal(), full_sem(occ.ring, occ.slot));
-      add_sem(first_reader.ins.add_wait(), full_sem(occ.ring, occ.slot));
+      add_sem(last_writer.ins->add_signal(), full_sem(occ.ring, occ.slot));
+      add_sem(first_reader.ins->add_wait(), full_sem(occ.ring, occ.slot));
     }
-    if (give_free) add_sem(last_reader.ins.add_signal(), empty_sem(occ.ring, occ.slot));
+    if (give_free) add_sem(last_reader.ins->add_signal(), empty_sem(occ.ring, occ.slot));
   }
   // Compute queues execute in the order lowering emitted them.
   std::array<int64_t, 4> last{-1, -1, -1, -1};
@@ -568,25 +569,25 @@ Program ProgramBuilder::finish() {
     Node& node = nodes_[i];
     switch (node.queue) {
       case DMA: {
-        const bool pim = node.ins.has_pim();
-        const uint32_t tensor = pim ? node.ins.pim().tensor() : node.ins.dma().tensor();
-        if (!pim && node.ins.dma().direction() == DmaOp::STORE) {
+        const bool pim = node.ins->has_pim();
+        const uint32_t tensor = pim ? node.ins->pim().tensor() : node.ins->dma().tensor();
+        if (!pim && node.ins->dma().direction() == DmaOp::STORE) {
           dirty[tensor] = true;
           any_dirty = true;
         } else if (any_dirty && dirty[tensor]) {
           // Waits for every earlier store.
-          pim ? node.ins.mutable_pim()->set_fence(true) : node.ins.mutable_dma()->set_fence(true);
+          pim ? node.ins->mutable_pim()->set_fence(true) : node.ins->mutable_dma()->set_fence(true);
           std::fill(dirty.begin(), dirty.end(), false);
           any_dirty = false;
         }
-        *core.add_dma() = std::move(node.ins);
+        core.mutable_dma()->AddAllocated(node.ins.release());
         break;
       }
       case MATRIX:
-        *core.add_matrix() = std::move(node.ins);
+        core.mutable_matrix()->AddAllocated(node.ins.release());
         break;
       default:
-        *core.add_vector() = std::move(node.ins);
+        core.mutable_vector()->AddAllocated(node.ins.release());
         break;
     }
   }
