@@ -42,7 +42,11 @@ bool MatrixUnit::Span::lines_meet(const Span& o) const {
 
 MatrixUnit::MatrixUnit(const sc_core::sc_module_name& name, const Instructions& queue,
                        CoreContext& context, const MatrixConfig& config)
-    : Engine(name, MATRIX, queue, context), config_(config), latest_(config.count) {
+    : Engine(name, MATRIX, queue, context),
+      config_(config),
+      latest_(config.count),
+      ends_(config.count, 0),
+      quiet_(config.count, 0) {
   if (ResourceLedger* ledger = context.ledger) {
     const auto arrays = static_cast<double>(config.count);
     const auto clock_ps = static_cast<double>(context.clock.value());
@@ -110,14 +114,14 @@ void MatrixUnit::execute(const Instruction& instruction) {
   // The two latest-draining outputs it sums into or writes over, and their
   // arrays (the one it runs on needs no wait).
   std::array<std::pair<uint64_t, size_t>, 2> writes_draining{};
-  uint64_t first_free = latest_[0].end_ps;  // latest_[array].end_ps while no writer is found
+  uint64_t first_free = ends_[0];  // latest_[array].end_ps while no writer is found
   for (size_t x = 0; x < latest_.size(); ++x) {
-    const Tile& t = latest_[x];
-    if (after == 0 && t.end_ps < first_free) {
+    if (after == 0 && ends_[x] < first_free) {
       array = x;
-      first_free = t.end_ps;
+      first_free = ends_[x];
     }
-    if (t.end_ps <= now && t.draining_end_ps <= now) continue;  // idle: no hazard
+    if (quiet_[x] <= now) continue;  // idle (computed and drained): no hazard
+    const Tile& t = latest_[x];
     if (t.draining_end_ps > now) {
       if (operand(t.draining)) {
         drained = std::max(drained, t.draining_end_ps);
@@ -201,6 +205,8 @@ void MatrixUnit::execute(const Instruction& instruction) {
                     timing.hidden_preload ? cycles_ps(timing.tail_overlap) : 0,
                     under ? before.out : Span{},
                     under ? before.end_ps : 0};
+  ends_[array] = latest_[array].end_ps;
+  quiet_[array] = std::max(latest_[array].end_ps, latest_[array].draining_end_ps);
 }
 
 }  // namespace npusim::arch

@@ -90,6 +90,9 @@ class MatrixUnit : public Engine {
   MatrixConfig config_;
   MatrixStats stats_;
   std::vector<Tile> latest_;  // per array
+  // Per array, dense (a tile scans them all, where a Tile is two cache
+  // lines): its latest tile's end, and when it has also drained.
+  std::vector<uint64_t> ends_, quiet_;
   ResourceLedger::Column compute_ = 0, load_ = 0;
 };
 
