@@ -190,6 +190,17 @@ TEST(Lowering, ResidentInputsAreReadOnceAndTilesFitTheScratchpad) {
   }
 }
 
+// out[M x N] = A[M x K] x B[K x N], B packed in tile order (a weight).
+GemmSpec packed_gemm(const char* node, uint64_t m, uint64_t k, uint64_t n) {
+  GemmSpec s;
+  s.node = node;
+  s.m = m;
+  s.k = k;
+  s.n = n;
+  s.b_layout = BLayout::Tiled;
+  return s;
+}
+
 TEST(Lowering, TilingWeighsTheDmaRateOfShortRows) {
   // The teaching preset: 1000 B/cycle, 100 cycles of latency, 64 requests
   // of at most 4 KiB in flight.
@@ -223,12 +234,7 @@ TEST(Lowering, TilingWeighsTheDmaRateOfShortRows) {
   // rows of tk elements, so re-reading the input once per column block
   // would run at a third of the peak. With the latency known, the tiler
   // keeps a row block resident and streams the (packed) weights past it.
-  GemmSpec s;
-  s.node = "q_proj";
-  s.m = 2048;
-  s.k = 4096;
-  s.n = 4096;
-  s.b_layout = BLayout::Tiled;
+  const GemmSpec s = packed_gemm("q_proj", 2048, 4096, 4096);
   const SpmLayout layout = default_spm_layout(t.spm_capacity_bytes, t.arrays, 6);
   const GemmTiling fast = choose_gemm_tiling(s, t, layout);
   t.memory_latency_cycles = 100;
@@ -253,12 +259,7 @@ TEST(Lowering, ATilingComesFromTheCacheOnlyForAnIdenticalChoice) {
   t.spm_capacity_bytes = 4u << 20;
   t.memory_bytes_per_cycle = 256.0;
   t.memory_latency_cycles = 200;
-  GemmSpec base;
-  base.node = "proj";
-  base.m = 16;
-  base.k = 4096;
-  base.n = 4096;
-  base.b_layout = BLayout::Tiled;
+  const GemmSpec base = packed_gemm("proj", 16, 4096, 4096);
   const SpmLayout layout = default_spm_layout(t.spm_capacity_bytes, t.arrays);
   struct Variant {
     GemmSpec s;
@@ -330,12 +331,7 @@ TEST(Lowering, TilesAreMultiplesOfTheArraysSides) {
   t.array.preload_rows = 8;
   t.spm_capacity_bytes = 8u << 20;
   t.memory_bytes_per_cycle = 80000.0;
-  GemmSpec s;
-  s.node = "gemv";
-  s.m = 1;
-  s.k = 3200;
-  s.n = 3200;
-  s.b_layout = BLayout::Tiled;
+  const GemmSpec s = packed_gemm("gemv", 1, 3200, 3200);
   const GemmTiling tiling =
       choose_gemm_tiling(s, t, default_spm_layout(t.spm_capacity_bytes, t.arrays));
   EXPECT_EQ(tiling.tk % 320, 0u) << tiling.tk;
